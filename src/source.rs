@@ -1,0 +1,265 @@
+//! Source files and position arithmetic.
+//!
+//! Byte offsets are the truth everywhere inside the linter; lines and columns (1-based, columns
+//! counted in Unicode scalar values) are derived at the edge, and UTF-16 columns for LSP too.
+
+/// A position as users see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Position {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+    /// 0-based byte offset.
+    pub offset: u32,
+}
+
+/// A half-open byte range `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Span {
+        Span {
+            start: start as u32,
+            end: end.max(start) as u32,
+        }
+    }
+    pub fn empty(at: usize) -> Span {
+        Span::new(at, at)
+    }
+    pub fn len(&self) -> usize {
+        (self.end - self.start) as usize
+    }
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// Start offsets of every line; YAML line breaks are LF, CRLF and a lone CR.
+#[derive(Debug, Clone, Default)]
+pub struct LineIndex {
+    starts: Vec<u32>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let bytes = text.as_bytes();
+        let first = if text.starts_with('\u{feff}') { 3 } else { 0 };
+        let mut starts = vec![first as u32];
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => starts.push((i + 1) as u32),
+                b'\r' => {
+                    if bytes.get(i + 1) == Some(&b'\n') {
+                        i += 1;
+                    }
+                    starts.push((i + 1) as u32);
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        LineIndex { starts }
+    }
+
+    pub fn line_count(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// 0-based line holding `offset`.
+    pub fn line_of(&self, offset: usize) -> usize {
+        let o = offset as u32;
+        self.starts.partition_point(|&s| s <= o).saturating_sub(1)
+    }
+
+    /// Byte offset where 0-based `line` starts.
+    pub fn line_start(&self, line: usize) -> usize {
+        self.starts
+            .get(line)
+            .copied()
+            .unwrap_or_else(|| *self.starts.last().unwrap_or(&0)) as usize
+    }
+
+    /// The text of 0-based `line`, without its line break.
+    pub fn line_text<'t>(&self, text: &'t str, line: usize) -> &'t str {
+        let start = self.line_start(line).min(text.len());
+        let end = if line + 1 < self.starts.len() {
+            self.starts[line + 1] as usize
+        } else {
+            text.len()
+        };
+        text[start..end.max(start)].trim_end_matches(['\n', '\r'])
+    }
+
+    pub fn position(&self, text: &str, offset: usize) -> Position {
+        let offset = floor_char_boundary(text, offset.min(text.len()));
+        let line = self.line_of(offset);
+        let start = self.line_start(line).min(offset);
+        let column = text[start..offset].chars().count() + 1;
+        Position {
+            line: line as u32 + 1,
+            column: column as u32,
+            offset: offset as u32,
+        }
+    }
+
+    /// 0-based UTF-16 column of `offset` (what LSP wants).
+    pub fn utf16_column(&self, text: &str, offset: usize) -> usize {
+        let offset = floor_char_boundary(text, offset.min(text.len()));
+        let start = self.line_start(self.line_of(offset)).min(offset);
+        text[start..offset].encode_utf16().count()
+    }
+}
+
+fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+    while offset > 0 && !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// Maps character indexes (as the YAML scanner counts them) to byte offsets.
+#[derive(Debug, Clone, Default)]
+pub struct CharToByte {
+    /// For each non-ASCII character: its char index and the extra bytes up to and including it.
+    wide: Vec<(u32, u32)>,
+}
+
+impl CharToByte {
+    pub fn new(text: &str) -> CharToByte {
+        if text.is_ascii() {
+            return CharToByte::default();
+        }
+        let mut wide = Vec::new();
+        let mut extra = 0u32;
+        for (ci, ch) in text.chars().enumerate() {
+            let len = ch.len_utf8() as u32;
+            if len > 1 {
+                extra += len - 1;
+                wide.push((ci as u32, extra));
+            }
+        }
+        CharToByte { wide }
+    }
+
+    pub fn byte(&self, char_index: usize) -> usize {
+        let ci = char_index as u32;
+        let k = self.wide.partition_point(|&(c, _)| c < ci);
+        let extra = if k == 0 { 0 } else { self.wide[k - 1].1 };
+        (ci + extra) as usize
+    }
+}
+
+/// One input file as read from disk (or stdin).
+#[derive(Debug)]
+pub struct SourceFile {
+    /// Path as shown to users: as given, joined with what was found under it, `/` separated.
+    pub display: String,
+    /// Filesystem path, when the file came from disk.
+    pub path: Option<std::path::PathBuf>,
+    pub text: String,
+    pub lines: LineIndex,
+}
+
+impl SourceFile {
+    pub fn new(display: String, path: Option<std::path::PathBuf>, text: String) -> SourceFile {
+        let lines = LineIndex::new(&text);
+        SourceFile {
+            display,
+            path,
+            text,
+            lines,
+        }
+    }
+
+    pub fn position(&self, offset: usize) -> Position {
+        self.lines.position(&self.text, offset)
+    }
+}
+
+/// Decode file bytes, refusing what is not UTF-8 text with the offset of the first bad byte.
+pub fn decode(bytes: Vec<u8>) -> Result<String, (usize, String)> {
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        return Err((
+            0,
+            "file is UTF-16 encoded; Kubernetes manifests must be UTF-8 (convert it with iconv -f UTF-16 -t UTF-8)".into(),
+        ));
+    }
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        return Err((at, format!("binary file: NUL byte at offset {at}")));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        (at, format!("invalid UTF-8: bad byte at offset {at}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based_and_count_characters() {
+        let text = "a: é\nbc: d\r\ne: f\rg: h";
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.line_count(), 4);
+        let p = idx.position(text, text.find('é').unwrap());
+        assert_eq!((p.line, p.column), (1, 4));
+        let p = idx.position(text, text.find('d').unwrap());
+        assert_eq!((p.line, p.column), (2, 5));
+        let p = idx.position(text, text.find('f').unwrap());
+        assert_eq!((p.line, p.column), (3, 4));
+        let p = idx.position(text, text.find('g').unwrap());
+        assert_eq!((p.line, p.column), (4, 1));
+        assert_eq!(idx.line_text(text, 1), "bc: d");
+    }
+
+    #[test]
+    fn bom_is_not_a_column() {
+        let text = "\u{feff}a: b";
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.position(text, 3).column, 1);
+        assert_eq!(idx.line_text(text, 0), "a: b");
+    }
+
+    #[test]
+    fn utf16_columns_count_surrogate_pairs() {
+        let text = "x: \"😀\" y";
+        let idx = LineIndex::new(text);
+        let y = text.find('y').unwrap();
+        assert_eq!(idx.utf16_column(text, y), 8);
+        assert_eq!(idx.position(text, y).column, 8);
+    }
+
+    #[test]
+    fn char_to_byte_maps_wide_characters() {
+        let text = "aé😀b";
+        let m = CharToByte::new(text);
+        assert_eq!(m.byte(0), 0);
+        assert_eq!(m.byte(1), 1);
+        assert_eq!(m.byte(2), 3);
+        assert_eq!(m.byte(3), 7);
+        assert_eq!(&text[m.byte(3)..], "b");
+    }
+
+    #[test]
+    fn decode_reports_first_bad_byte() {
+        assert_eq!(decode(b"ab\xffc".to_vec()).unwrap_err().0, 2);
+        assert_eq!(decode(b"ab\0c".to_vec()).unwrap_err().0, 2);
+        assert!(
+            decode(vec![0xff, 0xfe, b'a', 0])
+                .unwrap_err()
+                .1
+                .contains("UTF-16")
+        );
+        assert_eq!(decode(b"ok".to_vec()).unwrap(), "ok");
+    }
+}
