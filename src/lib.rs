@@ -4,6 +4,20 @@
 //! parallel), build the object model and contexts, run the rules (in parallel), apply
 //! suppressions, sort, and hand format-neutral diagnostics to an emitter.
 
+pub mod app;
+pub mod config;
+pub mod diagnostic;
+pub mod discover;
+pub mod docs;
+pub mod engine;
+pub mod kustomize;
+pub mod migration;
+pub mod model;
+pub mod output;
 pub mod redact;
+pub mod rules;
 pub mod source;
+pub mod suppress;
+pub mod text;
+pub mod workspace;
 pub mod yaml;

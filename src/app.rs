@@ -1,0 +1,305 @@
+//! What the CLI does, with plain options (no clap type reaches the library): find and load the
+//! config, resolve settings, lint, write the report, and choose the exit code.
+
+use crate::config::{self, Config};
+use crate::diagnostic::Severity;
+use crate::discover::Excludes;
+use crate::engine::{self, Input, ReadError, Report, Settings};
+use crate::output::{self, Format};
+use crate::rules;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+pub const EXIT_CLEAN: i32 = 0;
+pub const EXIT_FINDINGS: i32 = 1;
+pub const EXIT_ERROR: i32 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Files and directories; `-` is stdin. Empty: the current directory.
+    pub paths: Vec<PathBuf>,
+    pub stdin_filename: Option<String>,
+    pub format: Format,
+    pub config: Option<PathBuf>,
+    pub no_config: bool,
+    pub select: Vec<String>,
+    pub ignore: Vec<String>,
+    pub exclude: Vec<String>,
+    /// Lowest severity that fails the run; None: never fail on findings.
+    pub fail_on: Option<Severity>,
+    pub color: Color,
+    pub max_file_size: Option<u64>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            paths: Vec::new(),
+            stdin_filename: None,
+            format: Format::Human,
+            config: None,
+            no_config: false,
+            select: Vec::new(),
+            ignore: Vec::new(),
+            exclude: Vec::new(),
+            fail_on: Some(Severity::Warning),
+            color: Color::Auto,
+            max_file_size: None,
+        }
+    }
+}
+
+/// Write, treating a closed pipe (`| head`) as the reader being done, not as an error.
+fn emit(w: &mut dyn Write, s: &str) -> io::Result<()> {
+    match w.write_all(s.as_bytes()).and_then(|_| w.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}
+
+/// The directory config discovery starts from: the deepest directory holding every path.
+fn config_start(paths: &[PathBuf], stdin_name: Option<&str>) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .filter_map(|p| p.canonicalize().ok())
+        .map(|p| {
+            if p.is_dir() {
+                p
+            } else {
+                p.parent().map(Path::to_path_buf).unwrap_or(p)
+            }
+        })
+        .collect();
+    if let Some(n) = stdin_name
+        && let Some(parent) = Path::new(n).parent().and_then(|p| p.canonicalize().ok())
+    {
+        dirs.push(parent);
+    }
+    let Some(mut common) = dirs.first().cloned() else {
+        return std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    };
+    for d in &dirs[1..] {
+        while !d.starts_with(&common) {
+            if !common.pop() {
+                break;
+            }
+        }
+    }
+    common
+}
+
+pub fn load_config(opts: &RunOptions) -> Result<Config, config::ConfigError> {
+    if opts.no_config {
+        return Ok(Config::default());
+    }
+    let path = match &opts.config {
+        Some(p) => Some(p.clone()),
+        None => config::find(&config_start(&opts.paths, opts.stdin_filename.as_deref())),
+    };
+    match path {
+        Some(p) => config::load(&p, &rules::names()),
+        None => Ok(Config::default()),
+    }
+}
+
+/// Run a lint; returns the exit code.
+pub fn run(
+    opts: &RunOptions,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let cfg = match load_config(opts) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = emit(err, &format!("error: {e}\n"));
+            return EXIT_ERROR;
+        }
+    };
+    let mut settings = match Settings::resolve(&cfg, &opts.select, &opts.ignore) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = emit(err, &format!("error: {e}\n"));
+            return EXIT_ERROR;
+        }
+    };
+    if let Some(m) = opts.max_file_size {
+        settings.max_file_size = m;
+    }
+    let mut excludes = Excludes::default();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    if let Err(e) = excludes.add(&cwd, &opts.exclude) {
+        let _ = emit(err, &format!("error: {e}\n"));
+        return EXIT_ERROR;
+    }
+    if let Some(base) = cfg.base()
+        && let Err(e) = excludes.add(base, &cfg.exclude)
+    {
+        let _ = emit(err, &format!("error: {e}\n"));
+        return EXIT_ERROR;
+    }
+
+    let use_stdin = opts.paths.iter().any(|p| p.as_os_str() == "-");
+    let mut paths: Vec<PathBuf> = opts
+        .paths
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .cloned()
+        .collect();
+    if paths.is_empty() && !use_stdin {
+        paths.push(PathBuf::from("."));
+    }
+    let stdin_input = use_stdin.then(|| {
+        let mut buf = Vec::new();
+        let limit = settings.max_file_size;
+        let bytes = match stdin.take(limit + 1).read_to_end(&mut buf) {
+            Ok(_) if buf.len() as u64 > limit => Err(ReadError::TooLarge(buf.len() as u64)),
+            Ok(_) => Ok(buf),
+            Err(e) => Err(ReadError::Io(e.to_string())),
+        };
+        Input {
+            display: opts
+                .stdin_filename
+                .clone()
+                .map(|n| crate::discover::display_path(Path::new(&n)))
+                .unwrap_or_else(|| "<stdin>".into()),
+            path: None,
+            bytes,
+        }
+    });
+    let report = engine::lint_paths(&paths, stdin_input, &excludes, &settings);
+    write_report(opts, &report, out, err)
+}
+
+fn color_enabled(choice: Color) -> bool {
+    match choice {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => {
+            io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var("TERM").map_or(true, |t| t != "dumb")
+        }
+    }
+}
+
+fn write_report(
+    opts: &RunOptions,
+    report: &Report,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let text = match opts.format {
+        Format::Json => output::json::render(report),
+        Format::Human => {
+            let width = terminal_width().unwrap_or(100);
+            output::human::render(
+                report,
+                &output::human::Options {
+                    color: color_enabled(opts.color),
+                    width,
+                },
+            )
+        }
+    };
+    let mut status = emit(out, &text);
+    let mut side = String::new();
+    for n in &report.notes {
+        side.push_str(&format!("note: {n}\n"));
+    }
+    for e in &report.errors {
+        side.push_str(&format!("error: {e}\n"));
+    }
+    if !side.is_empty() {
+        status = status.and(emit(err, &side));
+    }
+    if status.is_err() {
+        return EXIT_ERROR;
+    }
+    if !report.errors.is_empty() {
+        return EXIT_ERROR;
+    }
+    let failing = opts
+        .fail_on
+        .is_some_and(|min| report.diagnostics.iter().any(|d| d.severity >= min));
+    if failing { EXIT_FINDINGS } else { EXIT_CLEAN }
+}
+
+fn terminal_width() -> Option<usize> {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|&w| w >= 40)
+}
+
+/// `kube-migrate-lint rules`: every rule with its default severity, fixability and summary.
+pub fn rules_table(format: Format) -> String {
+    match format {
+        Format::Json => {
+            let v: Vec<_> = rules::REGISTRY
+                .iter()
+                .map(|r| {
+                    let m = r.meta();
+                    serde_json::json!({
+                        "name": m.name, "severity": m.severity, "category": m.category.as_str(),
+                        "fixable": m.fixable, "summary": m.summary,
+                    })
+                })
+                .collect();
+            serde_json::to_string_pretty(&v).expect("serialisable") + "\n"
+        }
+        Format::Human => {
+            let w = rules::REGISTRY
+                .iter()
+                .map(|r| r.meta().name.len())
+                .max()
+                .unwrap_or(10);
+            let mut s = format!(
+                "{:w$}  {:8}  {:8}  {:3}  summary\n",
+                "rule", "severity", "category", "fix"
+            );
+            for r in rules::REGISTRY {
+                let m = r.meta();
+                s.push_str(&format!(
+                    "{:w$}  {:8}  {:8}  {:3}  {}\n",
+                    m.name,
+                    m.severity.as_str(),
+                    m.category.as_str(),
+                    if m.fixable { "yes" } else { "no" },
+                    m.summary
+                ));
+            }
+            s
+        }
+    }
+}
+
+/// `kube-migrate-lint explain RULE`: the rule's page.
+pub fn explain(rule: &str) -> Result<String, String> {
+    match rules::find(rule) {
+        Some(r) => Ok(crate::docs::body(r.meta().page).to_string()),
+        None => {
+            let hint = config::closest(rule, &rules::names())
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            Err(format!(
+                "unknown rule `{rule}`{hint}; `kube-migrate-lint rules` lists them"
+            ))
+        }
+    }
+}
+
+pub fn print(out: &mut dyn Write, s: &str) -> i32 {
+    match emit(out, s) {
+        Ok(()) => EXIT_CLEAN,
+        Err(_) => EXIT_ERROR,
+    }
+}

@@ -1,0 +1,309 @@
+//! `.kube-migrate-lint.yaml`: per-rule severity, excludes, the deploy engine.
+//!
+//! ```yaml
+//! rules:
+//!   job-ttl-missing: off          # off | info | warning | error
+//! exclude:
+//!   - "charts/**"                 # globs, relative to this file's directory
+//! deploy-engine: flux             # flux (default) | argocd | helm | kubectl
+//! ```
+
+use crate::diagnostic::Severity;
+use crate::source::{LineIndex, Span};
+use crate::yaml::{self, Document, Kind};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub const FILE_NAMES: &[&str] = &[".kube-migrate-lint.yaml", ".kube-migrate-lint.yml"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleSetting {
+    Off,
+    Severity(Severity),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeployEngine {
+    #[default]
+    Flux,
+    ArgoCd,
+    Helm,
+    Kubectl,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Where the file was found (None: defaults).
+    pub path: Option<PathBuf>,
+    pub rules: BTreeMap<String, RuleSetting>,
+    /// Exclude globs, relative to `base`.
+    pub exclude: Vec<String>,
+    pub deploy_engine: DeployEngine,
+}
+
+impl Config {
+    /// Directory exclude globs are relative to.
+    pub fn base(&self) -> Option<&Path> {
+        self.path.as_deref().and_then(Path::parent)
+    }
+}
+
+/// A config file that cannot be used; exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: invalid configuration: {}",
+            self.path, self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Walk up from `start` looking for a config file.
+pub fn find(start: &Path) -> Option<PathBuf> {
+    let start = start.canonicalize().ok()?;
+    let mut dir = if start.is_dir() {
+        Some(start.as_path())
+    } else {
+        start.parent()
+    };
+    while let Some(d) = dir {
+        for name in FILE_NAMES {
+            let p = d.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+pub fn load(path: &Path, known_rules: &[&str]) -> Result<Config, ConfigError> {
+    let display = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        path: display.clone(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read: {e}"),
+    })?;
+    let mut cfg = parse(&text, &display, known_rules)?;
+    cfg.path = Some(path.to_path_buf());
+    Ok(cfg)
+}
+
+pub fn parse(text: &str, display: &str, known_rules: &[&str]) -> Result<Config, ConfigError> {
+    let lines = LineIndex::new(text);
+    let err = |span: Span, message: String| {
+        let p = lines.position(text, span.start as usize);
+        ConfigError {
+            path: display.to_string(),
+            line: p.line,
+            column: p.column,
+            message,
+        }
+    };
+    let parsed = yaml::parse(text, yaml::Limits::default());
+    if let Some(e) = parsed.error {
+        return Err(err(e.span, e.message));
+    }
+    let mut cfg = Config::default();
+    let Some(doc) = parsed.docs.first() else {
+        return Ok(cfg);
+    };
+    if parsed.docs.len() > 1 {
+        return Err(err(
+            parsed.docs[1].span,
+            "expected a single YAML document".into(),
+        ));
+    }
+    let root = doc.root;
+    if matches!(yaml::resolve_scalar(doc, root), Some(yaml::Resolved::Null)) {
+        return Ok(cfg);
+    }
+    if !doc.is_map(root) {
+        return Err(err(
+            doc.span(root),
+            "expected a mapping at the top level".into(),
+        ));
+    }
+    for (k, v) in doc.entries(root) {
+        let key = doc.str(k).unwrap_or("");
+        match key {
+            "rules" => {
+                if is_null(doc, v) {
+                    continue;
+                }
+                if !doc.is_map(v) {
+                    return Err(err(
+                        doc.span(v),
+                        "`rules` must map rule names to off, info, warning or error".into(),
+                    ));
+                }
+                for (rk, rv) in doc.entries(v) {
+                    let name = doc.str(rk).unwrap_or("");
+                    if !known_rules.contains(&name) {
+                        let hint = closest(name, known_rules)
+                            .map(|c| format!(" (did you mean `{c}`?)"))
+                            .unwrap_or_default();
+                        return Err(err(doc.span(rk), format!("unknown rule `{name}`{hint}")));
+                    }
+                    let setting = match doc.str(rv) {
+                        Some("off") => RuleSetting::Off,
+                        Some(s) => match Severity::parse(s) {
+                            Some(sev) => RuleSetting::Severity(sev),
+                            None => {
+                                return Err(err(
+                                    doc.span(rv),
+                                    format!(
+                                        "`{s}` is not a rule setting: use off, info, warning or error"
+                                    ),
+                                ));
+                            }
+                        },
+                        None if is_false(doc, rv) => RuleSetting::Off,
+                        None => {
+                            return Err(err(
+                                doc.span(rv),
+                                "expected off, info, warning or error".into(),
+                            ));
+                        }
+                    };
+                    cfg.rules.insert(name.to_string(), setting);
+                }
+            }
+            "exclude" => {
+                for item in string_list(doc, v)
+                    .map_err(|s| err(s, "`exclude` must be a list of glob patterns".into()))?
+                {
+                    let (span, glob) = item;
+                    if let Err(e) = globset::Glob::new(&glob) {
+                        return Err(err(span, format!("invalid glob `{glob}`: {}", e.kind())));
+                    }
+                    cfg.exclude.push(glob);
+                }
+            }
+            "deploy-engine" => {
+                cfg.deploy_engine = match doc.str(v).map(str::to_ascii_lowercase).as_deref() {
+                    Some("flux") | Some("fluxcd") => DeployEngine::Flux,
+                    Some("argocd") | Some("argo-cd") | Some("argo") => DeployEngine::ArgoCd,
+                    Some("helm") => DeployEngine::Helm,
+                    Some("kubectl") | Some("kustomize") => DeployEngine::Kubectl,
+                    _ => {
+                        return Err(err(
+                            doc.span(v),
+                            "`deploy-engine` must be one of flux, argocd, helm, kubectl".into(),
+                        ));
+                    }
+                }
+            }
+            other => {
+                return Err(err(
+                    doc.span(k),
+                    format!("unknown key `{other}` (expected rules, exclude or deploy-engine)"),
+                ));
+            }
+        }
+    }
+    Ok(cfg)
+}
+
+fn is_null(doc: &Document, id: yaml::NodeId) -> bool {
+    matches!(yaml::resolve_scalar(doc, id), Some(yaml::Resolved::Null))
+}
+
+fn is_false(doc: &Document, id: yaml::NodeId) -> bool {
+    matches!(
+        yaml::resolve_scalar(doc, id),
+        Some(yaml::Resolved::Bool(false))
+    )
+}
+
+fn string_list(doc: &Document, id: yaml::NodeId) -> Result<Vec<(Span, String)>, Span> {
+    if is_null(doc, id) {
+        return Ok(Vec::new());
+    }
+    match &doc.node(doc.resolve(id)).kind {
+        Kind::Seq(items) => items
+            .iter()
+            .map(|&i| {
+                doc.str(i)
+                    .map(|s| (doc.span(i), s.to_string()))
+                    .ok_or(doc.span(i))
+            })
+            .collect(),
+        Kind::Scalar { value, .. } => Ok(vec![(doc.span(id), value.clone())]),
+        _ => Err(doc.span(id)),
+    }
+}
+
+/// The known name closest to `name` by edit distance, if it is close.
+pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (crate::text::edit_distance(name, k), *k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(2))
+        .min()
+        .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KNOWN: &[&str] = &["job-backoff-limit-nonzero", "job-ttl-missing"];
+
+    #[test]
+    fn parses_a_full_config() {
+        let c = parse(
+            "rules:\n  job-ttl-missing: off\n  job-backoff-limit-nonzero: warning\nexclude: [\"charts/**\"]\ndeploy-engine: argocd\n",
+            "c.yaml",
+            KNOWN,
+        )
+        .unwrap();
+        assert_eq!(c.rules["job-ttl-missing"], RuleSetting::Off);
+        assert_eq!(
+            c.rules["job-backoff-limit-nonzero"],
+            RuleSetting::Severity(Severity::Warning)
+        );
+        assert_eq!(c.exclude, vec!["charts/**"]);
+        assert_eq!(c.deploy_engine, DeployEngine::ArgoCd);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let e = parse("rules:\n  job-backof-limit-nonzero: off\n", "c.yaml", KNOWN).unwrap_err();
+        assert_eq!((e.line, e.column), (2, 3));
+        assert!(
+            e.message
+                .contains("did you mean `job-backoff-limit-nonzero`"),
+            "{}",
+            e.message
+        );
+        let e = parse("rules:\n  job-ttl-missing: loud\n", "c.yaml", KNOWN).unwrap_err();
+        assert_eq!((e.line, e.column), (2, 20));
+        let e = parse("colour: red\n", "c.yaml", KNOWN).unwrap_err();
+        assert_eq!((e.line, e.column), (1, 1));
+        let e = parse("rules: [\n", "c.yaml", KNOWN).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.to_string().starts_with("c.yaml:2:"));
+    }
+
+    #[test]
+    fn empty_config_is_defaults() {
+        let c = parse("# nothing\n", "c.yaml", KNOWN).unwrap();
+        assert!(c.rules.is_empty());
+        assert_eq!(c.deploy_engine, DeployEngine::Flux);
+    }
+}

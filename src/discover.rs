@@ -1,0 +1,368 @@
+//! Finding the files to lint: paths given, directories walked in parallel with the `ignore`
+//! crate (`.gitignore` and hidden-file rules honoured), excludes applied, and symlinks followed
+//! only to files inside the given roots (so there are no loops and nothing outside is read).
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Candidate {
+    /// Displayed path: as given, joined with what was found under it, `/` separated.
+    pub display: String,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub files: Vec<Candidate>,
+    /// Paths that could not be read (exit code 2).
+    pub errors: Vec<String>,
+    /// Things skipped on purpose, for the summary.
+    pub notes: Vec<String>,
+}
+
+/// Exclude patterns: a pattern without `/` matches a file or directory name anywhere; one with
+/// `/` matches the path relative to its base (the config file's directory, or the working
+/// directory for `--exclude`).
+#[derive(Debug, Default)]
+pub struct Excludes {
+    sets: Vec<(PathBuf, GlobSet, GlobSet)>,
+}
+
+impl Excludes {
+    pub fn add(&mut self, base: &Path, patterns: &[String]) -> Result<(), String> {
+        if patterns.is_empty() {
+            return Ok(());
+        }
+        let mut names = GlobSetBuilder::new();
+        let mut paths = GlobSetBuilder::new();
+        for p in patterns {
+            let p = p.trim_start_matches("./");
+            let glob = |s: &str| {
+                Glob::new(s).map_err(|e| format!("invalid exclude pattern `{p}`: {}", e.kind()))
+            };
+            if p.contains('/') {
+                let p = p.trim_end_matches('/');
+                paths.add(glob(p)?);
+                paths.add(glob(&format!("{p}/**"))?);
+            } else {
+                names.add(glob(p)?);
+            }
+        }
+        let base = base.canonicalize().unwrap_or_else(|_| base.to_path_buf());
+        self.sets.push((
+            base,
+            names.build().map_err(|e| e.to_string())?,
+            paths.build().map_err(|e| e.to_string())?,
+        ));
+        Ok(())
+    }
+
+    pub fn is_excluded(&self, path: &Path) -> bool {
+        if self.sets.is_empty() {
+            return false;
+        }
+        let abs = absolute(path);
+        for (base, names, paths) in &self.sets {
+            if let Some(name) = abs.file_name()
+                && names.is_match(Path::new(name))
+            {
+                return true;
+            }
+            if let Ok(rel) = abs.strip_prefix(base)
+                && paths.is_match(rel)
+            {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    std::env::current_dir()
+        .map(|d| d.join(path))
+        .map(|p| normalize(&p))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Lexically remove `.` and `..` components.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+pub fn is_manifest_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".yaml") || lower.ends_with(".yml") || name == "Kustomization"
+}
+
+pub fn display_path(p: &Path) -> String {
+    let s = p.to_string_lossy().replace('\\', "/");
+    let s = s.strip_prefix("./").unwrap_or(&s).to_string();
+    if s.is_empty() { ".".into() } else { s }
+}
+
+/// Walk `roots` and return the manifest files under them, sorted by displayed path.
+pub fn discover(roots: &[PathBuf], excludes: &Excludes) -> Discovered {
+    let mut out = Discovered::default();
+    let canonical_roots: Vec<PathBuf> =
+        roots.iter().filter_map(|r| r.canonicalize().ok()).collect();
+    let found = Mutex::new(Vec::<Candidate>::new());
+    let errors = Mutex::new(Vec::<String>::new());
+    let notes = Mutex::new(Vec::<String>::new());
+    let mut walk_roots = Vec::new();
+    for root in roots {
+        match std::fs::metadata(root) {
+            Err(e) => out
+                .errors
+                .push(format!("{}: {}", display_path(root), io_message(&e))),
+            Ok(m) if m.is_dir() => walk_roots.push(root.clone()),
+            Ok(_) => {
+                // A file named explicitly is linted whatever its name, unless excluded.
+                if !excludes.is_excluded(root) {
+                    out.files.push(Candidate {
+                        display: display_path(root),
+                        path: root.clone(),
+                    });
+                }
+            }
+        }
+    }
+    if let Some((first, rest)) = walk_roots.split_first() {
+        let mut builder = ignore::WalkBuilder::new(first);
+        for r in rest {
+            builder.add(r);
+        }
+        builder
+            .follow_links(false)
+            .require_git(false)
+            .git_global(false)
+            .hidden(true)
+            .parents(true);
+        let ex = &*excludes;
+        builder.build_parallel().run(|| {
+            let found = &found;
+            let errors = &errors;
+            let notes = &notes;
+            let roots = &canonical_roots;
+            Box::new(move |entry| {
+                let entry = match entry {
+                    Ok(e) => e,
+                    Err(e) => {
+                        let msg = e.to_string();
+                        if msg.contains("File system loop") {
+                            notes.lock().unwrap().push(msg);
+                        } else {
+                            errors.lock().unwrap().push(msg);
+                        }
+                        return ignore::WalkState::Continue;
+                    }
+                };
+                let path = entry.path();
+                if entry.depth() > 0 && ex.is_excluded(path) {
+                    return ignore::WalkState::Skip;
+                }
+                let Some(ft) = entry.file_type() else {
+                    return ignore::WalkState::Continue;
+                };
+                let name = entry.file_name().to_string_lossy();
+                if ft.is_dir() || !is_manifest_name(&name) {
+                    return ignore::WalkState::Continue;
+                }
+                if ft.is_symlink() {
+                    match path.canonicalize() {
+                        Ok(target)
+                            if target.is_file() && roots.iter().any(|r| target.starts_with(r)) => {}
+                        Ok(target) if target.is_dir() => return ignore::WalkState::Continue,
+                        Ok(_) => {
+                            notes.lock().unwrap().push(format!(
+                                "{}: symlink to a file outside the linted paths, skipped",
+                                display_path(path)
+                            ));
+                            return ignore::WalkState::Continue;
+                        }
+                        Err(e) => {
+                            notes.lock().unwrap().push(format!(
+                                "{}: broken symlink skipped ({})",
+                                display_path(path),
+                                io_message(&e)
+                            ));
+                            return ignore::WalkState::Continue;
+                        }
+                    }
+                } else if !ft.is_file() {
+                    notes.lock().unwrap().push(format!(
+                        "{}: not a regular file, skipped",
+                        display_path(path)
+                    ));
+                    return ignore::WalkState::Continue;
+                }
+                found.lock().unwrap().push(Candidate {
+                    display: display_path(path),
+                    path: path.to_path_buf(),
+                });
+                ignore::WalkState::Continue
+            })
+        });
+    }
+    out.files.extend(found.into_inner().unwrap());
+    out.files.sort();
+    out.files.dedup_by(|a, b| a.display == b.display);
+    out.errors.extend(errors.into_inner().unwrap());
+    out.errors.sort();
+    out.notes.extend(notes.into_inner().unwrap());
+    out.notes.sort();
+    out
+}
+
+pub fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Whether a file is a Helm template rather than YAML: it holds `{{ }}` actions and either sits
+/// in a chart's `templates/` directory or uses Helm's objects and functions.
+pub fn is_helm_template(path: Option<&Path>, text: &str) -> bool {
+    if !text.contains("{{") {
+        return false;
+    }
+    if let Some(p) = path
+        && p.components().any(|c| c.as_os_str() == "templates")
+    {
+        let mut dir = p.parent();
+        while let Some(d) = dir {
+            if d.join("Chart.yaml").is_file() {
+                return true;
+            }
+            dir = d.parent();
+        }
+    }
+    const MARKERS: &[&str] = &[
+        ".Values",
+        ".Release",
+        ".Chart.",
+        "{{-",
+        "-}}",
+        "include \"",
+        "{{ include",
+        "{{ template",
+        "toYaml",
+        "nindent",
+    ];
+    MARKERS.iter().any(|m| text.contains(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helm_detection() {
+        assert!(is_helm_template(None, "name: {{ .Values.name }}\n"));
+        assert!(is_helm_template(
+            None,
+            "{{- if .Values.x }}\na: b\n{{- end }}\n"
+        ));
+        assert!(!is_helm_template(None, "a: b\n"));
+        // Alertmanager-style templates inside a ConfigMap are YAML, not Helm.
+        assert!(!is_helm_template(
+            None,
+            "data:\n  msg: \"{{ $labels.instance }} is down\"\n"
+        ));
+    }
+
+    #[test]
+    fn manifest_names() {
+        assert!(is_manifest_name("job.yaml"));
+        assert!(is_manifest_name("JOB.YML"));
+        assert!(is_manifest_name("Kustomization"));
+        assert!(!is_manifest_name("README.md"));
+    }
+
+    #[test]
+    fn walks_respecting_gitignore_hidden_and_excludes() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("a/b")).unwrap();
+        std::fs::create_dir_all(d.join(".hidden")).unwrap();
+        std::fs::create_dir_all(d.join("vendor")).unwrap();
+        for f in [
+            "a/x.yaml",
+            "a/b/y.yml",
+            ".hidden/h.yaml",
+            "vendor/v.yaml",
+            "a/ignored.yaml",
+            "a/readme.md",
+        ] {
+            std::fs::write(d.join(f), "a: b\n").unwrap();
+        }
+        std::fs::write(d.join(".gitignore"), "ignored.yaml\n").unwrap();
+        let mut ex = Excludes::default();
+        ex.add(d, &["vendor".to_string()]).unwrap();
+        let got = discover(&[d.to_path_buf()], &ex);
+        let names: Vec<_> = got
+            .files
+            .iter()
+            .map(|c| {
+                c.path
+                    .strip_prefix(d)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(names, vec!["a/b/y.yml", "a/x.yaml"]);
+        assert!(got.errors.is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_stay_inside_and_loops_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("k")).unwrap();
+        std::fs::write(d.join("k/job.yaml"), "a: b\n").unwrap();
+        std::fs::write(outside.path().join("secret.yaml"), "a: b\n").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.yaml"), d.join("k/out.yaml"))
+            .unwrap();
+        std::os::unix::fs::symlink(d.join("k/job.yaml"), d.join("k/in.yaml")).unwrap();
+        std::os::unix::fs::symlink(d, d.join("k/loop")).unwrap();
+        let got = discover(&[d.to_path_buf()], &Excludes::default());
+        let names: Vec<_> = got
+            .files
+            .iter()
+            .map(|c| c.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["in.yaml", "job.yaml"]);
+        assert!(
+            got.notes.iter().any(|n| n.contains("outside")),
+            "{:?}",
+            got.notes
+        );
+    }
+
+    #[test]
+    fn missing_path_is_an_error() {
+        let got = discover(&[PathBuf::from("/nonexistent/kml")], &Excludes::default());
+        assert_eq!(got.errors.len(), 1);
+        assert!(got.errors[0].contains("no such file"));
+    }
+}

@@ -1,0 +1,112 @@
+//! Rule pages: front matter, and the examples the tests execute.
+//!
+//! A page's examples are fenced ```` ```yaml ```` blocks under `## Fails` and `## Passes`. A block
+//! may name its file (```` ```yaml file=k8s/job.yaml ````); consecutive blocks with file names
+//! form one multi-file example, a block without one is an example of its own (`example.yaml`).
+
+use std::collections::BTreeMap;
+
+/// `key: value` pairs between the leading `---` lines.
+pub fn front_matter(page: &str) -> Option<BTreeMap<String, String>> {
+    let rest = page.strip_prefix("---\n")?;
+    let end = rest.find("\n---")?;
+    Some(
+        rest[..end]
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+            .collect(),
+    )
+}
+
+/// The page without its front matter (what `explain` prints).
+pub fn body(page: &str) -> &str {
+    page.strip_prefix("---\n")
+        .and_then(|r| r.find("\n---\n").map(|e| &r[e + 5..]))
+        .unwrap_or(page)
+        .trim_start()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    /// `(file name, content)` pairs.
+    pub files: Vec<(String, String)>,
+    /// Under `## Fails` (true) or `## Passes` (false).
+    pub fails: bool,
+    /// 1-based line of the first block in the page.
+    pub line: usize,
+}
+
+pub fn examples(page: &str) -> Vec<Example> {
+    let mut out: Vec<Example> = Vec::new();
+    let mut section: Option<bool> = None;
+    let mut lines = page.lines().enumerate();
+    let mut last_block_end: Option<usize> = None;
+    while let Some((i, line)) = lines.next() {
+        if let Some(h) = line.strip_prefix("## ") {
+            section = match h.trim() {
+                "Fails" => Some(true),
+                "Passes" => Some(false),
+                _ => None,
+            };
+            last_block_end = None;
+            continue;
+        }
+        let Some(fails) = section else { continue };
+        let Some(info) = line.strip_prefix("```yaml") else {
+            if !line.trim().is_empty() && !line.starts_with("```") {
+                last_block_end = None;
+            }
+            continue;
+        };
+        let file = info
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("file="))
+            .map(str::to_string);
+        let mut content = String::new();
+        for (_, l) in lines.by_ref() {
+            if l.starts_with("```") {
+                break;
+            }
+            content.push_str(l);
+            content.push('\n');
+        }
+        let joins = file.is_some()
+            && last_block_end.is_some()
+            && out.last().is_some_and(|e| {
+                e.fails == fails && e.files.iter().all(|(n, _)| n != "example.yaml")
+            });
+        let name = file.unwrap_or_else(|| "example.yaml".to_string());
+        if joins {
+            out.last_mut().unwrap().files.push((name, content));
+        } else {
+            out.push(Example {
+                files: vec![(name, content)],
+                fails,
+                line: i + 1,
+            });
+        }
+        last_block_end = Some(i);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_front_matter_and_examples() {
+        let page = "---\nname: x\nseverity: error\n---\n# x\n\n## Fails\n\n```yaml\na: 1\n```\n\n## Passes\n\n```yaml file=k/a.yaml\na: 2\n```\n\n```yaml file=k/b.yaml\nb: 3\n```\n\nText between examples.\n\n```yaml\nc: 4\n```\n";
+        let fm = front_matter(page).unwrap();
+        assert_eq!(fm["name"], "x");
+        assert!(body(page).starts_with("# x"));
+        let ex = examples(page);
+        assert_eq!(ex.len(), 3);
+        assert!(ex[0].fails);
+        assert_eq!(ex[1].files.len(), 2);
+        assert_eq!(ex[1].files[1].0, "k/b.yaml");
+        assert!(!ex[2].fails);
+        assert_eq!(ex[2].files[0].1, "c: 4\n");
+    }
+}

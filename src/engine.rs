@@ -1,0 +1,492 @@
+//! The pipeline: inputs → parse (parallel) → objects and contexts → rules (parallel) →
+//! suppressions → configured severities → sorted, de-duplicated diagnostics.
+
+use crate::config::{Config, DeployEngine, RuleSetting};
+use crate::diagnostic::{Diagnostic, FileId, Loc, ObjectRef, Severity};
+use crate::discover::{self, Excludes};
+use crate::model::{self, FileData, FileRole, Object};
+use crate::rules::{self, ContextCx, ObjectCx, Rule};
+use crate::source::{SourceFile, Span, decode};
+use crate::suppress;
+use crate::workspace::Workspace;
+use crate::yaml::{self, YamlErrorKind};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Resolved settings: what the library needs, with no trace of the CLI.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Severity per enabled rule; a rule absent from the map is off.
+    pub rules: BTreeMap<&'static str, Severity>,
+    pub deploy_engine: DeployEngine,
+    pub limits: yaml::Limits,
+    pub max_file_size: u64,
+    pub expansion_budget: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            rules: rules::REGISTRY
+                .iter()
+                .map(|r| (r.meta().name, r.meta().severity))
+                .collect(),
+            deploy_engine: DeployEngine::Flux,
+            limits: yaml::Limits::default(),
+            max_file_size: 10 * 1024 * 1024,
+            expansion_budget: model::DEFAULT_EXPANSION_BUDGET,
+        }
+    }
+}
+
+impl Settings {
+    /// Config first, then `--select` (only these rules) and `--ignore` (not these) on top.
+    pub fn resolve(
+        config: &Config,
+        select: &[String],
+        ignore: &[String],
+    ) -> Result<Settings, String> {
+        let mut s = Settings {
+            deploy_engine: config.deploy_engine,
+            ..Settings::default()
+        };
+        for (name, setting) in &config.rules {
+            let meta = rules::find(name)
+                .ok_or_else(|| format!("unknown rule `{name}`"))?
+                .meta();
+            match setting {
+                RuleSetting::Off => {
+                    s.rules.remove(meta.name);
+                }
+                RuleSetting::Severity(sev) => {
+                    s.rules.insert(meta.name, *sev);
+                }
+            }
+        }
+        let check = |n: &str| -> Result<&'static dyn Rule, String> {
+            rules::find(n).ok_or_else(|| {
+                let hint = crate::config::closest(n, &rules::names())
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                format!("unknown rule `{n}`{hint}; `kube-migrate-lint rules` lists them")
+            })
+        };
+        if !select.is_empty() {
+            let mut selected = BTreeMap::new();
+            for n in select {
+                let meta = check(n)?.meta();
+                let sev = config
+                    .rules
+                    .get(meta.name)
+                    .and_then(|r| match r {
+                        RuleSetting::Severity(s) => Some(*s),
+                        RuleSetting::Off => None,
+                    })
+                    .unwrap_or(meta.severity);
+                selected.insert(meta.name, sev);
+            }
+            s.rules = selected;
+        }
+        for n in ignore {
+            s.rules.remove(check(n)?.meta().name);
+        }
+        Ok(s)
+    }
+
+    pub fn enabled(&self, rule: &str) -> bool {
+        self.rules.contains_key(rule)
+    }
+}
+
+/// One input: a file read from disk, or stdin.
+#[derive(Debug)]
+pub struct Input {
+    pub display: String,
+    pub path: Option<PathBuf>,
+    pub bytes: Result<Vec<u8>, ReadError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// Could not be read: exit code 2.
+    Io(String),
+    /// Over the size limit: a finding, and the file is skipped.
+    TooLarge(u64),
+}
+
+impl Input {
+    pub fn from_bytes(display: impl Into<String>, bytes: Vec<u8>) -> Input {
+        Input {
+            display: display.into(),
+            path: None,
+            bytes: Ok(bytes),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub files: Vec<SourceFile>,
+    pub objects: Vec<ObjectRef>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Things skipped on purpose (Helm templates, symlinks leaving the tree).
+    pub notes: Vec<String>,
+    /// Paths that could not be read: exit code 2.
+    pub errors: Vec<String>,
+    pub elapsed: Duration,
+}
+
+impl Report {
+    pub fn count(&self, sev: Severity) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == sev)
+            .count()
+    }
+}
+
+/// Read the files under `paths` (and stdin, if given) and lint them.
+pub fn lint_paths(
+    paths: &[PathBuf],
+    stdin: Option<Input>,
+    excludes: &Excludes,
+    settings: &Settings,
+) -> Report {
+    let start = Instant::now();
+    let found = discover::discover(paths, excludes);
+    let max = settings.max_file_size;
+    let mut inputs: Vec<Input> = found
+        .files
+        .par_iter()
+        .map(|c| Input {
+            display: c.display.clone(),
+            path: Some(c.path.clone()),
+            bytes: read_bounded(&c.path, max),
+        })
+        .collect();
+    if let Some(s) = stdin {
+        inputs.push(s);
+    }
+    let mut report = lint_inputs(inputs, settings);
+    report.errors.extend(found.errors);
+    report.errors.sort();
+    report.notes.extend(found.notes);
+    report.notes.sort();
+    report.elapsed = start.elapsed();
+    report
+}
+
+/// Read a file, refusing what is not a regular file (a FIFO would block) or is over `max`.
+pub fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    let io = |e: std::io::Error| ReadError::Io(discover::io_message(&e));
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(ReadError::Io("not a regular file".into()));
+    }
+    if meta.len() > max {
+        return Err(ReadError::TooLarge(meta.len()));
+    }
+    let f = std::fs::File::open(path).map_err(io)?;
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    f.take(max + 1).read_to_end(&mut buf).map_err(io)?;
+    if buf.len() as u64 > max {
+        return Err(ReadError::TooLarge(buf.len() as u64));
+    }
+    Ok(buf)
+}
+
+struct Loaded {
+    file: Option<FileData>,
+    diags: Vec<Diagnostic>,
+    note: Option<String>,
+    error: Option<String>,
+}
+
+fn file_diag(rule: &'static rules::RuleMeta, span: Span, message: String) -> Diagnostic {
+    Diagnostic::new(rule.name, rule.severity, Loc { file: 0, span }, message)
+}
+
+fn load(input: Input, settings: &Settings) -> Loaded {
+    let syntax = &rules::yaml_syntax::META;
+    let name = input
+        .display
+        .rsplit('/')
+        .next()
+        .unwrap_or(&input.display)
+        .to_string();
+    let role = model::file_role(&name);
+    let mut loaded = Loaded {
+        file: None,
+        diags: Vec::new(),
+        note: None,
+        error: None,
+    };
+    let bytes = match input.bytes {
+        Ok(b) => b,
+        Err(ReadError::TooLarge(size)) => {
+            loaded.file = Some(empty_file(&input, role));
+            loaded.diags.push(
+                file_diag(
+                    syntax,
+                    Span::default(),
+                    format!(
+                        "file is {size} bytes, over the {} byte limit; skipped",
+                        settings.max_file_size
+                    ),
+                )
+                .help("raise the limit with --max-file-size if this file really is a manifest"),
+            );
+            return loaded;
+        }
+        Err(ReadError::Io(e)) => {
+            loaded.error = Some(format!("{}: {e}", input.display));
+            return loaded;
+        }
+    };
+    let text = match decode(bytes.clone()) {
+        Ok(t) => t,
+        Err((at, msg)) => {
+            let text = if msg.starts_with("binary") || msg.contains("UTF-16") {
+                String::new()
+            } else {
+                String::from_utf8_lossy(&bytes).into_owned()
+            };
+            let at = at.min(text.len());
+            loaded.file = Some(FileData {
+                source: SourceFile::new(input.display, input.path, text),
+                docs: Vec::new(),
+                error: None,
+                role,
+            });
+            loaded.diags.push(file_diag(syntax, Span::new(at, at), msg));
+            return loaded;
+        }
+    };
+    if discover::is_helm_template(input.path.as_deref(), &text) {
+        loaded.note = Some(format!(
+            "{}: Helm template skipped; lint the rendered output instead: helm template <chart> | kube-migrate-lint - --stdin-filename rendered.yaml",
+            input.display
+        ));
+        return loaded;
+    }
+    let parsed = yaml::parse(&text, settings.limits);
+    if let Some(e) = &parsed.error {
+        let mut d = file_diag(
+            syntax,
+            e.span,
+            match e.kind {
+                YamlErrorKind::Syntax => format!("invalid YAML: {}", e.message),
+                _ => e.message.clone(),
+            },
+        );
+        if let Some((span, msg)) = &e.related {
+            d = d.related(
+                Loc {
+                    file: 0,
+                    span: *span,
+                },
+                msg.clone(),
+            );
+        }
+        loaded.diags.push(d.help(match e.kind {
+            YamlErrorKind::DuplicateKey => "remove one of the two keys",
+            YamlErrorKind::Limit => "split the file, or raise the limit if the file is legitimate",
+            YamlErrorKind::Syntax => "fix the YAML syntax; `kubectl apply` would reject this file",
+        }));
+    }
+    loaded.file = Some(FileData {
+        source: SourceFile::new(input.display, input.path, text),
+        docs: parsed.docs,
+        error: parsed.error,
+        role,
+    });
+    loaded
+}
+
+fn empty_file(input: &Input, role: FileRole) -> FileData {
+    FileData {
+        source: SourceFile::new(input.display.clone(), input.path.clone(), String::new()),
+        docs: Vec::new(),
+        error: None,
+        role,
+    }
+}
+
+fn internal_error(loc: Loc, what: &str) -> Diagnostic {
+    let meta = &rules::internal_error::META;
+    Diagnostic::new(
+        meta.name,
+        meta.severity,
+        loc,
+        format!("internal error while {what}; the other files were still checked"),
+    )
+    .help("please report this with the file (redacted) at the project's issue tracker")
+}
+
+/// Lint already-read inputs. Inputs are sorted by displayed path so file ids are stable.
+pub fn lint_inputs(mut inputs: Vec<Input>, settings: &Settings) -> Report {
+    let start = Instant::now();
+    inputs.sort_by(|a, b| a.display.cmp(&b.display));
+    inputs.dedup_by(|a, b| a.display == b.display);
+    let loaded: Vec<Loaded> = inputs
+        .into_par_iter()
+        .map(|input| {
+            let display = input.display.clone();
+            catch_unwind(AssertUnwindSafe(|| load(input, settings))).unwrap_or_else(|_| Loaded {
+                file: Some(FileData {
+                    source: SourceFile::new(display, None, String::new()),
+                    docs: Vec::new(),
+                    error: None,
+                    role: FileRole::Manifest,
+                }),
+                diags: vec![internal_error(
+                    Loc {
+                        file: 0,
+                        span: Span::default(),
+                    },
+                    "parsing this file",
+                )],
+                note: None,
+                error: None,
+            })
+        })
+        .collect();
+
+    let mut files = Vec::new();
+    let mut diags = Vec::new();
+    let mut report = Report::default();
+    for l in loaded {
+        report.notes.extend(l.note);
+        report.errors.extend(l.error);
+        if let Some(f) = l.file {
+            let id = files.len() as FileId;
+            for mut d in l.diags {
+                d.loc.file = id;
+                for r in &mut d.related {
+                    r.loc.file = id;
+                }
+                diags.push(d);
+            }
+            files.push(f);
+        }
+    }
+
+    // Objects, per file in parallel; ids assigned in file order.
+    let per_file: Vec<(Vec<Object>, Vec<Diagnostic>)> = files
+        .par_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            catch_unwind(AssertUnwindSafe(|| {
+                model::objects_of(i as FileId, f, settings.expansion_budget)
+            }))
+            .unwrap_or_else(|_| {
+                (
+                    Vec::new(),
+                    vec![internal_error(
+                        Loc {
+                            file: i as FileId,
+                            span: Span::default(),
+                        },
+                        "reading objects",
+                    )],
+                )
+            })
+        })
+        .collect();
+    let mut objects = Vec::new();
+    for (objs, ds) in per_file {
+        let base = objects.len() as u32;
+        for mut d in ds {
+            d.object = d.object.map(|o| o + base);
+            diags.push(d);
+        }
+        for mut o in objs {
+            o.id = objects.len() as u32;
+            objects.push(o);
+        }
+    }
+    let ws = Workspace::new(files, objects, settings.deploy_engine);
+
+    let enabled: Vec<&'static dyn Rule> = rules::REGISTRY
+        .iter()
+        .copied()
+        .filter(|r| settings.enabled(r.meta().name))
+        .collect();
+    let object_diags: Vec<Diagnostic> = ws
+        .objects
+        .par_iter()
+        .flat_map_iter(|o| {
+            let cx = ObjectCx::new(&ws, o);
+            let mut out = Vec::new();
+            for r in &enabled {
+                if catch_unwind(AssertUnwindSafe(|| r.check_object(&cx, &mut out))).is_err() {
+                    out.push(internal_error(
+                        cx.loc_of(o.root),
+                        &format!("running {}", r.meta().name),
+                    ));
+                }
+            }
+            out
+        })
+        .collect();
+    let context_diags: Vec<Diagnostic> = ws
+        .contexts
+        .par_iter()
+        .flat_map_iter(|c| {
+            let cx = ContextCx {
+                ws: &ws,
+                context: c,
+            };
+            let mut out = Vec::new();
+            for r in &enabled {
+                if catch_unwind(AssertUnwindSafe(|| r.check_context(&cx, &mut out))).is_err() {
+                    let file = c.files.first().copied().unwrap_or(0);
+                    out.push(internal_error(
+                        Loc {
+                            file,
+                            span: Span::default(),
+                        },
+                        &format!("running {}", r.meta().name),
+                    ));
+                }
+            }
+            out
+        })
+        .collect();
+    diags.extend(object_diags);
+    diags.extend(context_diags);
+    diags.retain(|d| settings.enabled(d.rule) || d.rule == rules::internal_error::META.name);
+
+    let mut sups = suppress::collect(&ws);
+    let mut diags = suppress::apply(&ws, diags, &mut sups);
+    if settings.enabled(rules::unused_suppression::META.name) {
+        diags.extend(suppress::unused(&sups, |r| settings.enabled(r)));
+    }
+    for d in &mut diags {
+        if let Some(&sev) = settings.rules.get(d.rule)
+            && settings_overrides(settings, d.rule)
+        {
+            d.severity = sev;
+        }
+    }
+    diags.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    diags.dedup();
+
+    report.objects = ws.objects.iter().map(Object::reference).collect();
+    report.files = ws.files.into_iter().map(|f| f.source).collect();
+    report.diagnostics = diags;
+    report.notes.sort();
+    report.errors.sort();
+    report.elapsed = start.elapsed();
+    report
+}
+
+/// A configured severity replaces the rule's own choice only when it differs from the default
+/// (so a rule that raises some findings to error keeps doing so unless configured).
+fn settings_overrides(settings: &Settings, rule: &str) -> bool {
+    rules::find(rule).is_some_and(|r| settings.rules.get(rule) != Some(&r.meta().severity))
+}

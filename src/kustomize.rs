@@ -1,0 +1,328 @@
+//! Reading `kustomization.yaml` files: the parts the Job rules need today (replacements that
+//! write into Job names, and their sources), with the node of every value for locations.
+
+use crate::yaml::{Document, NodeId, Seg};
+
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub node: Option<NodeId>,
+}
+
+impl Selector {
+    fn read(doc: &Document, id: NodeId) -> Selector {
+        let s = |k: &str| doc.get_str(id, k).map(str::to_string);
+        Selector {
+            group: s("group"),
+            version: s("version"),
+            kind: s("kind"),
+            name: s("name"),
+            namespace: s("namespace"),
+            node: Some(id),
+        }
+    }
+
+    /// Whether the selector picks an object. Kustomize ≤ 5.7 compares names exactly; 5.8+
+    /// treats them as anchored regular expressions. `regex_names` chooses.
+    pub fn matches(
+        &self,
+        api_version: &str,
+        kind: &str,
+        name: Option<&str>,
+        namespace: Option<&str>,
+        regex_names: bool,
+    ) -> bool {
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        let eq = |want: &Option<String>, have: &str| {
+            want.as_deref().is_none_or(|w| w.is_empty() || w == have)
+        };
+        if !eq(&self.group, group) || !eq(&self.version, version) || !eq(&self.kind, kind) {
+            return false;
+        }
+        if let Some(ns) = self.namespace.as_deref().filter(|n| !n.is_empty())
+            && namespace.unwrap_or("default") != ns
+        {
+            return false;
+        }
+        match self.name.as_deref().filter(|n| !n.is_empty()) {
+            None => true,
+            Some(want) => {
+                let Some(have) = name else { return false };
+                if want == have {
+                    return true;
+                }
+                regex_names
+                    && regex::Regex::new(&format!("^(?:{want})$")).is_ok_and(|re| re.is_match(have))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub selector: Selector,
+    pub field_path: String,
+    pub delimiter: Option<String>,
+    pub index: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub select: Selector,
+    pub reject: Vec<Selector>,
+    /// Field paths with their nodes (`metadata.name` when none is given).
+    pub field_paths: Vec<(String, Option<NodeId>)>,
+    pub delimiter: Option<String>,
+    pub index: i64,
+    pub create: bool,
+    pub node: NodeId,
+}
+
+#[derive(Debug, Clone)]
+pub struct Replacement {
+    pub node: NodeId,
+    pub source: Option<Source>,
+    /// `sourceValue: "literal"` and its node.
+    pub source_value: Option<(String, NodeId)>,
+    pub targets: Vec<Target>,
+}
+
+fn options(doc: &Document, id: NodeId) -> (Option<String>, i64, bool) {
+    let Some(o) = doc.get(id, "options") else {
+        return (None, 0, false);
+    };
+    let delimiter = doc
+        .get(o, "delimiter")
+        .and_then(|d| doc.str(d))
+        .map(str::to_string);
+    let index = doc
+        .get_str(o, "index")
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(0);
+    let create = doc.get_str(o, "create") == Some("true");
+    (delimiter, index, create)
+}
+
+/// The `replacements:` of a kustomization document.
+pub fn replacements(doc: &Document) -> Vec<Replacement> {
+    let Some(list) = doc.get(doc.root, "replacements") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for &r in doc.items(list) {
+        let source = doc.get(r, "source").filter(|&s| doc.is_map(s)).map(|s| {
+            let (delimiter, index, _) = options(doc, s);
+            Source {
+                selector: Selector::read(doc, s),
+                field_path: doc
+                    .get_str(s, "fieldPath")
+                    .unwrap_or("metadata.name")
+                    .to_string(),
+                delimiter,
+                index,
+            }
+        });
+        let source_value = doc
+            .get(r, "sourceValue")
+            .and_then(|v| doc.str(v).map(|s| (s.to_string(), v)));
+        let mut targets = Vec::new();
+        for &t in doc.get(r, "targets").map(|t| doc.items(t)).unwrap_or(&[]) {
+            let (delimiter, index, create) = options(doc, t);
+            let select = doc
+                .get(t, "select")
+                .map(|s| Selector::read(doc, s))
+                .unwrap_or_default();
+            let reject = doc
+                .get(t, "reject")
+                .map(|r| {
+                    doc.items(r)
+                        .iter()
+                        .map(|&s| Selector::read(doc, s))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut field_paths: Vec<(String, Option<NodeId>)> = doc
+                .get(t, "fieldPaths")
+                .map(|f| {
+                    doc.items(f)
+                        .iter()
+                        .filter_map(|&p| doc.str(p).map(|s| (s.to_string(), Some(p))))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if field_paths.is_empty() {
+                field_paths.push(("metadata.name".into(), None));
+            }
+            targets.push(Target {
+                select,
+                reject,
+                field_paths,
+                delimiter,
+                index,
+                create,
+                node: t,
+            });
+        }
+        out.push(Replacement {
+            node: r,
+            source,
+            source_value,
+            targets,
+        });
+    }
+    out
+}
+
+/// Split a kustomize field path into its elements (dots, with `\.` escapes and `[...]` kept whole).
+pub fn split_field_path(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = path.chars().peekable();
+    let mut depth = 0;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'.') => {
+                cur.push('.');
+                chars.next();
+            }
+            '[' => {
+                depth += 1;
+                cur.push(c);
+            }
+            ']' => {
+                depth -= 1;
+                cur.push(c);
+            }
+            '.' if depth == 0 => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// The node a simple field path names in an object (`data.IMAGE_TAG`, `spec.x.[name=a].args.1`).
+pub fn field_node(doc: &Document, root: NodeId, path: &str) -> Option<NodeId> {
+    let mut cur = root;
+    for el in split_field_path(path) {
+        if let Some(inner) = el.strip_prefix('[').and_then(|e| e.strip_suffix(']')) {
+            if let Some((k, v)) = inner.split_once('=') {
+                cur = *doc.items(cur).iter().find(|&&i| {
+                    if k.is_empty() {
+                        doc.str(i) == Some(v)
+                    } else {
+                        doc.get_str(i, k) == Some(v)
+                    }
+                })?;
+            } else if doc.is_map(cur) {
+                cur = doc.get(cur, inner)?;
+            } else {
+                return None;
+            }
+        } else if let Ok(i) = el.parse::<usize>()
+            && !doc.is_map(cur)
+        {
+            cur = *doc.items(cur).get(i)?;
+        } else {
+            cur = doc.at(cur, &[Seg::Key(&el)])?;
+        }
+    }
+    Some(cur)
+}
+
+/// Kustomize's delimiter/index write: replace element `index` of `current` split by
+/// `delimiter`; past the end appends, negative prepends; without a delimiter, the whole value.
+pub fn write_delimited(current: &str, value: &str, delimiter: Option<&str>, index: i64) -> String {
+    let Some(d) = delimiter.filter(|d| !d.is_empty()) else {
+        return value.to_string();
+    };
+    let mut parts: Vec<&str> = current.split(d).collect();
+    if index < 0 {
+        parts.insert(0, value);
+    } else if index as usize >= parts.len() {
+        parts.push(value);
+    } else {
+        parts[index as usize] = value;
+    }
+    parts.join(d)
+}
+
+/// Kustomize's delimiter/index read on a source value.
+pub fn read_delimited(value: &str, delimiter: Option<&str>, index: i64) -> Option<String> {
+    match delimiter.filter(|d| !d.is_empty()) {
+        None => Some(value.to_string()),
+        Some(d) => {
+            let parts: Vec<&str> = value.split(d).collect();
+            usize::try_from(index)
+                .ok()
+                .and_then(|i| parts.get(i))
+                .map(|s| s.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimited_writes_follow_kustomize() {
+        assert_eq!(
+            write_delimited("myapp-migration-X", "v1.2.3", Some("-"), 2),
+            "myapp-migration-v1.2.3"
+        );
+        assert_eq!(
+            write_delimited("my-app-migration-X", "v1", Some("-"), 2),
+            "my-app-v1-X"
+        );
+        assert_eq!(
+            write_delimited("myapp-migration", "v1", Some("-"), 2),
+            "myapp-migration-v1"
+        );
+        assert_eq!(write_delimited("a-b", "v1", Some("-"), -1), "v1-a-b");
+        assert_eq!(write_delimited("anything", "v1", None, 2), "v1");
+        assert_eq!(read_delimited("a-b-c", Some("-"), 1).as_deref(), Some("b"));
+        assert_eq!(read_delimited("a-b-c", Some("-"), 5), None);
+    }
+
+    #[test]
+    fn field_paths() {
+        assert_eq!(
+            split_field_path("metadata.annotations.[a.b/c]"),
+            vec!["metadata", "annotations", "[a.b/c]"]
+        );
+        assert_eq!(split_field_path(r"a\.b.c"), vec!["a.b", "c"]);
+        let p = crate::yaml::parse(
+            "spec:\n  initContainers:\n  - name: w\n    args: [job-wr, x]\n",
+            Default::default(),
+        );
+        let d = &p.docs[0];
+        let n = field_node(d, d.root, "spec.initContainers.[name=w].args.1").unwrap();
+        assert_eq!(d.str(n), Some("x"));
+    }
+
+    #[test]
+    fn selectors() {
+        let s = Selector {
+            kind: Some("Job".into()),
+            name: Some("myapp-migration-.*".into()),
+            ..Default::default()
+        };
+        assert!(!s.matches("batch/v1", "Job", Some("myapp-migration-x"), None, false));
+        assert!(s.matches("batch/v1", "Job", Some("myapp-migration-x"), None, true));
+        assert!(!s.matches(
+            "apps/v1",
+            "Deployment",
+            Some("myapp-migration-x"),
+            None,
+            true
+        ));
+    }
+}

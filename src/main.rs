@@ -1,0 +1,157 @@
+//! The command line: parse arguments into plain options and hand them to the library.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kube_migrate_lint::app::{self, Color, RunOptions};
+use kube_migrate_lint::diagnostic::Severity;
+use kube_migrate_lint::output::Format;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kube-migrate-lint",
+    version,
+    about = "Lint Kubernetes manifests for broken database-migration rollouts",
+    args_conflicts_with_subcommands = true,
+    after_help = "Exit status: 0 no finding at or above --fail-on, 1 findings, 2 usage, config or I/O error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    lint: LintArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct LintArgs {
+    /// Files or directories to lint (`-` reads stdin); default: the current directory
+    paths: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+    format: FormatArg,
+    /// Configuration file (default: .kube-migrate-lint.yaml found by walking up from the paths)
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    config: Option<PathBuf>,
+    /// Ignore configuration files
+    #[arg(long)]
+    no_config: bool,
+    /// Run only these rules (comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
+    select: Vec<String>,
+    /// Do not run these rules (comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
+    ignore: Vec<String>,
+    /// Skip files and directories matching this glob (repeatable)
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Lowest severity that makes the exit status 1
+    #[arg(long, value_enum, default_value_t = FailOn::Warning)]
+    fail_on: FailOn,
+    /// Name to report stdin as (and to find its configuration by)
+    #[arg(long, value_name = "PATH")]
+    stdin_filename: Option<String>,
+    /// Colour the human report
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+    /// Worker threads (default: one per core)
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Skip files larger than this many bytes (default 10 MiB)
+    #[arg(long, value_name = "BYTES")]
+    max_file_size: Option<u64>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List every rule: name, default severity, category, fixable, summary
+    Rules {
+        #[arg(long, value_enum, default_value_t = FormatArg::Human)]
+        format: FormatArg,
+    },
+    /// Print a rule's page: what it checks, why it matters, examples, the fix
+    Explain { rule: String },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum FormatArg {
+    Human,
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum FailOn {
+    Error,
+    Warning,
+    Info,
+    Never,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+fn format(f: FormatArg) -> Format {
+    match f {
+        FormatArg::Human => Format::Human,
+        FormatArg::Json => Format::Json,
+    }
+}
+
+fn main() -> ExitCode {
+    // Panics are caught per file and reported as findings; keep their raw text (which could
+    // quote input) out of the logs.
+    std::panic::set_hook(Box::new(|_| {}));
+    let cli = Cli::parse();
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    let code = match cli.command {
+        Some(Command::Rules { format: f }) => app::print(&mut stdout, &app::rules_table(format(f))),
+        Some(Command::Explain { rule }) => match app::explain(&rule) {
+            Ok(page) => app::print(&mut stdout, &page),
+            Err(e) => {
+                let _ = app::print(&mut stderr, &format!("error: {e}\n"));
+                app::EXIT_ERROR
+            }
+        },
+        None => {
+            let a = cli.lint;
+            if let Some(n) = a.threads {
+                let _ = rayon::ThreadPoolBuilder::new()
+                    .num_threads(n.max(1))
+                    .build_global();
+            }
+            let opts = RunOptions {
+                paths: a.paths,
+                stdin_filename: a.stdin_filename,
+                format: format(a.format),
+                config: a.config,
+                no_config: a.no_config,
+                select: a.select,
+                ignore: a.ignore,
+                exclude: a.exclude,
+                fail_on: match a.fail_on {
+                    FailOn::Error => Some(Severity::Error),
+                    FailOn::Warning => Some(Severity::Warning),
+                    FailOn::Info => Some(Severity::Info),
+                    FailOn::Never => None,
+                },
+                color: match a.color {
+                    ColorArg::Auto => Color::Auto,
+                    ColorArg::Always => Color::Always,
+                    ColorArg::Never => Color::Never,
+                },
+                max_file_size: a.max_file_size,
+            };
+            app::run(
+                &opts,
+                &mut std::io::stdin().lock(),
+                &mut stdout,
+                &mut stderr,
+            )
+        }
+    };
+    ExitCode::from(code as u8)
+}

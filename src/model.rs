@@ -1,0 +1,320 @@
+//! The object model: Kubernetes objects found in the parsed documents, with typed views for the
+//! kinds the rules read. Unknown kinds and custom resources are kept as generic objects.
+
+use crate::diagnostic::{Diagnostic, FileId, Loc, ObjectId, ObjectRef, Severity};
+use crate::source::SourceFile;
+use crate::yaml::{self, Document, NodeId, Seg, YamlError, from_node};
+use k8s_openapi::api::{
+    apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch, core::v1 as core,
+    rbac::v1 as rbac,
+};
+
+/// What a file is to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRole {
+    Manifest,
+    /// `kustomization.yaml`, `kustomization.yml` or `Kustomization`.
+    Kustomization,
+}
+
+pub fn file_role(name: &str) -> FileRole {
+    match name {
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization" => FileRole::Kustomization,
+        _ => FileRole::Manifest,
+    }
+}
+
+#[derive(Debug)]
+pub struct FileData {
+    pub source: SourceFile,
+    pub docs: Vec<Document>,
+    pub error: Option<YamlError>,
+    pub role: FileRole,
+}
+
+/// A typed view, for the kinds rules reason about.
+#[derive(Debug, Clone)]
+pub enum Typed {
+    None,
+    Job(Box<batch::Job>),
+    CronJob(Box<batch::CronJob>),
+    Deployment(Box<apps::Deployment>),
+    StatefulSet(Box<apps::StatefulSet>),
+    DaemonSet(Box<apps::DaemonSet>),
+    ReplicaSet(Box<apps::ReplicaSet>),
+    Pod(Box<core::Pod>),
+    ConfigMap(Box<core::ConfigMap>),
+    Secret(Box<core::Secret>),
+    ServiceAccount(Box<core::ServiceAccount>),
+    Role(Box<rbac::Role>),
+    ClusterRole(Box<rbac::ClusterRole>),
+    RoleBinding(Box<rbac::RoleBinding>),
+    ClusterRoleBinding(Box<rbac::ClusterRoleBinding>),
+    Hpa(Box<autoscaling::HorizontalPodAutoscaler>),
+    /// A known kind whose typed view failed; a `schema-invalid` finding says why.
+    Invalid,
+}
+
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub id: ObjectId,
+    pub file: FileId,
+    pub doc: u32,
+    pub root: NodeId,
+    pub api_version: String,
+    pub kind: String,
+    pub name: Option<String>,
+    pub generate_name: Option<String>,
+    pub namespace: Option<String>,
+    pub typed: Typed,
+}
+
+impl Object {
+    pub fn is(&self, api_version: &str, kind: &str) -> bool {
+        self.api_version == api_version && self.kind == kind
+    }
+
+    pub fn reference(&self) -> ObjectRef {
+        ObjectRef {
+            api_version: Some(self.api_version.clone()),
+            kind: Some(self.kind.clone()),
+            namespace: self.namespace.clone(),
+            name: self.name.clone().or_else(|| self.generate_name.clone()),
+        }
+    }
+
+    /// Name for messages: the name, or `generateName` with a trailing `*`.
+    pub fn display_name(&self) -> String {
+        match (&self.name, &self.generate_name) {
+            (Some(n), _) => n.clone(),
+            (None, Some(g)) => format!("{g}*"),
+            _ => "<unnamed>".into(),
+        }
+    }
+
+    /// Path to the pod spec for workload kinds.
+    pub fn pod_spec_path(&self) -> Option<&'static [Seg<'static>]> {
+        const TEMPLATE: &[Seg] = &[Seg::Key("spec"), Seg::Key("template"), Seg::Key("spec")];
+        const CRON: &[Seg] = &[
+            Seg::Key("spec"),
+            Seg::Key("jobTemplate"),
+            Seg::Key("spec"),
+            Seg::Key("template"),
+            Seg::Key("spec"),
+        ];
+        const POD: &[Seg] = &[Seg::Key("spec")];
+        match self.typed {
+            Typed::Job(_)
+            | Typed::Deployment(_)
+            | Typed::StatefulSet(_)
+            | Typed::DaemonSet(_)
+            | Typed::ReplicaSet(_) => Some(TEMPLATE),
+            Typed::CronJob(_) => Some(CRON),
+            Typed::Pod(_) => Some(POD),
+            _ => None,
+        }
+    }
+
+    pub fn pod_spec(&self) -> Option<&core::PodSpec> {
+        match &self.typed {
+            Typed::Job(j) => j.spec.as_ref()?.template.spec.as_ref(),
+            Typed::CronJob(c) => c
+                .spec
+                .as_ref()?
+                .job_template
+                .spec
+                .as_ref()?
+                .template
+                .spec
+                .as_ref(),
+            Typed::Deployment(d) => d.spec.as_ref()?.template.spec.as_ref(),
+            Typed::StatefulSet(d) => d.spec.as_ref()?.template.spec.as_ref(),
+            Typed::DaemonSet(d) => d.spec.as_ref()?.template.spec.as_ref(),
+            Typed::ReplicaSet(d) => d.spec.as_ref()?.template.as_ref()?.spec.as_ref(),
+            Typed::Pod(p) => p.spec.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Annotations of the object and, for workloads, of its pod template.
+    pub fn annotation_nodes(&self, doc: &Document) -> Vec<NodeId> {
+        let mut out = Vec::new();
+        if let Some(n) = doc.at(self.root, &[Seg::Key("metadata"), Seg::Key("annotations")]) {
+            out.push(n);
+        }
+        if let Some(spec) = self.pod_spec_path() {
+            let mut p = spec[..spec.len() - 1].to_vec();
+            p.push(Seg::Key("metadata"));
+            p.push(Seg::Key("annotations"));
+            if let Some(n) = doc.at(self.root, &p) {
+                out.push(n);
+            }
+        }
+        out
+    }
+}
+
+/// Limits on what reading one object may cost.
+pub const DEFAULT_EXPANSION_BUDGET: u64 = 250_000;
+
+/// Find the objects of one parsed file and build their typed views. Typing errors become
+/// `schema-invalid` findings at the offending node.
+pub fn objects_of(file_id: FileId, file: &FileData, budget: u64) -> (Vec<Object>, Vec<Diagnostic>) {
+    let mut objects = Vec::new();
+    let mut diags = Vec::new();
+    if file.role == FileRole::Kustomization {
+        return (objects, diags);
+    }
+    for (di, doc) in file.docs.iter().enumerate() {
+        let mut roots = Vec::new();
+        collect_roots(doc, doc.root, &mut roots);
+        for root in roots {
+            if let Some((obj, diag)) = object_at(file_id, di as u32, doc, root, budget) {
+                if let Some(mut d) = diag {
+                    // A file-local index; the workspace offsets it to the global id.
+                    d.object = Some(objects.len() as ObjectId);
+                    diags.push(d);
+                }
+                objects.push(obj);
+            }
+        }
+    }
+    (objects, diags)
+}
+
+fn collect_roots(doc: &Document, root: NodeId, out: &mut Vec<NodeId>) {
+    if !doc.is_map(root) {
+        return;
+    }
+    let kind = doc.get_str(root, "kind");
+    let is_list = kind.is_some_and(|k| k == "List" || k.ends_with("List"))
+        && doc.get(root, "items").is_some();
+    if is_list {
+        for &item in doc.items(doc.get(root, "items").unwrap()) {
+            if doc.is_map(item) {
+                out.push(doc.resolve(item));
+            }
+        }
+    } else {
+        out.push(root);
+    }
+}
+
+fn object_at(
+    file: FileId,
+    doc_index: u32,
+    doc: &Document,
+    root: NodeId,
+    budget: u64,
+) -> Option<(Object, Option<Diagnostic>)> {
+    let api_version = doc.get_str(root, "apiVersion")?.to_string();
+    let kind = doc.get_str(root, "kind")?.to_string();
+    let meta = doc.get(root, "metadata");
+    let s = |k: &str| meta.and_then(|m| doc.get_str(m, k)).map(str::to_string);
+    let mut obj = Object {
+        id: 0,
+        file,
+        doc: doc_index,
+        root,
+        name: s("name"),
+        generate_name: s("generateName"),
+        namespace: s("namespace"),
+        api_version,
+        kind,
+        typed: Typed::None,
+    };
+    let mut diag = None;
+    obj.typed = match type_object(&obj, doc, budget) {
+        Ok(t) => t,
+        Err(e) => {
+            let node = e.node.unwrap_or(root);
+            let path = doc.path_to(root, node).filter(|p| !p.is_empty());
+            let message = match &path {
+                Some(p) => format!("`{p}`: {}", e.message),
+                None => e.message.clone(),
+            };
+            let mut d = Diagnostic::new(
+                "schema-invalid",
+                Severity::Error,
+                Loc {
+                    file,
+                    span: doc.span(node),
+                },
+                message,
+            )
+            .help(format!(
+                "the API server rejects this {}; fix the value's type (quote numbers meant as strings, drop quotes from numbers)",
+                obj.kind
+            ));
+            d.path = path;
+            diag = Some(d);
+            Typed::Invalid
+        }
+    };
+    Some((obj, diag))
+}
+
+fn type_object(obj: &Object, doc: &Document, budget: u64) -> Result<Typed, yaml::DeError> {
+    let r = obj.root;
+    macro_rules! t {
+        ($variant:ident) => {
+            Typed::$variant(Box::new(from_node(doc, r, budget)?))
+        };
+    }
+    Ok(match (obj.api_version.as_str(), obj.kind.as_str()) {
+        ("batch/v1", "Job") => t!(Job),
+        ("batch/v1", "CronJob") => t!(CronJob),
+        ("apps/v1", "Deployment") => t!(Deployment),
+        ("apps/v1", "StatefulSet") => t!(StatefulSet),
+        ("apps/v1", "DaemonSet") => t!(DaemonSet),
+        ("apps/v1", "ReplicaSet") => t!(ReplicaSet),
+        ("v1", "Pod") => t!(Pod),
+        ("v1", "ConfigMap") => t!(ConfigMap),
+        ("v1", "Secret") => t!(Secret),
+        ("v1", "ServiceAccount") => t!(ServiceAccount),
+        ("rbac.authorization.k8s.io/v1", "Role") => t!(Role),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => t!(ClusterRole),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => t!(RoleBinding),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => t!(ClusterRoleBinding),
+        ("autoscaling/v2", "HorizontalPodAutoscaler") => t!(Hpa),
+        _ => Typed::None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> FileData {
+        let p = yaml::parse(text, Default::default());
+        FileData {
+            source: SourceFile::new("t.yaml".into(), None, text.into()),
+            docs: p.docs,
+            error: p.error,
+            role: FileRole::Manifest,
+        }
+    }
+
+    #[test]
+    fn list_items_are_objects_and_unknown_kinds_are_kept() {
+        let f = file(
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: example.com/v1\n  kind: Widget\n  metadata: {name: b}\n---\nfoo: bar\n",
+        );
+        let (objs, diags) = objects_of(0, &f, DEFAULT_EXPANSION_BUDGET);
+        assert!(diags.is_empty());
+        assert_eq!(objs.len(), 2);
+        assert!(matches!(objs[0].typed, Typed::ConfigMap(_)));
+        assert!(matches!(objs[1].typed, Typed::None));
+        assert_eq!(objs[1].name.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn wrong_types_are_findings_at_the_node() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  PORT: 8080\n";
+        let (objs, diags) = objects_of(0, &file(text), DEFAULT_EXPANSION_BUDGET);
+        assert!(matches!(objs[0].typed, Typed::Invalid));
+        assert_eq!(diags.len(), 1);
+        assert_eq!(&text[diags[0].loc.span.range()], "8080");
+        assert_eq!(diags[0].path.as_deref(), Some("data.PORT"));
+    }
+}

@@ -1,0 +1,192 @@
+//! The human report: miette snippets with the node underlined, then a summary.
+
+use crate::diagnostic::{Diagnostic as Finding, Severity};
+use crate::engine::Report;
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use std::fmt;
+
+pub struct Options {
+    pub color: bool,
+    pub width: usize,
+}
+
+/// One finding as miette sees it.
+struct Shown {
+    message: String,
+    source: NamedSource<String>,
+    labels: Vec<LabeledSpan>,
+    related: Vec<Shown>,
+    severity: miette::Severity,
+    help: Option<String>,
+    code: Option<String>,
+}
+
+impl fmt::Debug for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Display for Shown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Shown {}
+
+impl miette::Diagnostic for Shown {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.code
+            .as_ref()
+            .map(|c| Box::new(c) as Box<dyn fmt::Display>)
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(
+            self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+        ))
+    }
+}
+
+fn severity(s: Severity) -> miette::Severity {
+    match s {
+        Severity::Error => miette::Severity::Error,
+        Severity::Warning => miette::Severity::Warning,
+        Severity::Info => miette::Severity::Advice,
+    }
+}
+
+fn source(report: &Report, file: u32) -> NamedSource<String> {
+    let f = &report.files[file as usize];
+    NamedSource::new(&f.display, f.text.clone()).with_language("yaml")
+}
+
+/// miette wants a non-empty span to draw an underline; widen an empty one to one character.
+fn visible(report: &Report, file: u32, span: crate::source::Span) -> (usize, usize) {
+    let text = &report.files[file as usize].text;
+    let start = (span.start as usize).min(text.len());
+    if !span.is_empty() || start >= text.len() {
+        return (start, span.len());
+    }
+    let len = text[start..]
+        .chars()
+        .next()
+        .map(char::len_utf8)
+        .unwrap_or(0);
+    let len = if text[start..].starts_with(['\n', '\r']) {
+        0
+    } else {
+        len
+    };
+    (start, len)
+}
+
+fn shown(report: &Report, d: &Finding) -> Shown {
+    let (start, len) = visible(report, d.loc.file, d.loc.span);
+    let mut labels = vec![LabeledSpan::new_primary_with_span(
+        d.path.clone(),
+        (start, len),
+    )];
+    let mut related = Vec::new();
+    for r in &d.related {
+        let (s, l) = visible(report, r.loc.file, r.loc.span);
+        if r.loc.file == d.loc.file {
+            labels.push(LabeledSpan::new_with_span(Some(r.message.clone()), (s, l)));
+        } else {
+            related.push(Shown {
+                message: r.message.clone(),
+                source: source(report, r.loc.file),
+                labels: vec![LabeledSpan::new_primary_with_span(None, (s, l))],
+                related: Vec::new(),
+                severity: miette::Severity::Advice,
+                help: None,
+                code: None,
+            });
+        }
+    }
+    Shown {
+        message: d.message.clone(),
+        source: source(report, d.loc.file),
+        labels,
+        related,
+        severity: severity(d.severity),
+        help: d.help.clone(),
+        code: Some(format!("{}[{}]", d.severity.as_str(), d.rule)),
+    }
+}
+
+pub fn render(report: &Report, opts: &Options) -> String {
+    let theme = if opts.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(opts.width)
+        .with_context_lines(1)
+        .with_links(false);
+    let mut out = String::new();
+    for d in &report.diagnostics {
+        let s = shown(report, d);
+        if handler.render_report(&mut out, &s).is_err() {
+            let (p, _) = super::range(report, d.loc);
+            out.push_str(&format!(
+                "{}:{}:{}: {}[{}] {}\n",
+                report.files[d.loc.file as usize].display,
+                p.line,
+                p.column,
+                d.severity.as_str(),
+                d.rule,
+                d.message
+            ));
+        }
+        out.push('\n');
+    }
+    out.push_str(&summary(report));
+    out
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+pub fn summary(report: &Report) -> String {
+    let ms = report.elapsed.as_secs_f64() * 1000.0;
+    let time = if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    };
+    let mut s = format!(
+        "Checked {} ({}) in {time}: {}, {}, {}.\n",
+        plural(report.files.len(), "file"),
+        plural(report.objects.len(), "object"),
+        plural(report.count(Severity::Error), "error"),
+        plural(report.count(Severity::Warning), "warning"),
+        plural(report.count(Severity::Info), "info"),
+    );
+    if let Some(first) = report.diagnostics.first() {
+        s.push_str(&format!(
+            "Run `kube-migrate-lint explain {}` to see why a rule matters and how to fix it.\n",
+            first.rule
+        ));
+    }
+    s
+}

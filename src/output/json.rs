@@ -1,0 +1,60 @@
+//! `--format json`, version 1: one object on stdout (the schema is `schema/json-output-v1.json`).
+
+use super::range;
+use crate::diagnostic::{Diagnostic, Loc, Severity};
+use crate::engine::Report;
+use serde_json::{Value, json};
+
+fn range_json(report: &Report, loc: Loc) -> Value {
+    let (s, e) = range(report, loc);
+    json!({
+        "start": {"line": s.line, "column": s.column, "offset": s.offset},
+        "end": {"line": e.line, "column": e.column, "offset": e.offset},
+    })
+}
+
+fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
+    let file = &report.files[d.loc.file as usize].display;
+    json!({
+        "rule": d.rule,
+        "severity": d.severity,
+        "message": d.message,
+        "help": d.help,
+        "file": file,
+        "range": range_json(report, d.loc),
+        "object": d.object.map(|o| &report.objects[o as usize]),
+        "path": d.path,
+        "related": d.related.iter().map(|r| json!({
+            "file": report.files[r.loc.file as usize].display,
+            "range": range_json(report, r.loc),
+            "message": r.message,
+        })).collect::<Vec<_>>(),
+        "fix": d.fix.as_ref().map(|f| json!({
+            "description": f.description,
+            "applicability": f.applicability,
+            "edits": f.edits.iter().map(|e| json!({
+                "file": report.files[e.loc.file as usize].display,
+                "range": range_json(report, e.loc),
+                "replacement": e.replacement,
+            })).collect::<Vec<_>>(),
+        })),
+    })
+}
+
+pub fn render(report: &Report) -> String {
+    let v = json!({
+        "version": 1,
+        "tool": {"name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION")},
+        "summary": {
+            "files": report.files.len(),
+            "objects": report.objects.len(),
+            "errors": report.count(Severity::Error),
+            "warnings": report.count(Severity::Warning),
+            "infos": report.count(Severity::Info),
+        },
+        "diagnostics": report.diagnostics.iter().map(|d| diagnostic(report, d)).collect::<Vec<_>>(),
+    });
+    let mut s = serde_json::to_string_pretty(&v).expect("JSON values serialise");
+    s.push('\n');
+    s
+}

@@ -1,0 +1,104 @@
+//! A migration Job must fail at its first failure: `backoffLimit: 0`.
+
+use super::{Category, ObjectCx, Rule, RuleMeta, migration_job, paths};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::Typed;
+
+pub struct JobBackoffLimitNonzero;
+
+static META: RuleMeta = RuleMeta {
+    name: "job-backoff-limit-nonzero",
+    severity: Severity::Error,
+    category: Category::Job,
+    summary: "a migration Job whose backoffLimit is absent (the API default is 6) or above 0",
+    fixable: false,
+    page: include_str!("../../rules/job-backoff-limit-nonzero.md"),
+};
+
+const HELP: &str = "set spec.backoffLimit: 0 so a failed migration fails the rollout at once";
+
+impl Rule for JobBackoffLimitNonzero {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
+        let Typed::Job(job) = &cx.obj.typed else {
+            return;
+        };
+        if migration_job(cx).is_none() {
+            return;
+        }
+        match job.spec.as_ref().and_then(|s| s.backoff_limit) {
+            None => out.push(
+                cx.diag(&META, paths::BACKOFF_LIMIT, "migration job retries up to 6 times because backoffLimit is not set")
+                    .help(HELP),
+            ),
+            Some(n) if n > 0 => out.push(
+                cx.diag(
+                    &META,
+                    paths::BACKOFF_LIMIT,
+                    format!(
+                        "migration job retries up to {n} time{} after a failure (backoffLimit: {n})",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                )
+                .help(HELP),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::{job, lint_one};
+
+    #[test]
+    fn absent_limit_points_at_spec() {
+        let text = job(
+            "myapp-migration-v1",
+            "  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n",
+        );
+        let d = lint_one(&text, "job-backoff-limit-nonzero");
+        assert_eq!(d.len(), 1);
+        assert!(d[0].message.contains("6 times"));
+        assert_eq!(&text[d[0].loc.span.range()], "spec");
+        assert_eq!(d[0].path.as_deref(), Some("spec"));
+    }
+
+    #[test]
+    fn positive_limit_points_at_the_value() {
+        let text = job(
+            "db-migrate-v2",
+            "  backoffLimit: 3\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n",
+        );
+        let d = lint_one(&text, "job-backoff-limit-nonzero");
+        assert_eq!(d.len(), 1);
+        assert_eq!(&text[d[0].loc.span.range()], "3");
+        assert!(d[0].message.contains("3 times"));
+    }
+
+    #[test]
+    fn zero_or_non_migration_jobs_pass() {
+        let ok = job(
+            "myapp-migration-v1",
+            "  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n",
+        );
+        assert!(lint_one(&ok, "job-backoff-limit-nonzero").is_empty());
+        let other = job(
+            "nightly-report",
+            "  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n",
+        );
+        assert!(lint_one(&other, "job-backoff-limit-nonzero").is_empty());
+    }
+
+    #[test]
+    fn migration_detected_by_command() {
+        let text = job(
+            "release-step",
+            "  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: m\n        image: app:1\n        command: [python, manage.py, migrate]\n",
+        );
+        assert_eq!(lint_one(&text, "job-backoff-limit-nonzero").len(), 1);
+    }
+}

@@ -1,0 +1,116 @@
+//! Under Flux, a migration Job needs `kustomize.toolkit.fluxcd.io/force: enabled` to be
+//! replaced when its (immutable) template changes under the same name.
+
+use super::{Category, ObjectCx, Rule, RuleMeta, migration_job};
+use crate::config::DeployEngine;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::migration::{hook, label_or_annotation};
+use crate::model::Typed;
+use crate::yaml::Seg;
+
+pub struct JobForceAnnotationMissing;
+
+pub const FORCE: &str = "kustomize.toolkit.fluxcd.io/force";
+
+static META: RuleMeta = RuleMeta {
+    name: "job-force-annotation-missing",
+    severity: Severity::Warning,
+    category: Category::Job,
+    summary: "a migration Job without kustomize.toolkit.fluxcd.io/force: enabled (Flux only; not for Helm or Argo CD hook Jobs)",
+    fixable: false,
+    page: include_str!("../../rules/job-force-annotation-missing.md"),
+};
+
+const HELP: &str = "add the annotation kustomize.toolkit.fluxcd.io/force: enabled (or set deploy-engine in .kube-migrate-lint.yaml if Flux does not apply this Job)";
+
+impl Rule for JobForceAnnotationMissing {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
+        if !matches!(cx.obj.typed, Typed::Job(_)) || cx.deploy_engine() != DeployEngine::Flux {
+            return;
+        }
+        if migration_job(cx).is_none() || hook(cx.obj, cx.doc).is_some() {
+            return;
+        }
+        match label_or_annotation(cx.obj, cx.doc, FORCE) {
+            Some((v, _)) if v.eq_ignore_ascii_case("enabled") => {}
+            Some((v, node)) => {
+                let path = cx.doc.path_to(cx.obj.root, node).unwrap_or_default();
+                out.push(
+                    cx.diag_at(
+                        &META,
+                        cx.loc_of(node),
+                        path,
+                        format!(
+                            "`{FORCE}` is `{}`, but Flux only honours `enabled` (in any case), so this Job is never replaced",
+                            crate::redact::display_value(v)
+                        ),
+                    )
+                    .help(HELP),
+                );
+            }
+            None => {
+                out.push(
+                    cx.diag(
+                        &META,
+                        &[Seg::Key("metadata"), Seg::Key("annotations"), Seg::Key(FORCE)],
+                        "migration job lacks the Flux force annotation: when its template changes under the same name, the apply fails with `field is immutable` and blocks the whole Kustomization",
+                    )
+                    .help(HELP),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::{lint_one, lint_with_engine};
+
+    fn job(meta_extra: &str) -> String {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: myapp-migration-v1\n{meta_extra}spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: m, image: app:1}}]\n"
+        )
+    }
+
+    #[test]
+    fn missing_points_at_metadata() {
+        let text = job("");
+        let d = lint_one(&text, "job-force-annotation-missing");
+        assert_eq!(d.len(), 1);
+        assert_eq!(&text[d[0].loc.span.range()], "metadata");
+    }
+
+    #[test]
+    fn any_case_label_or_annotation_passes() {
+        for extra in [
+            "  annotations:\n    kustomize.toolkit.fluxcd.io/force: Enabled\n",
+            "  labels:\n    kustomize.toolkit.fluxcd.io/force: ENABLED\n",
+        ] {
+            assert!(
+                lint_one(&job(extra), "job-force-annotation-missing").is_empty(),
+                "{extra}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_value_points_at_the_value() {
+        let text = job("  annotations:\n    kustomize.toolkit.fluxcd.io/force: \"true\"\n");
+        let d = lint_one(&text, "job-force-annotation-missing");
+        assert_eq!(&text[d[0].loc.span.range()], "\"true\"");
+    }
+
+    #[test]
+    fn hooks_and_other_engines_are_exempt() {
+        let text = job("  annotations:\n    helm.sh/hook: pre-upgrade\n");
+        assert!(lint_one(&text, "job-force-annotation-missing").is_empty());
+        let text = job("  annotations:\n    argocd.argoproj.io/hook: PreSync\n");
+        assert!(lint_one(&text, "job-force-annotation-missing").is_empty());
+        let d = lint_with_engine(&job(""), crate::config::DeployEngine::ArgoCd);
+        assert!(!d.iter().any(|d| d.rule == "job-force-annotation-missing"));
+    }
+}

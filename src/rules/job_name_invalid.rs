@@ -1,0 +1,189 @@
+//! A Job name must be a DNS-1123 subdomain and, because the Job controller copies it into the
+//! `job-name` label of its pods, at most 63 characters: checked on the literal name and on every
+//! value the tree shows will be substituted into it.
+
+use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta, paths};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::Typed;
+use crate::redact::display_value;
+use crate::text::{dns1123_subdomain_problem, placeholders};
+
+pub struct JobNameInvalid;
+
+static META: RuleMeta = RuleMeta {
+    name: "job-name-invalid",
+    severity: Severity::Error,
+    category: Category::Job,
+    summary: "a Job name that is not a DNS-1123 subdomain or is longer than 63 characters, literally or with the values the tree substitutes into it",
+    fixable: false,
+    page: include_str!("../../rules/job-name-invalid.md"),
+};
+
+const MAX_LABEL: usize = 63;
+const HELP: &str = "use lowercase letters, digits, `-` and `.`, start and end with a letter or digit, and keep the rendered name within 63 characters";
+
+/// What is wrong with a rendered Job name.
+pub fn problem(name: &str) -> Option<String> {
+    if let Some(p) = dns1123_subdomain_problem(name) {
+        return Some(p);
+    }
+    (name.len() > MAX_LABEL).then(|| {
+        format!(
+            "it is {} characters long, but the Job controller copies the name into its pods' `job-name` label, which allows at most {MAX_LABEL}",
+            name.len()
+        )
+    })
+}
+
+/// The literal name with each `${VAR}` replaced by a neutral stand-in, so the fixed part can be
+/// checked even when the value is unknown.
+fn with_stand_ins(name: &str) -> String {
+    let mut out = String::new();
+    let mut last = 0;
+    for p in placeholders(name) {
+        out.push_str(&name[last..p.start]);
+        out.push('0');
+        last = p.end;
+    }
+    out.push_str(&name[last..]);
+    out
+}
+
+impl JobNameInvalid {
+    fn check(&self, cx: &ContextCx<'_>, ocx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
+        let obj = ocx.obj;
+        if let Some(name) = obj.name.as_deref() {
+            let literal = with_stand_ins(name);
+            if let Some(p) = problem(&literal) {
+                let shown = if literal == name {
+                    String::new()
+                } else {
+                    " (placeholders aside)".into()
+                };
+                out.push(
+                    ocx.diag(
+                        &META,
+                        paths::NAME,
+                        format!("job name `{}` is invalid{shown}: {p}", display_value(name)),
+                    )
+                    .help(HELP),
+                );
+                return;
+            }
+            let mut seen = Vec::new();
+            for c in cx.ws.name_candidates(cx.context, obj) {
+                if c.rendered.is_empty() || seen.contains(&c.rendered) {
+                    continue;
+                }
+                seen.push(c.rendered.clone());
+                if let Some(p) = problem(&c.rendered) {
+                    let mut d = ocx
+                        .diag(
+                            &META,
+                            paths::NAME,
+                            format!(
+                                "job name renders as `{}`, which is invalid: {p}",
+                                display_value(&c.rendered)
+                            ),
+                        )
+                        .help(HELP);
+                    if let Some(v) = c.value {
+                        d = d.related(v, "value substituted into the job name");
+                    }
+                    if let Some(w) = c.writer {
+                        d = d.related(w, "replacement that writes the job name");
+                    }
+                    out.push(d);
+                }
+            }
+        } else if let Some(g) = obj.generate_name.as_deref() {
+            // The API appends five random characters.
+            let rendered = format!("{}a1b2c", with_stand_ins(g));
+            if let Some(p) = problem(&rendered) {
+                out.push(
+                    ocx.diag(
+                        &META,
+                        paths::GENERATE_NAME,
+                        format!("generateName `{}` yields invalid job names (5 random characters are appended): {p}", display_value(g)),
+                    )
+                    .help(HELP),
+                );
+            }
+        }
+    }
+}
+
+impl Rule for JobNameInvalid {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
+        for ocx in cx.objects() {
+            if matches!(ocx.obj.typed, Typed::Job(_)) {
+                self.check(cx, &ocx, out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::{job, lint_files, lint_one};
+
+    const BODY: &str = "  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n";
+
+    #[test]
+    fn literal_names() {
+        let text = job("MyApp-migration-v1", BODY);
+        let d = lint_one(&text, "job-name-invalid");
+        assert_eq!(d.len(), 1);
+        assert!(d[0].message.contains("uppercase"));
+        assert_eq!(&text[d[0].loc.span.range()], "MyApp-migration-v1");
+        let long = format!("{}-migration-v1", "a".repeat(60));
+        let d = lint_one(&job(&long, BODY), "job-name-invalid");
+        assert!(d[0].message.contains("63"), "{}", d[0].message);
+        assert!(lint_one(&job("myapp-migration-v1.2.3", BODY), "job-name-invalid").is_empty());
+    }
+
+    #[test]
+    fn placeholder_values_from_the_tree() {
+        let files = [
+            ("k/job.yaml", job("myapp-migration-${IMAGE_TAG}", BODY)),
+            ("k/flux.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./k\n  postBuild:\n    substitute:\n      IMAGE_TAG: \"1.2.3+build_7\"\n".to_string()),
+        ];
+        let d: Vec<_> = lint_files(&files)
+            .into_iter()
+            .filter(|d| d.rule == "job-name-invalid")
+            .collect();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].message.contains("1.2.3+build_7"));
+        assert_eq!(d[0].related.len(), 1);
+    }
+
+    #[test]
+    fn replacement_values_from_the_tree() {
+        let files = [
+            ("k/job.yaml", job("myapp-migration-placeholder", BODY)),
+            ("k/vars.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: V1_2}\n".to_string()),
+            ("k/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [vars.yaml, job.yaml]\nreplacements:\n- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.name]\n    options: {delimiter: '-', index: 2}\n".to_string()),
+        ];
+        let d: Vec<_> = lint_files(&files)
+            .into_iter()
+            .filter(|d| d.rule == "job-name-invalid")
+            .collect();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].message.contains("myapp-migration-V1_2"));
+        assert_eq!(d[0].related.len(), 2);
+    }
+
+    #[test]
+    fn generate_name_length() {
+        let g = format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: {}-\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: m, image: app:1}}]\n",
+            "a".repeat(60)
+        );
+        assert_eq!(lint_one(&g, "job-name-invalid").len(), 1);
+    }
+}

@@ -1,0 +1,121 @@
+//! A migration Job's name must change with every release, or the new release's Job is never
+//! created (same name, unchanged: nothing to do) or cannot be applied (same name, new
+//! template: Job templates are immutable).
+
+use super::{Category, ContextCx, Rule, RuleMeta, migration_job, paths};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::migration::hook;
+use crate::model::Typed;
+
+pub struct JobNameUnversioned;
+
+static META: RuleMeta = RuleMeta {
+    name: "job-name-unversioned",
+    severity: Severity::Error,
+    category: Category::Job,
+    summary: "a migration Job whose name carries no version: no ${VAR} placeholder, no kustomize replacement writes into it, no generateName",
+    fixable: false,
+    page: include_str!("../../rules/job-name-unversioned.md"),
+};
+
+/// Whether a literal name already carries a version: a `-`/`.` separated word that is a number,
+/// `v` followed by a number, or a commit hash.
+pub fn has_literal_version(name: &str) -> bool {
+    name.split(['-', '.', '_']).any(|w| {
+        let digits = w.strip_prefix('v').unwrap_or(w);
+        (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
+            || (w.len() >= 7
+                && w.chars().all(|c| c.is_ascii_hexdigit())
+                && w.chars().any(|c| c.is_ascii_digit()))
+    })
+}
+
+impl Rule for JobNameUnversioned {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
+        for ocx in cx.objects() {
+            if !matches!(ocx.obj.typed, Typed::Job(_)) || migration_job(&ocx).is_none() {
+                continue;
+            }
+            if hook(ocx.obj, ocx.doc).is_some() {
+                continue;
+            }
+            let Some(name) = ocx.obj.name.as_deref() else {
+                continue; // generateName: a new name on every create
+            };
+            if name.contains("${") || has_literal_version(name) {
+                continue;
+            }
+            if !cx.ws.name_writes(cx.context, ocx.obj).is_empty() {
+                continue;
+            }
+            out.push(
+                ocx.diag(
+                    &META,
+                    paths::NAME,
+                    format!(
+                        "migration job name `{}` carries no version, so the next release cannot create a new Job: an unchanged Job never runs again and a changed one fails to apply (Job templates are immutable)",
+                        crate::redact::display_value(name)
+                    ),
+                )
+                .help(format!(
+                    "put the release version in the name, e.g. `{}-${{IMAGE_TAG}}`, filled by Flux postBuild substitution or a kustomize replacement",
+                    crate::redact::display_value(name)
+                )),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_literal_version;
+    use crate::rules::testing::{job, lint_files, lint_one};
+
+    const BODY: &str = "  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n";
+
+    #[test]
+    fn plain_name_fails_at_the_name() {
+        let text = job("db-migrate", BODY);
+        let d = lint_one(&text, "job-name-unversioned");
+        assert_eq!(d.len(), 1);
+        assert_eq!(&text[d[0].loc.span.range()], "db-migrate");
+    }
+
+    #[test]
+    fn placeholders_versions_and_generate_name_pass() {
+        assert!(
+            lint_one(
+                &job("db-migrate-${IMAGE_TAG}", BODY),
+                "job-name-unversioned"
+            )
+            .is_empty()
+        );
+        assert!(lint_one(&job("db-migrate-v12", BODY), "job-name-unversioned").is_empty());
+        let generated = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: db-migrate-\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n";
+        assert!(lint_one(generated, "job-name-unversioned").is_empty());
+    }
+
+    #[test]
+    fn a_replacement_writing_the_name_passes() {
+        let files = [
+            ("k/job.yaml", job("myapp-migration-placeholder", BODY)),
+            ("k/vars.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: v1.2.3}\n".to_string()),
+            ("k/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [vars.yaml, job.yaml]\nreplacements:\n- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.name]\n    options: {delimiter: '-', index: 2}\n".to_string()),
+        ];
+        let d = lint_files(&files);
+        assert!(!d.iter().any(|d| d.rule == "job-name-unversioned"), "{d:?}");
+    }
+
+    #[test]
+    fn literal_versions() {
+        assert!(has_literal_version("app-migrate-v3"));
+        assert!(has_literal_version("app-migrate-20240101"));
+        assert!(has_literal_version("app-migrate-1a2b3c4d"));
+        assert!(!has_literal_version("app-migrate"));
+        assert!(!has_literal_version("app2-migrate"));
+    }
+}

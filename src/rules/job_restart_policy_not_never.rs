@@ -1,0 +1,118 @@
+//! A migration Job's pods must not restart in place: `restartPolicy: Never`.
+
+use super::{Category, ObjectCx, Rule, RuleMeta, migration_job, paths};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::Typed;
+
+pub struct JobRestartPolicyNotNever;
+
+static META: RuleMeta = RuleMeta {
+    name: "job-restart-policy-not-never",
+    severity: Severity::Warning,
+    category: Category::Job,
+    summary: "a migration Job whose pod template restartPolicy is not Never (absent or Always is rejected by the API: error)",
+    fixable: false,
+    page: include_str!("../../rules/job-restart-policy-not-never.md"),
+};
+
+const HELP: &str = "set spec.template.spec.restartPolicy: Never so a failed migration pod stays with its logs and is not re-run in place";
+
+impl Rule for JobRestartPolicyNotNever {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
+        let Typed::Job(job) = &cx.obj.typed else {
+            return;
+        };
+        if migration_job(cx).is_none() {
+            return;
+        }
+        let policy = job
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .and_then(|p| p.restart_policy.as_deref());
+        let d = match policy {
+            Some("Never") => return,
+            None => cx
+                .diag(
+                    &META,
+                    paths::RESTART_POLICY,
+                    "restartPolicy is not set: pods default to Always, which the API server rejects for a Job",
+                )
+                .severity(Severity::Error),
+            Some("Always") => cx
+                .diag(
+                    &META,
+                    paths::RESTART_POLICY,
+                    "restartPolicy Always is rejected by the API server for a Job (only Never or OnFailure are valid)",
+                )
+                .severity(Severity::Error),
+            Some("OnFailure") => cx.diag(
+                &META,
+                paths::RESTART_POLICY,
+                "restartPolicy OnFailure re-runs a failed migration inside the same pod, and its logs are lost when the Job gives up",
+            ),
+            Some(other) => cx
+                .diag(
+                    &META,
+                    paths::RESTART_POLICY,
+                    format!(
+                        "restartPolicy `{}` is not valid for a Job (only Never or OnFailure)",
+                        crate::redact::display_value(other)
+                    ),
+                )
+                .severity(Severity::Error),
+        };
+        out.push(d.help(HELP));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::Severity;
+    use crate::rules::testing::{job, lint_one};
+
+    fn with_policy(p: &str) -> String {
+        job(
+            "myapp-migration-v1",
+            &format!(
+                "  backoffLimit: 0\n  template:\n    spec:\n{p}      containers: [{{name: m, image: app:1}}]\n"
+            ),
+        )
+    }
+
+    #[test]
+    fn never_passes() {
+        assert!(
+            lint_one(
+                &with_policy("      restartPolicy: Never\n"),
+                "job-restart-policy-not-never"
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn on_failure_is_a_warning_at_the_value() {
+        let text = with_policy("      restartPolicy: OnFailure\n");
+        let d = lint_one(&text, "job-restart-policy-not-never");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].severity, Severity::Warning);
+        assert_eq!(&text[d[0].loc.span.range()], "OnFailure");
+    }
+
+    #[test]
+    fn absent_or_always_is_an_error() {
+        let text = with_policy("");
+        let d = lint_one(&text, "job-restart-policy-not-never");
+        assert_eq!(d[0].severity, Severity::Error);
+        assert_eq!(d[0].path.as_deref(), Some("spec.template.spec"));
+        let text = with_policy("      restartPolicy: Always\n");
+        let d = lint_one(&text, "job-restart-policy-not-never");
+        assert_eq!(d[0].severity, Severity::Error);
+        assert_eq!(&text[d[0].loc.span.range()], "Always");
+    }
+}

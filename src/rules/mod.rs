@@ -1,0 +1,315 @@
+//! The rule framework: metadata, the two entry points, and the one registry.
+//!
+//! A rule lives in `src/rules/<rule_name>.rs` with its metadata, its check and its inline tests;
+//! its page is `rules/<rule-name>.md` (embedded for `explain`, examples executed by the tests).
+//! Rules never print and never know the output format: they return diagnostics against one
+//! primary object; the engine applies configured severities and suppressions, and sorts.
+
+use crate::config::DeployEngine;
+use crate::diagnostic::{Diagnostic, Loc, Severity};
+use crate::model::{FileData, Object};
+use crate::workspace::{Context, Workspace};
+use crate::yaml::{Document, NodeId, Seg};
+
+/// A rule the engine reports itself (no check of its own): metadata and page only.
+macro_rules! engine_rule {
+    ($ty:ident, $name:literal, $sev:ident, $cat:ident, $summary:literal, $page:literal) => {
+        pub struct $ty;
+
+        pub static META: $crate::rules::RuleMeta = $crate::rules::RuleMeta {
+            name: $name,
+            severity: $crate::diagnostic::Severity::$sev,
+            category: $crate::rules::Category::$cat,
+            summary: $summary,
+            fixable: false,
+            page: include_str!($page),
+        };
+
+        impl $crate::rules::Rule for $ty {
+            fn meta(&self) -> &'static $crate::rules::RuleMeta {
+                &META
+            }
+        }
+    };
+}
+use engine_rule;
+
+pub(crate) mod internal_error;
+mod job_backoff_limit_nonzero;
+mod job_force_annotation_missing;
+mod job_name_invalid;
+mod job_name_unversioned;
+mod job_restart_policy_not_never;
+pub(crate) mod schema_invalid;
+pub(crate) mod unused_suppression;
+pub(crate) mod yaml_syntax;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Category {
+    /// The file cannot be read as Kubernetes YAML.
+    Syntax,
+    /// The migration Job itself.
+    Job,
+    /// The linter's own bookkeeping (suppressions).
+    Meta,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Syntax => "syntax",
+            Category::Job => "job",
+            Category::Meta => "meta",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct RuleMeta {
+    /// Stable kebab-case name, named after what the rule forbids.
+    pub name: &'static str,
+    pub severity: Severity,
+    pub category: Category,
+    pub summary: &'static str,
+    /// Whether the rule offers fixes.
+    pub fixable: bool,
+    /// The rule page, `rules/<name>.md`.
+    pub page: &'static str,
+}
+
+pub trait Rule: Sync + Send {
+    fn meta(&self) -> &'static RuleMeta;
+    /// Runs on every object, in parallel.
+    fn check_object(&self, _cx: &ObjectCx<'_>, _out: &mut Vec<Diagnostic>) {}
+    /// Runs once per context, for links between objects.
+    fn check_context(&self, _cx: &ContextCx<'_>, _out: &mut Vec<Diagnostic>) {}
+}
+
+/// Every rule, sorted by name. A test checks the order, uniqueness, pages and fixtures.
+pub static REGISTRY: &[&dyn Rule] = &[
+    &internal_error::InternalError,
+    &job_backoff_limit_nonzero::JobBackoffLimitNonzero,
+    &job_force_annotation_missing::JobForceAnnotationMissing,
+    &job_name_invalid::JobNameInvalid,
+    &job_name_unversioned::JobNameUnversioned,
+    &job_restart_policy_not_never::JobRestartPolicyNotNever,
+    &schema_invalid::SchemaInvalid,
+    &unused_suppression::UnusedSuppression,
+    &yaml_syntax::YamlSyntax,
+];
+
+pub fn find(name: &str) -> Option<&'static dyn Rule> {
+    REGISTRY.iter().copied().find(|r| r.meta().name == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|r| r.meta().name).collect()
+}
+
+/// What a rule sees of one object.
+pub struct ObjectCx<'a> {
+    pub ws: &'a Workspace,
+    pub obj: &'a Object,
+    pub doc: &'a Document,
+    pub file: &'a FileData,
+}
+
+impl<'a> ObjectCx<'a> {
+    pub fn new(ws: &'a Workspace, obj: &'a Object) -> Self {
+        let file = &ws.files[obj.file as usize];
+        ObjectCx {
+            ws,
+            obj,
+            doc: &file.docs[obj.doc as usize],
+            file,
+        }
+    }
+
+    pub fn deploy_engine(&self) -> DeployEngine {
+        self.ws.deploy_engine
+    }
+
+    pub fn loc_of(&self, node: NodeId) -> Loc {
+        Loc {
+            file: self.obj.file,
+            span: self.doc.span(node),
+        }
+    }
+
+    /// Where a finding about `path` goes: the node, or (missing) the nearest key that exists;
+    /// a missing top-level field points at the object's `kind`.
+    pub fn locate(&self, path: &[Seg]) -> (Loc, bool) {
+        let l = self.doc.locate(self.obj.root, path);
+        let node = if l.node == self.obj.root {
+            self.doc
+                .entry(self.obj.root, "kind")
+                .map(|e| e.0)
+                .unwrap_or(l.node)
+        } else {
+            l.node
+        };
+        (self.loc_of(node), l.found)
+    }
+
+    /// A diagnostic of `meta` on this object at `path`.
+    pub fn diag(
+        &self,
+        meta: &'static RuleMeta,
+        path: &[Seg],
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        let (loc, found) = self.locate(path);
+        let shown: &[Seg] = if found {
+            path
+        } else {
+            &path[..self.doc.locate(self.obj.root, path).depth]
+        };
+        self.diag_at(meta, loc, path_string(shown), message)
+    }
+
+    pub fn diag_at(
+        &self,
+        meta: &'static RuleMeta,
+        loc: Loc,
+        path: String,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        let mut d = Diagnostic::new(meta.name, meta.severity, loc, message);
+        d.object = Some(self.obj.id);
+        d.path = (!path.is_empty()).then_some(path);
+        d
+    }
+}
+
+/// What a rule sees of one context.
+pub struct ContextCx<'a> {
+    pub ws: &'a Workspace,
+    pub context: &'a Context,
+}
+
+impl<'a> ContextCx<'a> {
+    pub fn objects(&self) -> impl Iterator<Item = ObjectCx<'a>> + '_ {
+        self.context
+            .objects
+            .iter()
+            .map(|&id| ObjectCx::new(self.ws, &self.ws.objects[id as usize]))
+    }
+}
+
+pub fn path_string(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// Paths the Job rules share.
+pub(crate) mod paths {
+    use crate::yaml::Seg;
+    pub const BACKOFF_LIMIT: &[Seg] = &[Seg::Key("spec"), Seg::Key("backoffLimit")];
+    pub const RESTART_POLICY: &[Seg] = &[
+        Seg::Key("spec"),
+        Seg::Key("template"),
+        Seg::Key("spec"),
+        Seg::Key("restartPolicy"),
+    ];
+    pub const NAME: &[Seg] = &[Seg::Key("metadata"), Seg::Key("name")];
+    pub const GENERATE_NAME: &[Seg] = &[Seg::Key("metadata"), Seg::Key("generateName")];
+    pub const METADATA: &[Seg] = &[Seg::Key("metadata")];
+}
+
+/// Whether `obj` is a Job the migration rules apply to, and why.
+pub fn migration_job(cx: &ObjectCx<'_>) -> Option<crate::migration::Reason> {
+    if !cx.obj.is("batch/v1", "Job") {
+        return None;
+    }
+    crate::migration::classify(cx.obj, cx.doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_is_sorted_unique_and_kebab_case() {
+        let names = names();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(names, sorted, "registry must be sorted and unique");
+        for n in names {
+            assert!(
+                n.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !n.starts_with('-'),
+                "{n} is not kebab-case"
+            );
+        }
+    }
+
+    #[test]
+    fn every_rule_has_a_page_with_matching_front_matter_and_source_file() {
+        for rule in REGISTRY {
+            let m = rule.meta();
+            let fm = crate::docs::front_matter(m.page)
+                .unwrap_or_else(|| panic!("{}: page has no front matter", m.name));
+            assert_eq!(fm.get("name").map(String::as_str), Some(m.name));
+            assert_eq!(
+                fm.get("severity").map(String::as_str),
+                Some(m.severity.as_str()),
+                "{}",
+                m.name
+            );
+            assert_eq!(
+                fm.get("category").map(String::as_str),
+                Some(m.category.as_str()),
+                "{}",
+                m.name
+            );
+            assert_eq!(
+                fm.get("fix").map(String::as_str),
+                Some(if m.fixable { "yes" } else { "no" }),
+                "{}",
+                m.name
+            );
+            for section in [
+                "## What it checks",
+                "## Why it matters",
+                "## Fails",
+                "## Passes",
+                "## Fix",
+            ] {
+                assert!(
+                    m.page.contains(section),
+                    "{}: page lacks `{section}`",
+                    m.name
+                );
+            }
+            let src = format!(
+                "{}/src/rules/{}.rs",
+                env!("CARGO_MANIFEST_DIR"),
+                m.name.replace('-', "_")
+            );
+            assert!(std::path::Path::new(&src).exists(), "{src} missing");
+        }
+    }
+
+    #[test]
+    fn messages_are_lowercase_without_trailing_period() {
+        // Checked on everything the fixtures produce, in tests/rules.rs; here on the summaries.
+        for rule in REGISTRY {
+            let s = rule.meta().summary;
+            assert!(!s.ends_with('.'), "{}", rule.meta().name);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Suppressions, handled by the engine so no rule needs to know about them.
+//!
+//! - An object annotation `kube-migrate-lint.io/ignore: "rule-a,rule-b"` (on the object or on
+//!   its pod template) silences those rules for findings on that object.
+//! - A comment `# kube-migrate-lint: ignore rule-a, rule-b -- reason` silences them on its own
+//!   line (after code) or on the next line of code (on a line of its own).
+//!
+//! Every name in a suppression that silenced nothing is reported as `unused-suppression`.
+
+use crate::diagnostic::{Diagnostic, FileId, Loc, ObjectId};
+use crate::source::Span;
+use crate::workspace::Workspace;
+use crate::yaml::Kind;
+
+pub const ANNOTATION: &str = "kube-migrate-lint.io/ignore";
+const MARKER: &str = "kube-migrate-lint:";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scope {
+    /// A 0-based line of a file.
+    Line(FileId, usize),
+    Object(ObjectId),
+}
+
+#[derive(Debug, Clone)]
+pub struct Suppression {
+    scope: Scope,
+    loc: Loc,
+    /// Rule names with whether each silenced something.
+    rules: Vec<(String, bool)>,
+}
+
+/// All suppressions in the workspace.
+pub fn collect(ws: &Workspace) -> Vec<Suppression> {
+    let mut out = Vec::new();
+    for (fid, f) in ws.files.iter().enumerate() {
+        collect_comments(ws, fid as FileId, &mut out);
+        let _ = f;
+    }
+    for o in &ws.objects {
+        let doc = ws.doc_of(o);
+        for ann in o.annotation_nodes(doc) {
+            if let Some(v) = doc.get(ann, ANNOTATION) {
+                out.push(Suppression {
+                    scope: Scope::Object(o.id),
+                    loc: Loc {
+                        file: o.file,
+                        span: doc.span(v),
+                    },
+                    rules: split_names(doc.str(v).unwrap_or("")),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn split_names(s: &str) -> Vec<(String, bool)> {
+    s.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|n| !n.is_empty())
+        .map(|n| (n.to_string(), false))
+        .collect()
+}
+
+fn inside_scalar(ws: &Workspace, file: FileId, offset: usize) -> bool {
+    ws.files[file as usize].docs.iter().any(|d| {
+        d.span.start as usize <= offset
+            && offset <= d.span.end as usize
+            && d.nodes.iter().any(|n| {
+                matches!(n.kind, Kind::Scalar { .. })
+                    && (n.span.start as usize) < offset
+                    && offset < n.span.end as usize
+            })
+    })
+}
+
+fn collect_comments(ws: &Workspace, file: FileId, out: &mut Vec<Suppression>) {
+    let src = &ws.files[file as usize].source;
+    let text = &src.text;
+    let mut from = 0;
+    while let Some(i) = text[from..].find(MARKER) {
+        let at = from + i;
+        from = at + MARKER.len();
+        let line = src.lines.line_of(at);
+        let line_start = src.lines.line_start(line);
+        let before = &text[line_start..at];
+        // The marker must follow `#` (and spaces) that starts a comment.
+        let Some(hash) = before.rfind('#') else {
+            continue;
+        };
+        if !before[hash + 1..].trim().is_empty() {
+            continue;
+        }
+        if hash > 0 && !before[..hash].ends_with([' ', '\t']) {
+            continue;
+        }
+        if inside_scalar(ws, file, line_start + hash) {
+            continue;
+        }
+        let line_text = src.lines.line_text(text, line);
+        let rest = &line_text[(at - line_start + MARKER.len()).min(line_text.len())..];
+        let directive = rest.split("--").next().unwrap_or("").trim();
+        let Some(names) = directive.strip_prefix("ignore") else {
+            continue;
+        };
+        let own_line = before[..hash].trim().is_empty();
+        let target = if own_line {
+            next_code_line(src, line)
+        } else {
+            Some(line)
+        };
+        let span = Span::new(line_start + hash, line_start + line_text.len());
+        out.push(Suppression {
+            scope: Scope::Line(file, target.unwrap_or(usize::MAX)),
+            loc: Loc { file, span },
+            rules: split_names(names),
+        });
+    }
+}
+
+fn next_code_line(src: &crate::source::SourceFile, line: usize) -> Option<usize> {
+    (line + 1..src.lines.line_count()).find(|&l| {
+        let t = src.lines.line_text(&src.text, l).trim();
+        !t.is_empty() && !t.starts_with('#')
+    })
+}
+
+/// Drop suppressed findings, marking which suppression names were used.
+pub fn apply(ws: &Workspace, diags: Vec<Diagnostic>, sups: &mut [Suppression]) -> Vec<Diagnostic> {
+    diags
+        .into_iter()
+        .filter(|d| {
+            let line = ws.files[d.loc.file as usize]
+                .source
+                .lines
+                .line_of(d.loc.span.start as usize);
+            let mut suppressed = false;
+            for s in sups.iter_mut() {
+                let applies = match s.scope {
+                    Scope::Line(f, l) => f == d.loc.file && l == line,
+                    Scope::Object(o) => d.object == Some(o),
+                };
+                if !applies {
+                    continue;
+                }
+                for (name, used) in s.rules.iter_mut() {
+                    if name == d.rule {
+                        *used = true;
+                        suppressed = true;
+                    }
+                }
+            }
+            !suppressed
+        })
+        .collect()
+}
+
+/// `unused-suppression` findings for names that silenced nothing. Names of rules that are
+/// turned off are not reported: the suppression may matter when the rule is on again.
+pub fn unused(sups: &[Suppression], is_enabled: impl Fn(&str) -> bool) -> Vec<Diagnostic> {
+    let meta = &crate::rules::unused_suppression::META;
+    let known = crate::rules::names();
+    let mut out = Vec::new();
+    for s in sups {
+        if s.rules.is_empty() {
+            out.push(
+                Diagnostic::new(meta.name, meta.severity, s.loc, "suppression names no rule")
+                    .help("name the rules to silence: `# kube-migrate-lint: ignore rule-a, rule-b -- reason`"),
+            );
+        }
+        for (name, used) in &s.rules {
+            if *used {
+                continue;
+            }
+            let d = if !known.contains(&name.as_str()) {
+                let hint = crate::config::closest(name, &known)
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                Diagnostic::new(
+                    meta.name,
+                    meta.severity,
+                    s.loc,
+                    format!(
+                        "suppression names unknown rule `{}`{hint}",
+                        crate::redact::key_for_display(name)
+                    ),
+                )
+            } else if !is_enabled(name) {
+                continue;
+            } else {
+                Diagnostic::new(
+                    meta.name,
+                    meta.severity,
+                    s.loc,
+                    format!("suppression of `{name}` matched no finding"),
+                )
+            };
+            let mut d = d.help("remove the stale suppression so it cannot hide a future finding");
+            if let Scope::Object(o) = s.scope {
+                d.object = Some(o);
+            }
+            out.push(d);
+        }
+    }
+    out
+}

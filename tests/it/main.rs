@@ -1,0 +1,4 @@
+//! Integration tests, in one binary so k8s-openapi is linked once.
+
+mod rule_pages;
+mod support;

@@ -1,0 +1,55 @@
+//! Every rule page's examples run: a `## Fails` example must produce the rule, a `## Passes`
+//! example must not (and must be valid YAML of the right types, so it teaches a real fix).
+
+use crate::support::{lint, rules_of};
+use kube_migrate_lint::docs::examples;
+use kube_migrate_lint::rules::REGISTRY;
+
+/// Rules that no input should trigger, so their pages have no failing example.
+const NO_FAILING_EXAMPLE: &[&str] = &["internal-error"];
+
+#[test]
+fn every_page_example_behaves_as_documented() {
+    let mut problems = Vec::new();
+    for rule in REGISTRY {
+        let m = rule.meta();
+        let ex = examples(m.page);
+        let fails = ex.iter().filter(|e| e.fails).count();
+        let passes = ex.iter().filter(|e| !e.fails).count();
+        if fails == 0 && !NO_FAILING_EXAMPLE.contains(&m.name) {
+            problems.push(format!("rules/{}.md: no failing example", m.name));
+        }
+        if passes == 0 {
+            problems.push(format!("rules/{}.md: no passing example", m.name));
+        }
+        for e in &ex {
+            let files: Vec<(String, String)> = e.files.clone();
+            let report = lint(&files);
+            let got = rules_of(&report.diagnostics);
+            if e.fails && !got.contains(&m.name) {
+                problems.push(format!(
+                    "rules/{}.md:{}: failing example does not produce {} (got {:?})",
+                    m.name, e.line, m.name, got
+                ));
+            }
+            if !e.fails {
+                let unwanted: Vec<_> = got
+                    .iter()
+                    .filter(|r| **r == m.name || **r == "yaml-syntax" || **r == "schema-invalid")
+                    .collect();
+                if !unwanted.is_empty() {
+                    let detail: Vec<String> = report
+                        .diagnostics
+                        .iter()
+                        .map(|d| format!("{}: {}", d.rule, d.message))
+                        .collect();
+                    problems.push(format!(
+                        "rules/{}.md:{}: passing example produces {:?}: {:?}",
+                        m.name, e.line, unwanted, detail
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
