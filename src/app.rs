@@ -199,6 +199,7 @@ fn write_report(
 ) -> i32 {
     let text = match opts.format {
         Format::Json => output::json::render(report),
+        Format::Concise => output::concise::render(report),
         Format::Human => {
             let width = terminal_width().unwrap_or(100);
             output::human::render(
@@ -256,7 +257,7 @@ pub fn rules_table(format: Format) -> String {
                 .collect();
             serde_json::to_string_pretty(&v).expect("serialisable") + "\n"
         }
-        Format::Human => {
+        Format::Human | Format::Concise => {
             let w = rules::REGISTRY
                 .iter()
                 .map(|r| r.meta().name.len())

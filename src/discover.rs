@@ -153,7 +153,7 @@ pub fn discover(roots: &[PathBuf], excludes: &Excludes) -> Discovered {
             .git_global(false)
             .hidden(true)
             .parents(true);
-        let ex = &*excludes;
+        let ex = excludes;
         builder.build_parallel().run(|| {
             let found = &found;
             let errors = &errors;

@@ -76,6 +76,7 @@ enum Command {
 enum FormatArg {
     Human,
     Json,
+    Concise,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -97,6 +98,7 @@ fn format(f: FormatArg) -> Format {
     match f {
         FormatArg::Human => Format::Human,
         FormatArg::Json => Format::Json,
+        FormatArg::Concise => Format::Concise,
     }
 }
 

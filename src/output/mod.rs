@@ -1,5 +1,6 @@
 //! Emitters: each consumes the format-neutral report and writes one format.
 
+pub mod concise;
 pub mod human;
 pub mod json;
 
@@ -11,6 +12,7 @@ use crate::source::Position;
 pub enum Format {
     Human,
     Json,
+    Concise,
 }
 
 /// Start and end (exclusive) positions of a location.

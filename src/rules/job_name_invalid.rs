@@ -53,8 +53,11 @@ impl JobNameInvalid {
     fn check(&self, cx: &ContextCx<'_>, ocx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
         let obj = ocx.obj;
         if let Some(name) = obj.name.as_deref() {
+            let candidates = cx.ws.name_candidates(cx.context, obj);
+            // A replacement that writes the name replaces the literal: only what it renders counts.
+            let rewritten = candidates.iter().any(|c| c.writer.is_some());
             let literal = with_stand_ins(name);
-            if let Some(p) = problem(&literal) {
+            if !rewritten && let Some(p) = problem(&literal) {
                 let shown = if literal == name {
                     String::new()
                 } else {
@@ -71,7 +74,7 @@ impl JobNameInvalid {
                 return;
             }
             let mut seen = Vec::new();
-            for c in cx.ws.name_candidates(cx.context, obj) {
+            for c in candidates {
                 if c.rendered.is_empty() || seen.contains(&c.rendered) {
                     continue;
                 }
@@ -129,7 +132,6 @@ impl Rule for JobNameInvalid {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::rules::testing::{job, lint_files, lint_one};
 
     const BODY: &str = "  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n";
@@ -176,6 +178,20 @@ mod tests {
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(d[0].message.contains("myapp-migration-V1_2"));
         assert_eq!(d[0].related.len(), 2);
+    }
+
+    #[test]
+    fn a_rewritten_literal_is_judged_by_what_it_renders() {
+        let files = [
+            ("k/job.yaml", job("myapp-migration-TAG", BODY)),
+            ("k/vars.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: v1.2.3}\n".to_string()),
+            ("k/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [vars.yaml, job.yaml]\nreplacements:\n- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.name]\n    options: {delimiter: '-', index: 2}\n".to_string()),
+        ];
+        let d: Vec<_> = lint_files(&files)
+            .into_iter()
+            .filter(|d| d.rule == "job-name-invalid")
+            .collect();
+        assert!(d.is_empty(), "{d:?}");
     }
 
     #[test]

@@ -227,7 +227,6 @@ pub(crate) mod paths {
     ];
     pub const NAME: &[Seg] = &[Seg::Key("metadata"), Seg::Key("name")];
     pub const GENERATE_NAME: &[Seg] = &[Seg::Key("metadata"), Seg::Key("generateName")];
-    pub const METADATA: &[Seg] = &[Seg::Key("metadata")];
 }
 
 /// Whether `obj` is a Job the migration rules apply to, and why.

@@ -53,6 +53,18 @@ fn kind_of(u: &de::Unexpected<'_>) -> &'static str {
     }
 }
 
+/// What serde expected, in the words of the Kubernetes API rather than Rust's.
+fn expected(exp: &dyn de::Expected) -> String {
+    let e = exp.to_string();
+    match e.as_str() {
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" => "an integer".into(),
+        "f32" | "f64" => "a number".into(),
+        "a boolean" | "bool" => "a boolean (true or false)".into(),
+        _ if e.starts_with("struct ") => "a mapping".into(),
+        _ => e,
+    }
+}
+
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
         DeError {
@@ -62,14 +74,17 @@ impl de::Error for DeError {
         }
     }
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Self::custom(format_args!("expected {exp}, found {}", kind_of(&unexp)))
+        Self::custom(format_args!(
+            "expected {}, found {}",
+            expected(exp),
+            kind_of(&unexp)
+        ))
     }
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
         Self::custom(format_args!(
-            "expected {exp}, found another {}",
+            "expected {}, found {} that is not allowed here",
+            expected(exp),
             kind_of(&unexp)
-                .trim_start_matches("a ")
-                .trim_start_matches("an ")
         ))
     }
     fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {

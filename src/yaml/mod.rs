@@ -255,8 +255,9 @@ pub fn parse(text: &str, limits: Limits) -> Parsed {
                 // The scanner reports a tab error at the start of the token it was reading;
                 // the tab itself is what the user must see.
                 if e.info().contains("tab") {
-                    if let Some(t) = text[at..].find('\t') {
-                        at += t;
+                    let line_start = text[..at].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+                    if let Some(t) = text[line_start..].find('\t') {
+                        at = line_start + t;
                     }
                 }
                 out.error = Some(YamlError {
@@ -740,7 +741,10 @@ mod tests {
         let p = parse(text, Limits::default());
         let e = p.error.unwrap();
         assert_eq!(e.kind, YamlErrorKind::Syntax);
-        assert!(e.span.start >= 5, "{e:?}");
+        assert_eq!(e.span.start, 5, "{e:?}");
+        let text = "kind: ConfigMap\nmetadata:\n\tname: x\n";
+        let e = parse(text, Limits::default()).error.unwrap();
+        assert_eq!(e.span.start as usize, text.find('\t').unwrap(), "{e:?}");
     }
 
     #[test]

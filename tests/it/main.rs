@@ -1,4 +1,6 @@
 //! Integration tests, in one binary so k8s-openapi is linked once.
 
+mod cli;
+mod fixtures;
 mod rule_pages;
 mod support;

@@ -1,0 +1,323 @@
+//! The binary as users run it: formats, exit codes, stdin, CRLF, config errors, subcommands.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kube-migrate-lint"));
+    c.env_remove("NO_COLOR").env_remove("COLUMNS");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn run_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+const BROKEN_JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: myapp-migration-v1\n  annotations:\n    kustomize.toolkit.fluxcd.io/force: enabled\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: \"app:v1\"}]\n";
+
+#[test]
+fn exit_codes() {
+    assert_eq!(
+        run(&["testdata/fixtures/pattern-ok"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(run(&["testdata/example"]).status.code(), Some(1));
+    // Only warnings: fail on warning (default) but not on error.
+    let warn_only = "testdata/fixtures/force-annotation";
+    assert_eq!(run(&[warn_only]).status.code(), Some(1));
+    assert_eq!(
+        run(&[warn_only, "--fail-on", "error"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["testdata/example", "--fail-on", "never"])
+            .status
+            .code(),
+        Some(0)
+    );
+    // Usage errors.
+    assert_eq!(run(&["--format", "xml"]).status.code(), Some(2));
+    let o = run(&["testdata/example", "--select", "job-backof-limit-nonzero"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("did you mean `job-backoff-limit-nonzero`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_missing_path_is_exit_2_and_the_rest_is_still_linted() {
+    let o = run(&["testdata/example", "no/such/dir", "--format", "concise"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no/such/dir: no such file or directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).contains("error[job-backoff-limit-nonzero]"));
+}
+
+#[test]
+fn bad_config_names_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.yaml"), BROKEN_JOB).unwrap();
+    std::fs::write(
+        dir.path().join(".kube-migrate-lint.yaml"),
+        "rules:\n  job-backoff-limit-nonzero: loud\n",
+    )
+    .unwrap();
+    let o = run(&[dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains(".kube-migrate-lint.yaml:2:30: invalid configuration"),
+        "{e}"
+    );
+    // --config picks another file; --no-config ignores them.
+    let good = dir.path().join("good.yaml");
+    std::fs::write(&good, "rules:\n  job-backoff-limit-nonzero: off\n").unwrap();
+    let o = run(&[
+        dir.path().to_str().unwrap(),
+        "--config",
+        good.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let o = run(&[dir.path().to_str().unwrap(), "--no-config"]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn select_and_ignore_override_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.yaml"), BROKEN_JOB).unwrap();
+    std::fs::write(
+        dir.path().join(".kube-migrate-lint.yaml"),
+        "rules:\n  job-backoff-limit-nonzero: off\n",
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert_eq!(run(&[d]).status.code(), Some(0));
+    assert_eq!(
+        run(&[d, "--select", "job-backoff-limit-nonzero"])
+            .status
+            .code(),
+        Some(1)
+    );
+    std::fs::remove_file(dir.path().join(".kube-migrate-lint.yaml")).unwrap();
+    assert_eq!(
+        run(&[d, "--ignore", "job-backoff-limit-nonzero"])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn stdin_uses_the_given_filename_and_crlf_positions() {
+    let crlf = BROKEN_JOB.replace('\n', "\r\n");
+    let o = run_stdin(
+        &[
+            "-",
+            "--stdin-filename",
+            "rendered/app.yaml",
+            "--format",
+            "concise",
+        ],
+        crlf.as_bytes(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o),
+        "rendered/app.yaml:7:1: error[job-backoff-limit-nonzero] migration job retries up to 6 times because backoffLimit is not set\n"
+    );
+    let o = run_stdin(&["-", "--format", "concise"], BROKEN_JOB.as_bytes());
+    assert!(stdout(&o).starts_with("<stdin>:7:1:"), "{}", stdout(&o));
+}
+
+#[test]
+fn json_output_matches_the_issue_example_shape() {
+    let o = run_stdin(
+        &[
+            "-",
+            "--stdin-filename",
+            "k8s/migration-job.yaml",
+            "--format",
+            "json",
+        ],
+        BROKEN_JOB.as_bytes(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["summary"]["files"], 1);
+    assert_eq!(v["summary"]["objects"], 1);
+    assert_eq!(v["summary"]["errors"], 1);
+    let d = &v["diagnostics"][0];
+    assert_eq!(d["rule"], "job-backoff-limit-nonzero");
+    assert_eq!(d["file"], "k8s/migration-job.yaml");
+    assert_eq!(d["path"], "spec");
+    assert_eq!(
+        d["range"]["start"],
+        serde_json::json!({"line": 7, "column": 1, "offset": 130})
+    );
+    assert_eq!(
+        d["range"]["end"],
+        serde_json::json!({"line": 7, "column": 5, "offset": 134})
+    );
+    assert_eq!(d["object"]["kind"], "Job");
+    assert_eq!(d["object"]["name"], "myapp-migration-v1");
+    assert_eq!(d["object"]["namespace"], serde_json::Value::Null);
+    assert_eq!(d["fix"], serde_json::Value::Null);
+}
+
+#[test]
+fn json_output_validates_against_the_checked_in_schema() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("schema/json-output-v1.schema.json").unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for target in [
+        "testdata/example",
+        "testdata/fixtures",
+        "testdata/fixtures/pattern-ok",
+    ] {
+        let o = run(&[target, "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&v)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{target}: {errors:?}");
+        if target != "testdata/fixtures/pattern-ok" {
+            assert!(!v["diagnostics"].as_array().unwrap().is_empty());
+        }
+    }
+    // The schema can fail: a wrong shape is rejected.
+    let bad = serde_json::json!({"version": 1, "tool": {"name": "kube-migrate-lint", "version": "0.1.0"},
+        "summary": {"files": 1, "objects": 1, "errors": 0, "warnings": 0, "infos": 0},
+        "diagnostics": [{"rule": "x", "severity": "fatal"}]});
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
+fn human_output_has_snippet_help_rule_and_summary() {
+    let o = run(&["testdata/example"]);
+    let s = stdout(&o);
+    assert!(!s.contains('\u{1b}'), "no colour when piped");
+    assert!(s.contains("error[job-backoff-limit-nonzero]"));
+    assert!(
+        s.contains("╭─[testdata/example/k8s/migration-job.yaml:8:1]"),
+        "{s}"
+    );
+    assert!(s.contains("help: set spec.backoffLimit: 0"));
+    assert!(
+        s.lines()
+            .any(|l| l.starts_with("Checked 5 files (6 objects) in ")
+                && l.ends_with("3 errors, 2 warnings, 0 infos.")),
+        "{s}"
+    );
+    let o = run(&["testdata/example", "--color", "always"]);
+    assert!(stdout(&o).contains('\u{1b}'));
+}
+
+#[test]
+fn output_is_identical_for_any_thread_count() {
+    let one = run(&["testdata", "--format", "json", "--threads", "1"]);
+    for n in ["2", "8"] {
+        let many = run(&["testdata", "--format", "json", "--threads", n]);
+        assert_eq!(stdout(&one), stdout(&many), "threads {n}");
+    }
+    assert!(!one.stdout.is_empty());
+}
+
+#[test]
+fn secret_values_never_appear_in_any_format() {
+    let secret =
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData:\n  password: 918273645\n";
+    for format in ["human", "json", "concise"] {
+        let o = run_stdin(&["-", "--format", format], secret.as_bytes());
+        assert_eq!(o.status.code(), Some(1), "{format}");
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(
+            !all.contains("918273645") || format == "human" && all.contains("password: 918273645"),
+            "{format}: {all}"
+        );
+    }
+    // The human snippet quotes the source line (the user's own file, on their terminal) but
+    // never the message: the JSON and concise formats carry no source text at all.
+    let o = run_stdin(&["-", "--format", "json"], secret.as_bytes());
+    assert!(!stdout(&o).contains("918273645"));
+}
+
+#[test]
+fn broken_pipe_is_not_an_error() {
+    let mut child = bin()
+        .args(["testdata", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"));
+}
+
+#[test]
+fn rules_and_explain() {
+    let o = run(&["rules"]);
+    let s = stdout(&o);
+    for r in [
+        "job-backoff-limit-nonzero",
+        "yaml-syntax",
+        "unused-suppression",
+    ] {
+        assert!(s.contains(r), "{r}");
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&run(&["rules", "--format", "json"]).stdout).unwrap();
+    assert_eq!(
+        v.as_array().unwrap().len(),
+        kube_migrate_lint::rules::REGISTRY.len()
+    );
+    let o = run(&["explain", "job-backoff-limit-nonzero"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).starts_with("# job-backoff-limit-nonzero"));
+    assert!(stdout(&o).contains("## Why it matters"));
+    let o = run(&["explain", "job-backoff-limit"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean"));
+}
+
+#[test]
+fn helm_templates_are_skipped_with_a_note() {
+    let o = run(&["testdata/fixtures/helm-chart"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("Helm template skipped"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("helm template"));
+}
