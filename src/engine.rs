@@ -328,7 +328,16 @@ fn internal_error(loc: Loc, what: &str) -> Diagnostic {
 }
 
 /// Lint already-read inputs. Inputs are sorted by displayed path so file ids are stable.
-pub fn lint_inputs(mut inputs: Vec<Input>, settings: &Settings) -> Report {
+pub fn lint_inputs(inputs: Vec<Input>, settings: &Settings) -> Report {
+    lint_inputs_with(inputs, settings, rules::REGISTRY)
+}
+
+/// Lint with a given rule list (the registry, or a test's own rules).
+pub fn lint_inputs_with(
+    mut inputs: Vec<Input>,
+    settings: &Settings,
+    registry: &[&'static dyn Rule],
+) -> Report {
     let start = Instant::now();
     inputs.sort_by(|a, b| a.display.cmp(&b.display));
     inputs.dedup_by(|a, b| a.display == b.display);
@@ -411,7 +420,7 @@ pub fn lint_inputs(mut inputs: Vec<Input>, settings: &Settings) -> Report {
     }
     let ws = Workspace::new(files, objects, settings.deploy_engine);
 
-    let enabled: Vec<&'static dyn Rule> = rules::REGISTRY
+    let enabled: Vec<&'static dyn Rule> = registry
         .iter()
         .copied()
         .filter(|r| settings.enabled(r.meta().name))
@@ -489,4 +498,60 @@ pub fn lint_inputs(mut inputs: Vec<Input>, settings: &Settings) -> Report {
 /// (so a rule that raises some findings to error keeps doing so unless configured).
 fn settings_overrides(settings: &Settings, rule: &str) -> bool {
     rules::find(rule).is_some_and(|r| settings.rules.get(rule) != Some(&r.meta().severity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{Category, ObjectCx, RuleMeta};
+
+    struct Panics;
+    static PANICS: RuleMeta = RuleMeta {
+        name: "job-backoff-limit-nonzero",
+        severity: Severity::Error,
+        category: Category::Job,
+        summary: "test rule that panics on one object",
+        fixable: false,
+        page: "",
+    };
+    impl Rule for Panics {
+        fn meta(&self) -> &'static RuleMeta {
+            &PANICS
+        }
+        fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
+            if cx.obj.name.as_deref() == Some("boom") {
+                panic!("rule bug");
+            }
+            out.push(cx.diag(&PANICS, &[], "reached"));
+        }
+    }
+
+    #[test]
+    fn a_panicking_rule_is_an_internal_error_and_the_run_goes_on() {
+        let inputs = vec![
+            Input::from_bytes(
+                "a.yaml",
+                b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: boom}\n".to_vec(),
+            ),
+            Input::from_bytes(
+                "b.yaml",
+                b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n".to_vec(),
+            ),
+        ];
+        let report = lint_inputs_with(inputs, &Settings::default(), &[&Panics]);
+        let rules: Vec<_> = report
+            .diagnostics
+            .iter()
+            .map(|d| (d.loc.file, d.rule))
+            .collect();
+        assert_eq!(
+            rules,
+            vec![(0, "internal-error"), (1, "job-backoff-limit-nonzero")]
+        );
+        assert!(
+            report.diagnostics[0]
+                .message
+                .contains("running job-backoff-limit-nonzero")
+        );
+    }
 }

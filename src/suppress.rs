@@ -8,6 +8,7 @@
 //! Every name in a suppression that silenced nothing is reported as `unused-suppression`.
 
 use crate::diagnostic::{Diagnostic, FileId, Loc, ObjectId};
+use crate::model::Typed;
 use crate::source::Span;
 use crate::workspace::Workspace;
 use crate::yaml::Kind;
@@ -28,6 +29,9 @@ pub struct Suppression {
     loc: Loc,
     /// Rule names with whether each silenced something.
     rules: Vec<(String, bool)>,
+    /// In a file or object the rules could not read (a syntax or type error): whether it
+    /// silences anything cannot be known, so it is never called unused.
+    inert: bool,
 }
 
 /// All suppressions in the workspace.
@@ -48,6 +52,7 @@ pub fn collect(ws: &Workspace) -> Vec<Suppression> {
                         span: doc.span(v),
                     },
                     rules: split_names(doc.str(v).unwrap_or("")),
+                    inert: matches!(o.typed, Typed::Invalid),
                 });
             }
         }
@@ -110,10 +115,18 @@ fn collect_comments(ws: &Workspace, file: FileId, out: &mut Vec<Suppression>) {
             Some(line)
         };
         let span = Span::new(line_start + hash, line_start + line_text.len());
+        let inert = ws.files[file as usize].error.is_some()
+            || ws.objects.iter().any(|o| {
+                o.file == file
+                    && matches!(o.typed, Typed::Invalid)
+                    && ws.doc_of(o).span.start as usize <= at
+                    && at <= ws.doc_of(o).span.end as usize
+            });
         out.push(Suppression {
             scope: Scope::Line(file, target.unwrap_or(usize::MAX)),
             loc: Loc { file, span },
             rules: split_names(names),
+            inert,
         });
     }
 }
@@ -169,7 +182,7 @@ pub fn unused(sups: &[Suppression], is_enabled: impl Fn(&str) -> bool) -> Vec<Di
             );
         }
         for (name, used) in &s.rules {
-            if *used {
+            if *used || (s.inert && known.contains(&name.as_str())) {
                 continue;
             }
             let d = if !known.contains(&name.as_str()) {
@@ -203,4 +216,30 @@ pub fn unused(sups: &[Suppression], is_enabled: impl Fn(&str) -> bool) -> Vec<Di
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::lint_files;
+
+    #[test]
+    fn suppressions_where_rules_could_not_run_are_not_called_unused() {
+        let typed_wrong = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  # kube-migrate-lint: ignore job-name-unversioned -- one-off\n  name: db-migrate\nspec:\n  backoffLimit: \"0\"\n  template: {spec: {restartPolicy: Never, containers: [{name: m, image: a}]}}\n";
+        let d = lint_files(&[("k/a.yaml", typed_wrong)]);
+        assert_eq!(
+            d.iter().map(|d| d.rule).collect::<Vec<_>>(),
+            vec!["schema-invalid"]
+        );
+        let broken =
+            "# kube-migrate-lint: ignore job-name-unversioned -- one-off\nkind: Job\n\tname: x\n";
+        let d = lint_files(&[("k/b.yaml", broken)]);
+        assert_eq!(
+            d.iter().map(|d| d.rule).collect::<Vec<_>>(),
+            vec!["yaml-syntax"]
+        );
+        // An unknown rule name is reported even there: it can never silence anything.
+        let unknown = "# kube-migrate-lint: ignore no-such-rule\nkind: Job\n\tname: x\n";
+        let d = lint_files(&[("k/c.yaml", unknown)]);
+        assert!(d.iter().any(|d| d.rule == "unused-suppression"));
+    }
 }

@@ -40,7 +40,7 @@ impl Rule for JobRestartPolicyNotNever {
                 .diag(
                     &META,
                     paths::RESTART_POLICY,
-                    "restartPolicy is not set: pods default to Always, which the API server rejects for a Job",
+                    "restartPolicy is not set: the API server rejects the Job (`spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\"`)",
                 )
                 .severity(Severity::Error),
             Some("Always") => cx

@@ -321,3 +321,34 @@ fn helm_templates_are_skipped_with_a_note() {
     );
     assert!(stderr(&o).contains("helm template"));
 }
+
+#[test]
+fn excludes_from_the_config_and_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("vendor/chart")).unwrap();
+    std::fs::create_dir_all(d.join("apps")).unwrap();
+    std::fs::write(d.join("vendor/chart/job.yaml"), BROKEN_JOB).unwrap();
+    std::fs::write(d.join("apps/job.yaml"), BROKEN_JOB).unwrap();
+    let root = d.to_str().unwrap();
+    let o = run(&[root, "--format", "concise"]);
+    assert_eq!(stdout(&o).lines().count(), 2, "{}", stdout(&o));
+    std::fs::write(
+        d.join(".kube-migrate-lint.yaml"),
+        "exclude: [\"vendor/**\"]\n",
+    )
+    .unwrap();
+    let o = run(&[root, "--format", "concise"]);
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
+    assert!(stdout(&o).contains("apps/job.yaml"));
+    let o = run(&[
+        root,
+        "--format",
+        "concise",
+        "--no-config",
+        "--exclude",
+        "apps",
+    ]);
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
+    assert!(stdout(&o).contains("vendor/chart/job.yaml"));
+}
