@@ -4,11 +4,12 @@
 use crate::config::{Config, DeployEngine, RuleSetting};
 use crate::diagnostic::{Diagnostic, FileId, Loc, ObjectRef, Severity};
 use crate::discover::{self, Excludes};
+use crate::graph::ContextMode;
 use crate::model::{self, FileData, FileRole, Object};
 use crate::rules::{self, ContextCx, ObjectCx, Rule};
 use crate::source::{SourceFile, Span, decode};
 use crate::suppress;
-use crate::workspace::Workspace;
+use crate::workspace::{Workspace, WorkspaceOptions};
 use crate::yaml::{self, YamlErrorKind};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -25,6 +26,9 @@ pub struct Settings {
     pub limits: yaml::Limits,
     pub max_file_size: u64,
     pub expansion_budget: u64,
+    pub context_mode: ContextMode,
+    /// kustomize 5.8+ reads selector names as regular expressions.
+    pub regex_selectors: bool,
 }
 
 impl Default for Settings {
@@ -38,6 +42,8 @@ impl Default for Settings {
             limits: yaml::Limits::default(),
             max_file_size: 10 * 1024 * 1024,
             expansion_budget: model::DEFAULT_EXPANSION_BUDGET,
+            context_mode: ContextMode::Auto,
+            regex_selectors: false,
         }
     }
 }
@@ -332,13 +338,12 @@ pub fn lint_inputs(inputs: Vec<Input>, settings: &Settings) -> Report {
     lint_inputs_with(inputs, settings, rules::REGISTRY)
 }
 
-/// Lint with a given rule list (the registry, or a test's own rules).
-pub fn lint_inputs_with(
+/// Read, parse and model inputs: the workspace, the findings met on the way, and a report
+/// holding the notes and errors so far.
+pub fn load_workspace(
     mut inputs: Vec<Input>,
     settings: &Settings,
-    registry: &[&'static dyn Rule],
-) -> Report {
-    let start = Instant::now();
+) -> (Workspace, Vec<Diagnostic>, Report) {
     inputs.sort_by(|a, b| a.display.cmp(&b.display));
     inputs.dedup_by(|a, b| a.display == b.display);
     let loaded: Vec<Loaded> = inputs
@@ -418,8 +423,26 @@ pub fn lint_inputs_with(
             objects.push(o);
         }
     }
-    let ws = Workspace::new(files, objects, settings.deploy_engine);
+    let ws = Workspace::new(
+        files,
+        objects,
+        WorkspaceOptions {
+            deploy_engine: settings.deploy_engine,
+            context_mode: settings.context_mode,
+            regex_selectors: settings.regex_selectors,
+        },
+    );
+    (ws, diags, report)
+}
 
+/// Lint with a given rule list (the registry, or a test's own rules).
+pub fn lint_inputs_with(
+    inputs: Vec<Input>,
+    settings: &Settings,
+    registry: &[&'static dyn Rule],
+) -> Report {
+    let start = Instant::now();
+    let (ws, mut diags, mut report) = load_workspace(inputs, settings);
     let enabled: Vec<&'static dyn Rule> = registry
         .iter()
         .copied()
@@ -453,7 +476,7 @@ pub fn lint_inputs_with(
             let mut out = Vec::new();
             for r in &enabled {
                 if catch_unwind(AssertUnwindSafe(|| r.check_context(&cx, &mut out))).is_err() {
-                    let file = c.files.first().copied().unwrap_or(0);
+                    let file = c.root.or(c.files.first().copied()).unwrap_or(0);
                     out.push(internal_error(
                         Loc {
                             file,

@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod discover;
 pub mod docs;
 pub mod engine;
+pub mod graph;
 pub mod kustomize;
 pub mod migration;
 pub mod model;

@@ -4,6 +4,7 @@
 
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta, paths};
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::graph::Rendered;
 use crate::model::Typed;
 use crate::redact::display_value;
 use crate::text::{dns1123_subdomain_problem, placeholders};
@@ -50,68 +51,68 @@ fn with_stand_ins(name: &str) -> String {
 }
 
 impl JobNameInvalid {
-    fn check(&self, cx: &ContextCx<'_>, ocx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
+    fn check(
+        &self,
+        cx: &ContextCx<'_>,
+        r: &Rendered,
+        ocx: &ObjectCx<'_>,
+        out: &mut Vec<Diagnostic>,
+    ) {
         let obj = ocx.obj;
-        if let Some(name) = obj.name.as_deref() {
-            let candidates = cx.ws.name_candidates(cx.context, obj);
-            // A replacement that writes the name replaces the literal: only what it renders counts.
-            let rewritten = candidates.iter().any(|c| c.writer.is_some());
-            let literal = with_stand_ins(name);
-            if !rewritten && let Some(p) = problem(&literal) {
-                let shown = if literal == name {
-                    String::new()
+        let Some(literal) = obj.name.as_deref() else {
+            if let Some(g) = obj.generate_name.as_deref() {
+                // The API appends five random characters.
+                let rendered = format!("{}a1b2c", with_stand_ins(g));
+                if let Some(p) = problem(&rendered) {
+                    out.push(
+                        ocx.diag(
+                            &META,
+                            paths::GENERATE_NAME,
+                            format!("generateName `{}` yields invalid job names (5 random characters are appended): {p}", display_value(g)),
+                        )
+                        .help(HELP),
+                    );
+                }
+            }
+            return;
+        };
+        let value = cx.env().name(cx.context, r);
+        let rendered = value.as_ref().map(|v| v.text.as_str()).unwrap_or(literal);
+        if rendered == literal || rendered.contains("${") {
+            // Not rewritten (or placeholders left for later): judge the literal, placeholders aside.
+            if let Some(p) = problem(&with_stand_ins(rendered)) {
+                let aside = if rendered.contains("${") {
+                    " (placeholders aside)"
                 } else {
-                    " (placeholders aside)".into()
+                    ""
                 };
                 out.push(
                     ocx.diag(
                         &META,
                         paths::NAME,
-                        format!("job name `{}` is invalid{shown}: {p}", display_value(name)),
-                    )
-                    .help(HELP),
-                );
-                return;
-            }
-            let mut seen = Vec::new();
-            for c in candidates {
-                if c.rendered.is_empty() || seen.contains(&c.rendered) {
-                    continue;
-                }
-                seen.push(c.rendered.clone());
-                if let Some(p) = problem(&c.rendered) {
-                    let mut d = ocx
-                        .diag(
-                            &META,
-                            paths::NAME,
-                            format!(
-                                "job name renders as `{}`, which is invalid: {p}",
-                                display_value(&c.rendered)
-                            ),
-                        )
-                        .help(HELP);
-                    if let Some(v) = c.value {
-                        d = d.related(v, "value substituted into the job name");
-                    }
-                    if let Some(w) = c.writer {
-                        d = d.related(w, "replacement that writes the job name");
-                    }
-                    out.push(d);
-                }
-            }
-        } else if let Some(g) = obj.generate_name.as_deref() {
-            // The API appends five random characters.
-            let rendered = format!("{}a1b2c", with_stand_ins(g));
-            if let Some(p) = problem(&rendered) {
-                out.push(
-                    ocx.diag(
-                        &META,
-                        paths::GENERATE_NAME,
-                        format!("generateName `{}` yields invalid job names (5 random characters are appended): {p}", display_value(g)),
+                        format!(
+                            "job name `{}` is invalid{aside}: {p}",
+                            display_value(literal)
+                        ),
                     )
                     .help(HELP),
                 );
             }
+            return;
+        }
+        if let (Some(v), Some(p)) = (&value, problem(rendered)) {
+            let d = ocx
+                .diag(
+                    &META,
+                    paths::NAME,
+                    format!(
+                        "job name renders as `{}`, which is invalid: {p}",
+                        display_value(rendered)
+                    ),
+                )
+                .help(HELP);
+            let primary = d.loc;
+            out.push(cx.provenance(d, v, primary));
         }
     }
 }
@@ -122,9 +123,9 @@ impl Rule for JobNameInvalid {
     }
 
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        for ocx in cx.objects() {
+        for (r, ocx) in cx.rendered() {
             if matches!(ocx.obj.typed, Typed::Job(_)) {
-                self.check(cx, &ocx, out);
+                self.check(cx, r, &ocx, out);
             }
         }
     }

@@ -7,8 +7,10 @@
 
 use crate::config::DeployEngine;
 use crate::diagnostic::{Diagnostic, Loc, Severity};
+use crate::graph::path::Step;
+use crate::graph::{Context, Env, Rendered, Value};
 use crate::model::{FileData, Object};
-use crate::workspace::{Context, Workspace};
+use crate::workspace::Workspace;
 use crate::yaml::{Document, NodeId, Seg};
 
 /// A rule the engine reports itself (no check of its own): metadata and page only.
@@ -191,11 +193,48 @@ pub struct ContextCx<'a> {
 }
 
 impl<'a> ContextCx<'a> {
+    /// The source objects of the context.
     pub fn objects(&self) -> impl Iterator<Item = ObjectCx<'a>> + '_ {
         self.context
             .objects
             .iter()
             .map(|&id| ObjectCx::new(self.ws, &self.ws.objects[id as usize]))
+    }
+
+    /// Rendered objects backed by a manifest, with their object.
+    pub fn rendered(&self) -> impl Iterator<Item = (&'a Rendered, ObjectCx<'a>)> + '_ {
+        self.context.rendered.iter().filter_map(|r| {
+            r.object()
+                .map(|o| (r, ObjectCx::new(self.ws, &self.ws.objects[o as usize])))
+        })
+    }
+
+    pub fn env(&self) -> Env<'a> {
+        self.ws.env()
+    }
+
+    /// A value as the context applies it.
+    pub fn value(&self, r: &Rendered, path: &[Step]) -> Option<Value> {
+        self.env().value(self.context, r, path)
+    }
+
+    /// Related locations explaining where an evaluated value came from.
+    pub fn provenance(&self, mut d: Diagnostic, v: &Value, primary: Loc) -> Diagnostic {
+        if let Some(w) = v.writer
+            && w != primary
+        {
+            d = d.related(
+                w,
+                format!("written by {}", v.via.unwrap_or("a transformer")),
+            );
+        }
+        if let Some(o) = v.origin
+            && o != primary
+            && Some(o) != v.writer
+        {
+            d = d.related(o, "value comes from here");
+        }
+        d
     }
 }
 

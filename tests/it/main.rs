@@ -2,5 +2,6 @@
 
 mod cli;
 mod fixtures;
+mod kustomize_oracle;
 mod rule_pages;
 mod support;

@@ -1,0 +1,1163 @@
+//! Building contexts and evaluating kustomizations natively, in kustomize's order:
+//! resources (bases built first, recursively), components, generators, then the namespace,
+//! name prefix and suffix (with name references), images, replicas and replacements.
+
+use super::flux::{self, FluxKustomization};
+use super::path::{self, Concrete, PathError, Step};
+use super::{Context, Rendered, Source, Value};
+use crate::diagnostic::{FileId, Loc, ObjectId};
+use crate::kustomize::{self, Selector};
+use crate::model::{FileData, FileRole, Object};
+use crate::yaml::{Document, NodeId, Seg};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContextMode {
+    /// One context per kustomization, plus one per directory of manifests none includes.
+    #[default]
+    Auto,
+    /// Everything given is one context.
+    All,
+}
+
+/// Kinds kustomize never puts in a namespace.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "IngressClass",
+    "RuntimeClass",
+    "CSIDriver",
+    "CSINode",
+    "VolumeSnapshotClass",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "APIService",
+    "Node",
+];
+
+/// Pod spec location of workload kinds.
+pub fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
+    match kind {
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "Job"
+        | "ReplicationController" => Some(&["spec", "template", "spec"]),
+        "CronJob" => Some(&["spec", "jobTemplate", "spec", "template", "spec"]),
+        "Pod" => Some(&["spec"]),
+        _ => None,
+    }
+}
+
+/// A problem met while evaluating a replacement, for the kustomize rules.
+#[derive(Debug, Clone)]
+pub struct ReplacementIssue {
+    pub kustomization: FileId,
+    /// The node to point at (a fieldPath, a select, a source).
+    pub node: NodeId,
+    pub kind: IssueKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueKind {
+    /// kustomize build fails.
+    Invalid,
+    /// A target select matches nothing: kustomize silently ignores it.
+    Unmatched,
+    /// Matches only when names are read as regular expressions (kustomize 5.8+).
+    RegexOnly,
+}
+
+/// Read access to rendered values: overrides first, then the manifest, then Flux substitution.
+pub struct Env<'a> {
+    pub files: &'a [FileData],
+    pub objects: &'a [Object],
+}
+
+impl<'a> Env<'a> {
+    pub fn doc_of(&self, o: ObjectId) -> (&'a Document, NodeId, FileId) {
+        let obj = &self.objects[o as usize];
+        (
+            &self.files[obj.file as usize].docs[obj.doc as usize],
+            obj.root,
+            obj.file,
+        )
+    }
+
+    /// The raw node at `path` in a rendered object's manifest.
+    pub fn node(&self, r: &Rendered, p: &[Step]) -> Option<(FileId, &'a Document, NodeId)> {
+        let Source::Object(o) = r.source else {
+            return None;
+        };
+        let (doc, root, file) = self.doc_of(o);
+        path::node_at(doc, root, p).map(|n| (file, doc, n))
+    }
+
+    /// The value at `path` before Flux substitution.
+    pub fn raw_value(&self, r: &Rendered, p: &[Step]) -> Option<Value> {
+        if let Some(v) = r.overrides.get(p) {
+            return Some(v.clone());
+        }
+        let (file, doc, n) = self.node(r, p)?;
+        let text = doc.string(n)?;
+        Some(Value::literal(
+            text,
+            Loc {
+                file,
+                span: doc.span(doc.resolve(n)),
+            },
+        ))
+    }
+
+    /// The value at `path` as it will be applied.
+    pub fn value(&self, cx: &Context, r: &Rendered, p: &[Step]) -> Option<Value> {
+        let v = self.raw_value(r, p)?;
+        self.substituted(cx, r, v)
+    }
+
+    pub fn value_at(&self, cx: &Context, r: &Rendered, p: &[&str]) -> Option<Value> {
+        self.value(cx, r, &path::keys(p))
+    }
+
+    /// Apply Flux post-build substitution; None when the result cannot be known.
+    pub fn substituted(&self, cx: &Context, r: &Rendered, v: Value) -> Option<Value> {
+        if !cx.substitute || !v.text.contains("${") || self.substitution_disabled(r) {
+            return Some(v);
+        }
+        let unknown = cx.unknown.iter().any(|u| u.starts_with("substituteFrom"));
+        let (text, loc) = flux::substitute(&v.text, &cx.substitutions, unknown)?;
+        Some(Value {
+            text,
+            origin: v.origin,
+            writer: loc.or(v.writer),
+            via: Some("Flux substitution"),
+        })
+    }
+
+    fn substitution_disabled(&self, r: &Rendered) -> bool {
+        let Source::Object(o) = r.source else {
+            return false;
+        };
+        let (doc, root, _) = self.doc_of(o);
+        ["annotations", "labels"].iter().any(|f| {
+            doc.at(root, &[Seg::Key("metadata"), Seg::Key(f)])
+                .and_then(|m| doc.get_str(m, "kustomize.toolkit.fluxcd.io/substitute"))
+                .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+        })
+    }
+
+    pub fn name(&self, cx: &Context, r: &Rendered) -> Option<Value> {
+        self.substituted(cx, r, r.name.clone())
+    }
+
+    pub fn namespace(&self, cx: &Context, r: &Rendered) -> String {
+        r.namespace
+            .clone()
+            .and_then(|v| self.substituted(cx, r, v))
+            .map(|v| v.text)
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "default".into())
+    }
+
+    /// Number of elements of a sequence in the manifest.
+    pub fn len(&self, r: &Rendered, p: &[Step]) -> usize {
+        self.node(r, p)
+            .map(|(_, d, n)| d.items(n).len())
+            .unwrap_or(0)
+    }
+}
+
+struct Kust {
+    file: FileId,
+    dir: PathBuf,
+    component: bool,
+}
+
+struct Evaluator<'a> {
+    env: Env<'a>,
+    kusts: BTreeMap<PathBuf, Kust>,
+    files_by_key: HashMap<PathBuf, FileId>,
+    objects_by_file: Vec<Vec<ObjectId>>,
+    regex_names: bool,
+}
+
+#[derive(Default)]
+struct Built {
+    rendered: Vec<Rendered>,
+    files: BTreeSet<FileId>,
+    kusts: Vec<FileId>,
+    unknown: Vec<String>,
+    issues: Vec<ReplacementIssue>,
+}
+
+impl Built {
+    fn absorb(&mut self, other: Built) {
+        self.rendered.extend(other.rendered);
+        self.files.extend(other.files);
+        self.kusts.extend(other.kusts);
+        self.unknown.extend(other.unknown);
+        self.issues.extend(other.issues);
+    }
+}
+
+/// Lexically normalised path (no `.`/`..`), absolute when the file came from disk.
+pub fn file_key(f: &FileData) -> PathBuf {
+    let p = match &f.source.path {
+        Some(p) if p.is_absolute() => p.clone(),
+        Some(p) => std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.clone()),
+        None => PathBuf::from(&f.source.display),
+    };
+    normalize(&p)
+}
+
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn is_remote(entry: &str) -> bool {
+    entry.contains("://")
+        || entry.starts_with("github.com/")
+        || entry.starts_with("git@")
+        || entry.contains("?ref=")
+}
+
+/// Build every context of a workspace.
+pub fn build_contexts(
+    files: &[FileData],
+    objects: &[Object],
+    mode: ContextMode,
+    regex_names: bool,
+) -> (Vec<Context>, Vec<FluxKustomization>, Vec<ReplacementIssue>) {
+    let mut objects_by_file = vec![Vec::new(); files.len()];
+    for o in objects {
+        objects_by_file[o.file as usize].push(o.id);
+    }
+    let mut files_by_key = HashMap::new();
+    let mut kusts = BTreeMap::new();
+    for (i, f) in files.iter().enumerate() {
+        let key = file_key(f);
+        if f.role == FileRole::Kustomization {
+            let dir = key.parent().map(Path::to_path_buf).unwrap_or_default();
+            let component = f
+                .docs
+                .first()
+                .and_then(|d| d.get_str(d.root, "kind"))
+                .is_some_and(|k| k == "Component");
+            kusts.insert(
+                dir.clone(),
+                Kust {
+                    file: i as FileId,
+                    dir,
+                    component,
+                },
+            );
+        }
+        files_by_key.insert(key, i as FileId);
+    }
+    let ev = Evaluator {
+        env: Env { files, objects },
+        kusts,
+        files_by_key,
+        objects_by_file,
+        regex_names,
+    };
+    let fluxes = flux::read(files, objects);
+    let mut contexts = Vec::new();
+    let mut covered: BTreeSet<FileId> = BTreeSet::new();
+    let mut issues = Vec::new();
+    for k in ev.kusts.values().filter(|k| !k.component) {
+        let mut built = ev.build(k.file, &mut Vec::new());
+        // Kustomize appends generated names' content hash last, after prefixes and suffixes.
+        for i in 0..built.rendered.len() {
+            if built.rendered[i].name_hash {
+                let new = format!("{}-<hash>", built.rendered[i].name.text);
+                let writer = built.rendered[i].name.origin.unwrap_or(Loc {
+                    file: k.file,
+                    span: Default::default(),
+                });
+                ev.rename(i, new, writer, "generator hash suffix", &mut built.rendered);
+            }
+        }
+        covered.extend(built.files.iter().copied());
+        issues.extend(built.issues.iter().cloned());
+        let mut cx = Context {
+            name: display_dir(&files[k.file as usize].source.display),
+            root: Some(k.file),
+            files: built.files.iter().copied().collect(),
+            objects: Vec::new(),
+            kustomizations: built.kusts.clone(),
+            rendered: built.rendered,
+            unknown: built.unknown,
+            ..Context::default()
+        };
+        cx.objects = cx.rendered.iter().filter_map(Rendered::object).collect();
+        cx.objects.sort();
+        cx.objects.dedup();
+        attach_flux(&mut cx, &k.dir, &fluxes);
+        contexts.push(cx);
+    }
+    // Manifests no kustomization includes: one context per directory.
+    let mut by_dir: BTreeMap<String, Vec<FileId>> = BTreeMap::new();
+    for (i, f) in files.iter().enumerate() {
+        if f.role == FileRole::Manifest && !covered.contains(&(i as FileId)) {
+            by_dir
+                .entry(display_dir(&f.source.display))
+                .or_default()
+                .push(i as FileId);
+        }
+    }
+    for (dir, fids) in by_dir {
+        let mut cx = Context {
+            name: dir,
+            files: fids.clone(),
+            ..Context::default()
+        };
+        for f in &fids {
+            for &o in &ev.objects_by_file[*f as usize] {
+                cx.objects.push(o);
+                cx.rendered.push(ev.raw(o));
+            }
+        }
+        if let Some(p) = fids.first().and_then(|f| {
+            file_key(&files[*f as usize])
+                .parent()
+                .map(Path::to_path_buf)
+        }) {
+            attach_flux(&mut cx, &p, &fluxes);
+        }
+        contexts.push(cx);
+    }
+    if mode == ContextMode::All && contexts.len() > 1 {
+        let mut all = Context {
+            name: "all".into(),
+            ..Context::default()
+        };
+        let mut seen = BTreeSet::new();
+        for cx in contexts {
+            all.files.extend(cx.files);
+            all.kustomizations.extend(cx.kustomizations);
+            all.unknown.extend(cx.unknown);
+            for (k, v) in cx.substitutions {
+                all.substitutions.entry(k).or_insert(v);
+            }
+            all.substitute |= cx.substitute;
+            for r in cx.rendered {
+                if r.object().is_none_or(|o| seen.insert(o)) {
+                    all.rendered.push(r);
+                }
+            }
+        }
+        all.files.sort();
+        all.files.dedup();
+        all.objects = all.rendered.iter().filter_map(Rendered::object).collect();
+        all.objects.sort();
+        contexts = vec![all];
+    }
+    issues.sort_by_key(|i| (i.kustomization, i.node));
+    issues.dedup_by(|a, b| {
+        a.kustomization == b.kustomization && a.node == b.node && a.message == b.message
+    });
+    (contexts, fluxes, issues)
+}
+
+fn display_dir(display: &str) -> String {
+    match display.rsplit_once('/') {
+        Some((d, _)) => d.to_string(),
+        None => ".".into(),
+    }
+}
+
+/// A Flux Kustomization deploys a directory when its `path` names the directory's last
+/// components (the repository root is not known, so the path is matched as a suffix).
+fn attach_flux(cx: &mut Context, dir: &Path, fluxes: &[FluxKustomization]) {
+    for f in fluxes {
+        if f.path.is_empty() {
+            continue;
+        }
+        let fp = normalize(Path::new(&f.path));
+        if dir.ends_with(&fp) {
+            cx.flux = Some(f.object);
+            cx.substitute = f.substitute;
+            for (k, v) in &f.substitutions {
+                cx.substitutions.insert(k.clone(), v.clone());
+            }
+            for s in &f.unknown_sources {
+                cx.unknown
+                    .push(format!("substituteFrom {s}: not found in the linted files"));
+            }
+            return;
+        }
+    }
+}
+
+fn list<'d>(doc: &'d Document, key: &str) -> Vec<(&'d str, NodeId)> {
+    doc.get(doc.root, key)
+        .map(|l| {
+            doc.items(l)
+                .iter()
+                .filter_map(|&i| doc.str(i).map(|s| (s, i)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl<'a> Evaluator<'a> {
+    fn raw(&self, o: ObjectId) -> Rendered {
+        let obj = &self.env.objects[o as usize];
+        let (doc, root, file) = self.env.doc_of(o);
+        let meta = doc.get(root, "metadata");
+        let loc_of = |k: &str| {
+            meta.and_then(|m| doc.get(m, k)).map(|n| Loc {
+                file,
+                span: doc.span(n),
+            })
+        };
+        let name_text = obj
+            .name
+            .clone()
+            .or_else(|| obj.generate_name.clone())
+            .unwrap_or_default();
+        Rendered {
+            source: Source::Object(o),
+            api_version: obj.api_version.clone(),
+            kind: obj.kind.clone(),
+            name: Value {
+                text: name_text,
+                origin: loc_of("name").or_else(|| loc_of("generateName")),
+                writer: None,
+                via: None,
+            },
+            previous_names: Vec::new(),
+            namespace: obj.namespace.clone().map(|ns| Value {
+                text: ns,
+                origin: loc_of("namespace"),
+                writer: None,
+                via: None,
+            }),
+            overrides: BTreeMap::new(),
+            patched: false,
+            name_hash: false,
+        }
+    }
+
+    fn build(&self, kfile: FileId, stack: &mut Vec<FileId>) -> Built {
+        let mut built = Built::default();
+        if stack.contains(&kfile) {
+            built.unknown.push(format!(
+                "{}: kustomization cycle",
+                self.env.files[kfile as usize].source.display
+            ));
+            return built;
+        }
+        stack.push(kfile);
+        self.load(kfile, stack, &mut built);
+        let doc = self.env.files[kfile as usize].docs.first();
+        if let Some(doc) = doc {
+            for (entry, _) in list(doc, "components") {
+                let dir = self.dir_of(kfile).join(entry);
+                match self.kusts.get(&normalize(&dir)) {
+                    Some(k) => {
+                        if !stack.contains(&k.file) {
+                            stack.push(k.file);
+                            self.load(k.file, stack, &mut built);
+                            if let Some(cdoc) = self.env.files[k.file as usize].docs.first() {
+                                self.transform(k.file, cdoc, &mut built);
+                            }
+                            stack.pop();
+                        }
+                    }
+                    None => built.unknown.push(format!(
+                        "component `{entry}` was not among the linted files"
+                    )),
+                }
+            }
+            self.transform(kfile, doc, &mut built);
+        }
+        stack.pop();
+        built
+    }
+
+    fn dir_of(&self, kfile: FileId) -> PathBuf {
+        file_key(&self.env.files[kfile as usize])
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// Resources and generators of one kustomization (bases are built whole, recursively).
+    fn load(&self, kfile: FileId, stack: &mut Vec<FileId>, built: &mut Built) {
+        built.kusts.push(kfile);
+        built.files.insert(kfile);
+        let file = &self.env.files[kfile as usize];
+        let Some(doc) = file.docs.first() else { return };
+        let dir = self.dir_of(kfile);
+        let mut entries = list(doc, "resources");
+        entries.extend(list(doc, "bases"));
+        for (entry, _) in entries {
+            if is_remote(entry) {
+                built
+                    .unknown
+                    .push(format!("remote resource `{entry}` is not fetched"));
+                continue;
+            }
+            let target = normalize(&dir.join(entry));
+            if let Some(k) = self.kusts.get(&target) {
+                let sub = self.build(k.file, stack);
+                built.absorb(sub);
+            } else if let Some(&f) = self.files_by_key.get(&target) {
+                built.files.insert(f);
+                for &o in &self.objects_by_file[f as usize] {
+                    built.rendered.push(self.raw(o));
+                }
+            } else {
+                built.unknown.push(format!(
+                    "resource `{entry}` of {} is not among the linted files",
+                    file.source.display
+                ));
+            }
+        }
+        self.generators(kfile, doc, built);
+    }
+
+    fn generators(&self, kfile: FileId, doc: &Document, built: &mut Built) {
+        let no_hash_all = doc
+            .at(
+                doc.root,
+                &[
+                    Seg::Key("generatorOptions"),
+                    Seg::Key("disableNameSuffixHash"),
+                ],
+            )
+            .and_then(|n| doc.str(n))
+            == Some("true");
+        for (key, kind) in [
+            ("configMapGenerator", "ConfigMap"),
+            ("secretGenerator", "Secret"),
+        ] {
+            let Some(gens) = doc.get(doc.root, key) else {
+                continue;
+            };
+            for &g in doc.items(gens) {
+                let Some(name) = doc.get_str(g, "name") else {
+                    continue;
+                };
+                let loc = |n: NodeId| Loc {
+                    file: kfile,
+                    span: doc.span(n),
+                };
+                let no_hash = no_hash_all
+                    || doc
+                        .at(g, &[Seg::Key("options"), Seg::Key("disableNameSuffixHash")])
+                        .and_then(|n| doc.str(n))
+                        == Some("true");
+                let mut r = Rendered {
+                    source: Source::Generated(kfile, 0, g),
+                    api_version: "v1".into(),
+                    kind: kind.into(),
+                    name: Value {
+                        text: name.to_string(),
+                        origin: doc.get(g, "name").map(loc),
+                        writer: None,
+                        via: None,
+                    },
+                    previous_names: Vec::new(),
+                    namespace: doc
+                        .get(g, "namespace")
+                        .and_then(|n| doc.str(n).map(|s| Value::literal(s, loc(n)))),
+                    overrides: BTreeMap::new(),
+                    patched: false,
+                    name_hash: !no_hash,
+                };
+                for &lit in doc.get(g, "literals").map(|l| doc.items(l)).unwrap_or(&[]) {
+                    if let Some((k, v)) = doc.str(lit).and_then(|s| s.split_once('=')) {
+                        r.overrides.insert(
+                            path::keys(&["data", k.trim()]),
+                            Value::literal(v.trim_matches('"'), loc(lit)),
+                        );
+                    }
+                }
+                if doc.get(g, "envs").is_some()
+                    || doc.get(g, "files").is_some()
+                    || doc.get(g, "env").is_some()
+                {
+                    built.unknown.push(format!(
+                        "{kind} generator `{name}` reads files; only its literals are evaluated"
+                    ));
+                }
+                built.rendered.push(r);
+            }
+        }
+    }
+
+    /// The transformers of one kustomization, applied to everything it has accumulated.
+    fn transform(&self, kfile: FileId, doc: &Document, built: &mut Built) {
+        let loc = |n: NodeId| Loc {
+            file: kfile,
+            span: doc.span(n),
+        };
+        if let Some(n) = doc.get(doc.root, "namespace")
+            && let Some(ns) = doc.str(n)
+        {
+            self.set_namespace(ns, loc(n), &mut built.rendered);
+        }
+        if ["patches", "patchesStrategicMerge", "patchesJson6902"]
+            .iter()
+            .any(|k| doc.get(doc.root, k).is_some())
+        {
+            built.unknown.push(format!(
+                "{}: patches are not evaluated",
+                self.env.files[kfile as usize].source.display
+            ));
+            for r in &mut built.rendered {
+                r.patched = true;
+            }
+        }
+        let prefix = doc
+            .get(doc.root, "namePrefix")
+            .and_then(|n| doc.str(n).map(|s| (s.to_string(), n)));
+        let suffix = doc
+            .get(doc.root, "nameSuffix")
+            .and_then(|n| doc.str(n).map(|s| (s.to_string(), n)));
+        if prefix.is_some() || suffix.is_some() {
+            let writer = prefix
+                .as_ref()
+                .or(suffix.as_ref())
+                .map(|p| loc(p.1))
+                .unwrap();
+            let p = prefix.as_ref().map(|p| p.0.as_str()).unwrap_or("");
+            let s = suffix.as_ref().map(|s| s.0.as_str()).unwrap_or("");
+            for i in 0..built.rendered.len() {
+                if built.rendered[i].kind == "CustomResourceDefinition"
+                    || built.rendered[i].kind == "Namespace"
+                {
+                    continue;
+                }
+                let new = format!("{p}{}{s}", built.rendered[i].name.text);
+                self.rename(i, new, writer, "namePrefix/nameSuffix", &mut built.rendered);
+            }
+        }
+        if let Some(images) = doc.get(doc.root, "images") {
+            for &img in doc.items(images) {
+                self.apply_image(doc, img, loc(img), &mut built.rendered);
+            }
+        }
+        if let Some(replicas) = doc.get(doc.root, "replicas") {
+            for &rep in doc.items(replicas) {
+                let (Some(name), Some(count)) = (doc.get_str(rep, "name"), doc.get(rep, "count"))
+                else {
+                    continue;
+                };
+                for r in &mut built.rendered {
+                    if r.name.text == name || r.previous_names.iter().any(|p| p == name) {
+                        r.overrides.insert(
+                            path::keys(&["spec", "replicas"]),
+                            Value {
+                                text: doc.str(count).unwrap_or("").to_string(),
+                                origin: Some(loc(count)),
+                                writer: Some(loc(rep)),
+                                via: Some("replicas"),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        self.replacements(kfile, doc, built);
+    }
+
+    /// Rename object `i` and update what refers to it by name, as kustomize's name-reference
+    /// transformer does. Init-container arguments are plain strings: never updated.
+    fn rename(
+        &self,
+        i: usize,
+        new: String,
+        writer: Loc,
+        via: &'static str,
+        rendered: &mut [Rendered],
+    ) {
+        let old = rendered[i].name.clone();
+        let kind = rendered[i].kind.clone();
+        let value = Value {
+            text: new,
+            origin: old.origin,
+            writer: Some(writer),
+            via: Some(via),
+        };
+        rendered[i].previous_names.push(old.text.clone());
+        rendered[i].name = value.clone();
+        for other in rendered.iter_mut() {
+            for p in self.reference_paths(other, &kind) {
+                if self
+                    .env
+                    .raw_value(other, &p)
+                    .is_some_and(|v| v.text == old.text)
+                {
+                    other.overrides.insert(p, value.clone());
+                }
+            }
+        }
+    }
+
+    /// Paths in `r` that refer to an object of `kind` by name.
+    fn reference_paths(&self, r: &Rendered, kind: &str) -> Vec<Concrete> {
+        let mut out = Vec::new();
+        let seq = |base: &Concrete| -> Vec<Concrete> {
+            (0..self.env.len(r, base))
+                .map(|i| [base.clone(), vec![Step::Index(i)]].concat())
+                .collect()
+        };
+        let field_is = |p: &Concrete, key: &str, want: &str| {
+            self.env
+                .raw_value(r, &[p.clone(), path::keys(&[key])].concat())
+                .is_some_and(|v| v.text == want)
+        };
+        if r.kind == "RoleBinding" || r.kind == "ClusterRoleBinding" {
+            let role_ref = path::keys(&["roleRef"]);
+            if (kind == "Role" || kind == "ClusterRole") && field_is(&role_ref, "kind", kind) {
+                out.push(path::keys(&["roleRef", "name"]));
+            }
+            if kind == "ServiceAccount" {
+                for s in seq(&path::keys(&["subjects"])) {
+                    if field_is(&s, "kind", "ServiceAccount") {
+                        out.push([s, path::keys(&["name"])].concat());
+                    }
+                }
+            }
+        }
+        let Some(spec) = pod_spec_path(&r.kind) else {
+            return out;
+        };
+        let spec = path::keys(spec);
+        match kind {
+            "ServiceAccount" => {
+                out.push([spec.clone(), path::keys(&["serviceAccountName"])].concat());
+                out.push([spec, path::keys(&["serviceAccount"])].concat());
+            }
+            "ConfigMap" | "Secret" => {
+                let (from, key_ref, volume) = if kind == "ConfigMap" {
+                    (
+                        "configMapRef",
+                        "configMapKeyRef",
+                        &["configMap", "name"][..],
+                    )
+                } else {
+                    ("secretRef", "secretKeyRef", &["secret", "secretName"][..])
+                };
+                for list in ["initContainers", "containers"] {
+                    for c in seq(&[spec.clone(), path::keys(&[list])].concat()) {
+                        for e in seq(&[c.clone(), path::keys(&["envFrom"])].concat()) {
+                            out.push([e, path::keys(&[from, "name"])].concat());
+                        }
+                        for e in seq(&[c.clone(), path::keys(&["env"])].concat()) {
+                            out.push([e, path::keys(&["valueFrom", key_ref, "name"])].concat());
+                        }
+                    }
+                }
+                for v in seq(&[spec.clone(), path::keys(&["volumes"])].concat()) {
+                    out.push([v, path::keys(volume)].concat());
+                }
+                if kind == "Secret" {
+                    for s in seq(&[spec, path::keys(&["imagePullSecrets"])].concat()) {
+                        out.push([s, path::keys(&["name"])].concat());
+                    }
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn set_namespace(&self, ns: &str, at: Loc, rendered: &mut [Rendered]) {
+        let service_accounts: BTreeSet<String> = rendered
+            .iter()
+            .filter(|r| r.kind == "ServiceAccount")
+            .flat_map(|r| {
+                std::iter::once(r.name.text.clone()).chain(r.previous_names.iter().cloned())
+            })
+            .collect();
+        let value = Value {
+            text: ns.to_string(),
+            origin: Some(at),
+            writer: Some(at),
+            via: Some("namespace"),
+        };
+        for r in rendered.iter_mut() {
+            if !CLUSTER_SCOPED.contains(&r.kind.as_str()) {
+                r.namespace = Some(value.clone());
+            }
+            if r.kind == "RoleBinding" || r.kind == "ClusterRoleBinding" {
+                let n = self.env.len(r, &path::keys(&["subjects"]));
+                for i in 0..n {
+                    let base = vec![Step::Key("subjects".into()), Step::Index(i)];
+                    let kind = self
+                        .env
+                        .raw_value(r, &[base.clone(), path::keys(&["kind"])].concat());
+                    let name = self
+                        .env
+                        .raw_value(r, &[base.clone(), path::keys(&["name"])].concat());
+                    let has_ns = self
+                        .env
+                        .raw_value(r, &[base.clone(), path::keys(&["namespace"])].concat())
+                        .is_some();
+                    if kind.is_some_and(|k| k.text == "ServiceAccount")
+                        && !has_ns
+                        && name.is_some_and(|n| {
+                            n.text == "default" || service_accounts.contains(&n.text)
+                        })
+                    {
+                        r.overrides
+                            .insert([base, path::keys(&["namespace"])].concat(), value.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply_image(&self, doc: &Document, img: NodeId, at: Loc, rendered: &mut [Rendered]) {
+        let Some(name) = doc.get_str(img, "name") else {
+            return;
+        };
+        let new_name = doc.get_str(img, "newName");
+        let new_tag = doc.get(img, "newTag").and_then(|n| doc.str(n));
+        let digest = doc.get_str(img, "digest");
+        for r in rendered.iter_mut() {
+            let Some(spec) = pod_spec_path(&r.kind) else {
+                continue;
+            };
+            for list in ["initContainers", "containers"] {
+                let base: Concrete = [path::keys(spec), path::keys(&[list])].concat();
+                for i in 0..self.env.len(r, &base) {
+                    let p: Concrete = [
+                        base.clone(),
+                        vec![Step::Index(i), Step::Key("image".into())],
+                    ]
+                    .concat();
+                    let Some(cur) = self.env.raw_value(r, &p) else {
+                        continue;
+                    };
+                    let (repo, tag, dig) = split_image(&cur.text);
+                    if repo != name {
+                        continue;
+                    }
+                    let repo = new_name.unwrap_or(repo);
+                    let text = match (digest, new_tag) {
+                        (Some(d), _) => format!("{repo}@{d}"),
+                        (None, Some(t)) => format!("{repo}:{t}"),
+                        (None, None) => match (tag, dig) {
+                            (_, Some(d)) => format!("{repo}@{d}"),
+                            (Some(t), None) => format!("{repo}:{t}"),
+                            (None, None) => repo.to_string(),
+                        },
+                    };
+                    r.overrides.insert(
+                        p,
+                        Value {
+                            text,
+                            origin: Some(at),
+                            writer: Some(at),
+                            via: Some("images"),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn matches(&self, sel: &Selector, r: &Rendered, regex: bool) -> bool {
+        let ns = r.namespace.as_ref().map(|v| v.text.as_str());
+        sel.matches(&r.api_version, &r.kind, Some(&r.name.text), ns, regex)
+            || r.previous_names
+                .iter()
+                .any(|p| sel.matches(&r.api_version, &r.kind, Some(p), ns, regex))
+    }
+
+    fn replacements(&self, kfile: FileId, doc: &Document, built: &mut Built) {
+        let loc = |n: NodeId| Loc {
+            file: kfile,
+            span: doc.span(n),
+        };
+        let issue = |node: NodeId, kind: IssueKind, message: String| ReplacementIssue {
+            kustomization: kfile,
+            node,
+            kind,
+            message,
+        };
+        for rep in kustomize::replacements(doc) {
+            // The source value.
+            let value: Option<Value> = if let Some((v, n)) = &rep.source_value {
+                Some(Value::literal(v.clone(), loc(*n)))
+            } else if let Some(src) = &rep.source {
+                let found: Vec<&Rendered> = built
+                    .rendered
+                    .iter()
+                    .filter(|r| self.matches(&src.selector, r, false))
+                    .collect();
+                let node = src.selector.node.unwrap_or(rep.node);
+                match found.as_slice() {
+                    [] => {
+                        built.issues.push(issue(node, IssueKind::Invalid, "the source selects no resource: kustomize fails with `nothing selected by`".into()));
+                        None
+                    }
+                    [one] => {
+                        let r = (*one).clone();
+                        self.source_value(&r, src, node, kfile, &mut built.issues)
+                    }
+                    many => {
+                        built.issues.push(issue(node, IssueKind::Invalid, format!("the source selects {} resources, but kustomize needs exactly one (`multiple matches for selector`)", many.len())));
+                        None
+                    }
+                }
+            } else {
+                built.issues.push(issue(
+                    rep.node,
+                    IssueKind::Invalid,
+                    "a replacement needs a `source` or a `sourceValue`".into(),
+                ));
+                None
+            };
+            for t in &rep.targets {
+                let select_node = t.select.node.unwrap_or(t.node);
+                let selected: Vec<usize> = (0..built.rendered.len())
+                    .filter(|&i| {
+                        let r = &built.rendered[i];
+                        self.matches(&t.select, r, self.regex_names)
+                            && !t
+                                .reject
+                                .iter()
+                                .any(|s| self.matches(s, r, self.regex_names))
+                    })
+                    .collect();
+                if selected.is_empty() {
+                    let regex_hits = !self.regex_names
+                        && built
+                            .rendered
+                            .iter()
+                            .any(|r| self.matches(&t.select, r, true));
+                    if regex_hits {
+                        built.issues.push(issue(select_node, IssueKind::RegexOnly, format!(
+                            "target name `{}` is a regular expression: kustomize 5.8+ reads it as one, but older kustomize (kubectl ≤ 1.33 embeds 5.5-5.7) compares names exactly and this target selects nothing",
+                            t.select.name.clone().unwrap_or_default()
+                        )));
+                    } else {
+                        built.issues.push(issue(
+                            select_node,
+                            IssueKind::Unmatched,
+                            "this target selects no resource, so kustomize silently skips it"
+                                .into(),
+                        ));
+                    }
+                }
+                for &(ref fp, fp_node) in &t.field_paths {
+                    let fp_node = fp_node.unwrap_or(t.node);
+                    if let Some(e) = kustomize::split_field_path(fp)
+                        .iter()
+                        .find_map(|el| path::invalid_element(el))
+                    {
+                        built.issues.push(issue(
+                            fp_node,
+                            IssueKind::Invalid,
+                            format!("{e}; kustomize build fails"),
+                        ));
+                        continue;
+                    }
+                    let Some(value) = &value else { continue };
+                    for &i in &selected {
+                        self.write(i, fp, fp_node, t, value, kfile, doc, built);
+                    }
+                }
+            }
+        }
+    }
+
+    fn source_value(
+        &self,
+        r: &Rendered,
+        src: &kustomize::Source,
+        node: NodeId,
+        kfile: FileId,
+        issues: &mut Vec<ReplacementIssue>,
+    ) -> Option<Value> {
+        let doc_issue = |message: String| ReplacementIssue {
+            kustomization: kfile,
+            node,
+            kind: IssueKind::Invalid,
+            message,
+        };
+        let value = if src.field_path == "metadata.name" {
+            Some(r.name.clone())
+        } else if src.field_path == "metadata.namespace" {
+            r.namespace.clone()
+        } else {
+            let concrete = match r.source {
+                Source::Object(o) => {
+                    let (doc, root, _) = self.env.doc_of(o);
+                    path::resolve(doc, root, &src.field_path, false)
+                        .ok()
+                        .and_then(|mut v| v.pop())
+                }
+                Source::Generated(..) => Some(
+                    kustomize::split_field_path(&src.field_path)
+                        .into_iter()
+                        .map(Step::Key)
+                        .collect(),
+                ),
+            };
+            concrete.and_then(|c| self.env.raw_value(r, &c))
+        };
+        let Some(mut value) = value.filter(|v| !v.text.is_empty()) else {
+            issues.push(doc_issue(format!(
+                "fieldPath `{}` is missing in the source: kustomize fails",
+                src.field_path
+            )));
+            return None;
+        };
+        if let Some(d) = src.delimiter.as_deref() {
+            match kustomize::read_delimited(&value.text, Some(d), src.index) {
+                Some(part) => value.text = part,
+                None => {
+                    issues.push(doc_issue(format!(
+                        "options.index {} is out of bounds for the source value split by `{d}`: kustomize fails",
+                        src.index
+                    )));
+                    return None;
+                }
+            }
+        }
+        Some(value)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &self,
+        i: usize,
+        fp: &str,
+        fp_node: NodeId,
+        t: &kustomize::Target,
+        value: &Value,
+        kfile: FileId,
+        doc: &Document,
+        built: &mut Built,
+    ) {
+        let loc = Loc {
+            file: kfile,
+            span: doc.span(fp_node),
+        };
+        let r = &built.rendered[i];
+        if fp == "metadata.name" || fp == "metadata.namespace" {
+            let cur = if fp == "metadata.name" {
+                r.name.text.clone()
+            } else {
+                r.namespace
+                    .as_ref()
+                    .map(|v| v.text.clone())
+                    .unwrap_or_default()
+            };
+            let v = Value {
+                text: kustomize::write_delimited(
+                    &cur,
+                    &value.text,
+                    t.delimiter.as_deref(),
+                    t.index,
+                ),
+                origin: value.origin,
+                writer: Some(loc),
+                via: Some("replacement"),
+            };
+            let r = &mut built.rendered[i];
+            if fp == "metadata.name" {
+                // A replacement does not record a previous name (later selects miss it).
+                r.name = v;
+            } else {
+                r.namespace = Some(v);
+            }
+            return;
+        }
+        let concrete = match r.source {
+            Source::Object(o) => {
+                let (odoc, root, _) = self.env.doc_of(o);
+                path::resolve(odoc, root, fp, t.create)
+            }
+            Source::Generated(..) => Ok(vec![
+                kustomize::split_field_path(fp)
+                    .into_iter()
+                    .map(Step::Key)
+                    .collect(),
+            ]),
+        };
+        match concrete {
+            Ok(paths) => {
+                for p in paths {
+                    let cur = self
+                        .env
+                        .raw_value(&built.rendered[i], &p)
+                        .map(|v| v.text)
+                        .unwrap_or_default();
+                    let text = kustomize::write_delimited(
+                        &cur,
+                        &value.text,
+                        t.delimiter.as_deref(),
+                        t.index,
+                    );
+                    built.rendered[i].overrides.insert(
+                        p,
+                        Value {
+                            text,
+                            origin: value.origin,
+                            writer: Some(loc),
+                            via: Some("replacement"),
+                        },
+                    );
+                }
+            }
+            Err(PathError::Invalid(e)) => built.issues.push(ReplacementIssue {
+                kustomization: kfile,
+                node: fp_node,
+                kind: IssueKind::Invalid,
+                message: format!("{e}; kustomize build fails"),
+            }),
+            Err(PathError::Missing(e)) => built.issues.push(ReplacementIssue {
+                kustomization: kfile,
+                node: fp_node,
+                kind: IssueKind::Invalid,
+                message: format!(
+                    "{e} ({} {}): kustomize fails unless the target sets `options.create: true`",
+                    built.rendered[i].kind, built.rendered[i].name.text
+                ),
+            }),
+        }
+    }
+}
+
+/// `repo[:tag][@digest]` → (repo, tag, digest).
+pub fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (image, None),
+    };
+    match rest.rfind(':') {
+        Some(c) if !rest[c..].contains('/') => (&rest[..c], Some(&rest[c + 1..]), digest),
+        _ => (rest, None, digest),
+    }
+}

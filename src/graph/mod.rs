@@ -1,0 +1,125 @@
+//! The migration graph: contexts, and every object as Kustomize (and Flux) will render it.
+//!
+//! A context is what one deploy applies: a directory whose `kustomization.yaml` lists
+//! resources (followed recursively through bases and components), or, for manifests no
+//! kustomization includes, their directory. Within a context each object is *rendered*:
+//! namespace, name prefix and suffix, images, replicas, replacements and Flux post-build
+//! substitution are evaluated natively, and every evaluated value remembers the node it came
+//! from and the node (replacement, images entry, substitution) that wrote it.
+
+mod eval;
+mod flux;
+pub mod path;
+
+pub use eval::{
+    ContextMode, Env, IssueKind, ReplacementIssue, build_contexts, pod_spec_path, split_image,
+};
+pub use flux::FluxKustomization;
+
+use crate::diagnostic::{FileId, Loc, ObjectId};
+use crate::yaml::NodeId;
+use std::collections::BTreeMap;
+
+/// A value as it will be applied, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Value {
+    pub text: String,
+    /// The node the text comes from (the manifest's own node, or a replacement's source).
+    pub origin: Option<Loc>,
+    /// The node that wrote it, when something other than the manifest did.
+    pub writer: Option<Loc>,
+    /// What wrote it, for messages: "replacement", "images", "namePrefix", "Flux substitution".
+    pub via: Option<&'static str>,
+}
+
+impl Value {
+    pub fn literal(text: impl Into<String>, origin: Loc) -> Value {
+        Value {
+            text: text.into(),
+            origin: Some(origin),
+            writer: None,
+            via: None,
+        }
+    }
+}
+
+/// Where a rendered object comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Object(ObjectId),
+    /// A `configMapGenerator` / `secretGenerator` entry: its file and node.
+    Generated(FileId, u32, NodeId),
+}
+
+/// An object as the context renders it.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub source: Source,
+    pub api_version: String,
+    pub kind: String,
+    pub name: Value,
+    /// Names it had before prefixes and suffixes (kustomize selects on those too).
+    pub previous_names: Vec<String>,
+    pub namespace: Option<Value>,
+    /// Values written by transformers, by concrete path (`spec.template.spec.containers[0].image`).
+    pub overrides: BTreeMap<path::Concrete, Value>,
+    /// Fields a patch may change, which we do not evaluate.
+    pub patched: bool,
+    /// A generated object whose name gets a content hash at the end of the build.
+    pub name_hash: bool,
+}
+
+impl Rendered {
+    pub fn object(&self) -> Option<ObjectId> {
+        match self.source {
+            Source::Object(o) => Some(o),
+            Source::Generated(..) => None,
+        }
+    }
+
+    pub fn namespace_or_default(&self) -> &str {
+        self.namespace
+            .as_ref()
+            .map(|v| v.text.as_str())
+            .unwrap_or("default")
+    }
+
+    pub fn is(&self, api_version: &str, kind: &str) -> bool {
+        self.api_version == api_version && self.kind == kind
+    }
+}
+
+/// A variable Flux substitutes after the build, and where it is defined.
+#[derive(Debug, Clone)]
+pub struct Substitution {
+    pub value: String,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Default)]
+pub struct Context {
+    /// The directory, as displayed.
+    pub name: String,
+    /// The kustomization file at the root, if this context is a kustomization.
+    pub root: Option<FileId>,
+    pub files: Vec<FileId>,
+    /// Source objects included (before rendering).
+    pub objects: Vec<ObjectId>,
+    /// Every kustomization file that took part (root, bases, components).
+    pub kustomizations: Vec<FileId>,
+    pub rendered: Vec<Rendered>,
+    /// Flux post-build variables for this context (from a Flux Kustomization whose path is it).
+    pub substitutions: BTreeMap<String, Substitution>,
+    /// The Flux Kustomization that deploys this context, if the tree has one.
+    pub flux: Option<ObjectId>,
+    /// Whether Flux substitution runs (some variable is defined, or strategy Always).
+    pub substitute: bool,
+    /// What we could not evaluate (remote bases, files outside the linted paths, patches).
+    pub unknown: Vec<String>,
+}
+
+impl Context {
+    pub fn rendered_of(&self, obj: ObjectId) -> Option<&Rendered> {
+        self.rendered.iter().find(|r| r.object() == Some(obj))
+    }
+}
