@@ -459,6 +459,7 @@ impl<'a> Evaluator<'a> {
             overrides: BTreeMap::new(),
             patched: false,
             name_hash: false,
+            name_replaced: false,
         }
     }
 
@@ -589,6 +590,7 @@ impl<'a> Evaluator<'a> {
                     overrides: BTreeMap::new(),
                     patched: false,
                     name_hash: !no_hash,
+                    name_replaced: false,
                 };
                 for &lit in doc.get(g, "literals").map(|l| doc.items(l)).unwrap_or(&[]) {
                     if let Some((k, v)) = doc.str(lit).and_then(|s| s.split_once('=')) {
@@ -1089,6 +1091,7 @@ impl<'a> Evaluator<'a> {
             if fp == "metadata.name" {
                 // A replacement does not record a previous name (later selects miss it).
                 r.name = v;
+                r.name_replaced = true;
             } else {
                 r.namespace = Some(v);
             }

@@ -67,6 +67,8 @@ pub struct Rendered {
     pub patched: bool,
     /// A generated object whose name gets a content hash at the end of the build.
     pub name_hash: bool,
+    /// A replacement wrote into the name at some stage of the build.
+    pub name_replaced: bool,
 }
 
 impl Rendered {
