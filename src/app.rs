@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub fail_on: Option<Severity>,
     pub color: Color,
     pub max_file_size: Option<u64>,
+    /// `--context all`: everything given is one context.
+    pub context_all: bool,
 }
 
 impl Default for RunOptions {
@@ -52,6 +54,7 @@ impl Default for RunOptions {
             fail_on: Some(Severity::Warning),
             color: Color::Auto,
             max_file_size: None,
+            context_all: false,
         }
     }
 }
@@ -133,6 +136,9 @@ pub fn run(
     };
     if let Some(m) = opts.max_file_size {
         settings.max_file_size = m;
+    }
+    if opts.context_all {
+        settings.context_mode = crate::graph::ContextMode::All;
     }
     let mut excludes = Excludes::default();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));

@@ -6,6 +6,8 @@
 //! exclude:
 //!   - "charts/**"                 # globs, relative to this file's directory
 //! deploy-engine: flux             # flux (default) | argocd | helm | kubectl
+//! kustomize-version: "5.5"        # 5.8+ reads replacement selector names as regexes
+//! database-env: [DATABASE_URL]    # env vars that carry the database connection
 //! ```
 
 use crate::diagnostic::Severity;
@@ -40,6 +42,11 @@ pub struct Config {
     /// Exclude globs, relative to `base`.
     pub exclude: Vec<String>,
     pub deploy_engine: DeployEngine,
+    /// The kustomize version that builds the manifests, `(major, minor)`; 5.8+ reads selector
+    /// names as regular expressions.
+    pub kustomize_version: Option<(u32, u32)>,
+    /// Env vars that carry the database connection (compared by env-source-mismatch).
+    pub database_env: Vec<String>,
 }
 
 impl Config {
@@ -208,10 +215,38 @@ pub fn parse(text: &str, display: &str, known_rules: &[&str]) -> Result<Config, 
                     }
                 }
             }
+            "kustomize-version" => {
+                let text = doc.str(v).unwrap_or("");
+                let mut parts = text.trim_start_matches('v').split('.');
+                let parsed = (|| {
+                    Some((
+                        parts.next()?.parse().ok()?,
+                        parts.next().unwrap_or("0").parse().ok()?,
+                    ))
+                })();
+                match parsed {
+                    Some(version) => cfg.kustomize_version = Some(version),
+                    None => {
+                        return Err(err(
+                            doc.span(v),
+                            format!("`{text}` is not a kustomize version such as 5.5 or 5.8"),
+                        ));
+                    }
+                }
+            }
+            "database-env" => {
+                for (_, name) in string_list(doc, v)
+                    .map_err(|s| err(s, "`database-env` must be a list of env var names".into()))?
+                {
+                    cfg.database_env.push(name);
+                }
+            }
             other => {
                 return Err(err(
                     doc.span(k),
-                    format!("unknown key `{other}` (expected rules, exclude or deploy-engine)"),
+                    format!(
+                        "unknown key `{other}` (expected rules, exclude, deploy-engine, kustomize-version or database-env)"
+                    ),
                 ));
             }
         }
@@ -279,6 +314,15 @@ mod tests {
         );
         assert_eq!(c.exclude, vec!["charts/**"]);
         assert_eq!(c.deploy_engine, DeployEngine::ArgoCd);
+        let c = parse(
+            "kustomize-version: v5.8.1\ndatabase-env: [DB_URL, DATABASE_URL]\n",
+            "c.yaml",
+            KNOWN,
+        )
+        .unwrap();
+        assert_eq!(c.kustomize_version, Some((5, 8)));
+        assert_eq!(c.database_env, vec!["DB_URL", "DATABASE_URL"]);
+        assert!(parse("kustomize-version: latest\n", "c.yaml", KNOWN).is_err());
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct Settings {
     pub context_mode: ContextMode,
     /// kustomize 5.8+ reads selector names as regular expressions.
     pub regex_selectors: bool,
+    /// Env vars that carry the database connection.
+    pub database_env: Vec<String>,
 }
 
 impl Default for Settings {
@@ -44,6 +46,7 @@ impl Default for Settings {
             expansion_budget: model::DEFAULT_EXPANSION_BUDGET,
             context_mode: ContextMode::Auto,
             regex_selectors: false,
+            database_env: vec!["DATABASE_URL".into()],
         }
     }
 }
@@ -57,8 +60,12 @@ impl Settings {
     ) -> Result<Settings, String> {
         let mut s = Settings {
             deploy_engine: config.deploy_engine,
+            regex_selectors: config.kustomize_version.is_some_and(|v| v >= (5, 8)),
             ..Settings::default()
         };
+        if !config.database_env.is_empty() {
+            s.database_env = config.database_env.clone();
+        }
         for (name, setting) in &config.rules {
             let meta = rules::find(name)
                 .ok_or_else(|| format!("unknown rule `{name}`"))?
@@ -430,6 +437,7 @@ pub fn load_workspace(
             deploy_engine: settings.deploy_engine,
             context_mode: settings.context_mode,
             regex_selectors: settings.regex_selectors,
+            database_env: settings.database_env.clone(),
         },
     );
     (ws, diags, report)

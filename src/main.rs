@@ -59,6 +59,16 @@ struct LintArgs {
     /// Skip files larger than this many bytes (default 10 MiB)
     #[arg(long, value_name = "BYTES")]
     max_file_size: Option<u64>,
+    /// How files form contexts: `auto` (each kustomization, and each directory of other
+    /// manifests) or `all` (everything given is one context)
+    #[arg(long, value_enum, default_value_t = ContextArg::Auto)]
+    context: ContextArg,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum ContextArg {
+    Auto,
+    All,
 }
 
 #[derive(Subcommand, Debug)]
@@ -146,6 +156,7 @@ fn main() -> ExitCode {
                     ColorArg::Never => Color::Never,
                 },
                 max_file_size: a.max_file_size,
+                context_all: matches!(a.context, ContextArg::All),
             };
             app::run(
                 &opts,

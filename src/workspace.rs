@@ -5,12 +5,14 @@ use crate::diagnostic::ObjectId;
 use crate::graph::{self, Context, ContextMode, Env, FluxKustomization, ReplacementIssue};
 use crate::model::{FileData, Object};
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct WorkspaceOptions {
     pub deploy_engine: DeployEngine,
     pub context_mode: ContextMode,
     /// Read kustomize selector names as regular expressions (kustomize 5.8+).
     pub regex_selectors: bool,
+    /// Env vars that carry the database connection.
+    pub database_env: Vec<String>,
 }
 
 #[derive(Debug, Default)]

@@ -9,6 +9,7 @@
 
 mod eval;
 mod flux;
+pub mod links;
 pub mod path;
 
 pub use eval::{

@@ -47,8 +47,7 @@ impl Rule for JobNameUnversioned {
                 continue; // generateName: a new name on every create
             };
             // A placeholder, a literal version, or a replacement writing the name.
-            if name.contains("${") || has_literal_version(name) || r.name_replaced
-            {
+            if name.contains("${") || has_literal_version(name) || r.name_replaced {
                 continue;
             }
             out.push(

@@ -55,6 +55,14 @@ pub enum Category {
     Syntax,
     /// The migration Job itself.
     Job,
+    /// The k8s-wait-for init container and the Job it waits for.
+    Wait,
+    /// Permissions the waiting pod needs.
+    Rbac,
+    /// How Kustomize (and Flux) render the manifests.
+    Kustomize,
+    /// Containers, images and their configuration.
+    Workload,
     /// The linter's own bookkeeping (suppressions).
     Meta,
 }
@@ -64,6 +72,10 @@ impl Category {
         match self {
             Category::Syntax => "syntax",
             Category::Job => "job",
+            Category::Wait => "wait",
+            Category::Rbac => "rbac",
+            Category::Kustomize => "kustomize",
+            Category::Workload => "workload",
             Category::Meta => "meta",
         }
     }
@@ -216,6 +228,26 @@ impl<'a> ContextCx<'a> {
     /// A value as the context applies it.
     pub fn value(&self, r: &Rendered, path: &[Step]) -> Option<Value> {
         self.env().value(self.context, r, path)
+    }
+
+    /// A finding about an evaluated value at `path` of a rendered object: at the manifest node
+    /// when it exists, else where the value came from; related locations say who wrote it.
+    pub fn diag_value(
+        &self,
+        meta: &'static RuleMeta,
+        ocx: &ObjectCx<'_>,
+        r: &Rendered,
+        path: &[Step],
+        v: Option<&Value>,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        let loc = crate::graph::links::value_loc(&self.env(), r, path, v)
+            .unwrap_or_else(|| ocx.locate(&[]).0);
+        let d = ocx.diag_at(meta, loc, crate::graph::path::display(path), message);
+        match v {
+            Some(v) => self.provenance(d, v, loc),
+            None => d,
+        }
     }
 
     /// Related locations explaining where an evaluated value came from.
