@@ -497,8 +497,25 @@ pub fn lint_inputs_with(
             out
         })
         .collect();
+    let workspace_diags: Vec<Diagnostic> = enabled
+        .par_iter()
+        .flat_map_iter(|r| {
+            let mut out = Vec::new();
+            if catch_unwind(AssertUnwindSafe(|| r.check_workspace(&ws, &mut out))).is_err() {
+                out.push(internal_error(
+                    Loc {
+                        file: 0,
+                        span: Span::default(),
+                    },
+                    &format!("running {}", r.meta().name),
+                ));
+            }
+            out
+        })
+        .collect();
     diags.extend(object_diags);
     diags.extend(context_diags);
+    diags.extend(workspace_diags);
     diags.retain(|d| settings.enabled(d.rule) || d.rule == rules::internal_error::META.name);
 
     let mut sups = suppress::collect(&ws);

@@ -100,6 +100,8 @@ pub trait Rule: Sync + Send {
     fn check_object(&self, _cx: &ObjectCx<'_>, _out: &mut Vec<Diagnostic>) {}
     /// Runs once per context, for links between objects.
     fn check_context(&self, _cx: &ContextCx<'_>, _out: &mut Vec<Diagnostic>) {}
+    /// Runs once per run, for what belongs to no single context (a shared kustomization).
+    fn check_workspace(&self, _ws: &Workspace, _out: &mut Vec<Diagnostic>) {}
 }
 
 /// Every rule, sorted by name. A test checks the order, uniqueness, pages and fixtures.
