@@ -6,6 +6,7 @@ use crate::diagnostic::Severity;
 use crate::discover::Excludes;
 use crate::engine::{self, Input, ReadError, Report, Settings};
 use crate::output::{self, Format};
+use crate::resolve;
 use crate::rules;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -181,7 +182,23 @@ pub fn run(
             bytes,
         }
     });
-    let report = engine::lint_paths(&paths, stdin_input, &excludes, &settings);
+    // Files given alone are linted within their context; only findings touching them are kept.
+    let plan = if paths.is_empty() {
+        resolve::Plan::default()
+    } else {
+        resolve::plan(&paths)
+    };
+    let mut report = engine::lint_paths(&plan.roots, stdin_input, &excludes, &settings);
+    if let Some(focus) = &plan.focus {
+        let kept: Vec<bool> = report
+            .files
+            .iter()
+            .map(|f| f.path.as_deref().is_some_and(|p| focus.keeps(p)) || f.path.is_none())
+            .collect();
+        report.diagnostics.retain(|d| {
+            kept[d.loc.file as usize] || d.related.iter().any(|r| kept[r.loc.file as usize])
+        });
+    }
     write_report(opts, &report, out, err)
 }
 

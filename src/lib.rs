@@ -16,6 +16,7 @@ pub mod migration;
 pub mod model;
 pub mod output;
 pub mod redact;
+pub mod resolve;
 pub mod rules;
 pub mod source;
 pub mod suppress;

@@ -352,3 +352,44 @@ fn excludes_from_the_config_and_the_command_line() {
     assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
     assert!(stdout(&o).contains("vendor/chart/job.yaml"));
 }
+
+#[test]
+fn a_changed_file_is_linted_in_its_context_and_only_its_findings_are_shown() {
+    // Pre-commit passes changed files. The Deployment alone: only its own finding.
+    let o = run(&[
+        "testdata/example/k8s/deployment.yaml",
+        "--format",
+        "concise",
+    ]);
+    let s = stdout(&o);
+    assert!(
+        s.lines()
+            .all(|l| l.starts_with("testdata/example/k8s/deployment.yaml:")),
+        "{s}"
+    );
+    assert!(s.contains("[schema-invalid]"), "{s}");
+    // The Job file: the Job's findings, not the Deployment's.
+    let o = run(&[
+        "testdata/example/k8s/migration-job.yaml",
+        "--format",
+        "concise",
+    ]);
+    let s = stdout(&o);
+    assert!(
+        s.contains("[job-backoff-limit-nonzero]") && !s.contains("deployment.yaml"),
+        "{s}"
+    );
+    // A finding whose other end (a related location) is in the given file is shown too: the
+    // Flux Kustomization's substituted value makes the Job's name invalid.
+    let o = run(&[
+        "testdata/fixtures/name-invalid-substituted/flux.yaml",
+        "--format",
+        "concise",
+    ]);
+    let s = stdout(&o);
+    assert!(s.contains("job.yaml:4:9: error[job-name-invalid]"), "{s}");
+    assert!(
+        s.contains("flux.yaml:12:18: written by Flux substitution"),
+        "{s}"
+    );
+}
