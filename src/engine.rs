@@ -440,6 +440,14 @@ pub fn load_workspace(
             database_env: settings.database_env.clone(),
         },
     );
+    // What the evaluation could not know is said, not guessed.
+    for cx in &ws.contexts {
+        for u in &cx.unknown {
+            report.notes.push(format!("{}: {u}; findings that depend on it are not reported", cx.name));
+        }
+    }
+    report.notes.sort();
+    report.notes.dedup();
     (ws, diags, report)
 }
 
