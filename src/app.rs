@@ -39,6 +39,12 @@ pub struct RunOptions {
     pub max_file_size: Option<u64>,
     /// `--context all`: everything given is one context.
     pub context_all: bool,
+    /// `--output FORMAT=PATH`: more reports written to files in the same run.
+    pub outputs: Vec<(Format, PathBuf)>,
+    /// Hide findings recorded in this baseline.
+    pub baseline: Option<PathBuf>,
+    /// Record today's findings as the baseline.
+    pub write_baseline: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -56,6 +62,9 @@ impl Default for RunOptions {
             color: Color::Auto,
             max_file_size: None,
             context_all: false,
+            outputs: Vec::new(),
+            baseline: None,
+            write_baseline: None,
         }
     }
 }
@@ -199,7 +208,46 @@ pub fn run(
             kept[d.loc.file as usize] || d.related.iter().any(|r| kept[r.loc.file as usize])
         });
     }
-    write_report(opts, &report, out, err)
+    let mut fps = crate::fingerprint::fingerprints(&report);
+    if let Some(path) = &opts.write_baseline {
+        return match write_file(path, &crate::baseline::render(&report, &fps)) {
+            Ok(()) => {
+                let _ = emit(
+                    err,
+                    &format!(
+                        "wrote {} finding(s) to the baseline {}\n",
+                        report.diagnostics.len(),
+                        path.display()
+                    ),
+                );
+                EXIT_CLEAN
+            }
+            Err(e) => {
+                let _ = emit(
+                    err,
+                    &format!("error: cannot write {}: {e}\n", path.display()),
+                );
+                EXIT_ERROR
+            }
+        };
+    }
+    if let Some(path) = &opts.baseline {
+        let known = match crate::baseline::read(path) {
+            Ok(k) => k,
+            Err(e) => {
+                let _ = emit(err, &format!("error: {e}\n"));
+                return EXIT_ERROR;
+            }
+        };
+        let hidden = crate::baseline::apply(&mut report, &mut fps, &known);
+        if hidden > 0 {
+            report.notes.push(format!(
+                "{hidden} finding(s) recorded in the baseline {} are hidden",
+                path.display()
+            ));
+        }
+    }
+    write_report(opts, &report, &fps, out, err)
 }
 
 fn color_enabled(choice: Color) -> bool {
@@ -214,28 +262,58 @@ fn color_enabled(choice: Color) -> bool {
     }
 }
 
+/// Render one format.
+pub fn render(format: Format, report: &Report, fingerprints: &[String], color: bool) -> String {
+    match format {
+        Format::Json => output::json::render(report),
+        Format::Concise => output::concise::render(report),
+        Format::Gitlab => output::gitlab::render(report, fingerprints),
+        Format::Junit => output::junit::render(report),
+        Format::Sarif => output::sarif::render(report, fingerprints),
+        Format::Github => output::github::render(report),
+        Format::Human => {
+            let width = terminal_width().unwrap_or(100);
+            output::human::render(report, &output::human::Options { color, width })
+        }
+    }
+}
+
+/// Write a report file atomically: a temporary file beside it, then a rename.
+fn write_file(path: &Path, text: &str) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
 fn write_report(
     opts: &RunOptions,
     report: &Report,
+    fingerprints: &[String],
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    let text = match opts.format {
-        Format::Json => output::json::render(report),
-        Format::Concise => output::concise::render(report),
-        Format::Human => {
-            let width = terminal_width().unwrap_or(100);
-            output::human::render(
-                report,
-                &output::human::Options {
-                    color: color_enabled(opts.color),
-                    width,
-                },
-            )
-        }
-    };
-    let mut status = emit(out, &text);
+    let mut status = emit(
+        out,
+        &render(opts.format, report, fingerprints, color_enabled(opts.color)),
+    );
     let mut side = String::new();
+    let mut failed = false;
+    for (format, path) in &opts.outputs {
+        if let Err(e) = write_file(path, &render(*format, report, fingerprints, false)) {
+            side.push_str(&format!("error: cannot write {}: {e}\n", path.display()));
+            failed = true;
+        }
+    }
     for n in &report.notes {
         side.push_str(&format!("note: {n}\n"));
     }
@@ -245,10 +323,7 @@ fn write_report(
     if !side.is_empty() {
         status = status.and(emit(err, &side));
     }
-    if status.is_err() {
-        return EXIT_ERROR;
-    }
-    if !report.errors.is_empty() {
+    if status.is_err() || failed || !report.errors.is_empty() {
         return EXIT_ERROR;
     }
     let failing = opts
@@ -280,7 +355,7 @@ pub fn rules_table(format: Format) -> String {
                 .collect();
             serde_json::to_string_pretty(&v).expect("serialisable") + "\n"
         }
-        Format::Human | Format::Concise => {
+        _ => {
             let w = rules::REGISTRY
                 .iter()
                 .map(|r| r.meta().name.len())

@@ -5,11 +5,13 @@
 //! suppressions, sort, and hand format-neutral diagnostics to an emitter.
 
 pub mod app;
+pub mod baseline;
 pub mod config;
 pub mod diagnostic;
 pub mod discover;
 pub mod docs;
 pub mod engine;
+pub mod fingerprint;
 pub mod graph;
 pub mod kustomize;
 pub mod migration;

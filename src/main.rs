@@ -26,9 +26,19 @@ struct Cli {
 struct LintArgs {
     /// Files or directories to lint (`-` reads stdin); default: the current directory
     paths: Vec<PathBuf>,
-    /// Output format
+    /// Output format on stdout
     #[arg(long, value_enum, default_value_t = FormatArg::Human)]
     format: FormatArg,
+    /// Also write a report to a file, e.g. `--output gitlab=gl-code-quality-report.json`
+    /// (repeatable)
+    #[arg(long, value_name = "FORMAT=PATH", value_parser = parse_output)]
+    output: Vec<(Format, PathBuf)>,
+    /// Report only findings not recorded in this baseline file
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Record today's findings in this baseline file (and exit 0)
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
     /// Configuration file (default: .kube-migrate-lint.yaml found by walking up from the paths)
     #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
     config: Option<PathBuf>,
@@ -87,6 +97,10 @@ enum FormatArg {
     Human,
     Json,
     Concise,
+    Gitlab,
+    Junit,
+    Sarif,
+    Github,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -109,7 +123,24 @@ fn format(f: FormatArg) -> Format {
         FormatArg::Human => Format::Human,
         FormatArg::Json => Format::Json,
         FormatArg::Concise => Format::Concise,
+        FormatArg::Gitlab => Format::Gitlab,
+        FormatArg::Junit => Format::Junit,
+        FormatArg::Sarif => Format::Sarif,
+        FormatArg::Github => Format::Github,
     }
+}
+
+fn parse_output(s: &str) -> Result<(Format, PathBuf), String> {
+    let (f, p) = s
+        .split_once('=')
+        .ok_or("expected FORMAT=PATH, e.g. gitlab=gl-code-quality-report.json")?;
+    let format = Format::parse(f).ok_or_else(|| {
+        format!("unknown format `{f}` (human, json, concise, gitlab, junit, sarif, github)")
+    })?;
+    if p.is_empty() {
+        return Err("the PATH after = is empty".into());
+    }
+    Ok((format, PathBuf::from(p)))
 }
 
 fn main() -> ExitCode {
@@ -157,6 +188,9 @@ fn main() -> ExitCode {
                 },
                 max_file_size: a.max_file_size,
                 context_all: matches!(a.context, ContextArg::All),
+                outputs: a.output,
+                baseline: a.baseline,
+                write_baseline: a.write_baseline,
             };
             app::run(
                 &opts,

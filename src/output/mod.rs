@@ -1,8 +1,12 @@
 //! Emitters: each consumes the format-neutral report and writes one format.
 
 pub mod concise;
+pub mod github;
+pub mod gitlab;
 pub mod human;
 pub mod json;
+pub mod junit;
+pub mod sarif;
 
 use crate::diagnostic::Loc;
 use crate::engine::Report;
@@ -13,6 +17,25 @@ pub enum Format {
     Human,
     Json,
     Concise,
+    Gitlab,
+    Junit,
+    Sarif,
+    Github,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        Some(match s {
+            "human" => Format::Human,
+            "json" => Format::Json,
+            "concise" => Format::Concise,
+            "gitlab" => Format::Gitlab,
+            "junit" => Format::Junit,
+            "sarif" => Format::Sarif,
+            "github" => Format::Github,
+            _ => return None,
+        })
+    }
 }
 
 /// Start and end (exclusive) positions of a location.
