@@ -34,7 +34,11 @@ pub fn dns1123_subdomain_problem(name: &str) -> Option<String> {
         let what = if c.is_ascii_uppercase() {
             format!("the uppercase letter `{c}`")
         } else {
-            format!("the character `{}`", c.escape_default())
+            if c.is_control() || c.is_whitespace() {
+                format!("the character `{}`", c.escape_default())
+            } else {
+                format!("the character `{c}`")
+            }
         };
         return Some(format!(
             "the name contains {what}; only lowercase letters, digits, `-` and `.` are allowed"

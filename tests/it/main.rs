@@ -2,6 +2,7 @@
 
 mod cli;
 mod fixtures;
+mod formats;
 mod kustomize_oracle;
 mod rule_pages;
 mod support;

@@ -1,0 +1,309 @@
+//! Every output format against its schema or documented rules, snapshotted on input with CRLF
+//! line ends and non-ASCII text; baselines; several reports in one run.
+
+use crate::fixtures::run as run_lib;
+use kube_migrate_lint::output::Format;
+use std::process::Command;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kube-migrate-lint"));
+    c.env_remove("NO_COLOR").env_remove("COLUMNS");
+    c
+}
+
+fn schema(path: &str) -> jsonschema::Validator {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::validator_for(&v).unwrap()
+}
+
+fn errors(validator: &jsonschema::Validator, v: &serde_json::Value) -> Vec<String> {
+    validator
+        .iter_errors(v)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
+/// Trees with findings of many rules, CRLF input and non-ASCII text.
+const TARGETS: &[&str] = &["testdata/example", "testdata/fixtures", "testdata/formats"];
+
+#[test]
+fn gitlab_report_satisfies_gitlabs_fields_and_types() {
+    let validator = schema("testdata/schemas/gitlab-code-quality.json");
+    for t in TARGETS {
+        let (_, out, _) = run_lib(&[t], Format::Gitlab);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(
+            errors(&validator, &v).is_empty(),
+            "{t}: {:?}",
+            errors(&validator, &v)
+        );
+        let issues = v.as_array().unwrap();
+        assert!(!issues.is_empty());
+        let mut fps: Vec<&str> = issues
+            .iter()
+            .map(|i| i["fingerprint"].as_str().unwrap())
+            .collect();
+        let n = fps.len();
+        fps.sort();
+        fps.dedup();
+        assert_eq!(
+            fps.len(),
+            n,
+            "{t}: GitLab shows only the first issue of a fingerprint"
+        );
+    }
+    // The schema can fail.
+    let bad = serde_json::json!([{"description": "x", "check_name": "r", "fingerprint": "f", "severity": "error", "location": {"path": "a", "lines": {"begin": 0}}}]);
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
+fn sarif_validates_against_the_official_2_1_0_schema() {
+    let validator = schema("testdata/schemas/sarif-2.1.0.json");
+    for t in TARGETS {
+        let (_, out, _) = run_lib(&[t], Format::Sarif);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(
+            errors(&validator, &v).is_empty(),
+            "{t}: {:?}",
+            errors(&validator, &v)
+        );
+        let run = &v["runs"][0];
+        let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+        assert_eq!(rules.len(), kube_migrate_lint::rules::REGISTRY.len());
+        assert!(rules.iter().all(|r| {
+            r["helpUri"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("rules/{}.md", r["id"].as_str().unwrap()))
+        }));
+        for res in run["results"].as_array().unwrap() {
+            let idx = res["ruleIndex"].as_u64().unwrap() as usize;
+            assert_eq!(rules[idx]["id"], res["ruleId"]);
+            let region = &res["locations"][0]["physicalLocation"]["region"];
+            assert!(
+                region["startLine"].as_u64().unwrap() >= 1
+                    && region["startColumn"].as_u64().unwrap() >= 1
+            );
+        }
+    }
+    let (_, out, _) = run_lib(
+        &["testdata/fixtures/name-invalid-substituted"],
+        Format::Sarif,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let related = &v["runs"][0]["results"][0]["relatedLocations"];
+    assert_eq!(
+        related[0]["physicalLocation"]["artifactLocation"]["uri"],
+        "testdata/fixtures/name-invalid-substituted/flux.yaml"
+    );
+    assert!(
+        !validator.is_valid(&serde_json::json!({"version": "2.1.0", "runs": [{"results": []}]}))
+    );
+}
+
+#[test]
+fn junit_is_well_formed_and_counts_add_up() {
+    use quick_xml::events::Event;
+    for t in TARGETS {
+        let (_, out, _) = run_lib(&[t], Format::Junit);
+        let mut reader = quick_xml::Reader::from_str(&out);
+        let (mut suites, mut cases, mut failures) = (0, 0, 0);
+        let mut declared = (0usize, 0usize);
+        loop {
+            match reader
+                .read_event()
+                .unwrap_or_else(|e| panic!("{t}: malformed XML: {e}"))
+            {
+                Event::Start(e) | Event::Empty(e) => {
+                    let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+                    let attr = |k: &str| {
+                        e.try_get_attribute(k)
+                            .unwrap()
+                            .map(|a| a.unescape_value().unwrap().into_owned())
+                    };
+                    match name.as_str() {
+                        "testsuites" => {
+                            declared = (
+                                attr("tests").unwrap().parse().unwrap(),
+                                attr("failures").unwrap().parse().unwrap(),
+                            )
+                        }
+                        "testsuite" => suites += 1,
+                        "testcase" => {
+                            cases += 1;
+                            assert!(
+                                attr("classname").is_some()
+                                    && attr("name").is_some()
+                                    && attr("file").is_some()
+                            );
+                        }
+                        "failure" => {
+                            failures += 1;
+                            assert!(attr("message").is_some_and(|m| !m.is_empty()));
+                        }
+                        _ => {}
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        assert!(suites > 0 && cases >= suites, "{t}");
+        assert_eq!(declared, (cases, failures), "{t}: totals in <testsuites>");
+    }
+}
+
+#[test]
+fn github_annotations_follow_the_workflow_command_syntax() {
+    let re = regex::Regex::new(r"^::(error|warning|notice) file=[^,:]+,line=\d+(,col=\d+)?,endLine=\d+(,endColumn=\d+)?,title=[^:,]+::\S.*$").unwrap();
+    for t in TARGETS {
+        let (_, out, _) = run_lib(&[t], Format::Github);
+        assert!(!out.is_empty());
+        for line in out.lines() {
+            assert!(re.is_match(line), "{line}");
+            let caps: Vec<u64> = regex::Regex::new(r"line=(\d+).*endLine=(\d+)")
+                .unwrap()
+                .captures(line)
+                .unwrap()
+                .iter()
+                .skip(1)
+                .map(|c| c.unwrap().as_str().parse().unwrap())
+                .collect();
+            if caps[0] != caps[1] {
+                assert!(
+                    !line.contains(",col="),
+                    "multi-line ranges carry no columns: {line}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_format_on_crlf_and_non_ascii_input_is_snapshotted() {
+    for (name, format) in [
+        ("human", Format::Human),
+        ("json", Format::Json),
+        ("concise", Format::Concise),
+        ("gitlab", Format::Gitlab),
+        ("junit", Format::Junit),
+        ("sarif", Format::Sarif),
+        ("github", Format::Github),
+    ] {
+        let (code, out, _) = run_lib(&["testdata/formats"], format);
+        assert_eq!(code, 1);
+        // Timings vary: blank them out.
+        let out = regex::Regex::new(r"in \d+ ms")
+            .unwrap()
+            .replace_all(&out, "in <elapsed>");
+        let out = regex::Regex::new(r#"time="[0-9.]+""#)
+            .unwrap()
+            .replace_all(&out, "time=\"<elapsed>\"");
+        insta::assert_snapshot!(format!("format-{name}"), out);
+    }
+}
+
+#[test]
+fn several_reports_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let gl = dir.path().join("gl-code-quality-report.json");
+    let junit = dir.path().join("junit.xml");
+    let o = bin()
+        .args(["testdata/example", "--format", "concise", "--output"])
+        .arg(format!("gitlab={}", gl.display()))
+        .arg("--output")
+        .arg(format!("junit={}", junit.display()))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 5);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&gl).unwrap()).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 5);
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .contains("<testsuites")
+    );
+    let o = bin()
+        .args(["testdata/example", "--output", "xml=out.xml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn baseline_round_trip_hides_old_findings_and_shows_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let k8s = dir.path().join("k8s");
+    std::fs::create_dir_all(&k8s).unwrap();
+    for f in std::fs::read_dir("testdata/example/k8s").unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, k8s.join(f.file_name().unwrap())).unwrap();
+    }
+    let baseline = dir.path().join("baseline.json");
+    let tree = k8s.to_str().unwrap();
+    let o = bin()
+        .args([tree, "--write-baseline", baseline.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // An unrelated edit moves every line of the Job.
+    let job = k8s.join("migration-job.yaml");
+    let text = std::fs::read_to_string(&job).unwrap();
+    std::fs::write(
+        &job,
+        format!("# reviewed by the platform team\n# see the runbook\n{text}"),
+    )
+    .unwrap();
+    let o = bin()
+        .args([
+            tree,
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--format",
+            "concise",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(o.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("5 finding(s) recorded in the baseline"));
+    // A new problem shows.
+    std::fs::write(k8s.join("second-job.yaml"), "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: reports-migration-v2\n  annotations: {kustomize.toolkit.fluxcd.io/force: enabled}\nspec:\n  backoffLimit: 4\n  template: {spec: {restartPolicy: Never, containers: [{name: m, image: \"app:v2\"}]}}\n").unwrap();
+    let o = bin()
+        .args([
+            tree,
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--format",
+            "concise",
+            "--select",
+            "job-backoff-limit-nonzero",
+        ])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(s.lines().count(), 1, "{s}");
+    assert!(s.contains("second-job.yaml"));
+    // A damaged baseline is an error, not silence.
+    std::fs::write(&baseline, "{not json").unwrap();
+    let o = bin()
+        .args([tree, "--baseline", baseline.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
