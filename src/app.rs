@@ -187,22 +187,33 @@ pub fn run(
                 .clone()
                 .map(|n| crate::discover::display_path(Path::new(&n)))
                 .unwrap_or_else(|| "<stdin>".into()),
-            path: None,
+            path: opts.stdin_filename.as_ref().map(PathBuf::from),
             bytes,
         }
     });
     // Files given alone are linted within their context; only findings touching them are kept.
-    let plan = if paths.is_empty() {
+    let stdin_name = opts
+        .stdin_filename
+        .as_ref()
+        .filter(|_| use_stdin)
+        .map(PathBuf::from);
+    let plan = if paths.is_empty() && stdin_name.is_none() {
         resolve::Plan::default()
     } else {
-        resolve::plan(&paths)
+        resolve::plan(&paths, stdin_name.as_deref())
     };
+    let progress = Progress::start(&mut settings);
     let mut report = engine::lint_paths(&plan.roots, stdin_input, &excludes, &settings);
+    drop(progress);
     if let Some(focus) = &plan.focus {
         let kept: Vec<bool> = report
             .files
             .iter()
-            .map(|f| f.path.as_deref().is_some_and(|p| focus.keeps(p)) || f.path.is_none())
+            .map(|f| {
+                f.path
+                    .as_deref()
+                    .is_none_or(|p| focus.keeps(p) || Some(p) == stdin_name.as_deref())
+            })
             .collect();
         report.diagnostics.retain(|d| {
             kept[d.loc.file as usize] || d.related.iter().any(|r| kept[r.loc.file as usize])
@@ -248,6 +259,56 @@ pub fn run(
         }
     }
     write_report(opts, &report, &fps, out, err)
+}
+
+/// A progress line on stderr for long runs, only on a terminal and never in CI: it appears
+/// after a second and is erased when the run ends.
+struct Progress {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(settings: &mut Settings) -> Option<Progress> {
+        if !io::stderr().is_terminal() || std::env::var_os("CI").is_some() {
+            return None;
+        }
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        settings.progress = Some(count.clone());
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = done.clone();
+        let thread = std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            let mut shown = false;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                if start.elapsed().as_millis() >= 1000 {
+                    let n = count.load(std::sync::atomic::Ordering::Relaxed);
+                    eprint!(
+                        "\r\x1b[2Kreading manifests: {n} files ({:.0} s)",
+                        start.elapsed().as_secs_f64()
+                    );
+                    shown = true;
+                }
+            }
+            if shown {
+                eprint!("\r\x1b[2K");
+            }
+        });
+        Some(Progress {
+            done,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 fn color_enabled(choice: Color) -> bool {

@@ -31,6 +31,8 @@ pub struct Settings {
     pub regex_selectors: bool,
     /// Env vars that carry the database connection.
     pub database_env: Vec<String>,
+    /// Counts files as they are read, for a progress indicator.
+    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl Default for Settings {
@@ -47,6 +49,7 @@ impl Default for Settings {
             context_mode: ContextMode::Auto,
             regex_selectors: false,
             database_env: vec!["DATABASE_URL".into()],
+            progress: None,
         }
     }
 }
@@ -171,9 +174,15 @@ pub fn lint_paths(
     let start = Instant::now();
     let found = discover::discover(paths, excludes);
     let max = settings.max_file_size;
+    // Stdin standing for a file on disk replaces it.
+    let replaced = stdin
+        .as_ref()
+        .and_then(|s| s.path.as_deref())
+        .and_then(crate::resolve::canonical);
     let mut inputs: Vec<Input> = found
         .files
         .par_iter()
+        .filter(|c| replaced.is_none() || c.path.canonicalize().ok() != replaced)
         .map(|c| Input {
             display: c.display.clone(),
             path: Some(c.path.clone()),
@@ -357,6 +366,9 @@ pub fn load_workspace(
         .into_par_iter()
         .map(|input| {
             let display = input.display.clone();
+            if let Some(p) = &settings.progress {
+                p.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             catch_unwind(AssertUnwindSafe(|| load(input, settings))).unwrap_or_else(|_| Loaded {
                 file: Some(FileData {
                     source: SourceFile::new(display, None, String::new()),
@@ -443,7 +455,10 @@ pub fn load_workspace(
     // What the evaluation could not know is said, not guessed.
     for cx in &ws.contexts {
         for u in &cx.unknown {
-            report.notes.push(format!("{}: {u}; findings that depend on it are not reported", cx.name));
+            report.notes.push(format!(
+                "{}: {u}; findings that depend on it are not reported",
+                cx.name
+            ));
         }
     }
     report.notes.sort();

@@ -90,6 +90,8 @@ enum Command {
     },
     /// Print a rule's page: what it checks, why it matters, examples, the fix
     Explain { rule: String },
+    /// Print a shell completion script (e.g. `kube-migrate-lint completions bash > ~/.local/share/bash-completion/completions/kube-migrate-lint`)
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -152,6 +154,12 @@ fn main() -> ExitCode {
     let mut stderr = std::io::stderr().lock();
     let code = match cli.command {
         Some(Command::Rules { format: f }) => app::print(&mut stdout, &app::rules_table(format(f))),
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "kube-migrate-lint", &mut buf);
+            app::print(&mut stdout, &String::from_utf8_lossy(&buf))
+        }
         Some(Command::Explain { rule }) => match app::explain(&rule) {
             Ok(page) => app::print(&mut stdout, &page),
             Err(e) => {

@@ -30,7 +30,7 @@ pub struct Focus {
 impl Focus {
     /// Whether a finding in `path` concerns what was given.
     pub fn keeps(&self, path: &Path) -> bool {
-        let Ok(p) = path.canonicalize() else {
+        let Some(p) = canonical(path) else {
             return false;
         };
         self.files.contains(&p) || self.dirs.iter().any(|d| p.starts_with(d))
@@ -86,9 +86,22 @@ pub fn closure(kustomization: &Path) -> BTreeSet<PathBuf> {
     out
 }
 
+/// A path made absolute and canonical, for a file that may not exist (an unsaved editor
+/// buffer named by `--stdin-filename`): its directory is canonicalised.
+pub fn canonical(file: &Path) -> Option<PathBuf> {
+    if let Ok(c) = file.canonicalize() {
+        return Some(c);
+    }
+    let parent = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    Some(parent.canonicalize().ok()?.join(file.file_name()?))
+}
+
 /// The directory whose kustomization is the nearest one including `file`, if any.
 pub fn context_root(file: &Path) -> Option<PathBuf> {
-    let file = file.canonicalize().ok()?;
+    let file = canonical(file)?;
     let mut dir = file.parent();
     while let Some(d) = dir {
         if let Some(k) = kustomization_in(d)
@@ -104,9 +117,15 @@ pub fn context_root(file: &Path) -> Option<PathBuf> {
     None
 }
 
-/// Turn the given paths into what to lint.
-pub fn plan(paths: &[PathBuf]) -> Plan {
-    let files: Vec<&PathBuf> = paths.iter().filter(|p| p.is_file()).collect();
+/// Turn the given paths into what to lint. `stdin_name` is the file stdin stands for: it is
+/// resolved to its context like a given file.
+pub fn plan(paths: &[PathBuf], stdin_name: Option<&Path>) -> Plan {
+    let is_file = |p: &PathBuf| p.is_file() || Some(p.as_path()) == stdin_name;
+    let mut paths = paths.to_vec();
+    if let Some(n) = stdin_name {
+        paths.push(n.to_path_buf());
+    }
+    let files: Vec<&PathBuf> = paths.iter().filter(|p| is_file(p)).collect();
     if files.is_empty() {
         return Plan {
             roots: paths.to_vec(),
@@ -115,8 +134,22 @@ pub fn plan(paths: &[PathBuf]) -> Plan {
     }
     let mut roots: Vec<PathBuf> = Vec::new();
     let mut focus = Focus::default();
-    for p in paths {
-        if !p.is_file() {
+    for p in &paths {
+        if Some(p.as_path()) == stdin_name && !p.exists() {
+            if let Some(c) = canonical(p) {
+                focus.files.insert(c);
+            }
+            if let Some(root) = context_root(p) {
+                roots.push(relative_like(p, &root));
+            } else if let Some(dir) = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty() && d.is_dir())
+            {
+                roots.push(dir.to_path_buf());
+            }
+            continue;
+        }
+        if !is_file(p) {
             if let Ok(c) = p.canonicalize() {
                 focus.dirs.push(c);
             }
@@ -140,22 +173,20 @@ pub fn plan(paths: &[PathBuf]) -> Plan {
             None => {
                 // A loose manifest: its directory's manifests form its context.
                 roots.push(p.clone());
-                if let Some(dir) = p
+                let dir = p
                     .parent()
                     .filter(|d| !d.as_os_str().is_empty())
-                    .or(Some(Path::new(".")))
-                {
-                    if let Ok(entries) = std::fs::read_dir(dir) {
-                        let mut siblings: Vec<PathBuf> = entries
-                            .filter_map(|e| e.ok())
-                            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                            .filter(|e| is_manifest_name(&e.file_name().to_string_lossy()))
-                            .map(|e| e.path())
-                            .map(|e| e.strip_prefix("./").map(Path::to_path_buf).unwrap_or(e))
-                            .collect();
-                        siblings.sort();
-                        roots.extend(siblings);
-                    }
+                    .unwrap_or(Path::new("."));
+                if let Ok(entries) = std::fs::read_dir(dir) {
+                    let mut siblings: Vec<PathBuf> = entries
+                        .filter_map(|e| e.ok())
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                        .filter(|e| is_manifest_name(&e.file_name().to_string_lossy()))
+                        .map(|e| e.path())
+                        .map(|e| e.strip_prefix("./").map(Path::to_path_buf).unwrap_or(e))
+                        .collect();
+                    siblings.sort();
+                    roots.extend(siblings);
                 }
             }
         }
@@ -236,12 +267,23 @@ mod tests {
         );
         write(&root.join("k/job.yaml"), "kind: Job\n");
         write(&root.join("k/deploy.yaml"), "kind: Deployment\n");
-        let plan = plan(&[root.join("k/deploy.yaml")]);
+        let plan = plan(&[root.join("k/deploy.yaml")], None);
         assert_eq!(plan.roots, vec![root.join("k").canonicalize().unwrap()]);
         let focus = plan.focus.unwrap();
         assert!(focus.keeps(&root.join("k/deploy.yaml")));
         assert!(!focus.keeps(&root.join("k/job.yaml")));
-        let plan = super::plan(&[root.join("k")]);
+        let plan = super::plan(&[root.join("k")], None);
+        assert!(plan.focus.is_none());
+        // stdin standing for an unsaved file in the context resolves like the file itself.
+        let plan = super::plan(&[], Some(&root.join("k/new.yaml")));
+        assert_eq!(plan.roots, vec![root.join("k")]);
+        let f = plan.focus.unwrap();
+        assert!(
+            f.keeps(&root.join("k/new.yaml")),
+            "{f:?} {:?}",
+            canonical(&root.join("k/new.yaml"))
+        );
+        let plan = super::plan(&[root.join("k")], None);
         assert!(plan.focus.is_none());
     }
 }

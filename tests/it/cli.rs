@@ -393,3 +393,40 @@ fn a_changed_file_is_linted_in_its_context_and_only_its_findings_are_shown() {
         "{s}"
     );
 }
+
+#[test]
+fn stdin_filename_stands_for_the_file_in_its_context() {
+    // An editor's unsaved buffer: stdin replaces the file on disk, in the file's context, and
+    // only its findings are shown.
+    let disk = std::fs::read_to_string("testdata/example/k8s/migration-job.yaml").unwrap();
+    let edited = disk.replace("spec:\n  ttl", "spec:\n  backoffLimit: 0\n  ttl");
+    assert_ne!(disk, edited);
+    let name = "testdata/example/k8s/migration-job.yaml";
+    let o = run_stdin(
+        &["-", "--stdin-filename", name, "--format", "concise"],
+        edited.as_bytes(),
+    );
+    let s = stdout(&o);
+    assert!(s.lines().all(|l| l.starts_with(name)), "{s}");
+    assert!(
+        !s.contains("job-backoff-limit-nonzero"),
+        "stdin must replace the disk file: {s}"
+    );
+    assert!(s.contains("job-restart-policy-not-never"), "{s}");
+    let o = run(&[name, "--format", "concise"]);
+    assert!(stdout(&o).contains("job-backoff-limit-nonzero"));
+}
+
+#[test]
+fn shell_completions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = run(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}");
+        let s = stdout(&o);
+        assert!(
+            s.contains("kube-migrate-lint") && s.contains("stdin-filename"),
+            "{shell}"
+        );
+    }
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+}
