@@ -10,6 +10,9 @@ pub struct Selector {
     pub kind: Option<String>,
     pub name: Option<String>,
     pub namespace: Option<String>,
+    /// `labelSelector` / `annotationSelector` (Kubernetes selector syntax).
+    pub label_selector: Option<String>,
+    pub annotation_selector: Option<String>,
     pub node: Option<NodeId>,
 }
 
@@ -22,6 +25,8 @@ impl Selector {
             kind: s("kind"),
             name: s("name"),
             namespace: s("namespace"),
+            label_selector: s("labelSelector"),
+            annotation_selector: s("annotationSelector"),
             node: Some(id),
         }
     }
@@ -237,6 +242,44 @@ pub fn field_node(doc: &Document, root: NodeId, path: &str) -> Option<NodeId> {
     Some(cur)
 }
 
+/// Whether a Kubernetes label selector (`a=b,c!=d,e in (x,y),f notin (z),g,!h`) matches
+/// `labels`. A selector that does not parse matches nothing.
+pub fn selector_matches(selector: &str, labels: &std::collections::BTreeMap<String, String>) -> bool {
+    let mut terms = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (i, c) in selector.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                terms.push(&selector[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    terms.push(&selector[start..]);
+    terms.iter().map(|t| t.trim()).filter(|t| !t.is_empty()).all(|t| {
+        let set = |rest: &str| -> Option<Vec<String>> {
+            let inner = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
+            Some(inner.split(',').map(|v| v.trim().to_string()).collect())
+        };
+        if let Some((k, v)) = t.split_once("!=") {
+            labels.get(k.trim()).is_none_or(|l| l != v.trim())
+        } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
+            labels.get(k.trim()).is_some_and(|l| l == v.trim())
+        } else if let Some((k, rest)) = t.split_once(" notin ") {
+            set(rest).is_some_and(|vs| labels.get(k.trim()).is_none_or(|l| !vs.contains(l)))
+        } else if let Some((k, rest)) = t.split_once(" in ") {
+            set(rest).is_some_and(|vs| labels.get(k.trim()).is_some_and(|l| vs.contains(l)))
+        } else if let Some(k) = t.strip_prefix('!') {
+            !labels.contains_key(k.trim())
+        } else {
+            labels.contains_key(t)
+        }
+    })
+}
+
 /// Kustomize's delimiter/index write: replace element `index` of `current` split by
 /// `delimiter`; past the end appends, negative prepends; without a delimiter, the whole value.
 pub fn write_delimited(current: &str, value: &str, delimiter: Option<&str>, index: i64) -> String {
@@ -306,6 +349,17 @@ mod tests {
         let d = &p.docs[0];
         let n = field_node(d, d.root, "spec.initContainers.[name=w].args.1").unwrap();
         assert_eq!(d.str(n), Some("x"));
+    }
+
+    #[test]
+    fn label_selectors() {
+        let labels: std::collections::BTreeMap<String, String> =
+            [("app", "web"), ("tier", "db")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert!(selector_matches("app=web", &labels));
+        assert!(selector_matches("app==web,tier in (db, cache)", &labels));
+        assert!(!selector_matches("app=web,tier notin (db)", &labels));
+        assert!(selector_matches("app,!missing", &labels));
+        assert!(!selector_matches("app!=web", &labels));
     }
 
     #[test]

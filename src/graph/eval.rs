@@ -1140,6 +1140,15 @@ impl<'a> Evaluator<'a> {
                 kind: IssueKind::Invalid,
                 message: format!("{e}; kustomize build fails"),
             }),
+            Err(PathError::OutOfRange(e)) => built.issues.push(ReplacementIssue {
+                kustomization: kfile,
+                node: fp_node,
+                kind: IssueKind::Invalid,
+                message: format!(
+                    "{e} ({} {}): kustomize fails, and `options.create` cannot add a list element by index",
+                    built.rendered[i].kind, built.rendered[i].name.text
+                ),
+            }),
             Err(PathError::Missing(e)) => built.issues.push(ReplacementIssue {
                 kustomization: kfile,
                 node: fp_node,

@@ -125,9 +125,12 @@ impl Context {
     /// Whether objects may be missing from the context (a remote base, a resource outside the
     /// linted paths): "nothing defines X" findings must not be reported then.
     pub fn incomplete(&self) -> bool {
-        self.unknown
-            .iter()
-            .any(|u| u.starts_with("remote resource") || u.starts_with("resource `") || u.starts_with("component") || u.contains("cycle"))
+        self.unknown.iter().any(|u| {
+            u.starts_with("remote resource")
+                || u.starts_with("resource `")
+                || u.starts_with("component")
+                || u.contains("cycle")
+        })
     }
 
     pub fn rendered_of(&self, obj: ObjectId) -> Option<&Rendered> {

@@ -51,6 +51,8 @@ pub enum PathError {
     Invalid(String),
     /// The path does not exist in the target (an error unless `create: true`).
     Missing(String),
+    /// A list index past the end (an error even with `create: true`).
+    OutOfRange(String),
 }
 
 /// Why kustomize rejects a field path element, if it does.
@@ -124,7 +126,7 @@ pub fn resolve(
                                 next.push((Some(it), p));
                             }
                             None => {
-                                return Err(PathError::Missing(format!(
+                                return Err(PathError::OutOfRange(format!(
                                     "index {i} is out of range: `{}` has {} element{}",
                                     display(&path),
                                     items.len(),

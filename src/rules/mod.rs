@@ -36,14 +36,28 @@ macro_rules! engine_rule {
 }
 use engine_rule;
 
+mod env_source_mismatch;
+mod image_tag_mismatch;
+mod image_tag_mutable;
+mod init_migration_race;
+mod init_resources_missing;
 pub(crate) mod internal_error;
 mod job_backoff_limit_nonzero;
 mod job_force_annotation_missing;
 mod job_name_invalid;
 mod job_name_unversioned;
 mod job_restart_policy_not_never;
+mod kustomize_api_version;
+mod kustomize_placeholder_unresolved;
+mod kustomize_replacement_invalid;
+mod kustomize_replacement_unmatched;
+mod kustomize_resource_order;
+mod rbac_job_read_missing;
+mod rbac_service_account_missing;
 pub(crate) mod schema_invalid;
+mod secret_in_plaintext;
 pub(crate) mod unused_suppression;
+mod workload_links;
 pub(crate) mod yaml_syntax;
 
 #[cfg(test)]
@@ -106,13 +120,26 @@ pub trait Rule: Sync + Send {
 
 /// Every rule, sorted by name. A test checks the order, uniqueness, pages and fixtures.
 pub static REGISTRY: &[&dyn Rule] = &[
+    &env_source_mismatch::EnvSourceMismatch,
+    &image_tag_mismatch::ImageTagMismatch,
+    &image_tag_mutable::ImageTagMutable,
+    &init_migration_race::InitMigrationRace,
+    &init_resources_missing::InitResourcesMissing,
     &internal_error::InternalError,
     &job_backoff_limit_nonzero::JobBackoffLimitNonzero,
     &job_force_annotation_missing::JobForceAnnotationMissing,
     &job_name_invalid::JobNameInvalid,
     &job_name_unversioned::JobNameUnversioned,
     &job_restart_policy_not_never::JobRestartPolicyNotNever,
+    &kustomize_api_version::KustomizeApiVersion,
+    &kustomize_placeholder_unresolved::KustomizePlaceholderUnresolved,
+    &kustomize_replacement_invalid::KustomizeReplacementInvalid,
+    &kustomize_replacement_unmatched::KustomizeReplacementUnmatched,
+    &kustomize_resource_order::KustomizeResourceOrder,
+    &rbac_job_read_missing::RbacJobReadMissing,
+    &rbac_service_account_missing::RbacServiceAccountMissing,
     &schema_invalid::SchemaInvalid,
+    &secret_in_plaintext::SecretInPlaintext,
     &unused_suppression::UnusedSuppression,
     &yaml_syntax::YamlSyntax,
 ];

@@ -1,0 +1,327 @@
+//! The migration and the app it gates must run fixed code: an image without a tag or digest,
+//! or tagged `latest`, can resolve to other code on the next pull.
+
+use super::workload_links::{
+    container_name, describe, is_wait_for, job_links, judged, migration_tool, readable,
+};
+use super::{Category, ContextCx, Rule, RuleMeta, migration_job};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::graph::links::{self, Container};
+use crate::graph::path::Step;
+use crate::graph::{Rendered, split_image};
+use crate::redact::display_value;
+use std::collections::BTreeMap;
+
+pub struct ImageTagMutable;
+
+static META: RuleMeta = RuleMeta {
+    name: "image-tag-mutable",
+    severity: Severity::Warning,
+    category: Category::Workload,
+    summary: "a migration container, or an app container gated by a migration, whose image has no tag and no digest or is tagged `latest`",
+    fixable: false,
+    page: include_str!("../../rules/image-tag-mutable.md"),
+};
+
+const HELP: &str = "pin the image to the release's tag, the one the migration and the app share (kustomize `images: newTag`, a replacement or Flux `${IMAGE_TAG}`), or to a digest";
+
+/// Why an image reference moves, if it does. Unknown values (placeholders) do not.
+fn mutable(image: &str) -> Option<&'static str> {
+    if image.contains("${") || image.contains("$(") || image.trim().is_empty() {
+        return None;
+    }
+    match split_image(image) {
+        (_, _, Some(_)) => None,
+        (_, None, None) => Some("has no tag or digest, so it means `:latest`"),
+        (_, Some("latest"), None) => Some("is tagged `latest`"),
+        _ => None,
+    }
+}
+
+/// What a container is to the migration.
+#[derive(Clone)]
+enum Role {
+    MigrationJob,
+    MigrationInit,
+    /// Gated by a migration, described.
+    App(String),
+}
+
+impl ImageTagMutable {
+    fn report(
+        &self,
+        cx: &ContextCx<'_>,
+        r: &Rendered,
+        c: &Container,
+        role: &Role,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let Some(image) = c.image.as_ref() else {
+            return;
+        };
+        let Some(why) = mutable(&image.text) else {
+            return;
+        };
+        let Some(o) = r.object() else { return };
+        let ocx = super::ObjectCx::new(cx.ws, &cx.ws.objects[o as usize]);
+        let who = match role {
+            Role::MigrationJob => format!(
+                "migration container `{}` of {}",
+                container_name(c),
+                describe(cx, r)
+            ),
+            Role::MigrationInit => format!(
+                "migration init container `{}` of {}",
+                container_name(c),
+                describe(cx, r)
+            ),
+            Role::App(gate) => format!(
+                "app container `{}` of {}, {gate},",
+                container_name(c),
+                describe(cx, r)
+            ),
+        };
+        let consequence = match role {
+            Role::App(_) => {
+                "a restarted, rescheduled or added pod may pull different code than the migration ran"
+            }
+            _ => {
+                "a retried migration pod, or one on another node, may pull different code than the app it gates"
+            }
+        };
+        let message = format!(
+            "{who} runs `{}`, which {why}: the tag moves, so {consequence}",
+            display_value(&image.text)
+        );
+        out.push(
+            cx.diag_value(&META, &ocx, r, &c.field("image"), Some(image), message)
+                .help(HELP),
+        );
+    }
+}
+
+impl Rule for ImageTagMutable {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
+        if !judged(cx) {
+            return;
+        }
+        let env = cx.env();
+        // (rendered index, container path) → role; the first role found wins.
+        let mut roles: BTreeMap<(usize, Vec<Step>), Role> = BTreeMap::new();
+        for (ri, r) in cx.context.rendered.iter().enumerate() {
+            let Some(o) = r.object() else { continue };
+            if r.patched || crate::graph::pod_spec_path(&r.kind).is_none() {
+                continue;
+            }
+            let ocx = super::ObjectCx::new(cx.ws, &cx.ws.objects[o as usize]);
+            if !readable(&ocx) {
+                continue;
+            }
+            let containers = links::containers(&env, cx.context, r);
+            if r.kind == "Job" && migration_job(&ocx).is_some() {
+                for c in containers.iter().filter(|c| !is_wait_for(c)) {
+                    roles
+                        .entry((ri, c.path.clone()))
+                        .or_insert(Role::MigrationJob);
+                }
+                continue;
+            }
+            let inits: Vec<&Container> = containers
+                .iter()
+                .filter(|c| c.init && migration_tool(c).is_some())
+                .collect();
+            for c in &inits {
+                roles
+                    .entry((ri, c.path.clone()))
+                    .or_insert(Role::MigrationInit);
+            }
+            if let Some(first) = inits.first() {
+                for c in containers.iter().filter(|c| !c.init) {
+                    roles
+                        .entry((ri, c.path.clone()))
+                        .or_insert(Role::App(format!(
+                            "whose pods run the migration init container `{}`",
+                            container_name(first)
+                        )));
+                }
+            }
+        }
+        for l in job_links(cx) {
+            if l.app.patched {
+                continue;
+            }
+            let Some(ri) = cx
+                .context
+                .rendered
+                .iter()
+                .position(|r| std::ptr::eq(r, l.app))
+            else {
+                continue;
+            };
+            for c in links::containers(&env, cx.context, l.app)
+                .iter()
+                .filter(|c| !c.init)
+            {
+                roles
+                    .entry((ri, c.path.clone()))
+                    .or_insert(Role::App(format!(
+                        "which waits for the migration {}",
+                        describe(cx, l.job)
+                    )));
+            }
+        }
+        for ((ri, p), role) in &roles {
+            let r = &cx.context.rendered[*ri];
+            if let Some(c) = links::containers(&env, cx.context, r)
+                .iter()
+                .find(|c| &c.path == p)
+            {
+                self.report(cx, r, c, role, out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::lint_files;
+
+    const RULE: &str = "image-tag-mutable";
+
+    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
+        lint_files(files)
+            .into_iter()
+            .filter(|d| d.rule == RULE)
+            .collect()
+    }
+
+    fn job(image: &str) -> String {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: myapp-migration-v1\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: migrate\n          image: {image}\n          command: [npx, prisma, migrate, deploy]\n"
+        )
+    }
+
+    fn deploy(wait_image: &str, image: &str) -> String {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait-for-migration\n          image: {wait_image}\n          args: [job-wr, myapp-migration-v1]\n      containers:\n        - name: service\n          image: {image}\n"
+        )
+    }
+
+    #[test]
+    fn classifies_references() {
+        assert_eq!(
+            mutable("app"),
+            Some("has no tag or digest, so it means `:latest`")
+        );
+        assert_eq!(
+            mutable("registry:5000/app"),
+            Some("has no tag or digest, so it means `:latest`")
+        );
+        assert_eq!(mutable("app:latest"), Some("is tagged `latest`"));
+        assert_eq!(mutable("app:latest@sha256:abc"), None);
+        assert_eq!(mutable("app@sha256:abc"), None);
+        assert_eq!(mutable("app:v1"), None);
+        assert_eq!(mutable("app:${TAG}"), None);
+    }
+
+    #[test]
+    fn migration_job_and_waiting_app() {
+        let files = [
+            ("k/job.yaml", job("myapp-migration:latest")),
+            (
+                "k/deploy.yaml",
+                deploy("groundnuty/k8s-wait-for", "registry.example.com/myapp"),
+            ),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 2, "{d:?}");
+        let job_d = d
+            .iter()
+            .find(|d| d.message.starts_with("migration container"))
+            .unwrap();
+        assert_eq!(
+            &files[0].1[job_d.loc.span.range()],
+            "myapp-migration:latest"
+        );
+        assert_eq!(
+            job_d.message,
+            "migration container `migrate` of Job `myapp-migration-v1` runs `myapp-migration:latest`, which is tagged `latest`: the tag moves, so a retried migration pod, or one on another node, may pull different code than the app it gates"
+        );
+        let app_d = d
+            .iter()
+            .find(|d| d.message.starts_with("app container"))
+            .unwrap();
+        assert_eq!(
+            &files[1].1[app_d.loc.span.range()],
+            "registry.example.com/myapp"
+        );
+        assert!(app_d.message.starts_with("app container `service` of Deployment `myapp`, which waits for the migration Job `myapp-migration-v1`, runs `registry.example.com/myapp`, which has no tag or digest"), "{}", app_d.message);
+        // The untagged k8s-wait-for image is another rule's business.
+        assert!(d.iter().all(|d| !d.message.contains("k8s-wait-for")));
+    }
+
+    #[test]
+    fn kustomize_images_pin_the_tag() {
+        let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [job.yaml, deploy.yaml]\nimages:\n- name: myapp-migration\n  newTag: v1\n- name: myapp\n  digest: sha256:0123\n";
+        let files = [
+            ("k/job.yaml", job("myapp-migration")),
+            (
+                "k/deploy.yaml",
+                deploy("groundnuty/k8s-wait-for:v2.0", "myapp:latest"),
+            ),
+            ("k/kustomization.yaml", k.to_string()),
+        ];
+        assert!(run(&files).is_empty());
+        // An images entry that sets latest is reported at the manifest with its writer.
+        let k2 = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [job.yaml, deploy.yaml]\nimages:\n- name: myapp\n  newTag: latest\n";
+        let files = [
+            ("k/job.yaml", job("myapp-migration:v1")),
+            (
+                "k/deploy.yaml",
+                deploy("groundnuty/k8s-wait-for:v2.0", "myapp:v1"),
+            ),
+            ("k/kustomization.yaml", k2.to_string()),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(&files[1].1[d[0].loc.span.range()], "myapp:v1");
+        assert!(d[0].message.contains("runs `myapp:latest`"));
+        assert_eq!(d[0].related[0].message, "written by images");
+    }
+
+    #[test]
+    fn an_overlay_that_pins_the_tag_clears_its_base() {
+        let base = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [job.yaml, deploy.yaml]\n";
+        let overlay = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../base]\nimages:\n- name: myapp-migration\n  newTag: v1\n- name: myapp\n  newTag: v1\n";
+        let files = [
+            ("base/job.yaml", job("myapp-migration")),
+            (
+                "base/deploy.yaml",
+                deploy("groundnuty/k8s-wait-for:v2.0", "myapp"),
+            ),
+            ("base/kustomization.yaml", base.to_string()),
+            ("prod/kustomization.yaml", overlay.to_string()),
+        ];
+        assert!(run(&files).is_empty());
+    }
+
+    #[test]
+    fn init_container_migration() {
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: migrate\n          image: my-app:latest\n          command: [npm, run, migrate]\n      containers:\n        - name: web\n          image: my-app:latest\n".to_string();
+        let d = run(&[("k/web.yaml", text.clone())]);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].message.starts_with(
+            "migration init container `migrate` of Deployment `web` runs `my-app:latest`"
+        ));
+        assert!(d[1].message.starts_with("app container `web` of Deployment `web`, whose pods run the migration init container `migrate`, runs"));
+        assert_eq!(&text[d[1].loc.span.range()], "my-app:latest");
+        // An ordinary Deployment with `latest` is not this rule's business.
+        let plain = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: my-app:latest\n".to_string();
+        assert!(run(&[("k/web.yaml", plain)]).is_empty());
+    }
+}

@@ -1,0 +1,439 @@
+//! A migration in an init container runs in every pod: when a workload can run more than one
+//! pod, several migrations can run against the same database at once.
+
+use super::workload_links::{
+    container_name, describe, field, judged, migration_reason, node_loc, readable,
+};
+use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::diagnostic::{Diagnostic, Loc, Severity};
+use crate::graph::links::{self, Container, value_loc};
+use crate::graph::path::{self, Step};
+use crate::graph::{Rendered, Value};
+use crate::migration::migration_command;
+use crate::redact::display_value;
+
+pub struct InitMigrationRace;
+
+static META: RuleMeta = RuleMeta {
+    name: "init-migration-race",
+    severity: Severity::Warning,
+    category: Category::Workload,
+    summary: "a migration in an init container of a workload that can run more than one pod at once (replicas > 1, an HPA, a DaemonSet)",
+    fixable: false,
+    page: include_str!("../../rules/init-migration-race.md"),
+};
+
+const HELP: &str = "run the migration once per release in a versioned Job that the pods wait for (k8s-wait-for `job-wr`), or keep the workload at one pod with no autoscaler, or make sure the migration tool takes a database lock";
+
+const ROLLOUT: &str = "`maxSurge: 1, maxUnavailable: 0` only makes a rollout create new pods one at a time (their migrations then run in turn), not on first install, on HPA scale-up or when several pods are rescheduled together";
+
+const LOCKS: &str = "tools that take a database lock (Prisma, Flyway, Liquibase, golang-migrate, Rails) serialise themselves, Django and Alembic do not by default (advisory)";
+
+/// A HorizontalPodAutoscaler that scales the workload above one pod.
+struct Hpa {
+    name: String,
+    max: u64,
+    loc: Option<Loc>,
+}
+
+fn number(v: &Value) -> Option<u64> {
+    v.text.trim().parse().ok()
+}
+
+impl InitMigrationRace {
+    fn hpas(&self, cx: &ContextCx<'_>, r: &Rendered) -> Vec<Hpa> {
+        let env = cx.env();
+        let ns = env.namespace(cx.context, r);
+        let mut names: Vec<String> = r.previous_names.clone();
+        names.push(r.name.text.clone());
+        if let Some(n) = env.name(cx.context, r) {
+            names.push(n.text);
+        }
+        let mut out = Vec::new();
+        for h in &cx.context.rendered {
+            if h.kind != "HorizontalPodAutoscaler"
+                || !h.api_version.starts_with("autoscaling/")
+                || env.namespace(cx.context, h) != ns
+            {
+                continue;
+            }
+            let target = |k: &str| cx.value(h, &path::keys(&["spec", "scaleTargetRef", k]));
+            let kind_ok = target("kind").is_some_and(|k| k.text == r.kind);
+            let name_ok = target("name").is_some_and(|n| names.contains(&n.text));
+            if !kind_ok || !name_ok {
+                continue;
+            }
+            let p = path::keys(&["spec", "maxReplicas"]);
+            let Some(max) = cx.value(h, &p) else { continue };
+            let Some(n) = number(&max) else { continue };
+            if n > 1 {
+                out.push(Hpa {
+                    name: env.name(cx.context, h).map(|v| v.text).unwrap_or_default(),
+                    max: n,
+                    loc: value_loc(&env, h, &p, Some(&max)),
+                });
+            }
+        }
+        out
+    }
+
+    /// The node that shows the migration: the command or args that run it, else the image or
+    /// name that names it.
+    fn anchor(&self, c: &Container) -> Vec<Step> {
+        let command: Vec<&str> = c.command.iter().map(|v| v.text.as_str()).collect();
+        if migration_command(&command).is_some() {
+            return field(c, &["command"]);
+        }
+        let all: Vec<&str> = c
+            .command
+            .iter()
+            .chain(&c.args)
+            .map(|v| v.text.as_str())
+            .collect();
+        if migration_command(&all).is_some() {
+            return field(c, &[if c.args.is_empty() { "command" } else { "args" }]);
+        }
+        let image_named = c.image.as_ref().is_some_and(|i| {
+            crate::migration::mentions_migration(crate::migration::image_repository(&i.text))
+        });
+        field(c, &[if image_named { "image" } else { "name" }])
+    }
+
+    fn check(
+        &self,
+        cx: &ContextCx<'_>,
+        r: &Rendered,
+        ocx: &ObjectCx<'_>,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let env = cx.env();
+        let kind = r.kind.as_str();
+        if !matches!(
+            kind,
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
+        ) {
+            return;
+        }
+        let containers = links::containers(&env, cx.context, r);
+        let migrations: Vec<(&Container, String)> = containers
+            .iter()
+            .filter(|c| c.init)
+            .filter_map(|c| migration_reason(c).map(|why| (c, why)))
+            .collect();
+        if migrations.is_empty() {
+            return;
+        }
+        let spec = |k: &[&str]| {
+            let p = [path::keys(&["spec"]), path::keys(k)].concat();
+            (cx.value(r, &p), p)
+        };
+        // StatefulSets with the default OrderedReady policy start, scale and replace pods one
+        // at a time, each only after the previous one is Running and Ready.
+        let parallel = kind == "StatefulSet" && {
+            let (v, _) = spec(&["podManagementPolicy"]);
+            v.is_some_and(|v| v.text == "Parallel")
+        };
+        if kind == "StatefulSet" && !parallel {
+            return;
+        }
+        let (replicas_v, replicas_p) = spec(&["replicas"]);
+        let replicas = match (&replicas_v, env.node(r, &replicas_p)) {
+            (Some(v), _) => number(v),
+            (None, None) if !r.overrides.contains_key(&replicas_p) => Some(1),
+            (None, _) => None,
+        };
+        let hpas = self.hpas(cx, r);
+        let many_replicas = replicas.is_some_and(|n| n > 1);
+        if kind != "DaemonSet" && !many_replicas && hpas.is_empty() {
+            return;
+        }
+        let (strategy_v, strategy_p) = spec(&["strategy", "type"]);
+        let recreate =
+            kind == "Deployment" && strategy_v.as_ref().is_some_and(|v| v.text == "Recreate");
+
+        let mut scale = Vec::new();
+        if kind == "DaemonSet" {
+            scale.push("one pod per node".to_string());
+        }
+        if many_replicas {
+            scale.push(format!("{} replicas", replicas.unwrap_or_default()));
+        }
+        for h in &hpas {
+            scale.push(format!(
+                "HorizontalPodAutoscaler `{}` scales it up to {} pods",
+                display_value(&h.name),
+                h.max
+            ));
+        }
+        let how = match kind {
+            "DaemonSet" => "a DaemonSet starts a pod on every node at once on install and when nodes join, and a rolling update only limits how many nodes update together".to_string(),
+            "StatefulSet" => "`podManagementPolicy: Parallel` starts and replaces the pods together".to_string(),
+            _ if recreate => format!("`strategy: Recreate` only removes the old pods first and then creates all new pods at once; {ROLLOUT}"),
+            _ => ROLLOUT.to_string(),
+        };
+        for (c, why) in migrations {
+            let anchor = self.anchor(c);
+            let loc = node_loc(cx, r, &anchor).unwrap_or_else(|| ocx.locate(&[]).0);
+            let runs = if why.starts_with("runs ") {
+                why
+            } else {
+                format!("looks like a migration ({why}) and runs")
+            };
+            let message = format!(
+                "init container `{}` {runs} in every pod of {} ({}), so several pods can migrate the same database at once: {how}; {LOCKS}",
+                container_name(c),
+                describe(cx, r),
+                scale.join(", ")
+            );
+            let mut d = ocx
+                .diag_at(&META, loc, path::display(&anchor), message)
+                .help(HELP);
+            if many_replicas && let Some(v) = &replicas_v {
+                let n = replicas.unwrap_or_default();
+                match (node_loc(cx, r, &replicas_p), v.writer) {
+                    (Some(l), Some(w)) => {
+                        d = d
+                            .related(l, format!("replicas, set to {n} by kustomize"))
+                            .related(w, format!("kustomize `replicas` sets {n}"));
+                    }
+                    (Some(l), None) => d = d.related(l, format!("{n} replicas")),
+                    (None, _) => {
+                        if let Some(l) = v.writer.or(v.origin) {
+                            d = d.related(l, format!("kustomize `replicas` sets {n}"));
+                        }
+                    }
+                }
+            }
+            for h in &hpas {
+                if let Some(l) = h.loc {
+                    d = d.related(
+                        l,
+                        format!(
+                            "HorizontalPodAutoscaler `{}` scales up to {} pods",
+                            display_value(&h.name),
+                            h.max
+                        ),
+                    );
+                }
+            }
+            if recreate && let Some(l) = node_loc(cx, r, &strategy_p) {
+                d = d.related(l, "Recreate creates all new pods at once");
+            }
+            out.push(d);
+        }
+    }
+}
+
+impl Rule for InitMigrationRace {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
+        if !judged(cx) {
+            return;
+        }
+        for (r, ocx) in cx.rendered() {
+            if !r.patched && readable(&ocx) {
+                self.check(cx, r, &ocx, out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::Diagnostic;
+    use crate::rules::testing::lint_files;
+
+    const RULE: &str = "init-migration-race";
+
+    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
+        lint_files(files)
+            .into_iter()
+            .filter(|d| d.rule == RULE)
+            .collect()
+    }
+
+    fn workload(kind: &str, spec: &str, init: &str) -> String {
+        format!(
+            "apiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: web\nspec:\n{spec}  template:\n    spec:\n      initContainers:\n{init}      containers:\n        - name: web\n          image: my-app:v1\n"
+        )
+    }
+
+    const NPM: &str = "        - name: migrate\n          image: my-app:v1\n          command: [\"npm\", \"run\", \"migrate\"]\n";
+
+    #[test]
+    fn three_replicas_point_at_the_command() {
+        let text = workload("Deployment", "  replicas: 3\n", NPM);
+        let d = run(&[("k/web.yaml", text.clone())]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            &text[d[0].loc.span.range()],
+            "[\"npm\", \"run\", \"migrate\"]"
+        );
+        assert_eq!(
+            d[0].path.as_deref(),
+            Some("spec.template.spec.initContainers[0].command")
+        );
+        assert_eq!(
+            d[0].message,
+            "init container `migrate` runs `npm run migrate` in every pod of Deployment `web` (3 replicas), so several pods can migrate the same database at once: `maxSurge: 1, maxUnavailable: 0` only makes a rollout create new pods one at a time (their migrations then run in turn), not on first install, on HPA scale-up or when several pods are rescheduled together; tools that take a database lock (Prisma, Flyway, Liquibase, golang-migrate, Rails) serialise themselves, Django and Alembic do not by default (advisory)"
+        );
+        assert_eq!(d[0].related.len(), 1);
+        assert_eq!(&text[d[0].related[0].loc.span.range()], "3");
+        assert_eq!(d[0].related[0].message, "3 replicas");
+    }
+
+    #[test]
+    fn one_replica_or_absent_passes() {
+        for spec in ["  replicas: 1\n", ""] {
+            let text = workload("Deployment", spec, NPM);
+            assert!(run(&[("k/web.yaml", text)]).is_empty(), "{spec}");
+        }
+        let unknown = workload("Deployment", "  replicas: ${REPLICAS}\n", NPM);
+        assert!(run(&[("k/web.yaml", unknown)]).is_empty());
+    }
+
+    #[test]
+    fn kustomize_replicas_count() {
+        let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [web.yaml]\nreplicas:\n- name: web\n  count: 4\n";
+        let files = [
+            ("k/web.yaml", workload("Deployment", "  replicas: 1\n", NPM)),
+            ("k/kustomization.yaml", k.to_string()),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].message.contains("(4 replicas)"));
+        let msgs: Vec<&str> = d[0].related.iter().map(|r| r.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "replicas, set to 4 by kustomize",
+                "kustomize `replicas` sets 4"
+            ]
+        );
+        // And back down to one.
+        let files = [
+            ("k/web.yaml", workload("Deployment", "  replicas: 3\n", NPM)),
+            ("k/kustomization.yaml", k.replace("count: 4", "count: 1")),
+        ];
+        assert!(run(&files).is_empty());
+    }
+
+    #[test]
+    fn hpa_scales_a_single_replica() {
+        let hpa = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 1\n  maxReplicas: 5\n";
+        let files = [
+            ("k/web.yaml", workload("Deployment", "", NPM)),
+            ("k/hpa.yaml", hpa.to_string()),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].message
+                .contains("(HorizontalPodAutoscaler `web` scales it up to 5 pods)")
+        );
+        assert_eq!(&hpa[d[0].related[0].loc.span.range()], "5");
+        // An HPA capped at one pod, or aimed at another workload, does not count.
+        for other in [
+            hpa.replace("maxReplicas: 5", "maxReplicas: 1"),
+            hpa.replace("name: web}", "name: api}"),
+        ] {
+            let files = [
+                ("k/web.yaml", workload("Deployment", "", NPM)),
+                ("k/hpa.yaml", other),
+            ];
+            assert!(run(&files).is_empty());
+        }
+    }
+
+    #[test]
+    fn hpa_target_follows_a_name_prefix() {
+        let hpa = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  maxReplicas: 3\n";
+        let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamePrefix: prod-\nresources: [web.yaml, hpa.yaml]\n";
+        let files = [
+            ("k/web.yaml", workload("Deployment", "", NPM)),
+            ("k/hpa.yaml", hpa.to_string()),
+            ("k/kustomization.yaml", k.to_string()),
+        ];
+        assert_eq!(run(&files).len(), 1);
+    }
+
+    #[test]
+    fn recreate_does_not_serialise_new_pods() {
+        let text = workload(
+            "Deployment",
+            "  replicas: 3\n  strategy:\n    type: Recreate\n",
+            NPM,
+        );
+        let d = run(&[("k/web.yaml", text.clone())]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].message.contains("`strategy: Recreate` only removes the old pods first and then creates all new pods at once"));
+        assert_eq!(&text[d[0].related[1].loc.span.range()], "Recreate");
+    }
+
+    #[test]
+    fn daemonsets_and_statefulsets() {
+        let ds = workload("DaemonSet", "", NPM);
+        let d = run(&[("k/ds.yaml", ds)]);
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].message
+                .contains("of DaemonSet `web` (one pod per node)")
+        );
+        let sts = workload("StatefulSet", "  replicas: 3\n", NPM);
+        assert!(run(&[("k/sts.yaml", sts)]).is_empty());
+        let par = workload(
+            "StatefulSet",
+            "  replicas: 3\n  podManagementPolicy: Parallel\n",
+            NPM,
+        );
+        let d = run(&[("k/sts.yaml", par)]);
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].message
+                .contains("`podManagementPolicy: Parallel` starts and replaces the pods together")
+        );
+    }
+
+    #[test]
+    fn args_image_and_name_anchors() {
+        let args = "        - name: migrate\n          image: my-app:v1\n          command: [python]\n          args: [manage.py, migrate]\n";
+        let text = workload("Deployment", "  replicas: 2\n", args);
+        let d = run(&[("k/web.yaml", text.clone())]);
+        assert_eq!(&text[d[0].loc.span.range()], "[manage.py, migrate]");
+        let image = "        - name: schema\n          image: registry/my-app-migrations:v1\n";
+        let text = workload("Deployment", "  replicas: 2\n", image);
+        let d = run(&[("k/web.yaml", text.clone())]);
+        assert_eq!(
+            &text[d[0].loc.span.range()],
+            "registry/my-app-migrations:v1"
+        );
+        assert!(d[0].message.starts_with("init container `schema` looks like a migration (its image `registry/my-app-migrations:v1` is a migration image) and runs in every pod of Deployment `web` (2 replicas)"), "{}", d[0].message);
+        let name = "        - name: db-migrate\n          image: my-app:v1\n          command: [./entrypoint.sh]\n";
+        let text = workload("Deployment", "  replicas: 2\n", name);
+        let d = run(&[("k/web.yaml", text.clone())]);
+        assert_eq!(&text[d[0].loc.span.range()], "db-migrate");
+    }
+
+    #[test]
+    fn waits_and_checks_are_not_migrations() {
+        let wait = "        - name: wait-for-migration\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, web-migration-v1]\n";
+        assert!(
+            run(&[(
+                "k/web.yaml",
+                workload("Deployment", "  replicas: 3\n", wait)
+            )])
+            .is_empty()
+        );
+        let check = "        - name: check-migrations\n          image: my-app:v1\n          command: [python, manage.py, migrate, --check]\n";
+        assert!(
+            run(&[(
+                "k/web.yaml",
+                workload("Deployment", "  replicas: 3\n", check)
+            )])
+            .is_empty()
+        );
+    }
+}

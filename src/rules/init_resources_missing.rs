@@ -1,0 +1,221 @@
+//! The k8s-wait-for and migration init containers should declare resource requests and limits
+//! like any other container: they count in the pod's effective request, and a namespace with a
+//! ResourceQuota or LimitRange may reject pods whose containers omit them.
+
+use super::workload_links::{
+    container_anchor, container_name, describe, field, is_wait_for, judged, migration_tool,
+    readable,
+};
+use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::graph::Rendered;
+use crate::graph::links::{self, Container};
+use crate::graph::path::{self, Step};
+
+pub struct InitResourcesMissing;
+
+static META: RuleMeta = RuleMeta {
+    name: "init-resources-missing",
+    severity: Severity::Info,
+    category: Category::Workload,
+    summary: "a k8s-wait-for or migration init container without both resources.requests and resources.limits",
+    fixable: false,
+    page: include_str!("../../rules/init-resources-missing.md"),
+};
+
+const HELP: &str = "set resources.requests and resources.limits (cpu and memory) on the init container; k8s-wait-for needs little (e.g. 10m CPU, 32Mi memory), a migration what the tool needs";
+
+impl InitResourcesMissing {
+    /// Whether a non-empty mapping is at `p`.
+    fn has(&self, cx: &ContextCx<'_>, r: &Rendered, p: &[Step]) -> bool {
+        cx.env()
+            .node(r, p)
+            .is_some_and(|(_, doc, n)| doc.is_map(n) && !doc.entries(n).is_empty())
+    }
+
+    /// A LimitRange in the namespace that gives containers default limits (and so requests).
+    fn defaulted(&self, cx: &ContextCx<'_>, namespace: &str) -> bool {
+        let env = cx.env();
+        cx.context.rendered.iter().any(|lr| {
+            lr.kind == "LimitRange"
+                && !lr.patched
+                && env.namespace(cx.context, lr) == namespace
+                && {
+                    let base = path::keys(&["spec", "limits"]);
+                    (0..env.len(lr, &base)).any(|i| {
+                        let item = [base.clone(), vec![Step::Index(i)]].concat();
+                        let at = |k: &str| [item.clone(), path::keys(&[k])].concat();
+                        cx.value(lr, &at("type"))
+                            .is_some_and(|t| t.text == "Container")
+                            && (self.has(cx, lr, &at("default")) || self.has(cx, lr, &at("max")))
+                    })
+                }
+        })
+    }
+
+    fn check(
+        &self,
+        cx: &ContextCx<'_>,
+        r: &Rendered,
+        ocx: &ObjectCx<'_>,
+        c: &Container,
+        what: &str,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let requests = self.has(cx, r, &field(c, &["resources", "requests"]));
+        let limits = self.has(cx, r, &field(c, &["resources", "limits"]));
+        let missing = match (requests, limits) {
+            (true, true) => return,
+            (false, false) => "no resources.requests and no resources.limits",
+            (false, true) => "resources.limits but no resources.requests",
+            (true, false) => "resources.requests but no resources.limits",
+        };
+        if self.defaulted(cx, &cx.env().namespace(cx.context, r)) {
+            return;
+        }
+        let has_resources = cx.env().node(r, &c.field("resources")).is_some();
+        let loc = container_anchor(cx, r, c, if has_resources { "resources" } else { "name" });
+        let anchor = if has_resources {
+            c.field("resources")
+        } else {
+            c.path.clone()
+        };
+        out.push(
+            ocx.diag_at(
+                &META,
+                loc,
+                path::display(&anchor),
+                format!(
+                    "{what} `{}` of {} has {missing}: its requests count in the pod's effective request, and a namespace with a ResourceQuota on cpu or memory, or a LimitRange that requires them, rejects pods that omit them",
+                    container_name(c),
+                    describe(cx, r)
+                ),
+            )
+            .help(HELP),
+        );
+    }
+}
+
+impl Rule for InitResourcesMissing {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
+        if !judged(cx) {
+            return;
+        }
+        let env = cx.env();
+        for (r, ocx) in cx.rendered() {
+            if r.patched || crate::graph::pod_spec_path(&r.kind).is_none() || !readable(&ocx) {
+                continue;
+            }
+            for c in links::containers(&env, cx.context, r)
+                .iter()
+                .filter(|c| c.init)
+            {
+                let what = if is_wait_for(c) {
+                    "k8s-wait-for init container"
+                } else if migration_tool(c).is_some() {
+                    "migration init container"
+                } else {
+                    continue;
+                };
+                self.check(cx, r, &ocx, c, what, out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::Diagnostic;
+    use crate::rules::testing::lint_files;
+
+    const RULE: &str = "init-resources-missing";
+
+    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
+        lint_files(files)
+            .into_iter()
+            .filter(|d| d.rule == RULE)
+            .collect()
+    }
+
+    fn deploy(init: &str) -> String {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\nspec:\n  template:\n    spec:\n      initContainers:\n{init}      containers:\n        - name: service\n          image: myapp:v1\n"
+        )
+    }
+
+    const WAIT: &str = "        - name: wait-for-migration\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, myapp-migration-v1]\n";
+
+    #[test]
+    fn wait_for_without_resources_points_at_the_name_key() {
+        let text = deploy(WAIT);
+        let d = run(&[("k/d.yaml", text.clone())]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(&text[d[0].loc.span.range()], "name");
+        assert_eq!(
+            d[0].path.as_deref(),
+            Some("spec.template.spec.initContainers[0]")
+        );
+        assert!(d[0].message.starts_with("k8s-wait-for init container `wait-for-migration` of Deployment `myapp` has no resources.requests and no resources.limits: its requests count in the pod's effective request"), "{}", d[0].message);
+    }
+
+    #[test]
+    fn says_which_half_is_missing() {
+        let text = deploy(&format!(
+            "{WAIT}          resources:\n            requests: {{cpu: 10m, memory: 32Mi}}\n"
+        ));
+        let d = run(&[("k/d.yaml", text.clone())]);
+        assert_eq!(d.len(), 1);
+        assert_eq!(&text[d[0].loc.span.range()], "resources");
+        assert!(
+            d[0].message
+                .contains("has resources.requests but no resources.limits")
+        );
+        let text = deploy(&format!(
+            "{WAIT}          resources:\n            requests: {{}}\n            limits: {{cpu: 100m}}\n"
+        ));
+        let d = run(&[("k/d.yaml", text)]);
+        assert!(
+            d[0].message
+                .contains("has resources.limits but no resources.requests")
+        );
+    }
+
+    #[test]
+    fn complete_resources_and_other_init_containers_pass() {
+        let ok = deploy(&format!(
+            "{WAIT}          resources:\n            requests: {{cpu: 10m, memory: 32Mi}}\n            limits: {{cpu: 100m, memory: 64Mi}}\n"
+        ));
+        assert!(run(&[("k/d.yaml", ok)]).is_empty());
+        let other = deploy(
+            "        - name: copy-config\n          image: busybox:1.36\n          command: [cp, /a, /b]\n",
+        );
+        assert!(run(&[("k/d.yaml", other)]).is_empty());
+    }
+
+    #[test]
+    fn migration_init_container() {
+        let text = deploy(
+            "        - name: migrate\n          image: myapp:v1\n          command: [npx, prisma, migrate, deploy]\n",
+        );
+        let d = run(&[("k/d.yaml", text)]);
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].message
+                .starts_with("migration init container `migrate`")
+        );
+    }
+
+    #[test]
+    fn a_limit_range_with_defaults_fills_them_in() {
+        let lr = "apiVersion: v1\nkind: LimitRange\nmetadata: {name: defaults}\nspec:\n  limits:\n  - type: Container\n    default: {cpu: 200m, memory: 128Mi}\n";
+        let files = [("k/d.yaml", deploy(WAIT)), ("k/lr.yaml", lr.to_string())];
+        assert!(run(&files).is_empty());
+        let other_ns = lr.replace("name: defaults}", "name: defaults, namespace: other}");
+        let files = [("k/d.yaml", deploy(WAIT)), ("k/lr.yaml", other_ns)];
+        assert_eq!(run(&files).len(), 1);
+    }
+}

@@ -1,0 +1,149 @@
+//! `ttlSecondsAfterFinished` on a Job that an init container waits for by name: once the TTL
+//! controller deletes it, `kubectl describe` (or `kubectl wait`) gets NotFound and every new pod
+//! crash-loops in Init, or a GitOps reconciler re-creates the Job and the migration runs again.
+
+use super::job_not_awaited::{Waits, status};
+use super::{Category, ObjectCx, Rule, RuleMeta};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::redact::display_value;
+use crate::workspace::Workspace;
+use crate::yaml::Seg;
+
+pub struct JobTtlBreaksWait;
+
+static META: RuleMeta = RuleMeta {
+    name: "job-ttl-breaks-wait",
+    severity: Severity::Warning,
+    category: Category::Job,
+    summary: "a Job that an init container waits for by name has ttlSecondsAfterFinished: once deleted, new pods crash-loop on the wait, or a GitOps reconciler re-creates it and re-runs the migration",
+    fixable: false,
+    page: include_str!("../../rules/job-ttl-breaks-wait.md"),
+};
+
+pub(super) const TTL: &[Seg] = &[Seg::Key("spec"), Seg::Key("ttlSecondsAfterFinished")];
+
+impl Rule for JobTtlBreaksWait {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
+        let waits = Waits::collect(ws);
+        for obj in ws.objects.iter().filter(|o| o.is("batch/v1", "Job")) {
+            let ocx = ObjectCx::new(ws, obj);
+            let Some(ttl) = ocx.doc.at(obj.root, TTL) else {
+                continue;
+            };
+            let st = status(ws, &waits, obj);
+            if st.by.is_empty() {
+                continue;
+            }
+            let ttl_text = ocx.doc.str(ttl).unwrap_or("").trim().to_string();
+            let when = match ttl_text.parse::<u64>() {
+                Ok(0) => "as soon as it finishes".to_string(),
+                Ok(n) => format!("{n} s after it finishes"),
+                Err(_) => format!("`{}` seconds after it finishes", display_value(&ttl_text)),
+            };
+            let mut waiters: Vec<String> = st.by.iter().map(|w| w.describe()).collect();
+            waiters.sort();
+            waiters.dedup();
+            let who = if waiters.len() == 1 {
+                waiters[0].clone()
+            } else {
+                format!("{} and {} more", waiters[0], waiters.len() - 1)
+            };
+            let mut d = ocx
+                .diag(
+                    &META,
+                    TTL,
+                    format!(
+                        "job `{}` is deleted {when} (ttlSecondsAfterFinished), but {who} waits for it by name: once it is gone, every new pod (scale-up, reschedule, node drain) gets NotFound, exits 1 and crash-loops in Init (k8s-wait-for#50), unless a GitOps reconciler (Flux, Argo CD) re-creates the Job, which runs the migration again",
+                        display_value(&st.name)
+                    ),
+                )
+                .help("remove ttlSecondsAfterFinished from Jobs that pods wait for by name: with a versioned Job name, Flux `prune: true` (or Argo CD pruning) deletes the previous release's Job when the tag changes; without a GitOps tool, delete old migration Jobs in the next release");
+            let mut seen = Vec::new();
+            for w in &st.by {
+                if let Some(l) = w.loc
+                    && !seen.contains(&l)
+                {
+                    seen.push(l);
+                    d = d.related(
+                        l,
+                        format!(
+                            "{} waits for `{}` here",
+                            w.describe(),
+                            display_value(&w.target)
+                        ),
+                    );
+                }
+            }
+            out.push(d);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::Diagnostic;
+    use crate::rules::testing::lint_files;
+
+    fn job(meta: &str, spec: &str) -> String {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: myapp-migration-v1\n{meta}spec:\n  backoffLimit: 0\n{spec}  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: m, image: \"app:v1\", command: [npx, prisma, migrate, deploy]}}]\n"
+        )
+    }
+
+    fn deploy(init: &str) -> String {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\nspec:\n  template:\n    spec:\n      initContainers:\n{init}      containers:\n        - name: app\n          image: app:v1\n"
+        )
+    }
+
+    const WAIT: &str = "        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, myapp-migration-v1]\n";
+
+    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
+        lint_files(files)
+            .into_iter()
+            .filter(|d| d.rule == "job-ttl-breaks-wait")
+            .collect()
+    }
+
+    #[test]
+    fn ttl_on_an_awaited_job_points_at_the_ttl_and_the_wait() {
+        let j = job("", "  ttlSecondsAfterFinished: 180\n");
+        let d = deploy(WAIT);
+        let found = run(&[("k/job.yaml", j.clone()), ("k/deploy.yaml", d.clone())]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(&j[found[0].loc.span.range()], "180");
+        assert!(found[0].message.contains("180 s after it finishes"));
+        assert!(found[0].message.contains("Deployment `myapp`"));
+        assert_eq!(found[0].related.len(), 1);
+        assert_eq!(
+            found[0].related[0].loc.file, 0,
+            "files are sorted: deploy.yaml first"
+        );
+        assert_eq!(
+            &d[found[0].related[0].loc.span.range()],
+            "myapp-migration-v1"
+        );
+    }
+
+    #[test]
+    fn kubectl_wait_counts_and_zero_is_immediate() {
+        let init = "        - name: wait\n          image: bitnami/kubectl:1.30\n          args: [wait, --for=condition=complete, job/myapp-migration-v1]\n          command: [kubectl]\n";
+        let found = run(&[
+            ("k/job.yaml", job("", "  ttlSecondsAfterFinished: 0\n")),
+            ("k/deploy.yaml", deploy(init)),
+        ]);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.contains("as soon as it finishes"));
+        assert!(found[0].message.contains("`kubectl wait`"));
+    }
+
+    #[test]
+    fn no_ttl_or_no_wait_passes() {
+        assert!(run(&[("k/job.yaml", job("", "")), ("k/deploy.yaml", deploy(WAIT))]).is_empty());
+        assert!(run(&[("k/job.yaml", job("", "  ttlSecondsAfterFinished: 60\n"))]).is_empty());
+    }
+}

@@ -1,0 +1,229 @@
+//! A kustomization file kustomize refuses to read because of its `apiVersion` or `kind`.
+//!
+//! Checked against kustomize v5.5.0: `kind: Kustomization` (or no kind) needs
+//! `kustomize.config.k8s.io/v1beta1`, `kind: Component` needs `kustomize.config.k8s.io/v1alpha1`;
+//! a missing or empty `apiVersion` is accepted; any other kind is rejected.
+
+use super::{Category, Rule, RuleMeta};
+use crate::diagnostic::{Diagnostic, FileId, Loc, Severity};
+use crate::model::FileRole;
+use crate::redact::display_value;
+use crate::workspace::Workspace;
+use crate::yaml::{Document, NodeId};
+
+pub struct KustomizeApiVersion;
+
+static META: RuleMeta = RuleMeta {
+    name: "kustomize-api-version",
+    severity: Severity::Error,
+    category: Category::Kustomize,
+    summary: "a kustomization file whose apiVersion or kind kustomize rejects (Kustomization needs kustomize.config.k8s.io/v1beta1, Component v1alpha1)",
+    fixable: false,
+    page: include_str!("../../rules/kustomize-api-version.md"),
+};
+
+const KUSTOMIZATION: &str = "kustomize.config.k8s.io/v1beta1";
+const COMPONENT: &str = "kustomize.config.k8s.io/v1alpha1";
+
+fn diag(file: FileId, doc: &Document, node: NodeId, path: &str, message: String) -> Diagnostic {
+    let mut d = Diagnostic::new(
+        META.name,
+        META.severity,
+        Loc {
+            file,
+            span: doc.span(node),
+        },
+        message,
+    );
+    d.path = Some(path.to_string());
+    d
+}
+
+impl Rule for KustomizeApiVersion {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
+        for (fid, f) in ws.files.iter().enumerate() {
+            if f.role != FileRole::Kustomization {
+                continue;
+            }
+            let Some(doc) = f.docs.first() else { continue };
+            if !doc.is_map(doc.root) {
+                continue;
+            }
+            let fid = fid as FileId;
+            let field = |k: &str| {
+                doc.get(doc.root, k)
+                    .map(|n| (n, doc.string(n).unwrap_or("")))
+                    .filter(|(_, s)| !s.is_empty())
+            };
+            let kind = field("kind");
+            let api = field("apiVersion");
+            if let Some((n, a)) = api
+                && a.starts_with("kustomize.toolkit.fluxcd.io/")
+            {
+                out.push(
+                    diag(
+                        fid,
+                        doc,
+                        n,
+                        "apiVersion",
+                        format!(
+                            "this is a Flux Kustomization (`{}`), but kustomize reads every file named `{}` as its own configuration and fails with `apiVersion for Kustomization should be {KUSTOMIZATION}`",
+                            display_value(a),
+                            f.source.display.rsplit('/').next().unwrap_or("kustomization.yaml"),
+                        ),
+                    )
+                    .help("rename the Flux object's file (for example `flux-kustomization.yaml`) and keep `kustomization.yaml` for kustomize"),
+                );
+                continue;
+            }
+            let expected = match kind {
+                None | Some((_, "Kustomization")) => KUSTOMIZATION,
+                Some((_, "Component")) => COMPONENT,
+                Some((n, other)) => {
+                    out.push(
+                        diag(
+                            fid,
+                            doc,
+                            n,
+                            "kind",
+                            format!(
+                                "kind `{}` is not one kustomize reads: it fails with `kind should be Kustomization or Component`, so nothing in this directory can be built",
+                                display_value(other)
+                            ),
+                        )
+                        .help("use `kind: Kustomization` (or `kind: Component` for a component)"),
+                    );
+                    continue;
+                }
+            };
+            let Some((n, a)) = api else { continue };
+            if a == expected {
+                continue;
+            }
+            let kind_name = if expected == COMPONENT {
+                "Component"
+            } else {
+                "Kustomization"
+            };
+            let mut d = diag(
+                fid,
+                doc,
+                n,
+                "apiVersion",
+                format!(
+                    "apiVersion `{}` is rejected for kind {kind_name}: kustomize fails with `apiVersion for {kind_name} should be {expected}`, so `kubectl apply -k` and Flux cannot build this directory",
+                    display_value(a)
+                ),
+            )
+            .help(format!("set `apiVersion: {expected}`"));
+            if let Some((k, _)) = kind {
+                d = d.related(
+                    Loc {
+                        file: fid,
+                        span: doc.span(k),
+                    },
+                    format!("kind {kind_name}"),
+                );
+            }
+            out.push(d);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::Diagnostic;
+    use crate::rules::testing::lint_files;
+
+    fn run(head: &str) -> (String, Vec<Diagnostic>) {
+        let k = format!("{head}resources: [cm.yaml]\n");
+        let d = lint_files(&[
+            ("k/kustomization.yaml", k.as_str()),
+            (
+                "k/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+            ),
+        ]);
+        assert!(d.iter().all(|d| d.rule != "yaml-syntax"), "{d:?}");
+        let d = d
+            .into_iter()
+            .filter(|d| d.rule == "kustomize-api-version")
+            .collect();
+        (k, d)
+    }
+
+    #[test]
+    fn v1_is_rejected_for_kustomization() {
+        let (k, d) = run("apiVersion: kustomize.config.k8s.io/v1\nkind: Kustomization\n");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(&k[d[0].loc.span.range()], "kustomize.config.k8s.io/v1");
+        assert_eq!(
+            d[0].message,
+            "apiVersion `kustomize.config.k8s.io/v1` is rejected for kind Kustomization: kustomize fails with `apiVersion for Kustomization should be kustomize.config.k8s.io/v1beta1`, so `kubectl apply -k` and Flux cannot build this directory"
+        );
+        assert_eq!(d[0].related.len(), 1);
+        assert_eq!(&k[d[0].related[0].loc.span.range()], "Kustomization");
+        assert!(d[0].object.is_none());
+        // Without a kind, kustomize assumes Kustomization.
+        let (k, d) = run("apiVersion: kustomize.config.k8s.io/v1alpha1\n");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            &k[d[0].loc.span.range()],
+            "kustomize.config.k8s.io/v1alpha1"
+        );
+        assert!(d[0].related.is_empty());
+    }
+
+    #[test]
+    fn components_use_v1alpha1() {
+        let (k, d) = run("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Component\n");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(&k[d[0].loc.span.range()], "kustomize.config.k8s.io/v1beta1");
+        assert!(
+            d[0].message
+                .contains("should be kustomize.config.k8s.io/v1alpha1")
+        );
+        assert!(
+            run("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n")
+                .1
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn unknown_kind_and_flux_objects() {
+        let (k, d) = run("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomisation\n");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(&k[d[0].loc.span.range()], "Kustomisation");
+        assert!(
+            d[0].message
+                .contains("kind should be Kustomization or Component")
+        );
+        let (k, d) = run("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(&k[d[0].loc.span.range()], "kustomize.toolkit.fluxcd.io/v1");
+        assert!(
+            d[0].message.contains("Flux Kustomization"),
+            "{}",
+            d[0].message
+        );
+    }
+
+    #[test]
+    fn accepted_forms() {
+        // Each checked with kubectl kustomize (v5.5.0).
+        for head in [
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n",
+            "kind: Kustomization\n",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\n",
+            "apiVersion: \"\"\nkind: Kustomization\n",
+            "",
+        ] {
+            assert!(run(head).1.is_empty(), "{head}");
+        }
+    }
+}

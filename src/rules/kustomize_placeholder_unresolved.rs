@@ -1,0 +1,422 @@
+//! `${VAR}` is Flux post-build substitution syntax, not kustomize's: kustomize and
+//! `kubectl apply -k` leave it as it is. A `${VAR}` in a Job or workload name, a container image
+//! or a container argument is only filled in when a Flux Kustomization deploys the directory and
+//! defines the variable (or the placeholder has a `${VAR:=default}`).
+
+use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::diagnostic::{Diagnostic, Loc, Severity};
+use crate::graph::links;
+use crate::graph::path::{self, Step};
+use crate::graph::{Rendered, Value, pod_spec_path};
+use crate::redact::display_value;
+use crate::text::placeholders;
+use crate::yaml::Seg;
+
+pub struct KustomizePlaceholderUnresolved;
+
+static META: RuleMeta = RuleMeta {
+    name: "kustomize-placeholder-unresolved",
+    severity: Severity::Warning,
+    category: Category::Kustomize,
+    summary: "a ${VAR} left in a Job or workload name, image or container argument that nothing substitutes (kustomize never does; Flux only when its Kustomization defines the variable)",
+    fixable: false,
+    page: include_str!("../../rules/kustomize-placeholder-unresolved.md"),
+};
+
+const HELP_NO_FLUX: &str = "copy the value with a kustomize `replacements:` entry (or `images:` for tags), or deploy the directory with a Flux Kustomization whose `postBuild.substitute` defines the variable";
+const HELP_FLUX: &str = "define the variable in the Flux Kustomization's `postBuild.substitute` (or a `substituteFrom` ConfigMap), or give the placeholder a default: `${VAR:=value}`";
+
+/// Why a value's placeholders stay unresolved, for messages.
+enum Why {
+    NoFlux,
+    /// The Flux Kustomization defines no variable: substitution does not run.
+    Skipped,
+    /// `kustomize.toolkit.fluxcd.io/substitute: disabled` on the object.
+    Disabled,
+    /// Flux substitutes the empty string for these variables.
+    Undefined(Vec<String>),
+}
+
+/// The unescaped placeholders of a text (`$${VAR}` is Flux's escape for a literal `${VAR}`).
+fn live_placeholders(text: &str) -> Vec<crate::text::Placeholder> {
+    placeholders(text)
+        .into_iter()
+        .filter(|p| p.start == 0 || text.as_bytes()[p.start - 1] != b'$')
+        .collect()
+}
+
+fn substitution_disabled(ocx: &ObjectCx<'_>) -> bool {
+    ["annotations", "labels"].iter().any(|f| {
+        ocx.doc
+            .at(ocx.obj.root, &[Seg::Key("metadata"), Seg::Key(f)])
+            .and_then(|m| ocx.doc.get_str(m, "kustomize.toolkit.fluxcd.io/substitute"))
+            .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+    })
+}
+
+/// What a value is, for messages, and what a literal or emptied placeholder does to it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum What {
+    Name,
+    Image,
+    Arg,
+    /// The Job name argument of a k8s-wait-for init container.
+    WaitTarget,
+}
+
+impl What {
+    fn literal_consequence(self) -> &'static str {
+        match self {
+            What::Name => {
+                "the API server rejects the object, because `$`, `{` and `}` are not allowed in a name"
+            }
+            What::Image => "the kubelet cannot pull it and the pod fails with InvalidImageName",
+            What::Arg => "the container receives the text `${...}` as it is",
+            What::WaitTarget => {
+                "k8s-wait-for looks for a Job of that literal name, which cannot exist, and the pods never start"
+            }
+        }
+    }
+}
+
+impl KustomizePlaceholderUnresolved {
+    #[allow(clippy::too_many_arguments)]
+    fn check_value(
+        &self,
+        cx: &ContextCx<'_>,
+        r: &Rendered,
+        ocx: &ObjectCx<'_>,
+        p: &[Step],
+        raw: &Value,
+        what: What,
+        label: &str,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let ps = live_placeholders(&raw.text);
+        if ps.is_empty() {
+            return;
+        }
+        let c = cx.context;
+        let why = if c.flux.is_none() {
+            Why::NoFlux
+        } else if substitution_disabled(ocx) {
+            Why::Disabled
+        } else if !c.substitute {
+            Why::Skipped
+        } else {
+            let undefined: Vec<String> = ps
+                .iter()
+                .filter(|p| p.default.is_none() && !c.substitutions.contains_key(&p.var))
+                .map(|p| p.var.clone())
+                .collect();
+            if undefined.is_empty() {
+                return;
+            }
+            if c.unknown.iter().any(|u| u.starts_with("substituteFrom")) {
+                // A substituteFrom source we could not read may define them.
+                return;
+            }
+            Why::Undefined(undefined)
+        };
+        let vars: Vec<String> = {
+            let mut v: Vec<String> = ps.iter().map(|p| format!("`${{{}}}`", p.var)).collect();
+            v.dedup();
+            v
+        };
+        let vars = vars.join(", ");
+        let shown = display_value(&raw.text);
+        let subject = match what {
+            What::Name => format!("the {label} `{shown}`"),
+            What::Image | What::Arg | What::WaitTarget => {
+                let (word, rest) = label.split_once(' ').unwrap_or((label, ""));
+                format!("the {word} `{shown}` {rest}")
+            }
+        };
+        let flux_name = c
+            .flux
+            .map(|f| display_value(&cx.ws.objects[f as usize].display_name()))
+            .unwrap_or_default();
+        let (message, help) = match &why {
+            Why::NoFlux => (
+                format!(
+                    "{subject} keeps {vars} as literal text: plain kustomize and `kubectl apply -k` never expand `${{...}}`, and no Flux Kustomization in the linted files deploys `{}` with post-build substitution, so {}",
+                    c.name,
+                    what.literal_consequence()
+                ),
+                HELP_NO_FLUX,
+            ),
+            Why::Skipped => (
+                format!(
+                    "{subject} keeps {vars} as literal text: the Flux Kustomization `{flux_name}` defines no post-build variable, and Flux skips substitution entirely when none is defined (unless `substituteStrategy: Always`), so {}",
+                    what.literal_consequence()
+                ),
+                HELP_FLUX,
+            ),
+            Why::Disabled => (
+                format!(
+                    "{subject} keeps {vars} as literal text: the object opts out of Flux substitution (`kustomize.toolkit.fluxcd.io/substitute: disabled`), so {}",
+                    what.literal_consequence()
+                ),
+                "remove the opt-out, or replace the placeholder with the value (or a kustomize replacement)",
+            ),
+            Why::Undefined(undefined) => {
+                let names = undefined
+                    .iter()
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let result = cx
+                    .value(r, p)
+                    .map(|v| display_value(&v.text))
+                    .unwrap_or_default();
+                let effect = match what {
+                    What::Name => format!(
+                        "the name becomes `{result}`{}",
+                        if crate::text::dns1123_subdomain_problem(&result).is_some() {
+                            ", which the API server rejects"
+                        } else {
+                            ", not the versioned name intended"
+                        }
+                    ),
+                    What::Image => format!("the image becomes `{result}`"),
+                    What::Arg | What::WaitTarget => format!("the argument becomes `{result}`"),
+                };
+                (
+                    format!(
+                        "{subject} uses {names}, which the Flux Kustomization `{flux_name}` does not define and which has no `${{VAR:=default}}`: Flux substitutes the empty string, so {effect}"
+                    ),
+                    HELP_FLUX,
+                )
+            }
+        };
+        let env = cx.env();
+        let loc = links::value_loc(&env, r, p, Some(raw)).unwrap_or_else(|| ocx.locate(&[]).0);
+        let mut d = ocx
+            .diag_at(&META, loc, path::display(p), message)
+            .help(help);
+        d = cx.provenance(d, raw, loc);
+        if let Some(f) = c.flux {
+            let fo = &cx.ws.objects[f as usize];
+            let fdoc = cx.ws.doc_of(fo);
+            let node = fdoc
+                .at(fo.root, &[Seg::Key("spec"), Seg::Key("postBuild")])
+                .map(|n| {
+                    fdoc.entry(fdoc.get(fo.root, "spec").unwrap(), "postBuild")
+                        .map(|e| e.0)
+                        .unwrap_or(n)
+                })
+                .or_else(|| fdoc.at(fo.root, &[Seg::Key("metadata"), Seg::Key("name")]));
+            if let Some(n) = node {
+                d = d.related(
+                    Loc {
+                        file: fo.file,
+                        span: fdoc.span(n),
+                    },
+                    format!("the Flux Kustomization `{flux_name}` deploys this directory"),
+                );
+            }
+        }
+        out.push(d);
+    }
+}
+
+impl Rule for KustomizePlaceholderUnresolved {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
+        let env = cx.env();
+        for (r, ocx) in cx.rendered() {
+            if r.patched || pod_spec_path(&r.kind).is_none() {
+                continue;
+            }
+            let name_path = path::keys(&["metadata", "name"]);
+            let kind_label = format!("{} name", r.kind);
+            self.check_value(
+                cx,
+                r,
+                &ocx,
+                &name_path,
+                &r.name,
+                What::Name,
+                &kind_label,
+                out,
+            );
+            for c in links::containers(&env, cx.context, r) {
+                let cname = c.name.clone().unwrap_or_else(|| format!("#{}", c.index));
+                let image = c.field("image");
+                if let Some(raw) = env.raw_value(r, &image) {
+                    let label = format!("image of container `{}`", display_value(&cname));
+                    self.check_value(cx, r, &ocx, &image, &raw, What::Image, &label, out);
+                }
+                let args = c.field("args");
+                for i in 0..env.len(r, &args) {
+                    let p = [args.clone(), vec![Step::Index(i)]].concat();
+                    if let Some(raw) = env.raw_value(r, &p) {
+                        let label = format!(
+                            "argument (args[{i}]) of container `{}`",
+                            display_value(&cname)
+                        );
+                        let wait_target = c.init
+                            && i == 1
+                            && c.image
+                                .as_ref()
+                                .is_some_and(|img| links::is_wait_for_image(&img.text));
+                        let what = if wait_target {
+                            What::WaitTarget
+                        } else {
+                            What::Arg
+                        };
+                        self.check_value(cx, r, &ocx, &p, &raw, what, &label, out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::{Diagnostic, Loc};
+    use crate::rules::testing::lint_files;
+
+    const RULE: &str = "kustomize-placeholder-unresolved";
+
+    const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: myapp-migration-${IMAGE_TAG}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: registry.example.com/myapp-migration:${IMAGE_TAG}\n";
+
+    fn flux(post_build: &str) -> String {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: myapp, namespace: flux-system}}\nspec:\n  interval: 10m\n  path: ./k\n  prune: true\n  sourceRef: {{kind: GitRepository, name: repo}}\n{post_build}"
+        )
+    }
+
+    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
+        let all = lint_files(files);
+        assert!(all.iter().all(|d| d.rule != "yaml-syntax"), "{all:?}");
+        all.into_iter().filter(|d| d.rule == RULE).collect()
+    }
+
+    fn text<'a>(files: &'a [(&str, String)], loc: &Loc) -> &'a str {
+        let mut sorted: Vec<&(&str, String)> = files.iter().collect();
+        sorted.sort_by_key(|f| f.0);
+        &sorted[loc.file as usize].1[loc.span.range()]
+    }
+
+    #[test]
+    fn without_flux_nothing_expands_placeholders() {
+        let files = [("k/job.yaml", JOB.to_string())];
+        let d = run(&files);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!(text(&files, &d[0].loc), "myapp-migration-${IMAGE_TAG}");
+        assert_eq!(
+            d[0].message,
+            "the Job name `myapp-migration-${IMAGE_TAG}` keeps `${IMAGE_TAG}` as literal text: plain kustomize and `kubectl apply -k` never expand `${...}`, and no Flux Kustomization in the linted files deploys `k` with post-build substitution, so the API server rejects the object, because `$`, `{` and `}` are not allowed in a name"
+        );
+        assert_eq!(
+            text(&files, &d[1].loc),
+            "registry.example.com/myapp-migration:${IMAGE_TAG}"
+        );
+        assert!(d[1].message.contains("InvalidImageName"));
+        assert!(d[0].related.is_empty());
+    }
+
+    #[test]
+    fn flux_defining_the_variable_passes() {
+        let files = [
+            ("k/job.yaml", JOB.to_string()),
+            (
+                "flux/myapp.yaml",
+                flux("  postBuild:\n    substitute:\n      IMAGE_TAG: v1.4.2\n"),
+            ),
+        ];
+        assert!(run(&files).is_empty());
+        // A default also resolves.
+        let files = [
+            (
+                "k/job.yaml",
+                JOB.replace("${IMAGE_TAG}", "${IMAGE_TAG:=v1}"),
+            ),
+            (
+                "flux/myapp.yaml",
+                flux("  postBuild:\n    substitute:\n      OTHER: x\n"),
+            ),
+        ];
+        assert!(run(&files).is_empty());
+    }
+
+    #[test]
+    fn flux_without_the_variable_substitutes_the_empty_string() {
+        let files = [
+            ("k/job.yaml", JOB.to_string()),
+            (
+                "flux/myapp.yaml",
+                flux("  postBuild:\n    substitute:\n      APP_ENV: prod\n"),
+            ),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 2, "{d:?}");
+        let name = d
+            .iter()
+            .find(|d| d.message.starts_with("the Job name"))
+            .unwrap();
+        assert_eq!(
+            name.message,
+            "the Job name `myapp-migration-${IMAGE_TAG}` uses `IMAGE_TAG`, which the Flux Kustomization `myapp` does not define and which has no `${VAR:=default}`: Flux substitutes the empty string, so the name becomes `myapp-migration-`, which the API server rejects"
+        );
+        let rel = name.related.last().unwrap();
+        assert_eq!(text(&files, &rel.loc), "postBuild");
+        assert_eq!(
+            rel.message,
+            "the Flux Kustomization `myapp` deploys this directory"
+        );
+    }
+
+    #[test]
+    fn flux_skips_substitution_when_nothing_is_defined() {
+        let files = [
+            ("k/job.yaml", JOB.to_string()),
+            ("flux/myapp.yaml", flux("")),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(
+            d[0].message
+                .contains("defines no post-build variable, and Flux skips substitution entirely"),
+            "{}",
+            d[0].message
+        );
+        // Opting out of substitution keeps the literal too.
+        let job = JOB.replace(
+            "metadata:\n",
+            "metadata:\n  annotations: {kustomize.toolkit.fluxcd.io/substitute: disabled}\n",
+        );
+        let files = [
+            ("k/job.yaml", job),
+            (
+                "flux/myapp.yaml",
+                flux("  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n"),
+            ),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].message.contains("opts out of Flux substitution"));
+    }
+
+    #[test]
+    fn init_container_args_and_escapes() {
+        let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: myapp}\nspec:\n  template:\n    spec:\n      initContainers:\n      - name: wait\n        image: groundnuty/k8s-wait-for:v2.0\n        args: [job-wr, 'myapp-migration-${IMAGE_TAG}']\n      containers:\n      - name: app\n        image: app:v1\n        args: ['--greeting=$${HOME}']\n";
+        let files = [("k/deploy.yaml", deploy.to_string())];
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(text(&files, &d[0].loc), "'myapp-migration-${IMAGE_TAG}'");
+        assert!(
+            d[0].message.starts_with(
+                "the argument `myapp-migration-${IMAGE_TAG}` (args[1]) of container `wait` keeps"
+            ),
+            "{}",
+            d[0].message
+        );
+        assert!(d[0].message.ends_with("k8s-wait-for looks for a Job of that literal name, which cannot exist, and the pods never start"));
+    }
+}

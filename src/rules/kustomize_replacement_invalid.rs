@@ -1,0 +1,550 @@
+//! A kustomize `replacements:` entry that makes `kustomize build` (and so `kubectl apply -k` and
+//! Flux's kustomize-controller) fail: the evaluator's `Invalid` issues, corrected where
+//! kustomize v5.5.0 accepts what looks missing, plus the structural errors kustomize reports
+//! before it evaluates anything.
+
+use super::{Category, Rule, RuleMeta};
+use crate::diagnostic::{Diagnostic, FileId, Loc, Severity};
+use crate::graph::path::{self, Step};
+use crate::graph::{Context, IssueKind, Rendered, Source};
+use crate::kustomize::{self, Selector};
+use crate::model::FileRole;
+use crate::workspace::Workspace;
+use crate::yaml::{Document, Kind, NodeId};
+
+pub struct KustomizeReplacementInvalid;
+
+static META: RuleMeta = RuleMeta {
+    name: "kustomize-replacement-invalid",
+    severity: Severity::Error,
+    category: Category::Kustomize,
+    summary: "a kustomize replacement that makes the build fail: an invalid fieldPath such as `args.[1]`, a source that selects zero or several objects or lacks its field, a missing target field",
+    fixable: false,
+    page: include_str!("../../rules/kustomize-replacement-invalid.md"),
+};
+
+const HELP: &str = "fix the replacement so `kubectl kustomize` builds: select list elements by index with a bare number (`args.1`) or by `[name=value]`, make the source select exactly one object that has the field, and set `options.create: true` for target fields that may be absent";
+
+const MISSING_SUFFIX: &str = ": kustomize fails unless the target sets `options.create: true`";
+
+fn diag(file: FileId, doc: &Document, node: NodeId, message: String) -> Diagnostic {
+    let mut d = Diagnostic::new(
+        META.name,
+        META.severity,
+        Loc {
+            file,
+            span: doc.span(node),
+        },
+        message,
+    )
+    .help(HELP);
+    d.path = doc.path_to(doc.root, node).filter(|p| !p.is_empty());
+    d
+}
+
+/// A replacement entry as written, with the nodes the checks need.
+struct Entry {
+    node: NodeId,
+    /// `- path: file.yaml`: replacements loaded from another file, not read here.
+    from_file: bool,
+    targets: Vec<TargetEntry>,
+}
+
+struct TargetEntry {
+    node: NodeId,
+    has_select: bool,
+    /// `labelSelector` / `annotationSelector` in `select` or `reject`: not evaluated.
+    by_labels: bool,
+    create: bool,
+    field_paths: Vec<(String, NodeId)>,
+}
+
+fn entries(doc: &Document) -> Vec<Entry> {
+    let Some(list) = doc.get(doc.root, "replacements") else {
+        return Vec::new();
+    };
+    doc.items(list)
+        .iter()
+        .map(|&r| Entry {
+            node: r,
+            from_file: doc.get(r, "path").is_some()
+                && doc.get(r, "source").is_none()
+                && doc.get(r, "sourceValue").is_none(),
+            targets: doc
+                .get(r, "targets")
+                .map(|t| doc.items(t))
+                .unwrap_or(&[])
+                .iter()
+                .map(|&t| TargetEntry {
+                    node: t,
+                    has_select: doc.get(t, "select").is_some(),
+                    by_labels: by_labels(doc, t),
+                    create: doc.get(t, "options").and_then(|o| doc.get_str(o, "create"))
+                        == Some("true"),
+                    field_paths: doc
+                        .get(t, "fieldPaths")
+                        .map(|f| doc.items(f))
+                        .unwrap_or(&[])
+                        .iter()
+                        .filter_map(|&p| doc.str(p).map(|s| (s.to_string(), p)))
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Whether a target selects (or rejects) by labels or annotations, which the evaluator does
+/// not model: what it selects is then unknown.
+pub(super) fn by_labels(doc: &Document, target: NodeId) -> bool {
+    let sel = |n: NodeId| {
+        doc.get(n, "labelSelector").is_some() || doc.get(n, "annotationSelector").is_some()
+    };
+    doc.get(target, "select").is_some_and(sel)
+        || doc
+            .get(target, "reject")
+            .is_some_and(|r| doc.items(r).iter().any(|&n| sel(n)))
+}
+
+/// What kustomize rejects in the shape of a replacement before evaluating it (checked with
+/// kustomize v5.5.0), which the evaluator does not report.
+fn structural(doc: &Document, ws: &Workspace, out: &mut Vec<(NodeId, String, Severity)>) {
+    for e in entries(doc) {
+        if e.from_file {
+            continue;
+        }
+        let r = e.node;
+        let source = doc.get(r, "source");
+        let source_value = doc.get(r, "sourceValue");
+        if let (Some(s), Some(_)) = (source, source_value) {
+            out.push((
+                s,
+                "a replacement has both `source` and `sourceValue`; kustomize accepts only one of them and fails".into(),
+                META.severity,
+            ));
+        } else if let Some(v) = source_value
+            && !ws.options.regex_selectors
+        {
+            // Added in kustomize v5.7.0; older versions decode the kustomization strictly.
+            out.push((
+                doc.entry(r, "sourceValue").map(|e| e.0).unwrap_or(v),
+                "`sourceValue` needs kustomize 5.7 or later: older kustomize (kubectl 1.32 embeds 5.5) rejects the whole kustomization with `json: unknown field \"sourceValue\"`".into(),
+                Severity::Warning,
+            ));
+        }
+        if e.targets.is_empty() && (source.is_some() || source_value.is_some()) {
+            let at = doc.entry(r, "targets").map(|e| e.0).unwrap_or(r);
+            out.push((
+                at,
+                "this replacement has no targets; kustomize fails with `replacements must specify a source and at least one target`".into(),
+                META.severity,
+            ));
+        }
+        for t in &e.targets {
+            if !t.has_select {
+                out.push((
+                    t.node,
+                    "this target has no `select` (a `reject` alone is not enough); kustomize fails with `target must specify resources to select`".into(),
+                    META.severity,
+                ));
+            }
+        }
+    }
+}
+
+/// The objects a kustomization's replacements see: those of the context it is the root of.
+fn context_of(ws: &Workspace, k: FileId) -> Option<&Context> {
+    ws.contexts.iter().find(|c| c.root == Some(k))
+}
+
+fn selects(sel: &Selector, r: &Rendered, regex: bool) -> bool {
+    let ns = r.namespace.as_ref().map(|v| v.text.as_str());
+    std::iter::once(r.name.text.as_str())
+        .chain(r.previous_names.iter().map(String::as_str))
+        .any(|n| sel.matches(&r.api_version, &r.kind, Some(n), ns, regex))
+}
+
+/// Whether a source field the evaluator called missing is really there: kustomize accepts an
+/// empty string, and copies a mapping or a list whole when no delimiter is set. `None`: keep
+/// the finding as it is; `Some(None)`: drop it; `Some(Some(message))`: replace its message.
+fn recheck_source(
+    ws: &Workspace,
+    k: FileId,
+    doc: &Document,
+    node: NodeId,
+    message: &str,
+) -> Option<Option<String>> {
+    if !message.contains("is missing in the source") {
+        return None;
+    }
+    let rep = kustomize::replacements(doc).into_iter().find(|r| {
+        r.source
+            .as_ref()
+            .is_some_and(|s| s.selector.node == Some(node))
+    })?;
+    let src = rep.source?;
+    let cx = context_of(ws, k)?;
+    let env = ws.env();
+    let found: Vec<&Rendered> = cx
+        .rendered
+        .iter()
+        .filter(|r| selects(&src.selector, r, false))
+        .collect();
+    let [r] = found.as_slice() else { return None };
+    match r.source {
+        Source::Object(o) => {
+            let (odoc, root, _) = env.doc_of(o);
+            let n = kustomize::field_node(odoc, root, &src.field_path)?;
+            match &odoc.node(odoc.resolve(n)).kind {
+                // Present but empty: kustomize copies the empty string. A YAML null is missing
+                // to kustomize too.
+                Kind::Scalar { .. } => odoc.string(n).is_some().then_some(None),
+                _ if src.delimiter.is_some() => Some(Some(format!(
+                    "fieldPath `{}` of the source is a mapping or a list, and `options.delimiter` can only be used with scalar values: kustomize fails with `delimiter option can only be used with scalar nodes`",
+                    src.field_path
+                ))),
+                _ => Some(None),
+            }
+        }
+        Source::Generated(..) => {
+            let p: Vec<Step> = kustomize::split_field_path(&src.field_path)
+                .into_iter()
+                .map(Step::Key)
+                .collect();
+            r.overrides.contains_key(&p).then_some(None)
+        }
+    }
+}
+
+/// Targets with `options.delimiter` whose field is a mapping or a list in a selected object.
+fn delimiter_on_non_scalar(
+    ws: &Workspace,
+    k: FileId,
+    doc: &Document,
+    out: &mut Vec<(NodeId, String, Severity)>,
+) {
+    let Some(cx) = context_of(ws, k) else { return };
+    let env = ws.env();
+    let regex = ws.options.regex_selectors;
+    for rep in kustomize::replacements(doc) {
+        for t in rep.targets.iter().filter(|t| t.delimiter.is_some()) {
+            if by_labels(doc, t.node) {
+                continue;
+            }
+            for r in cx.rendered.iter().filter(|r| {
+                selects(&t.select, r, regex) && !t.reject.iter().any(|s| selects(s, r, regex))
+            }) {
+                let Source::Object(o) = r.source else {
+                    continue;
+                };
+                let (odoc, root, _) = env.doc_of(o);
+                for (fp, fp_node) in &t.field_paths {
+                    let Ok(paths) = path::resolve(odoc, root, fp, false) else {
+                        continue;
+                    };
+                    let non_scalar = paths.iter().any(|p| {
+                        path::node_at(odoc, root, p).is_some_and(|n| {
+                            !matches!(odoc.node(odoc.resolve(n)).kind, Kind::Scalar { .. })
+                        })
+                    });
+                    if non_scalar {
+                        out.push((
+                            fp_node.unwrap_or(t.node),
+                            format!(
+                                "`{fp}` is a mapping or a list in {} {}, and `options.delimiter` can only be used with scalar values: kustomize fails with `delimiter option can only be used with scalar nodes`",
+                                r.kind, r.name.text
+                            ),
+                            META.severity,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Rule for KustomizeReplacementInvalid {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
+        for i in ws
+            .replacement_issues
+            .iter()
+            .filter(|i| i.kind == IssueKind::Invalid)
+        {
+            let Some(doc) = ws.files[i.kustomization as usize].docs.first() else {
+                continue;
+            };
+            let es = entries(doc);
+            if es.iter().any(|e| e.from_file && e.node == i.node) {
+                continue;
+            }
+            let in_target = |pred: &dyn Fn(&TargetEntry) -> bool| {
+                es.iter().flat_map(|e| &e.targets).any(|t| {
+                    (t.node == i.node || t.field_paths.iter().any(|(_, n)| *n == i.node)) && pred(t)
+                })
+            };
+            // A target without `select` is reported once, as such: kustomize stops there. What
+            // a label or annotation selector selects is unknown.
+            if in_target(&|t| !t.has_select || t.by_labels) {
+                continue;
+            }
+            let mut message = i.message.clone();
+            if message.starts_with("unable to find field")
+                && in_target(&|t| {
+                    t.create
+                        && t.field_paths
+                            .iter()
+                            .any(|(fp, n)| *n == i.node && !fp.contains('*'))
+                })
+            {
+                // With `create`, kustomize adds missing keys and `[name=value]` elements.
+                continue;
+            }
+            if message.starts_with("index ") && message.contains("out of range") {
+                message = message.replace(
+                    MISSING_SUFFIX,
+                    ": kustomize fails, and `options.create` cannot add a list element by index",
+                );
+            }
+            match recheck_source(ws, i.kustomization, doc, i.node, &message) {
+                Some(None) => continue,
+                Some(Some(m)) => message = m,
+                None => {}
+            }
+            out.push(diag(i.kustomization, doc, i.node, message));
+        }
+        for (fid, f) in ws.files.iter().enumerate() {
+            if f.role != FileRole::Kustomization {
+                continue;
+            }
+            let Some(doc) = f.docs.first() else { continue };
+            let mut found = Vec::new();
+            structural(doc, ws, &mut found);
+            delimiter_on_non_scalar(ws, fid as FileId, doc, &mut found);
+            for (node, message, severity) in found {
+                out.push(diag(fid as FileId, doc, node, message).severity(severity));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::{Diagnostic, Severity};
+    use crate::engine::Settings;
+    use crate::rules::testing::lint_files_with;
+
+    const VARS: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: v1.2.3, EMPTY: \"\"}\n";
+    const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: app-migration-X}\nspec: {backoffLimit: 0, template: {spec: {restartPolicy: Never, containers: [{name: m, image: app}]}}}\n";
+    const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  template:\n    spec:\n      initContainers:\n      - name: wait\n        image: groundnuty/k8s-wait-for:v2.0\n        args: [job-wr, app-migration-X]\n      containers: [{name: app, image: app}]\n";
+
+    fn kust(replacements: &str) -> String {
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [vars.yaml, job.yaml, deploy.yaml]\nreplacements:\n{replacements}"
+        )
+    }
+
+    fn run(replacements: &str) -> (String, Vec<Diagnostic>) {
+        run_with(replacements, &Settings::default())
+    }
+
+    fn run_with(replacements: &str, settings: &Settings) -> (String, Vec<Diagnostic>) {
+        let k = kust(replacements);
+        let d = lint_files_with(
+            &[
+                ("k/vars.yaml", VARS),
+                ("k/job.yaml", JOB),
+                ("k/deploy.yaml", DEPLOY),
+                ("k/kustomization.yaml", k.as_str()),
+            ],
+            settings,
+        );
+        assert!(d.iter().all(|d| d.rule != "yaml-syntax"), "{d:?}");
+        let d = d
+            .into_iter()
+            .filter(|d| d.rule == "kustomize-replacement-invalid")
+            .collect();
+        (k, d)
+    }
+
+    #[test]
+    fn bracketed_index_in_a_field_path() {
+        let (k, d) = run(
+            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.[name=wait].args.[1]\n",
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            &k[d[0].loc.span.range()],
+            "spec.template.spec.initContainers.[name=wait].args.[1]"
+        );
+        assert!(d[0].message.contains("`[1]`"), "{}", d[0].message);
+        assert!(d[0].message.contains("bare number"), "{}", d[0].message);
+        assert_eq!(
+            d[0].path.as_deref(),
+            Some("replacements[0].targets[0].fieldPaths[0]")
+        );
+        assert!(d[0].object.is_none());
+    }
+
+    #[test]
+    fn source_selecting_nothing_or_several() {
+        let (k, d) = run(
+            "- source: {kind: ConfigMap, name: variables, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n",
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].message.contains("nothing selected by"));
+        assert!(k[d[0].loc.span.range()].starts_with("{kind: ConfigMap, name: variables"));
+        let (_, d) =
+            run("- source: {fieldPath: metadata.name}\n  targets:\n  - select: {kind: Job}\n");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].message.contains("selects 3 resources"),
+            "{}",
+            d[0].message
+        );
+    }
+
+    #[test]
+    fn missing_source_field_and_index_out_of_range() {
+        let (_, d) = run(
+            "- source: {kind: ConfigMap, name: vars, fieldPath: data.TAG}\n  targets:\n  - select: {kind: Job}\n",
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].message.contains("`data.TAG` is missing"),
+            "{}",
+            d[0].message
+        );
+        let (_, d) = run(
+            "- source:\n    kind: ConfigMap\n    name: vars\n    fieldPath: data.IMAGE_TAG\n    options: {delimiter: '.', index: 5}\n  targets:\n  - select: {kind: Job}\n",
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].message.contains("out of bounds"), "{}", d[0].message);
+    }
+
+    #[test]
+    fn missing_target_field_unless_create() {
+        let (k, d) = run(
+            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.version]\n",
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(&k[d[0].loc.span.range()], "metadata.labels.version");
+        assert!(d[0].message.contains("options.create"), "{}", d[0].message);
+        let (_, d) = run(
+            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.version]\n    options: {create: true}\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn structural_errors() {
+        // A target without select would select everything in the evaluator; kustomize stops at
+        // the missing select, so that is the only finding for it.
+        let (k, d) = run(
+            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  sourceValue: v1\n  targets:\n  - fieldPaths: [metadata.labels.app]\n",
+        );
+        let msgs: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(d.len(), 2, "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("both `source` and `sourceValue`"))
+        );
+        let t = d
+            .iter()
+            .find(|d| d.message.contains("no `select`"))
+            .unwrap();
+        assert_eq!(&k[t.loc.span.range()], "fieldPaths: [metadata.labels.app]");
+        let (k, d) = run(
+            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets: []\n",
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(&k[d[0].loc.span.range()], "targets");
+        assert!(d[0].message.contains("at least one target"));
+    }
+
+    #[test]
+    fn source_value_needs_kustomize_5_7() {
+        let r = "- sourceValue: v9\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n    options: {create: true}\n";
+        let (k, d) = run(r);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].severity, Severity::Warning);
+        assert_eq!(&k[d[0].loc.span.range()], "sourceValue");
+        assert!(d[0].message.contains("unknown field"), "{}", d[0].message);
+        let s = Settings {
+            regex_selectors: true,
+            ..Settings::default()
+        };
+        assert!(run_with(r, &s).1.is_empty());
+    }
+
+    #[test]
+    fn what_kustomize_accepts_but_looks_missing() {
+        // An empty string is a value; a mapping is copied whole; `create` adds a
+        // `[name=value]` element. Each checked with kubectl kustomize (v5.5.0).
+        for r in [
+            "- source: {kind: ConfigMap, name: vars, fieldPath: data.EMPTY}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n",
+            "- source: {kind: ConfigMap, name: vars, fieldPath: data}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n",
+            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.[name=x].env.[name=TAG].value\n    options: {create: true}\n",
+        ] {
+            let (_, d) = run(r);
+            assert!(d.is_empty(), "{r}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn delimiter_needs_scalars() {
+        let (k, d) = run(
+            "- source: {kind: ConfigMap, name: vars, fieldPath: metadata, options: {delimiter: '-'}}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n",
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(k[d[0].loc.span.range()].starts_with("{kind: ConfigMap"));
+        assert!(d[0].message.contains("scalar"), "{}", d[0].message);
+        let (k, d) = run(
+            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels]\n    options: {delimiter: '-', index: 1}\n",
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(&k[d[0].loc.span.range()], "metadata.labels");
+        assert!(
+            d[0].message.contains("Job app-migration-X"),
+            "{}",
+            d[0].message
+        );
+    }
+
+    #[test]
+    fn label_selectors_are_not_judged() {
+        // The evaluator does not model labelSelector; kustomize selects the Job only here.
+        let (_, d) = run(
+            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {labelSelector: app=migration}\n    fieldPaths: [metadata.labels.app]\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn index_out_of_range_even_with_create() {
+        let (_, d) = run(
+            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.0.args.5\n    options: {create: true}\n",
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].message.contains("has 2 elements"), "{}", d[0].message);
+        assert!(
+            d[0].message.contains("cannot add a list element"),
+            "{}",
+            d[0].message
+        );
+    }
+
+    #[test]
+    fn valid_replacements_pass() {
+        let (_, d) = run(
+            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.[name=wait].args.1\n    options: {delimiter: '-', index: 2}\n- source: {kind: Deployment, fieldPath: metadata.name}\n  targets:\n  - select: {kind: Deployment, name: nothing-here}\n",
+        );
+        assert!(d.is_empty(), "{d:?}");
+        // Replacements loaded from a file are not read here.
+        let (_, d) = run("- path: more-replacements.yaml\n");
+        assert!(d.is_empty(), "{d:?}");
+    }
+}

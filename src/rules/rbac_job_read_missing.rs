@@ -1,0 +1,1198 @@
+//! A k8s-wait-for init container in a `job*` mode runs `kubectl describe jobs NAME`: kubectl GETs
+//! the Job and, when it is not found, LISTs every Job in the namespace to match NAME as a prefix.
+//! The pod's ServiceAccount therefore needs `get` and `list` on `jobs.batch` in the namespace
+//! kubectl looks in, and a mounted token to authenticate at all.
+//!
+//! The RBAC model here (bindings, roles, rules, as the context renders them) is shared with
+//! `rbac-service-account-missing`.
+
+use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::diagnostic::{Diagnostic, Loc, Severity};
+use crate::graph::links::{self, WaitFor};
+use crate::graph::path::{self, Concrete, Step};
+use crate::graph::{Rendered, Value};
+use crate::redact::display_value;
+
+pub struct RbacJobReadMissing;
+
+static META: RuleMeta = RuleMeta {
+    name: "rbac-job-read-missing",
+    severity: Severity::Error,
+    category: Category::Rbac,
+    summary: "a k8s-wait-for init container whose ServiceAccount cannot get and list jobs.batch in the namespace it looks in, or has no token mounted",
+    fixable: false,
+    page: include_str!("../../rules/rbac-job-read-missing.md"),
+};
+
+const HELP: &str = "bind the pod's ServiceAccount with a RoleBinding, in the namespace k8s-wait-for looks in, to a Role with `apiGroups: [batch], resources: [jobs], verbs: [get, list]`";
+
+pub(super) const RBAC_GROUP: &str = "rbac.authorization.k8s.io/";
+
+/// ClusterRoles every cluster has that grant `get`/`list`/`watch` on jobs.batch.
+const DEFAULT_JOB_READERS: &[&str] = &["view", "edit", "admin", "cluster-admin"];
+
+/// Whether a ClusterRole of this name exists in every cluster.
+pub(super) fn well_known_cluster_role(name: &str) -> bool {
+    DEFAULT_JOB_READERS.contains(&name) || name.starts_with("system:")
+}
+
+pub(super) fn k(s: &str) -> Step {
+    Step::Key(s.to_string())
+}
+
+pub(super) fn at(base: &[Step], rest: &[Step]) -> Concrete {
+    [base, rest].concat()
+}
+
+/// A value of a rendered object: `Ok(None)` when absent, `Err(())` when it cannot be known
+/// (a placeholder left, or a Flux substitution we could not read).
+#[allow(clippy::result_unit_err)]
+pub(super) fn known(cx: &ContextCx<'_>, r: &Rendered, p: &[Step]) -> Result<Option<Value>, ()> {
+    match cx.env().raw_value(r, p) {
+        None => Ok(None),
+        Some(_) => match cx.value(r, p) {
+            Some(v) if !v.text.contains("${") => Ok(Some(v)),
+            _ => Err(()),
+        },
+    }
+}
+
+pub(super) fn is_rbac(r: &Rendered, kind: &str) -> bool {
+    r.kind == kind && r.api_version.starts_with(RBAC_GROUP)
+}
+
+/// A subject of a binding.
+#[derive(Debug, Clone)]
+pub(super) struct Subject {
+    pub kind: String,
+    pub name: Value,
+    /// As written (or as kustomize's namespace transformer set it).
+    pub namespace: Option<String>,
+    pub path: Concrete,
+}
+
+/// A RoleBinding or ClusterRoleBinding as rendered.
+#[derive(Debug, Clone)]
+pub(super) struct Binding<'a> {
+    pub r: &'a Rendered,
+    pub cluster: bool,
+    /// The binding's namespace (RoleBinding).
+    pub namespace: String,
+    pub name: String,
+    pub role_kind: String,
+    pub role_name: Value,
+    pub subjects: Vec<Subject>,
+}
+
+impl Binding<'_> {
+    /// The namespace a ServiceAccount subject names (empty in a RoleBinding: the binding's).
+    pub fn subject_namespace(&self, s: &Subject) -> Option<String> {
+        match (&s.namespace, self.cluster) {
+            (Some(ns), _) if !ns.is_empty() => Some(ns.clone()),
+            (_, false) => Some(self.namespace.clone()),
+            (_, true) => None,
+        }
+    }
+
+    /// The subject through which the binding applies to service account `sa` of namespace
+    /// `ns`, if it does.
+    pub fn binds(&self, sa: &str, ns: &str) -> Option<&Subject> {
+        self.subjects.iter().find(|s| match s.kind.as_str() {
+            "ServiceAccount" => {
+                s.name.text == sa && self.subject_namespace(s).as_deref() == Some(ns)
+            }
+            "Group" => {
+                s.name.text == "system:serviceaccounts"
+                    || s.name.text == format!("system:serviceaccounts:{ns}")
+                    || s.name.text == "system:authenticated"
+            }
+            "User" => s.name.text == format!("system:serviceaccount:{ns}:{sa}"),
+            _ => false,
+        })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        if self.cluster {
+            "ClusterRoleBinding"
+        } else {
+            "RoleBinding"
+        }
+    }
+}
+
+/// Bindings of a context; `Err` when one of them cannot be read (patched, or a value unknown).
+#[allow(clippy::result_unit_err)]
+pub(super) fn bindings<'a>(cx: &ContextCx<'a>) -> Result<Vec<Binding<'a>>, ()> {
+    let env = cx.env();
+    let mut out = Vec::new();
+    for r in &cx.context.rendered {
+        let cluster = is_rbac(r, "ClusterRoleBinding");
+        if !cluster && !is_rbac(r, "RoleBinding") {
+            continue;
+        }
+        if r.patched {
+            return Err(());
+        }
+        let name = env.name(cx.context, r).ok_or(())?.text;
+        let role_kind = known(cx, r, &path::keys(&["roleRef", "kind"]))?
+            .map(|v| v.text)
+            .unwrap_or_default();
+        let Some(role_name) = known(cx, r, &path::keys(&["roleRef", "name"]))? else {
+            continue;
+        };
+        let mut subjects = Vec::new();
+        for i in 0..env.len(r, &path::keys(&["subjects"])) {
+            let base = vec![k("subjects"), Step::Index(i)];
+            let kind = known(cx, r, &at(&base, &[k("kind")]))?
+                .map(|v| v.text)
+                .unwrap_or_default();
+            let Some(name) = known(cx, r, &at(&base, &[k("name")]))? else {
+                continue;
+            };
+            let namespace = known(cx, r, &at(&base, &[k("namespace")]))?.map(|v| v.text);
+            subjects.push(Subject {
+                kind,
+                name,
+                namespace,
+                path: base,
+            });
+        }
+        out.push(Binding {
+            r,
+            cluster,
+            namespace: env.namespace(cx.context, r),
+            name,
+            role_kind,
+            role_name,
+            subjects,
+        });
+    }
+    Ok(out)
+}
+
+/// One `rules:` entry of a Role or ClusterRole.
+#[derive(Debug, Clone)]
+pub(super) struct PolicyRule {
+    pub path: Concrete,
+    pub api_groups: Vec<String>,
+    pub resources: Vec<String>,
+    pub verbs: Vec<String>,
+    pub resource_names: Vec<String>,
+}
+
+impl PolicyRule {
+    /// Whether the rule is about jobs.batch at all.
+    pub fn covers_jobs(&self) -> bool {
+        self.api_groups.iter().any(|g| g == "batch" || g == "*")
+            && self.resources.iter().any(|r| r == "jobs" || r == "*")
+    }
+
+    pub fn allows(&self, verb: &str) -> bool {
+        self.covers_jobs() && self.verbs.iter().any(|v| v == verb || v == "*")
+    }
+}
+
+/// A Role or ClusterRole as rendered.
+#[derive(Debug, Clone)]
+pub(super) struct RoleDef<'a> {
+    pub r: &'a Rendered,
+    pub cluster: bool,
+    pub namespace: String,
+    pub name: String,
+    pub rules: Vec<PolicyRule>,
+    /// An aggregated ClusterRole: the controller fills its rules in from other ClusterRoles.
+    pub aggregated: bool,
+}
+
+impl RoleDef<'_> {
+    pub fn kind(&self) -> &'static str {
+        if self.cluster { "ClusterRole" } else { "Role" }
+    }
+}
+
+#[allow(clippy::result_unit_err)]
+pub(super) fn roles<'a>(cx: &ContextCx<'a>) -> Result<Vec<RoleDef<'a>>, ()> {
+    let env = cx.env();
+    let mut out = Vec::new();
+    for r in &cx.context.rendered {
+        let cluster = is_rbac(r, "ClusterRole");
+        if !cluster && !is_rbac(r, "Role") {
+            continue;
+        }
+        if r.patched {
+            return Err(());
+        }
+        let name = env.name(cx.context, r).ok_or(())?.text;
+        let list = |base: &[Step], key: &str| -> Result<Vec<String>, ()> {
+            let p = at(base, &[k(key)]);
+            (0..env.len(r, &p))
+                .map(|j| {
+                    known(cx, r, &at(&p, &[Step::Index(j)]))
+                        .map(|v| v.map(|v| v.text).unwrap_or_default())
+                })
+                .collect()
+        };
+        let mut rules = Vec::new();
+        for i in 0..env.len(r, &path::keys(&["rules"])) {
+            let base = vec![k("rules"), Step::Index(i)];
+            rules.push(PolicyRule {
+                api_groups: list(&base, "apiGroups")?,
+                resources: list(&base, "resources")?,
+                verbs: list(&base, "verbs")?,
+                resource_names: list(&base, "resourceNames")?,
+                path: base,
+            });
+        }
+        out.push(RoleDef {
+            r,
+            cluster,
+            namespace: env.namespace(cx.context, r),
+            name,
+            rules,
+            aggregated: env.node(r, &path::keys(&["aggregationRule"])).is_some(),
+        });
+    }
+    Ok(out)
+}
+
+/// The role a binding refers to: `Ok(Some)` defined in the context, `Ok(None)` a well-known
+/// ClusterRole (`view`, `edit`, `system:...`), `Err` when the context does not define it.
+#[allow(clippy::result_unit_err)]
+pub(super) fn role_of<'r, 'a>(
+    b: &Binding<'_>,
+    roles: &'r [RoleDef<'a>],
+) -> Result<Option<&'r RoleDef<'a>>, ()> {
+    let found = roles.iter().find(|ro| match b.role_kind.as_str() {
+        "Role" => {
+            !ro.cluster && !b.cluster && ro.name == b.role_name.text && ro.namespace == b.namespace
+        }
+        "ClusterRole" => ro.cluster && ro.name == b.role_name.text,
+        _ => false,
+    });
+    match found {
+        Some(ro) => Ok(Some(ro)),
+        None if b.role_kind == "ClusterRole" && well_known_cluster_role(&b.role_name.text) => {
+            Ok(None)
+        }
+        None => Err(()),
+    }
+}
+
+pub(super) fn loc_of(cx: &ContextCx<'_>, r: &Rendered, p: &[Step]) -> Option<Loc> {
+    links::value_loc(&cx.env(), r, p, None)
+}
+
+/// Where to point for an object as a whole: its name, else its kind.
+pub(super) fn object_loc(cx: &ContextCx<'_>, r: &Rendered) -> Option<Loc> {
+    loc_of(cx, r, &path::keys(&["metadata", "name"])).or_else(|| loc_of(cx, r, &[k("kind")]))
+}
+
+/// What the bound roles grant the service account on jobs.
+#[derive(Default)]
+struct Grants<'r, 'a> {
+    get: bool,
+    list: bool,
+    /// Rules that would grant `list` but are restricted by `resourceNames`.
+    list_by_name: Vec<(&'r RoleDef<'a>, &'r PolicyRule)>,
+    /// Rules that grant `get` only for other names.
+    get_other_names: Vec<(&'r RoleDef<'a>, &'r PolicyRule)>,
+    /// Rules of bound roles about jobs that lack `get` or `list`.
+    partial: Vec<(&'r RoleDef<'a>, &'r PolicyRule)>,
+    /// Bound roles that say nothing about jobs.
+    unrelated: Vec<&'r RoleDef<'a>>,
+    /// The bindings that apply.
+    applied: Vec<&'r Binding<'a>>,
+}
+
+const GET_CONSEQUENCE: &str = "`kubectl describe jobs` fails with Forbidden (`cannot get resource \"jobs\" in API group \"batch\"`), the init container exits 1 and the pod restarts it in Init:CrashLoopBackOff even after the migration succeeded";
+const LIST_CONSEQUENCE: &str = "kubectl only needs `list` when the exact Job is not found (it then lists every Job to match the name as a prefix), so the wait works while the Job exists, but when it is absent the init container fails with `forbidden: ... cannot list resource \"jobs\"` instead of not-found, hiding the real cause";
+
+impl RbacJobReadMissing {
+    fn check_wait(
+        &self,
+        cx: &ContextCx<'_>,
+        w: &WaitFor,
+        bindings: &[Binding<'_>],
+        roles: &[RoleDef<'_>],
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let r = &cx.context.rendered[w.rendered];
+        let Some(o) = r.object() else { return };
+        if r.patched {
+            return;
+        }
+        let ocx = ObjectCx::new(cx.ws, &cx.ws.objects[o as usize]);
+        let Some(spec) = links::pod_spec(r) else {
+            return;
+        };
+        // Values we cannot know: skip rather than guess.
+        for key in ["serviceAccountName", "serviceAccount"] {
+            if known(cx, r, &at(&spec, &[k(key)])).is_err() {
+                return;
+            }
+        }
+        if let Some(ns) = &r.namespace
+            && cx.env().substituted(cx.context, r, ns.clone()).is_none()
+        {
+            return;
+        }
+        if w.namespace.contains("${")
+            || w.pod_namespace.contains("${")
+            || w.service_account.contains("${")
+        {
+            return;
+        }
+        let sa = w.service_account.as_str();
+        let sa_ns = w.pod_namespace.as_str();
+        let ns = w.namespace.as_str();
+        let workload = format!("{} `{}`", r.kind, display_value(&r.name.text));
+        let image_path = w.container.field("image");
+        let image_loc = loc_of(cx, r, &image_path).unwrap_or_else(|| ocx.locate(&[]).0);
+        let container = w.container.name.clone().unwrap_or_else(|| "?".into());
+        let init_related = |d: Diagnostic| {
+            d.related(
+                image_loc,
+                format!(
+                    "k8s-wait-for in {workload} (init container `{container}`) runs `kubectl describe jobs` here"
+                ),
+            )
+        };
+
+        self.check_token(cx, w, r, &ocx, &spec, &init_related, out);
+
+        let needs_get = !w.is_selector();
+        let target = w.target.as_ref().map(|t| t.text.as_str()).unwrap_or("");
+        let mut g = Grants::default();
+        let mut unknown = false;
+        for b in bindings {
+            if !b.cluster && b.namespace != ns {
+                continue;
+            }
+            if b.binds(sa, sa_ns).is_none() {
+                continue;
+            }
+            g.applied.push(b);
+            let role = match role_of(b, roles) {
+                Ok(Some(ro)) => ro,
+                Ok(None) => {
+                    if DEFAULT_JOB_READERS.contains(&b.role_name.text.as_str()) {
+                        g.get = true;
+                        g.list = true;
+                    } else {
+                        unknown = true;
+                    }
+                    continue;
+                }
+                Err(()) => {
+                    // Not in this context (rbac-service-account-missing says so): unknown.
+                    unknown = true;
+                    continue;
+                }
+            };
+            if role.aggregated {
+                unknown = true;
+            }
+            let mut about_jobs = false;
+            for rule in role.rules.iter().filter(|r| r.covers_jobs()) {
+                about_jobs = true;
+                let restricted = !rule.resource_names.is_empty();
+                if rule.allows("get") {
+                    if !restricted
+                        || target.contains("${")
+                        || rule.resource_names.iter().any(|n| n == target)
+                    {
+                        g.get = true;
+                    } else {
+                        g.get_other_names.push((role, rule));
+                    }
+                }
+                if rule.allows("list") {
+                    if restricted {
+                        g.list_by_name.push((role, rule));
+                    } else {
+                        g.list = true;
+                    }
+                }
+                if !rule.allows("get") || !rule.allows("list") {
+                    g.partial.push((role, rule));
+                }
+            }
+            if !about_jobs {
+                g.unrelated.push(role);
+            }
+        }
+        let get_ok = g.get || !needs_get;
+        if (get_ok && g.list) || unknown {
+            return;
+        }
+        let who = format!("service account `{sa}` (namespace `{sa_ns}`)");
+        let where_ = if ns == sa_ns {
+            format!("namespace `{ns}`")
+        } else {
+            format!("namespace `{ns}` (the `-n {ns}` argument)")
+        };
+
+        // Nothing bound at all.
+        if g.applied.is_empty() {
+            let mut d = ocx
+                .diag_at(
+                    &META,
+                    image_loc,
+                    path::display(&image_path),
+                    format!(
+                        "k8s-wait-for in {workload} runs as {who}, which no RoleBinding in {where_} and no ClusterRoleBinding binds to a role that can read jobs: {}",
+                        if needs_get { GET_CONSEQUENCE } else { LIST_CONSEQUENCE }
+                    ),
+                )
+                .help(HELP);
+            let sa_path = at(&spec, &[k("serviceAccountName")]);
+            if w.service_account_value.is_some()
+                && let Some(l) = loc_of(cx, r, &sa_path)
+            {
+                d = d.related(l, format!("the pod runs as service account `{sa}`"));
+            }
+            d = self.near_misses(cx, d, bindings, roles, sa, sa_ns, ns);
+            out.push(d);
+            return;
+        }
+        // `resourceNames` on the rule that would grant list.
+        if !g.list
+            && let Some((role, rule)) = g.list_by_name.first()
+            && let Some(ro) = role.r.object()
+        {
+            let rn = at(&rule.path, &[k("resourceNames")]);
+            if let Some(loc) = loc_of(cx, role.r, &rn) {
+                let rocx = ObjectCx::new(cx.ws, &cx.ws.objects[ro as usize]);
+                let d = rocx
+                    .diag_at(
+                        &META,
+                        loc,
+                        path::display(&rn),
+                        format!(
+                            "the {} `{}` restricts jobs to `resourceNames` for {who}, used by k8s-wait-for in {workload}: a GET of a listed name works, but a LIST request has no name, so `list` is never granted; {LIST_CONSEQUENCE}",
+                            role.kind(),
+                            display_value(&role.name),
+                        ),
+                    )
+                    .help("drop `resourceNames` from the jobs rule (a Role in the app's namespace is already narrow), or add a rule with `verbs: [list]` and no `resourceNames`");
+                out.push(init_related(d));
+            }
+        }
+        let missing: Vec<&str> = [
+            (!get_ok, "get"),
+            (!g.list && g.list_by_name.is_empty(), "list"),
+        ]
+        .into_iter()
+        .filter_map(|(m, v)| m.then_some(v))
+        .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let consequence = if missing.contains(&"get") {
+            GET_CONSEQUENCE
+        } else {
+            LIST_CONSEQUENCE
+        };
+        let missing_text = missing
+            .iter()
+            .map(|v| format!("`{v}`"))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        // A bound role mentions jobs but lacks a verb: point at its rule.
+        let pick = if missing.contains(&"get") {
+            g.partial
+                .iter()
+                .find(|(_, r)| !r.allows("get"))
+                .map(|x| (x, false))
+                .or(g.get_other_names.first().map(|x| (x, true)))
+        } else {
+            g.partial
+                .iter()
+                .find(|(_, r)| !r.allows("list"))
+                .map(|x| (x, false))
+        };
+        if let Some(((role, rule), by_name)) = pick {
+            let Some(ro) = role.r.object() else { return };
+            let rocx = ObjectCx::new(cx.ws, &cx.ws.objects[ro as usize]);
+            let p = at(
+                &rule.path,
+                &[k(if by_name { "resourceNames" } else { "verbs" })],
+            );
+            let Some(loc) = loc_of(cx, role.r, &p).or_else(|| loc_of(cx, role.r, &rule.path))
+            else {
+                return;
+            };
+            let what = if by_name {
+                format!(
+                    "lets {who} get jobs only by `resourceNames`, which do not include `{}`",
+                    display_value(target)
+                )
+            } else {
+                format!("does not grant {missing_text} on jobs to {who}")
+            };
+            let mut d = rocx
+                .diag_at(
+                    &META,
+                    loc,
+                    path::display(&p),
+                    format!(
+                        "the {} `{}` {what}, which k8s-wait-for in {workload} needs in {where_}: {consequence}",
+                        role.kind(),
+                        display_value(&role.name),
+                    ),
+                )
+                .help(HELP);
+            d = init_related(d);
+            if let Some(b) = g.applied.iter().find(|b| {
+                b.role_name.text == role.name && (b.role_kind == "ClusterRole") == role.cluster
+            }) && let Some(l) = loc_of(cx, b.r, &path::keys(&["roleRef", "name"]))
+            {
+                d = d.related(
+                    l,
+                    format!("bound by the {} `{}`", b.kind(), display_value(&b.name)),
+                );
+            }
+            out.push(d);
+            return;
+        }
+        // Bound only to roles that say nothing about jobs.
+        let mut d = ocx
+            .diag_at(
+                &META,
+                image_loc,
+                path::display(&image_path),
+                format!(
+                    "k8s-wait-for in {workload} runs as {who}, whose bound roles grant nothing on jobs in {where_} ({missing_text} missing): {consequence}"
+                ),
+            )
+            .help(HELP);
+        for role in g.unrelated.iter().take(3) {
+            if let Some(l) = object_loc(cx, role.r) {
+                d = d.related(
+                    l,
+                    format!(
+                        "the {} `{}` is bound to it but has no rule for jobs in API group batch",
+                        role.kind(),
+                        display_value(&role.name)
+                    ),
+                );
+            }
+        }
+        out.push(d);
+    }
+
+    /// Related locations for bindings that almost apply: another service account, another
+    /// namespace, or a binding outside this context.
+    #[allow(clippy::too_many_arguments)]
+    fn near_misses(
+        &self,
+        cx: &ContextCx<'_>,
+        mut d: Diagnostic,
+        bindings: &[Binding<'_>],
+        roles: &[RoleDef<'_>],
+        sa: &str,
+        sa_ns: &str,
+        ns: &str,
+    ) -> Diagnostic {
+        let reads_jobs = |b: &Binding<'_>| match role_of(b, roles) {
+            Ok(Some(ro)) => ro.rules.iter().any(PolicyRule::covers_jobs),
+            Ok(None) => DEFAULT_JOB_READERS.contains(&b.role_name.text.as_str()),
+            Err(()) => true,
+        };
+        let mut n = 0;
+        for b in bindings.iter().filter(|b| reads_jobs(b)) {
+            for s in b.subjects.iter().filter(|s| s.kind == "ServiceAccount") {
+                if n >= 3 {
+                    return d;
+                }
+                let sns = b.subject_namespace(s).unwrap_or_default();
+                let Some(l) = loc_of(cx, b.r, &at(&s.path, &[k("name")])) else {
+                    continue;
+                };
+                let msg = if s.name.text != sa {
+                    format!(
+                        "the {} `{}` binds service account `{}`, not `{sa}`",
+                        b.kind(),
+                        display_value(&b.name),
+                        display_value(&s.name.text)
+                    )
+                } else if sns != sa_ns {
+                    format!(
+                        "the {} `{}` binds `{sa}` of namespace `{sns}`, but the pod runs in `{sa_ns}`",
+                        b.kind(),
+                        display_value(&b.name)
+                    )
+                } else if !b.cluster && b.namespace != ns {
+                    format!(
+                        "the {} `{}` grants in namespace `{}`, but k8s-wait-for looks in `{ns}`",
+                        b.kind(),
+                        display_value(&b.name),
+                        b.namespace
+                    )
+                } else {
+                    continue;
+                };
+                d = d.related(l, msg);
+                n += 1;
+            }
+        }
+        // Bindings of a ServiceAccount in the linted files, outside this context.
+        for o in &cx.ws.objects {
+            if n >= 3 {
+                break;
+            }
+            if !(o.kind == "RoleBinding" || o.kind == "ClusterRoleBinding")
+                || !o.api_version.starts_with(RBAC_GROUP)
+                || cx.context.objects.binary_search(&o.id).is_ok()
+            {
+                continue;
+            }
+            let doc = cx.ws.doc_of(o);
+            let Some(subjects) = doc.get(o.root, "subjects") else {
+                continue;
+            };
+            for &s in doc.items(subjects) {
+                let Some(nn) = doc.get(s, "name") else {
+                    continue;
+                };
+                let Some(name) = doc.str(nn) else { continue };
+                if doc.get_str(s, "kind") != Some("ServiceAccount") {
+                    continue;
+                }
+                d = d.related(
+                    Loc {
+                        file: o.file,
+                        span: doc.span(nn),
+                    },
+                    format!(
+                        "the {} `{}` binds `{}` but is not part of what this context applies ({})",
+                        o.kind,
+                        display_value(&o.display_name()),
+                        display_value(name),
+                        cx.context.name
+                    ),
+                );
+                n += 1;
+                break;
+            }
+        }
+        d
+    }
+
+    /// `automountServiceAccountToken: false` on the pod, or on its ServiceAccount without the
+    /// pod turning it back on: kubectl has no token and falls back to localhost:8080.
+    #[allow(clippy::too_many_arguments)]
+    fn check_token(
+        &self,
+        cx: &ContextCx<'_>,
+        w: &WaitFor,
+        r: &Rendered,
+        ocx: &ObjectCx<'_>,
+        spec: &[Step],
+        init_related: &dyn Fn(Diagnostic) -> Diagnostic,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        // A token mounted by hand (a projected volume at the default path) works too.
+        let mounts = w.container.field("volumeMounts");
+        let env = cx.env();
+        let by_hand = (0..env.len(r, &mounts)).any(|i| {
+            cx.value(r, &at(&mounts, &[Step::Index(i), k("mountPath")]))
+                .is_some_and(|v| {
+                    v.text.trim_end_matches('/') == "/var/run/secrets/kubernetes.io/serviceaccount"
+                })
+        });
+        if by_hand {
+            return;
+        }
+        let consequence = "kubectl in k8s-wait-for has no token, falls back to `localhost:8080` and fails with `The connection to the server localhost:8080 was refused`, so the init container exits 1 and the pod never starts";
+        let sa = &w.service_account;
+        let pod_path = at(spec, &[k("automountServiceAccountToken")]);
+        let pod = cx.value(r, &pod_path).map(|v| v.text);
+        let workload = format!("{} `{}`", r.kind, display_value(&r.name.text));
+        if pod.as_deref() == Some("false") {
+            let loc = loc_of(cx, r, &pod_path).unwrap_or_else(|| ocx.locate(&[]).0);
+            let d = ocx
+                .diag_at(
+                    &META,
+                    loc,
+                    path::display(&pod_path),
+                    format!(
+                        "the {workload} sets `automountServiceAccountToken: false`, so the token of service account `{sa}` is not mounted: {consequence}"
+                    ),
+                )
+                .help("remove `automountServiceAccountToken: false` from the pod spec, or mount a projected service account token at /var/run/secrets/kubernetes.io/serviceaccount");
+            out.push(init_related(d));
+            return;
+        }
+        if pod.as_deref() == Some("true") {
+            return;
+        }
+        for s in cx
+            .context
+            .rendered
+            .iter()
+            .filter(|s| s.kind == "ServiceAccount" && s.api_version == "v1")
+        {
+            if s.patched
+                || env.name(cx.context, s).map(|v| v.text).as_deref() != Some(sa.as_str())
+                || env.namespace(cx.context, s) != w.pod_namespace
+            {
+                continue;
+            }
+            let p = path::keys(&["automountServiceAccountToken"]);
+            if cx.value(s, &p).map(|v| v.text).as_deref() != Some("false") {
+                continue;
+            }
+            let (Some(so), Some(loc)) = (s.object(), loc_of(cx, s, &p)) else {
+                continue;
+            };
+            let socx = ObjectCx::new(cx.ws, &cx.ws.objects[so as usize]);
+            let d = socx
+                .diag_at(
+                    &META,
+                    loc,
+                    "automountServiceAccountToken".into(),
+                    format!(
+                        "service account `{sa}` sets `automountServiceAccountToken: false` and {workload} does not turn it back on, so its token is not mounted: {consequence}"
+                    ),
+                )
+                .help("set `automountServiceAccountToken: true` in the pod spec of the workload that waits (it overrides the ServiceAccount), or remove it from the ServiceAccount");
+            out.push(init_related(d));
+        }
+    }
+}
+
+impl Rule for RbacJobReadMissing {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
+        let env = cx.env();
+        let waits: Vec<WaitFor> = links::wait_fors(&env, cx.context)
+            .into_iter()
+            .filter(WaitFor::is_job_mode)
+            .collect();
+        if waits.is_empty() {
+            return;
+        }
+        let (Ok(bindings), Ok(roles)) = (bindings(cx), roles(cx)) else {
+            return;
+        };
+        for w in &waits {
+            self.check_wait(cx, w, &bindings, &roles, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::Diagnostic;
+    use crate::rules::testing::lint_files;
+
+    const RULE: &str = "rbac-job-read-missing";
+
+    fn deploy(pod_extra: &str, args: &str) -> String {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: myapp, namespace: app}}\nspec:\n  template:\n    spec:\n      serviceAccountName: myapp\n{pod_extra}      initContainers:\n      - name: wait\n        image: groundnuty/k8s-wait-for:v2.0\n        args: {args}\n      containers: [{{name: app, image: app:v1}}]\n"
+        )
+    }
+
+    const SA: &str =
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: myapp, namespace: app}\n";
+
+    fn role(rule: &str) -> String {
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: job-reader, namespace: app}}\nrules:\n- {rule}\n"
+        )
+    }
+
+    fn binding(subject: &str, role_ref: &str) -> String {
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: wait-reads-jobs, namespace: app}}\nsubjects:\n- {subject}\nroleRef: {role_ref}\n"
+        )
+    }
+
+    const GET_LIST: &str = "{apiGroups: [batch], resources: [jobs], verbs: [get, list]}";
+    const TO_SA: &str = "{kind: ServiceAccount, name: myapp}";
+    const TO_ROLE: &str = "{apiGroup: rbac.authorization.k8s.io, kind: Role, name: job-reader}";
+    const ARGS: &str = "[job-wr, myapp-migration-v1]";
+
+    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
+        let all = lint_files(files);
+        assert!(
+            all.iter()
+                .all(|d| d.rule != "yaml-syntax" && d.rule != "schema-invalid"),
+            "{all:?}"
+        );
+        all.into_iter().filter(|d| d.rule == RULE).collect()
+    }
+
+    /// The text at a location (the engine numbers files in name order).
+    fn text<'a>(files: &'a [(&str, String)], loc: &crate::diagnostic::Loc) -> &'a str {
+        let mut sorted: Vec<&(&str, String)> = files.iter().collect();
+        sorted.sort_by_key(|f| f.0);
+        &sorted[loc.file as usize].1[loc.span.range()]
+    }
+
+    fn file<'a>(files: &'a [(&str, String)], loc: &crate::diagnostic::Loc) -> &'a str {
+        let mut sorted: Vec<&(&str, String)> = files.iter().collect();
+        sorted.sort_by_key(|f| f.0);
+        sorted[loc.file as usize].0
+    }
+
+    fn text_at<'a>(files: &'a [(&str, String)], d: &Diagnostic) -> &'a str {
+        text(files, &d.loc)
+    }
+
+    #[test]
+    fn correct_rbac_passes() {
+        let files = [
+            ("k/deploy.yaml", deploy("", ARGS)),
+            ("k/sa.yaml", SA.to_string()),
+            ("k/role.yaml", role(GET_LIST)),
+            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
+        ];
+        assert!(run(&files).is_empty());
+        // Wildcards count.
+        let files = [
+            ("k/deploy.yaml", deploy("", ARGS)),
+            (
+                "k/role.yaml",
+                role("{apiGroups: ['*'], resources: ['*'], verbs: ['*']}"),
+            ),
+            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
+        ];
+        assert!(run(&files).is_empty());
+    }
+
+    #[test]
+    fn no_rbac_at_all_points_at_the_init_container() {
+        let files = [("k/deploy.yaml", deploy("", ARGS))];
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(text_at(&files, &d[0]), "groundnuty/k8s-wait-for:v2.0");
+        assert_eq!(
+            d[0].message,
+            "k8s-wait-for in Deployment `myapp` runs as service account `myapp` (namespace `app`), which no RoleBinding in namespace `app` and no ClusterRoleBinding binds to a role that can read jobs: `kubectl describe jobs` fails with Forbidden (`cannot get resource \"jobs\" in API group \"batch\"`), the init container exits 1 and the pod restarts it in Init:CrashLoopBackOff even after the migration succeeded"
+        );
+        assert_eq!(d[0].related.len(), 1);
+        assert_eq!(text(&files, &d[0].related[0].loc), "myapp");
+        assert_eq!(
+            d[0].related[0].message,
+            "the pod runs as service account `myapp`"
+        );
+        // Pod modes are not this rule's business.
+        assert!(run(&[("k/deploy.yaml", deploy("", "[pod, -lapp=db]"))]).is_empty());
+    }
+
+    #[test]
+    fn missing_list_points_at_the_roles_verbs() {
+        let files = [
+            ("k/deploy.yaml", deploy("", ARGS)),
+            (
+                "k/role.yaml",
+                role("{apiGroups: [batch], resources: [jobs], verbs: [get, watch]}"),
+            ),
+            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(text_at(&files, &d[0]), "[get, watch]");
+        assert!(
+            d[0].message.starts_with("the Role `job-reader` does not grant `list` on jobs to service account `myapp` (namespace `app`), which k8s-wait-for in Deployment `myapp` needs in namespace `app`: kubectl only needs `list` when the exact Job is not found"),
+            "{}",
+            d[0].message
+        );
+        assert_eq!(d[0].path.as_deref(), Some("rules[0].verbs"));
+        let rel: Vec<(&str, &str)> = d[0]
+            .related
+            .iter()
+            .map(|r| (text(&files, &r.loc), r.message.as_str()))
+            .collect();
+        assert_eq!(rel[0].0, "groundnuty/k8s-wait-for:v2.0");
+        assert_eq!(
+            rel[1],
+            ("job-reader", "bound by the RoleBinding `wait-reads-jobs`")
+        );
+        // Missing get is the severe case and is named as such.
+        let files = [
+            ("k/deploy.yaml", deploy("", ARGS)),
+            (
+                "k/role.yaml",
+                role("{apiGroups: [batch], resources: [jobs], verbs: [list, watch]}"),
+            ),
+            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].message.contains("does not grant `get` on jobs"),
+            "{}",
+            d[0].message
+        );
+        assert!(d[0].message.contains("Init:CrashLoopBackOff"));
+    }
+
+    #[test]
+    fn resource_names_break_the_list_fallback() {
+        let files = [
+            ("k/deploy.yaml", deploy("", ARGS)),
+            (
+                "k/role.yaml",
+                role(
+                    "apiGroups: [batch]\n  resources: [jobs]\n  verbs: [get, list]\n  resourceNames: [myapp-migration-v1]",
+                ),
+            ),
+            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(text_at(&files, &d[0]), "[myapp-migration-v1]");
+        assert!(
+            d[0].message.contains("a LIST request has no name"),
+            "{}",
+            d[0].message
+        );
+        // Names that do not include the awaited Job fail the GET too.
+        let files = [
+            ("k/deploy.yaml", deploy("", ARGS)),
+            (
+                "k/role.yaml",
+                role(
+                    "apiGroups: [batch]\n  resources: [jobs]\n  verbs: [get, list]\n  resourceNames: [myapp-migration-v0]",
+                ),
+            ),
+            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(
+            d.iter().any(|d| d
+                .message
+                .contains("which do not include `myapp-migration-v1`")),
+            "{d:?}"
+        );
+        assert!(
+            d.iter()
+                .all(|d| text_at(&files, d) == "[myapp-migration-v0]")
+        );
+    }
+
+    #[test]
+    fn automount_false() {
+        let good = |pod_extra: &str, sa: &str| {
+            vec![
+                ("k/deploy.yaml", deploy(pod_extra, ARGS)),
+                ("k/sa.yaml", sa.to_string()),
+                ("k/role.yaml", role(GET_LIST)),
+                ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
+            ]
+        };
+        let files = good("      automountServiceAccountToken: false\n", SA);
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(text_at(&files, &d[0]), "false");
+        assert!(
+            d[0].message.contains("localhost:8080 was refused"),
+            "{}",
+            d[0].message
+        );
+        let sa_off = format!("{SA}automountServiceAccountToken: false\n");
+        let files = good("", &sa_off);
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(file(&files, &d[0].loc), "k/sa.yaml");
+        assert_eq!(text_at(&files, &d[0]), "false");
+        assert!(d[0].message.starts_with("service account `myapp` sets `automountServiceAccountToken: false` and Deployment `myapp` does not turn it back on"));
+        assert_eq!(
+            d[0].related[0].message,
+            "k8s-wait-for in Deployment `myapp` (init container `wait`) runs `kubectl describe jobs` here"
+        );
+        // The pod turns it back on.
+        assert!(run(&good("      automountServiceAccountToken: true\n", &sa_off)).is_empty());
+    }
+
+    #[test]
+    fn a_binding_for_another_service_account() {
+        let files = [
+            ("k/deploy.yaml", deploy("", ARGS)),
+            ("k/role.yaml", role(GET_LIST)),
+            (
+                "k/rb.yaml",
+                binding("{kind: ServiceAccount, name: myapp-service}", TO_ROLE),
+            ),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(text_at(&files, &d[0]), "groundnuty/k8s-wait-for:v2.0");
+        let r = d[0]
+            .related
+            .iter()
+            .find(|r| file(&files, &r.loc) == "k/rb.yaml")
+            .unwrap();
+        assert_eq!(text(&files, &r.loc), "myapp-service");
+        assert_eq!(
+            r.message,
+            "the RoleBinding `wait-reads-jobs` binds service account `myapp-service`, not `myapp`"
+        );
+        // The same name in another namespace does not count either.
+        let files = [
+            ("k/deploy.yaml", deploy("", ARGS)),
+            ("k/role.yaml", role(GET_LIST)),
+            (
+                "k/rb.yaml",
+                binding(
+                    "{kind: ServiceAccount, name: myapp, namespace: other}",
+                    TO_ROLE,
+                ),
+            ),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].related.iter().any(|r| {
+            r.message
+                .contains("of namespace `other`, but the pod runs in `app`")
+        }));
+    }
+
+    #[test]
+    fn the_namespace_kubectl_looks_in() {
+        // `-n migrations`: the binding in the pod's namespace does not help.
+        let files = [
+            (
+                "k/deploy.yaml",
+                deploy("", "[job-wr, myapp-migration-v1, -n, migrations]"),
+            ),
+            ("k/role.yaml", role(GET_LIST)),
+            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].message.contains(
+                "no RoleBinding in namespace `migrations` (the `-n migrations` argument)"
+            ),
+            "{}",
+            d[0].message
+        );
+        assert!(d[0].related.iter().any(|r| r.message == "the RoleBinding `wait-reads-jobs` grants in namespace `app`, but k8s-wait-for looks in `migrations`"));
+        // A RoleBinding in `migrations` naming the pod's account of namespace `app` does.
+        let rb = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: x, namespace: migrations}\nsubjects: [{kind: ServiceAccount, name: myapp, namespace: app}]\nroleRef: {kind: ClusterRole, name: job-reader, apiGroup: rbac.authorization.k8s.io}\n";
+        let cr = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: job-reader}\nrules: [{apiGroups: [batch], resources: [jobs], verbs: [get, list]}]\n";
+        let files = [
+            (
+                "k/deploy.yaml",
+                deploy("", "[job-wr, myapp-migration-v1, -n, migrations]"),
+            ),
+            ("k/cr.yaml", cr.to_string()),
+            ("k/rb.yaml", rb.to_string()),
+        ];
+        assert!(run(&files).is_empty());
+    }
+
+    #[test]
+    fn cluster_roles_groups_and_unknown_roles() {
+        let cr = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: job-reader}\nrules: [{apiGroups: [batch], resources: [jobs], verbs: [get, list]}]\n";
+        // A ClusterRole through a RoleBinding.
+        let files = [
+            ("k/deploy.yaml", deploy("", ARGS)),
+            ("k/cr.yaml", cr.to_string()),
+            (
+                "k/rb.yaml",
+                binding(
+                    TO_SA,
+                    "{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: job-reader}",
+                ),
+            ),
+        ];
+        assert!(run(&files).is_empty());
+        // The built-in view role, and a group of every service account of the namespace.
+        let files = [
+            ("k/deploy.yaml", deploy("", ARGS)),
+            (
+                "k/rb.yaml",
+                binding(
+                    "{kind: Group, name: 'system:serviceaccounts:app', apiGroup: rbac.authorization.k8s.io}",
+                    "{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}",
+                ),
+            ),
+        ];
+        assert!(run(&files).is_empty());
+        // A ClusterRoleBinding: its subject must name the namespace.
+        let crb = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}\nsubjects: [{kind: ServiceAccount, name: myapp, namespace: app}]\nroleRef: {kind: ClusterRole, name: job-reader, apiGroup: rbac.authorization.k8s.io}\n";
+        let files = [
+            ("k/deploy.yaml", deploy("", ARGS)),
+            ("k/cr.yaml", cr.to_string()),
+            ("k/crb.yaml", crb.to_string()),
+        ];
+        assert!(run(&files).is_empty());
+        // A ClusterRole managed elsewhere: what it grants is unknown, so no finding.
+        let files = [
+            ("k/deploy.yaml", deploy("", ARGS)),
+            (
+                "k/rb.yaml",
+                binding(
+                    TO_SA,
+                    "{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: platform-job-reader}",
+                ),
+            ),
+        ];
+        assert!(run(&files).is_empty());
+    }
+
+    #[test]
+    fn a_role_without_a_jobs_rule() {
+        let files = [
+            ("k/deploy.yaml", deploy("", ARGS)),
+            (
+                "k/role.yaml",
+                role("{apiGroups: [''], resources: [pods], verbs: [get, list]}"),
+            ),
+            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(text_at(&files, &d[0]), "groundnuty/k8s-wait-for:v2.0");
+        assert!(
+            d[0].message
+                .contains("whose bound roles grant nothing on jobs"),
+            "{}",
+            d[0].message
+        );
+        assert_eq!(
+            d[0].related[0].message,
+            "the Role `job-reader` is bound to it but has no rule for jobs in API group batch"
+        );
+    }
+
+    #[test]
+    fn kustomize_renames_bindings_consistently() {
+        let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: prod\nnamePrefix: prod-\nresources: [deploy.yaml, sa.yaml, role.yaml, rb.yaml]\n";
+        let plain = |s: String| s.replace(", namespace: app", "");
+        let files = [
+            ("k/kustomization.yaml", k.to_string()),
+            ("k/deploy.yaml", plain(deploy("", ARGS))),
+            ("k/sa.yaml", plain(SA.to_string())),
+            ("k/role.yaml", plain(role(GET_LIST))),
+            ("k/rb.yaml", plain(binding(TO_SA, TO_ROLE))),
+        ];
+        assert!(run(&files).is_empty());
+        // A binding the kustomization does not list does not count, and is named.
+        let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deploy.yaml, sa.yaml, role.yaml]\n";
+        let files = [
+            ("k/kustomization.yaml", k.to_string()),
+            ("k/deploy.yaml", deploy("", ARGS)),
+            ("k/sa.yaml", SA.to_string()),
+            ("k/role.yaml", role(GET_LIST)),
+            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
+        ];
+        let d = run(&files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].related.iter().any(|r| file(&files, &r.loc) == "k/rb.yaml" && r.message.starts_with("the RoleBinding `wait-reads-jobs` binds `myapp` but is not part of what this context applies")),
+            "{:?}",
+            d[0].related
+        );
+    }
+}

@@ -1,0 +1,407 @@
+//! Credentials belong in Secrets: a password, token or key written as a literal env value, or
+//! a URL with a password in an env value or a ConfigMap, is readable by anyone who can read the
+//! manifest. The value itself is never shown.
+
+use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::graph::Source;
+use crate::graph::path::Step;
+use crate::redact::key_for_display;
+use crate::yaml::Seg;
+
+pub struct SecretInPlaintext;
+
+static META: RuleMeta = RuleMeta {
+    name: "secret-in-plaintext",
+    severity: Severity::Error,
+    category: Category::Workload,
+    summary: "a password, token or key as a literal env value, or a URL with a password in an env value or a ConfigMap",
+    fixable: false,
+    page: include_str!("../../rules/secret-in-plaintext.md"),
+};
+
+const ENV_HELP: &str = "move the value into a Secret (kept encrypted in Git with SOPS or Sealed Secrets) and read it with `valueFrom.secretKeyRef`; to build a URL, put the password in its own secret-backed variable and write `$(DB_PASSWORD)` in the URL";
+const CONFIG_HELP: &str = "move the value into a Secret (kept encrypted in Git with SOPS or Sealed Secrets) and reference the Secret instead of the ConfigMap";
+const READERS: &str = "anyone who can read the manifest (the Git repository, CI logs, `kubectl get -o yaml`) can read it";
+
+/// Words in a variable name that say it holds a credential.
+const CREDENTIAL_WORDS: &[&str] = &[
+    "PASSWORD",
+    "PASSWD",
+    "TOKEN",
+    "SECRET",
+    "API_KEY",
+    "APIKEY",
+    "PRIVATE_KEY",
+    "PRIVATEKEY",
+    "CREDENTIAL",
+];
+
+/// Last words that make such a name about the credential rather than the credential itself
+/// (`PASSWORD_FILE`, `TOKEN_URL`, `SECRET_NAME`, `TOKEN_TTL`).
+const ABOUT_IT: &[&str] = &[
+    "FILE",
+    "PATH",
+    "DIR",
+    "NAME",
+    "URL",
+    "URI",
+    "ENDPOINT",
+    "HOST",
+    "PORT",
+    "TTL",
+    "EXPIRY",
+    "EXPIRES",
+    "EXPIRATION",
+    "LIFETIME",
+    "LENGTH",
+    "TYPE",
+    "HEADER",
+    "ENABLED",
+    "DISABLED",
+    "ENABLE",
+    "REF",
+    "MOUNT",
+    "LOCATION",
+    "ALGORITHM",
+    "ISSUER",
+    "AUDIENCE",
+    "SECONDS",
+    "TIMEOUT",
+    "DURATION",
+    "POLICY",
+    "FORMAT",
+    "PREFIX",
+    "SIZE",
+    "COUNT",
+    "MODE",
+    "VERSION",
+    "PROVIDER",
+    "BACKEND",
+    "REGION",
+];
+
+fn placeholder(s: &str) -> bool {
+    s.contains("${") || s.contains("$(")
+}
+
+/// Whether a variable or key name says it holds a credential.
+fn credential_name(name: &str) -> bool {
+    let up = name.to_ascii_uppercase().replace(['-', '.'], "_");
+    if !CREDENTIAL_WORDS.iter().any(|w| up.contains(w)) {
+        return false;
+    }
+    let last = up.rsplit('_').next().unwrap_or("");
+    !ABOUT_IT.contains(&last)
+}
+
+/// Whether a literal value of a credential-named variable is a credential.
+fn credential_value(value: &str) -> bool {
+    let v = value.trim();
+    !(v.is_empty()
+        || placeholder(v)
+        || v.starts_with('/')
+        || v.starts_with("./")
+        || ["true", "false", "yes", "no", "on", "off"]
+            .iter()
+            .any(|b| v.eq_ignore_ascii_case(b)))
+}
+
+/// Whether the text holds a URL whose password is written out (not a `${VAR}` or `$(VAR)`).
+fn url_with_password(s: &str) -> bool {
+    if !crate::redact::url_has_password(s) {
+        return false;
+    }
+    let mut rest = s;
+    while let Some(i) = rest.find("://") {
+        let tail = &rest[i + 3..];
+        let end = tail.find(['/', '?', '#', ' ']).unwrap_or(tail.len());
+        let authority = &tail[..end];
+        if let Some(at) = authority.rfind('@')
+            && let Some((_, password)) = authority[..at].split_once(':')
+            && !password.is_empty()
+            && !placeholder(password)
+        {
+            return true;
+        }
+        rest = &tail[end..];
+    }
+    false
+}
+
+/// What a literal reveals, for the message; None when it reveals nothing.
+fn finding(name: &str, value: &str) -> Option<&'static str> {
+    if url_with_password(value) {
+        Some("a literal URL with a password")
+    } else if credential_name(name) && credential_value(value) {
+        Some("a literal value")
+    } else {
+        None
+    }
+}
+
+fn kv_message(what: &str, key: &str, reveals: &str) -> String {
+    let holds = if reveals == "a literal value" {
+        "a literal credential"
+    } else {
+        "a URL with a password"
+    };
+    format!(
+        "{what} key `{}` holds {holds}: ConfigMaps are not secret (anyone allowed to `get configmaps` reads them, `kubectl describe` prints them) and {READERS}",
+        key_for_display(key)
+    )
+}
+
+impl SecretInPlaintext {
+    fn containers(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
+        let Some(spec) = crate::graph::pod_spec_path(&cx.obj.kind) else {
+            return;
+        };
+        let doc = cx.doc;
+        let segs: Vec<Seg> = spec.iter().map(|k| Seg::Key(k)).collect();
+        let Some(pod) = doc.at(cx.obj.root, &segs) else {
+            return;
+        };
+        for list in ["initContainers", "containers", "ephemeralContainers"] {
+            let Some(l) = doc.get(pod, list) else {
+                continue;
+            };
+            for (ci, &c) in doc.items(l).iter().enumerate() {
+                let Some(env) = doc.get(c, "env") else {
+                    continue;
+                };
+                let cname = doc.get_str(c, "name").unwrap_or("?");
+                for (ei, &e) in doc.items(env).iter().enumerate() {
+                    let (Some(name), Some(vn)) = (doc.get_str(e, "name"), doc.get(e, "value"))
+                    else {
+                        continue;
+                    };
+                    let Some(value) = doc.str(vn) else { continue };
+                    let Some(reveals) = finding(name, value) else {
+                        continue;
+                    };
+                    let path = format!("{}.{list}[{ci}].env[{ei}].value", spec.join("."));
+                    out.push(
+                        cx.diag_at(
+                            &META,
+                            cx.loc_of(vn),
+                            path,
+                            format!(
+                                "container `{}` of {} `{}` sets `{}` to {reveals}: {READERS}",
+                                key_for_display(cname),
+                                cx.obj.kind,
+                                key_for_display(&cx.obj.display_name()),
+                                key_for_display(name)
+                            ),
+                        )
+                        .help(ENV_HELP),
+                    );
+                }
+            }
+        }
+    }
+
+    fn config_map(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
+        let doc = cx.doc;
+        let Some(data) = doc.get(cx.obj.root, "data") else {
+            return;
+        };
+        for (k, v) in doc.entries(data) {
+            let (Some(key), Some(value)) = (doc.str(k), doc.str(v)) else {
+                continue;
+            };
+            if value.contains('\n') && !url_with_password(value) {
+                continue;
+            }
+            let Some(reveals) = finding(key, value) else {
+                continue;
+            };
+            let what = format!("ConfigMap `{}`", key_for_display(&cx.obj.display_name()));
+            out.push(
+                cx.diag_at(
+                    &META,
+                    cx.loc_of(v),
+                    format!("data.{key}"),
+                    kv_message(&what, key, reveals),
+                )
+                .help(CONFIG_HELP),
+            );
+        }
+    }
+}
+
+impl Rule for SecretInPlaintext {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
+        if cx.obj.is("v1", "ConfigMap") {
+            self.config_map(cx, out);
+        } else {
+            self.containers(cx, out);
+        }
+    }
+
+    /// `configMapGenerator` literals, which live in kustomization files.
+    fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
+        for r in &cx.context.rendered {
+            if r.kind != "ConfigMap" || !matches!(r.source, Source::Generated(..)) {
+                continue;
+            }
+            let name = r.previous_names.first().unwrap_or(&r.name.text);
+            for (p, v) in &r.overrides {
+                let [Step::Key(f), Step::Key(key)] = p.as_slice() else {
+                    continue;
+                };
+                let Some(loc) = v.origin else { continue };
+                if f != "data" || v.writer.is_some() {
+                    continue;
+                }
+                let Some(reveals) = finding(key, &v.text) else {
+                    continue;
+                };
+                let what = format!("configMapGenerator `{}`", key_for_display(name));
+                out.push(
+                    Diagnostic::new(
+                        META.name,
+                        META.severity,
+                        loc,
+                        kv_message(&what, key, reveals),
+                    )
+                    .help(CONFIG_HELP),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::{lint_files, lint_one};
+
+    const RULE: &str = "secret-in-plaintext";
+
+    fn deploy(env: &str) -> String {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: app:v1\n          env:\n{env}"
+        )
+    }
+
+    #[test]
+    fn names_and_values() {
+        assert!(credential_name("DB_PASSWORD"));
+        assert!(credential_name("github-token"));
+        assert!(credential_name("apiKey"));
+        assert!(credential_name("STRIPE_API_KEY"));
+        assert!(credential_name("SECRET_KEY_BASE"));
+        assert!(credential_name("AWS_CREDENTIALS"));
+        assert!(!credential_name("PASSWORD_FILE"));
+        assert!(!credential_name("TOKEN_URL"));
+        assert!(!credential_name("SECRET_NAME"));
+        assert!(!credential_name("DATABASE_URL"));
+        assert!(credential_value("hunter2"));
+        assert!(!credential_value(""));
+        assert!(!credential_value("${DB_PASSWORD}"));
+        assert!(!credential_value("/run/secrets/db"));
+        assert!(!credential_value("false"));
+        assert!(url_with_password(
+            "postgres://admin:changeme@postgres:5432/mydb"
+        ));
+        assert!(!url_with_password("postgres://admin@postgres:5432/mydb"));
+        assert!(!url_with_password(
+            "postgres://admin:$(DB_PASSWORD)@postgres/mydb"
+        ));
+        assert!(!url_with_password(
+            "postgres://admin:${DB_PASSWORD}@postgres/mydb"
+        ));
+        assert!(!url_with_password("https://example.com/a:b@c"));
+    }
+
+    #[test]
+    fn password_url_and_token_at_the_value() {
+        let text = deploy(
+            "            - name: DATABASE_URL\n              value: \"postgres://admin:changeme@postgres:5432/mydb\"\n            - name: API_TOKEN\n              value: tok-123456\n            - name: LOG_LEVEL\n              value: debug\n",
+        );
+        let d = lint_one(&text, RULE);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!(
+            &text[d[0].loc.span.range()],
+            "\"postgres://admin:changeme@postgres:5432/mydb\""
+        );
+        assert_eq!(
+            d[0].message,
+            "container `web` of Deployment `web` sets `DATABASE_URL` to a literal URL with a password: anyone who can read the manifest (the Git repository, CI logs, `kubectl get -o yaml`) can read it"
+        );
+        assert_eq!(
+            d[0].path.as_deref(),
+            Some("spec.template.spec.containers[0].env[0].value")
+        );
+        assert_eq!(&text[d[1].loc.span.range()], "tok-123456");
+        assert!(d[1].message.contains("sets `API_TOKEN` to a literal value"));
+        for x in &d {
+            let all = format!(
+                "{} {} {:?}",
+                x.message,
+                x.help.clone().unwrap_or_default(),
+                x.related
+            );
+            assert!(!all.contains("changeme") && !all.contains("tok-123456"));
+        }
+    }
+
+    #[test]
+    fn references_and_placeholders_pass() {
+        let text = deploy(
+            "            - name: DB_PASSWORD\n              valueFrom:\n                secretKeyRef: {name: db, key: password}\n            - name: DATABASE_URL\n              value: postgres://app:$(DB_PASSWORD)@db/app\n            - name: API_TOKEN\n              value: ${API_TOKEN}\n            - name: PASSWORD_FILE\n              value: /run/secrets/pw\n            - name: REDIS_PASSWORD\n              value: \"\"\n",
+        );
+        assert!(lint_one(&text, RULE).is_empty());
+    }
+
+    #[test]
+    fn jobs_cronjobs_and_init_containers() {
+        let cron = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: report}\nspec:\n  schedule: '@daily'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          initContainers:\n            - name: fetch\n              image: curl:8\n              env:\n                - {name: GITHUB_TOKEN, value: ghp_abcdef}\n          containers:\n            - name: report\n              image: app:v1\n";
+        let d = lint_one(cron, RULE);
+        assert_eq!(d.len(), 1);
+        assert_eq!(&cron[d[0].loc.span.range()], "ghp_abcdef");
+        assert!(
+            d[0].message
+                .starts_with("container `fetch` of CronJob `report` sets `GITHUB_TOKEN`")
+        );
+    }
+
+    #[test]
+    fn config_maps_and_generators() {
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config}\ndata:\n  DATABASE_URL: mysql://root:pw@db/app\n  DB_HOST: db\n  SECRET_NAME: app-db\n";
+        let d = lint_one(cm, RULE);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(&cm[d[0].loc.span.range()], "mysql://root:pw@db/app");
+        assert!(
+            d[0].message.starts_with(
+                "ConfigMap `app-config` key `DATABASE_URL` holds a URL with a password"
+            )
+        );
+        let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\nconfigMapGenerator:\n- name: vars\n  literals:\n  - IMAGE_TAG=v1\n  - DATABASE_URL=postgres://u:p4ss@db/app\n";
+        let files = [
+            (
+                "k/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: b}\n",
+            ),
+            ("k/kustomization.yaml", k),
+        ];
+        let d: Vec<_> = lint_files(&files)
+            .into_iter()
+            .filter(|d| d.rule == RULE)
+            .collect();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            &k[d[0].loc.span.range()],
+            "DATABASE_URL=postgres://u:p4ss@db/app"
+        );
+        assert!(d[0].message.starts_with(
+            "configMapGenerator `vars` key `DATABASE_URL` holds a URL with a password"
+        ));
+        assert!(!d[0].message.contains("p4ss"));
+    }
+}

@@ -1,0 +1,272 @@
+//! What the workload rules share: which contexts judge rendered values, the migration Jobs and
+//! the workloads whose k8s-wait-for init container awaits them, migration init containers, and
+//! locations of container fields.
+
+use super::{ContextCx, ObjectCx, migration_job};
+use crate::diagnostic::Loc;
+use crate::graph::Rendered;
+use crate::graph::links::{self, Container};
+use crate::graph::path::{self, Step};
+use crate::migration::{image_repository, mentions_migration, migration_command};
+
+/// Whether this context judges rendered values. A kustomization that another linted
+/// kustomization includes is a base: it is judged as its including overlay renders it (an
+/// overlay commonly sets the image tag, the replicas or the namespace), unless a Flux
+/// Kustomization deploys the base itself.
+pub fn judged(cx: &ContextCx<'_>) -> bool {
+    let Some(root) = cx.context.root else {
+        return true;
+    };
+    if cx.context.flux.is_some() {
+        return true;
+    }
+    !cx.ws
+        .contexts
+        .iter()
+        .any(|o| o.root.is_some() && o.root != Some(root) && o.kustomizations.contains(&root))
+}
+
+/// Whether an object's fields can be read: a known kind whose typed view failed has a
+/// `schema-invalid` finding, and the workload rules leave it alone.
+pub fn readable(ocx: &ObjectCx<'_>) -> bool {
+    !matches!(ocx.obj.typed, crate::model::Typed::Invalid)
+}
+
+/// A migration Job and a workload whose k8s-wait-for init container awaits it.
+pub struct JobLink<'a> {
+    pub app: &'a Rendered,
+    pub app_obj: ObjectCx<'a>,
+    pub job: &'a Rendered,
+    pub job_obj: ObjectCx<'a>,
+}
+
+/// Every (waiting workload, awaited migration Job) pair of a context.
+pub fn job_links<'a>(cx: &ContextCx<'a>) -> Vec<JobLink<'a>> {
+    let env = cx.env();
+    let context = cx.context;
+    let jobs = links::jobs(&env, context);
+    let mut out = Vec::new();
+    for w in links::wait_fors(&env, context) {
+        if !w.is_job_mode() || w.is_selector() {
+            continue;
+        }
+        let app = &context.rendered[w.rendered];
+        let Some(ao) = app.object() else { continue };
+        for j in links::awaited(&w, &jobs) {
+            let job = &context.rendered[j.rendered];
+            let Some(jo) = job.object() else { continue };
+            let job_obj = ObjectCx::new(cx.ws, &cx.ws.objects[jo as usize]);
+            let app_obj = ObjectCx::new(cx.ws, &cx.ws.objects[ao as usize]);
+            if migration_job(&job_obj).is_none() || !readable(&job_obj) || !readable(&app_obj) {
+                continue;
+            }
+            out.push(JobLink {
+                app,
+                app_obj,
+                job,
+                job_obj,
+            });
+        }
+    }
+    out
+}
+
+/// Whether a container is a k8s-wait-for container.
+pub fn is_wait_for(c: &Container) -> bool {
+    c.image
+        .as_ref()
+        .is_some_and(|i| links::is_wait_for_image(&i.text))
+}
+
+/// Words that make a command a check or a wait rather than a migration
+/// (`manage.py migrate --check`, `prisma migrate status`, `kubectl wait`).
+const NOT_A_RUN: &[&str] = &[
+    "--check",
+    "--plan",
+    "--dry-run",
+    "status",
+    "check",
+    "validate",
+    "wait",
+];
+
+fn words(c: &Container) -> Vec<&str> {
+    c.command
+        .iter()
+        .chain(c.args.iter())
+        .map(|v| v.text.as_str())
+        .collect()
+}
+
+fn is_check(words: &[&str]) -> bool {
+    words
+        .iter()
+        .flat_map(|w| w.split_whitespace())
+        .any(|t| NOT_A_RUN.contains(&t) || t.contains("check-migrations"))
+}
+
+/// The migration tool a container runs (its command and args), if any.
+pub fn migration_tool(c: &Container) -> Option<String> {
+    if is_wait_for(c) {
+        return None;
+    }
+    let w = words(c);
+    let tool = migration_command(&w)?;
+    (!is_check(&w)).then_some(tool)
+}
+
+/// Why a container looks like a migration: the tool it runs, else its image or name.
+pub fn migration_reason(c: &Container) -> Option<String> {
+    if is_wait_for(c) {
+        return None;
+    }
+    if let Some(tool) = migration_tool(c) {
+        return Some(format!("runs `{tool}`"));
+    }
+    let w = words(c);
+    if is_check(&w) {
+        return None;
+    }
+    // A container that waits for or checks migrations is not one.
+    let waits = |s: &str| {
+        s.split(|ch: char| !ch.is_ascii_alphanumeric())
+            .any(|t| t.eq_ignore_ascii_case("wait") || t.eq_ignore_ascii_case("check"))
+    };
+    let image = c.image.as_ref().map(|v| v.text.as_str()).unwrap_or("");
+    let name = c.name.as_deref().unwrap_or("");
+    if waits(image) || waits(name) || w.iter().any(|t| waits(t)) {
+        return None;
+    }
+    if !image.contains("${") && mentions_migration(image_repository(image)) {
+        return Some(format!(
+            "its image `{}` is a migration image",
+            crate::redact::display_value(image)
+        ));
+    }
+    if mentions_migration(name) {
+        return Some("its name mentions a migration".into());
+    }
+    None
+}
+
+/// The container of a migration Job that runs the migration: the one running a migration
+/// tool, else the one whose image or name mentions a migration, else the only one.
+pub fn job_migration_container(containers: &[Container]) -> Option<&Container> {
+    let main: Vec<&Container> = containers
+        .iter()
+        .filter(|c| !c.init && !is_wait_for(c))
+        .collect();
+    if let Some(c) = main.iter().find(|c| migration_tool(c).is_some()) {
+        return Some(c);
+    }
+    let named: Vec<&&Container> = main
+        .iter()
+        .filter(|c| migration_reason(c).is_some())
+        .collect();
+    if named.len() == 1 {
+        return Some(named[0]);
+    }
+    (main.len() == 1).then(|| main[0])
+}
+
+/// The location of a node of a rendered object's manifest.
+pub fn node_loc(cx: &ContextCx<'_>, r: &Rendered, p: &[Step]) -> Option<Loc> {
+    cx.env().node(r, p).map(|(file, doc, n)| Loc {
+        file,
+        span: doc.span(n),
+    })
+}
+
+/// The key node of `key` in the mapping at `p` of a rendered object's manifest.
+pub fn key_loc(cx: &ContextCx<'_>, r: &Rendered, p: &[Step], key: &str) -> Option<Loc> {
+    let (file, doc, n) = cx.env().node(r, p)?;
+    let (k, _) = doc.entry(n, key)?;
+    Some(Loc {
+        file,
+        span: doc.span(k),
+    })
+}
+
+/// Where a finding about something missing from a container goes: the key of `field` if it
+/// exists, else the container's `name` key, else the container.
+pub fn container_anchor(cx: &ContextCx<'_>, r: &Rendered, c: &Container, field: &str) -> Loc {
+    key_loc(cx, r, &c.path, field)
+        .or_else(|| key_loc(cx, r, &c.path, "name"))
+        .or_else(|| node_loc(cx, r, &c.path))
+        .or_else(|| node_loc(cx, r, &[]))
+        .unwrap_or(Loc {
+            file: 0,
+            span: Default::default(),
+        })
+}
+
+/// `kind name` of a rendered object for messages (`Deployment myapp`).
+pub fn describe(cx: &ContextCx<'_>, r: &Rendered) -> String {
+    let name = cx
+        .env()
+        .name(cx.context, r)
+        .map(|v| v.text)
+        .unwrap_or_else(|| r.name.text.clone());
+    format!("{} `{}`", r.kind, crate::redact::display_value(&name))
+}
+
+/// A container's name for messages.
+pub fn container_name(c: &Container) -> String {
+    crate::redact::display_value(c.name.as_deref().unwrap_or("?"))
+}
+
+/// A path below a container.
+pub fn field(c: &Container, keys: &[&str]) -> Vec<Step> {
+    [c.path.clone(), path::keys(keys)].concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Value;
+
+    fn container(name: &str, image: &str, command: &[&str]) -> Container {
+        let v = |t: &str| Value {
+            text: t.into(),
+            origin: None,
+            writer: None,
+            via: None,
+        };
+        Container {
+            index: 0,
+            init: true,
+            path: Vec::new(),
+            name: Some(name.into()),
+            image: Some(v(image)),
+            command: command.iter().map(|t| v(t)).collect(),
+            args: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn migration_containers() {
+        let c = container("migrate", "app:v1", &["npm", "run", "migrate"]);
+        assert_eq!(migration_tool(&c).as_deref(), Some("npm run migrate"));
+        let c = container(
+            "migrate",
+            "app:v1",
+            &["python", "manage.py", "migrate", "--check"],
+        );
+        assert_eq!(migration_tool(&c), None);
+        assert_eq!(migration_reason(&c), None);
+        let c = container("wait-for-migration", "groundnuty/k8s-wait-for:v2.0", &[]);
+        assert_eq!(migration_reason(&c), None);
+        let c = container(
+            "wait-for-migrations",
+            "busybox:1.36",
+            &["sh", "-c", "until nc -z db 5432; do sleep 1; done"],
+        );
+        assert_eq!(migration_reason(&c), None);
+        let c = container("schema", "registry/app-migrations:v1", &[]);
+        assert!(migration_reason(&c).unwrap().contains("image"));
+        let c = container("db-migrate", "app:v1", &["./entrypoint.sh"]);
+        assert!(migration_reason(&c).unwrap().contains("name"));
+        let c = container("web", "app:v1", &["npm", "start"]);
+        assert_eq!(migration_reason(&c), None);
+    }
+}
