@@ -152,6 +152,8 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Paths that could not be read: exit code 2.
     pub errors: Vec<String>,
+    /// Secret values in the sources, masked wherever source text is shown.
+    pub redactions: Vec<Loc>,
     pub elapsed: Duration,
 }
 
@@ -556,6 +558,7 @@ pub fn lint_inputs_with(
     diags.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     diags.dedup();
 
+    report.redactions = crate::redact::sensitive_spans(&ws);
     report.objects = ws.objects.iter().map(Object::reference).collect();
     report.files = ws.files.into_iter().map(|f| f.source).collect();
     report.diagnostics = diags;

@@ -244,7 +244,10 @@ pub fn field_node(doc: &Document, root: NodeId, path: &str) -> Option<NodeId> {
 
 /// Whether a Kubernetes label selector (`a=b,c!=d,e in (x,y),f notin (z),g,!h`) matches
 /// `labels`. A selector that does not parse matches nothing.
-pub fn selector_matches(selector: &str, labels: &std::collections::BTreeMap<String, String>) -> bool {
+pub fn selector_matches(
+    selector: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> bool {
     let mut terms = Vec::new();
     let (mut depth, mut start) = (0, 0);
     for (i, c) in selector.char_indices() {
@@ -259,25 +262,29 @@ pub fn selector_matches(selector: &str, labels: &std::collections::BTreeMap<Stri
         }
     }
     terms.push(&selector[start..]);
-    terms.iter().map(|t| t.trim()).filter(|t| !t.is_empty()).all(|t| {
-        let set = |rest: &str| -> Option<Vec<String>> {
-            let inner = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
-            Some(inner.split(',').map(|v| v.trim().to_string()).collect())
-        };
-        if let Some((k, v)) = t.split_once("!=") {
-            labels.get(k.trim()).is_none_or(|l| l != v.trim())
-        } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
-            labels.get(k.trim()).is_some_and(|l| l == v.trim())
-        } else if let Some((k, rest)) = t.split_once(" notin ") {
-            set(rest).is_some_and(|vs| labels.get(k.trim()).is_none_or(|l| !vs.contains(l)))
-        } else if let Some((k, rest)) = t.split_once(" in ") {
-            set(rest).is_some_and(|vs| labels.get(k.trim()).is_some_and(|l| vs.contains(l)))
-        } else if let Some(k) = t.strip_prefix('!') {
-            !labels.contains_key(k.trim())
-        } else {
-            labels.contains_key(t)
-        }
-    })
+    terms
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty())
+        .all(|t| {
+            let set = |rest: &str| -> Option<Vec<String>> {
+                let inner = rest.trim().strip_prefix('(')?.strip_suffix(')')?;
+                Some(inner.split(',').map(|v| v.trim().to_string()).collect())
+            };
+            if let Some((k, v)) = t.split_once("!=") {
+                labels.get(k.trim()).is_none_or(|l| l != v.trim())
+            } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
+                labels.get(k.trim()).is_some_and(|l| l == v.trim())
+            } else if let Some((k, rest)) = t.split_once(" notin ") {
+                set(rest).is_some_and(|vs| labels.get(k.trim()).is_none_or(|l| !vs.contains(l)))
+            } else if let Some((k, rest)) = t.split_once(" in ") {
+                set(rest).is_some_and(|vs| labels.get(k.trim()).is_some_and(|l| vs.contains(l)))
+            } else if let Some(k) = t.strip_prefix('!') {
+                !labels.contains_key(k.trim())
+            } else {
+                labels.contains_key(t)
+            }
+        })
 }
 
 /// Kustomize's delimiter/index write: replace element `index` of `current` split by
@@ -353,8 +360,10 @@ mod tests {
 
     #[test]
     fn label_selectors() {
-        let labels: std::collections::BTreeMap<String, String> =
-            [("app", "web"), ("tier", "db")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let labels: std::collections::BTreeMap<String, String> = [("app", "web"), ("tier", "db")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         assert!(selector_matches("app=web", &labels));
         assert!(selector_matches("app==web,tier in (db, cache)", &labels));
         assert!(!selector_matches("app=web,tier notin (db)", &labels));

@@ -73,9 +73,16 @@ fn severity(s: Severity) -> miette::Severity {
     }
 }
 
+/// The file's text as shown: secret values masked (CI logs are public).
 fn source(report: &Report, file: u32) -> NamedSource<String> {
     let f = &report.files[file as usize];
-    NamedSource::new(&f.display, f.text.clone()).with_language("yaml")
+    let spans: Vec<_> = report
+        .redactions
+        .iter()
+        .filter(|l| l.file == file)
+        .map(|l| l.span)
+        .collect();
+    NamedSource::new(&f.display, crate::redact::mask(&f.text, &spans)).with_language("yaml")
 }
 
 /// miette wants a non-empty span to draw an underline; widen an empty one to one character.

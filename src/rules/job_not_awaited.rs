@@ -8,7 +8,7 @@
 use super::wait_target_missing::{Compare, JOB_MODES, arg_path, args_are_script_args, compare};
 use super::{Category, ObjectCx, Rule, RuleMeta, migration_job, paths};
 use crate::diagnostic::{Diagnostic, Loc, Severity};
-use crate::graph::links::{self, Container};
+use crate::graph::links::{self, Container, MODES};
 use crate::graph::path::Step;
 use crate::graph::{Context, Env, Rendered, pod_spec_path};
 use crate::migration::annotation;
@@ -267,7 +267,9 @@ impl Waits {
                     waits.wild.insert(Some(ns));
                     continue;
                 };
-                if !JOB_MODES.contains(&mode) {
+                // Pod and service modes wait for no Job; an unknown mode (wait-args-invalid)
+                // still shows which Job was meant.
+                if !JOB_MODES.contains(&mode) && MODES.contains(&mode) {
                     continue;
                 }
                 let all_ns = w
@@ -392,11 +394,8 @@ impl Waits {
 
     /// Who waits for the Job rendered as `name` in `ns` (`generated`: a `generateName` prefix).
     pub fn awaited(&self, ns: &str, name: &str, generated: bool) -> Awaited<'_> {
-        if self.wild.contains(&None) || self.wild.contains(&Some(ns.to_string())) {
-            return Awaited::Maybe;
-        }
         let mut by = Vec::new();
-        let mut maybe = false;
+        let mut maybe = self.wild.contains(&None) || self.wild.contains(&Some(ns.to_string()));
         for w in self.waiters.iter().filter(|w| w.namespace == ns) {
             if generated {
                 if name.starts_with(&w.target) && !w.kubectl {
@@ -799,7 +798,9 @@ mod tests {
         let kubectl = "        - name: wait\n          image: bitnami/kubectl:1.30\n          command: [kubectl, wait, --for=condition=complete, --timeout=10m, job/myapp-migration-v1]\n";
         let selector = "        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, -lapp=migrate]\n";
         let prefix = "        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, myapp-migration]\n";
-        for init in [wait_for, kubectl, selector, prefix] {
+        // An unknown mode (wait-args-invalid reports it) still names the Job it was meant for.
+        let bad_mode = "        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-r, myapp-migration-v1]\n";
+        for init in [wait_for, kubectl, selector, prefix, bad_mode] {
             let found = run(&[
                 ("k/job.yaml", job("myapp-migration-v1", "")),
                 ("k/deploy.yaml", deploy(init)),

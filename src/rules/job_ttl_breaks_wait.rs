@@ -142,6 +142,16 @@ mod tests {
     }
 
     #[test]
+    fn a_selector_wait_nearby_does_not_hide_an_exact_one() {
+        let selector = "        - name: wait-seed\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, -lapp=seed]\n";
+        let found = run(&[
+            ("k/job.yaml", job("", "  ttlSecondsAfterFinished: 600\n")),
+            ("k/deploy.yaml", deploy(&format!("{WAIT}{selector}"))),
+        ]);
+        assert_eq!(found.len(), 1);
+    }
+
+    #[test]
     fn no_ttl_or_no_wait_passes() {
         assert!(run(&[("k/job.yaml", job("", "")), ("k/deploy.yaml", deploy(WAIT))]).is_empty());
         assert!(run(&[("k/job.yaml", job("", "  ttlSecondsAfterFinished: 60\n"))]).is_empty());

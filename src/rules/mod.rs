@@ -46,7 +46,10 @@ mod job_backoff_limit_nonzero;
 mod job_force_annotation_missing;
 mod job_name_invalid;
 mod job_name_unversioned;
+mod job_not_awaited;
 mod job_restart_policy_not_never;
+mod job_ttl_breaks_wait;
+mod job_ttl_missing;
 mod kustomize_api_version;
 mod kustomize_placeholder_unresolved;
 mod kustomize_replacement_invalid;
@@ -57,6 +60,11 @@ mod rbac_service_account_missing;
 pub(crate) mod schema_invalid;
 mod secret_in_plaintext;
 pub(crate) mod unused_suppression;
+mod wait_args_invalid;
+mod wait_image_unpinned;
+mod wait_mode_unsafe;
+mod wait_namespace_mismatch;
+mod wait_target_missing;
 mod workload_links;
 pub(crate) mod yaml_syntax;
 
@@ -130,7 +138,10 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &job_force_annotation_missing::JobForceAnnotationMissing,
     &job_name_invalid::JobNameInvalid,
     &job_name_unversioned::JobNameUnversioned,
+    &job_not_awaited::JobNotAwaited,
     &job_restart_policy_not_never::JobRestartPolicyNotNever,
+    &job_ttl_breaks_wait::JobTtlBreaksWait,
+    &job_ttl_missing::JobTtlMissing,
     &kustomize_api_version::KustomizeApiVersion,
     &kustomize_placeholder_unresolved::KustomizePlaceholderUnresolved,
     &kustomize_replacement_invalid::KustomizeReplacementInvalid,
@@ -141,6 +152,11 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &schema_invalid::SchemaInvalid,
     &secret_in_plaintext::SecretInPlaintext,
     &unused_suppression::UnusedSuppression,
+    &wait_args_invalid::WaitArgsInvalid,
+    &wait_image_unpinned::WaitImageUnpinned,
+    &wait_mode_unsafe::WaitModeUnsafe,
+    &wait_namespace_mismatch::WaitNamespaceMismatch,
+    &wait_target_missing::WaitTargetMissing,
     &yaml_syntax::YamlSyntax,
 ];
 

@@ -4,7 +4,7 @@
 //! so it is right on Kubernetes ≥ 1.24 only; before v1.4 a Job that does not exist counted as
 //! ready. `latest` (or no tag) is whatever was pushed last.
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use super::{Category, ContextCx, Rule, RuleMeta};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::links;
 use crate::graph::split_image;
@@ -72,15 +72,8 @@ impl Rule for WaitImageUnpinned {
                     continue;
                 };
                 out.push(
-                    cx.diag_value(
-                        &META,
-                        &ObjectCx::new(cx.ws, ocx.obj),
-                        r,
-                        &c.field("image"),
-                        Some(image),
-                        message,
-                    )
-                    .help(PIN),
+                    cx.diag_value(&META, &ocx, r, &c.field("image"), Some(image), message)
+                        .help(PIN),
                 );
             }
         }

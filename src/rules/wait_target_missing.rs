@@ -230,6 +230,21 @@ pub(super) fn lookup<'a>(cx: &ContextCx<'a>, w: &WaitFor, target: &str) -> Looku
         .flat_map(|c| jobs_of(cx, c))
         .collect();
     let ns = w.namespace.as_str();
+    // A CronJob `C` creates Jobs `C-<minutes since epoch>`: a target near its name cannot be
+    // judged.
+    let env = cx.env();
+    let cron_near = cx.ws.contexts.iter().any(|c| {
+        c.rendered.iter().any(|r| {
+            r.is("batch/v1", "CronJob")
+                && env.namespace(c, r) == ns
+                && env
+                    .name(c, r)
+                    .is_none_or(|n| target.starts_with(&n.text) || n.text.starts_with(target))
+        })
+    });
+    if cron_near {
+        return Lookup::Found;
+    }
     let mut prefix = Vec::new();
     for j in here.iter().chain(others.iter()) {
         if j.job.namespace.contains("${") {
@@ -577,6 +592,16 @@ mod tests {
             ("k/job.yaml", g.to_string()),
         ]);
         assert!(found.is_empty());
+    }
+
+    #[test]
+    fn jobs_of_a_cronjob_are_not_judged() {
+        let cron = "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: nightly-migrate\nspec:\n  schedule: \"0 3 * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: m, image: \"app:v1\"}]\n";
+        let files = [
+            ("k/deploy.yaml", deploy("", "[job-wr, nightly-migrate]")),
+            ("k/cron.yaml", cron.to_string()),
+        ];
+        assert!(run(&files).is_empty());
     }
 
     #[test]

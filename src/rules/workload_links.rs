@@ -105,14 +105,18 @@ fn is_check(words: &[&str]) -> bool {
         .any(|t| NOT_A_RUN.contains(&t) || t.contains("check-migrations"))
 }
 
-/// The migration tool a container runs (its command and args), if any.
+/// The migration tool a container runs (its command and args), if any. A shell line is read
+/// command by command, so `manage.py migrate && manage.py check` still runs a migration.
 pub fn migration_tool(c: &Container) -> Option<String> {
     if is_wait_for(c) {
         return None;
     }
-    let w = words(c);
-    let tool = migration_command(&w)?;
-    (!is_check(&w)).then_some(tool)
+    let line = words(c).join(" ");
+    line.split([';', '&', '|', '\n']).find_map(|segment| {
+        let w: Vec<&str> = segment.split_whitespace().collect();
+        let tool = migration_command(&w)?;
+        (!is_check(&w)).then_some(tool)
+    })
 }
 
 /// Why a container looks like a migration: the tool it runs, else its image or name.
@@ -247,6 +251,16 @@ mod tests {
     fn migration_containers() {
         let c = container("migrate", "app:v1", &["npm", "run", "migrate"]);
         assert_eq!(migration_tool(&c).as_deref(), Some("npm run migrate"));
+        let c = container(
+            "migrate",
+            "app:v1",
+            &[
+                "sh",
+                "-c",
+                "python manage.py migrate && python manage.py check --deploy",
+            ],
+        );
+        assert_eq!(migration_tool(&c).as_deref(), Some("manage.py migrate"));
         let c = container(
             "migrate",
             "app:v1",

@@ -234,7 +234,7 @@ fn human_output_has_snippet_help_rule_and_summary() {
     assert!(
         s.lines()
             .any(|l| l.starts_with("Checked 5 files (6 objects) in ")
-                && l.ends_with("3 errors, 2 warnings, 0 infos.")),
+                && l.ends_with("4 errors, 2 warnings, 0 infos.")),
         "{s}"
     );
     let o = run(&["testdata/example", "--color", "always"]);
@@ -364,11 +364,13 @@ fn a_changed_file_is_linted_in_its_context_and_only_its_findings_are_shown() {
     let s = stdout(&o);
     assert!(
         s.lines()
+            .filter(|l| !l.starts_with(' '))
             .all(|l| l.starts_with("testdata/example/k8s/deployment.yaml:")),
         "{s}"
     );
     assert!(s.contains("[schema-invalid]"), "{s}");
-    // The Job file: the Job's findings, not the Deployment's.
+    // The Job file: the Job's findings, not the Deployment's own; the broken wait shows too,
+    // since its other end (the closest Job) is in this file.
     let o = run(&[
         "testdata/example/k8s/migration-job.yaml",
         "--format",
@@ -376,7 +378,12 @@ fn a_changed_file_is_linted_in_its_context_and_only_its_findings_are_shown() {
     ]);
     let s = stdout(&o);
     assert!(
-        s.contains("[job-backoff-limit-nonzero]") && !s.contains("deployment.yaml"),
+        s.contains("[job-backoff-limit-nonzero]") && !s.contains("[schema-invalid]"),
+        "{s}"
+    );
+    assert!(
+        s.contains("deployment.yaml:19:28: error[wait-target-missing]")
+            && s.contains("    testdata/example/k8s/migration-job.yaml:5:9: closest job"),
         "{s}"
     );
     // A finding whose other end (a related location) is in the given file is shown too: the
@@ -407,7 +414,13 @@ fn stdin_filename_stands_for_the_file_in_its_context() {
         edited.as_bytes(),
     );
     let s = stdout(&o);
-    assert!(s.lines().all(|l| l.starts_with(name)), "{s}");
+    // Findings in the file, or whose related location is in it (the wait's closest Job).
+    assert!(
+        s.lines()
+            .filter(|l| !l.starts_with(' '))
+            .all(|l| l.starts_with(name) || l.contains("[wait-target-missing]")),
+        "{s}"
+    );
     assert!(
         !s.contains("job-backoff-limit-nonzero"),
         "stdin must replace the disk file: {s}"

@@ -234,10 +234,16 @@ fn several_reports_in_one_run() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 5);
+    // One line per finding; related locations are indented below theirs.
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(
+        stdout.lines().filter(|l| !l.starts_with(' ')).count(),
+        6,
+        "{stdout}"
+    );
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&gl).unwrap()).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 5);
+    assert_eq!(v.as_array().unwrap().len(), 6);
     assert!(
         std::fs::read_to_string(&junit)
             .unwrap()
@@ -296,7 +302,7 @@ fn baseline_round_trip_hides_old_findings_and_shows_new_ones() {
         String::from_utf8_lossy(&o.stdout)
     );
     assert!(o.stdout.is_empty());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("5 finding(s) recorded in the baseline"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("6 finding(s) recorded in the baseline"));
     // A new problem shows.
     std::fs::write(k8s.join("second-job.yaml"), "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: reports-migration-v2\n  annotations: {kustomize.toolkit.fluxcd.io/force: enabled}\nspec:\n  backoffLimit: 4\n  template: {spec: {restartPolicy: Never, containers: [{name: m, image: \"app:v2\"}]}}\n").unwrap();
     let o = bin()
