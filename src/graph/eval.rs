@@ -399,6 +399,21 @@ fn attach_flux(cx: &mut Context, dir: &Path, fluxes: &[FluxKustomization]) {
         let fp = normalize(Path::new(&f.path));
         if dir.ends_with(&fp) {
             cx.flux = Some(f.object);
+            if let Some((ns, at)) = &f.target_namespace {
+                let value = Value {
+                    text: ns.clone(),
+                    origin: Some(*at),
+                    writer: Some(*at),
+                    via: Some("Flux targetNamespace"),
+                };
+                for r in cx
+                    .rendered
+                    .iter_mut()
+                    .filter(|r| !CLUSTER_SCOPED.contains(&r.kind.as_str()))
+                {
+                    r.namespace = Some(value.clone());
+                }
+            }
             cx.substitute = f.substitute;
             for (k, v) in &f.substitutions {
                 cx.substitutions.insert(k.clone(), v.clone());
@@ -747,6 +762,12 @@ impl<'a> Evaluator<'a> {
                     }
                 }
             }
+        }
+        // An autoscaler follows its workload's name.
+        if r.kind == "HorizontalPodAutoscaler"
+            && field_is(&path::keys(&["spec", "scaleTargetRef"]), "kind", kind)
+        {
+            out.push(path::keys(&["spec", "scaleTargetRef", "name"]));
         }
         let Some(spec) = pod_spec_path(&r.kind) else {
             return out;
@@ -1171,5 +1192,82 @@ pub fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
     match rest.rfind(':') {
         Some(c) if !rest[c..].contains('/') => (&rest[..c], Some(&rest[c + 1..]), digest),
         _ => (rest, None, digest),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Input, Settings, load_workspace};
+    use crate::graph::links;
+
+    fn ws(files: &[(&str, &str)]) -> crate::workspace::Workspace {
+        let inputs = files
+            .iter()
+            .map(|(n, t)| Input::from_bytes(*n, t.as_bytes().to_vec()))
+            .collect();
+        load_workspace(inputs, &Settings::default()).0
+    }
+
+    #[test]
+    fn an_autoscaler_follows_its_renamed_workload() {
+        let w = ws(&[
+            (
+                "k/kustomization.yaml",
+                "namePrefix: prod-\nresources: [app.yaml]\n",
+            ),
+            (
+                "k/app.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec: {template: {spec: {containers: [{name: a, image: a}]}}}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: app}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app}\n  maxReplicas: 5\n",
+            ),
+        ]);
+        let cx = w.contexts.iter().find(|c| c.root.is_some()).unwrap();
+        let hpa = cx
+            .rendered
+            .iter()
+            .find(|r| r.kind == "HorizontalPodAutoscaler")
+            .unwrap();
+        let target = w
+            .env()
+            .value_at(cx, hpa, &["spec", "scaleTargetRef", "name"])
+            .unwrap();
+        assert_eq!(target.text, "prod-app");
+    }
+
+    #[test]
+    fn flux_target_namespace_applies_to_namespaced_objects() {
+        let w = ws(&[
+            (
+                "apps/web/job.yaml",
+                "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j, namespace: old}\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: a, image: a}]}}}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: cr}\n",
+            ),
+            (
+                "clusters/web.yaml",
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: web}\nspec: {path: ./apps/web, targetNamespace: prod, prune: true, interval: 5m, sourceRef: {kind: GitRepository, name: r}}\n",
+            ),
+        ]);
+        let cx = w.contexts.iter().find(|c| c.name == "apps/web").unwrap();
+        let env = w.env();
+        let job = cx.rendered.iter().find(|r| r.kind == "Job").unwrap();
+        assert_eq!(env.namespace(cx, job), "prod");
+        let cr = cx
+            .rendered
+            .iter()
+            .find(|r| r.kind == "ClusterRole")
+            .unwrap();
+        assert!(cr.namespace.is_none());
+    }
+
+    #[test]
+    fn wait_for_words_in_the_command_come_before_the_args() {
+        let w = ws(&[(
+            "k/d.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  template:\n    spec:\n      initContainers:\n      - name: wait\n        image: groundnuty/k8s-wait-for:v2.0\n        command: [/usr/local/bin/wait_for.sh, job-wr]\n        args: [app-migration-v1, -n, db]\n      containers: [{name: a, image: a}]\n",
+        )]);
+        let cx = &w.contexts[0];
+        let waits = links::wait_fors(&w.env(), cx);
+        assert_eq!(waits.len(), 1);
+        assert_eq!(waits[0].mode(), Some("job-wr"));
+        assert_eq!(waits[0].target.as_ref().unwrap().text, "app-migration-v1");
+        assert_eq!(waits[0].namespace, "db");
     }
 }

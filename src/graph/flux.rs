@@ -24,6 +24,8 @@ pub struct FluxKustomization {
     pub depends_on: Vec<String>,
     /// `spec.wait: true`: Flux waits for every object (Jobs: completion) before Ready.
     pub wait: bool,
+    /// `spec.targetNamespace`: the namespace Flux sets on every namespaced object, and where.
+    pub target_namespace: Option<(String, Loc)>,
 }
 
 pub fn is_flux_kustomization(o: &Object) -> bool {
@@ -54,6 +56,17 @@ pub fn read(files: &[FileData], objects: &[Object]) -> Vec<FluxKustomization> {
             unknown_sources: Vec::new(),
             depends_on: Vec::new(),
             wait: doc.get_str(spec, "wait") == Some("true"),
+            target_namespace: doc.get(spec, "targetNamespace").and_then(|n| {
+                doc.str(n).map(|t| {
+                    (
+                        t.to_string(),
+                        Loc {
+                            file: o.file,
+                            span: doc.span(n),
+                        },
+                    )
+                })
+            }),
         };
         if let Some(deps) = doc.get(spec, "dependsOn") {
             for &d in doc.items(deps) {

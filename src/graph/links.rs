@@ -121,13 +121,26 @@ pub fn wait_fors(env: &Env<'_>, cx: &Context) -> Vec<WaitFor> {
             if !c.init || !c.image.as_ref().is_some_and(|i| is_wait_for_image(&i.text)) {
                 continue;
             }
-            // A command replaces the entrypoint: only `wait_for.sh` keeps the args' meaning.
-            if !c.command.is_empty() && !c.command.iter().any(|w| w.text.ends_with("wait_for.sh")) {
+            // A command replaces the entrypoint: only `wait_for.sh` keeps the args' meaning, and
+            // words after it in the command come before the args.
+            let script_args: Vec<Value> = if c.command.is_empty() {
+                c.args.clone()
+            } else if let Some(p) = c
+                .command
+                .iter()
+                .position(|w| w.text.ends_with("wait_for.sh"))
+            {
+                c.command[p + 1..]
+                    .iter()
+                    .chain(c.args.iter())
+                    .cloned()
+                    .collect()
+            } else {
                 continue;
-            }
+            };
             let pod_namespace = env.namespace(cx, r);
             let mut namespace_arg = None;
-            let extra = c.args.get(2..).unwrap_or(&[]);
+            let extra = script_args.get(2..).unwrap_or(&[]);
             let mut i = 0;
             while i < extra.len() {
                 let a = &extra[i].text;
@@ -155,8 +168,8 @@ pub fn wait_fors(env: &Env<'_>, cx: &Context) -> Vec<WaitFor> {
             });
             out.push(WaitFor {
                 rendered: ri,
-                mode: c.args.first().cloned(),
-                target: c.args.get(1).cloned(),
+                mode: script_args.first().cloned(),
+                target: script_args.get(1).cloned(),
                 namespace: namespace_arg
                     .as_ref()
                     .map(|v| v.text.clone())

@@ -253,21 +253,23 @@ fn output_is_identical_for_any_thread_count() {
 
 #[test]
 fn secret_values_never_appear_in_any_format() {
-    let secret =
-        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData:\n  password: 918273645\n";
-    for format in ["human", "json", "concise"] {
-        let o = run_stdin(&["-", "--format", format], secret.as_bytes());
+    // Planted secrets: Secret data, a credential-named env var, a password in a URL, a token in
+    // a ConfigMap; some of them also mistyped so schema findings point at them.
+    let manifests = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData:\n  password: 918273645\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  replicas: 3\n  selector: {matchLabels: {app: a}}\n  template:\n    metadata: {labels: {app: a}}\n    spec:\n      initContainers:\n      - name: migrate\n        image: app:v1\n        command: [npm, run, migrate]\n        env:\n        - {name: DATABASE_URL, value: \"postgres://admin:Zq8pL1x@db:5432/app\"}\n      containers:\n      - name: app\n        image: app:v1\n        env:\n        - {name: API_TOKEN, value: tok-4f9a7c21}\n        - {name: DATABASE_URL, value: \"postgres://admin:Zq8pL1x@db:5432/app\"}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  GITHUB_TOKEN: ghp_s3cr3tv4lu3\n";
+    for format in [
+        "human", "json", "concise", "gitlab", "junit", "sarif", "github",
+    ] {
+        let o = run_stdin(
+            &["-", "--format", format, "--color", "always"],
+            manifests.as_bytes(),
+        );
         assert_eq!(o.status.code(), Some(1), "{format}");
         let all = format!("{}{}", stdout(&o), stderr(&o));
-        assert!(
-            !all.contains("918273645") || format == "human" && all.contains("password: 918273645"),
-            "{format}: {all}"
-        );
+        for secret in ["918273645", "Zq8pL1x", "tok-4f9a7c21", "ghp_s3cr3tv4lu3"] {
+            assert!(!all.contains(secret), "{format} shows {secret}:\n{all}");
+        }
+        assert!(all.contains("secret-in-plaintext"), "{format}");
     }
-    // The human snippet quotes the source line (the user's own file, on their terminal) but
-    // never the message: the JSON and concise formats carry no source text at all.
-    let o = run_stdin(&["-", "--format", "json"], secret.as_bytes());
-    assert!(!stdout(&o).contains("918273645"));
 }
 
 #[test]
