@@ -53,3 +53,13 @@ fn every_page_example_behaves_as_documented() {
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
+
+#[test]
+fn the_readme_lists_every_rule_with_its_default_severity() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    for rule in REGISTRY {
+        let m = rule.meta();
+        let row = format!("| `{}` | {} |", m.name, m.severity.as_str());
+        assert!(readme.contains(&row), "README rules table lacks `{row}`");
+    }
+}
