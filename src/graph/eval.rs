@@ -22,7 +22,7 @@ pub enum ContextMode {
 }
 
 /// Kinds kustomize never puts in a namespace.
-const CLUSTER_SCOPED: &[&str] = &[
+pub const CLUSTER_SCOPED: &[&str] = &[
     "Namespace",
     "ClusterRole",
     "ClusterRoleBinding",

@@ -13,7 +13,8 @@ pub mod links;
 pub mod path;
 
 pub use eval::{
-    ContextMode, Env, IssueKind, ReplacementIssue, build_contexts, pod_spec_path, split_image,
+    CLUSTER_SCOPED, ContextMode, Env, IssueKind, ReplacementIssue, build_contexts, file_key,
+    normalize, pod_spec_path, split_image,
 };
 pub use flux::FluxKustomization;
 

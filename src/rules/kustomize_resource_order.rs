@@ -8,11 +8,11 @@ use super::{Category, ContextCx, Rule, RuleMeta};
 use crate::config::DeployEngine;
 use crate::diagnostic::{Diagnostic, FileId, Loc, Severity};
 use crate::graph::links;
-use crate::model::{FileData, FileRole};
+use crate::model::FileRole;
 use crate::redact::display_value;
 use crate::yaml::{Document, NodeId, Seg};
 use std::collections::BTreeSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 
 pub struct KustomizeResourceOrder;
 
@@ -27,35 +27,6 @@ static META: RuleMeta = RuleMeta {
 
 const HELP: &str =
     "list the migration Job's entry before the entries of the workloads that wait for it";
-
-/// The path of a file as kustomize resolves entries: absolute when read from disk, lexically
-/// normalised.
-fn key(f: &FileData) -> PathBuf {
-    let p = match &f.source.path {
-        Some(p) if p.is_absolute() => p.clone(),
-        Some(p) => std::env::current_dir()
-            .map(|d| d.join(p))
-            .unwrap_or_else(|_| p.clone()),
-        None => PathBuf::from(&f.source.display),
-    };
-    normalize(&p)
-}
-
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
 
 /// The `resources:` entries of a kustomization with their nodes.
 fn resources(doc: &Document) -> Vec<(String, NodeId)> {
@@ -80,7 +51,7 @@ fn entry_files(
     let Some(dir) = keys[kfile as usize].parent() else {
         return BTreeSet::new();
     };
-    let target = normalize(&dir.join(entry));
+    let target = crate::graph::normalize(&dir.join(entry));
     let mut out = BTreeSet::new();
     for (i, (f, k)) in ws.files.iter().zip(keys).enumerate() {
         if f.role == FileRole::Kustomization && k.parent() == Some(target.as_path()) {
@@ -132,7 +103,7 @@ impl Rule for KustomizeResourceOrder {
                 .object()
                 .map(|o| cx.ws.objects[o as usize].file)
         };
-        let keys: Vec<PathBuf> = cx.ws.files.iter().map(key).collect();
+        let keys: Vec<PathBuf> = cx.ws.files.iter().map(crate::graph::file_key).collect();
         let mut kusts = cx.context.kustomizations.clone();
         kusts.sort();
         kusts.dedup();

@@ -24,22 +24,6 @@ static META: RuleMeta = RuleMeta {
     page: include_str!("../../rules/rbac-service-account-missing.md"),
 };
 
-/// Kinds that are never in a namespace (for the set of namespaces a context uses).
-const CLUSTER_SCOPED: &[&str] = &[
-    "Namespace",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "PersistentVolume",
-    "StorageClass",
-    "PriorityClass",
-    "IngressClass",
-    "RuntimeClass",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-    "APIService",
-];
-
 /// A ServiceAccount of the context: (namespace, name, where the name is written).
 type Account = (String, String, Option<Loc>);
 
@@ -101,7 +85,7 @@ fn namespaces(cx: &ContextCx<'_>) -> BTreeSet<String> {
     cx.context
         .rendered
         .iter()
-        .filter(|r| !CLUSTER_SCOPED.contains(&r.kind.as_str()))
+        .filter(|r| !crate::graph::CLUSTER_SCOPED.contains(&r.kind.as_str()))
         .map(|r| env.namespace(cx.context, r))
         .collect()
 }
