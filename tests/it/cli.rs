@@ -445,3 +445,33 @@ fn shell_completions() {
     }
     assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
 }
+
+#[test]
+fn context_all_merges_directories_into_one_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("app")).unwrap();
+    std::fs::create_dir_all(d.join("rbac")).unwrap();
+    std::fs::write(d.join("app/job.yaml"), "apiVersion: batch/v1\nkind: Job\nmetadata: {name: app-migration-v1, namespace: app, annotations: {kustomize.toolkit.fluxcd.io/force: enabled}}\nspec:\n  backoffLimit: 0\n  template: {spec: {restartPolicy: Never, containers: [{name: m, image: \"app-migration:v1\", command: [flyway, migrate]}]}}\n").unwrap();
+    std::fs::write(d.join("app/deploy.yaml"), "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app, namespace: app}\nspec:\n  selector: {matchLabels: {app: a}}\n  template:\n    metadata: {labels: {app: a}}\n    spec:\n      serviceAccountName: app\n      initContainers: [{name: wait, image: \"groundnuty/k8s-wait-for:v2.0\", args: [job-wr, app-migration-v1]}]\n      containers: [{name: app, image: \"app:v1\"}]\n").unwrap();
+    std::fs::write(d.join("rbac/rbac.yaml"), "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: app, namespace: app}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: app}\nrules: [{apiGroups: [batch], resources: [jobs], verbs: [get, list]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb, namespace: app}\nsubjects: [{kind: ServiceAccount, name: app, namespace: app}]\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}\n").unwrap();
+    let root = d.to_str().unwrap();
+    let auto = stdout(&run(&[
+        root,
+        "--format",
+        "concise",
+        "--select",
+        "rbac-job-read-missing",
+    ]));
+    assert!(auto.contains("[rbac-job-read-missing]"), "{auto}");
+    let all = run(&[
+        root,
+        "--format",
+        "concise",
+        "--select",
+        "rbac-job-read-missing",
+        "--context",
+        "all",
+    ]);
+    assert_eq!(all.status.code(), Some(0), "{}", stdout(&all));
+}
