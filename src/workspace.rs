@@ -1,8 +1,8 @@
 //! Everything one run has read: files, objects, and the contexts cross-resource rules see.
 
 use crate::config::DeployEngine;
-use crate::diagnostic::ObjectId;
-use crate::graph::{self, Context, ContextMode, Env, FluxKustomization, ReplacementIssue};
+use crate::diagnostic::{FileId, ObjectId};
+use crate::graph::{self, Context, ContextMode, Env, FluxKustomization, ReplacementIssue, links};
 use crate::model::{FileData, Object};
 
 #[derive(Debug, Clone, Default)]
@@ -24,17 +24,47 @@ pub struct Workspace {
     pub replacement_issues: Vec<ReplacementIssue>,
     pub deploy_engine: DeployEngine,
     pub options: WorkspaceOptions,
+    /// Each file's path as kustomize resolves entries (absolute, normalised), by file id.
+    pub file_keys: Vec<std::path::PathBuf>,
+    by_key: std::collections::HashMap<std::path::PathBuf, FileId>,
+    /// Rendered Jobs per context, and every CronJob's namespace and name: computed once, on
+    /// first use, because rules look across contexts for every wait.
+    jobs: std::sync::OnceLock<Vec<Vec<links::JobRef>>>,
+    cronjobs: std::sync::OnceLock<Vec<(String, Option<String>)>>,
+    waits: std::sync::OnceLock<Vec<std::sync::OnceLock<Vec<links::WaitFor>>>>,
+    kustomization_by_dir: std::collections::HashMap<std::path::PathBuf, FileId>,
 }
 
 impl Workspace {
     pub fn new(files: Vec<FileData>, objects: Vec<Object>, options: WorkspaceOptions) -> Self {
-        let (contexts, fluxes, replacement_issues) = graph::build_contexts(
+        let (mut contexts, fluxes, replacement_issues) = graph::build_contexts(
             &files,
             &objects,
             options.context_mode,
             options.regex_selectors,
         );
+        for (i, c) in contexts.iter_mut().enumerate() {
+            c.index = i;
+        }
+        let file_keys: Vec<std::path::PathBuf> = files.iter().map(graph::file_key).collect();
+        let by_key = file_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i as FileId))
+            .collect();
+        let kustomization_by_dir = file_keys
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| files[*i].role == crate::model::FileRole::Kustomization)
+            .filter_map(|(i, k)| Some((k.parent()?.to_path_buf(), i as FileId)))
+            .collect();
         Workspace {
+            jobs: Default::default(),
+            cronjobs: Default::default(),
+            waits: Default::default(),
+            file_keys,
+            by_key,
+            kustomization_by_dir,
             files,
             objects,
             contexts,
@@ -43,6 +73,57 @@ impl Workspace {
             deploy_engine: options.deploy_engine,
             options,
         }
+    }
+
+    /// The rendered Jobs of a context, with their applied names and namespaces.
+    pub fn jobs(&self, context: &Context) -> &[links::JobRef] {
+        let all = self.jobs.get_or_init(|| {
+            let env = self.env();
+            self.contexts.iter().map(|c| links::jobs(&env, c)).collect()
+        });
+        &all[context.index]
+    }
+
+    /// The k8s-wait-for init containers of a context, computed once per context.
+    pub fn wait_fors(&self, context: &Context) -> &[links::WaitFor] {
+        let slots = self.waits.get_or_init(|| {
+            self.contexts
+                .iter()
+                .map(|_| std::sync::OnceLock::new())
+                .collect()
+        });
+        slots[context.index].get_or_init(|| links::wait_fors(&self.env(), context))
+    }
+
+    /// Every rendered CronJob's namespace and name (None when it cannot be known).
+    pub fn cronjobs(&self) -> &[(String, Option<String>)] {
+        self.cronjobs.get_or_init(|| {
+            let env = self.env();
+            let mut out: Vec<_> = self
+                .contexts
+                .iter()
+                .flat_map(|c| {
+                    let env = &env;
+                    c.rendered
+                        .iter()
+                        .filter(|r| r.is("batch/v1", "CronJob"))
+                        .map(move |r| (env.namespace(c, r), env.name(c, r).map(|v| v.text)))
+                })
+                .collect();
+            out.sort();
+            out.dedup();
+            out
+        })
+    }
+
+    /// The file at a normalised absolute path.
+    pub fn file_at(&self, key: &std::path::Path) -> Option<FileId> {
+        self.by_key.get(key).copied()
+    }
+
+    /// The kustomization file of a directory.
+    pub fn kustomization_in(&self, dir: &std::path::Path) -> Option<FileId> {
+        self.kustomization_by_dir.get(dir).copied()
     }
 
     pub fn env(&self) -> Env<'_> {
@@ -61,5 +142,39 @@ impl Workspace {
         self.contexts
             .iter()
             .filter(move |c| c.objects.binary_search(&obj).is_ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Input, Settings, load_workspace};
+
+    #[test]
+    fn caches_are_per_context() {
+        let files = [
+            (
+                "a/job.yaml",
+                "apiVersion: batch/v1\nkind: Job\nmetadata: {name: ja}\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: m, image: a}]}}}\n",
+            ),
+            (
+                "b/job.yaml",
+                "apiVersion: batch/v1\nkind: Job\nmetadata: {name: jb}\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: m, image: a}]}}}\n",
+            ),
+        ];
+        let inputs = files
+            .iter()
+            .map(|(n, t)| Input::from_bytes(*n, t.as_bytes().to_vec()))
+            .collect();
+        let ws = load_workspace(inputs, &Settings::default()).0;
+        assert_eq!(ws.contexts.len(), 2);
+        for (i, c) in ws.contexts.iter().enumerate() {
+            assert_eq!(c.index, i);
+        }
+        let names: Vec<_> = ws
+            .contexts
+            .iter()
+            .map(|c| ws.jobs(c)[0].name.clone())
+            .collect();
+        assert_eq!(names, vec!["ja", "jb"]);
     }
 }

@@ -102,6 +102,8 @@ pub struct Substitution {
 
 #[derive(Debug, Default)]
 pub struct Context {
+    /// Position in `Workspace::contexts`.
+    pub index: usize,
     /// The directory, as displayed.
     pub name: String,
     /// The kustomization file at the root, if this context is a kustomization.

@@ -260,7 +260,7 @@ impl Waits {
             for j in links::jobs(&env, context) {
                 waits.jobs.insert((j.namespace.clone(), j.name.clone()));
             }
-            for w in links::wait_fors(&env, context) {
+            for w in ws.wait_fors(context) {
                 let r = &context.rendered[w.rendered];
                 let ns = w.namespace.clone();
                 let Some(mode) = w.mode() else {
@@ -282,7 +282,7 @@ impl Waits {
                     waits.wild.insert(None);
                     continue;
                 }
-                if r.patched || !args_are_script_args(&w) || w.is_selector() {
+                if r.patched || !args_are_script_args(w) || w.is_selector() {
                     waits.wild.insert(Some(ns));
                     continue;
                 }
@@ -294,7 +294,7 @@ impl Waits {
                     kubectl: false,
                     namespace: ns,
                     target: target.text.clone(),
-                    loc: links::value_loc(&env, r, &arg_path(&w, 1), Some(target)),
+                    loc: links::value_loc(&env, r, &arg_path(w, 1), Some(target)),
                     workload: workload(&env, context, r),
                     context: ci,
                 });

@@ -8,7 +8,6 @@ use super::{Category, ContextCx, Rule, RuleMeta};
 use crate::config::DeployEngine;
 use crate::diagnostic::{Diagnostic, FileId, Loc, Severity};
 use crate::graph::links;
-use crate::model::FileRole;
 use crate::redact::display_value;
 use crate::yaml::{Document, NodeId, Seg};
 use std::collections::BTreeSet;
@@ -53,14 +52,12 @@ fn entry_files(
     };
     let target = crate::graph::normalize(&dir.join(entry));
     let mut out = BTreeSet::new();
-    for (i, (f, k)) in ws.files.iter().zip(keys).enumerate() {
-        if f.role == FileRole::Kustomization && k.parent() == Some(target.as_path()) {
-            if let Some(c) = ws.contexts.iter().find(|c| c.root == Some(i as FileId)) {
-                out.extend(c.files.iter().copied());
-            }
-        } else if *k == target {
-            out.insert(i as FileId);
+    if let Some(k) = ws.kustomization_in(&target) {
+        if let Some(c) = ws.contexts.iter().find(|c| c.root == Some(k)) {
+            out.extend(c.files.iter().copied());
         }
+    } else if let Some(f) = ws.file_at(&target) {
+        out.insert(f);
     }
     out
 }
@@ -73,14 +70,14 @@ impl Rule for KustomizeResourceOrder {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         let Some(root) = cx.context.root else { return };
         let env = cx.env();
-        let jobs = links::jobs(&env, cx.context);
+        let jobs = cx.ws.jobs(cx.context);
         // (workload index, job index) for every exact wait.
         let mut pairs: Vec<(usize, usize)> = Vec::new();
-        for w in links::wait_fors(&env, cx.context) {
+        for w in cx.ws.wait_fors(cx.context) {
             if !w.is_job_mode() {
                 continue;
             }
-            for j in links::awaited(&w, &jobs) {
+            for j in links::awaited(w, jobs) {
                 if !pairs.contains(&(w.rendered, j.rendered)) {
                     pairs.push((w.rendered, j.rendered));
                 }
@@ -103,7 +100,7 @@ impl Rule for KustomizeResourceOrder {
                 .object()
                 .map(|o| cx.ws.objects[o as usize].file)
         };
-        let keys: Vec<PathBuf> = cx.ws.files.iter().map(crate::graph::file_key).collect();
+        let keys = &cx.ws.file_keys;
         let mut kusts = cx.context.kustomizations.clone();
         kusts.sort();
         kusts.dedup();
@@ -114,7 +111,7 @@ impl Rule for KustomizeResourceOrder {
             let entries: Vec<(String, NodeId, BTreeSet<FileId>)> = resources(doc)
                 .into_iter()
                 .map(|(e, n)| {
-                    let files = entry_files(cx, &keys, k, &e);
+                    let files = entry_files(cx, keys, k, &e);
                     (e, n, files)
                 })
                 .collect();

@@ -768,10 +768,11 @@ impl Rule for RbacJobReadMissing {
     }
 
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        let env = cx.env();
-        let waits: Vec<WaitFor> = links::wait_fors(&env, cx.context)
-            .into_iter()
-            .filter(WaitFor::is_job_mode)
+        let waits: Vec<&WaitFor> = cx
+            .ws
+            .wait_fors(cx.context)
+            .iter()
+            .filter(|w| w.is_job_mode())
             .collect();
         if waits.is_empty() {
             return;

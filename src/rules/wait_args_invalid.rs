@@ -50,9 +50,9 @@ impl Rule for WaitArgsInvalid {
 
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         let env = cx.env();
-        for w in links::wait_fors(&env, cx.context) {
+        for w in cx.ws.wait_fors(cx.context) {
             let r = &cx.context.rendered[w.rendered];
-            if r.patched || !args_are_script_args(&w) {
+            if r.patched || !args_are_script_args(w) {
                 continue;
             }
             let Some(o) = r.object() else { continue };
@@ -60,7 +60,7 @@ impl Rule for WaitArgsInvalid {
             // Count the manifest's arguments: an argument whose value is unknown is still one.
             let count = env.len(r, &w.container.field("args"));
             if count < 2 {
-                let Some(loc) = args_loc(cx, r, &w) else {
+                let Some(loc) = args_loc(cx, r, w) else {
                     continue;
                 };
                 let got = match count {
@@ -107,7 +107,7 @@ impl Rule for WaitArgsInvalid {
                     &META,
                     &ocx,
                     r,
-                    &arg_path(&w, 0),
+                    &arg_path(w, 0),
                     Some(mode),
                     format!(
                         "`{shown}` is not a wait_for.sh mode: the script prints `ERROR: Unknown resource type` and exits 1, so the pod crash-loops in Init (Init:CrashLoopBackOff) and never starts"

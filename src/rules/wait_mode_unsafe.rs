@@ -29,19 +29,19 @@ impl Rule for WaitModeUnsafe {
 
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         let env = cx.env();
-        let jobs = links::jobs(&env, cx.context);
-        for w in links::wait_fors(&env, cx.context) {
+        let jobs = cx.ws.jobs(cx.context);
+        for w in cx.ws.wait_fors(cx.context) {
             let Some(mode) = w.mode.as_ref() else {
                 continue;
             };
-            if !(mode.text == "job" || mode.text == "job-we") || !args_are_script_args(&w) {
+            if !(mode.text == "job" || mode.text == "job-we") || !args_are_script_args(w) {
                 continue;
             }
             let r = &cx.context.rendered[w.rendered];
             let Some(o) = r.object() else { continue };
             let ocx = ObjectCx::new(cx.ws, &cx.ws.objects[o as usize]);
             // A migration Job it waits for, by the Job itself or by the target's name.
-            let awaited_migration = links::awaited(&w, &jobs).into_iter().find(|j| {
+            let awaited_migration = links::awaited(w, jobs).into_iter().find(|j| {
                 cx.context.rendered[j.rendered].object().is_some_and(|jo| {
                     migration_job(&ObjectCx::new(cx.ws, &cx.ws.objects[jo as usize])).is_some()
                 })
@@ -67,7 +67,7 @@ impl Rule for WaitModeUnsafe {
                 )
             };
             let mut d = cx
-                .diag_value(&META, &ocx, r, &arg_path(&w, 0), Some(mode), message)
+                .diag_value(&META, &ocx, r, &arg_path(w, 0), Some(mode), message)
                 .help("use `job-wr`: it waits until no pod of the Job is active and at least one has succeeded (with `backoffLimit: 0`, a failed migration keeps the new pods waiting in Init while the old ones keep serving)");
             if let Some(j) = awaited_migration {
                 let jr = &cx.context.rendered[j.rendered];

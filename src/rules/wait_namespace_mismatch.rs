@@ -4,7 +4,6 @@
 use super::wait_target_missing::{Lookup, arg_path, context_note, judged_target, lookup};
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::graph::links;
 use crate::redact::display_value;
 
 pub struct WaitNamespaceMismatch;
@@ -24,12 +23,11 @@ impl Rule for WaitNamespaceMismatch {
     }
 
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        let env = cx.env();
-        for w in links::wait_fors(&env, cx.context) {
-            let Some(target) = judged_target(cx, &w) else {
+        for w in cx.ws.wait_fors(cx.context) {
+            let Some(target) = judged_target(cx, w) else {
                 continue;
             };
-            let Lookup::OtherNamespace(jobs) = lookup(cx, &w, target) else {
+            let Lookup::OtherNamespace(jobs) = lookup(cx, w, target) else {
                 continue;
             };
             let r = &cx.context.rendered[w.rendered];
@@ -56,13 +54,13 @@ impl Rule for WaitNamespaceMismatch {
                         })
                         .unwrap_or(1);
                     (
-                        arg_path(&w, i),
+                        arg_path(w, i),
                         Some(v),
                         format!("namespace `{ns}` (its `-n` argument)"),
                     )
                 }
                 None => (
-                    arg_path(&w, 1),
+                    arg_path(w, 1),
                     w.target.as_ref(),
                     format!("namespace `{ns}`, the pod's own (the arguments carry no `-n`)"),
                 ),

@@ -75,7 +75,7 @@ pub(super) fn judged_target<'w>(cx: &ContextCx<'_>, w: &'w WaitFor) -> Option<&'
 #[derive(Clone)]
 pub(super) struct JobAt<'a> {
     pub context: &'a Context,
-    pub job: JobRef,
+    pub job: &'a JobRef,
     /// Named by `generateName`: the API appends five random characters.
     pub generated: bool,
 }
@@ -116,8 +116,9 @@ impl<'a> JobAt<'a> {
 }
 
 pub(super) fn jobs_of<'a>(cx: &ContextCx<'a>, context: &'a Context) -> Vec<JobAt<'a>> {
-    links::jobs(&cx.env(), context)
-        .into_iter()
+    cx.ws
+        .jobs(context)
+        .iter()
         .map(|job| {
             let generated = context.rendered[job.rendered]
                 .object()
@@ -232,15 +233,11 @@ pub(super) fn lookup<'a>(cx: &ContextCx<'a>, w: &WaitFor, target: &str) -> Looku
     let ns = w.namespace.as_str();
     // A CronJob `C` creates Jobs `C-<minutes since epoch>`: a target near its name cannot be
     // judged.
-    let env = cx.env();
-    let cron_near = cx.ws.contexts.iter().any(|c| {
-        c.rendered.iter().any(|r| {
-            r.is("batch/v1", "CronJob")
-                && env.namespace(c, r) == ns
-                && env
-                    .name(c, r)
-                    .is_none_or(|n| target.starts_with(&n.text) || n.text.starts_with(target))
-        })
+    let cron_near = cx.ws.cronjobs().iter().any(|(cns, name)| {
+        cns == ns
+            && name
+                .as_deref()
+                .is_none_or(|n| target.starts_with(n) || n.starts_with(target))
     });
     if cron_near {
         return Lookup::Found;
@@ -347,9 +344,8 @@ impl Rule for WaitTargetMissing {
     }
 
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        let env = cx.env();
-        for w in links::wait_fors(&env, cx.context) {
-            let Some(target) = judged_target(cx, &w) else {
+        for w in cx.ws.wait_fors(cx.context) {
+            let Some(target) = judged_target(cx, w) else {
                 continue;
             };
             let r = &cx.context.rendered[w.rendered];
@@ -363,8 +359,8 @@ impl Rule for WaitTargetMissing {
             };
             let note = context_note(cx, &ocx);
             let shown = display_value(target);
-            let tp = arg_path(&w, 1);
-            match lookup(cx, &w, target) {
+            let tp = arg_path(w, 1);
+            match lookup(cx, w, target) {
                 Lookup::Found | Lookup::OtherNamespace(_) => {}
                 Lookup::Prefix(jobs) => {
                     let mut d = cx

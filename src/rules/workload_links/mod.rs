@@ -42,17 +42,16 @@ pub struct JobLink<'a> {
 
 /// Every (waiting workload, awaited migration Job) pair of a context.
 pub fn job_links<'a>(cx: &ContextCx<'a>) -> Vec<JobLink<'a>> {
-    let env = cx.env();
     let context = cx.context;
-    let jobs = links::jobs(&env, context);
+    let jobs = cx.ws.jobs(context);
     let mut out = Vec::new();
-    for w in links::wait_fors(&env, context) {
+    for w in cx.ws.wait_fors(context) {
         if !w.is_job_mode() || w.is_selector() {
             continue;
         }
         let app = &context.rendered[w.rendered];
         let Some(ao) = app.object() else { continue };
-        for j in links::awaited(&w, &jobs) {
+        for j in links::awaited(w, jobs) {
             let job = &context.rendered[j.rendered];
             let Some(jo) = job.object() else { continue };
             let job_obj = ObjectCx::new(cx.ws, &cx.ws.objects[jo as usize]);
