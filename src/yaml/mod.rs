@@ -76,6 +76,9 @@ pub struct Limits {
     pub max_depth: usize,
     pub max_documents: usize,
     pub max_nodes: usize,
+    /// How many nodes a document may expand to through aliases (an alias bomb is refused, as
+    /// kubectl's YAML decoder refuses excessive aliasing).
+    pub max_expanded: u64,
 }
 
 impl Default for Limits {
@@ -84,6 +87,7 @@ impl Default for Limits {
             max_depth: 256,
             max_documents: 10_000,
             max_nodes: 5_000_000,
+            max_expanded: 1_000_000,
         }
     }
 }
@@ -111,6 +115,8 @@ struct Builder<'a> {
     text: &'a str,
     map: CharToByte,
     nodes: Vec<Node>,
+    /// Each node's size once aliases are expanded (saturating).
+    expanded: Vec<u64>,
     stack: Vec<Frame>,
     anchors: Vec<(usize, NodeId)>,
     total_nodes: usize,
@@ -136,6 +142,11 @@ impl<'a> Builder<'a> {
             });
         }
         let id = self.nodes.len() as NodeId;
+        let size = match node.kind {
+            Kind::Alias(t) => self.expanded[t as usize],
+            _ => 1,
+        };
+        self.expanded.push(size);
         self.nodes.push(node);
         if anchor > 0 {
             self.anchors.push((anchor, id));
@@ -238,6 +249,7 @@ pub fn parse(text: &str, limits: Limits) -> Parsed {
         text,
         map: CharToByte::new(text),
         nodes: Vec::new(),
+        expanded: Vec::new(),
         stack: Vec::new(),
         anchors: Vec::new(),
         total_nodes: 0,
@@ -287,6 +299,7 @@ pub fn parse(text: &str, limits: Limits) -> Parsed {
                     }
                     doc_start = span.start as usize;
                     b.nodes = Vec::new();
+                    b.expanded = Vec::new();
                     b.anchors.clear();
                     root = None;
                 }
@@ -398,6 +411,35 @@ pub fn parse(text: &str, limits: Limits) -> Parsed {
                         }
                     };
                     let last_end = last.map(|l| b.nodes[l as usize].span.end);
+                    let children: u64 = match &kind {
+                        Kind::Seq(items) => items
+                            .iter()
+                            .map(|&i| b.expanded[i as usize])
+                            .fold(0u64, u64::saturating_add),
+                        Kind::Map(entries) => entries
+                            .iter()
+                            .map(|&(k, v)| {
+                                b.expanded[k as usize].saturating_add(b.expanded[v as usize])
+                            })
+                            .fold(0u64, u64::saturating_add),
+                        _ => 0,
+                    };
+                    let size = children.saturating_add(1);
+                    b.expanded[id as usize] = size;
+                    if size > b.limits.max_expanded {
+                        return Err(YamlError {
+                            span: Span::new(
+                                b.nodes[id as usize].span.start as usize,
+                                last_end.unwrap_or(span.end) as usize,
+                            ),
+                            message: format!(
+                                "aliases would expand this YAML to more than {} nodes (an alias bomb); kubectl refuses such excessive aliasing; document skipped",
+                                b.limits.max_expanded
+                            ),
+                            related: None,
+                            kind: YamlErrorKind::Limit,
+                        });
+                    }
                     let node = &mut b.nodes[id as usize];
                     node.span.end = if node.flow {
                         span.end
@@ -748,9 +790,23 @@ mod tests {
     }
 
     #[test]
-    fn alias_bomb_is_not_expanded() {
+    fn alias_bomb_is_refused_without_expanding() {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..10 {
+            let p = format!("*a{}", i - 1);
+            text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![p; 10].join(", ")));
+        }
+        let start = std::time::Instant::now();
+        let e = parse(&text, Limits::default()).error.unwrap();
+        assert_eq!(e.kind, YamlErrorKind::Limit);
+        assert!(e.message.contains("alias bomb"));
+        assert!(start.elapsed().as_secs() < 5);
+    }
+
+    #[test]
+    fn alias_bomb_is_not_expanded() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..5 {
             let prev = i - 1;
             text.push_str(&format!(
                 "a{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"

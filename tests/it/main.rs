@@ -3,6 +3,7 @@
 mod cli;
 mod fixtures;
 mod formats;
+mod hostile;
 mod integrations;
 mod kustomize_oracle;
 mod rule_pages;
