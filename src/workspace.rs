@@ -31,6 +31,7 @@ pub struct Workspace {
     /// first use, because rules look across contexts for every wait.
     jobs: std::sync::OnceLock<Vec<Vec<links::JobRef>>>,
     cronjobs: std::sync::OnceLock<Vec<(String, Option<String>)>>,
+    jobs_by_namespace: std::sync::OnceLock<std::collections::HashMap<String, Vec<(usize, usize)>>>,
     waits: std::sync::OnceLock<Vec<std::sync::OnceLock<Vec<links::WaitFor>>>>,
     kustomization_by_dir: std::collections::HashMap<std::path::PathBuf, FileId>,
 }
@@ -61,6 +62,7 @@ impl Workspace {
         Workspace {
             jobs: Default::default(),
             cronjobs: Default::default(),
+            jobs_by_namespace: Default::default(),
             waits: Default::default(),
             file_keys,
             by_key,
@@ -93,6 +95,33 @@ impl Workspace {
                 .collect()
         });
         slots[context.index].get_or_init(|| links::wait_fors(&self.env(), context))
+    }
+
+    /// Rendered Jobs of every context whose namespace is `namespace`, and those whose namespace
+    /// is not known yet (it holds a `${VAR}`), with their context.
+    pub fn jobs_in_namespace<'s>(
+        &'s self,
+        namespace: &str,
+    ) -> impl Iterator<Item = (&'s Context, &'s links::JobRef)> + 's {
+        let index = self.jobs_by_namespace.get_or_init(|| {
+            let mut m: std::collections::HashMap<String, Vec<(usize, usize)>> = Default::default();
+            for c in &self.contexts {
+                for (j, job) in self.jobs(c).iter().enumerate() {
+                    let key = if job.namespace.contains("${") {
+                        "${".to_string()
+                    } else {
+                        job.namespace.clone()
+                    };
+                    m.entry(key).or_default().push((c.index, j));
+                }
+            }
+            m
+        });
+        let hits = index.get(namespace).map(Vec::as_slice).unwrap_or(&[]);
+        let unknown = index.get("${").map(Vec::as_slice).unwrap_or(&[]);
+        hits.iter()
+            .chain(unknown)
+            .map(move |&(c, j)| (&self.contexts[c], &self.jobs(&self.contexts[c])[j]))
     }
 
     /// Every rendered CronJob's namespace and name (None when it cannot be known).

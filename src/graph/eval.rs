@@ -284,6 +284,7 @@ pub fn build_contexts(
         regex_names,
     };
     let fluxes = flux::read(files, objects);
+    let flux_paths = FluxPaths::new(&fluxes);
     let mut contexts = Vec::new();
     let mut covered: BTreeSet<FileId> = BTreeSet::new();
     let mut issues = Vec::new();
@@ -315,7 +316,7 @@ pub fn build_contexts(
         cx.objects = cx.rendered.iter().filter_map(Rendered::object).collect();
         cx.objects.sort();
         cx.objects.dedup();
-        attach_flux(&mut cx, &k.dir, &fluxes);
+        attach_flux(&mut cx, &k.dir, &flux_paths);
         contexts.push(cx);
     }
     // Manifests no kustomization includes: one context per directory.
@@ -345,7 +346,7 @@ pub fn build_contexts(
                 .parent()
                 .map(Path::to_path_buf)
         }) {
-            attach_flux(&mut cx, &p, &fluxes);
+            attach_flux(&mut cx, &p, &flux_paths);
         }
         contexts.push(cx);
     }
@@ -391,13 +392,36 @@ fn display_dir(display: &str) -> String {
 
 /// A Flux Kustomization deploys a directory when its `path` names the directory's last
 /// components (the repository root is not known, so the path is matched as a suffix).
-fn attach_flux(cx: &mut Context, dir: &Path, fluxes: &[FluxKustomization]) {
-    for f in fluxes {
-        if f.path.is_empty() {
-            continue;
+/// Flux Kustomizations by the last component of their normalised `spec.path`.
+struct FluxPaths<'f> {
+    by_last: HashMap<std::ffi::OsString, Vec<(PathBuf, &'f FluxKustomization)>>,
+}
+
+impl<'f> FluxPaths<'f> {
+    fn new(fluxes: &'f [FluxKustomization]) -> Self {
+        let mut by_last: HashMap<std::ffi::OsString, Vec<(PathBuf, &'f FluxKustomization)>> =
+            HashMap::new();
+        for f in fluxes.iter().filter(|f| !f.path.is_empty()) {
+            let fp = normalize(Path::new(&f.path));
+            if let Some(last) = fp.file_name() {
+                by_last
+                    .entry(last.to_os_string())
+                    .or_default()
+                    .push((fp.clone(), f));
+            }
         }
-        let fp = normalize(Path::new(&f.path));
-        if dir.ends_with(&fp) {
+        FluxPaths { by_last }
+    }
+}
+
+fn attach_flux(cx: &mut Context, dir: &Path, fluxes: &FluxPaths<'_>) {
+    let candidates = dir
+        .file_name()
+        .and_then(|n| fluxes.by_last.get(n))
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    for (fp, f) in candidates {
+        if dir.ends_with(fp) {
             cx.flux = Some(f.object);
             if let Some((ns, at)) = &f.target_namespace {
                 let value = Value {

@@ -119,18 +119,20 @@ pub(super) fn jobs_of<'a>(cx: &ContextCx<'a>, context: &'a Context) -> Vec<JobAt
     cx.ws
         .jobs(context)
         .iter()
-        .map(|job| {
-            let generated = context.rendered[job.rendered]
-                .object()
-                .map(|o| &cx.ws.objects[o as usize])
-                .is_some_and(|o| o.name.is_none() && o.generate_name.is_some());
-            JobAt {
-                context,
-                job,
-                generated,
-            }
-        })
+        .map(|job| job_at(cx, context, job))
         .collect()
+}
+
+fn job_at<'a>(cx: &ContextCx<'a>, context: &'a Context, job: &'a JobRef) -> JobAt<'a> {
+    let generated = context.rendered[job.rendered]
+        .object()
+        .map(|o| &cx.ws.objects[o as usize])
+        .is_some_and(|o| o.name.is_none() && o.generate_name.is_some());
+    JobAt {
+        context,
+        job,
+        generated,
+    }
 }
 
 /// `${VAR}` placeholders replaced by their bare variable, and the variables in order.
@@ -223,14 +225,14 @@ pub(super) enum Lookup<'a> {
 /// directory into the same namespace), but findings only name Jobs of this context.
 pub(super) fn lookup<'a>(cx: &ContextCx<'a>, w: &WaitFor, target: &str) -> Lookup<'a> {
     let here = jobs_of(cx, cx.context);
+    let ns = w.namespace.as_str();
+    // Other contexts matter only through Jobs in this namespace (or one not known yet).
     let others: Vec<JobAt<'a>> = cx
         .ws
-        .contexts
-        .iter()
-        .filter(|c| !std::ptr::eq(*c, cx.context))
-        .flat_map(|c| jobs_of(cx, c))
+        .jobs_in_namespace(ns)
+        .filter(|(c, _)| !std::ptr::eq(*c, cx.context))
+        .map(|(c, job)| job_at(cx, c, job))
         .collect();
-    let ns = w.namespace.as_str();
     // A CronJob `C` creates Jobs `C-<minutes since epoch>`: a target near its name cannot be
     // judged.
     let cron_near = cx.ws.cronjobs().iter().any(|(cns, name)| {
