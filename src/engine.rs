@@ -271,14 +271,10 @@ fn load(input: Input, settings: &Settings) -> Loaded {
             return loaded;
         }
     };
-    let text = match decode(bytes.clone()) {
+    let text = match decode(bytes) {
         Ok(t) => t,
-        Err((at, msg)) => {
-            let text = if msg.starts_with("binary") || msg.contains("UTF-16") {
-                String::new()
-            } else {
-                String::from_utf8_lossy(&bytes).into_owned()
-            };
+        Err(e) => {
+            let (at, msg, text) = (e.at, e.message, e.shown);
             let at = at.min(text.len());
             loaded.file = Some(FileData {
                 source: SourceFile::new(input.display, input.path, text),

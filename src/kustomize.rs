@@ -1,7 +1,7 @@
 //! Reading `kustomization.yaml` files: the parts the Job rules need today (replacements that
 //! write into Job names, and their sources), with the node of every value for locations.
 
-use crate::yaml::{Document, NodeId, Seg};
+use crate::yaml::{Document, NodeId};
 
 #[derive(Debug, Clone, Default)]
 pub struct Selector {
@@ -213,35 +213,6 @@ pub fn split_field_path(path: &str) -> Vec<String> {
     out
 }
 
-/// The node a simple field path names in an object (`data.IMAGE_TAG`, `spec.x.[name=a].args.1`).
-pub fn field_node(doc: &Document, root: NodeId, path: &str) -> Option<NodeId> {
-    let mut cur = root;
-    for el in split_field_path(path) {
-        if let Some(inner) = el.strip_prefix('[').and_then(|e| e.strip_suffix(']')) {
-            if let Some((k, v)) = inner.split_once('=') {
-                cur = *doc.items(cur).iter().find(|&&i| {
-                    if k.is_empty() {
-                        doc.str(i) == Some(v)
-                    } else {
-                        doc.get_str(i, k) == Some(v)
-                    }
-                })?;
-            } else if doc.is_map(cur) {
-                cur = doc.get(cur, inner)?;
-            } else {
-                return None;
-            }
-        } else if let Ok(i) = el.parse::<usize>()
-            && !doc.is_map(cur)
-        {
-            cur = *doc.items(cur).get(i)?;
-        } else {
-            cur = doc.at(cur, &[Seg::Key(&el)])?;
-        }
-    }
-    Some(cur)
-}
-
 /// Whether a Kubernetes label selector (`a=b,c!=d,e in (x,y),f notin (z),g,!h`) matches
 /// `labels`. A selector that does not parse matches nothing.
 pub fn selector_matches(
@@ -349,13 +320,6 @@ mod tests {
             vec!["metadata", "annotations", "[a.b/c]"]
         );
         assert_eq!(split_field_path(r"a\.b.c"), vec!["a.b", "c"]);
-        let p = crate::yaml::parse(
-            "spec:\n  initContainers:\n  - name: w\n    args: [job-wr, x]\n",
-            Default::default(),
-        );
-        let d = &p.docs[0];
-        let n = field_node(d, d.root, "spec.initContainers.[name=w].args.1").unwrap();
-        assert_eq!(d.str(n), Some("x"));
     }
 
     #[test]

@@ -185,20 +185,41 @@ impl SourceFile {
     }
 }
 
+/// Why file bytes are not UTF-8 text: where, why, and the text to show for the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undecodable {
+    /// Byte offset of the first bad byte.
+    pub at: usize,
+    pub message: String,
+    /// What the file can be shown as: the lossy text of an invalid-UTF-8 file (its valid
+    /// prefix, and so the offset, unchanged), nothing for binary or UTF-16 files.
+    pub shown: String,
+}
+
 /// Decode file bytes, refusing what is not UTF-8 text with the offset of the first bad byte.
-pub fn decode(bytes: Vec<u8>) -> Result<String, (usize, String)> {
+/// The bytes are consumed: no copy is made on the way.
+pub fn decode(bytes: Vec<u8>) -> Result<String, Undecodable> {
+    let refuse = |at, message: String| Undecodable {
+        at,
+        message,
+        shown: String::new(),
+    };
     if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
-        return Err((
+        return Err(refuse(
             0,
             "file is UTF-16 encoded; Kubernetes manifests must be UTF-8 (convert it with iconv -f UTF-16 -t UTF-8)".into(),
         ));
     }
     if let Some(at) = bytes.iter().position(|&b| b == 0) {
-        return Err((at, format!("binary file: NUL byte at offset {at}")));
+        return Err(refuse(at, format!("binary file: NUL byte at offset {at}")));
     }
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
-        (at, format!("invalid UTF-8: bad byte at offset {at}"))
+        Undecodable {
+            at,
+            message: format!("invalid UTF-8: bad byte at offset {at}"),
+            shown: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        }
     })
 }
 
@@ -252,14 +273,21 @@ mod tests {
 
     #[test]
     fn decode_reports_first_bad_byte() {
-        assert_eq!(decode(b"ab\xffc".to_vec()).unwrap_err().0, 2);
-        assert_eq!(decode(b"ab\0c".to_vec()).unwrap_err().0, 2);
+        assert_eq!(decode(b"ab\xffc".to_vec()).unwrap_err().at, 2);
+        assert_eq!(decode(b"ab\0c".to_vec()).unwrap_err().at, 2);
         assert!(
             decode(vec![0xff, 0xfe, b'a', 0])
                 .unwrap_err()
-                .1
+                .message
                 .contains("UTF-16")
         );
         assert_eq!(decode(b"ok".to_vec()).unwrap(), "ok");
+        // The shown text keeps the valid prefix, so the offset still points at the bad byte.
+        assert!(
+            decode(b"ab\xffc".to_vec())
+                .unwrap_err()
+                .shown
+                .starts_with("ab")
+        );
     }
 }

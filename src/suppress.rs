@@ -37,9 +37,8 @@ pub struct Suppression {
 /// All suppressions in the workspace.
 pub fn collect(ws: &Workspace) -> Vec<Suppression> {
     let mut out = Vec::new();
-    for (fid, f) in ws.files.iter().enumerate() {
+    for fid in 0..ws.files.len() {
         collect_comments(ws, fid as FileId, &mut out);
-        let _ = f;
     }
     for o in &ws.objects {
         let doc = ws.doc_of(o);

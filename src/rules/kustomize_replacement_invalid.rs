@@ -194,7 +194,11 @@ fn recheck_source(
     match r.source {
         Source::Object(o) => {
             let (odoc, root, _) = env.doc_of(o);
-            let n = kustomize::field_node(odoc, root, &src.field_path)?;
+            let at = crate::graph::path::resolve(odoc, root, &src.field_path, false)
+                .ok()?
+                .into_iter()
+                .next()?;
+            let n = crate::graph::path::node_at(odoc, root, &at)?;
             match &odoc.node(odoc.resolve(n)).kind {
                 // Present but empty: kustomize copies the empty string. A YAML null is missing
                 // to kustomize too.
