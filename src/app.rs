@@ -45,6 +45,20 @@ pub struct RunOptions {
     pub baseline: Option<PathBuf>,
     /// Record today's findings as the baseline.
     pub write_baseline: Option<PathBuf>,
+    pub fix: FixMode,
+    /// Include fixes marked unsafe.
+    pub unsafe_fixes: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FixMode {
+    /// Report only.
+    #[default]
+    Off,
+    /// Apply fixes, then report what is left.
+    Fix,
+    /// Print the fixes as a diff; write nothing.
+    Diff,
 }
 
 impl Default for RunOptions {
@@ -65,6 +79,8 @@ impl Default for RunOptions {
             outputs: Vec::new(),
             baseline: None,
             write_baseline: None,
+            fix: FixMode::Off,
+            unsafe_fixes: false,
         }
     }
 }
@@ -203,7 +219,28 @@ pub fn run(
         resolve::plan(&paths, stdin_name.as_deref())
     };
     let progress = Progress::start(&mut settings);
-    let mut report = engine::lint_paths(&plan.roots, stdin_input, &excludes, &settings);
+    let mut report = if opts.fix == FixMode::Off {
+        engine::lint_paths(&plan.roots, stdin_input, &excludes, &settings)
+    } else {
+        let stdin_display = stdin_input.as_ref().map(|i| i.display.clone());
+        let mut read = engine::read_paths(&plan.roots, stdin_input, &excludes, &settings);
+        let inputs = std::mem::take(&mut read.inputs);
+        let keep = |f: &crate::source::SourceFile| {
+            plan.focus.as_ref().is_none_or(|focus| {
+                f.path
+                    .as_deref()
+                    .is_none_or(|p| focus.keeps(p) || Some(p) == stdin_name.as_deref())
+            })
+        };
+        let options = crate::fix::Options {
+            unsafe_fixes: opts.unsafe_fixes,
+        };
+        let outcome = crate::fix::fix(inputs, &settings, options, &keep);
+        match finish_fixes(opts, outcome, stdin_display.as_deref(), read, out, err) {
+            Ok(report) => report,
+            Err(code) => return code,
+        }
+    };
     drop(progress);
     if let Some(focus) = &plan.focus {
         let kept: Vec<bool> = report
@@ -258,7 +295,85 @@ pub fn run(
             ));
         }
     }
+    if opts.fix == FixMode::Fix && use_stdin {
+        // The fixed text went to stdout; the findings left go to stderr.
+        let (mut buf, mut side) = (Vec::new(), Vec::new());
+        let code = write_report(opts, &report, &fps, &mut buf, &mut side);
+        let _ = err.write_all(&buf).and_then(|_| err.write_all(&side));
+        return code;
+    }
     write_report(opts, &report, &fps, out, err)
+}
+
+/// Report what the fixes did, write them (`--fix`) or print them (`--diff`). `Ok` carries the
+/// report of what is left, to be rendered as usual; `Err` an exit status when done.
+fn finish_fixes(
+    opts: &RunOptions,
+    outcome: crate::fix::Outcome,
+    stdin_display: Option<&str>,
+    read: engine::Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Report, i32> {
+    let mut side = String::new();
+    for r in &outcome.rejected {
+        side.push_str(&format!(
+            "not fixed: {}:{}: [{}] {}\n",
+            r.file, r.line, r.rule, r.reason
+        ));
+    }
+    let mut report = outcome.report;
+    report.errors.extend(read.errors);
+    report.notes.extend(read.notes);
+    report.errors.sort();
+    report.notes.sort();
+    let files = outcome.changed.len();
+    let fixes = outcome.applied.len();
+    let unsafe_hint = if outcome.unsafe_available > 0 && !opts.unsafe_fixes {
+        format!(
+            "{} more fix(es) are available with --unsafe-fixes\n",
+            outcome.unsafe_available
+        )
+    } else {
+        String::new()
+    };
+    if opts.fix == FixMode::Diff {
+        let status = emit(out, &crate::fix::diff(&outcome.changed));
+        side.push_str(&format!(
+            "{fixes} fix(es) would change {files} file(s); nothing was written\n{unsafe_hint}"
+        ));
+        for e in &report.errors {
+            side.push_str(&format!("error: {e}\n"));
+        }
+        let _ = emit(err, &side);
+        return Err(if status.is_err() || !report.errors.is_empty() {
+            EXIT_ERROR
+        } else if files > 0 {
+            EXIT_FINDINGS
+        } else {
+            EXIT_CLEAN
+        });
+    }
+    let mut written = 0;
+    for c in &outcome.changed {
+        if Some(c.display.as_str()) == stdin_display {
+            // Stdin: the fixed text is the output; the findings go to stderr.
+            let _ = emit(out, &c.after);
+            written += 1;
+            continue;
+        }
+        match crate::fix::write(c) {
+            Ok(()) => written += 1,
+            Err(e) => report
+                .errors
+                .push(format!("{}: not written: {e}", c.display)),
+        }
+    }
+    side.push_str(&format!(
+        "fixed {fixes} finding(s) in {written} file(s)\n{unsafe_hint}"
+    ));
+    let _ = emit(err, &side);
+    Ok(report)
 }
 
 /// A progress line on stderr for long runs, only on a terminal and never in CI: it appears

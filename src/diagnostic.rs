@@ -91,6 +91,24 @@ pub struct Diagnostic {
     pub fix: Option<Fix>,
 }
 
+impl Fix {
+    pub fn safe(description: impl Into<String>, edits: Vec<Edit>) -> Fix {
+        Fix {
+            description: description.into(),
+            applicability: Applicability::Safe,
+            edits,
+        }
+    }
+
+    pub fn unsafe_(description: impl Into<String>, edits: Vec<Edit>) -> Fix {
+        Fix {
+            description: description.into(),
+            applicability: Applicability::Unsafe,
+            edits,
+        }
+    }
+}
+
 impl Diagnostic {
     pub fn new(
         rule: &'static str,
@@ -121,6 +139,12 @@ impl Diagnostic {
             loc,
             message: message.into(),
         });
+        self
+    }
+
+    /// Attach a fix, when the rule could build one.
+    pub fn fix(mut self, fix: Option<Fix>) -> Self {
+        self.fix = fix;
         self
     }
 

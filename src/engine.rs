@@ -118,7 +118,7 @@ impl Settings {
 }
 
 /// One input: a file read from disk, or stdin.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Input {
     pub display: String,
     pub path: Option<PathBuf>,
@@ -174,6 +174,61 @@ pub fn lint_paths(
     settings: &Settings,
 ) -> Report {
     let start = Instant::now();
+    let read = read_paths(paths, stdin, excludes, settings);
+    let mut report = lint_inputs(read.inputs, settings);
+    report.errors.extend(read.errors);
+    report.errors.sort();
+    report.notes.extend(read.notes);
+    report.notes.sort();
+    report.elapsed = start.elapsed();
+    report
+}
+
+/// Lint the files under `paths`, with `overlays` (unsaved editor buffers) standing for the
+/// files they name, on disk or not yet.
+pub fn lint_paths_overlaid(
+    paths: &[PathBuf],
+    overlays: Vec<Input>,
+    excludes: &Excludes,
+    settings: &Settings,
+) -> Report {
+    let start = Instant::now();
+    let mut read = read_paths(paths, None, excludes, settings);
+    let replaced: Vec<PathBuf> = overlays
+        .iter()
+        .filter_map(|o| o.path.as_deref().and_then(crate::resolve::canonical))
+        .collect();
+    read.inputs.retain(|i| {
+        i.path
+            .as_deref()
+            .and_then(crate::resolve::canonical)
+            .is_none_or(|p| !replaced.contains(&p))
+    });
+    read.inputs.extend(overlays);
+    let mut report = lint_inputs(read.inputs, settings);
+    report.errors.extend(read.errors);
+    report.errors.sort();
+    report.notes.extend(read.notes);
+    report.notes.sort();
+    report.elapsed = start.elapsed();
+    report
+}
+
+/// The files found under some paths, read; what could not be found or was skipped.
+#[derive(Debug, Default)]
+pub struct Read {
+    pub inputs: Vec<Input>,
+    pub errors: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+/// Find and read the files under `paths` (stdin, if given, replaces the file it stands for).
+pub fn read_paths(
+    paths: &[PathBuf],
+    stdin: Option<Input>,
+    excludes: &Excludes,
+    settings: &Settings,
+) -> Read {
     let found = discover::discover(paths, excludes);
     let max = settings.max_file_size;
     // Stdin standing for a file on disk replaces it.
@@ -194,13 +249,11 @@ pub fn lint_paths(
     if let Some(s) = stdin {
         inputs.push(s);
     }
-    let mut report = lint_inputs(inputs, settings);
-    report.errors.extend(found.errors);
-    report.errors.sort();
-    report.notes.extend(found.notes);
-    report.notes.sort();
-    report.elapsed = start.elapsed();
-    report
+    Read {
+        inputs,
+        errors: found.errors,
+        notes: found.notes,
+    }
 }
 
 /// Read a file, refusing what is not a regular file (a FIFO would block) or is over `max`.
@@ -555,6 +608,21 @@ pub fn lint_inputs_with(
     diags.dedup();
 
     report.redactions = crate::redact::sensitive_spans(&ws);
+    // A fix that would write over a secret is not offered: its replacement would be shown.
+    for d in &mut diags {
+        let touches_secret = d.fix.as_ref().is_some_and(|f| {
+            f.edits.iter().any(|e| {
+                report.redactions.iter().any(|r| {
+                    r.file == e.loc.file
+                        && r.span.start <= e.loc.span.end
+                        && e.loc.span.start <= r.span.end
+                })
+            })
+        });
+        if touches_secret {
+            d.fix = None;
+        }
+    }
     report.objects = ws.objects.iter().map(Object::reference).collect();
     report.files = ws.files.into_iter().map(|f| f.source).collect();
     report.diagnostics = diags;

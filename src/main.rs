@@ -1,7 +1,7 @@
 //! The command line: parse arguments into plain options and hand them to the library.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use kube_migrate_lint::app::{self, Color, RunOptions};
+use kube_migrate_lint::app::{self, Color, FixMode, RunOptions};
 use kube_migrate_lint::diagnostic::Severity;
 use kube_migrate_lint::output::Format;
 use std::path::PathBuf;
@@ -73,6 +73,17 @@ struct LintArgs {
     /// manifests) or `all` (everything given is one context)
     #[arg(long, value_enum, default_value_t = ContextArg::Auto)]
     context: ContextArg,
+    /// Apply safe fixes, each verified before the file is rewritten atomically; then report
+    /// what is left
+    #[arg(long, conflicts_with_all = ["diff", "write_baseline"])]
+    fix: bool,
+    /// Also apply (with --fix) or show (with --diff) fixes that may change behaviour
+    #[arg(long)]
+    unsafe_fixes: bool,
+    /// Print the fixes as a unified diff and write nothing (exit status 1 when there is
+    /// something to fix)
+    #[arg(long, conflicts_with = "write_baseline")]
+    diff: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -90,6 +101,8 @@ enum Command {
     },
     /// Print a rule's page: what it checks, why it matters, examples, the fix
     Explain { rule: String },
+    /// Run the language server: LSP over stdin and stdout, for editors
+    Server,
     /// Print a shell completion script (e.g. `kube-migrate-lint completions bash > ~/.local/share/bash-completion/completions/kube-migrate-lint`)
     Completions { shell: clap_complete::Shell },
 }
@@ -150,6 +163,10 @@ fn main() -> ExitCode {
     // quote input) out of the logs.
     std::panic::set_hook(Box::new(|_| {}));
     let cli = Cli::parse();
+    if let Some(Command::Server) = cli.command {
+        // The transport writes to stdout from its own thread: nothing here may hold the lock.
+        return ExitCode::from(kube_migrate_lint::lsp::run() as u8);
+    }
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
     let code = match cli.command {
@@ -160,6 +177,7 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut cmd, "kube-migrate-lint", &mut buf);
             app::print(&mut stdout, &String::from_utf8_lossy(&buf))
         }
+        Some(Command::Server) => app::EXIT_CLEAN, // served above
         Some(Command::Explain { rule }) => match app::explain(&rule) {
             Ok(page) => app::print(&mut stdout, &page),
             Err(e) => {
@@ -199,6 +217,14 @@ fn main() -> ExitCode {
                 outputs: a.output,
                 baseline: a.baseline,
                 write_baseline: a.write_baseline,
+                fix: if a.fix {
+                    FixMode::Fix
+                } else if a.diff {
+                    FixMode::Diff
+                } else {
+                    FixMode::Off
+                },
+                unsafe_fixes: a.unsafe_fixes,
             };
             app::run(
                 &opts,

@@ -1,7 +1,7 @@
 //! The object model: Kubernetes objects found in the parsed documents, with typed views for the
 //! kinds the rules read. Unknown kinds and custom resources are kept as generic objects.
 
-use crate::diagnostic::{Diagnostic, FileId, Loc, ObjectId, ObjectRef, Severity};
+use crate::diagnostic::{Diagnostic, FileId, Fix, Loc, ObjectId, ObjectRef, Severity};
 use crate::source::SourceFile;
 use crate::yaml::{self, Document, NodeId, Seg, YamlError, from_node};
 use k8s_openapi::api::{
@@ -173,6 +173,7 @@ pub fn objects_of(file_id: FileId, file: &FileData, budget: u64) -> (Vec<Object>
                 if let Some(mut d) = diag {
                     // A file-local index; the workspace offsets it to the global id.
                     d.object = Some(objects.len() as ObjectId);
+                    d.fix = quote_fix(file_id, file, doc, &d);
                     diags.push(d);
                 }
                 objects.push(obj);
@@ -180,6 +181,17 @@ pub fn objects_of(file_id: FileId, file: &FileData, budget: u64) -> (Vec<Object>
         }
     }
     (objects, diags)
+}
+
+/// A number or boolean where the API wants a string: quote it as written (`3000` → `"3000"`,
+/// `0755` → `"0755"`), which is the string its author meant.
+fn quote_fix(file_id: FileId, file: &FileData, doc: &Document, d: &Diagnostic) -> Option<Fix> {
+    if !d.message.contains("expected a string, found") {
+        return None;
+    }
+    let ed = crate::fix::edit::Editor::new(&file.source.text, doc, file_id);
+    let e = ed.quote(ed.scalar_at(d.loc.span)?)?;
+    Some(Fix::safe("quote the value, keeping it as written", vec![e]))
 }
 
 fn collect_roots(doc: &Document, root: NodeId, out: &mut Vec<NodeId>) {

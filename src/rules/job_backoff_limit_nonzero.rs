@@ -1,7 +1,7 @@
 //! A migration Job must fail at its first failure: `backoffLimit: 0`.
 
 use super::{Category, ObjectCx, Rule, RuleMeta, migration_job, paths};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Fix, Severity};
 use crate::model::Typed;
 
 pub struct JobBackoffLimitNonzero;
@@ -11,7 +11,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Error,
     category: Category::Job,
     summary: "a migration Job whose backoffLimit is absent (the API default is 6) or above 0",
-    fixable: false,
+    fixable: true,
     page: include_str!("../../rules/job-backoff-limit-nonzero.md"),
 };
 
@@ -29,10 +29,16 @@ impl Rule for JobBackoffLimitNonzero {
         if migration_job(cx).is_none() {
             return;
         }
+        let fix = || {
+            cx.editor()
+                .set_path(cx.obj.root, &["spec", "backoffLimit"], "0", &["template"])
+                .map(|e| Fix::safe("set spec.backoffLimit: 0", vec![e]))
+        };
         match job.spec.as_ref().and_then(|s| s.backoff_limit) {
             None => out.push(
                 cx.diag(&META, paths::BACKOFF_LIMIT, "migration job retries up to 6 times because backoffLimit is not set")
-                    .help(HELP),
+                    .help(HELP)
+                    .fix(fix()),
             ),
             Some(n) if n > 0 => out.push(
                 cx.diag(
@@ -43,7 +49,8 @@ impl Rule for JobBackoffLimitNonzero {
                         if n == 1 { "" } else { "s" }
                     ),
                 )
-                .help(HELP),
+                .help(HELP)
+                .fix(fix()),
             ),
             Some(_) => {}
         }

@@ -3,7 +3,7 @@
 
 use super::{Category, ObjectCx, Rule, RuleMeta, migration_job};
 use crate::config::DeployEngine;
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Fix, Severity};
 use crate::migration::{hook, label_or_annotation};
 use crate::model::Typed;
 use crate::yaml::Seg;
@@ -17,7 +17,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Warning,
     category: Category::Job,
     summary: "a migration Job without kustomize.toolkit.fluxcd.io/force: enabled (Flux only; not for Helm or Argo CD hook Jobs)",
-    fixable: false,
+    fixable: true,
     page: include_str!("../../rules/job-force-annotation-missing.md"),
 };
 
@@ -49,7 +49,12 @@ impl Rule for JobForceAnnotationMissing {
                             crate::redact::display_value(v)
                         ),
                     )
-                    .help(HELP),
+                    .help(HELP)
+                    .fix(
+                        cx.editor()
+                            .set_scalar(node, "enabled")
+                            .map(|e| Fix::safe(format!("set {FORCE}: enabled"), vec![e])),
+                    ),
                 );
             }
             None => {
@@ -59,7 +64,12 @@ impl Rule for JobForceAnnotationMissing {
                         &[Seg::Key("metadata"), Seg::Key("annotations"), Seg::Key(FORCE)],
                         "migration job lacks the Flux force annotation: when its template changes under the same name, the apply fails with `field is immutable` and blocks the whole Kustomization",
                     )
-                    .help(HELP),
+                    .help(HELP)
+                    .fix(
+                        cx.editor()
+                            .set_path(cx.obj.root, &["metadata", "annotations", FORCE], "enabled", &[])
+                            .map(|e| Fix::safe(format!("add the annotation {FORCE}: enabled"), vec![e])),
+                    ),
                 );
             }
         }

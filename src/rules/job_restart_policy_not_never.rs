@@ -1,7 +1,7 @@
 //! A migration Job's pods must not restart in place: `restartPolicy: Never`.
 
 use super::{Category, ObjectCx, Rule, RuleMeta, migration_job, paths};
-use crate::diagnostic::{Diagnostic, Severity};
+use crate::diagnostic::{Diagnostic, Fix, Severity};
 use crate::model::Typed;
 
 pub struct JobRestartPolicyNotNever;
@@ -11,7 +11,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Warning,
     category: Category::Job,
     summary: "a migration Job whose pod template restartPolicy is not Never (absent or Always is rejected by the API: error)",
-    fixable: false,
+    fixable: true,
     page: include_str!("../../rules/job-restart-policy-not-never.md"),
 };
 
@@ -66,7 +66,16 @@ impl Rule for JobRestartPolicyNotNever {
                 )
                 .severity(Severity::Error),
         };
-        out.push(d.help(HELP));
+        let fix = cx
+            .editor()
+            .set_path(
+                cx.obj.root,
+                &["spec", "template", "spec", "restartPolicy"],
+                "Never",
+                &[],
+            )
+            .map(|e| Fix::safe("set spec.template.spec.restartPolicy: Never", vec![e]));
+        out.push(d.help(HELP).fix(fix));
     }
 }
 

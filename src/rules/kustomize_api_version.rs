@@ -18,7 +18,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Error,
     category: Category::Kustomize,
     summary: "a kustomization file whose apiVersion or kind kustomize rejects (Kustomization needs kustomize.config.k8s.io/v1beta1, Component v1alpha1)",
-    fixable: false,
+    fixable: true,
     page: include_str!("../../rules/kustomize-api-version.md"),
 };
 
@@ -119,7 +119,12 @@ impl Rule for KustomizeApiVersion {
                     display_value(a)
                 ),
             )
-            .help(format!("set `apiVersion: {expected}`"));
+            .help(format!("set `apiVersion: {expected}`"))
+            .fix(
+                crate::fix::edit::Editor::new(&f.source.text, doc, fid)
+                    .set_scalar(n, expected)
+                    .map(|e| crate::diagnostic::Fix::safe(format!("set apiVersion: {expected}"), vec![e])),
+            );
             if let Some((k, _)) = kind {
                 d = d.related(
                     Loc {

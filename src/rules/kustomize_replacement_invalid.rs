@@ -4,7 +4,7 @@
 //! before it evaluates anything.
 
 use super::{Category, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, FileId, Loc, Severity};
+use crate::diagnostic::{Diagnostic, FileId, Fix, Loc, Severity};
 use crate::graph::path::{self, Step};
 use crate::graph::{Context, IssueKind, Rendered, Source};
 use crate::kustomize::{self, Selector};
@@ -19,7 +19,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Error,
     category: Category::Kustomize,
     summary: "a kustomize replacement that makes the build fail: an invalid fieldPath such as `args.[1]`, a source that selects zero or several objects or lacks its field, a missing target field",
-    fixable: false,
+    fixable: true,
     page: include_str!("../../rules/kustomize-replacement-invalid.md"),
 };
 
@@ -40,6 +40,39 @@ fn diag(file: FileId, doc: &Document, node: NodeId, message: String) -> Diagnost
     .help(HELP);
     d.path = doc.path_to(doc.root, node).filter(|p| !p.is_empty());
     d
+}
+
+/// `args.[1]` → `args.1`: kustomize selects a list element by a bare index; `[1]` is read as a
+/// `[name=value]` match and fails.
+fn bracket_fix(ws: &Workspace, file: FileId, doc: &Document, node: NodeId) -> Option<Fix> {
+    let path = doc.str(node)?;
+    let fixed = unbracket(path)?;
+    crate::fix::edit::Editor::new(&ws.files[file as usize].source.text, doc, file)
+        .set_scalar(node, &fixed)
+        .map(|e| Fix::safe("select the list element by a bare index", vec![e]))
+}
+
+fn unbracket(path: &str) -> Option<String> {
+    let mut out = String::with_capacity(path.len());
+    let mut changed = false;
+    for (i, seg) in path.split('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        match seg.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+            Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                out.push_str(n);
+                changed = true;
+            }
+            _ => out.push_str(seg),
+        }
+    }
+    // Only a path that is plain text after the change (no quoting needed) is written.
+    (changed
+        && out
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'#' && b != b','))
+    .then_some(out)
 }
 
 /// A replacement entry as written, with the nodes the checks need.
@@ -318,7 +351,8 @@ impl Rule for KustomizeReplacementInvalid {
                 Some(Some(m)) => message = m,
                 None => {}
             }
-            out.push(diag(i.kustomization, doc, i.node, message));
+            let fix = bracket_fix(ws, i.kustomization, doc, i.node);
+            out.push(diag(i.kustomization, doc, i.node, message).fix(fix));
         }
         for (fid, f) in ws.files.iter().enumerate() {
             if f.role != FileRole::Kustomization {
@@ -329,7 +363,12 @@ impl Rule for KustomizeReplacementInvalid {
             structural(doc, ws, &mut found);
             delimiter_on_non_scalar(ws, fid as FileId, doc, &mut found);
             for (node, message, severity) in found {
-                out.push(diag(fid as FileId, doc, node, message).severity(severity));
+                let fix = bracket_fix(ws, fid as FileId, doc, node);
+                out.push(
+                    diag(fid as FileId, doc, node, message)
+                        .severity(severity)
+                        .fix(fix),
+                );
             }
         }
     }

@@ -20,12 +20,31 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Warning,
     category: Category::Kustomize,
     summary: "a migration Job listed in `resources:` after the workload that waits for it (only matters with sortOptions fifo and kubectl apply; informational otherwise)",
-    fixable: false,
+    fixable: true,
     page: include_str!("../../rules/kustomize-resource-order.md"),
 };
 
 const HELP: &str =
     "list the migration Job's entry before the entries of the workloads that wait for it";
+
+/// Move the Job's entry (with the comments above it) in front of the workload's.
+fn move_fix(
+    cx: &ContextCx<'_>,
+    file: FileId,
+    doc: &Document,
+    job: NodeId,
+    workload: NodeId,
+) -> Option<crate::diagnostic::Fix> {
+    let seq = doc.get(doc.root, "resources")?;
+    let items = doc.items(seq);
+    let from = items.iter().position(|&n| n == job)?;
+    let to = items.iter().position(|&n| n == workload)?;
+    crate::fix::edit::Editor::new(&cx.ws.files[file as usize].source.text, doc, file)
+        .move_item(seq, from, to)
+        .map(|edits| {
+            crate::diagnostic::Fix::safe("list the Job's entry before the workload's", edits)
+        })
+}
 
 /// The `resources:` entries of a kustomization with their nodes.
 fn resources(doc: &Document) -> Vec<(String, NodeId)> {
@@ -179,6 +198,7 @@ impl Rule for KustomizeResourceOrder {
                     ),
                 );
                 d.path = Some(format!("resources[{je}]"));
+                d = d.fix(move_fix(cx, k, doc, entries[je].1, entries[we].1));
                 out.push(d);
             }
         }

@@ -16,6 +16,9 @@ use crate::yaml::{Document, NodeId, Seg};
 /// A rule the engine reports itself (no check of its own): metadata and page only.
 macro_rules! engine_rule {
     ($ty:ident, $name:literal, $sev:ident, $cat:ident, $summary:literal, $page:literal) => {
+        $crate::rules::engine_rule!($ty, $name, $sev, $cat, $summary, $page, false);
+    };
+    ($ty:ident, $name:literal, $sev:ident, $cat:ident, $summary:literal, $page:literal, $fixable:literal) => {
         pub struct $ty;
 
         pub static META: $crate::rules::RuleMeta = $crate::rules::RuleMeta {
@@ -23,7 +26,7 @@ macro_rules! engine_rule {
             severity: $crate::diagnostic::Severity::$sev,
             category: $crate::rules::Category::$cat,
             summary: $summary,
-            fixable: false,
+            fixable: $fixable,
             page: include_str!($page),
         };
 
@@ -185,6 +188,11 @@ impl<'a> ObjectCx<'a> {
             doc: &file.docs[obj.doc as usize],
             file,
         }
+    }
+
+    /// Text edits on this object's document, for fixes.
+    pub fn editor(&self) -> crate::fix::edit::Editor<'a> {
+        crate::fix::edit::Editor::new(&self.file.source.text, self.doc, self.obj.file)
     }
 
     pub fn deploy_engine(&self) -> DeployEngine {

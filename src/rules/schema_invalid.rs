@@ -6,5 +6,6 @@ super::engine_rule!(
     Error,
     Syntax,
     "a field of a known kind with a value of the wrong type or shape",
-    "../../rules/schema-invalid.md"
+    "../../rules/schema-invalid.md",
+    true
 );

@@ -18,7 +18,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Warning,
     category: Category::Wait,
     summary: "a k8s-wait-for init container waits for a migration Job in mode `job` (ready before the Job's pod exists, stuck after a retried failure) or `job-we` (ready after a failure); use `job-wr`",
-    fixable: false,
+    fixable: true,
     page: include_str!("../../rules/wait-mode-unsafe.md"),
 };
 
@@ -69,6 +69,10 @@ impl Rule for WaitModeUnsafe {
             let mut d = cx
                 .diag_value(&META, &ocx, r, &arg_path(w, 0), Some(mode), message)
                 .help("use `job-wr`: it waits until no pod of the Job is active and at least one has succeeded (with `backoffLimit: 0`, a failed migration keeps the new pods waiting in Init while the old ones keep serving)");
+            d = d.fix(
+                crate::fix::edit::set_value(cx.ws, mode, "job-wr")
+                    .map(|e| crate::diagnostic::Fix::unsafe_("wait with mode job-wr", vec![e])),
+            );
             if let Some(j) = awaited_migration {
                 let jr = &cx.context.rendered[j.rendered];
                 let p = crate::graph::path::keys(&["metadata", "name"]);

@@ -20,7 +20,7 @@ static META: RuleMeta = RuleMeta {
     severity: Severity::Error,
     category: Category::Wait,
     summary: "a k8s-wait-for init container in a job mode whose target, as rendered, matches no Job in the namespace kubectl looks in",
-    fixable: false,
+    fixable: true,
     page: include_str!("../../rules/wait-target-missing.md"),
 };
 
@@ -220,6 +220,47 @@ pub(super) enum Lookup<'a> {
     Missing(Option<JobAt<'a>>),
 }
 
+/// Write the Job's rendered name into the argument, when the wait obviously means that Job: it
+/// is the only Job of the namespace in this context, or its name is a near miss; the name is
+/// the manifest's own or a namePrefix/nameSuffix rename (a name built by a replacement or a
+/// substitution needs the same mechanism on the argument, which a human must choose); and the
+/// argument is written in the manifest, not by a transformer. Unsafe: a Deployment shared by
+/// several builds gets the name of this one.
+fn obvious_fix(
+    cx: &ContextCx<'_>,
+    w: &WaitFor,
+    target: &str,
+    j: &JobAt<'_>,
+) -> Option<crate::diagnostic::Fix> {
+    if j.generated || j.job.namespace != w.namespace || j.job.name.is_empty() {
+        return None;
+    }
+    let via = j.job.name_value.as_ref().and_then(|v| v.via);
+    if !matches!(via, None | Some("namePrefix/nameSuffix")) {
+        return None;
+    }
+    let in_namespace = cx
+        .ws
+        .jobs(cx.context)
+        .iter()
+        .filter(|o| o.namespace == w.namespace)
+        .count();
+    let near = edit_distance(target, &j.job.name) <= (target.chars().count() / 4).max(2);
+    if in_namespace != 1 && !near {
+        return None;
+    }
+    let valid = j.job.name.len() <= 253
+        && j.job
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    if !valid {
+        return None;
+    }
+    crate::fix::edit::set_value(cx.ws, w.target.as_ref()?, &j.job.name)
+        .map(|e| crate::diagnostic::Fix::unsafe_(format!("wait for job `{}`", j.job.name), vec![e]))
+}
+
 /// Look a job-mode wait's target up the way `kubectl describe jobs <target> -n <ns>` will.
 /// Jobs of other contexts count as matches (a Job deployed by another Flux Kustomization or
 /// directory into the same namespace), but findings only name Jobs of this context.
@@ -402,6 +443,7 @@ impl Rule for WaitTargetMissing {
                             "{note}k8s-wait-for waits for job `{shown}` in {where_ns}, but no job of that name is rendered there: `kubectl describe jobs` fails with NotFound, the init container exits 1 and the pod crash-loops in Init (Init:CrashLoopBackOff) until such a job appears"
                         ),
                     );
+                    let mut fix = None;
                     let mut help = "make the argument equal the Job's rendered metadata.name exactly (same tag, same namePrefix/nameSuffix, same namespace)".to_string();
                     if let Some(j) = closest {
                         let name = display_value(&j.job.name);
@@ -427,8 +469,9 @@ impl Rule for WaitTargetMissing {
                                 "did you mean `{name}`? The argument must equal the Job's rendered metadata.name exactly"
                             );
                         }
+                        fix = obvious_fix(cx, w, target, &j);
                     }
-                    out.push(d.help(help));
+                    out.push(d.help(help).fix(fix));
                 }
             }
         }

@@ -343,12 +343,14 @@ pub fn parse(text: &str, limits: Limits) -> Parsed {
                     }
                 }
                 Event::Scalar(value, style, anchor, tag) => {
+                    let style = convert_style(style);
+                    let span = quoted_end(b.text, span, style);
                     let id = b.push(
                         Node {
                             span,
                             kind: Kind::Scalar {
                                 value: value.into_owned(),
-                                style: convert_style(style),
+                                style,
                             },
                             tag: tag_text(tag),
                             flow: false,
@@ -460,6 +462,36 @@ pub fn parse(text: &str, limits: Limits) -> Parsed {
         }
     }
     out
+}
+
+/// The parser's span of a quoted scalar can run on over the spaces and comment after it (at
+/// the end of a block collection); end it at its closing quote.
+fn quoted_end(text: &str, span: Span, style: Style) -> Span {
+    let q = match style {
+        Style::DoubleQuoted => b'"',
+        Style::SingleQuoted => b'\'',
+        _ => return span,
+    };
+    let bytes = text.as_bytes();
+    let (start, end) = (span.start as usize, (span.end as usize).min(bytes.len()));
+    if bytes.get(start) != Some(&q) {
+        return span;
+    }
+    let mut i = start + 1;
+    while i < end {
+        match bytes[i] {
+            b'\\' if q == b'"' => i += 2,
+            c if c == q => {
+                if q == b'\'' && bytes.get(i + 1) == Some(&b'\'') {
+                    i += 2;
+                    continue;
+                }
+                return Span::new(start, i + 1);
+            }
+            _ => i += 1,
+        }
+    }
+    span
 }
 
 fn ends_with(text: &str, span: Span, byte: u8) -> bool {
@@ -691,6 +723,19 @@ pub struct Located {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quoted_scalar_ends_at_its_closing_quote() {
+        let t = "args:\n  - \"job-wr\"\n  - \"x \\\" y\"  # c \"q\"\n  - 'it''s'   # c\n";
+        let d = one(t);
+        let seq = d.get(d.root, "args").unwrap();
+        let got: Vec<&str> = d
+            .items(seq)
+            .iter()
+            .map(|&i| &t[d.span(i).range()])
+            .collect();
+        assert_eq!(got, vec!["\"job-wr\"", "\"x \\\" y\"", "'it''s'"]);
+    }
 
     fn one(text: &str) -> Document {
         let p = parse(text, Limits::default());

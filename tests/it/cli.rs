@@ -187,7 +187,13 @@ fn json_output_matches_the_issue_example_shape() {
     assert_eq!(d["object"]["kind"], "Job");
     assert_eq!(d["object"]["name"], "myapp-migration-v1");
     assert_eq!(d["object"]["namespace"], serde_json::Value::Null);
-    assert_eq!(d["fix"], serde_json::Value::Null);
+    // The fix: insert `backoffLimit: 0` as the first line of `spec` (a zero-width edit).
+    assert_eq!(d["fix"]["applicability"], "safe");
+    let e = &d["fix"]["edits"][0];
+    assert_eq!(e["file"], "k8s/migration-job.yaml");
+    assert_eq!(e["range"]["start"], e["range"]["end"]);
+    assert_eq!(e["range"]["start"]["line"], 8);
+    assert_eq!(e["replacement"], "  backoffLimit: 0\n");
 }
 
 #[test]

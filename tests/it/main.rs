@@ -1,10 +1,12 @@
 //! Integration tests, in one binary so k8s-openapi is linked once.
 
 mod cli;
+mod fixes;
 mod fixtures;
 mod formats;
 mod hostile;
 mod integrations;
 mod kustomize_oracle;
+mod lsp;
 mod rule_pages;
 mod support;
