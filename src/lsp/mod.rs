@@ -1,0 +1,792 @@
+//! `kube-migrate-lint server`: the linter as a language server, over stdio.
+//!
+//! The transport is rust-analyzer's `lsp-server` (synchronous, channels, no async runtime);
+//! messages are `lsp-types`. One thread handles everything in order: editor buffers are kept
+//! as overlays (full text sync), and a change re-lints the **unit** the file belongs to — the
+//! context the pre-commit mode would read for it: the directory of the nearest kustomization
+//! including it (with the bases it reaches outside that directory), or, for a manifest no
+//! kustomization includes, the manifests of its directory. Every open buffer stands for its
+//! file on disk. Units whose last run read a changed file are re-linted too, so editing a Job
+//! updates the Deployment that waits for it, wherever that Deployment's unit is.
+//!
+//! Diagnostics are published for every file a run read, an empty list included, so findings
+//! that disappear are cleared. Queued changes are coalesced: notifications only mark files
+//! dirty, and linting waits for a short quiet moment (or a request, which always sees the
+//! latest text).
+
+pub mod convert;
+
+use crate::app::{self, RunOptions};
+use crate::config::Config;
+use crate::diagnostic::FileId;
+use crate::discover::{self, Excludes, is_manifest_name};
+use crate::engine::{self, Input, ReadError, Settings};
+use crate::model::{FileRole, file_role};
+use crate::resolve;
+use convert::Finding;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
+use lsp_types as lsp;
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Lint once no message has arrived for this long…
+const QUIET: Duration = Duration::from_millis(40);
+/// …or once a change has waited this long, however fast changes keep coming.
+const MAX_DELAY: Duration = Duration::from_millis(300);
+
+/// Serve on stdin and stdout until `exit`; the process's exit code (0 after `shutdown`).
+pub fn run() -> i32 {
+    let (conn, io) = Connection::stdio();
+    let code = serve(&conn);
+    drop(conn);
+    // The reader stops after `exit` or at the end of input, the writer once the connection is
+    // dropped.
+    let _ = io.join();
+    code
+}
+
+/// The protocol over any connection (stdio, or memory in tests).
+pub fn serve(conn: &Connection) -> i32 {
+    let (id, params) = match conn.initialize_start() {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("kube-migrate-lint server: {e}");
+            return 1;
+        }
+    };
+    let params: lsp::InitializeParams = serde_json::from_value(params).unwrap_or_default();
+    let result = serde_json::json!({
+        "capabilities": capabilities(),
+        "serverInfo": {"name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION")},
+    });
+    if let Err(e) = conn.initialize_finish(id, result) {
+        eprintln!("kube-migrate-lint server: {e}");
+        return 1;
+    }
+    Server::new(conn.sender.clone(), folders(&params)).run(&conn.receiver)
+}
+
+fn capabilities() -> lsp::ServerCapabilities {
+    lsp::ServerCapabilities {
+        position_encoding: Some(lsp::PositionEncodingKind::UTF16),
+        text_document_sync: Some(lsp::TextDocumentSyncCapability::Options(
+            lsp::TextDocumentSyncOptions {
+                open_close: Some(true),
+                change: Some(lsp::TextDocumentSyncKind::FULL),
+                save: Some(lsp::TextDocumentSyncSaveOptions::SaveOptions(
+                    lsp::SaveOptions {
+                        include_text: Some(false),
+                    },
+                )),
+                ..Default::default()
+            },
+        )),
+        hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
+        code_action_provider: Some(lsp::CodeActionProviderCapability::Options(
+            lsp::CodeActionOptions {
+                code_action_kinds: Some(vec![lsp::CodeActionKind::QUICKFIX]),
+                resolve_provider: Some(false),
+                ..Default::default()
+            },
+        )),
+        ..Default::default()
+    }
+}
+
+/// The workspace folders, canonical (only used to tell hidden directories in them).
+#[allow(deprecated)] // `root_uri`: older clients send only that.
+fn folders(params: &lsp::InitializeParams) -> Vec<PathBuf> {
+    let mut uris: Vec<&lsp::Uri> = params
+        .workspace_folders
+        .iter()
+        .flatten()
+        .map(|f| &f.uri)
+        .collect();
+    if uris.is_empty() {
+        uris.extend(params.root_uri.iter());
+    }
+    uris.iter()
+        .filter_map(|u| convert::uri_to_path(u.as_str()))
+        .filter_map(|p| p.canonicalize().ok())
+        .collect()
+}
+
+/// What is linted together.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Unit {
+    /// A kustomization's directory, walked whole, with the bases it includes from outside it.
+    Context(PathBuf),
+    /// Manifests no kustomization includes: the files directly in this directory.
+    Directory(PathBuf),
+}
+
+impl Unit {
+    /// The unit of a (canonical) file, as the pre-commit mode resolves it.
+    fn of(path: &Path) -> Option<Unit> {
+        let dir = path.parent()?.to_path_buf();
+        let name = path.file_name()?.to_string_lossy();
+        if file_role(&name) == FileRole::Kustomization {
+            return Some(Unit::Context(dir));
+        }
+        Some(match resolve::context_root(path) {
+            Some(root) => Unit::Context(root),
+            None => Unit::Directory(dir),
+        })
+    }
+
+    fn dir(&self) -> &Path {
+        match self {
+            Unit::Context(d) | Unit::Directory(d) => d,
+        }
+    }
+
+    /// What to read: directories walked whole (a context) or files (a directory's manifests).
+    fn roots(&self) -> Vec<PathBuf> {
+        match self {
+            Unit::Context(dir) => {
+                let mut roots = vec![dir.clone()];
+                let kustomization = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+                    .iter()
+                    .map(|n| dir.join(n))
+                    .find(|p| p.is_file());
+                if let Some(k) = kustomization {
+                    // Bases and components outside the directory: their own directories.
+                    for f in resolve::closure(&k) {
+                        if let Some(parent) = f.parent()
+                            && !parent.starts_with(dir)
+                            && !roots.iter().any(|r| parent.starts_with(r))
+                        {
+                            roots.retain(|r| !r.starts_with(parent));
+                            roots.push(parent.to_path_buf());
+                        }
+                    }
+                }
+                roots.sort();
+                roots
+            }
+            Unit::Directory(dir) => {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                    .filter(|e| {
+                        let n = e.file_name().to_string_lossy().into_owned();
+                        is_manifest_name(&n) && !n.starts_with('.')
+                    })
+                    .map(|e| e.path())
+                    .collect();
+                files.sort();
+                files
+            }
+        }
+    }
+
+    /// Whether an open buffer at `path` stands in this unit's run.
+    fn covers(&self, roots: &[PathBuf], path: &Path) -> bool {
+        match self {
+            Unit::Context(_) => roots.iter().any(|r| path.starts_with(r)),
+            Unit::Directory(d) => path.parent() == Some(d.as_path()),
+        }
+    }
+}
+
+struct Doc {
+    uri: lsp::Uri,
+    version: i32,
+    text: String,
+    /// None: not a manifest the linter reads (another extension, a hidden file).
+    unit: Option<Unit>,
+}
+
+/// The last run of a unit: findings per file it read (an empty list for a clean file).
+struct UnitState {
+    files: BTreeMap<PathBuf, Vec<Finding>>,
+}
+
+struct Server {
+    sender: Sender<Message>,
+    folders: Vec<PathBuf>,
+    /// Open buffers by canonical path.
+    docs: BTreeMap<PathBuf, Doc>,
+    units: BTreeMap<Unit, UnitState>,
+    /// Files changed since the last run, and since when.
+    dirty: BTreeSet<PathBuf>,
+    dirty_since: Option<Instant>,
+    /// The configuration or a kustomization was saved: units are resolved and linted anew.
+    everything_dirty: bool,
+    /// URIs to publish even when their diagnostics did not change (just opened).
+    forced: BTreeSet<String>,
+    /// What the client was last sent, by URI.
+    published: BTreeMap<String, Vec<lsp::Diagnostic>>,
+    /// Current findings per file: what hover and code actions look at.
+    current: BTreeMap<PathBuf, Vec<Finding>>,
+    shutdown: bool,
+    /// Messages already shown or logged (notes repeat on every run).
+    said: BTreeSet<String>,
+}
+
+impl Server {
+    fn new(sender: Sender<Message>, folders: Vec<PathBuf>) -> Server {
+        Server {
+            sender,
+            folders,
+            docs: BTreeMap::new(),
+            units: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            dirty_since: None,
+            everything_dirty: false,
+            forced: BTreeSet::new(),
+            published: BTreeMap::new(),
+            current: BTreeMap::new(),
+            shutdown: false,
+            said: BTreeSet::new(),
+        }
+    }
+
+    fn run(&mut self, receiver: &Receiver<Message>) -> i32 {
+        loop {
+            let msg = match self.dirty_since {
+                None => match receiver.recv() {
+                    Ok(m) => m,
+                    // End of input without `exit`.
+                    Err(_) => return if self.shutdown { 0 } else { 1 },
+                },
+                Some(since) => {
+                    let waited = since.elapsed();
+                    if waited >= MAX_DELAY {
+                        self.flush();
+                        continue;
+                    }
+                    match receiver.recv_timeout(QUIET.min(MAX_DELAY - waited)) {
+                        Ok(m) => m,
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.flush();
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => {
+                            return if self.shutdown { 0 } else { 1 };
+                        }
+                    }
+                }
+            };
+            if let Some(code) = self.handle(msg) {
+                return code;
+            }
+        }
+    }
+
+    /// Handle one message; Some(exit code) on `exit`.
+    fn handle(&mut self, msg: Message) -> Option<i32> {
+        match msg {
+            Message::Request(req) => {
+                let id = req.id.clone();
+                let method = req.method.clone();
+                let resp =
+                    catch_unwind(AssertUnwindSafe(|| self.request(req))).unwrap_or_else(|_| {
+                        self.log(
+                            lsp::MessageType::ERROR,
+                            format!("internal error while handling {method}; please report it"),
+                        );
+                        Response::new_err(
+                            id,
+                            ErrorCode::InternalError as i32,
+                            "internal error".into(),
+                        )
+                    });
+                self.send(resp.into());
+                None
+            }
+            Message::Notification(n) if n.method == "exit" => {
+                Some(if self.shutdown { 0 } else { 1 })
+            }
+            Message::Notification(n) => {
+                let method = n.method.clone();
+                if catch_unwind(AssertUnwindSafe(|| self.notification(n))).is_err() {
+                    self.log(
+                        lsp::MessageType::ERROR,
+                        format!("internal error while handling {method}; please report it"),
+                    );
+                }
+                None
+            }
+            Message::Response(_) => None,
+        }
+    }
+
+    fn request(&mut self, req: Request) -> Response {
+        fn params<P: serde::de::DeserializeOwned>(req: Request) -> Result<P, Response> {
+            serde_json::from_value(req.params).map_err(|e| {
+                Response::new_err(
+                    req.id,
+                    ErrorCode::InvalidParams as i32,
+                    format!("invalid parameters: {e}"),
+                )
+            })
+        }
+        if self.shutdown {
+            return Response::new_err(
+                req.id,
+                ErrorCode::InvalidRequest as i32,
+                "the server is shutting down".into(),
+            );
+        }
+        let id = req.id.clone();
+        match req.method.as_str() {
+            "shutdown" => {
+                self.shutdown = true;
+                Response::new_ok(id, ())
+            }
+            "textDocument/hover" => match params::<lsp::HoverParams>(req) {
+                Ok(p) => {
+                    self.flush();
+                    Response::new_ok(id, self.hover(&p))
+                }
+                Err(r) => r,
+            },
+            "textDocument/codeAction" => match params::<lsp::CodeActionParams>(req) {
+                Ok(p) => {
+                    self.flush();
+                    Response::new_ok(id, self.code_actions(&p))
+                }
+                Err(r) => r,
+            },
+            m => Response::new_err(
+                id,
+                ErrorCode::MethodNotFound as i32,
+                format!("method not handled: {m}"),
+            ),
+        }
+    }
+
+    fn notification(&mut self, n: Notification) {
+        fn params<P: serde::de::DeserializeOwned>(n: Notification) -> Option<P> {
+            serde_json::from_value(n.params).ok()
+        }
+        if self.shutdown {
+            return;
+        }
+        match n.method.as_str() {
+            "textDocument/didOpen" => {
+                let Some(p) = params::<lsp::DidOpenTextDocumentParams>(n) else {
+                    return;
+                };
+                let item = p.text_document;
+                let Some(path) = self.path_of(&item.uri) else {
+                    return;
+                };
+                let unit = if self.lintable(&path) {
+                    Unit::of(&path)
+                } else {
+                    None
+                };
+                self.forced.insert(item.uri.as_str().to_string());
+                self.docs.insert(
+                    path.clone(),
+                    Doc {
+                        uri: item.uri,
+                        version: item.version,
+                        text: item.text,
+                        unit,
+                    },
+                );
+                self.mark(path);
+            }
+            "textDocument/didChange" => {
+                let Some(p) = params::<lsp::DidChangeTextDocumentParams>(n) else {
+                    return;
+                };
+                let Some(path) = self.path_of(&p.text_document.uri) else {
+                    return;
+                };
+                let Some(doc) = self.docs.get_mut(&path) else {
+                    return;
+                };
+                for change in p.content_changes {
+                    convert::apply_change(&mut doc.text, change);
+                }
+                doc.version = p.text_document.version;
+                self.mark(path);
+            }
+            "textDocument/didSave" => {
+                let Some(p) = params::<lsp::DidSaveTextDocumentParams>(n) else {
+                    return;
+                };
+                let Some(path) = self.path_of(&p.text_document.uri) else {
+                    return;
+                };
+                if let (Some(doc), Some(text)) = (self.docs.get_mut(&path), p.text) {
+                    doc.text = text;
+                }
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                // Which files form a unit, and the settings, are read from disk.
+                if name.starts_with(".kube-migrate-lint.")
+                    || file_role(&name) == FileRole::Kustomization
+                {
+                    self.everything_dirty = true;
+                }
+                self.mark(path);
+            }
+            "textDocument/didClose" => {
+                let Some(p) = params::<lsp::DidCloseTextDocumentParams>(n) else {
+                    return;
+                };
+                let Some(path) = self.path_of(&p.text_document.uri) else {
+                    return;
+                };
+                self.docs.remove(&path);
+                self.mark(path);
+            }
+            _ => {}
+        }
+    }
+
+    fn mark(&mut self, path: PathBuf) {
+        self.dirty.insert(path);
+        self.dirty_since.get_or_insert_with(Instant::now);
+    }
+
+    fn path_of(&self, uri: &lsp::Uri) -> Option<PathBuf> {
+        resolve::canonical(&convert::uri_to_path(uri.as_str())?)
+    }
+
+    /// Whether the linter reads this file: a manifest name, not hidden inside the workspace
+    /// (as a directory walk skips `.github/` and `.gitlab-ci.yml`).
+    fn lintable(&self, path: &Path) -> bool {
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy()) else {
+            return false;
+        };
+        if !is_manifest_name(&name) {
+            return false;
+        }
+        let hidden = |c: std::path::Component<'_>| c.as_os_str().to_string_lossy().starts_with('.');
+        match self
+            .folders
+            .iter()
+            .filter_map(|f| path.strip_prefix(f).ok())
+            .min_by_key(|r| r.components().count())
+        {
+            Some(rel) => !rel.components().any(hidden),
+            None => !name.starts_with('.'),
+        }
+    }
+
+    fn uri_for(&self, path: &Path) -> Option<lsp::Uri> {
+        match self.docs.get(path) {
+            Some(d) => Some(d.uri.clone()),
+            None => convert::parse_uri(&convert::path_to_uri(path)),
+        }
+    }
+
+    /// Lint what changed, then publish.
+    fn flush(&mut self) {
+        if self.dirty.is_empty() && !self.everything_dirty {
+            return;
+        }
+        let dirty = std::mem::take(&mut self.dirty);
+        let everything = std::mem::take(&mut self.everything_dirty);
+        self.dirty_since = None;
+        if everything {
+            let units: Vec<(PathBuf, Option<Unit>)> = self
+                .docs
+                .keys()
+                .map(|p| (p.clone(), self.lintable(p).then(|| Unit::of(p)).flatten()))
+                .collect();
+            for (p, u) in units {
+                if let Some(d) = self.docs.get_mut(&p) {
+                    d.unit = u;
+                }
+            }
+        }
+        // Units no open document belongs to any more are dropped, with their findings.
+        let needed: BTreeSet<Unit> = self.docs.values().filter_map(|d| d.unit.clone()).collect();
+        self.units.retain(|u, _| needed.contains(u));
+        // The units of changed buffers, and those whose last run read a changed file.
+        let mut todo: BTreeSet<Unit> = dirty
+            .iter()
+            .filter_map(|p| self.docs.get(p).and_then(|d| d.unit.clone()))
+            .collect();
+        for (u, st) in &self.units {
+            if everything || dirty.iter().any(|p| st.files.contains_key(p)) {
+                todo.insert(u.clone());
+            }
+        }
+        for u in &todo {
+            let state = self.lint(u);
+            self.units.insert(u.clone(), state);
+        }
+        self.publish();
+    }
+
+    /// Lint a unit with the open buffers standing for their files, configured as the CLI would
+    /// be for its directory.
+    fn lint(&mut self, unit: &Unit) -> UnitState {
+        let roots = unit.roots();
+        let opts = RunOptions {
+            paths: vec![unit.dir().to_path_buf()],
+            ..RunOptions::default()
+        };
+        let cfg = app::load_config(&opts).unwrap_or_else(|e| {
+            self.show_once(format!("{e}; using the default settings until it is fixed"));
+            Config::default()
+        });
+        let settings = Settings::resolve(&cfg, &[], &[]).unwrap_or_else(|e| {
+            self.show_once(format!(
+                "invalid configuration: {e}; using the default settings"
+            ));
+            Settings::default()
+        });
+        let mut excludes = Excludes::default();
+        if let Some(base) = cfg.base()
+            && let Err(e) = excludes.add(base, &cfg.exclude)
+        {
+            self.show_once(format!("invalid configuration: {e}"));
+        }
+        let max = settings.max_file_size;
+        let overlays: Vec<Input> = self
+            .docs
+            .iter()
+            .filter(|(p, d)| d.unit.is_some() && unit.covers(&roots, p))
+            .filter(|(p, _)| !excludes.is_excluded(p))
+            .map(|(p, d)| Input {
+                display: discover::display_path(p),
+                path: Some(p.clone()),
+                bytes: if d.text.len() as u64 > max {
+                    Err(ReadError::TooLarge(d.text.len() as u64))
+                } else {
+                    Ok(d.text.clone().into_bytes())
+                },
+            })
+            .collect();
+        let report = engine::lint_paths_overlaid(&roots, overlays, &excludes, &settings);
+        for n in &report.notes {
+            self.log_once(lsp::MessageType::LOG, format!("note: {n}"));
+        }
+        for e in &report.errors {
+            self.log_once(lsp::MessageType::WARNING, format!("error: {e}"));
+        }
+        let paths: Vec<Option<PathBuf>> = report
+            .files
+            .iter()
+            .map(|f| f.path.as_deref().and_then(resolve::canonical))
+            .collect();
+        let uris: Vec<Option<lsp::Uri>> = paths
+            .iter()
+            .map(|p| p.as_deref().and_then(|p| self.uri_for(p)))
+            .collect();
+        let uri_of = |id: FileId| uris.get(id as usize).cloned().flatten();
+        let mut files: BTreeMap<PathBuf, Vec<Finding>> = paths
+            .iter()
+            .flatten()
+            .map(|p| (p.clone(), Vec::new()))
+            .collect();
+        for d in &report.diagnostics {
+            let Some(Some(path)) = paths.get(d.loc.file as usize) else {
+                continue;
+            };
+            if let Some((_, f)) = convert::finding(&report, d, &uri_of)
+                && let Some(list) = files.get_mut(path)
+            {
+                list.push(f);
+            }
+        }
+        UnitState { files }
+    }
+
+    /// Send each file's findings (the union over the units that read it) where they changed,
+    /// and an empty list where a file is no longer read at all.
+    fn publish(&mut self) {
+        let mut current: BTreeMap<PathBuf, Vec<Finding>> = BTreeMap::new();
+        for st in self.units.values() {
+            for (p, fs) in &st.files {
+                let all = current.entry(p.clone()).or_default();
+                for f in fs {
+                    let same = |g: &Finding| {
+                        g.diagnostic.range == f.diagnostic.range
+                            && g.diagnostic.code == f.diagnostic.code
+                            && g.diagnostic.message == f.diagnostic.message
+                    };
+                    if !all.iter().any(same) {
+                        all.push(f.clone());
+                    }
+                }
+            }
+        }
+        for fs in current.values_mut() {
+            fs.sort_by_key(|f| {
+                let r = f.diagnostic.range;
+                (r.start.line, r.start.character, r.end.line, r.end.character)
+            });
+        }
+        let mut sent = BTreeSet::new();
+        for (path, fs) in &current {
+            let Some(uri) = self.uri_for(path) else {
+                continue;
+            };
+            let key = uri.as_str().to_string();
+            let diags: Vec<lsp::Diagnostic> = fs.iter().map(|f| f.diagnostic.clone()).collect();
+            if self.forced.contains(&key) || self.published.get(&key) != Some(&diags) {
+                let version = self.docs.get(path).map(|d| d.version);
+                self.send_diagnostics(uri, diags.clone(), version);
+                self.published.insert(key.clone(), diags);
+            }
+            sent.insert(key);
+        }
+        let gone: Vec<String> = self
+            .published
+            .keys()
+            .filter(|k| !sent.contains(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.published.remove(&key);
+            if let Some(uri) = convert::parse_uri(&key) {
+                self.send_diagnostics(uri, Vec::new(), None);
+            }
+        }
+        self.forced.clear();
+        self.current = current;
+    }
+
+    fn findings_at(&self, uri: &lsp::Uri) -> &[Finding] {
+        self.path_of(uri)
+            .and_then(|p| self.current.get(&p))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The findings under the cursor, with their rules' pages.
+    fn hover(&self, p: &lsp::HoverParams) -> Option<lsp::Hover> {
+        let at = &p.text_document_position_params;
+        let cursor = lsp::Range::new(at.position, at.position);
+        let hits: Vec<&Finding> = self
+            .findings_at(&at.text_document.uri)
+            .iter()
+            .filter(|f| convert::touches(&f.diagnostic.range, &cursor))
+            .collect();
+        let first = hits.first()?;
+        let mut md = String::new();
+        let mut rules: Vec<String> = Vec::new();
+        for f in &hits {
+            let d = &f.diagnostic;
+            let rule = match &d.code {
+                Some(lsp::NumberOrString::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let severity = match d.severity {
+                Some(lsp::DiagnosticSeverity::ERROR) => "error",
+                Some(lsp::DiagnosticSeverity::WARNING) => "warning",
+                _ => "info",
+            };
+            md.push_str(&format!(
+                "**{severity}[{rule}]** {}\n\n",
+                d.message.replace("\nhelp: ", "\n\n*help:* ")
+            ));
+            if !rules.contains(&rule) {
+                rules.push(rule);
+            }
+        }
+        for rule in &rules {
+            if let Ok(page) = app::explain(rule) {
+                md.push_str("---\n\n");
+                md.push_str(page.trim_end());
+                md.push_str("\n\n");
+            }
+        }
+        let range = hits
+            .iter()
+            .map(|f| f.diagnostic.range)
+            .min_by_key(|r| (r.end.line - r.start.line, r.end.character))
+            .unwrap_or(first.diagnostic.range);
+        Some(lsp::Hover {
+            contents: lsp::HoverContents::Markup(lsp::MarkupContent {
+                kind: lsp::MarkupKind::Markdown,
+                value: md.trim_end().to_string(),
+            }),
+            range: Some(range),
+        })
+    }
+
+    /// Quick fixes for the findings in the range, or for the diagnostics the client names.
+    fn code_actions(&self, p: &lsp::CodeActionParams) -> Vec<lsp::CodeActionOrCommand> {
+        let quickfix = lsp::CodeActionKind::QUICKFIX;
+        if let Some(only) = &p.context.only
+            && !only.iter().any(|k| {
+                k.as_str().is_empty()
+                    || k == &quickfix
+                    || quickfix.as_str().starts_with(&format!("{}.", k.as_str()))
+            })
+        {
+            return Vec::new();
+        }
+        self.findings_at(&p.text_document.uri)
+            .iter()
+            .filter(|f| {
+                convert::touches(&f.diagnostic.range, &p.range)
+                    || p.context.diagnostics.iter().any(|d| {
+                        d.range == f.diagnostic.range
+                            && d.code == f.diagnostic.code
+                            && d.message == f.diagnostic.message
+                    })
+            })
+            .filter_map(|f| f.action.clone())
+            .map(lsp::CodeActionOrCommand::CodeAction)
+            .collect()
+    }
+
+    fn send(&self, msg: Message) {
+        let _ = self.sender.send(msg);
+    }
+
+    fn send_diagnostics(&self, uri: lsp::Uri, diagnostics: Vec<lsp::Diagnostic>, v: Option<i32>) {
+        self.send(
+            Notification::new(
+                "textDocument/publishDiagnostics".into(),
+                lsp::PublishDiagnosticsParams {
+                    uri,
+                    diagnostics,
+                    version: v,
+                },
+            )
+            .into(),
+        );
+    }
+
+    fn log(&self, typ: lsp::MessageType, message: String) {
+        self.send(
+            Notification::new(
+                "window/logMessage".into(),
+                lsp::LogMessageParams { typ, message },
+            )
+            .into(),
+        );
+    }
+
+    fn log_once(&mut self, typ: lsp::MessageType, message: String) {
+        if self.said.insert(message.clone()) {
+            self.log(typ, message);
+        }
+    }
+
+    /// An error the user must see (an invalid configuration), once.
+    fn show_once(&mut self, message: String) {
+        if self.said.insert(message.clone()) {
+            self.log(lsp::MessageType::ERROR, message.clone());
+            self.send(
+                Notification::new(
+                    "window/showMessage".into(),
+                    lsp::ShowMessageParams {
+                        typ: lsp::MessageType::ERROR,
+                        message,
+                    },
+                )
+                .into(),
+            );
+        }
+    }
+}

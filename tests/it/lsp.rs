@@ -1,0 +1,411 @@
+//! `kube-migrate-lint server`: the real process, driven over JSON-RPC on its stdin and stdout
+//! as an editor would. Every wait has a deadline, so a hang fails the test instead of CI.
+
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+/// How long any one answer may take before the test fails (generous: a loaded CI machine).
+const DEADLINE: Duration = Duration::from_secs(60);
+
+struct Client {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    messages: Receiver<Value>,
+    next_id: i64,
+    /// Notifications read while waiting for something else, oldest first.
+    pending: Vec<Value>,
+    /// Everything received, for failure messages.
+    log: Vec<String>,
+}
+
+impl Client {
+    fn start(dir: &Path) -> Client {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kube-migrate-lint"))
+            .arg("server")
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            loop {
+                let mut len = None;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.strip_prefix("Content-Length: ") {
+                        len = v.parse::<usize>().ok();
+                    }
+                }
+                let mut body = vec![0; len.expect("a Content-Length header")];
+                if r.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let v: Value = serde_json::from_slice(&body).expect("the server sends JSON");
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        Client {
+            stdin: child.stdin.take(),
+            child,
+            messages: rx,
+            next_id: 1,
+            pending: Vec::new(),
+            log: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, msg: Value) {
+        let body = serde_json::to_string(&msg).unwrap();
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    fn recv(&mut self, deadline: Instant) -> Value {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.messages.recv_timeout(left) {
+            Ok(v) => {
+                self.log.push(v.to_string());
+                v
+            }
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "no message from the server within {DEADLINE:?}; received:\n{}",
+                self.log.join("\n")
+            ),
+            Err(RecvTimeoutError::Disconnected) => panic!(
+                "the server closed its output; received:\n{}",
+                self.log.join("\n")
+            ),
+        }
+    }
+
+    /// The whole response (`result` or `error`) to a request.
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let v = self.recv(deadline);
+            if v.get("id") == Some(&json!(id)) && v.get("method").is_none() {
+                return v;
+            }
+            self.pending.push(v);
+        }
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let resp = self.call(method, params);
+        assert!(resp.get("error").is_none(), "{method} failed: {resp}");
+        resp["result"].clone()
+    }
+
+    /// The next diagnostics published for `uri` that satisfy `want` (earlier ones for it are
+    /// skipped: the server may publish intermediate states).
+    fn diagnostics(&mut self, uri: &str, want: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + DEADLINE;
+        let is_for = |v: &Value| {
+            v["method"] == "textDocument/publishDiagnostics" && v["params"]["uri"] == uri
+        };
+        loop {
+            let v = match self.pending.iter().position(is_for) {
+                Some(i) => self.pending.remove(i),
+                None => {
+                    let v = self.recv(deadline);
+                    if !is_for(&v) {
+                        self.pending.push(v);
+                        continue;
+                    }
+                    v
+                }
+            };
+            let ds = v["params"]["diagnostics"].as_array().cloned().unwrap();
+            if want(&ds) {
+                return ds;
+            }
+        }
+    }
+
+    /// `shutdown`, `exit`, and the exit status.
+    fn stop(mut self) -> Option<i32> {
+        assert_eq!(self.request("shutdown", Value::Null), Value::Null);
+        self.notify("exit", Value::Null);
+        drop(self.stdin.take());
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "the server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rules(ds: &[Value]) -> Vec<&str> {
+    ds.iter().filter_map(|d| d["code"].as_str()).collect()
+}
+
+fn uri(p: &Path) -> String {
+    // The temporary directory's path is plain ASCII without spaces: no escapes needed.
+    format!("file://{}", p.display())
+}
+
+/// The 0-based UTF-16 column of the first `needle` on 0-based `line` of `text`.
+fn utf16_column(text: &str, line: usize, needle: &str) -> u64 {
+    let l = text.lines().nth(line).unwrap();
+    l[..l.find(needle).unwrap()].encode_utf16().count() as u64
+}
+
+/// The pattern-ok tree, with a finding on the Job (`backoffLimit: 2`) and the Deployment's
+/// wait-for container on one line after CJK text and an emoji (wider in UTF-16 than in
+/// characters, and in bytes than in UTF-16).
+fn tree() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fixtures/pattern-ok/k8s");
+    let k8s = d.path().join("k8s");
+    std::fs::create_dir(&k8s).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), k8s.join(e.file_name())).unwrap();
+    }
+    let job = std::fs::read_to_string(k8s.join("migration-job.yaml")).unwrap();
+    assert!(job.contains("backoffLimit: 0\n"));
+    std::fs::write(
+        k8s.join("migration-job.yaml"),
+        job.replace("backoffLimit: 0\n", "backoffLimit: 2\n"),
+    )
+    .unwrap();
+    let deploy = std::fs::read_to_string(k8s.join("deployment.yaml")).unwrap();
+    let (start, end) = (
+        deploy.find("        - name: wait-for-migration").unwrap(),
+        deploy.find("      containers:").unwrap(),
+    );
+    let deploy = format!(
+        "{}        - {{name: wait-for-migration, env: [{{name: NOTE, value: \"等待迁移 🚀\"}}], image: \"groundnuty/k8s-wait-for:v2.0\", args: [\"job-wr\", \"myapp-migration-TAG\"], resources: {{requests: {{cpu: 10m, memory: 32Mi}}, limits: {{cpu: 100m, memory: 64Mi}}}}}}\n{}",
+        &deploy[..start],
+        &deploy[end..]
+    );
+    std::fs::write(k8s.join("deployment.yaml"), deploy).unwrap();
+    d
+}
+
+#[test]
+fn the_server_lints_buffers_in_their_context() {
+    let d = tree();
+    let root = d.path().canonicalize().unwrap();
+    let k8s = root.join("k8s");
+    let job_path = k8s.join("migration-job.yaml");
+    let (job_uri, deploy_uri) = (uri(&job_path), uri(&k8s.join("deployment.yaml")));
+    let job = std::fs::read_to_string(&job_path).unwrap();
+    let deploy = std::fs::read_to_string(k8s.join("deployment.yaml")).unwrap();
+
+    let mut c = Client::start(&root);
+    let init = c.request(
+        "initialize",
+        json!({
+            "processId": null,
+            "rootUri": uri(&root),
+            "capabilities": {},
+            "workspaceFolders": [{"uri": uri(&root), "name": "w"}],
+        }),
+    );
+    let caps = &init["capabilities"];
+    assert_eq!(caps["textDocumentSync"]["change"], 1, "full sync: {init}");
+    assert_eq!(caps["textDocumentSync"]["openClose"], true);
+    assert_eq!(caps["hoverProvider"], true);
+    assert_eq!(
+        caps["codeActionProvider"]["codeActionKinds"],
+        json!(["quickfix"])
+    );
+    assert_eq!(caps["positionEncoding"], "utf-16");
+    assert_eq!(init["serverInfo"]["name"], "kube-migrate-lint");
+    c.notify("initialized", json!({}));
+
+    // Open the Job: its finding is published, and the rest of its context is linted with it.
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": job_uri, "languageId": "yaml", "version": 1, "text": job}}),
+    );
+    let ds = c.diagnostics(&job_uri, |_| true);
+    assert_eq!(rules(&ds), ["job-backoff-limit-nonzero"], "{ds:?}");
+    let backoff = ds[0].clone();
+    let line = job
+        .lines()
+        .position(|l| l.contains("backoffLimit"))
+        .unwrap();
+    assert_eq!(backoff["range"]["start"]["line"], line as u64);
+    assert_eq!(
+        backoff["range"]["start"]["character"],
+        utf16_column(&job, line, "2")
+    );
+    assert_eq!(backoff["severity"], 1);
+    assert_eq!(backoff["source"], "kube-migrate-lint");
+    assert!(
+        backoff["codeDescription"]["href"]
+            .as_str()
+            .unwrap()
+            .ends_with("rules/job-backoff-limit-nonzero.md")
+    );
+    assert!(
+        backoff["message"]
+            .as_str()
+            .unwrap()
+            .contains("\nhelp: set spec.backoffLimit: 0")
+    );
+    let ds = c.diagnostics(&deploy_uri, |_| true);
+    assert_eq!(rules(&ds), Vec::<&str>::new(), "{ds:?}");
+
+    // Rename the Job in the buffer (not on disk): the Deployment waiting for it breaks.
+    let renamed = job.replace("name: myapp-migration-TAG", "name: myapp-migrate-TAG");
+    assert_ne!(renamed, job);
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": job_uri, "version": 2}, "contentChanges": [{"text": renamed}]}),
+    );
+    let ds = c.diagnostics(&deploy_uri, |ds| rules(ds).contains(&"wait-target-missing"));
+    let wait = ds
+        .iter()
+        .find(|d| d["code"] == "wait-target-missing")
+        .unwrap();
+    let line = deploy.lines().position(|l| l.contains("等待迁移")).unwrap();
+    assert_eq!(wait["range"]["start"]["line"], line as u64);
+    // UTF-16 units: the emoji counts two (one character, four bytes), the CJK one each.
+    let col = utf16_column(&deploy, line, "\"myapp-migration-TAG\"");
+    let l = deploy.lines().nth(line).unwrap();
+    let prefix = &l[..l.find("\"myapp-migration-TAG\"").unwrap()];
+    assert_eq!(col, prefix.chars().count() as u64 + 1);
+    assert!(col < prefix.len() as u64);
+    assert_eq!(wait["range"]["start"]["character"], col, "{wait}");
+    assert_eq!(wait["severity"], 1);
+    let related = wait["relatedInformation"].as_array().unwrap();
+    let kust_uri = uri(&k8s.join("kustomization.yaml"));
+    assert!(
+        related
+            .iter()
+            .any(|r| r["location"]["uri"] == kust_uri.as_str()
+                && r["message"] == "written by replacement"),
+        "{related:?}"
+    );
+    assert!(
+        related
+            .iter()
+            .any(|r| r["location"]["uri"] == job_uri.as_str()
+                && r["message"].as_str().unwrap().contains("closest job")),
+        "{related:?}"
+    );
+    // The message names the job, never a value from the environment.
+    assert!(!wait["message"].as_str().unwrap().contains("等待"));
+
+    // Rename it back: the Deployment's finding is cleared.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": job_uri, "version": 3}, "contentChanges": [{"text": job}]}),
+    );
+    let ds = c.diagnostics(&deploy_uri, |ds| {
+        !rules(ds).contains(&"wait-target-missing")
+    });
+    assert_eq!(rules(&ds), Vec::<&str>::new());
+
+    // Hover on the Job's finding: the message and the rule's page.
+    let at = backoff["range"]["start"].clone();
+    let hover = c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": job_uri}, "position": at}),
+    );
+    let text = hover["contents"]["value"].as_str().unwrap();
+    assert_eq!(hover["contents"]["kind"], "markdown");
+    assert!(
+        text.contains("migration job retries up to 2 times"),
+        "{text}"
+    );
+    let page = kube_migrate_lint::app::explain("job-backoff-limit-nonzero").unwrap();
+    assert!(text.contains(page.trim()), "{text}");
+    assert_eq!(hover["range"], backoff["range"]);
+    // Nothing to say away from findings.
+    let nothing = c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": job_uri}, "position": {"line": 0, "character": 0}}),
+    );
+    assert_eq!(nothing, Value::Null);
+
+    // Code actions on the finding: each one a quick fix carrying its edit.
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": {"uri": job_uri},
+            "range": backoff["range"],
+            "context": {"diagnostics": [backoff]},
+        }),
+    );
+    for a in actions.as_array().expect("a list of code actions") {
+        assert_eq!(a["kind"], "quickfix", "{a}");
+        assert!(a["edit"]["changes"].is_object(), "{a}");
+    }
+
+    // Bad input is answered, not fatal.
+    let e = c.call("textDocument/hover", json!({"nonsense": true}));
+    assert_eq!(e["error"]["code"], -32602, "{e}");
+    let e = c.call("workspace/nonexistent", json!({}));
+    assert_eq!(e["error"]["code"], -32601, "{e}");
+
+    // Closing the last buffer of the context clears what was published for it.
+    c.notify(
+        "textDocument/didClose",
+        json!({"textDocument": {"uri": job_uri}}),
+    );
+    let ds = c.diagnostics(&job_uri, |ds| ds.is_empty());
+    assert!(ds.is_empty());
+
+    assert_eq!(c.stop(), Some(0));
+}
+
+#[test]
+fn exit_without_shutdown_is_status_1() {
+    let d = tempfile::tempdir().unwrap();
+    let mut c = Client::start(d.path());
+    c.request(
+        "initialize",
+        json!({"processId": null, "rootUri": null, "capabilities": {}}),
+    );
+    c.notify("initialized", json!({}));
+    c.notify("exit", Value::Null);
+    drop(c.stdin.take());
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(s) = c.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(1));
+}
