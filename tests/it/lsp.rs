@@ -185,6 +185,38 @@ fn utf16_column(text: &str, line: usize, needle: &str) -> u64 {
     l[..l.find(needle).unwrap()].encode_utf16().count() as u64
 }
 
+/// Apply LSP text edits (UTF-16 positions) to a text.
+fn apply(text: &str, edits: &[Value]) -> String {
+    let offset = |p: &Value| {
+        let line = p["line"].as_u64().unwrap() as usize;
+        let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+        let mut units = 0;
+        for (i, ch) in text[start..].char_indices() {
+            if units >= p["character"].as_u64().unwrap() as usize || ch == '\n' {
+                return start + i;
+            }
+            units += ch.len_utf16();
+        }
+        text.len()
+    };
+    let mut spans: Vec<(usize, usize, &str)> = edits
+        .iter()
+        .map(|e| {
+            (
+                offset(&e["range"]["start"]),
+                offset(&e["range"]["end"]),
+                e["newText"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    spans.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let mut out = text.to_string();
+    for (start, end, new) in spans {
+        out.replace_range(start..end, new);
+    }
+    out
+}
+
 /// The pattern-ok tree, with a finding on the Job (`backoffLimit: 2`) and the Deployment's
 /// wait-for container on one line after CJK text and an emoji (wider in UTF-16 than in
 /// characters, and in bytes than in UTF-16).
@@ -357,7 +389,7 @@ fn the_server_lints_buffers_in_their_context() {
     );
     assert_eq!(nothing, Value::Null);
 
-    // Code actions on the finding: each one a quick fix carrying its edit.
+    // The finding's fix as a code action; applied as an editor would, the finding goes.
     let actions = c.request(
         "textDocument/codeAction",
         json!({
@@ -366,10 +398,42 @@ fn the_server_lints_buffers_in_their_context() {
             "context": {"diagnostics": [backoff]},
         }),
     );
-    for a in actions.as_array().expect("a list of code actions") {
-        assert_eq!(a["kind"], "quickfix", "{a}");
-        assert!(a["edit"]["changes"].is_object(), "{a}");
-    }
+    let actions = actions.as_array().expect("a list of code actions");
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    let fix = &actions[0];
+    assert_eq!(fix["title"], "set spec.backoffLimit: 0");
+    assert_eq!(fix["kind"], "quickfix");
+    assert_eq!(fix["isPreferred"], true);
+    assert_eq!(fix["diagnostics"][0]["code"], "job-backoff-limit-nonzero");
+    let changes = fix["edit"]["changes"].as_object().unwrap();
+    assert_eq!(changes.keys().collect::<Vec<_>>(), [&job_uri]);
+    let fixed = apply(&job, changes[&job_uri].as_array().unwrap());
+    assert_eq!(fixed, job.replace("backoffLimit: 2\n", "backoffLimit: 0\n"));
+    // Other kinds than quick fixes, and places without findings: nothing.
+    let only = c.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": {"uri": job_uri},
+            "range": backoff["range"],
+            "context": {"diagnostics": [], "only": ["refactor"]},
+        }),
+    );
+    assert_eq!(only, json!([]));
+    let elsewhere = c.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": {"uri": job_uri},
+            "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 3}},
+            "context": {"diagnostics": []},
+        }),
+    );
+    assert_eq!(elsewhere, json!([]));
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": job_uri, "version": 4}, "contentChanges": [{"text": fixed}]}),
+    );
+    let ds = c.diagnostics(&job_uri, |ds| ds.is_empty());
+    assert!(ds.is_empty());
 
     // Bad input is answered, not fatal.
     let e = c.call("textDocument/hover", json!({"nonsense": true}));
@@ -377,13 +441,19 @@ fn the_server_lints_buffers_in_their_context() {
     let e = c.call("workspace/nonexistent", json!({}));
     assert_eq!(e["error"]["code"], -32601, "{e}");
 
-    // Closing the last buffer of the context clears what was published for it.
+    // Closing the last buffer of the context (unsaved, with the Job renamed again) clears
+    // what was published for the context.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": job_uri, "version": 5}, "contentChanges": [{"text": renamed}]}),
+    );
+    c.diagnostics(&deploy_uri, |ds| rules(ds).contains(&"wait-target-missing"));
     c.notify(
         "textDocument/didClose",
         json!({"textDocument": {"uri": job_uri}}),
     );
-    let ds = c.diagnostics(&job_uri, |ds| ds.is_empty());
-    assert!(ds.is_empty());
+    let ds = c.diagnostics(&deploy_uri, |_| true);
+    assert!(ds.is_empty(), "{ds:?}");
 
     assert_eq!(c.stop(), Some(0));
 }
