@@ -790,3 +790,213 @@ impl Server {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn write(p: &Path, text: &str) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: myapp-migration-v1\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: \"app-migration:v1\"}]\n";
+    const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [\"job-wr\", \"myapp-migration-v1\"]\n      containers: [{name: app, image: \"app:v1\"}]\n";
+
+    /// A base with the Job, an overlay elsewhere with the Deployment waiting for it.
+    fn tree() -> (tempfile::TempDir, PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        write(
+            &root.join("base/kustomization.yaml"),
+            "resources: [job.yaml]\n",
+        );
+        write(&root.join("base/job.yaml"), JOB);
+        write(
+            &root.join("overlays/prod/kustomization.yaml"),
+            "resources: [../../base, deployment.yaml]\n",
+        );
+        write(&root.join("overlays/prod/deployment.yaml"), DEPLOY);
+        write(&root.join("loose/a.yaml"), "kind: ConfigMap\n");
+        write(&root.join("loose/.hidden.yaml"), "kind: ConfigMap\n");
+        write(&root.join("loose/notes.txt"), "x\n");
+        (d, root)
+    }
+
+    #[test]
+    fn units_are_contexts_with_their_outside_bases_or_directories() {
+        let (_d, root) = tree();
+        let overlay = root.join("overlays/prod");
+        let unit = Unit::of(&overlay.join("deployment.yaml")).unwrap();
+        assert_eq!(unit, Unit::Context(overlay.clone()));
+        assert_eq!(unit.roots(), vec![root.join("base"), overlay.clone()]);
+        assert!(unit.covers(&unit.roots(), &root.join("base/job.yaml")));
+        assert!(!unit.covers(&unit.roots(), &root.join("loose/a.yaml")));
+        assert_eq!(
+            Unit::of(&overlay.join("kustomization.yaml")),
+            Some(Unit::Context(overlay.clone()))
+        );
+        assert_eq!(
+            Unit::of(&root.join("base/job.yaml")),
+            Some(Unit::Context(root.join("base")))
+        );
+        let loose = Unit::of(&root.join("loose/new.yaml")).unwrap();
+        assert_eq!(loose, Unit::Directory(root.join("loose")));
+        assert_eq!(loose.roots(), vec![root.join("loose/a.yaml")]);
+        assert!(loose.covers(&[], &root.join("loose/new.yaml")));
+        assert!(!loose.covers(&[], &root.join("loose/sub/b.yaml")));
+    }
+
+    struct Client {
+        conn: Connection,
+        server: Option<std::thread::JoinHandle<i32>>,
+        id: i32,
+    }
+
+    impl Client {
+        fn start(root: &Path) -> Client {
+            let (server, conn) = Connection::memory();
+            let handle = std::thread::spawn(move || serve(&server));
+            let mut c = Client {
+                conn,
+                server: Some(handle),
+                id: 0,
+            };
+            let folder = convert::path_to_uri(root);
+            c.request(
+                "initialize",
+                json!({"capabilities": {}, "workspaceFolders": [{"uri": folder, "name": "w"}]}),
+            );
+            c.notify("initialized", json!({}));
+            c
+        }
+
+        fn notify(&self, method: &str, params: Value) {
+            self.conn
+                .sender
+                .send(Notification::new(method.into(), params).into())
+                .unwrap();
+        }
+
+        fn request(&mut self, method: &str, params: Value) -> Response {
+            self.id += 1;
+            let req = Request::new(self.id.into(), method.into(), params);
+            self.conn.sender.send(req.into()).unwrap();
+            loop {
+                match self.next() {
+                    Message::Response(r) if r.id == self.id.into() => return r,
+                    _ => {}
+                }
+            }
+        }
+
+        fn next(&self) -> Message {
+            self.conn
+                .receiver
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the server answers")
+        }
+
+        /// The next diagnostics for `path` satisfying `want`.
+        fn diagnostics(&self, path: &Path, want: impl Fn(&[&str]) -> bool) -> Vec<String> {
+            let uri = convert::path_to_uri(path);
+            loop {
+                if let Message::Notification(n) = self.next()
+                    && n.method == "textDocument/publishDiagnostics"
+                    && n.params["uri"] == uri.as_str()
+                {
+                    let rules: Vec<String> = n.params["diagnostics"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|d| d["code"].as_str().unwrap().to_string())
+                        .collect();
+                    if want(&rules.iter().map(String::as_str).collect::<Vec<_>>()) {
+                        return rules;
+                    }
+                }
+            }
+        }
+
+        fn open(&self, path: &Path, text: &str) {
+            self.notify(
+                "textDocument/didOpen",
+                json!({"textDocument": {"uri": convert::path_to_uri(path), "languageId": "yaml", "version": 1, "text": text}}),
+            );
+        }
+
+        fn change(&self, path: &Path, version: i32, text: &str) {
+            self.notify(
+                "textDocument/didChange",
+                json!({"textDocument": {"uri": convert::path_to_uri(path), "version": version}, "contentChanges": [{"text": text}]}),
+            );
+        }
+
+        fn stop(mut self) -> i32 {
+            let r = self.request("shutdown", Value::Null);
+            assert!(r.response_result.is_ok());
+            self.notify("exit", Value::Null);
+            self.server.take().unwrap().join().unwrap()
+        }
+    }
+
+    #[test]
+    fn a_change_in_a_base_updates_the_overlay_that_includes_it() {
+        let (_d, root) = tree();
+        let job = root.join("base/job.yaml");
+        let deploy = root.join("overlays/prod/deployment.yaml");
+        let c = Client::start(&root);
+        c.open(&deploy, DEPLOY);
+        // The overlay reads the base outside its directory: the wait target is found.
+        let rules = c.diagnostics(&deploy, |_| true);
+        assert!(
+            !rules.contains(&"wait-target-missing".to_string()),
+            "{rules:?}"
+        );
+        c.open(&job, JOB);
+        c.diagnostics(&job, |_| true);
+        // The Job's own unit is the base; the overlay's unit read it, so it is linted again.
+        c.change(&job, 2, &JOB.replace("migration-v1", "migration-v2"));
+        c.diagnostics(&deploy, |r| r.contains(&"wait-target-missing"));
+        c.change(&job, 3, JOB);
+        c.diagnostics(&deploy, |r| !r.contains(&"wait-target-missing"));
+        // A buffer the linter would not read (hidden) gets nothing and breaks nothing.
+        c.open(&root.join("loose/.hidden.yaml"), "kind: [\n");
+        c.open(&root.join("loose/a.yaml"), "kind: [\n");
+        c.diagnostics(&root.join("loose/a.yaml"), |r| r == ["yaml-syntax"]);
+        assert_eq!(c.stop(), 0);
+    }
+
+    #[test]
+    fn an_invalid_configuration_is_shown_and_defaults_apply() {
+        let (_d, root) = tree();
+        write(
+            &root.join(".kube-migrate-lint.yaml"),
+            "rules: {nope: off}\n",
+        );
+        let c = Client::start(&root);
+        let a = root.join("loose/a.yaml");
+        c.open(&a, "kind: [\n");
+        let mut shown = None;
+        loop {
+            match c.next() {
+                Message::Notification(n) if n.method == "window/showMessage" => {
+                    shown = n.params["message"].as_str().map(str::to_string);
+                }
+                Message::Notification(n)
+                    if n.method == "textDocument/publishDiagnostics"
+                        && n.params["uri"] == convert::path_to_uri(&a).as_str() =>
+                {
+                    assert_eq!(n.params["diagnostics"][0]["code"], "yaml-syntax");
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let shown = shown.expect("the configuration error is shown");
+        assert!(shown.contains("invalid configuration"), "{shown}");
+        assert!(shown.contains("nope"), "{shown}");
+        assert_eq!(c.stop(), 0);
+    }
+}
