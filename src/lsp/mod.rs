@@ -507,13 +507,18 @@ impl Server {
         // Units no open document belongs to any more are dropped, with their findings.
         let needed: BTreeSet<Unit> = self.docs.values().filter_map(|d| d.unit.clone()).collect();
         self.units.retain(|u, _| needed.contains(u));
-        // The units of changed buffers, and those whose last run read a changed file.
-        let mut todo: BTreeSet<Unit> = dirty
-            .iter()
-            .filter_map(|p| self.docs.get(p).and_then(|d| d.unit.clone()))
-            .collect();
+        // The units of changed buffers, and those whose last run read a changed file; after a
+        // saved configuration or kustomization, every unit an open buffer needs.
+        let mut todo: BTreeSet<Unit> = if everything {
+            needed
+        } else {
+            dirty
+                .iter()
+                .filter_map(|p| self.docs.get(p).and_then(|d| d.unit.clone()))
+                .collect()
+        };
         for (u, st) in &self.units {
-            if everything || dirty.iter().any(|p| st.files.contains_key(p)) {
+            if dirty.iter().any(|p| st.files.contains_key(p)) {
                 todo.insert(u.clone());
             }
         }
@@ -966,6 +971,34 @@ mod tests {
         c.open(&root.join("loose/a.yaml"), "kind: [\n");
         c.diagnostics(&root.join("loose/a.yaml"), |r| r == ["yaml-syntax"]);
         assert_eq!(c.stop(), 0);
+    }
+
+    #[test]
+    fn saving_a_kustomization_moves_buffers_to_their_new_unit() {
+        let (_d, root) = tree();
+        let extra = root.join("base/extra.yaml");
+        write(&extra, "kind: ConfigMap\nmetadata: {name: x}\n");
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut s = Server::new(tx, vec![root.clone()]);
+        let uri = |p: &Path| convert::path_to_uri(p);
+        s.notification(Notification::new(
+            "textDocument/didOpen".into(),
+            json!({"textDocument": {"uri": uri(&extra), "languageId": "yaml", "version": 1, "text": "kind: ConfigMap\n"}}),
+        ));
+        s.flush();
+        let units: Vec<Unit> = s.units.keys().cloned().collect();
+        assert_eq!(units, [Unit::Directory(root.join("base"))]);
+        let k = root.join("base/kustomization.yaml");
+        write(&k, "resources: [job.yaml, extra.yaml]\n");
+        s.notification(Notification::new(
+            "textDocument/didSave".into(),
+            json!({"textDocument": {"uri": uri(&k)}}),
+        ));
+        s.flush();
+        let units: Vec<Unit> = s.units.keys().cloned().collect();
+        assert_eq!(units, [Unit::Context(root.join("base"))]);
+        assert!(s.current.contains_key(&root.join("base/job.yaml")));
+        assert!(rx.try_iter().count() > 0);
     }
 
     #[test]
