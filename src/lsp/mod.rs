@@ -143,7 +143,8 @@ impl Unit {
         }
     }
 
-    /// What to read: directories walked whole (a context) or files (a directory's manifests).
+    /// What to read: a context's directory, walked whole, and the files its kustomization
+    /// includes from elsewhere; or a directory's manifests.
     fn roots(&self) -> Vec<PathBuf> {
         match self {
             Unit::Context(dir) => {
@@ -153,16 +154,13 @@ impl Unit {
                     .map(|n| dir.join(n))
                     .find(|p| p.is_file());
                 if let Some(k) = kustomization {
-                    // Bases and components outside the directory: their own directories.
-                    for f in resolve::closure(&k) {
-                        if let Some(parent) = f.parent()
-                            && !parent.starts_with(dir)
-                            && !roots.iter().any(|r| parent.starts_with(r))
-                        {
-                            roots.retain(|r| !r.starts_with(parent));
-                            roots.push(parent.to_path_buf());
-                        }
-                    }
+                    // Bases, components and files it includes from outside the directory: those
+                    // files exactly (not their directories, which may hold a whole repository).
+                    roots.extend(
+                        resolve::closure(&k)
+                            .into_iter()
+                            .filter(|f| !f.starts_with(dir)),
+                    );
                 }
                 roots.sort();
                 roots
@@ -835,8 +833,17 @@ mod tests {
         let overlay = root.join("overlays/prod");
         let unit = Unit::of(&overlay.join("deployment.yaml")).unwrap();
         assert_eq!(unit, Unit::Context(overlay.clone()));
-        assert_eq!(unit.roots(), vec![root.join("base"), overlay.clone()]);
+        assert_eq!(
+            unit.roots(),
+            vec![
+                root.join("base/job.yaml"),
+                root.join("base/kustomization.yaml"),
+                overlay.clone()
+            ]
+        );
         assert!(unit.covers(&unit.roots(), &root.join("base/job.yaml")));
+        assert!(unit.covers(&unit.roots(), &overlay.join("new.yaml")));
+        assert!(!unit.covers(&unit.roots(), &root.join("base/other.yaml")));
         assert!(!unit.covers(&unit.roots(), &root.join("loose/a.yaml")));
         assert_eq!(
             Unit::of(&overlay.join("kustomization.yaml")),
