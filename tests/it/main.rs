@@ -1,9 +1,11 @@
 //! Integration tests, in one binary so k8s-openapi is linked once.
 
 mod cli;
+mod fix_property;
 mod fixes;
 mod fixtures;
 mod formats;
+mod fuzz_replay;
 mod hostile;
 mod integrations;
 mod kustomize_oracle;
