@@ -291,16 +291,20 @@ pub fn build_contexts(
     for k in ev.kusts.values().filter(|k| !k.component) {
         let mut built = ev.build(k.file, &mut Vec::new());
         // Kustomize appends generated names' content hash last, after prefixes and suffixes.
-        for i in 0..built.rendered.len() {
-            if built.rendered[i].name_hash {
-                let new = format!("{}-<hash>", built.rendered[i].name.text);
-                let writer = built.rendered[i].name.origin.unwrap_or(Loc {
+        let hashed: Vec<(usize, String, Loc)> = built
+            .rendered
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.name_hash)
+            .map(|(i, r)| {
+                let writer = r.name.origin.unwrap_or(Loc {
                     file: k.file,
                     span: Default::default(),
                 });
-                ev.rename(i, new, writer, "generator hash suffix", &mut built.rendered);
-            }
-        }
+                (i, format!("{}-<hash>", r.name.text), writer)
+            })
+            .collect();
+        ev.rename_all(hashed, "generator hash suffix", &mut built.rendered);
         covered.extend(built.files.iter().copied());
         issues.extend(built.issues.iter().cloned());
         let mut cx = Context {
@@ -689,15 +693,14 @@ impl<'a> Evaluator<'a> {
                 .unwrap();
             let p = prefix.as_ref().map(|p| p.0.as_str()).unwrap_or("");
             let s = suffix.as_ref().map(|s| s.0.as_str()).unwrap_or("");
-            for i in 0..built.rendered.len() {
-                if built.rendered[i].kind == "CustomResourceDefinition"
-                    || built.rendered[i].kind == "Namespace"
-                {
-                    continue;
-                }
-                let new = format!("{p}{}{s}", built.rendered[i].name.text);
-                self.rename(i, new, writer, "namePrefix/nameSuffix", &mut built.rendered);
-            }
+            let renames = built
+                .rendered
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.kind != "CustomResourceDefinition" && r.kind != "Namespace")
+                .map(|(i, r)| (i, format!("{p}{}{s}", r.name.text), writer))
+                .collect();
+            self.rename_all(renames, "namePrefix/nameSuffix", &mut built.rendered);
         }
         if let Some(images) = doc.get(doc.root, "images") {
             for &img in doc.items(images) {
@@ -730,32 +733,45 @@ impl<'a> Evaluator<'a> {
 
     /// Rename object `i` and update what refers to it by name, as kustomize's name-reference
     /// transformer does. Init-container arguments are plain strings: never updated.
-    fn rename(
+    /// Rename objects (`(index, new name, writer)`) and update the references to their old
+    /// names in one pass over the context: renaming one at a time would scan every object for
+    /// every rename, quadratic in a large context.
+    fn rename_all(
         &self,
-        i: usize,
-        new: String,
-        writer: Loc,
+        renames: Vec<(usize, String, Loc)>,
         via: &'static str,
         rendered: &mut [Rendered],
     ) {
-        let old = rendered[i].name.clone();
-        let kind = rendered[i].kind.clone();
-        let value = Value {
-            text: new,
-            origin: old.origin,
-            writer: Some(writer),
-            via: Some(via),
-        };
-        rendered[i].previous_names.push(old.text.clone());
-        rendered[i].name = value.clone();
+        let mut by_kind: BTreeMap<String, HashMap<String, Value>> = BTreeMap::new();
+        for (i, new, writer) in renames {
+            let old = rendered[i].name.clone();
+            let value = Value {
+                text: new,
+                origin: old.origin,
+                writer: Some(writer),
+                via: Some(via),
+            };
+            rendered[i].previous_names.push(old.text.clone());
+            rendered[i].name = value.clone();
+            by_kind
+                .entry(rendered[i].kind.clone())
+                .or_default()
+                .entry(old.text)
+                .or_insert(value);
+        }
+        if by_kind.is_empty() {
+            return;
+        }
         for other in rendered.iter_mut() {
-            for p in self.reference_paths(other, &kind) {
-                if self
-                    .env
-                    .raw_value(other, &p)
-                    .is_some_and(|v| v.text == old.text)
-                {
-                    other.overrides.insert(p, value.clone());
+            for (kind, names) in &by_kind {
+                for p in self.reference_paths(other, kind) {
+                    if let Some(v) = self
+                        .env
+                        .raw_value(other, &p)
+                        .and_then(|v| names.get(&v.text))
+                    {
+                        other.overrides.insert(p, v.clone());
+                    }
                 }
             }
         }
