@@ -8,6 +8,13 @@
 //! deploy-engine: flux             # flux (default) | argocd | helm | kubectl
 //! kustomize-version: "5.5"        # 5.8+ reads replacement selector names as regexes
 //! database-env: [DATABASE_URL]    # env vars that carry the database connection
+//! limits:                         # what one input may cost (limit-exceeded when hit)
+//!   max-file-size: 10485760       # bytes
+//!   max-depth: 256                # nesting levels
+//!   max-documents: 10000          # per file
+//!   max-nodes: 5000000            # per file
+//!   max-alias-expansion: 1000000  # nodes a document may expand to through aliases
+//!   max-objects-per-context: 100000
 //! ```
 
 use crate::diagnostic::Severity;
@@ -47,7 +54,25 @@ pub struct Config {
     pub kustomize_version: Option<(u32, u32)>,
     /// Env vars that carry the database connection (compared by env-source-mismatch).
     pub database_env: Vec<String>,
+    /// Input limits that replace the defaults.
+    pub limits: LimitSettings,
 }
+
+/// `limits:` in the config; None keeps the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LimitSettings {
+    pub max_file_size: Option<u64>,
+    pub max_depth: Option<u64>,
+    pub max_documents: Option<u64>,
+    pub max_nodes: Option<u64>,
+    pub max_alias_expansion: Option<u64>,
+    pub max_objects_per_context: Option<u64>,
+}
+
+/// The deepest nesting `max-depth` may allow: typed reading recurses per level.
+const MAX_DEPTH: i64 = 1024;
+
+const LIMIT_KEYS: &str = "max-file-size, max-depth, max-documents, max-nodes, max-alias-expansion or max-objects-per-context";
 
 impl Config {
     /// Directory exclude globs are relative to.
@@ -241,11 +266,56 @@ pub fn parse(text: &str, display: &str, known_rules: &[&str]) -> Result<Config, 
                     cfg.database_env.push(name);
                 }
             }
+            "limits" => {
+                if is_null(doc, v) {
+                    continue;
+                }
+                if !doc.is_map(v) {
+                    return Err(err(
+                        doc.span(v),
+                        format!("`limits` must map {LIMIT_KEYS} to numbers"),
+                    ));
+                }
+                for (lk, lv) in doc.entries(v) {
+                    let name = doc.str(lk).unwrap_or("");
+                    let slot = match name {
+                        "max-file-size" => &mut cfg.limits.max_file_size,
+                        "max-depth" => &mut cfg.limits.max_depth,
+                        "max-documents" => &mut cfg.limits.max_documents,
+                        "max-nodes" => &mut cfg.limits.max_nodes,
+                        "max-alias-expansion" => &mut cfg.limits.max_alias_expansion,
+                        "max-objects-per-context" => &mut cfg.limits.max_objects_per_context,
+                        _ => {
+                            return Err(err(
+                                doc.span(lk),
+                                format!("unknown limit `{name}` (expected {LIMIT_KEYS})"),
+                            ));
+                        }
+                    };
+                    match yaml::resolve_scalar(doc, lv) {
+                        Some(yaml::Resolved::Int(n)) if name == "max-depth" && n > MAX_DEPTH => {
+                            return Err(err(
+                                doc.span(lv),
+                                format!(
+                                    "`max-depth` may be at most {MAX_DEPTH}: reading deeper documents could exhaust the stack"
+                                ),
+                            ));
+                        }
+                        Some(yaml::Resolved::Int(n)) if n > 0 => *slot = Some(n as u64),
+                        _ => {
+                            return Err(err(
+                                doc.span(lv),
+                                format!("`{name}` must be a positive whole number"),
+                            ));
+                        }
+                    }
+                }
+            }
             other => {
                 return Err(err(
                     doc.span(k),
                     format!(
-                        "unknown key `{other}` (expected rules, exclude, deploy-engine, kustomize-version or database-env)"
+                        "unknown key `{other}` (expected rules, exclude, deploy-engine, kustomize-version, database-env or limits)"
                     ),
                 ));
             }
@@ -342,6 +412,50 @@ mod tests {
         let e = parse("rules: [\n", "c.yaml", KNOWN).unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.to_string().starts_with("c.yaml:2:"));
+    }
+
+    #[test]
+    fn limits_are_read_and_checked() {
+        let c = parse(
+            "limits:\n  max-file-size: 52428800\n  max-depth: 512\n  max-documents: 20\n  max-nodes: 1000\n  max-alias-expansion: 5000\n  max-objects-per-context: 7\n",
+            "c.yaml",
+            KNOWN,
+        )
+        .unwrap();
+        assert_eq!(
+            c.limits,
+            LimitSettings {
+                max_file_size: Some(52_428_800),
+                max_depth: Some(512),
+                max_documents: Some(20),
+                max_nodes: Some(1000),
+                max_alias_expansion: Some(5000),
+                max_objects_per_context: Some(7),
+            }
+        );
+        let e = parse("limits:\n  max-depht: 3\n", "c.yaml", KNOWN).unwrap_err();
+        assert_eq!((e.line, e.column), (2, 3));
+        assert!(
+            e.message.contains("unknown limit `max-depht`"),
+            "{}",
+            e.message
+        );
+        for bad in ["0", "-5", "ten", "1.5", "[1]"] {
+            let e = parse(
+                &format!("limits:\n  max-documents: {bad}\n"),
+                "c.yaml",
+                KNOWN,
+            )
+            .unwrap_err();
+            assert_eq!((e.line, e.column), (2, 18), "{bad}");
+        }
+        let e = parse("limits:\n  max-depth: 100000\n", "c.yaml", KNOWN).unwrap_err();
+        assert!(e.message.contains("at most 1024"), "{}", e.message);
+        assert!(parse("limits: 5\n", "c.yaml", KNOWN).is_err());
+        assert_eq!(
+            parse("limits:\n", "c.yaml", KNOWN).unwrap().limits,
+            LimitSettings::default()
+        );
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct Settings {
     pub limits: yaml::Limits,
     pub max_file_size: u64,
     pub expansion_budget: u64,
+    /// The most objects one kustomization context may render.
+    pub max_context_objects: usize,
     pub context_mode: ContextMode,
     /// kustomize 5.8+ reads selector names as regular expressions.
     pub regex_selectors: bool,
@@ -46,6 +48,7 @@ impl Default for Settings {
             limits: yaml::Limits::default(),
             max_file_size: 10 * 1024 * 1024,
             expansion_budget: model::DEFAULT_EXPANSION_BUDGET,
+            max_context_objects: crate::graph::DEFAULT_MAX_CONTEXT_OBJECTS,
             context_mode: ContextMode::Auto,
             regex_selectors: false,
             database_env: vec!["DATABASE_URL".into()],
@@ -68,6 +71,28 @@ impl Settings {
         };
         if !config.database_env.is_empty() {
             s.database_env = config.database_env.clone();
+        }
+        let l = &config.limits;
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        if let Some(n) = l.max_file_size {
+            s.max_file_size = n;
+        }
+        if let Some(n) = l.max_depth {
+            s.limits.max_depth = size(n);
+        }
+        if let Some(n) = l.max_documents {
+            s.limits.max_documents = size(n);
+        }
+        if let Some(n) = l.max_nodes {
+            s.limits.max_nodes = size(n);
+        }
+        if let Some(n) = l.max_alias_expansion {
+            s.limits.max_expanded = n;
+            // Typed reading expands aliases again, object by object: the same bound applies.
+            s.expansion_budget = s.expansion_budget.max(n);
+        }
+        if let Some(n) = l.max_objects_per_context {
+            s.max_context_objects = size(n);
         }
         for (name, setting) in &config.rules {
             let meta = rules::find(name)
@@ -308,14 +333,16 @@ fn load(input: Input, settings: &Settings) -> Loaded {
             loaded.file = Some(empty_file(&input, role));
             loaded.diags.push(
                 file_diag(
-                    syntax,
+                    &rules::limit_exceeded::META,
                     Span::default(),
                     format!(
                         "file is {size} bytes, over the {} byte limit; skipped",
                         settings.max_file_size
                     ),
                 )
-                .help("raise the limit with --max-file-size if this file really is a manifest"),
+                .help(
+                    "if this file really is a manifest, raise `limits.max-file-size` in .kube-migrate-lint.yaml (or pass --max-file-size)",
+                ),
             );
             return loaded;
         }
@@ -348,8 +375,12 @@ fn load(input: Input, settings: &Settings) -> Loaded {
     }
     let parsed = yaml::parse(&text, settings.limits);
     if let Some(e) = &parsed.error {
+        let rule = match e.kind {
+            YamlErrorKind::Limit(_) => &rules::limit_exceeded::META,
+            _ => syntax,
+        };
         let mut d = file_diag(
-            syntax,
+            rule,
             e.span,
             match e.kind {
                 YamlErrorKind::Syntax => format!("invalid YAML: {}", e.message),
@@ -366,9 +397,13 @@ fn load(input: Input, settings: &Settings) -> Loaded {
             );
         }
         loaded.diags.push(d.help(match e.kind {
-            YamlErrorKind::DuplicateKey => "remove one of the two keys",
-            YamlErrorKind::Limit => "split the file, or raise the limit if the file is legitimate",
-            YamlErrorKind::Syntax => "fix the YAML syntax; `kubectl apply` would reject this file",
+            YamlErrorKind::DuplicateKey => "remove one of the two keys".to_string(),
+            YamlErrorKind::Limit(key) => format!(
+                "split the file; if it is legitimate, raise `limits.{key}` in .kube-migrate-lint.yaml"
+            ),
+            YamlErrorKind::Syntax => {
+                "fix the YAML syntax; `kubectl apply` would reject this file".to_string()
+            }
         }));
     }
     loaded.file = Some(FileData {
@@ -501,8 +536,29 @@ pub fn load_workspace(
             context_mode: settings.context_mode,
             regex_selectors: settings.regex_selectors,
             database_env: settings.database_env.clone(),
+            max_context_objects: Some(settings.max_context_objects),
         },
     );
+    for cx in &ws.contexts {
+        if let (Some(limit), Some(root)) = (cx.over_limit, cx.root) {
+            diags.push(
+                Diagnostic::new(
+                    rules::limit_exceeded::META.name,
+                    rules::limit_exceeded::META.severity,
+                    Loc {
+                        file: root,
+                        span: Span::default(),
+                    },
+                    format!(
+                        "this kustomization renders more than {limit} objects (a base included many times over?); its cross-resource checks are skipped"
+                    ),
+                )
+                .help(
+                    "kustomize refuses the same object twice; if the tree is legitimate, raise `limits.max-objects-per-context` in .kube-migrate-lint.yaml",
+                ),
+            );
+        }
+    }
     // What the evaluation could not know is said, not guessed.
     for cx in &ws.contexts {
         for u in &cx.unknown {

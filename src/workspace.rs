@@ -13,6 +13,8 @@ pub struct WorkspaceOptions {
     pub regex_selectors: bool,
     /// Env vars that carry the database connection.
     pub database_env: Vec<String>,
+    /// The most objects one context may render (None: the default).
+    pub max_context_objects: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -43,6 +45,9 @@ impl Workspace {
             &objects,
             options.context_mode,
             options.regex_selectors,
+            options
+                .max_context_objects
+                .unwrap_or(graph::DEFAULT_MAX_CONTEXT_OBJECTS),
         );
         for (i, c) in contexts.iter_mut().enumerate() {
             c.index = i;

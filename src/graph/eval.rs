@@ -187,6 +187,11 @@ struct Evaluator<'a> {
     files_by_key: HashMap<PathBuf, FileId>,
     objects_by_file: Vec<Vec<ObjectId>>,
     regex_names: bool,
+    /// The most objects one context may render, and how many the current one has so far
+    /// (bases included twice are built twice, as kustomize does, so a chain of kustomizations
+    /// each listing the next twice renders 2^depth objects: this stops it).
+    max_objects: usize,
+    produced: std::cell::Cell<usize>,
 }
 
 #[derive(Default)]
@@ -243,12 +248,16 @@ fn is_remote(entry: &str) -> bool {
         || entry.contains("?ref=")
 }
 
+/// How many objects one context may render by default.
+pub const DEFAULT_MAX_CONTEXT_OBJECTS: usize = 100_000;
+
 /// Build every context of a workspace.
 pub fn build_contexts(
     files: &[FileData],
     objects: &[Object],
     mode: ContextMode,
     regex_names: bool,
+    max_objects: usize,
 ) -> (Vec<Context>, Vec<FluxKustomization>, Vec<ReplacementIssue>) {
     let mut objects_by_file = vec![Vec::new(); files.len()];
     for o in objects {
@@ -282,6 +291,8 @@ pub fn build_contexts(
         files_by_key,
         objects_by_file,
         regex_names,
+        max_objects,
+        produced: std::cell::Cell::new(0),
     };
     let fluxes = flux::read(files, objects);
     let flux_paths = FluxPaths::new(&fluxes);
@@ -289,7 +300,20 @@ pub fn build_contexts(
     let mut covered: BTreeSet<FileId> = BTreeSet::new();
     let mut issues = Vec::new();
     for k in ev.kusts.values().filter(|k| !k.component) {
+        ev.produced.set(0);
         let mut built = ev.build(k.file, &mut Vec::new());
+        if ev.over_limit() {
+            covered.extend(built.files.iter().copied());
+            contexts.push(Context {
+                name: display_dir(&files[k.file as usize].source.display),
+                root: Some(k.file),
+                files: built.files.iter().copied().collect(),
+                kustomizations: vec![k.file],
+                over_limit: Some(max_objects),
+                ..Context::default()
+            });
+            continue;
+        }
         // Kustomize appends generated names' content hash last, after prefixes and suffixes.
         let hashed: Vec<(usize, String, Loc)> = built
             .rendered
@@ -467,6 +491,16 @@ fn list<'d>(doc: &'d Document, key: &str) -> Vec<(&'d str, NodeId)> {
 }
 
 impl<'a> Evaluator<'a> {
+    /// Count one more rendered object; false once the context is over its limit.
+    fn produce(&self) -> bool {
+        self.produced.set(self.produced.get() + 1);
+        !self.over_limit()
+    }
+
+    fn over_limit(&self) -> bool {
+        self.produced.get() > self.max_objects
+    }
+
     fn raw(&self, o: ObjectId) -> Rendered {
         let obj = &self.env.objects[o as usize];
         let (doc, root, file) = self.env.doc_of(o);
@@ -508,6 +542,9 @@ impl<'a> Evaluator<'a> {
 
     fn build(&self, kfile: FileId, stack: &mut Vec<FileId>) -> Built {
         let mut built = Built::default();
+        if self.over_limit() {
+            return built;
+        }
         if stack.contains(&kfile) {
             built.unknown.push(format!(
                 "{}: kustomization cycle",
@@ -517,6 +554,10 @@ impl<'a> Evaluator<'a> {
         }
         stack.push(kfile);
         self.load(kfile, stack, &mut built);
+        if self.over_limit() {
+            stack.pop();
+            return built;
+        }
         let doc = self.env.files[kfile as usize].docs.first();
         if let Some(doc) = doc {
             for (entry, _) in list(doc, "components") {
@@ -573,6 +614,9 @@ impl<'a> Evaluator<'a> {
             } else if let Some(&f) = self.files_by_key.get(&target) {
                 built.files.insert(f);
                 for &o in &self.objects_by_file[f as usize] {
+                    if !self.produce() {
+                        return;
+                    }
                     built.rendered.push(self.raw(o));
                 }
             } else {
@@ -650,6 +694,9 @@ impl<'a> Evaluator<'a> {
                     built.unknown.push(format!(
                         "{kind} generator `{name}` reads files; only its literals are evaluated"
                     ));
+                }
+                if !self.produce() {
+                    return;
                 }
                 built.rendered.push(r);
             }

@@ -13,8 +13,8 @@ pub mod links;
 pub mod path;
 
 pub use eval::{
-    CLUSTER_SCOPED, ContextMode, Env, IssueKind, ReplacementIssue, build_contexts, file_key,
-    normalize, pod_spec_path, split_image,
+    CLUSTER_SCOPED, ContextMode, DEFAULT_MAX_CONTEXT_OBJECTS, Env, IssueKind, ReplacementIssue,
+    build_contexts, file_key, normalize, pod_spec_path, split_image,
 };
 pub use flux::FluxKustomization;
 
@@ -122,6 +122,9 @@ pub struct Context {
     pub substitute: bool,
     /// What we could not evaluate (remote bases, files outside the linted paths, patches).
     pub unknown: Vec<String>,
+    /// Set when the context rendered more objects than the limit allows: evaluation stopped,
+    /// and the context holds no objects (a partial one would yield false findings).
+    pub over_limit: Option<usize>,
 }
 
 impl Context {

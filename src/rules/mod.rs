@@ -58,6 +58,7 @@ mod kustomize_placeholder_unresolved;
 mod kustomize_replacement_invalid;
 mod kustomize_replacement_unmatched;
 mod kustomize_resource_order;
+pub(crate) mod limit_exceeded;
 mod rbac_job_read_missing;
 mod rbac_service_account_missing;
 pub(crate) mod schema_invalid;
@@ -150,6 +151,7 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &kustomize_replacement_invalid::KustomizeReplacementInvalid,
     &kustomize_replacement_unmatched::KustomizeReplacementUnmatched,
     &kustomize_resource_order::KustomizeResourceOrder,
+    &limit_exceeded::LimitExceeded,
     &rbac_job_read_missing::RbacJobReadMissing,
     &rbac_service_account_missing::RbacServiceAccountMissing,
     &schema_invalid::SchemaInvalid,

@@ -68,7 +68,8 @@ pub struct YamlError {
 pub enum YamlErrorKind {
     Syntax,
     DuplicateKey,
-    Limit,
+    /// A limit was hit; the config key (under `limits:`) that raises it.
+    Limit(&'static str),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -138,7 +139,7 @@ impl<'a> Builder<'a> {
                     self.limits.max_nodes
                 ),
                 related: None,
-                kind: YamlErrorKind::Limit,
+                kind: YamlErrorKind::Limit("max-nodes"),
             });
         }
         let id = self.nodes.len() as NodeId;
@@ -195,7 +196,7 @@ impl<'a> Builder<'a> {
                     self.limits.max_depth
                 ),
                 related: None,
-                kind: YamlErrorKind::Limit,
+                kind: YamlErrorKind::Limit("max-depth"),
             });
         }
         self.stack.push(frame);
@@ -294,7 +295,7 @@ pub fn parse(text: &str, limits: Limits) -> Parsed {
                                 b.limits.max_documents
                             ),
                             related: None,
-                            kind: YamlErrorKind::Limit,
+                            kind: YamlErrorKind::Limit("max-documents"),
                         });
                     }
                     doc_start = span.start as usize;
@@ -439,7 +440,7 @@ pub fn parse(text: &str, limits: Limits) -> Parsed {
                                 b.limits.max_expanded
                             ),
                             related: None,
-                            kind: YamlErrorKind::Limit,
+                            kind: YamlErrorKind::Limit("max-alias-expansion"),
                         });
                     }
                     let node = &mut b.nodes[id as usize];
@@ -777,7 +778,7 @@ mod tests {
         );
         let e = p.error.unwrap();
         assert!(
-            e.kind == YamlErrorKind::Limit || e.kind == YamlErrorKind::Syntax,
+            matches!(e.kind, YamlErrorKind::Limit(_) | YamlErrorKind::Syntax),
             "{e:?}"
         );
         let deep_block: String = (0..200).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
@@ -788,7 +789,7 @@ mod tests {
                 ..Limits::default()
             },
         );
-        assert_eq!(p.error.unwrap().kind, YamlErrorKind::Limit);
+        assert!(matches!(p.error.unwrap().kind, YamlErrorKind::Limit(_)));
     }
 
     #[test]
@@ -843,7 +844,7 @@ mod tests {
         }
         let start = std::time::Instant::now();
         let e = parse(&text, Limits::default()).error.unwrap();
-        assert_eq!(e.kind, YamlErrorKind::Limit);
+        assert!(matches!(e.kind, YamlErrorKind::Limit(_)));
         assert!(e.message.contains("alias bomb"));
         assert!(start.elapsed().as_secs() < 5);
     }

@@ -214,12 +214,12 @@ fn data_without_fixed_fields(text: &str) -> Vec<Value> {
             {
                 pod.remove("restartPolicy");
             }
-            if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-                if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
-                    a.remove(FORCE);
-                    if a.is_empty() {
-                        meta.remove("annotations");
-                    }
+            if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut)
+                && let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut)
+            {
+                a.remove(FORCE);
+                if a.is_empty() {
+                    meta.remove("annotations");
                 }
             }
             v

@@ -9,6 +9,7 @@ mod fuzz_replay;
 mod hostile;
 mod integrations;
 mod kustomize_oracle;
+mod limits;
 mod lsp;
 mod rule_pages;
 mod support;
