@@ -1,6 +1,7 @@
 //! Integration tests, in one binary so k8s-openapi is linked once.
 
 mod cli;
+mod containment;
 mod fix_property;
 mod fixes;
 mod fixtures;
