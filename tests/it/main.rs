@@ -2,6 +2,7 @@
 
 mod cli;
 mod containment;
+mod determinism;
 mod fix_property;
 mod fixes;
 mod fixtures;
