@@ -109,8 +109,14 @@ enum Frame {
         id: NodeId,
         entries: Vec<(NodeId, NodeId)>,
         key: Option<NodeId>,
+        /// Keys by text, built once the mapping is too wide for a linear scan (a scan per key
+        /// is quadratic: a 200,000-key ConfigMap took minutes).
+        index: Option<std::collections::HashMap<Box<str>, NodeId>>,
     },
 }
+
+/// Mappings up to this width are checked for duplicate keys by scanning.
+const SCAN_WIDTH: usize = 16;
 
 struct Builder<'a> {
     text: &'a str,
@@ -162,9 +168,14 @@ impl<'a> Builder<'a> {
         };
         match top {
             Frame::Seq { items, .. } => items.push(id),
-            Frame::Map { entries, key, .. } => match key.take() {
+            Frame::Map {
+                entries,
+                key,
+                index,
+                ..
+            } => match key.take() {
                 None => {
-                    if let Some(first) = find_duplicate(&self.nodes, entries, id) {
+                    if let Some(first) = find_duplicate(&self.nodes, entries, index, id) {
                         let name = scalar_text(&self.nodes, id).unwrap_or_default();
                         return Err(YamlError {
                             span: self.nodes[id as usize].span,
@@ -211,15 +222,37 @@ fn scalar_text(nodes: &[Node], id: NodeId) -> Option<&str> {
     }
 }
 
-fn find_duplicate(nodes: &[Node], entries: &[(NodeId, NodeId)], key: NodeId) -> Option<NodeId> {
+/// The earlier key with the same text as `key`, if any (`<<` may repeat). Narrow mappings are
+/// scanned; from `SCAN_WIDTH` keys on, an index by text answers in constant time.
+fn find_duplicate(
+    nodes: &[Node],
+    entries: &[(NodeId, NodeId)],
+    index: &mut Option<std::collections::HashMap<Box<str>, NodeId>>,
+    key: NodeId,
+) -> Option<NodeId> {
     let text = scalar_text(nodes, key)?;
     if text == "<<" {
         return None;
     }
-    entries
-        .iter()
-        .map(|&(k, _)| k)
-        .find(|&k| scalar_text(nodes, k) == Some(text))
+    if index.is_none() && entries.len() < SCAN_WIDTH {
+        return entries
+            .iter()
+            .map(|&(k, _)| k)
+            .find(|&k| scalar_text(nodes, k) == Some(text));
+    }
+    let index = index.get_or_insert_with(|| {
+        entries
+            .iter()
+            .filter_map(|&(k, _)| Some((scalar_text(nodes, k)?, k)))
+            .filter(|(t, _)| *t != "<<")
+            .map(|(t, k)| (Box::from(t), k))
+            .collect()
+    });
+    if let Some(&first) = index.get(text) {
+        return Some(first);
+    }
+    index.insert(Box::from(text), key);
+    None
 }
 
 fn convert_style(s: PStyle) -> Style {
@@ -397,6 +430,7 @@ pub fn parse(text: &str, limits: Limits) -> Parsed {
                             id,
                             entries: Vec::new(),
                             key: None,
+                            index: None,
                         },
                         span,
                     )?;
@@ -764,6 +798,30 @@ mod tests {
         assert_eq!(e.kind, YamlErrorKind::DuplicateKey);
         assert_eq!(e.span.start as usize, text.rfind('a').unwrap());
         assert_eq!(e.related.unwrap().0.start, 0);
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_wide_mappings_too() {
+        // Every width around the switch from scanning to the index, and the duplicate of each
+        // position: the first key, one in the scanned part, one in the indexed part.
+        for width in [SCAN_WIDTH - 1, SCAN_WIDTH, SCAN_WIDTH + 1, 1000] {
+            let keys: String = (0..width).map(|i| format!("k{i}: v\n")).collect();
+            assert!(parse(&keys, Limits::default()).error.is_none(), "{width}");
+            for dup in [0, SCAN_WIDTH / 2, width - 1] {
+                let text = format!("{keys}<<: {{}}\n<<: {{}}\nk{dup}: again\n");
+                let e = parse(&text, Limits::default()).error.unwrap();
+                assert_eq!(e.kind, YamlErrorKind::DuplicateKey, "{width} {dup}");
+                assert_eq!(
+                    e.span.start as usize,
+                    text.rfind(&format!("k{dup}:")).unwrap()
+                );
+                let first = e.related.unwrap().0.start as usize;
+                assert!(
+                    text[first..].starts_with(&format!("k{dup}:")),
+                    "{width} {dup}"
+                );
+            }
+        }
     }
 
     #[test]
