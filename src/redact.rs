@@ -81,6 +81,15 @@ pub fn sensitive_spans(ws: &crate::workspace::Workspace) -> Vec<crate::diagnosti
     for (fid, f) in ws.files.iter().enumerate() {
         let file = fid as u32;
         let text = &f.source.text;
+        // What did not parse has no nodes to go by, but is still quoted in snippets (a
+        // duplicate `password:` key is exactly where a secret sits): mask by its text.
+        if f.error.is_some() || f.docs.is_empty() {
+            out.extend(
+                textual_sensitive_spans(text)
+                    .into_iter()
+                    .map(|span| Loc { file, span }),
+            );
+        }
         for doc in &f.docs {
             let secret_generator = f.role == crate::model::FileRole::Kustomization;
             for node in &doc.nodes {
@@ -180,6 +189,113 @@ pub fn sensitive_spans(ws: &crate::workspace::Workspace) -> Vec<crate::diagnosti
     out
 }
 
+/// Secret values found line by line in text that did not parse, erring towards masking: every
+/// value under a `data:`, `stringData:` or `literals:` block, every value of a key that names
+/// a credential (block or flow style), an env `value:` after a credential `name:`, and the
+/// password of any URL.
+pub fn textual_sensitive_spans(text: &str) -> Vec<crate::source::Span> {
+    use crate::source::Span;
+    let mut out = Vec::new();
+    // Indentation of the open data-like block, if any.
+    let mut block: Option<usize> = None;
+    let mut credential_name = false;
+    let mut at = 0;
+    for raw in text.split_inclusive(['\n', '\r']) {
+        let start = at;
+        at += raw.len();
+        let line = raw.trim_end_matches(['\n', '\r']);
+        let body = line.trim_start_matches([' ', '\t']);
+        let mut indent = line.len() - body.len();
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let mut body = body;
+        while let Some(rest) = body.strip_prefix('-') {
+            let item = rest.trim_start_matches([' ', '\t']);
+            if item.len() == rest.len() && !rest.is_empty() {
+                break;
+            }
+            indent += body.len() - item.len();
+            body = item;
+        }
+        if block.is_some_and(|b| indent <= b) {
+            block = None;
+        }
+        let key_value = if body.starts_with('{') {
+            // A flow mapping as a sequence item: its pairs are read below.
+            Some(("", body))
+        } else {
+            body.find(": ").or_else(|| body.find(":\t")).map(|i| {
+                let value = body[i + 1..].trim_start_matches([' ', '\t']);
+                (body[..i].trim_matches(['\'', '"']), value)
+            })
+        };
+        let key_only = body.strip_suffix(':').map(|k| k.trim_matches(['\'', '"']));
+        // Values are suffixes of the line.
+        let value_span =
+            |value: &str| Span::new(start + line.len() - value.len(), start + line.len());
+        if block.is_some() {
+            // Inside data:, stringData: or literals: everything after the key (or the item).
+            let value = key_value.map_or(body, |(_, v)| v);
+            if !value.is_empty() && key_only.is_none() {
+                out.push(value_span(value));
+            }
+        } else if let Some((key, value)) = key_value {
+            let flow = value.starts_with('{') || value.starts_with('[');
+            if (matches!(key, "data" | "stringData" | "literals") && flow)
+                || names_credential(key)
+                || (key == "value" && credential_name)
+            {
+                out.push(value_span(value));
+            } else if flow {
+                // `{name: DB_PASSWORD, value: x}` or `{password: x}`.
+                let mut credential = false;
+                let vstart = start + line.len() - value.len();
+                for part in value.split([',', '{', '}', '[', ']']) {
+                    let Some((k, v)) = part.split_once(':') else {
+                        continue;
+                    };
+                    let k = k.trim().trim_matches(['\'', '"']);
+                    let v = v.trim();
+                    if k == "name" {
+                        credential = names_credential(v.trim_matches(['\'', '"']));
+                    }
+                    if !v.is_empty() && (names_credential(k) || (k == "value" && credential)) {
+                        let s = vstart + (v.as_ptr() as usize - value.as_ptr() as usize);
+                        out.push(Span::new(s, s + v.len()));
+                    }
+                }
+            }
+            if key == "name" {
+                credential_name = names_credential(value.trim_matches(['\'', '"']));
+            }
+        } else if let Some(key) = key_only
+            && matches!(key, "data" | "stringData" | "literals")
+        {
+            block = Some(indent);
+        }
+        // Passwords in URLs, wherever they are.
+        let mut from = 0;
+        while let Some(i) = line[from..].find("://") {
+            let auth_start = from + i + 3;
+            let auth_end = line[auth_start..]
+                .find(['/', '?', '#', ' ', '"', '\''])
+                .map_or(line.len(), |e| auth_start + e);
+            let auth = &line[auth_start..auth_end];
+            if let (Some(at_sign), Some(colon)) = (auth.rfind('@'), auth.find(':'))
+                && colon < at_sign
+            {
+                out.push(Span::new(
+                    start + auth_start + colon + 1,
+                    start + auth_start + at_sign,
+                ));
+            }
+            from = auth_end;
+        }
+    }
+    out
+}
+
 /// Whether a `literals:` item belongs to a `secretGenerator` entry.
 fn is_in_secret_generator(doc: &crate::yaml::Document, item: crate::yaml::NodeId) -> bool {
     doc.get(doc.root, "secretGenerator").is_some_and(|gens| {
@@ -251,6 +367,44 @@ mod tests {
                 && masked.contains("@db/x")
         );
         assert_eq!(masked.len(), text.len());
+    }
+
+    #[test]
+    fn text_that_does_not_parse_is_masked_by_its_lines() {
+        let text = "apiVersion: v1\r\nkind: Secret\nmetadata: {name: s}\nstringData:\n  password: first1\n  password: second2\n  - broken: [\n  nested:\n    deeper: third3\ndata: {a: Zm91cnRo}\nspec:\n  env:\n  - name: DB_PASSWORD\n    value: fifth5\n  - {name: API_TOKEN, value: sixth6}\n  - name: LOG_LEVEL\n    value: debug\n  url: \"postgres://u:seventh7@db/x\"\n  apiKey: 'eighth8'\n  x: {clientSecret: ninth9, other: keep}\n";
+        let masked = mask(text, &textual_sensitive_spans(text));
+        for secret in [
+            "first1", "second2", "third3", "Zm91cnRo", "fifth5", "sixth6", "seventh7", "eighth8",
+            "ninth9",
+        ] {
+            assert!(!masked.contains(secret), "{secret}: {masked}");
+        }
+        for kept in [
+            "debug",
+            "keep",
+            "postgres://u:",
+            "@db/x",
+            "DB_PASSWORD",
+            "kind: Secret",
+        ] {
+            assert!(masked.contains(kept), "{kept}: {masked}");
+        }
+        assert_eq!(masked.len(), text.len());
+        // Hostile text never panics and spans stay on character boundaries.
+        for t in [
+            "é: ü\n  - - -: ::\n",
+            "data:\n\u{3000}x: é\n",
+            "::\n- :\n",
+            "a: b://:@\n",
+        ] {
+            for span in textual_sensitive_spans(t) {
+                assert!(
+                    t.is_char_boundary(span.start as usize)
+                        && t.is_char_boundary(span.end as usize)
+                );
+                assert!(span.start <= span.end && span.end as usize <= t.len());
+            }
+        }
     }
 
     #[test]
