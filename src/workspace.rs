@@ -36,6 +36,7 @@ pub struct Workspace {
     jobs_by_namespace: std::sync::OnceLock<std::collections::HashMap<String, Vec<(usize, usize)>>>,
     waits: std::sync::OnceLock<Vec<std::sync::OnceLock<Vec<links::WaitFor>>>>,
     kustomization_by_dir: std::collections::HashMap<std::path::PathBuf, FileId>,
+    object_contexts: std::sync::OnceLock<Vec<Vec<usize>>>,
 }
 
 impl Workspace {
@@ -69,6 +70,7 @@ impl Workspace {
             cronjobs: Default::default(),
             jobs_by_namespace: Default::default(),
             waits: Default::default(),
+            object_contexts: Default::default(),
             file_keys,
             by_key,
             kustomization_by_dir,
@@ -173,9 +175,25 @@ impl Workspace {
 
     /// The contexts that include an object.
     pub fn contexts_of(&self, obj: ObjectId) -> impl Iterator<Item = &Context> {
-        self.contexts
-            .iter()
-            .filter(move |c| c.objects.binary_search(&obj).is_ok())
+        self.context_ids_of(obj).iter().map(|&c| &self.contexts[c])
+    }
+
+    /// Indices (in `contexts`) of the contexts that include an object, ascending: an index
+    /// built once, because rules ask for every Job and scanning every context for each one is
+    /// quadratic in a monorepo.
+    pub fn context_ids_of(&self, obj: ObjectId) -> &[usize] {
+        let index = self.object_contexts.get_or_init(|| {
+            let mut v = vec![Vec::new(); self.objects.len()];
+            for (ci, c) in self.contexts.iter().enumerate() {
+                for &o in &c.objects {
+                    if let Some(slot) = v.get_mut(o as usize) {
+                        slot.push(ci);
+                    }
+                }
+            }
+            v
+        });
+        index.get(obj as usize).map(Vec::as_slice).unwrap_or(&[])
     }
 }
 

@@ -65,6 +65,15 @@ pub(super) struct Waits {
     /// Every rendered Job `(namespace, name)`: kubectl's prefix fallback applies only when the
     /// exact name is absent.
     jobs: BTreeSet<(String, String)>,
+    /// Indices into `waiters` and `ignored`, and Job names, by namespace: every Job of the run
+    /// is looked up here, and scanning all waits for each is quadratic in a monorepo.
+    waiters_in: std::collections::HashMap<String, Vec<usize>>,
+    ignored_in: std::collections::HashMap<String, Vec<usize>>,
+    jobs_in: std::collections::HashMap<String, Vec<String>>,
+    /// Flux Kustomizations (indices into `ws.fluxes`) by object, and the first other one that
+    /// depends on each name.
+    flux_of: std::collections::HashMap<crate::diagnostic::ObjectId, usize>,
+    flux_dependents: std::collections::HashMap<String, Vec<usize>>,
 }
 
 /// How a Job is waited for.
@@ -316,7 +325,34 @@ impl Waits {
                 }
             }
         }
+        for (i, w) in waits.waiters.iter().enumerate() {
+            waits.waiters_in.entry(w.namespace.clone()).or_default().push(i);
+        }
+        for (i, w) in waits.ignored.iter().enumerate() {
+            waits.ignored_in.entry(w.namespace.clone()).or_default().push(i);
+        }
+        for (i, f) in ws.fluxes.iter().enumerate() {
+            waits.flux_of.entry(f.object).or_insert(i);
+            for d in &f.depends_on {
+                waits.flux_dependents.entry(d.clone()).or_default().push(i);
+            }
+        }
+        for (ns, name) in &waits.jobs {
+            waits.jobs_in.entry(ns.clone()).or_default().push(name.clone());
+        }
         waits
+    }
+
+    /// The waiters (not ignored) whose namespace is `ns`, in collection order.
+    pub fn waiters_in(&self, ns: &str) -> impl Iterator<Item = &Waiter> {
+        let ids = self.waiters_in.get(ns).map(Vec::as_slice).unwrap_or(&[]);
+        ids.iter().map(|&i| &self.waiters[i])
+    }
+
+    /// The ignored waits (`kubectl wait … || …`) whose namespace is `ns`.
+    pub fn ignored_in(&self, ns: &str) -> impl Iterator<Item = &Waiter> {
+        let ids = self.ignored_in.get(ns).map(Vec::as_slice).unwrap_or(&[]);
+        ids.iter().map(|&i| &self.ignored[i])
     }
 
     fn kubectl_container(
@@ -387,16 +423,16 @@ impl Waits {
     /// Whether `target` finds some rendered Job in `ns` (exactly, by kubectl's prefix
     /// fallback, or possibly through placeholders).
     pub fn names_a_job(&self, ns: &str, target: &str) -> bool {
-        self.jobs
-            .iter()
-            .any(|(n, name)| n == ns && compare(target, name) != Compare::Different)
+        self.jobs_in
+            .get(ns)
+            .is_some_and(|names| names.iter().any(|name| compare(target, name) != Compare::Different))
     }
 
     /// Who waits for the Job rendered as `name` in `ns` (`generated`: a `generateName` prefix).
     pub fn awaited(&self, ns: &str, name: &str, generated: bool) -> Awaited<'_> {
         let mut by = Vec::new();
         let mut maybe = self.wild.contains(&None) || self.wild.contains(&Some(ns.to_string()));
-        for w in self.waiters.iter().filter(|w| w.namespace == ns) {
+        for w in self.waiters_in(ns) {
             if generated {
                 if name.starts_with(&w.target) && !w.kubectl {
                     by.push(w);
@@ -519,12 +555,8 @@ pub(super) fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
     };
     let job_wave = annotation(obj, doc, "argocd.argoproj.io/sync-wave").map(|_| wave(obj, doc));
     let mut first = true;
-    let contexts = ws
-        .contexts
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.objects.binary_search(&obj.id).is_ok());
-    for (ci, context) in contexts {
+    for &ci in ws.context_ids_of(obj.id) {
+        let context = &ws.contexts[ci];
         let Some(r) = context.rendered_of(obj.id) else {
             continue;
         };
@@ -549,14 +581,13 @@ pub(super) fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
             Awaited::Maybe => st.maybe = true,
             Awaited::No => {}
         }
-        for w in &waits.ignored {
-            if w.namespace == ns && compare(&w.target, &name.text) == Compare::Equal {
+        for w in waits.ignored_in(&ns) {
+            if compare(&w.target, &name.text) == Compare::Equal {
                 st.ignored.push(w.clone());
             }
         }
-        for w in &waits.waiters {
+        for w in waits.waiters_in(&ns) {
             if !w.kubectl
-                && w.namespace == ns
                 && w.context == ci
                 && compare(&w.target, &name.text) == Compare::Different
                 && !st.others.iter().any(|x| x.loc == w.loc)
@@ -584,11 +615,14 @@ pub(super) fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
         }
         if let Some(fo) = context.flux {
             st.flux_managed = true;
-            if let Some(f) = ws.fluxes.iter().find(|f| f.object == fo) {
-                let dependent = ws
-                    .fluxes
-                    .iter()
-                    .find(|g| g.object != f.object && g.depends_on.contains(&f.name));
+            if let Some(f) = waits.flux_of.get(&fo).map(|&i| &ws.fluxes[i]) {
+                let dependent = waits
+                    .flux_dependents
+                    .get(&f.name)
+                    .into_iter()
+                    .flatten()
+                    .map(|&i| &ws.fluxes[i])
+                    .find(|g| g.object != f.object);
                 if let Some(g) = dependent {
                     let fobj = &ws.objects[f.object as usize];
                     let health = ws
