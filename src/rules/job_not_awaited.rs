@@ -326,10 +326,18 @@ impl Waits {
             }
         }
         for (i, w) in waits.waiters.iter().enumerate() {
-            waits.waiters_in.entry(w.namespace.clone()).or_default().push(i);
+            waits
+                .waiters_in
+                .entry(w.namespace.clone())
+                .or_default()
+                .push(i);
         }
         for (i, w) in waits.ignored.iter().enumerate() {
-            waits.ignored_in.entry(w.namespace.clone()).or_default().push(i);
+            waits
+                .ignored_in
+                .entry(w.namespace.clone())
+                .or_default()
+                .push(i);
         }
         for (i, f) in ws.fluxes.iter().enumerate() {
             waits.flux_of.entry(f.object).or_insert(i);
@@ -338,7 +346,11 @@ impl Waits {
             }
         }
         for (ns, name) in &waits.jobs {
-            waits.jobs_in.entry(ns.clone()).or_default().push(name.clone());
+            waits
+                .jobs_in
+                .entry(ns.clone())
+                .or_default()
+                .push(name.clone());
         }
         waits
     }
@@ -423,9 +435,11 @@ impl Waits {
     /// Whether `target` finds some rendered Job in `ns` (exactly, by kubectl's prefix
     /// fallback, or possibly through placeholders).
     pub fn names_a_job(&self, ns: &str, target: &str) -> bool {
-        self.jobs_in
-            .get(ns)
-            .is_some_and(|names| names.iter().any(|name| compare(target, name) != Compare::Different))
+        self.jobs_in.get(ns).is_some_and(|names| {
+            names
+                .iter()
+                .any(|name| compare(target, name) != Compare::Different)
+        })
     }
 
     /// Who waits for the Job rendered as `name` in `ns` (`generated`: a `generateName` prefix).
