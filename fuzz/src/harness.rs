@@ -519,6 +519,35 @@ pub fn fix(data: &[u8]) {
             parsed.error,
             c.after
         );
+        // The line check knows the edits offered on the original text. A fix offered only in a
+        // later pass (an earlier fix made its finding appear) edits lines it cannot know;
+        // such files are held to the other checks.
+        let offered = |rule: &str| {
+            before
+                .diagnostics
+                .iter()
+                .filter(|d| {
+                    d.rule == rule
+                        && d.fix.as_ref().is_some_and(|f| {
+                            f.edits
+                                .iter()
+                                .any(|e| before.files[e.loc.file as usize].display == c.display)
+                        })
+                })
+                .count()
+        };
+        let applied_here: Vec<&str> = outcome
+            .applied
+            .iter()
+            .filter(|a| a.file == c.display)
+            .map(|a| a.rule)
+            .collect();
+        let first_pass_only = applied_here
+            .iter()
+            .all(|r| applied_here.iter().filter(|x| *x == r).count() <= offered(r));
+        if !first_pass_only {
+            continue;
+        }
         let touched = touched_lines(&before, &c.display, &c.before);
         for line in removed_lines(&c.before, &c.after) {
             // Later passes edit intermediate texts; an edit there lands on lines a first-pass
