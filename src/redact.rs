@@ -161,24 +161,12 @@ pub fn sensitive_spans(ws: &crate::workspace::Workspace) -> Vec<crate::diagnosti
                 if let Kind::Scalar { value, .. } = &node.kind
                     && url_has_password(value)
                 {
-                    let src = &text[node.span.range()];
-                    let mut from = 0;
-                    while let Some(i) = src[from..].find("://") {
-                        let auth_start = from + i + 3;
-                        let auth_end = src[auth_start..]
-                            .find(['/', '?', '#', ' ', '"', '\''])
-                            .map_or(src.len(), |e| auth_start + e);
-                        let auth = &src[auth_start..auth_end];
-                        if let (Some(at), Some(colon)) = (auth.rfind('@'), auth.find(':'))
-                            && colon < at
-                        {
-                            let s = node.span.start as usize + auth_start + colon + 1;
-                            out.push(Loc {
-                                file,
-                                span: Span::new(s, node.span.start as usize + auth_start + at),
-                            });
-                        }
-                        from = auth_end;
+                    let base = node.span.start as usize;
+                    for r in url_password_ranges(&text[node.span.range()]) {
+                        out.push(Loc {
+                            file,
+                            span: Span::new(base + r.start, base + r.end),
+                        });
                     }
                 }
             }
@@ -275,23 +263,30 @@ pub fn textual_sensitive_spans(text: &str) -> Vec<crate::source::Span> {
             block = Some(indent);
         }
         // Passwords in URLs, wherever they are.
-        let mut from = 0;
-        while let Some(i) = line[from..].find("://") {
-            let auth_start = from + i + 3;
-            let auth_end = line[auth_start..]
-                .find(['/', '?', '#', ' ', '"', '\''])
-                .map_or(line.len(), |e| auth_start + e);
-            let auth = &line[auth_start..auth_end];
-            if let (Some(at_sign), Some(colon)) = (auth.rfind('@'), auth.find(':'))
-                && colon < at_sign
-            {
-                out.push(Span::new(
-                    start + auth_start + colon + 1,
-                    start + auth_start + at_sign,
-                ));
-            }
-            from = auth_end;
+        for r in url_password_ranges(line) {
+            out.push(Span::new(start + r.start, start + r.end));
         }
+    }
+    out
+}
+
+/// Byte ranges of the passwords of the URLs in `src` (`scheme://user:PASSWORD@host`), for
+/// masking source text in place (a quote also ends the authority there).
+fn url_password_ranges(src: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = src[from..].find("://") {
+        let auth_start = from + i + 3;
+        let auth_end = src[auth_start..]
+            .find(['/', '?', '#', ' ', '"', '\''])
+            .map_or(src.len(), |e| auth_start + e);
+        let auth = &src[auth_start..auth_end];
+        if let (Some(at), Some(colon)) = (auth.rfind('@'), auth.find(':'))
+            && colon < at
+        {
+            out.push(auth_start + colon + 1..auth_start + at);
+        }
+        from = auth_end;
     }
     out
 }

@@ -3,34 +3,10 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_kube-migrate-lint");
+use std::time::Duration;
 
-fn job(name: &str, backoff: u32) -> String {
-    format!(
-        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}-migration-v1\n  annotations: {{kustomize.toolkit.fluxcd.io/force: enabled}}\nspec:\n  backoffLimit: {backoff}\n  template: {{spec: {{restartPolicy: Never, containers: [{{name: m, image: \"app:v1\"}}]}}}}\n"
-    )
-}
-
-fn run(dir: &Path, args: &[&str]) -> (Output, Duration) {
-    let start = Instant::now();
-    let o = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    (o, start.elapsed())
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use crate::support::{job, run_in as run, text};
 
 /// A kustomization whose resources lie outside the linted directory (a relative `../`, an
 /// absolute path, a symlinked file and a symlinked directory) or on the network (a GitHub URL,

@@ -4,10 +4,10 @@
 //! files, document streams, a FIFO, symlinks) are generated here, into the same directory.
 
 use std::path::Path;
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kube-migrate-lint");
+use crate::support::{BIN, job, run_in};
 const HOSTILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/hostile");
 
 /// What the run must show for one catalogue entry.
@@ -259,13 +259,6 @@ fn catalogue() -> Vec<(&'static str, Expect)> {
     ]
 }
 
-/// A Job with `backoffLimit: N` whose `backoffLimit` line is the 7th of the document.
-fn job(name: &str, backoff: u32) -> String {
-    format!(
-        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}-migration-v1\n  annotations: {{kustomize.toolkit.fluxcd.io/force: enabled}}\nspec:\n  backoffLimit: {backoff}\n  template: {{spec: {{restartPolicy: Never, containers: [{{name: m, image: \"app:v1\"}}]}}}}\n"
-    )
-}
-
 /// `n` four-line ConfigMap documents, then (if given) a Job document: its backoffLimit is on
 /// line `4 * n + 8` (each document starts with `---`).
 fn stream(n: usize, last_job: Option<&str>) -> String {
@@ -362,16 +355,6 @@ fn mentions(line: &str, file: &str) -> bool {
         || t.strip_prefix("note: ")
             .or(t.strip_prefix("error: "))
             .is_some_and(|rest| rest.starts_with(&format!("{file}:")))
-}
-
-fn run_in(dir: &Path, args: &[&str]) -> (Output, Duration) {
-    let start = Instant::now();
-    let o = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    (o, start.elapsed())
 }
 
 #[test]

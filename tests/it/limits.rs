@@ -1,23 +1,19 @@
 //! Input limits: each has a default, a config key under `limits:`, and a `limit-exceeded`
 //! finding that names the key; hitting one skips that input and the run goes on.
 
+use crate::support::{BIN, job, run_in, text};
 use std::path::Path;
 use std::process::{Command, Output};
 
-const NEIGHBOUR: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: neighbour-migration-v1\n  annotations: {kustomize.toolkit.fluxcd.io/force: enabled}\nspec:\n  backoffLimit: 3\n  template: {spec: {restartPolicy: Never, containers: [{name: m, image: \"app:v1\"}]}}\n";
-
+/// Run in `dir` with the concise format; the output and stdout+stderr as text.
 fn run(dir: &Path, args: &[&str]) -> (Output, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_kube-migrate-lint"))
-        .current_dir(dir)
-        .args(args)
-        .args(["--format", "concise"])
-        .output()
-        .unwrap();
-    let out = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let args: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--format", "concise"])
+        .collect();
+    let (o, _) = run_in(dir, &args);
+    let out = text(&o);
     (o, out)
 }
 
@@ -52,7 +48,7 @@ fn every_limit_is_configurable_and_named_in_its_finding() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  a: &a [x, x, x, x, x, x, x, x]\n  b: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n",
     )
     .unwrap();
-    std::fs::write(d.join("neighbour.yaml"), NEIGHBOUR).unwrap();
+    std::fs::write(d.join("neighbour.yaml"), job("neighbour", 3)).unwrap();
 
     // Defaults: all of these are ordinary files.
     let (_, out) = run(d, &["."]);
@@ -95,7 +91,7 @@ fn every_limit_is_configurable_and_named_in_its_finding() {
     assert!(!out.contains("big.yaml"), "{out}");
 
     // The help names the key that raises the limit (human format shows it).
-    let o = Command::new(env!("CARGO_BIN_EXE_kube-migrate-lint"))
+    let o = Command::new(BIN)
         .current_dir(d)
         .args(["stream.yaml", "--color", "never"])
         .output()
@@ -126,7 +122,7 @@ fn a_kustomization_that_multiplies_its_bases_is_stopped() {
         };
         std::fs::write(k.join("kustomization.yaml"), body).unwrap();
     }
-    std::fs::write(d.join("k0/neighbour.yaml"), NEIGHBOUR).unwrap();
+    std::fs::write(d.join("k0/neighbour.yaml"), job("neighbour", 3)).unwrap();
     std::fs::write(
         d.join(".kube-migrate-lint.yaml"),
         "limits:\n  max-objects-per-context: 1000\n",

@@ -15,3 +15,34 @@ pub fn lint(files: &[(String, String)]) -> Report {
 pub fn rules_of(diags: &[Diagnostic]) -> Vec<&'static str> {
     diags.iter().map(|d| d.rule).collect()
 }
+
+/// The linter binary the integration tests run.
+pub const BIN: &str = env!("CARGO_BIN_EXE_kube-migrate-lint");
+
+/// A migration Job with `backoffLimit: N`, on the 7th line of the document (so a finding at
+/// `7:17`), everything else as the pattern wants it.
+pub fn job(name: &str, backoff: u32) -> String {
+    format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}-migration-v1\n  annotations: {{kustomize.toolkit.fluxcd.io/force: enabled}}\nspec:\n  backoffLimit: {backoff}\n  template: {{spec: {{restartPolicy: Never, containers: [{{name: m, image: \"app:v1\"}}]}}}}\n"
+    )
+}
+
+/// Run the binary in `dir` with `args`; its output and how long it took (for hang guards).
+pub fn run_in(dir: &std::path::Path, args: &[&str]) -> (std::process::Output, std::time::Duration) {
+    let start = std::time::Instant::now();
+    let o = std::process::Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (o, start.elapsed())
+}
+
+/// Stdout then stderr, as text.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
