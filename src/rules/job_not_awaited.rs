@@ -54,6 +54,15 @@ impl Waiter {
     }
 }
 
+/// Indices of `waiters` by namespace, in order.
+fn by_namespace(waiters: &[Waiter]) -> std::collections::HashMap<String, Vec<usize>> {
+    let mut m: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    for (i, w) in waiters.iter().enumerate() {
+        m.entry(w.namespace.clone()).or_default().push(i);
+    }
+    m
+}
+
 /// Who waits for what, over every context of the run.
 #[derive(Debug, Default)]
 pub(super) struct Waits {
@@ -65,11 +74,10 @@ pub(super) struct Waits {
     /// Every rendered Job `(namespace, name)`: kubectl's prefix fallback applies only when the
     /// exact name is absent.
     jobs: BTreeSet<(String, String)>,
-    /// Indices into `waiters` and `ignored`, and Job names, by namespace: every Job of the run
-    /// is looked up here, and scanning all waits for each is quadratic in a monorepo.
+    /// Indices into `waiters` and `ignored` by namespace: every Job of the run is looked up
+    /// here, and scanning all waits for each is quadratic in a monorepo.
     waiters_in: std::collections::HashMap<String, Vec<usize>>,
     ignored_in: std::collections::HashMap<String, Vec<usize>>,
-    jobs_in: std::collections::HashMap<String, Vec<String>>,
     /// Flux Kustomizations (indices into `ws.fluxes`) by object, and the first other one that
     /// depends on each name.
     flux_of: std::collections::HashMap<crate::diagnostic::ObjectId, usize>,
@@ -325,32 +333,13 @@ impl Waits {
                 }
             }
         }
-        for (i, w) in waits.waiters.iter().enumerate() {
-            waits
-                .waiters_in
-                .entry(w.namespace.clone())
-                .or_default()
-                .push(i);
-        }
-        for (i, w) in waits.ignored.iter().enumerate() {
-            waits
-                .ignored_in
-                .entry(w.namespace.clone())
-                .or_default()
-                .push(i);
-        }
+        waits.waiters_in = by_namespace(&waits.waiters);
+        waits.ignored_in = by_namespace(&waits.ignored);
         for (i, f) in ws.fluxes.iter().enumerate() {
             waits.flux_of.entry(f.object).or_insert(i);
             for d in &f.depends_on {
                 waits.flux_dependents.entry(d.clone()).or_default().push(i);
             }
-        }
-        for (ns, name) in &waits.jobs {
-            waits
-                .jobs_in
-                .entry(ns.clone())
-                .or_default()
-                .push(name.clone());
         }
         waits
     }
@@ -435,11 +424,11 @@ impl Waits {
     /// Whether `target` finds some rendered Job in `ns` (exactly, by kubectl's prefix
     /// fallback, or possibly through placeholders).
     pub fn names_a_job(&self, ns: &str, target: &str) -> bool {
-        self.jobs_in.get(ns).is_some_and(|names| {
-            names
-                .iter()
-                .any(|name| compare(target, name) != Compare::Different)
-        })
+        // `jobs` is ordered by namespace first: the Jobs of `ns` are one range.
+        self.jobs
+            .range((ns.to_string(), String::new())..)
+            .take_while(|(n, _)| n == ns)
+            .any(|(_, name)| compare(target, name) != Compare::Different)
     }
 
     /// Who waits for the Job rendered as `name` in `ns` (`generated`: a `generateName` prefix).
