@@ -218,7 +218,7 @@ pub fn run(
     } else {
         resolve::plan(&paths, stdin_name.as_deref())
     };
-    let progress = Progress::start(&mut settings);
+    let mut progress = Progress::start(&mut settings);
     let mut report = if opts.fix == FixMode::Off {
         engine::lint_paths(&plan.roots, stdin_input, &excludes, &settings)
     } else {
@@ -236,6 +236,8 @@ pub fn run(
             unsafe_fixes: opts.unsafe_fixes,
         };
         let outcome = crate::fix::fix(inputs, &settings, options, &keep);
+        // The line is erased before anything else is written to the terminal.
+        drop(progress.take());
         match finish_fixes(opts, outcome, stdin_display.as_deref(), read, out, err) {
             Ok(report) => report,
             Err(code) => return code,

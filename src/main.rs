@@ -168,7 +168,9 @@ fn main() -> ExitCode {
         return ExitCode::from(kube_migrate_lint::lsp::run() as u8);
     }
     let mut stdout = std::io::stdout().lock();
-    let mut stderr = std::io::stderr().lock();
+    // Not locked for the whole run: the progress line writes to stderr from its own thread
+    // while the run goes on, and holding the lock here would block it (and the run) forever.
+    let mut stderr = std::io::stderr();
     let code = match cli.command {
         Some(Command::Rules { format: f }) => app::print(&mut stdout, &app::rules_table(format(f))),
         Some(Command::Completions { shell }) => {
