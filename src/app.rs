@@ -125,6 +125,27 @@ fn config_start(paths: &[PathBuf], stdin_name: Option<&str>) -> PathBuf {
     common
 }
 
+/// The directory reports name paths from, so that names and fingerprints do not depend on where
+/// the run was started or how the paths were spelled: the configuration file's directory when
+/// it holds what is linted, else the root of the git work tree holding it, else the current
+/// directory.
+pub fn project_root(cfg: &Config, start: &Path) -> PathBuf {
+    let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
+    if let Some(base) = cfg.base().and_then(|b| b.canonicalize().ok())
+        && start.starts_with(&base)
+    {
+        return base;
+    }
+    let mut dir = Some(start.as_path());
+    while let Some(d) = dir {
+        if d.join(".git").exists() {
+            return d.to_path_buf();
+        }
+        dir = d.parent();
+    }
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}
+
 pub fn load_config(opts: &RunOptions) -> Result<Config, config::ConfigError> {
     if opts.no_config {
         return Ok(Config::default());
@@ -166,6 +187,10 @@ pub fn run(
     if opts.context_all {
         settings.context_mode = crate::graph::ContextMode::All;
     }
+    settings.path_names = crate::discover::PathNames::relative_to(&project_root(
+        &cfg,
+        &config_start(&opts.paths, opts.stdin_filename.as_deref()),
+    ));
     let mut excludes = Excludes::default();
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     if let Err(e) = excludes.add(&cwd, &opts.exclude) {
@@ -201,7 +226,7 @@ pub fn run(
             display: opts
                 .stdin_filename
                 .clone()
-                .map(|n| crate::discover::display_path(Path::new(&n)))
+                .map(|n| settings.path_names.show(Path::new(&n)))
                 .unwrap_or_else(|| "<stdin>".into()),
             path: opts.stdin_filename.as_ref().map(PathBuf::from),
             bytes,

@@ -82,7 +82,7 @@ impl Excludes {
 
 fn absolute(path: &Path) -> PathBuf {
     if path.is_absolute() {
-        return path.to_path_buf();
+        return normalize(path);
     }
     std::env::current_dir()
         .map(|d| d.join(path))
@@ -110,6 +110,47 @@ pub fn is_manifest_name(name: &str) -> bool {
     lower.ends_with(".yaml") || lower.ends_with(".yml") || name == "Kustomization"
 }
 
+/// How paths are shown in reports: relative to the project root, so the same file has the same
+/// name (and so the same fingerprint) whether the run was started at the root, in a
+/// subdirectory or with an absolute path. Without a root, paths are shown as given.
+#[derive(Debug, Clone, Default)]
+pub struct PathNames {
+    /// The root, made absolute lexically and canonically (the two differ under a symlink).
+    root: Option<(PathBuf, PathBuf)>,
+}
+
+impl PathNames {
+    pub fn relative_to(root: &Path) -> PathNames {
+        let lexical = absolute(root);
+        let canonical = root.canonicalize().unwrap_or_else(|_| lexical.clone());
+        PathNames {
+            root: Some((lexical, canonical)),
+        }
+    }
+
+    /// The path as reports show it: `/` separated, relative to the root when under it
+    /// (`.` and `..` spellings resolved), absolute otherwise.
+    pub fn show(&self, p: &Path) -> String {
+        let Some((lexical, canonical)) = &self.root else {
+            return display_path(p);
+        };
+        let abs = absolute(p);
+        if let Ok(rel) = abs.strip_prefix(lexical) {
+            return display_path(rel);
+        }
+        // Spelled through a symlink to the root (or the root through one): compare the
+        // directory's real path, keeping the file's own name (a symlinked file keeps its name).
+        let real = match (abs.parent(), abs.file_name()) {
+            (Some(dir), Some(name)) => dir.canonicalize().ok().map(|d| d.join(name)),
+            _ => abs.canonicalize().ok(),
+        };
+        if let Some(rel) = real.as_deref().and_then(|r| r.strip_prefix(canonical).ok()) {
+            return display_path(rel);
+        }
+        display_path(&abs)
+    }
+}
+
 pub fn display_path(p: &Path) -> String {
     let s = p.to_string_lossy().replace('\\', "/");
     let s = s.strip_prefix("./").unwrap_or(&s).to_string();
@@ -118,6 +159,12 @@ pub fn display_path(p: &Path) -> String {
 
 /// Walk `roots` and return the manifest files under them, sorted by displayed path.
 pub fn discover(roots: &[PathBuf], excludes: &Excludes) -> Discovered {
+    discover_named(roots, excludes, &PathNames::default())
+}
+
+/// [`discover`], with paths shown as `names` shows them.
+pub fn discover_named(roots: &[PathBuf], excludes: &Excludes, names: &PathNames) -> Discovered {
+    let display_path = |p: &Path| names.show(p);
     let mut out = Discovered::default();
     let canonical_roots: Vec<PathBuf> =
         roots.iter().filter_map(|r| r.canonicalize().ok()).collect();
@@ -357,6 +404,33 @@ mod tests {
             "{:?}",
             got.notes
         );
+    }
+
+    #[test]
+    fn paths_are_named_from_the_root_however_spelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("repo/k8s")).unwrap();
+        let names = PathNames::relative_to(&d.join("repo"));
+        for spelling in [
+            d.join("repo/k8s/job.yaml"),
+            d.join("repo/./k8s/../k8s/job.yaml"),
+            d.join("repo/k8s/./job.yaml"),
+        ] {
+            assert_eq!(names.show(&spelling), "k8s/job.yaml", "{spelling:?}");
+        }
+        assert_eq!(names.show(&d.join("repo")), ".");
+        // Outside the root: absolute, never a path that climbs out of it.
+        let outside = names.show(&d.join("elsewhere/job.yaml"));
+        assert!(outside.starts_with('/') && outside.ends_with("elsewhere/job.yaml"));
+        #[cfg(unix)]
+        {
+            // The root reached through a symlink.
+            std::os::unix::fs::symlink(d.join("repo"), d.join("link")).unwrap();
+            assert_eq!(names.show(&d.join("link/k8s/job.yaml")), "k8s/job.yaml");
+        }
+        // Without a root, a path is shown as given.
+        assert_eq!(PathNames::default().show(Path::new("./a/b.yaml")), "a/b.yaml");
     }
 
     #[test]

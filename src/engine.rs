@@ -33,6 +33,8 @@ pub struct Settings {
     pub regex_selectors: bool,
     /// Env vars that carry the database connection.
     pub database_env: Vec<String>,
+    /// How reports name files (relative to the project root).
+    pub path_names: discover::PathNames,
     /// Counts files as they are read, for a progress indicator.
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
@@ -52,6 +54,7 @@ impl Default for Settings {
             context_mode: ContextMode::Auto,
             regex_selectors: false,
             database_env: vec!["DATABASE_URL".into()],
+            path_names: discover::PathNames::default(),
             progress: None,
         }
     }
@@ -254,7 +257,7 @@ pub fn read_paths(
     excludes: &Excludes,
     settings: &Settings,
 ) -> Read {
-    let found = discover::discover(paths, excludes);
+    let found = discover::discover_named(paths, excludes, &settings.path_names);
     let max = settings.max_file_size;
     // Stdin standing for a file on disk replaces it.
     let replaced = stdin

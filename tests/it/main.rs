@@ -13,5 +13,6 @@ mod integrations;
 mod kustomize_oracle;
 mod limits;
 mod lsp;
+mod paths;
 mod rule_pages;
 mod support;
