@@ -404,7 +404,7 @@ fn finish_fixes(
 }
 
 /// A progress line on stderr for long runs, only on a terminal and never in CI: it appears
-/// after a second and is erased when the run ends.
+/// after a second, is redrawn when it changes, and is erased before anything else is written.
 struct Progress {
     done: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -419,22 +419,28 @@ impl Progress {
         settings.progress = Some(count.clone());
         let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop = done.clone();
+        let after = progress_delay();
         let thread = std::thread::spawn(move || {
             let start = std::time::Instant::now();
-            let mut shown = false;
+            let mut shown = String::new();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                if start.elapsed().as_millis() >= 1000 {
-                    let n = count.load(std::sync::atomic::Ordering::Relaxed);
-                    eprint!(
-                        "\r\x1b[2Kreading manifests: {n} files ({:.0} s)",
-                        start.elapsed().as_secs_f64()
-                    );
-                    shown = true;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                if start.elapsed() < after {
+                    continue;
+                }
+                let n = count.load(std::sync::atomic::Ordering::Relaxed);
+                let line = format!(
+                    "checking manifests: {n} files read ({:.0} s)",
+                    start.elapsed().as_secs_f64()
+                );
+                if line != shown {
+                    // Written whole, one write a line: stderr is locked per write.
+                    let _ = io::stderr().write_all(format!("\r\x1b[2K{line}").as_bytes());
+                    shown = line;
                 }
             }
-            if shown {
-                eprint!("\r\x1b[2K");
+            if !shown.is_empty() {
+                let _ = io::stderr().write_all(b"\r\x1b[2K");
             }
         });
         Some(Progress {
@@ -442,6 +448,20 @@ impl Progress {
             thread: Some(thread),
         })
     }
+}
+
+/// How long a run goes before the progress line appears. Debug builds (the test suite's) take
+/// `KUBE_MIGRATE_LINT_PROGRESS_AFTER_MS`, so a terminal test need not be slow to show it.
+fn progress_delay() -> std::time::Duration {
+    let ms = if cfg!(debug_assertions) {
+        std::env::var("KUBE_MIGRATE_LINT_PROGRESS_AFTER_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000)
+    } else {
+        1000
+    };
+    std::time::Duration::from_millis(ms)
 }
 
 impl Drop for Progress {

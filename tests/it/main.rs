@@ -16,3 +16,5 @@ mod lsp;
 mod paths;
 mod rule_pages;
 mod support;
+mod terminal;
+mod usage;
