@@ -555,11 +555,14 @@ fn write_report(
     if failing { EXIT_FINDINGS } else { EXIT_CLEAN }
 }
 
+/// The width to wrap text to: `COLUMNS` when set, else the width of the terminal stdout is
+/// (never below 40 columns, so a tiny window does not shred the report).
 fn terminal_width() -> Option<usize> {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
-        .filter(|&w| w >= 40)
+        .or_else(|| terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| w.0 as usize))
+        .map(|w: usize| w.max(40))
 }
 
 /// `kube-migrate-lint rules`: every rule with its default severity, fixability and summary.
@@ -578,30 +581,67 @@ pub fn rules_table(format: Format) -> String {
                 .collect();
             serde_json::to_string_pretty(&v).expect("serialisable") + "\n"
         }
-        _ => {
-            let w = rules::REGISTRY
-                .iter()
-                .map(|r| r.meta().name.len())
-                .max()
-                .unwrap_or(10);
-            let mut s = format!(
-                "{:w$}  {:8}  {:8}  {:3}  summary\n",
-                "rule", "severity", "category", "fix"
-            );
-            for r in rules::REGISTRY {
-                let m = r.meta();
-                s.push_str(&format!(
-                    "{:w$}  {:8}  {:8}  {:3}  {}\n",
-                    m.name,
-                    m.severity.as_str(),
-                    m.category.as_str(),
-                    if m.fixable { "yes" } else { "no" },
-                    m.summary
-                ));
+        _ => rules_text(terminal_width().unwrap_or(80)),
+    }
+}
+
+/// The `rules` table as text: aligned columns, the summary wrapped to `width` under its own
+/// column.
+pub fn rules_text(width: usize) -> String {
+    let metas: Vec<_> = rules::REGISTRY.iter().map(|r| r.meta()).collect();
+    let col = |head: &str, cells: &mut dyn Iterator<Item = usize>| cells.chain([head.len()]).max();
+    let name_w = col("rule", &mut metas.iter().map(|m| m.name.len())).unwrap_or(4);
+    let sev_w = col(
+        "severity",
+        &mut metas.iter().map(|m| m.severity.as_str().len()),
+    )
+    .unwrap_or(8);
+    let cat_w = col(
+        "category",
+        &mut metas.iter().map(|m| m.category.as_str().len()),
+    )
+    .unwrap_or(8);
+    let indent = name_w + sev_w + cat_w + 3 + 4 * 2;
+    // Too narrow for a summary column: the summary goes on lines of its own, indented a little.
+    let (indent, first_on_own_line) = if width >= indent + 30 {
+        (indent, false)
+    } else {
+        (4, true)
+    };
+    let wrap = textwrap::Options::new(width.saturating_sub(indent).max(20))
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    let head = format!(
+        "{:name_w$}  {:sev_w$}  {:cat_w$}  {:3}",
+        "rule", "severity", "category", "fix"
+    );
+    let mut s = if first_on_own_line {
+        format!("{}\n", head.trim_end())
+    } else {
+        format!("{head}  summary\n")
+    };
+    for m in metas {
+        let row = format!(
+            "{:name_w$}  {:sev_w$}  {:cat_w$}  {:3}",
+            m.name,
+            m.severity.as_str(),
+            m.category.as_str(),
+            if m.fixable { "yes" } else { "no" },
+        );
+        let lines = textwrap::wrap(m.summary, &wrap);
+        if first_on_own_line {
+            s.push_str(row.trim_end());
+            s.push('\n');
+        }
+        for (i, line) in lines.iter().enumerate() {
+            if i == 0 && !first_on_own_line {
+                s.push_str(&format!("{row}  {line}\n"));
+            } else {
+                s.push_str(&format!("{:indent$}{line}\n", ""));
             }
-            s
         }
     }
+    s
 }
 
 /// `kube-migrate-lint explain RULE`: the rule's page.

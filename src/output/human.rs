@@ -148,7 +148,10 @@ pub fn render(report: &Report, opts: &Options) -> String {
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(opts.width)
         .with_context_lines(1)
-        .with_links(false);
+        .with_links(false)
+        // Break lines at spaces only: never inside a name such as `myapp-migration-v1.2`.
+        .with_word_separator(textwrap::WordSeparator::AsciiSpace)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation);
     let mut out = String::new();
     for d in &report.diagnostics {
         let s = shown(report, d);
