@@ -158,6 +158,30 @@ fn parse_output(s: &str) -> Result<(Format, PathBuf), String> {
     Ok((format, PathBuf::from(p)))
 }
 
+/// The completion script for `shell`. `explain`, `--select` and `--ignore` complete rule names
+/// (given to the generator only: the commands keep their own "did you mean" errors). In bash, clap_complete spells
+/// the state of a hyphenated binary two ways (clap-rs/clap#6421, open), so nothing after a
+/// subcommand completed; the case labels are respelled the way its dispatch loop spells them.
+fn completions(shell: clap_complete::Shell) -> String {
+    let bin = "kube-migrate-lint";
+    let rule_names = || clap::builder::PossibleValuesParser::new(kube_migrate_lint::rules::names());
+    let mut cmd = <Cli as clap::CommandFactory>::command()
+        .mut_arg("select", |a| a.value_parser(rule_names()))
+        .mut_arg("ignore", |a| a.value_parser(rule_names()))
+        .mut_subcommand("explain", |c| {
+            c.mut_arg("rule", |a| a.value_parser(rule_names()))
+        });
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, bin, &mut buf);
+    let script = String::from_utf8_lossy(&buf).into_owned();
+    if shell == clap_complete::Shell::Bash {
+        let loop_spelling = bin.replace('-', "__");
+        let label_spelling = bin.replace('-', "__subcmd__");
+        return script.replace(&label_spelling, &loop_spelling);
+    }
+    script
+}
+
 fn main() -> ExitCode {
     // Panics are caught per file and reported as findings; keep their raw text (which could
     // quote input) out of the logs.
@@ -173,12 +197,7 @@ fn main() -> ExitCode {
     let mut stderr = std::io::stderr();
     let code = match cli.command {
         Some(Command::Rules { format: f }) => app::print(&mut stdout, &app::rules_table(format(f))),
-        Some(Command::Completions { shell }) => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            let mut buf = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "kube-migrate-lint", &mut buf);
-            app::print(&mut stdout, &String::from_utf8_lossy(&buf))
-        }
+        Some(Command::Completions { shell }) => app::print(&mut stdout, &completions(shell)),
         Some(Command::Server) => app::EXIT_CLEAN, // served above
         Some(Command::Explain { rule }) => match app::explain(&rule) {
             Ok(page) => app::print(&mut stdout, &page),
