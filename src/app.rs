@@ -167,6 +167,10 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
+    if let Err(e) = check_usage(opts) {
+        let _ = emit(err, &format!("error: {e}\n"));
+        return EXIT_ERROR;
+    }
     let cfg = match load_config(opts) {
         Ok(c) => c,
         Err(e) => {
@@ -269,6 +273,9 @@ pub fn run(
         }
     };
     drop(progress);
+    for w in empty_paths(opts, &report) {
+        let _ = emit(err, &w);
+    }
     if let Some(focus) = &plan.focus {
         let kept: Vec<bool> = report
             .files
@@ -330,6 +337,56 @@ pub fn run(
         return code;
     }
     write_report(opts, &report, &fps, out, err)
+}
+
+/// Mistakes in the command line that no report should hide: a path that does not exist (a typo
+/// in CI would otherwise lint nothing), `--stdin-filename` without `-` to read stdin.
+pub fn check_usage(opts: &RunOptions) -> Result<(), String> {
+    for p in opts.paths.iter().filter(|p| p.as_os_str() != "-") {
+        if std::fs::symlink_metadata(p).is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
+            return Err(format!("`{}`: no such file or directory", p.display()));
+        }
+    }
+    let use_stdin = opts.paths.iter().any(|p| p.as_os_str() == "-");
+    if opts.stdin_filename.is_some() && !use_stdin {
+        return Err(
+            "--stdin-filename names what stdin stands for, but stdin is not read: add `-` to the paths"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// The given directories under which no manifest was found: said on stderr, since a wrong path
+/// in CI would otherwise pass in silence.
+fn empty_paths(opts: &RunOptions, report: &Report) -> Vec<String> {
+    let found: Vec<PathBuf> = report
+        .files
+        .iter()
+        .filter_map(|f| f.path.as_deref().and_then(crate::resolve::canonical))
+        .collect();
+    let given: Vec<PathBuf> = if opts.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        opts.paths
+            .iter()
+            .filter(|p| p.as_os_str() != "-")
+            .cloned()
+            .collect()
+    };
+    given
+        .iter()
+        .filter(|p| p.is_dir())
+        .filter(|p| {
+            crate::resolve::canonical(p).is_some_and(|c| !found.iter().any(|f| f.starts_with(&c)))
+        })
+        .map(|p| {
+            format!(
+                "warning: no manifests (*.yaml, *.yml, Kustomization) found under `{}`\n",
+                p.display()
+            )
+        })
+        .collect()
 }
 
 /// Report what the fixes did, write them (`--fix`) or print them (`--diff`). `Ok` carries the
