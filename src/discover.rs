@@ -430,7 +430,10 @@ mod tests {
             assert_eq!(names.show(&d.join("link/k8s/job.yaml")), "k8s/job.yaml");
         }
         // Without a root, a path is shown as given.
-        assert_eq!(PathNames::default().show(Path::new("./a/b.yaml")), "a/b.yaml");
+        assert_eq!(
+            PathNames::default().show(Path::new("./a/b.yaml")),
+            "a/b.yaml"
+        );
     }
 
     #[test]

@@ -146,7 +146,10 @@ fn a_baseline_written_at_the_root_matches_from_a_subdirectory() {
     for (dir, path) in [
         (r.join("deploy"), "k8s"),
         (r.join("deploy/k8s"), "."),
-        (std::env::temp_dir(), &*r.join("deploy/k8s").display().to_string()),
+        (
+            std::env::temp_dir(),
+            &*r.join("deploy/k8s").display().to_string(),
+        ),
     ] {
         let o = run(&dir, &[path, "--baseline", &b, "--format", "concise"]);
         assert_eq!(
