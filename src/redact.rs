@@ -13,6 +13,59 @@ pub fn display_value(value: &str) -> String {
     truncate(&mask_url_password(value), 96)
 }
 
+/// A free-form message that may quote input (a panic's) as shown: YAML in it masked as
+/// unparsable source text is, passwords in URLs and the values after credential names
+/// (`password: x`, `API_TOKEN=x`) masked; on one line, truncated to `max` characters.
+pub fn message_for_display(message: &str, max: usize) -> String {
+    let masked = mask(message, &textual_sensitive_spans(message));
+    let masked = mask_credential_values(&mask_url_password(&masked));
+    let one_line = masked.split_whitespace().collect::<Vec<_>>().join(" ");
+    truncate(&one_line, max)
+}
+
+/// `NAME: value`, `NAME=value`, `"NAME": "value"` with a credential NAME: the value becomes `***`.
+fn mask_credential_values(s: &str) -> String {
+    let b = s.as_bytes();
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+    let is_quote = |c: u8| c == b'"' || c == b'\'';
+    let mut out = String::with_capacity(s.len());
+    let (mut copied, mut i) = (0, 0);
+    while i < b.len() {
+        if !is_word(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && is_word(b[i]) {
+            i += 1;
+        }
+        let name = &s[start..i];
+        let mut k = i;
+        if k < b.len() && is_quote(b[k]) {
+            k += 1;
+        }
+        if k >= b.len() || !matches!(b[k], b':' | b'=') || !names_credential(name) {
+            continue;
+        }
+        k += 1;
+        while k < b.len() && (matches!(b[k], b' ' | b'\t') || is_quote(b[k])) {
+            k += 1;
+        }
+        let end = b[k..]
+            .iter()
+            .position(|&c| c.is_ascii_whitespace() || is_quote(c) || b",;)]}".contains(&c))
+            .map_or(b.len(), |e| k + e);
+        if end > k {
+            out.push_str(&s[copied..k]);
+            out.push_str("***");
+            copied = end;
+        }
+        i = end.max(i);
+    }
+    out.push_str(&s[copied..]);
+    out
+}
+
 fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
@@ -400,6 +453,31 @@ mod tests {
                 assert!(span.start <= span.end && span.end as usize <= t.len());
             }
         }
+    }
+
+    #[test]
+    fn messages_quoting_input_are_masked() {
+        let m = message_for_display(
+            "bad value: Secret { password: \"hunter2\" }, API_TOKEN=tok-99 in url mysql://root:pw1@h/d; index 3\nstringData:\n  anything: lastone",
+            1000,
+        );
+        for secret in ["hunter2", "tok-99", "pw1", "lastone"] {
+            assert!(!m.contains(secret), "{secret}: {m}");
+        }
+        assert!(
+            m.contains("mysql://root:***@h/d") && m.contains("index 3"),
+            "{m}"
+        );
+        assert!(!m.contains('\n'));
+        assert_eq!(
+            message_for_display("index out of bounds: the len is 3 but the index is 5", 100),
+            "index out of bounds: the len is 3 but the index is 5"
+        );
+        assert_eq!(
+            message_for_display("é password=ü, x", 100),
+            "é password=***, x"
+        );
+        assert_eq!(message_for_display(&"a".repeat(50), 10).chars().count(), 11);
     }
 
     #[test]
