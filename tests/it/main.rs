@@ -13,5 +13,7 @@ mod integrations;
 mod kustomize_oracle;
 mod limits;
 mod lsp;
+#[cfg(debug_assertions)]
+mod panics;
 mod rule_pages;
 mod support;
