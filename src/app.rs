@@ -549,7 +549,7 @@ fn render_isolated(
 ) -> Result<String, internal::InternalError> {
     let name = format_name(format);
     internal::isolate(|| {
-        internal::inject("output", &format!("{name} {destination}"));
+        internal::inject_with("output", || format!("{name} {destination}"));
         render(format, report, fingerprints, color)
     })
     .map_err(|c| {
