@@ -5,6 +5,7 @@ use crate::config::{self, Config};
 use crate::diagnostic::Severity;
 use crate::discover::Excludes;
 use crate::engine::{self, Input, ReadError, Report, Settings};
+use crate::internal;
 use crate::output::{self, Format};
 use crate::resolve;
 use crate::rules;
@@ -171,6 +172,7 @@ pub fn run(
         let _ = emit(err, &format!("error: {e}\n"));
         return EXIT_ERROR;
     }
+    internal::enter("loading the configuration");
     let cfg = match load_config(opts) {
         Ok(c) => c,
         Err(e) => {
@@ -247,6 +249,7 @@ pub fn run(
     } else {
         resolve::plan(&paths, stdin_name.as_deref())
     };
+    internal::enter("linting");
     let mut progress = Progress::start(&mut settings);
     let mut report = if opts.fix == FixMode::Off {
         engine::lint_paths(&plan.roots, stdin_input, &excludes, &settings)
@@ -264,7 +267,17 @@ pub fn run(
         let options = crate::fix::Options {
             unsafe_fixes: opts.unsafe_fixes,
         };
-        let outcome = crate::fix::fix(inputs, &settings, options, &keep);
+        internal::enter("fixing");
+        // A bug while fixing changes nothing: what is there is linted and reported as is.
+        let fixing =
+            internal::isolate(|| crate::fix::fix(inputs.clone(), &settings, options, &keep));
+        let outcome = fixing.unwrap_or_else(|c| {
+            let mut report = engine::lint_inputs(inputs, &settings);
+            report
+                .internal
+                .push(c.error("fix", "applying fixes; nothing was changed", None));
+            crate::fix::Outcome::unchanged(report)
+        });
         // The line is erased before anything else is written to the terminal.
         drop(progress.take());
         match finish_fixes(opts, outcome, stdin_display.as_deref(), read, out, err) {
@@ -276,6 +289,8 @@ pub fn run(
     for w in empty_paths(opts, &report) {
         let _ = emit(err, &w);
     }
+    internal::enter("choosing the findings to report");
+    internal::inject("crash", "app");
     if let Some(focus) = &plan.focus {
         let kept: Vec<bool> = report
             .files
@@ -286,23 +301,37 @@ pub fn run(
                     .is_none_or(|p| focus.keeps(p) || Some(p) == stdin_name.as_deref())
             })
             .collect();
+        // An internal error anywhere may have hidden something in the given files: kept.
         report.diagnostics.retain(|d| {
-            kept[d.loc.file as usize] || d.related.iter().any(|r| kept[r.loc.file as usize])
+            kept[d.loc.file as usize]
+                || d.related.iter().any(|r| kept[r.loc.file as usize])
+                || d.rule == crate::rules::internal_error::META.name
         });
     }
     let mut fps = crate::fingerprint::fingerprints(&report);
     if let Some(path) = &opts.write_baseline {
+        internal::enter("writing the baseline");
         return match write_file(path, &crate::baseline::render(&report, &fps)) {
             Ok(()) => {
-                let _ = emit(
-                    err,
-                    &format!(
-                        "wrote {} finding(s) to the baseline {}\n",
-                        report.diagnostics.len(),
-                        path.display()
-                    ),
+                let recorded = crate::baseline::recorded(&report);
+                let mut side = format!(
+                    "wrote {recorded} finding(s) to the baseline {}\n",
+                    path.display()
                 );
-                EXIT_CLEAN
+                // A bug is never recorded as accepted: it is reported, and fails the run.
+                for d in report.diagnostics.iter().filter(|d| is_internal(d)) {
+                    let file = &report.files[d.loc.file as usize].display;
+                    side.push_str(&format!("error: {file}: {}\n", d.message));
+                }
+                for e in &report.internal {
+                    side.push_str(&format!("error: {e}\n"));
+                }
+                let _ = emit(err, &side);
+                if report.has_internal_error() {
+                    EXIT_ERROR
+                } else {
+                    EXIT_CLEAN
+                }
             }
             Err(e) => {
                 let _ = emit(
@@ -314,6 +343,7 @@ pub fn run(
         };
     }
     if let Some(path) = &opts.baseline {
+        internal::enter("applying the baseline");
         let known = match crate::baseline::read(path) {
             Ok(k) => k,
             Err(e) => {
@@ -329,6 +359,7 @@ pub fn run(
             ));
         }
     }
+    internal::enter("writing the report");
     if opts.fix == FixMode::Fix && use_stdin {
         // The fixed text went to stdout; the findings left go to stderr.
         let (mut buf, mut side) = (Vec::new(), Vec::new());
@@ -422,21 +453,41 @@ fn finish_fixes(
         String::new()
     };
     if opts.fix == FixMode::Diff {
-        let status = emit(out, &crate::fix::diff(&outcome.changed));
+        let diff = internal::isolate(|| {
+            internal::inject("fix", "diff");
+            crate::fix::diff(&outcome.changed)
+        });
+        let status = match diff {
+            Ok(d) => emit(out, &d),
+            Err(c) => {
+                let e = c.error("fix", "printing the diff", None);
+                side.push_str(&format!("error: {e}\n"));
+                Err(io::ErrorKind::Other.into())
+            }
+        };
         side.push_str(&format!(
             "{fixes} fix(es) would change {files} file(s); nothing was written\n{unsafe_hint}"
         ));
         for e in &report.errors {
             side.push_str(&format!("error: {e}\n"));
         }
+        for d in report.diagnostics.iter().filter(|d| is_internal(d)) {
+            let file = &report.files[d.loc.file as usize].display;
+            side.push_str(&format!("error: {file}: {}\n", d.message));
+        }
+        for e in &report.internal {
+            side.push_str(&format!("error: {e}\n"));
+        }
         let _ = emit(err, &side);
-        return Err(if status.is_err() || !report.errors.is_empty() {
-            EXIT_ERROR
-        } else if files > 0 {
-            EXIT_FINDINGS
-        } else {
-            EXIT_CLEAN
-        });
+        return Err(
+            if status.is_err() || !report.errors.is_empty() || report.has_internal_error() {
+                EXIT_ERROR
+            } else if files > 0 {
+                EXIT_FINDINGS
+            } else {
+                EXIT_CLEAN
+            },
+        );
     }
     let mut written = 0;
     for c in &outcome.changed {
@@ -575,6 +626,42 @@ fn write_file(path: &Path, text: &str) -> io::Result<()> {
     })
 }
 
+fn is_internal(d: &crate::diagnostic::Diagnostic) -> bool {
+    d.rule == crate::rules::internal_error::META.name
+}
+
+/// The name a format is given on the command line.
+fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::Human => "human",
+        Format::Json => "json",
+        Format::Concise => "concise",
+        Format::Gitlab => "gitlab",
+        Format::Junit => "junit",
+        Format::Sarif => "sarif",
+        Format::Github => "github",
+    }
+}
+
+/// Render one format, isolated: a bug in one emitter costs that report only.
+fn render_isolated(
+    format: Format,
+    report: &Report,
+    fingerprints: &[String],
+    color: bool,
+    destination: &str,
+) -> Result<String, internal::InternalError> {
+    let name = format_name(format);
+    internal::isolate(|| {
+        internal::inject_with("output", || format!("{name} {destination}"));
+        render(format, report, fingerprints, color)
+    })
+    .map_err(|c| {
+        let doing = format!("writing the {name} report to {destination}");
+        c.error("output", doing, Some(destination))
+    })
+}
+
 fn write_report(
     opts: &RunOptions,
     report: &Report,
@@ -582,16 +669,30 @@ fn write_report(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    let mut status = emit(
-        out,
-        &render(opts.format, report, fingerprints, color_enabled(opts.color)),
-    );
     let mut side = String::new();
     let mut failed = false;
-    for (format, path) in &opts.outputs {
-        if let Err(e) = write_file(path, &render(*format, report, fingerprints, false)) {
-            side.push_str(&format!("error: cannot write {}: {e}\n", path.display()));
+    let color = color_enabled(opts.color);
+    let mut status = match render_isolated(opts.format, report, fingerprints, color, "stdout") {
+        Ok(text) => emit(out, &text),
+        Err(e) => {
+            side.push_str(&format!("error: {e}\n"));
             failed = true;
+            Ok(())
+        }
+    };
+    for (format, path) in &opts.outputs {
+        let shown = path.display().to_string();
+        match render_isolated(*format, report, fingerprints, false, &shown) {
+            Ok(text) => {
+                if let Err(e) = write_file(path, &text) {
+                    side.push_str(&format!("error: cannot write {shown}: {e}\n"));
+                    failed = true;
+                }
+            }
+            Err(e) => {
+                side.push_str(&format!("error: {e}\n"));
+                failed = true;
+            }
         }
     }
     for n in &report.notes {
@@ -600,10 +701,14 @@ fn write_report(
     for e in &report.errors {
         side.push_str(&format!("error: {e}\n"));
     }
+    for e in &report.internal {
+        side.push_str(&format!("error: {e}\n"));
+    }
     if !side.is_empty() {
         status = status.and(emit(err, &side));
     }
-    if status.is_err() || failed || !report.errors.is_empty() {
+    // A bug fails the run whatever `--fail-on` says: something was not checked.
+    if status.is_err() || failed || !report.errors.is_empty() || report.has_internal_error() {
         return EXIT_ERROR;
     }
     let failing = opts

@@ -9,11 +9,22 @@ use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+/// Internal errors are bugs, never accepted: they are not recorded, and never hidden.
+fn recordable(d: &crate::diagnostic::Diagnostic) -> bool {
+    d.rule != crate::rules::internal_error::META.name
+}
+
+/// How many findings [`render`] records.
+pub fn recorded(report: &Report) -> usize {
+    report.diagnostics.iter().filter(|d| recordable(d)).count()
+}
+
 pub fn render(report: &Report, fingerprints: &[String]) -> String {
     let mut entries: Vec<_> = report
         .diagnostics
         .iter()
         .zip(fingerprints)
+        .filter(|(d, _)| recordable(d))
         .map(|(d, fp)| {
             json!({
                 "fingerprint": fp,
@@ -65,7 +76,11 @@ pub fn apply(
     known: &BTreeSet<String>,
 ) -> usize {
     let before = report.diagnostics.len();
-    let keep: Vec<bool> = fingerprints.iter().map(|f| !known.contains(f)).collect();
+    let keep: Vec<bool> = fingerprints
+        .iter()
+        .zip(&report.diagnostics)
+        .map(|(f, d)| !recordable(d) || !known.contains(f))
+        .collect();
     let mut k = keep.iter();
     report.diagnostics.retain(|_| *k.next().unwrap_or(&true));
     let mut k = keep.iter();

@@ -5,6 +5,7 @@ use crate::config::{Config, DeployEngine, RuleSetting};
 use crate::diagnostic::{Diagnostic, FileId, Loc, ObjectRef, Severity};
 use crate::discover::{self, Excludes};
 use crate::graph::ContextMode;
+use crate::internal::{InternalError, inject, inject_with, isolate};
 use crate::model::{self, FileData, FileRole, Object};
 use crate::rules::{self, ContextCx, ObjectCx, Rule};
 use crate::source::{SourceFile, Span, decode};
@@ -13,7 +14,6 @@ use crate::workspace::{Workspace, WorkspaceOptions};
 use crate::yaml::{self, YamlErrorKind};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -180,6 +180,9 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Paths that could not be read: exit code 2.
     pub errors: Vec<String>,
+    /// Bugs that no file can carry (a context, a workspace rule, an emitter): exit code 2, as
+    /// is any `internal-error` finding.
+    pub internal: Vec<InternalError>,
     /// Secret values in the sources, masked wherever source text is shown.
     pub redactions: Vec<Loc>,
     pub elapsed: Duration,
@@ -191,6 +194,15 @@ impl Report {
             .iter()
             .filter(|d| d.severity == sev)
             .count()
+    }
+
+    /// Whether the linter failed on a bug anywhere in this run.
+    pub fn has_internal_error(&self) -> bool {
+        !self.internal.is_empty()
+            || self
+                .diagnostics
+                .iter()
+                .any(|d| d.rule == rules::internal_error::META.name)
     }
 }
 
@@ -427,17 +439,6 @@ fn empty_file(input: &Input, role: FileRole) -> FileData {
     }
 }
 
-fn internal_error(loc: Loc, what: &str) -> Diagnostic {
-    let meta = &rules::internal_error::META;
-    Diagnostic::new(
-        meta.name,
-        meta.severity,
-        loc,
-        format!("internal error while {what}; the other files were still checked"),
-    )
-    .help("please report this with the file (redacted) at the project's issue tracker")
-}
-
 /// Lint already-read inputs. Inputs are sorted by displayed path so file ids are stable.
 pub fn lint_inputs(inputs: Vec<Input>, settings: &Settings) -> Report {
     lint_inputs_with(inputs, settings, rules::REGISTRY)
@@ -454,24 +455,25 @@ pub fn load_workspace(
     let loaded: Vec<Loaded> = inputs
         .into_par_iter()
         .map(|input| {
-            let display = input.display.clone();
+            let (display, path) = (input.display.clone(), input.path.clone());
             if let Some(p) = &settings.progress {
                 p.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-            catch_unwind(AssertUnwindSafe(|| load(input, settings))).unwrap_or_else(|_| Loaded {
+            isolate(|| {
+                inject("parse", &input.display);
+                load(input, settings)
+            })
+            .unwrap_or_else(|c| Loaded {
+                diags: vec![
+                    c.error("parse", "parsing this file", Some(&display))
+                        .diagnostic(file_start(0)),
+                ],
                 file: Some(FileData {
-                    source: SourceFile::new(display, None, String::new()),
+                    source: SourceFile::new(display, path, String::new()),
                     docs: Vec::new(),
                     error: None,
                     role: FileRole::Manifest,
                 }),
-                diags: vec![internal_error(
-                    Loc {
-                        file: 0,
-                        span: Span::default(),
-                    },
-                    "parsing this file",
-                )],
                 note: None,
                 error: None,
             })
@@ -502,20 +504,17 @@ pub fn load_workspace(
         .par_iter()
         .enumerate()
         .map(|(i, f)| {
-            catch_unwind(AssertUnwindSafe(|| {
+            isolate(|| {
+                inject("objects", &f.source.display);
                 model::objects_of(i as FileId, f, settings.expansion_budget)
-            }))
-            .unwrap_or_else(|_| {
-                (
-                    Vec::new(),
-                    vec![internal_error(
-                        Loc {
-                            file: i as FileId,
-                            span: Span::default(),
-                        },
-                        "reading objects",
-                    )],
-                )
+            })
+            .unwrap_or_else(|c| {
+                let e = c.error(
+                    "objects",
+                    "reading the objects of this file",
+                    Some(&f.source.display),
+                );
+                (Vec::new(), vec![e.diagnostic(file_start(i as FileId))])
             })
         })
         .collect();
@@ -531,7 +530,7 @@ pub fn load_workspace(
             objects.push(o);
         }
     }
-    let ws = Workspace::new(
+    let mut ws = Workspace::new(
         files,
         objects,
         WorkspaceOptions {
@@ -573,7 +572,16 @@ pub fn load_workspace(
     }
     report.notes.sort();
     report.notes.dedup();
+    report.internal.append(&mut ws.internal);
     (ws, diags, report)
+}
+
+/// The start of a file: where a finding about the whole file goes.
+fn file_start(file: FileId) -> Loc {
+    Loc {
+        file,
+        span: Span::default(),
+    }
 }
 
 /// Lint with a given rule list (the registry, or a test's own rules).
@@ -596,66 +604,78 @@ pub fn lint_inputs_with(
             let cx = ObjectCx::new(&ws, o);
             let mut out = Vec::new();
             for r in &enabled {
-                if catch_unwind(AssertUnwindSafe(|| r.check_object(&cx, &mut out))).is_err() {
-                    out.push(internal_error(
-                        cx.loc_of(o.root),
-                        &format!("running {}", r.meta().name),
-                    ));
+                let checked = isolate(|| {
+                    inject_with("rule", || {
+                        format!("{} {}", cx.file.source.display, r.meta().name)
+                    });
+                    r.check_object(&cx, &mut out)
+                });
+                if let Err(c) = checked {
+                    let doing = format!("running {} on {}", r.meta().name, object_name(o));
+                    let mut d = c
+                        .error("rule", doing, Some(&cx.file.source.display))
+                        .diagnostic(cx.loc_of(o.root));
+                    d.object = Some(o.id);
+                    out.push(d);
                 }
             }
             out
         })
         .collect();
-    let context_diags: Vec<Diagnostic> = ws
+    // A context or the workspace is no one file: what fails there is a report-level error.
+    let context_checks: Vec<(Vec<Diagnostic>, Vec<InternalError>)> = ws
         .contexts
         .par_iter()
-        .flat_map_iter(|c| {
+        .map(|c| {
             let cx = ContextCx {
                 ws: &ws,
                 context: c,
             };
-            let mut out = Vec::new();
+            let (mut out, mut failed) = (Vec::new(), Vec::new());
             for r in &enabled {
-                if catch_unwind(AssertUnwindSafe(|| r.check_context(&cx, &mut out))).is_err() {
-                    let file = c.root.or(c.files.first().copied()).unwrap_or(0);
-                    out.push(internal_error(
-                        Loc {
-                            file,
-                            span: Span::default(),
-                        },
-                        &format!("running {}", r.meta().name),
-                    ));
+                let checked = isolate(|| {
+                    inject_with("context-rule", || format!("{} {}", c.name, r.meta().name));
+                    r.check_context(&cx, &mut out)
+                });
+                if let Err(e) = checked {
+                    let doing = format!("running {} on the context {}", r.meta().name, c.name);
+                    failed.push(e.error("rule", doing, Some(&c.name)));
                 }
             }
-            out
+            (out, failed)
         })
         .collect();
-    let workspace_diags: Vec<Diagnostic> = enabled
+    let workspace_checks: Vec<(Vec<Diagnostic>, Option<InternalError>)> = enabled
         .par_iter()
-        .flat_map_iter(|r| {
+        .map(|r| {
             let mut out = Vec::new();
-            if catch_unwind(AssertUnwindSafe(|| r.check_workspace(&ws, &mut out))).is_err() {
-                out.push(internal_error(
-                    Loc {
-                        file: 0,
-                        span: Span::default(),
-                    },
-                    &format!("running {}", r.meta().name),
-                ));
-            }
-            out
+            let checked = isolate(|| {
+                inject("workspace-rule", r.meta().name);
+                r.check_workspace(&ws, &mut out)
+            });
+            let failed = checked.err().map(|e| {
+                let doing = format!("running {} across all contexts", r.meta().name);
+                e.error("rule", doing, None)
+            });
+            (out, failed)
         })
         .collect();
     diags.extend(object_diags);
-    diags.extend(context_diags);
-    diags.extend(workspace_diags);
+    for (ds, failed) in context_checks {
+        diags.extend(ds);
+        report.internal.extend(failed);
+    }
+    for (ds, failed) in workspace_checks {
+        diags.extend(ds);
+        report.internal.extend(failed);
+    }
     diags.retain(|d| settings.enabled(d.rule) || d.rule == rules::internal_error::META.name);
 
-    let mut sups = suppress::collect(&ws);
-    let mut diags = suppress::apply(&ws, diags, &mut sups);
-    if settings.enabled(rules::unused_suppression::META.name) {
-        diags.extend(suppress::unused(&sups, |r| settings.enabled(r)));
-    }
+    // Internal errors are never suppressed, re-graded or hidden.
+    let (mut internal, mut diags): (Vec<Diagnostic>, Vec<Diagnostic>) = diags
+        .into_iter()
+        .partition(|d| d.rule == rules::internal_error::META.name);
+    suppressions(&ws, &mut diags, &mut internal, settings, &mut report);
     for d in &mut diags {
         if let Some(&sev) = settings.rules.get(d.rule)
             && settings_overrides(settings, d.rule)
@@ -663,10 +683,11 @@ pub fn lint_inputs_with(
             d.severity = sev;
         }
     }
+    report.redactions = redactions(&ws, &mut internal);
+    diags.extend(internal);
     diags.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     diags.dedup();
 
-    report.redactions = crate::redact::sensitive_spans(&ws);
     // A fix that would write over a secret is not offered: its replacement would be shown.
     for d in &mut diags {
         let touches_secret = d.fix.as_ref().is_some_and(|f| {
@@ -687,8 +708,96 @@ pub fn lint_inputs_with(
     report.diagnostics = diags;
     report.notes.sort();
     report.errors.sort();
+    report.internal.sort();
     report.elapsed = start.elapsed();
     report
+}
+
+/// `Kind/name` of an object, for messages.
+fn object_name(o: &Object) -> String {
+    let name = o.name.as_deref().map(crate::redact::display_value);
+    let kind = crate::redact::key_for_display(&o.kind);
+    format!("{kind}/{}", name.as_deref().unwrap_or("(unnamed)"))
+}
+
+/// Apply suppressions, collected file by file: a file whose suppressions cannot be read (a
+/// bug) gets an internal error, and its findings are reported unsuppressed.
+fn suppressions(
+    ws: &Workspace,
+    diags: &mut Vec<Diagnostic>,
+    internal: &mut Vec<Diagnostic>,
+    settings: &Settings,
+    report: &mut Report,
+) {
+    let failed = |c: crate::internal::Caught, file: FileId| {
+        let display = &ws.files[file as usize].source.display;
+        c.error(
+            "suppressions",
+            "reading the suppressions in this file",
+            Some(display),
+        )
+        .diagnostic(file_start(file))
+    };
+    let mut sups = Vec::new();
+    for (fid, f) in ws.files.iter().enumerate() {
+        match isolate(|| {
+            inject("suppressions", &f.source.display);
+            suppress::comments_in(ws, fid as FileId)
+        }) {
+            Ok(s) => sups.extend(s),
+            Err(c) => internal.push(failed(c, fid as FileId)),
+        }
+    }
+    for objects in ws.objects.chunk_by(|a, b| a.file == b.file) {
+        match isolate(|| suppress::annotations_on(ws, objects)) {
+            Ok(s) => sups.extend(s),
+            Err(c) => internal.push(failed(c, objects[0].file)),
+        }
+    }
+    let applied = isolate(|| {
+        suppress::apply(ws, diags, &mut sups);
+        if settings.enabled(rules::unused_suppression::META.name) {
+            diags.extend(suppress::unused(&sups, |r| settings.enabled(r)));
+        }
+    });
+    if let Err(c) = applied {
+        report
+            .internal
+            .push(c.error("suppressions", "applying suppressions", None));
+    }
+}
+
+/// Where secret values are, file by file. A file that cannot be scanned (a bug) gets an
+/// internal error and is masked whole: nothing of it is quoted.
+fn redactions(ws: &Workspace, internal: &mut Vec<Diagnostic>) -> Vec<Loc> {
+    let mut out = Vec::new();
+    for (fid, f) in ws.files.iter().enumerate() {
+        let file = fid as FileId;
+        match isolate(|| {
+            inject("redaction", &f.source.display);
+            crate::redact::sensitive_spans_in(file, f)
+        }) {
+            Ok(spans) => out.extend(spans),
+            Err(c) => {
+                let doing = "finding the secret values in this file, which is masked whole";
+                let e = c.error("redaction", doing, Some(&f.source.display));
+                internal.push(e.diagnostic(file_start(file)));
+                // Every line, its end left alone (positions are counted in lines).
+                let mut at = 0;
+                for line in f.source.text.split_inclusive('\n') {
+                    let text = line.trim_end_matches(['\n', '\r']);
+                    out.push(Loc {
+                        file,
+                        span: Span::new(at, at + text.len()),
+                    });
+                    at += line.len();
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// A configured severity replaces the rule's own choice only when it differs from the default

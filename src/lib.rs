@@ -14,6 +14,7 @@ pub mod engine;
 pub mod fingerprint;
 pub mod fix;
 pub mod graph;
+pub mod internal;
 pub mod kustomize;
 pub mod lsp;
 pub mod migration;

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use kube_migrate_lint::app::{self, Color, FixMode, RunOptions};
 use kube_migrate_lint::diagnostic::Severity;
+use kube_migrate_lint::internal;
 use kube_migrate_lint::output::Format;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ use std::process::ExitCode;
     version,
     about = "Lint Kubernetes manifests for broken database-migration rollouts",
     args_conflicts_with_subcommands = true,
-    after_help = "Exit status: 0 no finding at or above --fail-on, 1 findings, 2 usage, config or I/O error."
+    after_help = "Exit status: 0 no finding at or above --fail-on, 1 findings, 2 usage, config or I/O error, or an internal error (a bug)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -183,11 +184,23 @@ fn completions(shell: clap_complete::Shell) -> String {
 }
 
 fn main() -> ExitCode {
-    // Panics are caught per file and reported as findings; keep their raw text (which could
-    // quote input) out of the logs.
-    std::panic::set_hook(Box::new(|_| {}));
+    // Panics are bugs. The hook records them silently (their text could quote input); each
+    // phase of a run catches its own and reports them redacted, with where they happened.
+    internal::install_hook();
     let cli = Cli::parse();
+    // What escapes every phase's isolation still ends in a clear word and status 2.
+    match internal::isolate(|| run(cli)) {
+        Ok(code) => code,
+        Err(c) => {
+            eprint!("{}", internal::crash_report(&c));
+            ExitCode::from(app::EXIT_ERROR as u8)
+        }
+    }
+}
+
+fn run(cli: Cli) -> ExitCode {
     if let Some(Command::Server) = cli.command {
+        internal::enter("serving the language server");
         // The transport writes to stdout from its own thread: nothing here may hold the lock.
         return ExitCode::from(kube_migrate_lint::lsp::run() as u8);
     }

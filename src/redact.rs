@@ -13,6 +13,59 @@ pub fn display_value(value: &str) -> String {
     truncate(&mask_url_password(value), 96)
 }
 
+/// A free-form message that may quote input (a panic's) as shown: YAML in it masked as
+/// unparsable source text is, passwords in URLs and the values after credential names
+/// (`password: x`, `API_TOKEN=x`) masked; on one line, truncated to `max` characters.
+pub fn message_for_display(message: &str, max: usize) -> String {
+    let masked = mask(message, &textual_sensitive_spans(message));
+    let masked = mask_credential_values(&mask_url_password(&masked));
+    let one_line = masked.split_whitespace().collect::<Vec<_>>().join(" ");
+    truncate(&one_line, max)
+}
+
+/// `NAME: value`, `NAME=value`, `"NAME": "value"` with a credential NAME: the value becomes `***`.
+fn mask_credential_values(s: &str) -> String {
+    let b = s.as_bytes();
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+    let is_quote = |c: u8| c == b'"' || c == b'\'';
+    let mut out = String::with_capacity(s.len());
+    let (mut copied, mut i) = (0, 0);
+    while i < b.len() {
+        if !is_word(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && is_word(b[i]) {
+            i += 1;
+        }
+        let name = &s[start..i];
+        let mut k = i;
+        if k < b.len() && is_quote(b[k]) {
+            k += 1;
+        }
+        if k >= b.len() || !matches!(b[k], b':' | b'=') || !names_credential(name) {
+            continue;
+        }
+        k += 1;
+        while k < b.len() && (matches!(b[k], b' ' | b'\t') || is_quote(b[k])) {
+            k += 1;
+        }
+        let end = b[k..]
+            .iter()
+            .position(|&c| c.is_ascii_whitespace() || is_quote(c) || b",;)]}".contains(&c))
+            .map_or(b.len(), |e| k + e);
+        if end > k {
+            out.push_str(&s[copied..k]);
+            out.push_str("***");
+            copied = end;
+        }
+        i = end.max(i);
+    }
+    out.push_str(&s[copied..]);
+    out
+}
+
 fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
@@ -74,106 +127,117 @@ pub fn names_credential(name: &str) -> bool {
 /// Byte ranges of secret values in every parsed file, whichever rules are enabled: the human
 /// report quotes source lines, and CI logs are public, so these are masked there.
 pub fn sensitive_spans(ws: &crate::workspace::Workspace) -> Vec<crate::diagnostic::Loc> {
+    let mut out: Vec<_> = ws
+        .files
+        .iter()
+        .enumerate()
+        .flat_map(|(fid, f)| sensitive_spans_in(fid as u32, f))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The secret values of one file (file id `file`), in no particular order.
+pub fn sensitive_spans_in(
+    file: crate::diagnostic::FileId,
+    f: &crate::model::FileData,
+) -> Vec<crate::diagnostic::Loc> {
     use crate::diagnostic::Loc;
     use crate::source::Span;
     use crate::yaml::Kind;
     let mut out = Vec::new();
-    for (fid, f) in ws.files.iter().enumerate() {
-        let file = fid as u32;
-        let text = &f.source.text;
-        // What did not parse has no nodes to go by, but is still quoted in snippets (a
-        // duplicate `password:` key is exactly where a secret sits): mask by its text.
-        if f.error.is_some() || f.docs.is_empty() {
-            out.extend(
-                textual_sensitive_spans(text)
-                    .into_iter()
-                    .map(|span| Loc { file, span }),
-            );
-        }
-        for doc in &f.docs {
-            let secret_generator = f.role == crate::model::FileRole::Kustomization;
-            for node in &doc.nodes {
-                let Kind::Map(entries) = &node.kind else {
-                    continue;
-                };
-                let key_of = |k| doc.str(k).unwrap_or("");
-                let env_name = entries
-                    .iter()
-                    .find(|&&(k, _)| key_of(k) == "name")
-                    .and_then(|&(_, v)| doc.str(v));
-                for &(k, v) in entries {
-                    let key = key_of(k);
-                    let vn = doc.node(v);
-                    match &vn.kind {
-                        Kind::Scalar { value, .. } => {
-                            let credential = names_credential(key)
-                                || (key == "value" && env_name.is_some_and(names_credential));
-                            if credential && !value.is_empty() && !value.starts_with("${") {
+    let text = &f.source.text;
+    // What did not parse has no nodes to go by, but is still quoted in snippets (a
+    // duplicate `password:` key is exactly where a secret sits): mask by its text.
+    if f.error.is_some() || f.docs.is_empty() {
+        out.extend(
+            textual_sensitive_spans(text)
+                .into_iter()
+                .map(|span| Loc { file, span }),
+        );
+    }
+    for doc in &f.docs {
+        let secret_generator = f.role == crate::model::FileRole::Kustomization;
+        for node in &doc.nodes {
+            let Kind::Map(entries) = &node.kind else {
+                continue;
+            };
+            let key_of = |k| doc.str(k).unwrap_or("");
+            let env_name = entries
+                .iter()
+                .find(|&&(k, _)| key_of(k) == "name")
+                .and_then(|&(_, v)| doc.str(v));
+            for &(k, v) in entries {
+                let key = key_of(k);
+                let vn = doc.node(v);
+                match &vn.kind {
+                    Kind::Scalar { value, .. } => {
+                        let credential = names_credential(key)
+                            || (key == "value" && env_name.is_some_and(names_credential));
+                        if credential && !value.is_empty() && !value.starts_with("${") {
+                            out.push(Loc {
+                                file,
+                                span: vn.span,
+                            });
+                        }
+                    }
+                    // Secret data and stringData, and generator literals `KEY=value`.
+                    Kind::Map(inner) if key == "data" || key == "stringData" => {
+                        let is_secret = entries
+                            .iter()
+                            .any(|&(k2, v2)| key_of(k2) == "kind" && doc.str(v2) == Some("Secret"));
+                        for &(ik, iv) in inner {
+                            if is_secret || names_credential(key_of(ik)) {
                                 out.push(Loc {
                                     file,
-                                    span: vn.span,
+                                    span: doc.span(iv),
                                 });
                             }
                         }
-                        // Secret data and stringData, and generator literals `KEY=value`.
-                        Kind::Map(inner) if key == "data" || key == "stringData" => {
-                            let is_secret = entries.iter().any(|&(k2, v2)| {
-                                key_of(k2) == "kind" && doc.str(v2) == Some("Secret")
-                            });
-                            for &(ik, iv) in inner {
-                                if is_secret || names_credential(key_of(ik)) {
-                                    out.push(Loc {
-                                        file,
-                                        span: doc.span(iv),
-                                    });
-                                }
-                            }
-                        }
-                        Kind::Seq(items) if key == "literals" && secret_generator => {
-                            let in_secret_gen = true;
-                            for &it in items {
-                                let Some(lit) = doc.str(it) else { continue };
-                                let Some((name, _)) = lit.split_once('=') else {
-                                    continue;
-                                };
-                                let span = doc.span(it);
-                                let src = &text[span.range()];
-                                if let Some(eq) = src.find('=')
-                                    && (in_secret_gen && is_in_secret_generator(doc, it)
-                                        || names_credential(name))
-                                {
-                                    out.push(Loc {
-                                        file,
-                                        span: Span::new(
-                                            span.start as usize + eq + 1,
-                                            span.end as usize,
-                                        ),
-                                    });
-                                }
-                            }
-                        }
-                        _ => {}
                     }
+                    Kind::Seq(items) if key == "literals" && secret_generator => {
+                        let in_secret_gen = true;
+                        for &it in items {
+                            let Some(lit) = doc.str(it) else { continue };
+                            let Some((name, _)) = lit.split_once('=') else {
+                                continue;
+                            };
+                            let span = doc.span(it);
+                            let src = &text[span.range()];
+                            if let Some(eq) = src.find('=')
+                                && (in_secret_gen && is_in_secret_generator(doc, it)
+                                    || names_credential(name))
+                            {
+                                out.push(Loc {
+                                    file,
+                                    span: Span::new(
+                                        span.start as usize + eq + 1,
+                                        span.end as usize,
+                                    ),
+                                });
+                            }
+                        }
+                    }
+                    _ => {}
                 }
             }
-            // Passwords inside URLs, anywhere.
-            for node in &doc.nodes {
-                if let Kind::Scalar { value, .. } = &node.kind
-                    && url_has_password(value)
-                {
-                    let base = node.span.start as usize;
-                    for r in url_password_ranges(&text[node.span.range()]) {
-                        out.push(Loc {
-                            file,
-                            span: Span::new(base + r.start, base + r.end),
-                        });
-                    }
+        }
+        // Passwords inside URLs, anywhere.
+        for node in &doc.nodes {
+            if let Kind::Scalar { value, .. } = &node.kind
+                && url_has_password(value)
+            {
+                let base = node.span.start as usize;
+                for r in url_password_ranges(&text[node.span.range()]) {
+                    out.push(Loc {
+                        file,
+                        span: Span::new(base + r.start, base + r.end),
+                    });
                 }
             }
         }
     }
-    out.sort();
-    out.dedup();
     out
 }
 
@@ -400,6 +464,31 @@ mod tests {
                 assert!(span.start <= span.end && span.end as usize <= t.len());
             }
         }
+    }
+
+    #[test]
+    fn messages_quoting_input_are_masked() {
+        let m = message_for_display(
+            "bad value: Secret { password: \"hunter2\" }, API_TOKEN=tok-99 in url mysql://root:pw1@h/d; index 3\nstringData:\n  anything: lastone",
+            1000,
+        );
+        for secret in ["hunter2", "tok-99", "pw1", "lastone"] {
+            assert!(!m.contains(secret), "{secret}: {m}");
+        }
+        assert!(
+            m.contains("mysql://root:***@h/d") && m.contains("index 3"),
+            "{m}"
+        );
+        assert!(!m.contains('\n'));
+        assert_eq!(
+            message_for_display("index out of bounds: the len is 3 but the index is 5", 100),
+            "index out of bounds: the len is 3 but the index is 5"
+        );
+        assert_eq!(
+            message_for_display("é password=ü, x", 100),
+            "é password=***, x"
+        );
+        assert_eq!(message_for_display(&"a".repeat(50), 10).chars().count(), 11);
     }
 
     #[test]

@@ -34,13 +34,18 @@ pub struct Suppression {
     inert: bool,
 }
 
-/// All suppressions in the workspace.
-pub fn collect(ws: &Workspace) -> Vec<Suppression> {
+/// The suppression comments in a file (the engine collects them file by file, then the
+/// annotations on each file's objects).
+pub fn comments_in(ws: &Workspace, file: FileId) -> Vec<Suppression> {
     let mut out = Vec::new();
-    for fid in 0..ws.files.len() {
-        collect_comments(ws, fid as FileId, &mut out);
-    }
-    for o in &ws.objects {
+    collect_comments(ws, file, &mut out);
+    out
+}
+
+/// The suppression annotations on some objects.
+pub fn annotations_on(ws: &Workspace, objects: &[crate::model::Object]) -> Vec<Suppression> {
+    let mut out = Vec::new();
+    for o in objects {
         let doc = ws.doc_of(o);
         for ann in o.annotation_nodes(doc) {
             if let Some(v) = doc.get(ann, ANNOTATION) {
@@ -137,34 +142,32 @@ fn next_code_line(src: &crate::source::SourceFile, line: usize) -> Option<usize>
     })
 }
 
-/// Drop suppressed findings, marking which suppression names were used.
-pub fn apply(ws: &Workspace, diags: Vec<Diagnostic>, sups: &mut [Suppression]) -> Vec<Diagnostic> {
-    diags
-        .into_iter()
-        .filter(|d| {
-            let line = ws.files[d.loc.file as usize]
-                .source
-                .lines
-                .line_of(d.loc.span.start as usize);
-            let mut suppressed = false;
-            for s in sups.iter_mut() {
-                let applies = match s.scope {
-                    Scope::Line(f, l) => f == d.loc.file && l == line,
-                    Scope::Object(o) => d.object == Some(o),
-                };
-                if !applies {
-                    continue;
-                }
-                for (name, used) in s.rules.iter_mut() {
-                    if name == d.rule {
-                        *used = true;
-                        suppressed = true;
-                    }
+/// Drop suppressed findings, marking which suppression names were used. (In place: should it
+/// fail half-way, the findings not yet looked at are still there.)
+pub fn apply(ws: &Workspace, diags: &mut Vec<Diagnostic>, sups: &mut [Suppression]) {
+    diags.retain(|d| {
+        let line = ws.files[d.loc.file as usize]
+            .source
+            .lines
+            .line_of(d.loc.span.start as usize);
+        let mut suppressed = false;
+        for s in sups.iter_mut() {
+            let applies = match s.scope {
+                Scope::Line(f, l) => f == d.loc.file && l == line,
+                Scope::Object(o) => d.object == Some(o),
+            };
+            if !applies {
+                continue;
+            }
+            for (name, used) in s.rules.iter_mut() {
+                if name == d.rule {
+                    *used = true;
+                    suppressed = true;
                 }
             }
-            !suppressed
-        })
-        .collect()
+        }
+        !suppressed
+    })
 }
 
 /// `unused-suppression` findings for names that silenced nothing. Names of rules that are

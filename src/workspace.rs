@@ -26,6 +26,8 @@ pub struct Workspace {
     pub replacement_issues: Vec<ReplacementIssue>,
     pub deploy_engine: DeployEngine,
     pub options: WorkspaceOptions,
+    /// Contexts whose evaluation failed on a bug (the others are complete).
+    pub internal: Vec<crate::internal::InternalError>,
     /// Each file's path as kustomize resolves entries (absolute, normalised), by file id.
     pub file_keys: Vec<std::path::PathBuf>,
     by_key: std::collections::HashMap<std::path::PathBuf, FileId>,
@@ -41,7 +43,7 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new(files: Vec<FileData>, objects: Vec<Object>, options: WorkspaceOptions) -> Self {
-        let (mut contexts, fluxes, replacement_issues) = graph::build_contexts(
+        let (mut contexts, fluxes, replacement_issues, internal) = graph::build_contexts(
             &files,
             &objects,
             options.context_mode,
@@ -79,6 +81,7 @@ impl Workspace {
             contexts,
             fluxes,
             replacement_issues,
+            internal,
             deploy_engine: options.deploy_engine,
             options,
         }

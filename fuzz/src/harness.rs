@@ -116,6 +116,11 @@ pub fn check_report(report: &Report) {
             f.display
         );
     };
+    assert!(
+        report.internal.is_empty(),
+        "internal error: {}",
+        report.internal[0]
+    );
     for d in &report.diagnostics {
         assert_ne!(
             d.rule, "internal-error",

@@ -69,6 +69,19 @@ pub struct Outcome {
     pub report: Report,
 }
 
+impl Outcome {
+    /// Nothing fixed: `report` as it is.
+    pub fn unchanged(report: Report) -> Outcome {
+        Outcome {
+            changed: Vec::new(),
+            applied: Vec::new(),
+            rejected: Vec::new(),
+            unsafe_available: 0,
+            report,
+        }
+    }
+}
+
 /// What identifies a finding across edits (positions move; these do not).
 type Identity = (
     &'static str,
@@ -163,6 +176,7 @@ pub fn fix(
         .map(|(inp, o)| o.as_ref().map(|o| masked(&report, &inp.display, o)))
         .collect();
     let mut converged = false;
+    crate::internal::inject("fix", "passes");
     for _ in 0..MAX_PASSES {
         let mut candidates: Vec<Candidate<'_>> = Vec::new();
         for d in &report.diagnostics {

@@ -6,6 +6,7 @@ use super::flux::{self, FluxKustomization};
 use super::path::{self, Concrete, PathError, Step};
 use super::{Context, Rendered, Source, Value};
 use crate::diagnostic::{FileId, Loc, ObjectId};
+use crate::internal::{InternalError, inject, isolate};
 use crate::kustomize::{self, Selector};
 use crate::model::{FileData, FileRole, Object};
 use crate::yaml::{Document, NodeId, Seg};
@@ -258,7 +259,12 @@ pub fn build_contexts(
     mode: ContextMode,
     regex_names: bool,
     max_objects: usize,
-) -> (Vec<Context>, Vec<FluxKustomization>, Vec<ReplacementIssue>) {
+) -> (
+    Vec<Context>,
+    Vec<FluxKustomization>,
+    Vec<ReplacementIssue>,
+    Vec<InternalError>,
+) {
     let mut objects_by_file = vec![Vec::new(); files.len()];
     for o in objects {
         objects_by_file[o.file as usize].push(o.id);
@@ -294,14 +300,75 @@ pub fn build_contexts(
         max_objects,
         produced: std::cell::Cell::new(0),
     };
-    let fluxes = flux::read(files, objects);
+    // Each phase below is isolated: a bug evaluating one context leaves the others linted.
+    let mut internal = Vec::new();
+    let fluxes = isolate(|| {
+        inject("contexts", "Flux Kustomizations");
+        flux::read(files, objects)
+    })
+    .unwrap_or_else(|c| {
+        internal.push(c.error("contexts", "reading the Flux Kustomizations", None));
+        Vec::new()
+    });
     let flux_paths = FluxPaths::new(&fluxes);
     let mut contexts = Vec::new();
     let mut covered: BTreeSet<FileId> = BTreeSet::new();
     let mut issues = Vec::new();
     for k in ev.kusts.values().filter(|k| !k.component) {
         ev.produced.set(0);
-        let mut built = ev.build(k.file, &mut Vec::new());
+        let evaluated = isolate(|| {
+            inject("contexts", &files[k.file as usize].source.display);
+            let mut built = ev.build(k.file, &mut Vec::new());
+            if !ev.over_limit() {
+                // Kustomize appends generated names' content hash last, after prefixes and
+                // suffixes.
+                let hashed: Vec<(usize, String, Loc)> = built
+                    .rendered
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.name_hash)
+                    .map(|(i, r)| {
+                        let writer = r.name.origin.unwrap_or(Loc {
+                            file: k.file,
+                            span: Default::default(),
+                        });
+                        (i, format!("{}-<hash>", r.name.text), writer)
+                    })
+                    .collect();
+                ev.rename_all(hashed, "generator hash suffix", &mut built.rendered);
+            }
+            built
+        });
+        let built = match evaluated {
+            Ok(b) => b,
+            Err(c) => {
+                let name = display_dir(&files[k.file as usize].source.display);
+                internal.push(c.error(
+                    "contexts",
+                    format!("evaluating the kustomization {name}"),
+                    Some(&name),
+                ));
+                // The manifests under its directory are its own: linted as loose manifests they
+                // would yield findings about a context that was never rendered.
+                let mut own: Vec<FileId> = ev
+                    .files_by_key
+                    .iter()
+                    .filter(|(key, _)| key.starts_with(&k.dir))
+                    .map(|(_, &f)| f)
+                    .collect();
+                own.sort();
+                covered.extend(own.iter().copied());
+                contexts.push(Context {
+                    name,
+                    root: Some(k.file),
+                    files: own,
+                    kustomizations: vec![k.file],
+                    unknown: vec![NOT_EVALUATED.to_string()],
+                    ..Context::default()
+                });
+                continue;
+            }
+        };
         if ev.over_limit() {
             covered.extend(built.files.iter().copied());
             contexts.push(Context {
@@ -314,21 +381,6 @@ pub fn build_contexts(
             });
             continue;
         }
-        // Kustomize appends generated names' content hash last, after prefixes and suffixes.
-        let hashed: Vec<(usize, String, Loc)> = built
-            .rendered
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.name_hash)
-            .map(|(i, r)| {
-                let writer = r.name.origin.unwrap_or(Loc {
-                    file: k.file,
-                    span: Default::default(),
-                });
-                (i, format!("{}-<hash>", r.name.text), writer)
-            })
-            .collect();
-        ev.rename_all(hashed, "generator hash suffix", &mut built.rendered);
         covered.extend(built.files.iter().copied());
         issues.extend(built.issues.iter().cloned());
         let mut cx = Context {
@@ -358,24 +410,43 @@ pub fn build_contexts(
         }
     }
     for (dir, fids) in by_dir {
-        let mut cx = Context {
-            name: dir,
-            files: fids.clone(),
-            ..Context::default()
-        };
-        for f in &fids {
-            for &o in &ev.objects_by_file[*f as usize] {
-                cx.objects.push(o);
-                cx.rendered.push(ev.raw(o));
+        let built = isolate(|| {
+            inject("contexts", &dir);
+            let mut cx = Context {
+                files: fids.clone(),
+                ..Context::default()
+            };
+            for f in &fids {
+                for &o in &ev.objects_by_file[*f as usize] {
+                    cx.objects.push(o);
+                    cx.rendered.push(ev.raw(o));
+                }
             }
-        }
-        if let Some(p) = fids.first().and_then(|f| {
-            file_key(&files[*f as usize])
-                .parent()
-                .map(Path::to_path_buf)
-        }) {
-            attach_flux(&mut cx, &p, &flux_paths);
-        }
+            if let Some(p) = fids.first().and_then(|f| {
+                file_key(&files[*f as usize])
+                    .parent()
+                    .map(Path::to_path_buf)
+            }) {
+                attach_flux(&mut cx, &p, &flux_paths);
+            }
+            cx
+        });
+        let cx = match built {
+            Ok(cx) => Context { name: dir, ..cx },
+            Err(c) => {
+                internal.push(c.error(
+                    "contexts",
+                    format!("building the context of the directory {dir}"),
+                    Some(&dir),
+                ));
+                Context {
+                    name: dir,
+                    files: fids,
+                    unknown: vec![NOT_EVALUATED.to_string()],
+                    ..Context::default()
+                }
+            }
+        };
         contexts.push(cx);
     }
     if mode == ContextMode::All && contexts.len() > 1 {
@@ -408,8 +479,12 @@ pub fn build_contexts(
     issues.dedup_by(|a, b| {
         a.kustomization == b.kustomization && a.node == b.node && a.message == b.message
     });
-    (contexts, fluxes, issues)
+    internal.sort();
+    (contexts, fluxes, issues, internal)
 }
+
+/// What a context that failed to evaluate says it could not know.
+pub const NOT_EVALUATED: &str = "not evaluated (an internal error, reported separately)";
 
 fn display_dir(display: &str) -> String {
     match display.rsplit_once('/') {

@@ -136,6 +136,7 @@ impl Context {
                 || u.starts_with("resource `")
                 || u.starts_with("component")
                 || u.contains("cycle")
+                || u == eval::NOT_EVALUATED
         })
     }
 

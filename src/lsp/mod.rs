@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::diagnostic::FileId;
 use crate::discover::{self, Excludes, is_manifest_name};
 use crate::engine::{self, Input, ReadError, Settings};
+use crate::internal::isolate;
 use crate::model::{FileRole, file_role};
 use crate::resolve;
 use convert::Finding;
@@ -28,7 +29,6 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types as lsp;
 use std::collections::{BTreeMap, BTreeSet};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -283,18 +283,11 @@ impl Server {
             Message::Request(req) => {
                 let id = req.id.clone();
                 let method = req.method.clone();
-                let resp =
-                    catch_unwind(AssertUnwindSafe(|| self.request(req))).unwrap_or_else(|_| {
-                        self.log(
-                            lsp::MessageType::ERROR,
-                            format!("internal error while handling {method}; please report it"),
-                        );
-                        Response::new_err(
-                            id,
-                            ErrorCode::InternalError as i32,
-                            "internal error".into(),
-                        )
-                    });
+                let resp = isolate(|| self.request(req)).unwrap_or_else(|c| {
+                    let e = c.error("server", format!("handling {method}"), None);
+                    self.log(lsp::MessageType::ERROR, e.message());
+                    Response::new_err(id, ErrorCode::InternalError as i32, e.summary())
+                });
                 self.send(resp.into());
                 None
             }
@@ -303,11 +296,9 @@ impl Server {
             }
             Message::Notification(n) => {
                 let method = n.method.clone();
-                if catch_unwind(AssertUnwindSafe(|| self.notification(n))).is_err() {
-                    self.log(
-                        lsp::MessageType::ERROR,
-                        format!("internal error while handling {method}; please report it"),
-                    );
+                if let Err(c) = isolate(|| self.notification(n)) {
+                    let e = c.error("server", format!("handling {method}"), None);
+                    self.log(lsp::MessageType::ERROR, e.message());
                 }
                 None
             }
@@ -482,8 +473,15 @@ impl Server {
         }
     }
 
-    /// Lint what changed, then publish.
+    /// Lint what changed, then publish; a bug is logged to the client, and the server goes on.
     fn flush(&mut self) {
+        if let Err(c) = isolate(|| self.update()) {
+            let e = c.error("server", "publishing diagnostics", None);
+            self.log(lsp::MessageType::ERROR, e.message());
+        }
+    }
+
+    fn update(&mut self) {
         if self.dirty.is_empty() && !self.everything_dirty {
             return;
         }
@@ -521,8 +519,17 @@ impl Server {
             }
         }
         for u in &todo {
-            let state = self.lint(u);
-            self.units.insert(u.clone(), state);
+            // A unit that fails keeps what was published for it last.
+            match isolate(|| self.lint(u)) {
+                Ok(state) => {
+                    self.units.insert(u.clone(), state);
+                }
+                Err(c) => {
+                    let dir = u.dir().display().to_string();
+                    let e = c.error("server", format!("linting {dir}"), Some(&dir));
+                    self.log(lsp::MessageType::ERROR, e.message());
+                }
+            }
         }
         self.publish();
     }
@@ -530,6 +537,7 @@ impl Server {
     /// Lint a unit with the open buffers standing for their files, configured as the CLI would
     /// be for its directory.
     fn lint(&mut self, unit: &Unit) -> UnitState {
+        crate::internal::inject("server", &unit.dir().to_string_lossy());
         let roots = unit.roots();
         let opts = RunOptions {
             paths: vec![unit.dir().to_path_buf()],
@@ -573,6 +581,11 @@ impl Server {
         }
         for e in &report.errors {
             self.log_once(lsp::MessageType::WARNING, format!("error: {e}"));
+        }
+        // Bugs no file carries (a context, a workspace rule); those in a file are published on
+        // it as `internal-error` findings.
+        for e in &report.internal {
+            self.log_once(lsp::MessageType::ERROR, e.message());
         }
         let paths: Vec<Option<PathBuf>> = report
             .files

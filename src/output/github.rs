@@ -46,6 +46,13 @@ pub fn render(report: &Report) -> String {
             escape_data(&message)
         ));
     }
+    // A bug no file carries: an annotation on the run.
+    for e in &report.internal {
+        out.push_str(&format!(
+            "::error title=internal-error::{}\n",
+            escape_data(&e.message())
+        ));
+    }
     out
 }
 

@@ -42,7 +42,7 @@ fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
 }
 
 pub fn render(report: &Report) -> String {
-    let v = json!({
+    let mut v = json!({
         "version": 1,
         "tool": {"name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION")},
         "summary": {
@@ -54,6 +54,21 @@ pub fn render(report: &Report) -> String {
         },
         "diagnostics": report.diagnostics.iter().map(|d| diagnostic(report, d)).collect::<Vec<_>>(),
     });
+    // Only when there are some, so that a run without bugs reads as it always has.
+    if !report.internal.is_empty() {
+        v["internalErrors"] = report
+            .internal
+            .iter()
+            .map(|e| {
+                json!({
+                    "phase": e.phase,
+                    "subject": e.subject,
+                    "location": e.location,
+                    "message": e.message(),
+                })
+            })
+            .collect();
+    }
     let mut s = serde_json::to_string_pretty(&v).expect("JSON values serialise");
     s.push('\n');
     s

@@ -120,7 +120,7 @@ pub fn render(report: &Report, fingerprints: &[String]) -> String {
             r
         })
         .collect();
-    let log = json!({
+    let mut log = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
@@ -134,6 +134,24 @@ pub fn render(report: &Report, fingerprints: &[String]) -> String {
             "results": results,
         }],
     });
+    // A bug no file carries is a tool execution notification, and the run did not succeed.
+    if !report.internal.is_empty() {
+        let notifications: Vec<Value> = report
+            .internal
+            .iter()
+            .map(|e| {
+                json!({
+                    "level": "error",
+                    "message": {"text": e.message()},
+                    "properties": {"phase": e.phase, "subject": e.subject, "location": e.location},
+                })
+            })
+            .collect();
+        log["runs"][0]["invocations"] = json!([{
+            "executionSuccessful": false,
+            "toolExecutionNotifications": notifications,
+        }]);
+    }
     let mut s = serde_json::to_string_pretty(&log).expect("JSON values serialise");
     s.push('\n');
     s

@@ -5,6 +5,6 @@ super::engine_rule!(
     "internal-error",
     Error,
     Meta,
-    "the linter itself failed on a file (a bug: please report it); the run goes on with the other files",
+    "the linter itself failed (a bug: please report it); the run goes on with the other files and contexts, and exits 2",
     "../../rules/internal-error.md"
 );

@@ -24,8 +24,13 @@ struct Client {
 
 impl Client {
     fn start(dir: &Path) -> Client {
+        Client::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, env: &[(&str, &str)]) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kube-migrate-lint"))
             .arg("server")
+            .envs(env.iter().copied())
             .current_dir(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -144,6 +149,22 @@ impl Client {
             if want(&ds) {
                 return ds;
             }
+        }
+    }
+
+    /// The next `window/logMessage` satisfying `want`.
+    fn log_message(&mut self, want: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + DEADLINE;
+        let is_it = |v: &Value| v["method"] == "window/logMessage" && want(&v["params"]);
+        loop {
+            if let Some(i) = self.pending.iter().position(is_it) {
+                return self.pending.remove(i)["params"].clone();
+            }
+            let v = self.recv(deadline);
+            if is_it(&v) {
+                return v["params"].clone();
+            }
+            self.pending.push(v);
         }
     }
 
@@ -478,4 +499,89 @@ fn exit_without_shutdown_is_status_1() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(1));
+}
+
+/// A bug while linting is logged to the client as an error, and the server keeps serving: the
+/// other files get their diagnostics, a bug inside the engine is an `internal-error` finding on
+/// its file, and requests are still answered. (Debug builds only: the panics are injected.)
+#[cfg(debug_assertions)]
+#[test]
+fn a_panic_while_linting_is_logged_and_the_server_goes_on() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().canonicalize().unwrap();
+    let job = crate::support::job("app", 2);
+    for dir in ["explodes", "fine"] {
+        std::fs::create_dir(root.join(dir)).unwrap();
+        std::fs::write(root.join(dir).join("job.yaml"), &job).unwrap();
+    }
+    std::fs::write(root.join("fine/broken.yaml"), "kind: ConfigMap\n").unwrap();
+    let mut c = Client::start_with(
+        &root,
+        &[(
+            "KUBE_MIGRATE_LINT_TEST_PANIC",
+            "server:explodes,parse:broken.yaml",
+        )],
+    );
+    c.request(
+        "initialize",
+        json!({"processId": null, "rootUri": uri(&root), "capabilities": {}}),
+    );
+    c.notify("initialized", json!({}));
+    let open = |c: &mut Client, p: &Path| {
+        c.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri(p), "languageId": "yaml", "version": 1, "text": std::fs::read_to_string(p).unwrap()}}),
+        );
+    };
+
+    open(&mut c, &root.join("explodes/job.yaml"));
+    let log = c.log_message(|p| p["type"] == 1);
+    let text = log["message"].as_str().unwrap();
+    assert!(
+        text.starts_with("internal error while linting ") && text.contains("explodes"),
+        "{text}"
+    );
+    assert!(text.contains("(at src/lsp/mod.rs:"), "{text}");
+    assert!(
+        text.contains("this is a bug, please report it at https://"),
+        "{text}"
+    );
+    assert!(
+        text.contains("postgres://admin:***@")
+            && !text.contains(kube_migrate_lint::internal::TEST_SECRET),
+        "{text}"
+    );
+
+    // The server goes on: another unit is linted and published, with the engine's own
+    // internal error on the file it failed to parse.
+    let fine = root.join("fine/job.yaml");
+    open(&mut c, &fine);
+    let ds = c.diagnostics(&uri(&fine), |_| true);
+    assert_eq!(rules(&ds), ["job-backoff-limit-nonzero"], "{ds:?}");
+    let ds = c.diagnostics(&uri(&root.join("fine/broken.yaml")), |_| true);
+    assert_eq!(rules(&ds), ["internal-error"], "{ds:?}");
+    let message = ds[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("internal error while parsing this file")
+            && message.contains("(at src/engine.rs:"),
+        "{message}"
+    );
+    // A later change to the failing unit fails again, and is logged again; requests are answered.
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri(&root.join("explodes/job.yaml")), "version": 2}, "contentChanges": [{"text": job}]}),
+    );
+    c.log_message(|p| p["type"] == 1 && p["message"].as_str().unwrap().contains("explodes"));
+    let hover = c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri(&fine)}, "position": {"line": 6, "character": 16}}),
+    );
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("backoff"),
+        "{hover}"
+    );
+    assert_eq!(c.stop(), Some(0));
 }

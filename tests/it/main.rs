@@ -13,6 +13,8 @@ mod integrations;
 mod kustomize_oracle;
 mod limits;
 mod lsp;
+#[cfg(debug_assertions)]
+mod panics;
 mod paths;
 mod rule_pages;
 mod support;
