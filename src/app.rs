@@ -319,13 +319,7 @@ pub fn run(
                     path.display()
                 );
                 // A bug is never recorded as accepted: it is reported, and fails the run.
-                for d in report.diagnostics.iter().filter(|d| is_internal(d)) {
-                    let file = &report.files[d.loc.file as usize].display;
-                    side.push_str(&format!("error: {file}: {}\n", d.message));
-                }
-                for e in &report.internal {
-                    side.push_str(&format!("error: {e}\n"));
-                }
+                side.push_str(&internal_errors(&report));
                 let _ = emit(err, &side);
                 if report.has_internal_error() {
                     EXIT_ERROR
@@ -420,6 +414,20 @@ fn empty_paths(opts: &RunOptions, report: &Report) -> Vec<String> {
         .collect()
 }
 
+/// Every internal error of a report (findings and file-less ones) as `error:` lines, for the
+/// paths that print no report of their own (`--write-baseline`, `--diff`).
+fn internal_errors(report: &Report) -> String {
+    let mut s = String::new();
+    for d in report.diagnostics.iter().filter(|d| is_internal(d)) {
+        let file = &report.files[d.loc.file as usize].display;
+        s.push_str(&format!("error: {file}: {}\n", d.message));
+    }
+    for e in &report.internal {
+        s.push_str(&format!("error: {e}\n"));
+    }
+    s
+}
+
 /// Report what the fixes did, write them (`--fix`) or print them (`--diff`). `Ok` carries the
 /// report of what is left, to be rendered as usual; `Err` an exit status when done.
 fn finish_fixes(
@@ -471,13 +479,7 @@ fn finish_fixes(
         for e in &report.errors {
             side.push_str(&format!("error: {e}\n"));
         }
-        for d in report.diagnostics.iter().filter(|d| is_internal(d)) {
-            let file = &report.files[d.loc.file as usize].display;
-            side.push_str(&format!("error: {file}: {}\n", d.message));
-        }
-        for e in &report.internal {
-            side.push_str(&format!("error: {e}\n"));
-        }
+        side.push_str(&internal_errors(&report));
         let _ = emit(err, &side);
         return Err(
             if status.is_err() || !report.errors.is_empty() || report.has_internal_error() {
