@@ -372,7 +372,7 @@ fn a_changed_file_is_linted_in_its_context_and_only_its_findings_are_shown() {
     let s = stdout(&o);
     assert!(
         s.lines()
-            .filter(|l| !l.starts_with(' '))
+            .filter(|l| !l.contains(": note: "))
             .all(|l| l.starts_with("testdata/example/k8s/deployment.yaml:")),
         "{s}"
     );
@@ -391,7 +391,7 @@ fn a_changed_file_is_linted_in_its_context_and_only_its_findings_are_shown() {
     );
     assert!(
         s.contains("deployment.yaml:19:28: error[wait-target-missing]")
-            && s.contains("    testdata/example/k8s/migration-job.yaml:5:9: closest job"),
+            && s.contains("\ntestdata/example/k8s/migration-job.yaml:5:9: note: closest job"),
         "{s}"
     );
     // A finding whose other end (a related location) is in the given file is shown too: the
@@ -404,7 +404,7 @@ fn a_changed_file_is_linted_in_its_context_and_only_its_findings_are_shown() {
     let s = stdout(&o);
     assert!(s.contains("job.yaml:4:9: error[job-name-invalid]"), "{s}");
     assert!(
-        s.contains("flux.yaml:12:18: written by Flux substitution"),
+        s.contains("flux.yaml:12:18: note: written by Flux substitution"),
         "{s}"
     );
 }
@@ -425,7 +425,7 @@ fn stdin_filename_stands_for_the_file_in_its_context() {
     // Findings in the file, or whose related location is in it (the wait's closest Job).
     assert!(
         s.lines()
-            .filter(|l| !l.starts_with(' '))
+            .filter(|l| !l.contains(": note: "))
             .all(|l| l.starts_with(name) || l.contains("[wait-target-missing]")),
         "{s}"
     );

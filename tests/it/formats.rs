@@ -181,6 +181,52 @@ fn github_annotations_follow_the_workflow_command_syntax() {
     }
 }
 
+/// `errorformat=%f:%l:%c:\ %m` (vim's quickfix) and editors' problem matchers read every line:
+/// a finding, then each related location as a `note:` line of its own, at its own position.
+#[test]
+fn concise_lines_are_read_by_errorformat_related_locations_included() {
+    let efm = regex::Regex::new(r"^([^\s:][^:]*):(\d+):(\d+): (.+)$").unwrap();
+    let mut notes = 0;
+    for t in TARGETS {
+        let (_, out, _) = run_lib(&[t], Format::Concise);
+        let (_, json, _) = run_lib(&[t], Format::Json);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        // What the lines must say, in order: each finding, then its related locations.
+        let mut expected = Vec::new();
+        for d in v["diagnostics"].as_array().unwrap() {
+            let at = |f: &serde_json::Value, r: &serde_json::Value| {
+                format!(
+                    "{}:{}:{}",
+                    f.as_str().unwrap(),
+                    r["start"]["line"],
+                    r["start"]["column"]
+                )
+            };
+            expected.push(format!(
+                "{}: {}[{}] {}",
+                at(&d["file"], &d["range"]),
+                d["severity"].as_str().unwrap(),
+                d["rule"].as_str().unwrap(),
+                d["message"].as_str().unwrap()
+            ));
+            for r in d["related"].as_array().unwrap() {
+                expected.push(format!(
+                    "{}: note: {}",
+                    at(&r["file"], &r["range"]),
+                    r["message"].as_str().unwrap()
+                ));
+            }
+        }
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines, expected, "{t}");
+        notes += lines.iter().filter(|l| l.contains(": note: ")).count();
+        for line in lines {
+            assert!(efm.is_match(line), "{t}: errorformat cannot read {line:?}");
+        }
+    }
+    assert!(notes > 0, "some finding has related locations");
+}
+
 #[test]
 fn every_format_on_crlf_and_non_ascii_input_is_snapshotted() {
     let elapsed = regex::Regex::new(r"in \d+ ms").unwrap();
@@ -234,10 +280,10 @@ fn several_reports_in_one_run() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    // One line per finding; related locations are indented below theirs.
+    // One line per finding; related locations are `note:` lines below theirs.
     let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(
-        stdout.lines().filter(|l| !l.starts_with(' ')).count(),
+        stdout.lines().filter(|l| !l.contains(": note: ")).count(),
         6,
         "{stdout}"
     );
