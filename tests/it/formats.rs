@@ -155,6 +155,78 @@ fn junit_is_well_formed_and_counts_add_up() {
     }
 }
 
+/// One test case per finding (named by rule and position, classed by file), so the Tests tab
+/// lists each finding; a file without findings is one passing case.
+#[test]
+fn junit_has_a_test_case_per_finding() {
+    use quick_xml::events::Event;
+    for t in TARGETS {
+        let (_, out, _) = run_lib(&[t], Format::Junit);
+        let (_, json, _) = run_lib(&[t], Format::Json);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let mut expected: Vec<(String, String)> = v["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let name = format!(
+                    "{} at {}:{}",
+                    d["rule"].as_str().unwrap(),
+                    d["range"]["start"]["line"],
+                    d["range"]["start"]["column"]
+                );
+                (d["file"].as_str().unwrap().to_string(), name)
+            })
+            .collect();
+        expected.sort();
+        // (classname, name, failed)
+        let mut cases: Vec<(String, String, bool)> = Vec::new();
+        let mut reader = quick_xml::Reader::from_str(&out);
+        loop {
+            match reader.read_event().unwrap() {
+                Event::Start(e) | Event::Empty(e) => {
+                    let attr = |k: &str| {
+                        e.try_get_attribute(k)
+                            .unwrap()
+                            .map(|a| a.unescape_value().unwrap().into_owned())
+                    };
+                    match e.name().as_ref() {
+                        b"testcase" => {
+                            cases.push((attr("classname").unwrap(), attr("name").unwrap(), false))
+                        }
+                        b"failure" => cases.last_mut().unwrap().2 = true,
+                        _ => {}
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        let mut failed: Vec<(String, String)> = cases
+            .iter()
+            .filter(|c| c.2)
+            .map(|c| (c.0.clone(), c.1.clone()))
+            .collect();
+        failed.sort();
+        assert_eq!(failed, expected, "{t}: one failing test case per finding");
+        for (file, name, _) in cases.iter().filter(|c| !c.2) {
+            assert_eq!(name, "kube-migrate-lint", "{t}: {file}");
+            assert!(
+                !expected.iter().any(|(f, _)| f == file),
+                "{t}: {file} has findings and a passing case"
+            );
+        }
+        // Every file checked is there: those with findings, and one passing case for each other.
+        let mut with_findings: Vec<&String> = expected.iter().map(|(f, _)| f).collect();
+        with_findings.dedup();
+        assert_eq!(
+            with_findings.len() + cases.iter().filter(|c| !c.2).count(),
+            v["summary"]["files"].as_u64().unwrap() as usize,
+            "{t}"
+        );
+    }
+}
+
 #[test]
 fn github_annotations_follow_the_workflow_command_syntax() {
     let re = regex::Regex::new(r"^::(error|warning|notice) file=[^,:]+,line=\d+(,col=\d+)?,endLine=\d+(,endColumn=\d+)?,title=[^:,]+::\S.*$").unwrap();
