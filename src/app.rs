@@ -48,6 +48,9 @@ pub struct RunOptions {
     pub fix: FixMode,
     /// Include fixes marked unsafe.
     pub unsafe_fixes: bool,
+    /// Run as a pre-commit hook (`PRE_COMMIT=1`): the binary is only in pre-commit's
+    /// environment, so the human report points at rule pages rather than `explain`.
+    pub under_pre_commit: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -81,8 +84,15 @@ impl Default for RunOptions {
             write_baseline: None,
             fix: FixMode::Off,
             unsafe_fixes: false,
+            under_pre_commit: false,
         }
     }
+}
+
+/// pre-commit sets `PRE_COMMIT=1` for the hooks it runs (pre_commit/commands/run.py); only that
+/// value counts, so a variable naming the pre-commit binary (as this project's tests use) does not.
+pub fn under_pre_commit() -> bool {
+    std::env::var_os("PRE_COMMIT").is_some_and(|v| v == "1")
 }
 
 /// Write, treating a closed pipe (`| head`) as the reader being done, not as an error.
@@ -439,7 +449,13 @@ fn color_enabled(choice: Color) -> bool {
 }
 
 /// Render one format.
-pub fn render(format: Format, report: &Report, fingerprints: &[String], color: bool) -> String {
+pub fn render(
+    format: Format,
+    report: &Report,
+    fingerprints: &[String],
+    color: bool,
+    under_pre_commit: bool,
+) -> String {
     match format {
         Format::Json => output::json::render(report),
         Format::Concise => output::concise::render(report),
@@ -449,7 +465,12 @@ pub fn render(format: Format, report: &Report, fingerprints: &[String], color: b
         Format::Github => output::github::render(report),
         Format::Human => {
             let width = terminal_width().unwrap_or(100);
-            output::human::render(report, &output::human::Options { color, width })
+            let opts = output::human::Options {
+                color,
+                width,
+                under_pre_commit,
+            };
+            output::human::render(report, &opts)
         }
     }
 }
@@ -480,12 +501,19 @@ fn write_report(
 ) -> i32 {
     let mut status = emit(
         out,
-        &render(opts.format, report, fingerprints, color_enabled(opts.color)),
+        &render(
+            opts.format,
+            report,
+            fingerprints,
+            color_enabled(opts.color),
+            opts.under_pre_commit,
+        ),
     );
     let mut side = String::new();
     let mut failed = false;
     for (format, path) in &opts.outputs {
-        if let Err(e) = write_file(path, &render(*format, report, fingerprints, false)) {
+        let text = render(*format, report, fingerprints, false, opts.under_pre_commit);
+        if let Err(e) = write_file(path, &text) {
             side.push_str(&format!("error: cannot write {}: {e}\n", path.display()));
             failed = true;
         }

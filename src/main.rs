@@ -225,6 +225,7 @@ fn main() -> ExitCode {
                     FixMode::Off
                 },
                 unsafe_fixes: a.unsafe_fixes,
+                under_pre_commit: app::under_pre_commit(),
             };
             app::run(
                 &opts,

@@ -247,6 +247,55 @@ fn human_output_has_snippet_help_rule_and_summary() {
     assert!(stdout(&o).contains('\u{1b}'));
 }
 
+/// The closing hint names a command the reader can run. Under pre-commit (which sets
+/// `PRE_COMMIT=1` for its hooks) the binary lives only in pre-commit's environment, so the hint
+/// gives each rule's page by URL instead.
+#[test]
+fn the_closing_hint_is_one_the_reader_can_follow() {
+    let url = |rule: &str| kube_migrate_lint::output::sarif::rule_url(rule);
+    let o = bin()
+        .env_remove("PRE_COMMIT")
+        .args(["testdata/example"])
+        .output()
+        .unwrap();
+    let s = stdout(&o);
+    assert!(
+        s.contains("Run `kube-migrate-lint explain wait-target-missing` to see why"),
+        "{s}"
+    );
+    assert!(!s.contains(&url("wait-target-missing")), "{s}");
+    // The test suite itself may run with PRE_COMMIT naming the pre-commit binary: only pre-commit's
+    // own `1` counts.
+    for (value, under_pre_commit) in [("1", true), ("/opt/venv/bin/pre-commit", false)] {
+        let o = bin()
+            .env("PRE_COMMIT", value)
+            .args(["testdata/example"])
+            .output()
+            .unwrap();
+        let s = stdout(&o);
+        assert_eq!(
+            s.contains("kube-migrate-lint explain"),
+            !under_pre_commit,
+            "{s}"
+        );
+        for rule in [
+            "wait-target-missing",
+            "schema-invalid",
+            "job-name-unversioned",
+            "job-force-annotation-missing",
+            "job-backoff-limit-nonzero",
+            "job-restart-policy-not-never",
+        ] {
+            assert_eq!(
+                s.lines()
+                    .any(|l| l.contains(rule) && l.ends_with(&url(rule))),
+                under_pre_commit,
+                "{rule}: {s}"
+            );
+        }
+    }
+}
+
 #[test]
 fn output_is_identical_for_any_thread_count() {
     let one = run(&["testdata", "--format", "json", "--threads", "1"]);
