@@ -461,7 +461,10 @@ pub fn render(
         Format::Concise => output::concise::render(report),
         Format::Gitlab => output::gitlab::render(report, fingerprints),
         Format::Junit => output::junit::render(report),
-        Format::Sarif => output::sarif::render(report, fingerprints),
+        Format::Sarif => {
+            let cwd = std::env::current_dir().ok();
+            output::sarif::render(report, fingerprints, cwd.as_deref())
+        }
         Format::Github => output::github::render(report),
         Format::Human => {
             let width = terminal_width().unwrap_or(100);

@@ -142,3 +142,174 @@ fn hook_definition_and_gitlab_job_are_consistent() {
         );
     }
 }
+
+/// Microsoft's SARIF multitool, which `.ci/run` installs from npm into `.ci/sarif-multitool`
+/// and names in `SARIF_MULTITOOL` (the native `Sarif.Multitool`; npm's `bin.js` wrapper runs it
+/// through a shell, which splits `Sarif;Ghas`). Locally, that install is used when present.
+fn sarif_multitool() -> Option<std::path::PathBuf> {
+    let candidate = std::env::var_os("SARIF_MULTITOOL")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(
+                ".ci/sarif-multitool/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool",
+            )
+        });
+    Command::new(&candidate)
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| candidate)
+}
+
+/// The multitool's findings at `error` or `warning` level on `inputs`, with GitHub's rules
+/// (`Ghas`) on top of the SARIF ones, each as `file: RULE: message`.
+fn multitool_complaints(tool: &Path, inputs: &[std::path::PathBuf]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("validation.sarif");
+    let o = Command::new(tool)
+        .args([
+            "validate",
+            "--rule-kind",
+            "Sarif;Ghas",
+            "--level",
+            "Error;Warning",
+            "-o",
+        ])
+        .arg(&out)
+        .args(inputs)
+        .env("DOTNET_CLI_TELEMETRY_OPTOUT", "1")
+        // Runs without the ICU libraries too (a slim CI image); the checks are culture-free.
+        .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
+        .output()
+        .unwrap();
+    let log = std::fs::read_to_string(&out).unwrap_or_else(|e| {
+        panic!(
+            "the multitool wrote no log ({e}):\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    let v: serde_json::Value = serde_json::from_str(&log).unwrap();
+    let run = &v["runs"][0];
+    let empty = Vec::new();
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap_or(&empty);
+    let mut complaints = Vec::new();
+    // Notifications: a file it could not read or parse is an error too.
+    for inv in run["invocations"].as_array().unwrap_or(&empty) {
+        for key in [
+            "toolExecutionNotifications",
+            "toolConfigurationNotifications",
+        ] {
+            for n in inv[key].as_array().unwrap_or(&empty) {
+                if n["level"] == "error" || n["level"] == "warning" || n["level"].is_null() {
+                    complaints.push(format!("notification: {}", n["message"]));
+                }
+            }
+        }
+    }
+    for r in run["results"].as_array().unwrap_or(&empty) {
+        let level = r["level"].as_str().unwrap_or("warning");
+        if level != "error" && level != "warning" {
+            continue;
+        }
+        let id = r["ruleId"].as_str().unwrap_or("?");
+        let template = rules
+            .iter()
+            .find(|d| d["id"] == id)
+            .and_then(|d| d["messageStrings"][r["message"]["id"].as_str()?]["text"].as_str())
+            .unwrap_or("{0}");
+        let mut text = template.to_string();
+        for (i, a) in r["message"]["arguments"]
+            .as_array()
+            .unwrap_or(&empty)
+            .iter()
+            .enumerate()
+        {
+            text = text.replace(&format!("{{{i}}}"), a.as_str().unwrap_or(""));
+        }
+        let file = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap_or("?");
+        complaints.push(format!("{file}: {level} {id}: {text}"));
+    }
+    complaints
+}
+
+/// GitHub code scanning takes the SARIF as written: Microsoft's validator, with GitHub's rule
+/// set, finds no error and no warning in the reports of the bundled trees, whether the paths
+/// were given relative, absolute, or reaching outside the working directory.
+#[test]
+fn the_sarif_multitool_accepts_the_reports_with_githubs_rules() {
+    let Some(tool) = sarif_multitool() else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "the SARIF multitool is required in CI (.ci/run installs @microsoft/sarif-multitool from npm and sets SARIF_MULTITOOL)"
+            );
+        }
+        eprintln!(
+            "SKIPPED the_sarif_multitool_accepts_the_reports_with_githubs_rules: set SARIF_MULTITOOL to Sarif.Multitool (npm install @microsoft/sarif-multitool)"
+        );
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs = Vec::new();
+    let mut lint = |name: &str, cwd: &Path, path: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_kube-migrate-lint"))
+            .args([path, "--format", "sarif"])
+            .current_dir(cwd)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        let file = dir.path().join(format!("{name}.sarif"));
+        std::fs::write(&file, &o.stdout).unwrap();
+        inputs.push(file);
+    };
+    for t in ["example", "fixtures", "formats"] {
+        let rel = format!("testdata/{t}");
+        lint(&format!("{t}-relative"), root, &rel);
+        lint(
+            &format!("{t}-absolute"),
+            root,
+            root.join(&rel).to_str().unwrap(),
+        );
+    }
+    lint("outside-cwd", &root.join("testdata/example"), "../formats");
+    let complaints = multitool_complaints(&tool, &inputs);
+    assert!(
+        complaints.is_empty(),
+        "{} complaints, the first:\n{}",
+        complaints.len(),
+        complaints[..complaints.len().min(10)].join("\n")
+    );
+
+    // The validator, run this way, does fail: a rule without a full description, named as its
+    // id, and an absolute path given as relative to a base.
+    let bad = dir.path().join("bad.sarif");
+    std::fs::write(
+        &bad,
+        serde_json::json!({
+            "version": "2.1.0",
+            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "runs": [{
+                "tool": {"driver": {"name": "x", "rules": [{"id": "a-rule", "name": "a-rule",
+                    "shortDescription": {"text": "Short."}, "help": {"text": "Help."}}]}},
+                "results": [{"ruleId": "a-rule", "ruleIndex": 0, "level": "error",
+                    "message": {"text": "Broken."},
+                    "locations": [{"physicalLocation": {"artifactLocation":
+                        {"uri": "/abs/a.yaml", "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": 1}}}]}],
+            }],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let complaints = multitool_complaints(&tool, &[bad]);
+    for id in ["GH2012", "SARIF1001", "SARIF1004"] {
+        assert!(
+            complaints.iter().any(|c| c.contains(id)),
+            "{id} expected in {complaints:#?}"
+        );
+    }
+}
