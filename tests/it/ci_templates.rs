@@ -325,3 +325,139 @@ fn gitlab_users_variables_and_stage_win_over_the_templates_defaults() {
     assert_eq!(own["stage"], "verify");
     assert_eq!(own["script"], resolve_job(&config, JOB, 0)["script"]);
 }
+
+/// The first ```` ```yaml ```` block after the README heading `heading`.
+fn readme_yaml_after(heading: &str) -> String {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let at = readme
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("README has no `{heading}`"));
+    let rest = &readme[at..];
+    let start = rest.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let end = rest[start..].find("\n```").unwrap();
+    rest[start..start + end + 1].to_string()
+}
+
+/// The README's GitHub Actions workflow is one that works: the linter installed (pinned to this
+/// release), one run that both annotates the pull request and writes SARIF, and an upload that
+/// runs even though that run fails on findings, with the permission to upload.
+#[test]
+fn github_actions_workflow_in_the_readme_works() {
+    let text = readme_yaml_after("### GitHub Actions and code scanning");
+    let wf = yaml_value(&text);
+    // Permissions, for the workflow or the job.
+    let jobs = wf["jobs"].as_object().expect("a workflow with jobs");
+    assert_eq!(jobs.len(), 1, "{text}");
+    let job = jobs.values().next().unwrap();
+    let permission = |k: &str| {
+        job["permissions"][k]
+            .as_str()
+            .or(wf["permissions"][k].as_str())
+            .map(str::to_string)
+    };
+    assert_eq!(permission("security-events").as_deref(), Some("write"));
+    assert_eq!(permission("contents").as_deref(), Some("read"));
+    let steps = job["steps"].as_array().unwrap();
+    let find = |what: &str, pred: &dyn Fn(&Value) -> bool| {
+        steps
+            .iter()
+            .position(pred)
+            .unwrap_or_else(|| panic!("no {what} step in\n{text}"))
+    };
+    let run = |s: &Value| s["run"].as_str().unwrap_or("").to_string();
+    let checkout = find("checkout", &|s| {
+        s["uses"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("actions/checkout@"))
+    });
+    let install = find("install", &|s| run(s).contains("cargo install"));
+    let lint = find("lint", &|s| run(s).contains("--format github"));
+    let upload = find("upload", &|s| {
+        s["uses"] == "github/codeql-action/upload-sarif@v3"
+    });
+    assert!(checkout < lint && install < lint && lint < upload, "{text}");
+    let sarif = regex::Regex::new(r"--output sarif=(\S+)")
+        .unwrap()
+        .captures(&run(&steps[lint]))
+        .expect("the lint step writes SARIF with --output")[1]
+        .to_string();
+    assert_eq!(steps[upload]["if"], "always()", "{text}");
+    assert_eq!(steps[upload]["with"]["sarif_file"], json!(sarif), "{text}");
+
+    // The install step, with a fake cargo: this release, from the repository's tag, and the
+    // binary put on PATH for the next steps.
+    let home = tempfile::tempdir().unwrap();
+    let fakes = tempfile::tempdir().unwrap();
+    let log = fakes.path().join("cargo-args");
+    std::fs::write(
+        fakes.path().join("cargo"),
+        format!("#!/bin/bash\nprintf '%s\\n' \"$@\" > {}\n", log.display()),
+    )
+    .unwrap();
+    make_executable(&fakes.path().join("cargo"));
+    let github_path = home.path().join("github-path");
+    let o = Command::new("bash")
+        .args(["-e", "-c", &run(&steps[install])])
+        .current_dir(home.path())
+        .env("HOME", home.path())
+        .env("GITHUB_PATH", &github_path)
+        .env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", fakes.path().display()),
+        )
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let args = std::fs::read_to_string(&log).unwrap();
+    let args: Vec<String> = args.lines().map(str::to_string).collect();
+    let (expected, _) = expected_install(VERSION, home.path());
+    assert_eq!(args.get(..expected.len()), Some(&expected[..]), "{args:?}");
+    let root = args[expected.len()].replace('~', &home.path().display().to_string());
+    let path_added = std::fs::read_to_string(&github_path).unwrap();
+    assert_eq!(path_added.trim(), format!("{root}/bin"));
+
+    // The lint step, with the real binary on PATH, on a copy of the bundled example: it fails
+    // on the findings (so the upload must not depend on it), prints annotations and writes SARIF.
+    let checkout = tempfile::tempdir().unwrap();
+    let lint_run = run(&steps[lint]);
+    let target = regex::Regex::new(r"kube-migrate-lint (\S+)")
+        .unwrap()
+        .captures(&lint_run)
+        .unwrap()[1]
+        .to_string();
+    std::fs::create_dir_all(checkout.path().join(&target)).unwrap();
+    for f in std::fs::read_dir("testdata/example/k8s").unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(
+            &f,
+            checkout.path().join(&target).join(f.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_kube-migrate-lint"))
+        .parent()
+        .unwrap();
+    let o = Command::new("bash")
+        .args(["-e", "-c", &lint_run])
+        .current_dir(checkout.path())
+        .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("::error file={target}/"))),
+        "{stdout}"
+    );
+    let log: Value =
+        serde_json::from_str(&std::fs::read_to_string(checkout.path().join(&sarif)).unwrap())
+            .unwrap();
+    assert_eq!(log["runs"][0]["results"].as_array().unwrap().len(), 6);
+}
