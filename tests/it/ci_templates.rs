@@ -461,3 +461,85 @@ fn github_actions_workflow_in_the_readme_works() {
             .unwrap();
     assert_eq!(log["runs"][0]["results"].as_array().unwrap().len(), 6);
 }
+
+/// Every copy users make pins this release: a version bump in Cargo.toml must update the
+/// include URLs, the template's default version and cache key, the pre-commit `rev:`, and the
+/// install commands, or this fails.
+#[test]
+fn every_integration_pins_the_crates_version() {
+    let tag = format!("v{VERSION}");
+    let template = std::fs::read_to_string(TEMPLATE).unwrap();
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let hooks = std::fs::read_to_string(".pre-commit-hooks.yaml").unwrap();
+    let cargo_toml = std::fs::read_to_string("Cargo.toml").unwrap();
+    assert!(cargo_toml.contains(&format!("\nversion = \"{VERSION}\"\n")));
+    // (file, text, pattern whose first group is a version or tag, what it must be, at least)
+    let checks: &[(&str, &str, &str, &str, usize)] = &[
+        (
+            TEMPLATE,
+            &template,
+            r"raw\.githubusercontent\.com/[^/\s]+/[^/\s]+/([^/\s]+)/ci/gitlab-ci\.yml",
+            &tag,
+            1,
+        ),
+        (
+            "README.md",
+            &readme,
+            r"raw\.githubusercontent\.com/[^/\s]+/[^/\s]+/([^/\s]+)/ci/gitlab-ci\.yml",
+            &tag,
+            1,
+        ),
+        (
+            TEMPLATE,
+            &template,
+            r"KUBE_MIGRATE_LINT_VERSION:-([^}]+)\}",
+            VERSION,
+            1,
+        ),
+        (
+            TEMPLATE,
+            &template,
+            r"\(default: ([^,]+), this file's\)",
+            VERSION,
+            1,
+        ),
+        (
+            TEMPLATE,
+            &template,
+            r"key: kube-migrate-lint-(\S+)",
+            VERSION,
+            1,
+        ),
+        ("README.md", &readme, r"\brev: (\S+)", &tag, 1),
+        (".pre-commit-hooks.yaml", &hooks, r"\brev: (\S+)", &tag, 1),
+        ("README.md", &readme, r"--tag\s+([^\s`]+)", &tag, 2),
+        (
+            "README.md",
+            &readme,
+            r"key: kube-migrate-lint-([0-9][^-\s]*)",
+            VERSION,
+            1,
+        ),
+    ];
+    for (file, text, pattern, want, at_least) in checks {
+        let found: Vec<&str> = regex::Regex::new(pattern)
+            .unwrap()
+            .captures_iter(text)
+            .map(|c| c.get(1).unwrap().as_str())
+            .collect();
+        assert!(
+            found.len() >= *at_least,
+            "{file}: expected `{pattern}` at least {at_least} times"
+        );
+        for f in found {
+            assert_eq!(f, *want, "{file}: `{pattern}`");
+        }
+    }
+    // The repository everything installs from is the crate's.
+    let repos = regex::Regex::new(r"(?:--git\s+|- repo: )([^\s`]+)").unwrap();
+    for (file, text) in [(TEMPLATE, &template), ("README.md", &readme)] {
+        for c in repos.captures_iter(text) {
+            assert_eq!(&c[1], REPOSITORY, "{file}");
+        }
+    }
+}
