@@ -1,5 +1,5 @@
-//! The integrations users copy: the pre-commit hook, run by the real `pre-commit` tool, and the
-//! GitLab CI job file.
+//! The integrations users copy, with the real tools: the pre-commit hook run by `pre-commit`,
+//! and SARIF checked by Microsoft's SARIF multitool; and the hook definition.
 
 use std::path::Path;
 use std::process::Command;
@@ -29,9 +29,60 @@ fn git(dir: &Path, args: &[&str]) {
 
 const BROKEN_JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: shop-migration-v1\n  annotations:\n    kustomize.toolkit.fluxcd.io/force: enabled\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: \"shop-migration:v1\", command: [flyway, migrate]}]\n";
 
-/// The hook, built by pre-commit from this checkout's committed HEAD (`pre-commit try-repo
-/// --ref HEAD`, what CI's clean clone is), fails on a broken manifest with the finding in its
-/// output, and passes on a correct one.
+/// A git repository holding the tree under test: the checkout's files as they are on disk,
+/// committed or not (tracked and untracked, not ignored), in one commit. `pre-commit try-repo
+/// --ref HEAD` on the checkout itself would build what was last committed.
+fn snapshot_of_the_working_tree(checkout: &Path, into: &Path) {
+    let o = Command::new("git")
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .current_dir(checkout)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "the checkout must be a git repository");
+    for name in o.stdout.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let name = std::str::from_utf8(name).unwrap();
+        let from = checkout.join(name);
+        if !from.is_file() {
+            continue; // deleted, not yet staged
+        }
+        let to = into.join(name);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap();
+    }
+    git(into, &["init", "-q"]);
+    git(into, &["add", "-A"]);
+    git(
+        into,
+        &[
+            "-c",
+            "user.email=ci@example.com",
+            "-c",
+            "user.name=ci",
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-qm",
+            "the tree under test",
+        ],
+    );
+}
+
+/// The hook, built by pre-commit from the tree under test, fails on a broken manifest with the
+/// finding in its output and each rule's page (the binary lives in pre-commit's environment, so
+/// `explain` is not offered), and passes on a correct one.
+///
+/// pre-commit runs `cargo install --path .` (release profile) in its clone. To keep that cheap
+/// the profile is overridden through cargo's environment variables, which pre-commit passes on:
+/// no LTO, no optimisation (the hook lints two small files), many codegen units; the target
+/// directory persists under the crate's `target/`, so the dependencies are built once and only
+/// the crate itself is rebuilt on later runs; and resolution is offline, from the crates the
+/// main build downloaded (pre-commit installs without `--locked`).
 #[test]
 fn the_real_pre_commit_runs_the_hook() {
     let Some(bin) = precommit() else {
@@ -43,7 +94,10 @@ fn the_real_pre_commit_runs_the_hook() {
         );
         return;
     };
-    let checkout = env!("CARGO_MANIFEST_DIR");
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let hook_repo = tempfile::tempdir().unwrap();
+    snapshot_of_the_working_tree(checkout, hook_repo.path());
+    let target_dir = checkout.join("target/pre-commit-hook");
     let repo = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let r = repo.path();
@@ -56,9 +110,9 @@ fn the_real_pre_commit_runs_the_hook() {
     git(r, &["add", "-A"]);
     let run = || {
         Command::new(&bin)
+            .arg("try-repo")
+            .arg(hook_repo.path())
             .args([
-                "try-repo",
-                checkout,
                 "kube-migrate-lint",
                 "--ref",
                 "HEAD",
@@ -68,6 +122,12 @@ fn the_real_pre_commit_runs_the_hook() {
             ])
             .current_dir(r)
             .env("PRE_COMMIT_HOME", home.path())
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .env("CARGO_PROFILE_RELEASE_LTO", "false")
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+            .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256")
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+            .env("CARGO_NET_OFFLINE", "true")
             .output()
             .unwrap()
     };
@@ -83,6 +143,14 @@ fn the_real_pre_commit_runs_the_hook() {
     );
     assert!(out.contains("job-backoff-limit-nonzero"), "{out}");
     assert!(out.contains("k8s/migration-job.yaml"), "{out}");
+    // pre-commit sets PRE_COMMIT=1: the hint is the rule's page, not a command.
+    assert!(
+        out.contains(&kube_migrate_lint::output::sarif::rule_url(
+            "job-backoff-limit-nonzero"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("kube-migrate-lint explain"), "{out}");
     let fixed = BROKEN_JOB.replace(
         "spec:\n  template:",
         "spec:\n  backoffLimit: 0\n  template:",
