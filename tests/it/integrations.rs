@@ -226,6 +226,7 @@ fn sarif_multitool() -> Option<std::path::PathBuf> {
         });
     Command::new(&candidate)
         .arg("--version")
+        .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
         .output()
         .ok()
         .filter(|o| o.status.success())
