@@ -49,6 +49,9 @@ pub struct RunOptions {
     pub fix: FixMode,
     /// Include fixes marked unsafe.
     pub unsafe_fixes: bool,
+    /// Run as a pre-commit hook (`PRE_COMMIT=1`): the binary is only in pre-commit's
+    /// environment, so the human report points at rule pages rather than `explain`.
+    pub under_pre_commit: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -82,8 +85,15 @@ impl Default for RunOptions {
             write_baseline: None,
             fix: FixMode::Off,
             unsafe_fixes: false,
+            under_pre_commit: false,
         }
     }
+}
+
+/// pre-commit sets `PRE_COMMIT=1` for the hooks it runs (pre_commit/commands/run.py); only that
+/// value counts, so a variable naming the pre-commit binary (as this project's tests use) does not.
+pub fn under_pre_commit() -> bool {
+    std::env::var_os("PRE_COMMIT").is_some_and(|v| v == "1")
 }
 
 /// Write, treating a closed pipe (`| head`) as the reader being done, not as an error.
@@ -286,6 +296,7 @@ pub fn run(
         }
     };
     drop(progress);
+    report.root = settings.path_names.root().map(Path::to_path_buf);
     for w in empty_paths(opts, &report) {
         let _ = emit(err, &w);
     }
@@ -596,17 +607,33 @@ fn color_enabled(choice: Color) -> bool {
 }
 
 /// Render one format.
-pub fn render(format: Format, report: &Report, fingerprints: &[String], color: bool) -> String {
+pub fn render(
+    format: Format,
+    report: &Report,
+    fingerprints: &[String],
+    color: bool,
+    under_pre_commit: bool,
+) -> String {
     match format {
         Format::Json => output::json::render(report),
         Format::Concise => output::concise::render(report),
         Format::Gitlab => output::gitlab::render(report, fingerprints),
         Format::Junit => output::junit::render(report),
-        Format::Sarif => output::sarif::render(report, fingerprints),
+        Format::Sarif => {
+            // Displayed names are relative to the project root; a report made without one (the
+            // library, the server) names them from the working directory.
+            let root = report.root.clone().or_else(|| std::env::current_dir().ok());
+            output::sarif::render(report, fingerprints, root.as_deref())
+        }
         Format::Github => output::github::render(report),
         Format::Human => {
             let width = terminal_width().unwrap_or(100);
-            output::human::render(report, &output::human::Options { color, width })
+            let opts = output::human::Options {
+                color,
+                width,
+                under_pre_commit,
+            };
+            output::human::render(report, &opts)
         }
     }
 }
@@ -651,12 +678,13 @@ fn render_isolated(
     report: &Report,
     fingerprints: &[String],
     color: bool,
+    under_pre_commit: bool,
     destination: &str,
 ) -> Result<String, internal::InternalError> {
     let name = format_name(format);
     internal::isolate(|| {
         internal::inject_with("output", || format!("{name} {destination}"));
-        render(format, report, fingerprints, color)
+        render(format, report, fingerprints, color, under_pre_commit)
     })
     .map_err(|c| {
         let doing = format!("writing the {name} report to {destination}");
@@ -674,7 +702,14 @@ fn write_report(
     let mut side = String::new();
     let mut failed = false;
     let color = color_enabled(opts.color);
-    let mut status = match render_isolated(opts.format, report, fingerprints, color, "stdout") {
+    let mut status = match render_isolated(
+        opts.format,
+        report,
+        fingerprints,
+        color,
+        opts.under_pre_commit,
+        "stdout",
+    ) {
         Ok(text) => emit(out, &text),
         Err(e) => {
             side.push_str(&format!("error: {e}\n"));
@@ -684,7 +719,14 @@ fn write_report(
     };
     for (format, path) in &opts.outputs {
         let shown = path.display().to_string();
-        match render_isolated(*format, report, fingerprints, false, &shown) {
+        match render_isolated(
+            *format,
+            report,
+            fingerprints,
+            false,
+            opts.under_pre_commit,
+            &shown,
+        ) {
             Ok(text) => {
                 if let Err(e) = write_file(path, &text) {
                     side.push_str(&format!("error: cannot write {shown}: {e}\n"));

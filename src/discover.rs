@@ -128,6 +128,11 @@ impl PathNames {
         }
     }
 
+    /// The root (its real path), when there is one.
+    pub fn root(&self) -> Option<&Path> {
+        self.root.as_ref().map(|(_, canonical)| canonical.as_path())
+    }
+
     /// The path as reports show it: `/` separated, relative to the root when under it
     /// (`.` and `..` spellings resolved), absolute otherwise.
     pub fn show(&self, p: &Path) -> String {

@@ -27,6 +27,19 @@ pub fn body(page: &str) -> &str {
         .trim_start()
 }
 
+/// The first paragraph under `## What it checks`, its lines joined: what SARIF gives as the
+/// rule's full description.
+pub fn what_it_checks(page: &str) -> Option<String> {
+    let mut lines = page.lines().skip_while(|l| l.trim() != "## What it checks");
+    lines.next()?;
+    let paragraph: Vec<&str> = lines
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(str::trim)
+        .collect();
+    (!paragraph.is_empty()).then(|| paragraph.join(" "))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Example {
     /// `(file name, content)` pairs.
@@ -108,5 +121,16 @@ mod tests {
         assert_eq!(ex[1].files[1].0, "k/b.yaml");
         assert!(!ex[2].fails);
         assert_eq!(ex[2].files[0].1, "c: 4\n");
+    }
+
+    #[test]
+    fn what_it_checks_is_the_sections_first_paragraph() {
+        let page = "---\nname: x\n---\n# x\n\n## What it checks\n\nA Job whose\n`backoffLimit` is 6.\n\nMore.\n";
+        assert_eq!(
+            what_it_checks(page).as_deref(),
+            Some("A Job whose `backoffLimit` is 6.")
+        );
+        assert_eq!(what_it_checks("# x\n\n## Why\n\nText.\n"), None);
+        assert_eq!(what_it_checks("## What it checks\n\n## Next\n"), None);
     }
 }

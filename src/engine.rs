@@ -173,6 +173,8 @@ impl Input {
 
 #[derive(Debug, Default)]
 pub struct Report {
+    /// The directory the files' displayed names are relative to (the project root), when known.
+    pub root: Option<PathBuf>,
     pub files: Vec<SourceFile>,
     pub objects: Vec<ObjectRef>,
     pub diagnostics: Vec<Diagnostic>,

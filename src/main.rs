@@ -259,6 +259,7 @@ fn run(cli: Cli) -> ExitCode {
                     FixMode::Off
                 },
                 unsafe_fixes: a.unsafe_fixes,
+                under_pre_commit: app::under_pre_commit(),
             };
             app::run(
                 &opts,

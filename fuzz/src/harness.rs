@@ -148,14 +148,15 @@ pub fn check_report(report: &Report) {
     }
     let fps = kube_migrate_lint::fingerprint::fingerprints(report);
     for &format in FORMATS {
-        let out = app::render(format, report, &fps, false);
+        let out = app::render(format, report, &fps, false, false);
         if matches!(format, Format::Json | Format::Gitlab | Format::Sarif)
             && let Err(e) = serde_json::from_str::<serde_json::Value>(&out)
         {
             panic!("{format:?} output is not JSON: {e}\n{out}");
         }
     }
-    let _ = app::render(Format::Human, report, &fps, true);
+    // Colour, and the hint pre-commit gets (rule pages by URL).
+    let _ = app::render(Format::Human, report, &fps, true, true);
 }
 
 /// A byte reader that never fails: past the end it reads zeros, so every input is a tree.

@@ -1,5 +1,6 @@
 //! `--format concise`: `path:line:col: severity[rule] message`, one line per finding, then each
-//! related location indented below it (for grep, quickfix lists and `errorformat`).
+//! related location as a line of its own, `path:line:col: note: message`, so vim's quickfix
+//! (`errorformat=%f:%l:%c:\ %m`), editors' problem matchers and grep take every location.
 
 use super::range;
 use crate::engine::Report;
@@ -20,7 +21,7 @@ pub fn render(report: &Report) -> String {
         for r in &d.related {
             let (rs, _) = range(report, r.loc);
             out.push_str(&format!(
-                "    {}:{}:{}: {}\n",
+                "{}:{}:{}: note: {}\n",
                 report.files[r.loc.file as usize].display, rs.line, rs.column, r.message
             ));
         }

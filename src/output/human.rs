@@ -8,6 +8,9 @@ use std::fmt;
 pub struct Options {
     pub color: bool,
     pub width: usize,
+    /// pre-commit runs the binary from its own environment, where `kube-migrate-lint explain`
+    /// cannot be run: the closing hint gives each rule's page by URL instead.
+    pub under_pre_commit: bool,
 }
 
 /// One finding as miette sees it.
@@ -170,6 +173,7 @@ pub fn render(report: &Report, opts: &Options) -> String {
         out.push('\n');
     }
     out.push_str(&summary(report));
+    out.push_str(&hint(report, opts.under_pre_commit));
     out
 }
 
@@ -184,19 +188,37 @@ pub fn summary(report: &Report) -> String {
     } else {
         format!("{:.2} s", ms / 1000.0)
     };
-    let mut s = format!(
+    format!(
         "Checked {} ({}) in {time}: {}, {}, {}.\n",
         plural(report.files.len(), "file"),
         plural(report.objects.len(), "object"),
         plural(report.count(Severity::Error), "error"),
         plural(report.count(Severity::Warning), "warning"),
         plural(report.count(Severity::Info), "info"),
-    );
-    if let Some(first) = report.diagnostics.first() {
-        s.push_str(&format!(
+    )
+}
+
+/// Where to read why a rule matters and how to fix it: `explain` when the binary is at hand,
+/// else each rule's page (the rule pages are in the repository, linked from SARIF too).
+pub fn hint(report: &Report, under_pre_commit: bool) -> String {
+    let Some(first) = report.diagnostics.first() else {
+        return String::new();
+    };
+    if !under_pre_commit {
+        return format!(
             "Run `kube-migrate-lint explain {}` to see why a rule matters and how to fix it.\n",
             first.rule
-        ));
+        );
+    }
+    let mut rules: Vec<&str> = Vec::new();
+    for d in &report.diagnostics {
+        if !rules.contains(&d.rule) {
+            rules.push(d.rule);
+        }
+    }
+    let mut s = String::from("Why each rule matters and how to fix it:\n");
+    for r in rules {
+        s.push_str(&format!("  {r}: {}\n", super::sarif::rule_url(r)));
     }
     s
 }

@@ -249,6 +249,55 @@ fn human_output_has_snippet_help_rule_and_summary() {
     assert!(stdout(&o).contains('\u{1b}'));
 }
 
+/// The closing hint names a command the reader can run. Under pre-commit (which sets
+/// `PRE_COMMIT=1` for its hooks) the binary lives only in pre-commit's environment, so the hint
+/// gives each rule's page by URL instead.
+#[test]
+fn the_closing_hint_is_one_the_reader_can_follow() {
+    let url = |rule: &str| kube_migrate_lint::output::sarif::rule_url(rule);
+    let o = bin()
+        .env_remove("PRE_COMMIT")
+        .args(["testdata/example"])
+        .output()
+        .unwrap();
+    let s = stdout(&o);
+    assert!(
+        s.contains("Run `kube-migrate-lint explain wait-target-missing` to see why"),
+        "{s}"
+    );
+    assert!(!s.contains(&url("wait-target-missing")), "{s}");
+    // The test suite itself may run with PRE_COMMIT naming the pre-commit binary: only pre-commit's
+    // own `1` counts.
+    for (value, under_pre_commit) in [("1", true), ("/opt/venv/bin/pre-commit", false)] {
+        let o = bin()
+            .env("PRE_COMMIT", value)
+            .args(["testdata/example"])
+            .output()
+            .unwrap();
+        let s = stdout(&o);
+        assert_eq!(
+            s.contains("kube-migrate-lint explain"),
+            !under_pre_commit,
+            "{s}"
+        );
+        for rule in [
+            "wait-target-missing",
+            "schema-invalid",
+            "job-name-unversioned",
+            "job-force-annotation-missing",
+            "job-backoff-limit-nonzero",
+            "job-restart-policy-not-never",
+        ] {
+            assert_eq!(
+                s.lines()
+                    .any(|l| l.contains(rule) && l.ends_with(&url(rule))),
+                under_pre_commit,
+                "{rule}: {s}"
+            );
+        }
+    }
+}
+
 #[test]
 fn output_is_identical_for_any_thread_count() {
     let one = run(&["testdata", "--format", "json", "--threads", "1"]);
@@ -380,7 +429,7 @@ fn a_changed_file_is_linted_in_its_context_and_only_its_findings_are_shown() {
     let s = stdout(&o);
     assert!(
         s.lines()
-            .filter(|l| !l.starts_with(' '))
+            .filter(|l| !l.contains(": note: "))
             .all(|l| l.starts_with("testdata/example/k8s/deployment.yaml:")),
         "{s}"
     );
@@ -399,7 +448,7 @@ fn a_changed_file_is_linted_in_its_context_and_only_its_findings_are_shown() {
     );
     assert!(
         s.contains("deployment.yaml:19:28: error[wait-target-missing]")
-            && s.contains("    testdata/example/k8s/migration-job.yaml:5:9: closest job"),
+            && s.contains("\ntestdata/example/k8s/migration-job.yaml:5:9: note: closest job"),
         "{s}"
     );
     // A finding whose other end (a related location) is in the given file is shown too: the
@@ -412,7 +461,7 @@ fn a_changed_file_is_linted_in_its_context_and_only_its_findings_are_shown() {
     let s = stdout(&o);
     assert!(s.contains("job.yaml:4:9: error[job-name-invalid]"), "{s}");
     assert!(
-        s.contains("flux.yaml:12:18: written by Flux substitution"),
+        s.contains("flux.yaml:12:18: note: written by Flux substitution"),
         "{s}"
     );
 }
@@ -433,7 +482,7 @@ fn stdin_filename_stands_for_the_file_in_its_context() {
     // Findings in the file, or whose related location is in it (the wait's closest Job).
     assert!(
         s.lines()
-            .filter(|l| !l.starts_with(' '))
+            .filter(|l| !l.contains(": note: "))
             .all(|l| l.starts_with(name) || l.contains("[wait-target-missing]")),
         "{s}"
     );

@@ -71,13 +71,33 @@ fn sarif_validates_against_the_official_2_1_0_schema() {
         );
         let run = &v["runs"][0];
         let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-        assert_eq!(rules.len(), kube_migrate_lint::rules::REGISTRY.len());
-        assert!(rules.iter().all(|r| {
-            r["helpUri"]
-                .as_str()
-                .unwrap()
-                .ends_with(&format!("rules/{}.md", r["id"].as_str().unwrap()))
-        }));
+        // Exactly the rules with results, each described: what GitHub shows for an alert.
+        let mut ids: Vec<&str> = run["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["ruleId"].as_str().unwrap())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let described: Vec<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert_eq!(described, ids, "{t}");
+        for r in rules {
+            let id = r["id"].as_str().unwrap();
+            assert!(
+                r["helpUri"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("rules/{id}.md"))
+            );
+            assert!(r["name"].as_str().is_some_and(|n| n != id));
+            assert!(
+                r["fullDescription"]["text"]
+                    .as_str()
+                    .is_some_and(|d| d.len() > 20)
+            );
+            assert!(r["help"]["text"].as_str().is_some_and(|h| !h.is_empty()));
+        }
         for res in run["results"].as_array().unwrap() {
             let idx = res["ruleIndex"].as_u64().unwrap() as usize;
             assert_eq!(rules[idx]["id"], res["ruleId"]);
@@ -155,6 +175,78 @@ fn junit_is_well_formed_and_counts_add_up() {
     }
 }
 
+/// One test case per finding (named by rule and position, classed by file), so the Tests tab
+/// lists each finding; a file without findings is one passing case.
+#[test]
+fn junit_has_a_test_case_per_finding() {
+    use quick_xml::events::Event;
+    for t in TARGETS {
+        let (_, out, _) = run_lib(&[t], Format::Junit);
+        let (_, json, _) = run_lib(&[t], Format::Json);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let mut expected: Vec<(String, String)> = v["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                let name = format!(
+                    "{} at {}:{}",
+                    d["rule"].as_str().unwrap(),
+                    d["range"]["start"]["line"],
+                    d["range"]["start"]["column"]
+                );
+                (d["file"].as_str().unwrap().to_string(), name)
+            })
+            .collect();
+        expected.sort();
+        // (classname, name, failed)
+        let mut cases: Vec<(String, String, bool)> = Vec::new();
+        let mut reader = quick_xml::Reader::from_str(&out);
+        loop {
+            match reader.read_event().unwrap() {
+                Event::Start(e) | Event::Empty(e) => {
+                    let attr = |k: &str| {
+                        e.try_get_attribute(k)
+                            .unwrap()
+                            .map(|a| a.unescape_value().unwrap().into_owned())
+                    };
+                    match e.name().as_ref() {
+                        b"testcase" => {
+                            cases.push((attr("classname").unwrap(), attr("name").unwrap(), false))
+                        }
+                        b"failure" => cases.last_mut().unwrap().2 = true,
+                        _ => {}
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        let mut failed: Vec<(String, String)> = cases
+            .iter()
+            .filter(|c| c.2)
+            .map(|c| (c.0.clone(), c.1.clone()))
+            .collect();
+        failed.sort();
+        assert_eq!(failed, expected, "{t}: one failing test case per finding");
+        for (file, name, _) in cases.iter().filter(|c| !c.2) {
+            assert_eq!(name, "kube-migrate-lint", "{t}: {file}");
+            assert!(
+                !expected.iter().any(|(f, _)| f == file),
+                "{t}: {file} has findings and a passing case"
+            );
+        }
+        // Every file checked is there: those with findings, and one passing case for each other.
+        let mut with_findings: Vec<&String> = expected.iter().map(|(f, _)| f).collect();
+        with_findings.dedup();
+        assert_eq!(
+            with_findings.len() + cases.iter().filter(|c| !c.2).count(),
+            v["summary"]["files"].as_u64().unwrap() as usize,
+            "{t}"
+        );
+    }
+}
+
 #[test]
 fn github_annotations_follow_the_workflow_command_syntax() {
     let re = regex::Regex::new(r"^::(error|warning|notice) file=[^,:]+,line=\d+(,col=\d+)?,endLine=\d+(,endColumn=\d+)?,title=[^:,]+::\S.*$").unwrap();
@@ -181,6 +273,52 @@ fn github_annotations_follow_the_workflow_command_syntax() {
     }
 }
 
+/// `errorformat=%f:%l:%c:\ %m` (vim's quickfix) and editors' problem matchers read every line:
+/// a finding, then each related location as a `note:` line of its own, at its own position.
+#[test]
+fn concise_lines_are_read_by_errorformat_related_locations_included() {
+    let efm = regex::Regex::new(r"^([^\s:][^:]*):(\d+):(\d+): (.+)$").unwrap();
+    let mut notes = 0;
+    for t in TARGETS {
+        let (_, out, _) = run_lib(&[t], Format::Concise);
+        let (_, json, _) = run_lib(&[t], Format::Json);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        // What the lines must say, in order: each finding, then its related locations.
+        let mut expected = Vec::new();
+        for d in v["diagnostics"].as_array().unwrap() {
+            let at = |f: &serde_json::Value, r: &serde_json::Value| {
+                format!(
+                    "{}:{}:{}",
+                    f.as_str().unwrap(),
+                    r["start"]["line"],
+                    r["start"]["column"]
+                )
+            };
+            expected.push(format!(
+                "{}: {}[{}] {}",
+                at(&d["file"], &d["range"]),
+                d["severity"].as_str().unwrap(),
+                d["rule"].as_str().unwrap(),
+                d["message"].as_str().unwrap()
+            ));
+            for r in d["related"].as_array().unwrap() {
+                expected.push(format!(
+                    "{}: note: {}",
+                    at(&r["file"], &r["range"]),
+                    r["message"].as_str().unwrap()
+                ));
+            }
+        }
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines, expected, "{t}");
+        notes += lines.iter().filter(|l| l.contains(": note: ")).count();
+        for line in lines {
+            assert!(efm.is_match(line), "{t}: errorformat cannot read {line:?}");
+        }
+    }
+    assert!(notes > 0, "some finding has related locations");
+}
+
 #[test]
 fn every_format_on_crlf_and_non_ascii_input_is_snapshotted() {
     let elapsed = regex::Regex::new(r"in \d+ ms").unwrap();
@@ -205,7 +343,11 @@ fn every_format_on_crlf_and_non_ascii_input_is_snapshotted() {
         let out = if format == Format::Sarif {
             let mut v: serde_json::Value = serde_json::from_str(&out).unwrap();
             let rules = &mut v["runs"][0]["tool"]["driver"]["rules"];
-            *rules = serde_json::Value::from("<every rule, validated above>");
+            *rules = serde_json::Value::from("<the rules of the results, validated above>");
+            // The working directory, which differs from machine to machine.
+            let base = &mut v["runs"][0]["originalUriBaseIds"]["%SRCROOT%"]["uri"];
+            assert!(base.as_str().unwrap().starts_with("file:///"));
+            *base = serde_json::Value::from("file:///<working directory>/");
             v["runs"][0]["results"]
                 .as_array_mut()
                 .unwrap()
@@ -234,10 +376,10 @@ fn several_reports_in_one_run() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    // One line per finding; related locations are indented below theirs.
+    // One line per finding; related locations are `note:` lines below theirs.
     let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
     assert_eq!(
-        stdout.lines().filter(|l| !l.starts_with(' ')).count(),
+        stdout.lines().filter(|l| !l.contains(": note: ")).count(),
         6,
         "{stdout}"
     );
