@@ -8,7 +8,7 @@
 //! and drops it, which separates the parser's cost from the tree's; rules, contexts and output
 //! are never run. Prints files, bytes and events (or nodes) to stderr. Used by bench/run.py.
 
-use kube_migrate_lint::discover::{self, Excludes};
+use kube_migrate_lint::model::discover::{self, Excludes};
 use kube_migrate_lint::yaml;
 use rayon::prelude::*;
 use saphyr_parser::Parser;

@@ -1,30 +1,24 @@
 //! kube-migrate-lint: a linter for the Kubernetes database-migration pattern.
 //!
-//! The pipeline runs in one direction: discover files, parse them into spanned documents (in
-//! parallel), build the object model and contexts, run the rules (in parallel), apply
-//! suppressions, sort, and hand format-neutral diagnostics to an emitter.
+//! The crate is layered; each layer imports only from the layers below it (checked by
+//! `tests/it/architecture.rs`):
+//!
+//! ```text
+//! app      the CLI and the language server, sharing one session module
+//! output   report formats
+//! engine   the pipeline: read, lint, suppress, fix, baselines, fingerprints
+//! rules    the rules, their pages, suppressions
+//! render   kustomizations and Flux evaluated into builds, contexts and links
+//! model    files, objects, typed views, migration detection, configuration, secrets
+//! yaml     spanned YAML: parsing, typing, text edits
+//! base     plain types: sources and spans, diagnostics, masking, internal errors
+//! ```
 
 pub mod app;
-pub mod baseline;
-pub mod config;
-pub mod diagnostic;
-pub mod discover;
-pub mod docs;
+pub mod base;
 pub mod engine;
-pub mod fingerprint;
-pub mod fix;
-pub mod graph;
-pub mod internal;
-pub mod kustomize;
-pub mod lsp;
-pub mod migration;
 pub mod model;
 pub mod output;
-pub mod redact;
-pub mod resolve;
+pub mod render;
 pub mod rules;
-pub mod source;
-pub mod suppress;
-pub mod text;
-pub mod workspace;
 pub mod yaml;

@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use kube_migrate_lint::app::{self, Color, FixMode, RunOptions};
-use kube_migrate_lint::diagnostic::Severity;
-use kube_migrate_lint::internal;
+use kube_migrate_lint::base::diagnostic::Severity;
+use kube_migrate_lint::base::internal;
 use kube_migrate_lint::output::Format;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -202,7 +202,7 @@ fn run(cli: Cli) -> ExitCode {
     if let Some(Command::Server) = cli.command {
         internal::enter("serving the language server");
         // The transport writes to stdout from its own thread: nothing here may hold the lock.
-        return ExitCode::from(kube_migrate_lint::lsp::run() as u8);
+        return ExitCode::from(kube_migrate_lint::app::lsp::run() as u8);
     }
     let mut stdout = std::io::stdout().lock();
     // Not locked for the whole run: the progress line writes to stderr from its own thread

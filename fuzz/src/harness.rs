@@ -5,8 +5,8 @@
 //! Only the library and `serde_json` are used here, so the file compiles in both crates.
 
 use kube_migrate_lint::app;
-use kube_migrate_lint::config;
 use kube_migrate_lint::engine::{Input, Report, Settings, lint_inputs};
+use kube_migrate_lint::model::config;
 use kube_migrate_lint::output::Format;
 use kube_migrate_lint::rules;
 
@@ -72,7 +72,7 @@ pub fn config(data: &[u8]) {
             let _ = Settings::resolve(&cfg, &[], &[]);
         }
         Err(e) => {
-            let lines = kube_migrate_lint::source::LineIndex::new(&text).line_count() as u32;
+            let lines = kube_migrate_lint::base::source::LineIndex::new(&text).line_count() as u32;
             assert!(
                 e.line >= 1 && e.line <= lines && e.column >= 1,
                 "error position {}:{} outside the text",
@@ -146,7 +146,7 @@ pub fn check_report(report: &Report) {
     for r in &report.redactions {
         check(r.file, r.span.start, r.span.end, "redaction");
     }
-    let fps = kube_migrate_lint::fingerprint::fingerprints(report);
+    let fps = kube_migrate_lint::engine::fingerprint::fingerprints(report);
     for &format in FORMATS {
         let out = app::render(format, report, &fps, false, false);
         if matches!(format, Format::Json | Format::Gitlab | Format::Sarif)
@@ -499,7 +499,7 @@ fn flux(b: &mut Bytes) -> String {
 /// line the fixes removed or rewrote was touched by an edit some finding offered (on the
 /// original text or on an intermediate one), so no byte outside the edits changes.
 pub fn fix(data: &[u8]) {
-    use kube_migrate_lint::fix::{self, Options};
+    use kube_migrate_lint::engine::fix::{self, Options};
     let inputs = split_files(data);
     let settings = Settings::default();
     let opts = Options { unsafe_fixes: true };

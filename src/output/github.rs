@@ -2,7 +2,7 @@
 //! the pull request. Columns are dropped on multi-line ranges, which GitHub rejects.
 
 use super::range;
-use crate::diagnostic::Severity;
+use crate::base::diagnostic::Severity;
 use crate::engine::Report;
 
 fn escape_data(s: &str) -> String {

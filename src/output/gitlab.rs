@@ -6,7 +6,7 @@
 //! across unrelated edits so a merge request shows only what it changed.
 
 use super::range;
-use crate::diagnostic::Severity;
+use crate::base::diagnostic::Severity;
 use crate::engine::Report;
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 //! The human report: miette snippets with the node underlined, then a summary.
 
-use crate::diagnostic::{Diagnostic as Finding, Severity};
+use crate::base::diagnostic::{Diagnostic as Finding, Severity};
 use crate::engine::Report;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use std::fmt;
@@ -85,11 +85,11 @@ fn source(report: &Report, file: u32) -> NamedSource<String> {
         .filter(|l| l.file == file)
         .map(|l| l.span)
         .collect();
-    NamedSource::new(&f.display, crate::redact::mask(&f.text, &spans)).with_language("yaml")
+    NamedSource::new(&f.display, crate::base::mask::mask(&f.text, &spans)).with_language("yaml")
 }
 
 /// miette wants a non-empty span to draw an underline; widen an empty one to one character.
-fn visible(report: &Report, file: u32, span: crate::source::Span) -> (usize, usize) {
+fn visible(report: &Report, file: u32, span: crate::base::source::Span) -> (usize, usize) {
     let text = &report.files[file as usize].text;
     let start = (span.start as usize).min(text.len());
     if !span.is_empty() || start >= text.len() {

@@ -1,7 +1,7 @@
 //! `--format json`, version 1: one object on stdout (the schema is `schema/json-output-v1.json`).
 
 use super::range;
-use crate::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::diagnostic::{Diagnostic, Loc, Severity};
 use crate::engine::Report;
 use serde_json::{Value, json};
 

@@ -8,9 +8,9 @@ pub mod json;
 pub mod junit;
 pub mod sarif;
 
-use crate::diagnostic::Loc;
+use crate::base::diagnostic::Loc;
+use crate::base::source::Position;
 use crate::engine::Report;
-use crate::source::Position;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -7,7 +7,7 @@
 //! multitool and GitHub's rule set (tests/it/integrations.rs).
 
 use super::range;
-use crate::diagnostic::{Loc, Severity};
+use crate::base::diagnostic::{Loc, Severity};
 use crate::engine::Report;
 use crate::rules::{REGISTRY, RuleMeta};
 use serde_json::{Value, json};
@@ -127,7 +127,7 @@ fn encode(path: &str) -> String {
 /// The page as markdown help; links to other rule pages (`](limit-exceeded.md)`) made absolute,
 /// since the help is shown away from the repository.
 fn help_markdown(page: &str) -> String {
-    let mut out = crate::docs::body(page).to_string();
+    let mut out = crate::rules::docs::body(page).to_string();
     for r in REGISTRY {
         let name = r.meta().name;
         out = out.replace(&format!("]({name}.md)"), &format!("]({})", rule_url(name)));
@@ -137,7 +137,7 @@ fn help_markdown(page: &str) -> String {
 
 fn descriptor(m: &RuleMeta) -> Value {
     let page = help_markdown(m.page);
-    let full = crate::docs::what_it_checks(m.page).unwrap_or_else(|| m.summary.to_string());
+    let full = crate::rules::docs::what_it_checks(m.page).unwrap_or_else(|| m.summary.to_string());
     json!({
         "id": m.name,
         "name": friendly_name(m.name),

@@ -7,11 +7,11 @@ use super::workload_links::{
     migration_tool, node_loc, readable,
 };
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, Loc, Severity};
-use crate::graph::links::{self, Container};
-use crate::graph::path::Step;
-use crate::graph::{Rendered, Source, Value};
-use crate::redact::key_for_display;
+use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::mask::key_for_display;
+use crate::render::links::{self, Container};
+use crate::render::path::Step;
+use crate::render::{Rendered, Source, Value};
 use std::collections::BTreeSet;
 
 pub struct EnvSourceMismatch;
@@ -446,7 +446,7 @@ impl EnvSourceMismatch {
                 let loc = self.side_loc(cx, p.app, ac, &app);
                 let mut d = p
                     .app_obj
-                    .diag_at(&META, loc, crate::graph::path::display(&self.side_path(ac, &app)), message)
+                    .diag_at(&META, loc, crate::render::path::display(&self.side_path(ac, &app)), message)
                     .help(format!(
                         "take `{var_shown}` from the same place in both containers: the same Secret key (`valueFrom.secretKeyRef`) or the same `envFrom` Secret, in the same namespace"
                     ));
@@ -483,7 +483,7 @@ impl EnvSourceMismatch {
         {
             return container_anchor(cx, r, c, f);
         }
-        crate::graph::links::value_loc(&cx.env(), r, p, side.value.as_ref())
+        crate::render::links::value_loc(&cx.env(), r, p, side.value.as_ref())
             .or_else(|| node_loc(cx, r, p))
             .unwrap_or_else(|| container_anchor(cx, r, c, "env"))
     }
@@ -525,7 +525,7 @@ impl Rule for EnvSourceMismatch {
         }
         // A migration init container and the app containers of the same pod.
         for (r, ocx) in cx.rendered() {
-            if r.patched || crate::graph::pod_spec_path(&r.kind).is_none() || !readable(&ocx) {
+            if r.patched || crate::render::pod_spec_path(&r.kind).is_none() || !readable(&ocx) {
                 continue;
             }
             let containers = links::containers(&env, cx.context, r);
@@ -552,7 +552,7 @@ impl Rule for EnvSourceMismatch {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::Diagnostic;
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::lint_files;
 
     const RULE: &str = "env-source-mismatch";

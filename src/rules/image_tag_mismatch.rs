@@ -5,13 +5,13 @@ use super::workload_links::{
     JobLink, container_name, describe, job_links, job_migration_container, judged,
 };
 use super::{Category, ContextCx, Rule, RuleMeta, paths};
-use crate::diagnostic::{Diagnostic, Loc, Severity};
-use crate::graph::links::{self, Container, value_loc};
-use crate::graph::path;
-use crate::graph::{Value, split_image};
-use crate::migration::{image_repository, mentions_migration};
-use crate::redact::display_value;
-use crate::text::placeholders;
+use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::mask::display_value;
+use crate::base::text::placeholders;
+use crate::model::migration::{image_repository, mentions_migration};
+use crate::render::links::{self, Container, value_loc};
+use crate::render::path;
+use crate::render::{Value, split_image};
 use crate::yaml::Kind;
 
 pub struct ImageTagMismatch;

@@ -5,11 +5,11 @@ use super::workload_links::{
     container_name, describe, is_wait_for, job_links, judged, migration_tool, readable,
 };
 use super::{Category, ContextCx, Rule, RuleMeta, migration_job};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::graph::links::{self, Container};
-use crate::graph::path::Step;
-use crate::graph::{Rendered, split_image};
-use crate::redact::display_value;
+use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::mask::display_value;
+use crate::render::links::{self, Container};
+use crate::render::path::Step;
+use crate::render::{Rendered, split_image};
 use std::collections::BTreeMap;
 
 pub struct ImageTagMutable;
@@ -114,7 +114,7 @@ impl Rule for ImageTagMutable {
         let mut roles: BTreeMap<(usize, Vec<Step>), Role> = BTreeMap::new();
         for (ri, r) in cx.context.rendered.iter().enumerate() {
             let Some(o) = r.object() else { continue };
-            if r.patched || crate::graph::pod_spec_path(&r.kind).is_none() {
+            if r.patched || crate::render::pod_spec_path(&r.kind).is_none() {
                 continue;
             }
             let ocx = super::ObjectCx::new(cx.ws, &cx.ws.objects[o as usize]);

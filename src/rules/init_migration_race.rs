@@ -5,12 +5,12 @@ use super::workload_links::{
     container_name, describe, field, judged, migration_reason, node_loc, readable,
 };
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, Loc, Severity};
-use crate::graph::links::{self, Container, value_loc};
-use crate::graph::path::{self, Step};
-use crate::graph::{Rendered, Value};
-use crate::migration::migration_command;
-use crate::redact::display_value;
+use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::mask::display_value;
+use crate::model::migration::migration_command;
+use crate::render::links::{self, Container, value_loc};
+use crate::render::path::{self, Step};
+use crate::render::{Rendered, Value};
 
 pub struct InitMigrationRace;
 
@@ -94,7 +94,9 @@ impl InitMigrationRace {
             return field(c, &[if c.args.is_empty() { "command" } else { "args" }]);
         }
         let image_named = c.image.as_ref().is_some_and(|i| {
-            crate::migration::mentions_migration(crate::migration::image_repository(&i.text))
+            crate::model::migration::mentions_migration(crate::model::migration::image_repository(
+                &i.text,
+            ))
         });
         field(c, &[if image_named { "image" } else { "name" }])
     }
@@ -243,7 +245,7 @@ impl Rule for InitMigrationRace {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::Diagnostic;
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::lint_files;
 
     const RULE: &str = "init-migration-race";

@@ -7,10 +7,10 @@ use super::workload_links::{
     readable,
 };
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::graph::Rendered;
-use crate::graph::links::{self, Container};
-use crate::graph::path::{self, Step};
+use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::render::Rendered;
+use crate::render::links::{self, Container};
+use crate::render::path::{self, Step};
 
 pub struct InitResourcesMissing;
 
@@ -107,7 +107,7 @@ impl Rule for InitResourcesMissing {
         }
         let env = cx.env();
         for (r, ocx) in cx.rendered() {
-            if r.patched || crate::graph::pod_spec_path(&r.kind).is_none() || !readable(&ocx) {
+            if r.patched || crate::render::pod_spec_path(&r.kind).is_none() || !readable(&ocx) {
                 continue;
             }
             for c in links::containers(&env, cx.context, r)
@@ -129,7 +129,7 @@ impl Rule for InitResourcesMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::Diagnostic;
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::lint_files;
 
     const RULE: &str = "init-resources-missing";

@@ -1,7 +1,7 @@
 //! A migration Job must fail at its first failure: `backoffLimit: 0`.
 
 use super::{Category, ObjectCx, Rule, RuleMeta, migration_job, paths};
-use crate::diagnostic::{Diagnostic, Fix, Severity};
+use crate::base::diagnostic::{Diagnostic, Fix, Severity};
 use crate::model::Typed;
 
 pub struct JobBackoffLimitNonzero;

@@ -2,10 +2,10 @@
 //! replaced when its (immutable) template changes under the same name.
 
 use super::{Category, ObjectCx, Rule, RuleMeta, migration_job};
-use crate::config::DeployEngine;
-use crate::diagnostic::{Diagnostic, Fix, Severity};
-use crate::migration::{hook, label_or_annotation};
+use crate::base::diagnostic::{Diagnostic, Fix, Severity};
 use crate::model::Typed;
+use crate::model::config::DeployEngine;
+use crate::model::migration::{hook, label_or_annotation};
 use crate::yaml::Seg;
 
 pub struct JobForceAnnotationMissing;
@@ -46,7 +46,7 @@ impl Rule for JobForceAnnotationMissing {
                         path,
                         format!(
                             "`{FORCE}` is `{}`, but Flux only honours `enabled` (in any case), so this Job is never replaced",
-                            crate::redact::display_value(v)
+                            crate::base::mask::display_value(v)
                         ),
                     )
                     .help(HELP)
@@ -120,7 +120,7 @@ mod tests {
         assert!(lint_one(&text, "job-force-annotation-missing").is_empty());
         let text = job("  annotations:\n    argocd.argoproj.io/hook: PreSync\n");
         assert!(lint_one(&text, "job-force-annotation-missing").is_empty());
-        let d = lint_with_engine(&job(""), crate::config::DeployEngine::ArgoCd);
+        let d = lint_with_engine(&job(""), crate::model::config::DeployEngine::ArgoCd);
         assert!(!d.iter().any(|d| d.rule == "job-force-annotation-missing"));
     }
 }

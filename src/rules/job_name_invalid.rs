@@ -3,11 +3,11 @@
 //! value the tree shows will be substituted into it.
 
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta, paths};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::graph::Rendered;
+use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::mask::display_value;
+use crate::base::text::{dns1123_subdomain_problem, placeholders};
 use crate::model::Typed;
-use crate::redact::display_value;
-use crate::text::{dns1123_subdomain_problem, placeholders};
+use crate::render::Rendered;
 
 pub struct JobNameInvalid;
 

@@ -3,9 +3,9 @@
 //! template: Job templates are immutable).
 
 use super::{Category, ContextCx, Rule, RuleMeta, migration_job, paths};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::migration::hook;
+use crate::base::diagnostic::{Diagnostic, Severity};
 use crate::model::Typed;
+use crate::model::migration::hook;
 
 pub struct JobNameUnversioned;
 
@@ -56,12 +56,12 @@ impl Rule for JobNameUnversioned {
                     paths::NAME,
                     format!(
                         "migration job name `{}` carries no version, so the next release cannot create a new Job: an unchanged Job never runs again and a changed one fails to apply (Job templates are immutable)",
-                        crate::redact::display_value(name)
+                        crate::base::mask::display_value(name)
                     ),
                 )
                 .help(format!(
                     "put the release version in the name, e.g. `{}-${{IMAGE_TAG}}`, filled by Flux postBuild substitution or a kustomize replacement",
-                    crate::redact::display_value(name)
+                    crate::base::mask::display_value(name)
                 )),
             );
         }
@@ -97,7 +97,7 @@ mod tests {
         assert!(lint_one(generated, "job-name-unversioned").is_empty());
     }
 
-    fn with_select(select: &str) -> Vec<crate::diagnostic::Diagnostic> {
+    fn with_select(select: &str) -> Vec<crate::base::diagnostic::Diagnostic> {
         let files = [
             ("k/job.yaml", job("myapp-migration-placeholder", BODY)),
             ("k/vars.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: v1.2.3}\n".to_string()),

@@ -7,14 +7,14 @@
 
 use super::wait_target_missing::{Compare, JOB_MODES, arg_path, args_are_script_args, compare};
 use super::{Category, ObjectCx, Rule, RuleMeta, migration_job, paths};
-use crate::diagnostic::{Diagnostic, Loc, Severity};
-use crate::graph::links::{self, Container, MODES};
-use crate::graph::path::Step;
-use crate::graph::{Context, Env, Rendered, pod_spec_path};
-use crate::migration::annotation;
+use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::mask::display_value;
 use crate::model::Object;
-use crate::redact::display_value;
-use crate::workspace::Workspace;
+use crate::model::migration::annotation;
+use crate::render::links::{self, Container, MODES};
+use crate::render::path::Step;
+use crate::render::workspace::Workspace;
+use crate::render::{Context, Env, Rendered, pod_spec_path};
 use crate::yaml::Seg;
 use std::collections::BTreeSet;
 
@@ -80,7 +80,7 @@ pub(super) struct Waits {
     ignored_in: std::collections::HashMap<String, Vec<usize>>,
     /// Flux Kustomizations (indices into `ws.fluxes`) by object, and the first other one that
     /// depends on each name.
-    flux_of: std::collections::HashMap<crate::diagnostic::ObjectId, usize>,
+    flux_of: std::collections::HashMap<crate::base::diagnostic::ObjectId, usize>,
     flux_dependents: std::collections::HashMap<String, Vec<usize>>,
 }
 
@@ -518,7 +518,7 @@ pub(super) struct Status {
     /// depends on that.
     pub flux_staged: bool,
     /// `(dependent, stage, stage object)` for a dependsOn stage that does not wait.
-    pub stage_without_wait: Option<(String, String, crate::diagnostic::ObjectId)>,
+    pub stage_without_wait: Option<(String, String, crate::base::diagnostic::ObjectId)>,
     /// An Argo CD sync wave before some workload of its context.
     pub sync_wave: Option<String>,
     /// A Flux Kustomization of the tree deploys it.
@@ -744,7 +744,7 @@ impl Rule for JobNotAwaited {
 #[cfg(test)]
 mod tests {
     use super::{KubectlWait, kubectl_waits};
-    use crate::diagnostic::Diagnostic;
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::lint_files;
 
     pub(crate) fn job(name: &str, meta: &str) -> String {

@@ -1,7 +1,7 @@
 //! A migration Job's pods must not restart in place: `restartPolicy: Never`.
 
 use super::{Category, ObjectCx, Rule, RuleMeta, migration_job, paths};
-use crate::diagnostic::{Diagnostic, Fix, Severity};
+use crate::base::diagnostic::{Diagnostic, Fix, Severity};
 use crate::model::Typed;
 
 pub struct JobRestartPolicyNotNever;
@@ -61,7 +61,7 @@ impl Rule for JobRestartPolicyNotNever {
                     paths::RESTART_POLICY,
                     format!(
                         "restartPolicy `{}` is not valid for a Job (only Never or OnFailure)",
-                        crate::redact::display_value(other)
+                        crate::base::mask::display_value(other)
                     ),
                 )
                 .severity(Severity::Error),
@@ -81,7 +81,7 @@ impl Rule for JobRestartPolicyNotNever {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::Severity;
+    use crate::base::diagnostic::Severity;
     use crate::rules::testing::{job, lint_one};
 
     fn with_policy(p: &str) -> String {

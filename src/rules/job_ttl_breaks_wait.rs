@@ -4,9 +4,9 @@
 
 use super::job_not_awaited::{Waits, status};
 use super::{Category, ObjectCx, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::redact::display_value;
-use crate::workspace::Workspace;
+use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::mask::display_value;
+use crate::render::workspace::Workspace;
 use crate::yaml::Seg;
 
 pub struct JobTtlBreaksWait;
@@ -85,7 +85,7 @@ impl Rule for JobTtlBreaksWait {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::Diagnostic;
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::lint_files;
 
     fn job(meta: &str, spec: &str) -> String {

@@ -4,10 +4,10 @@
 use super::job_not_awaited::{Waits, app_in_view, migration_jobs, status};
 use super::job_ttl_breaks_wait::TTL;
 use super::{Category, Rule, RuleMeta};
-use crate::config::DeployEngine;
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::redact::display_value;
-use crate::workspace::Workspace;
+use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::mask::display_value;
+use crate::model::config::DeployEngine;
+use crate::render::workspace::Workspace;
 
 pub struct JobTtlMissing;
 
@@ -72,7 +72,7 @@ impl Rule for JobTtlMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::Diagnostic;
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::{lint_files, lint_with_engine};
 
     fn job(meta: &str, spec: &str) -> String {
@@ -100,7 +100,7 @@ mod tests {
         let found = run(&[("k/job.yaml", j.clone())]);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(&j[found[0].loc.span.range()], "spec");
-        assert_eq!(found[0].severity, crate::diagnostic::Severity::Info);
+        assert_eq!(found[0].severity, crate::base::diagnostic::Severity::Info);
         assert!(
             run(&[(
                 "k/job.yaml",
@@ -129,9 +129,9 @@ mod tests {
             .is_empty()
         );
         let both = format!("{}---\n{APP}", job(NAME, ""));
-        let d = lint_with_engine(&both, crate::config::DeployEngine::ArgoCd);
+        let d = lint_with_engine(&both, crate::model::config::DeployEngine::ArgoCd);
         assert!(!d.iter().any(|d| d.rule == "job-ttl-missing"));
-        let d = lint_with_engine(&both, crate::config::DeployEngine::Kubectl);
+        let d = lint_with_engine(&both, crate::model::config::DeployEngine::Kubectl);
         assert!(d.iter().any(|d| d.rule == "job-ttl-missing"));
         // No app in view: an init container elsewhere may wait for it by name.
         let d = lint_files(&[("k/job.yaml", job(NAME, ""))]);

@@ -5,10 +5,10 @@
 //! a missing or empty `apiVersion` is accepted; any other kind is rejected.
 
 use super::{Category, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, FileId, Loc, Severity};
+use crate::base::diagnostic::{Diagnostic, FileId, Loc, Severity};
+use crate::base::mask::display_value;
 use crate::model::FileRole;
-use crate::redact::display_value;
-use crate::workspace::Workspace;
+use crate::render::workspace::Workspace;
 use crate::yaml::{Document, NodeId};
 
 pub struct KustomizeApiVersion;
@@ -121,9 +121,9 @@ impl Rule for KustomizeApiVersion {
             )
             .help(format!("set `apiVersion: {expected}`"))
             .fix(
-                crate::fix::edit::Editor::new(&f.source.text, doc, fid)
+                crate::yaml::edit::Editor::new(&f.source.text, doc, fid)
                     .set_scalar(n, expected)
-                    .map(|e| crate::diagnostic::Fix::safe(format!("set apiVersion: {expected}"), vec![e])),
+                    .map(|e| crate::base::diagnostic::Fix::safe(format!("set apiVersion: {expected}"), vec![e])),
             );
             if let Some((k, _)) = kind {
                 d = d.related(
@@ -141,7 +141,7 @@ impl Rule for KustomizeApiVersion {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::Diagnostic;
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::lint_files;
 
     fn run(head: &str) -> (String, Vec<Diagnostic>) {

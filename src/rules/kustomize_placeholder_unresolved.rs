@@ -4,12 +4,12 @@
 //! defines the variable (or the placeholder has a `${VAR:=default}`).
 
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, Loc, Severity};
-use crate::graph::links;
-use crate::graph::path::{self, Step};
-use crate::graph::{Rendered, Value, pod_spec_path};
-use crate::redact::display_value;
-use crate::text::placeholders;
+use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::mask::display_value;
+use crate::base::text::placeholders;
+use crate::render::links;
+use crate::render::path::{self, Step};
+use crate::render::{Rendered, Value, pod_spec_path};
 use crate::yaml::Seg;
 
 pub struct KustomizePlaceholderUnresolved;
@@ -38,7 +38,7 @@ enum Why {
 }
 
 /// The unescaped placeholders of a text (`$${VAR}` is Flux's escape for a literal `${VAR}`).
-fn live_placeholders(text: &str) -> Vec<crate::text::Placeholder> {
+fn live_placeholders(text: &str) -> Vec<crate::base::text::Placeholder> {
     placeholders(text)
         .into_iter()
         .filter(|p| p.start == 0 || text.as_bytes()[p.start - 1] != b'$')
@@ -172,7 +172,7 @@ impl KustomizePlaceholderUnresolved {
                 let effect = match what {
                     What::Name => format!(
                         "the name becomes `{result}`{}",
-                        if crate::text::dns1123_subdomain_problem(&result).is_some() {
+                        if crate::base::text::dns1123_subdomain_problem(&result).is_some() {
                             ", which the API server rejects"
                         } else {
                             ", not the versioned name intended"
@@ -278,7 +278,7 @@ impl Rule for KustomizePlaceholderUnresolved {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::{Diagnostic, Loc};
+    use crate::base::diagnostic::{Diagnostic, Loc};
     use crate::rules::testing::lint_files;
 
     const RULE: &str = "kustomize-placeholder-unresolved";

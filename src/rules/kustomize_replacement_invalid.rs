@@ -4,12 +4,12 @@
 //! before it evaluates anything.
 
 use super::{Category, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, FileId, Fix, Loc, Severity};
-use crate::graph::path::{self, Step};
-use crate::graph::{Context, IssueKind, Rendered, Source};
-use crate::kustomize::{self, Selector};
+use crate::base::diagnostic::{Diagnostic, FileId, Fix, Loc, Severity};
 use crate::model::FileRole;
-use crate::workspace::Workspace;
+use crate::render::kustomize::{self, Selector};
+use crate::render::path::{self, Step};
+use crate::render::workspace::Workspace;
+use crate::render::{Context, IssueKind, Rendered, Source};
 use crate::yaml::{Document, Kind, NodeId};
 
 pub struct KustomizeReplacementInvalid;
@@ -47,7 +47,7 @@ fn diag(file: FileId, doc: &Document, node: NodeId, message: String) -> Diagnost
 fn bracket_fix(ws: &Workspace, file: FileId, doc: &Document, node: NodeId) -> Option<Fix> {
     let path = doc.str(node)?;
     let fixed = unbracket(path)?;
-    crate::fix::edit::Editor::new(&ws.files[file as usize].source.text, doc, file)
+    crate::yaml::edit::Editor::new(&ws.files[file as usize].source.text, doc, file)
         .set_scalar(node, &fixed)
         .map(|e| Fix::safe("select the list element by a bare index", vec![e]))
 }
@@ -227,11 +227,11 @@ fn recheck_source(
     match r.source {
         Source::Object(o) => {
             let (odoc, root, _) = env.doc_of(o);
-            let at = crate::graph::path::resolve(odoc, root, &src.field_path, false)
+            let at = crate::render::path::resolve(odoc, root, &src.field_path, false)
                 .ok()?
                 .into_iter()
                 .next()?;
-            let n = crate::graph::path::node_at(odoc, root, &at)?;
+            let n = crate::render::path::node_at(odoc, root, &at)?;
             match &odoc.node(odoc.resolve(n)).kind {
                 // Present but empty: kustomize copies the empty string. A YAML null is missing
                 // to kustomize too.
@@ -376,7 +376,7 @@ impl Rule for KustomizeReplacementInvalid {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::{Diagnostic, Severity};
+    use crate::base::diagnostic::{Diagnostic, Severity};
     use crate::engine::Settings;
     use crate::rules::testing::lint_files_with;
 

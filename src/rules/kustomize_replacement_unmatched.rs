@@ -4,12 +4,12 @@
 //! since kustomize v5.8; before that they are compared exactly.
 
 use super::{Category, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, FileId, Loc, Severity};
-use crate::graph::{Context, IssueKind, Rendered};
-use crate::kustomize::{self, Selector, Target};
-use crate::redact::display_value;
-use crate::text::edit_distance;
-use crate::workspace::Workspace;
+use crate::base::diagnostic::{Diagnostic, FileId, Loc, Severity};
+use crate::base::mask::display_value;
+use crate::base::text::edit_distance;
+use crate::render::kustomize::{self, Selector, Target};
+use crate::render::workspace::Workspace;
+use crate::render::{Context, IssueKind, Rendered};
 use crate::yaml::{Document, NodeId};
 
 pub struct KustomizeReplacementUnmatched;
@@ -227,7 +227,7 @@ impl Rule for KustomizeReplacementUnmatched {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::Diagnostic;
+    use crate::base::diagnostic::Diagnostic;
     use crate::engine::Settings;
     use crate::rules::testing::lint_files_with;
 

@@ -5,10 +5,10 @@
 //! cluster, and then by milliseconds: the init container's wait is what orders them.
 
 use super::{Category, ContextCx, Rule, RuleMeta};
-use crate::config::DeployEngine;
-use crate::diagnostic::{Diagnostic, FileId, Loc, Severity};
-use crate::graph::links;
-use crate::redact::display_value;
+use crate::base::diagnostic::{Diagnostic, FileId, Loc, Severity};
+use crate::base::mask::display_value;
+use crate::model::config::DeployEngine;
+use crate::render::links;
 use crate::yaml::{Document, NodeId, Seg};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -34,15 +34,15 @@ fn move_fix(
     doc: &Document,
     job: NodeId,
     workload: NodeId,
-) -> Option<crate::diagnostic::Fix> {
+) -> Option<crate::base::diagnostic::Fix> {
     let seq = doc.get(doc.root, "resources")?;
     let items = doc.items(seq);
     let from = items.iter().position(|&n| n == job)?;
     let to = items.iter().position(|&n| n == workload)?;
-    crate::fix::edit::Editor::new(&cx.ws.files[file as usize].source.text, doc, file)
+    crate::yaml::edit::Editor::new(&cx.ws.files[file as usize].source.text, doc, file)
         .move_item(seq, from, to)
         .map(|edits| {
-            crate::diagnostic::Fix::safe("list the Job's entry before the workload's", edits)
+            crate::base::diagnostic::Fix::safe("list the Job's entry before the workload's", edits)
         })
 }
 
@@ -69,7 +69,7 @@ fn entry_files(
     let Some(dir) = keys[kfile as usize].parent() else {
         return BTreeSet::new();
     };
-    let target = crate::graph::normalize(&dir.join(entry));
+    let target = crate::render::normalize(&dir.join(entry));
     let mut out = BTreeSet::new();
     if let Some(k) = ws.kustomization_in(&target) {
         if let Some(c) = ws.contexts.iter().find(|c| c.root == Some(k)) {
@@ -207,9 +207,9 @@ impl Rule for KustomizeResourceOrder {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::DeployEngine;
-    use crate::diagnostic::{Diagnostic, Severity};
+    use crate::base::diagnostic::{Diagnostic, Severity};
     use crate::engine::Settings;
+    use crate::model::config::DeployEngine;
     use crate::rules::testing::lint_files_with;
 
     const RULE: &str = "kustomize-resource-order";

@@ -5,12 +5,12 @@
 //! Rules never print and never know the output format: they return diagnostics against one
 //! primary object; the engine applies configured severities and suppressions, and sorts.
 
-use crate::config::DeployEngine;
-use crate::diagnostic::{Diagnostic, Loc, Severity};
-use crate::graph::path::Step;
-use crate::graph::{Context, Env, Rendered, Value};
+use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::model::config::DeployEngine;
 use crate::model::{FileData, Object};
-use crate::workspace::Workspace;
+use crate::render::path::Step;
+use crate::render::workspace::Workspace;
+use crate::render::{Context, Env, Rendered, Value};
 use crate::yaml::{Document, NodeId, Seg};
 
 /// A rule the engine reports itself (no check of its own): metadata and page only.
@@ -23,7 +23,7 @@ macro_rules! engine_rule {
 
         pub static META: $crate::rules::RuleMeta = $crate::rules::RuleMeta {
             name: $name,
-            severity: $crate::diagnostic::Severity::$sev,
+            severity: $crate::base::diagnostic::Severity::$sev,
             category: $crate::rules::Category::$cat,
             summary: $summary,
             fixable: $fixable,
@@ -38,6 +38,9 @@ macro_rules! engine_rule {
     };
 }
 use engine_rule;
+
+pub mod docs;
+pub mod suppress;
 
 mod env_source_mismatch;
 mod image_tag_mismatch;
@@ -165,6 +168,26 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &yaml_syntax::YamlSyntax,
 ];
 
+/// Replace an evaluated value where the manifest writes it, when nothing else (a replacement,
+/// a transformer, a substitution) wrote it: editing the manifest then changes the value.
+pub fn set_value(
+    ws: &Workspace,
+    value: &Value,
+    new: &str,
+) -> Option<crate::base::diagnostic::Edit> {
+    if value.writer.is_some() {
+        return None;
+    }
+    let loc = value.origin?;
+    let file = ws.files.get(loc.file as usize)?;
+    let doc = file
+        .docs
+        .iter()
+        .find(|d| d.span.start <= loc.span.start && loc.span.end <= d.span.end)?;
+    let ed = crate::yaml::edit::Editor::new(&file.source.text, doc, loc.file);
+    ed.set_scalar(ed.scalar_at(loc.span)?, new)
+}
+
 pub fn find(name: &str) -> Option<&'static dyn Rule> {
     REGISTRY.iter().copied().find(|r| r.meta().name == name)
 }
@@ -193,8 +216,8 @@ impl<'a> ObjectCx<'a> {
     }
 
     /// Text edits on this object's document, for fixes.
-    pub fn editor(&self) -> crate::fix::edit::Editor<'a> {
-        crate::fix::edit::Editor::new(&self.file.source.text, self.doc, self.obj.file)
+    pub fn editor(&self) -> crate::yaml::edit::Editor<'a> {
+        crate::yaml::edit::Editor::new(&self.file.source.text, self.doc, self.obj.file)
     }
 
     pub fn deploy_engine(&self) -> DeployEngine {
@@ -296,9 +319,9 @@ impl<'a> ContextCx<'a> {
         v: Option<&Value>,
         message: impl Into<String>,
     ) -> Diagnostic {
-        let loc = crate::graph::links::value_loc(&self.env(), r, path, v)
+        let loc = crate::render::links::value_loc(&self.env(), r, path, v)
             .unwrap_or_else(|| ocx.locate(&[]).0);
-        let d = ocx.diag_at(meta, loc, crate::graph::path::display(path), message);
+        let d = ocx.diag_at(meta, loc, crate::render::path::display(path), message);
         match v {
             Some(v) => self.provenance(d, v, loc),
             None => d,
@@ -356,11 +379,11 @@ pub(crate) mod paths {
 }
 
 /// Whether `obj` is a Job the migration rules apply to, and why.
-pub fn migration_job(cx: &ObjectCx<'_>) -> Option<crate::migration::Reason> {
+pub fn migration_job(cx: &ObjectCx<'_>) -> Option<crate::model::migration::Reason> {
     if !cx.obj.is("batch/v1", "Job") {
         return None;
     }
-    crate::migration::classify(cx.obj, cx.doc)
+    crate::model::migration::classify(cx.obj, cx.doc)
 }
 
 #[cfg(test)]
@@ -386,7 +409,7 @@ mod tests {
     fn every_rule_has_a_page_with_matching_front_matter_and_source_file() {
         for rule in REGISTRY {
             let m = rule.meta();
-            let fm = crate::docs::front_matter(m.page)
+            let fm = crate::rules::docs::front_matter(m.page)
                 .unwrap_or_else(|| panic!("{}: page has no front matter", m.name));
             assert_eq!(fm.get("name").map(String::as_str), Some(m.name));
             assert_eq!(

@@ -7,11 +7,11 @@
 //! `rbac-service-account-missing`.
 
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, Loc, Severity};
-use crate::graph::links::{self, WaitFor};
-use crate::graph::path::{self, Concrete, Step};
-use crate::graph::{Rendered, Value};
-use crate::redact::display_value;
+use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::mask::display_value;
+use crate::render::links::{self, WaitFor};
+use crate::render::path::{self, Concrete, Step};
+use crate::render::{Rendered, Value};
 
 pub struct RbacJobReadMissing;
 
@@ -788,7 +788,7 @@ impl Rule for RbacJobReadMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::Diagnostic;
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::lint_files;
 
     const RULE: &str = "rbac-job-read-missing";
@@ -830,13 +830,13 @@ mod tests {
     }
 
     /// The text at a location (the engine numbers files in name order).
-    fn text<'a>(files: &'a [(&str, String)], loc: &crate::diagnostic::Loc) -> &'a str {
+    fn text<'a>(files: &'a [(&str, String)], loc: &crate::base::diagnostic::Loc) -> &'a str {
         let mut sorted: Vec<&(&str, String)> = files.iter().collect();
         sorted.sort_by_key(|f| f.0);
         &sorted[loc.file as usize].1[loc.span.range()]
     }
 
-    fn file<'a>(files: &'a [(&str, String)], loc: &crate::diagnostic::Loc) -> &'a str {
+    fn file<'a>(files: &'a [(&str, String)], loc: &crate::base::diagnostic::Loc) -> &'a str {
         let mut sorted: Vec<&(&str, String)> = files.iter().collect();
         sorted.sort_by_key(|f| f.0);
         sorted[loc.file as usize].0

@@ -5,12 +5,12 @@ use super::rbac_job_read_missing::{
     Binding, RoleDef, at, bindings, k, known, loc_of, object_loc, roles, well_known_cluster_role,
 };
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, Loc, Severity};
-use crate::graph::Rendered;
-use crate::graph::links;
-use crate::graph::path;
-use crate::redact::display_value;
-use crate::text::edit_distance;
+use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::mask::display_value;
+use crate::base::text::edit_distance;
+use crate::render::Rendered;
+use crate::render::links;
+use crate::render::path;
 use std::collections::BTreeSet;
 
 pub struct RbacServiceAccountMissing;
@@ -85,7 +85,7 @@ fn namespaces(cx: &ContextCx<'_>) -> BTreeSet<String> {
     cx.context
         .rendered
         .iter()
-        .filter(|r| !crate::graph::CLUSTER_SCOPED.contains(&r.kind.as_str()))
+        .filter(|r| !crate::render::CLUSTER_SCOPED.contains(&r.kind.as_str()))
         .map(|r| env.namespace(cx.context, r))
         .collect()
 }
@@ -352,7 +352,7 @@ impl Rule for RbacServiceAccountMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::{Diagnostic, Loc};
+    use crate::base::diagnostic::{Diagnostic, Loc};
     use crate::rules::testing::lint_files;
 
     const RULE: &str = "rbac-service-account-missing";

@@ -3,10 +3,10 @@
 //! manifest. The value itself is never shown.
 
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::graph::Source;
-use crate::graph::path::Step;
-use crate::redact::key_for_display;
+use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::mask::key_for_display;
+use crate::render::Source;
+use crate::render::path::Step;
 use crate::yaml::Seg;
 
 pub struct SecretInPlaintext;
@@ -109,7 +109,7 @@ fn credential_value(value: &str) -> bool {
 
 /// Whether the text holds a URL whose password is written out (not a `${VAR}` or `$(VAR)`).
 fn url_with_password(s: &str) -> bool {
-    if !crate::redact::url_has_password(s) {
+    if !crate::base::mask::url_has_password(s) {
         return false;
     }
     let mut rest = s;
@@ -154,7 +154,7 @@ fn kv_message(what: &str, key: &str, reveals: &str) -> String {
 
 impl SecretInPlaintext {
     fn containers(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
-        let Some(spec) = crate::graph::pod_spec_path(&cx.obj.kind) else {
+        let Some(spec) = crate::render::pod_spec_path(&cx.obj.kind) else {
             return;
         };
         let doc = cx.doc;

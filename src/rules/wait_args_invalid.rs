@@ -2,12 +2,12 @@
 
 use super::wait_target_missing::{arg_path, args_are_script_args};
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, Loc, Severity};
-use crate::graph::Rendered;
-use crate::graph::links::{self, MODES, WaitFor};
-use crate::graph::path::Step;
-use crate::redact::display_value;
-use crate::text::edit_distance;
+use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::mask::display_value;
+use crate::base::text::edit_distance;
+use crate::render::Rendered;
+use crate::render::links::{self, MODES, WaitFor};
+use crate::render::path::Step;
 
 pub struct WaitArgsInvalid;
 
@@ -74,7 +74,7 @@ impl Rule for WaitArgsInvalid {
                             .unwrap_or_default()
                     ),
                 };
-                let path = crate::graph::path::display(&w.container.field("args"));
+                let path = crate::render::path::display(&w.container.field("args"));
                 out.push(
                     ocx.diag_at(
                         &META,

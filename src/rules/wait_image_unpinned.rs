@@ -5,10 +5,10 @@
 //! ready. `latest` (or no tag) is whatever was pushed last.
 
 use super::{Category, ContextCx, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::graph::links;
-use crate::graph::split_image;
-use crate::redact::display_value;
+use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::mask::display_value;
+use crate::render::links;
+use crate::render::split_image;
 
 pub struct WaitImageUnpinned;
 

@@ -6,10 +6,10 @@
 
 use super::wait_target_missing::{arg_path, args_are_script_args};
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta, migration_job};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::graph::links;
-use crate::migration::mentions_migration;
-use crate::redact::display_value;
+use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::mask::display_value;
+use crate::model::migration::mentions_migration;
+use crate::render::links;
 
 pub struct WaitModeUnsafe;
 
@@ -69,13 +69,13 @@ impl Rule for WaitModeUnsafe {
             let mut d = cx
                 .diag_value(&META, &ocx, r, &arg_path(w, 0), Some(mode), message)
                 .help("use `job-wr`: it waits until no pod of the Job is active and at least one has succeeded (with `backoffLimit: 0`, a failed migration keeps the new pods waiting in Init while the old ones keep serving)");
-            d = d.fix(
-                crate::fix::edit::set_value(cx.ws, mode, "job-wr")
-                    .map(|e| crate::diagnostic::Fix::unsafe_("wait with mode job-wr", vec![e])),
-            );
+            d =
+                d.fix(super::set_value(cx.ws, mode, "job-wr").map(|e| {
+                    crate::base::diagnostic::Fix::unsafe_("wait with mode job-wr", vec![e])
+                }));
             if let Some(j) = awaited_migration {
                 let jr = &cx.context.rendered[j.rendered];
-                let p = crate::graph::path::keys(&["metadata", "name"]);
+                let p = crate::render::path::keys(&["metadata", "name"]);
                 if let Some(l) = links::value_loc(&env, jr, &p, j.name_value.as_ref()) {
                     d = d.related(l, format!("migration job `{}`", display_value(&j.name)));
                 }
@@ -87,7 +87,7 @@ impl Rule for WaitModeUnsafe {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::Diagnostic;
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::lint_files;
 
     fn deploy(args: &str) -> String {

@@ -3,8 +3,8 @@
 
 use super::wait_target_missing::{Lookup, arg_path, context_note, judged_target, lookup};
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, Severity};
-use crate::redact::display_value;
+use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::mask::display_value;
 
 pub struct WaitNamespaceMismatch;
 
@@ -103,7 +103,7 @@ impl Rule for WaitNamespaceMismatch {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::Diagnostic;
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::lint_files;
 
     fn deploy(ns: &str, args: &str) -> String {

@@ -6,12 +6,12 @@
 //! The lookup here is shared with `wait-namespace-mismatch` (same name, other namespace).
 
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::diagnostic::{Diagnostic, Loc, Severity};
-use crate::graph::links::{self, JobRef, WaitFor};
-use crate::graph::path::{self, Concrete, Step};
-use crate::graph::{Context, Rendered};
-use crate::redact::display_value;
-use crate::text::{edit_distance, placeholders};
+use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::mask::display_value;
+use crate::base::text::{edit_distance, placeholders};
+use crate::render::links::{self, JobRef, WaitFor};
+use crate::render::path::{self, Concrete, Step};
+use crate::render::{Context, Rendered};
 
 pub struct WaitTargetMissing;
 
@@ -231,7 +231,7 @@ fn obvious_fix(
     w: &WaitFor,
     target: &str,
     j: &JobAt<'_>,
-) -> Option<crate::diagnostic::Fix> {
+) -> Option<crate::base::diagnostic::Fix> {
     if j.generated || j.job.namespace != w.namespace || j.job.name.is_empty() {
         return None;
     }
@@ -257,8 +257,9 @@ fn obvious_fix(
     if !valid {
         return None;
     }
-    crate::fix::edit::set_value(cx.ws, w.target.as_ref()?, &j.job.name)
-        .map(|e| crate::diagnostic::Fix::unsafe_(format!("wait for job `{}`", j.job.name), vec![e]))
+    super::set_value(cx.ws, w.target.as_ref()?, &j.job.name).map(|e| {
+        crate::base::diagnostic::Fix::unsafe_(format!("wait for job `{}`", j.job.name), vec![e])
+    })
 }
 
 /// Look a job-mode wait's target up the way `kubectl describe jobs <target> -n <ns>` will.
@@ -480,7 +481,7 @@ impl Rule for WaitTargetMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::diagnostic::Diagnostic;
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::lint_files;
 
     pub(crate) fn deploy(ns: &str, args: &str) -> String {

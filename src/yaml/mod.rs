@@ -6,12 +6,13 @@
 //! never expands aliases: an alias is a node that points at its anchor.
 
 mod de;
+pub mod edit;
 mod resolve;
 
 pub use de::{DeError, from_node};
 pub use resolve::{Resolved, resolve_scalar};
 
-use crate::source::{CharToByte, Span};
+use crate::base::source::{CharToByte, Span};
 use saphyr_parser::{Event, Parser, ScalarStyle as PStyle};
 
 pub type NodeId = u32;
@@ -181,7 +182,7 @@ impl<'a> Builder<'a> {
                             span: self.nodes[id as usize].span,
                             message: format!(
                                 "duplicate key `{}`: Kubernetes tools either reject the file or silently keep only one value",
-                                crate::redact::key_for_display(name)
+                                crate::base::mask::key_for_display(name)
                             ),
                             related: Some((
                                 self.nodes[first as usize].span,

@@ -11,8 +11,8 @@
 //! The generator is a seeded xorshift, so a failure names its case number and prints the input;
 //! cases are small enough to read without shrinking.
 
+use kube_migrate_lint::engine::fix::{self, Options};
 use kube_migrate_lint::engine::{Input, Settings};
-use kube_migrate_lint::fix::{self, Options};
 use serde_json::Value;
 
 const CASES: u64 = 3000;

@@ -5,9 +5,9 @@
 //! byte with `after/` (a file absent there must be unchanged). Regenerate the `after/` trees
 //! with `UPDATE_FIXES=1 cargo test fixes::` and review the diff.
 
-use kube_migrate_lint::diagnostic::Applicability;
+use kube_migrate_lint::base::diagnostic::Applicability;
+use kube_migrate_lint::engine::fix::{self, Options};
 use kube_migrate_lint::engine::{Input, Settings};
-use kube_migrate_lint::fix::{self, Options};
 use kube_migrate_lint::rules::REGISTRY;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -150,7 +150,7 @@ fn every_fixable_rules_page_has_a_failing_example_that_fix_mends() {
         if !m.fixable {
             continue;
         }
-        let mended = kube_migrate_lint::docs::examples(m.page)
+        let mended = kube_migrate_lint::rules::docs::examples(m.page)
             .into_iter()
             .filter(|e| e.fails)
             .any(|e| {

@@ -2,9 +2,9 @@
 //! build: names, namespaces, container images and args, service accounts and RBAC references.
 //! Where kustomize refuses to build, the evaluation must have found why.
 
-use kube_migrate_lint::discover::{Excludes, discover};
 use kube_migrate_lint::engine::{Input, Settings, load_workspace, read_bounded};
-use kube_migrate_lint::graph::{IssueKind, Rendered, path::Step};
+use kube_migrate_lint::model::discover::{Excludes, discover};
+use kube_migrate_lint::render::{IssueKind, Rendered, path::Step};
 use kube_migrate_lint::yaml;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -56,7 +56,7 @@ fn strip_hash(name: &str) -> String {
 }
 
 fn pod_spec(kind: &str) -> Option<&'static [&'static str]> {
-    kube_migrate_lint::graph::pod_spec_path(kind)
+    kube_migrate_lint::render::pod_spec_path(kind)
 }
 
 const CLUSTER_SCOPED: &[&str] = &[

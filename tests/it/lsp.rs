@@ -541,14 +541,14 @@ fn a_panic_while_linting_is_logged_and_the_server_goes_on() {
         text.starts_with("internal error while linting ") && text.contains("explodes"),
         "{text}"
     );
-    assert!(text.contains("(at src/lsp/mod.rs:"), "{text}");
+    assert!(text.contains("(at src/app/lsp/mod.rs:"), "{text}");
     assert!(
         text.contains("this is a bug, please report it at https://"),
         "{text}"
     );
     assert!(
         text.contains("postgres://admin:***@")
-            && !text.contains(kube_migrate_lint::internal::TEST_SECRET),
+            && !text.contains(kube_migrate_lint::base::internal::TEST_SECRET),
         "{text}"
     );
 
@@ -563,7 +563,7 @@ fn a_panic_while_linting_is_logged_and_the_server_goes_on() {
     let message = ds[0]["message"].as_str().unwrap();
     assert!(
         message.contains("internal error while parsing this file")
-            && message.contains("(at src/engine.rs:"),
+            && message.contains("(at src/engine/mod.rs:"),
         "{message}"
     );
     // A later change to the failing unit fails again, and is logged again; requests are answered.

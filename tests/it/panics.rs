@@ -11,8 +11,8 @@ use crate::support::{BIN, job};
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// The password in every injected panic's message (`kube_migrate_lint::internal::TEST_SECRET`).
-const INJECTED_SECRET: &str = kube_migrate_lint::internal::TEST_SECRET;
+/// The password in every injected panic's message (`kube_migrate_lint::base::internal::TEST_SECRET`).
+const INJECTED_SECRET: &str = kube_migrate_lint::base::internal::TEST_SECRET;
 /// A secret in the input.
 const FILE_SECRET: &str = "f1le-s3cret";
 const ISSUES: &str = "this is a bug, please report it at https://github.com/kube-migrate-lint/kube-migrate-lint/issues";
@@ -110,7 +110,7 @@ fn a_panic_parsing_a_file_is_an_internal_error_on_that_file() {
         &all,
         "bad/bad.yaml:1:1: error[internal-error]",
         "internal error while parsing this file",
-        "src/engine.rs",
+        "src/engine/mod.rs",
     );
     assert_others_reported(&all);
     assert!(
@@ -129,7 +129,7 @@ fn a_panic_reading_objects_is_an_internal_error_on_that_file() {
         &all,
         "bad/bad.yaml:1:1: error[internal-error]",
         "internal error while reading the objects of this file",
-        "src/engine.rs",
+        "src/engine/mod.rs",
     );
     assert_others_reported(&all);
 }
@@ -143,7 +143,7 @@ fn a_panic_evaluating_a_kustomization_leaves_the_other_contexts_linted() {
         &all,
         "error: internal error",
         "while evaluating the kustomization kust",
-        "src/graph/eval.rs",
+        "src/render/eval.rs",
     );
     assert_others_reported(&all);
     assert!(
@@ -177,7 +177,7 @@ fn a_panic_evaluating_a_kustomization_leaves_the_other_contexts_linted() {
         e["location"]
             .as_str()
             .unwrap()
-            .starts_with("src/graph/eval.rs:")
+            .starts_with("src/render/eval.rs:")
     );
     assert!(e["message"].as_str().unwrap().contains(ISSUES));
     // SARIF: a failed invocation with the notification.
@@ -201,7 +201,7 @@ fn a_panicking_rule_is_reported_on_its_object_and_the_other_rules_still_run() {
         &all,
         "bad/bad.yaml:1:1: error[internal-error]",
         "internal error while running job-ttl-missing on Job/bad-migration-v1",
-        "src/engine.rs",
+        "src/engine/mod.rs",
     );
     assert_others_reported(&all);
     // Another rule on the same object still reports.
@@ -220,7 +220,7 @@ fn a_panicking_context_rule_names_the_context_not_a_file() {
         &all,
         "error: internal error",
         "while running image-tag-mutable on the context kust",
-        "src/engine.rs",
+        "src/engine/mod.rs",
     );
     assert_others_reported(&all);
     assert!(!all.contains("[internal-error]"), "{all}");
@@ -235,7 +235,7 @@ fn a_panicking_workspace_rule_blames_no_file() {
         &all,
         "error: internal error",
         "while running job-not-awaited across all contexts",
-        "src/engine.rs",
+        "src/engine/mod.rs",
     );
     assert_others_reported(&all);
     assert!(!all.contains("[internal-error]"), "{all}");
@@ -250,7 +250,7 @@ fn a_panic_reading_suppressions_leaves_the_findings_reported() {
         &all,
         "bad/bad.yaml:1:1: error[internal-error]",
         "internal error while reading the suppressions in this file",
-        "src/engine.rs",
+        "src/engine/mod.rs",
     );
     assert_others_reported(&all);
     assert!(
@@ -268,7 +268,7 @@ fn a_panic_finding_secrets_masks_the_whole_file() {
         &all,
         "bad/bad.yaml:1:1: error[internal-error]",
         "internal error while finding the secret values in this file",
-        "src/engine.rs",
+        "src/engine/mod.rs",
     );
     assert_others_reported(&all);
     // The snippets of that file show nothing of it.
@@ -295,7 +295,7 @@ fn a_panic_while_fixing_changes_nothing_and_reports_what_is_there() {
         &all,
         "error: internal error",
         "while applying fixes; nothing was changed",
-        "src/fix/mod.rs",
+        "src/engine/fix.rs",
     );
     assert_others_reported(&all);
     assert_eq!(
@@ -308,7 +308,7 @@ fn a_panic_while_fixing_changes_nothing_and_reports_what_is_there() {
         &all,
         "error: internal error",
         "while printing the diff",
-        "src/app.rs",
+        "src/app/mod.rs",
     );
 }
 
@@ -322,7 +322,7 @@ fn a_panicking_emitter_costs_only_its_own_report() {
         &all,
         "error: internal error",
         "while writing the sarif report to out.sarif",
-        "src/app.rs",
+        "src/app/mod.rs",
     );
     assert_others_reported(&all);
     assert!(!d.path().join("out.sarif").exists());
@@ -337,7 +337,7 @@ fn a_panicking_emitter_costs_only_its_own_report() {
         &all,
         "error: internal error",
         "while writing the concise report to stdout",
-        "src/app.rs",
+        "src/app/mod.rs",
     );
     assert!(o.stdout.is_empty());
     let json = std::fs::read_to_string(d.path().join("out.json")).unwrap();
@@ -355,7 +355,7 @@ fn a_panic_that_escapes_every_isolation_is_still_a_clear_exit_2() {
     );
     assert!(
         all.contains("  while choosing the findings to report: deliberate test panic in crash")
-            && all.contains("postgres://admin:***@db:5432/app (at src/app.rs:"),
+            && all.contains("postgres://admin:***@db:5432/app (at src/app/mod.rs:"),
         "{all}"
     );
     assert!(!all.contains(INJECTED_SECRET), "{all}");
@@ -380,7 +380,7 @@ fn an_internal_error_is_never_recorded_in_or_hidden_by_a_baseline() {
         &all,
         "bad/bad.yaml:1:1: error[internal-error]",
         "internal error while parsing this file",
-        "src/engine.rs",
+        "src/engine/mod.rs",
     );
 }
 

@@ -2,8 +2,8 @@
 //! example must not (and must be valid YAML of the right types, so it teaches a real fix).
 
 use crate::support::{lint, rules_of};
-use kube_migrate_lint::docs::examples;
 use kube_migrate_lint::rules::REGISTRY;
+use kube_migrate_lint::rules::docs::examples;
 
 /// Rules that no input should trigger, so their pages have no failing example.
 const NO_FAILING_EXAMPLE: &[&str] = &["internal-error"];

@@ -1,6 +1,6 @@
 //! Shared helpers for the integration tests.
 
-use kube_migrate_lint::diagnostic::Diagnostic;
+use kube_migrate_lint::base::diagnostic::Diagnostic;
 use kube_migrate_lint::engine::{Input, Report, Settings, lint_inputs};
 
 /// Lint in-memory files with default settings.

@@ -1,8 +1,8 @@
 //! Helpers for the rules' inline tests: lint in-memory files with the real engine.
 
-use crate::config::DeployEngine;
-use crate::diagnostic::Diagnostic;
+use crate::base::diagnostic::Diagnostic;
 use crate::engine::{Input, Settings, lint_inputs};
+use crate::model::config::DeployEngine;
 
 /// A Job manifest named `name` whose `spec:` body is `spec_body` (indented two spaces).
 pub fn job(name: &str, spec_body: &str) -> String {

@@ -3,11 +3,11 @@
 //! locations of container fields.
 
 use super::{ContextCx, ObjectCx, migration_job};
-use crate::diagnostic::Loc;
-use crate::graph::Rendered;
-use crate::graph::links::{self, Container};
-use crate::graph::path::{self, Step};
-use crate::migration::{image_repository, mentions_migration, migration_command};
+use crate::base::diagnostic::Loc;
+use crate::model::migration::{image_repository, mentions_migration, migration_command};
+use crate::render::Rendered;
+use crate::render::links::{self, Container};
+use crate::render::path::{self, Step};
 
 /// Whether this context judges rendered values. A kustomization that another linted
 /// kustomization includes is a base: it is judged as its including overlay renders it (an
@@ -143,7 +143,7 @@ pub fn migration_reason(c: &Container) -> Option<String> {
     if !image.contains("${") && mentions_migration(image_repository(image)) {
         return Some(format!(
             "its image `{}` is a migration image",
-            crate::redact::display_value(image)
+            crate::base::mask::display_value(image)
         ));
     }
     if mentions_migration(name) {
@@ -210,12 +210,12 @@ pub fn describe(cx: &ContextCx<'_>, r: &Rendered) -> String {
         .name(cx.context, r)
         .map(|v| v.text)
         .unwrap_or_else(|| r.name.text.clone());
-    format!("{} `{}`", r.kind, crate::redact::display_value(&name))
+    format!("{} `{}`", r.kind, crate::base::mask::display_value(&name))
 }
 
 /// A container's name for messages.
 pub fn container_name(c: &Container) -> String {
-    crate::redact::display_value(c.name.as_deref().unwrap_or("?"))
+    crate::base::mask::display_value(c.name.as_deref().unwrap_or("?"))
 }
 
 /// A path below a container.
@@ -226,7 +226,7 @@ pub fn field(c: &Container, keys: &[&str]) -> Vec<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::Value;
+    use crate::render::Value;
 
     fn container(name: &str, image: &str, command: &[&str]) -> Container {
         let v = |t: &str| Value {

@@ -5,10 +5,10 @@
 use super::flux::{self, FluxKustomization};
 use super::path::{self, Concrete, PathError, Step};
 use super::{Context, Rendered, Source, Value};
-use crate::diagnostic::{FileId, Loc, ObjectId};
-use crate::internal::{InternalError, inject, isolate};
-use crate::kustomize::{self, Selector};
+use crate::base::diagnostic::{FileId, Loc, ObjectId};
+use crate::base::internal::{InternalError, inject, isolate};
 use crate::model::{FileData, FileRole, Object};
+use crate::render::kustomize::{self, Selector};
 use crate::yaml::{Document, NodeId, Seg};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
@@ -1360,9 +1360,9 @@ pub fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
 #[cfg(test)]
 mod tests {
     use crate::engine::{Input, Settings, load_workspace};
-    use crate::graph::links;
+    use crate::render::links;
 
-    fn ws(files: &[(&str, &str)]) -> crate::workspace::Workspace {
+    fn ws(files: &[(&str, &str)]) -> crate::render::workspace::Workspace {
         let inputs = files
             .iter()
             .map(|(n, t)| Input::from_bytes(*n, t.as_bytes().to_vec()))

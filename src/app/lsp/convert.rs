@@ -4,9 +4,9 @@
 //! Byte offsets stay the truth; LSP positions are 0-based lines and columns counted in UTF-16
 //! code units (the encoding every client must support), derived from the text as linted.
 
-use crate::diagnostic::{Applicability, Diagnostic, FileId, Fix, Severity};
+use crate::base::diagnostic::{Applicability, Diagnostic, FileId, Fix, Severity};
+use crate::base::source::{LineIndex, SourceFile, Span};
 use crate::engine::Report;
-use crate::source::{LineIndex, SourceFile, Span};
 use lsp_types as lsp;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -244,7 +244,7 @@ pub fn code_action(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnostic::{Edit, Loc};
+    use crate::base::diagnostic::{Edit, Loc};
 
     fn report(files: &[(&str, &str)]) -> Report {
         Report {

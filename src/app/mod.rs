@@ -1,13 +1,15 @@
 //! What the CLI does, with plain options (no clap type reaches the library): find and load the
 //! config, resolve settings, lint, write the report, and choose the exit code.
 
-use crate::config::{self, Config};
-use crate::diagnostic::Severity;
-use crate::discover::Excludes;
+pub mod lsp;
+
+use crate::base::diagnostic::Severity;
+use crate::base::internal;
 use crate::engine::{self, Input, ReadError, Report, Settings};
-use crate::internal;
+use crate::model::config::{self, Config};
+use crate::model::discover::Excludes;
 use crate::output::{self, Format};
-use crate::resolve;
+use crate::render::resolve;
 use crate::rules;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -201,9 +203,9 @@ pub fn run(
         settings.max_file_size = m;
     }
     if opts.context_all {
-        settings.context_mode = crate::graph::ContextMode::All;
+        settings.context_mode = crate::render::ContextMode::All;
     }
-    settings.path_names = crate::discover::PathNames::relative_to(&project_root(
+    settings.path_names = crate::model::discover::PathNames::relative_to(&project_root(
         &cfg,
         &config_start(&opts.paths, opts.stdin_filename.as_deref()),
     ));
@@ -267,26 +269,27 @@ pub fn run(
         let stdin_display = stdin_input.as_ref().map(|i| i.display.clone());
         let mut read = engine::read_paths(&plan.roots, stdin_input, &excludes, &settings);
         let inputs = std::mem::take(&mut read.inputs);
-        let keep = |f: &crate::source::SourceFile| {
+        let keep = |f: &crate::base::source::SourceFile| {
             plan.focus.as_ref().is_none_or(|focus| {
                 f.path
                     .as_deref()
                     .is_none_or(|p| focus.keeps(p) || Some(p) == stdin_name.as_deref())
             })
         };
-        let options = crate::fix::Options {
+        let options = crate::engine::fix::Options {
             unsafe_fixes: opts.unsafe_fixes,
         };
         internal::enter("fixing");
         // A bug while fixing changes nothing: what is there is linted and reported as is.
-        let fixing =
-            internal::isolate(|| crate::fix::fix(inputs.clone(), &settings, options, &keep));
+        let fixing = internal::isolate(|| {
+            crate::engine::fix::fix(inputs.clone(), &settings, options, &keep)
+        });
         let outcome = fixing.unwrap_or_else(|c| {
             let mut report = engine::lint_inputs(inputs, &settings);
             report
                 .internal
                 .push(c.error("fix", "applying fixes; nothing was changed", None));
-            crate::fix::Outcome::unchanged(report)
+            crate::engine::fix::Outcome::unchanged(report)
         });
         // The line is erased before anything else is written to the terminal.
         drop(progress.take());
@@ -319,12 +322,12 @@ pub fn run(
                 || d.rule == crate::rules::internal_error::META.name
         });
     }
-    let mut fps = crate::fingerprint::fingerprints(&report);
+    let mut fps = crate::engine::fingerprint::fingerprints(&report);
     if let Some(path) = &opts.write_baseline {
         internal::enter("writing the baseline");
-        return match write_file(path, &crate::baseline::render(&report, &fps)) {
+        return match write_file(path, &crate::engine::baseline::render(&report, &fps)) {
             Ok(()) => {
-                let recorded = crate::baseline::recorded(&report);
+                let recorded = crate::engine::baseline::recorded(&report);
                 let mut side = format!(
                     "wrote {recorded} finding(s) to the baseline {}\n",
                     path.display()
@@ -349,14 +352,14 @@ pub fn run(
     }
     if let Some(path) = &opts.baseline {
         internal::enter("applying the baseline");
-        let known = match crate::baseline::read(path) {
+        let known = match crate::engine::baseline::read(path) {
             Ok(k) => k,
             Err(e) => {
                 let _ = emit(err, &format!("error: {e}\n"));
                 return EXIT_ERROR;
             }
         };
-        let hidden = crate::baseline::apply(&mut report, &mut fps, &known);
+        let hidden = crate::engine::baseline::apply(&mut report, &mut fps, &known);
         if hidden > 0 {
             report.notes.push(format!(
                 "{hidden} finding(s) recorded in the baseline {} are hidden",
@@ -399,7 +402,11 @@ fn empty_paths(opts: &RunOptions, report: &Report) -> Vec<String> {
     let found: Vec<PathBuf> = report
         .files
         .iter()
-        .filter_map(|f| f.path.as_deref().and_then(crate::resolve::canonical))
+        .filter_map(|f| {
+            f.path
+                .as_deref()
+                .and_then(crate::render::resolve::canonical)
+        })
         .collect();
     let given: Vec<PathBuf> = if opts.paths.is_empty() {
         vec![PathBuf::from(".")]
@@ -414,7 +421,8 @@ fn empty_paths(opts: &RunOptions, report: &Report) -> Vec<String> {
         .iter()
         .filter(|p| p.is_dir())
         .filter(|p| {
-            crate::resolve::canonical(p).is_some_and(|c| !found.iter().any(|f| f.starts_with(&c)))
+            crate::render::resolve::canonical(p)
+                .is_some_and(|c| !found.iter().any(|f| f.starts_with(&c)))
         })
         .map(|p| {
             format!(
@@ -443,7 +451,7 @@ fn internal_errors(report: &Report) -> String {
 /// report of what is left, to be rendered as usual; `Err` an exit status when done.
 fn finish_fixes(
     opts: &RunOptions,
-    outcome: crate::fix::Outcome,
+    outcome: crate::engine::fix::Outcome,
     stdin_display: Option<&str>,
     read: engine::Read,
     out: &mut dyn Write,
@@ -474,7 +482,7 @@ fn finish_fixes(
     if opts.fix == FixMode::Diff {
         let diff = internal::isolate(|| {
             internal::inject("fix", "diff");
-            crate::fix::diff(&outcome.changed)
+            crate::engine::fix::diff(&outcome.changed)
         });
         let status = match diff {
             Ok(d) => emit(out, &d),
@@ -510,7 +518,7 @@ fn finish_fixes(
             written += 1;
             continue;
         }
-        match crate::fix::write(c) {
+        match crate::engine::fix::write(c) {
             Ok(()) => written += 1,
             Err(e) => report
                 .errors
@@ -655,7 +663,7 @@ fn write_file(path: &Path, text: &str) -> io::Result<()> {
     })
 }
 
-fn is_internal(d: &crate::diagnostic::Diagnostic) -> bool {
+fn is_internal(d: &crate::base::diagnostic::Diagnostic) -> bool {
     d.rule == crate::rules::internal_error::META.name
 }
 
@@ -853,7 +861,7 @@ pub fn rules_text(width: usize) -> String {
 /// `kube-migrate-lint explain RULE`: the rule's page.
 pub fn explain(rule: &str) -> Result<String, String> {
     match rules::find(rule) {
-        Some(r) => Ok(crate::docs::body(r.meta().page).to_string()),
+        Some(r) => Ok(crate::rules::docs::body(r.meta().page).to_string()),
         None => {
             let hint = config::closest(rule, &rules::names())
                 .map(|c| format!(" (did you mean `{c}`?)"))

@@ -17,13 +17,13 @@
 pub mod convert;
 
 use crate::app::{self, RunOptions};
-use crate::config::Config;
-use crate::diagnostic::FileId;
-use crate::discover::{self, Excludes, is_manifest_name};
+use crate::base::diagnostic::FileId;
+use crate::base::internal::isolate;
 use crate::engine::{self, Input, ReadError, Settings};
-use crate::internal::isolate;
+use crate::model::config::Config;
+use crate::model::discover::{self, Excludes, is_manifest_name};
 use crate::model::{FileRole, file_role};
-use crate::resolve;
+use crate::render::resolve;
 use convert::Finding;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
@@ -537,7 +537,7 @@ impl Server {
     /// Lint a unit with the open buffers standing for their files, configured as the CLI would
     /// be for its directory.
     fn lint(&mut self, unit: &Unit) -> UnitState {
-        crate::internal::inject("server", &unit.dir().to_string_lossy());
+        crate::base::internal::inject("server", &unit.dir().to_string_lossy());
         let roots = unit.roots();
         let opts = RunOptions {
             paths: vec![unit.dir().to_path_buf()],

@@ -1,7 +1,7 @@
 //! Kustomize field paths (`spec.template.spec.initContainers.[name=wait].args.1`) resolved
 //! against a document to concrete paths, with kustomize's own rules for what is invalid.
 
-use crate::kustomize::split_field_path;
+use crate::render::kustomize::split_field_path;
 use crate::yaml::{Document, Kind, NodeId};
 
 /// One step of a concrete path.

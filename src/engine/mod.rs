@@ -1,16 +1,20 @@
 //! The pipeline: inputs → parse (parallel) → objects and contexts → rules (parallel) →
 //! suppressions → configured severities → sorted, de-duplicated diagnostics.
 
-use crate::config::{Config, DeployEngine, RuleSetting};
-use crate::diagnostic::{Diagnostic, FileId, Loc, ObjectRef, Severity};
-use crate::discover::{self, Excludes};
-use crate::graph::ContextMode;
-use crate::internal::{InternalError, inject, inject_with, isolate};
+pub mod baseline;
+pub mod fingerprint;
+pub mod fix;
+
+use crate::base::diagnostic::{Diagnostic, FileId, Loc, ObjectRef, Severity};
+use crate::base::internal::{InternalError, inject, inject_with, isolate};
+use crate::base::source::{SourceFile, Span, decode};
+use crate::model::config::{Config, DeployEngine, RuleSetting};
+use crate::model::discover::{self, Excludes};
 use crate::model::{self, FileData, FileRole, Object};
+use crate::render::ContextMode;
+use crate::render::workspace::{Workspace, WorkspaceOptions};
+use crate::rules::suppress;
 use crate::rules::{self, ContextCx, ObjectCx, Rule};
-use crate::source::{SourceFile, Span, decode};
-use crate::suppress;
-use crate::workspace::{Workspace, WorkspaceOptions};
 use crate::yaml::{self, YamlErrorKind};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -50,7 +54,7 @@ impl Default for Settings {
             limits: yaml::Limits::default(),
             max_file_size: 10 * 1024 * 1024,
             expansion_budget: model::DEFAULT_EXPANSION_BUDGET,
-            max_context_objects: crate::graph::DEFAULT_MAX_CONTEXT_OBJECTS,
+            max_context_objects: crate::render::DEFAULT_MAX_CONTEXT_OBJECTS,
             context_mode: ContextMode::Auto,
             regex_selectors: false,
             database_env: vec!["DATABASE_URL".into()],
@@ -112,7 +116,7 @@ impl Settings {
         }
         let check = |n: &str| -> Result<&'static dyn Rule, String> {
             rules::find(n).ok_or_else(|| {
-                let hint = crate::config::closest(n, &rules::names())
+                let hint = crate::model::config::closest(n, &rules::names())
                     .map(|c| format!(" (did you mean `{c}`?)"))
                     .unwrap_or_default();
                 format!("unknown rule `{n}`{hint}; `kube-migrate-lint rules` lists them")
@@ -238,12 +242,16 @@ pub fn lint_paths_overlaid(
     let mut read = read_paths(paths, None, excludes, settings);
     let replaced: Vec<PathBuf> = overlays
         .iter()
-        .filter_map(|o| o.path.as_deref().and_then(crate::resolve::canonical))
+        .filter_map(|o| {
+            o.path
+                .as_deref()
+                .and_then(crate::render::resolve::canonical)
+        })
         .collect();
     read.inputs.retain(|i| {
         i.path
             .as_deref()
-            .and_then(crate::resolve::canonical)
+            .and_then(crate::render::resolve::canonical)
             .is_none_or(|p| !replaced.contains(&p))
     });
     read.inputs.extend(overlays);
@@ -277,7 +285,7 @@ pub fn read_paths(
     let replaced = stdin
         .as_ref()
         .and_then(|s| s.path.as_deref())
-        .and_then(crate::resolve::canonical);
+        .and_then(crate::render::resolve::canonical);
     let mut inputs: Vec<Input> = found
         .files
         .par_iter()
@@ -468,7 +476,7 @@ pub fn load_workspace(
             .unwrap_or_else(|c| Loaded {
                 diags: vec![
                     c.error("parse", "parsing this file", Some(&display))
-                        .diagnostic(file_start(0)),
+                        .finding(file_start(0)),
                 ],
                 file: Some(FileData {
                     source: SourceFile::new(display, path, String::new()),
@@ -516,7 +524,7 @@ pub fn load_workspace(
                     "reading the objects of this file",
                     Some(&f.source.display),
                 );
-                (Vec::new(), vec![e.diagnostic(file_start(i as FileId))])
+                (Vec::new(), vec![e.finding(file_start(i as FileId))])
             })
         })
         .collect();
@@ -616,7 +624,7 @@ pub fn lint_inputs_with(
                     let doing = format!("running {} on {}", r.meta().name, object_name(o));
                     let mut d = c
                         .error("rule", doing, Some(&cx.file.source.display))
-                        .diagnostic(cx.loc_of(o.root));
+                        .finding(cx.loc_of(o.root));
                     d.object = Some(o.id);
                     out.push(d);
                 }
@@ -717,8 +725,8 @@ pub fn lint_inputs_with(
 
 /// `Kind/name` of an object, for messages.
 fn object_name(o: &Object) -> String {
-    let name = o.name.as_deref().map(crate::redact::display_value);
-    let kind = crate::redact::key_for_display(&o.kind);
+    let name = o.name.as_deref().map(crate::base::mask::display_value);
+    let kind = crate::base::mask::key_for_display(&o.kind);
     format!("{kind}/{}", name.as_deref().unwrap_or("(unnamed)"))
 }
 
@@ -731,14 +739,14 @@ fn suppressions(
     settings: &Settings,
     report: &mut Report,
 ) {
-    let failed = |c: crate::internal::Caught, file: FileId| {
+    let failed = |c: crate::base::internal::Caught, file: FileId| {
         let display = &ws.files[file as usize].source.display;
         c.error(
             "suppressions",
             "reading the suppressions in this file",
             Some(display),
         )
-        .diagnostic(file_start(file))
+        .finding(file_start(file))
     };
     let mut sups = Vec::new();
     for (fid, f) in ws.files.iter().enumerate() {
@@ -777,13 +785,13 @@ fn redactions(ws: &Workspace, internal: &mut Vec<Diagnostic>) -> Vec<Loc> {
         let file = fid as FileId;
         match isolate(|| {
             inject("redaction", &f.source.display);
-            crate::redact::sensitive_spans_in(file, f)
+            crate::model::secrets::sensitive_spans_in(file, f)
         }) {
             Ok(spans) => out.extend(spans),
             Err(c) => {
                 let doing = "finding the secret values in this file, which is masked whole";
                 let e = c.error("redaction", doing, Some(&f.source.display));
-                internal.push(e.diagnostic(file_start(file)));
+                internal.push(e.finding(file_start(file)));
                 // Every line, its end left alone (positions are counted in lines).
                 let mut at = 0;
                 for line in f.source.text.split_inclusive('\n') {
@@ -806,6 +814,20 @@ fn redactions(ws: &Workspace, internal: &mut Vec<Diagnostic>) -> Vec<Loc> {
 /// (so a rule that raises some findings to error keeps doing so unless configured).
 fn settings_overrides(settings: &Settings, rule: &str) -> bool {
     rules::find(rule).is_some_and(|r| settings.rules.get(rule) != Some(&r.meta().severity))
+}
+
+/// An internal error as an `internal-error` finding on a file (or an object's node).
+trait AsFinding {
+    fn finding(&self, loc: Loc) -> Diagnostic;
+}
+
+impl AsFinding for crate::base::internal::InternalError {
+    fn finding(&self, loc: Loc) -> Diagnostic {
+        let meta = &rules::internal_error::META;
+        Diagnostic::new(meta.name, meta.severity, loc, self.message()).help(
+            "the rest of the run went on; please include the command line, the linter version and this file (secrets removed) in the report",
+        )
+    }
 }
 
 #[cfg(test)]
@@ -861,5 +883,28 @@ mod tests {
                 .message
                 .contains("running job-backoff-limit-nonzero")
         );
+    }
+
+    #[test]
+    fn sensitive_spans_are_found_and_masked() {
+        let text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  anything: hunter2\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    env:\n    - {name: API_TOKEN, value: \"tok123\"}\n    - {name: DATABASE_URL, value: \"postgres://u:pw9@db/x\"}\n    - {name: LOG_LEVEL, value: debug}\n";
+        let r = load_workspace(
+            vec![Input::from_bytes("k/a.yaml", text.as_bytes().to_vec())],
+            &Settings::default(),
+        );
+        let spans: Vec<_> = redactions(&r.0, &mut Vec::new())
+            .into_iter()
+            .map(|l| l.span)
+            .collect();
+        let masked = crate::base::mask::mask(text, &spans);
+        for secret in ["hunter2", "tok123", "pw9"] {
+            assert!(!masked.contains(secret), "{secret}: {masked}");
+        }
+        assert!(
+            masked.contains("debug")
+                && masked.contains("postgres://u:")
+                && masked.contains("@db/x")
+        );
+        assert_eq!(masked.len(), text.len());
     }
 }

@@ -1,8 +1,13 @@
 //! The object model: Kubernetes objects found in the parsed documents, with typed views for the
 //! kinds the rules read. Unknown kinds and custom resources are kept as generic objects.
 
-use crate::diagnostic::{Diagnostic, FileId, Fix, Loc, ObjectId, ObjectRef, Severity};
-use crate::source::SourceFile;
+pub mod config;
+pub mod discover;
+pub mod migration;
+pub mod secrets;
+
+use crate::base::diagnostic::{Diagnostic, FileId, Fix, Loc, ObjectId, ObjectRef, Severity};
+use crate::base::source::SourceFile;
 use crate::yaml::{self, Document, NodeId, Seg, YamlError, from_node};
 use k8s_openapi::api::{
     apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch, core::v1 as core,
@@ -189,7 +194,7 @@ fn quote_fix(file_id: FileId, file: &FileData, doc: &Document, d: &Diagnostic) -
     if !d.message.contains("expected a string, found") {
         return None;
     }
-    let ed = crate::fix::edit::Editor::new(&file.source.text, doc, file_id);
+    let ed = crate::yaml::edit::Editor::new(&file.source.text, doc, file_id);
     let e = ed.quote(ed.scalar_at(d.loc.span)?)?;
     Some(Fix::safe("quote the value, keeping it as written", vec![e]))
 }

@@ -124,129 +124,12 @@ pub fn names_credential(name: &str) -> bool {
     WORDS.iter().any(|w| upper.contains(w)) && !POINTERS.iter().any(|p| upper.ends_with(p))
 }
 
-/// Byte ranges of secret values in every parsed file, whichever rules are enabled: the human
-/// report quotes source lines, and CI logs are public, so these are masked there.
-pub fn sensitive_spans(ws: &crate::workspace::Workspace) -> Vec<crate::diagnostic::Loc> {
-    let mut out: Vec<_> = ws
-        .files
-        .iter()
-        .enumerate()
-        .flat_map(|(fid, f)| sensitive_spans_in(fid as u32, f))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// The secret values of one file (file id `file`), in no particular order.
-pub fn sensitive_spans_in(
-    file: crate::diagnostic::FileId,
-    f: &crate::model::FileData,
-) -> Vec<crate::diagnostic::Loc> {
-    use crate::diagnostic::Loc;
-    use crate::source::Span;
-    use crate::yaml::Kind;
-    let mut out = Vec::new();
-    let text = &f.source.text;
-    // What did not parse has no nodes to go by, but is still quoted in snippets (a
-    // duplicate `password:` key is exactly where a secret sits): mask by its text.
-    if f.error.is_some() || f.docs.is_empty() {
-        out.extend(
-            textual_sensitive_spans(text)
-                .into_iter()
-                .map(|span| Loc { file, span }),
-        );
-    }
-    for doc in &f.docs {
-        let secret_generator = f.role == crate::model::FileRole::Kustomization;
-        for node in &doc.nodes {
-            let Kind::Map(entries) = &node.kind else {
-                continue;
-            };
-            let key_of = |k| doc.str(k).unwrap_or("");
-            let env_name = entries
-                .iter()
-                .find(|&&(k, _)| key_of(k) == "name")
-                .and_then(|&(_, v)| doc.str(v));
-            for &(k, v) in entries {
-                let key = key_of(k);
-                let vn = doc.node(v);
-                match &vn.kind {
-                    Kind::Scalar { value, .. } => {
-                        let credential = names_credential(key)
-                            || (key == "value" && env_name.is_some_and(names_credential));
-                        if credential && !value.is_empty() && !value.starts_with("${") {
-                            out.push(Loc {
-                                file,
-                                span: vn.span,
-                            });
-                        }
-                    }
-                    // Secret data and stringData, and generator literals `KEY=value`.
-                    Kind::Map(inner) if key == "data" || key == "stringData" => {
-                        let is_secret = entries
-                            .iter()
-                            .any(|&(k2, v2)| key_of(k2) == "kind" && doc.str(v2) == Some("Secret"));
-                        for &(ik, iv) in inner {
-                            if is_secret || names_credential(key_of(ik)) {
-                                out.push(Loc {
-                                    file,
-                                    span: doc.span(iv),
-                                });
-                            }
-                        }
-                    }
-                    Kind::Seq(items) if key == "literals" && secret_generator => {
-                        let in_secret_gen = true;
-                        for &it in items {
-                            let Some(lit) = doc.str(it) else { continue };
-                            let Some((name, _)) = lit.split_once('=') else {
-                                continue;
-                            };
-                            let span = doc.span(it);
-                            let src = &text[span.range()];
-                            if let Some(eq) = src.find('=')
-                                && (in_secret_gen && is_in_secret_generator(doc, it)
-                                    || names_credential(name))
-                            {
-                                out.push(Loc {
-                                    file,
-                                    span: Span::new(
-                                        span.start as usize + eq + 1,
-                                        span.end as usize,
-                                    ),
-                                });
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        // Passwords inside URLs, anywhere.
-        for node in &doc.nodes {
-            if let Kind::Scalar { value, .. } = &node.kind
-                && url_has_password(value)
-            {
-                let base = node.span.start as usize;
-                for r in url_password_ranges(&text[node.span.range()]) {
-                    out.push(Loc {
-                        file,
-                        span: Span::new(base + r.start, base + r.end),
-                    });
-                }
-            }
-        }
-    }
-    out
-}
-
 /// Secret values found line by line in text that did not parse, erring towards masking: every
 /// value under a `data:`, `stringData:` or `literals:` block, every value of a key that names
 /// a credential (block or flow style), an env `value:` after a credential `name:`, and the
 /// password of any URL.
-pub fn textual_sensitive_spans(text: &str) -> Vec<crate::source::Span> {
-    use crate::source::Span;
+pub fn textual_sensitive_spans(text: &str) -> Vec<crate::base::source::Span> {
+    use crate::base::source::Span;
     let mut out = Vec::new();
     // Indentation of the open data-like block, if any.
     let mut block: Option<usize> = None;
@@ -336,7 +219,7 @@ pub fn textual_sensitive_spans(text: &str) -> Vec<crate::source::Span> {
 
 /// Byte ranges of the passwords of the URLs in `src` (`scheme://user:PASSWORD@host`), for
 /// masking source text in place (a quote also ends the authority there).
-fn url_password_ranges(src: &str) -> Vec<std::ops::Range<usize>> {
+pub fn url_password_ranges(src: &str) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut from = 0;
     while let Some(i) = src[from..].find("://") {
@@ -355,18 +238,8 @@ fn url_password_ranges(src: &str) -> Vec<std::ops::Range<usize>> {
     out
 }
 
-/// Whether a `literals:` item belongs to a `secretGenerator` entry.
-fn is_in_secret_generator(doc: &crate::yaml::Document, item: crate::yaml::NodeId) -> bool {
-    doc.get(doc.root, "secretGenerator").is_some_and(|gens| {
-        doc.items(gens).iter().any(|&g| {
-            doc.get(g, "literals")
-                .is_some_and(|l| doc.items(l).contains(&item))
-        })
-    })
-}
-
 /// `text` with every masked range replaced by `*`, byte for byte (offsets stay valid).
-pub fn mask(text: &str, spans: &[crate::source::Span]) -> String {
+pub fn mask(text: &str, spans: &[crate::base::source::Span]) -> String {
     let mut bytes = text.as_bytes().to_vec();
     for s in spans {
         let (a, b) = (s.start as usize, (s.end as usize).min(bytes.len()));
@@ -403,29 +276,6 @@ mod tests {
         assert!(!names_credential("PASSWORD_FILE"));
         assert!(!names_credential("SECRET_NAME"));
         assert!(!names_credential("DATABASE_HOST"));
-    }
-
-    #[test]
-    fn sensitive_spans_are_found_and_masked() {
-        let text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  anything: hunter2\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    env:\n    - {name: API_TOKEN, value: \"tok123\"}\n    - {name: DATABASE_URL, value: \"postgres://u:pw9@db/x\"}\n    - {name: LOG_LEVEL, value: debug}\n";
-        let r = crate::engine::load_workspace(
-            vec![crate::engine::Input::from_bytes(
-                "k/a.yaml",
-                text.as_bytes().to_vec(),
-            )],
-            &crate::engine::Settings::default(),
-        );
-        let spans: Vec<_> = sensitive_spans(&r.0).into_iter().map(|l| l.span).collect();
-        let masked = mask(text, &spans);
-        for secret in ["hunter2", "tok123", "pw9"] {
-            assert!(!masked.contains(secret), "{secret}: {masked}");
-        }
-        assert!(
-            masked.contains("debug")
-                && masked.contains("postgres://u:")
-                && masked.contains("@db/x")
-        );
-        assert_eq!(masked.len(), text.len());
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub fn enter(phase: &'static str) {
 /// A panic caught by [`isolate`]: where it happened and its message, redacted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caught {
-    /// `src/engine.rs:123:9`, when the hook saw the panic.
+    /// `src/engine/mod.rs:123:9`, when the hook saw the panic.
     pub location: Option<String>,
     /// The panic's message, with secret-looking values masked, on one line, truncated.
     pub payload: String,
@@ -139,7 +139,7 @@ fn caught(payload: &(dyn Any + Send)) -> Caught {
     drop(all);
     Caught {
         location,
-        payload: crate::redact::message_for_display(&message, MAX_PAYLOAD),
+        payload: crate::base::mask::message_for_display(&message, MAX_PAYLOAD),
     }
 }
 
@@ -197,14 +197,6 @@ impl InternalError {
         format!(
             "{}; this is a bug, please report it at {ISSUES}",
             self.summary()
-        )
-    }
-
-    /// As an `internal-error` finding on a file (or an object's node).
-    pub fn diagnostic(&self, loc: crate::diagnostic::Loc) -> crate::diagnostic::Diagnostic {
-        let meta = &crate::rules::internal_error::META;
-        crate::diagnostic::Diagnostic::new(meta.name, meta.severity, loc, self.message()).help(
-            "the rest of the run went on; please include the command line, the linter version and this file (secrets removed) in the report",
         )
     }
 }
@@ -295,7 +287,7 @@ mod tests {
         })
         .unwrap_err();
         let at = c.location.clone().unwrap();
-        assert!(at.starts_with("src/internal.rs:"), "{at}");
+        assert!(at.starts_with("src/base/internal.rs:"), "{at}");
         assert!(!c.payload.contains(secret), "{}", c.payload);
         assert!(c.payload.contains("postgres://u:***@db/x"), "{}", c.payload);
         let e = c.error("rule", "running x", None);
@@ -332,7 +324,7 @@ mod tests {
         assert_eq!(c.payload, "worker 63 failed");
         assert!(
             c.location
-                .is_some_and(|l| l.starts_with("src/internal.rs:")),
+                .is_some_and(|l| l.starts_with("src/base/internal.rs:")),
             "the location recorded on the worker"
         );
     }

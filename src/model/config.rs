@@ -17,8 +17,8 @@
 //!   max-objects-per-context: 100000
 //! ```
 
-use crate::diagnostic::Severity;
-use crate::source::{LineIndex, Span};
+use crate::base::diagnostic::Severity;
+use crate::base::source::{LineIndex, Span};
 use crate::yaml::{self, Document, Kind};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -357,7 +357,7 @@ fn string_list(doc: &Document, id: yaml::NodeId) -> Result<Vec<(Span, String)>, 
 pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
-        .map(|k| (crate::text::edit_distance(name, k), *k))
+        .map(|k| (crate::base::text::edit_distance(name, k), *k))
         .filter(|(d, k)| *d <= (k.len() / 3).max(2))
         .min()
         .map(|(_, k)| k)

@@ -2,9 +2,9 @@
 //! the variables its post-build substitution defines, and how stages depend on each other.
 
 use super::Substitution;
-use crate::diagnostic::{Loc, ObjectId};
+use crate::base::diagnostic::{Loc, ObjectId};
+use crate::base::text::placeholders;
 use crate::model::{FileData, Object};
-use crate::text::placeholders;
 use crate::yaml::Seg;
 use std::collections::BTreeMap;
 

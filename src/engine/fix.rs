@@ -1,6 +1,6 @@
 //! Applying fixes, and proving each one before anything is written.
 //!
-//! Rules attach a [`Fix`](crate::diagnostic::Fix) (text edits on the original file) to the
+//! Rules attach a [`Fix`](crate::base::diagnostic::Fix) (text edits on the original file) to the
 //! findings they can mend. Here fixes are applied in passes: lint, take every applicable fix
 //! whose edits do not overlap another's, apply them in memory, and verify the result: every
 //! edited file still parses into the same number of documents, and every fixed finding is gone
@@ -10,11 +10,9 @@
 //! nothing at all. Writing is separate ([`write`]): atomic, permissions kept, and only over a
 //! file whose bytes are still those that were linted.
 
-pub mod edit;
-
-use crate::diagnostic::{Applicability, Diagnostic, Edit};
+use crate::base::diagnostic::{Applicability, Diagnostic, Edit};
+use crate::base::source::SourceFile;
 use crate::engine::{self, Input, Report, Settings};
-use crate::source::SourceFile;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -86,7 +84,7 @@ impl Outcome {
 type Identity = (
     &'static str,
     String,
-    Option<crate::diagnostic::ObjectRef>,
+    Option<crate::base::diagnostic::ObjectRef>,
     Option<String>,
 );
 
@@ -168,7 +166,7 @@ pub fn fix(
                     .collect()
             })
             .unwrap_or_default();
-        crate::redact::mask(text, &spans)
+        crate::base::mask::mask(text, &spans)
     };
     let first_shown: Vec<Option<String>> = current
         .iter()
@@ -176,7 +174,7 @@ pub fn fix(
         .map(|(inp, o)| o.as_ref().map(|o| masked(&report, &inp.display, o)))
         .collect();
     let mut converged = false;
-    crate::internal::inject("fix", "passes");
+    crate::base::internal::inject("fix", "passes");
     for _ in 0..MAX_PASSES {
         let mut candidates: Vec<Candidate<'_>> = Vec::new();
         for d in &report.diagnostics {
@@ -381,7 +379,7 @@ fn try_apply(
     let mut new_texts = texts.to_vec();
     for (&i, edits) in &per_file {
         let old = texts[i].as_deref().expect("targets are editable");
-        let new = edit::apply(old, edits).ok_or("its edits do not fit the file")?;
+        let new = crate::yaml::edit::apply(old, edits).ok_or("its edits do not fit the file")?;
         match (parses(old, settings), parses(&new, settings)) {
             (Some(a), Some(b)) if a == b => {}
             (_, None) => return Err("the edited file would not parse".into()),

@@ -5,8 +5,8 @@
 //! would change every object sharing the anchor), a block scalar, a null written as nothing, a
 //! tag. A rule then reports its finding without a fix.
 
-use crate::diagnostic::{Edit, FileId, Loc};
-use crate::source::Span;
+use crate::base::diagnostic::{Edit, FileId, Loc};
+use crate::base::source::Span;
 use crate::yaml::{Document, Kind, NodeId, Style};
 
 /// A value to write: a scalar (already valid as a plain YAML scalar) or a mapping.
@@ -341,26 +341,6 @@ impl<'a> Editor<'a> {
             self.edit(del_start, del_end, String::new()),
         ])
     }
-}
-
-/// Replace an evaluated value where the manifest writes it, when nothing else (a replacement,
-/// a transformer, a substitution) wrote it: editing the manifest then changes the value.
-pub fn set_value(
-    ws: &crate::workspace::Workspace,
-    value: &crate::graph::Value,
-    new: &str,
-) -> Option<Edit> {
-    if value.writer.is_some() {
-        return None;
-    }
-    let loc = value.origin?;
-    let file = ws.files.get(loc.file as usize)?;
-    let doc = file
-        .docs
-        .iter()
-        .find(|d| d.span.start <= loc.span.start && loc.span.end <= d.span.end)?;
-    let ed = Editor::new(&file.source.text, doc, loc.file);
-    ed.set_scalar(ed.scalar_at(loc.span)?, new)
 }
 
 fn render_block(key: &str, value: &New<'_>, indent: &str, step: usize, eol: &str) -> String {

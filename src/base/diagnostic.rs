@@ -1,6 +1,6 @@
 //! Format-neutral diagnostics. Rules build them; emitters render them; nothing else prints.
 
-use crate::source::Span;
+use crate::base::source::Span;
 use serde::Serialize;
 
 pub type FileId = u32;

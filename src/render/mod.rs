@@ -7,6 +7,10 @@
 //! substitution are evaluated natively, and every evaluated value remembers the node it came
 //! from and the node (replacement, images entry, substitution) that wrote it.
 
+pub mod kustomize;
+pub mod resolve;
+pub mod workspace;
+
 mod eval;
 mod flux;
 pub mod links;
@@ -18,7 +22,7 @@ pub use eval::{
 };
 pub use flux::FluxKustomization;
 
-use crate::diagnostic::{FileId, Loc, ObjectId};
+use crate::base::diagnostic::{FileId, Loc, ObjectId};
 use crate::yaml::NodeId;
 use std::collections::BTreeMap;
 

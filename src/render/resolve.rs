@@ -6,7 +6,7 @@
 //! and only findings touching the given files (at their primary or a related location) are
 //! reported. A file no kustomization includes is linted with the manifests of its directory.
 
-use crate::discover::is_manifest_name;
+use crate::model::discover::is_manifest_name;
 use crate::model::{FileRole, file_role};
 use crate::yaml;
 use std::collections::BTreeSet;

@@ -7,7 +7,7 @@
 
 use super::path::{self, Concrete, Step};
 use super::{Context, Env, Rendered, Value, pod_spec_path};
-use crate::diagnostic::Loc;
+use crate::base::diagnostic::Loc;
 
 /// Every mode `wait_for.sh` accepts.
 pub const MODES: &[&str] = &[

@@ -1,9 +1,9 @@
 //! Everything one run has read: files, objects, and the contexts cross-resource rules see.
 
-use crate::config::DeployEngine;
-use crate::diagnostic::{FileId, ObjectId};
-use crate::graph::{self, Context, ContextMode, Env, FluxKustomization, ReplacementIssue, links};
+use crate::base::diagnostic::{FileId, ObjectId};
+use crate::model::config::DeployEngine;
 use crate::model::{FileData, Object};
+use crate::render::{Context, ContextMode, Env, FluxKustomization, ReplacementIssue, links};
 
 #[derive(Debug, Clone, Default)]
 pub struct WorkspaceOptions {
@@ -27,7 +27,7 @@ pub struct Workspace {
     pub deploy_engine: DeployEngine,
     pub options: WorkspaceOptions,
     /// Contexts whose evaluation failed on a bug (the others are complete).
-    pub internal: Vec<crate::internal::InternalError>,
+    pub internal: Vec<crate::base::internal::InternalError>,
     /// Each file's path as kustomize resolves entries (absolute, normalised), by file id.
     pub file_keys: Vec<std::path::PathBuf>,
     by_key: std::collections::HashMap<std::path::PathBuf, FileId>,
@@ -43,19 +43,20 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new(files: Vec<FileData>, objects: Vec<Object>, options: WorkspaceOptions) -> Self {
-        let (mut contexts, fluxes, replacement_issues, internal) = graph::build_contexts(
+        let (mut contexts, fluxes, replacement_issues, internal) = crate::render::build_contexts(
             &files,
             &objects,
             options.context_mode,
             options.regex_selectors,
             options
                 .max_context_objects
-                .unwrap_or(graph::DEFAULT_MAX_CONTEXT_OBJECTS),
+                .unwrap_or(crate::render::DEFAULT_MAX_CONTEXT_OBJECTS),
         );
         for (i, c) in contexts.iter_mut().enumerate() {
             c.index = i;
         }
-        let file_keys: Vec<std::path::PathBuf> = files.iter().map(graph::file_key).collect();
+        let file_keys: Vec<std::path::PathBuf> =
+            files.iter().map(crate::render::file_key).collect();
         let by_key = file_keys
             .iter()
             .enumerate()

@@ -7,10 +7,10 @@
 //!
 //! Every name in a suppression that silenced nothing is reported as `unused-suppression`.
 
-use crate::diagnostic::{Diagnostic, FileId, Loc, ObjectId};
+use crate::base::diagnostic::{Diagnostic, FileId, Loc, ObjectId};
+use crate::base::source::Span;
 use crate::model::Typed;
-use crate::source::Span;
-use crate::workspace::Workspace;
+use crate::render::workspace::Workspace;
 use crate::yaml::Kind;
 
 pub const ANNOTATION: &str = "kube-migrate-lint.io/ignore";
@@ -135,7 +135,7 @@ fn collect_comments(ws: &Workspace, file: FileId, out: &mut Vec<Suppression>) {
     }
 }
 
-fn next_code_line(src: &crate::source::SourceFile, line: usize) -> Option<usize> {
+fn next_code_line(src: &crate::base::source::SourceFile, line: usize) -> Option<usize> {
     (line + 1..src.lines.line_count()).find(|&l| {
         let t = src.lines.line_text(&src.text, l).trim();
         !t.is_empty() && !t.starts_with('#')
@@ -188,7 +188,7 @@ pub fn unused(sups: &[Suppression], is_enabled: impl Fn(&str) -> bool) -> Vec<Di
                 continue;
             }
             let d = if !known.contains(&name.as_str()) {
-                let hint = crate::config::closest(name, &known)
+                let hint = crate::model::config::closest(name, &known)
                     .map(|c| format!(" (did you mean `{c}`?)"))
                     .unwrap_or_default();
                 Diagnostic::new(
@@ -197,7 +197,7 @@ pub fn unused(sups: &[Suppression], is_enabled: impl Fn(&str) -> bool) -> Vec<Di
                     s.loc,
                     format!(
                         "suppression names unknown rule `{}`{hint}",
-                        crate::redact::key_for_display(name)
+                        crate::base::mask::key_for_display(name)
                     ),
                 )
             } else if !is_enabled(name) {

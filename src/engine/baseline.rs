@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Internal errors are bugs, never accepted: they are not recorded, and never hidden.
-fn recordable(d: &crate::diagnostic::Diagnostic) -> bool {
+fn recordable(d: &crate::base::diagnostic::Diagnostic) -> bool {
     d.rule != crate::rules::internal_error::META.name
 }
 

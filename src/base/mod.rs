@@ -1,0 +1,8 @@
+//! Plain types every layer uses: source text and spans, diagnostics, text helpers, masking of
+//! secret values in messages, and internal errors (panics caught and reported).
+
+pub mod diagnostic;
+pub mod internal;
+pub mod mask;
+pub mod source;
+pub mod text;
