@@ -2,15 +2,16 @@
 //! config, resolve settings, lint, write the report, and choose the exit code.
 
 pub mod lsp;
+pub mod session;
 
 use crate::base::diagnostic::Severity;
 use crate::base::internal;
 use crate::engine::{self, Input, ReadError, Report, Settings};
-use crate::model::config::{self, Config};
-use crate::model::discover::Excludes;
+use crate::model::config;
 use crate::output::{self, Format};
 use crate::render::resolve;
 use crate::rules;
+use session::Session;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -106,73 +107,6 @@ fn emit(w: &mut dyn Write, s: &str) -> io::Result<()> {
     }
 }
 
-/// The directory config discovery starts from: the deepest directory holding every path.
-fn config_start(paths: &[PathBuf], stdin_name: Option<&str>) -> PathBuf {
-    let mut dirs: Vec<PathBuf> = paths
-        .iter()
-        .filter(|p| p.as_os_str() != "-")
-        .filter_map(|p| p.canonicalize().ok())
-        .map(|p| {
-            if p.is_dir() {
-                p
-            } else {
-                p.parent().map(Path::to_path_buf).unwrap_or(p)
-            }
-        })
-        .collect();
-    if let Some(n) = stdin_name
-        && let Some(parent) = Path::new(n).parent().and_then(|p| p.canonicalize().ok())
-    {
-        dirs.push(parent);
-    }
-    let Some(mut common) = dirs.first().cloned() else {
-        return std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    };
-    for d in &dirs[1..] {
-        while !d.starts_with(&common) {
-            if !common.pop() {
-                break;
-            }
-        }
-    }
-    common
-}
-
-/// The directory reports name paths from, so that names and fingerprints do not depend on where
-/// the run was started or how the paths were spelled: the configuration file's directory when
-/// it holds what is linted, else the root of the git work tree holding it, else the current
-/// directory.
-pub fn project_root(cfg: &Config, start: &Path) -> PathBuf {
-    let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
-    if let Some(base) = cfg.base().and_then(|b| b.canonicalize().ok())
-        && start.starts_with(&base)
-    {
-        return base;
-    }
-    let mut dir = Some(start.as_path());
-    while let Some(d) = dir {
-        if d.join(".git").exists() {
-            return d.to_path_buf();
-        }
-        dir = d.parent();
-    }
-    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
-}
-
-pub fn load_config(opts: &RunOptions) -> Result<Config, config::ConfigError> {
-    if opts.no_config {
-        return Ok(Config::default());
-    }
-    let path = match &opts.config {
-        Some(p) => Some(p.clone()),
-        None => config::find(&config_start(&opts.paths, opts.stdin_filename.as_deref())),
-    };
-    match path {
-        Some(p) => config::load(&p, &rules::names()),
-        None => Ok(Config::default()),
-    }
-}
-
 /// Run a lint; returns the exit code.
 pub fn run(
     opts: &RunOptions,
@@ -185,14 +119,20 @@ pub fn run(
         return EXIT_ERROR;
     }
     internal::enter("loading the configuration");
-    let cfg = match load_config(opts) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = emit(err, &format!("error: {e}\n"));
-            return EXIT_ERROR;
-        }
+    let request = session::Request {
+        paths: &opts.paths,
+        stdin_filename: opts.stdin_filename.as_deref(),
+        config: opts.config.as_deref(),
+        no_config: opts.no_config,
+        select: &opts.select,
+        ignore: &opts.ignore,
+        exclude: &opts.exclude,
     };
-    let mut settings = match Settings::resolve(&cfg, &opts.select, &opts.ignore) {
+    let Session {
+        mut settings,
+        excludes,
+        ..
+    } = match Session::open(&request) {
         Ok(s) => s,
         Err(e) => {
             let _ = emit(err, &format!("error: {e}\n"));
@@ -204,22 +144,6 @@ pub fn run(
     }
     if opts.context_all {
         settings.context_mode = crate::render::ContextMode::All;
-    }
-    settings.path_names = crate::model::discover::PathNames::relative_to(&project_root(
-        &cfg,
-        &config_start(&opts.paths, opts.stdin_filename.as_deref()),
-    ));
-    let mut excludes = Excludes::default();
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    if let Err(e) = excludes.add(&cwd, &opts.exclude) {
-        let _ = emit(err, &format!("error: {e}\n"));
-        return EXIT_ERROR;
-    }
-    if let Some(base) = cfg.base()
-        && let Err(e) = excludes.add(base, &cfg.exclude)
-    {
-        let _ = emit(err, &format!("error: {e}\n"));
-        return EXIT_ERROR;
     }
 
     let use_stdin = opts.paths.iter().any(|p| p.as_os_str() == "-");

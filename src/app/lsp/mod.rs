@@ -16,12 +16,11 @@
 
 pub mod convert;
 
-use crate::app::{self, RunOptions};
+use crate::app::session::{self, Session};
 use crate::base::diagnostic::FileId;
 use crate::base::internal::isolate;
-use crate::engine::{self, Input, ReadError, Settings};
-use crate::model::config::Config;
-use crate::model::discover::{self, Excludes, is_manifest_name};
+use crate::engine::{self, Input, ReadError};
+use crate::model::discover::is_manifest_name;
 use crate::model::{FileRole, file_role};
 use crate::render::resolve;
 use convert::Finding;
@@ -539,26 +538,19 @@ impl Server {
     fn lint(&mut self, unit: &Unit) -> UnitState {
         crate::base::internal::inject("server", &unit.dir().to_string_lossy());
         let roots = unit.roots();
-        let opts = RunOptions {
-            paths: vec![unit.dir().to_path_buf()],
-            ..RunOptions::default()
+        let paths = [unit.dir().to_path_buf()];
+        let request = session::Request {
+            paths: &paths,
+            ..session::Request::default()
         };
-        let cfg = app::load_config(&opts).unwrap_or_else(|e| {
-            self.show_once(format!("{e}; using the default settings until it is fixed"));
-            Config::default()
-        });
-        let settings = Settings::resolve(&cfg, &[], &[]).unwrap_or_else(|e| {
+        let Session {
+            settings, excludes, ..
+        } = Session::open(&request).unwrap_or_else(|e| {
             self.show_once(format!(
-                "invalid configuration: {e}; using the default settings"
+                "invalid configuration: {e}; using the default settings until it is fixed"
             ));
-            Settings::default()
+            Session::defaults(&request)
         });
-        let mut excludes = Excludes::default();
-        if let Some(base) = cfg.base()
-            && let Err(e) = excludes.add(base, &cfg.exclude)
-        {
-            self.show_once(format!("invalid configuration: {e}"));
-        }
         let max = settings.max_file_size;
         let overlays: Vec<Input> = self
             .docs
@@ -566,7 +558,7 @@ impl Server {
             .filter(|(p, d)| d.unit.is_some() && unit.covers(&roots, p))
             .filter(|(p, _)| !excludes.is_excluded(p))
             .map(|(p, d)| Input {
-                display: discover::display_path(p),
+                display: settings.path_names.show(p),
                 path: Some(p.clone()),
                 bytes: if d.text.len() as u64 > max {
                     Err(ReadError::TooLarge(d.text.len() as u64))
@@ -708,7 +700,7 @@ impl Server {
             }
         }
         for rule in &rules {
-            if let Ok(page) = app::explain(rule) {
+            if let Ok(page) = crate::app::explain(rule) {
                 md.push_str("---\n\n");
                 md.push_str(page.trim_end());
                 md.push_str("\n\n");
