@@ -4,7 +4,8 @@
 //! 1. the annotation `kube-migrate-lint.io/migration: "true"` / `"false"` decides outright;
 //! 2. the name or `generateName` has a word that starts with `migrat`, alone or after `db`,
 //!    `schema`, `data`, `sql` or `auto` (`myapp-migration-v1`, `dbmigrate`) — not `immigration`;
-//! 3. a container's command and args run a known migration tool (shared/DOMAIN.md §5);
+//! 3. a container's command and args run a known migration tool (flyway, liquibase, alembic,
+//!    rails, …);
 //! 4. a container image's repository (not its tag) has such a word (`myapp-migration:v1`).
 
 use crate::model::Object;

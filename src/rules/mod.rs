@@ -453,11 +453,24 @@ mod tests {
     }
 
     #[test]
-    fn messages_are_lowercase_without_trailing_period() {
-        // Checked on everything the fixtures produce, in tests/rules.rs; here on the summaries.
+    fn summaries_and_messages_have_no_trailing_period() {
         for rule in REGISTRY {
             let s = rule.meta().summary;
             assert!(!s.ends_with('.'), "{}", rule.meta().name);
+        }
+        // Every finding the bundled trees produce.
+        let report = crate::engine::lint_paths(
+            &[std::path::PathBuf::from("testdata")],
+            None,
+            &crate::model::discover::Excludes::default(),
+            &crate::engine::Settings::default(),
+        );
+        assert!(report.diagnostics.len() > 100);
+        for d in &report.diagnostics {
+            assert!(!d.message.ends_with('.'), "[{}] {}", d.rule, d.message);
+            if let Some(h) = &d.help {
+                assert!(!h.ends_with('.'), "[{}] help: {h}", d.rule);
+            }
         }
     }
 }
