@@ -5,8 +5,8 @@
 //! The analysis of who waits for which Job (across every context of the run) is shared with
 //! `job-ttl-breaks-wait` and `job-ttl-missing`.
 
-use super::wait_target_missing::{Compare, JOB_MODES, arg_path, args_are_script_args, compare};
 use super::{Category, ObjectCx, Rule, RuleMeta, migration_job, paths};
+use crate::analysis::wait_target::{Compare, JOB_MODES, arg_path, args_are_script_args, compare};
 use crate::base::diagnostic::{Diagnostic, Loc, Severity};
 use crate::base::mask::display_value;
 use crate::model::Object;
