@@ -4,3 +4,31 @@
 //! from here, never from each other; nothing here builds a diagnostic.
 
 pub mod wait_target;
+pub mod waits;
+
+use crate::model::Object;
+use crate::model::migration::Reason;
+use crate::render::workspace::Workspace;
+use std::sync::OnceLock;
+
+/// The indexes built once per run, on first use, whichever rule (on whichever thread) asks
+/// first; kept in the workspace ([`Workspace::memo`]).
+#[derive(Default)]
+struct PerRun {
+    waits: OnceLock<waits::Waits>,
+}
+
+/// Who waits for which Job over the whole run (built once, shared by the Job rules).
+pub fn waits(ws: &Workspace) -> &waits::Waits {
+    ws.memo::<PerRun>()
+        .waits
+        .get_or_init(|| waits::Waits::collect(ws))
+}
+
+/// Whether `obj` is a Job the migration rules apply to, and why.
+pub fn migration_job(ws: &Workspace, obj: &Object) -> Option<Reason> {
+    if !obj.is("batch/v1", "Job") {
+        return None;
+    }
+    crate::model::migration::classify(obj, ws.doc_of(obj))
+}

@@ -380,10 +380,7 @@ pub(crate) mod paths {
 
 /// Whether `obj` is a Job the migration rules apply to, and why.
 pub fn migration_job(cx: &ObjectCx<'_>) -> Option<crate::model::migration::Reason> {
-    if !cx.obj.is("batch/v1", "Job") {
-        return None;
-    }
-    crate::model::migration::classify(cx.obj, cx.doc)
+    crate::analysis::migration_job(cx.ws, cx.obj)
 }
 
 #[cfg(test)]
