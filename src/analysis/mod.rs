@@ -5,6 +5,7 @@
 
 pub mod wait_target;
 pub mod waits;
+pub mod workload;
 
 use crate::model::Object;
 use crate::model::migration::Reason;

@@ -72,7 +72,6 @@ mod wait_image_unpinned;
 mod wait_mode_unsafe;
 mod wait_namespace_mismatch;
 mod wait_target_missing;
-mod workload_links;
 pub(crate) mod yaml_syntax;
 
 #[cfg(test)]
