@@ -3,6 +3,7 @@
 //! workloads and the migration Jobs they await, and the RBAC a context grants. Rules import
 //! from here, never from each other; nothing here builds a diagnostic.
 
+pub mod rbac;
 pub mod wait_target;
 pub mod waits;
 pub mod workload;
