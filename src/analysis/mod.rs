@@ -18,6 +18,8 @@ use std::sync::OnceLock;
 #[derive(Default)]
 struct PerRun {
     waits: OnceLock<waits::Waits>,
+    /// What holds each Job back, by object id (a slot per object, filled on first use).
+    statuses: OnceLock<Vec<OnceLock<waits::Status>>>,
 }
 
 /// Who waits for which Job over the whole run (built once, shared by the Job rules).
@@ -25,6 +27,16 @@ pub fn waits(ws: &Workspace) -> &waits::Waits {
     ws.memo::<PerRun>()
         .waits
         .get_or_init(|| waits::Waits::collect(ws))
+}
+
+/// Everything that decides whether the Job `obj` holds the app back, computed once per Job:
+/// `job-not-awaited`, `job-ttl-breaks-wait` and `job-ttl-missing` ask about the same Jobs.
+pub fn job_status<'w>(ws: &'w Workspace, obj: &Object) -> &'w waits::Status {
+    let slots = ws
+        .memo::<PerRun>()
+        .statuses
+        .get_or_init(|| ws.objects.iter().map(|_| OnceLock::new()).collect());
+    slots[obj.id as usize].get_or_init(|| waits::status(ws, waits(ws), obj))
 }
 
 /// Whether `obj` is a Job the migration rules apply to, and why.

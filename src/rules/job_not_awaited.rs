@@ -6,7 +6,7 @@
 //! per run and shared with `job-ttl-breaks-wait` and `job-ttl-missing`.
 
 use super::{Category, ObjectCx, Rule, RuleMeta, paths};
-use crate::analysis::waits::{Status, app_in_view, migration_jobs, status};
+use crate::analysis::waits::{Status, app_in_view, migration_jobs};
 use crate::base::diagnostic::{Diagnostic, Severity};
 use crate::base::mask::display_value;
 use crate::render::workspace::Workspace;
@@ -41,10 +41,9 @@ impl Rule for JobNotAwaited {
         if !app_in_view(ws) {
             return;
         }
-        let waits = crate::analysis::waits(ws);
         for obj in migration_jobs(ws) {
             let ocx = ObjectCx::new(ws, obj);
-            let st = status(ws, waits, obj);
+            let st = crate::analysis::job_status(ws, obj);
             if st.held() {
                 continue;
             }
@@ -90,7 +89,7 @@ impl Rule for JobNotAwaited {
                 }
             }
             let mut d = ocx
-                .diag(&META, name_path(&st), message)
+                .diag(&META, name_path(st), message)
                 .help("add an init container to the app's pods that waits for this Job (`image: groundnuty/k8s-wait-for:v2.0`, `args: [job-wr, <rendered job name>]`, with RBAC to get and list jobs), or deploy the Job in a Flux Kustomization with `wait: true` that the app's Kustomization `dependsOn`");
             for (l, m) in related {
                 d = d.related(l, m);

@@ -3,7 +3,7 @@
 //! crash-loops in Init, or a GitOps reconciler re-creates the Job and the migration runs again.
 
 use super::{Category, ObjectCx, Rule, RuleMeta};
-use crate::analysis::waits::{TTL, status};
+use crate::analysis::waits::TTL;
 use crate::base::diagnostic::{Diagnostic, Severity};
 use crate::base::mask::display_value;
 use crate::render::workspace::Workspace;
@@ -25,13 +25,12 @@ impl Rule for JobTtlBreaksWait {
     }
 
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
-        let waits = crate::analysis::waits(ws);
         for obj in ws.objects.iter().filter(|o| o.is("batch/v1", "Job")) {
             let ocx = ObjectCx::new(ws, obj);
             let Some(ttl) = ocx.doc.at(obj.root, TTL) else {
                 continue;
             };
-            let st = status(ws, waits, obj);
+            let st = crate::analysis::job_status(ws, obj);
             if st.by.is_empty() {
                 continue;
             }
