@@ -20,6 +20,8 @@ struct PerRun {
     waits: OnceLock<waits::Waits>,
     /// What holds each Job back, by object id (a slot per object, filled on first use).
     statuses: OnceLock<Vec<OnceLock<waits::Status>>>,
+    /// The (workload, migration Job) links of each context, by context index.
+    job_links: OnceLock<Vec<OnceLock<workload::LinkIndices>>>,
 }
 
 /// Who waits for which Job over the whole run (built once, shared by the Job rules).

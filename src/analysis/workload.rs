@@ -10,6 +10,7 @@ use crate::render::links::{self, Container};
 use crate::render::path::{self, Step};
 use crate::render::workspace::Workspace;
 use crate::render::{Context, Env, Rendered};
+use std::sync::OnceLock;
 
 /// Whether this context judges rendered values. A kustomization that another linted
 /// kustomization includes is a base: it is judged as its including overlay renders it (an
@@ -41,8 +42,29 @@ pub struct JobLink<'a> {
     pub job_obj: &'a Object,
 }
 
-/// Every (waiting workload, awaited migration Job) pair of a context.
+/// Every (waiting workload, awaited migration Job) pair of a context, found once per context
+/// (three workload rules ask for them).
 pub fn job_links<'a>(ws: &'a Workspace, context: &'a Context) -> Vec<JobLink<'a>> {
+    let slots = ws
+        .memo::<super::PerRun>()
+        .job_links
+        .get_or_init(|| ws.contexts.iter().map(|_| OnceLock::new()).collect());
+    slots[context.index]
+        .get_or_init(|| link_indices(ws, context))
+        .iter()
+        .map(|&(a, ao, j, jo)| JobLink {
+            app: &context.rendered[a],
+            app_obj: &ws.objects[ao],
+            job: &context.rendered[j],
+            job_obj: &ws.objects[jo],
+        })
+        .collect()
+}
+
+/// The pairs of a context as indices: (app rendered, app object, job rendered, job object).
+pub(super) type LinkIndices = Vec<(usize, usize, usize, usize)>;
+
+fn link_indices(ws: &Workspace, context: &Context) -> LinkIndices {
     let jobs = ws.jobs(context);
     let mut out = Vec::new();
     for w in ws.wait_fors(context) {
@@ -59,12 +81,7 @@ pub fn job_links<'a>(ws: &'a Workspace, context: &'a Context) -> Vec<JobLink<'a>
             if migration_job(ws, job_obj).is_none() || !readable(job_obj) || !readable(app_obj) {
                 continue;
             }
-            out.push(JobLink {
-                app,
-                app_obj,
-                job,
-                job_obj,
-            });
+            out.push((w.rendered, ao as usize, j.rendered, jo as usize));
         }
     }
     out
