@@ -2,8 +2,8 @@
 //! mode and `kubectl wait` init containers, with what makes a wait unknowable (a selector, a
 //! placeholder namespace, a patch); deploy-tool hooks, Argo CD sync waves and Flux `dependsOn`
 //! stages; and from those, whether a Job holds the app back. `job-not-awaited`,
-//! `job-ttl-breaks-wait` and `job-ttl-missing` read it; it is built once per run
-//! ([`super::waits`]).
+//! `job-ttl-breaks-wait` and `job-ttl-missing` read it through `analysis::waits` and
+//! `analysis::job_status`, which build it once per run.
 
 use super::wait_target::{Compare, JOB_MODES, arg_path, args_are_script_args, compare};
 use crate::base::diagnostic::Loc;
