@@ -22,6 +22,8 @@ struct PerRun {
     statuses: OnceLock<Vec<OnceLock<waits::Status>>>,
     /// The (workload, migration Job) links of each context, by context index.
     job_links: OnceLock<Vec<OnceLock<workload::LinkIndices>>>,
+    /// The bindings and roles of each context, by context index.
+    rbac: OnceLock<Vec<OnceLock<rbac::Cached>>>,
 }
 
 /// Who waits for which Job over the whole run (built once, shared by the Job rules).

@@ -9,6 +9,7 @@ use crate::render::links;
 use crate::render::path::{self, Concrete, Step};
 use crate::render::workspace::Workspace;
 use crate::render::{Context, Env, Rendered, Value};
+use std::sync::OnceLock;
 
 pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io/";
 
@@ -61,9 +62,13 @@ pub struct Subject {
 }
 
 /// A RoleBinding or ClusterRoleBinding as rendered.
+pub type Binding<'a> = BindingOf<&'a Rendered>;
+
+/// A binding whose rendered object is `R`: a reference for the rules, its index in the context
+/// in the per-run cache (which must own its data).
 #[derive(Debug, Clone)]
-pub struct Binding<'a> {
-    pub r: &'a Rendered,
+pub struct BindingOf<R> {
+    pub r: R,
     pub cluster: bool,
     /// The binding's namespace (RoleBinding).
     pub namespace: String,
@@ -73,7 +78,7 @@ pub struct Binding<'a> {
     pub subjects: Vec<Subject>,
 }
 
-impl Binding<'_> {
+impl<R> BindingOf<R> {
     /// The namespace a ServiceAccount subject names (empty in a RoleBinding: the binding's).
     pub fn subject_namespace(&self, s: &Subject) -> Option<String> {
         match (&s.namespace, self.cluster) {
@@ -110,11 +115,65 @@ impl Binding<'_> {
 }
 
 /// Bindings of a context; `Err` when one of them cannot be read (patched, or a value unknown).
+/// Read once per context.
 #[allow(clippy::result_unit_err)]
 pub fn bindings<'a>(ws: &Workspace, context: &'a Context) -> Result<Vec<Binding<'a>>, ()> {
+    let rbac = cached(ws, context);
+    rbac.bindings.as_ref().map_err(|_| ()).map(|bs| {
+        bs.iter()
+            .map(|b| BindingOf {
+                r: &context.rendered[b.r],
+                cluster: b.cluster,
+                namespace: b.namespace.clone(),
+                name: b.name.clone(),
+                role_kind: b.role_kind.clone(),
+                role_name: b.role_name.clone(),
+                subjects: b.subjects.clone(),
+            })
+            .collect()
+    })
+}
+
+/// Roles and ClusterRoles of a context; `Err` when one of them cannot be read. Read once per
+/// context.
+#[allow(clippy::result_unit_err)]
+pub fn roles<'a>(ws: &Workspace, context: &'a Context) -> Result<Vec<RoleDef<'a>>, ()> {
+    let rbac = cached(ws, context);
+    rbac.roles.as_ref().map_err(|_| ()).map(|rs| {
+        rs.iter()
+            .map(|ro| RoleDefOf {
+                r: &context.rendered[ro.r],
+                cluster: ro.cluster,
+                namespace: ro.namespace.clone(),
+                name: ro.name.clone(),
+                rules: ro.rules.clone(),
+                aggregated: ro.aggregated,
+            })
+            .collect()
+    })
+}
+
+/// The RBAC of one context as the per-run cache keeps it.
+pub(super) struct Cached {
+    bindings: Result<Vec<BindingOf<usize>>, ()>,
+    roles: Result<Vec<RoleDefOf<usize>>, ()>,
+}
+
+fn cached<'w>(ws: &'w Workspace, context: &Context) -> &'w Cached {
+    let slots = ws
+        .memo::<super::PerRun>()
+        .rbac
+        .get_or_init(|| ws.contexts.iter().map(|_| OnceLock::new()).collect());
+    slots[context.index].get_or_init(|| Cached {
+        bindings: read_bindings(ws, context),
+        roles: read_roles(ws, context),
+    })
+}
+
+fn read_bindings(ws: &Workspace, context: &Context) -> Result<Vec<BindingOf<usize>>, ()> {
     let env = ws.env();
     let mut out = Vec::new();
-    for r in &context.rendered {
+    for (ri, r) in context.rendered.iter().enumerate() {
         let cluster = is_rbac(r, "ClusterRoleBinding");
         if !cluster && !is_rbac(r, "RoleBinding") {
             continue;
@@ -146,8 +205,8 @@ pub fn bindings<'a>(ws: &Workspace, context: &'a Context) -> Result<Vec<Binding<
                 path: base,
             });
         }
-        out.push(Binding {
-            r,
+        out.push(BindingOf {
+            r: ri,
             cluster,
             namespace: env.namespace(context, r),
             name,
@@ -182,9 +241,12 @@ impl PolicyRule {
 }
 
 /// A Role or ClusterRole as rendered.
+pub type RoleDef<'a> = RoleDefOf<&'a Rendered>;
+
+/// A role whose rendered object is `R` (see [`BindingOf`]).
 #[derive(Debug, Clone)]
-pub struct RoleDef<'a> {
-    pub r: &'a Rendered,
+pub struct RoleDefOf<R> {
+    pub r: R,
     pub cluster: bool,
     pub namespace: String,
     pub name: String,
@@ -193,17 +255,16 @@ pub struct RoleDef<'a> {
     pub aggregated: bool,
 }
 
-impl RoleDef<'_> {
+impl<R> RoleDefOf<R> {
     pub fn kind(&self) -> &'static str {
         if self.cluster { "ClusterRole" } else { "Role" }
     }
 }
 
-#[allow(clippy::result_unit_err)]
-pub fn roles<'a>(ws: &Workspace, context: &'a Context) -> Result<Vec<RoleDef<'a>>, ()> {
+fn read_roles(ws: &Workspace, context: &Context) -> Result<Vec<RoleDefOf<usize>>, ()> {
     let env = ws.env();
     let mut out = Vec::new();
-    for r in &context.rendered {
+    for (ri, r) in context.rendered.iter().enumerate() {
         let cluster = is_rbac(r, "ClusterRole");
         if !cluster && !is_rbac(r, "Role") {
             continue;
@@ -232,8 +293,8 @@ pub fn roles<'a>(ws: &Workspace, context: &'a Context) -> Result<Vec<RoleDef<'a>
                 path: base,
             });
         }
-        out.push(RoleDef {
-            r,
+        out.push(RoleDefOf {
+            r: ri,
             cluster,
             namespace: env.namespace(context, r),
             name,
