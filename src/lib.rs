@@ -8,12 +8,14 @@
 //! output   report formats
 //! engine   the pipeline: read, lint, suppress, fix, baselines, fingerprints
 //! rules    the rules, their pages, suppressions
+//! analysis what rules share: waits, Jobs, containers, RBAC, computed once per run
 //! render   kustomizations and Flux evaluated into builds, contexts and links
 //! model    files, objects, typed views, migration detection, configuration, secrets
 //! yaml     spanned YAML: parsing, typing, text edits
 //! base     plain types: sources and spans, diagnostics, masking, internal errors
 //! ```
 
+pub mod analysis;
 pub mod app;
 pub mod base;
 pub mod engine;

@@ -289,6 +289,18 @@ pub fn read_delimited(value: &str, delimiter: Option<&str>, index: i64) -> Optio
     }
 }
 
+/// Whether a target selects (or rejects) by labels or annotations, which the evaluator does
+/// not model (`labelSelector`, `annotationSelector`): what it selects is then unknown.
+pub fn selects_by_labels(doc: &Document, target: NodeId) -> bool {
+    let sel = |n: NodeId| {
+        doc.get(n, "labelSelector").is_some() || doc.get(n, "annotationSelector").is_some()
+    };
+    doc.get(target, "select").is_some_and(sel)
+        || doc
+            .get(target, "reject")
+            .is_some_and(|r| doc.items(r).iter().any(|&n| sel(n)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

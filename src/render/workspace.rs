@@ -39,6 +39,8 @@ pub struct Workspace {
     waits: std::sync::OnceLock<Vec<std::sync::OnceLock<Vec<links::WaitFor>>>>,
     kustomization_by_dir: std::collections::HashMap<std::path::PathBuf, FileId>,
     object_contexts: std::sync::OnceLock<Vec<Vec<usize>>>,
+    /// The analysis layer's per-run indexes, built on first use (see [`Workspace::memo`]).
+    memo: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Workspace {
@@ -74,6 +76,7 @@ impl Workspace {
             jobs_by_namespace: Default::default(),
             waits: Default::default(),
             object_contexts: Default::default(),
+            memo: Default::default(),
             file_keys,
             by_key,
             kustomization_by_dir,
@@ -86,6 +89,16 @@ impl Workspace {
             deploy_engine: options.deploy_engine,
             options,
         }
+    }
+
+    /// One value of type `T` per workspace, created on first use and shared by every thread:
+    /// the per-run indexes of the analysis layer (`crate::analysis`), which render cannot name.
+    /// A workspace holds one such type; asking for another is a bug.
+    pub fn memo<T: std::any::Any + Default + Send + Sync>(&self) -> &T {
+        self.memo
+            .get_or_init(|| Box::<T>::default())
+            .downcast_ref()
+            .expect("a workspace memo holds one type")
     }
 
     /// The rendered Jobs of a context, with their applied names and namespaces.

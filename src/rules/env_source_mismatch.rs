@@ -2,11 +2,11 @@
 //! connection (`DATABASE_URL` by default) must come from the same place in the migration
 //! container and in the app containers that rely on it.
 
-use super::workload_links::{
+use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::analysis::workload::{
     container_anchor, container_name, describe, field, job_links, job_migration_container, judged,
     migration_tool, node_loc, readable,
 };
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, Loc, Severity};
 use crate::base::mask::key_for_display;
 use crate::render::links::{self, Container};
@@ -439,7 +439,7 @@ impl EnvSourceMismatch {
                 let message = format!(
                     "container `{}` of {} {app_desc}, but {} {mig_desc}: {}",
                     container_name(ac),
-                    describe(cx, p.app),
+                    describe(&cx.env(), cx.context, p.app),
                     p.migration_desc,
                     consequence(&app, &mig)
                 );
@@ -474,18 +474,18 @@ impl EnvSourceMismatch {
 
     fn side_loc(&self, cx: &ContextCx<'_>, r: &Rendered, c: &Container, side: &Side) -> Loc {
         if side.path.is_empty() {
-            return container_anchor(cx, r, c, "env");
+            return container_anchor(&cx.env(), r, c, "env");
         }
         let p = &side.path;
         // envFrom as a whole: its key.
         if p.len() == c.path.len() + 1
             && let Some(Step::Key(f)) = p.last()
         {
-            return container_anchor(cx, r, c, f);
+            return container_anchor(&cx.env(), r, c, f);
         }
         crate::render::links::value_loc(&cx.env(), r, p, side.value.as_ref())
-            .or_else(|| node_loc(cx, r, p))
-            .unwrap_or_else(|| container_anchor(cx, r, c, "env"))
+            .or_else(|| node_loc(&cx.env(), r, p))
+            .unwrap_or_else(|| container_anchor(&cx.env(), r, c, "env"))
     }
 }
 
@@ -495,12 +495,12 @@ impl Rule for EnvSourceMismatch {
     }
 
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        if !judged(cx) {
+        if !judged(cx.ws, cx.context) {
             return;
         }
         let env = cx.env();
         // A migration Job and the workloads waiting for it.
-        for l in job_links(cx) {
+        for l in job_links(cx.ws, cx.context) {
             if l.app.patched || l.job.patched {
                 continue;
             }
@@ -509,15 +509,16 @@ impl Rule for EnvSourceMismatch {
                 continue;
             };
             let app_containers = links::containers(&env, cx.context, l.app);
+            let app_obj = ObjectCx::new(cx.ws, l.app_obj);
             let pair = Pair {
                 app: l.app,
-                app_obj: &l.app_obj,
+                app_obj: &app_obj,
                 app_containers: &app_containers,
                 migration: l.job,
                 migration_container: mc,
                 migration_desc: format!(
                     "the migration {} (container `{}`) it waits for",
-                    describe(cx, l.job),
+                    describe(&cx.env(), cx.context, l.job),
                     container_name(mc)
                 ),
             };
@@ -525,7 +526,7 @@ impl Rule for EnvSourceMismatch {
         }
         // A migration init container and the app containers of the same pod.
         for (r, ocx) in cx.rendered() {
-            if r.patched || crate::render::pod_spec_path(&r.kind).is_none() || !readable(&ocx) {
+            if r.patched || crate::render::pod_spec_path(&r.kind).is_none() || !readable(ocx.obj) {
                 continue;
             }
             let containers = links::containers(&env, cx.context, r);

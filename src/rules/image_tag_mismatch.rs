@@ -1,10 +1,10 @@
 //! The migration Job, the app it gates and the Job's versioned name must be the same release:
 //! the migration image's tag, the app image's tag and the version in the Job name agree.
 
-use super::workload_links::{
+use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta, paths};
+use crate::analysis::workload::{
     JobLink, container_name, describe, job_links, job_migration_container, judged,
 };
-use super::{Category, ContextCx, Rule, RuleMeta, paths};
 use crate::base::diagnostic::{Diagnostic, Loc, Severity};
 use crate::base::mask::display_value;
 use crate::base::text::placeholders;
@@ -98,7 +98,7 @@ fn name_version(literal: &str, rendered: &str) -> String {
 
 /// The Job name, when it is versioned by a placeholder or a replacement and known.
 fn versioned_name(cx: &ContextCx<'_>, l: &JobLink<'_>) -> Option<(Value, String)> {
-    let literal = l.job_obj.obj.name.as_deref()?;
+    let literal = l.job_obj.name.as_deref()?;
     if !(l.job.name_replaced || literal.contains("${")) {
         return None;
     }
@@ -170,7 +170,7 @@ fn end(c: &Container) -> Option<End<'_>> {
 impl ImageTagMismatch {
     fn image_loc(&self, cx: &ContextCx<'_>, l: &JobLink<'_>, app: bool, e: &End<'_>) -> Loc {
         let r = if app { l.app } else { l.job };
-        let obj = if app { &l.app_obj } else { &l.job_obj };
+        let obj = ObjectCx::new(cx.ws, if app { l.app_obj } else { l.job_obj });
         value_loc(&cx.env(), r, &e.container.field("image"), Some(&e.image))
             .unwrap_or_else(|| obj.locate(&[]).0)
     }
@@ -183,8 +183,8 @@ impl ImageTagMismatch {
         };
         let mig = end(mc);
         let name = versioned_name(cx, l);
-        let job_desc = describe(cx, l.job);
-        let app_desc = describe(cx, l.app);
+        let job_desc = describe(&cx.env(), cx.context, l.job);
+        let app_desc = describe(&cx.env(), cx.context, l.app);
         let app_containers = links::containers(&env, cx.context, l.app);
         for ac in app_containers.iter().filter(|c| !c.init) {
             let Some(app) = end(ac) else { continue };
@@ -263,15 +263,15 @@ impl ImageTagMismatch {
                         ),
                     };
                     let (primary_end, other_end, primary_r, primary_obj) = if at_app {
-                        (&app, m, l.app, &l.app_obj)
+                        (&app, m, l.app, ObjectCx::new(cx.ws, l.app_obj))
                     } else {
-                        (m, &app, l.job, &l.job_obj)
+                        (m, &app, l.job, ObjectCx::new(cx.ws, l.job_obj))
                     };
                     let p = primary_end.container.field("image");
                     let d = cx
                         .diag_value(
                             &META,
-                            primary_obj,
+                            &primary_obj,
                             primary_r,
                             &p,
                             Some(&primary_end.image),
@@ -315,8 +315,7 @@ impl ImageTagMismatch {
                         display_value(&v.text),
                         display_value(version)
                     );
-                    let d = l
-                        .job_obj
+                    let d = ObjectCx::new(cx.ws, l.job_obj)
                         .diag_at(&META, loc, "metadata.name".into(), message)
                         .help(HELP);
                     let mut d = cx.provenance(d, v, loc);
@@ -337,7 +336,7 @@ impl ImageTagMismatch {
             &path::keys(&["metadata", "name"]),
             Some(v),
         )
-        .or_else(|| Some(l.job_obj.locate(paths::NAME).0))
+        .or_else(|| Some(ObjectCx::new(cx.ws, l.job_obj).locate(paths::NAME).0))
     }
 }
 
@@ -347,10 +346,10 @@ impl Rule for ImageTagMismatch {
     }
 
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        if !judged(cx) {
+        if !judged(cx.ws, cx.context) {
             return;
         }
-        for l in job_links(cx) {
+        for l in job_links(cx.ws, cx.context) {
             if l.app.patched || l.job.patched {
                 continue;
             }

@@ -1,10 +1,10 @@
 //! The migration and the app it gates must run fixed code: an image without a tag or digest,
 //! or tagged `latest`, can resolve to other code on the next pull.
 
-use super::workload_links::{
+use super::{Category, ContextCx, Rule, RuleMeta, migration_job};
+use crate::analysis::workload::{
     container_name, describe, is_wait_for, job_links, judged, migration_tool, readable,
 };
-use super::{Category, ContextCx, Rule, RuleMeta, migration_job};
 use crate::base::diagnostic::{Diagnostic, Severity};
 use crate::base::mask::display_value;
 use crate::render::links::{self, Container};
@@ -68,17 +68,17 @@ impl ImageTagMutable {
             Role::MigrationJob => format!(
                 "migration container `{}` of {}",
                 container_name(c),
-                describe(cx, r)
+                describe(&cx.env(), cx.context, r)
             ),
             Role::MigrationInit => format!(
                 "migration init container `{}` of {}",
                 container_name(c),
-                describe(cx, r)
+                describe(&cx.env(), cx.context, r)
             ),
             Role::App(gate) => format!(
                 "app container `{}` of {}, {gate},",
                 container_name(c),
-                describe(cx, r)
+                describe(&cx.env(), cx.context, r)
             ),
         };
         let consequence = match role {
@@ -106,7 +106,7 @@ impl Rule for ImageTagMutable {
     }
 
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        if !judged(cx) {
+        if !judged(cx.ws, cx.context) {
             return;
         }
         let env = cx.env();
@@ -118,7 +118,7 @@ impl Rule for ImageTagMutable {
                 continue;
             }
             let ocx = super::ObjectCx::new(cx.ws, &cx.ws.objects[o as usize]);
-            if !readable(&ocx) {
+            if !readable(ocx.obj) {
                 continue;
             }
             let containers = links::containers(&env, cx.context, r);
@@ -150,7 +150,7 @@ impl Rule for ImageTagMutable {
                 }
             }
         }
-        for l in job_links(cx) {
+        for l in job_links(cx.ws, cx.context) {
             if l.app.patched {
                 continue;
             }
@@ -170,7 +170,7 @@ impl Rule for ImageTagMutable {
                     .entry((ri, c.path.clone()))
                     .or_insert(Role::App(format!(
                         "which waits for the migration {}",
-                        describe(cx, l.job)
+                        describe(&cx.env(), cx.context, l.job)
                     )));
             }
         }

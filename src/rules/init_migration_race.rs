@@ -1,10 +1,10 @@
 //! A migration in an init container runs in every pod: when a workload can run more than one
 //! pod, several migrations can run against the same database at once.
 
-use super::workload_links::{
+use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::analysis::workload::{
     container_name, describe, field, judged, migration_reason, node_loc, readable,
 };
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, Loc, Severity};
 use crate::base::mask::display_value;
 use crate::model::migration::migration_command;
@@ -175,7 +175,7 @@ impl InitMigrationRace {
         };
         for (c, why) in migrations {
             let anchor = self.anchor(c);
-            let loc = node_loc(cx, r, &anchor).unwrap_or_else(|| ocx.locate(&[]).0);
+            let loc = node_loc(&cx.env(), r, &anchor).unwrap_or_else(|| ocx.locate(&[]).0);
             let runs = if why.starts_with("runs ") {
                 why
             } else {
@@ -184,7 +184,7 @@ impl InitMigrationRace {
             let message = format!(
                 "init container `{}` {runs} in every pod of {} ({}), so several pods can migrate the same database at once: {how}; {LOCKS}",
                 container_name(c),
-                describe(cx, r),
+                describe(&cx.env(), cx.context, r),
                 scale.join(", ")
             );
             let mut d = ocx
@@ -192,7 +192,7 @@ impl InitMigrationRace {
                 .help(HELP);
             if many_replicas && let Some(v) = &replicas_v {
                 let n = replicas.unwrap_or_default();
-                match (node_loc(cx, r, &replicas_p), v.writer) {
+                match (node_loc(&cx.env(), r, &replicas_p), v.writer) {
                     (Some(l), Some(w)) => {
                         d = d
                             .related(l, format!("replicas, set to {n} by kustomize"))
@@ -218,7 +218,7 @@ impl InitMigrationRace {
                     );
                 }
             }
-            if recreate && let Some(l) = node_loc(cx, r, &strategy_p) {
+            if recreate && let Some(l) = node_loc(&cx.env(), r, &strategy_p) {
                 d = d.related(l, "Recreate creates all new pods at once");
             }
             out.push(d);
@@ -232,11 +232,11 @@ impl Rule for InitMigrationRace {
     }
 
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        if !judged(cx) {
+        if !judged(cx.ws, cx.context) {
             return;
         }
         for (r, ocx) in cx.rendered() {
-            if !r.patched && readable(&ocx) {
+            if !r.patched && readable(ocx.obj) {
                 self.check(cx, r, &ocx, out);
             }
         }

@@ -2,11 +2,11 @@
 //! like any other container: they count in the pod's effective request, and a namespace with a
 //! ResourceQuota or LimitRange may reject pods whose containers omit them.
 
-use super::workload_links::{
+use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::analysis::workload::{
     container_anchor, container_name, describe, field, is_wait_for, judged, migration_tool,
     readable,
 };
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, Severity};
 use crate::render::Rendered;
 use crate::render::links::{self, Container};
@@ -74,7 +74,12 @@ impl InitResourcesMissing {
             return;
         }
         let has_resources = cx.env().node(r, &c.field("resources")).is_some();
-        let loc = container_anchor(cx, r, c, if has_resources { "resources" } else { "name" });
+        let loc = container_anchor(
+            &cx.env(),
+            r,
+            c,
+            if has_resources { "resources" } else { "name" },
+        );
         let anchor = if has_resources {
             c.field("resources")
         } else {
@@ -88,7 +93,7 @@ impl InitResourcesMissing {
                 format!(
                     "{what} `{}` of {} has {missing}: its requests count in the pod's effective request, and a namespace with a ResourceQuota on cpu or memory, or a LimitRange that requires them, rejects pods that omit them",
                     container_name(c),
-                    describe(cx, r)
+                    describe(&cx.env(), cx.context, r)
                 ),
             )
             .help(HELP),
@@ -102,12 +107,12 @@ impl Rule for InitResourcesMissing {
     }
 
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        if !judged(cx) {
+        if !judged(cx.ws, cx.context) {
             return;
         }
         let env = cx.env();
         for (r, ocx) in cx.rendered() {
-            if r.patched || crate::render::pod_spec_path(&r.kind).is_none() || !readable(&ocx) {
+            if r.patched || crate::render::pod_spec_path(&r.kind).is_none() || !readable(ocx.obj) {
                 continue;
             }
             for c in links::containers(&env, cx.context, r)

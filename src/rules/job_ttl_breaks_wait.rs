@@ -2,12 +2,11 @@
 //! controller deletes it, `kubectl describe` (or `kubectl wait`) gets NotFound and every new pod
 //! crash-loops in Init, or a GitOps reconciler re-creates the Job and the migration runs again.
 
-use super::job_not_awaited::{Waits, status};
 use super::{Category, ObjectCx, Rule, RuleMeta};
+use crate::analysis::waits::TTL;
 use crate::base::diagnostic::{Diagnostic, Severity};
 use crate::base::mask::display_value;
 use crate::render::workspace::Workspace;
-use crate::yaml::Seg;
 
 pub struct JobTtlBreaksWait;
 
@@ -20,21 +19,18 @@ static META: RuleMeta = RuleMeta {
     page: include_str!("../../rules/job-ttl-breaks-wait.md"),
 };
 
-pub(super) const TTL: &[Seg] = &[Seg::Key("spec"), Seg::Key("ttlSecondsAfterFinished")];
-
 impl Rule for JobTtlBreaksWait {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }
 
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
-        let waits = Waits::collect(ws);
         for obj in ws.objects.iter().filter(|o| o.is("batch/v1", "Job")) {
             let ocx = ObjectCx::new(ws, obj);
             let Some(ttl) = ocx.doc.at(obj.root, TTL) else {
                 continue;
             };
-            let st = status(ws, &waits, obj);
+            let st = crate::analysis::job_status(ws, obj);
             if st.by.is_empty() {
                 continue;
             }

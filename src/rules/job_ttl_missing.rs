@@ -1,9 +1,8 @@
 //! A migration Job that nothing waits for by name and that nothing deletes: without
 //! `ttlSecondsAfterFinished`, every finished Job and its pods stay in the cluster.
 
-use super::job_not_awaited::{Waits, app_in_view, migration_jobs, status};
-use super::job_ttl_breaks_wait::TTL;
-use super::{Category, Rule, RuleMeta};
+use super::{Category, ObjectCx, Rule, RuleMeta};
+use crate::analysis::waits::{TTL, app_in_view, migration_jobs};
 use crate::base::diagnostic::{Diagnostic, Severity};
 use crate::base::mask::display_value;
 use crate::model::config::DeployEngine;
@@ -31,12 +30,12 @@ impl Rule for JobTtlMissing {
         if !app_in_view(ws) {
             return;
         }
-        let waits = Waits::collect(ws);
-        for ocx in migration_jobs(ws) {
+        for obj in migration_jobs(ws) {
+            let ocx = ObjectCx::new(ws, obj);
             if ocx.doc.at(ocx.obj.root, TTL).is_some() {
                 continue;
             }
-            let st = status(ws, &waits, ocx.obj);
+            let st = crate::analysis::job_status(ws, ocx.obj);
             // Waited for by name (or maybe): a TTL would break the wait (job-ttl-breaks-wait).
             if !st.by.is_empty() || st.maybe || st.flux_staged || st.flux_managed {
                 continue;

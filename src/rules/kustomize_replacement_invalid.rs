@@ -111,7 +111,7 @@ fn entries(doc: &Document) -> Vec<Entry> {
                 .map(|&t| TargetEntry {
                     node: t,
                     has_select: doc.get(t, "select").is_some(),
-                    by_labels: by_labels(doc, t),
+                    by_labels: kustomize::selects_by_labels(doc, t),
                     create: doc.get(t, "options").and_then(|o| doc.get_str(o, "create"))
                         == Some("true"),
                     field_paths: doc
@@ -125,18 +125,6 @@ fn entries(doc: &Document) -> Vec<Entry> {
                 .collect(),
         })
         .collect()
-}
-
-/// Whether a target selects (or rejects) by labels or annotations, which the evaluator does
-/// not model: what it selects is then unknown.
-pub(super) fn by_labels(doc: &Document, target: NodeId) -> bool {
-    let sel = |n: NodeId| {
-        doc.get(n, "labelSelector").is_some() || doc.get(n, "annotationSelector").is_some()
-    };
-    doc.get(target, "select").is_some_and(sel)
-        || doc
-            .get(target, "reject")
-            .is_some_and(|r| doc.items(r).iter().any(|&n| sel(n)))
 }
 
 /// What kustomize rejects in the shape of a replacement before evaluating it (checked with
@@ -265,7 +253,7 @@ fn delimiter_on_non_scalar(
     let regex = ws.options.regex_selectors;
     for rep in kustomize::replacements(doc) {
         for t in rep.targets.iter().filter(|t| t.delimiter.is_some()) {
-            if by_labels(doc, t.node) {
+            if kustomize::selects_by_labels(doc, t.node) {
                 continue;
             }
             for r in cx.rendered.iter().filter(|r| {

@@ -193,7 +193,7 @@ impl Rule for KustomizeReplacementUnmatched {
                 continue;
             };
             // What a label or annotation selector selects is not evaluated.
-            if super::kustomize_replacement_invalid::by_labels(doc, t.node) {
+            if kustomize::selects_by_labels(doc, t.node) {
                 continue;
             }
             let loc = Loc {

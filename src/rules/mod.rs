@@ -72,7 +72,6 @@ mod wait_image_unpinned;
 mod wait_mode_unsafe;
 mod wait_namespace_mismatch;
 mod wait_target_missing;
-mod workload_links;
 pub(crate) mod yaml_syntax;
 
 #[cfg(test)]
@@ -380,10 +379,7 @@ pub(crate) mod paths {
 
 /// Whether `obj` is a Job the migration rules apply to, and why.
 pub fn migration_job(cx: &ObjectCx<'_>) -> Option<crate::model::migration::Reason> {
-    if !cx.obj.is("batch/v1", "Job") {
-        return None;
-    }
-    crate::model::migration::classify(cx.obj, cx.doc)
+    crate::analysis::migration_job(cx.ws, cx.obj)
 }
 
 #[cfg(test)]

@@ -3,15 +3,19 @@
 //! The pod's ServiceAccount therefore needs `get` and `list` on `jobs.batch` in the namespace
 //! kubectl looks in, and a mounted token to authenticate at all.
 //!
-//! The RBAC model here (bindings, roles, rules, as the context renders them) is shared with
-//! `rbac-service-account-missing`.
+//! The RBAC model (bindings, roles, rules, as the context renders them) is `analysis::rbac`,
+//! shared with `rbac-service-account-missing`.
 
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::analysis::rbac::{
+    Binding, DEFAULT_JOB_READERS, PolicyRule, RBAC_GROUP, RoleDef, at, bindings, k, known, loc_of,
+    object_loc, role_of, roles,
+};
 use crate::base::diagnostic::{Diagnostic, Loc, Severity};
 use crate::base::mask::display_value;
+use crate::render::Rendered;
 use crate::render::links::{self, WaitFor};
-use crate::render::path::{self, Concrete, Step};
-use crate::render::{Rendered, Value};
+use crate::render::path::{self, Step};
 
 pub struct RbacJobReadMissing;
 
@@ -25,267 +29,6 @@ static META: RuleMeta = RuleMeta {
 };
 
 const HELP: &str = "bind the pod's ServiceAccount with a RoleBinding, in the namespace k8s-wait-for looks in, to a Role with `apiGroups: [batch], resources: [jobs], verbs: [get, list]`";
-
-pub(super) const RBAC_GROUP: &str = "rbac.authorization.k8s.io/";
-
-/// ClusterRoles every cluster has that grant `get`/`list`/`watch` on jobs.batch.
-const DEFAULT_JOB_READERS: &[&str] = &["view", "edit", "admin", "cluster-admin"];
-
-/// Whether a ClusterRole of this name exists in every cluster.
-pub(super) fn well_known_cluster_role(name: &str) -> bool {
-    DEFAULT_JOB_READERS.contains(&name) || name.starts_with("system:")
-}
-
-pub(super) fn k(s: &str) -> Step {
-    Step::Key(s.to_string())
-}
-
-pub(super) fn at(base: &[Step], rest: &[Step]) -> Concrete {
-    [base, rest].concat()
-}
-
-/// A value of a rendered object: `Ok(None)` when absent, `Err(())` when it cannot be known
-/// (a placeholder left, or a Flux substitution we could not read).
-#[allow(clippy::result_unit_err)]
-pub(super) fn known(cx: &ContextCx<'_>, r: &Rendered, p: &[Step]) -> Result<Option<Value>, ()> {
-    match cx.env().raw_value(r, p) {
-        None => Ok(None),
-        Some(_) => match cx.value(r, p) {
-            Some(v) if !v.text.contains("${") => Ok(Some(v)),
-            _ => Err(()),
-        },
-    }
-}
-
-pub(super) fn is_rbac(r: &Rendered, kind: &str) -> bool {
-    r.kind == kind && r.api_version.starts_with(RBAC_GROUP)
-}
-
-/// A subject of a binding.
-#[derive(Debug, Clone)]
-pub(super) struct Subject {
-    pub kind: String,
-    pub name: Value,
-    /// As written (or as kustomize's namespace transformer set it).
-    pub namespace: Option<String>,
-    pub path: Concrete,
-}
-
-/// A RoleBinding or ClusterRoleBinding as rendered.
-#[derive(Debug, Clone)]
-pub(super) struct Binding<'a> {
-    pub r: &'a Rendered,
-    pub cluster: bool,
-    /// The binding's namespace (RoleBinding).
-    pub namespace: String,
-    pub name: String,
-    pub role_kind: String,
-    pub role_name: Value,
-    pub subjects: Vec<Subject>,
-}
-
-impl Binding<'_> {
-    /// The namespace a ServiceAccount subject names (empty in a RoleBinding: the binding's).
-    pub fn subject_namespace(&self, s: &Subject) -> Option<String> {
-        match (&s.namespace, self.cluster) {
-            (Some(ns), _) if !ns.is_empty() => Some(ns.clone()),
-            (_, false) => Some(self.namespace.clone()),
-            (_, true) => None,
-        }
-    }
-
-    /// The subject through which the binding applies to service account `sa` of namespace
-    /// `ns`, if it does.
-    pub fn binds(&self, sa: &str, ns: &str) -> Option<&Subject> {
-        self.subjects.iter().find(|s| match s.kind.as_str() {
-            "ServiceAccount" => {
-                s.name.text == sa && self.subject_namespace(s).as_deref() == Some(ns)
-            }
-            "Group" => {
-                s.name.text == "system:serviceaccounts"
-                    || s.name.text == format!("system:serviceaccounts:{ns}")
-                    || s.name.text == "system:authenticated"
-            }
-            "User" => s.name.text == format!("system:serviceaccount:{ns}:{sa}"),
-            _ => false,
-        })
-    }
-
-    pub fn kind(&self) -> &'static str {
-        if self.cluster {
-            "ClusterRoleBinding"
-        } else {
-            "RoleBinding"
-        }
-    }
-}
-
-/// Bindings of a context; `Err` when one of them cannot be read (patched, or a value unknown).
-#[allow(clippy::result_unit_err)]
-pub(super) fn bindings<'a>(cx: &ContextCx<'a>) -> Result<Vec<Binding<'a>>, ()> {
-    let env = cx.env();
-    let mut out = Vec::new();
-    for r in &cx.context.rendered {
-        let cluster = is_rbac(r, "ClusterRoleBinding");
-        if !cluster && !is_rbac(r, "RoleBinding") {
-            continue;
-        }
-        if r.patched {
-            return Err(());
-        }
-        let name = env.name(cx.context, r).ok_or(())?.text;
-        let role_kind = known(cx, r, &path::keys(&["roleRef", "kind"]))?
-            .map(|v| v.text)
-            .unwrap_or_default();
-        let Some(role_name) = known(cx, r, &path::keys(&["roleRef", "name"]))? else {
-            continue;
-        };
-        let mut subjects = Vec::new();
-        for i in 0..env.len(r, &path::keys(&["subjects"])) {
-            let base = vec![k("subjects"), Step::Index(i)];
-            let kind = known(cx, r, &at(&base, &[k("kind")]))?
-                .map(|v| v.text)
-                .unwrap_or_default();
-            let Some(name) = known(cx, r, &at(&base, &[k("name")]))? else {
-                continue;
-            };
-            let namespace = known(cx, r, &at(&base, &[k("namespace")]))?.map(|v| v.text);
-            subjects.push(Subject {
-                kind,
-                name,
-                namespace,
-                path: base,
-            });
-        }
-        out.push(Binding {
-            r,
-            cluster,
-            namespace: env.namespace(cx.context, r),
-            name,
-            role_kind,
-            role_name,
-            subjects,
-        });
-    }
-    Ok(out)
-}
-
-/// One `rules:` entry of a Role or ClusterRole.
-#[derive(Debug, Clone)]
-pub(super) struct PolicyRule {
-    pub path: Concrete,
-    pub api_groups: Vec<String>,
-    pub resources: Vec<String>,
-    pub verbs: Vec<String>,
-    pub resource_names: Vec<String>,
-}
-
-impl PolicyRule {
-    /// Whether the rule is about jobs.batch at all.
-    pub fn covers_jobs(&self) -> bool {
-        self.api_groups.iter().any(|g| g == "batch" || g == "*")
-            && self.resources.iter().any(|r| r == "jobs" || r == "*")
-    }
-
-    pub fn allows(&self, verb: &str) -> bool {
-        self.covers_jobs() && self.verbs.iter().any(|v| v == verb || v == "*")
-    }
-}
-
-/// A Role or ClusterRole as rendered.
-#[derive(Debug, Clone)]
-pub(super) struct RoleDef<'a> {
-    pub r: &'a Rendered,
-    pub cluster: bool,
-    pub namespace: String,
-    pub name: String,
-    pub rules: Vec<PolicyRule>,
-    /// An aggregated ClusterRole: the controller fills its rules in from other ClusterRoles.
-    pub aggregated: bool,
-}
-
-impl RoleDef<'_> {
-    pub fn kind(&self) -> &'static str {
-        if self.cluster { "ClusterRole" } else { "Role" }
-    }
-}
-
-#[allow(clippy::result_unit_err)]
-pub(super) fn roles<'a>(cx: &ContextCx<'a>) -> Result<Vec<RoleDef<'a>>, ()> {
-    let env = cx.env();
-    let mut out = Vec::new();
-    for r in &cx.context.rendered {
-        let cluster = is_rbac(r, "ClusterRole");
-        if !cluster && !is_rbac(r, "Role") {
-            continue;
-        }
-        if r.patched {
-            return Err(());
-        }
-        let name = env.name(cx.context, r).ok_or(())?.text;
-        let list = |base: &[Step], key: &str| -> Result<Vec<String>, ()> {
-            let p = at(base, &[k(key)]);
-            (0..env.len(r, &p))
-                .map(|j| {
-                    known(cx, r, &at(&p, &[Step::Index(j)]))
-                        .map(|v| v.map(|v| v.text).unwrap_or_default())
-                })
-                .collect()
-        };
-        let mut rules = Vec::new();
-        for i in 0..env.len(r, &path::keys(&["rules"])) {
-            let base = vec![k("rules"), Step::Index(i)];
-            rules.push(PolicyRule {
-                api_groups: list(&base, "apiGroups")?,
-                resources: list(&base, "resources")?,
-                verbs: list(&base, "verbs")?,
-                resource_names: list(&base, "resourceNames")?,
-                path: base,
-            });
-        }
-        out.push(RoleDef {
-            r,
-            cluster,
-            namespace: env.namespace(cx.context, r),
-            name,
-            rules,
-            aggregated: env.node(r, &path::keys(&["aggregationRule"])).is_some(),
-        });
-    }
-    Ok(out)
-}
-
-/// The role a binding refers to: `Ok(Some)` defined in the context, `Ok(None)` a well-known
-/// ClusterRole (`view`, `edit`, `system:...`), `Err` when the context does not define it.
-#[allow(clippy::result_unit_err)]
-pub(super) fn role_of<'r, 'a>(
-    b: &Binding<'_>,
-    roles: &'r [RoleDef<'a>],
-) -> Result<Option<&'r RoleDef<'a>>, ()> {
-    let found = roles.iter().find(|ro| match b.role_kind.as_str() {
-        "Role" => {
-            !ro.cluster && !b.cluster && ro.name == b.role_name.text && ro.namespace == b.namespace
-        }
-        "ClusterRole" => ro.cluster && ro.name == b.role_name.text,
-        _ => false,
-    });
-    match found {
-        Some(ro) => Ok(Some(ro)),
-        None if b.role_kind == "ClusterRole" && well_known_cluster_role(&b.role_name.text) => {
-            Ok(None)
-        }
-        None => Err(()),
-    }
-}
-
-pub(super) fn loc_of(cx: &ContextCx<'_>, r: &Rendered, p: &[Step]) -> Option<Loc> {
-    links::value_loc(&cx.env(), r, p, None)
-}
-
-/// Where to point for an object as a whole: its name, else its kind.
-pub(super) fn object_loc(cx: &ContextCx<'_>, r: &Rendered) -> Option<Loc> {
-    loc_of(cx, r, &path::keys(&["metadata", "name"])).or_else(|| loc_of(cx, r, &[k("kind")]))
-}
 
 /// What the bound roles grant the service account on jobs.
 #[derive(Default)]
@@ -327,7 +70,7 @@ impl RbacJobReadMissing {
         };
         // Values we cannot know: skip rather than guess.
         for key in ["serviceAccountName", "serviceAccount"] {
-            if known(cx, r, &at(&spec, &[k(key)])).is_err() {
+            if known(&cx.env(), cx.context, r, &at(&spec, &[k(key)])).is_err() {
                 return;
             }
         }
@@ -347,7 +90,7 @@ impl RbacJobReadMissing {
         let ns = w.namespace.as_str();
         let workload = format!("{} `{}`", r.kind, display_value(&r.name.text));
         let image_path = w.container.field("image");
-        let image_loc = loc_of(cx, r, &image_path).unwrap_or_else(|| ocx.locate(&[]).0);
+        let image_loc = loc_of(&cx.env(), r, &image_path).unwrap_or_else(|| ocx.locate(&[]).0);
         let container = w.container.name.clone().unwrap_or_else(|| "?".into());
         let init_related = |d: Diagnostic| {
             d.related(
@@ -447,7 +190,7 @@ impl RbacJobReadMissing {
                 .help(HELP);
             let sa_path = at(&spec, &[k("serviceAccountName")]);
             if w.service_account_value.is_some()
-                && let Some(l) = loc_of(cx, r, &sa_path)
+                && let Some(l) = loc_of(&cx.env(), r, &sa_path)
             {
                 d = d.related(l, format!("the pod runs as service account `{sa}`"));
             }
@@ -461,7 +204,7 @@ impl RbacJobReadMissing {
             && let Some(ro) = role.r.object()
         {
             let rn = at(&rule.path, &[k("resourceNames")]);
-            if let Some(loc) = loc_of(cx, role.r, &rn) {
+            if let Some(loc) = loc_of(&cx.env(), role.r, &rn) {
                 let rocx = ObjectCx::new(cx.ws, &cx.ws.objects[ro as usize]);
                 let d = rocx
                     .diag_at(
@@ -518,7 +261,8 @@ impl RbacJobReadMissing {
                 &rule.path,
                 &[k(if by_name { "resourceNames" } else { "verbs" })],
             );
-            let Some(loc) = loc_of(cx, role.r, &p).or_else(|| loc_of(cx, role.r, &rule.path))
+            let Some(loc) =
+                loc_of(&cx.env(), role.r, &p).or_else(|| loc_of(&cx.env(), role.r, &rule.path))
             else {
                 return;
             };
@@ -545,7 +289,7 @@ impl RbacJobReadMissing {
             d = init_related(d);
             if let Some(b) = g.applied.iter().find(|b| {
                 b.role_name.text == role.name && (b.role_kind == "ClusterRole") == role.cluster
-            }) && let Some(l) = loc_of(cx, b.r, &path::keys(&["roleRef", "name"]))
+            }) && let Some(l) = loc_of(&cx.env(), b.r, &path::keys(&["roleRef", "name"]))
             {
                 d = d.related(
                     l,
@@ -567,7 +311,7 @@ impl RbacJobReadMissing {
             )
             .help(HELP);
         for role in g.unrelated.iter().take(3) {
-            if let Some(l) = object_loc(cx, role.r) {
+            if let Some(l) = object_loc(&cx.env(), role.r) {
                 d = d.related(
                     l,
                     format!(
@@ -606,7 +350,7 @@ impl RbacJobReadMissing {
                     return d;
                 }
                 let sns = b.subject_namespace(s).unwrap_or_default();
-                let Some(l) = loc_of(cx, b.r, &at(&s.path, &[k("name")])) else {
+                let Some(l) = loc_of(&cx.env(), b.r, &at(&s.path, &[k("name")])) else {
                     continue;
                 };
                 let msg = if s.name.text != sa {
@@ -710,7 +454,7 @@ impl RbacJobReadMissing {
         let pod = cx.value(r, &pod_path).map(|v| v.text);
         let workload = format!("{} `{}`", r.kind, display_value(&r.name.text));
         if pod.as_deref() == Some("false") {
-            let loc = loc_of(cx, r, &pod_path).unwrap_or_else(|| ocx.locate(&[]).0);
+            let loc = loc_of(&cx.env(), r, &pod_path).unwrap_or_else(|| ocx.locate(&[]).0);
             let d = ocx
                 .diag_at(
                     &META,
@@ -743,7 +487,7 @@ impl RbacJobReadMissing {
             if cx.value(s, &p).map(|v| v.text).as_deref() != Some("false") {
                 continue;
             }
-            let (Some(so), Some(loc)) = (s.object(), loc_of(cx, s, &p)) else {
+            let (Some(so), Some(loc)) = (s.object(), loc_of(&cx.env(), s, &p)) else {
                 continue;
             };
             let socx = ObjectCx::new(cx.ws, &cx.ws.objects[so as usize]);
@@ -777,7 +521,8 @@ impl Rule for RbacJobReadMissing {
         if waits.is_empty() {
             return;
         }
-        let (Ok(bindings), Ok(roles)) = (bindings(cx), roles(cx)) else {
+        let (Ok(bindings), Ok(roles)) = (bindings(cx.ws, cx.context), roles(cx.ws, cx.context))
+        else {
             return;
         };
         for w in &waits {

@@ -1,10 +1,10 @@
 //! A pod's `serviceAccountName`, a binding's ServiceAccount subject or a binding's `roleRef`
 //! that names an object the context does not define.
 
-use super::rbac_job_read_missing::{
+use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::analysis::rbac::{
     Binding, RoleDef, at, bindings, k, known, loc_of, object_loc, roles, well_known_cluster_role,
 };
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, Loc, Severity};
 use crate::base::mask::display_value;
 use crate::base::text::edit_distance;
@@ -73,7 +73,11 @@ fn accounts(cx: &ContextCx<'_>) -> Accounts {
             .filter(|r| r.kind == "ServiceAccount" && r.api_version == "v1")
             .filter_map(|r| {
                 let name = env.name(cx.context, r)?;
-                Some((env.namespace(cx.context, r), name.text, object_loc(cx, r)))
+                Some((
+                    env.namespace(cx.context, r),
+                    name.text,
+                    object_loc(&cx.env(), r),
+                ))
             })
             .collect(),
     }
@@ -116,7 +120,12 @@ impl RbacServiceAccountMissing {
             let Some(o) = ocx(cx, r) else { continue };
             let (p, v) = match ["serviceAccountName", "serviceAccount"]
                 .iter()
-                .map(|key| (at(&spec, &[k(key)]), known(cx, r, &at(&spec, &[k(key)]))))
+                .map(|key| {
+                    (
+                        at(&spec, &[k(key)]),
+                        known(&cx.env(), cx.context, r, &at(&spec, &[k(key)])),
+                    )
+                })
                 .find(|(_, v)| !matches!(v, Ok(None)))
             {
                 Some((p, Ok(Some(v)))) => (p, v),
@@ -126,7 +135,7 @@ impl RbacServiceAccountMissing {
             if v.text.is_empty() || acc.has(&ns, &v.text) {
                 continue;
             }
-            let Some(loc) = loc_of(cx, r, &p) else {
+            let Some(loc) = loc_of(&cx.env(), r, &p) else {
                 continue;
             };
             let mut d = o
@@ -173,7 +182,7 @@ impl RbacServiceAccountMissing {
                     continue;
                 }
                 let p = at(&s.path, &[k("name")]);
-                let Some(loc) = loc_of(cx, b.r, &p) else {
+                let Some(loc) = loc_of(&cx.env(), b.r, &p) else {
                     continue;
                 };
                 let mut d = o
@@ -208,9 +217,9 @@ impl RbacServiceAccountMissing {
                         continue;
                     }
                     let at_loc = if sa.is_some() {
-                        loc_of(cx, r, &sa_path)
+                        loc_of(&cx.env(), r, &sa_path)
                     } else {
-                        object_loc(cx, r)
+                        object_loc(&cx.env(), r)
                     };
                     if let Some(l) = at_loc {
                         d = d.related(
@@ -264,7 +273,7 @@ impl RbacServiceAccountMissing {
             }
             let Some(o) = ocx(cx, b.r) else { continue };
             let p = path::keys(&["roleRef", "name"]);
-            let Some(loc) = loc_of(cx, b.r, &p) else {
+            let Some(loc) = loc_of(&cx.env(), b.r, &p) else {
                 continue;
             };
             let where_ = if b.role_kind == "Role" {
@@ -290,7 +299,7 @@ impl RbacServiceAccountMissing {
             // closest name of the right kind.
             let want_cluster = b.role_kind == "ClusterRole";
             if let Some(r) = rs.iter().find(|r| &r.name == name)
-                && let Some(l) = object_loc(cx, r.r)
+                && let Some(l) = object_loc(&cx.env(), r.r)
             {
                 let msg = if r.cluster != (b.role_kind == "ClusterRole") {
                     format!(
@@ -314,7 +323,7 @@ impl RbacServiceAccountMissing {
                 .map(|r| (edit_distance(&r.name, name), r))
                 .filter(|(dist, r)| *dist <= 3.max(r.name.len() / 3))
                 .min_by(|x, y| (x.0, &x.1.name).cmp(&(y.0, &y.1.name)))
-                && let Some(l) = object_loc(cx, r.r)
+                && let Some(l) = object_loc(&cx.env(), r.r)
             {
                 d = d.related(
                     l,
@@ -342,7 +351,7 @@ impl Rule for RbacServiceAccountMissing {
             return;
         }
         self.pods(cx, &acc, out);
-        let (Ok(bs), Ok(rs)) = (bindings(cx), roles(cx)) else {
+        let (Ok(bs), Ok(rs)) = (bindings(cx.ws, cx.context), roles(cx.ws, cx.context)) else {
             return;
         };
         self.subjects(cx, &acc, &bs, out);

@@ -1,7 +1,7 @@
 //! `wait_for.sh` needs a mode it knows and a target: `<mode> <name-or-selector> [kubectl args]`.
 
-use super::wait_target_missing::{arg_path, args_are_script_args};
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::analysis::wait_target::{arg_path, args_are_script_args};
 use crate::base::diagnostic::{Diagnostic, Loc, Severity};
 use crate::base::mask::display_value;
 use crate::base::text::edit_distance;

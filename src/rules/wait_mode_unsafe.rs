@@ -4,8 +4,8 @@
 //! the Job's first pod exists), `job-we` when nothing is active (failures included), and only
 //! `job-wr` requires a success.
 
-use super::wait_target_missing::{arg_path, args_are_script_args};
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta, migration_job};
+use crate::analysis::wait_target::{arg_path, args_are_script_args};
 use crate::base::diagnostic::{Diagnostic, Severity};
 use crate::base::mask::display_value;
 use crate::model::migration::mentions_migration;

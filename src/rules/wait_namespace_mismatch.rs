@@ -1,8 +1,8 @@
 //! The Job a k8s-wait-for init container waits for exists, but only in another namespace than
 //! the one kubectl looks in (the pod's, unless the arguments carry `-n`).
 
-use super::wait_target_missing::{Lookup, arg_path, context_note, judged_target, lookup};
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::analysis::wait_target::{Lookup, arg_path, context_note, judged_target, lookup};
 use crate::base::diagnostic::{Diagnostic, Severity};
 use crate::base::mask::display_value;
 
@@ -24,10 +24,10 @@ impl Rule for WaitNamespaceMismatch {
 
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         for w in cx.ws.wait_fors(cx.context) {
-            let Some(target) = judged_target(cx, w) else {
+            let Some(target) = judged_target(cx.context, w) else {
                 continue;
             };
-            let Lookup::OtherNamespace(jobs) = lookup(cx, w, target) else {
+            let Lookup::OtherNamespace(jobs) = lookup(cx.ws, cx.context, w, target) else {
                 continue;
             };
             let r = &cx.context.rendered[w.rendered];
@@ -39,7 +39,7 @@ impl Rule for WaitNamespaceMismatch {
             let job_ns = namespaces.join("`, `");
             let ns = &w.namespace;
             let shown = display_value(target);
-            let note = context_note(cx, &ocx);
+            let note = context_note(cx.ws, cx.context, ocx.obj);
             // Point at the `-n` value when the arguments set one, else at the job name.
             let (path, value, looked) = match &w.namespace_arg {
                 Some(v) => {
@@ -84,7 +84,7 @@ impl Rule for WaitNamespaceMismatch {
                     namespaces[0],
                 ));
             for j in &jobs {
-                let loc = j.namespace_loc(cx).or_else(|| j.name_loc(cx));
+                let loc = j.namespace_loc(&cx.env()).or_else(|| j.name_loc(&cx.env()));
                 if let Some(l) = loc {
                     d = d.related(
                         l,

@@ -3,15 +3,15 @@
 //! kubectl falls back to every Job whose name starts with the target, and only when none does is
 //! the NotFound returned, the script exits 1 and the pod crash-loops in Init.
 //!
-//! The lookup here is shared with `wait-namespace-mismatch` (same name, other namespace).
+//! The lookup (`analysis::wait_target`) is shared with `wait-namespace-mismatch` (same name,
+//! other namespace).
 
 use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::analysis::wait_target::{JobAt, Lookup, arg_path, context_note, judged_target, lookup};
+use crate::base::diagnostic::{Diagnostic, Severity};
 use crate::base::mask::display_value;
-use crate::base::text::{edit_distance, placeholders};
-use crate::render::links::{self, JobRef, WaitFor};
-use crate::render::path::{self, Concrete, Step};
-use crate::render::{Context, Rendered};
+use crate::base::text::edit_distance;
+use crate::render::links::WaitFor;
 
 pub struct WaitTargetMissing;
 
@@ -23,202 +23,6 @@ static META: RuleMeta = RuleMeta {
     fixable: true,
     page: include_str!("../../rules/wait-target-missing.md"),
 };
-
-/// The modes that run `kubectl describe jobs <target>`.
-pub(super) const JOB_MODES: &[&str] = &["job", "job-we", "job-wr"];
-
-/// Whether the container's arguments are the script's arguments as `links::wait_fors` reads
-/// them: no `command`, or a command that is just `wait_for.sh` (words after it would shift
-/// the arguments).
-pub(super) fn args_are_script_args(w: &WaitFor) -> bool {
-    match w
-        .container
-        .command
-        .iter()
-        .position(|c| c.text.ends_with("wait_for.sh"))
-    {
-        Some(i) => i + 1 == w.container.command.len(),
-        None => w.container.command.is_empty(),
-    }
-}
-
-/// Path of argument `i` of a wait-for container.
-pub(super) fn arg_path(w: &WaitFor, i: usize) -> Concrete {
-    [w.container.field("args"), vec![Step::Index(i)]].concat()
-}
-
-/// Whether the extra arguments make kubectl look in every namespace.
-fn all_namespaces(w: &WaitFor) -> bool {
-    w.container.args.iter().skip(2).any(|a| {
-        a.text == "-A" || a.text == "--all-namespaces" || a.text.starts_with("--all-namespaces=")
-    })
-}
-
-/// A job-mode wait whose target and namespace can be judged: a valid job mode, a known name
-/// (not a label selector), a known namespace, and a workload no patch may have changed.
-pub(super) fn judged_target<'w>(cx: &ContextCx<'_>, w: &'w WaitFor) -> Option<&'w str> {
-    let mode = w.mode()?;
-    if !JOB_MODES.contains(&mode) || !args_are_script_args(w) || w.is_selector() {
-        return None;
-    }
-    if cx.context.rendered[w.rendered].patched || all_namespaces(w) {
-        return None;
-    }
-    if w.namespace.contains("${") || w.namespace.is_empty() {
-        return None;
-    }
-    let t = w.target.as_ref()?.text.as_str();
-    (!t.is_empty()).then_some(t)
-}
-
-/// A rendered Job of some context.
-#[derive(Clone)]
-pub(super) struct JobAt<'a> {
-    pub context: &'a Context,
-    pub job: &'a JobRef,
-    /// Named by `generateName`: the API appends five random characters.
-    pub generated: bool,
-}
-
-impl<'a> JobAt<'a> {
-    pub fn rendered(&self) -> &'a Rendered {
-        &self.context.rendered[self.job.rendered]
-    }
-
-    /// Where the Job's name is written (the manifest's `metadata.name`, else its origin).
-    pub fn name_loc(&self, cx: &ContextCx<'_>) -> Option<Loc> {
-        let r = self.rendered();
-        let p = if self.generated {
-            path::keys(&["metadata", "generateName"])
-        } else {
-            path::keys(&["metadata", "name"])
-        };
-        links::value_loc(&cx.env(), r, &p, self.job.name_value.as_ref())
-    }
-
-    /// Where the Job's namespace is set, if anywhere.
-    pub fn namespace_loc(&self, cx: &ContextCx<'_>) -> Option<Loc> {
-        let r = self.rendered();
-        let v = r.namespace.as_ref()?;
-        links::value_loc(
-            &cx.env(),
-            r,
-            &path::keys(&["metadata", "namespace"]),
-            Some(v),
-        )
-        .or(v.writer)
-    }
-
-    /// The name is unknown (a substitution we cannot evaluate).
-    pub fn unknown(&self) -> bool {
-        self.job.name_value.is_none() || self.job.namespace.contains("${")
-    }
-}
-
-pub(super) fn jobs_of<'a>(cx: &ContextCx<'a>, context: &'a Context) -> Vec<JobAt<'a>> {
-    cx.ws
-        .jobs(context)
-        .iter()
-        .map(|job| job_at(cx, context, job))
-        .collect()
-}
-
-fn job_at<'a>(cx: &ContextCx<'a>, context: &'a Context, job: &'a JobRef) -> JobAt<'a> {
-    let generated = context.rendered[job.rendered]
-        .object()
-        .map(|o| &cx.ws.objects[o as usize])
-        .is_some_and(|o| o.name.is_none() && o.generate_name.is_some());
-    JobAt {
-        context,
-        job,
-        generated,
-    }
-}
-
-/// `${VAR}` placeholders replaced by their bare variable, and the variables in order.
-fn normalized(s: &str) -> (String, Vec<String>) {
-    let mut out = String::new();
-    let mut vars = Vec::new();
-    let mut last = 0;
-    for p in placeholders(s) {
-        out.push_str(&s[last..p.start]);
-        out.push_str("${");
-        out.push_str(&p.var);
-        out.push('}');
-        vars.push(p.var);
-        last = p.end;
-    }
-    out.push_str(&s[last..]);
-    (out, vars)
-}
-
-/// The literal text before the first placeholder and after the last one.
-fn fixed_ends(s: &str) -> (&str, &str) {
-    let ps = placeholders(s);
-    match (ps.first(), ps.last()) {
-        (Some(f), Some(l)) => (&s[..f.start], &s[l.end..]),
-        _ => (s, s),
-    }
-}
-
-/// How a target compares with a Job name when placeholders may remain on either side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Compare {
-    Equal,
-    /// The Job's name starts with the target (kubectl's describe fallback).
-    Prefix,
-    Different,
-    /// Placeholders make it undecidable.
-    Unknown,
-}
-
-pub(super) fn compare(target: &str, name: &str) -> Compare {
-    if target == name {
-        return Compare::Equal;
-    }
-    let tp = target.contains("${") && !placeholders(target).is_empty();
-    let np = name.contains("${") && !placeholders(name).is_empty();
-    if !tp && !np {
-        return if name.starts_with(target) {
-            Compare::Prefix
-        } else {
-            Compare::Different
-        };
-    }
-    let (tn, tv) = normalized(target);
-    let (nn, nv) = normalized(name);
-    if tp && np && tv == nv {
-        // The same variables on both sides take the same values.
-        return if tn == nn {
-            Compare::Equal
-        } else if nn.starts_with(&tn) {
-            Compare::Prefix
-        } else {
-            Compare::Different
-        };
-    }
-    let (t_head, t_tail) = fixed_ends(target);
-    let (n_head, n_tail) = fixed_ends(name);
-    let heads = t_head.starts_with(n_head) || n_head.starts_with(t_head);
-    let tails = t_tail.ends_with(n_tail) || n_tail.ends_with(t_tail);
-    if heads && (tails || tp) {
-        Compare::Unknown
-    } else {
-        Compare::Different
-    }
-}
-
-/// What kubectl finds for a wait target.
-pub(super) enum Lookup<'a> {
-    /// An exact match (or one that cannot be ruled out).
-    Found,
-    /// No exact match; kubectl's fallback describes these Jobs instead.
-    Prefix(Vec<JobAt<'a>>),
-    /// Jobs of that exact name exist in this context, but only in other namespaces.
-    OtherNamespace(Vec<JobAt<'a>>),
-    /// Nothing matches; the closest Job of the context, if any.
-    Missing(Option<JobAt<'a>>),
-}
 
 /// Write the Job's rendered name into the argument, when the wait obviously means that Job: it
 /// is the only Job of the namespace in this context, or its name is a near miss; the name is
@@ -262,111 +66,6 @@ fn obvious_fix(
     })
 }
 
-/// Look a job-mode wait's target up the way `kubectl describe jobs <target> -n <ns>` will.
-/// Jobs of other contexts count as matches (a Job deployed by another Flux Kustomization or
-/// directory into the same namespace), but findings only name Jobs of this context.
-pub(super) fn lookup<'a>(cx: &ContextCx<'a>, w: &WaitFor, target: &str) -> Lookup<'a> {
-    let here = jobs_of(cx, cx.context);
-    let ns = w.namespace.as_str();
-    // Other contexts matter only through Jobs in this namespace (or one not known yet).
-    let others: Vec<JobAt<'a>> = cx
-        .ws
-        .jobs_in_namespace(ns)
-        .filter(|(c, _)| !std::ptr::eq(*c, cx.context))
-        .map(|(c, job)| job_at(cx, c, job))
-        .collect();
-    // A CronJob `C` creates Jobs `C-<minutes since epoch>`: a target near its name cannot be
-    // judged.
-    let cron_near = cx.ws.cronjobs().iter().any(|(cns, name)| {
-        cns == ns
-            && name
-                .as_deref()
-                .is_none_or(|n| target.starts_with(n) || n.starts_with(target))
-    });
-    if cron_near {
-        return Lookup::Found;
-    }
-    let mut prefix = Vec::new();
-    for j in here.iter().chain(others.iter()) {
-        if j.job.namespace.contains("${") {
-            return Lookup::Found;
-        }
-        if j.job.namespace != ns {
-            continue;
-        }
-        if j.unknown() {
-            return Lookup::Found;
-        }
-        if j.generated {
-            // `generateName: G` becomes G + five random characters.
-            let g = j.job.name.as_str();
-            if g.starts_with(target) {
-                prefix.push(j.clone());
-            } else if target.starts_with(g) || compare(target, g) == Compare::Unknown {
-                return Lookup::Found;
-            }
-            continue;
-        }
-        match compare(target, &j.job.name) {
-            Compare::Equal | Compare::Unknown => return Lookup::Found,
-            Compare::Prefix => prefix.push(j.clone()),
-            Compare::Different => {}
-        }
-    }
-    if !prefix.is_empty() {
-        // Name only the Jobs of this context when it has some.
-        let local: Vec<JobAt<'a>> = prefix
-            .iter()
-            .filter(|j| std::ptr::eq(j.context, cx.context))
-            .cloned()
-            .collect();
-        return Lookup::Prefix(if local.is_empty() { prefix } else { local });
-    }
-    let elsewhere: Vec<JobAt<'a>> = here
-        .iter()
-        .filter(|j| {
-            j.job.namespace != ns && !j.generated && compare(target, &j.job.name) == Compare::Equal
-        })
-        .cloned()
-        .collect();
-    if !elsewhere.is_empty() {
-        return Lookup::OtherNamespace(elsewhere);
-    }
-    if !placeholders(target).is_empty() {
-        // Decidable only against a Job named with the same variables (they take the same
-        // values); a placeholder only this side has may be substituted outside the tree.
-        let vars = normalized(target).1;
-        if !here
-            .iter()
-            .any(|j| j.job.namespace == ns && normalized(&j.job.name).1 == vars)
-        {
-            return Lookup::Found;
-        }
-    }
-    let closest = here
-        .iter()
-        .filter(|j| !j.unknown())
-        .min_by_key(|j| {
-            (
-                edit_distance(target, &j.job.name),
-                j.job.namespace != ns,
-                j.job.name.clone(),
-            )
-        })
-        .cloned();
-    Lookup::Missing(closest)
-}
-
-/// `in the `dir` build, ` when the object is rendered by more than one context, so findings
-/// at a shared manifest say which build they are about.
-pub(super) fn context_note(cx: &ContextCx<'_>, obj: &ObjectCx<'_>) -> String {
-    if cx.ws.contexts_of(obj.obj.id).nth(1).is_some() {
-        format!("in the `{}` build, ", cx.context.name)
-    } else {
-        String::new()
-    }
-}
-
 fn list(jobs: &[JobAt<'_>]) -> String {
     let mut names: Vec<String> = jobs
         .iter()
@@ -389,7 +88,7 @@ impl Rule for WaitTargetMissing {
 
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         for w in cx.ws.wait_fors(cx.context) {
-            let Some(target) = judged_target(cx, w) else {
+            let Some(target) = judged_target(cx.context, w) else {
                 continue;
             };
             let r = &cx.context.rendered[w.rendered];
@@ -401,10 +100,10 @@ impl Rule for WaitTargetMissing {
             } else {
                 format!("namespace `{ns}` (the pod's)")
             };
-            let note = context_note(cx, &ocx);
+            let note = context_note(cx.ws, cx.context, ocx.obj);
             let shown = display_value(target);
             let tp = arg_path(w, 1);
-            match lookup(cx, w, target) {
+            match lookup(cx.ws, cx.context, w, target) {
                 Lookup::Found | Lookup::OtherNamespace(_) => {}
                 Lookup::Prefix(jobs) => {
                     let mut d = cx
@@ -421,7 +120,7 @@ impl Rule for WaitTargetMissing {
                         )
                         .help("make the argument equal the Job's rendered metadata.name exactly (same tag, same namePrefix/nameSuffix)");
                     for j in &jobs {
-                        if let Some(l) = j.name_loc(cx) {
+                        if let Some(l) = j.name_loc(&cx.env()) {
                             d = d.related(
                                 l,
                                 format!(
@@ -448,7 +147,7 @@ impl Rule for WaitTargetMissing {
                     let mut help = "make the argument equal the Job's rendered metadata.name exactly (same tag, same namePrefix/nameSuffix, same namespace)".to_string();
                     if let Some(j) = closest {
                         let name = display_value(&j.job.name);
-                        if let Some(l) = j.name_loc(cx) {
+                        if let Some(l) = j.name_loc(&cx.env()) {
                             d = d.related(
                                 l,
                                 format!("closest job: `{name}` in namespace `{}`", j.job.namespace),

@@ -1,5 +1,6 @@
 //! Integration tests, in one binary so k8s-openapi is linked once.
 
+mod architecture;
 mod ci_templates;
 mod cli;
 mod containment;

@@ -2,50 +2,72 @@
 //! the workloads whose k8s-wait-for init container awaits them, migration init containers, and
 //! locations of container fields.
 
-use super::{ContextCx, ObjectCx, migration_job};
+use super::migration_job;
 use crate::base::diagnostic::Loc;
+use crate::model::Object;
 use crate::model::migration::{image_repository, mentions_migration, migration_command};
-use crate::render::Rendered;
 use crate::render::links::{self, Container};
 use crate::render::path::{self, Step};
+use crate::render::workspace::Workspace;
+use crate::render::{Context, Env, Rendered};
+use std::sync::OnceLock;
 
 /// Whether this context judges rendered values. A kustomization that another linted
 /// kustomization includes is a base: it is judged as its including overlay renders it (an
 /// overlay commonly sets the image tag, the replicas or the namespace), unless a Flux
 /// Kustomization deploys the base itself.
-pub fn judged(cx: &ContextCx<'_>) -> bool {
-    let Some(root) = cx.context.root else {
+pub fn judged(ws: &Workspace, context: &Context) -> bool {
+    let Some(root) = context.root else {
         return true;
     };
-    if cx.context.flux.is_some() {
+    if context.flux.is_some() {
         return true;
     }
-    !cx.ws
-        .contexts
+    !ws.contexts
         .iter()
         .any(|o| o.root.is_some() && o.root != Some(root) && o.kustomizations.contains(&root))
 }
 
 /// Whether an object's fields can be read: a known kind whose typed view failed has a
 /// `schema-invalid` finding, and the workload rules leave it alone.
-pub fn readable(ocx: &ObjectCx<'_>) -> bool {
-    !matches!(ocx.obj.typed, crate::model::Typed::Invalid)
+pub fn readable(obj: &Object) -> bool {
+    !matches!(obj.typed, crate::model::Typed::Invalid)
 }
 
 /// A migration Job and a workload whose k8s-wait-for init container awaits it.
 pub struct JobLink<'a> {
     pub app: &'a Rendered,
-    pub app_obj: ObjectCx<'a>,
+    pub app_obj: &'a Object,
     pub job: &'a Rendered,
-    pub job_obj: ObjectCx<'a>,
+    pub job_obj: &'a Object,
 }
 
-/// Every (waiting workload, awaited migration Job) pair of a context.
-pub fn job_links<'a>(cx: &ContextCx<'a>) -> Vec<JobLink<'a>> {
-    let context = cx.context;
-    let jobs = cx.ws.jobs(context);
+/// Every (waiting workload, awaited migration Job) pair of a context, found once per context
+/// (three workload rules ask for them).
+pub fn job_links<'a>(ws: &'a Workspace, context: &'a Context) -> Vec<JobLink<'a>> {
+    let slots = ws
+        .memo::<super::PerRun>()
+        .job_links
+        .get_or_init(|| ws.contexts.iter().map(|_| OnceLock::new()).collect());
+    slots[context.index]
+        .get_or_init(|| link_indices(ws, context))
+        .iter()
+        .map(|&(a, ao, j, jo)| JobLink {
+            app: &context.rendered[a],
+            app_obj: &ws.objects[ao],
+            job: &context.rendered[j],
+            job_obj: &ws.objects[jo],
+        })
+        .collect()
+}
+
+/// The pairs of a context as indices: (app rendered, app object, job rendered, job object).
+pub(super) type LinkIndices = Vec<(usize, usize, usize, usize)>;
+
+fn link_indices(ws: &Workspace, context: &Context) -> LinkIndices {
+    let jobs = ws.jobs(context);
     let mut out = Vec::new();
-    for w in cx.ws.wait_fors(context) {
+    for w in ws.wait_fors(context) {
         if !w.is_job_mode() || w.is_selector() {
             continue;
         }
@@ -54,17 +76,12 @@ pub fn job_links<'a>(cx: &ContextCx<'a>) -> Vec<JobLink<'a>> {
         for j in links::awaited(w, jobs) {
             let job = &context.rendered[j.rendered];
             let Some(jo) = job.object() else { continue };
-            let job_obj = ObjectCx::new(cx.ws, &cx.ws.objects[jo as usize]);
-            let app_obj = ObjectCx::new(cx.ws, &cx.ws.objects[ao as usize]);
-            if migration_job(&job_obj).is_none() || !readable(&job_obj) || !readable(&app_obj) {
+            let job_obj = &ws.objects[jo as usize];
+            let app_obj = &ws.objects[ao as usize];
+            if migration_job(ws, job_obj).is_none() || !readable(job_obj) || !readable(app_obj) {
                 continue;
             }
-            out.push(JobLink {
-                app,
-                app_obj,
-                job,
-                job_obj,
-            });
+            out.push((w.rendered, ao as usize, j.rendered, jo as usize));
         }
     }
     out
@@ -173,16 +190,16 @@ pub fn job_migration_container(containers: &[Container]) -> Option<&Container> {
 }
 
 /// The location of a node of a rendered object's manifest.
-pub fn node_loc(cx: &ContextCx<'_>, r: &Rendered, p: &[Step]) -> Option<Loc> {
-    cx.env().node(r, p).map(|(file, doc, n)| Loc {
+pub fn node_loc(env: &Env<'_>, r: &Rendered, p: &[Step]) -> Option<Loc> {
+    env.node(r, p).map(|(file, doc, n)| Loc {
         file,
         span: doc.span(n),
     })
 }
 
 /// The key node of `key` in the mapping at `p` of a rendered object's manifest.
-pub fn key_loc(cx: &ContextCx<'_>, r: &Rendered, p: &[Step], key: &str) -> Option<Loc> {
-    let (file, doc, n) = cx.env().node(r, p)?;
+pub fn key_loc(env: &Env<'_>, r: &Rendered, p: &[Step], key: &str) -> Option<Loc> {
+    let (file, doc, n) = env.node(r, p)?;
     let (k, _) = doc.entry(n, key)?;
     Some(Loc {
         file,
@@ -192,11 +209,11 @@ pub fn key_loc(cx: &ContextCx<'_>, r: &Rendered, p: &[Step], key: &str) -> Optio
 
 /// Where a finding about something missing from a container goes: the key of `field` if it
 /// exists, else the container's `name` key, else the container.
-pub fn container_anchor(cx: &ContextCx<'_>, r: &Rendered, c: &Container, field: &str) -> Loc {
-    key_loc(cx, r, &c.path, field)
-        .or_else(|| key_loc(cx, r, &c.path, "name"))
-        .or_else(|| node_loc(cx, r, &c.path))
-        .or_else(|| node_loc(cx, r, &[]))
+pub fn container_anchor(env: &Env<'_>, r: &Rendered, c: &Container, field: &str) -> Loc {
+    key_loc(env, r, &c.path, field)
+        .or_else(|| key_loc(env, r, &c.path, "name"))
+        .or_else(|| node_loc(env, r, &c.path))
+        .or_else(|| node_loc(env, r, &[]))
         .unwrap_or(Loc {
             file: 0,
             span: Default::default(),
@@ -204,10 +221,9 @@ pub fn container_anchor(cx: &ContextCx<'_>, r: &Rendered, c: &Container, field: 
 }
 
 /// `kind name` of a rendered object for messages (`Deployment myapp`).
-pub fn describe(cx: &ContextCx<'_>, r: &Rendered) -> String {
-    let name = cx
-        .env()
-        .name(cx.context, r)
+pub fn describe(env: &Env<'_>, context: &Context, r: &Rendered) -> String {
+    let name = env
+        .name(context, r)
         .map(|v| v.text)
         .unwrap_or_else(|| r.name.text.clone());
     format!("{} `{}`", r.kind, crate::base::mask::display_value(&name))

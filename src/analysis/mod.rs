@@ -1,0 +1,52 @@
+//! What several rules need to know about the workspace, computed once and shared: the waits of
+//! k8s-wait-for and `kubectl wait` init containers and the Jobs they find, the containers of
+//! workloads and the migration Jobs they await, and the RBAC a context grants. Rules import
+//! from here, never from each other; nothing here builds a diagnostic.
+
+pub mod rbac;
+pub mod wait_target;
+pub mod waits;
+pub mod workload;
+
+use crate::model::Object;
+use crate::model::migration::Reason;
+use crate::render::workspace::Workspace;
+use std::sync::OnceLock;
+
+/// The indexes built once per run, on first use, whichever rule (on whichever thread) asks
+/// first; kept in the workspace ([`Workspace::memo`]).
+#[derive(Default)]
+struct PerRun {
+    waits: OnceLock<waits::Waits>,
+    /// What holds each Job back, by object id (a slot per object, filled on first use).
+    statuses: OnceLock<Vec<OnceLock<waits::Status>>>,
+    /// The (workload, migration Job) links of each context, by context index.
+    job_links: OnceLock<Vec<OnceLock<workload::LinkIndices>>>,
+    /// The bindings and roles of each context, by context index.
+    rbac: OnceLock<Vec<OnceLock<rbac::Cached>>>,
+}
+
+/// Who waits for which Job over the whole run (built once, shared by the Job rules).
+pub fn waits(ws: &Workspace) -> &waits::Waits {
+    ws.memo::<PerRun>()
+        .waits
+        .get_or_init(|| waits::Waits::collect(ws))
+}
+
+/// Everything that decides whether the Job `obj` holds the app back, computed once per Job:
+/// `job-not-awaited`, `job-ttl-breaks-wait` and `job-ttl-missing` ask about the same Jobs.
+pub fn job_status<'w>(ws: &'w Workspace, obj: &Object) -> &'w waits::Status {
+    let slots = ws
+        .memo::<PerRun>()
+        .statuses
+        .get_or_init(|| ws.objects.iter().map(|_| OnceLock::new()).collect());
+    slots[obj.id as usize].get_or_init(|| waits::status(ws, waits(ws), obj))
+}
+
+/// Whether `obj` is a Job the migration rules apply to, and why.
+pub fn migration_job(ws: &Workspace, obj: &Object) -> Option<Reason> {
+    if !obj.is("batch/v1", "Job") {
+        return None;
+    }
+    crate::model::migration::classify(obj, ws.doc_of(obj))
+}

@@ -1,0 +1,707 @@
+//! Who waits for which Job, over every context of the run: k8s-wait-for init containers in a job
+//! mode and `kubectl wait` init containers, with what makes a wait unknowable (a selector, a
+//! placeholder namespace, a patch); deploy-tool hooks, Argo CD sync waves and Flux `dependsOn`
+//! stages; and from those, whether a Job holds the app back. `job-not-awaited`,
+//! `job-ttl-breaks-wait` and `job-ttl-missing` read it through `analysis::waits` and
+//! `analysis::job_status`, which build it once per run.
+
+use super::wait_target::{Compare, JOB_MODES, arg_path, args_are_script_args, compare};
+use crate::base::diagnostic::Loc;
+use crate::base::mask::display_value;
+use crate::model::Object;
+use crate::model::migration::annotation;
+use crate::render::links::{self, Container, MODES};
+use crate::render::path::Step;
+use crate::render::workspace::Workspace;
+use crate::render::{Context, Env, Rendered, pod_spec_path};
+use crate::yaml::Seg;
+use std::collections::BTreeSet;
+
+/// `spec.ttlSecondsAfterFinished` of a Job.
+pub const TTL: &[Seg] = &[Seg::Key("spec"), Seg::Key("ttlSecondsAfterFinished")];
+
+/// Something that waits for a Job by name.
+#[derive(Debug, Clone)]
+pub struct Waiter {
+    /// `kubectl wait` (no prefix fallback) rather than k8s-wait-for.
+    pub kubectl: bool,
+    pub namespace: String,
+    pub target: String,
+    /// The argument naming the Job.
+    pub loc: Option<Loc>,
+    /// `Deployment `myapp``.
+    pub workload: String,
+    /// Index of the context it was found in.
+    pub context: usize,
+}
+
+impl Waiter {
+    pub fn describe(&self) -> String {
+        if self.kubectl {
+            format!("the `kubectl wait` init container of {}", self.workload)
+        } else {
+            format!("the k8s-wait-for init container of {}", self.workload)
+        }
+    }
+}
+
+/// Indices of `waiters` by namespace, in order.
+fn by_namespace(waiters: &[Waiter]) -> std::collections::HashMap<String, Vec<usize>> {
+    let mut m: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    for (i, w) in waiters.iter().enumerate() {
+        m.entry(w.namespace.clone()).or_default().push(i);
+    }
+    m
+}
+
+/// Who waits for what, over every context of the run.
+#[derive(Debug, Default)]
+pub struct Waits {
+    pub waiters: Vec<Waiter>,
+    /// Namespaces where something may wait for Jobs we cannot name (None: any namespace).
+    wild: BTreeSet<Option<String>>,
+    /// `kubectl wait … || …`: the failure is ignored, so it holds nothing back.
+    pub ignored: Vec<Waiter>,
+    /// Every rendered Job `(namespace, name)`: kubectl's prefix fallback applies only when the
+    /// exact name is absent.
+    jobs: BTreeSet<(String, String)>,
+    /// Indices into `waiters` and `ignored` by namespace: every Job of the run is looked up
+    /// here, and scanning all waits for each is quadratic in a monorepo.
+    waiters_in: std::collections::HashMap<String, Vec<usize>>,
+    ignored_in: std::collections::HashMap<String, Vec<usize>>,
+    /// Flux Kustomizations (indices into `ws.fluxes`) by object, and the first other one that
+    /// depends on each name.
+    flux_of: std::collections::HashMap<crate::base::diagnostic::ObjectId, usize>,
+    flux_dependents: std::collections::HashMap<String, Vec<usize>>,
+}
+
+/// How a Job is waited for.
+#[derive(Debug)]
+pub enum Awaited<'w> {
+    By(Vec<&'w Waiter>),
+    /// Something we cannot evaluate might wait for it.
+    Maybe,
+    No,
+}
+
+fn workload(env: &Env<'_>, cx: &Context, r: &Rendered) -> String {
+    let name = env
+        .name(cx, r)
+        .map(|v| v.text)
+        .unwrap_or_else(|| r.name.text.clone());
+    format!("{} `{}`", r.kind, display_value(&name))
+}
+
+/// Shell-ish words of a command line: quotes removed, `;`, `&&`, `||`, `|`, `&` as separators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    Word(String),
+    Sep(&'static str),
+}
+
+fn tokens(words: &[&str]) -> Vec<Tok> {
+    let mut out = Vec::new();
+    for w in words {
+        let mut cur = String::new();
+        let mut quote: Option<char> = None;
+        let mut chars = w.chars().peekable();
+        let flush = |cur: &mut String, out: &mut Vec<Tok>| {
+            if !cur.is_empty() {
+                out.push(Tok::Word(std::mem::take(cur)));
+            }
+        };
+        while let Some(c) = chars.next() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => cur.push(c),
+                (None, '\'' | '"') => quote = Some(c),
+                (None, c) if c.is_whitespace() => flush(&mut cur, &mut out),
+                (None, ';') => {
+                    flush(&mut cur, &mut out);
+                    out.push(Tok::Sep(";"));
+                }
+                (None, '&' | '|') => {
+                    flush(&mut cur, &mut out);
+                    let double = chars.peek() == Some(&c);
+                    if double {
+                        chars.next();
+                    }
+                    out.push(Tok::Sep(match (c, double) {
+                        ('&', true) => "&&",
+                        ('|', true) => "||",
+                        ('&', false) => "&",
+                        _ => "|",
+                    }));
+                }
+                (None, c) => cur.push(c),
+            }
+        }
+        flush(&mut cur, &mut out);
+    }
+    out
+}
+
+/// A `kubectl wait` found in a container's command line.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct KubectlWait {
+    names: Vec<String>,
+    namespace: Option<String>,
+    /// `-l`, `--selector`, `--all`: Jobs we cannot name.
+    selector: bool,
+    /// `--for=condition=complete` (or a jsonpath on `succeeded`).
+    for_complete: bool,
+    /// Followed by `||`: a failure or timeout is ignored.
+    ignored: bool,
+}
+
+const VALUE_FLAGS: &[&str] = &[
+    "--timeout",
+    "--context",
+    "--kubeconfig",
+    "--cluster",
+    "--user",
+    "--server",
+    "-s",
+    "-f",
+    "--filename",
+    "-o",
+    "--output",
+    "--token",
+    "--field-selector",
+];
+
+fn kubectl_waits(words: &[&str]) -> Vec<KubectlWait> {
+    let toks = tokens(words);
+    let mut out = Vec::new();
+    let mut segments: Vec<(Vec<String>, Option<&'static str>)> = vec![(Vec::new(), None)];
+    for t in toks {
+        match t {
+            Tok::Word(w) => segments.last_mut().unwrap().0.push(w),
+            Tok::Sep(s) => {
+                segments.last_mut().unwrap().1 = Some(s);
+                segments.push((Vec::new(), None));
+            }
+        }
+    }
+    for (seg, sep) in segments {
+        let Some(k) = seg
+            .iter()
+            .position(|w| w.rsplit('/').next() == Some("kubectl"))
+        else {
+            continue;
+        };
+        let mut kw = KubectlWait {
+            ignored: sep == Some("||"),
+            ..KubectlWait::default()
+        };
+        let mut positional = Vec::new();
+        let mut i = k + 1;
+        while i < seg.len() {
+            let a = seg[i].as_str();
+            let next = seg.get(i + 1).map(String::as_str);
+            if a == "-n" || a == "--namespace" {
+                kw.namespace = next.map(str::to_string);
+                i += 1;
+            } else if let Some(ns) = a.strip_prefix("--namespace=") {
+                kw.namespace = Some(ns.to_string());
+            } else if a.starts_with("-n") && a.len() > 2 && !a.starts_with("--") {
+                kw.namespace = Some(a[2..].to_string());
+            } else if a == "--for" {
+                kw.for_complete |= next.is_some_and(for_complete);
+                i += 1;
+            } else if let Some(v) = a.strip_prefix("--for=") {
+                kw.for_complete |= for_complete(v);
+            } else if a == "-l" || a == "--selector" {
+                kw.selector = true;
+                i += 1;
+            } else if a.starts_with("-l")
+                || a.starts_with("--selector=")
+                || a == "--all"
+                || a == "-A"
+                || a == "--all-namespaces"
+            {
+                kw.selector = true;
+            } else if VALUE_FLAGS.contains(&a) {
+                i += 1;
+            } else if !a.starts_with('-') {
+                positional.push(a.to_string());
+            }
+            i += 1;
+        }
+        if positional.first().map(String::as_str) != Some("wait") {
+            continue;
+        }
+        let is_job = |k: &str| matches!(k, "job" | "jobs" | "job.batch" | "jobs.batch");
+        let mut rest = positional[1..].iter();
+        while let Some(p) = rest.next() {
+            match p.split_once('/') {
+                Some((kind, name)) if is_job(kind) && !name.is_empty() => {
+                    kw.names.push(name.to_string())
+                }
+                Some(_) => {}
+                None if is_job(p) => {
+                    kw.names.extend(rest.by_ref().cloned());
+                    if kw.names.is_empty() {
+                        kw.selector = true;
+                    }
+                }
+                None => {}
+            }
+        }
+        if !kw.names.is_empty() || kw.selector {
+            out.push(kw);
+        }
+    }
+    out
+}
+
+fn for_complete(v: &str) -> bool {
+    let v = v.to_ascii_lowercase();
+    v.contains("condition=complete") || (v.starts_with("jsonpath") && v.contains("succeeded"))
+}
+
+impl Waits {
+    pub fn collect(ws: &Workspace) -> Waits {
+        let env = ws.env();
+        let mut waits = Waits::default();
+        for (ci, context) in ws.contexts.iter().enumerate() {
+            for j in ws.jobs(context) {
+                waits.jobs.insert((j.namespace.clone(), j.name.clone()));
+            }
+            for w in ws.wait_fors(context) {
+                let r = &context.rendered[w.rendered];
+                let ns = w.namespace.clone();
+                let Some(mode) = w.mode() else {
+                    waits.wild.insert(Some(ns));
+                    continue;
+                };
+                // Pod and service modes wait for no Job; an unknown mode (wait-args-invalid)
+                // still shows which Job was meant.
+                if !JOB_MODES.contains(&mode) && MODES.contains(&mode) {
+                    continue;
+                }
+                let all_ns = w
+                    .container
+                    .args
+                    .iter()
+                    .skip(2)
+                    .any(|a| a.text == "-A" || a.text.starts_with("--all-namespaces"));
+                if all_ns || ns.contains("${") {
+                    waits.wild.insert(None);
+                    continue;
+                }
+                if r.patched || !args_are_script_args(w) || w.is_selector() {
+                    waits.wild.insert(Some(ns));
+                    continue;
+                }
+                let Some(target) = w.target.as_ref() else {
+                    waits.wild.insert(Some(ns));
+                    continue;
+                };
+                waits.waiters.push(Waiter {
+                    kubectl: false,
+                    namespace: ns,
+                    target: target.text.clone(),
+                    loc: links::value_loc(&env, r, &arg_path(w, 1), Some(target)),
+                    workload: workload(&env, context, r),
+                    context: ci,
+                });
+            }
+            for r in &context.rendered {
+                if pod_spec_path(&r.kind).is_none() {
+                    continue;
+                }
+                let pod_ns = env.namespace(context, r);
+                if r.patched {
+                    // A patch may add an init container we do not see.
+                    waits.wild.insert(Some(pod_ns.clone()));
+                }
+                for c in links::containers(&env, context, r)
+                    .into_iter()
+                    .filter(|c| c.init)
+                {
+                    waits.kubectl_container(&env, (ci, context), r, &c, &pod_ns);
+                }
+            }
+        }
+        waits.waiters_in = by_namespace(&waits.waiters);
+        waits.ignored_in = by_namespace(&waits.ignored);
+        for (i, f) in ws.fluxes.iter().enumerate() {
+            waits.flux_of.entry(f.object).or_insert(i);
+            for d in &f.depends_on {
+                waits.flux_dependents.entry(d.clone()).or_default().push(i);
+            }
+        }
+        waits
+    }
+
+    /// The waiters (not ignored) whose namespace is `ns`, in collection order.
+    pub fn waiters_in(&self, ns: &str) -> impl Iterator<Item = &Waiter> {
+        let ids = self.waiters_in.get(ns).map(Vec::as_slice).unwrap_or(&[]);
+        ids.iter().map(|&i| &self.waiters[i])
+    }
+
+    /// The ignored waits (`kubectl wait … || …`) whose namespace is `ns`.
+    pub fn ignored_in(&self, ns: &str) -> impl Iterator<Item = &Waiter> {
+        let ids = self.ignored_in.get(ns).map(Vec::as_slice).unwrap_or(&[]);
+        ids.iter().map(|&i| &self.ignored[i])
+    }
+
+    fn kubectl_container(
+        &mut self,
+        env: &Env<'_>,
+        (ci, context): (usize, &Context),
+        r: &Rendered,
+        c: &Container,
+        pod_ns: &str,
+    ) {
+        let texts: Vec<&str> = c
+            .command
+            .iter()
+            .chain(c.args.iter())
+            .map(|v| v.text.as_str())
+            .collect();
+        let complete = c.command.len() == env.len(r, &c.field("command"))
+            && c.args.len() == env.len(r, &c.field("args"));
+        let found = kubectl_waits(&texts);
+        if !complete {
+            if texts.iter().any(|t| t.contains("kubectl")) {
+                self.wild.insert(Some(pod_ns.to_string()));
+            }
+            return;
+        }
+        for kw in found {
+            let ns = kw.namespace.clone().unwrap_or_else(|| pod_ns.to_string());
+            if ns.contains("${") {
+                self.wild.insert(None);
+                continue;
+            }
+            if kw.selector && kw.for_complete && !kw.ignored {
+                self.wild.insert(Some(ns.clone()));
+            }
+            if !kw.for_complete {
+                continue;
+            }
+            for name in kw.names {
+                // The word that names the Job, for related locations.
+                let loc = c
+                    .command
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| ("command", i, v))
+                    .chain(c.args.iter().enumerate().map(|(i, v)| ("args", i, v)))
+                    .find(|(_, _, v)| v.text.contains(name.as_str()))
+                    .and_then(|(list, i, v)| {
+                        let p = [c.field(list), vec![Step::Index(i)]].concat();
+                        links::value_loc(env, r, &p, Some(v))
+                    });
+                let waiter = Waiter {
+                    kubectl: true,
+                    namespace: ns.clone(),
+                    target: name,
+                    loc,
+                    workload: workload(env, context, r),
+                    context: ci,
+                };
+                if kw.ignored {
+                    self.ignored.push(waiter);
+                } else {
+                    self.waiters.push(waiter);
+                }
+            }
+        }
+    }
+
+    /// Whether `target` finds some rendered Job in `ns` (exactly, by kubectl's prefix
+    /// fallback, or possibly through placeholders).
+    pub fn names_a_job(&self, ns: &str, target: &str) -> bool {
+        // `jobs` is ordered by namespace first: the Jobs of `ns` are one range.
+        self.jobs
+            .range((ns.to_string(), String::new())..)
+            .take_while(|(n, _)| n == ns)
+            .any(|(_, name)| compare(target, name) != Compare::Different)
+    }
+
+    /// Who waits for the Job rendered as `name` in `ns` (`generated`: a `generateName` prefix).
+    pub fn awaited(&self, ns: &str, name: &str, generated: bool) -> Awaited<'_> {
+        let mut by = Vec::new();
+        let mut maybe = self.wild.contains(&None) || self.wild.contains(&Some(ns.to_string()));
+        for w in self.waiters_in(ns) {
+            if generated {
+                if name.starts_with(&w.target) && !w.kubectl {
+                    by.push(w);
+                } else if w.target.starts_with(name) || compare(&w.target, name) == Compare::Unknown
+                {
+                    maybe = true;
+                }
+                continue;
+            }
+            match compare(&w.target, name) {
+                Compare::Equal => by.push(w),
+                Compare::Unknown => maybe = true,
+                Compare::Prefix
+                    if !w.kubectl && !self.jobs.contains(&(ns.to_string(), w.target.clone())) =>
+                {
+                    by.push(w)
+                }
+                _ => {}
+            }
+        }
+        if !by.is_empty() {
+            Awaited::By(by)
+        } else if maybe {
+            Awaited::Maybe
+        } else {
+            Awaited::No
+        }
+    }
+}
+
+/// A deploy-tool hook on the Job.
+#[derive(Debug, Clone)]
+pub struct HookInfo {
+    pub tool: &'static str,
+    /// The annotation's value (`pre-install,pre-upgrade`, `PreSync`).
+    pub phases: String,
+    /// Runs before the release's other resources are applied (and is waited for).
+    pub holds: bool,
+    pub delete_policy: bool,
+}
+
+pub fn hook_of(obj: &Object, doc: &crate::yaml::Document) -> Option<HookInfo> {
+    if let Some(v) = annotation(obj, doc, "argocd.argoproj.io/hook") {
+        return Some(HookInfo {
+            tool: "Argo CD",
+            phases: v.to_string(),
+            holds: v
+                .split(',')
+                .map(str::trim)
+                .any(|p| p == "PreSync" || p == "Sync"),
+            delete_policy: annotation(obj, doc, "argocd.argoproj.io/hook-delete-policy")
+                .is_some_and(|p| !p.trim().is_empty()),
+        });
+    }
+    if let Some(v) = annotation(obj, doc, "helm.sh/hook") {
+        return Some(HookInfo {
+            tool: "Helm",
+            phases: v.to_string(),
+            holds: v
+                .split(',')
+                .map(str::trim)
+                .any(|p| p == "pre-install" || p == "pre-upgrade"),
+            delete_policy: annotation(obj, doc, "helm.sh/hook-delete-policy")
+                .is_some_and(|p| !p.trim().is_empty()),
+        });
+    }
+    None
+}
+
+/// Everything that decides whether a Job holds the app back.
+#[derive(Debug, Default)]
+pub struct Status {
+    /// The name as rendered (first context), for messages.
+    pub name: String,
+    pub by: Vec<Waiter>,
+    pub maybe: bool,
+    pub ignored: Vec<Waiter>,
+    pub hook: Option<HookInfo>,
+    /// A Flux Kustomization with `wait: true` (or health checks) deploys it and another one
+    /// depends on that.
+    pub flux_staged: bool,
+    /// `(dependent, stage, stage object)` for a dependsOn stage that does not wait.
+    pub stage_without_wait: Option<(String, String, crate::base::diagnostic::ObjectId)>,
+    /// An Argo CD sync wave before some workload of its context.
+    pub sync_wave: Option<String>,
+    /// A Flux Kustomization of the tree deploys it.
+    pub flux_managed: bool,
+    /// Job-mode waits in its contexts, same namespace, for other names.
+    pub others: Vec<Waiter>,
+    /// The Job object is named by `generateName`.
+    pub generated: bool,
+}
+
+impl Status {
+    /// Whether something holds the app back until this Job completes (or might).
+    pub fn held(&self) -> bool {
+        !self.by.is_empty()
+            || self.maybe
+            || self.flux_staged
+            || self.sync_wave.is_some()
+            || self.hook.as_ref().is_some_and(|h| h.holds)
+    }
+}
+
+fn wave(obj: &Object, doc: &crate::yaml::Document) -> i64 {
+    annotation(obj, doc, "argocd.argoproj.io/sync-wave")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
+    let env = ws.env();
+    let doc = ws.doc_of(obj);
+    let generated = obj.name.is_none() && obj.generate_name.is_some();
+    let mut st = Status {
+        name: obj.display_name(),
+        hook: hook_of(obj, doc),
+        generated,
+        ..Status::default()
+    };
+    let job_wave = annotation(obj, doc, "argocd.argoproj.io/sync-wave").map(|_| wave(obj, doc));
+    let mut first = true;
+    for &ci in ws.context_ids_of(obj.id) {
+        let context = &ws.contexts[ci];
+        let Some(r) = context.rendered_of(obj.id) else {
+            continue;
+        };
+        let Some(name) = env.name(context, r) else {
+            st.maybe = true;
+            continue;
+        };
+        let ns = env.namespace(context, r);
+        if first {
+            st.name = if generated {
+                format!("{}*", name.text)
+            } else {
+                name.text.clone()
+            };
+            first = false;
+        }
+        if ns.contains("${") || r.patched {
+            st.maybe = true;
+        }
+        match waits.awaited(&ns, &name.text, generated) {
+            Awaited::By(ws_) => st.by.extend(ws_.into_iter().cloned()),
+            Awaited::Maybe => st.maybe = true,
+            Awaited::No => {}
+        }
+        for w in waits.ignored_in(&ns) {
+            if compare(&w.target, &name.text) == Compare::Equal {
+                st.ignored.push(w.clone());
+            }
+        }
+        for w in waits.waiters_in(&ns) {
+            if !w.kubectl
+                && w.context == ci
+                && compare(&w.target, &name.text) == Compare::Different
+                && !st.others.iter().any(|x| x.loc == w.loc)
+            {
+                if !waits.names_a_job(&w.namespace, &w.target) {
+                    // A wait in the same build that finds no Job at all was most likely meant
+                    // for this one: wait-target-missing reports it, at the wait.
+                    st.maybe = true;
+                }
+                st.others.push(w.clone());
+            }
+        }
+        if let Some(jw) = job_wave {
+            let later = context.rendered.iter().any(|o| {
+                pod_spec_path(&o.kind).is_some()
+                    && o.kind != "Job"
+                    && o.object().is_some_and(|oo| {
+                        let other = &ws.objects[oo as usize];
+                        wave(other, ws.doc_of(other)) > jw
+                    })
+            });
+            if later {
+                st.sync_wave = Some(jw.to_string());
+            }
+        }
+        if let Some(fo) = context.flux {
+            st.flux_managed = true;
+            if let Some(f) = waits.flux_of.get(&fo).map(|&i| &ws.fluxes[i]) {
+                let dependent = waits
+                    .flux_dependents
+                    .get(&f.name)
+                    .into_iter()
+                    .flatten()
+                    .map(|&i| &ws.fluxes[i])
+                    .find(|g| g.object != f.object);
+                if let Some(g) = dependent {
+                    let fobj = &ws.objects[f.object as usize];
+                    let health = ws
+                        .doc_of(fobj)
+                        .at(fobj.root, &[Seg::Key("spec"), Seg::Key("healthChecks")])
+                        .is_some_and(|n| !ws.doc_of(fobj).items(n).is_empty());
+                    if f.wait || health {
+                        st.flux_staged = true;
+                    } else if st.stage_without_wait.is_none() {
+                        st.stage_without_wait = Some((g.name.clone(), f.name.clone(), f.object));
+                    }
+                }
+            }
+        }
+    }
+    st
+}
+
+/// Whether the run shows an app at all (a long-running workload). Without one, what holds the
+/// app back (or waits for a Job by name) is out of view, and the Job rules that depend on it
+/// stay silent rather than guess.
+pub fn app_in_view(ws: &Workspace) -> bool {
+    ws.objects.iter().any(|o| {
+        matches!(
+            o.kind.as_str(),
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
+        )
+    })
+}
+
+/// Every migration Job object of the run.
+pub fn migration_jobs(ws: &Workspace) -> impl Iterator<Item = &Object> {
+    ws.objects
+        .iter()
+        .filter(move |o| super::migration_job(ws, o).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{KubectlWait, kubectl_waits};
+
+    #[test]
+    fn parses_kubectl_wait() {
+        let w = kubectl_waits(&[
+            "sh",
+            "-c",
+            "kubectl wait --for=condition=complete --timeout=600s job/app-migration-v1 -n data && echo ok",
+        ]);
+        assert_eq!(
+            w,
+            vec![KubectlWait {
+                names: vec!["app-migration-v1".into()],
+                namespace: Some("data".into()),
+                for_complete: true,
+                ..KubectlWait::default()
+            }]
+        );
+        let w = kubectl_waits(&[
+            "kubectl",
+            "wait",
+            "--for",
+            "condition=Complete",
+            "jobs.batch",
+            "a",
+            "b",
+        ]);
+        assert_eq!(w[0].names, vec!["a", "b"]);
+        assert!(w[0].for_complete);
+        let w = kubectl_waits(&[
+            "sh",
+            "-c",
+            "kubectl wait --for=condition=complete job/x || true",
+        ]);
+        assert!(w[0].ignored);
+        let w = kubectl_waits(&["kubectl", "wait", "--for=delete", "pod/x"]);
+        assert!(w.is_empty());
+        let w = kubectl_waits(&[
+            "/usr/bin/kubectl",
+            "--namespace=n",
+            "wait",
+            "--for=condition=complete",
+            "-l",
+            "app=m",
+            "job",
+        ]);
+        assert!(w[0].selector && w[0].names.is_empty());
+    }
+}
