@@ -59,7 +59,7 @@ impl Rule for JobBackoffLimitNonzero {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{job, lint_one};
+    use crate::rules::testing::{assert_contains, assert_single, job, lint_one};
 
     #[test]
     fn absent_limit_points_at_spec() {
@@ -69,7 +69,7 @@ mod tests {
         );
         let d = lint_one(&text, "job-backoff-limit-nonzero");
         assert_eq!(d.len(), 1);
-        assert!(d[0].message.contains("6 times"));
+        assert_contains(&d[0].message, "6 times");
         assert_eq!(&text[d[0].loc.span.range()], "spec");
         assert_eq!(d[0].path.as_deref(), Some("spec"));
     }
@@ -81,9 +81,8 @@ mod tests {
             "  backoffLimit: 3\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n",
         );
         let d = lint_one(&text, "job-backoff-limit-nonzero");
-        assert_eq!(d.len(), 1);
-        assert_eq!(&text[d[0].loc.span.range()], "3");
-        assert!(d[0].message.contains("3 times"));
+        assert_single(&d, &text, "3");
+        assert_contains(&d[0].message, "3 times");
     }
 
     #[test]

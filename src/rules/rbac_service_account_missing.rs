@@ -352,26 +352,11 @@ impl Rule for RbacServiceAccountMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::base::diagnostic::{Diagnostic, Loc};
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{
+        assert_starts_with, located, role_binding, run, service_account as sa,
+    };
 
     const RULE: &str = "rbac-service-account-missing";
-
-    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
-        let all = lint_files(files);
-        assert!(
-            all.iter()
-                .all(|d| d.rule != "yaml-syntax" && d.rule != "schema-invalid"),
-            "{all:?}"
-        );
-        all.into_iter().filter(|d| d.rule == RULE).collect()
-    }
-
-    fn text<'a>(files: &'a [(&str, String)], loc: &Loc) -> &'a str {
-        let mut sorted: Vec<&(&str, String)> = files.iter().collect();
-        sorted.sort_by_key(|f| f.0);
-        &sorted[loc.file as usize].1[loc.span.range()]
-    }
 
     fn deploy(sa: &str) -> String {
         format!(
@@ -379,18 +364,10 @@ mod tests {
         )
     }
 
-    fn sa(name: &str, ns: &str) -> String {
-        format!(
-            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {name}, namespace: {ns}}}\n"
-        )
-    }
-
     const ROLE: &str = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: job-reader, namespace: app}\nrules: [{apiGroups: [batch], resources: [jobs], verbs: [get, list]}]\n";
 
     fn binding(subject: &str, role_ref: &str) -> String {
-        format!(
-            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: rb, namespace: app}}\nsubjects: [{subject}]\nroleRef: {role_ref}\n"
-        )
+        role_binding("rb", &format!(" [{subject}]"), role_ref)
     }
 
     const TO_ROLE: &str = "{apiGroup: rbac.authorization.k8s.io, kind: Role, name: job-reader}";
@@ -406,7 +383,7 @@ mod tests {
                 binding("{kind: ServiceAccount, name: myapp}", TO_ROLE),
             ),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
         // `default` always exists, and so do the built-in ClusterRoles.
         let files = [
             ("k/deploy.yaml", deploy("")),
@@ -418,7 +395,7 @@ mod tests {
                 ),
             ),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
@@ -430,25 +407,24 @@ mod tests {
             ),
             ("k/sa.yaml", sa("myapp-service", "app")),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text(&files, &d[0].loc), "myapp-svc");
-        assert!(
-            d[0].message.starts_with("the Deployment `myapp` runs as service account `myapp-svc`, which this context does not define in namespace `app`"),
-            "{}",
-            d[0].message
+        assert_eq!(located(&files, &d[0].loc), "myapp-svc");
+        assert_starts_with(
+            &d[0].message,
+            "the Deployment `myapp` runs as service account `myapp-svc`, which this context does not define in namespace `app`",
         );
         assert_eq!(
             d[0].related[0].message,
             "did you mean ServiceAccount `myapp-service`?"
         );
-        assert_eq!(text(&files, &d[0].related[0].loc), "myapp-service");
+        assert_eq!(located(&files, &d[0].related[0].loc), "myapp-service");
         // Defined, but in another namespace.
         let files = [
             ("k/deploy.yaml", deploy("      serviceAccountName: myapp\n")),
             ("k/sa.yaml", sa("myapp", "other")),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(
             d[0].related[0].message,
@@ -466,9 +442,9 @@ mod tests {
                 binding("{kind: ServiceAccount, name: myapp-service}", TO_ROLE),
             ),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text(&files, &d[0].loc), "myapp-service");
+        assert_eq!(located(&files, &d[0].loc), "myapp-service");
         assert_eq!(
             d[0].message,
             "the RoleBinding `rb` binds service account `myapp-service` of namespace `app`, which this context does not define: the binding gives its role to no pod this context runs"
@@ -489,7 +465,7 @@ mod tests {
                 ),
             ),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
@@ -505,10 +481,13 @@ mod tests {
                 ),
             ),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text(&files, &d[0].loc), "job-reader");
-        assert!(d[0].message.starts_with("the RoleBinding `rb` refers to ClusterRole `job-reader`, which this context does not define:"), "{}", d[0].message);
+        assert_eq!(located(&files, &d[0].loc), "job-reader");
+        assert_starts_with(
+            &d[0].message,
+            "the RoleBinding `rb` refers to ClusterRole `job-reader`, which this context does not define:",
+        );
         assert_eq!(
             d[0].related[0].message,
             "a Role of that name exists: set `roleRef.kind: Role`"
@@ -520,7 +499,7 @@ mod tests {
                 binding("{kind: ServiceAccount, name: default}", TO_ROLE),
             ),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(
             d[0].message.contains(
@@ -539,10 +518,10 @@ mod tests {
                 binding("{kind: ServiceAccount, name: default}", TO_ROLE),
             ),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(d[0].related[0].message, "did you mean Role `jobs-reader`?");
-        assert_eq!(text(&files, &d[0].related[0].loc), "jobs-reader");
+        assert_eq!(located(&files, &d[0].related[0].loc), "jobs-reader");
     }
 
     #[test]
@@ -562,6 +541,6 @@ mod tests {
                 plain(binding("{kind: ServiceAccount, name: myapp}", TO_ROLE)),
             ),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
     }
 }
