@@ -278,7 +278,7 @@ impl Rule for KustomizePlaceholderUnresolved {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{assert_contains, located, run};
+    use crate::rules::testing::{assert_contains, assert_single_in, located, run};
 
     const RULE: &str = "kustomize-placeholder-unresolved";
 
@@ -393,8 +393,7 @@ mod tests {
         let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: myapp}\nspec:\n  template:\n    spec:\n      initContainers:\n      - name: wait\n        image: groundnuty/k8s-wait-for:v2.0\n        args: [job-wr, 'myapp-migration-${IMAGE_TAG}']\n      containers:\n      - name: app\n        image: app:v1\n        args: ['--greeting=$${HOME}']\n";
         let files = [("k/deploy.yaml", deploy.to_string())];
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(located(&files, &d[0].loc), "'myapp-migration-${IMAGE_TAG}'");
+        assert_single_in(&d, &files, "'myapp-migration-${IMAGE_TAG}'");
         assert!(
             d[0].message.starts_with(
                 "the argument `myapp-migration-${IMAGE_TAG}` (args[1]) of container `wait` keeps"

@@ -790,7 +790,8 @@ impl Rule for RbacJobReadMissing {
 mod tests {
     use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::{
-        self, assert_contains, assert_starts_with, located, role_binding, run, service_account,
+        self, assert_contains, assert_single_in, assert_starts_with, located, role_binding, run,
+        service_account,
     };
 
     const RULE: &str = "rbac-job-read-missing";
@@ -856,8 +857,7 @@ mod tests {
     fn no_rbac_at_all_points_at_the_init_container() {
         let files = [("k/deploy.yaml", deploy("", ARGS))];
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text_at(&files, &d[0]), "groundnuty/k8s-wait-for:v2.0");
+        assert_single_in(&d, &files, "groundnuty/k8s-wait-for:v2.0");
         assert_eq!(
             d[0].message,
             "k8s-wait-for in Deployment `myapp` runs as service account `myapp` (namespace `app`), which no RoleBinding in namespace `app` and no ClusterRoleBinding binds to a role that can read jobs: `kubectl describe jobs` fails with Forbidden (`cannot get resource \"jobs\" in API group \"batch\"`), the init container exits 1 and the pod restarts it in Init:CrashLoopBackOff even after the migration succeeded"
@@ -876,8 +876,7 @@ mod tests {
     fn missing_list_points_at_the_roles_verbs() {
         let files = granted("{apiGroups: [batch], resources: [jobs], verbs: [get, watch]}");
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text_at(&files, &d[0]), "[get, watch]");
+        assert_single_in(&d, &files, "[get, watch]");
         assert_starts_with(
             &d[0].message,
             "the Role `job-reader` does not grant `list` on jobs to service account `myapp` (namespace `app`), which k8s-wait-for in Deployment `myapp` needs in namespace `app`: kubectl only needs `list` when the exact Job is not found",
@@ -907,8 +906,7 @@ mod tests {
             "apiGroups: [batch]\n  resources: [jobs]\n  verbs: [get, list]\n  resourceNames: [myapp-migration-v1]",
         );
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text_at(&files, &d[0]), "[myapp-migration-v1]");
+        assert_single_in(&d, &files, "[myapp-migration-v1]");
         assert_contains(&d[0].message, "a LIST request has no name");
         // Names that do not include the awaited Job fail the GET too.
         let files = granted(
@@ -940,8 +938,7 @@ mod tests {
         };
         let files = good("      automountServiceAccountToken: false\n", &sa());
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text_at(&files, &d[0]), "false");
+        assert_single_in(&d, &files, "false");
         assert_contains(&d[0].message, "localhost:8080 was refused");
         let sa_off = format!("{}automountServiceAccountToken: false\n", sa());
         let files = good("", &sa_off);
@@ -978,8 +975,7 @@ mod tests {
             ),
         ];
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text_at(&files, &d[0]), "groundnuty/k8s-wait-for:v2.0");
+        assert_single_in(&d, &files, "groundnuty/k8s-wait-for:v2.0");
         let r = d[0]
             .related
             .iter()
@@ -1099,8 +1095,7 @@ mod tests {
     fn a_role_without_a_jobs_rule() {
         let files = granted("{apiGroups: [''], resources: [pods], verbs: [get, list]}");
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text_at(&files, &d[0]), "groundnuty/k8s-wait-for:v2.0");
+        assert_single_in(&d, &files, "groundnuty/k8s-wait-for:v2.0");
         assert_contains(&d[0].message, "whose bound roles grant nothing on jobs");
         assert_eq!(
             d[0].related[0].message,

@@ -353,7 +353,7 @@ impl Rule for RbacServiceAccountMissing {
 #[cfg(test)]
 mod tests {
     use crate::rules::testing::{
-        assert_starts_with, located, role_binding, run, service_account as sa,
+        assert_single_in, assert_starts_with, located, role_binding, run, service_account as sa,
     };
 
     const RULE: &str = "rbac-service-account-missing";
@@ -371,6 +371,15 @@ mod tests {
     }
 
     const TO_ROLE: &str = "{apiGroup: rbac.authorization.k8s.io, kind: Role, name: job-reader}";
+
+    /// A pod running as `default`, the Role, and a binding of `subject` to `role_ref`.
+    fn bound(subject: &str, role_ref: &str) -> [(&'static str, String); 3] {
+        [
+            ("k/deploy.yaml", deploy("")),
+            ("k/role.yaml", ROLE.to_string()),
+            ("k/rb.yaml", binding(subject, role_ref)),
+        ]
+    }
 
     #[test]
     fn everything_defined_passes() {
@@ -408,8 +417,7 @@ mod tests {
             ("k/sa.yaml", sa("myapp-service", "app")),
         ];
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(located(&files, &d[0].loc), "myapp-svc");
+        assert_single_in(&d, &files, "myapp-svc");
         assert_starts_with(
             &d[0].message,
             "the Deployment `myapp` runs as service account `myapp-svc`, which this context does not define in namespace `app`",
@@ -434,17 +442,9 @@ mod tests {
 
     #[test]
     fn a_subject_not_defined_names_what_the_pods_run_as() {
-        let files = [
-            ("k/deploy.yaml", deploy("")),
-            ("k/role.yaml", ROLE.to_string()),
-            (
-                "k/rb.yaml",
-                binding("{kind: ServiceAccount, name: myapp-service}", TO_ROLE),
-            ),
-        ];
+        let files = bound("{kind: ServiceAccount, name: myapp-service}", TO_ROLE);
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(located(&files, &d[0].loc), "myapp-service");
+        assert_single_in(&d, &files, "myapp-service");
         assert_eq!(
             d[0].message,
             "the RoleBinding `rb` binds service account `myapp-service` of namespace `app`, which this context does not define: the binding gives its role to no pod this context runs"
@@ -454,36 +454,21 @@ mod tests {
             "the Deployment `myapp` runs as `default` (no serviceAccountName)"
         );
         // A subject in a namespace the context does not deploy to is someone else's.
-        let files = [
-            ("k/deploy.yaml", deploy("")),
-            ("k/role.yaml", ROLE.to_string()),
-            (
-                "k/rb.yaml",
-                binding(
-                    "{kind: ServiceAccount, name: ci, namespace: tooling}",
-                    TO_ROLE,
-                ),
-            ),
-        ];
+        let files = bound(
+            "{kind: ServiceAccount, name: ci, namespace: tooling}",
+            TO_ROLE,
+        );
         assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
     fn role_refs_not_defined() {
-        let files = [
-            ("k/deploy.yaml", deploy("")),
-            ("k/role.yaml", ROLE.to_string()),
-            (
-                "k/rb.yaml",
-                binding(
-                    "{kind: ServiceAccount, name: default}",
-                    "{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: job-reader}",
-                ),
-            ),
-        ];
+        let files = bound(
+            "{kind: ServiceAccount, name: default}",
+            "{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: job-reader}",
+        );
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(located(&files, &d[0].loc), "job-reader");
+        assert_single_in(&d, &files, "job-reader");
         assert_starts_with(
             &d[0].message,
             "the RoleBinding `rb` refers to ClusterRole `job-reader`, which this context does not define:",

@@ -368,7 +368,7 @@ mod tests {
     fn jobs_cronjobs_and_init_containers() {
         let cron = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: report}\nspec:\n  schedule: '@daily'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          initContainers:\n            - name: fetch\n              image: curl:8\n              env:\n                - {name: GITHUB_TOKEN, value: ghp_abcdef}\n          containers:\n            - name: report\n              image: app:v1\n";
         let d = lint_one(cron, RULE);
-        assert_single(&d, &cron, "ghp_abcdef");
+        assert_single(&d, cron, "ghp_abcdef");
         assert_starts_with(
             &d[0].message,
             "container `fetch` of CronJob `report` sets `GITHUB_TOKEN`",
@@ -379,7 +379,7 @@ mod tests {
     fn config_maps_and_generators() {
         let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config}\ndata:\n  DATABASE_URL: mysql://root:pw@db/app\n  DB_HOST: db\n  SECRET_NAME: app-db\n";
         let d = lint_one(cm, RULE);
-        assert_single(&d, &cm, "mysql://root:pw@db/app");
+        assert_single(&d, cm, "mysql://root:pw@db/app");
         assert!(
             d[0].message.starts_with(
                 "ConfigMap `app-config` key `DATABASE_URL` holds a URL with a password"
@@ -394,7 +394,7 @@ mod tests {
             ("k/kustomization.yaml", k),
         ];
         let d = run(RULE, &files);
-        assert_single(&d, &k, "DATABASE_URL=postgres://u:p4ss@db/app");
+        assert_single(&d, k, "DATABASE_URL=postgres://u:p4ss@db/app");
         assert!(d[0].message.starts_with(
             "configMapGenerator `vars` key `DATABASE_URL` holds a URL with a password"
         ));

@@ -106,7 +106,7 @@ mod tests {
             let d = lint_one(&text, "wait-image-unpinned");
             assert_single(&d, &text, image);
             assert_contains(&d[0].message, phrase);
-            assert_contains(&d[0].help.as_deref().unwrap(), "v2.0");
+            assert_contains(d[0].help.as_deref().unwrap(), "v2.0");
         }
     }
 

@@ -114,7 +114,7 @@ mod tests {
             );
             assert_single(&found, &d, mode);
             assert_contains(&found[0].message, phrase);
-            assert_contains(&found[0].help.as_deref().unwrap(), "job-wr");
+            assert_contains(found[0].help.as_deref().unwrap(), "job-wr");
             assert_eq!(
                 &j[found[0].related[0].loc.span.range()],
                 "myapp-migration-v1"

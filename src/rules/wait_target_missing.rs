@@ -705,7 +705,7 @@ mod tests {
         assert_single(&found, &base_deploy, "app-migration-v1");
         assert_contains(&found[0].message, "namespace `prod`");
         assert_starts_with(&found[0].message, "in the `prod` build, ");
-        assert_contains(&found[0].help.as_deref().unwrap(), "namePrefix");
+        assert_contains(found[0].help.as_deref().unwrap(), "namePrefix");
         assert!(
             found[0].related[0]
                 .message

@@ -112,9 +112,20 @@ pub fn migrate_container(image: &str) -> String {
     format!("\n        - name: migrate\n          image: {image}\n          command: {PRISMA}\n")
 }
 
-/// `builder.field(text)`: the builder with `field` set, for each named field.
-macro_rules! setters {
-    ($ty:ident: $($field:ident),*) => {
+/// A manifest builder: a struct of `&str` fields (YAML fragments) with their defaults, and a
+/// setter per field, `builder.field(text)`.
+macro_rules! builder {
+    ($(#[$doc:meta])* $ty:ident { $($field:ident: $default:expr),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $ty<'a> { $(pub $field: &'a str),* }
+
+        impl Default for $ty<'_> {
+            fn default() -> Self {
+                $ty { $($field: $default),* }
+            }
+        }
+
         impl<'a> $ty<'a> {
             $(pub fn $field(mut self, text: &'a str) -> Self {
                 self.$field = text;
@@ -124,6 +135,7 @@ macro_rules! setters {
     };
 }
 
+builder! {
 /// A migration Job:
 ///
 /// ```yaml
@@ -138,45 +150,38 @@ macro_rules! setters {
 ///       restartPolicy: Never
 ///       containers:{containers}
 /// ```
-#[derive(Debug, Clone, Copy)]
-pub struct Job<'a> {
-    pub name: &'a str,
-    /// More `metadata:` lines (namespace, annotations), indented two spaces.
-    pub meta: &'a str,
-    /// More `spec:` lines, before `template:`.
-    pub spec: &'a str,
-    /// What follows `containers:` on its line, newline included: a flow sequence or a block.
-    pub containers: &'a str,
+///
+/// `meta` holds more `metadata:` lines (namespace, annotations), `spec` more `spec:` lines before
+/// `template:`, `containers` what follows `containers:` on its line, newline included (a flow
+/// sequence or a block).
+Job {
+    name: "myapp-migration-v1",
+    meta: "",
+    spec: "",
+    containers: " [{name: m, image: \"app:v1\", command: [npx, prisma, migrate, deploy]}]\n",
 }
-
-impl Default for Job<'_> {
-    fn default() -> Self {
-        Job {
-            name: "myapp-migration-v1",
-            meta: "",
-            spec: "",
-            containers: " [{name: m, image: \"app:v1\", command: [npx, prisma, migrate, deploy]}]\n",
-        }
-    }
 }
-
-setters!(Job: name, meta, spec, containers);
 
 impl Job<'_> {
     pub fn yaml(&self) -> String {
-        let name = match self.name {
-            "" => String::new(),
-            n => format!("  name: {n}\n"),
-        };
+        let (meta, spec, containers) = (self.meta, self.spec, self.containers);
+        let name = unless_empty(self.name, |n| format!("  name: {n}\n"));
         format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n{name}{meta}spec:\n  backoffLimit: 0\n{spec}  template:\n    spec:\n      restartPolicy: Never\n      containers:{containers}",
-            meta = self.meta,
-            spec = self.spec,
-            containers = self.containers,
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n{name}{meta}spec:\n  backoffLimit: 0\n{spec}  template:\n    spec:\n      restartPolicy: Never\n      containers:{containers}"
         )
     }
 }
 
+/// `text(value)`, or nothing when `value` is empty.
+fn unless_empty(value: &str, text: impl Fn(&str) -> String) -> String {
+    if value.is_empty() {
+        String::new()
+    } else {
+        text(value)
+    }
+}
+
+builder! {
 /// A workload whose pods run `init` (init container entries, e.g. [`wait_for`]) before one app
 /// container:
 ///
@@ -194,57 +199,32 @@ impl Job<'_> {
 ///           image: {image}
 /// {app_extra}
 /// ```
-#[derive(Debug, Clone, Copy)]
-pub struct Deploy<'a> {
-    pub kind: &'a str,
-    pub name: &'a str,
-    /// More `metadata:` lines, indented two spaces.
-    pub meta: &'a str,
-    /// More `spec:` lines, before `template:`.
-    pub spec: &'a str,
-    /// Pod `spec:` lines before the containers, indented six spaces.
-    pub pod: &'a str,
-    pub init: &'a str,
-    pub app: &'a str,
-    pub image: &'a str,
-    /// More lines of the app container (env, envFrom), indented ten spaces.
-    pub app_extra: &'a str,
+///
+/// `meta` holds more `metadata:` lines, `spec` more `spec:` lines before `template:`, `pod` pod
+/// `spec:` lines before the containers (indented six spaces), `app_extra` more lines of the app
+/// container (env, envFrom; indented ten spaces).
+Deploy {
+    kind: "Deployment", name: "myapp", meta: "", spec: "", pod: "", init: "",
+    app: "app", image: "app:v1", app_extra: "",
 }
-
-impl Default for Deploy<'_> {
-    fn default() -> Self {
-        Deploy {
-            kind: "Deployment",
-            name: "myapp",
-            meta: "",
-            spec: "",
-            pod: "",
-            init: "",
-            app: "app",
-            image: "app:v1",
-            app_extra: "",
-        }
-    }
 }
-
-setters!(Deploy: kind, name, meta, spec, pod, init, app, image, app_extra);
 
 impl Deploy<'_> {
     pub fn yaml(&self) -> String {
-        let init = match self.init {
-            "" => String::new(),
-            i => format!("      initContainers:\n{i}"),
-        };
+        let Deploy {
+            kind,
+            name,
+            meta,
+            spec,
+            pod,
+            app,
+            image,
+            app_extra,
+            ..
+        } = *self;
+        let init = unless_empty(self.init, |i| format!("      initContainers:\n{i}"));
         format!(
-            "apiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: {name}\n{meta}spec:\n{spec}  template:\n    spec:\n{pod}{init}      containers:\n        - name: {app}\n          image: {image}\n{extra}",
-            kind = self.kind,
-            name = self.name,
-            meta = self.meta,
-            spec = self.spec,
-            pod = self.pod,
-            app = self.app,
-            image = self.image,
-            extra = self.app_extra,
+            "apiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: {name}\n{meta}spec:\n{spec}  template:\n    spec:\n{pod}{init}      containers:\n        - name: {app}\n          image: {image}\n{app_extra}"
         )
     }
 }
@@ -318,4 +298,11 @@ pub fn assert_single(found: &[Diagnostic], text: &str, at: &str) {
 #[track_caller]
 pub fn assert_starts_with(text: &str, start: &str) {
     assert!(text.starts_with(start), "{start:?} does not start {text:?}");
+}
+
+/// Panics unless `found` holds exactly one finding and it points at `at` in `files`.
+#[track_caller]
+pub fn assert_single_in<S: AsRef<str>>(found: &[Diagnostic], files: &[(&str, S)], at: &str) {
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(located(files, &found[0].loc), at, "{found:?}");
 }
