@@ -133,7 +133,7 @@ impl Rule for JobNameInvalid {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{BODY, assert_contains, job, lint_one, run, tag_into_name, vars};
+    use crate::rules::testing::{BODY, assert_contains, job, lint_one, run, tagged_job};
 
     #[test]
     fn literal_names() {
@@ -162,11 +162,7 @@ mod tests {
 
     #[test]
     fn replacement_values_from_the_tree() {
-        let files = [
-            ("k/job.yaml", job("myapp-migration-placeholder", BODY)),
-            ("k/vars.yaml", vars("V1_2")),
-            ("k/kustomization.yaml", tag_into_name("{kind: Job}")),
-        ];
+        let files = tagged_job("myapp-migration-placeholder", "V1_2", "{kind: Job}");
         let d = run("job-name-invalid", &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_contains(&d[0].message, "myapp-migration-V1_2");
@@ -175,11 +171,7 @@ mod tests {
 
     #[test]
     fn a_rewritten_literal_is_judged_by_what_it_renders() {
-        let files = [
-            ("k/job.yaml", job("myapp-migration-TAG", BODY)),
-            ("k/vars.yaml", vars("v1.2.3")),
-            ("k/kustomization.yaml", tag_into_name("{kind: Job}")),
-        ];
+        let files = tagged_job("myapp-migration-TAG", "v1.2.3", "{kind: Job}");
         let d = run("job-name-invalid", &files);
         assert!(d.is_empty(), "{d:?}");
     }

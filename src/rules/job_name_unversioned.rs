@@ -71,7 +71,7 @@ impl Rule for JobNameUnversioned {
 #[cfg(test)]
 mod tests {
     use super::has_literal_version;
-    use crate::rules::testing::{BODY, assert_single, job, lint_one, run, tag_into_name, vars};
+    use crate::rules::testing::{BODY, assert_single, job, lint_one, run, tagged_job};
 
     #[test]
     fn plain_name_fails_at_the_name() {
@@ -95,11 +95,7 @@ mod tests {
     }
 
     fn with_select(select: &str) -> Vec<crate::base::diagnostic::Diagnostic> {
-        let files = [
-            ("k/job.yaml", job("myapp-migration-placeholder", BODY)),
-            ("k/vars.yaml", vars("v1.2.3")),
-            ("k/kustomization.yaml", tag_into_name(select)),
-        ];
+        let files = tagged_job("myapp-migration-placeholder", "v1.2.3", select);
         run("job-name-unversioned", &files)
     }
 

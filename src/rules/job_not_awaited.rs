@@ -744,16 +744,14 @@ impl Rule for JobNotAwaited {
 #[cfg(test)]
 mod tests {
     use super::{KubectlWait, kubectl_waits};
-    use crate::rules::testing::{Deploy, Job, assert_contains, assert_single, lint_files, run};
+    use crate::rules::testing::{
+        Job, app_waiting as deploy, assert_contains, assert_single, lint_files, run,
+    };
 
     const RULE: &str = "job-not-awaited";
 
     fn job(name: &str, meta: &str) -> String {
         Job::default().name(name).meta(meta).yaml()
-    }
-
-    fn deploy(init: &str) -> String {
-        Deploy::default().init(init).yaml()
     }
 
     #[test]

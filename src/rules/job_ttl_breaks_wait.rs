@@ -85,7 +85,9 @@ impl Rule for JobTtlBreaksWait {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{Deploy, Job, assert_contains, assert_single, run, wait_for};
+    use crate::rules::testing::{
+        Job, app_waiting as deploy, assert_contains, assert_single, run, wait_for,
+    };
 
     const RULE: &str = "job-ttl-breaks-wait";
 
@@ -93,8 +95,15 @@ mod tests {
         Job::default().meta(meta).spec(spec).yaml()
     }
 
-    fn deploy(init: &str) -> String {
-        Deploy::default().init(init).yaml()
+    /// The findings for the Job with `spec` lines and the Deployment with `init`.
+    fn awaited(spec: &str, init: &str) -> Vec<crate::base::diagnostic::Diagnostic> {
+        run(
+            RULE,
+            &[
+                ("k/job.yaml", job("", spec)),
+                ("k/deploy.yaml", deploy(init)),
+            ],
+        )
     }
 
     fn wait() -> String {
@@ -126,13 +135,7 @@ mod tests {
     #[test]
     fn kubectl_wait_counts_and_zero_is_immediate() {
         let init = "        - name: wait\n          image: bitnami/kubectl:1.30\n          args: [wait, --for=condition=complete, job/myapp-migration-v1]\n          command: [kubectl]\n";
-        let found = run(
-            RULE,
-            &[
-                ("k/job.yaml", job("", "  ttlSecondsAfterFinished: 0\n")),
-                ("k/deploy.yaml", deploy(init)),
-            ],
-        );
+        let found = awaited("  ttlSecondsAfterFinished: 0\n", init);
         assert_eq!(found.len(), 1);
         assert_contains(&found[0].message, "as soon as it finishes");
         assert_contains(&found[0].message, "`kubectl wait`");
@@ -153,16 +156,7 @@ mod tests {
 
     #[test]
     fn no_ttl_or_no_wait_passes() {
-        assert!(
-            run(
-                RULE,
-                &[
-                    ("k/job.yaml", job("", "")),
-                    ("k/deploy.yaml", deploy(&wait()))
-                ]
-            )
-            .is_empty()
-        );
+        assert!(awaited("", &wait()).is_empty());
         assert!(
             run(
                 RULE,

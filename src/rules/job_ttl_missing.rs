@@ -85,6 +85,12 @@ mod tests {
     const NAME: &str = "  name: myapp-migration-v1\n";
     const APP: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: myapp}\nspec:\n  template:\n    spec:\n      containers: [{name: a, image: \"app:v1\"}]\n";
 
+    /// The findings for the Job, with the app and `text` (file `name`) in view.
+    fn beside(name: &str, text: &str) -> Vec<crate::base::diagnostic::Diagnostic> {
+        let files = [("k/job.yaml", job(NAME, "")), (name, text.to_string())];
+        run(RULE, &with_app(&files))
+    }
+
     /// `files` with the app in view.
     fn with_app<'a>(files: &[(&'a str, String)]) -> Vec<(&'a str, String)> {
         let mut files = files.to_vec();
@@ -113,27 +119,9 @@ mod tests {
     #[test]
     fn awaited_flux_managed_and_argocd_jobs_pass() {
         let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: myapp}\nspec:\n  template:\n    spec:\n      initContainers: [{name: w, image: \"groundnuty/k8s-wait-for:v2.0\", args: [job-wr, myapp-migration-v1]}]\n      containers: [{name: a, image: \"app:v1\"}]\n";
-        assert!(
-            run(
-                RULE,
-                &with_app(&[
-                    ("k/job.yaml", job(NAME, "")),
-                    ("k/deploy.yaml", deploy.to_string())
-                ])
-            )
-            .is_empty()
-        );
+        assert!(beside("k/deploy.yaml", deploy).is_empty());
         let flux = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./k\n  prune: true\n";
-        assert!(
-            run(
-                RULE,
-                &with_app(&[
-                    ("k/job.yaml", job(NAME, "")),
-                    ("flux/app.yaml", flux.to_string())
-                ])
-            )
-            .is_empty()
-        );
+        assert!(beside("flux/app.yaml", flux).is_empty());
         let both = format!("{}---\n{APP}", job(NAME, ""));
         let d = lint_with_engine(&both, crate::model::config::DeployEngine::ArgoCd);
         assert!(!d.iter().any(|d| d.rule == "job-ttl-missing"));

@@ -229,6 +229,11 @@ impl Deploy<'_> {
     }
 }
 
+/// The default Deployment `myapp` with `init` as its init containers.
+pub fn app_waiting(init: &str) -> String {
+    Deploy::default().init(init).yaml()
+}
+
 /// The API group of the RBAC objects.
 pub const RBAC: &str = "rbac.authorization.k8s.io";
 
@@ -272,6 +277,15 @@ pub fn tag_into_name(select: &str) -> String {
             "replacements:\n- source: {{kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}}\n  targets:\n  - select: {select}\n    fieldPaths: [metadata.name]\n    options: {{delimiter: '-', index: 2}}\n"
         ),
     )
+}
+
+/// A Job `name` (spec [`BODY`]), [`vars`] with `tag`, and [`tag_into_name`] of `select`.
+pub fn tagged_job(name: &str, tag: &str, select: &str) -> [(&'static str, String); 3] {
+    [
+        ("k/job.yaml", job(name, BODY)),
+        ("k/vars.yaml", vars(tag)),
+        ("k/kustomization.yaml", tag_into_name(select)),
+    ]
 }
 
 /// A kustomization listing `resources` (a flow sequence), then `rest`.
