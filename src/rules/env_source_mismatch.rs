@@ -553,8 +553,8 @@ impl Rule for EnvSourceMismatch {
 #[cfg(test)]
 mod tests {
     use crate::rules::testing::{
-        Deploy, Job, WAIT_V1, assert_contains, assert_single, migrate_container, run,
-        run_unchecked, wait_for,
+        Deploy, Job, WAIT_V1, assert_contains, assert_one_saying, assert_single, migrate_container,
+        run, run_unchecked, wait_for,
     };
 
     const RULE: &str = "env-source-mismatch";
@@ -604,8 +604,7 @@ mod tests {
         let j = job(&secret_ref("db", "migration_url"));
         let d = deploy(&secret_ref("db", "url"));
         let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
-        assert_eq!(diags.len(), 1, "{diags:?}");
-        assert_contains(&diags[0].message, "key `migration_url`");
+        assert_one_saying(&diags, "key `migration_url`");
     }
 
     #[test]
@@ -636,8 +635,7 @@ mod tests {
         assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &same)]).is_empty());
         let other = deploy(&lit("postgres://a:two@db/app"));
         let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &other)]);
-        assert_eq!(diags.len(), 1);
-        assert_contains(&diags[0].message, "to a different literal value");
+        assert_one_saying(&diags, "to a different literal value");
         assert!(!diags[0].message.contains("one@") && !diags[0].message.contains("two@"));
         assert_eq!(&other[diags[0].loc.span.range()], "postgres://a:two@db/app");
     }
@@ -735,8 +733,7 @@ mod tests {
         let j = job("");
         let d = deploy(&secret_ref("app-db", "url"));
         let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
-        assert_eq!(diags.len(), 1, "{diags:?}");
-        assert_contains(&diags[0].message, "does not set `DATABASE_URL`");
+        assert_one_saying(&diags, "does not set `DATABASE_URL`");
         assert!(
             diags[0]
                 .message
@@ -796,8 +793,7 @@ mod tests {
             ("k/s2.yaml", s.replace("NS", "app")),
         ];
         let diags = run(RULE, &files);
-        assert_eq!(diags.len(), 1, "{diags:?}");
-        assert_contains(&diags[0].message, "Secret `db` in namespace `app`");
+        assert_one_saying(&diags, "Secret `db` in namespace `app`");
         assert_contains(&diags[0].message, "Secret `db` in namespace `jobs`");
     }
 

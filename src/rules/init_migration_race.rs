@@ -246,7 +246,7 @@ impl Rule for InitMigrationRace {
 #[cfg(test)]
 mod tests {
     use crate::rules::testing::{
-        Deploy, assert_contains, assert_single, assert_starts_with, run, run_unchecked,
+        Deploy, assert_one_saying, assert_single, assert_starts_with, run, run_unchecked,
     };
 
     const RULE: &str = "init-migration-race";
@@ -298,8 +298,7 @@ mod tests {
             ("k/kustomization.yaml", k.to_string()),
         ];
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_contains(&d[0].message, "(4 replicas)");
+        assert_one_saying(&d, "(4 replicas)");
         let msgs: Vec<&str> = d[0].related.iter().map(|r| r.message.as_str()).collect();
         assert_eq!(
             msgs,
@@ -324,11 +323,7 @@ mod tests {
             ("k/hpa.yaml", hpa.to_string()),
         ];
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_contains(
-            &d[0].message,
-            "(HorizontalPodAutoscaler `web` scales it up to 5 pods)",
-        );
+        assert_one_saying(&d, "(HorizontalPodAutoscaler `web` scales it up to 5 pods)");
         assert_eq!(&hpa[d[0].related[0].loc.span.range()], "5");
         // An HPA capped at one pod, or aimed at another workload, does not count.
         for other in [
@@ -363,9 +358,8 @@ mod tests {
             NPM,
         );
         let d = run(RULE, &[("k/web.yaml", text.clone())]);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_contains(
-            &d[0].message,
+        assert_one_saying(
+            &d,
             "`strategy: Recreate` only removes the old pods first and then creates all new pods at once",
         );
         assert_eq!(&text[d[0].related[1].loc.span.range()], "Recreate");
@@ -375,8 +369,7 @@ mod tests {
     fn daemonsets_and_statefulsets() {
         let ds = workload("DaemonSet", "", NPM);
         let d = run(RULE, &[("k/ds.yaml", ds)]);
-        assert_eq!(d.len(), 1);
-        assert_contains(&d[0].message, "of DaemonSet `web` (one pod per node)");
+        assert_one_saying(&d, "of DaemonSet `web` (one pod per node)");
         let sts = workload("StatefulSet", "  replicas: 3\n", NPM);
         assert!(run(RULE, &[("k/sts.yaml", sts)]).is_empty());
         let par = workload(
@@ -385,9 +378,8 @@ mod tests {
             NPM,
         );
         let d = run(RULE, &[("k/sts.yaml", par)]);
-        assert_eq!(d.len(), 1);
-        assert_contains(
-            &d[0].message,
+        assert_one_saying(
+            &d,
             "`podManagementPolicy: Parallel` starts and replaces the pods together",
         );
     }

@@ -133,14 +133,15 @@ impl Rule for JobNameInvalid {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{BODY, assert_contains, job, lint_one, run, tagged_job};
+    use crate::rules::testing::{
+        BODY, assert_contains, assert_one_saying, job, lint_one, run, tagged_job,
+    };
 
     #[test]
     fn literal_names() {
         let text = job("MyApp-migration-v1", BODY);
         let d = lint_one(&text, "job-name-invalid");
-        assert_eq!(d.len(), 1);
-        assert_contains(&d[0].message, "uppercase");
+        assert_one_saying(&d, "uppercase");
         assert_eq!(&text[d[0].loc.span.range()], "MyApp-migration-v1");
         let long = format!("{}-migration-v1", "a".repeat(60));
         let d = lint_one(&job(&long, BODY), "job-name-invalid");
@@ -155,8 +156,7 @@ mod tests {
             ("k/flux.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./k\n  postBuild:\n    substitute:\n      IMAGE_TAG: \"1.2.3+build_7\"\n".to_string()),
         ];
         let d = run("job-name-invalid", &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_contains(&d[0].message, "1.2.3+build_7");
+        assert_one_saying(&d, "1.2.3+build_7");
         assert_eq!(d[0].related.len(), 1);
     }
 
@@ -164,8 +164,7 @@ mod tests {
     fn replacement_values_from_the_tree() {
         let files = tagged_job("myapp-migration-placeholder", "V1_2", "{kind: Job}");
         let d = run("job-name-invalid", &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_contains(&d[0].message, "myapp-migration-V1_2");
+        assert_one_saying(&d, "myapp-migration-V1_2");
         assert_eq!(d[0].related.len(), 2);
     }
 

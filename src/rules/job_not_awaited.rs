@@ -745,7 +745,8 @@ impl Rule for JobNotAwaited {
 mod tests {
     use super::{KubectlWait, kubectl_waits};
     use crate::rules::testing::{
-        Job, app_waiting as deploy, assert_contains, assert_single, lint_files, run,
+        Job, app_waiting as deploy, assert_contains, assert_one_saying, assert_single, lint_files,
+        run,
     };
 
     const RULE: &str = "job-not-awaited";
@@ -865,8 +866,7 @@ mod tests {
                 ("k/deploy.yaml", deploy(APP)),
             ],
         );
-        assert_eq!(found.len(), 1);
-        assert_contains(&found[0].message, "Helm hook `post-install`");
+        assert_one_saying(&found, "Helm hook `post-install`");
     }
 
     #[test]
@@ -889,8 +889,7 @@ mod tests {
                 ("k/deploy.yaml", d.clone()),
             ],
         );
-        assert_eq!(found.len(), 1);
-        assert_contains(&found[0].message, "`||`");
+        assert_one_saying(&found, "`||`");
         assert_eq!(found[0].related.len(), 1);
         assert!(d[found[0].related[0].loc.span.range()].contains("|| true"));
     }
@@ -950,8 +949,7 @@ mod tests {
         };
         assert!(run(RULE, &files(flux("  wait: true\n"))).is_empty());
         let found = run(RULE, &files(flux("")));
-        assert_eq!(found.len(), 1);
-        assert_contains(&found[0].message, "without `wait: true`");
+        assert_one_saying(&found, "without `wait: true`");
         assert_eq!(found[0].related.len(), 1);
         // A Flux Kustomization nothing depends on is no stage.
         let lone = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./pre\n  wait: true\n".to_string();

@@ -86,7 +86,8 @@ impl Rule for JobTtlBreaksWait {
 #[cfg(test)]
 mod tests {
     use crate::rules::testing::{
-        Job, app_waiting as deploy, assert_contains, assert_single, run, wait_for,
+        Job, app_waiting as deploy, assert_contains, assert_one_saying, assert_single, run,
+        wait_for,
     };
 
     const RULE: &str = "job-ttl-breaks-wait";
@@ -136,8 +137,7 @@ mod tests {
     fn kubectl_wait_counts_and_zero_is_immediate() {
         let init = "        - name: wait\n          image: bitnami/kubectl:1.30\n          args: [wait, --for=condition=complete, job/myapp-migration-v1]\n          command: [kubectl]\n";
         let found = awaited("  ttlSecondsAfterFinished: 0\n", init);
-        assert_eq!(found.len(), 1);
-        assert_contains(&found[0].message, "as soon as it finishes");
+        assert_one_saying(&found, "as soon as it finishes");
         assert_contains(&found[0].message, "`kubectl wait`");
     }
 

@@ -73,7 +73,7 @@ impl Rule for JobTtlMissing {
 #[cfg(test)]
 mod tests {
     use crate::rules::testing::{
-        Job, assert_contains, assert_single, lint_files, lint_with_engine, run,
+        Job, assert_one_saying, assert_single, lint_files, lint_with_engine, run,
     };
 
     const RULE: &str = "job-ttl-missing";
@@ -152,7 +152,6 @@ mod tests {
             "",
         );
         let found = run(RULE, &with_app(&[("k/job.yaml", piling)]));
-        assert_eq!(found.len(), 1);
-        assert_contains(&found[0].message, "generateName");
+        assert_one_saying(&found, "generateName");
     }
 }

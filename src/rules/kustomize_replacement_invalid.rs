@@ -378,7 +378,7 @@ impl Rule for KustomizeReplacementInvalid {
 mod tests {
     use crate::base::diagnostic::{Diagnostic, Severity};
     use crate::engine::Settings;
-    use crate::rules::testing::{assert_contains, assert_single, run_with};
+    use crate::rules::testing::{assert_contains, assert_one_saying, assert_single, run_with};
 
     const VARS: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: v1.2.3, EMPTY: \"\"}\n";
     const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: app-migration-X}\nspec: {backoffLimit: 0, template: {spec: {restartPolicy: Never, containers: [{name: m, image: app}]}}}\n";
@@ -432,14 +432,12 @@ mod tests {
         let (k, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: variables, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n",
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_contains(&d[0].message, "nothing selected by");
+        assert_one_saying(&d, "nothing selected by");
         assert!(k[d[0].loc.span.range()].starts_with("{kind: ConfigMap, name: variables"));
         let (_, d) = lint_replacements(
             "- source: {fieldPath: metadata.name}\n  targets:\n  - select: {kind: Job}\n",
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_contains(&d[0].message, "selects 3 resources");
+        assert_one_saying(&d, "selects 3 resources");
     }
 
     #[test]
@@ -447,13 +445,11 @@ mod tests {
         let (_, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.TAG}\n  targets:\n  - select: {kind: Job}\n",
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_contains(&d[0].message, "`data.TAG` is missing");
+        assert_one_saying(&d, "`data.TAG` is missing");
         let (_, d) = lint_replacements(
             "- source:\n    kind: ConfigMap\n    name: vars\n    fieldPath: data.IMAGE_TAG\n    options: {delimiter: '.', index: 5}\n  targets:\n  - select: {kind: Job}\n",
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_contains(&d[0].message, "out of bounds");
+        assert_one_saying(&d, "out of bounds");
     }
 
     #[test]
@@ -552,8 +548,7 @@ mod tests {
         let (_, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.0.args.5\n    options: {create: true}\n",
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_contains(&d[0].message, "has 2 elements");
+        assert_one_saying(&d, "has 2 elements");
         assert_contains(&d[0].message, "cannot add a list element");
     }
 

@@ -320,3 +320,10 @@ pub fn assert_single_in<S: AsRef<str>>(found: &[Diagnostic], files: &[(&str, S)]
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(located(files, &found[0].loc), at, "{found:?}");
 }
+
+/// Panics unless `found` holds exactly one finding and its message contains `part`.
+#[track_caller]
+pub fn assert_one_saying(found: &[Diagnostic], part: &str) {
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_contains(&found[0].message, part);
+}
