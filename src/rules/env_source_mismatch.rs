@@ -691,9 +691,10 @@ mod tests {
             ],
         );
         assert_single(&diags, &d, "app-secrets");
-        assert!(diags[0].message.contains(
-            "gets `DATABASE_URL` from its envFrom Secret `app-secrets` (key `DATABASE_URL`)"
-        ));
+        assert_contains(
+            &diags[0].message,
+            "gets `DATABASE_URL` from its envFrom Secret `app-secrets` (key `DATABASE_URL`)",
+        );
         // The app's Secret lacks the key: the app does not get it at all.
         let secrets2 = secrets.replace("  DATABASE_URL: y", "  OTHER: y");
         let diags = run_unchecked(

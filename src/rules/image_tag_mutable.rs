@@ -315,9 +315,10 @@ mod tests {
         let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: migrate\n          image: my-app:latest\n          command: [npm, run, migrate]\n      containers:\n        - name: web\n          image: my-app:latest\n".to_string();
         let d = run(RULE, &[("k/web.yaml", text.clone())]);
         assert_eq!(d.len(), 2, "{d:?}");
-        assert!(d[0].message.starts_with(
-            "migration init container `migrate` of Deployment `web` runs `my-app:latest`"
-        ));
+        assert_starts_with(
+            &d[0].message,
+            "migration init container `migrate` of Deployment `web` runs `my-app:latest`",
+        );
         assert_starts_with(
             &d[1].message,
             "app container `web` of Deployment `web`, whose pods run the migration init container `migrate`, runs",

@@ -278,7 +278,9 @@ impl Rule for KustomizePlaceholderUnresolved {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{assert_contains, assert_single_in, located, run};
+    use crate::rules::testing::{
+        assert_contains, assert_single_in, assert_starts_with, located, run,
+    };
 
     const RULE: &str = "kustomize-placeholder-unresolved";
 
@@ -394,12 +396,9 @@ mod tests {
         let files = [("k/deploy.yaml", deploy.to_string())];
         let d = run(RULE, &files);
         assert_single_in(&d, &files, "'myapp-migration-${IMAGE_TAG}'");
-        assert!(
-            d[0].message.starts_with(
-                "the argument `myapp-migration-${IMAGE_TAG}` (args[1]) of container `wait` keeps"
-            ),
-            "{}",
-            d[0].message
+        assert_starts_with(
+            &d[0].message,
+            "the argument `myapp-migration-${IMAGE_TAG}` (args[1]) of container `wait` keeps",
         );
         assert!(d[0].message.ends_with("k8s-wait-for looks for a Job of that literal name, which cannot exist, and the pods never start"));
     }

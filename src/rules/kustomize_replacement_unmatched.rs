@@ -229,7 +229,7 @@ impl Rule for KustomizeReplacementUnmatched {
 mod tests {
     use crate::base::diagnostic::Diagnostic;
     use crate::engine::Settings;
-    use crate::rules::testing::{assert_contains, assert_single, run_with};
+    use crate::rules::testing::{assert_contains, assert_single, assert_starts_with, run_with};
 
     const VARS: &str =
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: v1.2.3}\n";
@@ -255,12 +255,9 @@ mod tests {
             &Settings::default(),
         );
         assert_single(&d, &k, "kind: Job\n      name: myapp-migration-.*");
-        assert!(
-            d[0].message.starts_with(
-                "replacement target name `myapp-migration-.*` only matches as a regular expression"
-            ),
-            "{}",
-            d[0].message
+        assert_starts_with(
+            &d[0].message,
+            "replacement target name `myapp-migration-.*` only matches as a regular expression",
         );
         assert_contains(&d[0].message, "`metadata.name` is never written");
         assert_eq!(d[0].related.len(), 1);

@@ -1017,13 +1017,9 @@ mod tests {
             ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
         ];
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(
-            d[0].message.contains(
-                "no RoleBinding in namespace `migrations` (the `-n migrations` argument)"
-            ),
-            "{}",
-            d[0].message
+        assert_one_saying(
+            &d,
+            "no RoleBinding in namespace `migrations` (the `-n migrations` argument)",
         );
         assert!(d[0].related.iter().any(|r| r.message == "the RoleBinding `wait-reads-jobs` grants in namespace `app`, but k8s-wait-for looks in `migrations`"));
         // A RoleBinding in `migrations` naming the pod's account of namespace `app` does.

@@ -353,7 +353,8 @@ impl Rule for RbacServiceAccountMissing {
 #[cfg(test)]
 mod tests {
     use crate::rules::testing::{
-        assert_single_in, assert_starts_with, located, role_binding, run, service_account as sa,
+        assert_one_saying, assert_single_in, assert_starts_with, located, role_binding, run,
+        service_account as sa,
     };
 
     const RULE: &str = "rbac-service-account-missing";
@@ -485,13 +486,9 @@ mod tests {
             ),
         ];
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(
-            d[0].message.contains(
-                "Role `job-reader`, which this context does not define in namespace `app`"
-            ),
-            "{}",
-            d[0].message
+        assert_one_saying(
+            &d,
+            "Role `job-reader`, which this context does not define in namespace `app`",
         );
         assert!(d[0].related.is_empty());
         // A near name is offered.

@@ -380,10 +380,9 @@ mod tests {
         let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config}\ndata:\n  DATABASE_URL: mysql://root:pw@db/app\n  DB_HOST: db\n  SECRET_NAME: app-db\n";
         let d = lint_one(cm, RULE);
         assert_single(&d, cm, "mysql://root:pw@db/app");
-        assert!(
-            d[0].message.starts_with(
-                "ConfigMap `app-config` key `DATABASE_URL` holds a URL with a password"
-            )
+        assert_starts_with(
+            &d[0].message,
+            "ConfigMap `app-config` key `DATABASE_URL` holds a URL with a password",
         );
         let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\nconfigMapGenerator:\n- name: vars\n  literals:\n  - IMAGE_TAG=v1\n  - DATABASE_URL=postgres://u:p4ss@db/app\n";
         let files = [
@@ -395,9 +394,10 @@ mod tests {
         ];
         let d = run(RULE, &files);
         assert_single(&d, k, "DATABASE_URL=postgres://u:p4ss@db/app");
-        assert!(d[0].message.starts_with(
-            "configMapGenerator `vars` key `DATABASE_URL` holds a URL with a password"
-        ));
+        assert_starts_with(
+            &d[0].message,
+            "configMapGenerator `vars` key `DATABASE_URL` holds a URL with a password",
+        );
         assert!(!d[0].message.contains("p4ss"));
     }
 }
