@@ -3,6 +3,14 @@
 //! A page's examples are fenced ```` ```yaml ```` blocks under `## Fails` and `## Passes`. A block
 //! may name its file (```` ```yaml file=k8s/job.yaml ````); consecutive blocks with file names
 //! form one multi-file example, a block without one is an example of its own (`example.yaml`).
+//!
+//! A failing example marks the findings it must produce with a YAML comment at the end of the
+//! line the finding points at: `backoffLimit: 3  # expect: job-backoff-limit-nonzero`. Several
+//! findings on one line are listed with commas (`# expect: rule-a, rule-a`, one name per
+//! finding). The page tests (`tests/it/rule_pages.rs`) check that the page's rule, and every rule
+//! a marker names, produces exactly the marked findings (rule, file, line and count) in that
+//! example, and that passing examples produce none of the page's rule. The markers are test
+//! annotations: [`body`] (what `explain` prints and SARIF carries as help) drops them.
 
 use std::collections::BTreeMap;
 
@@ -19,12 +27,43 @@ pub fn front_matter(page: &str) -> Option<BTreeMap<String, String>> {
     )
 }
 
-/// The page without its front matter (what `explain` prints).
-pub fn body(page: &str) -> &str {
-    page.strip_prefix("---\n")
+/// The page without its front matter and its examples' `# expect:` markers (what `explain`
+/// prints).
+pub fn body(page: &str) -> String {
+    let body = page
+        .strip_prefix("---\n")
         .and_then(|r| r.find("\n---\n").map(|e| &r[e + 5..]))
         .unwrap_or(page)
-        .trim_start()
+        .trim_start();
+    let mut out = String::with_capacity(body.len());
+    for line in body.split_inclusive('\n') {
+        match line.find(EXPECT) {
+            Some(at) => {
+                out.push_str(line[..at].trim_end_matches(' '));
+                if line.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// The marker of an expected finding in a failing example (see the module docs).
+pub const EXPECT: &str = "# expect: ";
+
+/// The findings a failing example's file marks: `(1-based line, rule)`, one per finding.
+pub fn expected_findings(content: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in content.lines().enumerate() {
+        if let Some(at) = line.find(EXPECT) {
+            for rule in line[at + EXPECT.len()..].split(',') {
+                out.push((i + 1, rule.trim().to_string()));
+            }
+        }
+    }
+    out
 }
 
 /// The first paragraph under `## What it checks`, its lines joined: what SARIF gives as the
@@ -114,6 +153,15 @@ mod tests {
         let fm = front_matter(page).unwrap();
         assert_eq!(fm["name"], "x");
         assert!(body(page).starts_with("# x"));
+        let marked = "# x\n\n```yaml\nspec:\n  backoffLimit: 3  # expect: a, a\n```\n";
+        assert_eq!(
+            body(marked),
+            "# x\n\n```yaml\nspec:\n  backoffLimit: 3\n```\n"
+        );
+        assert_eq!(
+            expected_findings("spec:\n  backoffLimit: 3  # expect: a, b\n"),
+            [(2, "a".to_string()), (2, "b".to_string())]
+        );
         let ex = examples(page);
         assert_eq!(ex.len(), 3);
         assert!(ex[0].fails);

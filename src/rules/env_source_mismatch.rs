@@ -553,28 +553,25 @@ impl Rule for EnvSourceMismatch {
 
 #[cfg(test)]
 mod tests {
-    use crate::base::diagnostic::Diagnostic;
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{
+        Deploy, Job, WAIT_V1, assert_contains, assert_one_saying, assert_single, migrate_container,
+        run, run_unchecked, wait_for,
+    };
 
     const RULE: &str = "env-source-mismatch";
 
-    fn run(files: &[(&str, &str)]) -> Vec<Diagnostic> {
-        lint_files(files)
-            .into_iter()
-            .filter(|d| d.rule == RULE)
-            .collect()
-    }
-
     fn job(env: &str) -> String {
-        format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: myapp-migration-v1\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: migrate\n          image: myapp-migration:v1\n          command: [npx, prisma, migrate, deploy]\n{env}"
-        )
+        let containers = format!("{}{env}", migrate_container("myapp-migration:v1"));
+        Job::default().containers(&containers).yaml()
     }
 
     fn deploy(env: &str) -> String {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait-for-migration\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, myapp-migration-v1]\n      containers:\n        - name: service\n          image: myapp:v1\n{env}"
-        )
+        let init = wait_for("wait-for-migration", WAIT_V1);
+        let d = Deploy::default()
+            .init(&init)
+            .app("service")
+            .image("myapp:v1");
+        d.app_extra(env).yaml()
     }
 
     fn secret_ref(name: &str, key: &str) -> String {
@@ -587,7 +584,7 @@ mod tests {
     fn different_secrets_point_at_the_app_side() {
         let j = job(&secret_ref("migration-db", "url"));
         let d = deploy(&secret_ref("app-db", "url"));
-        let diags = run(&[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
+        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
         assert_eq!(diags.len(), 1, "{diags:?}");
         let x = &diags[0];
         assert_eq!(&d[x.loc.span.range()], "app-db");
@@ -607,9 +604,8 @@ mod tests {
     fn different_keys_of_the_same_secret() {
         let j = job(&secret_ref("db", "migration_url"));
         let d = deploy(&secret_ref("db", "url"));
-        let diags = run(&[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
-        assert_eq!(diags.len(), 1, "{diags:?}");
-        assert!(diags[0].message.contains("key `migration_url`"));
+        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
+        assert_one_saying(&diags, "key `migration_url`");
     }
 
     #[test]
@@ -618,14 +614,10 @@ mod tests {
             "          env:\n            - name: DATABASE_URL\n              value: postgres://admin:hunter2@db:5432/app\n",
         );
         let d = deploy(&secret_ref("app-db", "url"));
-        let diags = run(&[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
+        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
         assert_eq!(diags.len(), 1, "{diags:?}");
         let x = &diags[0];
-        assert!(
-            x.message.contains("sets `DATABASE_URL` to a literal value"),
-            "{}",
-            x.message
-        );
+        assert_contains(&x.message, "sets `DATABASE_URL` to a literal value");
         assert!(!x.message.contains("hunter2") && !x.help.as_ref().unwrap().contains("hunter2"));
         assert!(x.related.iter().all(|r| !r.message.contains("hunter2")));
         assert_eq!(
@@ -641,11 +633,10 @@ mod tests {
         };
         let j = job(&lit("postgres://a:one@db/app"));
         let same = deploy(&lit("postgres://a:one@db/app"));
-        assert!(run(&[("k/job.yaml", &j), ("k/deploy.yaml", &same)]).is_empty());
+        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &same)]).is_empty());
         let other = deploy(&lit("postgres://a:two@db/app"));
-        let diags = run(&[("k/job.yaml", &j), ("k/deploy.yaml", &other)]);
-        assert_eq!(diags.len(), 1);
-        assert!(diags[0].message.contains("to a different literal value"));
+        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &other)]);
+        assert_one_saying(&diags, "to a different literal value");
         assert!(!diags[0].message.contains("one@") && !diags[0].message.contains("two@"));
         assert_eq!(&other[diags[0].loc.span.range()], "postgres://a:two@db/app");
     }
@@ -655,10 +646,10 @@ mod tests {
         let ef =
             "          envFrom:\n            - secretRef:\n                name: myapp-secrets\n";
         let j = job(ef);
-        assert!(run(&[("k/job.yaml", &j), ("k/deploy.yaml", &deploy(ef))]).is_empty());
+        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &deploy(ef))]).is_empty());
         // envFrom Secret `myapp-secrets` provides DATABASE_URL from key DATABASE_URL.
         let by_key = deploy(&secret_ref("myapp-secrets", "DATABASE_URL"));
-        assert!(run(&[("k/job.yaml", &j), ("k/deploy.yaml", &by_key)]).is_empty());
+        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &by_key)]).is_empty());
     }
 
     #[test]
@@ -667,7 +658,7 @@ mod tests {
             "          envFrom:\n            - secretRef:\n                name: myapp-secrets\n",
         );
         let d = deploy(&secret_ref("app-db", "url"));
-        let diags = run(&[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
+        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert!(
             diags[0]
@@ -680,7 +671,7 @@ mod tests {
         let d2 = deploy(
             "          envFrom:\n            - secretRef:\n                name: app-secrets\n",
         );
-        assert!(run(&[("k/job.yaml", &j), ("k/deploy.yaml", &d2)]).is_empty());
+        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d2)]).is_empty());
     }
 
     #[test]
@@ -692,23 +683,29 @@ mod tests {
             "          envFrom:\n            - secretRef:\n                name: app-secrets\n",
         );
         let secrets = "apiVersion: v1\nkind: Secret\nmetadata: {name: migration-secrets}\nstringData:\n  DATABASE_URL: x\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: app-secrets}\nstringData:\n  DATABASE_URL: y\n";
-        let diags = run(&[
-            ("k/job.yaml", &j),
-            ("k/deploy.yaml", &d),
-            ("k/s.yaml", secrets),
-        ]);
-        assert_eq!(diags.len(), 1, "{diags:?}");
-        assert_eq!(&d[diags[0].loc.span.range()], "app-secrets");
-        assert!(diags[0].message.contains(
-            "gets `DATABASE_URL` from its envFrom Secret `app-secrets` (key `DATABASE_URL`)"
-        ));
+        let diags = run_unchecked(
+            RULE,
+            &[
+                ("k/job.yaml", &j),
+                ("k/deploy.yaml", &d),
+                ("k/s.yaml", &secrets.to_string()),
+            ],
+        );
+        assert_single(&diags, &d, "app-secrets");
+        assert_contains(
+            &diags[0].message,
+            "gets `DATABASE_URL` from its envFrom Secret `app-secrets` (key `DATABASE_URL`)",
+        );
         // The app's Secret lacks the key: the app does not get it at all.
         let secrets2 = secrets.replace("  DATABASE_URL: y", "  OTHER: y");
-        let diags = run(&[
-            ("k/job.yaml", &j),
-            ("k/deploy.yaml", &d),
-            ("k/s.yaml", &secrets2),
-        ]);
+        let diags = run_unchecked(
+            RULE,
+            &[
+                ("k/job.yaml", &j),
+                ("k/deploy.yaml", &d),
+                ("k/s.yaml", &secrets2),
+            ],
+        );
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert!(
             diags[0]
@@ -724,9 +721,12 @@ mod tests {
             "          envFrom:\n            - prefix: DATABASE_\n              secretRef:\n                name: db\n",
         );
         let d = deploy(&secret_ref("db", "URL"));
-        assert!(run(&[("k/job.yaml", &j), ("k/deploy.yaml", &d)]).is_empty());
+        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]).is_empty());
         let d = deploy(&secret_ref("db", "DATABASE_URL"));
-        assert_eq!(run(&[("k/job.yaml", &j), ("k/deploy.yaml", &d)]).len(), 1);
+        assert_eq!(
+            run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]).len(),
+            1
+        );
     }
 
     #[test]
@@ -734,9 +734,8 @@ mod tests {
         // The app sets it, the migration neither sets it nor has envFrom.
         let j = job("");
         let d = deploy(&secret_ref("app-db", "url"));
-        let diags = run(&[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
-        assert_eq!(diags.len(), 1, "{diags:?}");
-        assert!(diags[0].message.contains("does not set `DATABASE_URL`"));
+        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
+        assert_one_saying(&diags, "does not set `DATABASE_URL`");
         assert!(
             diags[0]
                 .message
@@ -748,10 +747,10 @@ mod tests {
         );
         assert_eq!(&j[diags[0].related[0].loc.span.range()], "name");
         // Neither sets it: nothing to compare.
-        assert!(run(&[("k/job.yaml", &j), ("k/deploy.yaml", &deploy(""))]).is_empty());
+        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &deploy(""))]).is_empty());
         // The migration has envFrom of unknown contents and the app has nothing: cannot say.
         let j = job("          envFrom:\n            - secretRef: {name: s}\n");
-        assert!(run(&[("k/job.yaml", &j), ("k/deploy.yaml", &deploy(""))]).is_empty());
+        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &deploy(""))]).is_empty());
     }
 
     #[test]
@@ -771,10 +770,7 @@ mod tests {
             ("k/s.yaml", s.to_string()),
             ("k/kustomization.yaml", k.to_string()),
         ];
-        let diags: Vec<_> = lint_files(&files)
-            .into_iter()
-            .filter(|d| d.rule == RULE)
-            .collect();
+        let diags = run(RULE, &files);
         assert!(diags.is_empty(), "{diags:?}");
     }
 
@@ -798,23 +794,15 @@ mod tests {
             ("k/s1.yaml", s.replace("NS", "jobs")),
             ("k/s2.yaml", s.replace("NS", "app")),
         ];
-        let diags: Vec<_> = lint_files(&files)
-            .into_iter()
-            .filter(|d| d.rule == RULE)
-            .collect();
-        assert_eq!(diags.len(), 1, "{diags:?}");
-        assert!(
-            diags[0].message.contains("Secret `db` in namespace `app`"),
-            "{}",
-            diags[0].message
-        );
-        assert!(diags[0].message.contains("Secret `db` in namespace `jobs`"));
+        let diags = run(RULE, &files);
+        assert_one_saying(&diags, "Secret `db` in namespace `app`");
+        assert_contains(&diags[0].message, "Secret `db` in namespace `jobs`");
     }
 
     #[test]
     fn init_container_variant() {
         let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: migrate\n          image: app:v1\n          command: [npm, run, migrate]\n          envFrom:\n            - secretRef: {name: migrate-db}\n      containers:\n        - name: web\n          image: app:v1\n          envFrom:\n            - secretRef: {name: web-db}\n        - name: proxy\n          image: cloud-sql-proxy:2\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: migrate-db}\nstringData: {DATABASE_URL: a}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: web-db}\nstringData: {DATABASE_URL: b}\n";
-        let diags = run(&[("k/web.yaml", text)]);
+        let diags = run(RULE, &[("k/web.yaml", text)]);
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert!(
             diags[0]
@@ -833,9 +821,9 @@ mod tests {
     fn unknown_values_are_skipped() {
         let j = job(&secret_ref("${DB_SECRET}", "url"));
         let d = deploy(&secret_ref("app-db", "url"));
-        assert!(run(&[("k/job.yaml", &j), ("k/deploy.yaml", &d)]).is_empty());
+        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]).is_empty());
         let field = "          env:\n            - name: DATABASE_URL\n              valueFrom:\n                fieldRef: {fieldPath: metadata.name}\n";
-        assert!(run(&[("k/job.yaml", &job(field)), ("k/deploy.yaml", &d)]).is_empty());
+        assert!(run(RULE, &[("k/job.yaml", &job(field)), ("k/deploy.yaml", &d)]).is_empty());
     }
 
     #[test]
@@ -848,7 +836,7 @@ mod tests {
         let j = job(&lit("DB_URL", "a"));
         let d = deploy(&lit("DB_URL", "b"));
         let files = [("k/job.yaml", j.as_str()), ("k/deploy.yaml", d.as_str())];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
         let settings = Settings {
             database_env: vec!["DB_URL".into()],
             ..Settings::default()

@@ -361,31 +361,40 @@ impl Rule for ImageTagMismatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{
+        Deploy, Job, assert_contains, assert_starts_with, migrate_container, run, wait_for,
+    };
 
     const RULE: &str = "image-tag-mismatch";
 
-    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
-        lint_files(files)
-            .into_iter()
-            .filter(|d| d.rule == RULE)
-            .collect()
-    }
-
     fn job(name: &str, image: &str) -> String {
-        format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: migrate\n          image: {image}\n          command: [npx, prisma, migrate, deploy]\n"
-        )
+        Job::default()
+            .name(name)
+            .containers(&migrate_container(image))
+            .yaml()
     }
 
     fn deploy(target: &str, image: &str) -> String {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait-for-migration\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, \"{target}\"]\n      containers:\n        - name: service\n          image: {image}\n"
-        )
+        let init = wait_for("wait-for-migration", &format!("[job-wr, \"{target}\"]"));
+        Deploy::default()
+            .init(&init)
+            .app("service")
+            .image(image)
+            .yaml()
     }
 
     const VARS: &str =
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: v2}\n";
+
+    /// The name, the migration image and the app image tagged through the `vars` replacement.
+    fn tagged(job_image: &str, app_image: &str) -> [(&'static str, String); 4] {
+        [
+            ("k/vars.yaml", VARS.to_string()),
+            ("k/job.yaml", job("myapp-migration-TAG", job_image)),
+            ("k/deploy.yaml", deploy("myapp-migration-TAG", app_image)),
+            ("k/kustomization.yaml", kust("")),
+        ]
+    }
 
     fn kust(extra: &str) -> String {
         format!(
@@ -445,7 +454,7 @@ mod tests {
                 kust("images:\n- name: registry.example.com/myapp\n  newTag: v3\n"),
             ),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         let deploy_text = &files[2].1;
         assert_eq!(
@@ -469,59 +478,38 @@ mod tests {
 
     #[test]
     fn migration_image_disagrees_with_name_and_app() {
-        let files = [
-            ("k/vars.yaml", VARS.to_string()),
-            (
-                "k/job.yaml",
-                job("myapp-migration-TAG", "myapp-migration:v1"),
-            ),
-            ("k/deploy.yaml", deploy("myapp-migration-TAG", "myapp:v2")),
-            ("k/kustomization.yaml", kust("")),
-        ];
-        let d = run(&files);
+        let files = tagged("myapp-migration:v1", "myapp:v2");
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(&files[1].1[d[0].loc.span.range()], "myapp-migration:v1");
-        assert!(
-            d[0].message
-                .starts_with("the migration image of Job `myapp-migration-v2`")
+        assert_starts_with(
+            &d[0].message,
+            "the migration image of Job `myapp-migration-v2`",
         );
-        assert!(
-            d[0].message
-                .contains("the migration applies the schema of `v1` while the app expects `v2`")
+        assert_contains(
+            &d[0].message,
+            "the migration applies the schema of `v1` while the app expects `v2`",
         );
     }
 
     #[test]
     fn name_disagrees_with_both_images() {
-        let files = [
-            ("k/vars.yaml", VARS.to_string()),
-            (
-                "k/job.yaml",
-                job("myapp-migration-TAG", "myapp-migration:v3"),
-            ),
-            ("k/deploy.yaml", deploy("myapp-migration-TAG", "myapp:v3")),
-            ("k/kustomization.yaml", kust("")),
-        ];
-        let d = run(&files);
+        let files = tagged("myapp-migration:v3", "myapp:v3");
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(&files[1].1[d[0].loc.span.range()], "myapp-migration-TAG");
-        assert!(d[0].message.starts_with("job name `myapp-migration-v2` is versioned `v2`, but the app container `service` of Deployment `myapp` runs `myapp:v3`, like the migration image `myapp-migration:v3`"), "{}", d[0].message);
+        assert_starts_with(
+            &d[0].message,
+            "job name `myapp-migration-v2` is versioned `v2`, but the app container `service` of Deployment `myapp` runs `myapp:v3`, like the migration image `myapp-migration:v3`",
+        );
         // related: the replacement that wrote the name, its source, the app image.
         assert_eq!(d[0].related.len(), 3, "{:?}", d[0].related);
     }
 
     #[test]
     fn agreeing_tags_pass() {
-        let files = [
-            ("k/vars.yaml", VARS.to_string()),
-            (
-                "k/job.yaml",
-                job("myapp-migration-TAG", "myapp-migration:v2"),
-            ),
-            ("k/deploy.yaml", deploy("myapp-migration-TAG", "myapp:v2")),
-            ("k/kustomization.yaml", kust("")),
-        ];
-        assert!(run(&files).is_empty());
+        let files = tagged("myapp-migration:v2", "myapp:v2");
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
@@ -534,7 +522,7 @@ mod tests {
             ),
             ("k/deploy.yaml", deploy("myapp-migration-v1", "myapp:v2")),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
         let files = [
             (
                 "k/job.yaml",
@@ -542,7 +530,7 @@ mod tests {
             ),
             ("k/deploy.yaml", deploy("myapp-migration-v1", "myapp:v2")),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1);
         assert_eq!(&files[0].1[d[0].loc.span.range()], "myapp-migration:v1");
         assert!(d[0].message.ends_with("the app waits for a migration of another release and then runs against a schema it was not built for"));
@@ -561,7 +549,7 @@ mod tests {
                 ("k/job.yaml", job("myapp-migration-v1", job_image)),
                 ("k/deploy.yaml", deploy("myapp-migration-v1", app_image)),
             ];
-            assert!(run(&files).is_empty(), "{job_image}");
+            assert!(run(RULE, &files).is_empty(), "{job_image}");
         }
     }
 
@@ -579,7 +567,7 @@ mod tests {
             ("k/deploy.yaml", deploy("myapp-migration-TAG", "myapp:v3")),
             ("k/kustomization.yaml", k),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
         let flux = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./k\n  postBuild:\n    substitute:\n      GIT_SHA: 4f53cda\n";
         let files = [
             (
@@ -592,7 +580,7 @@ mod tests {
             ),
             ("k/flux.yaml", flux.to_string()),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
@@ -606,11 +594,11 @@ mod tests {
             ("k/deploy.yaml", deploy("myapp-migration-TAG", "myapp:v3")),
             ("k/kustomization.yaml", k.to_string()),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
-        assert!(
-            d[0].message
-                .starts_with("job name `myapp-migration-v2` is versioned `v2`")
+        assert_starts_with(
+            &d[0].message,
+            "job name `myapp-migration-v2` is versioned `v2`",
         );
     }
 
@@ -631,7 +619,7 @@ mod tests {
             ),
             ("k/flux.yaml", flux.to_string()),
         ];
-        assert!(run(&ok).is_empty());
+        assert!(run(RULE, &ok).is_empty());
         let bad = [
             (
                 "k/job.yaml",
@@ -646,7 +634,7 @@ mod tests {
             ),
             ("k/flux.yaml", flux.to_string()),
         ];
-        let d = run(&bad);
+        let d = run(RULE, &bad);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(&bad[1].1[d[0].loc.span.range()], "myapp:v4");
     }

@@ -189,27 +189,24 @@ impl Rule for ImageTagMutable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{
+        Deploy, Job, WAIT_IMAGE, WAIT_V1, assert_contains, assert_starts_with, migrate_container,
+        run, wait_for,
+    };
 
     const RULE: &str = "image-tag-mutable";
 
-    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
-        lint_files(files)
-            .into_iter()
-            .filter(|d| d.rule == RULE)
-            .collect()
-    }
-
     fn job(image: &str) -> String {
-        format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: myapp-migration-v1\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: migrate\n          image: {image}\n          command: [npx, prisma, migrate, deploy]\n"
-        )
+        Job::default().containers(&migrate_container(image)).yaml()
     }
 
     fn deploy(wait_image: &str, image: &str) -> String {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait-for-migration\n          image: {wait_image}\n          args: [job-wr, myapp-migration-v1]\n      containers:\n        - name: service\n          image: {image}\n"
-        )
+        let init = wait_for("wait-for-migration", WAIT_V1).replace(WAIT_IMAGE, wait_image);
+        Deploy::default()
+            .init(&init)
+            .app("service")
+            .image(image)
+            .yaml()
     }
 
     #[test]
@@ -238,7 +235,7 @@ mod tests {
                 deploy("groundnuty/k8s-wait-for", "registry.example.com/myapp"),
             ),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
         let job_d = d
             .iter()
@@ -260,7 +257,10 @@ mod tests {
             &files[1].1[app_d.loc.span.range()],
             "registry.example.com/myapp"
         );
-        assert!(app_d.message.starts_with("app container `service` of Deployment `myapp`, which waits for the migration Job `myapp-migration-v1`, runs `registry.example.com/myapp`, which has no tag or digest"), "{}", app_d.message);
+        assert_starts_with(
+            &app_d.message,
+            "app container `service` of Deployment `myapp`, which waits for the migration Job `myapp-migration-v1`, runs `registry.example.com/myapp`, which has no tag or digest",
+        );
         // The untagged k8s-wait-for image is another rule's business.
         assert!(d.iter().all(|d| !d.message.contains("k8s-wait-for")));
     }
@@ -276,7 +276,7 @@ mod tests {
             ),
             ("k/kustomization.yaml", k.to_string()),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
         // An images entry that sets latest is reported at the manifest with its writer.
         let k2 = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [job.yaml, deploy.yaml]\nimages:\n- name: myapp\n  newTag: latest\n";
         let files = [
@@ -287,10 +287,10 @@ mod tests {
             ),
             ("k/kustomization.yaml", k2.to_string()),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(&files[1].1[d[0].loc.span.range()], "myapp:v1");
-        assert!(d[0].message.contains("runs `myapp:latest`"));
+        assert_contains(&d[0].message, "runs `myapp:latest`");
         assert_eq!(d[0].related[0].message, "written by images");
     }
 
@@ -307,21 +307,25 @@ mod tests {
             ("base/kustomization.yaml", base.to_string()),
             ("prod/kustomization.yaml", overlay.to_string()),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
     fn init_container_migration() {
         let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: migrate\n          image: my-app:latest\n          command: [npm, run, migrate]\n      containers:\n        - name: web\n          image: my-app:latest\n".to_string();
-        let d = run(&[("k/web.yaml", text.clone())]);
+        let d = run(RULE, &[("k/web.yaml", text.clone())]);
         assert_eq!(d.len(), 2, "{d:?}");
-        assert!(d[0].message.starts_with(
-            "migration init container `migrate` of Deployment `web` runs `my-app:latest`"
-        ));
-        assert!(d[1].message.starts_with("app container `web` of Deployment `web`, whose pods run the migration init container `migrate`, runs"));
+        assert_starts_with(
+            &d[0].message,
+            "migration init container `migrate` of Deployment `web` runs `my-app:latest`",
+        );
+        assert_starts_with(
+            &d[1].message,
+            "app container `web` of Deployment `web`, whose pods run the migration init container `migrate`, runs",
+        );
         assert_eq!(&text[d[1].loc.span.range()], "my-app:latest");
         // An ordinary Deployment with `latest` is not this rule's business.
         let plain = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: my-app:latest\n".to_string();
-        assert!(run(&[("k/web.yaml", plain)]).is_empty());
+        assert!(run(RULE, &[("k/web.yaml", plain)]).is_empty());
     }
 }

@@ -245,22 +245,19 @@ impl Rule for InitMigrationRace {
 
 #[cfg(test)]
 mod tests {
-    use crate::base::diagnostic::Diagnostic;
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{
+        Deploy, assert_one_saying, assert_single, assert_starts_with, run, run_unchecked,
+    };
 
     const RULE: &str = "init-migration-race";
 
-    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
-        lint_files(files)
-            .into_iter()
-            .filter(|d| d.rule == RULE)
-            .collect()
-    }
-
     fn workload(kind: &str, spec: &str, init: &str) -> String {
-        format!(
-            "apiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: web\nspec:\n{spec}  template:\n    spec:\n      initContainers:\n{init}      containers:\n        - name: web\n          image: my-app:v1\n"
-        )
+        let d = Deploy::default()
+            .kind(kind)
+            .name("web")
+            .spec(spec)
+            .init(init);
+        d.app("web").image("my-app:v1").yaml()
     }
 
     const NPM: &str = "        - name: migrate\n          image: my-app:v1\n          command: [\"npm\", \"run\", \"migrate\"]\n";
@@ -268,12 +265,8 @@ mod tests {
     #[test]
     fn three_replicas_point_at_the_command() {
         let text = workload("Deployment", "  replicas: 3\n", NPM);
-        let d = run(&[("k/web.yaml", text.clone())]);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(
-            &text[d[0].loc.span.range()],
-            "[\"npm\", \"run\", \"migrate\"]"
-        );
+        let d = run(RULE, &[("k/web.yaml", text.clone())]);
+        assert_single(&d, &text, "[\"npm\", \"run\", \"migrate\"]");
         assert_eq!(
             d[0].path.as_deref(),
             Some("spec.template.spec.initContainers[0].command")
@@ -291,10 +284,10 @@ mod tests {
     fn one_replica_or_absent_passes() {
         for spec in ["  replicas: 1\n", ""] {
             let text = workload("Deployment", spec, NPM);
-            assert!(run(&[("k/web.yaml", text)]).is_empty(), "{spec}");
+            assert!(run(RULE, &[("k/web.yaml", text)]).is_empty(), "{spec}");
         }
         let unknown = workload("Deployment", "  replicas: ${REPLICAS}\n", NPM);
-        assert!(run(&[("k/web.yaml", unknown)]).is_empty());
+        assert!(run_unchecked(RULE, &[("k/web.yaml", unknown)]).is_empty());
     }
 
     #[test]
@@ -304,9 +297,8 @@ mod tests {
             ("k/web.yaml", workload("Deployment", "  replicas: 1\n", NPM)),
             ("k/kustomization.yaml", k.to_string()),
         ];
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].message.contains("(4 replicas)"));
+        let d = run(RULE, &files);
+        assert_one_saying(&d, "(4 replicas)");
         let msgs: Vec<&str> = d[0].related.iter().map(|r| r.message.as_str()).collect();
         assert_eq!(
             msgs,
@@ -320,7 +312,7 @@ mod tests {
             ("k/web.yaml", workload("Deployment", "  replicas: 3\n", NPM)),
             ("k/kustomization.yaml", k.replace("count: 4", "count: 1")),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
@@ -330,12 +322,8 @@ mod tests {
             ("k/web.yaml", workload("Deployment", "", NPM)),
             ("k/hpa.yaml", hpa.to_string()),
         ];
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(
-            d[0].message
-                .contains("(HorizontalPodAutoscaler `web` scales it up to 5 pods)")
-        );
+        let d = run(RULE, &files);
+        assert_one_saying(&d, "(HorizontalPodAutoscaler `web` scales it up to 5 pods)");
         assert_eq!(&hpa[d[0].related[0].loc.span.range()], "5");
         // An HPA capped at one pod, or aimed at another workload, does not count.
         for other in [
@@ -346,7 +334,7 @@ mod tests {
                 ("k/web.yaml", workload("Deployment", "", NPM)),
                 ("k/hpa.yaml", other),
             ];
-            assert!(run(&files).is_empty());
+            assert!(run(RULE, &files).is_empty());
         }
     }
 
@@ -359,7 +347,7 @@ mod tests {
             ("k/hpa.yaml", hpa.to_string()),
             ("k/kustomization.yaml", k.to_string()),
         ];
-        assert_eq!(run(&files).len(), 1);
+        assert_eq!(run(RULE, &files).len(), 1);
     }
 
     #[test]
@@ -369,33 +357,30 @@ mod tests {
             "  replicas: 3\n  strategy:\n    type: Recreate\n",
             NPM,
         );
-        let d = run(&[("k/web.yaml", text.clone())]);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].message.contains("`strategy: Recreate` only removes the old pods first and then creates all new pods at once"));
+        let d = run(RULE, &[("k/web.yaml", text.clone())]);
+        assert_one_saying(
+            &d,
+            "`strategy: Recreate` only removes the old pods first and then creates all new pods at once",
+        );
         assert_eq!(&text[d[0].related[1].loc.span.range()], "Recreate");
     }
 
     #[test]
     fn daemonsets_and_statefulsets() {
         let ds = workload("DaemonSet", "", NPM);
-        let d = run(&[("k/ds.yaml", ds)]);
-        assert_eq!(d.len(), 1);
-        assert!(
-            d[0].message
-                .contains("of DaemonSet `web` (one pod per node)")
-        );
+        let d = run(RULE, &[("k/ds.yaml", ds)]);
+        assert_one_saying(&d, "of DaemonSet `web` (one pod per node)");
         let sts = workload("StatefulSet", "  replicas: 3\n", NPM);
-        assert!(run(&[("k/sts.yaml", sts)]).is_empty());
+        assert!(run(RULE, &[("k/sts.yaml", sts)]).is_empty());
         let par = workload(
             "StatefulSet",
             "  replicas: 3\n  podManagementPolicy: Parallel\n",
             NPM,
         );
-        let d = run(&[("k/sts.yaml", par)]);
-        assert_eq!(d.len(), 1);
-        assert!(
-            d[0].message
-                .contains("`podManagementPolicy: Parallel` starts and replaces the pods together")
+        let d = run(RULE, &[("k/sts.yaml", par)]);
+        assert_one_saying(
+            &d,
+            "`podManagementPolicy: Parallel` starts and replaces the pods together",
         );
     }
 
@@ -403,19 +388,22 @@ mod tests {
     fn args_image_and_name_anchors() {
         let args = "        - name: migrate\n          image: my-app:v1\n          command: [python]\n          args: [manage.py, migrate]\n";
         let text = workload("Deployment", "  replicas: 2\n", args);
-        let d = run(&[("k/web.yaml", text.clone())]);
+        let d = run(RULE, &[("k/web.yaml", text.clone())]);
         assert_eq!(&text[d[0].loc.span.range()], "[manage.py, migrate]");
         let image = "        - name: schema\n          image: registry/my-app-migrations:v1\n";
         let text = workload("Deployment", "  replicas: 2\n", image);
-        let d = run(&[("k/web.yaml", text.clone())]);
+        let d = run(RULE, &[("k/web.yaml", text.clone())]);
         assert_eq!(
             &text[d[0].loc.span.range()],
             "registry/my-app-migrations:v1"
         );
-        assert!(d[0].message.starts_with("init container `schema` looks like a migration (its image `registry/my-app-migrations:v1` is a migration image) and runs in every pod of Deployment `web` (2 replicas)"), "{}", d[0].message);
+        assert_starts_with(
+            &d[0].message,
+            "init container `schema` looks like a migration (its image `registry/my-app-migrations:v1` is a migration image) and runs in every pod of Deployment `web` (2 replicas)",
+        );
         let name = "        - name: db-migrate\n          image: my-app:v1\n          command: [./entrypoint.sh]\n";
         let text = workload("Deployment", "  replicas: 2\n", name);
-        let d = run(&[("k/web.yaml", text.clone())]);
+        let d = run(RULE, &[("k/web.yaml", text.clone())]);
         assert_eq!(&text[d[0].loc.span.range()], "db-migrate");
     }
 
@@ -423,18 +411,24 @@ mod tests {
     fn waits_and_checks_are_not_migrations() {
         let wait = "        - name: wait-for-migration\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, web-migration-v1]\n";
         assert!(
-            run(&[(
-                "k/web.yaml",
-                workload("Deployment", "  replicas: 3\n", wait)
-            )])
+            run(
+                RULE,
+                &[(
+                    "k/web.yaml",
+                    workload("Deployment", "  replicas: 3\n", wait)
+                )]
+            )
             .is_empty()
         );
         let check = "        - name: check-migrations\n          image: my-app:v1\n          command: [python, manage.py, migrate, --check]\n";
         assert!(
-            run(&[(
-                "k/web.yaml",
-                workload("Deployment", "  replicas: 3\n", check)
-            )])
+            run(
+                RULE,
+                &[(
+                    "k/web.yaml",
+                    workload("Deployment", "  replicas: 3\n", check)
+                )]
+            )
             .is_empty()
         );
     }

@@ -134,22 +134,16 @@ impl Rule for InitResourcesMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::base::diagnostic::Diagnostic;
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{Deploy, assert_contains, assert_single, assert_starts_with, run};
 
     const RULE: &str = "init-resources-missing";
 
-    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
-        lint_files(files)
-            .into_iter()
-            .filter(|d| d.rule == RULE)
-            .collect()
-    }
-
     fn deploy(init: &str) -> String {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\nspec:\n  template:\n    spec:\n      initContainers:\n{init}      containers:\n        - name: service\n          image: myapp:v1\n"
-        )
+        Deploy::default()
+            .init(init)
+            .app("service")
+            .image("myapp:v1")
+            .yaml()
     }
 
     const WAIT: &str = "        - name: wait-for-migration\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, myapp-migration-v1]\n";
@@ -157,14 +151,16 @@ mod tests {
     #[test]
     fn wait_for_without_resources_points_at_the_name_key() {
         let text = deploy(WAIT);
-        let d = run(&[("k/d.yaml", text.clone())]);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(&text[d[0].loc.span.range()], "name");
+        let d = run(RULE, &[("k/d.yaml", text.clone())]);
+        assert_single(&d, &text, "name");
         assert_eq!(
             d[0].path.as_deref(),
             Some("spec.template.spec.initContainers[0]")
         );
-        assert!(d[0].message.starts_with("k8s-wait-for init container `wait-for-migration` of Deployment `myapp` has no resources.requests and no resources.limits: its requests count in the pod's effective request"), "{}", d[0].message);
+        assert_starts_with(
+            &d[0].message,
+            "k8s-wait-for init container `wait-for-migration` of Deployment `myapp` has no resources.requests and no resources.limits: its requests count in the pod's effective request",
+        );
     }
 
     #[test]
@@ -172,20 +168,19 @@ mod tests {
         let text = deploy(&format!(
             "{WAIT}          resources:\n            requests: {{cpu: 10m, memory: 32Mi}}\n"
         ));
-        let d = run(&[("k/d.yaml", text.clone())]);
-        assert_eq!(d.len(), 1);
-        assert_eq!(&text[d[0].loc.span.range()], "resources");
-        assert!(
-            d[0].message
-                .contains("has resources.requests but no resources.limits")
+        let d = run(RULE, &[("k/d.yaml", text.clone())]);
+        assert_single(&d, &text, "resources");
+        assert_contains(
+            &d[0].message,
+            "has resources.requests but no resources.limits",
         );
         let text = deploy(&format!(
             "{WAIT}          resources:\n            requests: {{}}\n            limits: {{cpu: 100m}}\n"
         ));
-        let d = run(&[("k/d.yaml", text)]);
-        assert!(
-            d[0].message
-                .contains("has resources.limits but no resources.requests")
+        let d = run(RULE, &[("k/d.yaml", text)]);
+        assert_contains(
+            &d[0].message,
+            "has resources.limits but no resources.requests",
         );
     }
 
@@ -194,11 +189,11 @@ mod tests {
         let ok = deploy(&format!(
             "{WAIT}          resources:\n            requests: {{cpu: 10m, memory: 32Mi}}\n            limits: {{cpu: 100m, memory: 64Mi}}\n"
         ));
-        assert!(run(&[("k/d.yaml", ok)]).is_empty());
+        assert!(run(RULE, &[("k/d.yaml", ok)]).is_empty());
         let other = deploy(
             "        - name: copy-config\n          image: busybox:1.36\n          command: [cp, /a, /b]\n",
         );
-        assert!(run(&[("k/d.yaml", other)]).is_empty());
+        assert!(run(RULE, &[("k/d.yaml", other)]).is_empty());
     }
 
     #[test]
@@ -206,21 +201,18 @@ mod tests {
         let text = deploy(
             "        - name: migrate\n          image: myapp:v1\n          command: [npx, prisma, migrate, deploy]\n",
         );
-        let d = run(&[("k/d.yaml", text)]);
+        let d = run(RULE, &[("k/d.yaml", text)]);
         assert_eq!(d.len(), 1);
-        assert!(
-            d[0].message
-                .starts_with("migration init container `migrate`")
-        );
+        assert_starts_with(&d[0].message, "migration init container `migrate`");
     }
 
     #[test]
     fn a_limit_range_with_defaults_fills_them_in() {
         let lr = "apiVersion: v1\nkind: LimitRange\nmetadata: {name: defaults}\nspec:\n  limits:\n  - type: Container\n    default: {cpu: 200m, memory: 128Mi}\n";
         let files = [("k/d.yaml", deploy(WAIT)), ("k/lr.yaml", lr.to_string())];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
         let other_ns = lr.replace("name: defaults}", "name: defaults, namespace: other}");
         let files = [("k/d.yaml", deploy(WAIT)), ("k/lr.yaml", other_ns)];
-        assert_eq!(run(&files).len(), 1);
+        assert_eq!(run(RULE, &files).len(), 1);
     }
 }

@@ -59,45 +59,35 @@ impl Rule for JobBackoffLimitNonzero {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{job, lint_one};
+    use crate::rules::testing::{BODY, assert_contains, assert_single, job, lint_one};
+
+    const RULE: &str = "job-backoff-limit-nonzero";
+    /// A Job spec without `backoffLimit`.
+    const TEMPLATE: &str = "  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n";
 
     #[test]
     fn absent_limit_points_at_spec() {
-        let text = job(
-            "myapp-migration-v1",
-            "  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n",
-        );
-        let d = lint_one(&text, "job-backoff-limit-nonzero");
-        assert_eq!(d.len(), 1);
-        assert!(d[0].message.contains("6 times"));
-        assert_eq!(&text[d[0].loc.span.range()], "spec");
+        let text = job("myapp-migration-v1", TEMPLATE);
+        let d = lint_one(&text, RULE);
+        assert_single(&d, &text, "spec");
+        assert_contains(&d[0].message, "6 times");
         assert_eq!(d[0].path.as_deref(), Some("spec"));
     }
 
     #[test]
     fn positive_limit_points_at_the_value() {
-        let text = job(
-            "db-migrate-v2",
-            "  backoffLimit: 3\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n",
-        );
-        let d = lint_one(&text, "job-backoff-limit-nonzero");
-        assert_eq!(d.len(), 1);
-        assert_eq!(&text[d[0].loc.span.range()], "3");
-        assert!(d[0].message.contains("3 times"));
+        let text = job("db-migrate-v2", &format!("  backoffLimit: 3\n{TEMPLATE}"));
+        let d = lint_one(&text, RULE);
+        assert_single(&d, &text, "3");
+        assert_contains(&d[0].message, "3 times");
     }
 
     #[test]
     fn zero_or_non_migration_jobs_pass() {
-        let ok = job(
-            "myapp-migration-v1",
-            "  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n",
-        );
-        assert!(lint_one(&ok, "job-backoff-limit-nonzero").is_empty());
-        let other = job(
-            "nightly-report",
-            "  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n",
-        );
-        assert!(lint_one(&other, "job-backoff-limit-nonzero").is_empty());
+        let ok = job("myapp-migration-v1", BODY);
+        assert!(lint_one(&ok, RULE).is_empty());
+        let other = job("nightly-report", TEMPLATE);
+        assert!(lint_one(&other, RULE).is_empty());
     }
 
     #[test]
@@ -106,6 +96,6 @@ mod tests {
             "release-step",
             "  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: m\n        image: app:1\n        command: [python, manage.py, migrate]\n",
         );
-        assert_eq!(lint_one(&text, "job-backoff-limit-nonzero").len(), 1);
+        assert_eq!(lint_one(&text, RULE).len(), 1);
     }
 }

@@ -78,20 +78,21 @@ impl Rule for JobForceAnnotationMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{lint_one, lint_with_engine};
+    use crate::rules::testing::{Job, assert_single, lint_one, lint_with_engine};
 
     fn job(meta_extra: &str) -> String {
-        format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: myapp-migration-v1\n{meta_extra}spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: m, image: app:1}}]\n"
-        )
+        let containers = " [{name: m, image: app:1}]\n";
+        Job::default()
+            .meta(meta_extra)
+            .containers(containers)
+            .yaml()
     }
 
     #[test]
     fn missing_points_at_metadata() {
         let text = job("");
         let d = lint_one(&text, "job-force-annotation-missing");
-        assert_eq!(d.len(), 1);
-        assert_eq!(&text[d[0].loc.span.range()], "metadata");
+        assert_single(&d, &text, "metadata");
     }
 
     #[test]

@@ -133,20 +133,19 @@ impl Rule for JobNameInvalid {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{job, lint_files, lint_one};
-
-    const BODY: &str = "  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n";
+    use crate::rules::testing::{
+        BODY, assert_contains, assert_one_saying, job, lint_one, run, tagged_job,
+    };
 
     #[test]
     fn literal_names() {
         let text = job("MyApp-migration-v1", BODY);
         let d = lint_one(&text, "job-name-invalid");
-        assert_eq!(d.len(), 1);
-        assert!(d[0].message.contains("uppercase"));
+        assert_one_saying(&d, "uppercase");
         assert_eq!(&text[d[0].loc.span.range()], "MyApp-migration-v1");
         let long = format!("{}-migration-v1", "a".repeat(60));
         let d = lint_one(&job(&long, BODY), "job-name-invalid");
-        assert!(d[0].message.contains("63"), "{}", d[0].message);
+        assert_contains(&d[0].message, "63");
         assert!(lint_one(&job("myapp-migration-v1.2.3", BODY), "job-name-invalid").is_empty());
     }
 
@@ -156,42 +155,23 @@ mod tests {
             ("k/job.yaml", job("myapp-migration-${IMAGE_TAG}", BODY)),
             ("k/flux.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./k\n  postBuild:\n    substitute:\n      IMAGE_TAG: \"1.2.3+build_7\"\n".to_string()),
         ];
-        let d: Vec<_> = lint_files(&files)
-            .into_iter()
-            .filter(|d| d.rule == "job-name-invalid")
-            .collect();
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].message.contains("1.2.3+build_7"));
+        let d = run("job-name-invalid", &files);
+        assert_one_saying(&d, "1.2.3+build_7");
         assert_eq!(d[0].related.len(), 1);
     }
 
     #[test]
     fn replacement_values_from_the_tree() {
-        let files = [
-            ("k/job.yaml", job("myapp-migration-placeholder", BODY)),
-            ("k/vars.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: V1_2}\n".to_string()),
-            ("k/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [vars.yaml, job.yaml]\nreplacements:\n- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.name]\n    options: {delimiter: '-', index: 2}\n".to_string()),
-        ];
-        let d: Vec<_> = lint_files(&files)
-            .into_iter()
-            .filter(|d| d.rule == "job-name-invalid")
-            .collect();
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].message.contains("myapp-migration-V1_2"));
+        let files = tagged_job("myapp-migration-placeholder", "V1_2", "{kind: Job}");
+        let d = run("job-name-invalid", &files);
+        assert_one_saying(&d, "myapp-migration-V1_2");
         assert_eq!(d[0].related.len(), 2);
     }
 
     #[test]
     fn a_rewritten_literal_is_judged_by_what_it_renders() {
-        let files = [
-            ("k/job.yaml", job("myapp-migration-TAG", BODY)),
-            ("k/vars.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: v1.2.3}\n".to_string()),
-            ("k/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [vars.yaml, job.yaml]\nreplacements:\n- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.name]\n    options: {delimiter: '-', index: 2}\n".to_string()),
-        ];
-        let d: Vec<_> = lint_files(&files)
-            .into_iter()
-            .filter(|d| d.rule == "job-name-invalid")
-            .collect();
+        let files = tagged_job("myapp-migration-TAG", "v1.2.3", "{kind: Job}");
+        let d = run("job-name-invalid", &files);
         assert!(d.is_empty(), "{d:?}");
     }
 

@@ -71,16 +71,13 @@ impl Rule for JobNameUnversioned {
 #[cfg(test)]
 mod tests {
     use super::has_literal_version;
-    use crate::rules::testing::{job, lint_files, lint_one};
-
-    const BODY: &str = "  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n";
+    use crate::rules::testing::{BODY, assert_single, job, lint_one, run, tagged_job};
 
     #[test]
     fn plain_name_fails_at_the_name() {
         let text = job("db-migrate", BODY);
         let d = lint_one(&text, "job-name-unversioned");
-        assert_eq!(d.len(), 1);
-        assert_eq!(&text[d[0].loc.span.range()], "db-migrate");
+        assert_single(&d, &text, "db-migrate");
     }
 
     #[test]
@@ -98,15 +95,8 @@ mod tests {
     }
 
     fn with_select(select: &str) -> Vec<crate::base::diagnostic::Diagnostic> {
-        let files = [
-            ("k/job.yaml", job("myapp-migration-placeholder", BODY)),
-            ("k/vars.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: v1.2.3}\n".to_string()),
-            ("k/kustomization.yaml", format!("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [vars.yaml, job.yaml]\nreplacements:\n- source: {{kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}}\n  targets:\n  - select: {select}\n    fieldPaths: [metadata.name]\n    options: {{delimiter: '-', index: 2}}\n")),
-        ];
-        lint_files(&files)
-            .into_iter()
-            .filter(|d| d.rule == "job-name-unversioned")
-            .collect()
+        let files = tagged_job("myapp-migration-placeholder", "v1.2.3", select);
+        run("job-name-unversioned", &files)
     }
 
     #[test]

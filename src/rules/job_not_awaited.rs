@@ -101,26 +101,15 @@ impl Rule for JobNotAwaited {
 
 #[cfg(test)]
 mod tests {
-    use crate::base::diagnostic::Diagnostic;
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{
+        Job, app_waiting as deploy, assert_contains, assert_one_saying, assert_single, lint_files,
+        run,
+    };
 
-    pub(crate) fn job(name: &str, meta: &str) -> String {
-        format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n{meta}spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: m, image: \"app:v1\", command: [npx, prisma, migrate, deploy]}}]\n"
-        )
-    }
+    const RULE: &str = "job-not-awaited";
 
-    pub(crate) fn deploy(init: &str) -> String {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\nspec:\n  template:\n    spec:\n      initContainers:\n{init}      containers:\n        - name: app\n          image: app:v1\n"
-        )
-    }
-
-    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
-        lint_files(files)
-            .into_iter()
-            .filter(|d| d.rule == "job-not-awaited")
-            .collect()
+    fn job(name: &str, meta: &str) -> String {
+        Job::default().name(name).meta(meta).yaml()
     }
 
     const APP: &str = "        - {name: x, image: busybox}\n";
@@ -128,15 +117,17 @@ mod tests {
     #[test]
     fn an_unawaited_migration_job_is_reported_at_its_name() {
         let j = job("myapp-migration-v1", "");
-        let found = run(&[("k/job.yaml", j.clone()), ("k/deploy.yaml", deploy(APP))]);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(&j[found[0].loc.span.range()], "myapp-migration-v1");
-        assert!(found[0].message.contains("before the migration has run"));
+        let found = run(
+            RULE,
+            &[("k/job.yaml", j.clone()), ("k/deploy.yaml", deploy(APP))],
+        );
+        assert_single(&found, &j, "myapp-migration-v1");
+        assert_contains(&found[0].message, "before the migration has run");
     }
 
     #[test]
     fn without_an_app_in_view_nothing_is_said() {
-        assert!(run(&[("k/job.yaml", job("myapp-migration-v1", ""))]).is_empty());
+        assert!(run(RULE, &[("k/job.yaml", job("myapp-migration-v1", ""))]).is_empty());
     }
 
     #[test]
@@ -148,10 +139,13 @@ mod tests {
         // An unknown mode (wait-args-invalid reports it) still names the Job it was meant for.
         let bad_mode = "        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-r, myapp-migration-v1]\n";
         for init in [wait_for, kubectl, selector, prefix, bad_mode] {
-            let found = run(&[
-                ("k/job.yaml", job("myapp-migration-v1", "")),
-                ("k/deploy.yaml", deploy(init)),
-            ]);
+            let found = run(
+                RULE,
+                &[
+                    ("k/job.yaml", job("myapp-migration-v1", "")),
+                    ("k/deploy.yaml", deploy(init)),
+                ],
+            );
             assert!(found.is_empty(), "{init}: {found:?}");
         }
         for hook in [
@@ -159,43 +153,53 @@ mod tests {
             "  annotations:\n    argocd.argoproj.io/hook: PreSync\n",
             "  annotations:\n    argocd.argoproj.io/sync-wave: \"-1\"\n",
         ] {
-            let found = run(&[
-                ("k/job.yaml", job("myapp-migration-v1", hook)),
-                ("k/deploy.yaml", deploy(APP)),
-            ]);
+            let found = run(
+                RULE,
+                &[
+                    ("k/job.yaml", job("myapp-migration-v1", hook)),
+                    ("k/deploy.yaml", deploy(APP)),
+                ],
+            );
             assert!(found.is_empty(), "{hook}: {found:?}");
         }
         // A post-install hook runs after the app.
-        let found = run(&[
-            (
-                "k/job.yaml",
-                job(
-                    "myapp-migration-v1",
-                    "  annotations:\n    helm.sh/hook: post-install\n",
+        let found = run(
+            RULE,
+            &[
+                (
+                    "k/job.yaml",
+                    job(
+                        "myapp-migration-v1",
+                        "  annotations:\n    helm.sh/hook: post-install\n",
+                    ),
                 ),
-            ),
-            ("k/deploy.yaml", deploy(APP)),
-        ]);
-        assert_eq!(found.len(), 1);
-        assert!(found[0].message.contains("Helm hook `post-install`"));
+                ("k/deploy.yaml", deploy(APP)),
+            ],
+        );
+        assert_one_saying(&found, "Helm hook `post-install`");
     }
 
     #[test]
     fn kubectl_wait_in_another_namespace_and_ignored_waits() {
         let other_ns = "        - name: wait\n          image: bitnami/kubectl:1.30\n          command: [kubectl, wait, --for=condition=complete, -n, other, job/myapp-migration-v1]\n";
-        let found = run(&[
-            ("k/job.yaml", job("myapp-migration-v1", "")),
-            ("k/deploy.yaml", deploy(other_ns)),
-        ]);
+        let found = run(
+            RULE,
+            &[
+                ("k/job.yaml", job("myapp-migration-v1", "")),
+                ("k/deploy.yaml", deploy(other_ns)),
+            ],
+        );
         assert_eq!(found.len(), 1);
         let or_true = "        - name: wait\n          image: bitnami/kubectl:1.30\n          command: [sh, -c, 'kubectl wait --for=condition=complete job/myapp-migration-v1 --timeout=60s || true']\n";
         let d = deploy(or_true);
-        let found = run(&[
-            ("k/job.yaml", job("myapp-migration-v1", "")),
-            ("k/deploy.yaml", d.clone()),
-        ]);
-        assert_eq!(found.len(), 1);
-        assert!(found[0].message.contains("`||`"));
+        let found = run(
+            RULE,
+            &[
+                ("k/job.yaml", job("myapp-migration-v1", "")),
+                ("k/deploy.yaml", d.clone()),
+            ],
+        );
+        assert_one_saying(&found, "`||`");
         assert_eq!(found[0].related.len(), 1);
         assert!(d[found[0].related[0].loc.span.range()].contains("|| true"));
     }
@@ -210,17 +214,16 @@ mod tests {
             job("myapp-migration-v1", ""),
             job("myapp-search-migration-v1", "")
         );
-        let found = run(&[("k/job.yaml", jobs.clone()), ("k/deploy.yaml", d.clone())]);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(
-            &jobs[found[0].loc.span.range()],
-            "myapp-search-migration-v1"
+        let found = run(
+            RULE,
+            &[("k/job.yaml", jobs.clone()), ("k/deploy.yaml", d.clone())],
         );
+        assert_single(&found, &jobs, "myapp-search-migration-v1");
         assert_eq!(
             &d[found[0].related[0].loc.span.range()],
             "myapp-migration-v1"
         );
-        assert!(found[0].related[0].message.contains("instead"));
+        assert_contains(&found[0].related[0].message, "instead");
     }
 
     #[test]
@@ -254,28 +257,26 @@ mod tests {
                 ("app/deploy.yaml", deploy(APP)),
             ]
         };
-        assert!(run(&files(flux("  wait: true\n"))).is_empty());
-        let found = run(&files(flux("")));
-        assert_eq!(found.len(), 1);
-        assert!(
-            found[0].message.contains("without `wait: true`"),
-            "{}",
-            found[0].message
-        );
+        assert!(run(RULE, &files(flux("  wait: true\n"))).is_empty());
+        let found = run(RULE, &files(flux("")));
+        assert_one_saying(&found, "without `wait: true`");
         assert_eq!(found[0].related.len(), 1);
         // A Flux Kustomization nothing depends on is no stage.
         let lone = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./pre\n  wait: true\n".to_string();
-        assert_eq!(run(&files(lone)).len(), 1);
+        assert_eq!(run(RULE, &files(lone)).len(), 1);
     }
 
     #[test]
     fn non_migration_jobs_are_ignored() {
         let j = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: nightly-report\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: r, image: \"reports:v1\"}]\n";
         assert!(
-            run(&[
-                ("k/job.yaml", j.to_string()),
-                ("k/deploy.yaml", deploy(APP))
-            ])
+            run(
+                RULE,
+                &[
+                    ("k/job.yaml", j.to_string()),
+                    ("k/deploy.yaml", deploy(APP))
+                ]
+            )
             .is_empty()
         );
     }

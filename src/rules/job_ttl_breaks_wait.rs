@@ -81,39 +81,43 @@ impl Rule for JobTtlBreaksWait {
 
 #[cfg(test)]
 mod tests {
-    use crate::base::diagnostic::Diagnostic;
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{
+        Job, app_waiting as deploy, assert_contains, assert_one_saying, assert_single, run,
+        wait_for,
+    };
+
+    const RULE: &str = "job-ttl-breaks-wait";
 
     fn job(meta: &str, spec: &str) -> String {
-        format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: myapp-migration-v1\n{meta}spec:\n  backoffLimit: 0\n{spec}  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: m, image: \"app:v1\", command: [npx, prisma, migrate, deploy]}}]\n"
+        Job::default().meta(meta).spec(spec).yaml()
+    }
+
+    /// The findings for the Job with `spec` lines and the Deployment with `init`.
+    fn awaited(spec: &str, init: &str) -> Vec<crate::base::diagnostic::Diagnostic> {
+        run(
+            RULE,
+            &[
+                ("k/job.yaml", job("", spec)),
+                ("k/deploy.yaml", deploy(init)),
+            ],
         )
     }
 
-    fn deploy(init: &str) -> String {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\nspec:\n  template:\n    spec:\n      initContainers:\n{init}      containers:\n        - name: app\n          image: app:v1\n"
-        )
-    }
-
-    const WAIT: &str = "        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, myapp-migration-v1]\n";
-
-    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
-        lint_files(files)
-            .into_iter()
-            .filter(|d| d.rule == "job-ttl-breaks-wait")
-            .collect()
+    fn wait() -> String {
+        wait_for("wait", "[job-wr, myapp-migration-v1]")
     }
 
     #[test]
     fn ttl_on_an_awaited_job_points_at_the_ttl_and_the_wait() {
         let j = job("", "  ttlSecondsAfterFinished: 180\n");
-        let d = deploy(WAIT);
-        let found = run(&[("k/job.yaml", j.clone()), ("k/deploy.yaml", d.clone())]);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(&j[found[0].loc.span.range()], "180");
-        assert!(found[0].message.contains("180 s after it finishes"));
-        assert!(found[0].message.contains("Deployment `myapp`"));
+        let d = deploy(&wait());
+        let found = run(
+            RULE,
+            &[("k/job.yaml", j.clone()), ("k/deploy.yaml", d.clone())],
+        );
+        assert_single(&found, &j, "180");
+        assert_contains(&found[0].message, "180 s after it finishes");
+        assert_contains(&found[0].message, "Deployment `myapp`");
         assert_eq!(found[0].related.len(), 1);
         assert_eq!(
             found[0].related[0].loc.file, 0,
@@ -128,28 +132,33 @@ mod tests {
     #[test]
     fn kubectl_wait_counts_and_zero_is_immediate() {
         let init = "        - name: wait\n          image: bitnami/kubectl:1.30\n          args: [wait, --for=condition=complete, job/myapp-migration-v1]\n          command: [kubectl]\n";
-        let found = run(&[
-            ("k/job.yaml", job("", "  ttlSecondsAfterFinished: 0\n")),
-            ("k/deploy.yaml", deploy(init)),
-        ]);
-        assert_eq!(found.len(), 1);
-        assert!(found[0].message.contains("as soon as it finishes"));
-        assert!(found[0].message.contains("`kubectl wait`"));
+        let found = awaited("  ttlSecondsAfterFinished: 0\n", init);
+        assert_one_saying(&found, "as soon as it finishes");
+        assert_contains(&found[0].message, "`kubectl wait`");
     }
 
     #[test]
     fn a_selector_wait_nearby_does_not_hide_an_exact_one() {
         let selector = "        - name: wait-seed\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, -lapp=seed]\n";
-        let found = run(&[
-            ("k/job.yaml", job("", "  ttlSecondsAfterFinished: 600\n")),
-            ("k/deploy.yaml", deploy(&format!("{WAIT}{selector}"))),
-        ]);
+        let found = run(
+            RULE,
+            &[
+                ("k/job.yaml", job("", "  ttlSecondsAfterFinished: 600\n")),
+                ("k/deploy.yaml", deploy(&format!("{}{selector}", wait()))),
+            ],
+        );
         assert_eq!(found.len(), 1);
     }
 
     #[test]
     fn no_ttl_or_no_wait_passes() {
-        assert!(run(&[("k/job.yaml", job("", "")), ("k/deploy.yaml", deploy(WAIT))]).is_empty());
-        assert!(run(&[("k/job.yaml", job("", "  ttlSecondsAfterFinished: 60\n"))]).is_empty());
+        assert!(awaited("", &wait()).is_empty());
+        assert!(
+            run(
+                RULE,
+                &[("k/job.yaml", job("", "  ttlSecondsAfterFinished: 60\n"))]
+            )
+            .is_empty()
+        );
     }
 }

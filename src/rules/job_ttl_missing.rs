@@ -71,40 +71,46 @@ impl Rule for JobTtlMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::base::diagnostic::Diagnostic;
-    use crate::rules::testing::{lint_files, lint_with_engine};
+    use crate::rules::testing::{
+        Job, assert_one_saying, assert_single, lint_files, lint_with_engine, run,
+    };
+
+    const RULE: &str = "job-ttl-missing";
 
     fn job(meta: &str, spec: &str) -> String {
-        format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n{meta}spec:\n  backoffLimit: 0\n{spec}  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: m, image: \"app:v1\", command: [npx, prisma, migrate, deploy]}}]\n"
-        )
+        Job::default().name("").meta(meta).spec(spec).yaml()
     }
 
     const NAME: &str = "  name: myapp-migration-v1\n";
     const APP: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: myapp}\nspec:\n  template:\n    spec:\n      containers: [{name: a, image: \"app:v1\"}]\n";
 
-    /// Lint with the app in view.
-    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
+    /// The findings for the Job, with the app and `text` (file `name`) in view.
+    fn beside(name: &str, text: &str) -> Vec<crate::base::diagnostic::Diagnostic> {
+        let files = [("k/job.yaml", job(NAME, "")), (name, text.to_string())];
+        run(RULE, &with_app(&files))
+    }
+
+    /// `files` with the app in view.
+    fn with_app<'a>(files: &[(&'a str, String)]) -> Vec<(&'a str, String)> {
         let mut files = files.to_vec();
         files.push(("k/app.yaml", APP.to_string()));
-        lint_files(&files)
-            .into_iter()
-            .filter(|d| d.rule == "job-ttl-missing")
-            .collect()
+        files
     }
 
     #[test]
     fn unawaited_job_without_ttl_points_at_spec() {
         let j = job(NAME, "");
-        let found = run(&[("k/job.yaml", j.clone())]);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(&j[found[0].loc.span.range()], "spec");
+        let found = run(RULE, &with_app(&[("k/job.yaml", j.clone())]));
+        assert_single(&found, &j, "spec");
         assert_eq!(found[0].severity, crate::base::diagnostic::Severity::Info);
         assert!(
-            run(&[(
-                "k/job.yaml",
-                job(NAME, "  ttlSecondsAfterFinished: 86400\n")
-            )])
+            run(
+                RULE,
+                &with_app(&[(
+                    "k/job.yaml",
+                    job(NAME, "  ttlSecondsAfterFinished: 86400\n")
+                )])
+            )
             .is_empty()
         );
     }
@@ -112,21 +118,9 @@ mod tests {
     #[test]
     fn awaited_flux_managed_and_argocd_jobs_pass() {
         let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: myapp}\nspec:\n  template:\n    spec:\n      initContainers: [{name: w, image: \"groundnuty/k8s-wait-for:v2.0\", args: [job-wr, myapp-migration-v1]}]\n      containers: [{name: a, image: \"app:v1\"}]\n";
-        assert!(
-            run(&[
-                ("k/job.yaml", job(NAME, "")),
-                ("k/deploy.yaml", deploy.to_string())
-            ])
-            .is_empty()
-        );
+        assert!(beside("k/deploy.yaml", deploy).is_empty());
         let flux = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./k\n  prune: true\n";
-        assert!(
-            run(&[
-                ("k/job.yaml", job(NAME, "")),
-                ("flux/app.yaml", flux.to_string())
-            ])
-            .is_empty()
-        );
+        assert!(beside("flux/app.yaml", flux).is_empty());
         let both = format!("{}---\n{APP}", job(NAME, ""));
         let d = lint_with_engine(&both, crate::model::config::DeployEngine::ArgoCd);
         assert!(!d.iter().any(|d| d.rule == "job-ttl-missing"));
@@ -144,20 +138,19 @@ mod tests {
             &format!("{NAME}  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n"),
             "",
         );
-        assert!(run(&[("k/job.yaml", named)]).is_empty());
+        assert!(run(RULE, &with_app(&[("k/job.yaml", named)])).is_empty());
         // A delete policy cleans up.
         let policy = job(
             "  generateName: myapp-migration-\n  annotations:\n    argocd.argoproj.io/hook: PreSync\n    argocd.argoproj.io/hook-delete-policy: HookSucceeded\n",
             "",
         );
-        assert!(run(&[("k/job.yaml", policy)]).is_empty());
+        assert!(run(RULE, &with_app(&[("k/job.yaml", policy)])).is_empty());
         // generateName hooks without a policy pile up.
         let piling = job(
             "  generateName: myapp-migration-\n  annotations:\n    argocd.argoproj.io/hook: PreSync\n",
             "",
         );
-        let found = run(&[("k/job.yaml", piling)]);
-        assert_eq!(found.len(), 1);
-        assert!(found[0].message.contains("generateName"));
+        let found = run(RULE, &with_app(&[("k/job.yaml", piling)]));
+        assert_one_saying(&found, "generateName");
     }
 }

@@ -142,30 +142,21 @@ impl Rule for KustomizeApiVersion {
 #[cfg(test)]
 mod tests {
     use crate::base::diagnostic::Diagnostic;
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{assert_contains, assert_single, run};
 
-    fn run(head: &str) -> (String, Vec<Diagnostic>) {
+    /// A kustomization starting with `head`, its findings of the rule.
+    fn lint_head(head: &str) -> (String, Vec<Diagnostic>) {
         let k = format!("{head}resources: [cm.yaml]\n");
-        let d = lint_files(&[
-            ("k/kustomization.yaml", k.as_str()),
-            (
-                "k/cm.yaml",
-                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
-            ),
-        ]);
-        assert!(d.iter().all(|d| d.rule != "yaml-syntax"), "{d:?}");
-        let d = d
-            .into_iter()
-            .filter(|d| d.rule == "kustomize-api-version")
-            .collect();
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n";
+        let files = [("k/kustomization.yaml", k.as_str()), ("k/cm.yaml", cm)];
+        let d = run("kustomize-api-version", &files);
         (k, d)
     }
 
     #[test]
     fn v1_is_rejected_for_kustomization() {
-        let (k, d) = run("apiVersion: kustomize.config.k8s.io/v1\nkind: Kustomization\n");
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(&k[d[0].loc.span.range()], "kustomize.config.k8s.io/v1");
+        let (k, d) = lint_head("apiVersion: kustomize.config.k8s.io/v1\nkind: Kustomization\n");
+        assert_single(&d, &k, "kustomize.config.k8s.io/v1");
         assert_eq!(
             d[0].message,
             "apiVersion `kustomize.config.k8s.io/v1` is rejected for kind Kustomization: kustomize fails with `apiVersion for Kustomization should be kustomize.config.k8s.io/v1beta1`, so `kubectl apply -k` and Flux cannot build this directory"
@@ -174,26 +165,18 @@ mod tests {
         assert_eq!(&k[d[0].related[0].loc.span.range()], "Kustomization");
         assert!(d[0].object.is_none());
         // Without a kind, kustomize assumes Kustomization.
-        let (k, d) = run("apiVersion: kustomize.config.k8s.io/v1alpha1\n");
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(
-            &k[d[0].loc.span.range()],
-            "kustomize.config.k8s.io/v1alpha1"
-        );
+        let (k, d) = lint_head("apiVersion: kustomize.config.k8s.io/v1alpha1\n");
+        assert_single(&d, &k, "kustomize.config.k8s.io/v1alpha1");
         assert!(d[0].related.is_empty());
     }
 
     #[test]
     fn components_use_v1alpha1() {
-        let (k, d) = run("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Component\n");
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(&k[d[0].loc.span.range()], "kustomize.config.k8s.io/v1beta1");
+        let (k, d) = lint_head("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Component\n");
+        assert_single(&d, &k, "kustomize.config.k8s.io/v1beta1");
+        assert_contains(&d[0].message, "should be kustomize.config.k8s.io/v1alpha1");
         assert!(
-            d[0].message
-                .contains("should be kustomize.config.k8s.io/v1alpha1")
-        );
-        assert!(
-            run("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n")
+            lint_head("apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n")
                 .1
                 .is_empty()
         );
@@ -201,21 +184,13 @@ mod tests {
 
     #[test]
     fn unknown_kind_and_flux_objects() {
-        let (k, d) = run("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomisation\n");
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(&k[d[0].loc.span.range()], "Kustomisation");
-        assert!(
-            d[0].message
-                .contains("kind should be Kustomization or Component")
-        );
-        let (k, d) = run("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n");
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(&k[d[0].loc.span.range()], "kustomize.toolkit.fluxcd.io/v1");
-        assert!(
-            d[0].message.contains("Flux Kustomization"),
-            "{}",
-            d[0].message
-        );
+        let (k, d) =
+            lint_head("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomisation\n");
+        assert_single(&d, &k, "Kustomisation");
+        assert_contains(&d[0].message, "kind should be Kustomization or Component");
+        let (k, d) = lint_head("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n");
+        assert_single(&d, &k, "kustomize.toolkit.fluxcd.io/v1");
+        assert_contains(&d[0].message, "Flux Kustomization");
     }
 
     #[test]
@@ -228,7 +203,7 @@ mod tests {
             "apiVersion: \"\"\nkind: Kustomization\n",
             "",
         ] {
-            assert!(run(head).1.is_empty(), "{head}");
+            assert!(lint_head(head).1.is_empty(), "{head}");
         }
     }
 }

@@ -278,8 +278,9 @@ impl Rule for KustomizePlaceholderUnresolved {
 
 #[cfg(test)]
 mod tests {
-    use crate::base::diagnostic::{Diagnostic, Loc};
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{
+        assert_contains, assert_single_in, assert_starts_with, located, run,
+    };
 
     const RULE: &str = "kustomize-placeholder-unresolved";
 
@@ -291,33 +292,21 @@ mod tests {
         )
     }
 
-    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
-        let all = lint_files(files);
-        assert!(all.iter().all(|d| d.rule != "yaml-syntax"), "{all:?}");
-        all.into_iter().filter(|d| d.rule == RULE).collect()
-    }
-
-    fn text<'a>(files: &'a [(&str, String)], loc: &Loc) -> &'a str {
-        let mut sorted: Vec<&(&str, String)> = files.iter().collect();
-        sorted.sort_by_key(|f| f.0);
-        &sorted[loc.file as usize].1[loc.span.range()]
-    }
-
     #[test]
     fn without_flux_nothing_expands_placeholders() {
         let files = [("k/job.yaml", JOB.to_string())];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
-        assert_eq!(text(&files, &d[0].loc), "myapp-migration-${IMAGE_TAG}");
+        assert_eq!(located(&files, &d[0].loc), "myapp-migration-${IMAGE_TAG}");
         assert_eq!(
             d[0].message,
             "the Job name `myapp-migration-${IMAGE_TAG}` keeps `${IMAGE_TAG}` as literal text: plain kustomize and `kubectl apply -k` never expand `${...}`, and no Flux Kustomization in the linted files deploys `k` with post-build substitution, so the API server rejects the object, because `$`, `{` and `}` are not allowed in a name"
         );
         assert_eq!(
-            text(&files, &d[1].loc),
+            located(&files, &d[1].loc),
             "registry.example.com/myapp-migration:${IMAGE_TAG}"
         );
-        assert!(d[1].message.contains("InvalidImageName"));
+        assert_contains(&d[1].message, "InvalidImageName");
         assert!(d[0].related.is_empty());
     }
 
@@ -330,7 +319,7 @@ mod tests {
                 flux("  postBuild:\n    substitute:\n      IMAGE_TAG: v1.4.2\n"),
             ),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
         // A default also resolves.
         let files = [
             (
@@ -342,7 +331,7 @@ mod tests {
                 flux("  postBuild:\n    substitute:\n      OTHER: x\n"),
             ),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
@@ -354,7 +343,7 @@ mod tests {
                 flux("  postBuild:\n    substitute:\n      APP_ENV: prod\n"),
             ),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
         let name = d
             .iter()
@@ -365,7 +354,7 @@ mod tests {
             "the Job name `myapp-migration-${IMAGE_TAG}` uses `IMAGE_TAG`, which the Flux Kustomization `myapp` does not define and which has no `${VAR:=default}`: Flux substitutes the empty string, so the name becomes `myapp-migration-`, which the API server rejects"
         );
         let rel = name.related.last().unwrap();
-        assert_eq!(text(&files, &rel.loc), "postBuild");
+        assert_eq!(located(&files, &rel.loc), "postBuild");
         assert_eq!(
             rel.message,
             "the Flux Kustomization `myapp` deploys this directory"
@@ -378,13 +367,11 @@ mod tests {
             ("k/job.yaml", JOB.to_string()),
             ("flux/myapp.yaml", flux("")),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
-        assert!(
-            d[0].message
-                .contains("defines no post-build variable, and Flux skips substitution entirely"),
-            "{}",
-            d[0].message
+        assert_contains(
+            &d[0].message,
+            "defines no post-build variable, and Flux skips substitution entirely",
         );
         // Opting out of substitution keeps the literal too.
         let job = JOB.replace(
@@ -398,24 +385,20 @@ mod tests {
                 flux("  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n"),
             ),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
-        assert!(d[0].message.contains("opts out of Flux substitution"));
+        assert_contains(&d[0].message, "opts out of Flux substitution");
     }
 
     #[test]
     fn init_container_args_and_escapes() {
         let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: myapp}\nspec:\n  template:\n    spec:\n      initContainers:\n      - name: wait\n        image: groundnuty/k8s-wait-for:v2.0\n        args: [job-wr, 'myapp-migration-${IMAGE_TAG}']\n      containers:\n      - name: app\n        image: app:v1\n        args: ['--greeting=$${HOME}']\n";
         let files = [("k/deploy.yaml", deploy.to_string())];
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text(&files, &d[0].loc), "'myapp-migration-${IMAGE_TAG}'");
-        assert!(
-            d[0].message.starts_with(
-                "the argument `myapp-migration-${IMAGE_TAG}` (args[1]) of container `wait` keeps"
-            ),
-            "{}",
-            d[0].message
+        let d = run(RULE, &files);
+        assert_single_in(&d, &files, "'myapp-migration-${IMAGE_TAG}'");
+        assert_starts_with(
+            &d[0].message,
+            "the argument `myapp-migration-${IMAGE_TAG}` (args[1]) of container `wait` keeps",
         );
         assert!(d[0].message.ends_with("k8s-wait-for looks for a Job of that literal name, which cannot exist, and the pods never start"));
     }

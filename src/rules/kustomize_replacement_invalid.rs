@@ -366,7 +366,7 @@ impl Rule for KustomizeReplacementInvalid {
 mod tests {
     use crate::base::diagnostic::{Diagnostic, Severity};
     use crate::engine::Settings;
-    use crate::rules::testing::lint_files_with;
+    use crate::rules::testing::{assert_contains, assert_one_saying, assert_single, run_with};
 
     const VARS: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: v1.2.3, EMPTY: \"\"}\n";
     const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: app-migration-X}\nspec: {backoffLimit: 0, template: {spec: {restartPolicy: Never, containers: [{name: m, image: app}]}}}\n";
@@ -378,41 +378,36 @@ mod tests {
         )
     }
 
-    fn run(replacements: &str) -> (String, Vec<Diagnostic>) {
-        run_with(replacements, &Settings::default())
+    fn lint_replacements(replacements: &str) -> (String, Vec<Diagnostic>) {
+        lint_replacements_with(replacements, &Settings::default())
     }
 
-    fn run_with(replacements: &str, settings: &Settings) -> (String, Vec<Diagnostic>) {
-        let k = kust(replacements);
-        let d = lint_files_with(
-            &[
-                ("k/vars.yaml", VARS),
-                ("k/job.yaml", JOB),
-                ("k/deploy.yaml", DEPLOY),
-                ("k/kustomization.yaml", k.as_str()),
-            ],
-            settings,
-        );
-        assert!(d.iter().all(|d| d.rule != "yaml-syntax"), "{d:?}");
-        let d = d
-            .into_iter()
-            .filter(|d| d.rule == "kustomize-replacement-invalid")
-            .collect();
+    /// The kustomization with `replacements` over the vars, Job and Deployment; its findings of
+    /// the rule.
+    fn lint_replacements_with(r: &str, settings: &Settings) -> (String, Vec<Diagnostic>) {
+        let k = kust(r);
+        let files = [
+            ("k/vars.yaml", VARS),
+            ("k/job.yaml", JOB),
+            ("k/deploy.yaml", DEPLOY),
+            ("k/kustomization.yaml", k.as_str()),
+        ];
+        let d = run_with("kustomize-replacement-invalid", &files, settings);
         (k, d)
     }
 
     #[test]
     fn bracketed_index_in_a_field_path() {
-        let (k, d) = run(
+        let (k, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.[name=wait].args.[1]\n",
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(
-            &k[d[0].loc.span.range()],
-            "spec.template.spec.initContainers.[name=wait].args.[1]"
+        assert_single(
+            &d,
+            &k,
+            "spec.template.spec.initContainers.[name=wait].args.[1]",
         );
-        assert!(d[0].message.contains("`[1]`"), "{}", d[0].message);
-        assert!(d[0].message.contains("bare number"), "{}", d[0].message);
+        assert_contains(&d[0].message, "`[1]`");
+        assert_contains(&d[0].message, "bare number");
         assert_eq!(
             d[0].path.as_deref(),
             Some("replacements[0].targets[0].fieldPaths[0]")
@@ -422,49 +417,37 @@ mod tests {
 
     #[test]
     fn source_selecting_nothing_or_several() {
-        let (k, d) = run(
+        let (k, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: variables, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n",
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].message.contains("nothing selected by"));
+        assert_one_saying(&d, "nothing selected by");
         assert!(k[d[0].loc.span.range()].starts_with("{kind: ConfigMap, name: variables"));
-        let (_, d) =
-            run("- source: {fieldPath: metadata.name}\n  targets:\n  - select: {kind: Job}\n");
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(
-            d[0].message.contains("selects 3 resources"),
-            "{}",
-            d[0].message
+        let (_, d) = lint_replacements(
+            "- source: {fieldPath: metadata.name}\n  targets:\n  - select: {kind: Job}\n",
         );
+        assert_one_saying(&d, "selects 3 resources");
     }
 
     #[test]
     fn missing_source_field_and_index_out_of_range() {
-        let (_, d) = run(
+        let (_, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.TAG}\n  targets:\n  - select: {kind: Job}\n",
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(
-            d[0].message.contains("`data.TAG` is missing"),
-            "{}",
-            d[0].message
-        );
-        let (_, d) = run(
+        assert_one_saying(&d, "`data.TAG` is missing");
+        let (_, d) = lint_replacements(
             "- source:\n    kind: ConfigMap\n    name: vars\n    fieldPath: data.IMAGE_TAG\n    options: {delimiter: '.', index: 5}\n  targets:\n  - select: {kind: Job}\n",
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].message.contains("out of bounds"), "{}", d[0].message);
+        assert_one_saying(&d, "out of bounds");
     }
 
     #[test]
     fn missing_target_field_unless_create() {
-        let (k, d) = run(
+        let (k, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.version]\n",
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(&k[d[0].loc.span.range()], "metadata.labels.version");
-        assert!(d[0].message.contains("options.create"), "{}", d[0].message);
-        let (_, d) = run(
+        assert_single(&d, &k, "metadata.labels.version");
+        assert_contains(&d[0].message, "options.create");
+        let (_, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.version]\n    options: {create: true}\n",
         );
         assert!(d.is_empty(), "{d:?}");
@@ -474,7 +457,7 @@ mod tests {
     fn structural_errors() {
         // A target without select would select everything in the evaluator; kustomize stops at
         // the missing select, so that is the only finding for it.
-        let (k, d) = run(
+        let (k, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  sourceValue: v1\n  targets:\n  - fieldPaths: [metadata.labels.app]\n",
         );
         let msgs: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
@@ -488,27 +471,26 @@ mod tests {
             .find(|d| d.message.contains("no `select`"))
             .unwrap();
         assert_eq!(&k[t.loc.span.range()], "fieldPaths: [metadata.labels.app]");
-        let (k, d) = run(
+        let (k, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets: []\n",
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(&k[d[0].loc.span.range()], "targets");
-        assert!(d[0].message.contains("at least one target"));
+        assert_single(&d, &k, "targets");
+        assert_contains(&d[0].message, "at least one target");
     }
 
     #[test]
     fn source_value_needs_kustomize_5_7() {
         let r = "- sourceValue: v9\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n    options: {create: true}\n";
-        let (k, d) = run(r);
+        let (k, d) = lint_replacements(r);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(d[0].severity, Severity::Warning);
         assert_eq!(&k[d[0].loc.span.range()], "sourceValue");
-        assert!(d[0].message.contains("unknown field"), "{}", d[0].message);
+        assert_contains(&d[0].message, "unknown field");
         let s = Settings {
             regex_selectors: true,
             ..Settings::default()
         };
-        assert!(run_with(r, &s).1.is_empty());
+        assert!(lint_replacements_with(r, &s).1.is_empty());
     }
 
     #[test]
@@ -520,35 +502,30 @@ mod tests {
             "- source: {kind: ConfigMap, name: vars, fieldPath: data}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n",
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.[name=x].env.[name=TAG].value\n    options: {create: true}\n",
         ] {
-            let (_, d) = run(r);
+            let (_, d) = lint_replacements(r);
             assert!(d.is_empty(), "{r}: {d:?}");
         }
     }
 
     #[test]
     fn delimiter_needs_scalars() {
-        let (k, d) = run(
+        let (k, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: metadata, options: {delimiter: '-'}}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n",
         );
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(k[d[0].loc.span.range()].starts_with("{kind: ConfigMap"));
-        assert!(d[0].message.contains("scalar"), "{}", d[0].message);
-        let (k, d) = run(
+        assert_contains(&d[0].message, "scalar");
+        let (k, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels]\n    options: {delimiter: '-', index: 1}\n",
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(&k[d[0].loc.span.range()], "metadata.labels");
-        assert!(
-            d[0].message.contains("Job app-migration-X"),
-            "{}",
-            d[0].message
-        );
+        assert_single(&d, &k, "metadata.labels");
+        assert_contains(&d[0].message, "Job app-migration-X");
     }
 
     #[test]
     fn label_selectors_are_not_judged() {
         // The evaluator does not model labelSelector; kustomize selects the Job only here.
-        let (_, d) = run(
+        let (_, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {labelSelector: app=migration}\n    fieldPaths: [metadata.labels.app]\n",
         );
         assert!(d.is_empty(), "{d:?}");
@@ -556,26 +533,21 @@ mod tests {
 
     #[test]
     fn index_out_of_range_even_with_create() {
-        let (_, d) = run(
+        let (_, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.0.args.5\n    options: {create: true}\n",
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].message.contains("has 2 elements"), "{}", d[0].message);
-        assert!(
-            d[0].message.contains("cannot add a list element"),
-            "{}",
-            d[0].message
-        );
+        assert_one_saying(&d, "has 2 elements");
+        assert_contains(&d[0].message, "cannot add a list element");
     }
 
     #[test]
     fn valid_replacements_pass() {
-        let (_, d) = run(
+        let (_, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.[name=wait].args.1\n    options: {delimiter: '-', index: 2}\n- source: {kind: Deployment, fieldPath: metadata.name}\n  targets:\n  - select: {kind: Deployment, name: nothing-here}\n",
         );
         assert!(d.is_empty(), "{d:?}");
         // Replacements loaded from a file are not read here.
-        let (_, d) = run("- path: more-replacements.yaml\n");
+        let (_, d) = lint_replacements("- path: more-replacements.yaml\n");
         assert!(d.is_empty(), "{d:?}");
     }
 }

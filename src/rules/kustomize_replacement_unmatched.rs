@@ -229,51 +229,37 @@ impl Rule for KustomizeReplacementUnmatched {
 mod tests {
     use crate::base::diagnostic::Diagnostic;
     use crate::engine::Settings;
-    use crate::rules::testing::lint_files_with;
+    use crate::rules::testing::{assert_contains, assert_single, assert_starts_with, run_with};
 
     const VARS: &str =
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: v1.2.3}\n";
     const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: myapp-migration-TAG\nspec: {backoffLimit: 0, template: {spec: {restartPolicy: Never, containers: [{name: m, image: app}]}}}\n";
 
-    fn run(targets: &str, settings: &Settings) -> (String, Vec<Diagnostic>) {
+    fn lint_targets(targets: &str, settings: &Settings) -> (String, Vec<Diagnostic>) {
         let k = format!(
             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [vars.yaml, job.yaml]\nreplacements:\n- source: {{kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}}\n  targets:\n{targets}"
         );
-        let d = lint_files_with(
-            &[
-                ("k/vars.yaml", VARS),
-                ("k/job.yaml", JOB),
-                ("k/kustomization.yaml", k.as_str()),
-            ],
-            settings,
-        );
-        assert!(d.iter().all(|d| d.rule != "yaml-syntax"), "{d:?}");
-        let d = d
-            .into_iter()
-            .filter(|d| d.rule == "kustomize-replacement-unmatched")
-            .collect();
+        let files = [
+            ("k/vars.yaml", VARS),
+            ("k/job.yaml", JOB),
+            ("k/kustomization.yaml", k.as_str()),
+        ];
+        let d = run_with("kustomize-replacement-unmatched", &files, settings);
         (k, d)
     }
 
     #[test]
     fn a_regex_name_selects_nothing_before_kustomize_5_8() {
-        let (k, d) = run(
+        let (k, d) = lint_targets(
             "  - select:\n      kind: Job\n      name: myapp-migration-.*\n    fieldPaths: [metadata.name]\n    options: {delimiter: '-', index: 2}\n",
             &Settings::default(),
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(
-            &k[d[0].loc.span.range()],
-            "kind: Job\n      name: myapp-migration-.*"
+        assert_single(&d, &k, "kind: Job\n      name: myapp-migration-.*");
+        assert_starts_with(
+            &d[0].message,
+            "replacement target name `myapp-migration-.*` only matches as a regular expression",
         );
-        assert!(
-            d[0].message.starts_with(
-                "replacement target name `myapp-migration-.*` only matches as a regular expression"
-            ),
-            "{}",
-            d[0].message
-        );
-        assert!(d[0].message.contains("`metadata.name` is never written"));
+        assert_contains(&d[0].message, "`metadata.name` is never written");
         assert_eq!(d[0].related.len(), 1);
         assert_eq!(
             d[0].related[0].message,
@@ -289,7 +275,7 @@ mod tests {
             ..Settings::default()
         };
         assert!(
-            run(
+            lint_targets(
                 "  - select:\n      kind: Job\n      name: myapp-migration-.*\n",
                 &s
             )
@@ -300,15 +286,11 @@ mod tests {
 
     #[test]
     fn a_select_matching_nothing_names_the_closest_object() {
-        let (k, d) = run(
+        let (k, d) = lint_targets(
             "  - select: {kind: Job, name: myapp-migrate-TAG}\n    fieldPaths: [metadata.name]\n",
             &Settings::default(),
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(
-            &k[d[0].loc.span.range()],
-            "{kind: Job, name: myapp-migrate-TAG}"
-        );
+        assert_single(&d, &k, "{kind: Job, name: myapp-migrate-TAG}");
         assert_eq!(
             d[0].message,
             "replacement target {kind: Job, name: myapp-migrate-TAG} selects no resource: kustomize skips it without an error, so `metadata.name` is never written"
@@ -318,7 +300,7 @@ mod tests {
             "the closest is Job `myapp-migration-TAG`; names are compared exactly"
         );
         // A kind the build does not have: no closest object.
-        let (_, d) = run(
+        let (_, d) = lint_targets(
             "  - select: {kind: Deployment}\n    fieldPaths: [spec.replicas]\n",
             &Settings::default(),
         );
@@ -329,7 +311,7 @@ mod tests {
     #[test]
     fn rejects_and_label_selectors() {
         // Everything the select matches is rejected: nothing is selected, regex or not.
-        let (_, d) = run(
+        let (_, d) = lint_targets(
             "  - select: {kind: Job}\n    reject: [{name: myapp-migration-TAG}]\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
             &Settings::default(),
         );
@@ -339,7 +321,7 @@ mod tests {
             "replacement target {kind: Job} with reject {name: myapp-migration-TAG} selects no resource: kustomize skips it without an error, so `metadata.labels.v` is never written"
         );
         // What a label selector selects is not evaluated.
-        let (_, d) = run(
+        let (_, d) = lint_targets(
             "  - select: {labelSelector: app=none}\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
             &Settings::default(),
         );
@@ -348,7 +330,7 @@ mod tests {
 
     #[test]
     fn matching_selects_pass() {
-        let (_, d) = run(
+        let (_, d) = lint_targets(
             "  - select: {kind: Job, name: myapp-migration-TAG}\n    fieldPaths: [metadata.labels.version]\n    options: {create: true}\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n",
             &Settings::default(),
         );
@@ -358,15 +340,11 @@ mod tests {
     #[test]
     fn a_name_rewritten_by_an_earlier_target_is_not_selected_by_its_old_name() {
         // kustomize records no previous name for a replacement's write to metadata.name.
-        let (k, d) = run(
+        let (k, d) = lint_targets(
             "  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n  - select: {kind: Job, name: myapp-migration-TAG}\n    fieldPaths: [metadata.labels.version]\n    options: {create: true}\n",
             &Settings::default(),
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(
-            &k[d[0].loc.span.range()],
-            "{kind: Job, name: myapp-migration-TAG}"
-        );
+        assert_single(&d, &k, "{kind: Job, name: myapp-migration-TAG}");
         assert_eq!(
             d[0].related[0].message,
             "the closest is Job `myapp-migration-v1.2.3`; names are compared exactly"

@@ -208,39 +208,30 @@ impl Rule for KustomizeResourceOrder {
 #[cfg(test)]
 mod tests {
     use crate::base::diagnostic::{Diagnostic, Severity};
-    use crate::engine::Settings;
     use crate::model::config::DeployEngine;
-    use crate::rules::testing::lint_files_with;
+    use crate::rules::testing::{
+        assert_contains, assert_starts_with, kustomization, run, run_under,
+    };
 
     const RULE: &str = "kustomize-resource-order";
     const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: myapp-migration-v1}\nspec: {backoffLimit: 0, template: {spec: {restartPolicy: Never, containers: [{name: m, image: app}]}}}\n";
     const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: myapp}\nspec:\n  template:\n    spec:\n      initContainers:\n      - name: wait\n        image: groundnuty/k8s-wait-for:v2.0\n        args: [job-wr, myapp-migration-v1]\n      containers: [{name: app, image: app}]\n";
 
-    fn run(kust: &str, engine: DeployEngine) -> (String, Vec<Diagnostic>) {
-        let settings = Settings {
-            deploy_engine: engine,
-            ..Settings::default()
-        };
-        let d = lint_files_with(
-            &[
-                ("k/kustomization.yaml", kust),
-                ("k/job.yaml", JOB),
-                ("k/deployment.yaml", DEPLOY),
-            ],
-            &settings,
-        );
-        assert!(d.iter().all(|d| d.rule != "yaml-syntax"), "{d:?}");
-        (
-            kust.to_string(),
-            d.into_iter().filter(|d| d.rule == RULE).collect(),
-        )
+    /// `kust` over the Job and the Deployment waiting for it, under `engine`.
+    fn lint_kust(kust: &str, engine: DeployEngine) -> (String, Vec<Diagnostic>) {
+        let files = [
+            ("k/kustomization.yaml", kust),
+            ("k/job.yaml", JOB),
+            ("k/deployment.yaml", DEPLOY),
+        ];
+        (kust.to_string(), run_under(RULE, &files, engine))
     }
 
     const AFTER: &str = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- deployment.yaml\n- job.yaml\n";
 
     #[test]
     fn job_after_its_workload_is_informational_by_default() {
-        let (k, d) = run(AFTER, DeployEngine::Flux);
+        let (k, d) = lint_kust(AFTER, DeployEngine::Flux);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(d[0].severity, Severity::Info);
         assert_eq!(&k[d[0].loc.span.range()], "job.yaml");
@@ -250,79 +241,54 @@ mod tests {
         );
         assert_eq!(&k[d[0].related[0].loc.span.range()], "deployment.yaml");
         assert_eq!(d[0].path.as_deref(), Some("resources[1]"));
-        let (_, d) = run(AFTER, DeployEngine::Kubectl);
+        let (_, d) = lint_kust(AFTER, DeployEngine::Kubectl);
         assert_eq!(d[0].severity, Severity::Info);
     }
 
     #[test]
     fn fifo_with_kubectl_is_a_warning_but_not_under_flux() {
         let fifo = AFTER.replace("resources:", "sortOptions: {order: fifo}\nresources:");
-        let (_, d) = run(&fifo, DeployEngine::Kubectl);
+        let (_, d) = lint_kust(&fifo, DeployEngine::Kubectl);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(d[0].severity, Severity::Warning);
-        assert!(
-            d[0].message.contains("kustomize keeps this order"),
-            "{}",
-            d[0].message
-        );
-        let (_, d) = run(&fifo, DeployEngine::Flux);
+        assert_contains(&d[0].message, "kustomize keeps this order");
+        let (_, d) = lint_kust(&fifo, DeployEngine::Flux);
         assert_eq!(d[0].severity, Severity::Info);
-        assert!(
-            d[0].message.contains("Flux sorts objects by kind"),
-            "{}",
-            d[0].message
-        );
+        assert_contains(&d[0].message, "Flux sorts objects by kind");
     }
 
     #[test]
     fn job_first_passes_and_unrelated_jobs_do_not_count() {
         let before = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- job.yaml\n- deployment.yaml\n";
-        assert!(run(before, DeployEngine::Kubectl).1.is_empty());
+        assert!(lint_kust(before, DeployEngine::Kubectl).1.is_empty());
         // A Job nobody waits for may come anywhere.
         let deploy = DEPLOY.replace("myapp-migration-v1]", "other-job]");
-        let d = lint_files_with(
-            &[
-                ("k/kustomization.yaml", AFTER),
-                ("k/job.yaml", JOB),
-                ("k/deployment.yaml", deploy.as_str()),
-            ],
-            &Settings::default(),
-        );
-        assert!(d.iter().all(|d| d.rule != RULE), "{d:?}");
+        let files = [
+            ("k/kustomization.yaml", AFTER),
+            ("k/job.yaml", JOB),
+            ("k/deployment.yaml", deploy.as_str()),
+        ];
+        let d = run(RULE, &files);
+        assert!(d.is_empty(), "{d:?}");
     }
 
     #[test]
     fn through_base_directories() {
         let overlay = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nsortOptions: {order: fifo}\nresources:\n- ../app\n- ../migration\n";
-        let base = |r: &str| {
-            format!(
-                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [{r}]\n"
-            )
-        };
-        let settings = Settings {
-            deploy_engine: DeployEngine::Kubectl,
-            ..Settings::default()
-        };
-        let d: Vec<Diagnostic> = lint_files_with(
-            &[
-                ("prod/kustomization.yaml", overlay.to_string()),
-                ("app/kustomization.yaml", base("deployment.yaml")),
-                ("app/deployment.yaml", DEPLOY.to_string()),
-                ("migration/kustomization.yaml", base("job.yaml")),
-                ("migration/job.yaml", JOB.to_string()),
-            ],
-            &settings,
-        )
-        .into_iter()
-        .filter(|d| d.rule == RULE)
-        .collect();
+        let base = |r: &str| kustomization(&format!("[{r}]"), "");
+        let files = [
+            ("prod/kustomization.yaml", overlay.to_string()),
+            ("app/kustomization.yaml", base("deployment.yaml")),
+            ("app/deployment.yaml", DEPLOY.to_string()),
+            ("migration/kustomization.yaml", base("job.yaml")),
+            ("migration/job.yaml", JOB.to_string()),
+        ];
+        let d = run_under(RULE, &files, DeployEngine::Kubectl);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(d[0].severity, Severity::Warning);
-        assert!(
-            d[0].message
-                .starts_with("`../migration` (Job `myapp-migration-v1`) is listed after `../app`"),
-            "{}",
-            d[0].message
+        assert_starts_with(
+            &d[0].message,
+            "`../migration` (Job `myapp-migration-v1`) is listed after `../app`",
         );
     }
 }

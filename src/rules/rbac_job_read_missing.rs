@@ -534,7 +534,10 @@ impl Rule for RbacJobReadMissing {
 #[cfg(test)]
 mod tests {
     use crate::base::diagnostic::Diagnostic;
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{
+        self, assert_contains, assert_one_saying, assert_single_in, assert_starts_with, located,
+        role_binding, run, service_account,
+    };
 
     const RULE: &str = "rbac-job-read-missing";
 
@@ -544,42 +547,32 @@ mod tests {
         )
     }
 
-    const SA: &str =
-        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: myapp, namespace: app}\n";
+    fn sa() -> String {
+        service_account("myapp", "app")
+    }
 
     fn role(rule: &str) -> String {
-        format!(
-            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: job-reader, namespace: app}}\nrules:\n- {rule}\n"
-        )
+        testing::role(&format!("\n- {rule}\n"))
     }
 
     fn binding(subject: &str, role_ref: &str) -> String {
-        format!(
-            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: wait-reads-jobs, namespace: app}}\nsubjects:\n- {subject}\nroleRef: {role_ref}\n"
-        )
+        role_binding("wait-reads-jobs", &format!("\n- {subject}"), role_ref)
+    }
+
+    /// The Deployment waiting for the Job, a Role with `rule` and a binding of the pod's account
+    /// to it.
+    fn granted(rule: &str) -> [(&'static str, String); 3] {
+        [
+            ("k/deploy.yaml", deploy("", ARGS)),
+            ("k/role.yaml", role(rule)),
+            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
+        ]
     }
 
     const GET_LIST: &str = "{apiGroups: [batch], resources: [jobs], verbs: [get, list]}";
     const TO_SA: &str = "{kind: ServiceAccount, name: myapp}";
     const TO_ROLE: &str = "{apiGroup: rbac.authorization.k8s.io, kind: Role, name: job-reader}";
     const ARGS: &str = "[job-wr, myapp-migration-v1]";
-
-    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
-        let all = lint_files(files);
-        assert!(
-            all.iter()
-                .all(|d| d.rule != "yaml-syntax" && d.rule != "schema-invalid"),
-            "{all:?}"
-        );
-        all.into_iter().filter(|d| d.rule == RULE).collect()
-    }
-
-    /// The text at a location (the engine numbers files in name order).
-    fn text<'a>(files: &'a [(&str, String)], loc: &crate::base::diagnostic::Loc) -> &'a str {
-        let mut sorted: Vec<&(&str, String)> = files.iter().collect();
-        sorted.sort_by_key(|f| f.0);
-        &sorted[loc.file as usize].1[loc.span.range()]
-    }
 
     fn file<'a>(files: &'a [(&str, String)], loc: &crate::base::diagnostic::Loc) -> &'a str {
         let mut sorted: Vec<&(&str, String)> = files.iter().collect();
@@ -588,73 +581,56 @@ mod tests {
     }
 
     fn text_at<'a>(files: &'a [(&str, String)], d: &Diagnostic) -> &'a str {
-        text(files, &d.loc)
+        located(files, &d.loc)
     }
 
     #[test]
     fn correct_rbac_passes() {
         let files = [
             ("k/deploy.yaml", deploy("", ARGS)),
-            ("k/sa.yaml", SA.to_string()),
+            ("k/sa.yaml", sa()),
             ("k/role.yaml", role(GET_LIST)),
             ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
         // Wildcards count.
-        let files = [
-            ("k/deploy.yaml", deploy("", ARGS)),
-            (
-                "k/role.yaml",
-                role("{apiGroups: ['*'], resources: ['*'], verbs: ['*']}"),
-            ),
-            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
-        ];
-        assert!(run(&files).is_empty());
+        let files = granted("{apiGroups: ['*'], resources: ['*'], verbs: ['*']}");
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
     fn no_rbac_at_all_points_at_the_init_container() {
         let files = [("k/deploy.yaml", deploy("", ARGS))];
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text_at(&files, &d[0]), "groundnuty/k8s-wait-for:v2.0");
+        let d = run(RULE, &files);
+        assert_single_in(&d, &files, "groundnuty/k8s-wait-for:v2.0");
         assert_eq!(
             d[0].message,
             "k8s-wait-for in Deployment `myapp` runs as service account `myapp` (namespace `app`), which no RoleBinding in namespace `app` and no ClusterRoleBinding binds to a role that can read jobs: `kubectl describe jobs` fails with Forbidden (`cannot get resource \"jobs\" in API group \"batch\"`), the init container exits 1 and the pod restarts it in Init:CrashLoopBackOff even after the migration succeeded"
         );
         assert_eq!(d[0].related.len(), 1);
-        assert_eq!(text(&files, &d[0].related[0].loc), "myapp");
+        assert_eq!(located(&files, &d[0].related[0].loc), "myapp");
         assert_eq!(
             d[0].related[0].message,
             "the pod runs as service account `myapp`"
         );
         // Pod modes are not this rule's business.
-        assert!(run(&[("k/deploy.yaml", deploy("", "[pod, -lapp=db]"))]).is_empty());
+        assert!(run(RULE, &[("k/deploy.yaml", deploy("", "[pod, -lapp=db]"))]).is_empty());
     }
 
     #[test]
     fn missing_list_points_at_the_roles_verbs() {
-        let files = [
-            ("k/deploy.yaml", deploy("", ARGS)),
-            (
-                "k/role.yaml",
-                role("{apiGroups: [batch], resources: [jobs], verbs: [get, watch]}"),
-            ),
-            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
-        ];
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text_at(&files, &d[0]), "[get, watch]");
-        assert!(
-            d[0].message.starts_with("the Role `job-reader` does not grant `list` on jobs to service account `myapp` (namespace `app`), which k8s-wait-for in Deployment `myapp` needs in namespace `app`: kubectl only needs `list` when the exact Job is not found"),
-            "{}",
-            d[0].message
+        let files = granted("{apiGroups: [batch], resources: [jobs], verbs: [get, watch]}");
+        let d = run(RULE, &files);
+        assert_single_in(&d, &files, "[get, watch]");
+        assert_starts_with(
+            &d[0].message,
+            "the Role `job-reader` does not grant `list` on jobs to service account `myapp` (namespace `app`), which k8s-wait-for in Deployment `myapp` needs in namespace `app`: kubectl only needs `list` when the exact Job is not found",
         );
         assert_eq!(d[0].path.as_deref(), Some("rules[0].verbs"));
         let rel: Vec<(&str, &str)> = d[0]
             .related
             .iter()
-            .map(|r| (text(&files, &r.loc), r.message.as_str()))
+            .map(|r| (located(&files, &r.loc), r.message.as_str()))
             .collect();
         assert_eq!(rel[0].0, "groundnuty/k8s-wait-for:v2.0");
         assert_eq!(
@@ -662,56 +638,25 @@ mod tests {
             ("job-reader", "bound by the RoleBinding `wait-reads-jobs`")
         );
         // Missing get is the severe case and is named as such.
-        let files = [
-            ("k/deploy.yaml", deploy("", ARGS)),
-            (
-                "k/role.yaml",
-                role("{apiGroups: [batch], resources: [jobs], verbs: [list, watch]}"),
-            ),
-            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
-        ];
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(
-            d[0].message.contains("does not grant `get` on jobs"),
-            "{}",
-            d[0].message
-        );
-        assert!(d[0].message.contains("Init:CrashLoopBackOff"));
+        let files = granted("{apiGroups: [batch], resources: [jobs], verbs: [list, watch]}");
+        let d = run(RULE, &files);
+        assert_one_saying(&d, "does not grant `get` on jobs");
+        assert_contains(&d[0].message, "Init:CrashLoopBackOff");
     }
 
     #[test]
     fn resource_names_break_the_list_fallback() {
-        let files = [
-            ("k/deploy.yaml", deploy("", ARGS)),
-            (
-                "k/role.yaml",
-                role(
-                    "apiGroups: [batch]\n  resources: [jobs]\n  verbs: [get, list]\n  resourceNames: [myapp-migration-v1]",
-                ),
-            ),
-            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
-        ];
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text_at(&files, &d[0]), "[myapp-migration-v1]");
-        assert!(
-            d[0].message.contains("a LIST request has no name"),
-            "{}",
-            d[0].message
+        let files = granted(
+            "apiGroups: [batch]\n  resources: [jobs]\n  verbs: [get, list]\n  resourceNames: [myapp-migration-v1]",
         );
+        let d = run(RULE, &files);
+        assert_single_in(&d, &files, "[myapp-migration-v1]");
+        assert_contains(&d[0].message, "a LIST request has no name");
         // Names that do not include the awaited Job fail the GET too.
-        let files = [
-            ("k/deploy.yaml", deploy("", ARGS)),
-            (
-                "k/role.yaml",
-                role(
-                    "apiGroups: [batch]\n  resources: [jobs]\n  verbs: [get, list]\n  resourceNames: [myapp-migration-v0]",
-                ),
-            ),
-            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
-        ];
-        let d = run(&files);
+        let files = granted(
+            "apiGroups: [batch]\n  resources: [jobs]\n  verbs: [get, list]\n  resourceNames: [myapp-migration-v0]",
+        );
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
         assert!(
             d.iter().any(|d| d
@@ -735,28 +680,32 @@ mod tests {
                 ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
             ]
         };
-        let files = good("      automountServiceAccountToken: false\n", SA);
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text_at(&files, &d[0]), "false");
-        assert!(
-            d[0].message.contains("localhost:8080 was refused"),
-            "{}",
-            d[0].message
-        );
-        let sa_off = format!("{SA}automountServiceAccountToken: false\n");
+        let files = good("      automountServiceAccountToken: false\n", &sa());
+        let d = run(RULE, &files);
+        assert_single_in(&d, &files, "false");
+        assert_contains(&d[0].message, "localhost:8080 was refused");
+        let sa_off = format!("{}automountServiceAccountToken: false\n", sa());
         let files = good("", &sa_off);
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(file(&files, &d[0].loc), "k/sa.yaml");
         assert_eq!(text_at(&files, &d[0]), "false");
-        assert!(d[0].message.starts_with("service account `myapp` sets `automountServiceAccountToken: false` and Deployment `myapp` does not turn it back on"));
+        assert_starts_with(
+            &d[0].message,
+            "service account `myapp` sets `automountServiceAccountToken: false` and Deployment `myapp` does not turn it back on",
+        );
         assert_eq!(
             d[0].related[0].message,
             "k8s-wait-for in Deployment `myapp` (init container `wait`) runs `kubectl describe jobs` here"
         );
         // The pod turns it back on.
-        assert!(run(&good("      automountServiceAccountToken: true\n", &sa_off)).is_empty());
+        assert!(
+            run(
+                RULE,
+                &good("      automountServiceAccountToken: true\n", &sa_off)
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -769,15 +718,14 @@ mod tests {
                 binding("{kind: ServiceAccount, name: myapp-service}", TO_ROLE),
             ),
         ];
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text_at(&files, &d[0]), "groundnuty/k8s-wait-for:v2.0");
+        let d = run(RULE, &files);
+        assert_single_in(&d, &files, "groundnuty/k8s-wait-for:v2.0");
         let r = d[0]
             .related
             .iter()
             .find(|r| file(&files, &r.loc) == "k/rb.yaml")
             .unwrap();
-        assert_eq!(text(&files, &r.loc), "myapp-service");
+        assert_eq!(located(&files, &r.loc), "myapp-service");
         assert_eq!(
             r.message,
             "the RoleBinding `wait-reads-jobs` binds service account `myapp-service`, not `myapp`"
@@ -794,7 +742,7 @@ mod tests {
                 ),
             ),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(d[0].related.iter().any(|r| {
             r.message
@@ -813,14 +761,10 @@ mod tests {
             ("k/role.yaml", role(GET_LIST)),
             ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
         ];
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(
-            d[0].message.contains(
-                "no RoleBinding in namespace `migrations` (the `-n migrations` argument)"
-            ),
-            "{}",
-            d[0].message
+        let d = run(RULE, &files);
+        assert_one_saying(
+            &d,
+            "no RoleBinding in namespace `migrations` (the `-n migrations` argument)",
         );
         assert!(d[0].related.iter().any(|r| r.message == "the RoleBinding `wait-reads-jobs` grants in namespace `app`, but k8s-wait-for looks in `migrations`"));
         // A RoleBinding in `migrations` naming the pod's account of namespace `app` does.
@@ -834,7 +778,7 @@ mod tests {
             ("k/cr.yaml", cr.to_string()),
             ("k/rb.yaml", rb.to_string()),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
@@ -852,7 +796,7 @@ mod tests {
                 ),
             ),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
         // The built-in view role, and a group of every service account of the namespace.
         let files = [
             ("k/deploy.yaml", deploy("", ARGS)),
@@ -864,7 +808,7 @@ mod tests {
                 ),
             ),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
         // A ClusterRoleBinding: its subject must name the namespace.
         let crb = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}\nsubjects: [{kind: ServiceAccount, name: myapp, namespace: app}]\nroleRef: {kind: ClusterRole, name: job-reader, apiGroup: rbac.authorization.k8s.io}\n";
         let files = [
@@ -872,7 +816,7 @@ mod tests {
             ("k/cr.yaml", cr.to_string()),
             ("k/crb.yaml", crb.to_string()),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
         // A ClusterRole managed elsewhere: what it grants is unknown, so no finding.
         let files = [
             ("k/deploy.yaml", deploy("", ARGS)),
@@ -884,28 +828,15 @@ mod tests {
                 ),
             ),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
     fn a_role_without_a_jobs_rule() {
-        let files = [
-            ("k/deploy.yaml", deploy("", ARGS)),
-            (
-                "k/role.yaml",
-                role("{apiGroups: [''], resources: [pods], verbs: [get, list]}"),
-            ),
-            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
-        ];
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text_at(&files, &d[0]), "groundnuty/k8s-wait-for:v2.0");
-        assert!(
-            d[0].message
-                .contains("whose bound roles grant nothing on jobs"),
-            "{}",
-            d[0].message
-        );
+        let files = granted("{apiGroups: [''], resources: [pods], verbs: [get, list]}");
+        let d = run(RULE, &files);
+        assert_single_in(&d, &files, "groundnuty/k8s-wait-for:v2.0");
+        assert_contains(&d[0].message, "whose bound roles grant nothing on jobs");
         assert_eq!(
             d[0].related[0].message,
             "the Role `job-reader` is bound to it but has no rule for jobs in API group batch"
@@ -919,21 +850,21 @@ mod tests {
         let files = [
             ("k/kustomization.yaml", k.to_string()),
             ("k/deploy.yaml", plain(deploy("", ARGS))),
-            ("k/sa.yaml", plain(SA.to_string())),
+            ("k/sa.yaml", plain(sa())),
             ("k/role.yaml", plain(role(GET_LIST))),
             ("k/rb.yaml", plain(binding(TO_SA, TO_ROLE))),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
         // A binding the kustomization does not list does not count, and is named.
         let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deploy.yaml, sa.yaml, role.yaml]\n";
         let files = [
             ("k/kustomization.yaml", k.to_string()),
             ("k/deploy.yaml", deploy("", ARGS)),
-            ("k/sa.yaml", SA.to_string()),
+            ("k/sa.yaml", sa()),
             ("k/role.yaml", role(GET_LIST)),
             ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(
             d[0].related.iter().any(|r| file(&files, &r.loc) == "k/rb.yaml" && r.message.starts_with("the RoleBinding `wait-reads-jobs` binds `myapp` but is not part of what this context applies")),

@@ -361,26 +361,12 @@ impl Rule for RbacServiceAccountMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::base::diagnostic::{Diagnostic, Loc};
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{
+        assert_one_saying, assert_single_in, assert_starts_with, located, role_binding, run,
+        service_account as sa,
+    };
 
     const RULE: &str = "rbac-service-account-missing";
-
-    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
-        let all = lint_files(files);
-        assert!(
-            all.iter()
-                .all(|d| d.rule != "yaml-syntax" && d.rule != "schema-invalid"),
-            "{all:?}"
-        );
-        all.into_iter().filter(|d| d.rule == RULE).collect()
-    }
-
-    fn text<'a>(files: &'a [(&str, String)], loc: &Loc) -> &'a str {
-        let mut sorted: Vec<&(&str, String)> = files.iter().collect();
-        sorted.sort_by_key(|f| f.0);
-        &sorted[loc.file as usize].1[loc.span.range()]
-    }
 
     fn deploy(sa: &str) -> String {
         format!(
@@ -388,21 +374,22 @@ mod tests {
         )
     }
 
-    fn sa(name: &str, ns: &str) -> String {
-        format!(
-            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {name}, namespace: {ns}}}\n"
-        )
-    }
-
     const ROLE: &str = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: job-reader, namespace: app}\nrules: [{apiGroups: [batch], resources: [jobs], verbs: [get, list]}]\n";
 
     fn binding(subject: &str, role_ref: &str) -> String {
-        format!(
-            "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: rb, namespace: app}}\nsubjects: [{subject}]\nroleRef: {role_ref}\n"
-        )
+        role_binding("rb", &format!(" [{subject}]"), role_ref)
     }
 
     const TO_ROLE: &str = "{apiGroup: rbac.authorization.k8s.io, kind: Role, name: job-reader}";
+
+    /// A pod running as `default`, the Role, and a binding of `subject` to `role_ref`.
+    fn bound(subject: &str, role_ref: &str) -> [(&'static str, String); 3] {
+        [
+            ("k/deploy.yaml", deploy("")),
+            ("k/role.yaml", ROLE.to_string()),
+            ("k/rb.yaml", binding(subject, role_ref)),
+        ]
+    }
 
     #[test]
     fn everything_defined_passes() {
@@ -415,7 +402,7 @@ mod tests {
                 binding("{kind: ServiceAccount, name: myapp}", TO_ROLE),
             ),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
         // `default` always exists, and so do the built-in ClusterRoles.
         let files = [
             ("k/deploy.yaml", deploy("")),
@@ -427,7 +414,7 @@ mod tests {
                 ),
             ),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
@@ -439,25 +426,23 @@ mod tests {
             ),
             ("k/sa.yaml", sa("myapp-service", "app")),
         ];
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text(&files, &d[0].loc), "myapp-svc");
-        assert!(
-            d[0].message.starts_with("the Deployment `myapp` runs as service account `myapp-svc`, which this context does not define in namespace `app`"),
-            "{}",
-            d[0].message
+        let d = run(RULE, &files);
+        assert_single_in(&d, &files, "myapp-svc");
+        assert_starts_with(
+            &d[0].message,
+            "the Deployment `myapp` runs as service account `myapp-svc`, which this context does not define in namespace `app`",
         );
         assert_eq!(
             d[0].related[0].message,
             "did you mean ServiceAccount `myapp-service`?"
         );
-        assert_eq!(text(&files, &d[0].related[0].loc), "myapp-service");
+        assert_eq!(located(&files, &d[0].related[0].loc), "myapp-service");
         // Defined, but in another namespace.
         let files = [
             ("k/deploy.yaml", deploy("      serviceAccountName: myapp\n")),
             ("k/sa.yaml", sa("myapp", "other")),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(
             d[0].related[0].message,
@@ -467,17 +452,9 @@ mod tests {
 
     #[test]
     fn a_subject_not_defined_names_what_the_pods_run_as() {
-        let files = [
-            ("k/deploy.yaml", deploy("")),
-            ("k/role.yaml", ROLE.to_string()),
-            (
-                "k/rb.yaml",
-                binding("{kind: ServiceAccount, name: myapp-service}", TO_ROLE),
-            ),
-        ];
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text(&files, &d[0].loc), "myapp-service");
+        let files = bound("{kind: ServiceAccount, name: myapp-service}", TO_ROLE);
+        let d = run(RULE, &files);
+        assert_single_in(&d, &files, "myapp-service");
         assert_eq!(
             d[0].message,
             "the RoleBinding `rb` binds service account `myapp-service` of namespace `app`, which this context does not define: the binding gives its role to no pod this context runs"
@@ -487,37 +464,25 @@ mod tests {
             "the Deployment `myapp` runs as `default` (no serviceAccountName)"
         );
         // A subject in a namespace the context does not deploy to is someone else's.
-        let files = [
-            ("k/deploy.yaml", deploy("")),
-            ("k/role.yaml", ROLE.to_string()),
-            (
-                "k/rb.yaml",
-                binding(
-                    "{kind: ServiceAccount, name: ci, namespace: tooling}",
-                    TO_ROLE,
-                ),
-            ),
-        ];
-        assert!(run(&files).is_empty());
+        let files = bound(
+            "{kind: ServiceAccount, name: ci, namespace: tooling}",
+            TO_ROLE,
+        );
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
     fn role_refs_not_defined() {
-        let files = [
-            ("k/deploy.yaml", deploy("")),
-            ("k/role.yaml", ROLE.to_string()),
-            (
-                "k/rb.yaml",
-                binding(
-                    "{kind: ServiceAccount, name: default}",
-                    "{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: job-reader}",
-                ),
-            ),
-        ];
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(text(&files, &d[0].loc), "job-reader");
-        assert!(d[0].message.starts_with("the RoleBinding `rb` refers to ClusterRole `job-reader`, which this context does not define:"), "{}", d[0].message);
+        let files = bound(
+            "{kind: ServiceAccount, name: default}",
+            "{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: job-reader}",
+        );
+        let d = run(RULE, &files);
+        assert_single_in(&d, &files, "job-reader");
+        assert_starts_with(
+            &d[0].message,
+            "the RoleBinding `rb` refers to ClusterRole `job-reader`, which this context does not define:",
+        );
         assert_eq!(
             d[0].related[0].message,
             "a Role of that name exists: set `roleRef.kind: Role`"
@@ -529,14 +494,10 @@ mod tests {
                 binding("{kind: ServiceAccount, name: default}", TO_ROLE),
             ),
         ];
-        let d = run(&files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(
-            d[0].message.contains(
-                "Role `job-reader`, which this context does not define in namespace `app`"
-            ),
-            "{}",
-            d[0].message
+        let d = run(RULE, &files);
+        assert_one_saying(
+            &d,
+            "Role `job-reader`, which this context does not define in namespace `app`",
         );
         assert!(d[0].related.is_empty());
         // A near name is offered.
@@ -548,10 +509,10 @@ mod tests {
                 binding("{kind: ServiceAccount, name: default}", TO_ROLE),
             ),
         ];
-        let d = run(&files);
+        let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(d[0].related[0].message, "did you mean Role `jobs-reader`?");
-        assert_eq!(text(&files, &d[0].related[0].loc), "jobs-reader");
+        assert_eq!(located(&files, &d[0].related[0].loc), "jobs-reader");
     }
 
     #[test]
@@ -571,6 +532,6 @@ mod tests {
                 plain(binding("{kind: ServiceAccount, name: myapp}", TO_ROLE)),
             ),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
     }
 }

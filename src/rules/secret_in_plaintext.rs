@@ -279,14 +279,19 @@ impl Rule for SecretInPlaintext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::{lint_files, lint_one};
+    use crate::rules::testing::{
+        Deploy, assert_contains, assert_single, assert_starts_with, lint_one, run,
+    };
 
     const RULE: &str = "secret-in-plaintext";
 
     fn deploy(env: &str) -> String {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: app:v1\n          env:\n{env}"
-        )
+        let env = format!("          env:\n{env}");
+        Deploy::default()
+            .name("web")
+            .app("web")
+            .app_extra(&env)
+            .yaml()
     }
 
     #[test]
@@ -339,7 +344,7 @@ mod tests {
             Some("spec.template.spec.containers[0].env[0].value")
         );
         assert_eq!(&text[d[1].loc.span.range()], "tok-123456");
-        assert!(d[1].message.contains("sets `API_TOKEN` to a literal value"));
+        assert_contains(&d[1].message, "sets `API_TOKEN` to a literal value");
         for x in &d {
             let all = format!(
                 "{} {} {:?}",
@@ -363,11 +368,10 @@ mod tests {
     fn jobs_cronjobs_and_init_containers() {
         let cron = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: report}\nspec:\n  schedule: '@daily'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          initContainers:\n            - name: fetch\n              image: curl:8\n              env:\n                - {name: GITHUB_TOKEN, value: ghp_abcdef}\n          containers:\n            - name: report\n              image: app:v1\n";
         let d = lint_one(cron, RULE);
-        assert_eq!(d.len(), 1);
-        assert_eq!(&cron[d[0].loc.span.range()], "ghp_abcdef");
-        assert!(
-            d[0].message
-                .starts_with("container `fetch` of CronJob `report` sets `GITHUB_TOKEN`")
+        assert_single(&d, cron, "ghp_abcdef");
+        assert_starts_with(
+            &d[0].message,
+            "container `fetch` of CronJob `report` sets `GITHUB_TOKEN`",
         );
     }
 
@@ -375,12 +379,10 @@ mod tests {
     fn config_maps_and_generators() {
         let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config}\ndata:\n  DATABASE_URL: mysql://root:pw@db/app\n  DB_HOST: db\n  SECRET_NAME: app-db\n";
         let d = lint_one(cm, RULE);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(&cm[d[0].loc.span.range()], "mysql://root:pw@db/app");
-        assert!(
-            d[0].message.starts_with(
-                "ConfigMap `app-config` key `DATABASE_URL` holds a URL with a password"
-            )
+        assert_single(&d, cm, "mysql://root:pw@db/app");
+        assert_starts_with(
+            &d[0].message,
+            "ConfigMap `app-config` key `DATABASE_URL` holds a URL with a password",
         );
         let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\nconfigMapGenerator:\n- name: vars\n  literals:\n  - IMAGE_TAG=v1\n  - DATABASE_URL=postgres://u:p4ss@db/app\n";
         let files = [
@@ -390,18 +392,12 @@ mod tests {
             ),
             ("k/kustomization.yaml", k),
         ];
-        let d: Vec<_> = lint_files(&files)
-            .into_iter()
-            .filter(|d| d.rule == RULE)
-            .collect();
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(
-            &k[d[0].loc.span.range()],
-            "DATABASE_URL=postgres://u:p4ss@db/app"
+        let d = run(RULE, &files);
+        assert_single(&d, k, "DATABASE_URL=postgres://u:p4ss@db/app");
+        assert_starts_with(
+            &d[0].message,
+            "configMapGenerator `vars` key `DATABASE_URL` holds a URL with a password",
         );
-        assert!(d[0].message.starts_with(
-            "configMapGenerator `vars` key `DATABASE_URL` holds a URL with a password"
-        ));
         assert!(!d[0].message.contains("p4ss"));
     }
 }

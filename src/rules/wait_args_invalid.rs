@@ -121,12 +121,11 @@ impl Rule for WaitArgsInvalid {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::lint_one;
+    use crate::rules::testing::{Deploy, WAIT_IMAGE, assert_contains, assert_single, lint_one};
 
     fn deploy(container: &str) -> String {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n{container}      containers:\n        - name: app\n          image: app:v1\n"
-        )
+        let init = format!("        - name: wait\n          image: {WAIT_IMAGE}\n{container}");
+        Deploy::default().init(&init).yaml()
     }
 
     #[test]
@@ -140,9 +139,8 @@ mod tests {
         ] {
             let text = deploy(&format!("          args: [{mode}, myapp-migration-v1]\n"));
             let d = lint_one(&text, "wait-args-invalid");
-            assert_eq!(d.len(), 1, "{mode}");
-            assert_eq!(&text[d[0].loc.span.range()], mode);
-            assert!(d[0].message.contains("ERROR: Unknown resource type"));
+            assert_single(&d, &text, mode);
+            assert_contains(&d[0].message, "ERROR: Unknown resource type");
             let help = d[0].help.as_deref().unwrap();
             match hint {
                 Some(h) => assert!(help.contains(&format!("did you mean `{h}`")), "{help}"),
@@ -155,15 +153,13 @@ mod tests {
     fn too_few_arguments() {
         let text = deploy("          args: [job-wr]\n");
         let d = lint_one(&text, "wait-args-invalid");
-        assert_eq!(d.len(), 1);
-        assert_eq!(&text[d[0].loc.span.range()], "[job-wr]");
-        assert!(d[0].message.contains("only one argument (`job-wr`)"));
-        assert!(d[0].message.contains("usage"));
+        assert_single(&d, &text, "[job-wr]");
+        assert_contains(&d[0].message, "only one argument (`job-wr`)");
+        assert_contains(&d[0].message, "usage");
         let text = deploy("");
         let d = lint_one(&text, "wait-args-invalid");
-        assert_eq!(d.len(), 1);
-        assert_eq!(&text[d[0].loc.span.range()], "wait");
-        assert!(d[0].message.contains("no arguments"));
+        assert_single(&d, &text, "wait");
+        assert_contains(&d[0].message, "no arguments");
     }
 
     #[test]

@@ -83,12 +83,13 @@ impl Rule for WaitImageUnpinned {
 #[cfg(test)]
 mod tests {
     use super::problem;
-    use crate::rules::testing::{lint_files, lint_one};
+    use crate::rules::testing::{
+        Deploy, WAIT_IMAGE, WAIT_V1, assert_contains, assert_single, lint_files, lint_one, wait_for,
+    };
 
     fn deploy(image: &str) -> String {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait\n          image: {image}\n          args: [job-wr, myapp-migration-v1]\n      containers:\n        - name: app\n          image: app:latest\n"
-        )
+        let init = wait_for("wait", WAIT_V1).replace(WAIT_IMAGE, image);
+        Deploy::default().init(&init).image("app:latest").yaml()
     }
 
     #[test]
@@ -103,10 +104,9 @@ mod tests {
         ] {
             let text = deploy(image);
             let d = lint_one(&text, "wait-image-unpinned");
-            assert_eq!(d.len(), 1, "{image}");
-            assert_eq!(&text[d[0].loc.span.range()], image);
-            assert!(d[0].message.contains(phrase), "{}", d[0].message);
-            assert!(d[0].help.as_deref().unwrap().contains("v2.0"));
+            assert_single(&d, &text, image);
+            assert_contains(&d[0].message, phrase);
+            assert_contains(d[0].help.as_deref().unwrap(), "v2.0");
         }
     }
 
@@ -140,11 +140,10 @@ mod tests {
         .into_iter()
         .filter(|d| d.rule == "wait-image-unpinned")
         .collect();
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(&text[d[0].loc.span.range()], "groundnuty/k8s-wait-for:v2.0");
-        assert!(d[0].message.contains("`groundnuty/k8s-wait-for:v1.7`"));
+        assert_single(&d, &text, "groundnuty/k8s-wait-for:v2.0");
+        assert_contains(&d[0].message, "`groundnuty/k8s-wait-for:v1.7`");
         assert_eq!(d[0].related.len(), 1);
-        assert!(d[0].related[0].message.contains("images"));
+        assert_contains(&d[0].related[0].message, "images");
         // And the reverse: a kustomization pins a floating manifest.
         let k = k.replace("v1.7", "v2.0");
         let d: Vec<_> = lint_files(&[

@@ -87,26 +87,17 @@ impl Rule for WaitModeUnsafe {
 
 #[cfg(test)]
 mod tests {
-    use crate::base::diagnostic::Diagnostic;
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{Deploy, Job, assert_contains, assert_single, run, wait_for};
+
+    const RULE: &str = "wait-mode-unsafe";
 
     fn deploy(args: &str) -> String {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: {args}\n      containers:\n        - name: app\n          image: app:v1\n"
-        )
+        Deploy::default().init(&wait_for("wait", args)).yaml()
     }
 
     fn job(name: &str, command: &str) -> String {
-        format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: m, image: \"app:v1\", command: {command}}}]\n"
-        )
-    }
-
-    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
-        lint_files(files)
-            .into_iter()
-            .filter(|d| d.rule == "wait-mode-unsafe")
-            .collect()
+        let containers = format!(" [{{name: m, image: \"app:v1\", command: {command}}}]\n");
+        Job::default().name(name).containers(&containers).yaml()
     }
 
     #[test]
@@ -117,11 +108,13 @@ mod tests {
         ] {
             let d = deploy(&format!("[{mode}, myapp-migration-v1]"));
             let j = job("myapp-migration-v1", "[npx, prisma, migrate, deploy]");
-            let found = run(&[("k/deploy.yaml", d.clone()), ("k/job.yaml", j.clone())]);
-            assert_eq!(found.len(), 1, "{mode}");
-            assert_eq!(&d[found[0].loc.span.range()], mode);
-            assert!(found[0].message.contains(phrase), "{}", found[0].message);
-            assert!(found[0].help.as_deref().unwrap().contains("job-wr"));
+            let found = run(
+                RULE,
+                &[("k/deploy.yaml", d.clone()), ("k/job.yaml", j.clone())],
+            );
+            assert_single(&found, &d, mode);
+            assert_contains(&found[0].message, phrase);
+            assert_contains(found[0].help.as_deref().unwrap(), "job-wr");
             assert_eq!(
                 &j[found[0].related[0].loc.span.range()],
                 "myapp-migration-v1"
@@ -132,23 +125,29 @@ mod tests {
     #[test]
     fn the_job_or_the_target_must_be_a_migration() {
         // A migration by its command, under a neutral name.
-        let found = run(&[
-            ("k/deploy.yaml", deploy("[job, schema-sync-v1]")),
-            (
-                "k/job.yaml",
-                job("schema-sync-v1", "[alembic, upgrade, head]"),
-            ),
-        ]);
+        let found = run(
+            RULE,
+            &[
+                ("k/deploy.yaml", deploy("[job, schema-sync-v1]")),
+                (
+                    "k/job.yaml",
+                    job("schema-sync-v1", "[alembic, upgrade, head]"),
+                ),
+            ],
+        );
         assert_eq!(found.len(), 1);
         // The target names a migration, the Job is elsewhere.
-        let found = run(&[("k/deploy.yaml", deploy("[job-we, db-migrate]"))]);
+        let found = run(RULE, &[("k/deploy.yaml", deploy("[job-we, db-migrate]"))]);
         assert_eq!(found.len(), 1);
         assert!(found[0].related.is_empty());
         // Neither: a data-loading Job.
-        let found = run(&[
-            ("k/deploy.yaml", deploy("[job, load-fixtures]")),
-            ("k/job.yaml", job("load-fixtures", "[python, load.py]")),
-        ]);
+        let found = run(
+            RULE,
+            &[
+                ("k/deploy.yaml", deploy("[job, load-fixtures]")),
+                ("k/job.yaml", job("load-fixtures", "[python, load.py]")),
+            ],
+        );
         assert!(found.is_empty());
     }
 
@@ -158,13 +157,16 @@ mod tests {
             "[job-wr, myapp-migration-v1]",
             "[pod, -lapp=myapp-migration]",
         ] {
-            let found = run(&[
-                ("k/deploy.yaml", deploy(args)),
-                (
-                    "k/job.yaml",
-                    job("myapp-migration-v1", "[npx, prisma, migrate, deploy]"),
-                ),
-            ]);
+            let found = run(
+                RULE,
+                &[
+                    ("k/deploy.yaml", deploy(args)),
+                    (
+                        "k/job.yaml",
+                        job("myapp-migration-v1", "[npx, prisma, migrate, deploy]"),
+                    ),
+                ],
+            );
             assert!(found.is_empty(), "{args}");
         }
     }

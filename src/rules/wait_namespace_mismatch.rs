@@ -103,36 +103,32 @@ impl Rule for WaitNamespaceMismatch {
 
 #[cfg(test)]
 mod tests {
-    use crate::base::diagnostic::Diagnostic;
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{
+        APP_MIGRATION, Deploy, Job, assert_contains, assert_single, run, wait_for,
+    };
+
+    const RULE: &str = "wait-namespace-mismatch";
 
     fn deploy(ns: &str, args: &str) -> String {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\n{ns}spec:\n  template:\n    spec:\n      serviceAccountName: myapp\n      initContainers:\n        - name: wait-for-migration\n          image: groundnuty/k8s-wait-for:v2.0\n          args: {args}\n      containers:\n        - name: app\n          image: app:v1\n"
-        )
+        let init = wait_for("wait-for-migration", args);
+        let pod = "      serviceAccountName: myapp\n";
+        Deploy::default().meta(ns).pod(pod).init(&init).yaml()
     }
 
     fn job(ns: &str) -> String {
-        format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: myapp-migration-v1\n{ns}spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: m, image: app-migration:v1}}]\n"
-        )
-    }
-
-    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
-        lint_files(files)
-            .into_iter()
-            .filter(|d| d.rule == "wait-namespace-mismatch")
-            .collect()
+        Job::default().meta(ns).containers(APP_MIGRATION).yaml()
     }
 
     #[test]
     fn job_in_another_namespace_without_n() {
         let d = deploy("  namespace: app\n", "[job-wr, myapp-migration-v1]");
         let j = job("  namespace: migrations\n");
-        let found = run(&[("k/deploy.yaml", d.clone()), ("k/job.yaml", j.clone())]);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(&d[found[0].loc.span.range()], "myapp-migration-v1");
-        assert!(found[0].message.contains("namespace `app`, the pod's own"));
+        let found = run(
+            RULE,
+            &[("k/deploy.yaml", d.clone()), ("k/job.yaml", j.clone())],
+        );
+        assert_single(&found, &d, "myapp-migration-v1");
+        assert_contains(&found[0].message, "namespace `app`, the pod's own");
         assert!(
             found[0]
                 .message
@@ -150,37 +146,45 @@ mod tests {
             "  namespace: app\n",
             "[job-wr, myapp-migration-v1, -n, migration]",
         );
-        let found = run(&[
-            ("k/deploy.yaml", d.clone()),
-            ("k/job.yaml", job("  namespace: migrations\n")),
-        ]);
-        assert_eq!(found.len(), 1);
-        assert_eq!(&d[found[0].loc.span.range()], "migration");
-        assert!(found[0].message.contains("its `-n` argument"));
+        let found = run(
+            RULE,
+            &[
+                ("k/deploy.yaml", d.clone()),
+                ("k/job.yaml", job("  namespace: migrations\n")),
+            ],
+        );
+        assert_single(&found, &d, "migration");
+        assert_contains(&found[0].message, "its `-n` argument");
     }
 
     #[test]
     fn kustomize_namespace_is_the_job_side_location() {
         let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: migrations\nresources: [job.yaml]\n";
-        let found = run(&[
-            (
-                "app/deploy.yaml",
-                deploy("  namespace: app\n", "[job-wr, myapp-migration-v1]"),
-            ),
-            ("pre/job.yaml", job("")),
-            ("pre/kustomization.yaml", k.to_string()),
-        ]);
+        let found = run(
+            RULE,
+            &[
+                (
+                    "app/deploy.yaml",
+                    deploy("  namespace: app\n", "[job-wr, myapp-migration-v1]"),
+                ),
+                ("pre/job.yaml", job("")),
+                ("pre/kustomization.yaml", k.to_string()),
+            ],
+        );
         // Different contexts: nothing rendered in one context to compare with; no finding here,
         // wait-target-missing reports it.
         assert!(found.is_empty());
         let app_k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deploy.yaml, ../pre]\n";
         let d = deploy("  namespace: app\n", "[job-wr, myapp-migration-v1]");
-        let found = run(&[
-            ("app/deploy.yaml", d),
-            ("app/kustomization.yaml", app_k.to_string()),
-            ("pre/job.yaml", job("")),
-            ("pre/kustomization.yaml", k.to_string()),
-        ]);
+        let found = run(
+            RULE,
+            &[
+                ("app/deploy.yaml", d),
+                ("app/kustomization.yaml", app_k.to_string()),
+                ("pre/job.yaml", job("")),
+                ("pre/kustomization.yaml", k.to_string()),
+            ],
+        );
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].related[0].loc.file, 3);
         assert_eq!(&k[found[0].related[0].loc.span.range()], "migrations");
@@ -188,13 +192,16 @@ mod tests {
 
     #[test]
     fn same_namespace_passes() {
-        let found = run(&[
-            (
-                "k/deploy.yaml",
-                deploy("  namespace: app\n", "[job-wr, myapp-migration-v1]"),
-            ),
-            ("k/job.yaml", job("  namespace: app\n")),
-        ]);
+        let found = run(
+            RULE,
+            &[
+                (
+                    "k/deploy.yaml",
+                    deploy("  namespace: app\n", "[job-wr, myapp-migration-v1]"),
+                ),
+                ("k/job.yaml", job("  namespace: app\n")),
+            ],
+        );
         assert!(found.is_empty());
     }
 }

@@ -180,41 +180,46 @@ impl Rule for WaitTargetMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::base::diagnostic::Diagnostic;
-    use crate::rules::testing::lint_files;
+    use crate::rules::testing::{
+        APP_MIGRATION, Deploy, Job, assert_contains, assert_single, assert_starts_with, lint_files,
+        run, wait_for,
+    };
 
-    pub(crate) fn deploy(ns: &str, args: &str) -> String {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: myapp\n{ns}spec:\n  template:\n    spec:\n      initContainers:\n        - name: wait-for-migration\n          image: groundnuty/k8s-wait-for:v2.0\n          args: {args}\n      containers:\n        - name: app\n          image: app:v1\n"
-        )
+    const RULE: &str = "wait-target-missing";
+
+    fn deploy(ns: &str, args: &str) -> String {
+        let init = wait_for("wait-for-migration", args);
+        Deploy::default().meta(ns).init(&init).yaml()
     }
 
-    pub(crate) fn job(name: &str, ns: &str) -> String {
-        format!(
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n{ns}spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: m, image: app-migration:v1}}]\n"
-        )
+    /// A Deployment waiting for `target` and a Job `name`, both in the default namespace.
+    fn waiting(target: &str, name: &str) -> [(&'static str, String); 2] {
+        let args = format!("[job-wr, {target}]");
+        [
+            ("k/deploy.yaml", deploy("", &args)),
+            ("k/job.yaml", job(name, "")),
+        ]
     }
 
-    fn run(files: &[(&str, String)]) -> Vec<Diagnostic> {
-        lint_files(files)
-            .into_iter()
-            .filter(|d| d.rule == "wait-target-missing")
-            .collect()
+    fn job(name: &str, ns: &str) -> String {
+        Job::default()
+            .name(name)
+            .meta(ns)
+            .containers(APP_MIGRATION)
+            .yaml()
     }
 
     #[test]
     fn a_typo_points_at_the_argument_and_names_the_closest_job() {
         let d = deploy("", "[job-wr, myapp-migratoin-v1.2.3]");
         let j = job("myapp-migration-v1.2.3", "");
-        let found = run(&[("k/deploy.yaml", d.clone()), ("k/job.yaml", j.clone())]);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(&d[found[0].loc.span.range()], "myapp-migratoin-v1.2.3");
-        assert!(
-            found[0].message.contains("NotFound"),
-            "{}",
-            found[0].message
+        let found = run(
+            RULE,
+            &[("k/deploy.yaml", d.clone()), ("k/job.yaml", j.clone())],
         );
-        assert!(found[0].message.contains("namespace `default`"));
+        assert_single(&found, &d, "myapp-migratoin-v1.2.3");
+        assert_contains(&found[0].message, "NotFound");
+        assert_contains(&found[0].message, "namespace `default`");
         assert_eq!(found[0].related.len(), 1);
         assert_eq!(found[0].related[0].loc.file, 1);
         assert_eq!(
@@ -232,54 +237,33 @@ mod tests {
 
     #[test]
     fn exact_matches_pass() {
-        let files = [
-            (
-                "k/deploy.yaml",
-                deploy("", "[job-wr, myapp-migration-v1.2.3]"),
-            ),
-            ("k/job.yaml", job("myapp-migration-v1.2.3", "")),
-        ];
-        assert!(run(&files).is_empty());
+        let files = waiting("myapp-migration-v1.2.3", "myapp-migration-v1.2.3");
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
     fn the_same_literal_placeholder_on_both_sides_matches() {
-        let files = [
-            (
-                "k/deploy.yaml",
-                deploy("", "[job-wr, \"myapp-migration-${IMAGE_TAG}\"]"),
-            ),
-            ("k/job.yaml", job("myapp-migration-${IMAGE_TAG}", "")),
-        ];
-        assert!(run(&files).is_empty());
+        let files = waiting(
+            "\"myapp-migration-${IMAGE_TAG}\"",
+            "myapp-migration-${IMAGE_TAG}",
+        );
+        assert!(run(RULE, &files).is_empty());
         // Same variables but different fixed text: a mismatch whatever the value.
-        let files = [
-            (
-                "k/deploy.yaml",
-                deploy("", "[job-wr, \"myapp-migrate-${IMAGE_TAG}\"]"),
-            ),
-            ("k/job.yaml", job("myapp-migration-${IMAGE_TAG}", "")),
-        ];
-        assert_eq!(run(&files).len(), 1);
+        let files = waiting(
+            "\"myapp-migrate-${IMAGE_TAG}\"",
+            "myapp-migration-${IMAGE_TAG}",
+        );
+        assert_eq!(run(RULE, &files).len(), 1);
     }
 
     #[test]
     fn unknowable_targets_are_skipped() {
         // A placeholder only on the init side: Flux outside the tree may fill it in.
-        let files = [
-            (
-                "k/deploy.yaml",
-                deploy("", "[job-wr, \"myapp-migration-${IMAGE_TAG}\"]"),
-            ),
-            ("k/job.yaml", job("myapp-migration-v1", "")),
-        ];
-        assert!(run(&files).is_empty());
+        let files = waiting("\"myapp-migration-${IMAGE_TAG}\"", "myapp-migration-v1");
+        assert!(run(RULE, &files).is_empty());
         // A placeholder only on the Job side, whose fixed text fits.
-        let files = [
-            ("k/deploy.yaml", deploy("", "[job-wr, myapp-migration-v1]")),
-            ("k/job.yaml", job("myapp-migration-${IMAGE_TAG}", "")),
-        ];
-        assert!(run(&files).is_empty());
+        let files = waiting("myapp-migration-v1", "myapp-migration-${IMAGE_TAG}");
+        assert!(run(RULE, &files).is_empty());
         // Label selectors, pod modes and missing targets.
         for args in [
             "[job-wr, -lapp=migrate]",
@@ -291,7 +275,7 @@ mod tests {
                 ("k/deploy.yaml", deploy("", args)),
                 ("k/job.yaml", job("myapp-migration-v1", "")),
             ];
-            assert!(run(&files).is_empty(), "{args}");
+            assert!(run(RULE, &files).is_empty(), "{args}");
         }
     }
 
@@ -303,7 +287,7 @@ mod tests {
             job("myapp-migration-v1.2.3", ""),
             job("myapp-migration-v10", "")
         );
-        let found = run(&[("k/deploy.yaml", d.clone()), ("k/job.yaml", j)]);
+        let found = run(RULE, &[("k/deploy.yaml", d.clone()), ("k/job.yaml", j)]);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
             found[0]
@@ -319,19 +303,25 @@ mod tests {
     fn generate_name_jobs() {
         let g = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  generateName: myapp-migration-\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app-migration:v1}]\n";
         // Waiting for the generateName prefix: kubectl describes every such job.
-        let found = run(&[
-            ("k/deploy.yaml", deploy("", "[job-wr, myapp-migration]")),
-            ("k/job.yaml", g.to_string()),
-        ]);
+        let found = run(
+            RULE,
+            &[
+                ("k/deploy.yaml", deploy("", "[job-wr, myapp-migration]")),
+                ("k/job.yaml", g.to_string()),
+            ],
+        );
         assert_eq!(found.len(), 1);
         // Waiting for one concrete generated name cannot be judged.
-        let found = run(&[
-            (
-                "k/deploy.yaml",
-                deploy("", "[job-wr, myapp-migration-x7k2p]"),
-            ),
-            ("k/job.yaml", g.to_string()),
-        ]);
+        let found = run(
+            RULE,
+            &[
+                (
+                    "k/deploy.yaml",
+                    deploy("", "[job-wr, myapp-migration-x7k2p]"),
+                ),
+                ("k/job.yaml", g.to_string()),
+            ],
+        );
         assert!(found.is_empty());
     }
 
@@ -342,7 +332,7 @@ mod tests {
             ("k/deploy.yaml", deploy("", "[job-wr, nightly-migrate]")),
             ("k/cron.yaml", cron.to_string()),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
@@ -357,7 +347,7 @@ mod tests {
                 job("myapp-migration-v1", "  namespace: migrations\n"),
             ),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
         // The `-n` argument makes kubectl look in the Job's namespace.
         let files = [
             (
@@ -392,7 +382,7 @@ mod tests {
                 job("myapp-migration-v1", "  namespace: app\n"),
             ),
         ];
-        assert!(run(&files).is_empty());
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
@@ -410,16 +400,11 @@ mod tests {
                 "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: prod\nnamePrefix: prod-\nresources: [../base]\n".to_string(),
             ),
         ];
-        let found = run(&files);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(&base_deploy[found[0].loc.span.range()], "app-migration-v1");
-        assert!(found[0].message.contains("namespace `prod`"));
-        assert!(
-            found[0].message.starts_with("in the `prod` build, "),
-            "{}",
-            found[0].message
-        );
-        assert!(found[0].help.as_deref().unwrap().contains("namePrefix"));
+        let found = run(RULE, &files);
+        assert_single(&found, &base_deploy, "app-migration-v1");
+        assert_contains(&found[0].message, "namespace `prod`");
+        assert_starts_with(&found[0].message, "in the `prod` build, ");
+        assert_contains(found[0].help.as_deref().unwrap(), "namePrefix");
         assert!(
             found[0].related[0]
                 .message

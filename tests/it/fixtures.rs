@@ -1,5 +1,6 @@
-//! Every fixture tree under `testdata/fixtures/` is linted through the CLI layer and its concise
-//! report, stderr and exit code are snapshotted; the correct pattern must be clean.
+//! Every fixture tree under `testdata/fixtures/` is linted through the CLI layer and its JSON and
+//! concise reports, stderr and exit code are snapshotted, one snapshot per fixture; the correct
+//! pattern must be clean.
 
 use kube_migrate_lint::app::{self, RunOptions};
 use kube_migrate_lint::output::Format;
@@ -21,27 +22,28 @@ pub fn run(paths: &[&str], format: Format) -> (i32, String, String) {
     )
 }
 
-fn fixture_dirs() -> Vec<String> {
-    let mut dirs: Vec<String> = std::fs::read_dir("testdata/fixtures")
-        .expect("run from the package root")
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
+/// Each fixture is a snapshot of its own (`glob!` runs them all and reports every mismatch): the
+/// JSON report (message, help, fix edits, related locations, object, path), then the concise
+/// lines, stderr and the exit code.
 #[test]
-fn fixtures_match_their_snapshots() {
-    let dirs = fixture_dirs();
-    assert!(dirs.len() >= 15, "fixtures went missing: {dirs:?}");
-    for name in dirs {
-        let path = format!("testdata/fixtures/{name}");
-        let (code, out, err) = run(&[&path], Format::Concise);
+fn fixture_reports() {
+    let mut seen = 0;
+    insta::glob!("../../testdata/fixtures", "*", |path| {
+        if !path.is_dir() || path.file_name().is_none_or(|n| n == "fixtures") {
+            return;
+        }
+        seen += 1;
+        let name = path.file_name().unwrap().to_string_lossy();
+        let dir = format!("testdata/fixtures/{name}");
+        let (code, json, err) = run(&[&dir], Format::Json);
+        let (concise_code, concise, concise_err) = run(&[&dir], Format::Concise);
+        assert_eq!((code, &err), (concise_code, &concise_err), "{name}");
         insta::assert_snapshot!(
-            format!("fixture-{name}"),
-            format!("exit: {code}\n--- stdout\n{out}--- stderr\n{err}")
+            "fixture",
+            format!("exit: {code}\n--- stderr\n{err}--- concise\n{concise}--- json\n{json}")
         );
-    }
+    });
+    assert!(seen >= 15, "fixtures went missing: {seen}");
 }
 
 #[test]

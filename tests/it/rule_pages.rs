@@ -1,16 +1,52 @@
-//! Every rule page's examples run: a `## Fails` example must produce the rule, a `## Passes`
-//! example must not (and must be valid YAML of the right types, so it teaches a real fix).
+//! Every rule page's examples run: a `## Fails` example must produce exactly the findings its
+//! `# expect: rule` markers name (rule, file, line and count: no more, no fewer) of the page's
+//! rule and of every rule a marker names; a `## Passes` example must produce none of the page's
+//! rule (and must be valid YAML of the right types, so it teaches a real fix).
 
 use crate::support::{lint, rules_of};
+use kube_migrate_lint::engine::Report;
+use kube_migrate_lint::output::range;
 use kube_migrate_lint::rules::REGISTRY;
-use kube_migrate_lint::rules::docs::examples;
+use kube_migrate_lint::rules::docs::{Example, examples, expected_findings};
 
 /// Rules that no input should trigger, so their pages have no failing example.
 const NO_FAILING_EXAMPLE: &[&str] = &["internal-error"];
 
+/// `file:line: rule` of each finding of `rules`, sorted.
+fn findings_of(report: &Report, rules: &[String]) -> Vec<String> {
+    let mut got: Vec<String> = report
+        .diagnostics
+        .iter()
+        .filter(|d| rules.iter().any(|r| r == d.rule))
+        .map(|d| {
+            let (s, _) = range(report, d.loc);
+            let file = &report.files[d.loc.file as usize].display;
+            format!("{file}:{}: {}", s.line, d.rule)
+        })
+        .collect();
+    got.sort();
+    got
+}
+
+/// The findings a failing example's markers name, as [`findings_of`] writes them.
+fn marked(e: &Example) -> Vec<String> {
+    let mut want: Vec<String> = e
+        .files
+        .iter()
+        .flat_map(|(name, text)| {
+            expected_findings(text)
+                .into_iter()
+                .map(move |(line, rule)| format!("{name}:{line}: {rule}"))
+        })
+        .collect();
+    want.sort();
+    want
+}
+
 #[test]
 fn every_page_example_behaves_as_documented() {
     let mut problems = Vec::new();
+    let mut exact = 0;
     for rule in REGISTRY {
         let m = rule.meta();
         let ex = examples(m.page);
@@ -23,16 +59,42 @@ fn every_page_example_behaves_as_documented() {
             problems.push(format!("rules/{}.md: no passing example", m.name));
         }
         for e in &ex {
-            let files: Vec<(String, String)> = e.files.clone();
-            let report = lint(&files);
+            let report = lint(&e.files);
             let got = rules_of(&report.diagnostics);
-            if e.fails && !got.contains(&m.name) {
-                problems.push(format!(
-                    "rules/{}.md:{}: failing example does not produce {} (got {:?})",
-                    m.name, e.line, m.name, got
-                ));
-            }
-            if !e.fails {
+            if e.fails {
+                let want = marked(e);
+                let mut rules: Vec<String> = vec![m.name.to_string()];
+                for w in &want {
+                    let rule = w.rsplit(": ").next().unwrap().to_string();
+                    if !rules.contains(&rule) {
+                        rules.push(rule);
+                    }
+                }
+                if !want.iter().any(|w| w.ends_with(&format!(": {}", m.name))) {
+                    problems.push(format!(
+                        "rules/{}.md:{}: failing example marks no `# expect: {}`",
+                        m.name, e.line, m.name
+                    ));
+                }
+                let found = findings_of(&report, &rules);
+                if found != want {
+                    problems.push(format!(
+                        "rules/{}.md:{}: failing example's findings differ from its markers\n  marked: {:?}\n  found:  {:?}",
+                        m.name, e.line, want, found
+                    ));
+                } else {
+                    exact += 1;
+                }
+            } else {
+                if e.files
+                    .iter()
+                    .any(|(_, t)| !expected_findings(t).is_empty())
+                {
+                    problems.push(format!(
+                        "rules/{}.md:{}: passing example has an `# expect:` marker",
+                        m.name, e.line
+                    ));
+                }
                 let unwanted: Vec<_> = got
                     .iter()
                     .filter(|r| **r == m.name || **r == "yaml-syntax" || **r == "schema-invalid")
@@ -52,6 +114,7 @@ fn every_page_example_behaves_as_documented() {
         }
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+    assert!(exact >= 30, "only {exact} failing examples checked");
 }
 
 #[test]
