@@ -208,7 +208,7 @@ impl Report {
             || self
                 .diagnostics
                 .iter()
-                .any(|d| d.rule == rules::internal_error::META.name)
+                .any(|d| d.rule == rules::meta::INTERNAL_ERROR.name)
     }
 }
 
@@ -338,7 +338,7 @@ fn file_diag(rule: &'static rules::RuleMeta, span: Span, message: String) -> Dia
 }
 
 fn load(input: Input, settings: &Settings) -> Loaded {
-    let syntax = &rules::yaml_syntax::META;
+    let syntax = &rules::meta::YAML_SYNTAX;
     let name = input
         .display
         .rsplit('/')
@@ -358,7 +358,7 @@ fn load(input: Input, settings: &Settings) -> Loaded {
             loaded.file = Some(empty_file(&input, role));
             loaded.diags.push(
                 file_diag(
-                    &rules::limit_exceeded::META,
+                    &rules::meta::LIMIT_EXCEEDED,
                     Span::default(),
                     format!(
                         "file is {size} bytes, over the {} byte limit; skipped",
@@ -401,7 +401,7 @@ fn load(input: Input, settings: &Settings) -> Loaded {
     let parsed = yaml::parse(&text, settings.limits);
     if let Some(e) = &parsed.error {
         let rule = match e.kind {
-            YamlErrorKind::Limit(_) => &rules::limit_exceeded::META,
+            YamlErrorKind::Limit(_) => &rules::meta::LIMIT_EXCEEDED,
             _ => syntax,
         };
         let mut d = file_diag(
@@ -555,8 +555,8 @@ pub fn load_workspace(
         if let (Some(limit), Some(root)) = (cx.over_limit, cx.root) {
             diags.push(
                 Diagnostic::new(
-                    rules::limit_exceeded::META.name,
-                    rules::limit_exceeded::META.severity,
+                    rules::meta::LIMIT_EXCEEDED.name,
+                    rules::meta::LIMIT_EXCEEDED.severity,
                     Loc {
                         file: root,
                         span: Span::default(),
@@ -679,12 +679,12 @@ pub fn lint_inputs_with(
         diags.extend(ds);
         report.internal.extend(failed);
     }
-    diags.retain(|d| settings.enabled(d.rule) || d.rule == rules::internal_error::META.name);
+    diags.retain(|d| settings.enabled(d.rule) || d.rule == rules::meta::INTERNAL_ERROR.name);
 
     // Internal errors are never suppressed, re-graded or hidden.
     let (mut internal, mut diags): (Vec<Diagnostic>, Vec<Diagnostic>) = diags
         .into_iter()
-        .partition(|d| d.rule == rules::internal_error::META.name);
+        .partition(|d| d.rule == rules::meta::INTERNAL_ERROR.name);
     suppressions(&ws, &mut diags, &mut internal, settings, &mut report);
     for d in &mut diags {
         if let Some(&sev) = settings.rules.get(d.rule)
@@ -766,7 +766,7 @@ fn suppressions(
     }
     let applied = isolate(|| {
         suppress::apply(ws, diags, &mut sups);
-        if settings.enabled(rules::unused_suppression::META.name) {
+        if settings.enabled(rules::meta::UNUSED_SUPPRESSION.name) {
             diags.extend(suppress::unused(&sups, |r| settings.enabled(r)));
         }
     });
@@ -823,7 +823,7 @@ trait AsFinding {
 
 impl AsFinding for crate::base::internal::InternalError {
     fn finding(&self, loc: Loc) -> Diagnostic {
-        let meta = &rules::internal_error::META;
+        let meta = &rules::meta::INTERNAL_ERROR;
         Diagnostic::new(meta.name, meta.severity, loc, self.message()).help(
             "the rest of the run went on; please include the command line, the linter version and this file (secrets removed) in the report",
         )
@@ -833,15 +833,16 @@ impl AsFinding for crate::base::internal::InternalError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{Category, ObjectCx, RuleMeta};
+    use crate::rules::{Category, FixAvailability, ObjectCx, RuleId, RuleMeta};
 
     struct Panics;
     static PANICS: RuleMeta = RuleMeta {
-        name: "job-backoff-limit-nonzero",
+        id: RuleId::JobBackoffLimitNonzero,
+        name: RuleId::JobBackoffLimitNonzero.name(),
         severity: Severity::Error,
         category: Category::Job,
         summary: "test rule that panics on one object",
-        fixable: false,
+        fix: FixAvailability::Never,
         page: "",
     };
     impl Rule for Panics {

@@ -4,8 +4,8 @@
 use super::workload_links::{
     JobLink, container_name, describe, job_links, job_migration_container, judged,
 };
-use super::{Category, ContextCx, Rule, RuleMeta, paths};
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use super::{ContextCx, Rule, RuleMeta, paths};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::base::text::placeholders;
 use crate::model::migration::{image_repository, mentions_migration};
@@ -16,14 +16,7 @@ use crate::yaml::Kind;
 
 pub struct ImageTagMismatch;
 
-static META: RuleMeta = RuleMeta {
-    name: "image-tag-mismatch",
-    severity: Severity::Error,
-    category: Category::Workload,
-    summary: "the migration Job's image tag, the tag of the app that waits for it and the version in the Job's name disagree after kustomize and Flux",
-    fixable: false,
-    page: include_str!("../../rules/image-tag-mismatch.md"),
-};
+use super::meta::IMAGE_TAG_MISMATCH as META;
 
 const HELP: &str = "drive every tag from one variable: a kustomize replacement (or `images:` entries for both images) and the same value in the Job name, or Flux's `${IMAGE_TAG}` in all three places";
 

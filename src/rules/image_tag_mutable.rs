@@ -4,8 +4,8 @@
 use super::workload_links::{
     container_name, describe, is_wait_for, job_links, judged, migration_tool, readable,
 };
-use super::{Category, ContextCx, Rule, RuleMeta, migration_job};
-use crate::base::diagnostic::{Diagnostic, Severity};
+use super::{ContextCx, Rule, RuleMeta, migration_job};
+use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
 use crate::render::links::{self, Container};
 use crate::render::path::Step;
@@ -14,14 +14,7 @@ use std::collections::BTreeMap;
 
 pub struct ImageTagMutable;
 
-static META: RuleMeta = RuleMeta {
-    name: "image-tag-mutable",
-    severity: Severity::Warning,
-    category: Category::Workload,
-    summary: "a migration container, or an app container gated by a migration, whose image has no tag and no digest or is tagged `latest`",
-    fixable: false,
-    page: include_str!("../../rules/image-tag-mutable.md"),
-};
+use super::meta::IMAGE_TAG_MUTABLE as META;
 
 const HELP: &str = "pin the image to the release's tag, the one the migration and the app share (kustomize `images: newTag`, a replacement or Flux `${IMAGE_TAG}`), or to a digest";
 

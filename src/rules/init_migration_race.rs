@@ -4,8 +4,8 @@
 use super::workload_links::{
     container_name, describe, field, judged, migration_reason, node_loc, readable,
 };
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::model::migration::migration_command;
 use crate::render::links::{self, Container, value_loc};
@@ -14,14 +14,7 @@ use crate::render::{Rendered, Value};
 
 pub struct InitMigrationRace;
 
-static META: RuleMeta = RuleMeta {
-    name: "init-migration-race",
-    severity: Severity::Warning,
-    category: Category::Workload,
-    summary: "a migration in an init container of a workload that can run more than one pod at once (replicas > 1, an HPA, a DaemonSet)",
-    fixable: false,
-    page: include_str!("../../rules/init-migration-race.md"),
-};
+use super::meta::INIT_MIGRATION_RACE as META;
 
 const HELP: &str = "run the migration once per release in a versioned Job that the pods wait for (k8s-wait-for `job-wr`), or keep the workload at one pod with no autoscaler, or make sure the migration tool takes a database lock";
 

@@ -6,22 +6,15 @@ use super::workload_links::{
     container_anchor, container_name, describe, field, is_wait_for, judged, migration_tool,
     readable,
 };
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, Severity};
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::base::diagnostic::Diagnostic;
 use crate::render::Rendered;
 use crate::render::links::{self, Container};
 use crate::render::path::{self, Step};
 
 pub struct InitResourcesMissing;
 
-static META: RuleMeta = RuleMeta {
-    name: "init-resources-missing",
-    severity: Severity::Info,
-    category: Category::Workload,
-    summary: "a k8s-wait-for or migration init container without both resources.requests and resources.limits",
-    fixable: false,
-    page: include_str!("../../rules/init-resources-missing.md"),
-};
+use super::meta::INIT_RESOURCES_MISSING as META;
 
 const HELP: &str = "set resources.requests and resources.limits (cpu and memory) on the init container; k8s-wait-for needs little (e.g. 10m CPU, 32Mi memory), a migration what the tool needs";
 

@@ -6,8 +6,8 @@
 //! `job-ttl-breaks-wait` and `job-ttl-missing`.
 
 use super::wait_target_missing::{Compare, JOB_MODES, arg_path, args_are_script_args, compare};
-use super::{Category, ObjectCx, Rule, RuleMeta, migration_job, paths};
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use super::{ObjectCx, Rule, RuleMeta, migration_job, paths};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::model::Object;
 use crate::model::migration::annotation;
@@ -20,14 +20,7 @@ use std::collections::BTreeSet;
 
 pub struct JobNotAwaited;
 
-static META: RuleMeta = RuleMeta {
-    name: "job-not-awaited",
-    severity: Severity::Warning,
-    category: Category::Job,
-    summary: "a migration Job that nothing holds the app back for: no wait-for or kubectl-wait init container, no pre-install/pre-upgrade or PreSync hook, no Flux dependsOn stage",
-    fixable: false,
-    page: include_str!("../../rules/job-not-awaited.md"),
-};
+use super::meta::JOB_NOT_AWAITED as META;
 
 /// Something that waits for a Job by name.
 #[derive(Debug, Clone)]

@@ -3,22 +3,15 @@
 //! crash-loops in Init, or a GitOps reconciler re-creates the Job and the migration runs again.
 
 use super::job_not_awaited::{Waits, status};
-use super::{Category, ObjectCx, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, Severity};
+use super::{ObjectCx, Rule, RuleMeta};
+use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
 use crate::render::workspace::Workspace;
 use crate::yaml::Seg;
 
 pub struct JobTtlBreaksWait;
 
-static META: RuleMeta = RuleMeta {
-    name: "job-ttl-breaks-wait",
-    severity: Severity::Warning,
-    category: Category::Job,
-    summary: "a Job that an init container waits for by name has ttlSecondsAfterFinished: once deleted, new pods crash-loop on the wait, or a GitOps reconciler re-creates it and re-runs the migration",
-    fixable: false,
-    page: include_str!("../../rules/job-ttl-breaks-wait.md"),
-};
+use super::meta::JOB_TTL_BREAKS_WAIT as META;
 
 pub(super) const TTL: &[Seg] = &[Seg::Key("spec"), Seg::Key("ttlSecondsAfterFinished")];
 

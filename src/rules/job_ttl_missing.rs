@@ -3,22 +3,15 @@
 
 use super::job_not_awaited::{Waits, app_in_view, migration_jobs, status};
 use super::job_ttl_breaks_wait::TTL;
-use super::{Category, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, Severity};
+use super::{Rule, RuleMeta};
+use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
 use crate::model::config::DeployEngine;
 use crate::render::workspace::Workspace;
 
 pub struct JobTtlMissing;
 
-static META: RuleMeta = RuleMeta {
-    name: "job-ttl-missing",
-    severity: Severity::Info,
-    category: Category::Job,
-    summary: "a migration Job that nothing waits for by name and no GitOps tool manages has no ttlSecondsAfterFinished: finished Jobs and their pods pile up",
-    fixable: false,
-    page: include_str!("../../rules/job-ttl-missing.md"),
-};
+use super::meta::JOB_TTL_MISSING as META;
 
 impl Rule for JobTtlMissing {
     fn meta(&self) -> &'static RuleMeta {

@@ -3,7 +3,7 @@
 //! kustomize v5.5.0 accepts what looks missing, plus the structural errors kustomize reports
 //! before it evaluates anything.
 
-use super::{Category, Rule, RuleMeta};
+use super::{Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, FileId, Fix, Loc, Severity};
 use crate::model::FileRole;
 use crate::render::kustomize::{self, Selector};
@@ -14,14 +14,7 @@ use crate::yaml::{Document, Kind, NodeId};
 
 pub struct KustomizeReplacementInvalid;
 
-static META: RuleMeta = RuleMeta {
-    name: "kustomize-replacement-invalid",
-    severity: Severity::Error,
-    category: Category::Kustomize,
-    summary: "a kustomize replacement that makes the build fail: an invalid fieldPath such as `args.[1]`, a source that selects zero or several objects or lacks its field, a missing target field",
-    fixable: true,
-    page: include_str!("../../rules/kustomize-replacement-invalid.md"),
-};
+use super::meta::KUSTOMIZE_REPLACEMENT_INVALID as META;
 
 const HELP: &str = "fix the replacement so `kubectl kustomize` builds: select list elements by index with a bare number (`args.1`) or by `[name=value]`, make the source select exactly one object that has the field, and set `options.create: true` for target fields that may be absent";
 

@@ -3,8 +3,8 @@
 //! argument) is silently never written. Selector names are read as regular expressions only
 //! since kustomize v5.8; before that they are compared exactly.
 
-use super::{Category, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, FileId, Loc, Severity};
+use super::{Rule, RuleMeta};
+use crate::base::diagnostic::{Diagnostic, FileId, Loc};
 use crate::base::mask::display_value;
 use crate::base::text::edit_distance;
 use crate::render::kustomize::{self, Selector, Target};
@@ -14,14 +14,7 @@ use crate::yaml::{Document, NodeId};
 
 pub struct KustomizeReplacementUnmatched;
 
-static META: RuleMeta = RuleMeta {
-    name: "kustomize-replacement-unmatched",
-    severity: Severity::Warning,
-    category: Category::Kustomize,
-    summary: "a kustomize replacement target that selects nothing (kustomize skips it silently), or only through a regular-expression name that kustomize before 5.8 compares literally",
-    fixable: false,
-    page: include_str!("../../rules/kustomize-replacement-unmatched.md"),
-};
+use super::meta::KUSTOMIZE_REPLACEMENT_UNMATCHED as META;
 
 const HELP_UNMATCHED: &str = "select the object by its kind (and exact name as it is at this point of the build), or remove the target";
 const HELP_REGEX: &str = "select by kind alone (`select: {kind: Job}`) or by the exact name; or set `kustomize-version: \"5.8\"` in .kube-migrate-lint.yaml if every build (CI, kubectl, Flux) uses kustomize 5.8+";

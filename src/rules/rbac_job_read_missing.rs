@@ -6,8 +6,8 @@
 //! The RBAC model here (bindings, roles, rules, as the context renders them) is shared with
 //! `rbac-service-account-missing`.
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::render::links::{self, WaitFor};
 use crate::render::path::{self, Concrete, Step};
@@ -15,14 +15,7 @@ use crate::render::{Rendered, Value};
 
 pub struct RbacJobReadMissing;
 
-static META: RuleMeta = RuleMeta {
-    name: "rbac-job-read-missing",
-    severity: Severity::Error,
-    category: Category::Rbac,
-    summary: "a k8s-wait-for init container whose ServiceAccount cannot get and list jobs.batch in the namespace it looks in, or has no token mounted",
-    fixable: false,
-    page: include_str!("../../rules/rbac-job-read-missing.md"),
-};
+use super::meta::RBAC_JOB_READ_MISSING as META;
 
 const HELP: &str = "bind the pod's ServiceAccount with a RoleBinding, in the namespace k8s-wait-for looks in, to a Role with `apiGroups: [batch], resources: [jobs], verbs: [get, list]`";
 

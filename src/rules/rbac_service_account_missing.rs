@@ -4,8 +4,8 @@
 use super::rbac_job_read_missing::{
     Binding, RoleDef, at, bindings, k, known, loc_of, object_loc, roles, well_known_cluster_role,
 };
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::base::text::edit_distance;
 use crate::render::Rendered;
@@ -15,14 +15,7 @@ use std::collections::BTreeSet;
 
 pub struct RbacServiceAccountMissing;
 
-static META: RuleMeta = RuleMeta {
-    name: "rbac-service-account-missing",
-    severity: Severity::Warning,
-    category: Category::Rbac,
-    summary: "a serviceAccountName, a binding's ServiceAccount subject or a binding's roleRef that names an object the context does not define",
-    fixable: false,
-    page: include_str!("../../rules/rbac-service-account-missing.md"),
-};
+use super::meta::RBAC_SERVICE_ACCOUNT_MISSING as META;
 
 /// A ServiceAccount of the context: (namespace, name, where the name is written).
 type Account = (String, String, Option<Loc>);

@@ -2,20 +2,13 @@
 //! the one kubectl looks in (the pod's, unless the arguments carry `-n`).
 
 use super::wait_target_missing::{Lookup, arg_path, context_note, judged_target, lookup};
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, Severity};
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
 
 pub struct WaitNamespaceMismatch;
 
-static META: RuleMeta = RuleMeta {
-    name: "wait-namespace-mismatch",
-    severity: Severity::Error,
-    category: Category::Wait,
-    summary: "the Job a k8s-wait-for init container waits for exists only in another namespace than the one kubectl looks in",
-    fixable: false,
-    page: include_str!("../../rules/wait-namespace-mismatch.md"),
-};
+use super::meta::WAIT_NAMESPACE_MISMATCH as META;
 
 impl Rule for WaitNamespaceMismatch {
     fn meta(&self) -> &'static RuleMeta {

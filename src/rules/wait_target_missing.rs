@@ -5,8 +5,8 @@
 //!
 //! The lookup here is shared with `wait-namespace-mismatch` (same name, other namespace).
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::base::text::{edit_distance, placeholders};
 use crate::render::links::{self, JobRef, WaitFor};
@@ -15,14 +15,7 @@ use crate::render::{Context, Rendered};
 
 pub struct WaitTargetMissing;
 
-static META: RuleMeta = RuleMeta {
-    name: "wait-target-missing",
-    severity: Severity::Error,
-    category: Category::Wait,
-    summary: "a k8s-wait-for init container in a job mode whose target, as rendered, matches no Job in the namespace kubectl looks in",
-    fixable: true,
-    page: include_str!("../../rules/wait-target-missing.md"),
-};
+use super::meta::WAIT_TARGET_MISSING as META;
 
 /// The modes that run `kubectl describe jobs <target>`.
 pub(super) const JOB_MODES: &[&str] = &["job", "job-we", "job-wr"];
