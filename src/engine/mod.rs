@@ -24,8 +24,11 @@ use std::time::{Duration, Instant};
 /// Resolved settings: what the library needs, with no trace of the CLI.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Severity per enabled rule; a rule absent from the map is off.
-    pub rules: BTreeMap<&'static str, Severity>,
+    /// The enabled rules, with the severity configured for each; a rule absent from the map
+    /// is off, and one without a configured severity keeps the severities it gives its
+    /// findings. A configured severity applies to every finding of the rule, even when it
+    /// equals the rule's default.
+    pub rules: BTreeMap<&'static str, Option<Severity>>,
     pub deploy_engine: DeployEngine,
     pub limits: yaml::Limits,
     pub max_file_size: u64,
@@ -48,7 +51,7 @@ impl Default for Settings {
         Settings {
             rules: rules::REGISTRY
                 .iter()
-                .map(|r| (r.meta().name, r.meta().severity))
+                .map(|r| (r.meta().name, None))
                 .collect(),
             deploy_engine: DeployEngine::Flux,
             limits: yaml::Limits::default(),
@@ -110,7 +113,7 @@ impl Settings {
                     s.rules.remove(meta.name);
                 }
                 RuleSetting::Severity(sev) => {
-                    s.rules.insert(meta.name, *sev);
+                    s.rules.insert(meta.name, Some(*sev));
                 }
             }
         }
@@ -126,14 +129,10 @@ impl Settings {
             let mut selected = BTreeMap::new();
             for n in select {
                 let meta = check(n)?.meta();
-                let sev = config
-                    .rules
-                    .get(meta.name)
-                    .and_then(|r| match r {
-                        RuleSetting::Severity(s) => Some(*s),
-                        RuleSetting::Off => None,
-                    })
-                    .unwrap_or(meta.severity);
+                let sev = config.rules.get(meta.name).and_then(|r| match r {
+                    RuleSetting::Severity(s) => Some(*s),
+                    RuleSetting::Off => None,
+                });
                 selected.insert(meta.name, sev);
             }
             s.rules = selected;
@@ -687,9 +686,7 @@ pub fn lint_inputs_with(
         .partition(|d| d.rule == rules::meta::INTERNAL_ERROR.name);
     suppressions(&ws, &mut diags, &mut internal, settings, &mut report);
     for d in &mut diags {
-        if let Some(&sev) = settings.rules.get(d.rule)
-            && settings_overrides(settings, d.rule)
-        {
+        if let Some(&Some(sev)) = settings.rules.get(d.rule) {
             d.severity = sev;
         }
     }
@@ -812,10 +809,6 @@ fn redactions(ws: &Workspace, internal: &mut Vec<Diagnostic>) -> Vec<Loc> {
 
 /// A configured severity replaces the rule's own choice only when it differs from the default
 /// (so a rule that raises some findings to error keeps doing so unless configured).
-fn settings_overrides(settings: &Settings, rule: &str) -> bool {
-    rules::find(rule).is_some_and(|r| settings.rules.get(rule) != Some(&r.meta().severity))
-}
-
 /// An internal error as an `internal-error` finding on a file (or an object's node).
 trait AsFinding {
     fn finding(&self, loc: Loc) -> Diagnostic;
@@ -907,5 +900,49 @@ mod tests {
                 && masked.contains("@db/x")
         );
         assert_eq!(masked.len(), text.len());
+    }
+
+    #[test]
+    fn a_configured_severity_applies_even_when_it_is_the_default() {
+        // job-restart-policy-not-never defaults to warning but reports an absent
+        // restartPolicy as an error: configured as warning, every finding is a warning.
+        let job = |name: &str, policy: &str| {
+            format!(
+                "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations:\n    kustomize.toolkit.fluxcd.io/force: enabled\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n{policy}      containers:\n        - name: migrate\n          image: registry.example.com/app:v1.4.2\n          command: [\"npx\", \"prisma\", \"migrate\", \"deploy\"]\n"
+            )
+        };
+        let text = format!(
+            "{}---\n{}",
+            job("db-migrate-v1", ""),
+            job("db-migrate-v2", "      restartPolicy: OnFailure\n")
+        );
+        let rule = RuleId::JobRestartPolicyNotNever;
+        let severities = |settings: &Settings| {
+            let inputs = vec![Input::from_bytes("k/job.yaml", text.clone().into_bytes())];
+            let mut sev: Vec<Severity> = lint_inputs(inputs, settings)
+                .diagnostics
+                .iter()
+                .filter(|d| d.rule == rule.name())
+                .map(|d| d.severity)
+                .collect();
+            sev.sort();
+            sev
+        };
+        assert_eq!(rule.meta().severity, Severity::Warning);
+        assert_eq!(
+            severities(&Settings::default()),
+            [Severity::Warning, Severity::Error]
+        );
+        let config = crate::model::config::parse(
+            "rules:\n  job-restart-policy-not-never: warning\n",
+            "c.yaml",
+            &rules::names(),
+        )
+        .unwrap();
+        let settings = Settings::resolve(&config, &[], &[]).unwrap();
+        assert_eq!(
+            severities(&settings),
+            [Severity::Warning, Severity::Warning]
+        );
     }
 }
