@@ -251,7 +251,7 @@ fn object_at(
                 None => e.message.clone(),
             };
             let mut d = Diagnostic::new(
-                "schema-invalid",
+                crate::base::rule_id::RuleId::SchemaInvalid.name(),
                 Severity::Error,
                 Loc {
                     file,

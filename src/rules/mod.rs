@@ -6,6 +6,7 @@
 //! primary object; the engine applies configured severities and suppressions, and sorts.
 
 use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+pub use crate::base::rule_id::RuleId;
 use crate::model::config::DeployEngine;
 use crate::model::{FileData, Object};
 use crate::render::path::Step;
@@ -18,7 +19,7 @@ pub mod suppress;
 
 mod workload_links;
 
-// The rules' modules, `RuleId`, `meta::*` and `REGISTRY`, generated from the pages by build.rs.
+// The rules' modules, `RuleId::meta`, `meta::*` and `REGISTRY`, generated from the pages by build.rs.
 include!(concat!(env!("OUT_DIR"), "/rules.rs"));
 
 #[cfg(test)]
