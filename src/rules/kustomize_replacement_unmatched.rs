@@ -176,7 +176,7 @@ impl Rule for KustomizeReplacementUnmatched {
 
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
         for i in &ws.replacement_issues {
-            if i.kind != IssueKind::Unmatched && i.kind != IssueKind::RegexOnly {
+            if i.kind() != IssueKind::Unmatched && i.kind() != IssueKind::RegexOnly {
                 continue;
             }
             let Some(doc) = ws.files[i.kustomization as usize].docs.first() else {
@@ -196,7 +196,7 @@ impl Rule for KustomizeReplacementUnmatched {
             let cx = context_of(ws, i.kustomization);
             // Only a name that matches as a regex, on an object no `reject` excludes, is a
             // regex-only match; otherwise the target simply selects nothing.
-            let regex_only_match = i.kind == IssueKind::RegexOnly
+            let regex_only_match = i.kind() == IssueKind::RegexOnly
                 && t.select.name.as_deref().is_some_and(|n| !n.is_empty())
                 && cx.is_none_or(|cx| {
                     cx.rendered.iter().any(|r| {
