@@ -78,3 +78,38 @@ fn the_readme_rules_table_is_generated_from_the_pages() {
         }
     }
 }
+
+/// A page's `fix:` is what the findings show: `never` offers no fix, `always` offers one on
+/// every finding (checked on every page's examples).
+#[test]
+fn fix_availability_matches_the_findings() {
+    use kube_migrate_lint::rules::{FixAvailability, find};
+    let mut problems = Vec::new();
+    for rule in REGISTRY {
+        for e in examples(rule.meta().page) {
+            let report = lint(&e.files);
+            for d in &report.diagnostics {
+                let Some(m) = find(d.rule).map(|r| r.meta()) else {
+                    continue;
+                };
+                let wrong = match m.fix {
+                    FixAvailability::Always => d.fix.is_none(),
+                    FixAvailability::Never => d.fix.is_some(),
+                    FixAvailability::Sometimes => false,
+                };
+                if wrong {
+                    problems.push(format!(
+                        "rules/{}.md:{}: {} (fix: {}) finding {:?} {} a fix",
+                        rule.meta().name,
+                        e.line,
+                        m.name,
+                        m.fix.as_str(),
+                        d.message,
+                        if d.fix.is_some() { "has" } else { "lacks" }
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
