@@ -2,6 +2,7 @@
 //! connection (`DATABASE_URL` by default) must come from the same place in the migration
 //! container and in the app containers that rely on it.
 
+use super::meta::ENV_SOURCE_MISMATCH as META;
 use super::workload_links::{
     container_anchor, container_name, describe, field, job_links, job_migration_container, judged,
     migration_tool, node_loc, readable,
@@ -15,8 +16,6 @@ use crate::render::{Rendered, Source, Value};
 use std::collections::BTreeSet;
 
 pub struct EnvSourceMismatch;
-
-use super::meta::ENV_SOURCE_MISMATCH as META;
 
 /// Where a variable's value comes from. Literal texts are compared, never printed.
 #[derive(Debug, Clone, PartialEq, Eq)]

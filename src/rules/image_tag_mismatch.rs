@@ -1,6 +1,7 @@
 //! The migration Job, the app it gates and the Job's versioned name must be the same release:
 //! the migration image's tag, the app image's tag and the version in the Job name agree.
 
+use super::meta::IMAGE_TAG_MISMATCH as META;
 use super::workload_links::{
     JobLink, container_name, describe, job_links, job_migration_container, judged,
 };
@@ -15,8 +16,6 @@ use crate::render::{Value, split_image};
 use crate::yaml::Kind;
 
 pub struct ImageTagMismatch;
-
-use super::meta::IMAGE_TAG_MISMATCH as META;
 
 const HELP: &str = "drive every tag from one variable: a kustomize replacement (or `images:` entries for both images) and the same value in the Job name, or Flux's `${IMAGE_TAG}` in all three places";
 

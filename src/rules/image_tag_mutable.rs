@@ -1,6 +1,7 @@
 //! The migration and the app it gates must run fixed code: an image without a tag or digest,
 //! or tagged `latest`, can resolve to other code on the next pull.
 
+use super::meta::IMAGE_TAG_MUTABLE as META;
 use super::workload_links::{
     container_name, describe, is_wait_for, job_links, judged, migration_tool, readable,
 };
@@ -13,8 +14,6 @@ use crate::render::{Rendered, split_image};
 use std::collections::BTreeMap;
 
 pub struct ImageTagMutable;
-
-use super::meta::IMAGE_TAG_MUTABLE as META;
 
 const HELP: &str = "pin the image to the release's tag, the one the migration and the app share (kustomize `images: newTag`, a replacement or Flux `${IMAGE_TAG}`), or to a digest";
 

@@ -1,6 +1,7 @@
 //! A migration in an init container runs in every pod: when a workload can run more than one
 //! pod, several migrations can run against the same database at once.
 
+use super::meta::INIT_MIGRATION_RACE as META;
 use super::workload_links::{
     container_name, describe, field, judged, migration_reason, node_loc, readable,
 };
@@ -13,8 +14,6 @@ use crate::render::path::{self, Step};
 use crate::render::{Rendered, Value};
 
 pub struct InitMigrationRace;
-
-use super::meta::INIT_MIGRATION_RACE as META;
 
 const HELP: &str = "run the migration once per release in a versioned Job that the pods wait for (k8s-wait-for `job-wr`), or keep the workload at one pod with no autoscaler, or make sure the migration tool takes a database lock";
 

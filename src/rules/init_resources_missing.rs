@@ -2,6 +2,7 @@
 //! like any other container: they count in the pod's effective request, and a namespace with a
 //! ResourceQuota or LimitRange may reject pods whose containers omit them.
 
+use super::meta::INIT_RESOURCES_MISSING as META;
 use super::workload_links::{
     container_anchor, container_name, describe, field, is_wait_for, judged, migration_tool,
     readable,
@@ -13,8 +14,6 @@ use crate::render::links::{self, Container};
 use crate::render::path::{self, Step};
 
 pub struct InitResourcesMissing;
-
-use super::meta::INIT_RESOURCES_MISSING as META;
 
 const HELP: &str = "set resources.requests and resources.limits (cpu and memory) on the init container; k8s-wait-for needs little (e.g. 10m CPU, 32Mi memory), a migration what the tool needs";
 

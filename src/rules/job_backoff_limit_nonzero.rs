@@ -1,12 +1,11 @@
 //! A migration Job must fail at its first failure: `backoffLimit: 0`.
 
+use super::meta::JOB_BACKOFF_LIMIT_NONZERO as META;
 use super::{ObjectCx, Rule, RuleMeta, migration_job, paths};
 use crate::base::diagnostic::{Diagnostic, Fix};
 use crate::model::Typed;
 
 pub struct JobBackoffLimitNonzero;
-
-use super::meta::JOB_BACKOFF_LIMIT_NONZERO as META;
 
 const HELP: &str = "set spec.backoffLimit: 0 so a failed migration fails the rollout at once";
 

@@ -1,6 +1,7 @@
 //! Under Flux, a migration Job needs `kustomize.toolkit.fluxcd.io/force: enabled` to be
 //! replaced when its (immutable) template changes under the same name.
 
+use super::meta::JOB_FORCE_ANNOTATION_MISSING as META;
 use super::{ObjectCx, Rule, RuleMeta, migration_job};
 use crate::base::diagnostic::{Diagnostic, Fix};
 use crate::model::Typed;
@@ -11,8 +12,6 @@ use crate::yaml::Seg;
 pub struct JobForceAnnotationMissing;
 
 pub const FORCE: &str = "kustomize.toolkit.fluxcd.io/force";
-
-use super::meta::JOB_FORCE_ANNOTATION_MISSING as META;
 
 const HELP: &str = "add the annotation kustomize.toolkit.fluxcd.io/force: enabled (or set deploy-engine in .kube-migrate-lint.yaml if Flux does not apply this Job)";
 

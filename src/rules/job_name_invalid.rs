@@ -2,6 +2,7 @@
 //! `job-name` label of its pods, at most 63 characters: checked on the literal name and on every
 //! value the tree shows will be substituted into it.
 
+use super::meta::JOB_NAME_INVALID as META;
 use super::{ContextCx, ObjectCx, Rule, RuleMeta, paths};
 use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
@@ -10,8 +11,6 @@ use crate::model::Typed;
 use crate::render::Rendered;
 
 pub struct JobNameInvalid;
-
-use super::meta::JOB_NAME_INVALID as META;
 
 const MAX_LABEL: usize = 63;
 const HELP: &str = "use lowercase letters, digits, `-` and `.`, start and end with a letter or digit, and keep the rendered name within 63 characters";

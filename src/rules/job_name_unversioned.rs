@@ -2,14 +2,13 @@
 //! created (same name, unchanged: nothing to do) or cannot be applied (same name, new
 //! template: Job templates are immutable).
 
+use super::meta::JOB_NAME_UNVERSIONED as META;
 use super::{ContextCx, Rule, RuleMeta, migration_job, paths};
 use crate::base::diagnostic::Diagnostic;
 use crate::model::Typed;
 use crate::model::migration::hook;
 
 pub struct JobNameUnversioned;
-
-use super::meta::JOB_NAME_UNVERSIONED as META;
 
 /// Whether a literal name already carries a version: a `-`/`.` separated word that is a number,
 /// `v` followed by a number, or a commit hash.

@@ -5,6 +5,7 @@
 //! The analysis of who waits for which Job (across every context of the run) is shared with
 //! `job-ttl-breaks-wait` and `job-ttl-missing`.
 
+use super::meta::JOB_NOT_AWAITED as META;
 use super::wait_target_missing::{Compare, JOB_MODES, arg_path, args_are_script_args, compare};
 use super::{ObjectCx, Rule, RuleMeta, migration_job, paths};
 use crate::base::diagnostic::{Diagnostic, Loc};
@@ -19,8 +20,6 @@ use crate::yaml::Seg;
 use std::collections::BTreeSet;
 
 pub struct JobNotAwaited;
-
-use super::meta::JOB_NOT_AWAITED as META;
 
 /// Something that waits for a Job by name.
 #[derive(Debug, Clone)]

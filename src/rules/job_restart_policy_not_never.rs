@@ -1,12 +1,11 @@
 //! A migration Job's pods must not restart in place: `restartPolicy: Never`.
 
+use super::meta::JOB_RESTART_POLICY_NOT_NEVER as META;
 use super::{ObjectCx, Rule, RuleMeta, migration_job, paths};
 use crate::base::diagnostic::{Diagnostic, Fix, Severity};
 use crate::model::Typed;
 
 pub struct JobRestartPolicyNotNever;
-
-use super::meta::JOB_RESTART_POLICY_NOT_NEVER as META;
 
 const HELP: &str = "set spec.template.spec.restartPolicy: Never so a failed migration pod stays with its logs and is not re-run in place";
 

@@ -2,6 +2,7 @@
 //! controller deletes it, `kubectl describe` (or `kubectl wait`) gets NotFound and every new pod
 //! crash-loops in Init, or a GitOps reconciler re-creates the Job and the migration runs again.
 
+use super::meta::JOB_TTL_BREAKS_WAIT as META;
 use super::job_not_awaited::{Waits, status};
 use super::{ObjectCx, Rule, RuleMeta};
 use crate::base::diagnostic::Diagnostic;
@@ -10,8 +11,6 @@ use crate::render::workspace::Workspace;
 use crate::yaml::Seg;
 
 pub struct JobTtlBreaksWait;
-
-use super::meta::JOB_TTL_BREAKS_WAIT as META;
 
 pub(super) const TTL: &[Seg] = &[Seg::Key("spec"), Seg::Key("ttlSecondsAfterFinished")];
 

@@ -1,6 +1,7 @@
 //! A migration Job that nothing waits for by name and that nothing deletes: without
 //! `ttlSecondsAfterFinished`, every finished Job and its pods stay in the cluster.
 
+use super::meta::JOB_TTL_MISSING as META;
 use super::job_not_awaited::{Waits, app_in_view, migration_jobs, status};
 use super::job_ttl_breaks_wait::TTL;
 use super::{Rule, RuleMeta};
@@ -10,8 +11,6 @@ use crate::model::config::DeployEngine;
 use crate::render::workspace::Workspace;
 
 pub struct JobTtlMissing;
-
-use super::meta::JOB_TTL_MISSING as META;
 
 impl Rule for JobTtlMissing {
     fn meta(&self) -> &'static RuleMeta {

@@ -4,6 +4,7 @@
 //! `kustomize.config.k8s.io/v1beta1`, `kind: Component` needs `kustomize.config.k8s.io/v1alpha1`;
 //! a missing or empty `apiVersion` is accepted; any other kind is rejected.
 
+use super::meta::KUSTOMIZE_API_VERSION as META;
 use super::{Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, FileId, Loc};
 use crate::base::mask::display_value;
@@ -12,8 +13,6 @@ use crate::render::workspace::Workspace;
 use crate::yaml::{Document, NodeId};
 
 pub struct KustomizeApiVersion;
-
-use super::meta::KUSTOMIZE_API_VERSION as META;
 
 const KUSTOMIZATION: &str = "kustomize.config.k8s.io/v1beta1";
 const COMPONENT: &str = "kustomize.config.k8s.io/v1alpha1";

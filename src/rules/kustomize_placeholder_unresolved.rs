@@ -3,6 +3,7 @@
 //! or a container argument is only filled in when a Flux Kustomization deploys the directory and
 //! defines the variable (or the placeholder has a `${VAR:=default}`).
 
+use super::meta::KUSTOMIZE_PLACEHOLDER_UNRESOLVED as META;
 use super::{ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
@@ -13,8 +14,6 @@ use crate::render::{Rendered, Value, pod_spec_path};
 use crate::yaml::Seg;
 
 pub struct KustomizePlaceholderUnresolved;
-
-use super::meta::KUSTOMIZE_PLACEHOLDER_UNRESOLVED as META;
 
 const HELP_NO_FLUX: &str = "copy the value with a kustomize `replacements:` entry (or `images:` for tags), or deploy the directory with a Flux Kustomization whose `postBuild.substitute` defines the variable";
 const HELP_FLUX: &str = "define the variable in the Flux Kustomization's `postBuild.substitute` (or a `substituteFrom` ConfigMap), or give the placeholder a default: `${VAR:=value}`";

@@ -3,6 +3,7 @@
 //! kustomize v5.5.0 accepts what looks missing, plus the structural errors kustomize reports
 //! before it evaluates anything.
 
+use super::meta::KUSTOMIZE_REPLACEMENT_INVALID as META;
 use super::{Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, FileId, Fix, Loc, Severity};
 use crate::model::FileRole;
@@ -14,8 +15,6 @@ use crate::render::{Context, Issue, IssueKind, Rendered, Source};
 use crate::yaml::{Document, Kind, NodeId};
 
 pub struct KustomizeReplacementInvalid;
-
-use super::meta::KUSTOMIZE_REPLACEMENT_INVALID as META;
 
 const HELP: &str = "fix the replacement so `kubectl kustomize` builds: select list elements by index with a bare number (`args.1`) or by `[name=value]`, make the source select exactly one object that has the field, and set `options.create: true` for target fields that may be absent";
 

@@ -3,6 +3,7 @@
 //! argument) is silently never written. Selector names are read as regular expressions only
 //! since kustomize v5.8; before that they are compared exactly.
 
+use super::meta::KUSTOMIZE_REPLACEMENT_UNMATCHED as META;
 use super::{Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, FileId, Loc};
 use crate::base::mask::display_value;
@@ -13,8 +14,6 @@ use crate::render::{Context, IssueKind, Rendered};
 use crate::yaml::{Document, NodeId};
 
 pub struct KustomizeReplacementUnmatched;
-
-use super::meta::KUSTOMIZE_REPLACEMENT_UNMATCHED as META;
 
 const HELP_UNMATCHED: &str = "select the object by its kind (and exact name as it is at this point of the build), or remove the target";
 const HELP_REGEX: &str = "select by kind alone (`select: {kind: Job}`) or by the exact name; or set `kustomize-version: \"5.8\"` in .kube-migrate-lint.yaml if every build (CI, kubectl, Flux) uses kustomize 5.8+";

@@ -4,6 +4,7 @@
 //! `sortOptions: {order: fifo}` and a plain `kubectl apply -k` does the list order reach the
 //! cluster, and then by milliseconds: the init container's wait is what orders them.
 
+use super::meta::KUSTOMIZE_RESOURCE_ORDER as META;
 use super::{ContextCx, Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, FileId, Loc, Severity};
 use crate::base::mask::display_value;
@@ -14,8 +15,6 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 pub struct KustomizeResourceOrder;
-
-use super::meta::KUSTOMIZE_RESOURCE_ORDER as META;
 
 const HELP: &str =
     "list the migration Job's entry before the entries of the workloads that wait for it";

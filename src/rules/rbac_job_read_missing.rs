@@ -6,6 +6,7 @@
 //! The RBAC model here (bindings, roles, rules, as the context renders them) is shared with
 //! `rbac-service-account-missing`.
 
+use super::meta::RBAC_JOB_READ_MISSING as META;
 use super::{ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
@@ -14,8 +15,6 @@ use crate::render::path::{self, Concrete, Step};
 use crate::render::{Rendered, Value};
 
 pub struct RbacJobReadMissing;
-
-use super::meta::RBAC_JOB_READ_MISSING as META;
 
 const HELP: &str = "bind the pod's ServiceAccount with a RoleBinding, in the namespace k8s-wait-for looks in, to a Role with `apiGroups: [batch], resources: [jobs], verbs: [get, list]`";
 

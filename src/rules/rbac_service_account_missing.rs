@@ -1,6 +1,7 @@
 //! A pod's `serviceAccountName`, a binding's ServiceAccount subject or a binding's `roleRef`
 //! that names an object the context does not define.
 
+use super::meta::RBAC_SERVICE_ACCOUNT_MISSING as META;
 use super::rbac_job_read_missing::{
     Binding, RoleDef, at, bindings, k, known, loc_of, object_loc, roles, well_known_cluster_role,
 };
@@ -14,8 +15,6 @@ use crate::render::path;
 use std::collections::BTreeSet;
 
 pub struct RbacServiceAccountMissing;
-
-use super::meta::RBAC_SERVICE_ACCOUNT_MISSING as META;
 
 /// A ServiceAccount of the context: (namespace, name, where the name is written).
 type Account = (String, String, Option<Loc>);

@@ -1,5 +1,6 @@
 //! `wait_for.sh` needs a mode it knows and a target: `<mode> <name-or-selector> [kubectl args]`.
 
+use super::meta::WAIT_ARGS_INVALID as META;
 use super::wait_target_missing::{arg_path, args_are_script_args};
 use super::{ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, Loc};
@@ -10,8 +11,6 @@ use crate::render::links::{self, MODES, WaitFor};
 use crate::render::path::Step;
 
 pub struct WaitArgsInvalid;
-
-use super::meta::WAIT_ARGS_INVALID as META;
 
 const MODES_LIST: &str = "pod, pod-we, pod-wr, service, job, job-we, job-wr";
 

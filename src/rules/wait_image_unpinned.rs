@@ -4,6 +4,7 @@
 //! so it is right on Kubernetes ≥ 1.24 only; before v1.4 a Job that does not exist counted as
 //! ready. `latest` (or no tag) is whatever was pushed last.
 
+use super::meta::WAIT_IMAGE_UNPINNED as META;
 use super::{ContextCx, Rule, RuleMeta};
 use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
@@ -11,8 +12,6 @@ use crate::render::links;
 use crate::render::split_image;
 
 pub struct WaitImageUnpinned;
-
-use super::meta::WAIT_IMAGE_UNPINNED as META;
 
 const PIN: &str = "pin a release: `groundnuty/k8s-wait-for:v2.0` (or `no-root-v2.0`) on Kubernetes ≥ 1.24, `v1.5.1` on older clusters, or a digest";
 

@@ -4,6 +4,7 @@
 //! the Job's first pod exists), `job-we` when nothing is active (failures included), and only
 //! `job-wr` requires a success.
 
+use super::meta::WAIT_MODE_UNSAFE as META;
 use super::wait_target_missing::{arg_path, args_are_script_args};
 use super::{ContextCx, ObjectCx, Rule, RuleMeta, migration_job};
 use crate::base::diagnostic::Diagnostic;
@@ -12,8 +13,6 @@ use crate::model::migration::mentions_migration;
 use crate::render::links;
 
 pub struct WaitModeUnsafe;
-
-use super::meta::WAIT_MODE_UNSAFE as META;
 
 impl Rule for WaitModeUnsafe {
     fn meta(&self) -> &'static RuleMeta {

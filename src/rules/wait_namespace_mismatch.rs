@@ -1,14 +1,13 @@
 //! The Job a k8s-wait-for init container waits for exists, but only in another namespace than
 //! the one kubectl looks in (the pod's, unless the arguments carry `-n`).
 
+use super::meta::WAIT_NAMESPACE_MISMATCH as META;
 use super::wait_target_missing::{Lookup, arg_path, context_note, judged_target, lookup};
 use super::{ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
 
 pub struct WaitNamespaceMismatch;
-
-use super::meta::WAIT_NAMESPACE_MISMATCH as META;
 
 impl Rule for WaitNamespaceMismatch {
     fn meta(&self) -> &'static RuleMeta {

@@ -5,6 +5,7 @@
 //!
 //! The lookup here is shared with `wait-namespace-mismatch` (same name, other namespace).
 
+use super::meta::WAIT_TARGET_MISSING as META;
 use super::{ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
@@ -14,8 +15,6 @@ use crate::render::path::{self, Concrete, Step};
 use crate::render::{Context, Rendered};
 
 pub struct WaitTargetMissing;
-
-use super::meta::WAIT_TARGET_MISSING as META;
 
 /// The modes that run `kubectl describe jobs <target>`.
 pub(super) const JOB_MODES: &[&str] = &["job", "job-we", "job-wr"];
