@@ -243,7 +243,7 @@ pub fn run(
         report.diagnostics.retain(|d| {
             kept[d.loc.file as usize]
                 || d.related.iter().any(|r| kept[r.loc.file as usize])
-                || d.rule == crate::rules::internal_error::META.name
+                || d.rule == crate::rules::meta::INTERNAL_ERROR.name
         });
     }
     let mut fps = crate::engine::fingerprint::fingerprints(&report);
@@ -588,7 +588,7 @@ fn write_file(path: &Path, text: &str) -> io::Result<()> {
 }
 
 fn is_internal(d: &crate::base::diagnostic::Diagnostic) -> bool {
-    d.rule == crate::rules::internal_error::META.name
+    d.rule == crate::rules::meta::INTERNAL_ERROR.name
 }
 
 /// The name a format is given on the command line.
@@ -713,7 +713,7 @@ pub fn rules_table(format: Format) -> String {
                     let m = r.meta();
                     serde_json::json!({
                         "name": m.name, "severity": m.severity, "category": m.category.as_str(),
-                        "fixable": m.fixable, "summary": m.summary,
+                        "fixable": m.fixable(), "fix": m.fix.as_str(), "summary": m.summary,
                     })
                 })
                 .collect();
@@ -739,7 +739,7 @@ pub fn rules_text(width: usize) -> String {
         &mut metas.iter().map(|m| m.category.as_str().len()),
     )
     .unwrap_or(8);
-    let indent = name_w + sev_w + cat_w + 3 + 4 * 2;
+    let indent = name_w + sev_w + cat_w + 9 + 4 * 2;
     // Too narrow for a summary column: the summary goes on lines of its own, indented a little.
     let (indent, first_on_own_line) = if width >= indent + 30 {
         (indent, false)
@@ -750,7 +750,7 @@ pub fn rules_text(width: usize) -> String {
         .word_separator(textwrap::WordSeparator::AsciiSpace)
         .word_splitter(textwrap::WordSplitter::NoHyphenation);
     let head = format!(
-        "{:name_w$}  {:sev_w$}  {:cat_w$}  {:3}",
+        "{:name_w$}  {:sev_w$}  {:cat_w$}  {:9}",
         "rule", "severity", "category", "fix"
     );
     let mut s = if first_on_own_line {
@@ -760,11 +760,11 @@ pub fn rules_text(width: usize) -> String {
     };
     for m in metas {
         let row = format!(
-            "{:name_w$}  {:sev_w$}  {:cat_w$}  {:3}",
+            "{:name_w$}  {:sev_w$}  {:cat_w$}  {:9}",
             m.name,
             m.severity.as_str(),
             m.category.as_str(),
-            if m.fixable { "yes" } else { "no" },
+            m.fix.as_str(),
         );
         let lines = textwrap::wrap(m.summary, &wrap);
         if first_on_own_line {

@@ -4,5 +4,6 @@
 pub mod diagnostic;
 pub mod internal;
 pub mod mask;
+pub mod rule_id;
 pub mod source;
 pub mod text;

@@ -11,7 +11,7 @@ use std::path::Path;
 
 /// Internal errors are bugs, never accepted: they are not recorded, and never hidden.
 fn recordable(d: &crate::base::diagnostic::Diagnostic) -> bool {
-    d.rule != crate::rules::internal_error::META.name
+    d.rule != crate::rules::meta::INTERNAL_ERROR.name
 }
 
 /// How many findings [`render`] records.

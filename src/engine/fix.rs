@@ -11,6 +11,7 @@
 //! file whose bytes are still those that were linted.
 
 use crate::base::diagnostic::{Applicability, Diagnostic, Edit};
+use crate::base::rule_id::RuleId;
 use crate::base::source::SourceFile;
 use crate::engine::{self, Input, Report, Settings};
 use std::collections::{BTreeMap, BTreeSet};
@@ -408,7 +409,9 @@ fn try_apply(
     let syntax = |r: &Report| {
         r.diagnostics
             .iter()
-            .filter(|d| d.rule == "yaml-syntax" || d.rule == "schema-invalid")
+            .filter(|d| {
+                d.rule == RuleId::YamlSyntax.name() || d.rule == RuleId::SchemaInvalid.name()
+            })
             .count()
     };
     if syntax(&relinted) > syntax(report) {

@@ -24,8 +24,11 @@ use std::time::{Duration, Instant};
 /// Resolved settings: what the library needs, with no trace of the CLI.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Severity per enabled rule; a rule absent from the map is off.
-    pub rules: BTreeMap<&'static str, Severity>,
+    /// The enabled rules, with the severity configured for each; a rule absent from the map
+    /// is off, and one without a configured severity keeps the severities it gives its
+    /// findings. A configured severity applies to every finding of the rule, even when it
+    /// equals the rule's default.
+    pub rules: BTreeMap<&'static str, Option<Severity>>,
     pub deploy_engine: DeployEngine,
     pub limits: yaml::Limits,
     pub max_file_size: u64,
@@ -48,7 +51,7 @@ impl Default for Settings {
         Settings {
             rules: rules::REGISTRY
                 .iter()
-                .map(|r| (r.meta().name, r.meta().severity))
+                .map(|r| (r.meta().name, None))
                 .collect(),
             deploy_engine: DeployEngine::Flux,
             limits: yaml::Limits::default(),
@@ -110,7 +113,7 @@ impl Settings {
                     s.rules.remove(meta.name);
                 }
                 RuleSetting::Severity(sev) => {
-                    s.rules.insert(meta.name, *sev);
+                    s.rules.insert(meta.name, Some(*sev));
                 }
             }
         }
@@ -126,14 +129,10 @@ impl Settings {
             let mut selected = BTreeMap::new();
             for n in select {
                 let meta = check(n)?.meta();
-                let sev = config
-                    .rules
-                    .get(meta.name)
-                    .and_then(|r| match r {
-                        RuleSetting::Severity(s) => Some(*s),
-                        RuleSetting::Off => None,
-                    })
-                    .unwrap_or(meta.severity);
+                let sev = config.rules.get(meta.name).and_then(|r| match r {
+                    RuleSetting::Severity(s) => Some(*s),
+                    RuleSetting::Off => None,
+                });
                 selected.insert(meta.name, sev);
             }
             s.rules = selected;
@@ -208,7 +207,7 @@ impl Report {
             || self
                 .diagnostics
                 .iter()
-                .any(|d| d.rule == rules::internal_error::META.name)
+                .any(|d| d.rule == rules::meta::INTERNAL_ERROR.name)
     }
 }
 
@@ -338,7 +337,7 @@ fn file_diag(rule: &'static rules::RuleMeta, span: Span, message: String) -> Dia
 }
 
 fn load(input: Input, settings: &Settings) -> Loaded {
-    let syntax = &rules::yaml_syntax::META;
+    let syntax = &rules::meta::YAML_SYNTAX;
     let name = input
         .display
         .rsplit('/')
@@ -358,7 +357,7 @@ fn load(input: Input, settings: &Settings) -> Loaded {
             loaded.file = Some(empty_file(&input, role));
             loaded.diags.push(
                 file_diag(
-                    &rules::limit_exceeded::META,
+                    &rules::meta::LIMIT_EXCEEDED,
                     Span::default(),
                     format!(
                         "file is {size} bytes, over the {} byte limit; skipped",
@@ -401,7 +400,7 @@ fn load(input: Input, settings: &Settings) -> Loaded {
     let parsed = yaml::parse(&text, settings.limits);
     if let Some(e) = &parsed.error {
         let rule = match e.kind {
-            YamlErrorKind::Limit(_) => &rules::limit_exceeded::META,
+            YamlErrorKind::Limit(_) => &rules::meta::LIMIT_EXCEEDED,
             _ => syntax,
         };
         let mut d = file_diag(
@@ -555,8 +554,8 @@ pub fn load_workspace(
         if let (Some(limit), Some(root)) = (cx.over_limit, cx.root) {
             diags.push(
                 Diagnostic::new(
-                    rules::limit_exceeded::META.name,
-                    rules::limit_exceeded::META.severity,
+                    rules::meta::LIMIT_EXCEEDED.name,
+                    rules::meta::LIMIT_EXCEEDED.severity,
                     Loc {
                         file: root,
                         span: Span::default(),
@@ -679,17 +678,15 @@ pub fn lint_inputs_with(
         diags.extend(ds);
         report.internal.extend(failed);
     }
-    diags.retain(|d| settings.enabled(d.rule) || d.rule == rules::internal_error::META.name);
+    diags.retain(|d| settings.enabled(d.rule) || d.rule == rules::meta::INTERNAL_ERROR.name);
 
     // Internal errors are never suppressed, re-graded or hidden.
     let (mut internal, mut diags): (Vec<Diagnostic>, Vec<Diagnostic>) = diags
         .into_iter()
-        .partition(|d| d.rule == rules::internal_error::META.name);
+        .partition(|d| d.rule == rules::meta::INTERNAL_ERROR.name);
     suppressions(&ws, &mut diags, &mut internal, settings, &mut report);
     for d in &mut diags {
-        if let Some(&sev) = settings.rules.get(d.rule)
-            && settings_overrides(settings, d.rule)
-        {
+        if let Some(&Some(sev)) = settings.rules.get(d.rule) {
             d.severity = sev;
         }
     }
@@ -766,7 +763,7 @@ fn suppressions(
     }
     let applied = isolate(|| {
         suppress::apply(ws, diags, &mut sups);
-        if settings.enabled(rules::unused_suppression::META.name) {
+        if settings.enabled(rules::meta::UNUSED_SUPPRESSION.name) {
             diags.extend(suppress::unused(&sups, |r| settings.enabled(r)));
         }
     });
@@ -812,10 +809,6 @@ fn redactions(ws: &Workspace, internal: &mut Vec<Diagnostic>) -> Vec<Loc> {
 
 /// A configured severity replaces the rule's own choice only when it differs from the default
 /// (so a rule that raises some findings to error keeps doing so unless configured).
-fn settings_overrides(settings: &Settings, rule: &str) -> bool {
-    rules::find(rule).is_some_and(|r| settings.rules.get(rule) != Some(&r.meta().severity))
-}
-
 /// An internal error as an `internal-error` finding on a file (or an object's node).
 trait AsFinding {
     fn finding(&self, loc: Loc) -> Diagnostic;
@@ -823,7 +816,7 @@ trait AsFinding {
 
 impl AsFinding for crate::base::internal::InternalError {
     fn finding(&self, loc: Loc) -> Diagnostic {
-        let meta = &rules::internal_error::META;
+        let meta = &rules::meta::INTERNAL_ERROR;
         Diagnostic::new(meta.name, meta.severity, loc, self.message()).help(
             "the rest of the run went on; please include the command line, the linter version and this file (secrets removed) in the report",
         )
@@ -833,15 +826,16 @@ impl AsFinding for crate::base::internal::InternalError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{Category, ObjectCx, RuleMeta};
+    use crate::rules::{Category, FixAvailability, ObjectCx, RuleId, RuleMeta};
 
     struct Panics;
     static PANICS: RuleMeta = RuleMeta {
-        name: "job-backoff-limit-nonzero",
+        id: RuleId::JobBackoffLimitNonzero,
+        name: RuleId::JobBackoffLimitNonzero.name(),
         severity: Severity::Error,
         category: Category::Job,
         summary: "test rule that panics on one object",
-        fixable: false,
+        fix: FixAvailability::Never,
         page: "",
     };
     impl Rule for Panics {
@@ -906,5 +900,49 @@ mod tests {
                 && masked.contains("@db/x")
         );
         assert_eq!(masked.len(), text.len());
+    }
+
+    #[test]
+    fn a_configured_severity_applies_even_when_it_is_the_default() {
+        // job-restart-policy-not-never defaults to warning but reports an absent
+        // restartPolicy as an error: configured as warning, every finding is a warning.
+        let job = |name: &str, policy: &str| {
+            format!(
+                "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations:\n    kustomize.toolkit.fluxcd.io/force: enabled\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n{policy}      containers:\n        - name: migrate\n          image: registry.example.com/app:v1.4.2\n          command: [\"npx\", \"prisma\", \"migrate\", \"deploy\"]\n"
+            )
+        };
+        let text = format!(
+            "{}---\n{}",
+            job("db-migrate-v1", ""),
+            job("db-migrate-v2", "      restartPolicy: OnFailure\n")
+        );
+        let rule = RuleId::JobRestartPolicyNotNever;
+        let severities = |settings: &Settings| {
+            let inputs = vec![Input::from_bytes("k/job.yaml", text.clone().into_bytes())];
+            let mut sev: Vec<Severity> = lint_inputs(inputs, settings)
+                .diagnostics
+                .iter()
+                .filter(|d| d.rule == rule.name())
+                .map(|d| d.severity)
+                .collect();
+            sev.sort();
+            sev
+        };
+        assert_eq!(rule.meta().severity, Severity::Warning);
+        assert_eq!(
+            severities(&Settings::default()),
+            [Severity::Warning, Severity::Error]
+        );
+        let config = crate::model::config::parse(
+            "rules:\n  job-restart-policy-not-never: warning\n",
+            "c.yaml",
+            &rules::names(),
+        )
+        .unwrap();
+        let settings = Settings::resolve(&config, &[], &[]).unwrap();
+        assert_eq!(
+            severities(&settings),
+            [Severity::Warning, Severity::Warning]
+        );
     }
 }

@@ -175,10 +175,12 @@ pub fn objects_of(file_id: FileId, file: &FileData, budget: u64) -> (Vec<Object>
         collect_roots(doc, doc.root, &mut roots);
         for root in roots {
             if let Some((obj, diag)) = object_at(file_id, di as u32, doc, root, budget) {
-                if let Some(mut d) = diag {
+                if let Some((mut d, wants_string)) = diag {
                     // A file-local index; the workspace offsets it to the global id.
                     d.object = Some(objects.len() as ObjectId);
-                    d.fix = quote_fix(file_id, file, doc, &d);
+                    if wants_string {
+                        d.fix = quote_fix(file_id, file, doc, &d);
+                    }
                     diags.push(d);
                 }
                 objects.push(obj);
@@ -191,9 +193,6 @@ pub fn objects_of(file_id: FileId, file: &FileData, budget: u64) -> (Vec<Object>
 /// A number or boolean where the API wants a string: quote it as written (`3000` → `"3000"`,
 /// `0755` → `"0755"`), which is the string its author meant.
 fn quote_fix(file_id: FileId, file: &FileData, doc: &Document, d: &Diagnostic) -> Option<Fix> {
-    if !d.message.contains("expected a string, found") {
-        return None;
-    }
     let ed = crate::yaml::edit::Editor::new(&file.source.text, doc, file_id);
     let e = ed.quote(ed.scalar_at(d.loc.span)?)?;
     Some(Fix::safe("quote the value, keeping it as written", vec![e]))
@@ -217,13 +216,15 @@ fn collect_roots(doc: &Document, root: NodeId, out: &mut Vec<NodeId>) {
     }
 }
 
+/// An object, and its `schema-invalid` finding with whether the schema wanted a string (a
+/// number or boolean can then be quoted).
 fn object_at(
     file: FileId,
     doc_index: u32,
     doc: &Document,
     root: NodeId,
     budget: u64,
-) -> Option<(Object, Option<Diagnostic>)> {
+) -> Option<(Object, Option<(Diagnostic, bool)>)> {
     let api_version = doc.get_str(root, "apiVersion")?.to_string();
     let kind = doc.get_str(root, "kind")?.to_string();
     let meta = doc.get(root, "metadata");
@@ -251,7 +252,7 @@ fn object_at(
                 None => e.message.clone(),
             };
             let mut d = Diagnostic::new(
-                "schema-invalid",
+                crate::base::rule_id::RuleId::SchemaInvalid.name(),
                 Severity::Error,
                 Loc {
                     file,
@@ -264,7 +265,11 @@ fn object_at(
                 obj.kind
             ));
             d.path = path;
-            diag = Some(d);
+            let wants_string = e
+                .mismatch
+                .as_ref()
+                .is_some_and(yaml::TypeMismatch::wants_string);
+            diag = Some((d, wants_string));
             Typed::Invalid
         }
     };

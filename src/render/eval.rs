@@ -63,8 +63,44 @@ pub struct ReplacementIssue {
     pub kustomization: FileId,
     /// The node to point at (a fieldPath, a select, a source).
     pub node: NodeId,
-    pub kind: IssueKind,
-    pub message: String,
+    pub issue: Issue,
+}
+
+impl ReplacementIssue {
+    pub fn kind(&self) -> IssueKind {
+        match self.issue {
+            Issue::TargetUnmatched => IssueKind::Unmatched,
+            Issue::TargetRegexOnly { .. } => IssueKind::RegexOnly,
+            _ => IssueKind::Invalid,
+        }
+    }
+}
+
+/// What is wrong with a replacement, as data: the rules word the findings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issue {
+    /// The source selects no resource (kustomize: `nothing selected by`).
+    SourceSelectsNone,
+    /// The source selects this many resources (kustomize: `multiple matches for selector`).
+    SourceSelectsMany(usize),
+    /// Neither `source` nor `sourceValue`.
+    NoSource,
+    /// A fieldPath element kustomize rejects, and why.
+    InvalidFieldPath(String),
+    /// The source's fieldPath has no (non-empty) value.
+    SourceFieldMissing { field_path: String },
+    /// `options.index` past the parts of the source value split by `delimiter`.
+    SourceIndexOutOfBounds { index: i64, delimiter: String },
+    /// A target's fieldPath does not resolve in the target `kind` `name`.
+    TargetPath {
+        error: PathError,
+        kind: String,
+        name: String,
+    },
+    /// A target select matches nothing.
+    TargetUnmatched,
+    /// A target select with this name matches only as a regular expression.
+    TargetRegexOnly { name: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -477,7 +513,7 @@ pub fn build_contexts(
     }
     issues.sort_by_key(|i| (i.kustomization, i.node));
     issues.dedup_by(|a, b| {
-        a.kustomization == b.kustomization && a.node == b.node && a.message == b.message
+        a.kustomization == b.kustomization && a.node == b.node && a.issue == b.issue
     });
     internal.sort();
     (contexts, fluxes, issues, internal)
@@ -1083,11 +1119,10 @@ impl<'a> Evaluator<'a> {
             file: kfile,
             span: doc.span(n),
         };
-        let issue = |node: NodeId, kind: IssueKind, message: String| ReplacementIssue {
+        let issue = |node: NodeId, issue: Issue| ReplacementIssue {
             kustomization: kfile,
             node,
-            kind,
-            message,
+            issue,
         };
         for rep in kustomize::replacements(doc) {
             // The source value.
@@ -1102,7 +1137,7 @@ impl<'a> Evaluator<'a> {
                 let node = src.selector.node.unwrap_or(rep.node);
                 match found.as_slice() {
                     [] => {
-                        built.issues.push(issue(node, IssueKind::Invalid, "the source selects no resource: kustomize fails with `nothing selected by`".into()));
+                        built.issues.push(issue(node, Issue::SourceSelectsNone));
                         None
                     }
                     [one] => {
@@ -1110,16 +1145,14 @@ impl<'a> Evaluator<'a> {
                         self.source_value(&r, src, node, kfile, &mut built.issues)
                     }
                     many => {
-                        built.issues.push(issue(node, IssueKind::Invalid, format!("the source selects {} resources, but kustomize needs exactly one (`multiple matches for selector`)", many.len())));
+                        built
+                            .issues
+                            .push(issue(node, Issue::SourceSelectsMany(many.len())));
                         None
                     }
                 }
             } else {
-                built.issues.push(issue(
-                    rep.node,
-                    IssueKind::Invalid,
-                    "a replacement needs a `source` or a `sourceValue`".into(),
-                ));
+                built.issues.push(issue(rep.node, Issue::NoSource));
                 None
             };
             for t in &rep.targets {
@@ -1141,17 +1174,16 @@ impl<'a> Evaluator<'a> {
                             .iter()
                             .any(|r| self.matches(&t.select, r, true));
                     if regex_hits {
-                        built.issues.push(issue(select_node, IssueKind::RegexOnly, format!(
-                            "target name `{}` is a regular expression: kustomize 5.8+ reads it as one, but older kustomize (kubectl ≤ 1.33 embeds 5.5-5.7) compares names exactly and this target selects nothing",
-                            t.select.name.clone().unwrap_or_default()
-                        )));
-                    } else {
                         built.issues.push(issue(
                             select_node,
-                            IssueKind::Unmatched,
-                            "this target selects no resource, so kustomize silently skips it"
-                                .into(),
+                            Issue::TargetRegexOnly {
+                                name: t.select.name.clone().unwrap_or_default(),
+                            },
                         ));
+                    } else {
+                        built
+                            .issues
+                            .push(issue(select_node, Issue::TargetUnmatched));
                     }
                 }
                 for &(ref fp, fp_node) in &t.field_paths {
@@ -1160,11 +1192,9 @@ impl<'a> Evaluator<'a> {
                         .iter()
                         .find_map(|el| path::invalid_element(el))
                     {
-                        built.issues.push(issue(
-                            fp_node,
-                            IssueKind::Invalid,
-                            format!("{e}; kustomize build fails"),
-                        ));
+                        built
+                            .issues
+                            .push(issue(fp_node, Issue::InvalidFieldPath(e)));
                         continue;
                     }
                     let Some(value) = &value else { continue };
@@ -1184,11 +1214,10 @@ impl<'a> Evaluator<'a> {
         kfile: FileId,
         issues: &mut Vec<ReplacementIssue>,
     ) -> Option<Value> {
-        let doc_issue = |message: String| ReplacementIssue {
+        let doc_issue = |issue: Issue| ReplacementIssue {
             kustomization: kfile,
             node,
-            kind: IssueKind::Invalid,
-            message,
+            issue,
         };
         let value = if src.field_path == "metadata.name" {
             Some(r.name.clone())
@@ -1212,20 +1241,19 @@ impl<'a> Evaluator<'a> {
             concrete.and_then(|c| self.env.raw_value(r, &c))
         };
         let Some(mut value) = value.filter(|v| !v.text.is_empty()) else {
-            issues.push(doc_issue(format!(
-                "fieldPath `{}` is missing in the source: kustomize fails",
-                src.field_path
-            )));
+            issues.push(doc_issue(Issue::SourceFieldMissing {
+                field_path: src.field_path.clone(),
+            }));
             return None;
         };
         if let Some(d) = src.delimiter.as_deref() {
             match kustomize::read_delimited(&value.text, Some(d), src.index) {
                 Some(part) => value.text = part,
                 None => {
-                    issues.push(doc_issue(format!(
-                        "options.index {} is out of bounds for the source value split by `{d}`: kustomize fails",
-                        src.index
-                    )));
+                    issues.push(doc_issue(Issue::SourceIndexOutOfBounds {
+                        index: src.index,
+                        delimiter: d.to_string(),
+                    }));
                     return None;
                 }
             }
@@ -1320,26 +1348,16 @@ impl<'a> Evaluator<'a> {
             Err(PathError::Invalid(e)) => built.issues.push(ReplacementIssue {
                 kustomization: kfile,
                 node: fp_node,
-                kind: IssueKind::Invalid,
-                message: format!("{e}; kustomize build fails"),
+                issue: Issue::InvalidFieldPath(e),
             }),
-            Err(PathError::OutOfRange(e)) => built.issues.push(ReplacementIssue {
+            Err(error) => built.issues.push(ReplacementIssue {
                 kustomization: kfile,
                 node: fp_node,
-                kind: IssueKind::Invalid,
-                message: format!(
-                    "{e} ({} {}): kustomize fails, and `options.create` cannot add a list element by index",
-                    built.rendered[i].kind, built.rendered[i].name.text
-                ),
-            }),
-            Err(PathError::Missing(e)) => built.issues.push(ReplacementIssue {
-                kustomization: kfile,
-                node: fp_node,
-                kind: IssueKind::Invalid,
-                message: format!(
-                    "{e} ({} {}): kustomize fails unless the target sets `options.create: true`",
-                    built.rendered[i].kind, built.rendered[i].name.text
-                ),
+                issue: Issue::TargetPath {
+                    error,
+                    kind: built.rendered[i].kind.clone(),
+                    name: built.rendered[i].name.text.clone(),
+                },
             }),
         }
     }

@@ -17,8 +17,8 @@ pub mod links;
 pub mod path;
 
 pub use eval::{
-    CLUSTER_SCOPED, ContextMode, DEFAULT_MAX_CONTEXT_OBJECTS, Env, IssueKind, ReplacementIssue,
-    build_contexts, file_key, normalize, pod_spec_path, split_image,
+    CLUSTER_SCOPED, ContextMode, DEFAULT_MAX_CONTEXT_OBJECTS, Env, Issue, IssueKind,
+    ReplacementIssue, build_contexts, file_key, normalize, pod_spec_path, split_image,
 };
 pub use flux::FluxKustomization;
 

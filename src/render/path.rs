@@ -49,10 +49,17 @@ pub fn node_at(doc: &Document, root: NodeId, path: &[Step]) -> Option<NodeId> {
 pub enum PathError {
     /// Kustomize rejects the path itself (exits 1).
     Invalid(String),
-    /// The path does not exist in the target (an error unless `create: true`).
-    Missing(String),
+    /// No field of the target matches the path (kustomize's `unable to find field`; an error
+    /// unless `create: true`).
+    NoField { field_path: String },
+    /// The path names a key of a list (an error unless `create: true`).
+    NotAMapping { list: String, key: String },
     /// A list index past the end (an error even with `create: true`).
-    OutOfRange(String),
+    OutOfRange {
+        index: usize,
+        list: String,
+        len: usize,
+    },
 }
 
 /// Why kustomize rejects a field path element, if it does.
@@ -126,12 +133,11 @@ pub fn resolve(
                                 next.push((Some(it), p));
                             }
                             None => {
-                                return Err(PathError::OutOfRange(format!(
-                                    "index {i} is out of range: `{}` has {} element{}",
-                                    display(&path),
-                                    items.len(),
-                                    if items.len() == 1 { "" } else { "s" }
-                                )));
+                                return Err(PathError::OutOfRange {
+                                    index: i,
+                                    list: display(&path),
+                                    len: items.len(),
+                                });
                             }
                         }
                     } else if let Some((k, v)) = el
@@ -152,10 +158,10 @@ pub fn resolve(
                             }
                         }
                     } else {
-                        return Err(PathError::Missing(format!(
-                            "`{}` is a list, not a mapping with `{el}`",
-                            display(&path)
-                        )));
+                        return Err(PathError::NotAMapping {
+                            list: display(&path),
+                            key: el.to_string(),
+                        });
                     }
                 }
                 Kind::Map(_) => {
@@ -178,9 +184,9 @@ pub fn resolve(
             }
         }
         if next.is_empty() {
-            return Err(PathError::Missing(format!(
-                "unable to find field \"{field_path}\" in replacement target"
-            )));
+            return Err(PathError::NoField {
+                field_path: field_path.to_string(),
+            });
         }
         current = next;
     }
@@ -223,7 +229,7 @@ mod tests {
         let d = doc("metadata: {name: x}\n");
         assert!(matches!(
             resolve(&d, d.root, "metadata.labels.app", false),
-            Err(PathError::Missing(_))
+            Err(PathError::NoField { .. })
         ));
         let p = resolve(&d, d.root, "metadata.labels.app", true).unwrap();
         assert_eq!(display(&p[0]), "metadata.labels.app");

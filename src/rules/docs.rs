@@ -79,6 +79,22 @@ pub fn what_it_checks(page: &str) -> Option<String> {
     (!paragraph.is_empty()).then(|| paragraph.join(" "))
 }
 
+/// The README's rules table, generated from the pages (a test keeps README.md equal to it).
+pub fn readme_table() -> String {
+    let mut s = String::from("| rule | default | fix | finds |\n|---|---|---|---|\n");
+    for rule in super::REGISTRY {
+        let m = rule.meta();
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            m.name,
+            m.severity.as_str(),
+            m.fix.as_str(),
+            m.summary.replace('|', "\\|")
+        ));
+    }
+    s
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Example {
     /// `(file name, content)` pairs.

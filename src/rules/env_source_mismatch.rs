@@ -2,12 +2,13 @@
 //! connection (`DATABASE_URL` by default) must come from the same place in the migration
 //! container and in the app containers that rely on it.
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use super::meta::ENV_SOURCE_MISMATCH as META;
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::analysis::workload::{
     container_anchor, container_name, describe, field, job_links, job_migration_container, judged,
     migration_tool, node_loc, readable,
 };
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::key_for_display;
 use crate::render::links::{self, Container};
 use crate::render::path::Step;
@@ -15,15 +16,6 @@ use crate::render::{Rendered, Source, Value};
 use std::collections::BTreeSet;
 
 pub struct EnvSourceMismatch;
-
-static META: RuleMeta = RuleMeta {
-    name: "env-source-mismatch",
-    severity: Severity::Error,
-    category: Category::Workload,
-    summary: "the migration container and the app containers take the database connection env var from different sources",
-    fixable: false,
-    page: include_str!("../../rules/env-source-mismatch.md"),
-};
 
 /// Where a variable's value comes from. Literal texts are compared, never printed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,12 @@
 //! The migration Job, the app it gates and the Job's versioned name must be the same release:
 //! the migration image's tag, the app image's tag and the version in the Job name agree.
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta, paths};
+use super::meta::IMAGE_TAG_MISMATCH as META;
+use super::{ContextCx, ObjectCx, Rule, RuleMeta, paths};
 use crate::analysis::workload::{
     JobLink, container_name, describe, job_links, job_migration_container, judged,
 };
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::base::text::placeholders;
 use crate::model::migration::{image_repository, mentions_migration};
@@ -15,15 +16,6 @@ use crate::render::{Value, split_image};
 use crate::yaml::Kind;
 
 pub struct ImageTagMismatch;
-
-static META: RuleMeta = RuleMeta {
-    name: "image-tag-mismatch",
-    severity: Severity::Error,
-    category: Category::Workload,
-    summary: "the migration Job's image tag, the tag of the app that waits for it and the version in the Job's name disagree after kustomize and Flux",
-    fixable: false,
-    page: include_str!("../../rules/image-tag-mismatch.md"),
-};
 
 const HELP: &str = "drive every tag from one variable: a kustomize replacement (or `images:` entries for both images) and the same value in the Job name, or Flux's `${IMAGE_TAG}` in all three places";
 

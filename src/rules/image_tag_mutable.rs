@@ -1,11 +1,12 @@
 //! The migration and the app it gates must run fixed code: an image without a tag or digest,
 //! or tagged `latest`, can resolve to other code on the next pull.
 
-use super::{Category, ContextCx, Rule, RuleMeta, migration_job};
+use super::meta::IMAGE_TAG_MUTABLE as META;
+use super::{ContextCx, Rule, RuleMeta, migration_job};
 use crate::analysis::workload::{
     container_name, describe, is_wait_for, job_links, judged, migration_tool, readable,
 };
-use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
 use crate::render::links::{self, Container};
 use crate::render::path::Step;
@@ -13,15 +14,6 @@ use crate::render::{Rendered, split_image};
 use std::collections::BTreeMap;
 
 pub struct ImageTagMutable;
-
-static META: RuleMeta = RuleMeta {
-    name: "image-tag-mutable",
-    severity: Severity::Warning,
-    category: Category::Workload,
-    summary: "a migration container, or an app container gated by a migration, whose image has no tag and no digest or is tagged `latest`",
-    fixable: false,
-    page: include_str!("../../rules/image-tag-mutable.md"),
-};
 
 const HELP: &str = "pin the image to the release's tag, the one the migration and the app share (kustomize `images: newTag`, a replacement or Flux `${IMAGE_TAG}`), or to a digest";
 

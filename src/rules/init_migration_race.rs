@@ -1,11 +1,12 @@
 //! A migration in an init container runs in every pod: when a workload can run more than one
 //! pod, several migrations can run against the same database at once.
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use super::meta::INIT_MIGRATION_RACE as META;
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::analysis::workload::{
     container_name, describe, field, judged, migration_reason, node_loc, readable,
 };
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::model::migration::migration_command;
 use crate::render::links::{self, Container, value_loc};
@@ -13,15 +14,6 @@ use crate::render::path::{self, Step};
 use crate::render::{Rendered, Value};
 
 pub struct InitMigrationRace;
-
-static META: RuleMeta = RuleMeta {
-    name: "init-migration-race",
-    severity: Severity::Warning,
-    category: Category::Workload,
-    summary: "a migration in an init container of a workload that can run more than one pod at once (replicas > 1, an HPA, a DaemonSet)",
-    fixable: false,
-    page: include_str!("../../rules/init-migration-race.md"),
-};
 
 const HELP: &str = "run the migration once per release in a versioned Job that the pods wait for (k8s-wait-for `job-wr`), or keep the workload at one pod with no autoscaler, or make sure the migration tool takes a database lock";
 

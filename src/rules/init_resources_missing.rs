@@ -2,26 +2,18 @@
 //! like any other container: they count in the pod's effective request, and a namespace with a
 //! ResourceQuota or LimitRange may reject pods whose containers omit them.
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use super::meta::INIT_RESOURCES_MISSING as META;
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::analysis::workload::{
     container_anchor, container_name, describe, field, is_wait_for, judged, migration_tool,
     readable,
 };
-use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::diagnostic::{Diagnostic};
 use crate::render::Rendered;
 use crate::render::links::{self, Container};
 use crate::render::path::{self, Step};
 
 pub struct InitResourcesMissing;
-
-static META: RuleMeta = RuleMeta {
-    name: "init-resources-missing",
-    severity: Severity::Info,
-    category: Category::Workload,
-    summary: "a k8s-wait-for or migration init container without both resources.requests and resources.limits",
-    fixable: false,
-    page: include_str!("../../rules/init-resources-missing.md"),
-};
 
 const HELP: &str = "set resources.requests and resources.limits (cpu and memory) on the init container; k8s-wait-for needs little (e.g. 10m CPU, 32Mi memory), a migration what the tool needs";
 

@@ -1,19 +1,11 @@
 //! A migration Job must fail at its first failure: `backoffLimit: 0`.
 
-use super::{Category, ObjectCx, Rule, RuleMeta, migration_job, paths};
-use crate::base::diagnostic::{Diagnostic, Fix, Severity};
+use super::meta::JOB_BACKOFF_LIMIT_NONZERO as META;
+use super::{ObjectCx, Rule, RuleMeta, migration_job, paths};
+use crate::base::diagnostic::{Diagnostic, Fix};
 use crate::model::Typed;
 
 pub struct JobBackoffLimitNonzero;
-
-static META: RuleMeta = RuleMeta {
-    name: "job-backoff-limit-nonzero",
-    severity: Severity::Error,
-    category: Category::Job,
-    summary: "a migration Job whose backoffLimit is absent (the API default is 6) or above 0",
-    fixable: true,
-    page: include_str!("../../rules/job-backoff-limit-nonzero.md"),
-};
 
 const HELP: &str = "set spec.backoffLimit: 0 so a failed migration fails the rollout at once";
 

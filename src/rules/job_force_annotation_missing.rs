@@ -1,8 +1,9 @@
 //! Under Flux, a migration Job needs `kustomize.toolkit.fluxcd.io/force: enabled` to be
 //! replaced when its (immutable) template changes under the same name.
 
-use super::{Category, ObjectCx, Rule, RuleMeta, migration_job};
-use crate::base::diagnostic::{Diagnostic, Fix, Severity};
+use super::meta::JOB_FORCE_ANNOTATION_MISSING as META;
+use super::{ObjectCx, Rule, RuleMeta, migration_job};
+use crate::base::diagnostic::{Diagnostic, Fix};
 use crate::model::Typed;
 use crate::model::config::DeployEngine;
 use crate::model::migration::{hook, label_or_annotation};
@@ -11,15 +12,6 @@ use crate::yaml::Seg;
 pub struct JobForceAnnotationMissing;
 
 pub const FORCE: &str = "kustomize.toolkit.fluxcd.io/force";
-
-static META: RuleMeta = RuleMeta {
-    name: "job-force-annotation-missing",
-    severity: Severity::Warning,
-    category: Category::Job,
-    summary: "a migration Job without kustomize.toolkit.fluxcd.io/force: enabled (Flux only; not for Helm or Argo CD hook Jobs)",
-    fixable: true,
-    page: include_str!("../../rules/job-force-annotation-missing.md"),
-};
 
 const HELP: &str = "add the annotation kustomize.toolkit.fluxcd.io/force: enabled (or set deploy-engine in .kube-migrate-lint.yaml if Flux does not apply this Job)";
 

@@ -2,23 +2,15 @@
 //! `job-name` label of its pods, at most 63 characters: checked on the literal name and on every
 //! value the tree shows will be substituted into it.
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta, paths};
-use crate::base::diagnostic::{Diagnostic, Severity};
+use super::meta::JOB_NAME_INVALID as META;
+use super::{ContextCx, ObjectCx, Rule, RuleMeta, paths};
+use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
 use crate::base::text::{dns1123_subdomain_problem, placeholders};
 use crate::model::Typed;
 use crate::render::Rendered;
 
 pub struct JobNameInvalid;
-
-static META: RuleMeta = RuleMeta {
-    name: "job-name-invalid",
-    severity: Severity::Error,
-    category: Category::Job,
-    summary: "a Job name that is not a DNS-1123 subdomain or is longer than 63 characters, literally or with the values the tree substitutes into it",
-    fixable: false,
-    page: include_str!("../../rules/job-name-invalid.md"),
-};
 
 const MAX_LABEL: usize = 63;
 const HELP: &str = "use lowercase letters, digits, `-` and `.`, start and end with a letter or digit, and keep the rendered name within 63 characters";

@@ -2,21 +2,13 @@
 //! created (same name, unchanged: nothing to do) or cannot be applied (same name, new
 //! template: Job templates are immutable).
 
-use super::{Category, ContextCx, Rule, RuleMeta, migration_job, paths};
-use crate::base::diagnostic::{Diagnostic, Severity};
+use super::meta::JOB_NAME_UNVERSIONED as META;
+use super::{ContextCx, Rule, RuleMeta, migration_job, paths};
+use crate::base::diagnostic::Diagnostic;
 use crate::model::Typed;
 use crate::model::migration::hook;
 
 pub struct JobNameUnversioned;
-
-static META: RuleMeta = RuleMeta {
-    name: "job-name-unversioned",
-    severity: Severity::Error,
-    category: Category::Job,
-    summary: "a migration Job whose name carries no version: no ${VAR} placeholder, no kustomize replacement writes into it, no generateName",
-    fixable: false,
-    page: include_str!("../../rules/job-name-unversioned.md"),
-};
 
 /// Whether a literal name already carries a version: a `-`/`.` separated word that is a number,
 /// `v` followed by a number, or a commit hash.

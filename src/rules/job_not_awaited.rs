@@ -5,23 +5,16 @@
 //! Who waits for which Job (across every context of the run) is `analysis::waits`, built once
 //! per run and shared with `job-ttl-breaks-wait` and `job-ttl-missing`.
 
-use super::{Category, ObjectCx, Rule, RuleMeta, paths};
+use super::meta::JOB_NOT_AWAITED as META;
+use super::{ObjectCx, Rule, RuleMeta, paths};
 use crate::analysis::waits::{Status, app_in_view, migration_jobs};
-use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
 use crate::render::workspace::Workspace;
 use crate::yaml::Seg;
 
 pub struct JobNotAwaited;
 
-static META: RuleMeta = RuleMeta {
-    name: "job-not-awaited",
-    severity: Severity::Warning,
-    category: Category::Job,
-    summary: "a migration Job that nothing holds the app back for: no wait-for or kubectl-wait init container, no pre-install/pre-upgrade or PreSync hook, no Flux dependsOn stage",
-    fixable: false,
-    page: include_str!("../../rules/job-not-awaited.md"),
-};
 
 /// Where a Job's name is written.
 fn name_path(st: &Status) -> &'static [Seg<'static>] {

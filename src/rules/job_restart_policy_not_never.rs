@@ -1,19 +1,11 @@
 //! A migration Job's pods must not restart in place: `restartPolicy: Never`.
 
-use super::{Category, ObjectCx, Rule, RuleMeta, migration_job, paths};
+use super::meta::JOB_RESTART_POLICY_NOT_NEVER as META;
+use super::{ObjectCx, Rule, RuleMeta, migration_job, paths};
 use crate::base::diagnostic::{Diagnostic, Fix, Severity};
 use crate::model::Typed;
 
 pub struct JobRestartPolicyNotNever;
-
-static META: RuleMeta = RuleMeta {
-    name: "job-restart-policy-not-never",
-    severity: Severity::Warning,
-    category: Category::Job,
-    summary: "a migration Job whose pod template restartPolicy is not Never (absent or Always is rejected by the API: error)",
-    fixable: true,
-    page: include_str!("../../rules/job-restart-policy-not-never.md"),
-};
 
 const HELP: &str = "set spec.template.spec.restartPolicy: Never so a failed migration pod stays with its logs and is not re-run in place";
 

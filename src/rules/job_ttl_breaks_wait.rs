@@ -2,22 +2,15 @@
 //! controller deletes it, `kubectl describe` (or `kubectl wait`) gets NotFound and every new pod
 //! crash-loops in Init, or a GitOps reconciler re-creates the Job and the migration runs again.
 
-use super::{Category, ObjectCx, Rule, RuleMeta};
+use super::meta::JOB_TTL_BREAKS_WAIT as META;
+use super::{ObjectCx, Rule, RuleMeta};
 use crate::analysis::waits::TTL;
-use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
 use crate::render::workspace::Workspace;
 
 pub struct JobTtlBreaksWait;
 
-static META: RuleMeta = RuleMeta {
-    name: "job-ttl-breaks-wait",
-    severity: Severity::Warning,
-    category: Category::Job,
-    summary: "a Job that an init container waits for by name has ttlSecondsAfterFinished: once deleted, new pods crash-loop on the wait, or a GitOps reconciler re-creates it and re-runs the migration",
-    fixable: false,
-    page: include_str!("../../rules/job-ttl-breaks-wait.md"),
-};
 
 impl Rule for JobTtlBreaksWait {
     fn meta(&self) -> &'static RuleMeta {

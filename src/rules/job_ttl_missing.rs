@@ -1,23 +1,15 @@
 //! A migration Job that nothing waits for by name and that nothing deletes: without
 //! `ttlSecondsAfterFinished`, every finished Job and its pods stay in the cluster.
 
-use super::{Category, ObjectCx, Rule, RuleMeta};
+use super::meta::JOB_TTL_MISSING as META;
+use super::{ObjectCx, Rule, RuleMeta};
 use crate::analysis::waits::{TTL, app_in_view, migration_jobs};
-use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
 use crate::model::config::DeployEngine;
 use crate::render::workspace::Workspace;
 
 pub struct JobTtlMissing;
-
-static META: RuleMeta = RuleMeta {
-    name: "job-ttl-missing",
-    severity: Severity::Info,
-    category: Category::Job,
-    summary: "a migration Job that nothing waits for by name and no GitOps tool manages has no ttlSecondsAfterFinished: finished Jobs and their pods pile up",
-    fixable: false,
-    page: include_str!("../../rules/job-ttl-missing.md"),
-};
 
 impl Rule for JobTtlMissing {
     fn meta(&self) -> &'static RuleMeta {

@@ -4,23 +4,15 @@
 //! `kustomize.config.k8s.io/v1beta1`, `kind: Component` needs `kustomize.config.k8s.io/v1alpha1`;
 //! a missing or empty `apiVersion` is accepted; any other kind is rejected.
 
-use super::{Category, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, FileId, Loc, Severity};
+use super::meta::KUSTOMIZE_API_VERSION as META;
+use super::{Rule, RuleMeta};
+use crate::base::diagnostic::{Diagnostic, FileId, Loc};
 use crate::base::mask::display_value;
 use crate::model::FileRole;
 use crate::render::workspace::Workspace;
 use crate::yaml::{Document, NodeId};
 
 pub struct KustomizeApiVersion;
-
-static META: RuleMeta = RuleMeta {
-    name: "kustomize-api-version",
-    severity: Severity::Error,
-    category: Category::Kustomize,
-    summary: "a kustomization file whose apiVersion or kind kustomize rejects (Kustomization needs kustomize.config.k8s.io/v1beta1, Component v1alpha1)",
-    fixable: true,
-    page: include_str!("../../rules/kustomize-api-version.md"),
-};
 
 const KUSTOMIZATION: &str = "kustomize.config.k8s.io/v1beta1";
 const COMPONENT: &str = "kustomize.config.k8s.io/v1alpha1";

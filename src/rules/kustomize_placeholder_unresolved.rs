@@ -3,8 +3,9 @@
 //! or a container argument is only filled in when a Flux Kustomization deploys the directory and
 //! defines the variable (or the placeholder has a `${VAR:=default}`).
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use super::meta::KUSTOMIZE_PLACEHOLDER_UNRESOLVED as META;
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::base::text::placeholders;
 use crate::render::links;
@@ -13,15 +14,6 @@ use crate::render::{Rendered, Value, pod_spec_path};
 use crate::yaml::Seg;
 
 pub struct KustomizePlaceholderUnresolved;
-
-static META: RuleMeta = RuleMeta {
-    name: "kustomize-placeholder-unresolved",
-    severity: Severity::Warning,
-    category: Category::Kustomize,
-    summary: "a ${VAR} left in a Job or workload name, image or container argument that nothing substitutes (kustomize never does; Flux only when its Kustomization defines the variable)",
-    fixable: false,
-    page: include_str!("../../rules/kustomize-placeholder-unresolved.md"),
-};
 
 const HELP_NO_FLUX: &str = "copy the value with a kustomize `replacements:` entry (or `images:` for tags), or deploy the directory with a Flux Kustomization whose `postBuild.substitute` defines the variable";
 const HELP_FLUX: &str = "define the variable in the Flux Kustomization's `postBuild.substitute` (or a `substituteFrom` ConfigMap), or give the placeholder a default: `${VAR:=value}`";

@@ -3,29 +3,61 @@
 //! kustomize v5.5.0 accepts what looks missing, plus the structural errors kustomize reports
 //! before it evaluates anything.
 
-use super::{Category, Rule, RuleMeta};
+use super::meta::KUSTOMIZE_REPLACEMENT_INVALID as META;
+use super::{Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, FileId, Fix, Loc, Severity};
 use crate::model::FileRole;
 use crate::render::kustomize::{self, Selector};
 use crate::render::path::{self, Step};
 use crate::render::workspace::Workspace;
-use crate::render::{Context, IssueKind, Rendered, Source};
+use crate::render::path::PathError;
+use crate::render::{Context, Issue, IssueKind, Rendered, Source};
 use crate::yaml::{Document, Kind, NodeId};
 
 pub struct KustomizeReplacementInvalid;
 
-static META: RuleMeta = RuleMeta {
-    name: "kustomize-replacement-invalid",
-    severity: Severity::Error,
-    category: Category::Kustomize,
-    summary: "a kustomize replacement that makes the build fail: an invalid fieldPath such as `args.[1]`, a source that selects zero or several objects or lacks its field, a missing target field",
-    fixable: true,
-    page: include_str!("../../rules/kustomize-replacement-invalid.md"),
-};
-
 const HELP: &str = "fix the replacement so `kubectl kustomize` builds: select list elements by index with a bare number (`args.1`) or by `[name=value]`, make the source select exactly one object that has the field, and set `options.create: true` for target fields that may be absent";
 
 const MISSING_SUFFIX: &str = ": kustomize fails unless the target sets `options.create: true`";
+
+/// The finding's words for what the evaluator found wrong with a replacement.
+fn message(issue: &Issue) -> String {
+    match issue {
+        Issue::SourceSelectsNone => {
+            "the source selects no resource: kustomize fails with `nothing selected by`".into()
+        }
+        Issue::SourceSelectsMany(n) => format!(
+            "the source selects {n} resources, but kustomize needs exactly one (`multiple matches for selector`)"
+        ),
+        Issue::NoSource => "a replacement needs a `source` or a `sourceValue`".into(),
+        Issue::InvalidFieldPath(why) => format!("{why}; kustomize build fails"),
+        Issue::SourceFieldMissing { field_path } => {
+            format!("fieldPath `{field_path}` is missing in the source: kustomize fails")
+        }
+        Issue::SourceIndexOutOfBounds { index, delimiter } => format!(
+            "options.index {index} is out of bounds for the source value split by `{delimiter}`: kustomize fails"
+        ),
+        Issue::TargetPath { error, kind, name } => match error {
+            PathError::Invalid(why) => format!("{why}; kustomize build fails"),
+            PathError::NoField { field_path } => format!(
+                "unable to find field \"{field_path}\" in replacement target ({kind} {name}){MISSING_SUFFIX}"
+            ),
+            PathError::NotAMapping { list, key } => format!(
+                "`{list}` is a list, not a mapping with `{key}` ({kind} {name}){MISSING_SUFFIX}"
+            ),
+            PathError::OutOfRange { index, list, len } => format!(
+                "index {index} is out of range: `{list}` has {len} element{} ({kind} {name}): kustomize fails, and `options.create` cannot add a list element by index",
+                if *len == 1 { "" } else { "s" }
+            ),
+        },
+        Issue::TargetUnmatched => {
+            "this target selects no resource, so kustomize silently skips it".into()
+        }
+        Issue::TargetRegexOnly { name } => format!(
+            "target name `{name}` is a regular expression: kustomize 5.8+ reads it as one, but older kustomize (kubectl ≤ 1.33 embeds 5.5-5.7) compares names exactly and this target selects nothing"
+        ),
+    }
+}
 
 fn diag(file: FileId, doc: &Document, node: NodeId, message: String) -> Diagnostic {
     let mut d = Diagnostic::new(
@@ -193,11 +225,7 @@ fn recheck_source(
     k: FileId,
     doc: &Document,
     node: NodeId,
-    message: &str,
 ) -> Option<Option<String>> {
-    if !message.contains("is missing in the source") {
-        return None;
-    }
     let rep = kustomize::replacements(doc).into_iter().find(|r| {
         r.source
             .as_ref()
@@ -297,7 +325,7 @@ impl Rule for KustomizeReplacementInvalid {
         for i in ws
             .replacement_issues
             .iter()
-            .filter(|i| i.kind == IssueKind::Invalid)
+            .filter(|i| i.kind() == IssueKind::Invalid)
         {
             let Some(doc) = ws.files[i.kustomization as usize].docs.first() else {
                 continue;
@@ -316,9 +344,14 @@ impl Rule for KustomizeReplacementInvalid {
             if in_target(&|t| !t.has_select || t.by_labels) {
                 continue;
             }
-            let mut message = i.message.clone();
-            if message.starts_with("unable to find field")
-                && in_target(&|t| {
+            let mut message = message(&i.issue);
+            if matches!(
+                i.issue,
+                Issue::TargetPath {
+                    error: PathError::NoField { .. },
+                    ..
+                }
+            ) && in_target(&|t| {
                     t.create
                         && t.field_paths
                             .iter()
@@ -328,16 +361,12 @@ impl Rule for KustomizeReplacementInvalid {
                 // With `create`, kustomize adds missing keys and `[name=value]` elements.
                 continue;
             }
-            if message.starts_with("index ") && message.contains("out of range") {
-                message = message.replace(
-                    MISSING_SUFFIX,
-                    ": kustomize fails, and `options.create` cannot add a list element by index",
-                );
-            }
-            match recheck_source(ws, i.kustomization, doc, i.node, &message) {
-                Some(None) => continue,
-                Some(Some(m)) => message = m,
-                None => {}
+            if matches!(i.issue, Issue::SourceFieldMissing { .. }) {
+                match recheck_source(ws, i.kustomization, doc, i.node) {
+                    Some(None) => continue,
+                    Some(Some(m)) => message = m,
+                    None => {}
+                }
             }
             let fix = bracket_fix(ws, i.kustomization, doc, i.node);
             out.push(diag(i.kustomization, doc, i.node, message).fix(fix));

@@ -3,8 +3,9 @@
 //! argument) is silently never written. Selector names are read as regular expressions only
 //! since kustomize v5.8; before that they are compared exactly.
 
-use super::{Category, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, FileId, Loc, Severity};
+use super::meta::KUSTOMIZE_REPLACEMENT_UNMATCHED as META;
+use super::{Rule, RuleMeta};
+use crate::base::diagnostic::{Diagnostic, FileId, Loc};
 use crate::base::mask::display_value;
 use crate::base::text::edit_distance;
 use crate::render::kustomize::{self, Selector, Target};
@@ -13,15 +14,6 @@ use crate::render::{Context, IssueKind, Rendered};
 use crate::yaml::{Document, NodeId};
 
 pub struct KustomizeReplacementUnmatched;
-
-static META: RuleMeta = RuleMeta {
-    name: "kustomize-replacement-unmatched",
-    severity: Severity::Warning,
-    category: Category::Kustomize,
-    summary: "a kustomize replacement target that selects nothing (kustomize skips it silently), or only through a regular-expression name that kustomize before 5.8 compares literally",
-    fixable: false,
-    page: include_str!("../../rules/kustomize-replacement-unmatched.md"),
-};
 
 const HELP_UNMATCHED: &str = "select the object by its kind (and exact name as it is at this point of the build), or remove the target";
 const HELP_REGEX: &str = "select by kind alone (`select: {kind: Job}`) or by the exact name; or set `kustomize-version: \"5.8\"` in .kube-migrate-lint.yaml if every build (CI, kubectl, Flux) uses kustomize 5.8+";
@@ -183,7 +175,7 @@ impl Rule for KustomizeReplacementUnmatched {
 
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
         for i in &ws.replacement_issues {
-            if i.kind != IssueKind::Unmatched && i.kind != IssueKind::RegexOnly {
+            if i.kind() != IssueKind::Unmatched && i.kind() != IssueKind::RegexOnly {
                 continue;
             }
             let Some(doc) = ws.files[i.kustomization as usize].docs.first() else {
@@ -203,7 +195,7 @@ impl Rule for KustomizeReplacementUnmatched {
             let cx = context_of(ws, i.kustomization);
             // Only a name that matches as a regex, on an object no `reject` excludes, is a
             // regex-only match; otherwise the target simply selects nothing.
-            let regex_only_match = i.kind == IssueKind::RegexOnly
+            let regex_only_match = i.kind() == IssueKind::RegexOnly
                 && t.select.name.as_deref().is_some_and(|n| !n.is_empty())
                 && cx.is_none_or(|cx| {
                     cx.rendered.iter().any(|r| {

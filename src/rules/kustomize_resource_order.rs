@@ -4,7 +4,8 @@
 //! `sortOptions: {order: fifo}` and a plain `kubectl apply -k` does the list order reach the
 //! cluster, and then by milliseconds: the init container's wait is what orders them.
 
-use super::{Category, ContextCx, Rule, RuleMeta};
+use super::meta::KUSTOMIZE_RESOURCE_ORDER as META;
+use super::{ContextCx, Rule, RuleMeta};
 use crate::base::diagnostic::{Diagnostic, FileId, Loc, Severity};
 use crate::base::mask::display_value;
 use crate::model::config::DeployEngine;
@@ -14,15 +15,6 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 pub struct KustomizeResourceOrder;
-
-static META: RuleMeta = RuleMeta {
-    name: "kustomize-resource-order",
-    severity: Severity::Warning,
-    category: Category::Kustomize,
-    summary: "a migration Job listed in `resources:` after the workload that waits for it (only matters with sortOptions fifo and kubectl apply; informational otherwise)",
-    fixable: true,
-    page: include_str!("../../rules/kustomize-resource-order.md"),
-};
 
 const HELP: &str =
     "list the migration Job's entry before the entries of the workloads that wait for it";

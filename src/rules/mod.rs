@@ -6,6 +6,7 @@
 //! primary object; the engine applies configured severities and suppressions, and sorts.
 
 use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+pub use crate::base::rule_id::RuleId;
 use crate::model::config::DeployEngine;
 use crate::model::{FileData, Object};
 use crate::render::path::Step;
@@ -13,66 +14,11 @@ use crate::render::workspace::Workspace;
 use crate::render::{Context, Env, Rendered, Value};
 use crate::yaml::{Document, NodeId, Seg};
 
-/// A rule the engine reports itself (no check of its own): metadata and page only.
-macro_rules! engine_rule {
-    ($ty:ident, $name:literal, $sev:ident, $cat:ident, $summary:literal, $page:literal) => {
-        $crate::rules::engine_rule!($ty, $name, $sev, $cat, $summary, $page, false);
-    };
-    ($ty:ident, $name:literal, $sev:ident, $cat:ident, $summary:literal, $page:literal, $fixable:literal) => {
-        pub struct $ty;
-
-        pub static META: $crate::rules::RuleMeta = $crate::rules::RuleMeta {
-            name: $name,
-            severity: $crate::base::diagnostic::Severity::$sev,
-            category: $crate::rules::Category::$cat,
-            summary: $summary,
-            fixable: $fixable,
-            page: include_str!($page),
-        };
-
-        impl $crate::rules::Rule for $ty {
-            fn meta(&self) -> &'static $crate::rules::RuleMeta {
-                &META
-            }
-        }
-    };
-}
-use engine_rule;
-
 pub mod docs;
 pub mod suppress;
 
-mod env_source_mismatch;
-mod image_tag_mismatch;
-mod image_tag_mutable;
-mod init_migration_race;
-mod init_resources_missing;
-pub(crate) mod internal_error;
-mod job_backoff_limit_nonzero;
-mod job_force_annotation_missing;
-mod job_name_invalid;
-mod job_name_unversioned;
-mod job_not_awaited;
-mod job_restart_policy_not_never;
-mod job_ttl_breaks_wait;
-mod job_ttl_missing;
-mod kustomize_api_version;
-mod kustomize_placeholder_unresolved;
-mod kustomize_replacement_invalid;
-mod kustomize_replacement_unmatched;
-mod kustomize_resource_order;
-pub(crate) mod limit_exceeded;
-mod rbac_job_read_missing;
-mod rbac_service_account_missing;
-pub(crate) mod schema_invalid;
-mod secret_in_plaintext;
-pub(crate) mod unused_suppression;
-mod wait_args_invalid;
-mod wait_image_unpinned;
-mod wait_mode_unsafe;
-mod wait_namespace_mismatch;
-mod wait_target_missing;
-pub(crate) mod yaml_syntax;
+// The rules' modules, `RuleId::meta`, `meta::*` and `REGISTRY`, generated from the pages by build.rs.
+include!(concat!(env!("OUT_DIR"), "/rules.rs"));
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -109,17 +55,47 @@ impl Category {
     }
 }
 
+/// Whether a rule's findings come with a fix (as ruff says it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixAvailability {
+    /// Every finding has one.
+    Always,
+    /// Some findings have one.
+    Sometimes,
+    /// No finding has one.
+    Never,
+}
+
+impl FixAvailability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FixAvailability::Always => "always",
+            FixAvailability::Sometimes => "sometimes",
+            FixAvailability::Never => "never",
+        }
+    }
+}
+
+/// A rule's metadata, generated from the front matter of its page (see build.rs).
 #[derive(Debug)]
 pub struct RuleMeta {
+    pub id: RuleId,
     /// Stable kebab-case name, named after what the rule forbids.
     pub name: &'static str,
     pub severity: Severity,
     pub category: Category,
     pub summary: &'static str,
-    /// Whether the rule offers fixes.
-    pub fixable: bool,
+    /// Whether the rule's findings come with fixes.
+    pub fix: FixAvailability,
     /// The rule page, `rules/<name>.md`.
     pub page: &'static str,
+}
+
+impl RuleMeta {
+    /// Whether some of the rule's findings come with a fix.
+    pub fn fixable(&self) -> bool {
+        self.fix != FixAvailability::Never
+    }
 }
 
 pub trait Rule: Sync + Send {
@@ -131,41 +107,6 @@ pub trait Rule: Sync + Send {
     /// Runs once per run, for what belongs to no single context (a shared kustomization).
     fn check_workspace(&self, _ws: &Workspace, _out: &mut Vec<Diagnostic>) {}
 }
-
-/// Every rule, sorted by name. A test checks the order, uniqueness, pages and fixtures.
-pub static REGISTRY: &[&dyn Rule] = &[
-    &env_source_mismatch::EnvSourceMismatch,
-    &image_tag_mismatch::ImageTagMismatch,
-    &image_tag_mutable::ImageTagMutable,
-    &init_migration_race::InitMigrationRace,
-    &init_resources_missing::InitResourcesMissing,
-    &internal_error::InternalError,
-    &job_backoff_limit_nonzero::JobBackoffLimitNonzero,
-    &job_force_annotation_missing::JobForceAnnotationMissing,
-    &job_name_invalid::JobNameInvalid,
-    &job_name_unversioned::JobNameUnversioned,
-    &job_not_awaited::JobNotAwaited,
-    &job_restart_policy_not_never::JobRestartPolicyNotNever,
-    &job_ttl_breaks_wait::JobTtlBreaksWait,
-    &job_ttl_missing::JobTtlMissing,
-    &kustomize_api_version::KustomizeApiVersion,
-    &kustomize_placeholder_unresolved::KustomizePlaceholderUnresolved,
-    &kustomize_replacement_invalid::KustomizeReplacementInvalid,
-    &kustomize_replacement_unmatched::KustomizeReplacementUnmatched,
-    &kustomize_resource_order::KustomizeResourceOrder,
-    &limit_exceeded::LimitExceeded,
-    &rbac_job_read_missing::RbacJobReadMissing,
-    &rbac_service_account_missing::RbacServiceAccountMissing,
-    &schema_invalid::SchemaInvalid,
-    &secret_in_plaintext::SecretInPlaintext,
-    &unused_suppression::UnusedSuppression,
-    &wait_args_invalid::WaitArgsInvalid,
-    &wait_image_unpinned::WaitImageUnpinned,
-    &wait_mode_unsafe::WaitModeUnsafe,
-    &wait_namespace_mismatch::WaitNamespaceMismatch,
-    &wait_target_missing::WaitTargetMissing,
-    &yaml_syntax::YamlSyntax,
-];
 
 /// Replace an evaluated value where the manifest writes it, when nothing else (a replacement,
 /// a transformer, a substitution) wrote it: editing the manifest then changes the value.
@@ -402,30 +343,27 @@ mod tests {
     }
 
     #[test]
-    fn every_rule_has_a_page_with_matching_front_matter_and_source_file() {
-        for rule in REGISTRY {
+    fn every_rule_is_declared_by_its_page() {
+        // build.rs generates the metadata from the front matter; this checks the round trip
+        // and the sections every page has.
+        for (rule, &id) in REGISTRY.iter().zip(RuleId::ALL) {
             let m = rule.meta();
+            assert_eq!(m.id, id);
+            assert_eq!(id.name(), m.name);
+            assert!(std::ptr::eq(id.meta(), m), "{}", m.name);
             let fm = crate::rules::docs::front_matter(m.page)
                 .unwrap_or_else(|| panic!("{}: page has no front matter", m.name));
             assert_eq!(fm.get("name").map(String::as_str), Some(m.name));
             assert_eq!(
                 fm.get("severity").map(String::as_str),
-                Some(m.severity.as_str()),
-                "{}",
-                m.name
+                Some(m.severity.as_str())
             );
             assert_eq!(
                 fm.get("category").map(String::as_str),
-                Some(m.category.as_str()),
-                "{}",
-                m.name
+                Some(m.category.as_str())
             );
-            assert_eq!(
-                fm.get("fix").map(String::as_str),
-                Some(if m.fixable { "yes" } else { "no" }),
-                "{}",
-                m.name
-            );
+            assert_eq!(fm.get("summary").map(String::as_str), Some(m.summary));
+            assert_eq!(fm.get("fix").map(String::as_str), Some(m.fix.as_str()));
             for section in [
                 "## What it checks",
                 "## Why it matters",
@@ -439,13 +377,8 @@ mod tests {
                     m.name
                 );
             }
-            let src = format!(
-                "{}/src/rules/{}.rs",
-                env!("CARGO_MANIFEST_DIR"),
-                m.name.replace('-', "_")
-            );
-            assert!(std::path::Path::new(&src).exists(), "{src} missing");
         }
+        assert_eq!(REGISTRY.len(), RuleId::ALL.len());
     }
 
     #[test]

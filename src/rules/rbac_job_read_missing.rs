@@ -6,27 +6,19 @@
 //! The RBAC model (bindings, roles, rules, as the context renders them) is `analysis::rbac`,
 //! shared with `rbac-service-account-missing`.
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use super::meta::RBAC_JOB_READ_MISSING as META;
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::analysis::rbac::{
     Binding, DEFAULT_JOB_READERS, PolicyRule, RBAC_GROUP, RoleDef, at, bindings, k, known, loc_of,
     object_loc, role_of, roles,
 };
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::render::Rendered;
 use crate::render::links::{self, WaitFor};
 use crate::render::path::{self, Step};
 
 pub struct RbacJobReadMissing;
-
-static META: RuleMeta = RuleMeta {
-    name: "rbac-job-read-missing",
-    severity: Severity::Error,
-    category: Category::Rbac,
-    summary: "a k8s-wait-for init container whose ServiceAccount cannot get and list jobs.batch in the namespace it looks in, or has no token mounted",
-    fixable: false,
-    page: include_str!("../../rules/rbac-job-read-missing.md"),
-};
 
 const HELP: &str = "bind the pod's ServiceAccount with a RoleBinding, in the namespace k8s-wait-for looks in, to a Role with `apiGroups: [batch], resources: [jobs], verbs: [get, list]`";
 

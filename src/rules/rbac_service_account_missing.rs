@@ -1,11 +1,12 @@
 //! A pod's `serviceAccountName`, a binding's ServiceAccount subject or a binding's `roleRef`
 //! that names an object the context does not define.
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use super::meta::RBAC_SERVICE_ACCOUNT_MISSING as META;
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::analysis::rbac::{
     Binding, RoleDef, at, bindings, k, known, loc_of, object_loc, roles, well_known_cluster_role,
 };
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::base::text::edit_distance;
 use crate::render::Rendered;
@@ -14,15 +15,6 @@ use crate::render::path;
 use std::collections::BTreeSet;
 
 pub struct RbacServiceAccountMissing;
-
-static META: RuleMeta = RuleMeta {
-    name: "rbac-service-account-missing",
-    severity: Severity::Warning,
-    category: Category::Rbac,
-    summary: "a serviceAccountName, a binding's ServiceAccount subject or a binding's roleRef that names an object the context does not define",
-    fixable: false,
-    page: include_str!("../../rules/rbac-service-account-missing.md"),
-};
 
 /// A ServiceAccount of the context: (namespace, name, where the name is written).
 type Account = (String, String, Option<Loc>);

@@ -2,23 +2,15 @@
 //! a URL with a password in an env value or a ConfigMap, is readable by anyone who can read the
 //! manifest. The value itself is never shown.
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, Severity};
+use super::meta::SECRET_IN_PLAINTEXT as META;
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::key_for_display;
 use crate::render::Source;
 use crate::render::path::Step;
 use crate::yaml::Seg;
 
 pub struct SecretInPlaintext;
-
-static META: RuleMeta = RuleMeta {
-    name: "secret-in-plaintext",
-    severity: Severity::Error,
-    category: Category::Workload,
-    summary: "a password, token or key as a literal env value, or a URL with a password in an env value or a ConfigMap",
-    fixable: false,
-    page: include_str!("../../rules/secret-in-plaintext.md"),
-};
 
 const ENV_HELP: &str = "move the value into a Secret (kept encrypted in Git with SOPS or Sealed Secrets) and read it with `valueFrom.secretKeyRef`; to build a URL, put the password in its own secret-backed variable and write `$(DB_PASSWORD)` in the URL";
 const CONFIG_HELP: &str = "move the value into a Secret (kept encrypted in Git with SOPS or Sealed Secrets) and reference the Secret instead of the ConfigMap";

@@ -173,7 +173,7 @@ pub fn apply(ws: &Workspace, diags: &mut Vec<Diagnostic>, sups: &mut [Suppressio
 /// `unused-suppression` findings for names that silenced nothing. Names of rules that are
 /// turned off are not reported: the suppression may matter when the rule is on again.
 pub fn unused(sups: &[Suppression], is_enabled: impl Fn(&str) -> bool) -> Vec<Diagnostic> {
-    let meta = &crate::rules::unused_suppression::META;
+    let meta = &crate::rules::meta::UNUSED_SUPPRESSION;
     let known = crate::rules::names();
     let mut out = Vec::new();
     for s in sups {

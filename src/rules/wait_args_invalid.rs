@@ -1,8 +1,9 @@
 //! `wait_for.sh` needs a mode it knows and a target: `<mode> <name-or-selector> [kubectl args]`.
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use super::meta::WAIT_ARGS_INVALID as META;
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::analysis::wait_target::{arg_path, args_are_script_args};
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::base::text::edit_distance;
 use crate::render::Rendered;
@@ -10,15 +11,6 @@ use crate::render::links::{self, MODES, WaitFor};
 use crate::render::path::Step;
 
 pub struct WaitArgsInvalid;
-
-static META: RuleMeta = RuleMeta {
-    name: "wait-args-invalid",
-    severity: Severity::Error,
-    category: Category::Wait,
-    summary: "a k8s-wait-for init container with fewer than two arguments, or a first argument that is not a wait_for.sh mode",
-    fixable: false,
-    page: include_str!("../../rules/wait-args-invalid.md"),
-};
 
 const MODES_LIST: &str = "pod, pod-we, pod-wr, service, job, job-we, job-wr";
 

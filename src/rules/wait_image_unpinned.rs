@@ -4,22 +4,14 @@
 //! so it is right on Kubernetes ≥ 1.24 only; before v1.4 a Job that does not exist counted as
 //! ready. `latest` (or no tag) is whatever was pushed last.
 
-use super::{Category, ContextCx, Rule, RuleMeta};
-use crate::base::diagnostic::{Diagnostic, Severity};
+use super::meta::WAIT_IMAGE_UNPINNED as META;
+use super::{ContextCx, Rule, RuleMeta};
+use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
 use crate::render::links;
 use crate::render::split_image;
 
 pub struct WaitImageUnpinned;
-
-static META: RuleMeta = RuleMeta {
-    name: "wait-image-unpinned",
-    severity: Severity::Warning,
-    category: Category::Wait,
-    summary: "a k8s-wait-for image that is untagged or `latest`, or a release known to misread Job status (v1.6, v1.7 on Kubernetes ≥ 1.24; before v1.4)",
-    fixable: false,
-    page: include_str!("../../rules/wait-image-unpinned.md"),
-};
 
 const PIN: &str = "pin a release: `groundnuty/k8s-wait-for:v2.0` (or `no-root-v2.0`) on Kubernetes ≥ 1.24, `v1.5.1` on older clusters, or a digest";
 

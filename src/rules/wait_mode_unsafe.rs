@@ -4,23 +4,15 @@
 //! the Job's first pod exists), `job-we` when nothing is active (failures included), and only
 //! `job-wr` requires a success.
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta, migration_job};
+use super::meta::WAIT_MODE_UNSAFE as META;
+use super::{ContextCx, ObjectCx, Rule, RuleMeta, migration_job};
 use crate::analysis::wait_target::{arg_path, args_are_script_args};
-use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
 use crate::model::migration::mentions_migration;
 use crate::render::links;
 
 pub struct WaitModeUnsafe;
-
-static META: RuleMeta = RuleMeta {
-    name: "wait-mode-unsafe",
-    severity: Severity::Warning,
-    category: Category::Wait,
-    summary: "a k8s-wait-for init container waits for a migration Job in mode `job` (ready before the Job's pod exists, stuck after a retried failure) or `job-we` (ready after a failure); use `job-wr`",
-    fixable: true,
-    page: include_str!("../../rules/wait-mode-unsafe.md"),
-};
 
 impl Rule for WaitModeUnsafe {
     fn meta(&self) -> &'static RuleMeta {

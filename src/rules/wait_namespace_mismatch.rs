@@ -1,21 +1,13 @@
 //! The Job a k8s-wait-for init container waits for exists, but only in another namespace than
 //! the one kubectl looks in (the pod's, unless the arguments carry `-n`).
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use super::meta::WAIT_NAMESPACE_MISMATCH as META;
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::analysis::wait_target::{Lookup, arg_path, context_note, judged_target, lookup};
-use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
 
 pub struct WaitNamespaceMismatch;
-
-static META: RuleMeta = RuleMeta {
-    name: "wait-namespace-mismatch",
-    severity: Severity::Error,
-    category: Category::Wait,
-    summary: "the Job a k8s-wait-for init container waits for exists only in another namespace than the one kubectl looks in",
-    fixable: false,
-    page: include_str!("../../rules/wait-namespace-mismatch.md"),
-};
 
 impl Rule for WaitNamespaceMismatch {
     fn meta(&self) -> &'static RuleMeta {

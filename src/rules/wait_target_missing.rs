@@ -6,23 +6,16 @@
 //! The lookup (`analysis::wait_target`) is shared with `wait-namespace-mismatch` (same name,
 //! other namespace).
 
-use super::{Category, ContextCx, ObjectCx, Rule, RuleMeta};
+use super::meta::WAIT_TARGET_MISSING as META;
+use super::{ContextCx, ObjectCx, Rule, RuleMeta};
 use crate::analysis::wait_target::{JobAt, Lookup, arg_path, context_note, judged_target, lookup};
-use crate::base::diagnostic::{Diagnostic, Severity};
+use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
 use crate::base::text::edit_distance;
 use crate::render::links::WaitFor;
 
 pub struct WaitTargetMissing;
 
-static META: RuleMeta = RuleMeta {
-    name: "wait-target-missing",
-    severity: Severity::Error,
-    category: Category::Wait,
-    summary: "a k8s-wait-for init container in a job mode whose target, as rendered, matches no Job in the namespace kubectl looks in",
-    fixable: true,
-    page: include_str!("../../rules/wait-target-missing.md"),
-};
 
 /// Write the Job's rendered name into the argument, when the wait obviously means that Job: it
 /// is the only Job of the namespace in this context, or its name is a near miss; the name is

@@ -17,9 +17,48 @@ pub struct DeError {
     pub node: Option<NodeId>,
     /// The alias-expansion budget ran out.
     pub budget: bool,
+    /// A value of the wrong type, as data (the message says the same in words).
+    pub mismatch: Option<TypeMismatch>,
+}
+
+/// A value of one type where the schema wants another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeMismatch {
+    /// What the schema wants, in the API's words (`a string`, `an integer`, ...).
+    pub expected: String,
+    /// What the document has (`an integer`, `a boolean`, ...).
+    pub found: &'static str,
+    /// The type is right but the value is not allowed.
+    pub value_not_allowed: bool,
+}
+
+impl TypeMismatch {
+    /// The schema wants a string.
+    pub fn wants_string(&self) -> bool {
+        // serde's own description of `String`.
+        self.expected == "a string"
+    }
+
+    fn message(&self) -> String {
+        let tail = if self.value_not_allowed {
+            " that is not allowed here"
+        } else {
+            ""
+        };
+        format!("expected {}, found {}{tail}", self.expected, self.found)
+    }
 }
 
 impl DeError {
+    fn mismatch(m: TypeMismatch) -> DeError {
+        DeError {
+            message: m.message(),
+            node: None,
+            budget: false,
+            mismatch: Some(m),
+        }
+    }
+
     fn at(mut self, id: NodeId) -> DeError {
         if self.node.is_none() {
             self.node = Some(id);
@@ -71,21 +110,22 @@ impl de::Error for DeError {
             message: msg.to_string(),
             node: None,
             budget: false,
+            mismatch: None,
         }
     }
     fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Self::custom(format_args!(
-            "expected {}, found {}",
-            expected(exp),
-            kind_of(&unexp)
-        ))
+        DeError::mismatch(TypeMismatch {
+            expected: expected(exp),
+            found: kind_of(&unexp),
+            value_not_allowed: false,
+        })
     }
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Self::custom(format_args!(
-            "expected {}, found {} that is not allowed here",
-            expected(exp),
-            kind_of(&unexp)
-        ))
+        DeError::mismatch(TypeMismatch {
+            expected: expected(exp),
+            found: kind_of(&unexp),
+            value_not_allowed: true,
+        })
     }
     fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
         Self::custom(format_args!("expected {exp}, found {len} elements"))
@@ -130,6 +170,7 @@ impl<'a> NodeDe<'a> {
                 message: "alias expansion limit reached (an alias bomb?); object not read".into(),
                 node: Some(self.id),
                 budget: true,
+                mismatch: None,
             });
         }
         self.budget.set(left - 1);

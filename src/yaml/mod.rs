@@ -9,7 +9,7 @@ mod de;
 pub mod edit;
 mod resolve;
 
-pub use de::{DeError, from_node};
+pub use de::{DeError, TypeMismatch, from_node};
 pub use resolve::{Resolved, resolve_scalar};
 
 use crate::base::source::{CharToByte, Span};

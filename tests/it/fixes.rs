@@ -137,7 +137,7 @@ fn every_fix_fixture_gives_its_after_tree_and_a_second_fix_changes_nothing() {
     // Every fixable rule is exercised by some fixture.
     for r in REGISTRY {
         let m = r.meta();
-        if m.fixable {
+        if m.fixable() {
             assert!(fixed_rules.contains(m.name), "no fixture fixes {}", m.name);
         }
     }
@@ -147,7 +147,7 @@ fn every_fix_fixture_gives_its_after_tree_and_a_second_fix_changes_nothing() {
 fn every_fixable_rules_page_has_a_failing_example_that_fix_mends() {
     for r in REGISTRY {
         let m = r.meta();
-        if !m.fixable {
+        if !m.fixable() {
             continue;
         }
         let mended = kube_migrate_lint::rules::docs::examples(m.page)

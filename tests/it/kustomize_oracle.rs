@@ -197,8 +197,8 @@ fn our_facts(dir: &Path) -> Result<Facts, Vec<String>> {
     let invalid: Vec<String> = ws
         .replacement_issues
         .iter()
-        .filter(|i| i.kind == IssueKind::Invalid)
-        .map(|i| i.message.clone())
+        .filter(|i| i.kind() == IssueKind::Invalid)
+        .map(|i| format!("{:?}", i.issue))
         .collect();
     let cx = ws
         .contexts

@@ -117,12 +117,62 @@ fn every_page_example_behaves_as_documented() {
     assert!(exact >= 30, "only {exact} failing examples checked");
 }
 
+/// The README's rules table is generated from the pages; `UPDATE_README=1 cargo test
+/// readme_rules_table` rewrites it.
 #[test]
-fn the_readme_lists_every_rule_with_its_default_severity() {
+fn the_readme_rules_table_is_generated_from_the_pages() {
     let readme = std::fs::read_to_string("README.md").unwrap();
-    for rule in REGISTRY {
-        let m = rule.meta();
-        let row = format!("| `{}` | {} |", m.name, m.severity.as_str());
-        assert!(readme.contains(&row), "README rules table lacks `{row}`");
+    let start = readme
+        .find("| rule | default |")
+        .expect("README has a rules table");
+    let end = readme[start..]
+        .find("\n\n")
+        .map_or(readme.len(), |e| start + e + 1);
+    let want = kube_migrate_lint::rules::docs::readme_table();
+    if readme[start..end] != want {
+        if std::env::var_os("UPDATE_README").is_some() {
+            let updated = format!("{}{want}{}", &readme[..start], &readme[end..]);
+            std::fs::write("README.md", updated).unwrap();
+        } else {
+            panic!(
+                "README.md's rules table is not the one the pages declare; run \
+                 `UPDATE_README=1 cargo test readme_rules_table`:\n{want}"
+            );
+        }
     }
+}
+
+/// A page's `fix:` is what the findings show: `never` offers no fix, `always` offers one on
+/// every finding (checked on every page's examples).
+#[test]
+fn fix_availability_matches_the_findings() {
+    use kube_migrate_lint::rules::{FixAvailability, find};
+    let mut problems = Vec::new();
+    for rule in REGISTRY {
+        for e in examples(rule.meta().page) {
+            let report = lint(&e.files);
+            for d in &report.diagnostics {
+                let Some(m) = find(d.rule).map(|r| r.meta()) else {
+                    continue;
+                };
+                let wrong = match m.fix {
+                    FixAvailability::Always => d.fix.is_none(),
+                    FixAvailability::Never => d.fix.is_some(),
+                    FixAvailability::Sometimes => false,
+                };
+                if wrong {
+                    problems.push(format!(
+                        "rules/{}.md:{}: {} (fix: {}) finding {:?} {} a fix",
+                        rule.meta().name,
+                        e.line,
+                        m.name,
+                        m.fix.as_str(),
+                        d.message,
+                        if d.fix.is_some() { "has" } else { "lacks" }
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
