@@ -15,7 +15,7 @@
 //! base     plain types: sources and spans, diagnostics, masking, internal errors
 //! ```
 
-pub mod analysis;
+pub(crate) mod analysis;
 pub mod app;
 pub mod base;
 pub mod engine;

@@ -3,10 +3,10 @@
 //! workloads and the migration Jobs they await, and the RBAC a context grants. Rules import
 //! from here, never from each other; nothing here builds a diagnostic.
 
-pub mod rbac;
-pub mod wait_target;
-pub mod waits;
-pub mod workload;
+pub(crate) mod rbac;
+pub(crate) mod wait_target;
+pub(crate) mod waits;
+pub(crate) mod workload;
 
 use crate::model::Object;
 use crate::model::migration::Reason;

@@ -2,7 +2,7 @@
 //! config, resolve settings, lint, write the report, and choose the exit code.
 
 pub mod lsp;
-pub mod session;
+pub(crate) mod session;
 
 use crate::base::diagnostic::Severity;
 use crate::base::internal;

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 /// How a lint is configured.
 pub struct Session {
-    pub config: Config,
     pub settings: Settings,
     pub excludes: Excludes,
 }
@@ -47,11 +46,7 @@ impl Session {
         if let Some(base) = config.base() {
             excludes.add(base, &config.exclude)?;
         }
-        Ok(Session {
-            config,
-            settings,
-            excludes,
-        })
+        Ok(Session { settings, excludes })
     }
 
     /// The defaults, files named from the project root of `request`'s paths.
@@ -65,7 +60,6 @@ impl Session {
             ..Settings::default()
         };
         Session {
-            config,
             settings,
             excludes: Excludes::default(),
         }

@@ -3,7 +3,7 @@
 
 pub mod diagnostic;
 pub mod internal;
-pub mod mask;
+pub(crate) mod mask;
 pub mod rule_id;
 pub mod source;
-pub mod text;
+pub(crate) mod text;

@@ -1,7 +1,7 @@
 //! The pipeline: inputs → parse (parallel) → objects and contexts → rules (parallel) →
 //! suppressions → configured severities → sorted, de-duplicated diagnostics.
 
-pub mod baseline;
+pub(crate) mod baseline;
 pub mod fingerprint;
 pub mod fix;
 

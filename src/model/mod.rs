@@ -3,8 +3,8 @@
 
 pub mod config;
 pub mod discover;
-pub mod migration;
-pub mod secrets;
+pub(crate) mod migration;
+pub(crate) mod secrets;
 
 use crate::base::diagnostic::{Diagnostic, FileId, Fix, Loc, ObjectId, ObjectRef, Severity};
 use crate::base::source::SourceFile;

@@ -1,11 +1,11 @@
 //! Emitters: each consumes the format-neutral report and writes one format.
 
-pub mod concise;
-pub mod github;
-pub mod gitlab;
-pub mod human;
-pub mod json;
-pub mod junit;
+pub(crate) mod concise;
+pub(crate) mod github;
+pub(crate) mod gitlab;
+pub(crate) mod human;
+pub(crate) mod json;
+pub(crate) mod junit;
 pub mod sarif;
 
 use crate::base::diagnostic::Loc;

@@ -7,13 +7,13 @@
 //! substitution are evaluated natively, and every evaluated value remembers the node it came
 //! from and the node (replacement, images entry, substitution) that wrote it.
 
-pub mod kustomize;
-pub mod resolve;
-pub mod workspace;
+pub(crate) mod kustomize;
+pub(crate) mod resolve;
+pub(crate) mod workspace;
 
 mod eval;
 mod flux;
-pub mod links;
+pub(crate) mod links;
 pub mod path;
 
 pub use eval::{

@@ -6,7 +6,7 @@
 //! never expands aliases: an alias is a node that points at its anchor.
 
 mod de;
-pub mod edit;
+pub(crate) mod edit;
 mod resolve;
 
 pub use de::{DeError, TypeMismatch, from_node};

@@ -14,7 +14,7 @@
 //! dirty, and linting waits for a short quiet moment (or a request, which always sees the
 //! latest text).
 
-pub mod convert;
+pub(crate) mod convert;
 
 use crate::app::session::{self, Session};
 use crate::base::diagnostic::FileId;
