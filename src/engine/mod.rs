@@ -219,7 +219,15 @@ pub fn lint_paths(
     settings: &Settings,
 ) -> Report {
     let start = Instant::now();
-    let read = read_paths(paths, stdin, excludes, settings);
+    lint_read(
+        read_paths(paths, stdin, excludes, settings),
+        settings,
+        start,
+    )
+}
+
+/// Lint what was read; its errors and notes join the report's.
+fn lint_read(read: Read, settings: &Settings, start: Instant) -> Report {
     let mut report = lint_inputs(read.inputs, settings);
     report.errors.extend(read.errors);
     report.errors.sort();
@@ -254,13 +262,7 @@ pub fn lint_paths_overlaid(
             .is_none_or(|p| !replaced.contains(&p))
     });
     read.inputs.extend(overlays);
-    let mut report = lint_inputs(read.inputs, settings);
-    report.errors.extend(read.errors);
-    report.errors.sort();
-    report.notes.extend(read.notes);
-    report.notes.sort();
-    report.elapsed = start.elapsed();
-    report
+    lint_read(read, settings, start)
 }
 
 /// The files found under some paths, read; what could not be found or was skipped.

@@ -467,33 +467,24 @@ mod tests {
         apply(text, &[&e]).unwrap()
     }
 
+    /// `text` after `set_path` at the root (inserting before `before` keys).
+    fn set(text: &str, path: &[&str], value: &str, before: &[&str]) -> String {
+        with_doc(text, |e| e.set_path(e.doc.root, path, value, before))
+    }
+
     #[test]
     fn scalars_keep_their_quoting() {
         let t = "a: 3\nb: 'x'\nc: \"y\"\n";
-        assert_eq!(
-            with_doc(t, |e| e.set_path(e.doc.root, &["a"], "0", &[])),
-            "a: 0\nb: 'x'\nc: \"y\"\n"
-        );
-        assert_eq!(
-            with_doc(t, |e| e.set_path(e.doc.root, &["b"], "Never", &[])),
-            "a: 3\nb: 'Never'\nc: \"y\"\n"
-        );
-        assert_eq!(
-            with_doc(t, |e| e.set_path(e.doc.root, &["c"], "z", &[])),
-            "a: 3\nb: 'x'\nc: \"z\"\n"
-        );
+        assert_eq!(set(t, &["a"], "0", &[]), "a: 0\nb: 'x'\nc: \"y\"\n");
+        assert_eq!(set(t, &["b"], "Never", &[]), "a: 3\nb: 'Never'\nc: \"y\"\n");
+        assert_eq!(set(t, &["c"], "z", &[]), "a: 3\nb: 'x'\nc: \"z\"\n");
     }
 
     #[test]
     fn insert_in_front_of_a_sibling_keeps_its_comment_together() {
         let t = "spec:\n    # the pod\n    template: {}\n";
         assert_eq!(
-            with_doc(t, |e| e.set_path(
-                e.doc.root,
-                &["spec", "backoffLimit"],
-                "0",
-                &["template"]
-            )),
+            set(t, &["spec", "backoffLimit"], "0", &["template"]),
             "spec:\n    backoffLimit: 0\n    # the pod\n    template: {}\n"
         );
     }
@@ -502,12 +493,12 @@ mod tests {
     fn nested_insert_uses_the_files_indentation_and_line_ending() {
         let t = "metadata:\r\n    name: x # keep\r\nspec: {}\r\n";
         assert_eq!(
-            with_doc(t, |e| e.set_path(
-                e.doc.root,
+            set(
+                t,
                 &["metadata", "annotations", "a.io/force"],
                 "enabled",
                 &[]
-            )),
+            ),
             "metadata:\r\n    name: x # keep\r\n    annotations:\r\n        a.io/force: enabled\r\nspec: {}\r\n"
         );
     }
@@ -516,22 +507,12 @@ mod tests {
     fn flow_mappings_get_flow_entries() {
         let t = "metadata: {name: x}\n";
         assert_eq!(
-            with_doc(t, |e| e.set_path(
-                e.doc.root,
-                &["metadata", "annotations", "k"],
-                "v",
-                &[]
-            )),
+            set(t, &["metadata", "annotations", "k"], "v", &[]),
             "metadata: {name: x, annotations: {k: v}}\n"
         );
         let t = "metadata: {name: x, annotations: {}}\n";
         assert_eq!(
-            with_doc(t, |e| e.set_path(
-                e.doc.root,
-                &["metadata", "annotations", "k"],
-                "v",
-                &[]
-            )),
+            set(t, &["metadata", "annotations", "k"], "v", &[]),
             "metadata: {name: x, annotations: {k: v}}\n"
         );
     }
@@ -575,7 +556,7 @@ mod tests {
     fn after_a_block_scalar_the_key_goes_on_the_next_line() {
         let t = "a:\n  s: |\n    text\nb: 1\n";
         assert_eq!(
-            with_doc(t, |e| e.set_path(e.doc.root, &["a", "t"], "2", &[])),
+            set(t, &["a", "t"], "2", &[]),
             "a:\n  s: |\n    text\n  t: 2\nb: 1\n"
         );
     }
