@@ -192,12 +192,28 @@ fn main() {
         let ty = camel(&p.name);
         writeln!(
             s,
-            "    pub struct {ty};\n    impl super::Rule for {ty} {{\n        fn meta(&self) -> &'static super::RuleMeta {{\n            &super::meta::{}\n        }}\n    }}",
-            p.name.to_uppercase().replace('-', "_")
+            "    pub struct {ty};\n    impl super::Rule for {ty} {{}}"
         )
         .unwrap();
     }
     s.push_str("}\n\n");
+
+    s.push_str("// Each rule's metadata, for the `Rule` trait.\n");
+    for p in &pages {
+        let ty = camel(&p.name);
+        let path = if p.engine {
+            format!("engine::{ty}")
+        } else {
+            format!("{}::{ty}", p.name.replace('-', "_"))
+        };
+        writeln!(
+            s,
+            "impl Declared for {path} {{\n    fn declared(&self) -> &'static RuleMeta {{\n        &meta::{}\n    }}\n}}",
+            p.name.to_uppercase().replace('-', "_")
+        )
+        .unwrap();
+    }
+    s.push('\n');
 
     s.push_str("/// Every rule, sorted by name.\npub static REGISTRY: &[&dyn Rule] = &[\n");
     for p in &pages {

@@ -828,7 +828,7 @@ impl AsFinding for crate::base::internal::InternalError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{Category, FixAvailability, ObjectCx, RuleId, RuleMeta};
+    use crate::rules::{Category, Declared, FixAvailability, ObjectCx, RuleId, RuleMeta};
 
     struct Panics;
     static PANICS: RuleMeta = RuleMeta {
@@ -840,10 +840,12 @@ mod tests {
         fix: FixAvailability::Never,
         page: "",
     };
-    impl Rule for Panics {
-        fn meta(&self) -> &'static RuleMeta {
+    impl Declared for Panics {
+        fn declared(&self) -> &'static RuleMeta {
             &PANICS
         }
+    }
+    impl Rule for Panics {
         fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
             if cx.obj.name.as_deref() == Some("boom") {
                 panic!("rule bug");

@@ -3,7 +3,7 @@
 //! container and in the app containers that rely on it.
 
 use super::meta::ENV_SOURCE_MISMATCH as META;
-use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use super::{ContextCx, ObjectCx, Rule};
 use crate::analysis::workload::{
     container_anchor, container_name, describe, field, job_links, job_migration_container, judged,
     migration_tool, node_loc, readable,
@@ -482,10 +482,6 @@ impl EnvSourceMismatch {
 }
 
 impl Rule for EnvSourceMismatch {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         if !judged(cx.ws, cx.context) {
             return;

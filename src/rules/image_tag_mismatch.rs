@@ -2,7 +2,7 @@
 //! the migration image's tag, the app image's tag and the version in the Job name agree.
 
 use super::meta::IMAGE_TAG_MISMATCH as META;
-use super::{ContextCx, ObjectCx, Rule, RuleMeta, paths};
+use super::{ContextCx, ObjectCx, Rule, paths};
 use crate::analysis::workload::{
     JobLink, container_name, describe, job_links, job_migration_container, judged,
 };
@@ -333,10 +333,6 @@ impl ImageTagMismatch {
 }
 
 impl Rule for ImageTagMismatch {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         if !judged(cx.ws, cx.context) {
             return;

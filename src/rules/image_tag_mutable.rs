@@ -2,7 +2,7 @@
 //! or tagged `latest`, can resolve to other code on the next pull.
 
 use super::meta::IMAGE_TAG_MUTABLE as META;
-use super::{ContextCx, Rule, RuleMeta, migration_job};
+use super::{ContextCx, Rule, migration_job};
 use crate::analysis::workload::{
     container_name, describe, is_wait_for, job_links, judged, migration_tool, readable,
 };
@@ -93,10 +93,6 @@ impl ImageTagMutable {
 }
 
 impl Rule for ImageTagMutable {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         if !judged(cx.ws, cx.context) {
             return;

@@ -2,7 +2,7 @@
 //! pod, several migrations can run against the same database at once.
 
 use super::meta::INIT_MIGRATION_RACE as META;
-use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use super::{ContextCx, ObjectCx, Rule};
 use crate::analysis::workload::{
     container_name, describe, field, judged, migration_reason, node_loc, readable,
 };
@@ -219,10 +219,6 @@ impl InitMigrationRace {
 }
 
 impl Rule for InitMigrationRace {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         if !judged(cx.ws, cx.context) {
             return;

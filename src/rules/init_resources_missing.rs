@@ -3,7 +3,7 @@
 //! ResourceQuota or LimitRange may reject pods whose containers omit them.
 
 use super::meta::INIT_RESOURCES_MISSING as META;
-use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use super::{ContextCx, ObjectCx, Rule};
 use crate::analysis::workload::{
     container_anchor, container_name, describe, field, is_wait_for, judged, migration_tool,
     readable,
@@ -94,10 +94,6 @@ impl InitResourcesMissing {
 }
 
 impl Rule for InitResourcesMissing {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         if !judged(cx.ws, cx.context) {
             return;

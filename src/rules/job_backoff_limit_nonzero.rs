@@ -1,7 +1,7 @@
 //! A migration Job must fail at its first failure: `backoffLimit: 0`.
 
 use super::meta::JOB_BACKOFF_LIMIT_NONZERO as META;
-use super::{ObjectCx, Rule, RuleMeta, migration_job, paths};
+use super::{ObjectCx, Rule, migration_job, paths};
 use crate::base::diagnostic::{Diagnostic, Fix};
 use crate::model::Typed;
 
@@ -10,10 +10,6 @@ pub struct JobBackoffLimitNonzero;
 const HELP: &str = "set spec.backoffLimit: 0 so a failed migration fails the rollout at once";
 
 impl Rule for JobBackoffLimitNonzero {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
         let Typed::Job(job) = &cx.obj.typed else {
             return;

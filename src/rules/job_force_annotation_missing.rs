@@ -2,7 +2,7 @@
 //! replaced when its (immutable) template changes under the same name.
 
 use super::meta::JOB_FORCE_ANNOTATION_MISSING as META;
-use super::{ObjectCx, Rule, RuleMeta, migration_job};
+use super::{ObjectCx, Rule, migration_job};
 use crate::base::diagnostic::{Diagnostic, Fix};
 use crate::model::Typed;
 use crate::model::config::DeployEngine;
@@ -16,10 +16,6 @@ pub const FORCE: &str = "kustomize.toolkit.fluxcd.io/force";
 const HELP: &str = "add the annotation kustomize.toolkit.fluxcd.io/force: enabled (or set deploy-engine in .kube-migrate-lint.yaml if Flux does not apply this Job)";
 
 impl Rule for JobForceAnnotationMissing {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
         if !matches!(cx.obj.typed, Typed::Job(_)) || cx.deploy_engine() != DeployEngine::Flux {
             return;

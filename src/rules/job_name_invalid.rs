@@ -3,7 +3,7 @@
 //! value the tree shows will be substituted into it.
 
 use super::meta::JOB_NAME_INVALID as META;
-use super::{ContextCx, ObjectCx, Rule, RuleMeta, paths};
+use super::{ContextCx, ObjectCx, Rule, paths};
 use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
 use crate::base::text::{dns1123_subdomain_problem, placeholders};
@@ -110,10 +110,6 @@ impl JobNameInvalid {
 }
 
 impl Rule for JobNameInvalid {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         for (r, ocx) in cx.rendered() {
             if matches!(ocx.obj.typed, Typed::Job(_)) {

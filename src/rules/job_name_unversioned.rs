@@ -3,7 +3,7 @@
 //! template: Job templates are immutable).
 
 use super::meta::JOB_NAME_UNVERSIONED as META;
-use super::{ContextCx, Rule, RuleMeta, migration_job, paths};
+use super::{ContextCx, Rule, migration_job, paths};
 use crate::base::diagnostic::Diagnostic;
 use crate::model::Typed;
 use crate::model::migration::hook;
@@ -23,10 +23,6 @@ pub fn has_literal_version(name: &str) -> bool {
 }
 
 impl Rule for JobNameUnversioned {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         for (r, ocx) in cx.rendered() {
             if !matches!(ocx.obj.typed, Typed::Job(_)) || migration_job(&ocx).is_none() {

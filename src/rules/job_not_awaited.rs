@@ -6,7 +6,7 @@
 //! per run and shared with `job-ttl-breaks-wait` and `job-ttl-missing`.
 
 use super::meta::JOB_NOT_AWAITED as META;
-use super::{ObjectCx, Rule, RuleMeta, paths};
+use super::{ObjectCx, Rule, paths};
 use crate::analysis::waits::{Status, app_in_view, migration_jobs};
 use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
@@ -26,10 +26,6 @@ fn name_path(st: &Status) -> &'static [Seg<'static>] {
 }
 
 impl Rule for JobNotAwaited {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
         if !app_in_view(ws) {
             return;

@@ -1,7 +1,7 @@
 //! A migration Job's pods must not restart in place: `restartPolicy: Never`.
 
 use super::meta::JOB_RESTART_POLICY_NOT_NEVER as META;
-use super::{ObjectCx, Rule, RuleMeta, migration_job, paths};
+use super::{ObjectCx, Rule, migration_job, paths};
 use crate::base::diagnostic::{Diagnostic, Fix, Severity};
 use crate::model::Typed;
 
@@ -10,10 +10,6 @@ pub struct JobRestartPolicyNotNever;
 const HELP: &str = "set spec.template.spec.restartPolicy: Never so a failed migration pod stays with its logs and is not re-run in place";
 
 impl Rule for JobRestartPolicyNotNever {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
         let Typed::Job(job) = &cx.obj.typed else {
             return;

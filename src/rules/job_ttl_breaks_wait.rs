@@ -3,7 +3,7 @@
 //! crash-loops in Init, or a GitOps reconciler re-creates the Job and the migration runs again.
 
 use super::meta::JOB_TTL_BREAKS_WAIT as META;
-use super::{ObjectCx, Rule, RuleMeta};
+use super::{ObjectCx, Rule};
 use crate::analysis::waits::TTL;
 use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
@@ -13,10 +13,6 @@ pub struct JobTtlBreaksWait;
 
 
 impl Rule for JobTtlBreaksWait {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
         for obj in ws.objects.iter().filter(|o| o.is("batch/v1", "Job")) {
             let ocx = ObjectCx::new(ws, obj);

@@ -2,7 +2,7 @@
 //! `ttlSecondsAfterFinished`, every finished Job and its pods stay in the cluster.
 
 use super::meta::JOB_TTL_MISSING as META;
-use super::{ObjectCx, Rule, RuleMeta};
+use super::{ObjectCx, Rule};
 use crate::analysis::waits::{TTL, app_in_view, migration_jobs};
 use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
@@ -12,10 +12,6 @@ use crate::render::workspace::Workspace;
 pub struct JobTtlMissing;
 
 impl Rule for JobTtlMissing {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
         // Without the app in view, an init container elsewhere may wait for the Job by name,
         // and a TTL would then break it.

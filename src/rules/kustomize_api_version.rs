@@ -5,7 +5,7 @@
 //! a missing or empty `apiVersion` is accepted; any other kind is rejected.
 
 use super::meta::KUSTOMIZE_API_VERSION as META;
-use super::{Rule, RuleMeta};
+use super::{Rule};
 use crate::base::diagnostic::{Diagnostic, FileId, Loc};
 use crate::base::mask::display_value;
 use crate::model::FileRole;
@@ -32,10 +32,6 @@ fn diag(file: FileId, doc: &Document, node: NodeId, path: &str, message: String)
 }
 
 impl Rule for KustomizeApiVersion {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
         for (fid, f) in ws.files.iter().enumerate() {
             if f.role != FileRole::Kustomization {

@@ -4,7 +4,7 @@
 //! defines the variable (or the placeholder has a `${VAR:=default}`).
 
 use super::meta::KUSTOMIZE_PLACEHOLDER_UNRESOLVED as META;
-use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use super::{ContextCx, ObjectCx, Rule};
 use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::base::text::placeholders;
@@ -213,10 +213,6 @@ impl KustomizePlaceholderUnresolved {
 }
 
 impl Rule for KustomizePlaceholderUnresolved {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         let env = cx.env();
         for (r, ocx) in cx.rendered() {

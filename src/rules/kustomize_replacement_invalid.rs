@@ -4,7 +4,7 @@
 //! before it evaluates anything.
 
 use super::meta::KUSTOMIZE_REPLACEMENT_INVALID as META;
-use super::{Rule, RuleMeta};
+use super::{Rule};
 use crate::base::diagnostic::{Diagnostic, FileId, Fix, Loc, Severity};
 use crate::model::FileRole;
 use crate::render::kustomize::{self, Selector};
@@ -317,10 +317,6 @@ fn delimiter_on_non_scalar(
 }
 
 impl Rule for KustomizeReplacementInvalid {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
         for i in ws
             .replacement_issues

@@ -4,7 +4,7 @@
 //! since kustomize v5.8; before that they are compared exactly.
 
 use super::meta::KUSTOMIZE_REPLACEMENT_UNMATCHED as META;
-use super::{Rule, RuleMeta};
+use super::{Rule};
 use crate::base::diagnostic::{Diagnostic, FileId, Loc};
 use crate::base::mask::display_value;
 use crate::base::text::edit_distance;
@@ -169,10 +169,6 @@ fn regex_only(ws: &Workspace, cx: Option<&Context>, t: &Target, loc: Loc) -> Dia
 }
 
 impl Rule for KustomizeReplacementUnmatched {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
         for i in &ws.replacement_issues {
             if i.kind() != IssueKind::Unmatched && i.kind() != IssueKind::RegexOnly {

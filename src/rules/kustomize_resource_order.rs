@@ -5,7 +5,7 @@
 //! cluster, and then by milliseconds: the init container's wait is what orders them.
 
 use super::meta::KUSTOMIZE_RESOURCE_ORDER as META;
-use super::{ContextCx, Rule, RuleMeta};
+use super::{ContextCx, Rule};
 use crate::base::diagnostic::{Diagnostic, FileId, Loc, Severity};
 use crate::base::mask::display_value;
 use crate::model::config::DeployEngine;
@@ -74,10 +74,6 @@ fn entry_files(
 }
 
 impl Rule for KustomizeResourceOrder {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         let Some(root) = cx.context.root else { return };
         let env = cx.env();

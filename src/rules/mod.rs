@@ -98,8 +98,16 @@ impl RuleMeta {
     }
 }
 
-pub trait Rule: Sync + Send {
-    fn meta(&self) -> &'static RuleMeta;
+/// A rule's metadata, implemented for every rule by the code `build.rs` generates from its page.
+pub trait Declared {
+    fn declared(&self) -> &'static RuleMeta;
+}
+
+pub trait Rule: Declared + Sync + Send {
+    /// The rule's metadata, from its page.
+    fn meta(&self) -> &'static RuleMeta {
+        self.declared()
+    }
     /// Runs on every object, in parallel.
     fn check_object(&self, _cx: &ObjectCx<'_>, _out: &mut Vec<Diagnostic>) {}
     /// Runs once per context, for links between objects.

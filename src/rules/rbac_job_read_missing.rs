@@ -7,7 +7,7 @@
 //! shared with `rbac-service-account-missing`.
 
 use super::meta::RBAC_JOB_READ_MISSING as META;
-use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use super::{ContextCx, ObjectCx, Rule};
 use crate::analysis::rbac::{
     Binding, DEFAULT_JOB_READERS, PolicyRule, RBAC_GROUP, RoleDef, at, bindings, k, known, loc_of,
     object_loc, role_of, roles,
@@ -499,10 +499,6 @@ impl RbacJobReadMissing {
 }
 
 impl Rule for RbacJobReadMissing {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         let waits: Vec<&WaitFor> = cx
             .ws

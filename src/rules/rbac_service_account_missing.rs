@@ -2,7 +2,7 @@
 //! that names an object the context does not define.
 
 use super::meta::RBAC_SERVICE_ACCOUNT_MISSING as META;
-use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use super::{ContextCx, ObjectCx, Rule};
 use crate::analysis::rbac::{
     Binding, RoleDef, at, bindings, k, known, loc_of, object_loc, roles, well_known_cluster_role,
 };
@@ -328,10 +328,6 @@ impl RbacServiceAccountMissing {
 }
 
 impl Rule for RbacServiceAccountMissing {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         let acc = accounts(cx);
         if cx

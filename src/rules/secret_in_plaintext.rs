@@ -3,7 +3,7 @@
 //! manifest. The value itself is never shown.
 
 use super::meta::SECRET_IN_PLAINTEXT as META;
-use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use super::{ContextCx, ObjectCx, Rule};
 use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::key_for_display;
 use crate::render::Source;
@@ -223,10 +223,6 @@ impl SecretInPlaintext {
 }
 
 impl Rule for SecretInPlaintext {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
         if cx.obj.is("v1", "ConfigMap") {
             self.config_map(cx, out);

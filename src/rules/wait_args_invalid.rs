@@ -1,7 +1,7 @@
 //! `wait_for.sh` needs a mode it knows and a target: `<mode> <name-or-selector> [kubectl args]`.
 
 use super::meta::WAIT_ARGS_INVALID as META;
-use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use super::{ContextCx, ObjectCx, Rule};
 use crate::analysis::wait_target::{arg_path, args_are_script_args};
 use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
@@ -36,10 +36,6 @@ fn args_loc(cx: &ContextCx<'_>, r: &Rendered, w: &WaitFor) -> Option<Loc> {
 }
 
 impl Rule for WaitArgsInvalid {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         let env = cx.env();
         for w in cx.ws.wait_fors(cx.context) {

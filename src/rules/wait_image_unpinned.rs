@@ -5,7 +5,7 @@
 //! ready. `latest` (or no tag) is whatever was pushed last.
 
 use super::meta::WAIT_IMAGE_UNPINNED as META;
-use super::{ContextCx, Rule, RuleMeta};
+use super::{ContextCx, Rule};
 use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
 use crate::render::links;
@@ -43,10 +43,6 @@ fn problem(image: &str) -> Option<String> {
 }
 
 impl Rule for WaitImageUnpinned {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         let env = cx.env();
         for (r, ocx) in cx.rendered() {

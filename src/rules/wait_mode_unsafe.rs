@@ -5,7 +5,7 @@
 //! `job-wr` requires a success.
 
 use super::meta::WAIT_MODE_UNSAFE as META;
-use super::{ContextCx, ObjectCx, Rule, RuleMeta, migration_job};
+use super::{ContextCx, ObjectCx, Rule, migration_job};
 use crate::analysis::wait_target::{arg_path, args_are_script_args};
 use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
@@ -15,10 +15,6 @@ use crate::render::links;
 pub struct WaitModeUnsafe;
 
 impl Rule for WaitModeUnsafe {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         let env = cx.env();
         let jobs = cx.ws.jobs(cx.context);

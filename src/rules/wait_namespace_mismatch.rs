@@ -2,7 +2,7 @@
 //! the one kubectl looks in (the pod's, unless the arguments carry `-n`).
 
 use super::meta::WAIT_NAMESPACE_MISMATCH as META;
-use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use super::{ContextCx, ObjectCx, Rule};
 use crate::analysis::wait_target::{Lookup, arg_path, context_note, judged_target, lookup};
 use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
@@ -10,10 +10,6 @@ use crate::base::mask::display_value;
 pub struct WaitNamespaceMismatch;
 
 impl Rule for WaitNamespaceMismatch {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         for w in cx.ws.wait_fors(cx.context) {
             let Some(target) = judged_target(cx.context, w) else {

@@ -7,7 +7,7 @@
 //! other namespace).
 
 use super::meta::WAIT_TARGET_MISSING as META;
-use super::{ContextCx, ObjectCx, Rule, RuleMeta};
+use super::{ContextCx, ObjectCx, Rule};
 use crate::analysis::wait_target::{JobAt, Lookup, arg_path, context_note, judged_target, lookup};
 use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
@@ -75,10 +75,6 @@ fn list(jobs: &[JobAt<'_>]) -> String {
 }
 
 impl Rule for WaitTargetMissing {
-    fn meta(&self) -> &'static RuleMeta {
-        &META
-    }
-
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         for w in cx.ws.wait_fors(cx.context) {
             let Some(target) = judged_target(cx.context, w) else {
