@@ -323,15 +323,6 @@ pub fn check_usage(opts: &RunOptions) -> Result<(), String> {
 /// The given directories under which no manifest was found: said on stderr, since a wrong path
 /// in CI would otherwise pass in silence.
 fn empty_paths(opts: &RunOptions, report: &Report) -> Vec<String> {
-    let found: Vec<PathBuf> = report
-        .files
-        .iter()
-        .filter_map(|f| {
-            f.path
-                .as_deref()
-                .and_then(crate::render::resolve::canonical)
-        })
-        .collect();
     let given: Vec<PathBuf> = if opts.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
@@ -341,13 +332,25 @@ fn empty_paths(opts: &RunOptions, report: &Report) -> Vec<String> {
             .cloned()
             .collect()
     };
+    let paths = || report.files.iter().filter_map(|f| f.path.as_deref());
+    // Found files are the given directory joined with what is under it; only a directory none
+    // of them spells that way costs real paths (once per file, and only then).
+    let mut real: Option<Vec<PathBuf>> = None;
+    let mut holds_a_file = |dir: &Path| {
+        paths().any(|f| f.starts_with(dir))
+            || crate::render::resolve::canonical(dir).is_some_and(|c| {
+                real.get_or_insert_with(|| {
+                    paths()
+                        .filter_map(crate::render::resolve::canonical)
+                        .collect()
+                })
+                .iter()
+                .any(|f| f.starts_with(&c))
+            })
+    };
     given
         .iter()
-        .filter(|p| p.is_dir())
-        .filter(|p| {
-            crate::render::resolve::canonical(p)
-                .is_some_and(|c| !found.iter().any(|f| f.starts_with(&c)))
-        })
+        .filter(|p| p.is_dir() && !holds_a_file(p))
         .map(|p| {
             format!(
                 "warning: no manifests (*.yaml, *.yml, Kustomization) found under `{}`\n",

@@ -81,17 +81,20 @@ impl Excludes {
 }
 
 fn absolute(path: &Path) -> PathBuf {
-    if path.is_absolute() {
-        return normalize(path);
+    absolute_from(std::env::current_dir().ok().as_deref(), path)
+}
+
+/// `path` made absolute against `cwd` (when known), `.` and `..` resolved lexically.
+fn absolute_from(cwd: Option<&Path>, path: &Path) -> PathBuf {
+    match cwd {
+        _ if path.is_absolute() => normalize(path),
+        Some(d) => normalize(&d.join(path)),
+        None => path.to_path_buf(),
     }
-    std::env::current_dir()
-        .map(|d| d.join(path))
-        .map(|p| normalize(&p))
-        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Lexically remove `.` and `..` components.
-fn normalize(p: &Path) -> PathBuf {
+pub(crate) fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
@@ -117,14 +120,18 @@ pub fn is_manifest_name(name: &str) -> bool {
 pub struct PathNames {
     /// The root, made absolute lexically and canonically (the two differ under a symlink).
     root: Option<(PathBuf, PathBuf)>,
+    /// The working directory relative paths are read from, asked once, not once per file.
+    cwd: Option<PathBuf>,
 }
 
 impl PathNames {
     pub fn relative_to(root: &Path) -> PathNames {
-        let lexical = absolute(root);
+        let cwd = std::env::current_dir().ok();
+        let lexical = absolute_from(cwd.as_deref(), root);
         let canonical = root.canonicalize().unwrap_or_else(|_| lexical.clone());
         PathNames {
             root: Some((lexical, canonical)),
+            cwd,
         }
     }
 
@@ -139,7 +146,7 @@ impl PathNames {
         let Some((lexical, canonical)) = &self.root else {
             return display_path(p);
         };
-        let abs = absolute(p);
+        let abs = absolute_from(self.cwd.as_deref(), p);
         if let Ok(rel) = abs.strip_prefix(lexical) {
             return display_path(rel);
         }

@@ -52,7 +52,7 @@ impl Locator {
         let path = Path::new(display);
         match &self.root {
             Some(root) => {
-                let absolute = normalize(&root.join(path));
+                let absolute = crate::model::discover::normalize(&root.join(path));
                 match absolute.strip_prefix(root) {
                     Ok(rel) => json!({"uri": encode(&slashed(rel)), "uriBaseId": SRCROOT}),
                     Err(_) => json!({"uri": file_uri(&absolute)}),
@@ -77,21 +77,6 @@ impl Locator {
             }
         })
     }
-}
-
-/// `.` and `..` resolved without touching the file system (the file may be stdin's name).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// A path's components joined with `/`.
@@ -157,7 +142,9 @@ fn descriptor(m: &RuleMeta) -> Value {
 /// project root, or the working directory where there is none.
 pub fn render(report: &Report, fingerprints: &[String], cwd: Option<&Path>) -> String {
     let locator = Locator {
-        root: cwd.filter(|c| c.is_absolute()).map(normalize),
+        root: cwd
+            .filter(|c| c.is_absolute())
+            .map(crate::model::discover::normalize),
     };
     // Only the rules that have results, in registry order: a report carries what explains it.
     let used: Vec<&RuleMeta> = REGISTRY

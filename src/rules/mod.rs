@@ -14,8 +14,8 @@ use crate::render::workspace::Workspace;
 use crate::render::{Context, Env, Rendered, Value};
 use crate::yaml::{Document, NodeId, Seg};
 
-pub mod docs;
-pub mod suppress;
+mod framework;
+pub use framework::{docs, suppress};
 
 // The rules' modules, `RuleId::meta`, `meta::*` and `REGISTRY`, generated from the pages by build.rs.
 include!(concat!(env!("OUT_DIR"), "/rules.rs"));

@@ -11,7 +11,7 @@ const LAYERS: &[&str] = &[
 ];
 
 /// Modules under `src/rules/` that are the rule framework and its shared parts, not rules.
-const RULES_FRAMEWORK: &[&str] = &["mod", "docs", "suppress", "testing"];
+const RULES_FRAMEWORK: &[&str] = &["mod", "framework", "testing"];
 
 /// Folders compiled only for tests (`#[cfg(test)] mod testing`): test code, like unit tests.
 const TEST_ONLY: &[&str] = &["rules/testing"];

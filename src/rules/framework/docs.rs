@@ -82,7 +82,7 @@ pub fn what_it_checks(page: &str) -> Option<String> {
 /// The README's rules table, generated from the pages (a test keeps README.md equal to it).
 pub fn readme_table() -> String {
     let mut s = String::from("| rule | default | fix | finds |\n|---|---|---|---|\n");
-    for rule in super::REGISTRY {
+    for rule in crate::rules::REGISTRY {
         let m = rule.meta();
         s.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
