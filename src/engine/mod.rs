@@ -42,6 +42,9 @@ pub struct Settings {
     pub database_env: Vec<String>,
     /// How reports name files (relative to the project root).
     pub path_names: discover::PathNames,
+    /// Directories the user named: a kustomization there is linted as a build of its own,
+    /// even when another linted kustomization includes it.
+    pub explicit_builds: Vec<PathBuf>,
     /// Counts files as they are read, for a progress indicator.
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
@@ -62,6 +65,7 @@ impl Default for Settings {
             regex_selectors: false,
             database_env: vec!["DATABASE_URL".into()],
             path_names: discover::PathNames::default(),
+            explicit_builds: Vec::new(),
             progress: None,
         }
     }
@@ -510,6 +514,11 @@ pub fn load_workspace(
         }
     }
 
+    // Files a kustomization names as patches are edits, not objects.
+    let patches = isolate(|| crate::render::patch_files(&files)).unwrap_or_default();
+    for f in patches {
+        files[f as usize].role = FileRole::Patch;
+    }
     // Objects, per file in parallel; ids assigned in file order.
     let per_file: Vec<(Vec<Object>, Vec<Diagnostic>)> = files
         .par_iter()
@@ -550,6 +559,11 @@ pub fn load_workspace(
             regex_selectors: settings.regex_selectors,
             database_env: settings.database_env.clone(),
             max_context_objects: Some(settings.max_context_objects),
+            explicit_builds: settings
+                .explicit_builds
+                .iter()
+                .map(|d| crate::render::normalize(&std::path::absolute(d).unwrap_or(d.clone())))
+                .collect(),
         },
     );
     for cx in &ws.contexts {

@@ -20,6 +20,12 @@ pub enum FileRole {
     Manifest,
     /// `kustomization.yaml`, `kustomization.yml` or `Kustomization`.
     Kustomization,
+    /// A file a kustomization or component references as a patch (`patches[].path`,
+    /// `patchesStrategicMerge`, `patchesJson6902[].path`) and none lists as a resource: its
+    /// documents are edits to objects, not objects, so no object rule or schema check runs on
+    /// them and they never form a context of their own. They stay parsed, reachable from
+    /// their kustomization, for the evaluator to apply.
+    Patch,
 }
 
 pub fn file_role(name: &str) -> FileRole {
@@ -167,7 +173,7 @@ pub const DEFAULT_EXPANSION_BUDGET: u64 = 250_000;
 pub fn objects_of(file_id: FileId, file: &FileData, budget: u64) -> (Vec<Object>, Vec<Diagnostic>) {
     let mut objects = Vec::new();
     let mut diags = Vec::new();
-    if file.role == FileRole::Kustomization {
+    if file.role != FileRole::Manifest {
         return (objects, diags);
     }
     for (di, doc) in file.docs.iter().enumerate() {

@@ -229,12 +229,17 @@ struct Evaluator<'a> {
     /// each listing the next twice renders 2^depth objects: this stops it).
     max_objects: usize,
     produced: std::cell::Cell<usize>,
+    /// The files each kustomization reads when built (itself, its resources, bases,
+    /// components and patches), recorded as builds evaluate them.
+    parts: std::cell::RefCell<BTreeMap<FileId, BTreeSet<FileId>>>,
 }
 
 #[derive(Default)]
 struct Built {
     rendered: Vec<Rendered>,
     files: BTreeSet<FileId>,
+    /// (kustomization or component, patch file it names), in evaluation order.
+    patches: Vec<(FileId, FileId)>,
     kusts: Vec<FileId>,
     unknown: Vec<String>,
     issues: Vec<ReplacementIssue>,
@@ -244,6 +249,7 @@ impl Built {
     fn absorb(&mut self, other: Built) {
         self.rendered.extend(other.rendered);
         self.files.extend(other.files);
+        self.patches.extend(other.patches);
         self.kusts.extend(other.kusts);
         self.unknown.extend(other.unknown);
         self.issues.extend(other.issues);
@@ -285,22 +291,73 @@ fn is_remote(entry: &str) -> bool {
         || entry.contains("?ref=")
 }
 
+/// The files some kustomization or component names as patches and none lists as a resource:
+/// they are edits, not objects (see [`FileRole::Patch`]).
+pub fn patch_files(files: &[FileData]) -> BTreeSet<FileId> {
+    let mut by_key = HashMap::new();
+    for (i, f) in files.iter().enumerate() {
+        by_key.insert(file_key(f), i as FileId);
+    }
+    let (mut patches, mut resources) = (BTreeSet::new(), BTreeSet::new());
+    for f in files.iter().filter(|f| f.role == FileRole::Kustomization) {
+        let Some(doc) = f.docs.first() else { continue };
+        let key = file_key(f);
+        let dir = key.parent().unwrap_or(Path::new(""));
+        let find = |entry: &str| by_key.get(&normalize(&dir.join(entry))).copied();
+        for (entry, _) in kustomize::patch_paths(doc) {
+            patches.extend(find(entry));
+        }
+        for (entry, _) in kustomize::included_paths(doc) {
+            resources.extend(find(entry));
+        }
+    }
+    patches
+        .difference(&resources)
+        .copied()
+        .filter(|&f| files[f as usize].role == FileRole::Manifest)
+        .collect()
+}
+
+/// Which kustomizations are builds: those no other kustomization in the linted paths includes
+/// (an overlay, or a lone kustomization), and those whose directory the user named (`explicit`,
+/// normalised absolute directories), which are linted as asked. A component nothing includes is
+/// returned too, to learn its files, but forms no build.
+fn build_roots(
+    kusts: &BTreeMap<PathBuf, Kust>,
+    env: &Env<'_>,
+    explicit: &[PathBuf],
+) -> Vec<PathBuf> {
+    let mut included = BTreeSet::new();
+    for k in kusts.values() {
+        let Some(doc) = env.files[k.file as usize].docs.first() else {
+            continue;
+        };
+        for (entry, _) in kustomize::included_paths(doc) {
+            let target = normalize(&k.dir.join(entry));
+            if target != k.dir && kusts.contains_key(&target) {
+                included.insert(target);
+            }
+        }
+    }
+    kusts
+        .keys()
+        .filter(|d| !included.contains(*d) || explicit.contains(d))
+        .cloned()
+        .collect()
+}
+
 /// How many objects one context may render by default.
 pub const DEFAULT_MAX_CONTEXT_OBJECTS: usize = 100_000;
 
-/// Build every context of a workspace.
+/// Build every context (build) of a workspace.
 pub fn build_contexts(
     files: &[FileData],
     objects: &[Object],
     mode: ContextMode,
     regex_names: bool,
     max_objects: usize,
-) -> (
-    Vec<Context>,
-    Vec<FluxKustomization>,
-    Vec<ReplacementIssue>,
-    Vec<InternalError>,
-) {
+    explicit: &[PathBuf],
+) -> Evaluated {
     let mut objects_by_file = vec![Vec::new(); files.len()];
     for o in objects {
         objects_by_file[o.file as usize].push(o.id);
@@ -335,6 +392,7 @@ pub fn build_contexts(
         regex_names,
         max_objects,
         produced: std::cell::Cell::new(0),
+        parts: Default::default(),
     };
     // Each phase below is isolated: a bug evaluating one context leaves the others linted.
     let mut internal = Vec::new();
@@ -350,7 +408,8 @@ pub fn build_contexts(
     let mut contexts = Vec::new();
     let mut covered: BTreeSet<FileId> = BTreeSet::new();
     let mut issues = Vec::new();
-    for k in ev.kusts.values().filter(|k| !k.component) {
+    for root in build_roots(&ev.kusts, &ev.env, explicit) {
+        let k = &ev.kusts[&root];
         ev.produced.set(0);
         let evaluated = isolate(|| {
             inject("contexts", &files[k.file as usize].source.display);
@@ -418,6 +477,11 @@ pub fn build_contexts(
             continue;
         }
         covered.extend(built.files.iter().copied());
+        if k.component {
+            // A component no linted kustomization includes completes something we do not see:
+            // its objects get the per-object checks, and no build judges its links.
+            continue;
+        }
         issues.extend(built.issues.iter().cloned());
         let mut cx = Context {
             name: display_dir(&files[k.file as usize].source.display),
@@ -425,6 +489,7 @@ pub fn build_contexts(
             files: built.files.iter().copied().collect(),
             objects: Vec::new(),
             kustomizations: built.kusts.clone(),
+            patches: built.patches.clone(),
             rendered: built.rendered,
             unknown: built.unknown,
             ..Context::default()
@@ -516,7 +581,31 @@ pub fn build_contexts(
         a.kustomization == b.kustomization && a.node == b.node && a.issue == b.issue
     });
     internal.sort();
-    (contexts, fluxes, issues, internal)
+    let parts = ev
+        .parts
+        .into_inner()
+        .into_iter()
+        .map(|(k, fs)| (k, fs.into_iter().collect()))
+        .collect();
+    Evaluated {
+        contexts,
+        fluxes,
+        issues,
+        internal,
+        parts,
+    }
+}
+
+/// What evaluating a workspace yields.
+pub struct Evaluated {
+    /// The builds: one per kustomization no other includes (or named explicitly), one per
+    /// directory of manifests no build includes.
+    pub contexts: Vec<Context>,
+    pub fluxes: Vec<FluxKustomization>,
+    pub issues: Vec<ReplacementIssue>,
+    pub internal: Vec<InternalError>,
+    /// The files each kustomization reads when built, bases and fragments included.
+    pub parts: BTreeMap<FileId, Vec<FileId>>,
 }
 
 /// What a context that failed to evaluate says it could not know.
@@ -692,6 +781,10 @@ impl<'a> Evaluator<'a> {
             self.transform(kfile, doc, &mut built);
         }
         stack.pop();
+        self.parts
+            .borrow_mut()
+            .entry(kfile)
+            .or_insert_with(|| built.files.clone());
         built
     }
 
@@ -820,6 +913,13 @@ impl<'a> Evaluator<'a> {
             file: kfile,
             span: doc.span(n),
         };
+        let dir = self.dir_of(kfile);
+        for (entry, _) in kustomize::patch_paths(doc) {
+            if let Some(&f) = self.files_by_key.get(&normalize(&dir.join(entry))) {
+                built.files.insert(f);
+                built.patches.push((kfile, f));
+            }
+        }
         if let Some(n) = doc.get(doc.root, "namespace")
             && let Some(ns) = doc.str(n)
         {

@@ -17,8 +17,8 @@ pub(crate) mod links;
 pub mod path;
 
 pub use eval::{
-    CLUSTER_SCOPED, ContextMode, DEFAULT_MAX_CONTEXT_OBJECTS, Env, Issue, IssueKind,
-    ReplacementIssue, build_contexts, file_key, normalize, pod_spec_path, split_image,
+    CLUSTER_SCOPED, ContextMode, DEFAULT_MAX_CONTEXT_OBJECTS, Env, Evaluated, Issue, IssueKind,
+    ReplacementIssue, build_contexts, file_key, normalize, patch_files, pod_spec_path, split_image,
 };
 pub use flux::FluxKustomization;
 
@@ -117,6 +117,9 @@ pub struct Context {
     pub objects: Vec<ObjectId>,
     /// Every kustomization file that took part (root, bases, components).
     pub kustomizations: Vec<FileId>,
+    /// The patch files the build's kustomizations and components name: (the kustomization or
+    /// component, the patch file), in evaluation order. Their documents are edits, not objects.
+    pub patches: Vec<(FileId, FileId)>,
     pub rendered: Vec<Rendered>,
     /// Flux post-build variables for this context (from a Flux Kustomization whose path is it).
     pub substitutions: BTreeMap<String, Substitution>,

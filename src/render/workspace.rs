@@ -15,6 +15,9 @@ pub struct WorkspaceOptions {
     pub database_env: Vec<String>,
     /// The most objects one context may render (None: the default).
     pub max_context_objects: Option<usize>,
+    /// Directories the user named: a kustomization there is a build of its own even when
+    /// another linted kustomization includes it (normalised, absolute).
+    pub explicit_builds: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Default)]
@@ -28,6 +31,9 @@ pub struct Workspace {
     pub options: WorkspaceOptions,
     /// Contexts whose evaluation failed on a bug (the others are complete).
     pub internal: Vec<crate::base::internal::InternalError>,
+    /// The files each kustomization reads when built (bases and fragments are no contexts of
+    /// their own: this is how far each reaches).
+    pub parts: std::collections::BTreeMap<FileId, Vec<FileId>>,
     /// Each file's path as kustomize resolves entries (absolute, normalised), by file id.
     pub file_keys: Vec<std::path::PathBuf>,
     by_key: std::collections::HashMap<std::path::PathBuf, FileId>,
@@ -45,7 +51,13 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new(files: Vec<FileData>, objects: Vec<Object>, options: WorkspaceOptions) -> Self {
-        let (mut contexts, fluxes, replacement_issues, internal) = crate::render::build_contexts(
+        let crate::render::Evaluated {
+            mut contexts,
+            fluxes,
+            issues: replacement_issues,
+            internal,
+            parts,
+        } = crate::render::build_contexts(
             &files,
             &objects,
             options.context_mode,
@@ -53,6 +65,7 @@ impl Workspace {
             options
                 .max_context_objects
                 .unwrap_or(crate::render::DEFAULT_MAX_CONTEXT_OBJECTS),
+            &options.explicit_builds,
         );
         for (i, c) in contexts.iter_mut().enumerate() {
             c.index = i;
@@ -86,6 +99,7 @@ impl Workspace {
             fluxes,
             replacement_issues,
             internal,
+            parts,
             deploy_engine: options.deploy_engine,
             options,
         }
