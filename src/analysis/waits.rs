@@ -45,11 +45,19 @@ impl Waiter {
     }
 }
 
-/// Indices of `waiters` by namespace, in order.
+/// A namespace within one build: waits and Jobs are matched build by build, never across
+/// sibling builds (alternatives such as a staging and a prod overlay of one base).
+fn scoped(context: usize, ns: &str) -> String {
+    format!("{context}\u{0}{ns}")
+}
+
+/// Indices of `waiters` by build and namespace, in order.
 fn by_namespace(waiters: &[Waiter]) -> std::collections::HashMap<String, Vec<usize>> {
     let mut m: std::collections::HashMap<String, Vec<usize>> = Default::default();
     for (i, w) in waiters.iter().enumerate() {
-        m.entry(w.namespace.clone()).or_default().push(i);
+        m.entry(scoped(w.context, &w.namespace))
+            .or_default()
+            .push(i);
     }
     m
 }
@@ -58,12 +66,13 @@ fn by_namespace(waiters: &[Waiter]) -> std::collections::HashMap<String, Vec<usi
 #[derive(Debug, Default)]
 pub struct Waits {
     pub waiters: Vec<Waiter>,
-    /// Namespaces where something may wait for Jobs we cannot name (None: any namespace).
-    wild: BTreeSet<Option<String>>,
+    /// Builds and namespaces where something may wait for Jobs we cannot name (None: any
+    /// namespace).
+    wild: BTreeSet<(usize, Option<String>)>,
     /// `kubectl wait … || …`: the failure is ignored, so it holds nothing back.
     pub ignored: Vec<Waiter>,
-    /// Every rendered Job `(namespace, name)`: kubectl's prefix fallback applies only when the
-    /// exact name is absent.
+    /// Every rendered Job `(build and namespace, name)`: kubectl's prefix fallback applies only
+    /// when the exact name is absent.
     jobs: BTreeSet<(String, String)>,
     /// Indices into `waiters` and `ignored` by namespace: every Job of the run is looked up
     /// here, and scanning all waits for each is quadratic in a monorepo.
@@ -266,13 +275,13 @@ impl Waits {
         let mut waits = Waits::default();
         for (ci, context) in ws.contexts.iter().enumerate() {
             for j in ws.jobs(context) {
-                waits.jobs.insert((j.namespace.clone(), j.name.clone()));
+                waits.jobs.insert((scoped(ci, &j.namespace), j.name.clone()));
             }
             for w in ws.wait_fors(context) {
                 let r = &context.rendered[w.rendered];
                 let ns = w.namespace.clone();
                 let Some(mode) = w.mode() else {
-                    waits.wild.insert(Some(ns));
+                    waits.wild.insert((ci, Some(ns)));
                     continue;
                 };
                 // Pod and service modes wait for no Job; an unknown mode (wait-args-invalid)
@@ -287,15 +296,15 @@ impl Waits {
                     .skip(2)
                     .any(|a| a.text == "-A" || a.text.starts_with("--all-namespaces"));
                 if all_ns || ns.contains("${") {
-                    waits.wild.insert(None);
+                    waits.wild.insert((ci, None));
                     continue;
                 }
                 if r.patched || !args_are_script_args(w) || w.is_selector() {
-                    waits.wild.insert(Some(ns));
+                    waits.wild.insert((ci, Some(ns)));
                     continue;
                 }
                 let Some(target) = w.target.as_ref() else {
-                    waits.wild.insert(Some(ns));
+                    waits.wild.insert((ci, Some(ns)));
                     continue;
                 };
                 waits.waiters.push(Waiter {
@@ -314,7 +323,7 @@ impl Waits {
                 let pod_ns = env.namespace(context, r);
                 if r.patched {
                     // A patch may add an init container we do not see.
-                    waits.wild.insert(Some(pod_ns.clone()));
+                    waits.wild.insert((ci, Some(pod_ns.clone())));
                 }
                 for c in links::containers(&env, context, r)
                     .into_iter()
@@ -335,15 +344,23 @@ impl Waits {
         waits
     }
 
-    /// The waiters (not ignored) whose namespace is `ns`, in collection order.
-    pub fn waiters_in(&self, ns: &str) -> impl Iterator<Item = &Waiter> {
-        let ids = self.waiters_in.get(ns).map(Vec::as_slice).unwrap_or(&[]);
+    /// The waiters (not ignored) of build `ci` whose namespace is `ns`, in collection order.
+    pub fn waiters_in(&self, ci: usize, ns: &str) -> impl Iterator<Item = &Waiter> {
+        let ids = self
+            .waiters_in
+            .get(&scoped(ci, ns))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         ids.iter().map(|&i| &self.waiters[i])
     }
 
-    /// The ignored waits (`kubectl wait … || …`) whose namespace is `ns`.
-    pub fn ignored_in(&self, ns: &str) -> impl Iterator<Item = &Waiter> {
-        let ids = self.ignored_in.get(ns).map(Vec::as_slice).unwrap_or(&[]);
+    /// The ignored waits (`kubectl wait … || …`) of build `ci` whose namespace is `ns`.
+    pub fn ignored_in(&self, ci: usize, ns: &str) -> impl Iterator<Item = &Waiter> {
+        let ids = self
+            .ignored_in
+            .get(&scoped(ci, ns))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         ids.iter().map(|&i| &self.ignored[i])
     }
 
@@ -366,18 +383,18 @@ impl Waits {
         let found = kubectl_waits(&texts);
         if !complete {
             if texts.iter().any(|t| t.contains("kubectl")) {
-                self.wild.insert(Some(pod_ns.to_string()));
+                self.wild.insert((ci, Some(pod_ns.to_string())));
             }
             return;
         }
         for kw in found {
             let ns = kw.namespace.clone().unwrap_or_else(|| pod_ns.to_string());
             if ns.contains("${") {
-                self.wild.insert(None);
+                self.wild.insert((ci, None));
                 continue;
             }
             if kw.selector && kw.for_complete && !kw.ignored {
-                self.wild.insert(Some(ns.clone()));
+                self.wild.insert((ci, Some(ns.clone())));
             }
             if !kw.for_complete {
                 continue;
@@ -414,19 +431,22 @@ impl Waits {
 
     /// Whether `target` finds some rendered Job in `ns` (exactly, by kubectl's prefix
     /// fallback, or possibly through placeholders).
-    pub fn names_a_job(&self, ns: &str, target: &str) -> bool {
-        // `jobs` is ordered by namespace first: the Jobs of `ns` are one range.
+    pub fn names_a_job(&self, ci: usize, ns: &str, target: &str) -> bool {
+        // `jobs` is ordered by build and namespace first: the Jobs of `ns` are one range.
+        let key = scoped(ci, ns);
         self.jobs
-            .range((ns.to_string(), String::new())..)
-            .take_while(|(n, _)| n == ns)
+            .range((key.clone(), String::new())..)
+            .take_while(|(n, _)| *n == key)
             .any(|(_, name)| compare(target, name) != Compare::Different)
     }
 
-    /// Who waits for the Job rendered as `name` in `ns` (`generated`: a `generateName` prefix).
-    pub fn awaited(&self, ns: &str, name: &str, generated: bool) -> Awaited<'_> {
+    /// Who, in build `ci`, waits for the Job rendered as `name` in `ns` (`generated`: a
+    /// `generateName` prefix).
+    pub fn awaited(&self, ci: usize, ns: &str, name: &str, generated: bool) -> Awaited<'_> {
         let mut by = Vec::new();
-        let mut maybe = self.wild.contains(&None) || self.wild.contains(&Some(ns.to_string()));
-        for w in self.waiters_in(ns) {
+        let mut maybe =
+            self.wild.contains(&(ci, None)) || self.wild.contains(&(ci, Some(ns.to_string())));
+        for w in self.waiters_in(ci, ns) {
             if generated {
                 if name.starts_with(&w.target) && !w.kubectl {
                     by.push(w);
@@ -440,7 +460,7 @@ impl Waits {
                 Compare::Equal => by.push(w),
                 Compare::Unknown => maybe = true,
                 Compare::Prefix
-                    if !w.kubectl && !self.jobs.contains(&(ns.to_string(), w.target.clone())) =>
+                    if !w.kubectl && !self.jobs.contains(&(scoped(ci, ns), w.target.clone())) =>
                 {
                     by.push(w)
                 }
@@ -570,23 +590,23 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
         if ns.contains("${") || r.patched {
             st.maybe = true;
         }
-        match waits.awaited(&ns, &name.text, generated) {
+        match waits.awaited(ci, &ns, &name.text, generated) {
             Awaited::By(ws_) => st.by.extend(ws_.into_iter().cloned()),
             Awaited::Maybe => st.maybe = true,
             Awaited::No => {}
         }
-        for w in waits.ignored_in(&ns) {
+        for w in waits.ignored_in(ci, &ns) {
             if compare(&w.target, &name.text) == Compare::Equal {
                 st.ignored.push(w.clone());
             }
         }
-        for w in waits.waiters_in(&ns) {
+        for w in waits.waiters_in(ci, &ns) {
             if !w.kubectl
                 && w.context == ci
                 && compare(&w.target, &name.text) == Compare::Different
                 && !st.others.iter().any(|x| x.loc == w.loc)
             {
-                if !waits.names_a_job(&w.namespace, &w.target) {
+                if !waits.names_a_job(ci, &w.namespace, &w.target) {
                     // A wait in the same build that finds no Job at all was most likely meant
                     // for this one: wait-target-missing reports it, at the wait.
                     st.maybe = true;

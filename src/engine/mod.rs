@@ -686,14 +686,16 @@ pub fn lint_inputs_with(
         })
         .collect();
     diags.extend(object_diags);
-    for (ds, failed) in context_checks {
-        diags.extend(ds);
+    let mut per_build = Vec::new();
+    for (ci, (ds, failed)) in context_checks.into_iter().enumerate() {
+        per_build.extend(ds.into_iter().map(|d| (d, ci)));
         report.internal.extend(failed);
     }
     for (ds, failed) in workspace_checks {
         diags.extend(ds);
         report.internal.extend(failed);
     }
+    let mut diags = attribute_builds(&ws, diags, per_build);
     diags.retain(|d| settings.enabled(d.rule) || d.rule == rules::meta::INTERNAL_ERROR.name);
 
     // Internal errors are never suppressed, re-graded or hidden.
@@ -734,6 +736,82 @@ pub fn lint_inputs_with(
     report.internal.sort();
     report.elapsed = start.elapsed();
     report
+}
+
+/// One finding per issue, saying which builds show it. A file several builds share is checked
+/// in each: the same finding from several builds is reported once, and when some builds that
+/// include its file do not show it, its message ends with the builds that do ("in
+/// overlays/prod only"). `per_build` holds the findings of each build's checks with the
+/// build's index; `diags` those about files and objects as written, which every build shares.
+fn attribute_builds(
+    ws: &Workspace,
+    diags: Vec<Diagnostic>,
+    mut per_build: Vec<(Diagnostic, usize)>,
+) -> Vec<Diagnostic> {
+    use crate::base::diagnostic::Builds;
+    let mut builds_of_file: Vec<Vec<usize>> = vec![Vec::new(); ws.files.len()];
+    for (ci, c) in ws.contexts.iter().enumerate() {
+        for &f in &c.files {
+            if let Some(v) = builds_of_file.get_mut(f as usize) {
+                v.push(ci);
+            }
+        }
+    }
+    let names = |ids: &[usize]| -> Vec<String> {
+        let mut v: Vec<String> = ids.iter().map(|&c| ws.contexts[c].name.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let including = |d: &Diagnostic| -> &[usize] {
+        builds_of_file
+            .get(d.loc.file as usize)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    };
+    let mut out = Vec::with_capacity(diags.len() + per_build.len());
+    for mut d in diags {
+        let all = including(&d);
+        if all.len() > 1 {
+            d.builds = Some(Builds {
+                shown: names(all),
+                only: false,
+            });
+        }
+        out.push(d);
+    }
+    per_build.sort_by(|(a, ai), (b, bi)| {
+        (a.sort_key(), format!("{a:?}"), ai).cmp(&(b.sort_key(), format!("{b:?}"), bi))
+    });
+    let mut groups: Vec<(Diagnostic, Vec<usize>)> = Vec::new();
+    for (d, ci) in per_build {
+        match groups.last_mut() {
+            Some((last, cs)) if *last == d => cs.push(ci),
+            _ => groups.push((d, vec![ci])),
+        }
+    }
+    for (mut d, shown) in groups {
+        let all = including(&d);
+        if all.len() > 1 || shown.len() > 1 {
+            let only = all.iter().any(|c| !shown.contains(c));
+            let shown = names(&shown);
+            if only {
+                d.message = format!("{} (in {} only)", d.message, and_list(&shown));
+            }
+            d.builds = Some(Builds { shown, only });
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 /// `Kind/name` of an object, for messages.

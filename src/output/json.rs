@@ -15,7 +15,7 @@ fn range_json(report: &Report, loc: Loc) -> Value {
 
 fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
     let file = &report.files[d.loc.file as usize].display;
-    json!({
+    let mut v = json!({
         "rule": d.rule,
         "severity": d.severity,
         "message": d.message,
@@ -38,7 +38,12 @@ fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
                 "replacement": e.replacement,
             })).collect::<Vec<_>>(),
         })),
-    })
+    });
+    // Only for a file several builds share: which of them show the finding.
+    if let Some(b) = &d.builds {
+        v["builds"] = json!({"shown": b.shown, "all": !b.only});
+    }
+    v
 }
 
 pub fn render(report: &Report) -> String {

@@ -37,11 +37,8 @@ pub struct Workspace {
     /// Each file's path as kustomize resolves entries (absolute, normalised), by file id.
     pub file_keys: Vec<std::path::PathBuf>,
     by_key: std::collections::HashMap<std::path::PathBuf, FileId>,
-    /// Rendered Jobs per context, and every CronJob's namespace and name: computed once, on
-    /// first use, because rules look across contexts for every wait.
+    /// Rendered Jobs per context: computed once, on first use.
     jobs: std::sync::OnceLock<Vec<Vec<links::JobRef>>>,
-    cronjobs: std::sync::OnceLock<Vec<(String, Option<String>)>>,
-    jobs_by_namespace: std::sync::OnceLock<std::collections::HashMap<String, Vec<(usize, usize)>>>,
     waits: std::sync::OnceLock<Vec<std::sync::OnceLock<Vec<links::WaitFor>>>>,
     kustomization_by_dir: std::collections::HashMap<std::path::PathBuf, FileId>,
     object_contexts: std::sync::OnceLock<Vec<Vec<usize>>>,
@@ -85,8 +82,6 @@ impl Workspace {
             .collect();
         Workspace {
             jobs: Default::default(),
-            cronjobs: Default::default(),
-            jobs_by_namespace: Default::default(),
             waits: Default::default(),
             object_contexts: Default::default(),
             memo: Default::default(),
@@ -133,54 +128,6 @@ impl Workspace {
                 .collect()
         });
         slots[context.index].get_or_init(|| links::wait_fors(&self.env(), context))
-    }
-
-    /// Rendered Jobs of every context whose namespace is `namespace`, and those whose namespace
-    /// is not known yet (it holds a `${VAR}`), with their context.
-    pub fn jobs_in_namespace<'s>(
-        &'s self,
-        namespace: &str,
-    ) -> impl Iterator<Item = (&'s Context, &'s links::JobRef)> + 's {
-        let index = self.jobs_by_namespace.get_or_init(|| {
-            let mut m: std::collections::HashMap<String, Vec<(usize, usize)>> = Default::default();
-            for c in &self.contexts {
-                for (j, job) in self.jobs(c).iter().enumerate() {
-                    let key = if job.namespace.contains("${") {
-                        "${".to_string()
-                    } else {
-                        job.namespace.clone()
-                    };
-                    m.entry(key).or_default().push((c.index, j));
-                }
-            }
-            m
-        });
-        let hits = index.get(namespace).map(Vec::as_slice).unwrap_or(&[]);
-        let unknown = index.get("${").map(Vec::as_slice).unwrap_or(&[]);
-        hits.iter()
-            .chain(unknown)
-            .map(move |&(c, j)| (&self.contexts[c], &self.jobs(&self.contexts[c])[j]))
-    }
-
-    /// Every rendered CronJob's namespace and name (None when it cannot be known).
-    pub fn cronjobs(&self) -> &[(String, Option<String>)] {
-        self.cronjobs.get_or_init(|| {
-            let env = self.env();
-            let mut out: Vec<_> = self
-                .contexts
-                .iter()
-                .flat_map(|c| {
-                    let env = &env;
-                    c.rendered
-                        .iter()
-                        .filter(|r| r.is("batch/v1", "CronJob"))
-                        .map(move |r| (env.namespace(c, r), env.name(c, r).map(|v| v.text)))
-                })
-                .collect();
-            out.sort();
-            out.dedup();
-            out
-        })
     }
 
     /// The file at a normalised absolute path.

@@ -8,7 +8,7 @@
 
 use super::meta::WAIT_TARGET_MISSING as META;
 use super::{ContextCx, ObjectCx, Rule};
-use crate::analysis::wait_target::{JobAt, Lookup, arg_path, context_note, judged_target, lookup};
+use crate::analysis::wait_target::{JobAt, Lookup, arg_path, judged_target, lookup};
 use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
 use crate::base::text::edit_distance;
@@ -89,7 +89,6 @@ impl Rule for WaitTargetMissing {
             } else {
                 format!("namespace `{ns}` (the pod's)")
             };
-            let note = context_note(cx.ws, cx.context, ocx.obj);
             let shown = display_value(target);
             let tp = arg_path(w, 1);
             match lookup(cx.ws, cx.context, w, target) {
@@ -103,7 +102,7 @@ impl Rule for WaitTargetMissing {
                             &tp,
                             w.target.as_ref(),
                             format!(
-                                "{note}no job is named `{shown}` in {where_ns}: `kubectl describe jobs` then falls back to every job whose name starts with `{shown}` ({}), so this init container waits for those jobs instead of one migration",
+                                "no job is named `{shown}` in {where_ns}: `kubectl describe jobs` then falls back to every job whose name starts with `{shown}` ({}), so this init container waits for those jobs instead of one migration",
                                 list(&jobs)
                             ),
                         )
@@ -129,7 +128,7 @@ impl Rule for WaitTargetMissing {
                         &tp,
                         w.target.as_ref(),
                         format!(
-                            "{note}k8s-wait-for waits for job `{shown}` in {where_ns}, but no job of that name is rendered there: `kubectl describe jobs` fails with NotFound, the init container exits 1 and the pod crash-loops in Init (Init:CrashLoopBackOff) until such a job appears"
+                            "k8s-wait-for waits for job `{shown}` in {where_ns}, but no job of that name is rendered there: `kubectl describe jobs` fails with NotFound, the init container exits 1 and the pod crash-loops in Init (Init:CrashLoopBackOff) until such a job appears"
                         ),
                     );
                     let mut fix = None;
