@@ -174,7 +174,9 @@ pub fn run(
             bytes,
         }
     });
-    // Files given alone are linted within their context; only findings touching them are kept.
+    // A directory named is linted as a build of its own, even when another includes it.
+    settings.explicit_builds = paths.iter().filter(|p| p.is_dir()).cloned().collect();
+    // Files given alone are linted within their builds; only findings touching them are kept.
     let stdin_name = opts
         .stdin_filename
         .as_ref()
@@ -183,7 +185,11 @@ pub fn run(
     let plan = if paths.is_empty() && stdin_name.is_none() {
         resolve::Plan::default()
     } else {
-        resolve::plan(&paths, stdin_name.as_deref())
+        resolve::plan(
+            &paths,
+            stdin_name.as_deref(),
+            settings.path_names.root(),
+        )
     };
     internal::enter("linting");
     let mut progress = Progress::start(&mut settings);
