@@ -205,7 +205,7 @@ fn structural(doc: &Document, ws: &Workspace, out: &mut Vec<(NodeId, String, Sev
     }
 }
 
-/// The objects a kustomization's replacements see: those of the context it is the root of.
+/// The objects a kustomization's replacements see: those of the build it is the root of.
 fn context_of(ws: &Workspace, k: FileId) -> Option<&Context> {
     ws.contexts.iter().find(|c| c.root == Some(k))
 }
