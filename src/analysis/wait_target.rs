@@ -292,4 +292,3 @@ pub fn lookup<'a>(
         .cloned();
     Lookup::Missing(closest)
 }
-

@@ -275,7 +275,9 @@ impl Waits {
         let mut waits = Waits::default();
         for (ci, context) in ws.contexts.iter().enumerate() {
             for j in ws.jobs(context) {
-                waits.jobs.insert((scoped(ci, &j.namespace), j.name.clone()));
+                waits
+                    .jobs
+                    .insert((scoped(ci, &j.namespace), j.name.clone()));
             }
             for w in ws.wait_fors(context) {
                 let r = &context.rendered[w.rendered];
@@ -655,15 +657,19 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
     st
 }
 
-/// Whether the run shows an app at all (a long-running workload). Without one, what holds the
-/// app back (or waits for a Job by name) is out of view, and the Job rules that depend on it
-/// stay silent rather than guess.
-pub fn app_in_view(ws: &Workspace) -> bool {
-    ws.objects.iter().any(|o| {
-        matches!(
-            o.kind.as_str(),
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
-        )
+/// Whether a build that includes the Job shows an app at all (a long-running workload).
+/// Without one, what holds the app back (or waits for a Job by name) is out of view, and the
+/// Job rules that depend on it stay silent rather than guess. Only the Job's own builds count:
+/// an app of another build says nothing about this one, and a run on the Job's file alone must
+/// judge it as a run on the whole tree does.
+pub fn app_in_view(ws: &Workspace, job: &Object) -> bool {
+    ws.contexts_of(job.id).any(|c| {
+        c.objects.iter().any(|&o| {
+            matches!(
+                ws.objects[o as usize].kind.as_str(),
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
+            )
+        })
     })
 }
 

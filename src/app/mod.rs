@@ -185,11 +185,7 @@ pub fn run(
     let plan = if paths.is_empty() && stdin_name.is_none() {
         resolve::Plan::default()
     } else {
-        resolve::plan(
-            &paths,
-            stdin_name.as_deref(),
-            settings.path_names.root(),
-        )
+        resolve::plan(&paths, stdin_name.as_deref(), settings.path_names.root())
     };
     internal::enter("linting");
     let mut progress = Progress::start(&mut settings);

@@ -148,7 +148,11 @@ impl Project {
             .collect();
         let mut included = BTreeSet::new();
         for (k, c) in &closures {
-            included.extend(c.iter().filter(|f| *f != k && closures_has(&closures, f)).cloned());
+            included.extend(
+                c.iter()
+                    .filter(|f| *f != k && closures_has(&closures, f))
+                    .cloned(),
+            );
         }
         Project { closures, included }
     }

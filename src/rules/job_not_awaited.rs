@@ -27,10 +27,7 @@ fn name_path(st: &Status) -> &'static [Seg<'static>] {
 
 impl Rule for JobNotAwaited {
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
-        if !app_in_view(ws) {
-            return;
-        }
-        for obj in migration_jobs(ws) {
+        for obj in migration_jobs(ws).filter(|o| app_in_view(ws, o)) {
             let ocx = ObjectCx::new(ws, obj);
             let st = crate::analysis::job_status(ws, obj);
             if st.held() {

@@ -1,6 +1,7 @@
 //! Integration tests, in one binary so k8s-openapi is linked once.
 
 mod architecture;
+mod builds;
 mod ci_templates;
 mod cli;
 mod containment;
