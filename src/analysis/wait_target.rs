@@ -201,9 +201,10 @@ pub enum Lookup<'a> {
 }
 
 /// Look a job-mode wait's target up the way `kubectl describe jobs <target> -n <ns>` will,
-/// among the Jobs of this build only: sibling builds (a staging and a prod overlay of one
-/// base) are alternatives, never applied together, and a Job of another build does not
-/// satisfy this one's wait.
+/// among the Jobs of this build and of the builds deployed with it (other Flux stages; see
+/// [`Workspace::deployed_with`]): sibling builds (a staging and a prod overlay of one base)
+/// are alternatives, never applied together, and a Job of one does not satisfy the other's
+/// wait. Findings name Jobs of this build when it has some.
 pub fn lookup<'a>(
     ws: &'a Workspace,
     context: &'a Context,
@@ -212,6 +213,11 @@ pub fn lookup<'a>(
 ) -> Lookup<'a> {
     let here = jobs_of(ws, context);
     let ns = w.namespace.as_str();
+    let others: Vec<JobAt<'a>> = ws
+        .deployed_with(context)
+        .flat_map(|c| jobs_of(ws, c))
+        .filter(|j| j.job.namespace == ns || j.job.namespace.contains("${"))
+        .collect();
     // A CronJob `C` creates Jobs `C-<minutes since epoch>`: a target near its name cannot be
     // judged.
     let env = ws.env();
@@ -229,7 +235,7 @@ pub fn lookup<'a>(
         return Lookup::Found;
     }
     let mut prefix = Vec::new();
-    for j in here.iter() {
+    for j in here.iter().chain(others.iter()) {
         if j.job.namespace.contains("${") {
             return Lookup::Found;
         }
@@ -256,7 +262,13 @@ pub fn lookup<'a>(
         }
     }
     if !prefix.is_empty() {
-        return Lookup::Prefix(prefix);
+        // Name only the Jobs of this build when it has some.
+        let local: Vec<JobAt<'a>> = prefix
+            .iter()
+            .filter(|j| std::ptr::eq(j.context, context))
+            .cloned()
+            .collect();
+        return Lookup::Prefix(if local.is_empty() { prefix } else { local });
     }
     let elsewhere: Vec<JobAt<'a>> = here
         .iter()

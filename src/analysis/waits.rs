@@ -592,10 +592,14 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
         if ns.contains("${") || r.patched {
             st.maybe = true;
         }
-        match waits.awaited(ci, &ns, &name.text, generated) {
-            Awaited::By(ws_) => st.by.extend(ws_.into_iter().cloned()),
-            Awaited::Maybe => st.maybe = true,
-            Awaited::No => {}
+        // Waits of this build, and of the builds deployed with it (other Flux stages).
+        let scopes = std::iter::once(ci).chain(ws.deployed_with(context).map(|c| c.index));
+        for scope in scopes {
+            match waits.awaited(scope, &ns, &name.text, generated) {
+                Awaited::By(ws_) => st.by.extend(ws_.into_iter().cloned()),
+                Awaited::Maybe => st.maybe = true,
+                Awaited::No => {}
+            }
         }
         for w in waits.ignored_in(ci, &ns) {
             if compare(&w.target, &name.text) == Compare::Equal {
@@ -659,18 +663,21 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
 
 /// Whether a build that includes the Job shows an app at all (a long-running workload).
 /// Without one, what holds the app back (or waits for a Job by name) is out of view, and the
-/// Job rules that depend on it stay silent rather than guess. Only the Job's own builds count:
-/// an app of another build says nothing about this one, and a run on the Job's file alone must
-/// judge it as a run on the whole tree does.
+/// Job rules that depend on it stay silent rather than guess. Only the Job's own builds (and
+/// the builds deployed with them, other Flux stages) count: an app of another build says
+/// nothing about this one, and a run on the Job's file alone must judge it as a run on the
+/// whole tree does.
 pub fn app_in_view(ws: &Workspace, job: &Object) -> bool {
-    ws.contexts_of(job.id).any(|c| {
+    let has_app = |c: &crate::render::Context| {
         c.objects.iter().any(|&o| {
             matches!(
                 ws.objects[o as usize].kind.as_str(),
                 "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
             )
         })
-    })
+    };
+    ws.contexts_of(job.id)
+        .any(|c| has_app(c) || ws.deployed_with(c).any(has_app))
 }
 
 /// Every migration Job object of the run.

@@ -130,6 +130,19 @@ impl Workspace {
         slots[context.index].get_or_init(|| links::wait_fors(&self.env(), context))
     }
 
+    /// The other builds applied to the same cluster as `context`: when a Flux Kustomization
+    /// deploys it, the builds other Flux Kustomizations deploy (a pre-deploy stage holding
+    /// the migration Job, the app's stage waiting for it), unless they share a file (then
+    /// they are alternatives, like two overlays of one base). Other builds are never linked.
+    pub fn deployed_with<'s>(&'s self, context: &'s Context) -> impl Iterator<Item = &'s Context> {
+        self.contexts.iter().filter(move |c| {
+            context.flux.is_some()
+                && c.flux.is_some()
+                && c.index != context.index
+                && !c.files.iter().any(|f| context.files.contains(f))
+        })
+    }
+
     /// The file at a normalised absolute path.
     pub fn file_at(&self, key: &std::path::Path) -> Option<FileId> {
         self.by_key.get(key).copied()

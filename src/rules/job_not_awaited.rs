@@ -247,8 +247,9 @@ mod tests {
         let found = run(RULE, &files(flux("")));
         assert_one_saying(&found, "without `wait: true`");
         assert_eq!(found[0].related.len(), 1);
-        // A Flux Kustomization nothing depends on is no stage.
-        let lone = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./pre\n  wait: true\n".to_string();
+        // A Flux Kustomization nothing depends on is no stage (the app's, deployed beside it,
+        // does not depend on it).
+        let lone = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: pre}\nspec:\n  path: ./pre\n  wait: true\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./app\n".to_string();
         assert_eq!(run(RULE, &files(lone)).len(), 1);
     }
 

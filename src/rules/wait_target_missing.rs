@@ -359,8 +359,8 @@ mod tests {
     }
 
     #[test]
-    fn a_job_of_another_context_in_the_same_namespace_counts() {
-        let files = [
+    fn a_job_another_flux_stage_deploys_counts_a_sibling_build_does_not() {
+        let mut files = vec![
             (
                 "app/deploy.yaml",
                 deploy("  namespace: app\n", "[job-wr, myapp-migration-v1]"),
@@ -370,6 +370,13 @@ mod tests {
                 job("myapp-migration-v1", "  namespace: app\n"),
             ),
         ];
+        // Two directories nothing says are applied together: each build on its own.
+        assert_eq!(run(RULE, &files).len(), 1);
+        // Flux deploys both into one cluster: the other stage's Job counts.
+        files.push((
+            "flux/ks.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: pre}\nspec: {path: ./pre}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec: {path: ./app, dependsOn: [{name: pre}]}\n".to_string(),
+        ));
         assert!(run(RULE, &files).is_empty());
     }
 
@@ -391,7 +398,8 @@ mod tests {
         let found = run(RULE, &files);
         assert_single(&found, &base_deploy, "app-migration-v1");
         assert_contains(&found[0].message, "namespace `prod`");
-        assert_starts_with(&found[0].message, "in the `prod` build, ");
+        // The base is no build of its own: judged in the one overlay that includes it.
+        assert_starts_with(&found[0].message, "k8s-wait-for waits for job");
         assert_contains(found[0].help.as_deref().unwrap(), "namePrefix");
         assert!(
             found[0].related[0]
