@@ -540,17 +540,10 @@ pub struct Status {
     pub others: Vec<Waiter>,
     /// The Job object is named by `generateName`.
     pub generated: bool,
-}
-
-impl Status {
-    /// Whether something holds the app back until this Job completes (or might).
-    pub fn held(&self) -> bool {
-        !self.by.is_empty()
-            || self.maybe
-            || self.flux_staged
-            || self.sync_wave.is_some()
-            || self.hook.as_ref().is_some_and(|h| h.holds)
-    }
+    /// The builds that render it, and those of them where nothing holds the app back (no
+    /// wait, no possible wait, no stage, no sync wave; a hook is judged apart).
+    pub builds: Vec<usize>,
+    pub unheld: Vec<usize>,
 }
 
 fn wave(obj: &Object, doc: &crate::yaml::Document) -> i64 {
@@ -576,10 +569,14 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
         let Some(r) = context.rendered_of(obj.id) else {
             continue;
         };
+        st.builds.push(ci);
         let Some(name) = env.name(context, r) else {
             st.maybe = true;
             continue;
         };
+        // Whether something holds the app back in this build.
+        let by_before = st.by.len();
+        let (mut maybe_here, mut held_here) = (false, false);
         let ns = env.namespace(context, r);
         if first {
             st.name = if generated {
@@ -590,14 +587,14 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
             first = false;
         }
         if ns.contains("${") || r.patched {
-            st.maybe = true;
+            maybe_here = true;
         }
         // Waits of this build, and of the builds deployed with it (other Flux stages).
         let scopes = std::iter::once(ci).chain(ws.deployed_with(context).map(|c| c.index));
         for scope in scopes {
             match waits.awaited(scope, &ns, &name.text, generated) {
                 Awaited::By(ws_) => st.by.extend(ws_.into_iter().cloned()),
-                Awaited::Maybe => st.maybe = true,
+                Awaited::Maybe => maybe_here = true,
                 Awaited::No => {}
             }
         }
@@ -615,7 +612,7 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
                 if !waits.names_a_job(ci, &w.namespace, &w.target) {
                     // A wait in the same build that finds no Job at all was most likely meant
                     // for this one: wait-target-missing reports it, at the wait.
-                    st.maybe = true;
+                    maybe_here = true;
                 }
                 st.others.push(w.clone());
             }
@@ -631,6 +628,7 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
             });
             if later {
                 st.sync_wave = Some(jw.to_string());
+                held_here = true;
             }
         }
         if let Some(fo) = context.flux {
@@ -651,11 +649,16 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
                         .is_some_and(|n| !ws.doc_of(fobj).items(n).is_empty());
                     if f.wait || health {
                         st.flux_staged = true;
+                        held_here = true;
                     } else if st.stage_without_wait.is_none() {
                         st.stage_without_wait = Some((g.name.clone(), f.name.clone(), f.object));
                     }
                 }
             }
+        }
+        st.maybe |= maybe_here;
+        if !maybe_here && !held_here && st.by.len() == by_before {
+            st.unheld.push(ci);
         }
     }
     st

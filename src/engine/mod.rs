@@ -772,7 +772,12 @@ fn attribute_builds(
     let mut out = Vec::with_capacity(diags.len() + per_build.len());
     for mut d in diags {
         let all = including(&d);
-        if all.len() > 1 {
+        if let Some(b) = &d.builds {
+            // A rule that judges build by build said which builds show it.
+            if b.only {
+                d.message = format!("{} (in {} only)", d.message, and_list(&b.shown));
+            }
+        } else if all.len() > 1 {
             d.builds = Some(Builds {
                 shown: names(all),
                 only: false,

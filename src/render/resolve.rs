@@ -49,12 +49,19 @@ fn kustomization_in(dir: &Path) -> Option<PathBuf> {
 /// Files a kustomization includes, following directories (bases, components) recursively,
 /// with the patch files each names.
 pub fn closure(kustomization: &Path) -> BTreeSet<PathBuf> {
+    closure_within(kustomization, None)
+}
+
+/// [`closure`], never reading or naming anything outside `bound` (canonical) when given: what
+/// lies outside the project is not linted (the evaluation says so in a note).
+fn closure_within(kustomization: &Path, bound: Option<&Path>) -> BTreeSet<PathBuf> {
+    let inside = |p: &Path| bound.is_none_or(|b| p.starts_with(b));
     let mut out = BTreeSet::new();
     let mut stack = vec![kustomization.to_path_buf()];
     let mut seen = BTreeSet::new();
     while let Some(k) = stack.pop() {
         let Ok(k) = k.canonicalize() else { continue };
-        if !seen.insert(k.clone()) {
+        if !inside(&k) || !seen.insert(k.clone()) {
             continue;
         }
         out.insert(k.clone());
@@ -79,7 +86,9 @@ pub fn closure(kustomization: &Path) -> BTreeSet<PathBuf> {
                 if let Some(sub) = kustomization_in(&p) {
                     stack.push(sub);
                 }
-            } else if let Ok(c) = p.canonicalize() {
+            } else if let Ok(c) = p.canonicalize()
+                && inside(&c)
+            {
                 out.insert(c);
             }
         }
@@ -129,6 +138,7 @@ struct Project {
 impl Project {
     /// Scan `root` for kustomizations as discovery walks it (hidden and ignored files skipped).
     fn scan(root: &Path) -> Project {
+        let bound = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
         let mut kusts: Vec<PathBuf> = ignore::WalkBuilder::new(root)
             .require_git(false)
             .git_global(false)
@@ -142,7 +152,7 @@ impl Project {
         let closures: Vec<(PathBuf, BTreeSet<PathBuf>)> = kusts
             .into_iter()
             .map(|k| {
-                let c = closure(&k);
+                let c = closure_within(&k, Some(&bound));
                 (k, c)
             })
             .collect();

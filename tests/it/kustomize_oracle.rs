@@ -183,7 +183,13 @@ fn our_facts(dir: &Path) -> Result<Facts, Vec<String>> {
             bytes: read_bounded(&c.path, 1 << 24),
         })
         .collect();
-    let (ws, _, _) = load_workspace(inputs, &Settings::default());
+    // The kustomization is built as kustomize builds it, alone, even when it is a base
+    // another fixture kustomization includes.
+    let settings = Settings {
+        explicit_builds: vec![dir.to_path_buf()],
+        ..Settings::default()
+    };
+    let (ws, _, _) = load_workspace(inputs, &settings);
     let root_file = ws
         .files
         .iter()
