@@ -183,7 +183,10 @@ pub struct Report {
     /// The directory the files' displayed names are relative to (the project root), when known.
     pub root: Option<PathBuf>,
     pub files: Vec<SourceFile>,
+    /// The objects as written (fingerprints are computed from these, so baselines hold).
     pub objects: Vec<ObjectRef>,
+    /// Per object, the namespace its builds render it into, when they agree and set one.
+    pub rendered_namespaces: Vec<Option<String>>,
     pub diagnostics: Vec<Diagnostic>,
     /// Things skipped on purpose (Helm templates, symlinks leaving the tree).
     pub notes: Vec<String>,
@@ -729,6 +732,11 @@ pub fn lint_inputs_with(
         }
     }
     report.objects = ws.objects.iter().map(Object::reference).collect();
+    report.rendered_namespaces = ws
+        .objects
+        .iter()
+        .map(|o| rendered_namespace(&ws, o))
+        .collect();
     report.files = ws.files.into_iter().map(|f| f.source).collect();
     report.diagnostics = diags;
     report.notes.sort();
@@ -808,6 +816,23 @@ fn attribute_builds(
         out.push(d);
     }
     out
+}
+
+/// The namespace every build that includes `o` renders it into, when they agree and one is set
+/// (a namespace transformer, a Flux targetNamespace, a replacement): what reports show as the
+/// object's namespace, rather than the one written in the source.
+fn rendered_namespace(ws: &Workspace, o: &Object) -> Option<String> {
+    let env = ws.env();
+    let mut found: Option<String> = None;
+    for c in ws.contexts_of(o.id) {
+        let r = c.rendered_of(o.id)?;
+        let ns = r.namespace.clone().and_then(|v| env.substituted(c, r, v))?.text;
+        match &found {
+            Some(f) if *f != ns => return None,
+            _ => found = Some(ns),
+        }
+    }
+    found.filter(|ns| !ns.is_empty() && !ns.contains("${"))
 }
 
 /// `a`, `a and b`, `a, b and c`.

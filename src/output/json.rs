@@ -13,6 +13,15 @@ fn range_json(report: &Report, loc: Loc) -> Value {
     })
 }
 
+/// The object of a finding, with the namespace its builds render it into when known.
+fn object(report: &Report, o: u32) -> Value {
+    let mut r = report.objects[o as usize].clone();
+    if let Some(Some(ns)) = report.rendered_namespaces.get(o as usize) {
+        r.namespace = Some(ns.clone());
+    }
+    json!(r)
+}
+
 fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
     let file = &report.files[d.loc.file as usize].display;
     let mut v = json!({
@@ -22,7 +31,7 @@ fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
         "help": d.help,
         "file": file,
         "range": range_json(report, d.loc),
-        "object": d.object.map(|o| &report.objects[o as usize]),
+        "object": d.object.map(|o| object(report, o)),
         "path": d.path,
         "related": d.related.iter().map(|r| json!({
             "file": report.files[r.loc.file as usize].display,
