@@ -826,7 +826,11 @@ fn rendered_namespace(ws: &Workspace, o: &Object) -> Option<String> {
     let mut found: Option<String> = None;
     for c in ws.contexts_of(o.id) {
         let r = c.rendered_of(o.id)?;
-        let ns = r.namespace.clone().and_then(|v| env.substituted(c, r, v))?.text;
+        let ns = r
+            .namespace
+            .clone()
+            .and_then(|v| env.substituted(c, r, v))?
+            .text;
         match &found {
             Some(f) if *f != ns => return None,
             _ => found = Some(ns),

@@ -306,6 +306,46 @@ pub fn selects_by_labels(doc: &Document, target: NodeId) -> bool {
             .is_some_and(|r| doc.items(r).iter().any(|&n| sel(n)))
 }
 
+/// The files a kustomization (or component) names as patches, with the node naming each:
+/// `patches[].path`, `patchesJson6902[].path`, and `patchesStrategicMerge` entries that are
+/// one-line strings (a multi-line entry is an inline patch). Whether an entry is a file is up
+/// to the caller (kustomize reads a `patchesStrategicMerge` string as a path when it is one).
+pub fn patch_paths(doc: &Document) -> Vec<(&str, NodeId)> {
+    let mut out = Vec::new();
+    for key in ["patches", "patchesJson6902"] {
+        for &item in doc.get(doc.root, key).map(|l| doc.items(l)).unwrap_or(&[]) {
+            if let Some(n) = doc.get(item, "path")
+                && let Some(p) = doc.str(n)
+            {
+                out.push((p, n));
+            }
+        }
+    }
+    let smp = doc.get(doc.root, "patchesStrategicMerge");
+    for &item in smp.map(|l| doc.items(l)).unwrap_or(&[]) {
+        if let Some(p) = doc
+            .str(item)
+            .filter(|p| !p.contains('\n') && !p.trim().is_empty())
+        {
+            out.push((p.trim(), item));
+        }
+    }
+    out
+}
+
+/// The `resources`, `bases` and `components` entries of a kustomization, with their nodes.
+pub fn included_paths(doc: &Document) -> Vec<(&str, NodeId)> {
+    let mut out = Vec::new();
+    for key in ["resources", "bases", "components"] {
+        for &item in doc.get(doc.root, key).map(|l| doc.items(l)).unwrap_or(&[]) {
+            if let Some(p) = doc.str(item) {
+                out.push((p, item));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,44 +409,4 @@ mod tests {
             true
         ));
     }
-}
-
-/// The files a kustomization (or component) names as patches, with the node naming each:
-/// `patches[].path`, `patchesJson6902[].path`, and `patchesStrategicMerge` entries that are
-/// one-line strings (a multi-line entry is an inline patch). Whether an entry is a file is up
-/// to the caller (kustomize reads a `patchesStrategicMerge` string as a path when it is one).
-pub fn patch_paths(doc: &Document) -> Vec<(&str, NodeId)> {
-    let mut out = Vec::new();
-    for key in ["patches", "patchesJson6902"] {
-        for &item in doc.get(doc.root, key).map(|l| doc.items(l)).unwrap_or(&[]) {
-            if let Some(n) = doc.get(item, "path")
-                && let Some(p) = doc.str(n)
-            {
-                out.push((p, n));
-            }
-        }
-    }
-    let smp = doc.get(doc.root, "patchesStrategicMerge");
-    for &item in smp.map(|l| doc.items(l)).unwrap_or(&[]) {
-        if let Some(p) = doc
-            .str(item)
-            .filter(|p| !p.contains('\n') && !p.trim().is_empty())
-        {
-            out.push((p.trim(), item));
-        }
-    }
-    out
-}
-
-/// The `resources`, `bases` and `components` entries of a kustomization, with their nodes.
-pub fn included_paths(doc: &Document) -> Vec<(&str, NodeId)> {
-    let mut out = Vec::new();
-    for key in ["resources", "bases", "components"] {
-        for &item in doc.get(doc.root, key).map(|l| doc.items(l)).unwrap_or(&[]) {
-            if let Some(p) = doc.str(item) {
-                out.push((p, item));
-            }
-        }
-    }
-    out
 }
