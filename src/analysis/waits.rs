@@ -51,6 +51,17 @@ fn scoped(context: usize, ns: &str) -> String {
     format!("{context}\u{0}{ns}")
 }
 
+/// The waiters an index (see [`by_namespace`]) lists for build `ci` and namespace `ns`.
+fn in_scope<'w>(
+    index: &'w std::collections::HashMap<String, Vec<usize>>,
+    waiters: &'w [Waiter],
+    ci: usize,
+    ns: &str,
+) -> impl Iterator<Item = &'w Waiter> + 'w {
+    let ids = index.get(&scoped(ci, ns)).map(Vec::as_slice).unwrap_or(&[]);
+    ids.iter().map(move |&i| &waiters[i])
+}
+
 /// Indices of `waiters` by build and namespace, in order.
 fn by_namespace(waiters: &[Waiter]) -> std::collections::HashMap<String, Vec<usize>> {
     let mut m: std::collections::HashMap<String, Vec<usize>> = Default::default();
@@ -348,22 +359,12 @@ impl Waits {
 
     /// The waiters (not ignored) of build `ci` whose namespace is `ns`, in collection order.
     pub fn waiters_in(&self, ci: usize, ns: &str) -> impl Iterator<Item = &Waiter> {
-        let ids = self
-            .waiters_in
-            .get(&scoped(ci, ns))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        ids.iter().map(|&i| &self.waiters[i])
+        in_scope(&self.waiters_in, &self.waiters, ci, ns)
     }
 
     /// The ignored waits (`kubectl wait … || …`) of build `ci` whose namespace is `ns`.
     pub fn ignored_in(&self, ci: usize, ns: &str) -> impl Iterator<Item = &Waiter> {
-        let ids = self
-            .ignored_in
-            .get(&scoped(ci, ns))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        ids.iter().map(|&i| &self.ignored[i])
+        in_scope(&self.ignored_in, &self.ignored, ci, ns)
     }
 
     fn kubectl_container(

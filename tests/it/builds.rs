@@ -6,31 +6,9 @@
 //!     reports (the pre-commit case: the file is resolved to every build that includes it);
 //! (b) no finding appears twice.
 
-use super::support::run_in;
+use super::support::{Rng, run_in, write};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-
-/// splitmix64: the same trees on every run and machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
-
-fn write(root: &Path, rel: &str, text: &str) {
-    let path = root.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
 
 fn job(app: &str, rng: &mut Rng) -> String {
     let backoff = if rng.chance(70) { 0 } else { 3 };
