@@ -55,42 +55,56 @@ pub fn closure(kustomization: &Path) -> BTreeSet<PathBuf> {
 /// [`closure`], never reading or naming anything outside `bound` (canonical) when given: what
 /// lies outside the project is not linted (the evaluation says so in a note).
 fn closure_within(kustomization: &Path, bound: Option<&Path>) -> BTreeSet<PathBuf> {
-    let inside = |p: &Path| bound.is_none_or(|b| p.starts_with(b));
     let mut out = BTreeSet::new();
     let mut stack = vec![kustomization.to_path_buf()];
     let mut seen = BTreeSet::new();
     while let Some(k) = stack.pop() {
         let Ok(k) = k.canonicalize() else { continue };
-        if !inside(&k) || !seen.insert(k.clone()) {
+        if bound.is_some_and(|b| !k.starts_with(b)) || !seen.insert(k.clone()) {
             continue;
         }
         out.insert(k.clone());
-        let Some(dir) = k.parent() else { continue };
-        let Ok(text) = std::fs::read_to_string(&k) else {
-            continue;
-        };
-        let parsed = yaml::parse(&text, yaml::Limits::default());
-        let Some(doc) = parsed.docs.first() else {
-            continue;
-        };
-        let patches = crate::render::kustomize::patch_paths(doc);
-        for (entry, _) in crate::render::kustomize::included_paths(doc)
-            .into_iter()
-            .chain(patches)
-        {
-            if entry.contains("://") {
-                continue;
+        for (entry, is_kustomization) in entries_of(&k, bound) {
+            if is_kustomization {
+                stack.push(entry);
+            } else {
+                out.insert(entry);
             }
-            let p = dir.join(entry);
-            if p.is_dir() {
-                if let Some(sub) = kustomization_in(&p) {
-                    stack.push(sub);
-                }
-            } else if let Ok(c) = p.canonicalize()
-                && inside(&c)
-            {
-                out.insert(c);
-            }
+        }
+    }
+    out
+}
+
+/// What one kustomization (canonical) names: its resources, bases, components and patches, as
+/// canonical paths (a directory as its kustomization file, flagged `true`), none outside
+/// `bound` when given, remote ones left out.
+fn entries_of(k: &Path, bound: Option<&Path>) -> Vec<(PathBuf, bool)> {
+    let inside = |p: &Path| bound.is_none_or(|b| p.starts_with(b));
+    let mut out = Vec::new();
+    let Some(dir) = k.parent() else { return out };
+    let Ok(text) = std::fs::read_to_string(k) else {
+        return out;
+    };
+    let parsed = yaml::parse(&text, yaml::Limits::default());
+    let Some(doc) = parsed.docs.first() else {
+        return out;
+    };
+    let patches = crate::render::kustomize::patch_paths(doc);
+    for (entry, _) in crate::render::kustomize::included_paths(doc)
+        .into_iter()
+        .chain(patches)
+    {
+        if entry.contains("://") {
+            continue;
+        }
+        let p = dir.join(entry);
+        let found = if p.is_dir() {
+            kustomization_in(&p).and_then(|s| Some((s.canonicalize().ok()?, true)))
+        } else {
+            p.canonicalize().ok().map(|c| (c, false))
+        };
+        if let Some((c, is_k)) = found.filter(|(c, _)| inside(c)) {
+            out.push((c, is_k));
         }
     }
     out
@@ -127,19 +141,20 @@ pub fn context_root(file: &Path) -> Option<PathBuf> {
     None
 }
 
-/// Every kustomization under a project root, with what each includes.
+/// Every kustomization under a project root, and who names what.
 struct Project {
-    /// Each kustomization file (canonical) and its closure.
-    closures: Vec<(PathBuf, BTreeSet<PathBuf>)>,
-    /// Kustomization files some other kustomization includes.
-    included: BTreeSet<PathBuf>,
+    bound: PathBuf,
+    /// For each file or kustomization file (canonical), the kustomizations that name it.
+    includers: std::collections::HashMap<PathBuf, Vec<PathBuf>>,
+    kustomizations: BTreeSet<PathBuf>,
 }
 
 impl Project {
-    /// Scan `root` for kustomizations as discovery walks it (hidden and ignored files skipped).
+    /// Scan `root` for kustomizations as discovery walks it (hidden and ignored files
+    /// skipped), reading each once.
     fn scan(root: &Path) -> Project {
         let bound = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-        let mut kusts: Vec<PathBuf> = ignore::WalkBuilder::new(root)
+        let kustomizations: BTreeSet<PathBuf> = ignore::WalkBuilder::new(root)
             .require_git(false)
             .git_global(false)
             .build()
@@ -147,57 +162,63 @@ impl Project {
             .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
             .filter(|e| file_role(&e.file_name().to_string_lossy()) == FileRole::Kustomization)
             .filter_map(|e| e.path().canonicalize().ok())
+            .filter(|k| k.starts_with(&bound))
             .collect();
-        kusts.sort();
-        let closures: Vec<(PathBuf, BTreeSet<PathBuf>)> = kusts
-            .into_iter()
-            .map(|k| {
-                let c = closure_within(&k, Some(&bound));
-                (k, c)
-            })
+        // Read and parsed in parallel: a monorepo holds thousands.
+        use rayon::prelude::*;
+        let named: Vec<(&PathBuf, Vec<(PathBuf, bool)>)> = kustomizations
+            .par_iter()
+            .map(|k| (k, entries_of(k, Some(&bound))))
             .collect();
-        let mut included = BTreeSet::new();
-        for (k, c) in &closures {
-            included.extend(
-                c.iter()
-                    .filter(|f| *f != k && closures_has(&closures, f))
-                    .cloned(),
-            );
+        let mut includers: std::collections::HashMap<PathBuf, Vec<PathBuf>> = Default::default();
+        for (k, entries) in named {
+            for (entry, _) in entries {
+                if entry != *k {
+                    includers.entry(entry).or_default().push(k.clone());
+                }
+            }
         }
-        Project { closures, included }
+        Project {
+            bound,
+            includers,
+            kustomizations,
+        }
     }
 
-    /// The builds that include `file` (kustomizations no other includes), each with its
-    /// closure; failing those, the kustomizations that include it (a component nothing
-    /// includes).
-    fn builds_of(&self, file: &Path) -> Vec<&BTreeSet<PathBuf>> {
-        let including: Vec<_> = self
-            .closures
+    /// The closures of the builds that include `file` (kustomizations no other includes);
+    /// failing those, of the kustomizations that include it (a component nothing includes).
+    fn builds_of(&self, file: &Path) -> Vec<BTreeSet<PathBuf>> {
+        let mut including = BTreeSet::new();
+        let mut stack: Vec<&Path> = vec![file];
+        if self.kustomizations.contains(file) {
+            including.insert(file.to_path_buf());
+        }
+        while let Some(f) = stack.pop() {
+            for k in self.includers.get(f).into_iter().flatten() {
+                if including.insert(k.clone()) {
+                    stack.push(k);
+                }
+            }
+        }
+        let builds: Vec<&PathBuf> = including
             .iter()
-            .filter(|(_, c)| c.contains(file))
+            .filter(|k| !self.includers.contains_key(*k))
             .collect();
-        let builds: Vec<_> = including
-            .iter()
-            .filter(|(k, _)| !self.included.contains(k))
-            .map(|(_, c)| c)
-            .collect();
-        if builds.is_empty() {
-            including.iter().map(|(_, c)| c).collect()
+        let chosen: Vec<&PathBuf> = if builds.is_empty() {
+            including.iter().collect()
         } else {
             builds
-        }
+        };
+        chosen
+            .into_iter()
+            .map(|k| closure_within(k, Some(&self.bound)))
+            .collect()
     }
 
     /// Whether some kustomization includes `file`.
     fn covers(&self, file: &Path) -> bool {
-        self.closures.iter().any(|(_, c)| c.contains(file))
+        self.includers.contains_key(file) || self.kustomizations.contains(file)
     }
-}
-
-fn closures_has(closures: &[(PathBuf, BTreeSet<PathBuf>)], f: &Path) -> bool {
-    closures
-        .binary_search_by(|(k, _)| k.as_path().cmp(f))
-        .is_ok()
 }
 
 /// Turn the given paths into what to lint. `stdin_name` is the file stdin stands for: it is
@@ -237,7 +258,7 @@ pub fn plan(paths: &[PathBuf], stdin_name: Option<&Path>, project: Option<&Path>
                 // Every file each build reads, named explicitly (a base may lie outside the
                 // build's directory).
                 for closure in builds {
-                    roots.extend(closure.iter().cloned());
+                    roots.extend(closure);
                 }
                 continue;
             }
