@@ -276,6 +276,21 @@ impl<'a> ContextCx<'a> {
         }
     }
 
+    /// A finding at `path` of a rendered object, where its manifest writes that path; `None`
+    /// when the object has no manifest or does not write the path.
+    pub fn diag_written(
+        &self,
+        meta: &'static RuleMeta,
+        r: &Rendered,
+        path: &[Step],
+        message: impl Into<String>,
+    ) -> Option<Diagnostic> {
+        let o = r.object()?;
+        let loc = crate::render::links::value_loc(&self.env(), r, path, None)?;
+        let ocx = ObjectCx::new(self.ws, &self.ws.objects[o as usize]);
+        Some(ocx.diag_at(meta, loc, crate::render::path::display(path), message))
+    }
+
     /// Related locations explaining where an evaluated value came from.
     pub fn provenance(&self, mut d: Diagnostic, v: &Value, primary: Loc) -> Diagnostic {
         if let Some(w) = v.writer
