@@ -5,7 +5,7 @@
 //! Rules never print and never know the output format: they return diagnostics against one
 //! primary object; the engine applies configured severities and suppressions, and sorts.
 
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
+use crate::base::diagnostic::{Diagnostic, FileId, Loc, Severity};
 pub use crate::base::rule_id::RuleId;
 use crate::model::config::DeployEngine;
 use crate::model::{FileData, Object};
@@ -309,6 +309,24 @@ impl<'a> ContextCx<'a> {
         }
         d
     }
+}
+
+/// A finding of `meta` at `node` of a document that is no object (a kustomization), with the
+/// node's path.
+pub fn diag_in_doc(
+    meta: &'static RuleMeta,
+    file: FileId,
+    doc: &Document,
+    node: NodeId,
+    message: impl Into<String>,
+) -> Diagnostic {
+    let loc = Loc {
+        file,
+        span: doc.span(node),
+    };
+    let mut d = Diagnostic::new(meta.name, meta.severity, loc, message);
+    d.path = doc.path_to(doc.root, node).filter(|p| !p.is_empty());
+    d
 }
 
 pub fn path_string(path: &[Seg]) -> String {
