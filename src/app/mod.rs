@@ -16,7 +16,7 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 pub const EXIT_CLEAN: i32 = 0;
-pub const EXIT_FINDINGS: i32 = 1;
+pub(crate) const EXIT_FINDINGS: i32 = 1;
 pub const EXIT_ERROR: i32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,7 +304,7 @@ pub fn run(
 
 /// Mistakes in the command line that no report should hide: a path that does not exist (a typo
 /// in CI would otherwise lint nothing), `--stdin-filename` without `-` to read stdin.
-pub fn check_usage(opts: &RunOptions) -> Result<(), String> {
+pub(crate) fn check_usage(opts: &RunOptions) -> Result<(), String> {
     for p in opts.paths.iter().filter(|p| p.as_os_str() != "-") {
         if std::fs::symlink_metadata(p).is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
             return Err(format!("`{}`: no such file or directory", p.display()));
@@ -728,7 +728,7 @@ pub fn rules_table(format: Format) -> String {
 
 /// The `rules` table as text: aligned columns, the summary wrapped to `width` under its own
 /// column.
-pub fn rules_text(width: usize) -> String {
+pub(crate) fn rules_text(width: usize) -> String {
     let metas: Vec<_> = rules::REGISTRY.iter().map(|r| r.meta()).collect();
     let col = |head: &str, cells: &mut dyn Iterator<Item = usize>| cells.chain([head.len()]).max();
     let name_w = col("rule", &mut metas.iter().map(|m| m.name.len())).unwrap_or(4);

@@ -70,7 +70,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// Nothing fixed: `report` as it is.
-    pub fn unchanged(report: Report) -> Outcome {
+    pub(crate) fn unchanged(report: Report) -> Outcome {
         Outcome {
             changed: Vec::new(),
             applied: Vec::new(),
@@ -443,7 +443,7 @@ fn applied_entry(report: &Report, d: &Diagnostic) -> Applied {
 }
 
 /// A unified diff of every changed file (`a/` and `b/` prefixes, as git prints them).
-pub fn diff(changed: &[Changed]) -> String {
+pub(crate) fn diff(changed: &[Changed]) -> String {
     let mut out = String::new();
     for c in changed {
         let d = similar::TextDiff::from_lines(&c.before_shown, &c.after_shown);
@@ -463,7 +463,7 @@ pub fn diff(changed: &[Changed]) -> String {
 /// Write a changed file atomically: a temporary file in the same directory, with the original's
 /// permissions, renamed over it; never when the file on disk is no longer the text that was
 /// linted. A symbolic link is followed so that the link stays a link.
-pub fn write(c: &Changed) -> Result<(), String> {
+pub(crate) fn write(c: &Changed) -> Result<(), String> {
     let Some(path) = &c.path else {
         return Err("not a file on disk".into());
     };
