@@ -15,10 +15,13 @@ use session::Session;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
+/// Exit code: nothing to report.
 pub const EXIT_CLEAN: i32 = 0;
 pub(crate) const EXIT_FINDINGS: i32 = 1;
+/// Exit code: the run failed (unreadable input, bad configuration, internal error).
 pub const EXIT_ERROR: i32 = 2;
 
+/// When the human format uses colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Color {
     Auto,
@@ -26,6 +29,7 @@ pub enum Color {
     Never,
 }
 
+/// What one command-line run lints and how it reports.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Files and directories; `-` is stdin. Empty: the current directory.
@@ -57,6 +61,7 @@ pub struct RunOptions {
     pub under_pre_commit: bool,
 }
 
+/// Whether a run applies fixes, or shows them as a diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FixMode {
     /// Report only.
@@ -800,6 +805,7 @@ pub fn explain(rule: &str) -> Result<String, String> {
     }
 }
 
+/// Write `s` to `out`; the exit code (`EXIT_ERROR` when the write fails).
 pub fn print(out: &mut dyn Write, s: &str) -> i32 {
     match emit(out, s) {
         Ok(()) => EXIT_CLEAN,

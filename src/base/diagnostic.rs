@@ -6,6 +6,7 @@ use serde::Serialize;
 pub(crate) type FileId = u32;
 pub(crate) type ObjectId = u32;
 
+/// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -40,12 +41,14 @@ pub struct Loc {
     pub span: Span,
 }
 
+/// Another location that explains a finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Related {
     pub loc: Loc,
     pub message: String,
 }
 
+/// Whether a fix is applied by `--fix` (safe) or only by `--unsafe-fixes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Applicability {
@@ -53,12 +56,14 @@ pub enum Applicability {
     Unsafe,
 }
 
+/// Replace the text at `loc`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
     pub loc: Loc,
     pub replacement: String,
 }
 
+/// A fix: edits that are applied together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fix {
     pub description: String,
@@ -76,6 +81,7 @@ pub struct ObjectRef {
     pub name: Option<String>,
 }
 
+/// A finding: a rule, where, what happens in the cluster, and perhaps a fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub rule: &'static str,

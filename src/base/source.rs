@@ -46,6 +46,7 @@ pub struct LineIndex {
 }
 
 impl LineIndex {
+    /// Index the line starts of `text` (a leading BOM is skipped).
     pub fn new(text: &str) -> LineIndex {
         let bytes = text.as_bytes();
         let first = if text.starts_with('\u{feff}') { 3 } else { 0 };
@@ -67,6 +68,7 @@ impl LineIndex {
         LineIndex { starts }
     }
 
+    /// How many lines the text has.
     pub fn line_count(&self) -> usize {
         self.starts.len()
     }

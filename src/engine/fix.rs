@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 /// How many rounds of fixes may run before giving up (a fix that keeps offering itself).
 const MAX_PASSES: usize = 10;
 
+/// Which fixes to apply.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
     /// Also apply fixes marked unsafe.
@@ -57,6 +58,7 @@ pub struct Changed {
     pub after_shown: String,
 }
 
+/// What applying fixes did: the new file texts, the fixes applied and those rejected.
 #[derive(Debug)]
 pub struct Outcome {
     pub changed: Vec<Changed>,

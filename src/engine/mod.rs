@@ -156,6 +156,7 @@ pub struct Input {
     pub bytes: Result<Vec<u8>, ReadError>,
 }
 
+/// Why an input could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadError {
     /// Could not be read: exit code 2.
@@ -165,6 +166,7 @@ pub enum ReadError {
 }
 
 impl Input {
+    /// An input given as bytes (stdin, an editor buffer), shown as `display`.
     pub fn from_bytes(display: impl Into<String>, bytes: Vec<u8>) -> Input {
         Input {
             display: display.into(),
@@ -174,6 +176,7 @@ impl Input {
     }
 }
 
+/// The result of a run, independent of the output format: files, objects and sorted findings.
 #[derive(Debug, Default)]
 pub struct Report {
     /// The directory the files' displayed names are relative to (the project root), when known.

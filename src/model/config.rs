@@ -26,12 +26,14 @@ use std::path::{Path, PathBuf};
 
 pub(crate) const FILE_NAMES: &[&str] = &[".kube-migrate-lint.yaml", ".kube-migrate-lint.yml"];
 
+/// What the configuration says of a rule: off, or the severity it reports at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleSetting {
     Off,
     Severity(Severity),
 }
 
+/// The tool that applies the manifests, which decides how Jobs are awaited and replaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeployEngine {
     #[default]
@@ -41,6 +43,7 @@ pub enum DeployEngine {
     Kubectl,
 }
 
+/// The project configuration (`.kube-migrate-lint.yaml`), defaults where absent.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Where the file was found (None: defaults).
@@ -135,6 +138,7 @@ pub(crate) fn load(path: &Path, known_rules: &[&str]) -> Result<Config, ConfigEr
     Ok(cfg)
 }
 
+/// Parse a configuration file; `display` names it in errors, `known_rules` are the rule names it may set.
 pub fn parse(text: &str, display: &str, known_rules: &[&str]) -> Result<Config, ConfigError> {
     let lines = LineIndex::new(text);
     let err = |span: Span, message: String| {

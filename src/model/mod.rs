@@ -29,6 +29,7 @@ pub(crate) fn file_role(name: &str) -> FileRole {
     }
 }
 
+/// A linted file: its source, its parsed YAML documents and what it is to kustomize.
 #[derive(Debug)]
 pub struct FileData {
     pub source: SourceFile,
@@ -60,6 +61,7 @@ pub enum Typed {
     Invalid,
 }
 
+/// A Kubernetes object: one mapping document with `apiVersion` and `kind`.
 #[derive(Debug, Clone)]
 pub struct Object {
     pub id: ObjectId,

@@ -24,6 +24,7 @@ pub(crate) fn level(s: Severity) -> &'static str {
     }
 }
 
+/// The URL of a rule's page in the repository.
 pub fn rule_url(name: &str) -> String {
     format!("{}/blob/main/rules/{name}.md", env!("CARGO_PKG_REPOSITORY"))
 }

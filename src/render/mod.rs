@@ -98,6 +98,7 @@ pub struct Substitution {
     pub loc: Loc,
 }
 
+/// One build: a kustomization (or a directory) and the objects it renders.
 #[derive(Debug, Default)]
 pub struct Context {
     /// Position in `Workspace::contexts`.

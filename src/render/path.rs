@@ -45,6 +45,7 @@ pub(crate) fn node_at(doc: &Document, root: NodeId, path: &[Step]) -> Option<Nod
     Some(cur)
 }
 
+/// Why a kustomize field path cannot be applied to a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathError {
     /// Kustomize rejects the path itself (exits 1).

@@ -23,6 +23,7 @@ include!(concat!(env!("OUT_DIR"), "/rules.rs"));
 #[cfg(test)]
 pub(crate) mod testing;
 
+/// What part of the pattern a rule checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Category {
     /// The file cannot be read as Kubernetes YAML.
@@ -67,6 +68,7 @@ pub enum FixAvailability {
 }
 
 impl FixAvailability {
+    /// The name the rules table and pages use.
     pub fn as_str(self) -> &'static str {
         match self {
             FixAvailability::Always => "always",
@@ -137,10 +139,12 @@ pub(crate) fn set_value(
     ed.set_scalar(ed.scalar_at(loc.span)?, new)
 }
 
+/// The rule called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Rule> {
     REGISTRY.iter().copied().find(|r| r.meta().name == name)
 }
 
+/// Every rule name, in registry order.
 pub fn names() -> Vec<&'static str> {
     REGISTRY.iter().map(|r| r.meta().name).collect()
 }

@@ -17,6 +17,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle as PStyle};
 
 pub(crate) type NodeId = u32;
 
+/// How a scalar is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
     Plain,
@@ -26,6 +27,7 @@ pub enum Style {
     Folded,
 }
 
+/// What a node holds.
 #[derive(Debug, Clone)]
 pub enum Kind {
     Scalar {
@@ -38,6 +40,7 @@ pub enum Kind {
     Alias(NodeId),
 }
 
+/// A YAML node with its span in the source.
 #[derive(Debug, Clone)]
 pub struct Node {
     pub span: Span,
@@ -48,6 +51,7 @@ pub struct Node {
     pub flow: bool,
 }
 
+/// One parsed YAML document: its nodes in an arena, addressed by `NodeId`.
 #[derive(Debug, Clone)]
 pub struct Document {
     pub nodes: Vec<Node>,
@@ -65,6 +69,7 @@ pub struct YamlError {
     pub kind: YamlErrorKind,
 }
 
+/// Why a file could not be parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum YamlErrorKind {
     Syntax,
@@ -73,6 +78,7 @@ pub enum YamlErrorKind {
     Limit(&'static str),
 }
 
+/// Bounds on what one file may make the parser build.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_depth: usize,
@@ -587,6 +593,7 @@ impl Document {
         matches!(self.node(self.resolve(id)).kind, Kind::Map(_))
     }
 
+    /// The items of a sequence (empty for any other node).
     pub fn items(&self, id: NodeId) -> &[NodeId] {
         match &self.node(self.resolve(id)).kind {
             Kind::Seq(items) => items,
@@ -657,10 +664,12 @@ impl Document {
         None
     }
 
+    /// The value of `key` in a mapping.
     pub fn get(&self, id: NodeId, key: &str) -> Option<NodeId> {
         self.entry(id, key).map(|e| e.1)
     }
 
+    /// The string value of `key` in a mapping.
     pub fn get_str(&self, id: NodeId, key: &str) -> Option<&str> {
         self.get(id, key).and_then(|v| self.string(v))
     }

@@ -97,6 +97,7 @@ pub fn readme_table() -> String {
     s
 }
 
+/// One example of a rule page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Example {
     /// `(file name, content)` pairs.
@@ -107,6 +108,7 @@ pub struct Example {
     pub line: usize,
 }
 
+/// The examples of a rule page, in order.
 pub fn examples(page: &str) -> Vec<Example> {
     let mut out: Vec<Example> = Vec::new();
     let mut section: Option<bool> = None;
