@@ -33,16 +33,14 @@ impl Rule for KustomizeApiVersion {
                     .map(|n| (n, doc.string(n).unwrap_or("")))
                     .filter(|(_, s)| !s.is_empty())
             };
+            let at = |n, message: String| diag_in_doc(&META, fid, doc, n, message);
             let kind = field("kind");
             let api = field("apiVersion");
             if let Some((n, a)) = api
                 && a.starts_with("kustomize.toolkit.fluxcd.io/")
             {
                 out.push(
-                    diag_in_doc(
-                        &META,
-                        fid,
-                        doc,
+                    at(
                         n,
                         format!(
                             "this is a Flux Kustomization (`{}`), but kustomize reads every file named `{}` as its own configuration and fails with `apiVersion for Kustomization should be {KUSTOMIZATION}`",
@@ -59,10 +57,7 @@ impl Rule for KustomizeApiVersion {
                 Some((_, "Component")) => COMPONENT,
                 Some((n, other)) => {
                     out.push(
-                        diag_in_doc(
-                            &META,
-                            fid,
-                            doc,
+                        at(
                             n,
                             format!(
                                 "kind `{}` is not one kustomize reads: it fails with `kind should be Kustomization or Component`, so nothing in this directory can be built",
@@ -83,10 +78,7 @@ impl Rule for KustomizeApiVersion {
             } else {
                 "Kustomization"
             };
-            let mut d = diag_in_doc(
-                &META,
-                fid,
-                doc,
+            let mut d = at(
                 n,
                 format!(
                     "apiVersion `{}` is rejected for kind {kind_name}: kustomize fails with `apiVersion for {kind_name} should be {expected}`, so `kubectl apply -k` and Flux cannot build this directory",

@@ -166,20 +166,18 @@ impl RbacJobReadMissing {
         } else {
             format!("namespace `{ns}` (the `-n {ns}` argument)")
         };
+        // Findings about the waiter as a whole point at its image.
+        let at_image = |message: String| {
+            ocx.diag_at(&META, image_loc, path::display(&image_path), message)
+                .help(HELP)
+        };
 
         // Nothing bound at all.
         if g.applied.is_empty() {
-            let mut d = ocx
-                .diag_at(
-                    &META,
-                    image_loc,
-                    path::display(&image_path),
-                    format!(
-                        "k8s-wait-for in {workload} runs as {who}, which no RoleBinding in {where_} and no ClusterRoleBinding binds to a role that can read jobs: {}",
-                        if needs_get { GET_CONSEQUENCE } else { LIST_CONSEQUENCE }
-                    ),
-                )
-                .help(HELP);
+            let mut d = at_image(format!(
+                "k8s-wait-for in {workload} runs as {who}, which no RoleBinding in {where_} and no ClusterRoleBinding binds to a role that can read jobs: {}",
+                if needs_get { GET_CONSEQUENCE } else { LIST_CONSEQUENCE }
+            ));
             let sa_path = at(&spec, &[k("serviceAccountName")]);
             if w.service_account_value.is_some()
                 && let Some(l) = loc_of(&cx.env(), r, &sa_path)
@@ -288,16 +286,9 @@ impl RbacJobReadMissing {
             return;
         }
         // Bound only to roles that say nothing about jobs.
-        let mut d = ocx
-            .diag_at(
-                &META,
-                image_loc,
-                path::display(&image_path),
-                format!(
-                    "k8s-wait-for in {workload} runs as {who}, whose bound roles grant nothing on jobs in {where_} ({missing_text} missing): {consequence}"
-                ),
-            )
-            .help(HELP);
+        let mut d = at_image(format!(
+            "k8s-wait-for in {workload} runs as {who}, whose bound roles grant nothing on jobs in {where_} ({missing_text} missing): {consequence}"
+        ));
         for role in g.unrelated.iter().take(3) {
             if let Some(l) = object_loc(&cx.env(), role.r) {
                 d = d.related(
