@@ -361,6 +361,16 @@ pub(crate) fn migration_job(cx: &ObjectCx<'_>) -> Option<crate::model::migration
     crate::analysis::migration_job(cx.ws, cx.obj)
 }
 
+/// The typed Job, when `cx` is a Job the migration rules apply to.
+pub(crate) fn typed_migration_job<'a>(
+    cx: &ObjectCx<'a>,
+) -> Option<&'a k8s_openapi::api::batch::v1::Job> {
+    let crate::model::Typed::Job(job) = &cx.obj.typed else {
+        return None;
+    };
+    migration_job(cx).is_some().then_some(&**job)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
