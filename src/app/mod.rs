@@ -15,10 +15,13 @@ use session::Session;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
+/// Exit code: nothing to report.
 pub const EXIT_CLEAN: i32 = 0;
-pub const EXIT_FINDINGS: i32 = 1;
+pub(crate) const EXIT_FINDINGS: i32 = 1;
+/// Exit code: the run failed (unreadable input, bad configuration, internal error).
 pub const EXIT_ERROR: i32 = 2;
 
+/// When the human format uses colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Color {
     Auto,
@@ -26,6 +29,7 @@ pub enum Color {
     Never,
 }
 
+/// What one command-line run lints and how it reports.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Files and directories; `-` is stdin. Empty: the current directory.
@@ -57,6 +61,7 @@ pub struct RunOptions {
     pub under_pre_commit: bool,
 }
 
+/// Whether a run applies fixes, or shows them as a diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FixMode {
     /// Report only.
@@ -306,7 +311,7 @@ pub fn run(
 
 /// Mistakes in the command line that no report should hide: a path that does not exist (a typo
 /// in CI would otherwise lint nothing), `--stdin-filename` without `-` to read stdin.
-pub fn check_usage(opts: &RunOptions) -> Result<(), String> {
+pub(crate) fn check_usage(opts: &RunOptions) -> Result<(), String> {
     for p in opts.paths.iter().filter(|p| p.as_os_str() != "-") {
         if std::fs::symlink_metadata(p).is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
             return Err(format!("`{}`: no such file or directory", p.display()));
@@ -730,7 +735,7 @@ pub fn rules_table(format: Format) -> String {
 
 /// The `rules` table as text: aligned columns, the summary wrapped to `width` under its own
 /// column.
-pub fn rules_text(width: usize) -> String {
+pub(crate) fn rules_text(width: usize) -> String {
     let metas: Vec<_> = rules::REGISTRY.iter().map(|r| r.meta()).collect();
     let col = |head: &str, cells: &mut dyn Iterator<Item = usize>| cells.chain([head.len()]).max();
     let name_w = col("rule", &mut metas.iter().map(|m| m.name.len())).unwrap_or(4);
@@ -802,6 +807,7 @@ pub fn explain(rule: &str) -> Result<String, String> {
     }
 }
 
+/// Write `s` to `out`; the exit code (`EXIT_ERROR` when the write fails).
 pub fn print(out: &mut dyn Write, s: &str) -> i32 {
     match emit(out, s) {
         Ok(()) => EXIT_CLEAN,

@@ -147,7 +147,7 @@ impl Settings {
         Ok(s)
     }
 
-    pub fn enabled(&self, rule: &str) -> bool {
+    pub(crate) fn enabled(&self, rule: &str) -> bool {
         self.rules.contains_key(rule)
     }
 }
@@ -160,6 +160,7 @@ pub struct Input {
     pub bytes: Result<Vec<u8>, ReadError>,
 }
 
+/// Why an input could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadError {
     /// Could not be read: exit code 2.
@@ -169,6 +170,7 @@ pub enum ReadError {
 }
 
 impl Input {
+    /// An input given as bytes (stdin, an editor buffer), shown as `display`.
     pub fn from_bytes(display: impl Into<String>, bytes: Vec<u8>) -> Input {
         Input {
             display: display.into(),
@@ -178,6 +180,7 @@ impl Input {
     }
 }
 
+/// The result of a run, independent of the output format: files, objects and sorted findings.
 #[derive(Debug, Default)]
 pub struct Report {
     /// The directory the files' displayed names are relative to (the project root), when known.
@@ -201,7 +204,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn count(&self, sev: Severity) -> usize {
+    pub(crate) fn count(&self, sev: Severity) -> usize {
         self.diagnostics
             .iter()
             .filter(|d| d.severity == sev)
@@ -209,7 +212,7 @@ impl Report {
     }
 
     /// Whether the linter failed on a bug anywhere in this run.
-    pub fn has_internal_error(&self) -> bool {
+    pub(crate) fn has_internal_error(&self) -> bool {
         !self.internal.is_empty()
             || self
                 .diagnostics
@@ -219,7 +222,7 @@ impl Report {
 }
 
 /// Read the files under `paths` (and stdin, if given) and lint them.
-pub fn lint_paths(
+pub(crate) fn lint_paths(
     paths: &[PathBuf],
     stdin: Option<Input>,
     excludes: &Excludes,
@@ -246,7 +249,7 @@ fn lint_read(read: Read, settings: &Settings, start: Instant) -> Report {
 
 /// Lint the files under `paths`, with `overlays` (unsaved editor buffers) standing for the
 /// files they name, on disk or not yet.
-pub fn lint_paths_overlaid(
+pub(crate) fn lint_paths_overlaid(
     paths: &[PathBuf],
     overlays: Vec<Input>,
     excludes: &Excludes,
@@ -274,14 +277,14 @@ pub fn lint_paths_overlaid(
 
 /// The files found under some paths, read; what could not be found or was skipped.
 #[derive(Debug, Default)]
-pub struct Read {
+pub(crate) struct Read {
     pub inputs: Vec<Input>,
     pub errors: Vec<String>,
     pub notes: Vec<String>,
 }
 
 /// Find and read the files under `paths` (stdin, if given, replaces the file it stands for).
-pub fn read_paths(
+pub(crate) fn read_paths(
     paths: &[PathBuf],
     stdin: Option<Input>,
     excludes: &Excludes,
@@ -613,7 +616,7 @@ fn file_start(file: FileId) -> Loc {
 }
 
 /// Lint with a given rule list (the registry, or a test's own rules).
-pub fn lint_inputs_with(
+pub(crate) fn lint_inputs_with(
     inputs: Vec<Input>,
     settings: &Settings,
     registry: &[&'static dyn Rule],

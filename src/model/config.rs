@@ -24,14 +24,16 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub const FILE_NAMES: &[&str] = &[".kube-migrate-lint.yaml", ".kube-migrate-lint.yml"];
+pub(crate) const FILE_NAMES: &[&str] = &[".kube-migrate-lint.yaml", ".kube-migrate-lint.yml"];
 
+/// What the configuration says of a rule: off, or the severity it reports at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleSetting {
     Off,
     Severity(Severity),
 }
 
+/// The tool that applies the manifests, which decides how Jobs are awaited and replaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DeployEngine {
     #[default]
@@ -41,6 +43,7 @@ pub enum DeployEngine {
     Kubectl,
 }
 
+/// The project configuration (`.kube-migrate-lint.yaml`), defaults where absent.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Where the file was found (None: defaults).
@@ -76,7 +79,7 @@ const LIMIT_KEYS: &str = "max-file-size, max-depth, max-documents, max-nodes, ma
 
 impl Config {
     /// Directory exclude globs are relative to.
-    pub fn base(&self) -> Option<&Path> {
+    pub(crate) fn base(&self) -> Option<&Path> {
         self.path.as_deref().and_then(Path::parent)
     }
 }
@@ -103,7 +106,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Walk up from `start` looking for a config file.
-pub fn find(start: &Path) -> Option<PathBuf> {
+pub(crate) fn find(start: &Path) -> Option<PathBuf> {
     let start = start.canonicalize().ok()?;
     let mut dir = if start.is_dir() {
         Some(start.as_path())
@@ -122,7 +125,7 @@ pub fn find(start: &Path) -> Option<PathBuf> {
     None
 }
 
-pub fn load(path: &Path, known_rules: &[&str]) -> Result<Config, ConfigError> {
+pub(crate) fn load(path: &Path, known_rules: &[&str]) -> Result<Config, ConfigError> {
     let display = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         path: display.clone(),
@@ -135,6 +138,7 @@ pub fn load(path: &Path, known_rules: &[&str]) -> Result<Config, ConfigError> {
     Ok(cfg)
 }
 
+/// Parse a configuration file; `display` names it in errors, `known_rules` are the rule names it may set.
 pub fn parse(text: &str, display: &str, known_rules: &[&str]) -> Result<Config, ConfigError> {
     let lines = LineIndex::new(text);
     let err = |span: Span, message: String| {
@@ -354,7 +358,7 @@ fn string_list(doc: &Document, id: yaml::NodeId) -> Result<Vec<(Span, String)>, 
 }
 
 /// The known name closest to `name` by edit distance, if it is close.
-pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (crate::base::text::edit_distance(name, k), *k))

@@ -159,16 +159,7 @@ pub fn render(report: &Report, opts: &Options) -> String {
     for d in &report.diagnostics {
         let s = shown(report, d);
         if handler.render_report(&mut out, &s).is_err() {
-            let (p, _) = super::range(report, d.loc);
-            out.push_str(&format!(
-                "{}:{}:{}: {}[{}] {}\n",
-                report.files[d.loc.file as usize].display,
-                p.line,
-                p.column,
-                d.severity.as_str(),
-                d.rule,
-                d.message
-            ));
+            out.push_str(&super::concise::line(report, d));
         }
         out.push('\n');
     }

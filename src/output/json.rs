@@ -22,6 +22,16 @@ fn object(report: &Report, o: u32) -> Value {
     json!(r)
 }
 
+/// A place in the report and what it says there: `{file, range, <key>: text}`.
+fn located(report: &Report, loc: Loc, key: &str, text: &str) -> Value {
+    let mut v = json!({
+        "file": report.files[loc.file as usize].display,
+        "range": range_json(report, loc),
+    });
+    v[key] = json!(text);
+    v
+}
+
 fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
     let file = &report.files[d.loc.file as usize].display;
     let mut v = json!({
@@ -33,19 +43,11 @@ fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
         "range": range_json(report, d.loc),
         "object": d.object.map(|o| object(report, o)),
         "path": d.path,
-        "related": d.related.iter().map(|r| json!({
-            "file": report.files[r.loc.file as usize].display,
-            "range": range_json(report, r.loc),
-            "message": r.message,
-        })).collect::<Vec<_>>(),
+        "related": d.related.iter().map(|r| located(report, r.loc, "message", &r.message)).collect::<Vec<_>>(),
         "fix": d.fix.as_ref().map(|f| json!({
             "description": f.description,
             "applicability": f.applicability,
-            "edits": f.edits.iter().map(|e| json!({
-                "file": report.files[e.loc.file as usize].display,
-                "range": range_json(report, e.loc),
-                "replacement": e.replacement,
-            })).collect::<Vec<_>>(),
+            "edits": f.edits.iter().map(|e| located(report, e.loc, "replacement", &e.replacement)).collect::<Vec<_>>(),
         })),
     });
     // Only for a file several builds share: which of them show the finding.

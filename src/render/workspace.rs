@@ -5,6 +5,7 @@ use crate::model::config::DeployEngine;
 use crate::model::{FileData, Object};
 use crate::render::{Context, ContextMode, Env, FluxKustomization, ReplacementIssue, links};
 
+/// What decides how a workspace is evaluated.
 #[derive(Debug, Clone, Default)]
 pub struct WorkspaceOptions {
     pub deploy_engine: DeployEngine,
@@ -20,6 +21,7 @@ pub struct WorkspaceOptions {
     pub explicit_builds: Vec<std::path::PathBuf>,
 }
 
+/// Everything a run reads: files, objects and the contexts kustomize and Flux build from them.
 #[derive(Debug, Default)]
 pub struct Workspace {
     pub files: Vec<FileData>,
@@ -47,6 +49,7 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// Evaluate the files and objects into contexts.
     pub fn new(files: Vec<FileData>, objects: Vec<Object>, options: WorkspaceOptions) -> Self {
         let crate::render::Evaluated {
             mut contexts,
@@ -153,6 +156,7 @@ impl Workspace {
         self.kustomization_by_dir.get(dir).copied()
     }
 
+    /// The view rules use to read values as a context renders them.
     pub fn env(&self) -> Env<'_> {
         Env {
             files: &self.files,
@@ -160,6 +164,7 @@ impl Workspace {
         }
     }
 
+    /// The document an object is parsed from.
     pub fn doc_of(&self, obj: &Object) -> &crate::yaml::Document {
         &self.files[obj.file as usize].docs[obj.doc as usize]
     }

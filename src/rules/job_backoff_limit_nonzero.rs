@@ -1,9 +1,8 @@
 //! A migration Job must fail at its first failure: `backoffLimit: 0`.
 
 use super::meta::JOB_BACKOFF_LIMIT_NONZERO as META;
-use super::{ObjectCx, Rule, migration_job, paths};
+use super::{ObjectCx, Rule, paths, typed_migration_job};
 use crate::base::diagnostic::{Diagnostic, Fix};
-use crate::model::Typed;
 
 pub struct JobBackoffLimitNonzero;
 
@@ -11,12 +10,9 @@ const HELP: &str = "set spec.backoffLimit: 0 so a failed migration fails the rol
 
 impl Rule for JobBackoffLimitNonzero {
     fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
-        let Typed::Job(job) = &cx.obj.typed else {
+        let Some(job) = typed_migration_job(cx) else {
             return;
         };
-        if migration_job(cx).is_none() {
-            return;
-        }
         let fix = || {
             cx.editor()
                 .set_path(cx.obj.root, &["spec", "backoffLimit"], "0", &["template"])
