@@ -146,6 +146,15 @@ impl Workspace {
         })
     }
 
+    /// The build a kustomization's own transformers are seen in: the one it is the root of,
+    /// else (a base, a component) the first build that includes it.
+    pub fn build_of_kustomization(&self, k: FileId) -> Option<&Context> {
+        self.contexts
+            .iter()
+            .find(|c| c.root == Some(k))
+            .or_else(|| self.contexts.iter().find(|c| c.kustomizations.contains(&k)))
+    }
+
     /// The file at a normalised absolute path.
     pub fn file_at(&self, key: &std::path::Path) -> Option<FileId> {
         self.by_key.get(key).copied()

@@ -11,7 +11,7 @@ use crate::render::kustomize::{self, Selector};
 use crate::render::path::{self, Step};
 use crate::render::workspace::Workspace;
 use crate::render::path::PathError;
-use crate::render::{Context, Issue, IssueKind, Rendered, Source};
+use crate::render::{Issue, IssueKind, Rendered, Source};
 use crate::yaml::{Document, Kind, NodeId};
 
 pub struct KustomizeReplacementInvalid;
@@ -191,10 +191,6 @@ fn structural(doc: &Document, ws: &Workspace, out: &mut Vec<(NodeId, String, Sev
     }
 }
 
-/// The objects a kustomization's replacements see: those of the build it is the root of.
-fn context_of(ws: &Workspace, k: FileId) -> Option<&Context> {
-    ws.contexts.iter().find(|c| c.root == Some(k))
-}
 
 fn selects(sel: &Selector, r: &Rendered, regex: bool) -> bool {
     let ns = r.namespace.as_ref().map(|v| v.text.as_str());
@@ -218,7 +214,7 @@ fn recheck_source(
             .is_some_and(|s| s.selector.node == Some(node))
     })?;
     let src = rep.source?;
-    let cx = context_of(ws, k)?;
+    let cx = ws.build_of_kustomization(k)?;
     let env = ws.env();
     let found: Vec<&Rendered> = cx
         .rendered
@@ -262,7 +258,11 @@ fn delimiter_on_non_scalar(
     doc: &Document,
     out: &mut Vec<(NodeId, String, Severity)>,
 ) {
-    let Some(cx) = context_of(ws, k) else { return };
+    // Only a build's own kustomization: a base's replacements see the base's objects, fewer
+    // than its overlay's build renders.
+    let Some(cx) = ws.contexts.iter().find(|c| c.root == Some(k)) else {
+        return;
+    };
     let env = ws.env();
     let regex = ws.options.regex_selectors;
     for rep in kustomize::replacements(doc) {

@@ -5,7 +5,7 @@
 
 use super::meta::KUSTOMIZE_REPLACEMENT_UNMATCHED as META;
 use super::{Rule};
-use crate::base::diagnostic::{Diagnostic, FileId, Loc};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::base::text::edit_distance;
 use crate::render::kustomize::{self, Selector, Target};
@@ -70,14 +70,6 @@ fn field_list(t: &Target) -> String {
         .join(", ")
 }
 
-/// The objects a kustomization's replacements see: the context it is the root of, or else one
-/// it takes part in.
-fn context_of(ws: &Workspace, k: FileId) -> Option<&Context> {
-    ws.contexts
-        .iter()
-        .find(|c| c.root == Some(k))
-        .or_else(|| ws.contexts.iter().find(|c| c.kustomizations.contains(&k)))
-}
 
 fn unmatched(ws: &Workspace, cx: Option<&Context>, t: &Target, loc: Loc) -> Diagnostic {
     let mut d = Diagnostic::new(
@@ -188,7 +180,7 @@ impl Rule for KustomizeReplacementUnmatched {
                 file: i.kustomization,
                 span: doc.span(i.node),
             };
-            let cx = context_of(ws, i.kustomization);
+            let cx = ws.build_of_kustomization(i.kustomization);
             // Only a name that matches as a regex, on an object no `reject` excludes, is a
             // regex-only match; otherwise the target simply selects nothing.
             let regex_only_match = i.kind() == IssueKind::RegexOnly
