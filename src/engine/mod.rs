@@ -809,8 +809,6 @@ fn redactions(ws: &Workspace, internal: &mut Vec<Diagnostic>) -> Vec<Loc> {
     out
 }
 
-/// A configured severity replaces the rule's own choice only when it differs from the default
-/// (so a rule that raises some findings to error keeps doing so unless configured).
 /// An internal error as an `internal-error` finding on a file (or an object's node).
 trait AsFinding {
     fn finding(&self, loc: Loc) -> Diagnostic;
