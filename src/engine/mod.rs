@@ -53,7 +53,7 @@ impl Default for Settings {
                 .iter()
                 .map(|r| (r.meta().name, None))
                 .collect(),
-            deploy_engine: DeployEngine::Flux,
+            deploy_engine: DeployEngine::Auto,
             limits: yaml::Limits::default(),
             max_file_size: 10 * 1024 * 1024,
             expansion_budget: model::DEFAULT_EXPANSION_BUDGET,
@@ -190,7 +190,21 @@ pub struct Report {
     pub internal: Vec<InternalError>,
     /// Secret values in the sources, masked wherever source text is shown.
     pub redactions: Vec<Loc>,
+    /// The engine assumed for each build (context) and why, sorted by build.
+    pub engines: Vec<BuildEngine>,
     pub elapsed: Duration,
+}
+
+/// Which engine a build is taken to be applied by, and the evidence.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BuildEngine {
+    /// The build's directory, as displayed.
+    pub build: String,
+    /// `flux`, `argocd`, `helm` or `kubectl` (the `deploy-engine` setting's words).
+    pub engine: &'static str,
+    /// Configured or shown by the repository (false: the `kubectl` fallback).
+    pub evident: bool,
+    pub why: String,
 }
 
 impl Report {
@@ -463,34 +477,18 @@ pub fn load_workspace(
 ) -> (Workspace, Vec<Diagnostic>, Report) {
     inputs.sort_by(|a, b| a.display.cmp(&b.display));
     inputs.dedup_by(|a, b| a.display == b.display);
-    let loaded: Vec<Loaded> = inputs
-        .into_par_iter()
-        .map(|input| {
-            let (display, path) = (input.display.clone(), input.path.clone());
-            if let Some(p) = &settings.progress {
-                p.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            isolate(|| {
-                inject("parse", &input.display);
-                load(input, settings)
-            })
-            .unwrap_or_else(|c| Loaded {
-                diags: vec![
-                    c.error("parse", "parsing this file", Some(&display))
-                        .finding(file_start(0)),
-                ],
-                file: Some(FileData {
-                    source: SourceFile::new(display, path, String::new()),
-                    docs: Vec::new(),
-                    error: None,
-                    role: FileRole::Manifest,
-                }),
-                note: None,
-                error: None,
-            })
-        })
-        .collect();
-
+    // How the repository is deployed, scanned from its root while the files are parsed.
+    let scan_root = (settings.deploy_engine == DeployEngine::Auto)
+        .then(|| crate::model::evidence::repo_root(inputs.iter().filter_map(|i| i.path.as_deref())))
+        .flatten();
+    let (repo, loaded) = rayon::join(
+        || {
+            scan_root
+                .as_deref()
+                .and_then(|r| isolate(|| crate::model::evidence::scan(r)).ok())
+        },
+        || load_all(inputs, settings),
+    );
     let mut files = Vec::new();
     let mut diags = Vec::new();
     let mut report = Report::default();
@@ -550,6 +548,7 @@ pub fn load_workspace(
             regex_selectors: settings.regex_selectors,
             database_env: settings.database_env.clone(),
             max_context_objects: Some(settings.max_context_objects),
+            repo,
         },
     );
     for cx in &ws.contexts {
@@ -587,6 +586,37 @@ pub fn load_workspace(
     (ws, diags, report)
 }
 
+/// Read and parse every input, in parallel, each isolated.
+fn load_all(inputs: Vec<Input>, settings: &Settings) -> Vec<Loaded> {
+    inputs
+        .into_par_iter()
+        .map(|input| {
+            let (display, path) = (input.display.clone(), input.path.clone());
+            if let Some(p) = &settings.progress {
+                p.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            isolate(|| {
+                inject("parse", &input.display);
+                load(input, settings)
+            })
+            .unwrap_or_else(|c| Loaded {
+                diags: vec![
+                    c.error("parse", "parsing this file", Some(&display))
+                        .finding(file_start(0)),
+                ],
+                file: Some(FileData {
+                    source: SourceFile::new(display, path, String::new()),
+                    docs: Vec::new(),
+                    error: None,
+                    role: FileRole::Manifest,
+                }),
+                note: None,
+                error: None,
+            })
+        })
+        .collect()
+}
+
 /// The start of a file: where a finding about the whole file goes.
 fn file_start(file: FileId) -> Loc {
     Loc {
@@ -603,6 +633,21 @@ pub fn lint_inputs_with(
 ) -> Report {
     let start = Instant::now();
     let (ws, mut diags, mut report) = load_workspace(inputs, settings);
+    report.engines = ws
+        .contexts
+        .iter()
+        .map(|c| {
+            let v = ws.engine(c);
+            BuildEngine {
+                build: c.name.clone(),
+                engine: crate::render::engine::setting(v.engine),
+                evident: v.evident,
+                why: v.why.clone(),
+            }
+        })
+        .collect();
+    report.engines.sort();
+    report.engines.dedup();
     let enabled: Vec<&'static dyn Rule> = registry
         .iter()
         .copied()

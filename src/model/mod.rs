@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod discover;
+pub mod evidence;
 pub(crate) mod migration;
 pub(crate) mod secrets;
 

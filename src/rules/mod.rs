@@ -168,8 +168,14 @@ impl<'a> ObjectCx<'a> {
         crate::yaml::edit::Editor::new(&self.file.source.text, self.doc, self.obj.file)
     }
 
+    /// The engine that applies this object (configured, or decided from the repository).
     pub fn deploy_engine(&self) -> DeployEngine {
-        self.ws.deploy_engine
+        self.engine().engine
+    }
+
+    /// The engine that applies this object, whether it is evident, and why.
+    pub fn engine(&self) -> crate::render::engine::Verdict {
+        self.ws.engine_of(self.obj.id)
     }
 
     pub fn loc_of(&self, node: NodeId) -> Loc {
