@@ -35,7 +35,11 @@ impl Rule for JobNameUnversioned {
                 continue; // generateName: a new name on every create
             };
             // A placeholder, a literal version, or a replacement writing the name.
-            if name.contains("${") || has_literal_version(name) || r.name_replaced {
+            // (Any template token: CI or Flux writes the name.)
+            if crate::model::template::is_templated(name)
+                || has_literal_version(name)
+                || r.name_replaced
+            {
                 continue;
             }
             out.push(
