@@ -85,6 +85,8 @@ pub struct RuleMeta {
     pub severity: Severity,
     pub category: Category,
     pub summary: &'static str,
+    /// What the rule needs to see before it speaks: the deploy engine, the evidence.
+    pub evidence: &'static str,
     /// Whether the rule's findings come with fixes.
     pub fix: FixAvailability,
     /// The rule page, `rules/<name>.md`.
