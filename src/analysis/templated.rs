@@ -25,11 +25,30 @@ pub enum Filling {
     Outside(Vec<String>),
 }
 
-/// Tokens the build's replacements (and other transformers) write over: the manifest text at
-/// every field something other than the manifest wrote, and the names replacements rewrote.
+/// Tokens the build's replacements (and other transformers) write over, or mean to: the
+/// manifest text at every field something other than the manifest wrote, the names
+/// replacements rewrote, and `${KEY}` for every replacement whose source field is `KEY` (the
+/// seeds' pattern copies `data.IMAGE_TAG` over `${IMAGE_TAG}`, even where it fails to).
 pub fn filled_tokens(ws: &Workspace, cx: &Context) -> BTreeSet<String> {
     let env = ws.env();
     let mut out = BTreeSet::new();
+    for &k in &cx.kustomizations {
+        let Some(doc) = ws.files.get(k as usize).and_then(|f| f.docs.first()) else {
+            continue;
+        };
+        let Some(list) = doc.get(doc.root, "replacements") else {
+            continue;
+        };
+        for &rep in doc.items(list) {
+            let key = doc
+                .get(rep, "source")
+                .and_then(|s| doc.get_str(s, "fieldPath"))
+                .and_then(|f| f.rsplit('.').next());
+            if let Some(key) = key.filter(|k| !k.is_empty()) {
+                out.insert(format!("${{{key}}}"));
+            }
+        }
+    }
     for r in &cx.rendered {
         let mut add = |text: &str| out.extend(tokens(text).into_iter().map(|t| t.text));
         for p in r.overrides.keys() {

@@ -42,6 +42,9 @@ pub struct Settings {
     pub database_env: Vec<String>,
     /// How reports name files (relative to the project root).
     pub path_names: discover::PathNames,
+    /// The repository root deploy-engine evidence is scanned from (None: the git work tree
+    /// above the linted files, else the directory holding them).
+    pub repo_root: Option<PathBuf>,
     /// Counts files as they are read, for a progress indicator.
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
@@ -62,6 +65,7 @@ impl Default for Settings {
             regex_selectors: false,
             database_env: vec!["DATABASE_URL".into()],
             path_names: discover::PathNames::default(),
+            repo_root: None,
             progress: None,
         }
     }
@@ -479,7 +483,11 @@ pub fn load_workspace(
     inputs.dedup_by(|a, b| a.display == b.display);
     // How the repository is deployed, scanned from its root while the files are parsed.
     let scan_root = (settings.deploy_engine == DeployEngine::Auto)
-        .then(|| crate::model::evidence::repo_root(inputs.iter().filter_map(|i| i.path.as_deref())))
+        .then(|| {
+            settings.repo_root.clone().or_else(|| {
+                crate::model::evidence::repo_root(inputs.iter().filter_map(|i| i.path.as_deref()))
+            })
+        })
         .flatten();
     let (repo, loaded) = rayon::join(
         || {
@@ -880,6 +888,7 @@ mod tests {
         severity: Severity::Error,
         category: Category::Job,
         summary: "test rule that panics on one object",
+        evidence: "none",
         fix: FixAvailability::Never,
         page: "",
     };

@@ -133,7 +133,7 @@ pub fn decide(
         );
     }
     if let Some((engine, what)) = own_markers(files, objects, cx) {
-        return v(engine, format!("{what} on this build's objects"));
+        return v(engine, format!("{what} in this build"));
     }
     if let Some(r) = repo {
         if let Some(m) = &r.flux_mark {

@@ -221,7 +221,7 @@ impl KustomizePlaceholderUnresolved {
             }
             Why::NoFlux => (
                 format!(
-                    "{subject} keeps {vars} as literal text: plain kustomize and `kubectl apply -k` never expand `${{...}}`, no Flux Kustomization deploys `{}` with post-build substitution, and this build's replacements fill the same placeholder elsewhere but not here, so {}",
+                    "{subject} keeps {vars} as literal text: plain kustomize and `kubectl apply -k` never expand `${{...}}`, no Flux Kustomization deploys `{}` with post-build substitution, and this build's replacements are meant to fill it (they copy the same variable, or write over the same placeholder elsewhere) but do not write here, so {}",
                     c.name,
                     what.literal_consequence()
                 ),
@@ -418,7 +418,7 @@ mod tests {
         );
         assert_contains(
             &d[0].message,
-            "this build's replacements fill the same placeholder elsewhere but not here",
+            "this build's replacements are meant to fill it",
         );
         assert_contains(&d[0].message, "InvalidImageName");
         assert!(d[0].related.is_empty());
