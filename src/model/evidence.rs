@@ -114,11 +114,15 @@ pub fn repo_root<'p>(paths: impl Iterator<Item = &'p Path>) -> Option<PathBuf> {
 
 /// Scan `root` (a directory) for deploy-engine evidence.
 pub fn scan(root: &Path) -> RepoEvidence {
+    let absolute = match std::env::current_dir() {
+        Ok(cwd) if root.is_relative() => cwd.join(root),
+        _ => root.to_path_buf(),
+    };
     let mut ev = RepoEvidence {
-        root: crate::model::discover::normalize(root),
+        root: crate::model::discover::normalize(&absolute),
         ..RepoEvidence::default()
     };
-    let walk = ignore::WalkBuilder::new(root)
+    let walk = ignore::WalkBuilder::new(&ev.root)
         .hidden(true)
         .git_ignore(true)
         .git_exclude(false)
