@@ -122,6 +122,8 @@ pub fn scan(root: &Path) -> RepoEvidence {
         root: crate::model::discover::normalize(&absolute),
         ..RepoEvidence::default()
     };
+    // Walked in parallel (the cost is one open and read per file); results are put in path
+    // order afterwards, so the verdict does not depend on the threads.
     let walk = ignore::WalkBuilder::new(&ev.root)
         .hidden(true)
         .git_ignore(true)
@@ -130,32 +132,77 @@ pub fn scan(root: &Path) -> RepoEvidence {
         .require_git(false)
         .max_depth(Some(MAX_DEPTH))
         .follow_links(false)
-        .sort_by_file_name(|a, b| a.cmp(b))
-        .build();
-    let mut buf = vec![0u8; PREFIX];
-    for entry in walk.flatten() {
-        let path = entry.path();
-        let Some(ft) = entry.file_type() else {
-            continue;
-        };
-        if ft.is_dir() {
-            if ev.flux_mark.is_none() && entry.file_name() == "flux-system" {
-                ev.flux_mark = ev.relative(path).map(|r| format!("{r}/"));
+        .build_parallel();
+    let scanned = std::sync::atomic::AtomicUsize::new(0);
+    let truncated = std::sync::atomic::AtomicBool::new(false);
+    let found: std::sync::Mutex<Vec<(PathBuf, Seen)>> = Default::default();
+    walk.run(|| {
+        let mut buf = vec![0u8; PREFIX];
+        let (scanned, truncated, found) = (&scanned, &truncated, &found);
+        Box::new(move |entry| {
+            use ignore::WalkState;
+            use std::sync::atomic::Ordering;
+            let Ok(entry) = entry else {
+                return WalkState::Continue;
+            };
+            let Some(ft) = entry.file_type() else {
+                return WalkState::Continue;
+            };
+            let seen = if ft.is_dir() {
+                if entry.file_name() != "flux-system" {
+                    return WalkState::Continue;
+                }
+                Seen::FluxSystem
+            } else if ft.is_file() && is_yaml(entry.path()) {
+                if scanned.fetch_add(1, Ordering::Relaxed) >= MAX_FILES {
+                    truncated.store(true, Ordering::Relaxed);
+                    return WalkState::Quit;
+                }
+                match read_prefix(entry.path(), &mut buf).and_then(|head| look(entry.path(), head))
+                {
+                    Some(seen) => seen,
+                    None => return WalkState::Continue,
+                }
+            } else {
+                return WalkState::Continue;
+            };
+            if let Ok(mut f) = found.lock() {
+                f.push((entry.into_path(), seen));
             }
-            continue;
+            WalkState::Continue
+        })
+    });
+    ev.files_scanned = scanned.into_inner().min(MAX_FILES);
+    ev.truncated = truncated.into_inner();
+    let mut found = found.into_inner().unwrap_or_default();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, seen) in found {
+        let rel = ev.relative(&path).unwrap_or_default();
+        match seen {
+            Seen::FluxSystem => {
+                ev.flux_mark.get_or_insert(format!("{rel}/"));
+            }
+            Seen::Marks {
+                flux,
+                argo,
+                deployers,
+            } => {
+                if flux {
+                    ev.flux_mark.get_or_insert(rel.clone());
+                }
+                if argo {
+                    ev.argo_mark.get_or_insert(rel.clone());
+                }
+                for (is_flux, mut d) in deployers {
+                    d.file = rel.clone();
+                    if is_flux {
+                        ev.flux.push(d);
+                    } else {
+                        ev.argo.push(d);
+                    }
+                }
+            }
         }
-        if !ft.is_file() || !is_yaml(path) {
-            continue;
-        }
-        if ev.files_scanned >= MAX_FILES {
-            ev.truncated = true;
-            break;
-        }
-        ev.files_scanned += 1;
-        let Some(head) = read_prefix(path, &mut buf) else {
-            continue;
-        };
-        look(&mut ev, path, head);
     }
     ev.flux
         .sort_by(|a, b| (&a.path, &a.file).cmp(&(&b.path, &b.file)));
@@ -188,35 +235,46 @@ fn read_prefix<'b>(path: &Path, buf: &'b mut [u8]) -> Option<&'b str> {
     })
 }
 
-/// Record what one file's prefix shows.
-fn look(ev: &mut RepoEvidence, path: &Path, head: &str) {
+/// What one file or directory shows.
+enum Seen {
+    /// A directory named `flux-system`.
+    FluxSystem,
+    /// A file with Flux or Argo CD markers, and the deployers it declares (`true`: Flux).
+    Marks {
+        flux: bool,
+        argo: bool,
+        deployers: Vec<(bool, Deployer)>,
+    },
+}
+
+/// What one file's prefix shows (None: nothing).
+fn look(path: &Path, head: &str) -> Option<Seen> {
     let flux = head.contains("toolkit.fluxcd.io");
     let argo = head.contains("argoproj.io");
     if !flux && !argo {
-        return;
+        return None;
     }
-    let rel = ev.relative(path).unwrap_or_default();
-    if flux && ev.flux_mark.is_none() {
-        ev.flux_mark = Some(rel.clone());
-    }
-    if argo && ev.argo_mark.is_none() {
-        ev.argo_mark = Some(rel.clone());
-    }
+    let mut deployers = Vec::new();
     let flux_kustomization = flux && head.contains("kustomize.toolkit.fluxcd.io/v");
     let application = argo && head.contains("Application");
-    if !flux_kustomization && !application {
-        return;
+    if (flux_kustomization || application)
+        && std::fs::metadata(path).is_ok_and(|m| m.len() <= MAX_PARSED)
+        && let Ok(text) = std::fs::read_to_string(path)
+    {
+        deployers = deployers_in(&text);
     }
-    let Ok(meta) = std::fs::metadata(path) else {
-        return;
-    };
-    if meta.len() > MAX_PARSED {
-        return;
-    }
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return;
-    };
-    let parsed = crate::yaml::parse(&text, crate::yaml::Limits::default());
+    Some(Seen::Marks {
+        flux,
+        argo,
+        deployers,
+    })
+}
+
+/// The Flux Kustomizations (`true`) and Argo CD Applications a file declares, with the
+/// directories they deploy (their `file` is filled in by the caller).
+fn deployers_in(text: &str) -> Vec<(bool, Deployer)> {
+    let mut out = Vec::new();
+    let parsed = crate::yaml::parse(text, crate::yaml::Limits::default());
     for doc in &parsed.docs {
         let root = doc.root;
         let api = doc.get_str(root, "apiVersion").unwrap_or("");
@@ -236,12 +294,15 @@ fn look(ev: &mut RepoEvidence, path: &Path, head: &str) {
             let substitutes = doc.get(spec, "postBuild").is_some_and(|pb| {
                 doc.get(pb, "substitute").is_some() || doc.get(pb, "substituteFrom").is_some()
             });
-            ev.flux.push(Deployer {
-                file: rel.clone(),
-                name,
-                path,
-                substitutes,
-            });
+            out.push((
+                true,
+                Deployer {
+                    file: String::new(),
+                    name,
+                    path,
+                    substitutes,
+                },
+            ));
         } else if kind == "Application" && api.starts_with("argoproj.io/") {
             let mut sources: Vec<_> = doc.get(spec, "source").into_iter().collect();
             if let Some(list) = doc.get(spec, "sources") {
@@ -249,16 +310,20 @@ fn look(ev: &mut RepoEvidence, path: &Path, head: &str) {
             }
             for s in sources {
                 if let Some(path) = doc.get_str(s, "path").and_then(clean) {
-                    ev.argo.push(Deployer {
-                        file: rel.clone(),
-                        name: name.clone(),
-                        path,
-                        substitutes: false,
-                    });
+                    out.push((
+                        false,
+                        Deployer {
+                            file: String::new(),
+                            name: name.clone(),
+                            path,
+                            substitutes: false,
+                        },
+                    ));
                 }
             }
         }
     }
+    out
 }
 
 /// A deployer's path relative to the repository root: `./apps/x/` → `apps/x`, `./` → `""`;
