@@ -55,7 +55,7 @@ pub fn filled_tokens(ws: &Workspace, cx: &Context) -> BTreeSet<String> {
             if let Some((_, doc, n)) = env.node(r, p)
                 && let Some(text) = doc.string(n)
             {
-                add(&text);
+                add(text);
             }
         }
         if r.name_replaced
