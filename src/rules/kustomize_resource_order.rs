@@ -248,6 +248,10 @@ mod tests {
         let (_, d) = lint_kust(&fifo, DeployEngine::Flux);
         assert_eq!(d[0].severity, Severity::Info);
         assert_contains(&d[0].message, "Flux sorts objects by kind");
+        // No engine evident: kubectl apply is only assumed, so an info naming the setting.
+        let (_, d) = lint_kust(&fifo, DeployEngine::Auto);
+        assert_eq!(d[0].severity, Severity::Info);
+        assert_contains(&d[0].message, "set `deploy-engine: kubectl` to make it a warning");
     }
 
     #[test]
