@@ -392,6 +392,11 @@ mod tests {
         )
     }
 
+    /// A Job (`k/job.yaml`) and the Flux Kustomization deploying `k/` with `post_build`.
+    fn with_flux(job: impl Into<String>, post_build: &str) -> [(&'static str, String); 2] {
+        [("k/job.yaml", job.into()), ("flux/myapp.yaml", flux(post_build))]
+    }
+
     #[test]
     fn without_flux_a_placeholder_nothing_fills_is_ci_business() {
         // envsubst or sed in CI writes `${IMAGE_TAG}`: unknown, no finding here.
@@ -434,13 +439,7 @@ mod tests {
 
     #[test]
     fn shell_variables_under_flux_substitution_are_emptied() {
-        let files = [
-            ("k/job.yaml", SHELL.to_string()),
-            (
-                "flux/myapp.yaml",
-                flux("  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n"),
-            ),
-        ];
+        let files = with_flux(SHELL.to_string(), "  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n");
         let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert_contains(&d[0].message, "is a shell script using `${DB_HOST}`");
@@ -452,25 +451,13 @@ mod tests {
         );
         // Escaped for Flux, it is left to the shell.
         let escaped = SHELL.replace("-h ${DB_HOST}", "-h $${DB_HOST}");
-        let files = [
-            ("k/job.yaml", escaped),
-            (
-                "flux/myapp.yaml",
-                flux("  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n"),
-            ),
-        ];
+        let files = with_flux(escaped, "  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n");
         assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
     fn flux_defining_the_variable_passes() {
-        let files = [
-            ("k/job.yaml", JOB.to_string()),
-            (
-                "flux/myapp.yaml",
-                flux("  postBuild:\n    substitute:\n      IMAGE_TAG: v1.4.2\n"),
-            ),
-        ];
+        let files = with_flux(JOB.to_string(), "  postBuild:\n    substitute:\n      IMAGE_TAG: v1.4.2\n");
         assert!(run(RULE, &files).is_empty());
         // A default also resolves.
         let files = [
@@ -488,13 +475,7 @@ mod tests {
 
     #[test]
     fn flux_without_the_variable_substitutes_the_empty_string() {
-        let files = [
-            ("k/job.yaml", JOB.to_string()),
-            (
-                "flux/myapp.yaml",
-                flux("  postBuild:\n    substitute:\n      APP_ENV: prod\n"),
-            ),
-        ];
+        let files = with_flux(JOB.to_string(), "  postBuild:\n    substitute:\n      APP_ENV: prod\n");
         let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
         let name = d
@@ -530,13 +511,7 @@ mod tests {
             "metadata:\n",
             "metadata:\n  annotations: {kustomize.toolkit.fluxcd.io/substitute: disabled}\n",
         );
-        let files = [
-            ("k/job.yaml", job),
-            (
-                "flux/myapp.yaml",
-                flux("  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n"),
-            ),
-        ];
+        let files = with_flux(job, "  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n");
         let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
         assert_contains(&d[0].message, "opts out of Flux substitution");
