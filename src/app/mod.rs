@@ -59,6 +59,9 @@ pub struct RunOptions {
     /// Run as a pre-commit hook (`PRE_COMMIT=1`): the binary is only in pre-commit's
     /// environment, so the human report points at rule pages rather than `explain`.
     pub under_pre_commit: bool,
+    /// The repository the deploy-engine evidence is scanned from; None: the git work tree
+    /// above the linted files (tests lint each fixture as a repository of its own).
+    pub repo_root: Option<PathBuf>,
 }
 
 /// Whether a run applies fixes, or shows them as a diff.
@@ -94,6 +97,7 @@ impl Default for RunOptions {
             fix: FixMode::Off,
             unsafe_fixes: false,
             under_pre_commit: false,
+            repo_root: None,
         }
     }
 }
@@ -149,6 +153,9 @@ pub fn run(
     }
     if opts.context_all {
         settings.context_mode = crate::render::ContextMode::All;
+    }
+    if opts.repo_root.is_some() {
+        settings.repo_root = opts.repo_root.clone();
     }
 
     let use_stdin = opts.paths.iter().any(|p| p.as_os_str() == "-");

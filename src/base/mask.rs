@@ -121,7 +121,23 @@ pub(crate) fn names_credential(name: &str) -> bool {
     const POINTERS: &[&str] = &[
         "_FILE", "_PATH", "_NAME", "_URL", "_REF", "_KEY_REF", "_DIR",
     ];
-    WORDS.iter().any(|w| upper.contains(w)) && !POINTERS.iter().any(|p| upper.ends_with(p))
+    WORDS.iter().any(|w| upper.contains(w))
+        && !POINTERS.iter().any(|p| upper.ends_with(p))
+        && !names_quantity(name)
+}
+
+/// Whether a name that mentions a credential word is about how many or how much of it
+/// (`LLM_MAX_TOKENS`, `TOKEN_LIMIT`, `MIN_PASSWORD_LENGTH`): a count, never a credential.
+/// A quantity word (`MAX`, `MIN`, `NUM`, `LIMIT`, `COUNT`, `LENGTH`, `PER`) among the name's
+/// words says so; `API_TOKEN`, `DB_PASSWORD`, `CLIENT_SECRET` and `OPENAI_API_KEY` stay
+/// credentials.
+pub fn names_quantity(name: &str) -> bool {
+    const QUANTITY: &[&str] = &[
+        "MAX", "MIN", "NUM", "LIMIT", "COUNT", "LENGTH", "LEN", "PER",
+    ];
+    name.to_ascii_uppercase()
+        .split(['_', '-', '.'])
+        .any(|w| QUANTITY.contains(&w))
 }
 
 /// Secret values found line by line in text that did not parse, erring towards masking: every
@@ -276,6 +292,9 @@ mod tests {
         assert!(!names_credential("PASSWORD_FILE"));
         assert!(!names_credential("SECRET_NAME"));
         assert!(!names_credential("DATABASE_HOST"));
+        assert!(!names_credential("LLM_MAX_TOKENS"));
+        assert!(names_credential("LLM_API_KEY"));
+        assert!(names_credential("GITHUB_TOKEN"));
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct Settings {
     /// Directories the user named: a kustomization there is linted as a build of its own,
     /// even when another linted kustomization includes it.
     pub explicit_builds: Vec<PathBuf>,
+    /// The repository root deploy-engine evidence is scanned from (None: the git work tree
+    /// above the linted files, else the directory holding them).
+    pub repo_root: Option<PathBuf>,
     /// Counts files as they are read, for a progress indicator.
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
@@ -56,7 +59,7 @@ impl Default for Settings {
                 .iter()
                 .map(|r| (r.meta().name, None))
                 .collect(),
-            deploy_engine: DeployEngine::Flux,
+            deploy_engine: DeployEngine::Auto,
             limits: yaml::Limits::default(),
             max_file_size: 10 * 1024 * 1024,
             expansion_budget: model::DEFAULT_EXPANSION_BUDGET,
@@ -66,6 +69,7 @@ impl Default for Settings {
             database_env: vec!["DATABASE_URL".into()],
             path_names: discover::PathNames::default(),
             explicit_builds: Vec::new(),
+            repo_root: None,
             progress: None,
         }
     }
@@ -200,7 +204,21 @@ pub struct Report {
     pub internal: Vec<InternalError>,
     /// Secret values in the sources, masked wherever source text is shown.
     pub redactions: Vec<Loc>,
+    /// The engine assumed for each build (context) and why, sorted by build.
+    pub engines: Vec<BuildEngine>,
     pub elapsed: Duration,
+}
+
+/// Which engine a build is taken to be applied by, and the evidence.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BuildEngine {
+    /// The build's directory, as displayed.
+    pub build: String,
+    /// `flux`, `argocd`, `helm` or `kubectl` (the `deploy-engine` setting's words).
+    pub engine: &'static str,
+    /// Configured or shown by the repository (false: the `kubectl` fallback).
+    pub evident: bool,
+    pub why: String,
 }
 
 impl Report {
@@ -473,34 +491,22 @@ pub fn load_workspace(
 ) -> (Workspace, Vec<Diagnostic>, Report) {
     inputs.sort_by(|a, b| a.display.cmp(&b.display));
     inputs.dedup_by(|a, b| a.display == b.display);
-    let loaded: Vec<Loaded> = inputs
-        .into_par_iter()
-        .map(|input| {
-            let (display, path) = (input.display.clone(), input.path.clone());
-            if let Some(p) = &settings.progress {
-                p.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            isolate(|| {
-                inject("parse", &input.display);
-                load(input, settings)
-            })
-            .unwrap_or_else(|c| Loaded {
-                diags: vec![
-                    c.error("parse", "parsing this file", Some(&display))
-                        .finding(file_start(0)),
-                ],
-                file: Some(FileData {
-                    source: SourceFile::new(display, path, String::new()),
-                    docs: Vec::new(),
-                    error: None,
-                    role: FileRole::Manifest,
-                }),
-                note: None,
-                error: None,
+    // How the repository is deployed, scanned from its root while the files are parsed.
+    let scan_root = (settings.deploy_engine == DeployEngine::Auto)
+        .then(|| {
+            settings.repo_root.clone().or_else(|| {
+                crate::model::evidence::repo_root(inputs.iter().filter_map(|i| i.path.as_deref()))
             })
         })
-        .collect();
-
+        .flatten();
+    let (repo, loaded) = rayon::join(
+        || {
+            scan_root
+                .as_deref()
+                .and_then(|r| isolate(|| crate::model::evidence::scan(r)).ok())
+        },
+        || load_all(inputs, settings),
+    );
     let mut files = Vec::new();
     let mut diags = Vec::new();
     let mut report = Report::default();
@@ -570,6 +576,7 @@ pub fn load_workspace(
                 .iter()
                 .map(|d| crate::render::normalize(&std::path::absolute(d).unwrap_or(d.clone())))
                 .collect(),
+            repo,
         },
     );
     for cx in &ws.contexts {
@@ -607,6 +614,37 @@ pub fn load_workspace(
     (ws, diags, report)
 }
 
+/// Read and parse every input, in parallel, each isolated.
+fn load_all(inputs: Vec<Input>, settings: &Settings) -> Vec<Loaded> {
+    inputs
+        .into_par_iter()
+        .map(|input| {
+            let (display, path) = (input.display.clone(), input.path.clone());
+            if let Some(p) = &settings.progress {
+                p.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            isolate(|| {
+                inject("parse", &input.display);
+                load(input, settings)
+            })
+            .unwrap_or_else(|c| Loaded {
+                diags: vec![
+                    c.error("parse", "parsing this file", Some(&display))
+                        .finding(file_start(0)),
+                ],
+                file: Some(FileData {
+                    source: SourceFile::new(display, path, String::new()),
+                    docs: Vec::new(),
+                    error: None,
+                    role: FileRole::Manifest,
+                }),
+                note: None,
+                error: None,
+            })
+        })
+        .collect()
+}
+
 /// The start of a file: where a finding about the whole file goes.
 fn file_start(file: FileId) -> Loc {
     Loc {
@@ -623,6 +661,21 @@ pub(crate) fn lint_inputs_with(
 ) -> Report {
     let start = Instant::now();
     let (ws, mut diags, mut report) = load_workspace(inputs, settings);
+    report.engines = ws
+        .contexts
+        .iter()
+        .map(|c| {
+            let v = ws.engine(c);
+            BuildEngine {
+                build: c.name.clone(),
+                engine: crate::render::engine::setting(v.engine),
+                evident: v.evident,
+                why: v.why.clone(),
+            }
+        })
+        .collect();
+    report.engines.sort();
+    report.engines.dedup();
     let enabled: Vec<&'static dyn Rule> = registry
         .iter()
         .copied()
@@ -938,8 +991,6 @@ fn redactions(ws: &Workspace, internal: &mut Vec<Diagnostic>) -> Vec<Loc> {
     out
 }
 
-/// A configured severity replaces the rule's own choice only when it differs from the default
-/// (so a rule that raises some findings to error keeps doing so unless configured).
 /// An internal error as an `internal-error` finding on a file (or an object's node).
 trait AsFinding {
     fn finding(&self, loc: Loc) -> Diagnostic;
@@ -966,6 +1017,7 @@ mod tests {
         severity: Severity::Error,
         category: Category::Job,
         summary: "test rule that panics on one object",
+        evidence: "none",
         fix: FixAvailability::Never,
         page: "",
     };

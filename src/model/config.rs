@@ -5,7 +5,7 @@
 //!   job-ttl-missing: off          # off | info | warning | error
 //! exclude:
 //!   - "charts/**"                 # globs, relative to this file's directory
-//! deploy-engine: flux             # flux (default) | argocd | helm | kubectl
+//! deploy-engine: auto             # auto (default: from the repository) | flux | argocd | helm | kubectl
 //! kustomize-version: "5.5"        # 5.8+ reads replacement selector names as regexes
 //! database-env: [DATABASE_URL]    # env vars that carry the database connection
 //! limits:                         # what one input may cost (limit-exceeded when hit)
@@ -33,10 +33,12 @@ pub enum RuleSetting {
     Severity(Severity),
 }
 
-/// The tool that applies the manifests, which decides how Jobs are awaited and replaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What applies the manifests to the cluster. `Auto` (the default) is decided per build from
+/// the repository's evidence (`render::engine`); the others are configured overrides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
 pub enum DeployEngine {
     #[default]
+    Auto,
     Flux,
     ArgoCd,
     Helm,
@@ -232,6 +234,7 @@ pub fn parse(text: &str, display: &str, known_rules: &[&str]) -> Result<Config, 
             }
             "deploy-engine" => {
                 cfg.deploy_engine = match doc.str(v).map(str::to_ascii_lowercase).as_deref() {
+                    Some("auto") => DeployEngine::Auto,
                     Some("flux") | Some("fluxcd") => DeployEngine::Flux,
                     Some("argocd") | Some("argo-cd") | Some("argo") => DeployEngine::ArgoCd,
                     Some("helm") => DeployEngine::Helm,
@@ -239,7 +242,8 @@ pub fn parse(text: &str, display: &str, known_rules: &[&str]) -> Result<Config, 
                     _ => {
                         return Err(err(
                             doc.span(v),
-                            "`deploy-engine` must be one of flux, argocd, helm, kubectl".into(),
+                            "`deploy-engine` must be one of auto, flux, argocd, helm, kubectl"
+                                .into(),
                         ));
                     }
                 }
@@ -466,6 +470,8 @@ mod tests {
     fn empty_config_is_defaults() {
         let c = parse("# nothing\n", "c.yaml", KNOWN).unwrap();
         assert!(c.rules.is_empty());
+        assert_eq!(c.deploy_engine, DeployEngine::Auto);
+        let c = parse("deploy-engine: flux\n", "c.yaml", KNOWN).unwrap();
         assert_eq!(c.deploy_engine, DeployEngine::Flux);
     }
 }

@@ -3,8 +3,10 @@
 
 pub mod config;
 pub mod discover;
+pub mod evidence;
 pub(crate) mod migration;
 pub(crate) mod secrets;
+pub mod template;
 
 use crate::base::diagnostic::{Diagnostic, FileId, Fix, Loc, ObjectId, ObjectRef, Severity};
 use crate::base::source::SourceFile;

@@ -69,6 +69,12 @@ pub fn render(report: &Report) -> String {
             "infos": report.count(Severity::Info),
         },
         "diagnostics": report.diagnostics.iter().map(|d| diagnostic(report, d)).collect::<Vec<_>>(),
+        "engines": report.engines.iter().map(|e| json!({
+            "build": e.build,
+            "engine": e.engine,
+            "evident": e.evident,
+            "reason": e.why,
+        })).collect::<Vec<_>>(),
     });
     // Only when there are some, so that a run without bugs reads as it always has.
     if !report.internal.is_empty() {

@@ -7,6 +7,7 @@
 //! substitution are evaluated natively, and every evaluated value remembers the node it came
 //! from and the node (replacement, images entry, substitution) that wrote it.
 
+pub mod engine;
 pub(crate) mod kustomize;
 pub(crate) mod resolve;
 pub(crate) mod workspace;

@@ -19,6 +19,8 @@ pub struct WorkspaceOptions {
     /// Directories the user named: a kustomization there is a build of its own even when
     /// another linted kustomization includes it (normalised, absolute).
     pub explicit_builds: Vec<std::path::PathBuf>,
+    /// What the repository shows about how it is deployed (None: not scanned).
+    pub repo: Option<crate::model::evidence::RepoEvidence>,
 }
 
 /// Everything a run reads: files, objects and the contexts kustomize and Flux build from them.
@@ -29,7 +31,10 @@ pub struct Workspace {
     pub contexts: Vec<Context>,
     pub fluxes: Vec<FluxKustomization>,
     pub replacement_issues: Vec<ReplacementIssue>,
+    /// The configured engine (`Auto`: decided per build, see `engines`).
     pub deploy_engine: DeployEngine,
+    /// The engine each context is applied by, and why, by context index.
+    pub engines: Vec<crate::render::engine::Verdict>,
     pub options: WorkspaceOptions,
     /// Contexts whose evaluation failed on a bug (the others are complete).
     pub internal: Vec<crate::base::internal::InternalError>,
@@ -70,6 +75,18 @@ impl Workspace {
         for (i, c) in contexts.iter_mut().enumerate() {
             c.index = i;
         }
+        let engines = contexts
+            .iter()
+            .map(|c| {
+                crate::render::engine::decide(
+                    options.deploy_engine,
+                    options.repo.as_ref(),
+                    &files,
+                    &objects,
+                    c,
+                )
+            })
+            .collect();
         let file_keys: Vec<std::path::PathBuf> =
             files.iter().map(crate::render::file_key).collect();
         let by_key = file_keys
@@ -98,6 +115,7 @@ impl Workspace {
             replacement_issues,
             internal,
             parts,
+            engines,
             deploy_engine: options.deploy_engine,
             options,
         }
@@ -153,6 +171,31 @@ impl Workspace {
             .iter()
             .find(|c| c.root == Some(k))
             .or_else(|| self.contexts.iter().find(|c| c.kustomizations.contains(&k)))
+    }
+
+    /// The engine that applies a context, and why.
+    pub fn engine(&self, context: &Context) -> &crate::render::engine::Verdict {
+        static FALLBACK: std::sync::OnceLock<crate::render::engine::Verdict> =
+            std::sync::OnceLock::new();
+        self.engines
+            .get(context.index)
+            .unwrap_or_else(|| FALLBACK.get_or_init(Default::default))
+    }
+
+    /// The engine that applies an object: of the builds that include it, an evident one before
+    /// the fallback, Flux first (its rules are the strictest), then by context order.
+    pub fn engine_of(&self, obj: ObjectId) -> crate::render::engine::Verdict {
+        let verdicts = || {
+            self.context_ids_of(obj)
+                .iter()
+                .filter_map(|&c| self.engines.get(c))
+        };
+        let mut v = verdicts()
+            .min_by_key(|v| (!v.evident, v.engine))
+            .cloned()
+            .unwrap_or_else(|| crate::render::engine::decide_alone(self.deploy_engine));
+        v.substituted = verdicts().any(|v| v.substituted);
+        v
     }
 
     /// The file at a normalised absolute path.

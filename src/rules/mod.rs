@@ -87,6 +87,8 @@ pub struct RuleMeta {
     pub severity: Severity,
     pub category: Category,
     pub summary: &'static str,
+    /// What the rule needs to see before it speaks: the deploy engine, the evidence.
+    pub evidence: &'static str,
     /// Whether the rule's findings come with fixes.
     pub fix: FixAvailability,
     /// The rule page, `rules/<name>.md`.
@@ -173,8 +175,14 @@ impl<'a> ObjectCx<'a> {
         crate::yaml::edit::Editor::new(&self.file.source.text, self.doc, self.obj.file)
     }
 
+    /// The engine that applies this object (configured, or decided from the repository).
     pub(crate) fn deploy_engine(&self) -> DeployEngine {
-        self.ws.deploy_engine
+        self.engine().engine
+    }
+
+    /// The engine that applies this object, whether it is evident, and why.
+    pub(crate) fn engine(&self) -> crate::render::engine::Verdict {
+        self.ws.engine_of(self.obj.id)
     }
 
     pub(crate) fn loc_of(&self, node: NodeId) -> Loc {

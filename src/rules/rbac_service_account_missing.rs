@@ -96,7 +96,14 @@ fn unknown_namespace(cx: &ContextCx<'_>, r: &Rendered) -> bool {
 }
 
 impl RbacServiceAccountMissing {
-    fn pods(&self, cx: &ContextCx<'_>, acc: &Accounts, out: &mut Vec<Diagnostic>) {
+    /// `bound`: the ServiceAccounts (namespace, name) the build's bindings name as subjects.
+    fn pods(
+        &self,
+        cx: &ContextCx<'_>,
+        acc: &Accounts,
+        bound: &BTreeSet<(String, String)>,
+        out: &mut Vec<Diagnostic>,
+    ) {
         for r in &cx.context.rendered {
             let Some(spec) = links::pod_spec(r) else {
                 continue;
@@ -119,6 +126,12 @@ impl RbacServiceAccountMissing {
             };
             let ns = cx.env().namespace(cx.context, r);
             if v.text.is_empty() || acc.has(&ns, &v.text) {
+                continue;
+            }
+            // Evidence that this build should define it: it binds RBAC to that name, or it
+            // defines ServiceAccounts for its pods. Otherwise the account comes from
+            // elsewhere (another application, a parent kustomization, the platform).
+            if acc.defined.is_empty() && !bound.contains(&(ns.clone(), v.text.clone())) {
                 continue;
             }
             let Some(d) = cx.diag_written(
@@ -161,6 +174,7 @@ impl RbacServiceAccountMissing {
                 let Some(ns) = b.subject_namespace(s) else {
                     continue;
                 };
+                // Binding RBAC to the name is itself the evidence that the build means it.
                 if !nss.contains(&ns) || acc.has(&ns, &s.name.text) {
                     continue;
                 }
@@ -324,8 +338,19 @@ impl Rule for RbacServiceAccountMissing {
         {
             return;
         }
-        self.pods(cx, &acc, out);
-        let (Ok(bs), Ok(rs)) = (bindings(cx.ws, cx.context), roles(cx.ws, cx.context)) else {
+        let (bs, rs) = (bindings(cx.ws, cx.context), roles(cx.ws, cx.context));
+        let bound: BTreeSet<(String, String)> = bs
+            .iter()
+            .flatten()
+            .flat_map(|b| {
+                b.subjects
+                    .iter()
+                    .filter(|s| s.kind == "ServiceAccount")
+                    .filter_map(|s| Some((b.subject_namespace(s)?, s.name.text.clone())))
+            })
+            .collect();
+        self.pods(cx, &acc, &bound, out);
+        let (Ok(bs), Ok(rs)) = (bs, rs) else {
             return;
         };
         self.subjects(cx, &acc, &bs, out);
@@ -411,6 +436,18 @@ mod tests {
             "did you mean ServiceAccount `myapp-service`?"
         );
         assert_eq!(located(&files, &d[0].related[0].loc), "myapp-service");
+        // A build that neither defines ServiceAccounts nor binds RBAC to the name runs its
+        // pods as an account that comes from elsewhere (hermes' `hermes`): nothing to say.
+        let files = [("k/deploy.yaml", deploy("      serviceAccountName: hermes\n"))];
+        assert!(run(RULE, &files).is_empty());
+        // Binding RBAC to that name shows the build means to define it.
+        let files = [
+            ("k/deploy.yaml", deploy("      serviceAccountName: myapp\n")),
+            ("k/role.yaml", ROLE.to_string()),
+            ("k/rb.yaml", binding("{kind: ServiceAccount, name: myapp}", TO_ROLE)),
+        ];
+        let d = run(RULE, &files);
+        assert_eq!(d.len(), 2, "{d:?}");
         // Defined, but in another namespace.
         let files = [
             ("k/deploy.yaml", deploy("      serviceAccountName: myapp\n")),

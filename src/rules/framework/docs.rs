@@ -83,15 +83,18 @@ pub(crate) fn what_it_checks(page: &str) -> Option<String> {
 
 /// The README's rules table, generated from the pages (a test keeps README.md equal to it).
 pub fn readme_table() -> String {
-    let mut s = String::from("| rule | default | fix | finds |\n|---|---|---|---|\n");
+    let mut s = String::from(
+        "| rule | default | fix | finds | speaks only with (engine, evidence) |\n|---|---|---|---|---|\n",
+    );
     for rule in crate::rules::REGISTRY {
         let m = rule.meta();
         s.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} |\n",
             m.name,
             m.severity.as_str(),
             m.fix.as_str(),
-            m.summary.replace('|', "\\|")
+            m.summary.replace('|', "\\|"),
+            m.evidence.replace('|', "\\|")
         ));
     }
     s
