@@ -849,14 +849,21 @@ fn attribute_builds(
         }
         out.push(d);
     }
-    per_build.sort_by(|(a, ai), (b, bi)| {
-        (a.sort_key(), format!("{a:?}"), ai).cmp(&(b.sort_key(), format!("{b:?}"), bi))
-    });
+    per_build.sort_by(|(a, ai), (b, bi)| (a.sort_key(), ai).cmp(&(b.sort_key(), bi)));
+    // Equal findings share a sort key: each run of one key (a handful at most) is grouped by
+    // equality.
     let mut groups: Vec<(Diagnostic, Vec<usize>)> = Vec::new();
+    let mut run_start = 0;
     for (d, ci) in per_build {
-        match groups.last_mut() {
-            Some((last, cs)) if *last == d => cs.push(ci),
-            _ => groups.push((d, vec![ci])),
+        if groups
+            .get(run_start)
+            .is_some_and(|(first, _)| first.sort_key() != d.sort_key())
+        {
+            run_start = groups.len();
+        }
+        match groups[run_start..].iter_mut().find(|(g, _)| *g == d) {
+            Some((_, cs)) => cs.push(ci),
+            None => groups.push((d, vec![ci])),
         }
     }
     for (mut d, shown) in groups {
