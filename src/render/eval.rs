@@ -71,6 +71,7 @@ impl ReplacementIssue {
         match self.issue {
             Issue::TargetUnmatched => IssueKind::Unmatched,
             Issue::TargetRegexOnly { .. } => IssueKind::RegexOnly,
+            Issue::BuildFailed(_) => IssueKind::BuildFailed,
             _ => IssueKind::Invalid,
         }
     }
@@ -101,6 +102,8 @@ pub enum Issue {
     TargetUnmatched,
     /// A target select with this name matches only as a regular expression.
     TargetRegexOnly { name: String },
+    /// A patch kustomize fails to apply, with kustomize's own error text.
+    BuildFailed(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +114,8 @@ pub enum IssueKind {
     Unmatched,
     /// Matches only when names are read as regular expressions (kustomize 5.8+).
     RegexOnly,
+    /// Something other than a replacement (a patch) makes kustomize build fail.
+    BuildFailed,
 }
 
 /// Read access to rendered values: overrides first, then the manifest, then Flux substitution.
@@ -129,19 +134,47 @@ impl<'a> Env<'a> {
         )
     }
 
-    /// The raw node at `path` in a rendered object's manifest.
+    /// The raw node at `path` in a rendered object's manifest, when the object is read from
+    /// its manifest (not materialized by a patch: see `exists` and `loc`).
     pub fn node(&self, r: &Rendered, p: &[Step]) -> Option<(FileId, &'a Document, NodeId)> {
         let Source::Object(o) = r.source else {
             return None;
         };
+        if r.tree.is_some() {
+            return None;
+        }
         let (doc, root, file) = self.doc_of(o);
         path::node_at(doc, root, p).map(|n| (file, doc, n))
+    }
+
+    /// Whether the rendered object has a field at `path` (a transformer's override, the
+    /// patched tree, or the manifest).
+    pub fn exists(&self, r: &Rendered, p: &[Step]) -> bool {
+        r.overrides.contains_key(p)
+            || match &r.tree {
+                Some(t) => t.at(p).is_some(),
+                None => self.node(r, p).is_some(),
+            }
+    }
+
+    /// Where the field at `path` is written: the manifest's node, or the patch that wrote it.
+    pub fn loc(&self, r: &Rendered, p: &[Step]) -> Option<Loc> {
+        match &r.tree {
+            Some(t) => t.at(p).and_then(|n| n.loc),
+            None => self.node(r, p).map(|(file, doc, n)| Loc {
+                file,
+                span: doc.span(n),
+            }),
+        }
     }
 
     /// The value at `path` before Flux substitution.
     pub fn raw_value(&self, r: &Rendered, p: &[Step]) -> Option<Value> {
         if let Some(v) = r.overrides.get(p) {
             return Some(v.clone());
+        }
+        if let Some(t) = &r.tree {
+            return t.at(p).and_then(super::tree::Node::value);
         }
         let (file, doc, n) = self.node(r, p)?;
         let text = doc.string(n)?;
@@ -204,8 +237,40 @@ impl<'a> Env<'a> {
             .unwrap_or_else(|| "default".into())
     }
 
+    /// A kustomize field path resolved in the rendered object (its patched tree when a patch
+    /// changed it).
+    pub fn resolve_path(
+        &self,
+        r: &Rendered,
+        field_path: &str,
+        create: bool,
+    ) -> Result<Vec<Concrete>, PathError> {
+        match (&r.tree, r.source) {
+            (Some(t), _) => {
+                let text = t.to_yaml(&|_| None);
+                let parsed = crate::yaml::parse(&text, crate::yaml::Limits::default());
+                match parsed.docs.first() {
+                    Some(d) => path::resolve(d, d.root, field_path, create),
+                    None => Err(PathError::NoField {
+                        field_path: field_path.to_string(),
+                    }),
+                }
+            }
+            (None, Source::Object(o)) => {
+                let (doc, root, _) = self.doc_of(o);
+                path::resolve(doc, root, field_path, create)
+            }
+            (None, Source::Generated(..)) => Err(PathError::NoField {
+                field_path: field_path.to_string(),
+            }),
+        }
+    }
+
     /// Number of elements of a sequence in the manifest.
     pub fn len(&self, r: &Rendered, p: &[Step]) -> usize {
+        if let Some(t) = &r.tree {
+            return t.at(p).map(|n| n.items().len()).unwrap_or(0);
+        }
         self.node(r, p)
             .map(|(_, d, n)| d.items(n).len())
             .unwrap_or(0)
@@ -646,6 +711,7 @@ impl<'a> Evaluator<'a> {
             }),
             overrides: BTreeMap::new(),
             patched: false,
+            tree: None,
             name_hash: false,
             name_replaced: false,
         }
@@ -787,6 +853,7 @@ impl<'a> Evaluator<'a> {
                         .and_then(|n| doc.str(n).map(|s| Value::literal(s, loc(n)))),
                     overrides: BTreeMap::new(),
                     patched: false,
+                    tree: None,
                     name_hash: !no_hash,
                     name_replaced: false,
                 };
@@ -820,22 +887,11 @@ impl<'a> Evaluator<'a> {
             file: kfile,
             span: doc.span(n),
         };
+        self.patches(kfile, doc, built, false);
         if let Some(n) = doc.get(doc.root, "namespace")
             && let Some(ns) = doc.str(n)
         {
             self.set_namespace(ns, loc(n), &mut built.rendered);
-        }
-        if ["patches", "patchesStrategicMerge", "patchesJson6902"]
-            .iter()
-            .any(|k| doc.get(doc.root, k).is_some())
-        {
-            built.unknown.push(format!(
-                "{}: patches are not evaluated",
-                self.env.files[kfile as usize].source.display
-            ));
-            for r in &mut built.rendered {
-                r.patched = true;
-            }
         }
         let prefix = doc
             .get(doc.root, "namePrefix")
@@ -860,6 +916,7 @@ impl<'a> Evaluator<'a> {
                 .collect();
             self.rename_all(renames, "namePrefix/nameSuffix", &mut built.rendered);
         }
+        self.patches(kfile, doc, built, true);
         if let Some(images) = doc.get(doc.root, "images") {
             for &img in doc.items(images) {
                 self.apply_image(doc, img, loc(img), &mut built.rendered);
@@ -1225,12 +1282,11 @@ impl<'a> Evaluator<'a> {
             r.namespace.clone()
         } else {
             let concrete = match r.source {
-                Source::Object(o) => {
-                    let (doc, root, _) = self.env.doc_of(o);
-                    path::resolve(doc, root, &src.field_path, false)
-                        .ok()
-                        .and_then(|mut v| v.pop())
-                }
+                Source::Object(_) => self
+                    .env
+                    .resolve_path(r, &src.field_path, false)
+                    .ok()
+                    .and_then(|mut v| v.pop()),
                 Source::Generated(..) => Some(
                     kustomize::split_field_path(&src.field_path)
                         .into_iter()
@@ -1309,10 +1365,7 @@ impl<'a> Evaluator<'a> {
             return;
         }
         let concrete = match r.source {
-            Source::Object(o) => {
-                let (odoc, root, _) = self.env.doc_of(o);
-                path::resolve(odoc, root, fp, t.create)
-            }
+            Source::Object(_) => self.env.resolve_path(r, fp, t.create),
             Source::Generated(..) => Ok(vec![
                 kustomize::split_field_path(fp)
                     .into_iter()
@@ -1449,5 +1502,457 @@ mod tests {
         assert_eq!(waits[0].mode(), Some("job-wr"));
         assert_eq!(waits[0].target.as_ref().unwrap().text, "app-migration-v1");
         assert_eq!(waits[0].namespace, "db");
+    }
+}
+
+/// A patch target (`patches[].target`): every field an anchored regular expression, as
+/// kustomize's `SelectorRegex` reads it.
+struct PatchTarget {
+    group: Option<String>,
+    version: Option<String>,
+    kind: Option<String>,
+    name: Option<String>,
+    namespace: Option<String>,
+    labels: Option<String>,
+    annotations: Option<String>,
+}
+
+fn regex_match(want: &Option<String>, have: &str) -> bool {
+    match want.as_deref().filter(|w| !w.is_empty()) {
+        None => true,
+        Some(w) => {
+            w == have || regex::Regex::new(&format!("^(?:{w})$")).is_ok_and(|re| re.is_match(have))
+        }
+    }
+}
+
+impl PatchTarget {
+    fn read(doc: &Document, n: NodeId) -> PatchTarget {
+        let s = |k: &str| doc.get_str(n, k).map(str::to_string);
+        PatchTarget {
+            group: s("group"),
+            version: s("version"),
+            kind: s("kind"),
+            name: s("name"),
+            namespace: s("namespace"),
+            labels: s("labelSelector"),
+            annotations: s("annotationSelector"),
+        }
+    }
+}
+
+/// One patch of a kustomization as read: its documents (a JSON patch is one list).
+struct PatchEntry {
+    /// The node to report at, in the kustomization.
+    node: NodeId,
+    docs: Vec<super::tree::Node>,
+    json: bool,
+    target: Option<PatchTarget>,
+    allow_name_change: bool,
+    allow_kind_change: bool,
+}
+
+/// Map spans of a document parsed from a block scalar's text to the kustomization file.
+fn remap_inline(
+    text: &str,
+    doc: &Document,
+    scalar: NodeId,
+    node: &mut super::tree::Node,
+    file: FileId,
+) {
+    use crate::base::source::Span;
+    let span = doc.span(scalar);
+    let style = match &doc.node(doc.resolve(scalar)).kind {
+        crate::yaml::Kind::Scalar { style, .. } => *style,
+        _ => crate::yaml::Style::Plain,
+    };
+    let whole = Loc { file, span };
+    let block = matches!(
+        style,
+        crate::yaml::Style::Literal | crate::yaml::Style::Folded
+    );
+    // File offsets of the block's content lines, after its indentation.
+    let mut lines: Vec<usize> = Vec::new();
+    if block && let Some(nl) = text.get(span.start as usize..).and_then(|t| t.find('\n')) {
+        let first = span.start as usize + nl + 1;
+        let body = &text[first..(span.end as usize).max(first).min(text.len())];
+        let indent = body
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.len() - l.trim_start_matches(' ').len())
+            .unwrap_or(0);
+        let mut at = first;
+        for l in text[first..].split_inclusive('\n') {
+            lines.push(at + indent.min(l.len()));
+            at += l.len();
+        }
+    }
+    let content: String = doc.str(scalar).unwrap_or("").to_string();
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(content.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let map = |l: Option<Loc>| -> Option<Loc> {
+        let l = l?;
+        if lines.is_empty() {
+            return Some(whole);
+        }
+        let conv = |b: u32| -> Option<usize> {
+            let b = b as usize;
+            let line = starts.partition_point(|&s| s <= b).checked_sub(1)?;
+            Some(lines.get(line)? + (b - starts[line]))
+        };
+        match (conv(l.span.start), conv(l.span.end)) {
+            (Some(s), Some(e)) if s <= e && e <= text.len() => Some(Loc {
+                file,
+                span: Span::new(s, e),
+            }),
+            _ => Some(whole),
+        }
+    };
+    fn walk(n: &mut super::tree::Node, map: &dyn Fn(Option<Loc>) -> Option<Loc>, depth: usize) {
+        n.loc = map(n.loc);
+        n.key_loc = map(n.key_loc);
+        if depth > 200 {
+            return;
+        }
+        match &mut n.data {
+            super::tree::Data::Map(es) => es.iter_mut().for_each(|(_, v)| walk(v, map, depth + 1)),
+            super::tree::Data::Seq(is) => is.iter_mut().for_each(|v| walk(v, map, depth + 1)),
+            super::tree::Data::Scalar(..) => {}
+        }
+    }
+    walk(node, &map, 0);
+}
+
+/// Kustomize's id of a patch, as its error messages print it: `Deployment.v1.apps/web.[noNs]`.
+fn patch_id(p: &super::tree::Node) -> String {
+    let s = |path: &[&str]| {
+        p.at(&path::keys(path))
+            .and_then(super::tree::Node::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let av = s(&["apiVersion"]);
+    let (group, version) = match av.split_once('/') {
+        Some((g, v)) => (g.to_string(), v.to_string()),
+        None => ("[noGrp]".to_string(), av.clone()),
+    };
+    let ns = s(&["metadata", "namespace"]);
+    format!(
+        "{}.{}.{}/{}.{}",
+        s(&["kind"]),
+        version,
+        group,
+        s(&["metadata", "name"]),
+        if ns.is_empty() { "[noNs]".into() } else { ns }
+    )
+}
+
+impl Evaluator<'_> {
+    /// The patches of one kustomization: `patchesStrategicMerge` and `patches` (`json6902`
+    /// false), or `patchesJson6902` (true), in kustomize's transformer order.
+    fn patches(&self, kfile: FileId, doc: &Document, built: &mut Built, json6902: bool) {
+        let mut entries = Vec::new();
+        let keys: &[&str] = if json6902 {
+            &["patchesJson6902"]
+        } else {
+            &["patchesStrategicMerge", "patches"]
+        };
+        for key in keys {
+            let Some(list) = doc.get(doc.root, key) else {
+                continue;
+            };
+            for &e in doc.items(list) {
+                match self.read_patch(kfile, doc, e, *key == "patchesStrategicMerge", built) {
+                    Some(p) => entries.push(p),
+                    None => {
+                        // Not readable here: only what it targets becomes unknown.
+                        let target = doc.get(e, "target").map(|t| PatchTarget::read(doc, t));
+                        for r in &mut built.rendered {
+                            if target.as_ref().is_none_or(|t| self.selects(t, r)) {
+                                r.patched = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for p in entries {
+            if let Err(message) = self.apply_patch(&p, built) {
+                built.issues.push(ReplacementIssue {
+                    kustomization: kfile,
+                    node: p.node,
+                    issue: Issue::BuildFailed(message),
+                });
+                return;
+            }
+        }
+    }
+
+    fn read_patch(
+        &self,
+        kfile: FileId,
+        doc: &Document,
+        e: NodeId,
+        legacy_smp: bool,
+        built: &mut Built,
+    ) -> Option<PatchEntry> {
+        let text = &self.env.files[kfile as usize].source.text;
+        let (inline, file_path) = if legacy_smp {
+            // An entry is a path, or an inline patch (text with a newline or a mapping).
+            match doc.str(e) {
+                Some(s) if s.contains('\n') || s.trim_start().starts_with('{') => (Some(e), None),
+                Some(s) => (None, Some(s.to_string())),
+                None => (None, None),
+            }
+        } else {
+            (
+                doc.get(e, "patch"),
+                doc.get_str(e, "path").map(str::to_string),
+            )
+        };
+        let mut docs = Vec::new();
+        if let Some(n) = inline {
+            let parsed = crate::yaml::parse(doc.str(n)?, crate::yaml::Limits::default());
+            for d in &parsed.docs {
+                let mut t = super::tree::Node::from_doc(d, d.root, kfile);
+                remap_inline(text, doc, n, &mut t, kfile);
+                docs.push(t);
+            }
+        } else if let Some(p) = file_path {
+            let key = normalize(&self.dir_of(kfile).join(&p));
+            let Some(&f) = self.files_by_key.get(&key) else {
+                built.unknown.push(format!(
+                    "patch `{p}` of {} is not among the linted files",
+                    self.env.files[kfile as usize].source.display
+                ));
+                return None;
+            };
+            built.files.insert(f);
+            for d in &self.env.files[f as usize].docs {
+                docs.push(super::tree::Node::from_doc(d, d.root, f));
+            }
+        } else if !legacy_smp && doc.is_map(e) {
+            return None;
+        } else {
+            // `patchesStrategicMerge` entry written as a mapping.
+            docs.push(super::tree::Node::from_doc(doc, e, kfile));
+        }
+        docs.retain(|d| !d.is_null());
+        let json = docs
+            .first()
+            .is_some_and(|d| matches!(d.data, super::tree::Data::Seq(_)));
+        let opt = |k: &str| {
+            doc.at(e, &[Seg::Key("options"), Seg::Key(k)])
+                .and_then(|n| doc.str(n))
+                == Some("true")
+        };
+        Some(PatchEntry {
+            node: e,
+            docs,
+            json,
+            target: doc.get(e, "target").map(|t| PatchTarget::read(doc, t)),
+            allow_name_change: opt("allowNameChange"),
+            allow_kind_change: opt("allowKindChange"),
+        })
+    }
+
+    /// Labels or annotations of a rendered object.
+    fn meta_map(&self, r: &Rendered, field: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let base = path::keys(&["metadata", field]);
+        match (&r.tree, r.source) {
+            (Some(t), _) => {
+                if let Some(super::tree::Data::Map(es)) = t.at(&base).map(|n| &n.data) {
+                    for (k, v) in es {
+                        out.insert(k.clone(), v.as_str().unwrap_or("").to_string());
+                    }
+                }
+            }
+            (None, Source::Object(o)) => {
+                let (doc, root, _) = self.env.doc_of(o);
+                if let Some(m) = path::node_at(doc, root, &base) {
+                    for (k, v) in doc.entries(m) {
+                        if let Some(k) = doc.str(k) {
+                            out.insert(k.to_string(), doc.str(v).unwrap_or("").to_string());
+                        }
+                    }
+                }
+            }
+            (None, Source::Generated(..)) => {}
+        }
+        for (p, v) in &r.overrides {
+            if p.len() == 3 && p.starts_with(&base) {
+                if let Step::Key(k) = &p[2] {
+                    out.insert(k.clone(), v.text.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a patch target selects a rendered object: its current or original name and
+    /// namespace, as kustomize's `Select` tries both.
+    fn selects(&self, t: &PatchTarget, r: &Rendered) -> bool {
+        let (group, version) = match r.api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", r.api_version.as_str()),
+        };
+        if !regex_match(&t.group, group)
+            || !regex_match(&t.version, version)
+            || !regex_match(&t.kind, &r.kind)
+        {
+            return false;
+        }
+        let original = r.previous_names.first().unwrap_or(&r.name.text);
+        if !regex_match(&t.name, original) && !regex_match(&t.name, &r.name.text) {
+            return false;
+        }
+        let current_ns = r
+            .namespace
+            .as_ref()
+            .map(|v| v.text.as_str())
+            .unwrap_or("default");
+        let original_ns = match r.source {
+            Source::Object(o) => self.env.objects[o as usize].namespace.as_deref(),
+            Source::Generated(..) => None,
+        }
+        .unwrap_or("default");
+        if !regex_match(&t.namespace, current_ns) && !regex_match(&t.namespace, original_ns) {
+            return false;
+        }
+        let sel = |s: &Option<String>, field: &str| {
+            s.as_deref().is_none_or(|s| {
+                s.is_empty() || kustomize::selector_matches(s, &self.meta_map(r, field))
+            })
+        };
+        sel(&t.labels, "labels") && sel(&t.annotations, "annotations")
+    }
+
+    /// The objects a strategic merge patch without a target names (by any of their names).
+    fn by_id(&self, p: &super::tree::Node, rendered: &[Rendered]) -> Vec<usize> {
+        let s = |path: &[&str]| p.at(&path::keys(path)).and_then(super::tree::Node::as_str);
+        let (Some(kind), Some(name)) = (s(&["kind"]), s(&["metadata", "name"])) else {
+            return Vec::new();
+        };
+        let av = s(&["apiVersion"]).unwrap_or("");
+        let ns = s(&["metadata", "namespace"]);
+        rendered
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.kind == kind
+                    && (av.is_empty() || r.api_version == av)
+                    && (r.name.text == name || r.previous_names.iter().any(|n| n == name))
+                    && ns.is_none_or(|ns| {
+                        r.namespace.as_ref().is_some_and(|v| v.text == ns)
+                            || matches!(r.source, Source::Object(o)
+                                if self.env.objects[o as usize].namespace.as_deref() == Some(ns))
+                    })
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn apply_patch(&self, p: &PatchEntry, built: &mut Built) -> Result<(), String> {
+        use super::tree::Node;
+        if p.json {
+            let ops = super::patch::read_ops(&p.docs[0])?;
+            let Some(t) = &p.target else {
+                return Err("must specify a target for JSON patch".into());
+            };
+            for i in 0..built.rendered.len() {
+                if !self.selects(t, &built.rendered[i]) {
+                    continue;
+                }
+                let mut tree = self.materialized(&mut built.rendered[i]);
+                super::patch::json6902(&mut tree, &ops)?;
+                self.settle(&mut built.rendered[i], tree, true, true);
+            }
+            return Ok(());
+        }
+        let mut deleted = BTreeSet::new();
+        for patch in &p.docs {
+            let selected = match &p.target {
+                Some(t) => (0..built.rendered.len())
+                    .filter(|&i| self.selects(t, &built.rendered[i]))
+                    .collect(),
+                None => {
+                    let found = self.by_id(patch, &built.rendered);
+                    if found.is_empty() {
+                        let id = patch_id(patch);
+                        return Err(format!(
+                            "no resource matches strategic merge patch \"{id}\": no matches for Id {id}; failed to find unique target for patch {id}"
+                        ));
+                    }
+                    found
+                }
+            };
+            let mut patch: Node = patch.clone();
+            if !(p.allow_name_change && p.target.is_some())
+                && let Some(m) = patch.get_mut("metadata")
+            {
+                m.remove("name");
+            }
+            if let Some(m) = patch.get_mut("metadata") {
+                m.remove("namespace");
+            }
+            if !p.allow_kind_change {
+                patch.remove("kind");
+                patch.remove("apiVersion");
+            }
+            for i in selected {
+                let r = &mut built.rendered[i];
+                let schema = super::patch::has_schema(&r.api_version);
+                let mut tree = self.materialized(r);
+                if !super::patch::strategic_merge(&mut tree, &patch, &r.kind, schema) {
+                    deleted.insert(i);
+                    continue;
+                }
+                self.settle(r, tree, p.allow_name_change, p.allow_kind_change);
+            }
+        }
+        if !deleted.is_empty() {
+            let mut i = 0;
+            built.rendered.retain(|_| {
+                i += 1;
+                !deleted.contains(&(i - 1))
+            });
+        }
+        Ok(())
+    }
+
+    /// The object as a tree with the overrides so far folded in.
+    fn materialized(&self, r: &mut Rendered) -> super::tree::Node {
+        let t = super::tree::materialize(&self.env, r);
+        r.overrides.clear();
+        t
+    }
+
+    /// Keep a patched tree, and follow a name or kind it changed.
+    fn settle(&self, r: &mut Rendered, tree: super::tree::Node, name: bool, kind: bool) {
+        let s = |path: &[&str]| tree.at(&path::keys(path)).and_then(|n| n.value());
+        if name
+            && let Some(v) = s(&["metadata", "name"])
+            && v.text != r.name.text
+        {
+            r.previous_names
+                .push(std::mem::replace(&mut r.name, v).text);
+        }
+        if let Some(v) = s(&["metadata", "namespace"])
+            && r.namespace.as_ref().is_none_or(|n| n.text != v.text)
+            && v.via.is_some()
+        {
+            r.namespace = Some(v);
+        }
+        if kind {
+            if let Some(k) = s(&["kind"]) {
+                r.kind = k.text;
+            }
+            if let Some(a) = s(&["apiVersion"]) {
+                r.api_version = a.text;
+            }
+        }
+        r.tree = Some(Box::new(tree));
     }
 }

@@ -14,7 +14,9 @@ pub(crate) mod workspace;
 mod eval;
 mod flux;
 pub(crate) mod links;
+pub(crate) mod patch;
 pub mod path;
+pub mod tree;
 
 pub use eval::{
     CLUSTER_SCOPED, ContextMode, DEFAULT_MAX_CONTEXT_OBJECTS, Env, Issue, IssueKind,
@@ -69,8 +71,12 @@ pub struct Rendered {
     pub namespace: Option<Value>,
     /// Values written by transformers, by concrete path (`spec.template.spec.containers[0].image`).
     pub overrides: BTreeMap<path::Concrete, Value>,
-    /// Fields a patch may change, which we do not evaluate.
+    /// Fields a patch may change, which we do not evaluate (a patch file that is not among
+    /// the linted files); patches that are evaluated leave this false.
     pub patched: bool,
+    /// The object as an owned tree, once a patch changed it (overrides are folded into it when
+    /// it is made; later transformers write overrides on top again).
+    pub tree: Option<Box<tree::Node>>,
     /// A generated object whose name gets a content hash at the end of the build.
     pub name_hash: bool,
     /// A replacement wrote into the name at some stage of the build.
