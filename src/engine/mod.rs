@@ -825,6 +825,61 @@ impl AsFinding for crate::base::internal::InternalError {
     }
 }
 
+/// `kube-migrate-lint build DIR`: the YAML stream kustomize renders for the kustomization in
+/// `dir`, or kustomize's own error texts when kustomize refuses the build.
+pub fn build(dir: &std::path::Path, provenance: bool) -> Result<String, Vec<String>> {
+    let kustomization = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+        .ok_or_else(|| vec![format!("no kustomization file in {}", dir.display())])?;
+    let files: Vec<PathBuf> = crate::render::resolve::closure(&kustomization)
+        .into_iter()
+        .collect();
+    let root = kustomization
+        .canonicalize()
+        .map_err(|e| vec![format!("{}: {e}", kustomization.display())])?;
+    let settings = Settings {
+        path_names: std::env::current_dir()
+            .map(|d| discover::PathNames::relative_to(&d))
+            .unwrap_or_default(),
+        ..Settings::default()
+    };
+    let read = read_paths(&files, None, &Excludes::default(), &settings);
+    if !read.errors.is_empty() {
+        return Err(read.errors);
+    }
+    let (ws, _, _) = load_workspace(read.inputs, &settings);
+    let cx = ws
+        .contexts
+        .iter()
+        .find(|c| {
+            c.root.is_some_and(|f| {
+                ws.files[f as usize]
+                    .source
+                    .path
+                    .as_deref()
+                    .and_then(|p| p.canonicalize().ok())
+                    .as_deref()
+                    == Some(root.as_path())
+            })
+        })
+        .ok_or_else(|| vec![format!("{} is not a build", dir.display())])?;
+    let errors: Vec<String> = ws
+        .replacement_issues
+        .iter()
+        .filter(|i| cx.kustomizations.contains(&i.kustomization))
+        .filter_map(|i| match &i.issue {
+            crate::render::Issue::BuildFailed(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(crate::render::build::print(&ws, cx, provenance))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

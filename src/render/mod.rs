@@ -11,6 +11,7 @@ pub(crate) mod kustomize;
 pub(crate) mod resolve;
 pub(crate) mod workspace;
 
+pub mod build;
 mod eval;
 mod flux;
 pub(crate) mod links;

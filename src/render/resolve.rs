@@ -63,6 +63,25 @@ pub fn closure(kustomization: &Path) -> BTreeSet<PathBuf> {
         let Some(doc) = parsed.docs.first() else {
             continue;
         };
+        // Patch files are read by the build too (a path entry, never an inline patch).
+        let mut patch_paths: Vec<&str> = Vec::new();
+        for key in ["patches", "patchesJson6902"] {
+            for &item in doc.get(doc.root, key).map(|l| doc.items(l)).unwrap_or(&[]) {
+                patch_paths.extend(doc.get_str(item, "path"));
+            }
+        }
+        for &item in doc
+            .get(doc.root, "patchesStrategicMerge")
+            .map(|l| doc.items(l))
+            .unwrap_or(&[])
+        {
+            patch_paths.extend(doc.str(item).filter(|s| !s.contains('\n')));
+        }
+        for entry in patch_paths {
+            if let Ok(c) = dir.join(entry).canonicalize() {
+                out.insert(c);
+            }
+        }
         for key in ["resources", "bases", "components"] {
             let Some(list) = doc.get(doc.root, key) else {
                 continue;
