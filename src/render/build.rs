@@ -53,7 +53,10 @@ fn order_key(r: &Rendered) -> (usize, String, String, String) {
     (
         rank,
         format!("{group}_{version}_{}", r.kind),
-        r.namespace.as_ref().map(|n| n.text.clone()).unwrap_or_default(),
+        r.namespace
+            .as_ref()
+            .map(|n| n.text.clone())
+            .unwrap_or_default(),
         r.name.text.clone(),
     )
 }
@@ -135,10 +138,7 @@ fn substitute(env: &super::Env<'_>, cx: &Context, r: &Rendered, n: &mut Node, de
     }
     match &mut n.data {
         tree::Data::Scalar(s, _) if s.contains("${") => {
-            if let Some(v) = n
-                .value()
-                .and_then(|v| env.substituted(cx, r, v))
-            {
+            if let Some(v) = n.value().and_then(|v| env.substituted(cx, r, v)) {
                 n.data = tree::Data::Scalar(v.text, tree::Ty::Str);
             }
         }

@@ -168,6 +168,36 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// Number of entries of a mapping at `path`.
+    pub fn map_len(&self, r: &Rendered, p: &[Step]) -> usize {
+        match &r.tree {
+            Some(t) => match t.at(p).map(|n| &n.data) {
+                Some(super::tree::Data::Map(es)) => es.len(),
+                _ => 0,
+            },
+            None => self
+                .node(r, p)
+                .filter(|(_, d, n)| d.is_map(*n))
+                .map(|(_, d, n)| d.entries(n).len())
+                .unwrap_or(0),
+        }
+    }
+
+    /// Where the key `key` of the mapping at `path` is written.
+    pub fn key_loc(&self, r: &Rendered, p: &[Step], key: &str) -> Option<Loc> {
+        match &r.tree {
+            Some(t) => t.at(p)?.get(key)?.key_loc,
+            None => {
+                let (file, doc, n) = self.node(r, p)?;
+                let (k, _) = doc.entry(n, key)?;
+                Some(Loc {
+                    file,
+                    span: doc.span(k),
+                })
+            }
+        }
+    }
+
     /// The value at `path` before Flux substitution.
     pub fn raw_value(&self, r: &Rendered, p: &[Step]) -> Option<Value> {
         if let Some(v) = r.overrides.get(p) {

@@ -421,14 +421,14 @@ pub fn materialize(env: &super::Env<'_>, r: &Rendered) -> Node {
         }
     };
     for (p, v) in &r.overrides {
-        let mut n = Node::scalar(&v.text, override_ty(p, &v.text), v.origin);
+        let mut n = Node::scalar(&v.text, override_ty(p, &v.text), v.writer.or(v.origin));
         n.via = v.via;
-        n.replaced = tree.at(p).and_then(|o| o.loc);
+        n.replaced = tree.at(p).and_then(|o| o.loc).or(v.origin);
         tree.set(p, n);
     }
     let name = Node {
         via: r.name.via,
-        ..Node::scalar(&r.name.text, Ty::Str, r.name.origin)
+        ..Node::scalar(&r.name.text, Ty::Str, r.name.writer.or(r.name.origin))
     };
     if !r.name.text.is_empty() || tree.at(&super::path::keys(&["metadata", "name"])).is_some() {
         tree.set(&super::path::keys(&["metadata", "name"]), name);
@@ -436,7 +436,7 @@ pub fn materialize(env: &super::Env<'_>, r: &Rendered) -> Node {
     if let Some(ns) = &r.namespace {
         let n = Node {
             via: ns.via,
-            ..Node::scalar(&ns.text, Ty::Str, ns.origin)
+            ..Node::scalar(&ns.text, Ty::Str, ns.writer.or(ns.origin))
         };
         tree.set(&super::path::keys(&["metadata", "namespace"]), n);
     }
