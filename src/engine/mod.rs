@@ -4,6 +4,7 @@
 pub(crate) mod baseline;
 pub mod fingerprint;
 pub mod fix;
+mod rendered;
 
 use crate::base::diagnostic::{Diagnostic, FileId, Loc, ObjectRef, Severity};
 use crate::base::internal::{InternalError, inject, inject_with, isolate};
@@ -608,13 +609,20 @@ pub fn lint_inputs_with(
         .copied()
         .filter(|r| settings.enabled(r.meta().name))
         .collect();
+    // Objects a patch changed are judged as their builds render them; from their manifest
+    // only when some build (or none) renders them unpatched.
+    let patched = rendered::patched_objects(&ws);
     let object_diags: Vec<Diagnostic> = ws
         .objects
         .par_iter()
         .flat_map_iter(|o| {
             let cx = ObjectCx::new(&ws, o);
             let mut out = Vec::new();
-            for r in &enabled {
+            let (plain, trees) = match patched.get(&o.id) {
+                Some((plain, trees)) => (*plain, trees.as_slice()),
+                None => (true, &[][..]),
+            };
+            for r in enabled.iter().filter(|_| plain) {
                 let checked = isolate(|| {
                     inject_with("rule", || {
                         format!("{} {}", cx.file.source.display, r.meta().name)
@@ -627,6 +635,13 @@ pub fn lint_inputs_with(
                         .error("rule", doing, Some(&cx.file.source.display))
                         .finding(cx.loc_of(o.root));
                     d.object = Some(o.id);
+                    out.push(d);
+                }
+            }
+            for d in rendered::check(&ws, o, trees, &enabled, settings.expansion_budget) {
+                let same =
+                    |e: &Diagnostic| e.rule == d.rule && e.loc == d.loc && e.message == d.message;
+                if !out.iter().any(same) {
                     out.push(d);
                 }
             }

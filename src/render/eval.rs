@@ -1603,14 +1603,27 @@ fn remap_inline(
     );
     // File offsets of the block's content lines, after its indentation.
     let mut lines: Vec<usize> = Vec::new();
-    if block && let Some(nl) = text.get(span.start as usize..).and_then(|t| t.find('\n')) {
-        let first = span.start as usize + nl + 1;
-        let body = &text[first..(span.end as usize).max(first).min(text.len())];
-        let indent = body
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .map(|l| l.len() - l.trim_start_matches(' ').len())
-            .unwrap_or(0);
+    let content_first = doc.str(scalar).unwrap_or("").lines().next().unwrap_or("");
+    // The first content line: where the block's first line is written (the parser's span
+    // may start at the indicator or at the content).
+    let line_start = text[..(span.start as usize).min(text.len())]
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let mut found = None;
+    let mut at = line_start;
+    for l in text[line_start..].split_inclusive('\n') {
+        let body = l.trim_end_matches(['\n', '\r']);
+        if !content_first.is_empty()
+            && body.trim_start() == content_first
+            && at + body.len() > span.start as usize
+        {
+            found = Some((at, body.len() - body.trim_start().len()));
+            break;
+        }
+        at += l.len();
+    }
+    if block && let Some((first, indent)) = found {
         let mut at = first;
         for l in text[first..].split_inclusive('\n') {
             lines.push(at + indent.min(l.len()));

@@ -197,7 +197,7 @@ fn our_facts(dir: &Path) -> Result<Facts, Vec<String>> {
     let invalid: Vec<String> = ws
         .replacement_issues
         .iter()
-        .filter(|i| i.kind() == IssueKind::Invalid)
+        .filter(|i| matches!(i.kind(), IssueKind::Invalid | IssueKind::BuildFailed))
         .map(|i| format!("{:?}", i.issue))
         .collect();
     let cx = ws
