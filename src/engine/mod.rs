@@ -886,6 +886,9 @@ pub fn build(dir: &std::path::Path, provenance: bool) -> Result<String, Vec<Stri
         .filter(|i| cx.kustomizations.contains(&i.kustomization))
         .filter_map(|i| match &i.issue {
             crate::render::Issue::BuildFailed(m) => Some(m.clone()),
+            other if i.kind() == crate::render::IssueKind::Invalid => {
+                Some(format!("replacement: {other:?}"))
+            }
             _ => None,
         })
         .collect();

@@ -256,14 +256,14 @@ fn get<'n>(root: &'n Node, toks: &[String]) -> Option<&'n Node> {
 }
 
 fn add(root: &mut Node, path: &str, value: Node) -> Result<(), String> {
-    let toks =
-        tokens(path).ok_or_else(|| format!("error in add for path: '{path}': missing value"))?;
+    let missing =
+        || format!("add operation does not apply: doc is missing path: \"{path}\": missing value");
+    let toks = tokens(path).ok_or_else(missing)?;
     let Some((last, parents)) = toks.split_last() else {
         *root = value;
         return Ok(());
     };
-    let parent = parent_mut(root, parents)
-        .ok_or_else(|| format!("error in add for path: '{path}': missing value"))?;
+    let parent = parent_mut(root, parents).ok_or_else(missing)?;
     match &mut parent.data {
         Data::Map(_) => {
             parent.insert(last, value);
@@ -275,7 +275,7 @@ fn add(root: &mut Node, path: &str, value: Node) -> Result<(), String> {
             items.insert(i, value);
             Ok(())
         }
-        Data::Scalar(..) => Err(format!("error in add for path: '{path}': missing value")),
+        Data::Scalar(..) => Err(missing()),
     }
 }
 
@@ -322,17 +322,38 @@ pub fn json6902(root: &mut Node, ops: &[Op]) -> Result<(), String> {
                 remove(root, path)?;
             }
             "replace" => {
-                let missing = || {
+                // A missing key of an existing mapping is set (kustomize's JSON patch library
+                // does so); a missing parent or list element fails.
+                let fail = |what: &str| {
                     format!(
-                        "replace operation does not apply: doc is missing path: {path}: missing value"
+                        "replace operation does not apply: doc is missing {what}: {path}: missing value"
                     )
                 };
-                let old = get(root, &toks).ok_or_else(missing)?;
                 let mut v = value()?;
-                v.replaced = old.loc;
-                v.key_loc = old.key_loc;
-                let slot = parent_mut(root, &toks).ok_or_else(missing)?;
-                *slot = v;
+                let Some((last, parents)) = toks.split_last() else {
+                    *root = v;
+                    continue;
+                };
+                let parent = parent_mut(root, parents).ok_or_else(|| fail("path"))?;
+                match &mut parent.data {
+                    Data::Map(_) => {
+                        if let Some(old) = parent.get(last) {
+                            v.replaced = old.loc;
+                            v.key_loc = old.key_loc;
+                        }
+                        parent.insert(last, v);
+                    }
+                    Data::Seq(items) => {
+                        let slot = last
+                            .parse::<usize>()
+                            .ok()
+                            .and_then(|i| items.get_mut(i))
+                            .ok_or_else(|| fail("key"))?;
+                        v.replaced = slot.loc;
+                        *slot = v;
+                    }
+                    Data::Scalar(..) => return Err(fail("path")),
+                }
             }
             "move" | "copy" => {
                 let from = op.from.clone().unwrap_or_default();
@@ -340,12 +361,14 @@ pub fn json6902(root: &mut Node, ops: &[Op]) -> Result<(), String> {
                 let word = op.op.as_str();
                 let v = if word == "move" {
                     remove(root, &from).map_err(|_| {
-                        format!("error in move for path: '{from}': Unable to remove nonexistent key: {}: missing value", ftoks.last().map(String::as_str).unwrap_or(""))
+                        let key = ftoks.last().map(String::as_str).unwrap_or("");
+                        format!("error in move for path: '{key}': Unable to remove nonexistent key: {key}: missing value")
                     })?
                 } else {
+                    // Copying what is not there copies a null.
                     get(root, &ftoks)
                         .cloned()
-                        .ok_or_else(|| format!("error in copy for from: '{from}': missing value"))?
+                        .unwrap_or_else(|| Node::scalar("null", super::tree::Ty::Null, None))
                 };
                 let mut v = v.written_by(VIA, None);
                 v.loc = op.loc;

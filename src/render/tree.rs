@@ -41,6 +41,43 @@ pub struct Node {
     pub replaced: Option<Loc>,
 }
 
+/// A plain scalar's type as kustomize reads it (kyaml: the YAML 1.2 core schema, so `yes`,
+/// `on` and `n` stay strings, unlike the YAML 1.1 typing kubectl applies).
+fn core_ty(v: &str) -> Ty {
+    match v {
+        "" | "~" | "null" | "Null" | "NULL" => return Ty::Null,
+        "true" | "True" | "TRUE" | "false" | "False" | "FALSE" => return Ty::Bool,
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
+        | ".nan" | ".NaN" | ".NAN" => return Ty::Float,
+        _ => {}
+    }
+    let digits = |s: &str, radix: u32| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    let unsigned = v.strip_prefix(['-', '+']).unwrap_or(v);
+    if digits(unsigned, 10)
+        || v.strip_prefix("0o").is_some_and(|d| digits(d, 8))
+        || v.strip_prefix("0x").is_some_and(|d| digits(d, 16))
+    {
+        return Ty::Int;
+    }
+    let (mantissa, exp) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e)),
+        None => (unsigned, None),
+    };
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((a, b)) => {
+            (digits(a, 10) || a.is_empty())
+                && (b.is_empty() || digits(b, 10))
+                && !(a.is_empty() && b.is_empty())
+        }
+        None => digits(mantissa, 10),
+    };
+    let exp_ok = exp.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e), 10));
+    if mantissa_ok && exp_ok && (mantissa.contains('.') || exp.is_some()) {
+        return Ty::Float;
+    }
+    Ty::Str
+}
+
 /// Nesting past this is not materialized (the YAML layer already limits nesting; this bounds
 /// recursion on anything built here).
 const MAX_DEPTH: usize = 200;
@@ -78,13 +115,17 @@ impl Node {
         });
         let r = doc.resolve(id);
         let data = match &doc.node(r).kind {
-            Kind::Scalar { value, .. } => {
-                let ty = match resolve_scalar(doc, r) {
-                    Some(Resolved::Null) => Ty::Null,
-                    Some(Resolved::Bool(_)) => Ty::Bool,
-                    Some(Resolved::Int(_)) => Ty::Int,
-                    Some(Resolved::Float(_)) => Ty::Float,
-                    _ => Ty::Str,
+            Kind::Scalar { value, style } => {
+                let ty = if doc.node(r).tag.is_none() && *style == crate::yaml::Style::Plain {
+                    core_ty(value)
+                } else {
+                    match resolve_scalar(doc, r) {
+                        Some(Resolved::Null) => Ty::Null,
+                        Some(Resolved::Bool(_)) => Ty::Bool,
+                        Some(Resolved::Int(_)) => Ty::Int,
+                        Some(Resolved::Float(_)) => Ty::Float,
+                        _ => Ty::Str,
+                    }
                 };
                 Data::Scalar(value.clone(), ty)
             }
