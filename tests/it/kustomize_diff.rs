@@ -420,6 +420,18 @@ fn builds_agree_with_kubectl_kustomize_on_random_trees() {
             }
         }
     }
+    // `KML_DIFF_KEEP=1,7` records these seeds' trees as fixtures (trees that differed before
+    // the generator or the evaluator changed).
+    for s in std::env::var("KML_DIFF_KEEP")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|s| s.trim().parse::<u64>().ok())
+    {
+        let keep = fixtures.join(format!("seed-{s}"));
+        let build = generate(s, &keep);
+        let rel = build.strip_prefix(&keep).unwrap();
+        std::fs::write(keep.join("BUILD"), format!("{}\n", rel.display())).unwrap();
+    }
     let tmp = std::env::temp_dir().join(format!("kml-diff-{}", std::process::id()));
     for i in 0..trees {
         let s = seed.wrapping_add(i);
