@@ -72,7 +72,7 @@ fn at(ws: &Workspace, loc: Loc) -> String {
 }
 
 /// The rendered objects of a context, in kustomize's output order.
-pub fn objects<'c>(cx: &'c Context) -> Vec<&'c Rendered> {
+pub fn objects(cx: &Context) -> Vec<&Rendered> {
     let mut out: Vec<&Rendered> = cx.rendered.iter().collect();
     out.sort_by_cached_key(|r| order_key(r));
     out

@@ -1458,83 +1458,6 @@ pub fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::engine::{Input, Settings, load_workspace};
-    use crate::render::links;
-
-    fn ws(files: &[(&str, &str)]) -> crate::render::workspace::Workspace {
-        let inputs = files
-            .iter()
-            .map(|(n, t)| Input::from_bytes(*n, t.as_bytes().to_vec()))
-            .collect();
-        load_workspace(inputs, &Settings::default()).0
-    }
-
-    #[test]
-    fn an_autoscaler_follows_its_renamed_workload() {
-        let w = ws(&[
-            (
-                "k/kustomization.yaml",
-                "namePrefix: prod-\nresources: [app.yaml]\n",
-            ),
-            (
-                "k/app.yaml",
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec: {template: {spec: {containers: [{name: a, image: a}]}}}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: app}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app}\n  maxReplicas: 5\n",
-            ),
-        ]);
-        let cx = w.contexts.iter().find(|c| c.root.is_some()).unwrap();
-        let hpa = cx
-            .rendered
-            .iter()
-            .find(|r| r.kind == "HorizontalPodAutoscaler")
-            .unwrap();
-        let target = w
-            .env()
-            .value_at(cx, hpa, &["spec", "scaleTargetRef", "name"])
-            .unwrap();
-        assert_eq!(target.text, "prod-app");
-    }
-
-    #[test]
-    fn flux_target_namespace_applies_to_namespaced_objects() {
-        let w = ws(&[
-            (
-                "apps/web/job.yaml",
-                "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j, namespace: old}\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: a, image: a}]}}}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: cr}\n",
-            ),
-            (
-                "clusters/web.yaml",
-                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: web}\nspec: {path: ./apps/web, targetNamespace: prod, prune: true, interval: 5m, sourceRef: {kind: GitRepository, name: r}}\n",
-            ),
-        ]);
-        let cx = w.contexts.iter().find(|c| c.name == "apps/web").unwrap();
-        let env = w.env();
-        let job = cx.rendered.iter().find(|r| r.kind == "Job").unwrap();
-        assert_eq!(env.namespace(cx, job), "prod");
-        let cr = cx
-            .rendered
-            .iter()
-            .find(|r| r.kind == "ClusterRole")
-            .unwrap();
-        assert!(cr.namespace.is_none());
-    }
-
-    #[test]
-    fn wait_for_words_in_the_command_come_before_the_args() {
-        let w = ws(&[(
-            "k/d.yaml",
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  template:\n    spec:\n      initContainers:\n      - name: wait\n        image: groundnuty/k8s-wait-for:v2.0\n        command: [/usr/local/bin/wait_for.sh, job-wr]\n        args: [app-migration-v1, -n, db]\n      containers: [{name: a, image: a}]\n",
-        )]);
-        let cx = &w.contexts[0];
-        let waits = links::wait_fors(&w.env(), cx);
-        assert_eq!(waits.len(), 1);
-        assert_eq!(waits[0].mode(), Some("job-wr"));
-        assert_eq!(waits[0].target.as_ref().unwrap().text, "app-migration-v1");
-        assert_eq!(waits[0].namespace, "db");
-    }
-}
-
 /// A patch target (`patches[].target`): every field an anchored regular expression, as
 /// kustomize's `SelectorRegex` reads it.
 struct PatchTarget {
@@ -1825,10 +1748,11 @@ impl Evaluator<'_> {
             (None, Source::Generated(..)) => {}
         }
         for (p, v) in &r.overrides {
-            if p.len() == 3 && p.starts_with(&base) {
-                if let Step::Key(k) = &p[2] {
-                    out.insert(k.clone(), v.text.clone());
-                }
+            if p.len() == 3
+                && p.starts_with(&base)
+                && let Step::Key(k) = &p[2]
+            {
+                out.insert(k.clone(), v.text.clone());
             }
         }
         out
@@ -1997,5 +1921,82 @@ impl Evaluator<'_> {
             }
         }
         r.tree = Some(Box::new(tree));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{Input, Settings, load_workspace};
+    use crate::render::links;
+
+    fn ws(files: &[(&str, &str)]) -> crate::render::workspace::Workspace {
+        let inputs = files
+            .iter()
+            .map(|(n, t)| Input::from_bytes(*n, t.as_bytes().to_vec()))
+            .collect();
+        load_workspace(inputs, &Settings::default()).0
+    }
+
+    #[test]
+    fn an_autoscaler_follows_its_renamed_workload() {
+        let w = ws(&[
+            (
+                "k/kustomization.yaml",
+                "namePrefix: prod-\nresources: [app.yaml]\n",
+            ),
+            (
+                "k/app.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec: {template: {spec: {containers: [{name: a, image: a}]}}}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: app}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app}\n  maxReplicas: 5\n",
+            ),
+        ]);
+        let cx = w.contexts.iter().find(|c| c.root.is_some()).unwrap();
+        let hpa = cx
+            .rendered
+            .iter()
+            .find(|r| r.kind == "HorizontalPodAutoscaler")
+            .unwrap();
+        let target = w
+            .env()
+            .value_at(cx, hpa, &["spec", "scaleTargetRef", "name"])
+            .unwrap();
+        assert_eq!(target.text, "prod-app");
+    }
+
+    #[test]
+    fn flux_target_namespace_applies_to_namespaced_objects() {
+        let w = ws(&[
+            (
+                "apps/web/job.yaml",
+                "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j, namespace: old}\nspec: {template: {spec: {restartPolicy: Never, containers: [{name: a, image: a}]}}}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: cr}\n",
+            ),
+            (
+                "clusters/web.yaml",
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: web}\nspec: {path: ./apps/web, targetNamespace: prod, prune: true, interval: 5m, sourceRef: {kind: GitRepository, name: r}}\n",
+            ),
+        ]);
+        let cx = w.contexts.iter().find(|c| c.name == "apps/web").unwrap();
+        let env = w.env();
+        let job = cx.rendered.iter().find(|r| r.kind == "Job").unwrap();
+        assert_eq!(env.namespace(cx, job), "prod");
+        let cr = cx
+            .rendered
+            .iter()
+            .find(|r| r.kind == "ClusterRole")
+            .unwrap();
+        assert!(cr.namespace.is_none());
+    }
+
+    #[test]
+    fn wait_for_words_in_the_command_come_before_the_args() {
+        let w = ws(&[(
+            "k/d.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  template:\n    spec:\n      initContainers:\n      - name: wait\n        image: groundnuty/k8s-wait-for:v2.0\n        command: [/usr/local/bin/wait_for.sh, job-wr]\n        args: [app-migration-v1, -n, db]\n      containers: [{name: a, image: a}]\n",
+        )]);
+        let cx = &w.contexts[0];
+        let waits = links::wait_fors(&w.env(), cx);
+        assert_eq!(waits.len(), 1);
+        assert_eq!(waits[0].mode(), Some("job-wr"));
+        assert_eq!(waits[0].target.as_ref().unwrap().text, "app-migration-v1");
+        assert_eq!(waits[0].namespace, "db");
     }
 }
