@@ -53,10 +53,10 @@ mod tests {
 
     #[test]
     fn a_json_patch_on_a_missing_path_fails_the_build() {
-        let d = lint("- target: {kind: Deployment}\n  patch: |-\n    - {op: replace, path: /spec/nope, value: 1}\n");
+        let d = lint("- target: {kind: Deployment}\n  patch: |-\n    - {op: replace, path: /spec/nope/x, value: 1}\n");
         assert_eq!(d.len(), 1);
         let help = d[0].help.as_deref().unwrap_or("");
-        assert!(help.contains("replace operation does not apply: doc is missing path: /spec/nope"), "{help}");
+        assert!(help.contains("replace operation does not apply: doc is missing path: /spec/nope/x"), "{help}");
     }
 
     #[test]
