@@ -1503,6 +1503,8 @@ struct PatchEntry {
     target: Option<PatchTarget>,
     allow_name_change: bool,
     allow_kind_change: bool,
+    /// From `patchesStrategicMerge`.
+    legacy: bool,
 }
 
 /// Map spans of a document parsed from a block scalar's text to the kustomization file.
@@ -1720,6 +1722,7 @@ impl Evaluator<'_> {
             target: doc.get(e, "target").map(|t| PatchTarget::read(doc, t)),
             allow_name_change: opt("allowNameChange"),
             allow_kind_change: opt("allowKindChange"),
+            legacy: legacy_smp,
         })
     }
 
@@ -1848,9 +1851,15 @@ impl Evaluator<'_> {
                     let found = self.by_id(patch, &built.rendered);
                     if found.is_empty() {
                         let id = patch_id(patch);
-                        return Err(format!(
-                            "no resource matches strategic merge patch \"{id}\": no matches for Id {id}; failed to find unique target for patch {id}"
-                        ));
+                        let why = format!(
+                            "no matches for Id {id}; failed to find unique target for patch {id}"
+                        );
+                        // The legacy field words it without the leading clause.
+                        return Err(if p.legacy {
+                            why
+                        } else {
+                            format!("no resource matches strategic merge patch \"{id}\": {why}")
+                        });
                     }
                     found
                 }
