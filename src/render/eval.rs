@@ -1458,38 +1458,13 @@ pub fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
     }
 }
 
-/// A patch target (`patches[].target`): every field an anchored regular expression, as
-/// kustomize's `SelectorRegex` reads it.
-struct PatchTarget {
-    group: Option<String>,
-    version: Option<String>,
-    kind: Option<String>,
-    name: Option<String>,
-    namespace: Option<String>,
-    labels: Option<String>,
-    annotations: Option<String>,
-}
-
+/// A patch target's field (`patches[].target`) as kustomize's `SelectorRegex` reads it: an
+/// anchored regular expression.
 fn regex_match(want: &Option<String>, have: &str) -> bool {
     match want.as_deref().filter(|w| !w.is_empty()) {
         None => true,
         Some(w) => {
             w == have || regex::Regex::new(&format!("^(?:{w})$")).is_ok_and(|re| re.is_match(have))
-        }
-    }
-}
-
-impl PatchTarget {
-    fn read(doc: &Document, n: NodeId) -> PatchTarget {
-        let s = |k: &str| doc.get_str(n, k).map(str::to_string);
-        PatchTarget {
-            group: s("group"),
-            version: s("version"),
-            kind: s("kind"),
-            name: s("name"),
-            namespace: s("namespace"),
-            labels: s("labelSelector"),
-            annotations: s("annotationSelector"),
         }
     }
 }
@@ -1500,7 +1475,7 @@ struct PatchEntry {
     node: NodeId,
     docs: Vec<super::tree::Node>,
     json: bool,
-    target: Option<PatchTarget>,
+    target: Option<Selector>,
     allow_name_change: bool,
     allow_kind_change: bool,
     /// From `patchesStrategicMerge`.
@@ -1635,7 +1610,7 @@ impl Evaluator<'_> {
                     Some(p) => entries.push(p),
                     None => {
                         // Not readable here: only what it targets becomes unknown.
-                        let target = doc.get(e, "target").map(|t| PatchTarget::read(doc, t));
+                        let target = doc.get(e, "target").map(|t| Selector::read(doc, t));
                         for r in &mut built.rendered {
                             if target.as_ref().is_none_or(|t| self.selects(t, r)) {
                                 r.patched = true;
@@ -1719,7 +1694,7 @@ impl Evaluator<'_> {
             node: e,
             docs,
             json,
-            target: doc.get(e, "target").map(|t| PatchTarget::read(doc, t)),
+            target: doc.get(e, "target").map(|t| Selector::read(doc, t)),
             allow_name_change: opt("allowNameChange"),
             allow_kind_change: opt("allowKindChange"),
             legacy: legacy_smp,
@@ -1763,7 +1738,7 @@ impl Evaluator<'_> {
 
     /// Whether a patch target selects a rendered object: its current or original name and
     /// namespace, as kustomize's `Select` tries both.
-    fn selects(&self, t: &PatchTarget, r: &Rendered) -> bool {
+    fn selects(&self, t: &Selector, r: &Rendered) -> bool {
         let (group, version) = match r.api_version.split_once('/') {
             Some((g, v)) => (g, v),
             None => ("", r.api_version.as_str()),
@@ -1796,7 +1771,7 @@ impl Evaluator<'_> {
                 s.is_empty() || kustomize::selector_matches(s, &self.meta_map(r, field))
             })
         };
-        sel(&t.labels, "labels") && sel(&t.annotations, "annotations")
+        sel(&t.label_selector, "labels") && sel(&t.annotation_selector, "annotations")
     }
 
     /// The objects a strategic merge patch without a target names (by any of their names).

@@ -10,17 +10,15 @@ pub struct Selector {
     pub kind: Option<String>,
     pub name: Option<String>,
     pub namespace: Option<String>,
-    /// `labelSelector` / `annotationSelector` (Kubernetes selector syntax). Read, but not yet
-    /// evaluated: a replacement selecting by labels is not judged (see the replacement rules).
-    #[allow(dead_code)]
+    /// `labelSelector` / `annotationSelector` (Kubernetes selector syntax): evaluated for patch
+    /// targets; a replacement selecting by labels is not judged (see the replacement rules).
     pub label_selector: Option<String>,
-    #[allow(dead_code)]
     pub annotation_selector: Option<String>,
     pub node: Option<NodeId>,
 }
 
 impl Selector {
-    fn read(doc: &Document, id: NodeId) -> Selector {
+    pub(crate) fn read(doc: &Document, id: NodeId) -> Selector {
         let s = |k: &str| doc.get_str(id, k).map(str::to_string);
         Selector {
             group: s("group"),
@@ -217,9 +215,8 @@ pub fn split_field_path(path: &str) -> Vec<String> {
 }
 
 /// Whether a Kubernetes label selector (`a=b,c!=d,e in (x,y),f notin (z),g,!h`) matches
-/// `labels`. A selector that does not parse matches nothing. Tested, but no caller yet: label
-/// and annotation selectors of replacements and patch targets are not evaluated.
-#[allow(dead_code)]
+/// `labels`. A selector that does not parse matches nothing. Patch targets use it; label and
+/// annotation selectors of replacements are not evaluated.
 pub fn selector_matches(
     selector: &str,
     labels: &std::collections::BTreeMap<String, String>,

@@ -410,13 +410,7 @@ pub fn read_ops(list: &Node) -> Result<Vec<Op>, String> {
 mod tests {
     use super::*;
     use crate::render::path::keys;
-    use crate::yaml::{Limits, parse};
-
-    fn tree(text: &str) -> Node {
-        let p = parse(text, Limits::default());
-        let d = &p.docs[0];
-        Node::from_doc(d, d.root, 0)
-    }
+    use crate::render::tree::tests::tree;
 
     fn names(n: &Node, path: &[&str]) -> Vec<String> {
         n.at(&keys(path))

@@ -496,12 +496,12 @@ fn override_ty(p: &[Step], text: &str) -> Ty {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::render::path::keys;
     use crate::yaml::{Limits, parse};
 
-    fn tree(text: &str) -> Node {
+    pub(crate) fn tree(text: &str) -> Node {
         let p = parse(text, Limits::default());
         let d = &p.docs[0];
         Node::from_doc(d, d.root, 0)
