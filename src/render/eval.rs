@@ -183,6 +183,12 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// The base's node a patch replaced at `path`, when a patch wrote the value there.
+    pub fn replaced(&self, r: &Rendered, p: &[Step]) -> Option<Loc> {
+        let n = r.tree.as_ref()?.at(p)?;
+        n.replaced.filter(|_| n.via == Some(super::patch::VIA))
+    }
+
     /// Where the key `key` of the mapping at `path` is written.
     pub fn key_loc(&self, r: &Rendered, p: &[Step], key: &str) -> Option<Loc> {
         match &r.tree {
