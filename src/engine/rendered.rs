@@ -62,11 +62,15 @@ fn provenance(
     }
 }
 
-/// The objects a patch changed, with the distinct trees the builds render them as.
+/// The objects a patch changed or deleted, with whether some build renders them from their
+/// manifest and the distinct trees the builds render them as (none when deleted everywhere).
 pub fn patched_objects(ws: &Workspace) -> BTreeMap<ObjectId, (bool, Vec<Node>)> {
     let env = ws.env();
     let mut out: BTreeMap<ObjectId, (bool, Vec<Node>)> = BTreeMap::new();
     for cx in &ws.contexts {
+        for &o in &cx.deleted {
+            out.entry(o).or_insert((false, Vec::new()));
+        }
         for r in &cx.rendered {
             let Some(o) = r.object() else { continue };
             let entry = out.entry(o).or_insert((false, Vec::new()));
@@ -81,7 +85,7 @@ pub fn patched_objects(ws: &Workspace) -> BTreeMap<ObjectId, (bool, Vec<Node>)> 
             }
         }
     }
-    out.retain(|_, (_, trees)| !trees.is_empty());
+    out.retain(|_, (plain, trees)| !trees.is_empty() || !*plain);
     out
 }
 

@@ -335,6 +335,7 @@ struct Evaluator<'a> {
 #[derive(Default)]
 struct Built {
     rendered: Vec<Rendered>,
+    deleted: Vec<ObjectId>,
     files: BTreeSet<FileId>,
     kusts: Vec<FileId>,
     unknown: Vec<String>,
@@ -344,6 +345,7 @@ struct Built {
 impl Built {
     fn absorb(&mut self, other: Built) {
         self.rendered.extend(other.rendered);
+        self.deleted.extend(other.deleted);
         self.files.extend(other.files);
         self.kusts.extend(other.kusts);
         self.unknown.extend(other.unknown);
@@ -527,6 +529,7 @@ pub fn build_contexts(
             objects: Vec::new(),
             kustomizations: built.kusts.clone(),
             rendered: built.rendered,
+            deleted: built.deleted,
             unknown: built.unknown,
             ..Context::default()
         };
@@ -1870,6 +1873,9 @@ impl Evaluator<'_> {
             }
         }
         if !deleted.is_empty() {
+            built
+                .deleted
+                .extend(deleted.iter().filter_map(|&i| built.rendered[i].object()));
             let mut i = 0;
             built.rendered.retain(|_| {
                 i += 1;

@@ -125,6 +125,8 @@ pub struct Context {
     /// Every kustomization file that took part (root, bases, components).
     pub kustomizations: Vec<FileId>,
     pub rendered: Vec<Rendered>,
+    /// Source objects a `$patch: delete` removed from the build.
+    pub deleted: Vec<ObjectId>,
     /// Flux post-build variables for this context (from a Flux Kustomization whose path is it).
     pub substitutions: BTreeMap<String, Substitution>,
     /// The Flux Kustomization that deploys this context, if the tree has one.
