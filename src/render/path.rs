@@ -11,13 +11,13 @@ pub enum Step {
     Index(usize),
 }
 
-pub type Concrete = Vec<Step>;
+pub(crate) type Concrete = Vec<Step>;
 
-pub fn keys(path: &[&str]) -> Concrete {
+pub(crate) fn keys(path: &[&str]) -> Concrete {
     path.iter().map(|k| Step::Key(k.to_string())).collect()
 }
 
-pub fn display(path: &[Step]) -> String {
+pub(crate) fn display(path: &[Step]) -> String {
     let mut s = String::new();
     for step in path {
         match step {
@@ -34,7 +34,7 @@ pub fn display(path: &[Step]) -> String {
 }
 
 /// The node at a concrete path.
-pub fn node_at(doc: &Document, root: NodeId, path: &[Step]) -> Option<NodeId> {
+pub(crate) fn node_at(doc: &Document, root: NodeId, path: &[Step]) -> Option<NodeId> {
     let mut cur = root;
     for step in path {
         cur = match step {
@@ -45,6 +45,7 @@ pub fn node_at(doc: &Document, root: NodeId, path: &[Step]) -> Option<NodeId> {
     Some(cur)
 }
 
+/// Why a kustomize field path cannot be applied to a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathError {
     /// Kustomize rejects the path itself (exits 1).
@@ -63,7 +64,7 @@ pub enum PathError {
 }
 
 /// Why kustomize rejects a field path element, if it does.
-pub fn invalid_element(el: &str) -> Option<String> {
+pub(crate) fn invalid_element(el: &str) -> Option<String> {
     if let Some(inner) = el.strip_prefix('[').and_then(|e| e.strip_suffix(']')) {
         if !inner.contains('=') && inner.parse::<i64>().is_ok() {
             return Some(format!(
@@ -92,7 +93,7 @@ fn plain_key(el: &str) -> &str {
 
 /// Resolve a kustomize field path to the concrete paths it names. With `create`, missing map
 /// keys are allowed and the path to create is returned.
-pub fn resolve(
+pub(crate) fn resolve(
     doc: &Document,
     root: NodeId,
     field_path: &str,
