@@ -10,11 +10,9 @@ pub struct Selector {
     pub kind: Option<String>,
     pub name: Option<String>,
     pub namespace: Option<String>,
-    /// `labelSelector` / `annotationSelector` (Kubernetes selector syntax). Read, but not yet
-    /// evaluated: a replacement selecting by labels is not judged (see the replacement rules).
-    #[allow(dead_code)]
+    /// `labelSelector` / `annotationSelector` (Kubernetes selector syntax), matched against
+    /// the labels and annotations as the build has rendered them so far.
     pub label_selector: Option<String>,
-    #[allow(dead_code)]
     pub annotation_selector: Option<String>,
     pub node: Option<NodeId>,
 }
@@ -217,9 +215,7 @@ pub fn split_field_path(path: &str) -> Vec<String> {
 }
 
 /// Whether a Kubernetes label selector (`a=b,c!=d,e in (x,y),f notin (z),g,!h`) matches
-/// `labels`. A selector that does not parse matches nothing. Tested, but no caller yet: label
-/// and annotation selectors of replacements and patch targets are not evaluated.
-#[allow(dead_code)]
+/// `labels`. A selector that does not parse matches nothing.
 pub fn selector_matches(
     selector: &str,
     labels: &std::collections::BTreeMap<String, String>,

@@ -13,8 +13,11 @@ pub(crate) mod workspace;
 
 mod eval;
 mod flux;
+mod generate;
 pub(crate) mod links;
+mod metadata;
 pub mod path;
+pub mod refusal;
 
 pub use eval::{
     CLUSTER_SCOPED, ContextMode, DEFAULT_MAX_CONTEXT_OBJECTS, Env, Issue, IssueKind,

@@ -53,6 +53,7 @@ fn message(issue: &Issue) -> String {
         Issue::TargetUnmatched => {
             "this target selects no resource, so kustomize silently skips it".into()
         }
+        Issue::Build(refusal) => refusal.kustomize_error(),
         Issue::TargetRegexOnly { name } => format!(
             "target name `{name}` is a regular expression: kustomize 5.8+ reads it as one, but older kustomize (kubectl ≤ 1.33 embeds 5.5-5.7) compares names exactly and this target selects nothing"
         ),

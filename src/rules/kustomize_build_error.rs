@@ -1,0 +1,116 @@
+//! A kustomization kustomize refuses to build for a reason outside its replacements: the
+//! evaluator's refusals (generator behaviours, generator sources, the load restrictor), each
+//! with kustomize's own error text.
+
+use super::Rule;
+use super::meta::KUSTOMIZE_BUILD_ERROR as META;
+use crate::base::diagnostic::{Diagnostic, Loc};
+use crate::render::refusal::Refusal;
+use crate::render::workspace::Workspace;
+use crate::render::{Issue, IssueKind};
+
+pub struct KustomizeBuildError;
+
+/// What the refusal means, in the words of the user's file.
+fn message(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::GeneratorWithoutBase { kind, name, .. } => format!(
+            "this generator merges into {kind} `{name}`, which no base defines: kustomize refuses the build, and nothing in it is applied"
+        ),
+        Refusal::GeneratorExists { kind, name, .. } => format!(
+            "a base already defines {kind} `{name}`: a generator without `behavior: merge` or `replace` makes kustomize refuse the build, and nothing in it is applied"
+        ),
+        Refusal::GeneratorSource { kind, name, .. } => format!(
+            "kustomize cannot read the data of {kind} generator `{name}`: the build fails, and nothing in it is applied"
+        ),
+        Refusal::ResourceOutsideRoot { entry, root, .. } => format!(
+            "`{entry}` is a file outside the kustomization's directory `{root}`: kustomize's load restrictor refuses it, the build fails and nothing in it is applied"
+        ),
+    }
+}
+
+impl Rule for KustomizeBuildError {
+    fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
+        for i in &ws.replacement_issues {
+            let Issue::Build(refusal) = &i.issue else {
+                continue;
+            };
+            debug_assert_eq!(i.kind(), IssueKind::BuildError);
+            let Some(doc) = ws.files[i.kustomization as usize].docs.first() else {
+                continue;
+            };
+            let mut d = Diagnostic::new(
+                META.name,
+                META.severity,
+                Loc {
+                    file: i.kustomization,
+                    span: doc.span(i.node),
+                },
+                message(refusal),
+            )
+            .help(format!(
+                "kustomize says: {}",
+                refusal.kustomize_error()
+            ));
+            d.path = doc.path_to(doc.root, i.node).filter(|p| !p.is_empty());
+            out.push(d);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rules::testing::run;
+
+    #[test]
+    fn merge_without_base_and_repeated_keys() {
+        let found = run(
+            "kustomize-build-error",
+            &[
+            (
+                "o/kustomization.yaml",
+                "resources: [../b]\nconfigMapGenerator:\n- name: other\n  behavior: merge\n  literals: [a=1]\n- name: dup\n  literals: [a=1, a=2]\n",
+            ),
+            (
+                "b/kustomization.yaml",
+                "configMapGenerator:\n- name: cm\n  literals: [a=1]\n",
+            ),
+            ],
+        );
+        let ours: Vec<_> = found.iter().collect();
+        assert_eq!(ours.len(), 2, "{ours:?}");
+        assert!(ours[0].message.contains("`other`"));
+        assert!(
+            ours[0]
+                .help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("does not exist; cannot merge or replace")
+        );
+        assert!(
+            ours[1]
+                .help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("configmap dup illegally repeats the key `a`")
+        );
+    }
+
+    #[test]
+    fn merge_into_the_base_is_fine() {
+        let found = run(
+            "kustomize-build-error",
+            &[
+            (
+                "o/kustomization.yaml",
+                "resources: [../b]\nnamePrefix: p-\nconfigMapGenerator:\n- name: cm\n  behavior: merge\n  literals: [b=1]\n",
+            ),
+            (
+                "b/kustomization.yaml",
+                "configMapGenerator:\n- name: cm\n  literals: [a=1]\n",
+            ),
+            ],
+        );
+        assert!(found.is_empty(), "{found:?}");
+    }
+}
