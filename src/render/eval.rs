@@ -211,6 +211,12 @@ impl<'a> Env<'a> {
             .unwrap_or_else(|| "default".into())
     }
 
+    /// The string map at `path` (`metadata.labels`, a generated object's `data`) as rendered:
+    /// the manifest's entries with what transformers and generators wrote.
+    pub fn map_at(&self, r: &Rendered, p: &[Step]) -> BTreeMap<String, String> {
+        metadata::map_at(self, r, p)
+    }
+
     /// Number of elements of a sequence in the manifest.
     pub fn len(&self, r: &Rendered, p: &[Step]) -> usize {
         self.node(r, p)
@@ -532,6 +538,10 @@ pub fn build_contexts(
 
 /// What a context that failed to evaluate says it could not know.
 pub const NOT_EVALUATED: &str = "not evaluated (an internal error, reported separately)";
+
+fn doc_is_seq(doc: &Document) -> bool {
+    matches!(doc.node(doc.resolve(doc.root)).kind, crate::yaml::Kind::Seq(_))
+}
 
 /// `rel` joined to a displayed directory, `.` and `..` resolved.
 fn display_join(dir: &str, rel: &str) -> String {
@@ -1468,7 +1478,51 @@ impl<'a> Evaluator<'a> {
             })
     }
 
+    /// The kustomization's replacements in order, those of `path:` files in their place.
     fn replacements(&self, kfile: FileId, doc: &Document, built: &mut Built) {
+        let Some(list) = doc.get(doc.root, "replacements") else {
+            return;
+        };
+        let dir = self.dir_of(kfile);
+        for &entry in doc.items(list) {
+            let Some(rel) = doc.get_str(entry, "path") else {
+                for rep in kustomize::replacement_entries(doc, &[entry]) {
+                    self.replacement(kfile, doc, &rep, built);
+                }
+                continue;
+            };
+            let target = normalize(&dir.join(rel));
+            let file = self
+                .files_by_key
+                .get(&target)
+                .filter(|_| target.starts_with(&dir))
+                .and_then(|&f| Some((f, self.env.files[f as usize].docs.first()?)));
+            let Some((f, fdoc)) = file else {
+                built.unknown.push(format!(
+                    "replacements file `{rel}` of {} is not among the linted files",
+                    self.env.files[kfile as usize].source.display
+                ));
+                continue;
+            };
+            built.files.insert(f);
+            let nodes: Vec<NodeId> = if doc_is_seq(fdoc) {
+                fdoc.items(fdoc.root).to_vec()
+            } else {
+                vec![fdoc.root]
+            };
+            for rep in kustomize::replacement_entries(fdoc, &nodes) {
+                self.replacement(f, fdoc, &rep, built);
+            }
+        }
+    }
+
+    fn replacement(
+        &self,
+        kfile: FileId,
+        doc: &Document,
+        rep: &kustomize::Replacement,
+        built: &mut Built,
+    ) {
         let loc = |n: NodeId| Loc {
             file: kfile,
             span: doc.span(n),
@@ -1478,7 +1532,7 @@ impl<'a> Evaluator<'a> {
             node,
             issue,
         };
-        for rep in kustomize::replacements(doc) {
+        {
             // The source value.
             let value: Option<Value> = if let Some((v, n)) = &rep.source_value {
                 Some(Value::literal(v.clone(), loc(*n)))
@@ -1571,7 +1625,7 @@ impl<'a> Evaluator<'a> {
             let concrete = match r.source {
                 Source::Object(o) => {
                     let (doc, root, _) = self.env.doc_of(o);
-                    path::resolve(doc, root, &src.field_path, false)
+                    path::resolve_source(doc, root, &src.field_path)
                         .ok()
                         .and_then(|mut v| v.pop())
                 }

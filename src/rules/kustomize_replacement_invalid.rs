@@ -244,7 +244,7 @@ fn recheck_source(
     match r.source {
         Source::Object(o) => {
             let (odoc, root, _) = env.doc_of(o);
-            let at = crate::render::path::resolve(odoc, root, &src.field_path, false)
+            let at = crate::render::path::resolve_source(odoc, root, &src.field_path)
                 .ok()?
                 .into_iter()
                 .next()?;
