@@ -540,7 +540,10 @@ pub fn build_contexts(
 pub const NOT_EVALUATED: &str = "not evaluated (an internal error, reported separately)";
 
 fn doc_is_seq(doc: &Document) -> bool {
-    matches!(doc.node(doc.resolve(doc.root)).kind, crate::yaml::Kind::Seq(_))
+    matches!(
+        doc.node(doc.resolve(doc.root)).kind,
+        crate::yaml::Kind::Seq(_)
+    )
 }
 
 /// `rel` joined to a displayed directory, `.` and `..` resolved.

@@ -130,13 +130,12 @@ pub fn base64(bytes: &[u8]) -> String {
 }
 
 /// `key=value` of a `literals` entry: split at the first `=`, and one pair of matching quotes
-/// around the value removed. The key is kept as written (kustomize does not trim it).
+/// around the value removed. The key is kept as written (kustomize does not trim it). The
+/// error leaves the entry out (kustomize prints it; it may be a secret).
 pub fn parse_literal(source: &str) -> Result<(String, String), String> {
     match source.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), remove_quotes(v).to_string())),
-        _ => Err(format!(
-            "invalid literal source {source}, expected key=value"
-        )),
+        _ => Err("invalid literal source, expected key=value".to_string()),
     }
 }
 

@@ -91,16 +91,26 @@ fn printed_scalar(doc: &Document, n: NodeId) -> Option<String> {
         return None;
     };
     let text = match style {
-        Style::DoubleQuoted => format!(
-            "\"{}\"",
-            value.replace('\\', "\\\\").replace('"', "\\\"")
-        ),
+        Style::DoubleQuoted => format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")),
         Style::SingleQuoted => format!("'{}'", value.replace('\'', "''")),
         Style::Plain
             if matches!(
                 value.as_str(),
-                "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N" | "no" | "No" | "NO" | "on" | "On"
-                    | "ON" | "off" | "Off" | "OFF"
+                "y" | "Y"
+                    | "yes"
+                    | "Yes"
+                    | "YES"
+                    | "n"
+                    | "N"
+                    | "no"
+                    | "No"
+                    | "NO"
+                    | "on"
+                    | "On"
+                    | "ON"
+                    | "off"
+                    | "Off"
+                    | "OFF"
             ) =>
         {
             format!("\"{value}\"")
@@ -206,6 +216,7 @@ fn resolve_with(
                                 ))
                             })?),
                         };
+                        let before = next.len();
                         for (i, &it) in items.iter().enumerate() {
                             let field = if k.is_empty() {
                                 Some(it)
@@ -223,6 +234,23 @@ fn resolve_with(
                                 p.push(Step::Index(i));
                                 next.push((Some(it), p));
                             }
+                        }
+                        // Read as a regular expression, a value with `?`, `.`, `+` ... may
+                        // miss the very element it names: say so, since the text looks right.
+                        let literal_only = re.is_some()
+                            && next.len() == before
+                            && items.iter().any(|&it| {
+                                let field = if k.is_empty() {
+                                    Some(it)
+                                } else {
+                                    doc.get(it, k)
+                                };
+                                field.and_then(|f| doc.str(f)) == Some(v)
+                            });
+                        if literal_only {
+                            return Err(PathError::Invalid(format!(
+                                "`{el}`: kustomize reads `{v}` as a regular expression (unanchored), which does not match the element `{v}` itself, so kustomize fails with `unable to find field`; escape the special characters (`\\?`, `\\.`) or select the element by index"
+                            )));
                         }
                     } else {
                         return Err(PathError::NotAMapping {
@@ -285,9 +313,8 @@ mod tests {
     /// What `kubectl kustomize` (v5.5) did with these target paths.
     #[test]
     fn target_elements_match_as_kyaml_matches_them() {
-        let d = doc(
-            "c:\n- name: wait-for\n  command: [\"x/db?s=d\", y, \"true\"]\n- name: await\n",
-        );
+        let d =
+            doc("c:\n- name: wait-for\n  command: [\"x/db?s=d\", y, \"true\"]\n- name: await\n");
         let p = resolve(&d, d.root, "c.[name=wait].name", false).unwrap();
         assert_eq!(p.len(), 2, "an unanchored expression selects both");
         assert!(matches!(
@@ -296,7 +323,7 @@ mod tests {
         ));
         assert!(matches!(
             resolve(&d, d.root, "c.0.command.[=x/db?s=d]", false),
-            Err(PathError::NoField { .. })
+            Err(PathError::Invalid(_))
         ));
         let p = resolve(&d, d.root, "c.0.command.[=x/db]", false).unwrap();
         assert_eq!(display(&p[0]), "c[0].command[0]");

@@ -20,8 +20,8 @@ fn message(refusal: &Refusal) -> String {
         Refusal::GeneratorExists { kind, name, .. } => format!(
             "a base already defines {kind} `{name}`: a generator without `behavior: merge` or `replace` makes kustomize refuse the build, and nothing in it is applied"
         ),
-        Refusal::GeneratorSource { kind, name, .. } => format!(
-            "kustomize cannot read the data of {kind} generator `{name}`: the build fails, and nothing in it is applied"
+        Refusal::GeneratorSource { kind, name, why } => format!(
+            "kustomize cannot read the data of {kind} generator `{name}` ({why}): the build fails, and nothing in it is applied"
         ),
         Refusal::ResourceOutsideRoot { entry, root, .. } => format!(
             "`{entry}` is a file outside the kustomization's directory `{root}`: kustomize's load restrictor refuses it, the build fails and nothing in it is applied"

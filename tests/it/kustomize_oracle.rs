@@ -170,7 +170,10 @@ fn oracle_facts(out: &str) -> Facts {
 const MAPS: &[(&str, &[&str])] = &[
     ("labels", &["metadata", "labels"]),
     ("annotations", &["metadata", "annotations"]),
-    ("template.labels", &["spec", "template", "metadata", "labels"]),
+    (
+        "template.labels",
+        &["spec", "template", "metadata", "labels"],
+    ),
     (
         "template.annotations",
         &["spec", "template", "metadata", "annotations"],
