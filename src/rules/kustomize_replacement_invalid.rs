@@ -119,8 +119,6 @@ struct Entry {
 struct TargetEntry {
     node: NodeId,
     has_select: bool,
-    /// `labelSelector` / `annotationSelector` in `select` or `reject`: not evaluated.
-    by_labels: bool,
     create: bool,
     field_paths: Vec<(String, NodeId)>,
 }
@@ -144,7 +142,6 @@ fn entries(doc: &Document) -> Vec<Entry> {
                 .map(|&t| TargetEntry {
                     node: t,
                     has_select: doc.get(t, "select").is_some(),
-                    by_labels: kustomize::selects_by_labels(doc, t),
                     create: doc.get(t, "options").and_then(|o| doc.get_str(o, "create"))
                         == Some("true"),
                     field_paths: doc
@@ -336,9 +333,8 @@ impl Rule for KustomizeReplacementInvalid {
                     (t.node == i.node || t.field_paths.iter().any(|(_, n)| *n == i.node)) && pred(t)
                 })
             };
-            // A target without `select` is reported once, as such: kustomize stops there. What
-            // a label or annotation selector selects is unknown.
-            if in_target(&|t| !t.has_select || t.by_labels) {
+            // A target without `select` is reported once, as such: kustomize stops there.
+            if in_target(&|t| !t.has_select) {
                 continue;
             }
             let mut message = message(&i.issue);
@@ -549,8 +545,8 @@ mod tests {
     }
 
     #[test]
-    fn label_selectors_are_not_judged() {
-        // The evaluator does not model labelSelector; kustomize selects the Job only here.
+    fn label_selectors_select_on_rendered_labels() {
+        // No object carries app=migration: the target selects nothing, which is not an error.
         let (_, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {labelSelector: app=migration}\n    fieldPaths: [metadata.labels.app]\n",
         );
