@@ -959,6 +959,10 @@ impl<'a> Evaluator<'a> {
                                 r.overrides.insert(p.clone(), v.clone());
                             }
                         }
+                        // kustomize keeps its build annotations from the base object, and
+                        // drops the hash request when the new generator disables it: both
+                        // must ask for the suffix.
+                        r.name_hash &= old.name_hash;
                         r.name = old.name.clone();
                         r.namespace = old.namespace.clone();
                         r.previous_names = old.previous_names.clone();

@@ -35,7 +35,9 @@ pub fn rendered_hash(r: &Rendered) -> String {
             _ => {}
         }
     }
-    name_hash(&r.kind, secret_type, (!data.is_empty()).then_some(&data))
+    // A generated Secret always carries `data` (`{}` when empty); a ConfigMap only with keys.
+    let has_data = !data.is_empty() || r.kind == "Secret";
+    name_hash(&r.kind, secret_type, has_data.then_some(&data))
 }
 
 /// The ten-character suffix kustomize appends to a generated object's name. `data` holds the
@@ -264,6 +266,10 @@ mod tests {
                 Some(&data(&[("tls.crt", "eA=="), ("tls.key", "eQ==")]))
             ),
             "f4c6k54dt5"
+        );
+        assert_eq!(
+            name_hash("Secret", Some("Opaque"), Some(&BTreeMap::new())),
+            "46f8b28mk5"
         );
     }
 

@@ -12,6 +12,7 @@ mod formats;
 mod fuzz_replay;
 mod hostile;
 mod integrations;
+mod kustomize_generators;
 mod kustomize_oracle;
 mod limits;
 mod lsp;
