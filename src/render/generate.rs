@@ -24,8 +24,10 @@ pub fn rendered_hash(r: &Rendered) -> String {
     for (p, v) in &r.overrides {
         match p.as_slice() {
             [Step::Key(f), Step::Key(k)] if f == "data" => {
-                let text = if r.kind == "Secret" {
-                    base64(v.text.as_bytes())
+                // A generator's own values are kept decoded; what a transformer wrote into a
+                // Secret's data is already as the Secret carries it.
+                let text = if r.kind == "Secret" && v.writer.is_none() {
+                    secret_value(&v.text)
                 } else {
                     v.text.clone()
                 };
@@ -107,6 +109,22 @@ fn go_json_string(s: &str, out: &mut String) {
         }
     }
     out.push('"');
+}
+
+/// A generated Secret's value as kustomize stores it (kyaml `encodeBase64`): base64, broken
+/// into lines of 70 characters, each ending in a newline once the encoding reaches 70.
+pub fn secret_value(plain: &str) -> String {
+    const LINE: usize = 70;
+    let encoded = base64(plain.as_bytes());
+    if encoded.len() < LINE {
+        return encoded;
+    }
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / LINE + 1);
+    for chunk in encoded.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
 }
 
 /// Standard base64 with padding, as a Secret's `data` holds its values.
@@ -278,6 +296,19 @@ mod tests {
         let mut s = String::new();
         go_json_string("a\"b\\c\n\u{1}<\u{2028}é", &mut s);
         assert_eq!(s, "\"a\\\"b\\\\c\\n\\u0001\\u003c\\u2028é\"");
+    }
+
+    #[test]
+    fn long_secret_values_break_into_lines() {
+        assert_eq!(secret_value("x"), "eA==");
+        let v = secret_value(&"a".repeat(60));
+        let lines: Vec<&str> = v.split_terminator('\n').collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].len(), 70);
+        assert!(v.ends_with('\n'));
+        // 51 bytes encode to 68 characters: one line, no newline; 52 bytes to 72.
+        assert!(!secret_value(&"a".repeat(51)).contains('\n'));
+        assert!(secret_value(&"a".repeat(52)).contains('\n'));
     }
 
     #[test]

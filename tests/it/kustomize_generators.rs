@@ -1,8 +1,10 @@
-//! Generated ConfigMaps and Secrets agree with `kubectl kustomize` on seeded random trees: the
-//! exact name (kustomize's content-hash suffix), and every data key and ConfigMap value. Each
-//! tree is a base with random generators (literals with awkward characters, env files, files,
-//! Secret types, hash suffix disabled) and an overlay that merges into, replaces and adds
-//! generators under a name prefix.
+//! Generated ConfigMaps and Secrets, labels and annotations agree with `kubectl kustomize` on
+//! seeded random trees: the exact name (kustomize's content-hash suffix), every data key and
+//! ConfigMap value, and the labels, annotations, template labels and selectors of every object.
+//! Each tree is a base with random generators (literals with awkward characters, env files,
+//! files, Secret types, hash suffix disabled, generator option labels) and workloads, and an
+//! overlay that merges into, replaces and adds generators under a name prefix, with random
+//! `commonLabels`, `labels` (`includeSelectors`, `includeTemplates`) and `commonAnnotations`.
 //!
 //! `cargo test` runs `GENERATOR_TREES` trees (default 40); `GENERATOR_TREES=2000 cargo test
 //! --test it kustomize_generators` runs as many as you like (`GENERATOR_SEED` picks the first).
@@ -95,7 +97,7 @@ fn tree(rng: &mut Rng, root: &Path) -> std::path::PathBuf {
                 k.push_str("  options: {disableNameSuffixHash: true}\n");
             }
             let mut used: Vec<&str> = Vec::new();
-            let mut fresh = |rng: &mut Rng, used: &mut Vec<&str>| loop {
+            let fresh = |rng: &mut Rng, used: &mut Vec<&str>| loop {
                 let key = rng.pick(KEYS);
                 if !used.contains(&key) {
                     used.push(key);
@@ -133,6 +135,15 @@ fn tree(rng: &mut Rng, root: &Path) -> std::path::PathBuf {
             names.push((section, name));
         }
     }
+    let workloads = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, labels: {app: web}}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: c, image: web}]}\n---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate}\nspec:\n  template:\n    spec: {restartPolicy: Never, containers: [{name: m, image: m}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n";
+    std::fs::write(base.join("workloads.yaml"), workloads).unwrap();
+    k = k.replacen("resources: []", "resources: [workloads.yaml]", 1);
+    if rng.below(2) == 0 {
+        k.push_str("commonLabels: {team: a}\n");
+    }
+    if rng.below(3) == 0 {
+        k.push_str("generatorOptions: {labels: {gen: \"yes\"}, annotations: {note: x}}\n");
+    }
     std::fs::write(base.join("kustomization.yaml"), k).unwrap();
     let mut o = String::from("resources: [../base]\n");
     if rng.below(2) == 0 {
@@ -163,11 +174,53 @@ fn tree(rng: &mut Rng, root: &Path) -> std::path::PathBuf {
             o.push_str(&e);
         }
     }
+    if rng.below(2) == 0 {
+        let _ = writeln!(
+            o,
+            "commonLabels: {{env: prod, {}: \"1\"}}",
+            rng.pick(&["team", "tier"])
+        );
+    }
+    if rng.below(2) == 0 {
+        o.push_str("labels:\n");
+        for _ in 0..1 + rng.below(2) {
+            let _ = writeln!(
+                o,
+                "- pairs: {{{}: x}}\n  includeSelectors: {}\n  includeTemplates: {}",
+                rng.pick(&["a", "b", "team"]),
+                rng.pick(&["true", "false"]),
+                rng.pick(&["true", "false"])
+            );
+        }
+    }
+    if rng.below(2) == 0 {
+        let _ = writeln!(
+            o,
+            "commonAnnotations: {{owner: {}}}",
+            quoted(rng.pick(VALUES))
+        );
+    }
     std::fs::write(overlay.join("kustomization.yaml"), o).unwrap();
     overlay
 }
 
 type Facts = BTreeMap<String, BTreeMap<String, String>>;
+
+/// Label and annotation maps compared, besides data.
+const MAPS: &[(&str, &[&str])] = &[
+    ("labels", &["metadata", "labels"]),
+    ("annotations", &["metadata", "annotations"]),
+    (
+        "template.labels",
+        &["spec", "template", "metadata", "labels"],
+    ),
+    (
+        "template.annotations",
+        &["spec", "template", "metadata", "annotations"],
+    ),
+    ("selector", &["spec", "selector", "matchLabels"]),
+    ("service.selector", &["spec", "selector"]),
+];
 
 fn kubectl_facts(dir: &Path) -> Option<Facts> {
     let out = Command::new("kubectl")
@@ -194,6 +247,16 @@ fn kubectl_facts(dir: &Path) -> Option<Facts> {
             .and_then(|n| d.str(n))
             .unwrap_or_default();
         let mut f = BTreeMap::new();
+        for (label, path) in MAPS {
+            let segs: Vec<yaml::Seg> = path.iter().map(|k| yaml::Seg::Key(k)).collect();
+            if let Some(m) = d.at(d.root, &segs) {
+                for (k, v) in d.entries(m) {
+                    if let (Some(k), Some(v)) = (d.str(k), d.str(v)) {
+                        f.insert(format!("{label}.{k}"), v.to_string());
+                    }
+                }
+            }
+        }
         if let Some(data) = d.get(d.root, "data") {
             for (k, v) in d.entries(data) {
                 let v = if kind == "Secret" {
@@ -239,12 +302,18 @@ fn our_facts(root: &Path, overlay: &Path) -> Facts {
     let mut facts = Facts::new();
     for r in &cx.rendered {
         let name = env.name(cx, r).map(|v| v.text).unwrap_or_default();
-        let data = env
+        let mut f: BTreeMap<String, String> = env
             .map_at(r, &[Step::Key("data".into())])
             .into_iter()
             .map(|(k, v)| (k, if r.kind == "Secret" { String::new() } else { v }))
             .collect();
-        facts.insert(format!("{}/{name}", r.kind), data);
+        for (label, path) in MAPS {
+            let p: Vec<Step> = path.iter().map(|s| Step::Key(s.to_string())).collect();
+            for (k, v) in env.map_at(r, &p) {
+                f.insert(format!("{label}.{k}"), v);
+            }
+        }
+        facts.insert(format!("{}/{name}", r.kind), f);
     }
     facts
 }
@@ -283,13 +352,43 @@ fn generated_names_and_data_agree_with_kubectl_kustomize() {
         let ours = our_facts(dir.path(), &overlay);
         objects += theirs.len();
         if theirs != ours {
-            problems.push(format!(
-                "seed {seed}:\n  kubectl: {theirs:?}\n  ours:    {ours:?}\n  base: {}\n  overlay: {}",
-                std::fs::read_to_string(dir.path().join("base/kustomization.yaml")).unwrap(),
-                std::fs::read_to_string(overlay.join("kustomization.yaml")).unwrap()
-            ));
+            let mut files = String::new();
+            for f in discover(&[dir.path().to_path_buf()], &Excludes::default()).files {
+                let _ = write!(
+                    files,
+                    "\n  {}: {:?}",
+                    f.display,
+                    std::fs::read_to_string(&f.path)
+                );
+            }
+            for sub in ["base", "base/files"] {
+                for e in std::fs::read_dir(dir.path().join(sub)).unwrap().flatten() {
+                    if e.path().is_file() && !e.path().ends_with("kustomization.yaml") {
+                        let _ = write!(
+                            files,
+                            "\n  {}: {:?}",
+                            e.path().display(),
+                            std::fs::read_to_string(e.path())
+                        );
+                    }
+                }
+            }
+            let keys: std::collections::BTreeSet<&String> =
+                theirs.keys().chain(ours.keys()).collect();
+            let mut diff = String::new();
+            for k in keys {
+                if theirs.get(k) != ours.get(k) {
+                    let _ = write!(
+                        diff,
+                        "\n  {k}:\n    kubectl: {:?}\n    ours:    {:?}",
+                        theirs.get(k),
+                        ours.get(k)
+                    );
+                }
+            }
+            problems.push(format!("seed {seed}:{diff}{files}"));
         }
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
-    eprintln!("{trees} trees, {objects} generated objects: all agree");
+    eprintln!("{trees} trees, {objects} objects: all agree");
 }
