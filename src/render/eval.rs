@@ -701,6 +701,7 @@ impl<'a> Evaluator<'a> {
             patched: false,
             name_hash: false,
             name_replaced: false,
+            shared: Vec::new(),
         }
     }
 
@@ -869,6 +870,7 @@ impl<'a> Evaluator<'a> {
                     name_hash: !(flag(global, "disableNameSuffixHash")
                         || flag(options, "disableNameSuffixHash")),
                     name_replaced: false,
+                    shared: Vec::new(),
                 };
                 for (k, v, at) in data {
                     r.overrides
@@ -1200,27 +1202,28 @@ impl<'a> Evaluator<'a> {
                 "labels",
             );
         }
-        if let Some(m) = doc.get(doc.root, "commonLabels") {
-            let specs = metadata::common_label_specs();
-            metadata::apply(
-                &self.env,
-                &mut built.rendered,
-                &specs,
-                &pairs(m),
-                loc(m),
+        for (key, specs, via) in [
+            (
                 "commonLabels",
-            );
-        }
-        if let Some(m) = doc.get(doc.root, "commonAnnotations") {
-            let specs = metadata::annotation_specs();
-            metadata::apply(
-                &self.env,
-                &mut built.rendered,
-                &specs,
-                &pairs(m),
-                loc(m),
+                metadata::common_label_specs(),
+                "commonLabels",
+            ),
+            (
                 "commonAnnotations",
-            );
+                metadata::annotation_specs(),
+                "commonAnnotations",
+            ),
+        ] {
+            if let Some(m) = doc.get(doc.root, key) {
+                metadata::apply(
+                    &self.env,
+                    &mut built.rendered,
+                    &specs,
+                    &pairs(m),
+                    loc(m),
+                    via,
+                );
+            }
         }
     }
 
@@ -1739,7 +1742,8 @@ impl<'a> Evaluator<'a> {
                         t.delimiter.as_deref(),
                         t.index,
                     );
-                    built.rendered[i].overrides.insert(
+                    metadata::write(
+                        &mut built.rendered[i],
                         p,
                         Value {
                             text,

@@ -266,26 +266,50 @@ pub fn apply(
         return;
     }
     for r in rendered.iter_mut() {
-        let mut writes = Vec::new();
+        let mut maps = Vec::new();
         for s in specs.iter().filter(|s| s.applies(r)) {
-            writes.extend(targets(env, r, s));
+            maps.extend(targets(env, r, s));
         }
-        for base in writes {
-            for (k, v, at) in pairs {
+        for (k, v, at) in pairs {
+            let value = super::Value {
+                text: v.clone(),
+                origin: Some(*at),
+                writer: Some(writer),
+                via: Some(via),
+            };
+            // kustomize makes one node per key and resource and puts it in every map that
+            // lacks the key (those entries stay one node), and copies it into the others.
+            let mut created = Vec::new();
+            for base in &maps {
                 let mut p = base.clone();
                 p.push(Step::Key(k.clone()));
-                r.overrides.insert(
-                    p,
-                    super::Value {
-                        text: v.clone(),
-                        origin: Some(*at),
-                        writer: Some(writer),
-                        via: Some(via),
-                    },
-                );
+                if !r.overrides.contains_key(&p) && env.node(r, &p).is_none() {
+                    created.push(p.clone());
+                }
+                write(r, p, value.clone());
+            }
+            if created.len() > 1 {
+                r.shared.push(created);
             }
         }
     }
+}
+
+/// Write `value` at `p`, and at every field that is one node with it (see
+/// [`Rendered::shared`]).
+pub fn write(r: &mut Rendered, p: Concrete, value: super::Value) {
+    let aliases: Vec<Concrete> = r
+        .shared
+        .iter()
+        .filter(|group| group.contains(&p))
+        .flatten()
+        .filter(|q| **q != p)
+        .cloned()
+        .collect();
+    for q in aliases {
+        r.overrides.insert(q, value.clone());
+    }
+    r.overrides.insert(p, value);
 }
 
 /// The string map at `path` of a rendered object (`metadata.labels`): the manifest's entries

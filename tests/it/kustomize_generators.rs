@@ -78,8 +78,9 @@ fn tree(rng: &mut Rng, root: &Path) -> std::path::PathBuf {
     std::fs::create_dir_all(&overlay).unwrap();
     let mut names = Vec::new();
     let mut k = String::from("resources: []\n");
+    let mut options = Vec::new();
     if rng.below(3) == 0 {
-        k.push_str("generatorOptions: {disableNameSuffixHash: true}\n");
+        options.push("disableNameSuffixHash: true");
     }
     for (section, kind) in [("configMapGenerator", "cm"), ("secretGenerator", "s")] {
         let _ = writeln!(k, "{section}:");
@@ -142,7 +143,10 @@ fn tree(rng: &mut Rng, root: &Path) -> std::path::PathBuf {
         k.push_str("commonLabels: {team: a}\n");
     }
     if rng.below(3) == 0 {
-        k.push_str("generatorOptions: {labels: {gen: \"yes\"}, annotations: {note: x}}\n");
+        options.push("labels: {gen: \"yes\"}, annotations: {note: x}");
+    }
+    if !options.is_empty() {
+        let _ = writeln!(k, "generatorOptions: {{{}}}", options.join(", "));
     }
     std::fs::write(base.join("kustomization.yaml"), k).unwrap();
     let mut o = String::from("resources: [../base]\n");
@@ -206,21 +210,11 @@ fn tree(rng: &mut Rng, root: &Path) -> std::path::PathBuf {
 
 type Facts = BTreeMap<String, BTreeMap<String, String>>;
 
-/// Label and annotation maps compared, besides data.
-const MAPS: &[(&str, &[&str])] = &[
-    ("labels", &["metadata", "labels"]),
-    ("annotations", &["metadata", "annotations"]),
-    (
-        "template.labels",
-        &["spec", "template", "metadata", "labels"],
-    ),
-    (
-        "template.annotations",
-        &["spec", "template", "metadata", "annotations"],
-    ),
-    ("selector", &["spec", "selector", "matchLabels"]),
-    ("service.selector", &["spec", "selector"]),
-];
+/// Label and annotation maps compared, besides data: the shared ones, and a Service's selector.
+fn maps() -> impl Iterator<Item = &'static (&'static str, &'static [&'static str])> {
+    const EXTRA: &[(&str, &[&str])] = &[("service.selector", &["spec", "selector"])];
+    crate::support::RENDERED_MAPS.iter().chain(EXTRA)
+}
 
 fn kubectl_facts(dir: &Path) -> Option<Facts> {
     let out = Command::new("kubectl")
@@ -247,7 +241,7 @@ fn kubectl_facts(dir: &Path) -> Option<Facts> {
             .and_then(|n| d.str(n))
             .unwrap_or_default();
         let mut f = BTreeMap::new();
-        for (label, path) in MAPS {
+        for (label, path) in maps() {
             let segs: Vec<yaml::Seg> = path.iter().map(|k| yaml::Seg::Key(k)).collect();
             if let Some(m) = d.at(d.root, &segs) {
                 for (k, v) in d.entries(m) {
@@ -307,7 +301,7 @@ fn our_facts(root: &Path, overlay: &Path) -> Facts {
             .into_iter()
             .map(|(k, v)| (k, if r.kind == "Secret" { String::new() } else { v }))
             .collect();
-        for (label, path) in MAPS {
+        for (label, path) in maps() {
             let p: Vec<Step> = path.iter().map(|s| Step::Key(s.to_string())).collect();
             for (k, v) in env.map_at(r, &p) {
                 f.insert(format!("{label}.{k}"), v);

@@ -146,7 +146,7 @@ fn oracle_facts(out: &str) -> Facts {
                 }
             }
         }
-        for (label, path) in MAPS {
+        for (label, path) in maps() {
             let segs: Vec<yaml::Seg> = path.iter().map(|k| yaml::Seg::Key(k)).collect();
             if let Some(m) = d.at(d.root, &segs) {
                 for (k, v) in d.entries(m) {
@@ -165,22 +165,11 @@ fn oracle_facts(out: &str) -> Facts {
 }
 
 /// String maps compared key by key (`data` values of Secrets: keys only, as we keep them
-/// decoded): labels and annotations, pod template labels and the selectors commonLabels
-/// writes, and generated data.
-const MAPS: &[(&str, &[&str])] = &[
-    ("labels", &["metadata", "labels"]),
-    ("annotations", &["metadata", "annotations"]),
-    (
-        "template.labels",
-        &["spec", "template", "metadata", "labels"],
-    ),
-    (
-        "template.annotations",
-        &["spec", "template", "metadata", "annotations"],
-    ),
-    ("selector", &["spec", "selector", "matchLabels"]),
-    ("data", &["data"]),
-];
+/// decoded): the shared ones, and generated data.
+fn maps() -> impl Iterator<Item = &'static (&'static str, &'static [&'static str])> {
+    const EXTRA: &[(&str, &[&str])] = &[("data", &["data"])];
+    crate::support::RENDERED_MAPS.iter().chain(EXTRA)
+}
 
 /// The fixture tree a kustomization directory belongs to (`testdata/fixtures/<name>`), so its
 /// bases are linted with it.
@@ -292,7 +281,7 @@ fn our_facts(dir: &Path) -> Result<Facts, Vec<String>> {
                 }
             }
         }
-        for (label, path) in MAPS {
+        for (label, path) in maps() {
             let p: Vec<Step> = path.iter().map(|s| k(s)).collect();
             for (key, v) in env.map_at(r, &p) {
                 let v = if kind == "Secret" && label == &"data" {

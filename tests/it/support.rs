@@ -46,3 +46,20 @@ pub fn text(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// The string maps the kustomize oracles compare key by key, with the label they print:
+/// labels and annotations, pod template labels and annotations, and the selector
+/// `commonLabels` writes.
+pub const RENDERED_MAPS: &[(&str, &[&str])] = &[
+    ("labels", &["metadata", "labels"]),
+    ("annotations", &["metadata", "annotations"]),
+    (
+        "template.labels",
+        &["spec", "template", "metadata", "labels"],
+    ),
+    (
+        "template.annotations",
+        &["spec", "template", "metadata", "annotations"],
+    ),
+    ("selector", &["spec", "selector", "matchLabels"]),
+];
