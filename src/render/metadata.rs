@@ -38,39 +38,47 @@ fn spec(group: &str, version: &str, kind: &str, path: &str, create: bool) -> Fie
     }
 }
 
-/// `metadata/labels` and the pod template labels of the workload kinds (kustomize's
-/// `metadataLabelsFieldSpecs`: what `labels` with `includeTemplates` writes).
-pub(crate) fn template_label_specs() -> Vec<FieldSpec> {
-    let mut out = vec![spec("", "", "", "metadata/labels", true)];
+/// `metadata/<field>` and the pod template's `<field>` of the workload kinds. kustomize's
+/// lists differ in one place: the labels' StatefulSet entry names its group (`apps`).
+fn template_specs(field: &str, statefulset_group: &str) -> Vec<FieldSpec> {
+    let mut out = vec![spec("", "", "", &format!("metadata/{field}"), true)];
     for (g, v, k) in [
         ("", "v1", "ReplicationController"),
         ("", "", "Deployment"),
         ("", "", "ReplicaSet"),
         ("", "", "DaemonSet"),
-        ("apps", "", "StatefulSet"),
+        (statefulset_group, "", "StatefulSet"),
         ("batch", "", "Job"),
     ] {
-        out.push(spec(g, v, k, "spec/template/metadata/labels", true));
+        out.push(spec(
+            g,
+            v,
+            k,
+            &format!("spec/template/metadata/{field}"),
+            true,
+        ));
     }
+    for p in ["spec/jobTemplate", "spec/jobTemplate/spec/template"] {
+        out.push(spec(
+            "batch",
+            "",
+            "CronJob",
+            &format!("{p}/metadata/{field}"),
+            true,
+        ));
+    }
+    out
+}
+
+/// `metadata/labels` and the pod template labels of the workload kinds (kustomize's
+/// `metadataLabelsFieldSpecs`: what `labels` with `includeTemplates` writes).
+pub(crate) fn template_label_specs() -> Vec<FieldSpec> {
+    let mut out = template_specs("labels", "apps");
     out.push(spec(
         "apps",
         "",
         "StatefulSet",
         "spec/volumeClaimTemplates[]/metadata/labels",
-        true,
-    ));
-    out.push(spec(
-        "batch",
-        "",
-        "CronJob",
-        "spec/jobTemplate/metadata/labels",
-        true,
-    ));
-    out.push(spec(
-        "batch",
-        "",
-        "CronJob",
-        "spec/jobTemplate/spec/template/metadata/labels",
         true,
     ));
     out
@@ -141,32 +149,7 @@ pub(crate) fn common_label_specs() -> Vec<FieldSpec> {
 
 /// Where `commonAnnotations` writes.
 pub(crate) fn annotation_specs() -> Vec<FieldSpec> {
-    let mut out = vec![spec("", "", "", "metadata/annotations", true)];
-    for (g, v, k) in [
-        ("", "v1", "ReplicationController"),
-        ("", "", "Deployment"),
-        ("", "", "ReplicaSet"),
-        ("", "", "DaemonSet"),
-        ("", "", "StatefulSet"),
-        ("batch", "", "Job"),
-    ] {
-        out.push(spec(g, v, k, "spec/template/metadata/annotations", true));
-    }
-    out.push(spec(
-        "batch",
-        "",
-        "CronJob",
-        "spec/jobTemplate/metadata/annotations",
-        true,
-    ));
-    out.push(spec(
-        "batch",
-        "",
-        "CronJob",
-        "spec/jobTemplate/spec/template/metadata/annotations",
-        true,
-    ));
-    out
+    template_specs("annotations", "")
 }
 
 /// A kustomization's own field specs (`labels[].fields`).

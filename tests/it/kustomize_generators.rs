@@ -9,7 +9,7 @@
 //! `cargo test` runs `GENERATOR_TREES` trees (default 40); `GENERATOR_TREES=2000 cargo test
 //! --test it kustomize_generators` runs as many as you like (`GENERATOR_SEED` picks the first).
 
-use kube_migrate_lint::engine::{Input, Settings, load_workspace, read_bounded};
+use kube_migrate_lint::engine::{Settings, load_workspace};
 use kube_migrate_lint::model::discover::{Excludes, discover};
 use kube_migrate_lint::render::path::Step;
 use kube_migrate_lint::yaml;
@@ -267,16 +267,7 @@ fn kubectl_facts(dir: &Path) -> Option<Facts> {
 }
 
 fn our_facts(root: &Path, overlay: &Path) -> Facts {
-    let found = discover(&[root.to_path_buf()], &Excludes::default());
-    let inputs = found
-        .files
-        .iter()
-        .map(|c| Input {
-            display: c.display.clone(),
-            path: Some(c.path.clone()),
-            bytes: read_bounded(&c.path, 1 << 24),
-        })
-        .collect();
+    let inputs = crate::support::disk_inputs(root);
     let (ws, _, _) = load_workspace(inputs, &Settings::default());
     assert!(
         ws.replacement_issues.is_empty(),

@@ -4,7 +4,7 @@
 //! selectors and generated data.
 //! Where kustomize refuses to build, the evaluation must have found why.
 
-use kube_migrate_lint::engine::{Input, Settings, load_workspace, read_bounded};
+use kube_migrate_lint::engine::{Settings, load_workspace};
 use kube_migrate_lint::model::discover::{Excludes, discover};
 use kube_migrate_lint::render::{IssueKind, Rendered, path::Step};
 use kube_migrate_lint::yaml;
@@ -184,16 +184,7 @@ fn fixture_root(dir: &Path) -> PathBuf {
 }
 
 fn our_facts(dir: &Path) -> Result<Facts, Vec<String>> {
-    let found = discover(&[fixture_root(dir)], &Excludes::default());
-    let inputs = found
-        .files
-        .iter()
-        .map(|c| Input {
-            display: c.display.clone(),
-            path: Some(c.path.clone()),
-            bytes: read_bounded(&c.path, 1 << 24),
-        })
-        .collect();
+    let inputs = crate::support::disk_inputs(&fixture_root(dir));
     let (ws, _, _) = load_workspace(inputs, &Settings::default());
     let root_file = ws
         .files

@@ -63,3 +63,17 @@ pub const RENDERED_MAPS: &[(&str, &[&str])] = &[
     ),
     ("selector", &["spec", "selector", "matchLabels"]),
 ];
+
+/// Every file under `root`, read from disk as the CLI reads it (for `load_workspace`).
+pub fn disk_inputs(root: &std::path::Path) -> Vec<Input> {
+    use kube_migrate_lint::model::discover::{Excludes, discover};
+    discover(&[root.to_path_buf()], &Excludes::default())
+        .files
+        .iter()
+        .map(|c| Input {
+            display: c.display.clone(),
+            path: Some(c.path.clone()),
+            bytes: kube_migrate_lint::engine::read_bounded(&c.path, 1 << 24),
+        })
+        .collect()
+}
