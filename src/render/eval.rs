@@ -1787,7 +1787,7 @@ pub fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
 #[cfg(test)]
 mod tests {
     use crate::engine::{Input, Settings, load_workspace};
-    use crate::render::links;
+    use crate::render::{links, path};
 
     fn ws(files: &[(&str, &str)]) -> crate::render::workspace::Workspace {
         let inputs = files
@@ -1820,6 +1820,47 @@ mod tests {
             .value_at(cx, hpa, &["spec", "scaleTargetRef", "name"])
             .unwrap();
         assert_eq!(target.text, "prod-app");
+    }
+
+    #[test]
+    fn labels_record_their_writer_and_generated_names_their_hash() {
+        let w = ws(&[
+            (
+                "k/kustomization.yaml",
+                "resources: [app.yaml]\ncommonLabels: {team: a}\nconfigMapGenerator:\n- name: cm\n  literals: [a=1]\n",
+            ),
+            (
+                "k/app.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec: {template: {spec: {containers: [{name: a, image: a, envFrom: [{configMapRef: {name: cm}}]}]}}}\n",
+            ),
+        ]);
+        let cx = w.contexts.iter().find(|c| c.root.is_some()).unwrap();
+        let env = w.env();
+        let app = cx.rendered.iter().find(|r| r.kind == "Deployment").unwrap();
+        let label = env
+            .value_at(cx, app, &["spec", "selector", "matchLabels", "team"])
+            .unwrap();
+        assert_eq!(label.text, "a");
+        assert_eq!(label.via, Some("commonLabels"));
+        assert_eq!(label.writer.map(|l| l.file), Some(cx.root.unwrap()));
+        // `kubectl kustomize` names it cm-h29d89cmmt, and the reference follows.
+        let cm = cx.rendered.iter().find(|r| r.kind == "ConfigMap").unwrap();
+        assert_eq!(cm.name.text, "cm-h29d89cmmt");
+        let r = env
+            .value(
+                cx,
+                app,
+                &[
+                    path::keys(&["spec", "template", "spec", "containers"]),
+                    vec![path::Step::Index(0)],
+                    path::keys(&["envFrom"]),
+                    vec![path::Step::Index(0)],
+                    path::keys(&["configMapRef", "name"]),
+                ]
+                .concat(),
+            )
+            .unwrap();
+        assert_eq!(r.text, "cm-h29d89cmmt");
     }
 
     #[test]
