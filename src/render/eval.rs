@@ -4,7 +4,7 @@
 
 use super::flux::{self, FluxKustomization};
 use super::path::{self, Concrete, PathError, Step};
-use super::refusal::Refusal;
+use super::refusal::{Refusal, yaml11_type};
 use super::{Context, Rendered, Source, Value};
 use super::{generate, metadata};
 use crate::base::diagnostic::{FileId, Loc, ObjectId};
@@ -1164,13 +1164,37 @@ impl<'a> Evaluator<'a> {
             file: kfile,
             span: doc.span(n),
         };
-        let pairs = |m: NodeId| -> Vec<(String, String, Loc)> {
-            doc.entries(m)
-                .into_iter()
-                .filter_map(|(k, v)| {
-                    Some((doc.str(k)?.to_string(), doc.str(v)?.to_string(), loc(v)))
-                })
-                .collect()
+        // A plain `true`, `yes` or `1` is no string to kustomize's YAML 1.1 reader: it refuses
+        // the kustomization; a plain `null` is the empty string.
+        let mut refusals = Vec::new();
+        let mut pairs = |m: NodeId, field: &'static str| -> Vec<(String, String, Loc)> {
+            let mut out = Vec::new();
+            for (k, v) in doc.entries(m) {
+                let (Some(key), Some(text)) = (doc.str(k), doc.str(v)) else {
+                    continue;
+                };
+                let plain = matches!(
+                    doc.node(doc.resolve(v)).kind,
+                    crate::yaml::Kind::Scalar {
+                        style: crate::yaml::Style::Plain,
+                        ..
+                    }
+                );
+                match plain.then(|| yaml11_type(text)).flatten() {
+                    Some("null") => out.push((key.to_string(), String::new(), loc(v))),
+                    Some(read_as) => refusals.push(ReplacementIssue {
+                        kustomization: kfile,
+                        node: v,
+                        issue: Issue::Build(Refusal::NotAString {
+                            field,
+                            key: key.to_string(),
+                            read_as,
+                        }),
+                    }),
+                    None => out.push((key.to_string(), text.to_string(), loc(v))),
+                }
+            }
+            out
         };
         let flag = |n: NodeId, k: &str| doc.get(n, k).and_then(|v| doc.str(v)) == Some("true");
         for &l in doc
@@ -1197,21 +1221,23 @@ impl<'a> Evaluator<'a> {
                 &self.env,
                 &mut built.rendered,
                 &specs,
-                &pairs(p),
+                &pairs(p, "Label.labels.pairs"),
                 loc(l),
                 "labels",
             );
         }
-        for (key, specs, via) in [
+        for (key, specs, via, field) in [
             (
                 "commonLabels",
                 metadata::common_label_specs(),
                 "commonLabels",
+                "Kustomization.commonLabels",
             ),
             (
                 "commonAnnotations",
                 metadata::annotation_specs(),
                 "commonAnnotations",
+                "Kustomization.commonAnnotations",
             ),
         ] {
             if let Some(m) = doc.get(doc.root, key) {
@@ -1219,12 +1245,13 @@ impl<'a> Evaluator<'a> {
                     &self.env,
                     &mut built.rendered,
                     &specs,
-                    &pairs(m),
+                    &pairs(m, field),
                     loc(m),
                     via,
                 );
             }
         }
+        built.issues.extend(refusals);
     }
 
     /// Rename object `i` and update what refers to it by name, as kustomize's name-reference

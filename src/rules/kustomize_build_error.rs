@@ -23,6 +23,9 @@ fn message(refusal: &Refusal) -> String {
         Refusal::GeneratorSource { kind, name, why } => format!(
             "kustomize cannot read the data of {kind} generator `{name}` ({why}): the build fails, and nothing in it is applied"
         ),
+        Refusal::NotAString { key, read_as, .. } => format!(
+            "kustomize reads the value of `{key}` as a {read_as}, but label and annotation values must be strings: the kustomization does not load, the build fails and nothing in it is applied (quote the value)"
+        ),
         Refusal::ResourceOutsideRoot { entry, root, .. } => format!(
             "`{entry}` is a file outside the kustomization's directory `{root}`: kustomize's load restrictor refuses it, the build fails and nothing in it is applied"
         ),
