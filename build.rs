@@ -18,6 +18,8 @@ struct Page {
     severity: String,
     category: String,
     summary: String,
+    /// What the rule needs to see (engine, evidence) before it speaks.
+    evidence: String,
     fix: String,
     engine: bool,
 }
@@ -59,6 +61,7 @@ fn parse(path: &Path) -> Page {
         severity: take("severity"),
         category: take("category"),
         summary: take("summary"),
+        evidence: take("evidence"),
         fix: take("fix"),
         engine: get.remove("engine").is_some_and(|v| v == "true"),
     };
@@ -173,13 +176,14 @@ fn main() {
         let page = root.join("rules").join(format!("{}.md", p.name));
         writeln!(
             s,
-            "\n    pub static {}: RuleMeta = RuleMeta {{\n        id: RuleId::{},\n        name: {:?},\n        severity: Severity::{},\n        category: Category::{},\n        summary: {:?},\n        fix: FixAvailability::{},\n        page: include_str!({:?}),\n    }};",
+            "\n    pub static {}: RuleMeta = RuleMeta {{\n        id: RuleId::{},\n        name: {:?},\n        severity: Severity::{},\n        category: Category::{},\n        summary: {:?},\n        evidence: {:?},\n        fix: FixAvailability::{},\n        page: include_str!({:?}),\n    }};",
             p.name.to_uppercase().replace('-', "_"),
             camel(&p.name),
             p.name,
             camel(&p.severity),
             camel(&p.category),
             p.summary,
+            p.evidence,
             camel(&p.fix),
             page.display().to_string(),
         )

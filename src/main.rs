@@ -28,8 +28,8 @@ struct LintArgs {
     /// Files or directories to lint (`-` reads stdin); default: the current directory
     paths: Vec<PathBuf>,
     /// Output format on stdout
-    #[arg(long, value_enum, default_value_t = FormatArg::Human)]
-    format: FormatArg,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
     /// Also write a report to a file, e.g. `--output gitlab=gl-code-quality-report.json`
     /// (repeatable)
     #[arg(long, value_name = "FORMAT=PATH", value_parser = parse_output)]
@@ -97,8 +97,8 @@ enum ContextArg {
 enum Command {
     /// List every rule: name, default severity, category, fixable, summary
     Rules {
-        #[arg(long, value_enum, default_value_t = FormatArg::Human)]
-        format: FormatArg,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Print a rule's page: what it checks, why it matters, examples, the fix
     Explain { rule: String },
@@ -106,17 +106,6 @@ enum Command {
     Server,
     /// Print a shell completion script (e.g. `kube-migrate-lint completions bash > ~/.local/share/bash-completion/completions/kube-migrate-lint`)
     Completions { shell: clap_complete::Shell },
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug)]
-enum FormatArg {
-    Human,
-    Json,
-    Concise,
-    Gitlab,
-    Junit,
-    Sarif,
-    Github,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -134,23 +123,11 @@ enum ColorArg {
     Never,
 }
 
-fn format(f: FormatArg) -> Format {
-    match f {
-        FormatArg::Human => Format::Human,
-        FormatArg::Json => Format::Json,
-        FormatArg::Concise => Format::Concise,
-        FormatArg::Gitlab => Format::Gitlab,
-        FormatArg::Junit => Format::Junit,
-        FormatArg::Sarif => Format::Sarif,
-        FormatArg::Github => Format::Github,
-    }
-}
-
 fn parse_output(s: &str) -> Result<(Format, PathBuf), String> {
     let (f, p) = s
         .split_once('=')
         .ok_or("expected FORMAT=PATH, e.g. gitlab=gl-code-quality-report.json")?;
-    let format = Format::parse(f).ok_or_else(|| {
+    let format = Format::from_str(f, false).map_err(|_| {
         format!("unknown format `{f}` (human, json, concise, gitlab, junit, sarif, github)")
     })?;
     if p.is_empty() {
@@ -209,7 +186,7 @@ fn run(cli: Cli) -> ExitCode {
     // while the run goes on, and holding the lock here would block it (and the run) forever.
     let mut stderr = std::io::stderr();
     let code = match cli.command {
-        Some(Command::Rules { format: f }) => app::print(&mut stdout, &app::rules_table(format(f))),
+        Some(Command::Rules { format: f }) => app::print(&mut stdout, &app::rules_table(f)),
         Some(Command::Completions { shell }) => app::print(&mut stdout, &completions(shell)),
         Some(Command::Server) => app::EXIT_CLEAN, // served above
         Some(Command::Explain { rule }) => match app::explain(&rule) {
@@ -229,7 +206,7 @@ fn run(cli: Cli) -> ExitCode {
             let opts = RunOptions {
                 paths: a.paths,
                 stdin_filename: a.stdin_filename,
-                format: format(a.format),
+                format: a.format,
                 config: a.config,
                 no_config: a.no_config,
                 select: a.select,
@@ -260,6 +237,7 @@ fn run(cli: Cli) -> ExitCode {
                 },
                 unsafe_fixes: a.unsafe_fixes,
                 under_pre_commit: app::under_pre_commit(),
+                repo_root: None,
             };
             app::run(
                 &opts,

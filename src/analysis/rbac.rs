@@ -170,18 +170,33 @@ fn cached<'w>(ws: &'w Workspace, context: &Context) -> &'w Cached {
     })
 }
 
-fn read_bindings(ws: &Workspace, context: &Context) -> Result<Vec<BindingOf<usize>>, ()> {
+/// The context's `kind` and `Cluster{kind}` objects: (index, object, cluster-scoped, name).
+/// `Err` when one was patched or its name is unknown: its RBAC cannot be read.
+fn rbac_objects<'c>(
+    ws: &Workspace,
+    context: &'c Context,
+    kind: &str,
+) -> Result<Vec<(usize, &'c Rendered, bool, String)>, ()> {
     let env = ws.env();
+    let cluster_kind = format!("Cluster{kind}");
     let mut out = Vec::new();
     for (ri, r) in context.rendered.iter().enumerate() {
-        let cluster = is_rbac(r, "ClusterRoleBinding");
-        if !cluster && !is_rbac(r, "RoleBinding") {
+        let cluster = is_rbac(r, &cluster_kind);
+        if !cluster && !is_rbac(r, kind) {
             continue;
         }
         if r.patched {
             return Err(());
         }
-        let name = env.name(context, r).ok_or(())?.text;
+        out.push((ri, r, cluster, env.name(context, r).ok_or(())?.text));
+    }
+    Ok(out)
+}
+
+fn read_bindings(ws: &Workspace, context: &Context) -> Result<Vec<BindingOf<usize>>, ()> {
+    let env = ws.env();
+    let mut out = Vec::new();
+    for (ri, r, cluster, name) in rbac_objects(ws, context, "RoleBinding")? {
         let role_kind = known(&env, context, r, &path::keys(&["roleRef", "kind"]))?
             .map(|v| v.text)
             .unwrap_or_default();
@@ -264,15 +279,7 @@ impl<R> RoleDefOf<R> {
 fn read_roles(ws: &Workspace, context: &Context) -> Result<Vec<RoleDefOf<usize>>, ()> {
     let env = ws.env();
     let mut out = Vec::new();
-    for (ri, r) in context.rendered.iter().enumerate() {
-        let cluster = is_rbac(r, "ClusterRole");
-        if !cluster && !is_rbac(r, "Role") {
-            continue;
-        }
-        if r.patched {
-            return Err(());
-        }
-        let name = env.name(context, r).ok_or(())?.text;
+    for (ri, r, cluster, name) in rbac_objects(ws, context, "Role")? {
         let list = |base: &[Step], key: &str| -> Result<Vec<String>, ()> {
             let p = at(base, &[k(key)]);
             (0..env.len(r, &p))

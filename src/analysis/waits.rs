@@ -468,32 +468,33 @@ pub struct HookInfo {
     pub delete_policy: bool,
 }
 
+/// The hook annotations a deploy tool reads: (tool, hook key, delete-policy key, the phases
+/// that run before the release's other resources).
+const HOOKS: [(&str, &str, &str, [&str; 2]); 2] = [
+    (
+        "Argo CD",
+        "argocd.argoproj.io/hook",
+        "argocd.argoproj.io/hook-delete-policy",
+        ["PreSync", "Sync"],
+    ),
+    (
+        "Helm",
+        "helm.sh/hook",
+        "helm.sh/hook-delete-policy",
+        ["pre-install", "pre-upgrade"],
+    ),
+];
+
 pub fn hook_of(obj: &Object, doc: &crate::yaml::Document) -> Option<HookInfo> {
-    if let Some(v) = annotation(obj, doc, "argocd.argoproj.io/hook") {
-        return Some(HookInfo {
-            tool: "Argo CD",
+    HOOKS.iter().find_map(|(tool, key, delete_key, holding)| {
+        let v = annotation(obj, doc, key)?;
+        Some(HookInfo {
+            tool,
             phases: v.to_string(),
-            holds: v
-                .split(',')
-                .map(str::trim)
-                .any(|p| p == "PreSync" || p == "Sync"),
-            delete_policy: annotation(obj, doc, "argocd.argoproj.io/hook-delete-policy")
-                .is_some_and(|p| !p.trim().is_empty()),
-        });
-    }
-    if let Some(v) = annotation(obj, doc, "helm.sh/hook") {
-        return Some(HookInfo {
-            tool: "Helm",
-            phases: v.to_string(),
-            holds: v
-                .split(',')
-                .map(str::trim)
-                .any(|p| p == "pre-install" || p == "pre-upgrade"),
-            delete_policy: annotation(obj, doc, "helm.sh/hook-delete-policy")
-                .is_some_and(|p| !p.trim().is_empty()),
-        });
-    }
-    None
+            holds: v.split(',').map(str::trim).any(|p| holding.contains(&p)),
+            delete_policy: annotation(obj, doc, delete_key).is_some_and(|p| !p.trim().is_empty()),
+        })
+    })
 }
 
 /// Everything that decides whether a Job holds the app back.

@@ -15,10 +15,13 @@ use session::Session;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
+/// Exit code: nothing to report.
 pub const EXIT_CLEAN: i32 = 0;
-pub const EXIT_FINDINGS: i32 = 1;
+pub(crate) const EXIT_FINDINGS: i32 = 1;
+/// Exit code: the run failed (unreadable input, bad configuration, internal error).
 pub const EXIT_ERROR: i32 = 2;
 
+/// When the human format uses colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Color {
     Auto,
@@ -26,6 +29,7 @@ pub enum Color {
     Never,
 }
 
+/// What one command-line run lints and how it reports.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Files and directories; `-` is stdin. Empty: the current directory.
@@ -55,8 +59,12 @@ pub struct RunOptions {
     /// Run as a pre-commit hook (`PRE_COMMIT=1`): the binary is only in pre-commit's
     /// environment, so the human report points at rule pages rather than `explain`.
     pub under_pre_commit: bool,
+    /// The repository the deploy-engine evidence is scanned from; None: the git work tree
+    /// above the linted files (tests lint each fixture as a repository of its own).
+    pub repo_root: Option<PathBuf>,
 }
 
+/// Whether a run applies fixes, or shows them as a diff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FixMode {
     /// Report only.
@@ -89,6 +97,7 @@ impl Default for RunOptions {
             fix: FixMode::Off,
             unsafe_fixes: false,
             under_pre_commit: false,
+            repo_root: None,
         }
     }
 }
@@ -144,6 +153,9 @@ pub fn run(
     }
     if opts.context_all {
         settings.context_mode = crate::render::ContextMode::All;
+    }
+    if opts.repo_root.is_some() {
+        settings.repo_root = opts.repo_root.clone();
     }
 
     let use_stdin = opts.paths.iter().any(|p| p.as_os_str() == "-");
@@ -304,7 +316,7 @@ pub fn run(
 
 /// Mistakes in the command line that no report should hide: a path that does not exist (a typo
 /// in CI would otherwise lint nothing), `--stdin-filename` without `-` to read stdin.
-pub fn check_usage(opts: &RunOptions) -> Result<(), String> {
+pub(crate) fn check_usage(opts: &RunOptions) -> Result<(), String> {
     for p in opts.paths.iter().filter(|p| p.as_os_str() != "-") {
         if std::fs::symlink_metadata(p).is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
             return Err(format!("`{}`: no such file or directory", p.display()));
@@ -728,7 +740,7 @@ pub fn rules_table(format: Format) -> String {
 
 /// The `rules` table as text: aligned columns, the summary wrapped to `width` under its own
 /// column.
-pub fn rules_text(width: usize) -> String {
+pub(crate) fn rules_text(width: usize) -> String {
     let metas: Vec<_> = rules::REGISTRY.iter().map(|r| r.meta()).collect();
     let col = |head: &str, cells: &mut dyn Iterator<Item = usize>| cells.chain([head.len()]).max();
     let name_w = col("rule", &mut metas.iter().map(|m| m.name.len())).unwrap_or(4);
@@ -800,6 +812,7 @@ pub fn explain(rule: &str) -> Result<String, String> {
     }
 }
 
+/// Write `s` to `out`; the exit code (`EXIT_ERROR` when the write fails).
 pub fn print(out: &mut dyn Write, s: &str) -> i32 {
     match emit(out, s) {
         Ok(()) => EXIT_CLEAN,

@@ -3,9 +3,10 @@
 use crate::base::source::Span;
 use serde::Serialize;
 
-pub type FileId = u32;
-pub type ObjectId = u32;
+pub(crate) type FileId = u32;
+pub(crate) type ObjectId = u32;
 
+/// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -15,7 +16,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
             Severity::Warning => "warning",
@@ -23,7 +24,7 @@ impl Severity {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Severity> {
+    pub(crate) fn parse(s: &str) -> Option<Severity> {
         match s {
             "info" => Some(Severity::Info),
             "warning" | "warn" => Some(Severity::Warning),
@@ -40,12 +41,14 @@ pub struct Loc {
     pub span: Span,
 }
 
+/// Another location that explains a finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Related {
     pub loc: Loc,
     pub message: String,
 }
 
+/// Whether a fix is applied by `--fix` (safe) or only by `--unsafe-fixes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Applicability {
@@ -53,12 +56,14 @@ pub enum Applicability {
     Unsafe,
 }
 
+/// Replace the text at `loc`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
     pub loc: Loc,
     pub replacement: String,
 }
 
+/// A fix: edits that are applied together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fix {
     pub description: String,
@@ -76,6 +81,7 @@ pub struct ObjectRef {
     pub name: Option<String>,
 }
 
+/// A finding: a rule, where, what happens in the cluster, and perhaps a fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub rule: &'static str,
@@ -92,7 +98,7 @@ pub struct Diagnostic {
 }
 
 impl Fix {
-    pub fn safe(description: impl Into<String>, edits: Vec<Edit>) -> Fix {
+    pub(crate) fn safe(description: impl Into<String>, edits: Vec<Edit>) -> Fix {
         Fix {
             description: description.into(),
             applicability: Applicability::Safe,
@@ -100,7 +106,7 @@ impl Fix {
         }
     }
 
-    pub fn unsafe_(description: impl Into<String>, edits: Vec<Edit>) -> Fix {
+    pub(crate) fn unsafe_(description: impl Into<String>, edits: Vec<Edit>) -> Fix {
         Fix {
             description: description.into(),
             applicability: Applicability::Unsafe,
@@ -110,7 +116,7 @@ impl Fix {
 }
 
 impl Diagnostic {
-    pub fn new(
+    pub(crate) fn new(
         rule: &'static str,
         severity: Severity,
         loc: Loc,
@@ -129,12 +135,12 @@ impl Diagnostic {
         }
     }
 
-    pub fn help(mut self, help: impl Into<String>) -> Self {
+    pub(crate) fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
-    pub fn related(mut self, loc: Loc, message: impl Into<String>) -> Self {
+    pub(crate) fn related(mut self, loc: Loc, message: impl Into<String>) -> Self {
         self.related.push(Related {
             loc,
             message: message.into(),
@@ -143,18 +149,18 @@ impl Diagnostic {
     }
 
     /// Attach a fix, when the rule could build one.
-    pub fn fix(mut self, fix: Option<Fix>) -> Self {
+    pub(crate) fn fix(mut self, fix: Option<Fix>) -> Self {
         self.fix = fix;
         self
     }
 
-    pub fn severity(mut self, severity: Severity) -> Self {
+    pub(crate) fn severity(mut self, severity: Severity) -> Self {
         self.severity = severity;
         self
     }
 
     /// Sort key: file, position, rule, message — identical for any thread count.
-    pub fn sort_key(&self) -> (FileId, u32, u32, &'static str, &str) {
+    pub(crate) fn sort_key(&self) -> (FileId, u32, u32, &'static str, &str) {
         (
             self.loc.file,
             self.loc.span.start,

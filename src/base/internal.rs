@@ -19,7 +19,7 @@ use std::sync::{Mutex, Once, PoisonError};
 use std::thread::ThreadId;
 
 /// Where bugs are reported.
-pub const ISSUES: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/issues");
+pub(crate) const ISSUES: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/issues");
 
 /// The longest panic message shown, in characters.
 const MAX_PAYLOAD: usize = 200;
@@ -146,7 +146,7 @@ fn caught(payload: &(dyn Any + Send)) -> Caught {
 impl Caught {
     /// The internal error of a phase (`phase` is its short name, see [`InternalError::phase`];
     /// `doing` says it in words: "evaluating the kustomization k8s/prod").
-    pub fn error(
+    pub(crate) fn error(
         self,
         phase: &'static str,
         doing: impl Into<String>,
@@ -179,7 +179,7 @@ pub struct InternalError {
 
 impl InternalError {
     /// `internal error while <doing>: <payload> (at src/…:L:C)`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let at = self
             .location
             .as_ref()
@@ -193,7 +193,7 @@ impl InternalError {
     }
 
     /// The summary and what to do about it.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         format!(
             "{}; this is a bug, please report it at {ISSUES}",
             self.summary()
@@ -227,14 +227,14 @@ pub fn crash_report(c: &Caught) -> String {
 /// carries a password in a URL, which every report must mask. Release builds have no such hook.
 #[cfg(debug_assertions)]
 #[track_caller]
-pub fn inject(phase: &str, subject: &str) {
+pub(crate) fn inject(phase: &str, subject: &str) {
     inject_with(phase, || subject.to_string());
 }
 
 /// [`inject`], with the subject made only when `phase` is asked for (hot paths).
 #[cfg(debug_assertions)]
 #[track_caller]
-pub fn inject_with(phase: &str, subject: impl FnOnce() -> String) {
+pub(crate) fn inject_with(phase: &str, subject: impl FnOnce() -> String) {
     static SPEC: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
     let spec = SPEC.get_or_init(|| {
         std::env::var("KUBE_MIGRATE_LINT_TEST_PANIC")
@@ -265,12 +265,12 @@ pub fn inject_with(phase: &str, subject: impl FnOnce() -> String) {
 /// Release builds: nothing.
 #[cfg(not(debug_assertions))]
 #[inline(always)]
-pub fn inject(_phase: &str, _subject: &str) {}
+pub(crate) fn inject(_phase: &str, _subject: &str) {}
 
 /// Release builds: nothing.
 #[cfg(not(debug_assertions))]
 #[inline(always)]
-pub fn inject_with(_phase: &str, _subject: impl FnOnce() -> String) {}
+pub(crate) fn inject_with(_phase: &str, _subject: impl FnOnce() -> String) {}
 
 /// The password in an injected panic's message: it must never be shown.
 pub const TEST_SECRET: &str = "inj3cted-s3cret";

@@ -4,19 +4,19 @@
 //! an image), it goes through [`display_value`], which masks credentials in URLs and truncates.
 
 /// A mapping key as shown in a message: keys are names, not secrets, but are truncated.
-pub fn key_for_display(key: &str) -> String {
+pub(crate) fn key_for_display(key: &str) -> String {
     truncate(key, 64)
 }
 
 /// A value as shown in a message: passwords in URLs are masked and long values truncated.
-pub fn display_value(value: &str) -> String {
+pub(crate) fn display_value(value: &str) -> String {
     truncate(&mask_url_password(value), 96)
 }
 
 /// A free-form message that may quote input (a panic's) as shown: YAML in it masked as
 /// unparsable source text is, passwords in URLs and the values after credential names
 /// (`password: x`, `API_TOKEN=x`) masked; on one line, truncated to `max` characters.
-pub fn message_for_display(message: &str, max: usize) -> String {
+pub(crate) fn message_for_display(message: &str, max: usize) -> String {
     let masked = mask(message, &textual_sensitive_spans(message));
     let masked = mask_credential_values(&mask_url_password(&masked));
     let one_line = masked.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -76,7 +76,7 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// `scheme://user:secret@host` becomes `scheme://user:***@host`.
-pub fn mask_url_password(s: &str) -> String {
+pub(crate) fn mask_url_password(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find("://") {
@@ -99,13 +99,13 @@ pub fn mask_url_password(s: &str) -> String {
 }
 
 /// Whether a URL carries a password (`scheme://user:password@host`).
-pub fn url_has_password(s: &str) -> bool {
+pub(crate) fn url_has_password(s: &str) -> bool {
     mask_url_password(s) != s
 }
 
 /// Whether a key or env var name names a credential (`DB_PASSWORD`, `apiToken`, `client-secret`).
 /// Names that only point at one (`PASSWORD_FILE`, `SECRET_NAME`, `TOKEN_URL`) do not count.
-pub fn names_credential(name: &str) -> bool {
+pub(crate) fn names_credential(name: &str) -> bool {
     let upper = name.to_ascii_uppercase().replace('-', "_");
     const WORDS: &[&str] = &[
         "PASSWORD",
@@ -121,14 +121,30 @@ pub fn names_credential(name: &str) -> bool {
     const POINTERS: &[&str] = &[
         "_FILE", "_PATH", "_NAME", "_URL", "_REF", "_KEY_REF", "_DIR",
     ];
-    WORDS.iter().any(|w| upper.contains(w)) && !POINTERS.iter().any(|p| upper.ends_with(p))
+    WORDS.iter().any(|w| upper.contains(w))
+        && !POINTERS.iter().any(|p| upper.ends_with(p))
+        && !names_quantity(name)
+}
+
+/// Whether a name that mentions a credential word is about how many or how much of it
+/// (`LLM_MAX_TOKENS`, `TOKEN_LIMIT`, `MIN_PASSWORD_LENGTH`): a count, never a credential.
+/// A quantity word (`MAX`, `MIN`, `NUM`, `LIMIT`, `COUNT`, `LENGTH`, `PER`) among the name's
+/// words says so; `API_TOKEN`, `DB_PASSWORD`, `CLIENT_SECRET` and `OPENAI_API_KEY` stay
+/// credentials.
+pub fn names_quantity(name: &str) -> bool {
+    const QUANTITY: &[&str] = &[
+        "MAX", "MIN", "NUM", "LIMIT", "COUNT", "LENGTH", "LEN", "PER",
+    ];
+    name.to_ascii_uppercase()
+        .split(['_', '-', '.'])
+        .any(|w| QUANTITY.contains(&w))
 }
 
 /// Secret values found line by line in text that did not parse, erring towards masking: every
 /// value under a `data:`, `stringData:` or `literals:` block, every value of a key that names
 /// a credential (block or flow style), an env `value:` after a credential `name:`, and the
 /// password of any URL.
-pub fn textual_sensitive_spans(text: &str) -> Vec<crate::base::source::Span> {
+pub(crate) fn textual_sensitive_spans(text: &str) -> Vec<crate::base::source::Span> {
     use crate::base::source::Span;
     let mut out = Vec::new();
     // Indentation of the open data-like block, if any.
@@ -219,7 +235,7 @@ pub fn textual_sensitive_spans(text: &str) -> Vec<crate::base::source::Span> {
 
 /// Byte ranges of the passwords of the URLs in `src` (`scheme://user:PASSWORD@host`), for
 /// masking source text in place (a quote also ends the authority there).
-pub fn url_password_ranges(src: &str) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn url_password_ranges(src: &str) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut from = 0;
     while let Some(i) = src[from..].find("://") {
@@ -239,7 +255,7 @@ pub fn url_password_ranges(src: &str) -> Vec<std::ops::Range<usize>> {
 }
 
 /// `text` with every masked range replaced by `*`, byte for byte (offsets stay valid).
-pub fn mask(text: &str, spans: &[crate::base::source::Span]) -> String {
+pub(crate) fn mask(text: &str, spans: &[crate::base::source::Span]) -> String {
     let mut bytes = text.as_bytes().to_vec();
     for s in spans {
         let (a, b) = (s.start as usize, (s.end as usize).min(bytes.len()));
@@ -276,6 +292,9 @@ mod tests {
         assert!(!names_credential("PASSWORD_FILE"));
         assert!(!names_credential("SECRET_NAME"));
         assert!(!names_credential("DATABASE_HOST"));
+        assert!(!names_credential("LLM_MAX_TOKENS"));
+        assert!(names_credential("LLM_API_KEY"));
+        assert!(names_credential("GITHUB_TOKEN"));
     }
 
     #[test]

@@ -4,6 +4,6 @@
 pub mod diagnostic;
 pub mod internal;
 pub(crate) mod mask;
-pub mod rule_id;
+pub(crate) mod rule_id;
 pub mod source;
 pub(crate) mod text;

@@ -22,22 +22,19 @@ pub struct Span {
 }
 
 impl Span {
-    pub fn new(start: usize, end: usize) -> Span {
+    pub(crate) fn new(start: usize, end: usize) -> Span {
         Span {
             start: start as u32,
             end: end.max(start) as u32,
         }
     }
-    pub fn empty(at: usize) -> Span {
-        Span::new(at, at)
-    }
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         (self.end - self.start) as usize
     }
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.end == self.start
     }
-    pub fn range(&self) -> std::ops::Range<usize> {
+    pub(crate) fn range(&self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
     }
 }
@@ -49,6 +46,7 @@ pub struct LineIndex {
 }
 
 impl LineIndex {
+    /// Index the line starts of `text` (a leading BOM is skipped).
     pub fn new(text: &str) -> LineIndex {
         let bytes = text.as_bytes();
         let first = if text.starts_with('\u{feff}') { 3 } else { 0 };
@@ -70,18 +68,19 @@ impl LineIndex {
         LineIndex { starts }
     }
 
+    /// How many lines the text has.
     pub fn line_count(&self) -> usize {
         self.starts.len()
     }
 
     /// 0-based line holding `offset`.
-    pub fn line_of(&self, offset: usize) -> usize {
+    pub(crate) fn line_of(&self, offset: usize) -> usize {
         let o = offset as u32;
         self.starts.partition_point(|&s| s <= o).saturating_sub(1)
     }
 
     /// Byte offset where 0-based `line` starts.
-    pub fn line_start(&self, line: usize) -> usize {
+    pub(crate) fn line_start(&self, line: usize) -> usize {
         self.starts
             .get(line)
             .copied()
@@ -89,7 +88,7 @@ impl LineIndex {
     }
 
     /// The text of 0-based `line`, without its line break.
-    pub fn line_text<'t>(&self, text: &'t str, line: usize) -> &'t str {
+    pub(crate) fn line_text<'t>(&self, text: &'t str, line: usize) -> &'t str {
         let start = self.line_start(line).min(text.len());
         let end = if line + 1 < self.starts.len() {
             self.starts[line + 1] as usize
@@ -99,7 +98,7 @@ impl LineIndex {
         text[start..end.max(start)].trim_end_matches(['\n', '\r'])
     }
 
-    pub fn position(&self, text: &str, offset: usize) -> Position {
+    pub(crate) fn position(&self, text: &str, offset: usize) -> Position {
         let offset = floor_char_boundary(text, offset.min(text.len()));
         let line = self.line_of(offset);
         let start = self.line_start(line).min(offset);
@@ -112,7 +111,7 @@ impl LineIndex {
     }
 
     /// 0-based UTF-16 column of `offset` (what LSP wants).
-    pub fn utf16_column(&self, text: &str, offset: usize) -> usize {
+    pub(crate) fn utf16_column(&self, text: &str, offset: usize) -> usize {
         let offset = floor_char_boundary(text, offset.min(text.len()));
         let start = self.line_start(self.line_of(offset)).min(offset);
         text[start..offset].encode_utf16().count()
@@ -128,13 +127,13 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
 
 /// Maps character indexes (as the YAML scanner counts them) to byte offsets.
 #[derive(Debug, Clone, Default)]
-pub struct CharToByte {
+pub(crate) struct CharToByte {
     /// For each non-ASCII character: its char index and the extra bytes up to and including it.
     wide: Vec<(u32, u32)>,
 }
 
 impl CharToByte {
-    pub fn new(text: &str) -> CharToByte {
+    pub(crate) fn new(text: &str) -> CharToByte {
         if text.is_ascii() {
             return CharToByte::default();
         }
@@ -150,7 +149,7 @@ impl CharToByte {
         CharToByte { wide }
     }
 
-    pub fn byte(&self, char_index: usize) -> usize {
+    pub(crate) fn byte(&self, char_index: usize) -> usize {
         let ci = char_index as u32;
         let k = self.wide.partition_point(|&(c, _)| c < ci);
         let extra = if k == 0 { 0 } else { self.wide[k - 1].1 };
@@ -170,7 +169,11 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    pub fn new(display: String, path: Option<std::path::PathBuf>, text: String) -> SourceFile {
+    pub(crate) fn new(
+        display: String,
+        path: Option<std::path::PathBuf>,
+        text: String,
+    ) -> SourceFile {
         let lines = LineIndex::new(&text);
         SourceFile {
             display,
@@ -180,14 +183,14 @@ impl SourceFile {
         }
     }
 
-    pub fn position(&self, offset: usize) -> Position {
+    pub(crate) fn position(&self, offset: usize) -> Position {
         self.lines.position(&self.text, offset)
     }
 }
 
 /// Why file bytes are not UTF-8 text: where, why, and the text to show for the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Undecodable {
+pub(crate) struct Undecodable {
     /// Byte offset of the first bad byte.
     pub at: usize,
     pub message: String,
@@ -198,7 +201,7 @@ pub struct Undecodable {
 
 /// Decode file bytes, refusing what is not UTF-8 text with the offset of the first bad byte.
 /// The bytes are consumed: no copy is made on the way.
-pub fn decode(bytes: Vec<u8>) -> Result<String, Undecodable> {
+pub(crate) fn decode(bytes: Vec<u8>) -> Result<String, Undecodable> {
     let refuse = |at, message: String| Undecodable {
         at,
         message,

@@ -1,7 +1,7 @@
 //! Small text helpers: edit distance, Kubernetes name validation, `${VAR}` placeholders.
 
 /// Levenshtein distance (for "did you mean" hints and closest-name related locations).
-pub fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
@@ -17,7 +17,7 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Why a name is not a valid DNS-1123 subdomain, if it is not.
-pub fn dns1123_subdomain_problem(name: &str) -> Option<String> {
+pub(crate) fn dns1123_subdomain_problem(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("the name is empty".into());
     }
@@ -64,7 +64,7 @@ pub fn dns1123_subdomain_problem(name: &str) -> Option<String> {
 
 /// A `${VAR}` placeholder (Flux post-build substitution syntax) in a string.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placeholder {
+pub(crate) struct Placeholder {
     /// Byte range of the whole `${...}` in the string.
     pub start: usize,
     pub end: usize,
@@ -74,7 +74,7 @@ pub struct Placeholder {
 }
 
 /// Every `${VAR}` / `${VAR:=default}` / `${VAR:-default}` placeholder, in order.
-pub fn placeholders(s: &str) -> Vec<Placeholder> {
+pub(crate) fn placeholders(s: &str) -> Vec<Placeholder> {
     let mut out = Vec::new();
     let mut i = 0;
     while let Some(off) = s[i..].find("${") {

@@ -11,6 +11,7 @@ use crate::engine::Report;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
+/// One stable fingerprint per finding of `report`, in order (for baselines and GitLab).
 pub fn fingerprints(report: &Report) -> Vec<String> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     report

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 /// How many rounds of fixes may run before giving up (a fix that keeps offering itself).
 const MAX_PASSES: usize = 10;
 
+/// Which fixes to apply.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
     /// Also apply fixes marked unsafe.
@@ -57,6 +58,7 @@ pub struct Changed {
     pub after_shown: String,
 }
 
+/// What applying fixes did: the new file texts, the fixes applied and those rejected.
 #[derive(Debug)]
 pub struct Outcome {
     pub changed: Vec<Changed>,
@@ -70,7 +72,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// Nothing fixed: `report` as it is.
-    pub fn unchanged(report: Report) -> Outcome {
+    pub(crate) fn unchanged(report: Report) -> Outcome {
         Outcome {
             changed: Vec::new(),
             applied: Vec::new(),
@@ -443,7 +445,7 @@ fn applied_entry(report: &Report, d: &Diagnostic) -> Applied {
 }
 
 /// A unified diff of every changed file (`a/` and `b/` prefixes, as git prints them).
-pub fn diff(changed: &[Changed]) -> String {
+pub(crate) fn diff(changed: &[Changed]) -> String {
     let mut out = String::new();
     for c in changed {
         let d = similar::TextDiff::from_lines(&c.before_shown, &c.after_shown);
@@ -463,7 +465,7 @@ pub fn diff(changed: &[Changed]) -> String {
 /// Write a changed file atomically: a temporary file in the same directory, with the original's
 /// permissions, renamed over it; never when the file on disk is no longer the text that was
 /// linted. A symbolic link is followed so that the link stays a link.
-pub fn write(c: &Changed) -> Result<(), String> {
+pub(crate) fn write(c: &Changed) -> Result<(), String> {
     let Some(path) = &c.path else {
         return Err("not a file on disk".into());
     };

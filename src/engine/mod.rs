@@ -42,6 +42,9 @@ pub struct Settings {
     pub database_env: Vec<String>,
     /// How reports name files (relative to the project root).
     pub path_names: discover::PathNames,
+    /// The repository root deploy-engine evidence is scanned from (None: the git work tree
+    /// above the linted files, else the directory holding them).
+    pub repo_root: Option<PathBuf>,
     /// Counts files as they are read, for a progress indicator.
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
@@ -53,7 +56,7 @@ impl Default for Settings {
                 .iter()
                 .map(|r| (r.meta().name, None))
                 .collect(),
-            deploy_engine: DeployEngine::Flux,
+            deploy_engine: DeployEngine::Auto,
             limits: yaml::Limits::default(),
             max_file_size: 10 * 1024 * 1024,
             expansion_budget: model::DEFAULT_EXPANSION_BUDGET,
@@ -62,6 +65,7 @@ impl Default for Settings {
             regex_selectors: false,
             database_env: vec!["DATABASE_URL".into()],
             path_names: discover::PathNames::default(),
+            repo_root: None,
             progress: None,
         }
     }
@@ -143,7 +147,7 @@ impl Settings {
         Ok(s)
     }
 
-    pub fn enabled(&self, rule: &str) -> bool {
+    pub(crate) fn enabled(&self, rule: &str) -> bool {
         self.rules.contains_key(rule)
     }
 }
@@ -156,6 +160,7 @@ pub struct Input {
     pub bytes: Result<Vec<u8>, ReadError>,
 }
 
+/// Why an input could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadError {
     /// Could not be read: exit code 2.
@@ -165,6 +170,7 @@ pub enum ReadError {
 }
 
 impl Input {
+    /// An input given as bytes (stdin, an editor buffer), shown as `display`.
     pub fn from_bytes(display: impl Into<String>, bytes: Vec<u8>) -> Input {
         Input {
             display: display.into(),
@@ -174,6 +180,7 @@ impl Input {
     }
 }
 
+/// The result of a run, independent of the output format: files, objects and sorted findings.
 #[derive(Debug, Default)]
 pub struct Report {
     /// The directory the files' displayed names are relative to (the project root), when known.
@@ -190,11 +197,25 @@ pub struct Report {
     pub internal: Vec<InternalError>,
     /// Secret values in the sources, masked wherever source text is shown.
     pub redactions: Vec<Loc>,
+    /// The engine assumed for each build (context) and why, sorted by build.
+    pub engines: Vec<BuildEngine>,
     pub elapsed: Duration,
 }
 
+/// Which engine a build is taken to be applied by, and the evidence.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BuildEngine {
+    /// The build's directory, as displayed.
+    pub build: String,
+    /// `flux`, `argocd`, `helm` or `kubectl` (the `deploy-engine` setting's words).
+    pub engine: &'static str,
+    /// Configured or shown by the repository (false: the `kubectl` fallback).
+    pub evident: bool,
+    pub why: String,
+}
+
 impl Report {
-    pub fn count(&self, sev: Severity) -> usize {
+    pub(crate) fn count(&self, sev: Severity) -> usize {
         self.diagnostics
             .iter()
             .filter(|d| d.severity == sev)
@@ -202,7 +223,7 @@ impl Report {
     }
 
     /// Whether the linter failed on a bug anywhere in this run.
-    pub fn has_internal_error(&self) -> bool {
+    pub(crate) fn has_internal_error(&self) -> bool {
         !self.internal.is_empty()
             || self
                 .diagnostics
@@ -212,7 +233,7 @@ impl Report {
 }
 
 /// Read the files under `paths` (and stdin, if given) and lint them.
-pub fn lint_paths(
+pub(crate) fn lint_paths(
     paths: &[PathBuf],
     stdin: Option<Input>,
     excludes: &Excludes,
@@ -239,7 +260,7 @@ fn lint_read(read: Read, settings: &Settings, start: Instant) -> Report {
 
 /// Lint the files under `paths`, with `overlays` (unsaved editor buffers) standing for the
 /// files they name, on disk or not yet.
-pub fn lint_paths_overlaid(
+pub(crate) fn lint_paths_overlaid(
     paths: &[PathBuf],
     overlays: Vec<Input>,
     excludes: &Excludes,
@@ -267,14 +288,14 @@ pub fn lint_paths_overlaid(
 
 /// The files found under some paths, read; what could not be found or was skipped.
 #[derive(Debug, Default)]
-pub struct Read {
+pub(crate) struct Read {
     pub inputs: Vec<Input>,
     pub errors: Vec<String>,
     pub notes: Vec<String>,
 }
 
 /// Find and read the files under `paths` (stdin, if given, replaces the file it stands for).
-pub fn read_paths(
+pub(crate) fn read_paths(
     paths: &[PathBuf],
     stdin: Option<Input>,
     excludes: &Excludes,
@@ -463,34 +484,22 @@ pub fn load_workspace(
 ) -> (Workspace, Vec<Diagnostic>, Report) {
     inputs.sort_by(|a, b| a.display.cmp(&b.display));
     inputs.dedup_by(|a, b| a.display == b.display);
-    let loaded: Vec<Loaded> = inputs
-        .into_par_iter()
-        .map(|input| {
-            let (display, path) = (input.display.clone(), input.path.clone());
-            if let Some(p) = &settings.progress {
-                p.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            isolate(|| {
-                inject("parse", &input.display);
-                load(input, settings)
-            })
-            .unwrap_or_else(|c| Loaded {
-                diags: vec![
-                    c.error("parse", "parsing this file", Some(&display))
-                        .finding(file_start(0)),
-                ],
-                file: Some(FileData {
-                    source: SourceFile::new(display, path, String::new()),
-                    docs: Vec::new(),
-                    error: None,
-                    role: FileRole::Manifest,
-                }),
-                note: None,
-                error: None,
+    // How the repository is deployed, scanned from its root while the files are parsed.
+    let scan_root = (settings.deploy_engine == DeployEngine::Auto)
+        .then(|| {
+            settings.repo_root.clone().or_else(|| {
+                crate::model::evidence::repo_root(inputs.iter().filter_map(|i| i.path.as_deref()))
             })
         })
-        .collect();
-
+        .flatten();
+    let (repo, loaded) = rayon::join(
+        || {
+            scan_root
+                .as_deref()
+                .and_then(|r| isolate(|| crate::model::evidence::scan(r)).ok())
+        },
+        || load_all(inputs, settings),
+    );
     let mut files = Vec::new();
     let mut diags = Vec::new();
     let mut report = Report::default();
@@ -550,6 +559,7 @@ pub fn load_workspace(
             regex_selectors: settings.regex_selectors,
             database_env: settings.database_env.clone(),
             max_context_objects: Some(settings.max_context_objects),
+            repo,
         },
     );
     for cx in &ws.contexts {
@@ -587,6 +597,37 @@ pub fn load_workspace(
     (ws, diags, report)
 }
 
+/// Read and parse every input, in parallel, each isolated.
+fn load_all(inputs: Vec<Input>, settings: &Settings) -> Vec<Loaded> {
+    inputs
+        .into_par_iter()
+        .map(|input| {
+            let (display, path) = (input.display.clone(), input.path.clone());
+            if let Some(p) = &settings.progress {
+                p.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            isolate(|| {
+                inject("parse", &input.display);
+                load(input, settings)
+            })
+            .unwrap_or_else(|c| Loaded {
+                diags: vec![
+                    c.error("parse", "parsing this file", Some(&display))
+                        .finding(file_start(0)),
+                ],
+                file: Some(FileData {
+                    source: SourceFile::new(display, path, String::new()),
+                    docs: Vec::new(),
+                    error: None,
+                    role: FileRole::Manifest,
+                }),
+                note: None,
+                error: None,
+            })
+        })
+        .collect()
+}
+
 /// The start of a file: where a finding about the whole file goes.
 fn file_start(file: FileId) -> Loc {
     Loc {
@@ -596,13 +637,28 @@ fn file_start(file: FileId) -> Loc {
 }
 
 /// Lint with a given rule list (the registry, or a test's own rules).
-pub fn lint_inputs_with(
+pub(crate) fn lint_inputs_with(
     inputs: Vec<Input>,
     settings: &Settings,
     registry: &[&'static dyn Rule],
 ) -> Report {
     let start = Instant::now();
     let (ws, mut diags, mut report) = load_workspace(inputs, settings);
+    report.engines = ws
+        .contexts
+        .iter()
+        .map(|c| {
+            let v = ws.engine(c);
+            BuildEngine {
+                build: c.name.clone(),
+                engine: crate::render::engine::setting(v.engine),
+                evident: v.evident,
+                why: v.why.clone(),
+            }
+        })
+        .collect();
+    report.engines.sort();
+    report.engines.dedup();
     let enabled: Vec<&'static dyn Rule> = registry
         .iter()
         .copied()
@@ -809,8 +865,6 @@ fn redactions(ws: &Workspace, internal: &mut Vec<Diagnostic>) -> Vec<Loc> {
     out
 }
 
-/// A configured severity replaces the rule's own choice only when it differs from the default
-/// (so a rule that raises some findings to error keeps doing so unless configured).
 /// An internal error as an `internal-error` finding on a file (or an object's node).
 trait AsFinding {
     fn finding(&self, loc: Loc) -> Diagnostic;
@@ -837,6 +891,7 @@ mod tests {
         severity: Severity::Error,
         category: Category::Job,
         summary: "test rule that panics on one object",
+        evidence: "none",
         fix: FixAvailability::Never,
         page: "",
     };

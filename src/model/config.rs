@@ -5,7 +5,7 @@
 //!   job-ttl-missing: off          # off | info | warning | error
 //! exclude:
 //!   - "charts/**"                 # globs, relative to this file's directory
-//! deploy-engine: flux             # flux (default) | argocd | helm | kubectl
+//! deploy-engine: auto             # auto (default: from the repository) | flux | argocd | helm | kubectl
 //! kustomize-version: "5.5"        # 5.8+ reads replacement selector names as regexes
 //! database-env: [DATABASE_URL]    # env vars that carry the database connection
 //! limits:                         # what one input may cost (limit-exceeded when hit)
@@ -24,23 +24,28 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub const FILE_NAMES: &[&str] = &[".kube-migrate-lint.yaml", ".kube-migrate-lint.yml"];
+pub(crate) const FILE_NAMES: &[&str] = &[".kube-migrate-lint.yaml", ".kube-migrate-lint.yml"];
 
+/// What the configuration says of a rule: off, or the severity it reports at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RuleSetting {
     Off,
     Severity(Severity),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What applies the manifests to the cluster. `Auto` (the default) is decided per build from
+/// the repository's evidence (`render::engine`); the others are configured overrides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
 pub enum DeployEngine {
     #[default]
+    Auto,
     Flux,
     ArgoCd,
     Helm,
     Kubectl,
 }
 
+/// The project configuration (`.kube-migrate-lint.yaml`), defaults where absent.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Where the file was found (None: defaults).
@@ -76,7 +81,7 @@ const LIMIT_KEYS: &str = "max-file-size, max-depth, max-documents, max-nodes, ma
 
 impl Config {
     /// Directory exclude globs are relative to.
-    pub fn base(&self) -> Option<&Path> {
+    pub(crate) fn base(&self) -> Option<&Path> {
         self.path.as_deref().and_then(Path::parent)
     }
 }
@@ -103,7 +108,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Walk up from `start` looking for a config file.
-pub fn find(start: &Path) -> Option<PathBuf> {
+pub(crate) fn find(start: &Path) -> Option<PathBuf> {
     let start = start.canonicalize().ok()?;
     let mut dir = if start.is_dir() {
         Some(start.as_path())
@@ -122,7 +127,7 @@ pub fn find(start: &Path) -> Option<PathBuf> {
     None
 }
 
-pub fn load(path: &Path, known_rules: &[&str]) -> Result<Config, ConfigError> {
+pub(crate) fn load(path: &Path, known_rules: &[&str]) -> Result<Config, ConfigError> {
     let display = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         path: display.clone(),
@@ -135,6 +140,7 @@ pub fn load(path: &Path, known_rules: &[&str]) -> Result<Config, ConfigError> {
     Ok(cfg)
 }
 
+/// Parse a configuration file; `display` names it in errors, `known_rules` are the rule names it may set.
 pub fn parse(text: &str, display: &str, known_rules: &[&str]) -> Result<Config, ConfigError> {
     let lines = LineIndex::new(text);
     let err = |span: Span, message: String| {
@@ -228,6 +234,7 @@ pub fn parse(text: &str, display: &str, known_rules: &[&str]) -> Result<Config, 
             }
             "deploy-engine" => {
                 cfg.deploy_engine = match doc.str(v).map(str::to_ascii_lowercase).as_deref() {
+                    Some("auto") => DeployEngine::Auto,
                     Some("flux") | Some("fluxcd") => DeployEngine::Flux,
                     Some("argocd") | Some("argo-cd") | Some("argo") => DeployEngine::ArgoCd,
                     Some("helm") => DeployEngine::Helm,
@@ -235,7 +242,8 @@ pub fn parse(text: &str, display: &str, known_rules: &[&str]) -> Result<Config, 
                     _ => {
                         return Err(err(
                             doc.span(v),
-                            "`deploy-engine` must be one of flux, argocd, helm, kubectl".into(),
+                            "`deploy-engine` must be one of auto, flux, argocd, helm, kubectl"
+                                .into(),
                         ));
                     }
                 }
@@ -354,7 +362,7 @@ fn string_list(doc: &Document, id: yaml::NodeId) -> Result<Vec<(Span, String)>, 
 }
 
 /// The known name closest to `name` by edit distance, if it is close.
-pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (crate::base::text::edit_distance(name, k), *k))
@@ -462,6 +470,8 @@ mod tests {
     fn empty_config_is_defaults() {
         let c = parse("# nothing\n", "c.yaml", KNOWN).unwrap();
         assert!(c.rules.is_empty());
+        assert_eq!(c.deploy_engine, DeployEngine::Auto);
+        let c = parse("deploy-engine: flux\n", "c.yaml", KNOWN).unwrap();
         assert_eq!(c.deploy_engine, DeployEngine::Flux);
     }
 }

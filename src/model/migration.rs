@@ -21,17 +21,6 @@ pub enum Reason {
     Image,
 }
 
-impl Reason {
-    pub fn describe(&self) -> String {
-        match self {
-            Reason::Annotation => format!("annotated {MIGRATION_ANNOTATION}: \"true\""),
-            Reason::Name => "its name mentions a migration".into(),
-            Reason::Command(tool) => format!("it runs `{tool}`"),
-            Reason::Image => "its image is a migration image".into(),
-        }
-    }
-}
-
 /// Whether a word of `text` (split on anything not alphanumeric) names a migration.
 pub fn mentions_migration(text: &str) -> bool {
     text.split(|c: char| !c.is_ascii_alphanumeric())

@@ -3,8 +3,10 @@
 
 pub mod config;
 pub mod discover;
+pub mod evidence;
 pub(crate) mod migration;
 pub(crate) mod secrets;
+pub mod template;
 
 use crate::base::diagnostic::{Diagnostic, FileId, Fix, Loc, ObjectId, ObjectRef, Severity};
 use crate::base::source::SourceFile;
@@ -22,13 +24,14 @@ pub enum FileRole {
     Kustomization,
 }
 
-pub fn file_role(name: &str) -> FileRole {
+pub(crate) fn file_role(name: &str) -> FileRole {
     match name {
         "kustomization.yaml" | "kustomization.yml" | "Kustomization" => FileRole::Kustomization,
         _ => FileRole::Manifest,
     }
 }
 
+/// A linted file: its source, its parsed YAML documents and what it is to kustomize.
 #[derive(Debug)]
 pub struct FileData {
     pub source: SourceFile,
@@ -60,6 +63,7 @@ pub enum Typed {
     Invalid,
 }
 
+/// A Kubernetes object: one mapping document with `apiVersion` and `kind`.
 #[derive(Debug, Clone)]
 pub struct Object {
     pub id: ObjectId,
@@ -75,11 +79,11 @@ pub struct Object {
 }
 
 impl Object {
-    pub fn is(&self, api_version: &str, kind: &str) -> bool {
+    pub(crate) fn is(&self, api_version: &str, kind: &str) -> bool {
         self.api_version == api_version && self.kind == kind
     }
 
-    pub fn reference(&self) -> ObjectRef {
+    pub(crate) fn reference(&self) -> ObjectRef {
         ObjectRef {
             api_version: Some(self.api_version.clone()),
             kind: Some(self.kind.clone()),
@@ -89,7 +93,7 @@ impl Object {
     }
 
     /// Name for messages: the name, or `generateName` with a trailing `*`.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         match (&self.name, &self.generate_name) {
             (Some(n), _) => n.clone(),
             (None, Some(g)) => format!("{g}*"),
@@ -98,7 +102,7 @@ impl Object {
     }
 
     /// Path to the pod spec for workload kinds.
-    pub fn pod_spec_path(&self) -> Option<&'static [Seg<'static>]> {
+    pub(crate) fn pod_spec_path(&self) -> Option<&'static [Seg<'static>]> {
         const TEMPLATE: &[Seg] = &[Seg::Key("spec"), Seg::Key("template"), Seg::Key("spec")];
         const CRON: &[Seg] = &[
             Seg::Key("spec"),
@@ -120,7 +124,7 @@ impl Object {
         }
     }
 
-    pub fn pod_spec(&self) -> Option<&core::PodSpec> {
+    pub(crate) fn pod_spec(&self) -> Option<&core::PodSpec> {
         match &self.typed {
             Typed::Job(j) => j.spec.as_ref()?.template.spec.as_ref(),
             Typed::CronJob(c) => c
@@ -142,7 +146,7 @@ impl Object {
     }
 
     /// Annotations of the object and, for workloads, of its pod template.
-    pub fn annotation_nodes(&self, doc: &Document) -> Vec<NodeId> {
+    pub(crate) fn annotation_nodes(&self, doc: &Document) -> Vec<NodeId> {
         let mut out = Vec::new();
         if let Some(n) = doc.at(self.root, &[Seg::Key("metadata"), Seg::Key("annotations")]) {
             out.push(n);
@@ -164,7 +168,11 @@ pub const DEFAULT_EXPANSION_BUDGET: u64 = 250_000;
 
 /// Find the objects of one parsed file and build their typed views. Typing errors become
 /// `schema-invalid` findings at the offending node.
-pub fn objects_of(file_id: FileId, file: &FileData, budget: u64) -> (Vec<Object>, Vec<Diagnostic>) {
+pub(crate) fn objects_of(
+    file_id: FileId,
+    file: &FileData,
+    budget: u64,
+) -> (Vec<Object>, Vec<Diagnostic>) {
     let mut objects = Vec::new();
     let mut diags = Vec::new();
     if file.role == FileRole::Kustomization {

@@ -3,21 +3,27 @@
 //! (`errorformat=%f:%l:%c:\ %m`), editors' problem matchers and grep take every location.
 
 use super::range;
+use crate::base::diagnostic::Diagnostic;
 use crate::engine::Report;
+
+/// A finding's own line, `path:line:col: severity[rule] message`.
+pub(crate) fn line(report: &Report, d: &Diagnostic) -> String {
+    let (s, _) = range(report, d.loc);
+    format!(
+        "{}:{}:{}: {}[{}] {}\n",
+        report.files[d.loc.file as usize].display,
+        s.line,
+        s.column,
+        d.severity.as_str(),
+        d.rule,
+        d.message
+    )
+}
 
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     for d in &report.diagnostics {
-        let (s, _) = range(report, d.loc);
-        out.push_str(&format!(
-            "{}:{}:{}: {}[{}] {}\n",
-            report.files[d.loc.file as usize].display,
-            s.line,
-            s.column,
-            d.severity.as_str(),
-            d.rule,
-            d.message
-        ));
+        out.push_str(&line(report, d));
         for r in &d.related {
             let (rs, _) = range(report, r.loc);
             out.push_str(&format!(

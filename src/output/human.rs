@@ -159,16 +159,7 @@ pub fn render(report: &Report, opts: &Options) -> String {
     for d in &report.diagnostics {
         let s = shown(report, d);
         if handler.render_report(&mut out, &s).is_err() {
-            let (p, _) = super::range(report, d.loc);
-            out.push_str(&format!(
-                "{}:{}:{}: {}[{}] {}\n",
-                report.files[d.loc.file as usize].display,
-                p.line,
-                p.column,
-                d.severity.as_str(),
-                d.rule,
-                d.message
-            ));
+            out.push_str(&super::concise::line(report, d));
         }
         out.push('\n');
     }
@@ -188,14 +179,49 @@ pub fn summary(report: &Report) -> String {
     } else {
         format!("{:.2} s", ms / 1000.0)
     };
-    format!(
+    let mut s = format!(
         "Checked {} ({}) in {time}: {}, {}, {}.\n",
         plural(report.files.len(), "file"),
         plural(report.objects.len(), "object"),
         plural(report.count(Severity::Error), "error"),
         plural(report.count(Severity::Warning), "warning"),
         plural(report.count(Severity::Info), "info"),
-    )
+    );
+    s.push_str(&engines(report));
+    s
+}
+
+/// Which engine each build was taken to be applied by, and why: one line per verdict, naming
+/// its builds (the first few).
+pub fn engines(report: &Report) -> String {
+    let mut groups: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+    for e in &report.engines {
+        match groups
+            .iter_mut()
+            .find(|(engine, why, _)| *engine == e.engine && *why == e.why)
+        {
+            Some(g) => g.2.push(&e.build),
+            None => groups.push((e.engine, &e.why, vec![&e.build])),
+        }
+    }
+    const SHOWN: usize = 4;
+    let mut out = String::new();
+    for (engine, why, builds) in groups {
+        let mut names: Vec<String> = builds
+            .iter()
+            .take(SHOWN)
+            .map(|b| format!("`{b}`"))
+            .collect();
+        if builds.len() > SHOWN {
+            names.push(format!("{} more", builds.len() - SHOWN));
+        }
+        out.push_str(&format!(
+            "Deploy engine {engine} for {} ({}): {why}.\n",
+            plural(builds.len(), "build"),
+            names.join(", ")
+        ));
+    }
+    out
 }
 
 /// Where to read why a rule matters and how to fix it: `explain` when the binary is at hand,

@@ -13,6 +13,16 @@ fn range_json(report: &Report, loc: Loc) -> Value {
     })
 }
 
+/// A place in the report and what it says there: `{file, range, <key>: text}`.
+fn located(report: &Report, loc: Loc, key: &str, text: &str) -> Value {
+    let mut v = json!({
+        "file": report.files[loc.file as usize].display,
+        "range": range_json(report, loc),
+    });
+    v[key] = json!(text);
+    v
+}
+
 fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
     let file = &report.files[d.loc.file as usize].display;
     json!({
@@ -24,19 +34,11 @@ fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
         "range": range_json(report, d.loc),
         "object": d.object.map(|o| &report.objects[o as usize]),
         "path": d.path,
-        "related": d.related.iter().map(|r| json!({
-            "file": report.files[r.loc.file as usize].display,
-            "range": range_json(report, r.loc),
-            "message": r.message,
-        })).collect::<Vec<_>>(),
+        "related": d.related.iter().map(|r| located(report, r.loc, "message", &r.message)).collect::<Vec<_>>(),
         "fix": d.fix.as_ref().map(|f| json!({
             "description": f.description,
             "applicability": f.applicability,
-            "edits": f.edits.iter().map(|e| json!({
-                "file": report.files[e.loc.file as usize].display,
-                "range": range_json(report, e.loc),
-                "replacement": e.replacement,
-            })).collect::<Vec<_>>(),
+            "edits": f.edits.iter().map(|e| located(report, e.loc, "replacement", &e.replacement)).collect::<Vec<_>>(),
         })),
     })
 }
@@ -53,6 +55,12 @@ pub fn render(report: &Report) -> String {
             "infos": report.count(Severity::Info),
         },
         "diagnostics": report.diagnostics.iter().map(|d| diagnostic(report, d)).collect::<Vec<_>>(),
+        "engines": report.engines.iter().map(|e| json!({
+            "build": e.build,
+            "engine": e.engine,
+            "evident": e.evident,
+            "reason": e.why,
+        })).collect::<Vec<_>>(),
     });
     // Only when there are some, so that a run without bugs reads as it always has.
     if !report.internal.is_empty() {

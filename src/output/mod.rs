@@ -12,7 +12,8 @@ use crate::base::diagnostic::Loc;
 use crate::base::source::Position;
 use crate::engine::Report;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A report format: the `--format` and `--output` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Human,
     Json,
@@ -21,21 +22,6 @@ pub enum Format {
     Junit,
     Sarif,
     Github,
-}
-
-impl Format {
-    pub fn parse(s: &str) -> Option<Format> {
-        Some(match s {
-            "human" => Format::Human,
-            "json" => Format::Json,
-            "concise" => Format::Concise,
-            "gitlab" => Format::Gitlab,
-            "junit" => Format::Junit,
-            "sarif" => Format::Sarif,
-            "github" => Format::Github,
-            _ => return None,
-        })
-    }
 }
 
 /// Start and end (exclusive) positions of a location.

@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 use std::path::{Component, Path, PathBuf};
 
 /// The base that relative artifact URIs are resolved against.
-pub const SRCROOT: &str = "%SRCROOT%";
+pub(crate) const SRCROOT: &str = "%SRCROOT%";
 
-pub fn level(s: Severity) -> &'static str {
+pub(crate) fn level(s: Severity) -> &'static str {
     match s {
         Severity::Error => "error",
         Severity::Warning => "warning",
@@ -24,13 +24,14 @@ pub fn level(s: Severity) -> &'static str {
     }
 }
 
+/// The URL of a rule's page in the repository.
 pub fn rule_url(name: &str) -> String {
     format!("{}/blob/main/rules/{name}.md", env!("CARGO_PKG_REPOSITORY"))
 }
 
 /// The rule's friendly name: its id in PascalCase (`job-backoff-limit-nonzero` is
 /// `JobBackoffLimitNonzero`), distinct from the id as SARIF asks.
-pub fn friendly_name(id: &str) -> String {
+pub(crate) fn friendly_name(id: &str) -> String {
     id.split(['-', '_'])
         .map(|w| {
             let mut c = w.chars();
@@ -140,7 +141,7 @@ fn descriptor(m: &RuleMeta) -> Value {
 
 /// The log. `cwd` is the directory the displayed paths are relative to (`%SRCROOT%`): the
 /// project root, or the working directory where there is none.
-pub fn render(report: &Report, fingerprints: &[String], cwd: Option<&Path>) -> String {
+pub(crate) fn render(report: &Report, fingerprints: &[String], cwd: Option<&Path>) -> String {
     let locator = Locator {
         root: cwd
             .filter(|c| c.is_absolute())

@@ -7,6 +7,7 @@
 //! substitution are evaluated natively, and every evaluated value remembers the node it came
 //! from and the node (replacement, images entry, substitution) that wrote it.
 
+pub mod engine;
 pub(crate) mod kustomize;
 pub(crate) mod resolve;
 pub(crate) mod workspace;
@@ -19,10 +20,11 @@ mod metadata;
 pub mod path;
 pub mod refusal;
 
-pub use eval::{
-    CLUSTER_SCOPED, ContextMode, DEFAULT_MAX_CONTEXT_OBJECTS, Env, Issue, IssueKind,
-    ReplacementIssue, build_contexts, file_key, normalize, pod_spec_path, split_image,
+pub(crate) use eval::{
+    CLUSTER_SCOPED, ContextMode, DEFAULT_MAX_CONTEXT_OBJECTS, Env, Issue, ReplacementIssue,
+    build_contexts, file_key, normalize, split_image,
 };
+pub use eval::{IssueKind, pod_spec_path};
 pub use flux::FluxKustomization;
 
 use crate::base::diagnostic::{FileId, Loc, ObjectId};
@@ -42,7 +44,7 @@ pub struct Value {
 }
 
 impl Value {
-    pub fn literal(text: impl Into<String>, origin: Loc) -> Value {
+    pub(crate) fn literal(text: impl Into<String>, origin: Loc) -> Value {
         Value {
             text: text.into(),
             origin: Some(origin),
@@ -86,21 +88,14 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    pub fn object(&self) -> Option<ObjectId> {
+    pub(crate) fn object(&self) -> Option<ObjectId> {
         match self.source {
             Source::Object(o) => Some(o),
             Source::Generated(..) => None,
         }
     }
 
-    pub fn namespace_or_default(&self) -> &str {
-        self.namespace
-            .as_ref()
-            .map(|v| v.text.as_str())
-            .unwrap_or("default")
-    }
-
-    pub fn is(&self, api_version: &str, kind: &str) -> bool {
+    pub(crate) fn is(&self, api_version: &str, kind: &str) -> bool {
         self.api_version == api_version && self.kind == kind
     }
 }
@@ -112,6 +107,7 @@ pub struct Substitution {
     pub loc: Loc,
 }
 
+/// One build: a kustomization (or a directory) and the objects it renders.
 #[derive(Debug, Default)]
 pub struct Context {
     /// Position in `Workspace::contexts`.
@@ -140,19 +136,7 @@ pub struct Context {
 }
 
 impl Context {
-    /// Whether objects may be missing from the context (a remote base, a resource outside the
-    /// linted paths): "nothing defines X" findings must not be reported then.
-    pub fn incomplete(&self) -> bool {
-        self.unknown.iter().any(|u| {
-            u.starts_with("remote resource")
-                || u.starts_with("resource `")
-                || u.starts_with("component")
-                || u.contains("cycle")
-                || u == eval::NOT_EVALUATED
-        })
-    }
-
-    pub fn rendered_of(&self, obj: ObjectId) -> Option<&Rendered> {
+    pub(crate) fn rendered_of(&self, obj: ObjectId) -> Option<&Rendered> {
         self.rendered.iter().find(|r| r.object() == Some(obj))
     }
 }

@@ -11,13 +11,13 @@ pub enum Step {
     Index(usize),
 }
 
-pub type Concrete = Vec<Step>;
+pub(crate) type Concrete = Vec<Step>;
 
-pub fn keys(path: &[&str]) -> Concrete {
+pub(crate) fn keys(path: &[&str]) -> Concrete {
     path.iter().map(|k| Step::Key(k.to_string())).collect()
 }
 
-pub fn display(path: &[Step]) -> String {
+pub(crate) fn display(path: &[Step]) -> String {
     let mut s = String::new();
     for step in path {
         match step {
@@ -34,7 +34,7 @@ pub fn display(path: &[Step]) -> String {
 }
 
 /// The node at a concrete path.
-pub fn node_at(doc: &Document, root: NodeId, path: &[Step]) -> Option<NodeId> {
+pub(crate) fn node_at(doc: &Document, root: NodeId, path: &[Step]) -> Option<NodeId> {
     let mut cur = root;
     for step in path {
         cur = match step {
@@ -45,6 +45,7 @@ pub fn node_at(doc: &Document, root: NodeId, path: &[Step]) -> Option<NodeId> {
     Some(cur)
 }
 
+/// Why a kustomize field path cannot be applied to a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathError {
     /// Kustomize rejects the path itself (exits 1).
@@ -64,7 +65,7 @@ pub enum PathError {
 
 /// Why kustomize rejects a field path element (as [`split_field_path`] left it), if it does:
 /// a bracketed element without `=` is read as a list match and fails.
-pub fn invalid_element(el: &str) -> Option<String> {
+pub(crate) fn invalid_element(el: &str) -> Option<String> {
     if let Some(inner) = el.strip_prefix('[').and_then(|e| e.strip_suffix(']'))
         && !inner.contains('=')
     {
@@ -131,7 +132,7 @@ enum ElementMatch {
 
 /// Resolve a replacement **source** field path (kyaml `Lookup`: `[name=value]` compares
 /// exactly).
-pub fn resolve_source(
+pub(crate) fn resolve_source(
     doc: &Document,
     root: NodeId,
     field_path: &str,
@@ -144,7 +145,7 @@ pub fn resolve_source(
 /// This is how a replacement **target** is resolved (kyaml `PathMatcher`): `[name=value]`
 /// is an unanchored regular expression, so `[name=wait]` also selects `await`, and
 /// `[=x/db?s=d]` does not select `x/db?s=d` (the `?` makes the `b` optional).
-pub fn resolve(
+pub(crate) fn resolve(
     doc: &Document,
     root: NodeId,
     field_path: &str,

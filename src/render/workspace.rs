@@ -5,6 +5,7 @@ use crate::model::config::DeployEngine;
 use crate::model::{FileData, Object};
 use crate::render::{Context, ContextMode, Env, FluxKustomization, ReplacementIssue, links};
 
+/// What decides how a workspace is evaluated.
 #[derive(Debug, Clone, Default)]
 pub struct WorkspaceOptions {
     pub deploy_engine: DeployEngine,
@@ -15,8 +16,11 @@ pub struct WorkspaceOptions {
     pub database_env: Vec<String>,
     /// The most objects one context may render (None: the default).
     pub max_context_objects: Option<usize>,
+    /// What the repository shows about how it is deployed (None: not scanned).
+    pub repo: Option<crate::model::evidence::RepoEvidence>,
 }
 
+/// Everything a run reads: files, objects and the contexts kustomize and Flux build from them.
 #[derive(Debug, Default)]
 pub struct Workspace {
     pub files: Vec<FileData>,
@@ -24,7 +28,10 @@ pub struct Workspace {
     pub contexts: Vec<Context>,
     pub fluxes: Vec<FluxKustomization>,
     pub replacement_issues: Vec<ReplacementIssue>,
+    /// The configured engine (`Auto`: decided per build, see `engines`).
     pub deploy_engine: DeployEngine,
+    /// The engine each context is applied by, and why, by context index.
+    pub engines: Vec<crate::render::engine::Verdict>,
     pub options: WorkspaceOptions,
     /// Contexts whose evaluation failed on a bug (the others are complete).
     pub internal: Vec<crate::base::internal::InternalError>,
@@ -44,6 +51,7 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// Evaluate the files and objects into contexts.
     pub fn new(files: Vec<FileData>, objects: Vec<Object>, options: WorkspaceOptions) -> Self {
         let (mut contexts, fluxes, replacement_issues, internal) = crate::render::build_contexts(
             &files,
@@ -57,6 +65,18 @@ impl Workspace {
         for (i, c) in contexts.iter_mut().enumerate() {
             c.index = i;
         }
+        let engines = contexts
+            .iter()
+            .map(|c| {
+                crate::render::engine::decide(
+                    options.deploy_engine,
+                    options.repo.as_ref(),
+                    &files,
+                    &objects,
+                    c,
+                )
+            })
+            .collect();
         let file_keys: Vec<std::path::PathBuf> =
             files.iter().map(crate::render::file_key).collect();
         let by_key = file_keys
@@ -86,6 +106,7 @@ impl Workspace {
             fluxes,
             replacement_issues,
             internal,
+            engines,
             deploy_engine: options.deploy_engine,
             options,
         }
@@ -169,6 +190,31 @@ impl Workspace {
         })
     }
 
+    /// The engine that applies a context, and why.
+    pub fn engine(&self, context: &Context) -> &crate::render::engine::Verdict {
+        static FALLBACK: std::sync::OnceLock<crate::render::engine::Verdict> =
+            std::sync::OnceLock::new();
+        self.engines
+            .get(context.index)
+            .unwrap_or_else(|| FALLBACK.get_or_init(Default::default))
+    }
+
+    /// The engine that applies an object: of the builds that include it, an evident one before
+    /// the fallback, Flux first (its rules are the strictest), then by context order.
+    pub fn engine_of(&self, obj: ObjectId) -> crate::render::engine::Verdict {
+        let verdicts = || {
+            self.context_ids_of(obj)
+                .iter()
+                .filter_map(|&c| self.engines.get(c))
+        };
+        let mut v = verdicts()
+            .min_by_key(|v| (!v.evident, v.engine))
+            .cloned()
+            .unwrap_or_else(|| crate::render::engine::decide_alone(self.deploy_engine));
+        v.substituted = verdicts().any(|v| v.substituted);
+        v
+    }
+
     /// The file at a normalised absolute path.
     pub fn file_at(&self, key: &std::path::Path) -> Option<FileId> {
         self.by_key.get(key).copied()
@@ -179,6 +225,7 @@ impl Workspace {
         self.kustomization_by_dir.get(dir).copied()
     }
 
+    /// The view rules use to read values as a context renders them.
     pub fn env(&self) -> Env<'_> {
         Env {
             files: &self.files,
@@ -186,6 +233,7 @@ impl Workspace {
         }
     }
 
+    /// The document an object is parsed from.
     pub fn doc_of(&self, obj: &Object) -> &crate::yaml::Document {
         &self.files[obj.file as usize].docs[obj.doc as usize]
     }

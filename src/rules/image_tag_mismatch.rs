@@ -22,7 +22,7 @@ const HELP: &str = "drive every tag from one variable: a kustomize replacement (
 /// The tag of an image whose value is known; None when it has no tag, only a digest, or
 /// still holds a placeholder.
 fn tag_of(image: &str) -> Option<&str> {
-    if image.contains("${") || image.contains("$(") {
+    if image.contains("$(") || crate::model::template::is_templated(image) {
         return None;
     }
     let (_, tag, _) = split_image(image);

@@ -19,7 +19,9 @@ const HELP: &str = "pin the image to the release's tag, the one the migration an
 
 /// Why an image reference moves, if it does. Unknown values (placeholders) do not.
 fn mutable(image: &str) -> Option<&'static str> {
-    if image.contains("${") || image.contains("$(") || image.trim().is_empty() {
+    // A template token (`${TAG}`, `__IMAGE__`, `#{TAG}#`): CI or Flux writes the real value.
+    if image.contains("$(") || image.trim().is_empty() || crate::model::template::is_templated(image)
+    {
         return None;
     }
     match split_image(image) {

@@ -1,22 +1,20 @@
 //! A migration Job must fail at its first failure: `backoffLimit: 0`.
 
 use super::meta::JOB_BACKOFF_LIMIT_NONZERO as META;
-use super::{ObjectCx, Rule, migration_job, paths};
-use crate::base::diagnostic::{Diagnostic, Fix};
-use crate::model::Typed;
+use super::{ObjectCx, Rule, paths, typed_migration_job};
+use crate::base::diagnostic::{Diagnostic, Fix, Severity};
 
 pub struct JobBackoffLimitNonzero;
 
 const HELP: &str = "set spec.backoffLimit: 0 so a failed migration fails the rollout at once";
+/// An explicit limit is a choice: say what it costs rather than call it a mistake.
+const HELP_EXPLICIT: &str = "each retry re-runs the migration against a database the failed attempt may have left half-migrated (a non-idempotent step applied twice, a lock still held), with back-off delays of 10 s, 20 s, 40 s… while the waiting pods stay in Init; keep it only if every migration step is idempotent, else set spec.backoffLimit: 0";
 
 impl Rule for JobBackoffLimitNonzero {
     fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
-        let Typed::Job(job) = &cx.obj.typed else {
+        let Some(job) = typed_migration_job(cx) else {
             return;
         };
-        if migration_job(cx).is_none() {
-            return;
-        }
         let fix = || {
             cx.editor()
                 .set_path(cx.obj.root, &["spec", "backoffLimit"], "0", &["template"])
@@ -37,7 +35,9 @@ impl Rule for JobBackoffLimitNonzero {
                         if n == 1 { "" } else { "s" }
                     ),
                 )
-                .help(HELP)
+                // Explicitly set: a deliberate trade-off, so a warning (absent, 6, stays an error).
+                .severity(Severity::Warning)
+                .help(HELP_EXPLICIT)
                 .fix(fix()),
             ),
             Some(_) => {}
@@ -68,6 +68,12 @@ mod tests {
         let d = lint_one(&text, RULE);
         assert_single(&d, &text, "3");
         assert_contains(&d[0].message, "3 times");
+        // A deliberate limit is a warning whose help says what the retries cost; the
+        // absent one (the API's 6) stays an error.
+        assert_eq!(d[0].severity, crate::base::diagnostic::Severity::Warning);
+        assert_contains(d[0].help.as_deref().unwrap_or(""), "half-migrated");
+        let absent = lint_one(&job("db-migrate-v2", TEMPLATE), RULE);
+        assert_eq!(absent[0].severity, crate::base::diagnostic::Severity::Error);
     }
 
     #[test]

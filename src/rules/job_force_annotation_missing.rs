@@ -3,7 +3,7 @@
 
 use super::meta::JOB_FORCE_ANNOTATION_MISSING as META;
 use super::{ObjectCx, Rule, migration_job};
-use crate::base::diagnostic::{Diagnostic, Fix};
+use crate::base::diagnostic::{Diagnostic, Fix, Severity};
 use crate::model::Typed;
 use crate::model::config::DeployEngine;
 use crate::model::migration::{hook, label_or_annotation};
@@ -17,17 +17,33 @@ const HELP: &str = "add the annotation kustomize.toolkit.fluxcd.io/force: enable
 
 impl Rule for JobForceAnnotationMissing {
     fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
-        if !matches!(cx.obj.typed, Typed::Job(_)) || cx.deploy_engine() != DeployEngine::Flux {
+        if !matches!(cx.obj.typed, Typed::Job(_)) {
+            return;
+        }
+        // Flux's own annotation: a warning where Flux is evident (or configured); where no
+        // engine is, Flux may still apply it from a fleet repository, so an info that names
+        // the setting that makes it count.
+        let engine = cx.engine();
+        let flux = engine.engine == DeployEngine::Flux;
+        if !flux && engine.evident {
             return;
         }
         if migration_job(cx).is_none() || hook(cx.obj, cx.doc).is_some() {
             return;
         }
+        let grade = |d: Diagnostic| {
+            if flux {
+                d
+            } else {
+                let message = format!("{} (if Flux applies it: no deploy engine is evident in this repository; set `deploy-engine: flux` in .kube-migrate-lint.yaml to make this a warning, or `deploy-engine: kubectl` to drop it)", d.message);
+                Diagnostic { message, ..d }.severity(Severity::Info)
+            }
+        };
         match label_or_annotation(cx.obj, cx.doc, FORCE) {
             Some((v, _)) if v.eq_ignore_ascii_case("enabled") => {}
             Some((v, node)) => {
                 let path = cx.doc.path_to(cx.obj.root, node).unwrap_or_default();
-                out.push(
+                out.push(grade(
                     cx.diag_at(
                         &META,
                         cx.loc_of(node),
@@ -43,10 +59,10 @@ impl Rule for JobForceAnnotationMissing {
                             .set_scalar(node, "enabled")
                             .map(|e| Fix::safe(format!("set {FORCE}: enabled"), vec![e])),
                     ),
-                );
+                ));
             }
             None => {
-                out.push(
+                out.push(grade(
                     cx.diag(
                         &META,
                         &[Seg::Key("metadata"), Seg::Key("annotations"), Seg::Key(FORCE)],
@@ -58,7 +74,7 @@ impl Rule for JobForceAnnotationMissing {
                             .set_path(cx.obj.root, &["metadata", "annotations", FORCE], "enabled", &[])
                             .map(|e| Fix::safe(format!("add the annotation {FORCE}: enabled"), vec![e])),
                     ),
-                );
+                ));
             }
         }
     }
@@ -66,7 +82,13 @@ impl Rule for JobForceAnnotationMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{Job, assert_single, lint_one, lint_with_engine};
+    use crate::base::diagnostic::Severity;
+    use crate::model::config::DeployEngine;
+    use crate::rules::testing::{
+        Job, assert_single, lint_one, lint_with_engine, run, run_under,
+    };
+
+    const RULE: &str = "job-force-annotation-missing";
 
     fn job(meta_extra: &str) -> String {
         let containers = " [{name: m, image: app:1}]\n";
@@ -79,8 +101,30 @@ mod tests {
     #[test]
     fn missing_points_at_metadata() {
         let text = job("");
-        let d = lint_one(&text, "job-force-annotation-missing");
+        let d = lint_with_engine(&text, DeployEngine::Flux);
+        let d: Vec<_> = d.into_iter().filter(|d| d.rule == RULE).collect();
         assert_single(&d, &text, "metadata");
+        assert_eq!(d[0].severity, Severity::Warning);
+    }
+
+    #[test]
+    fn without_evidence_of_flux_it_is_an_info_naming_the_setting() {
+        let text = job("");
+        let d = lint_one(&text, RULE);
+        assert_single(&d, &text, "metadata");
+        assert_eq!(d[0].severity, Severity::Info);
+        assert!(d[0].message.contains("`deploy-engine: flux`"), "{}", d[0].message);
+    }
+
+    #[test]
+    fn a_flux_kustomization_deploying_the_directory_makes_it_a_warning() {
+        let flux = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app, namespace: flux-system}\nspec: {path: ./k8s, interval: 5m, prune: true, sourceRef: {kind: GitRepository, name: repo}}\n";
+        let d = run(RULE, &[("k8s/job.yaml", job("").as_str()), ("k8s/flux.yaml", flux)]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].severity, Severity::Warning);
+        // Under an evident engine that is not Flux, nothing.
+        let d = run_under(RULE, &[("k8s/job.yaml", job(""))], DeployEngine::Kubectl);
+        assert!(d.is_empty(), "{d:?}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::meta::JOB_NAME_INVALID as META;
 use super::{ContextCx, ObjectCx, Rule, paths};
 use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
-use crate::base::text::{dns1123_subdomain_problem, placeholders};
+use crate::base::text::dns1123_subdomain_problem;
 use crate::model::Typed;
 use crate::render::Rendered;
 
@@ -28,12 +28,12 @@ pub fn problem(name: &str) -> Option<String> {
     })
 }
 
-/// The literal name with each `${VAR}` replaced by a neutral stand-in, so the fixed part can be
-/// checked even when the value is unknown.
+/// The literal name with each template token (`${VAR}`, `__NAME__`, `#{TAG}#`, …) replaced by
+/// a neutral stand-in, so the fixed part can be checked even when the value is unknown.
 fn with_stand_ins(name: &str) -> String {
     let mut out = String::new();
     let mut last = 0;
-    for p in placeholders(name) {
+    for p in crate::model::template::tokens(name) {
         out.push_str(&name[last..p.start]);
         out.push('0');
         last = p.end;
@@ -70,10 +70,11 @@ impl JobNameInvalid {
         };
         let value = cx.env().name(cx.context, r);
         let rendered = value.as_ref().map(|v| v.text.as_str()).unwrap_or(literal);
-        if rendered == literal || rendered.contains("${") {
+        let templated = crate::model::template::is_templated(rendered);
+        if rendered == literal || templated {
             // Not rewritten (or placeholders left for later): judge the literal, placeholders aside.
             if let Some(p) = problem(&with_stand_ins(rendered)) {
-                let aside = if rendered.contains("${") {
+                let aside = if templated {
                     " (placeholders aside)"
                 } else {
                     ""

@@ -6,6 +6,7 @@ use super::meta::JOB_NAME_UNVERSIONED as META;
 use super::{ContextCx, Rule, migration_job, paths};
 use crate::base::diagnostic::Diagnostic;
 use crate::model::Typed;
+use crate::model::config::DeployEngine;
 use crate::model::migration::hook;
 
 pub struct JobNameUnversioned;
@@ -35,15 +36,30 @@ impl Rule for JobNameUnversioned {
                 continue; // generateName: a new name on every create
             };
             // A placeholder, a literal version, or a replacement writing the name.
-            if name.contains("${") || has_literal_version(name) || r.name_replaced {
+            // (Any template token: CI or Flux writes the name.)
+            if crate::model::template::is_templated(name)
+                || has_literal_version(name)
+                || r.name_replaced
+            {
                 continue;
             }
+            // What applying the next release's Job does, by the engine that applies it.
+            let apply = match ocx.deploy_engine() {
+                DeployEngine::ArgoCd => {
+                    "Argo CD's sync of a changed one fails with `field is immutable` and the application stays OutOfSync"
+                }
+                DeployEngine::Flux => {
+                    "a changed one fails to apply (Job templates are immutable) unless Flux's force annotation re-creates it"
+                }
+                DeployEngine::Helm => "a changed one fails the upgrade (Job templates are immutable)",
+                _ => "`kubectl apply` of a changed one fails with `field is immutable`",
+            };
             out.push(
                 ocx.diag(
                     &META,
                     paths::NAME,
                     format!(
-                        "migration job name `{}` carries no version, so the next release cannot create a new Job: an unchanged Job never runs again and a changed one fails to apply (Job templates are immutable)",
+                        "migration job name `{}` carries no version, so the next release cannot create a new Job: an unchanged Job never runs again and {apply}",
                         crate::base::mask::display_value(name)
                     ),
                 )
@@ -59,6 +75,7 @@ impl Rule for JobNameUnversioned {
 #[cfg(test)]
 mod tests {
     use super::has_literal_version;
+    use crate::model::config::DeployEngine;
     use crate::rules::testing::{BODY, assert_single, job, lint_one, run, tagged_job};
 
     #[test]
@@ -66,6 +83,14 @@ mod tests {
         let text = job("db-migrate", BODY);
         let d = lint_one(&text, "job-name-unversioned");
         assert_single(&d, &text, "db-migrate");
+        // No engine evident: kubectl apply's failure is the one named.
+        assert!(d[0].message.ends_with("`kubectl apply` of a changed one fails with `field is immutable`"), "{}", d[0].message);
+        let d = crate::rules::testing::run_under(
+            "job-name-unversioned",
+            &[("k8s/job.yaml", text.as_str())],
+            DeployEngine::ArgoCd,
+        );
+        assert!(d[0].message.contains("Argo CD's sync"), "{}", d[0].message);
     }
 
     #[test]

@@ -1,9 +1,8 @@
 //! A migration Job's pods must not restart in place: `restartPolicy: Never`.
 
 use super::meta::JOB_RESTART_POLICY_NOT_NEVER as META;
-use super::{ObjectCx, Rule, migration_job, paths};
+use super::{ObjectCx, Rule, paths, typed_migration_job};
 use crate::base::diagnostic::{Diagnostic, Fix, Severity};
-use crate::model::Typed;
 
 pub struct JobRestartPolicyNotNever;
 
@@ -11,12 +10,9 @@ const HELP: &str = "set spec.template.spec.restartPolicy: Never so a failed migr
 
 impl Rule for JobRestartPolicyNotNever {
     fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
-        let Typed::Job(job) = &cx.obj.typed else {
+        let Some(job) = typed_migration_job(cx) else {
             return;
         };
-        if migration_job(cx).is_none() {
-            return;
-        }
         let policy = job
             .spec
             .as_ref()

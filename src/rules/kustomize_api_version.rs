@@ -5,31 +5,17 @@
 //! a missing or empty `apiVersion` is accepted; any other kind is rejected.
 
 use super::meta::KUSTOMIZE_API_VERSION as META;
-use super::{Rule};
+use super::{Rule, diag_in_doc};
 use crate::base::diagnostic::{Diagnostic, FileId, Loc};
 use crate::base::mask::display_value;
 use crate::model::FileRole;
 use crate::render::workspace::Workspace;
-use crate::yaml::{Document, NodeId};
 
 pub struct KustomizeApiVersion;
 
 const KUSTOMIZATION: &str = "kustomize.config.k8s.io/v1beta1";
 const COMPONENT: &str = "kustomize.config.k8s.io/v1alpha1";
 
-fn diag(file: FileId, doc: &Document, node: NodeId, path: &str, message: String) -> Diagnostic {
-    let mut d = Diagnostic::new(
-        META.name,
-        META.severity,
-        Loc {
-            file,
-            span: doc.span(node),
-        },
-        message,
-    );
-    d.path = Some(path.to_string());
-    d
-}
 
 impl Rule for KustomizeApiVersion {
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
@@ -47,17 +33,15 @@ impl Rule for KustomizeApiVersion {
                     .map(|n| (n, doc.string(n).unwrap_or("")))
                     .filter(|(_, s)| !s.is_empty())
             };
+            let at = |n, message: String| diag_in_doc(&META, fid, doc, n, message);
             let kind = field("kind");
             let api = field("apiVersion");
             if let Some((n, a)) = api
                 && a.starts_with("kustomize.toolkit.fluxcd.io/")
             {
                 out.push(
-                    diag(
-                        fid,
-                        doc,
+                    at(
                         n,
-                        "apiVersion",
                         format!(
                             "this is a Flux Kustomization (`{}`), but kustomize reads every file named `{}` as its own configuration and fails with `apiVersion for Kustomization should be {KUSTOMIZATION}`",
                             display_value(a),
@@ -73,11 +57,8 @@ impl Rule for KustomizeApiVersion {
                 Some((_, "Component")) => COMPONENT,
                 Some((n, other)) => {
                     out.push(
-                        diag(
-                            fid,
-                            doc,
+                        at(
                             n,
-                            "kind",
                             format!(
                                 "kind `{}` is not one kustomize reads: it fails with `kind should be Kustomization or Component`, so nothing in this directory can be built",
                                 display_value(other)
@@ -97,11 +78,8 @@ impl Rule for KustomizeApiVersion {
             } else {
                 "Kustomization"
             };
-            let mut d = diag(
-                fid,
-                doc,
+            let mut d = at(
                 n,
-                "apiVersion",
                 format!(
                     "apiVersion `{}` is rejected for kind {kind_name}: kustomize fails with `apiVersion for {kind_name} should be {expected}`, so `kubectl apply -k` and Flux cannot build this directory",
                     display_value(a)

@@ -16,11 +16,15 @@ use crate::yaml::Seg;
 pub struct KustomizePlaceholderUnresolved;
 
 const HELP_NO_FLUX: &str = "copy the value with a kustomize `replacements:` entry (or `images:` for tags), or deploy the directory with a Flux Kustomization whose `postBuild.substitute` defines the variable";
+const HELP_SHELL: &str = "escape it for Flux as `$${VAR}` (Flux writes `${VAR}` back for the shell), or annotate the object with `kustomize.toolkit.fluxcd.io/substitute: disabled`";
 const HELP_FLUX: &str = "define the variable in the Flux Kustomization's `postBuild.substitute` (or a `substituteFrom` ConfigMap), or give the placeholder a default: `${VAR:=value}`";
 
 /// Why a value's placeholders stay unresolved, for messages.
 enum Why {
+    /// No Flux, but the build's replacements fill the same token elsewhere.
     NoFlux,
+    /// Flux substitutes `${VAR}` in a shell script, where the variable is the shell's.
+    Shell(Vec<String>),
     /// The Flux Kustomization defines no variable: substitution does not run.
     Skipped,
     /// `kustomize.toolkit.fluxcd.io/substitute: disabled` on the object.
@@ -71,17 +75,56 @@ impl What {
     }
 }
 
+/// What the build says about who fills its tokens.
+struct Scope {
+    /// Tokens the build's own replacements fill somewhere.
+    filled: std::collections::BTreeSet<String>,
+    /// Flux substitutes the build, by a Flux Kustomization outside the linted files.
+    flux_outside: bool,
+}
+
+/// The variables a container's shell script defines for itself: its `env` names.
+fn shell_vars(env: &crate::render::Env<'_>, r: &Rendered, c: &links::Container) -> Vec<String> {
+    let list = c.field("env");
+    (0..env.len(r, &list))
+        .filter_map(|i| {
+            let p = [list.clone(), vec![Step::Index(i), Step::Key("name".into())]].concat();
+            env.raw_value(r, &p).map(|v| v.text)
+        })
+        .collect()
+}
+
+/// Whether a container runs its arguments as a shell script (`sh -c`, `bash -ec`, …).
+fn runs_shell(c: &links::Container) -> bool {
+    let words: Vec<&str> = c
+        .command
+        .iter()
+        .chain(&c.args)
+        .map(|v| v.text.as_str())
+        .collect();
+    let shell = words.iter().any(|w| {
+        let prog = w.rsplit('/').next().unwrap_or(w);
+        matches!(prog, "sh" | "bash" | "ash" | "dash" | "zsh" | "ksh")
+    });
+    let dash_c = words
+        .iter()
+        .any(|w| w.starts_with('-') && !w.starts_with("--") && w.contains('c'));
+    shell && dash_c
+}
+
 impl KustomizePlaceholderUnresolved {
     #[allow(clippy::too_many_arguments)]
     fn check_value(
         &self,
         cx: &ContextCx<'_>,
+        scope: &Scope,
         r: &Rendered,
         ocx: &ObjectCx<'_>,
         p: &[Step],
         raw: &Value,
         what: What,
         label: &str,
+        shell: Option<&[String]>,
         out: &mut Vec<Diagnostic>,
     ) {
         let ps = live_placeholders(&raw.text);
@@ -89,8 +132,38 @@ impl KustomizePlaceholderUnresolved {
             return;
         }
         let c = cx.context;
+        // Variables of a shell script that the container's env defines for the shell.
+        let shell_owned = |vars: &[String]| -> Vec<String> {
+            vars.iter()
+                .filter(|v| shell.is_some_and(|env| env.contains(v)))
+                .cloned()
+                .collect()
+        };
         let why = if c.flux.is_none() {
-            Why::NoFlux
+            if scope.flux_outside {
+                // Flux substitutes the build from outside the linted files: its variables
+                // are not in view, except that a shell variable is never one of them.
+                let vars: Vec<String> = ps
+                    .iter()
+                    .filter(|p| p.default.is_none())
+                    .map(|p| p.var.clone())
+                    .collect();
+                let owned = shell_owned(&vars);
+                if owned.is_empty() {
+                    return;
+                }
+                Why::Shell(owned)
+            } else if shell.is_some()
+                || !ps
+                    .iter()
+                    .any(|p| scope.filled.contains(&raw.text[p.start..p.end]))
+            {
+                // Without Flux, `${VAR}` in a shell script is the shell's, and one nothing
+                // in the build fills is CI's (envsubst, sed): value-templated-outside says so.
+                return;
+            } else {
+                Why::NoFlux
+            }
         } else if substitution_disabled(ocx) {
             Why::Disabled
         } else if !c.substitute {
@@ -108,7 +181,11 @@ impl KustomizePlaceholderUnresolved {
                 // A substituteFrom source we could not read may define them.
                 return;
             }
-            Why::Undefined(undefined)
+            if shell.is_some() {
+                Why::Shell(undefined)
+            } else {
+                Why::Undefined(undefined)
+            }
         };
         let vars: Vec<String> = {
             let mut v: Vec<String> = ps.iter().map(|p| format!("`${{{}}}`", p.var)).collect();
@@ -129,9 +206,22 @@ impl KustomizePlaceholderUnresolved {
             .map(|f| display_value(&cx.ws.objects[f as usize].display_name()))
             .unwrap_or_default();
         let (message, help) = match &why {
+            Why::Shell(vars) => {
+                let names = vars
+                    .iter()
+                    .map(|v| format!("`${{{v}}}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (
+                    format!(
+                        "{subject} is a shell script using {names}, but Flux post-build substitution rewrites the whole object before the shell runs: it replaces {names} with its own variable's value, or the empty string when it defines none, so the script never sees the shell's value"
+                    ),
+                    HELP_SHELL,
+                )
+            }
             Why::NoFlux => (
                 format!(
-                    "{subject} keeps {vars} as literal text: plain kustomize and `kubectl apply -k` never expand `${{...}}`, and no Flux Kustomization in the linted files deploys `{}` with post-build substitution, so {}",
+                    "{subject} keeps {vars} as literal text: plain kustomize and `kubectl apply -k` never expand `${{...}}`, no Flux Kustomization deploys `{}` with post-build substitution, and this build's replacements are meant to fill it (they copy the same variable, or write over the same placeholder elsewhere) but do not write here, so {}",
                     c.name,
                     what.literal_consequence()
                 ),
@@ -215,6 +305,11 @@ impl KustomizePlaceholderUnresolved {
 impl Rule for KustomizePlaceholderUnresolved {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         let env = cx.env();
+        let scope = Scope {
+            filled: crate::analysis::templated::filled_tokens(cx.ws, cx.context),
+            flux_outside: cx.context.flux.is_none()
+                && crate::analysis::templated::flux_substitutes(cx.ws, cx.context),
+        };
         for (r, ocx) in cx.rendered() {
             if r.patched || pod_spec_path(&r.kind).is_none() {
                 continue;
@@ -223,12 +318,14 @@ impl Rule for KustomizePlaceholderUnresolved {
             let kind_label = format!("{} name", r.kind);
             self.check_value(
                 cx,
+                &scope,
                 r,
                 &ocx,
                 &name_path,
                 &r.name,
                 What::Name,
                 &kind_label,
+                None,
                 out,
             );
             for c in links::containers(&env, cx.context, r) {
@@ -236,8 +333,20 @@ impl Rule for KustomizePlaceholderUnresolved {
                 let image = c.field("image");
                 if let Some(raw) = env.raw_value(r, &image) {
                     let label = format!("image of container `{}`", display_value(&cname));
-                    self.check_value(cx, r, &ocx, &image, &raw, What::Image, &label, out);
+                    self.check_value(
+                        cx,
+                        &scope,
+                        r,
+                        &ocx,
+                        &image,
+                        &raw,
+                        What::Image,
+                        &label,
+                        None,
+                        out,
+                    );
                 }
+                let shell = runs_shell(&c).then(|| shell_vars(&env, r, &c));
                 let args = c.field("args");
                 for i in 0..env.len(r, &args) {
                     let p = [args.clone(), vec![Step::Index(i)]].concat();
@@ -256,7 +365,10 @@ impl Rule for KustomizePlaceholderUnresolved {
                         } else {
                             What::Arg
                         };
-                        self.check_value(cx, r, &ocx, &p, &raw, what, &label, out);
+                        let script = (what == What::Arg).then_some(shell.as_deref()).flatten();
+                        self.check_value(
+                            cx, &scope, r, &ocx, &p, &raw, what, &label, script, out,
+                        );
                     }
                 }
             }
@@ -280,33 +392,72 @@ mod tests {
         )
     }
 
+    /// A Job (`k/job.yaml`) and the Flux Kustomization deploying `k/` with `post_build`.
+    fn with_flux(job: impl Into<String>, post_build: &str) -> [(&'static str, String); 2] {
+        [("k/job.yaml", job.into()), ("flux/myapp.yaml", flux(post_build))]
+    }
+
     #[test]
-    fn without_flux_nothing_expands_placeholders() {
+    fn without_flux_a_placeholder_nothing_fills_is_ci_business() {
+        // envsubst or sed in CI writes `${IMAGE_TAG}`: unknown, no finding here.
         let files = [("k/job.yaml", JOB.to_string())];
+        assert!(run(RULE, &files).is_empty());
+    }
+
+    #[test]
+    fn without_flux_one_left_where_the_builds_replacements_fill_it_elsewhere_is_a_finding() {
+        // The replacement writes IMAGE_TAG into the Job name, not into the image.
+        let files = [
+            ("k/job.yaml", JOB.to_string()),
+            ("k/vars.yaml", crate::rules::testing::vars("v1.2.3")),
+            (
+                "k/kustomization.yaml",
+                crate::rules::testing::tag_into_name("{kind: Job}"),
+            ),
+        ];
         let d = run(RULE, &files);
-        assert_eq!(d.len(), 2, "{d:?}");
-        assert_eq!(located(&files, &d[0].loc), "myapp-migration-${IMAGE_TAG}");
+        assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(
-            d[0].message,
-            "the Job name `myapp-migration-${IMAGE_TAG}` keeps `${IMAGE_TAG}` as literal text: plain kustomize and `kubectl apply -k` never expand `${...}`, and no Flux Kustomization in the linted files deploys `k` with post-build substitution, so the API server rejects the object, because `$`, `{` and `}` are not allowed in a name"
-        );
-        assert_eq!(
-            located(&files, &d[1].loc),
+            located(&files, &d[0].loc),
             "registry.example.com/myapp-migration:${IMAGE_TAG}"
         );
-        assert_contains(&d[1].message, "InvalidImageName");
+        assert_contains(
+            &d[0].message,
+            "this build's replacements are meant to fill it",
+        );
+        assert_contains(&d[0].message, "InvalidImageName");
         assert!(d[0].related.is_empty());
+    }
+
+    const SHELL: &str = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: myapp-migration-v1}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: app:v1\n        command: [sh, -c]\n        args: ['until pg_isready -h ${DB_HOST}; do sleep 1; done; alembic upgrade head']\n        env: [{name: DB_HOST, value: db}]\n";
+
+    #[test]
+    fn shell_variables_are_the_shells_without_flux() {
+        let files = [("k/job.yaml", SHELL.to_string())];
+        assert!(run(RULE, &files).is_empty());
+    }
+
+    #[test]
+    fn shell_variables_under_flux_substitution_are_emptied() {
+        let files = with_flux(SHELL.to_string(), "  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n");
+        let d = run(RULE, &files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_contains(&d[0].message, "is a shell script using `${DB_HOST}`");
+        assert_contains(&d[0].message, "the empty string");
+        assert_contains(d[0].help.as_deref().unwrap_or(""), "$${VAR}");
+        assert_contains(
+            d[0].help.as_deref().unwrap_or(""),
+            "kustomize.toolkit.fluxcd.io/substitute: disabled",
+        );
+        // Escaped for Flux, it is left to the shell.
+        let escaped = SHELL.replace("-h ${DB_HOST}", "-h $${DB_HOST}");
+        let files = with_flux(escaped, "  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n");
+        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
     fn flux_defining_the_variable_passes() {
-        let files = [
-            ("k/job.yaml", JOB.to_string()),
-            (
-                "flux/myapp.yaml",
-                flux("  postBuild:\n    substitute:\n      IMAGE_TAG: v1.4.2\n"),
-            ),
-        ];
+        let files = with_flux(JOB.to_string(), "  postBuild:\n    substitute:\n      IMAGE_TAG: v1.4.2\n");
         assert!(run(RULE, &files).is_empty());
         // A default also resolves.
         let files = [
@@ -324,13 +475,7 @@ mod tests {
 
     #[test]
     fn flux_without_the_variable_substitutes_the_empty_string() {
-        let files = [
-            ("k/job.yaml", JOB.to_string()),
-            (
-                "flux/myapp.yaml",
-                flux("  postBuild:\n    substitute:\n      APP_ENV: prod\n"),
-            ),
-        ];
+        let files = with_flux(JOB.to_string(), "  postBuild:\n    substitute:\n      APP_ENV: prod\n");
         let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
         let name = d
@@ -366,13 +511,7 @@ mod tests {
             "metadata:\n",
             "metadata:\n  annotations: {kustomize.toolkit.fluxcd.io/substitute: disabled}\n",
         );
-        let files = [
-            ("k/job.yaml", job),
-            (
-                "flux/myapp.yaml",
-                flux("  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n"),
-            ),
-        ];
+        let files = with_flux(job, "  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n");
         let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
         assert_contains(&d[0].message, "opts out of Flux substitution");
@@ -381,13 +520,19 @@ mod tests {
     #[test]
     fn init_container_args_and_escapes() {
         let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: myapp}\nspec:\n  template:\n    spec:\n      initContainers:\n      - name: wait\n        image: groundnuty/k8s-wait-for:v2.0\n        args: [job-wr, 'myapp-migration-${IMAGE_TAG}']\n      containers:\n      - name: app\n        image: app:v1\n        args: ['--greeting=$${HOME}']\n";
-        let files = [("k/deploy.yaml", deploy.to_string())];
+        let files = [
+            ("k/deploy.yaml", deploy.to_string()),
+            (
+                "flux/myapp.yaml",
+                flux("  postBuild:\n    substituteStrategy: Always\n"),
+            ),
+        ];
         let d = run(RULE, &files);
         assert_single_in(&d, &files, "'myapp-migration-${IMAGE_TAG}'");
         assert_starts_with(
             &d[0].message,
-            "the argument `myapp-migration-${IMAGE_TAG}` (args[1]) of container `wait` keeps",
+            "the argument `myapp-migration-${IMAGE_TAG}` (args[1]) of container `wait` uses `IMAGE_TAG`",
         );
-        assert!(d[0].message.ends_with("k8s-wait-for looks for a Job of that literal name, which cannot exist, and the pods never start"));
+        assert!(d[0].message.ends_with("the argument becomes `myapp-migration-`"));
     }
 }

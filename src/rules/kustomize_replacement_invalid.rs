@@ -4,8 +4,8 @@
 //! before it evaluates anything.
 
 use super::meta::KUSTOMIZE_REPLACEMENT_INVALID as META;
-use super::{Rule};
-use crate::base::diagnostic::{Diagnostic, FileId, Fix, Loc, Severity};
+use super::{Rule, diag_in_doc};
+use crate::base::diagnostic::{Diagnostic, FileId, Fix, Severity};
 use crate::model::FileRole;
 use crate::render::kustomize::{self, Selector};
 use crate::render::path::{self, Step};
@@ -60,20 +60,6 @@ fn message(issue: &Issue) -> String {
     }
 }
 
-fn diag(file: FileId, doc: &Document, node: NodeId, message: String) -> Diagnostic {
-    let mut d = Diagnostic::new(
-        META.name,
-        META.severity,
-        Loc {
-            file,
-            span: doc.span(node),
-        },
-        message,
-    )
-    .help(HELP);
-    d.path = doc.path_to(doc.root, node).filter(|p| !p.is_empty());
-    d
-}
 
 /// `args.[1]` → `args.1`: kustomize selects a list element by a bare index; `[1]` is read as a
 /// `[name=value]` match and fails.
@@ -362,7 +348,9 @@ impl Rule for KustomizeReplacementInvalid {
                 }
             }
             let fix = bracket_fix(ws, i.kustomization, doc, i.node);
-            out.push(diag(i.kustomization, doc, i.node, message).fix(fix));
+            out.push(diag_in_doc(&META, i.kustomization, doc, i.node, message)
+                    .help(HELP)
+                    .fix(fix));
         }
         for (fid, f) in ws.files.iter().enumerate() {
             if f.role != FileRole::Kustomization {
@@ -375,7 +363,8 @@ impl Rule for KustomizeReplacementInvalid {
             for (node, message, severity) in found {
                 let fix = bracket_fix(ws, fid as FileId, doc, node);
                 out.push(
-                    diag(fid as FileId, doc, node, message)
+                    diag_in_doc(&META, fid as FileId, doc, node, message)
+                        .help(HELP)
                         .severity(severity)
                         .fix(fix),
                 );

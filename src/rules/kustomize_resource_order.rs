@@ -100,8 +100,11 @@ impl Rule for KustomizeResourceOrder {
             .at(root_doc.root, &[Seg::Key("sortOptions"), Seg::Key("order")])
             .and_then(|n| root_doc.str(n))
             == Some("fifo");
-        let flux = cx.ws.deploy_engine == DeployEngine::Flux;
-        let matters = fifo && !flux;
+        let engine = cx.ws.engine(cx.context);
+        let flux = engine.engine == DeployEngine::Flux;
+        // Only `kubectl apply -k` keeps the fifo order: a warning when that engine is evident
+        // (or configured), an info when it is only the fallback.
+        let matters = fifo && !flux && engine.evident;
         let file_of = |i: usize| {
             cx.context.rendered[i]
                 .object()
@@ -141,6 +144,8 @@ impl Rule for KustomizeResourceOrder {
                     .unwrap_or_else(|| j.name.text.clone());
                 let why = if matters {
                     "with `sortOptions: {order: fifo}` kustomize keeps this order, so `kubectl apply -k` creates the workload first; its pods then wait in their init container until the Job exists a moment later, so nothing breaks, but the Job first states the intent".to_string()
+                } else if fifo && !flux {
+                    "with `sortOptions: {order: fifo}` kustomize keeps this order, so `kubectl apply -k` would create the workload first; no deploy engine is evident in the repository, so this only counts if `kubectl apply` applies it (set `deploy-engine: kubectl` to make it a warning)".to_string()
                 } else if fifo {
                     "this does not change what is applied: Flux sorts objects by kind before applying them (Deployments before Jobs) whatever the order of `resources:`; the init container's wait is what orders the rollout".to_string()
                 } else {
@@ -243,6 +248,10 @@ mod tests {
         let (_, d) = lint_kust(&fifo, DeployEngine::Flux);
         assert_eq!(d[0].severity, Severity::Info);
         assert_contains(&d[0].message, "Flux sorts objects by kind");
+        // No engine evident: kubectl apply is only assumed, so an info naming the setting.
+        let (_, d) = lint_kust(&fifo, DeployEngine::Auto);
+        assert_eq!(d[0].severity, Severity::Info);
+        assert_contains(&d[0].message, "set `deploy-engine: kubectl` to make it a warning");
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! Rules never print and never know the output format: they return diagnostics against one
 //! primary object; the engine applies configured severities and suppressions, and sorts.
 
-use crate::base::diagnostic::{Diagnostic, Loc, Severity};
-pub use crate::base::rule_id::RuleId;
+use crate::base::diagnostic::{Diagnostic, FileId, Loc, Severity};
+pub(crate) use crate::base::rule_id::RuleId;
 use crate::model::config::DeployEngine;
 use crate::model::{FileData, Object};
 use crate::render::path::Step;
@@ -23,6 +23,7 @@ include!(concat!(env!("OUT_DIR"), "/rules.rs"));
 #[cfg(test)]
 pub(crate) mod testing;
 
+/// What part of the pattern a rule checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Category {
     /// The file cannot be read as Kubernetes YAML.
@@ -42,7 +43,7 @@ pub enum Category {
 }
 
 impl Category {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Category::Syntax => "syntax",
             Category::Job => "job",
@@ -67,6 +68,7 @@ pub enum FixAvailability {
 }
 
 impl FixAvailability {
+    /// The name the rules table and pages use.
     pub fn as_str(self) -> &'static str {
         match self {
             FixAvailability::Always => "always",
@@ -85,6 +87,8 @@ pub struct RuleMeta {
     pub severity: Severity,
     pub category: Category,
     pub summary: &'static str,
+    /// What the rule needs to see before it speaks: the deploy engine, the evidence.
+    pub evidence: &'static str,
     /// Whether the rule's findings come with fixes.
     pub fix: FixAvailability,
     /// The rule page, `rules/<name>.md`.
@@ -103,6 +107,7 @@ pub trait Declared {
     fn declared(&self) -> &'static RuleMeta;
 }
 
+/// A lint rule: its metadata and the checks it runs on objects, contexts and the workspace.
 pub trait Rule: Declared + Sync + Send {
     /// The rule's metadata, from its page.
     fn meta(&self) -> &'static RuleMeta {
@@ -118,7 +123,7 @@ pub trait Rule: Declared + Sync + Send {
 
 /// Replace an evaluated value where the manifest writes it, when nothing else (a replacement,
 /// a transformer, a substitution) wrote it: editing the manifest then changes the value.
-pub fn set_value(
+pub(crate) fn set_value(
     ws: &Workspace,
     value: &Value,
     new: &str,
@@ -136,10 +141,12 @@ pub fn set_value(
     ed.set_scalar(ed.scalar_at(loc.span)?, new)
 }
 
+/// The rule called `name`.
 pub fn find(name: &str) -> Option<&'static dyn Rule> {
     REGISTRY.iter().copied().find(|r| r.meta().name == name)
 }
 
+/// Every rule name, in registry order.
 pub fn names() -> Vec<&'static str> {
     REGISTRY.iter().map(|r| r.meta().name).collect()
 }
@@ -153,7 +160,7 @@ pub struct ObjectCx<'a> {
 }
 
 impl<'a> ObjectCx<'a> {
-    pub fn new(ws: &'a Workspace, obj: &'a Object) -> Self {
+    pub(crate) fn new(ws: &'a Workspace, obj: &'a Object) -> Self {
         let file = &ws.files[obj.file as usize];
         ObjectCx {
             ws,
@@ -164,15 +171,21 @@ impl<'a> ObjectCx<'a> {
     }
 
     /// Text edits on this object's document, for fixes.
-    pub fn editor(&self) -> crate::yaml::edit::Editor<'a> {
+    pub(crate) fn editor(&self) -> crate::yaml::edit::Editor<'a> {
         crate::yaml::edit::Editor::new(&self.file.source.text, self.doc, self.obj.file)
     }
 
-    pub fn deploy_engine(&self) -> DeployEngine {
-        self.ws.deploy_engine
+    /// The engine that applies this object (configured, or decided from the repository).
+    pub(crate) fn deploy_engine(&self) -> DeployEngine {
+        self.engine().engine
     }
 
-    pub fn loc_of(&self, node: NodeId) -> Loc {
+    /// The engine that applies this object, whether it is evident, and why.
+    pub(crate) fn engine(&self) -> crate::render::engine::Verdict {
+        self.ws.engine_of(self.obj.id)
+    }
+
+    pub(crate) fn loc_of(&self, node: NodeId) -> Loc {
         Loc {
             file: self.obj.file,
             span: self.doc.span(node),
@@ -181,7 +194,7 @@ impl<'a> ObjectCx<'a> {
 
     /// Where a finding about `path` goes: the node, or (missing) the nearest key that exists;
     /// a missing top-level field points at the object's `kind`.
-    pub fn locate(&self, path: &[Seg]) -> (Loc, bool) {
+    pub(crate) fn locate(&self, path: &[Seg]) -> (Loc, bool) {
         let l = self.doc.locate(self.obj.root, path);
         let node = if l.node == self.obj.root {
             self.doc
@@ -195,7 +208,7 @@ impl<'a> ObjectCx<'a> {
     }
 
     /// A diagnostic of `meta` on this object at `path`.
-    pub fn diag(
+    pub(crate) fn diag(
         &self,
         meta: &'static RuleMeta,
         path: &[Seg],
@@ -210,7 +223,7 @@ impl<'a> ObjectCx<'a> {
         self.diag_at(meta, loc, path_string(shown), message)
     }
 
-    pub fn diag_at(
+    pub(crate) fn diag_at(
         &self,
         meta: &'static RuleMeta,
         loc: Loc,
@@ -231,34 +244,26 @@ pub struct ContextCx<'a> {
 }
 
 impl<'a> ContextCx<'a> {
-    /// The source objects of the context.
-    pub fn objects(&self) -> impl Iterator<Item = ObjectCx<'a>> + '_ {
-        self.context
-            .objects
-            .iter()
-            .map(|&id| ObjectCx::new(self.ws, &self.ws.objects[id as usize]))
-    }
-
     /// Rendered objects backed by a manifest, with their object.
-    pub fn rendered(&self) -> impl Iterator<Item = (&'a Rendered, ObjectCx<'a>)> + '_ {
+    pub(crate) fn rendered(&self) -> impl Iterator<Item = (&'a Rendered, ObjectCx<'a>)> + '_ {
         self.context.rendered.iter().filter_map(|r| {
             r.object()
                 .map(|o| (r, ObjectCx::new(self.ws, &self.ws.objects[o as usize])))
         })
     }
 
-    pub fn env(&self) -> Env<'a> {
+    pub(crate) fn env(&self) -> Env<'a> {
         self.ws.env()
     }
 
     /// A value as the context applies it.
-    pub fn value(&self, r: &Rendered, path: &[Step]) -> Option<Value> {
+    pub(crate) fn value(&self, r: &Rendered, path: &[Step]) -> Option<Value> {
         self.env().value(self.context, r, path)
     }
 
     /// A finding about an evaluated value at `path` of a rendered object: at the manifest node
     /// when it exists, else where the value came from; related locations say who wrote it.
-    pub fn diag_value(
+    pub(crate) fn diag_value(
         &self,
         meta: &'static RuleMeta,
         ocx: &ObjectCx<'_>,
@@ -276,8 +281,23 @@ impl<'a> ContextCx<'a> {
         }
     }
 
+    /// A finding at `path` of a rendered object, where its manifest writes that path; `None`
+    /// when the object has no manifest or does not write the path.
+    pub(crate) fn diag_written(
+        &self,
+        meta: &'static RuleMeta,
+        r: &Rendered,
+        path: &[Step],
+        message: impl Into<String>,
+    ) -> Option<Diagnostic> {
+        let o = r.object()?;
+        let loc = crate::render::links::value_loc(&self.env(), r, path, None)?;
+        let ocx = ObjectCx::new(self.ws, &self.ws.objects[o as usize]);
+        Some(ocx.diag_at(meta, loc, crate::render::path::display(path), message))
+    }
+
     /// Related locations explaining where an evaluated value came from.
-    pub fn provenance(&self, mut d: Diagnostic, v: &Value, primary: Loc) -> Diagnostic {
+    pub(crate) fn provenance(&self, mut d: Diagnostic, v: &Value, primary: Loc) -> Diagnostic {
         if let Some(w) = v.writer
             && w != primary
         {
@@ -296,7 +316,25 @@ impl<'a> ContextCx<'a> {
     }
 }
 
-pub fn path_string(path: &[Seg]) -> String {
+/// A finding of `meta` at `node` of a document that is no object (a kustomization), with the
+/// node's path.
+pub(crate) fn diag_in_doc(
+    meta: &'static RuleMeta,
+    file: FileId,
+    doc: &Document,
+    node: NodeId,
+    message: impl Into<String>,
+) -> Diagnostic {
+    let loc = Loc {
+        file,
+        span: doc.span(node),
+    };
+    let mut d = Diagnostic::new(meta.name, meta.severity, loc, message);
+    d.path = doc.path_to(doc.root, node).filter(|p| !p.is_empty());
+    d
+}
+
+pub(crate) fn path_string(path: &[Seg]) -> String {
     let mut s = String::new();
     for seg in path {
         match seg {
@@ -315,20 +353,30 @@ pub fn path_string(path: &[Seg]) -> String {
 /// Paths the Job rules share.
 pub(crate) mod paths {
     use crate::yaml::Seg;
-    pub const BACKOFF_LIMIT: &[Seg] = &[Seg::Key("spec"), Seg::Key("backoffLimit")];
-    pub const RESTART_POLICY: &[Seg] = &[
+    pub(crate) const BACKOFF_LIMIT: &[Seg] = &[Seg::Key("spec"), Seg::Key("backoffLimit")];
+    pub(crate) const RESTART_POLICY: &[Seg] = &[
         Seg::Key("spec"),
         Seg::Key("template"),
         Seg::Key("spec"),
         Seg::Key("restartPolicy"),
     ];
-    pub const NAME: &[Seg] = &[Seg::Key("metadata"), Seg::Key("name")];
-    pub const GENERATE_NAME: &[Seg] = &[Seg::Key("metadata"), Seg::Key("generateName")];
+    pub(crate) const NAME: &[Seg] = &[Seg::Key("metadata"), Seg::Key("name")];
+    pub(crate) const GENERATE_NAME: &[Seg] = &[Seg::Key("metadata"), Seg::Key("generateName")];
 }
 
 /// Whether `obj` is a Job the migration rules apply to, and why.
-pub fn migration_job(cx: &ObjectCx<'_>) -> Option<crate::model::migration::Reason> {
+pub(crate) fn migration_job(cx: &ObjectCx<'_>) -> Option<crate::model::migration::Reason> {
     crate::analysis::migration_job(cx.ws, cx.obj)
+}
+
+/// The typed Job, when `cx` is a Job the migration rules apply to.
+pub(crate) fn typed_migration_job<'a>(
+    cx: &ObjectCx<'a>,
+) -> Option<&'a k8s_openapi::api::batch::v1::Job> {
+    let crate::model::Typed::Job(job) = &cx.obj.typed else {
+        return None;
+    };
+    migration_job(cx).is_some().then_some(&**job)
 }
 
 #[cfg(test)]

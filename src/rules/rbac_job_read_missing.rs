@@ -166,20 +166,18 @@ impl RbacJobReadMissing {
         } else {
             format!("namespace `{ns}` (the `-n {ns}` argument)")
         };
+        // Findings about the waiter as a whole point at its image.
+        let at_image = |message: String| {
+            ocx.diag_at(&META, image_loc, path::display(&image_path), message)
+                .help(HELP)
+        };
 
         // Nothing bound at all.
         if g.applied.is_empty() {
-            let mut d = ocx
-                .diag_at(
-                    &META,
-                    image_loc,
-                    path::display(&image_path),
-                    format!(
-                        "k8s-wait-for in {workload} runs as {who}, which no RoleBinding in {where_} and no ClusterRoleBinding binds to a role that can read jobs: {}",
-                        if needs_get { GET_CONSEQUENCE } else { LIST_CONSEQUENCE }
-                    ),
-                )
-                .help(HELP);
+            let mut d = at_image(format!(
+                "k8s-wait-for in {workload} runs as {who}, which no RoleBinding in {where_} and no ClusterRoleBinding binds to a role that can read jobs: {}",
+                if needs_get { GET_CONSEQUENCE } else { LIST_CONSEQUENCE }
+            ));
             let sa_path = at(&spec, &[k("serviceAccountName")]);
             if w.service_account_value.is_some()
                 && let Some(l) = loc_of(&cx.env(), r, &sa_path)
@@ -193,23 +191,19 @@ impl RbacJobReadMissing {
         // `resourceNames` on the rule that would grant list.
         if !g.list
             && let Some((role, rule)) = g.list_by_name.first()
-            && let Some(ro) = role.r.object()
         {
             let rn = at(&rule.path, &[k("resourceNames")]);
-            if let Some(loc) = loc_of(&cx.env(), role.r, &rn) {
-                let rocx = ObjectCx::new(cx.ws, &cx.ws.objects[ro as usize]);
-                let d = rocx
-                    .diag_at(
+            if let Some(d) = cx.diag_written(
                         &META,
-                        loc,
-                        path::display(&rn),
+                        role.r,
+                        &rn,
                         format!(
                             "the {} `{}` restricts jobs to `resourceNames` for {who}, used by k8s-wait-for in {workload}: a GET of a listed name works, but a LIST request has no name, so `list` is never granted; {LIST_CONSEQUENCE}",
                             role.kind(),
                             display_value(&role.name),
                         ),
-                    )
-                    .help("drop `resourceNames` from the jobs rule (a Role in the app's namespace is already narrow), or add a rule with `verbs: [list]` and no `resourceNames`");
+                    ) {
+                let d = d.help("drop `resourceNames` from the jobs rule (a Role in the app's namespace is already narrow), or add a rule with `verbs: [list]` and no `resourceNames`");
                 out.push(init_related(d));
             }
         }
@@ -292,16 +286,9 @@ impl RbacJobReadMissing {
             return;
         }
         // Bound only to roles that say nothing about jobs.
-        let mut d = ocx
-            .diag_at(
-                &META,
-                image_loc,
-                path::display(&image_path),
-                format!(
-                    "k8s-wait-for in {workload} runs as {who}, whose bound roles grant nothing on jobs in {where_} ({missing_text} missing): {consequence}"
-                ),
-            )
-            .help(HELP);
+        let mut d = at_image(format!(
+            "k8s-wait-for in {workload} runs as {who}, whose bound roles grant nothing on jobs in {where_} ({missing_text} missing): {consequence}"
+        ));
         for role in g.unrelated.iter().take(3) {
             if let Some(l) = object_loc(&cx.env(), role.r) {
                 d = d.related(
@@ -479,20 +466,17 @@ impl RbacJobReadMissing {
             if cx.value(s, &p).map(|v| v.text).as_deref() != Some("false") {
                 continue;
             }
-            let (Some(so), Some(loc)) = (s.object(), loc_of(&cx.env(), s, &p)) else {
-                continue;
-            };
-            let socx = ObjectCx::new(cx.ws, &cx.ws.objects[so as usize]);
-            let d = socx
-                .diag_at(
+            let Some(d) = cx.diag_written(
                     &META,
-                    loc,
-                    "automountServiceAccountToken".into(),
+                    s,
+                    &p,
                     format!(
                         "service account `{sa}` sets `automountServiceAccountToken: false` and {workload} does not turn it back on, so its token is not mounted: {consequence}"
                     ),
-                )
-                .help("set `automountServiceAccountToken: true` in the pod spec of the workload that waits (it overrides the ServiceAccount), or remove it from the ServiceAccount");
+                ) else {
+                continue;
+            };
+            let d = d.help("set `automountServiceAccountToken: true` in the pod spec of the workload that waits (it overrides the ServiceAccount), or remove it from the ServiceAccount");
             out.push(init_related(d));
         }
     }

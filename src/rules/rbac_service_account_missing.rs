@@ -2,7 +2,7 @@
 //! that names an object the context does not define.
 
 use super::meta::RBAC_SERVICE_ACCOUNT_MISSING as META;
-use super::{ContextCx, ObjectCx, Rule};
+use super::{ContextCx, Rule};
 use crate::analysis::rbac::{
     Binding, RoleDef, at, bindings, k, known, loc_of, object_loc, roles, well_known_cluster_role,
 };
@@ -95,13 +95,15 @@ fn unknown_namespace(cx: &ContextCx<'_>, r: &Rendered) -> bool {
         })
 }
 
-fn ocx<'a>(cx: &ContextCx<'a>, r: &Rendered) -> Option<ObjectCx<'a>> {
-    r.object()
-        .map(|o| ObjectCx::new(cx.ws, &cx.ws.objects[o as usize]))
-}
-
 impl RbacServiceAccountMissing {
-    fn pods(&self, cx: &ContextCx<'_>, acc: &Accounts, out: &mut Vec<Diagnostic>) {
+    /// `bound`: the ServiceAccounts (namespace, name) the build's bindings name as subjects.
+    fn pods(
+        &self,
+        cx: &ContextCx<'_>,
+        acc: &Accounts,
+        bound: &BTreeSet<(String, String)>,
+        out: &mut Vec<Diagnostic>,
+    ) {
         for r in &cx.context.rendered {
             let Some(spec) = links::pod_spec(r) else {
                 continue;
@@ -109,7 +111,6 @@ impl RbacServiceAccountMissing {
             if r.patched || unknown_namespace(cx, r) {
                 continue;
             }
-            let Some(o) = ocx(cx, r) else { continue };
             let (p, v) = match ["serviceAccountName", "serviceAccount"]
                 .iter()
                 .map(|key| {
@@ -127,14 +128,16 @@ impl RbacServiceAccountMissing {
             if v.text.is_empty() || acc.has(&ns, &v.text) {
                 continue;
             }
-            let Some(loc) = loc_of(&cx.env(), r, &p) else {
+            // Evidence that this build should define it: it binds RBAC to that name, or it
+            // defines ServiceAccounts for its pods. Otherwise the account comes from
+            // elsewhere (another application, a parent kustomization, the platform).
+            if acc.defined.is_empty() && !bound.contains(&(ns.clone(), v.text.clone())) {
                 continue;
-            };
-            let mut d = o
-                .diag_at(
+            }
+            let Some(d) = cx.diag_written(
                     &META,
-                    loc,
-                    path::display(&p),
+                    r,
+                    &p,
                     format!(
                         "the {} `{}` runs as service account `{}`, which this context does not define in namespace `{ns}`: the API server accepts the {}, but its pods are rejected (`serviceaccount \"{}\" not found`) until the ServiceAccount exists, and no RoleBinding of this context can give them permissions",
                         r.kind,
@@ -143,8 +146,10 @@ impl RbacServiceAccountMissing {
                         r.kind,
                         display_value(&v.text),
                     ),
-                )
-                .help("add the ServiceAccount to the kustomization (or the directory) that deploys the workload, or fix the name");
+                ) else {
+                continue;
+            };
+            let mut d = d.help("add the ServiceAccount to the kustomization (or the directory) that deploys the workload, or fix the name");
             if let Some((msg, (_, _, Some(l)))) = acc.near(&ns, &v.text) {
                 d = d.related(*l, msg);
             }
@@ -165,31 +170,29 @@ impl RbacServiceAccountMissing {
             if unknown_namespace(cx, b.r) {
                 continue;
             }
-            let Some(o) = ocx(cx, b.r) else { continue };
             for s in b.subjects.iter().filter(|s| s.kind == "ServiceAccount") {
                 let Some(ns) = b.subject_namespace(s) else {
                     continue;
                 };
+                // Binding RBAC to the name is itself the evidence that the build means it.
                 if !nss.contains(&ns) || acc.has(&ns, &s.name.text) {
                     continue;
                 }
                 let p = at(&s.path, &[k("name")]);
-                let Some(loc) = loc_of(&cx.env(), b.r, &p) else {
-                    continue;
-                };
-                let mut d = o
-                    .diag_at(
+                let Some(d) = cx.diag_written(
                         &META,
-                        loc,
-                        path::display(&p),
+                        b.r,
+                        &p,
                         format!(
                             "the {} `{}` binds service account `{}` of namespace `{ns}`, which this context does not define: the binding gives its role to no pod this context runs",
                             b.kind(),
                             display_value(&b.name),
                             display_value(&s.name.text),
                         ),
-                    )
-                    .help("bind the ServiceAccount the pods run as (`serviceAccountName`, `default` when unset), and define it in the same kustomization");
+                    ) else {
+                    continue;
+                };
+                let mut d = d.help("bind the ServiceAccount the pods run as (`serviceAccountName`, `default` when unset), and define it in the same kustomization");
                 if let Some((msg, (_, _, Some(l)))) = acc.near(&ns, &s.name.text) {
                     d = d.related(*l, msg);
                 }
@@ -263,21 +266,16 @@ impl RbacServiceAccountMissing {
             if defined {
                 continue;
             }
-            let Some(o) = ocx(cx, b.r) else { continue };
             let p = path::keys(&["roleRef", "name"]);
-            let Some(loc) = loc_of(&cx.env(), b.r, &p) else {
-                continue;
-            };
             let where_ = if b.role_kind == "Role" {
                 format!(" in namespace `{}`", b.namespace)
             } else {
                 String::new()
             };
-            let mut d = o
-                .diag_at(
+            let Some(d) = cx.diag_written(
                     &META,
-                    loc,
-                    path::display(&p),
+                    b.r,
+                    &p,
                     format!(
                         "the {} `{}` refers to {} `{}`, which this context does not define{where_}: the binding grants nothing until it exists (RBAC resolves `roleRef` on every request)",
                         b.kind(),
@@ -285,8 +283,10 @@ impl RbacServiceAccountMissing {
                         b.role_kind,
                         display_value(name),
                     ),
-                )
-                .help("define the role in the same kustomization, or fix `roleRef` (kind and name)");
+                ) else {
+                continue;
+            };
+            let mut d = d.help("define the role in the same kustomization, or fix `roleRef` (kind and name)");
             // A role of the other kind, or in another namespace, with that name; else the
             // closest name of the right kind.
             let want_cluster = b.role_kind == "ClusterRole";
@@ -338,8 +338,19 @@ impl Rule for RbacServiceAccountMissing {
         {
             return;
         }
-        self.pods(cx, &acc, out);
-        let (Ok(bs), Ok(rs)) = (bindings(cx.ws, cx.context), roles(cx.ws, cx.context)) else {
+        let (bs, rs) = (bindings(cx.ws, cx.context), roles(cx.ws, cx.context));
+        let bound: BTreeSet<(String, String)> = bs
+            .iter()
+            .flatten()
+            .flat_map(|b| {
+                b.subjects
+                    .iter()
+                    .filter(|s| s.kind == "ServiceAccount")
+                    .filter_map(|s| Some((b.subject_namespace(s)?, s.name.text.clone())))
+            })
+            .collect();
+        self.pods(cx, &acc, &bound, out);
+        let (Ok(bs), Ok(rs)) = (bs, rs) else {
             return;
         };
         self.subjects(cx, &acc, &bs, out);
@@ -425,6 +436,18 @@ mod tests {
             "did you mean ServiceAccount `myapp-service`?"
         );
         assert_eq!(located(&files, &d[0].related[0].loc), "myapp-service");
+        // A build that neither defines ServiceAccounts nor binds RBAC to the name runs its
+        // pods as an account that comes from elsewhere (hermes' `hermes`): nothing to say.
+        let files = [("k/deploy.yaml", deploy("      serviceAccountName: hermes\n"))];
+        assert!(run(RULE, &files).is_empty());
+        // Binding RBAC to that name shows the build means to define it.
+        let files = [
+            ("k/deploy.yaml", deploy("      serviceAccountName: myapp\n")),
+            ("k/role.yaml", ROLE.to_string()),
+            ("k/rb.yaml", binding("{kind: ServiceAccount, name: myapp}", TO_ROLE)),
+        ];
+        let d = run(RULE, &files);
+        assert_eq!(d.len(), 2, "{d:?}");
         // Defined, but in another namespace.
         let files = [
             ("k/deploy.yaml", deploy("      serviceAccountName: myapp\n")),

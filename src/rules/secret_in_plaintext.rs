@@ -80,7 +80,7 @@ fn placeholder(s: &str) -> bool {
 /// Whether a variable or key name says it holds a credential.
 fn credential_name(name: &str) -> bool {
     let up = name.to_ascii_uppercase().replace(['-', '.'], "_");
-    if !CREDENTIAL_WORDS.iter().any(|w| up.contains(w)) {
+    if !CREDENTIAL_WORDS.iter().any(|w| up.contains(w)) || crate::base::mask::names_quantity(name) {
         return false;
     }
     let last = up.rsplit('_').next().unwrap_or("");
@@ -294,6 +294,13 @@ mod tests {
         assert!(!credential_name("TOKEN_URL"));
         assert!(!credential_name("SECRET_NAME"));
         assert!(!credential_name("DATABASE_URL"));
+        // Counts of tokens are not tokens (thread-bot's ConfigMap).
+        assert!(!credential_name("LLM_MAX_TOKENS"));
+        assert!(!credential_name("MIN_PASSWORD_LENGTH"));
+        assert!(!credential_name("TOKENS_PER_MINUTE"));
+        assert!(credential_name("LLM_API_KEY"));
+        assert!(credential_name("SLACK_BOT_TOKEN"));
+        assert!(credential_name("CLIENT_SECRET"));
         assert!(credential_value("hunter2"));
         assert!(!credential_value(""));
         assert!(!credential_value("${DB_PASSWORD}"));

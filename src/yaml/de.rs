@@ -34,7 +34,7 @@ pub struct TypeMismatch {
 
 impl TypeMismatch {
     /// The schema wants a string.
-    pub fn wants_string(&self) -> bool {
+    pub(crate) fn wants_string(&self) -> bool {
         // serde's own description of `String`.
         self.expected == "a string"
     }

@@ -10,13 +10,14 @@ pub(crate) mod edit;
 mod resolve;
 
 pub use de::{DeError, TypeMismatch, from_node};
-pub use resolve::{Resolved, resolve_scalar};
+pub(crate) use resolve::{Resolved, resolve_scalar};
 
 use crate::base::source::{CharToByte, Span};
 use saphyr_parser::{Event, Parser, ScalarStyle as PStyle};
 
-pub type NodeId = u32;
+pub(crate) type NodeId = u32;
 
+/// How a scalar is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
     Plain,
@@ -26,6 +27,7 @@ pub enum Style {
     Folded,
 }
 
+/// What a node holds.
 #[derive(Debug, Clone)]
 pub enum Kind {
     Scalar {
@@ -38,6 +40,7 @@ pub enum Kind {
     Alias(NodeId),
 }
 
+/// A YAML node with its span in the source.
 #[derive(Debug, Clone)]
 pub struct Node {
     pub span: Span,
@@ -48,6 +51,7 @@ pub struct Node {
     pub flow: bool,
 }
 
+/// One parsed YAML document: its nodes in an arena, addressed by `NodeId`.
 #[derive(Debug, Clone)]
 pub struct Document {
     pub nodes: Vec<Node>,
@@ -65,6 +69,7 @@ pub struct YamlError {
     pub kind: YamlErrorKind,
 }
 
+/// Why a file could not be parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum YamlErrorKind {
     Syntax,
@@ -73,6 +78,7 @@ pub enum YamlErrorKind {
     Limit(&'static str),
 }
 
+/// Bounds on what one file may make the parser build.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_depth: usize,
@@ -550,19 +556,19 @@ pub enum Seg<'a> {
 }
 
 impl Document {
-    pub fn node(&self, id: NodeId) -> &Node {
+    pub(crate) fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id as usize]
     }
 
     /// Follow an alias to its anchored node.
-    pub fn resolve(&self, id: NodeId) -> NodeId {
+    pub(crate) fn resolve(&self, id: NodeId) -> NodeId {
         match self.nodes[id as usize].kind {
             Kind::Alias(t) => t,
             _ => id,
         }
     }
 
-    pub fn span(&self, id: NodeId) -> Span {
+    pub(crate) fn span(&self, id: NodeId) -> Span {
         self.nodes[id as usize].span
     }
 
@@ -575,7 +581,7 @@ impl Document {
     }
 
     /// Scalar text of a string-typed value: a plain scalar that YAML would read as null is None.
-    pub fn string(&self, id: NodeId) -> Option<&str> {
+    pub(crate) fn string(&self, id: NodeId) -> Option<&str> {
         let r = self.resolve(id);
         match resolve_scalar(self, r)? {
             Resolved::Null => None,
@@ -583,10 +589,11 @@ impl Document {
         }
     }
 
-    pub fn is_map(&self, id: NodeId) -> bool {
+    pub(crate) fn is_map(&self, id: NodeId) -> bool {
         matches!(self.node(self.resolve(id)).kind, Kind::Map(_))
     }
 
+    /// The items of a sequence (empty for any other node).
     pub fn items(&self, id: NodeId) -> &[NodeId] {
         match &self.node(self.resolve(id)).kind {
             Kind::Seq(items) => items,
@@ -595,7 +602,7 @@ impl Document {
     }
 
     /// Entries of a mapping, with `<<` merge keys expanded (explicit keys win, as in YAML 1.1).
-    pub fn entries(&self, id: NodeId) -> Vec<(NodeId, NodeId)> {
+    pub(crate) fn entries(&self, id: NodeId) -> Vec<(NodeId, NodeId)> {
         let mut out = Vec::new();
         self.collect_entries(self.resolve(id), &mut out, 0);
         out
@@ -640,7 +647,7 @@ impl Document {
     }
 
     /// The key node and value node for `key` in mapping `id`.
-    pub fn entry(&self, id: NodeId, key: &str) -> Option<(NodeId, NodeId)> {
+    pub(crate) fn entry(&self, id: NodeId, key: &str) -> Option<(NodeId, NodeId)> {
         let r = self.resolve(id);
         if let Kind::Map(entries) = &self.node(r).kind {
             if let Some(&e) = entries.iter().find(|&&(k, _)| self.str(k) == Some(key)) {
@@ -657,10 +664,12 @@ impl Document {
         None
     }
 
+    /// The value of `key` in a mapping.
     pub fn get(&self, id: NodeId, key: &str) -> Option<NodeId> {
         self.entry(id, key).map(|e| e.1)
     }
 
+    /// The string value of `key` in a mapping.
     pub fn get_str(&self, id: NodeId, key: &str) -> Option<&str> {
         self.get(id, key).and_then(|v| self.string(v))
     }
@@ -679,7 +688,7 @@ impl Document {
 
     /// The node at `path`, or for a missing field the key of the deepest ancestor that exists
     /// (that is where a reader looks and where a fix inserts the field).
-    pub fn locate(&self, root: NodeId, path: &[Seg]) -> Located {
+    pub(crate) fn locate(&self, root: NodeId, path: &[Seg]) -> Located {
         let mut cur = root;
         let mut key_node = None;
         for (i, seg) in path.iter().enumerate() {
@@ -711,7 +720,7 @@ impl Document {
     }
 
     /// Find the path from `root` to `target` (used for messages; not on a hot path).
-    pub fn path_to(&self, root: NodeId, target: NodeId) -> Option<String> {
+    pub(crate) fn path_to(&self, root: NodeId, target: NodeId) -> Option<String> {
         let mut stack: Vec<(NodeId, String, usize)> = vec![(root, String::new(), 0)];
         while let Some((id, path, depth)) = stack.pop() {
             if id == target {
@@ -748,7 +757,7 @@ impl Document {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Located {
+pub(crate) struct Located {
     pub node: NodeId,
     /// Whether the whole path exists.
     pub found: bool,

@@ -8,7 +8,7 @@
 use super::{Document, Kind, NodeId, Style};
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Resolved {
+pub(crate) enum Resolved {
     Null,
     Bool(bool),
     Int(i64),
@@ -16,20 +16,8 @@ pub enum Resolved {
     Str,
 }
 
-impl Resolved {
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Resolved::Null => "null",
-            Resolved::Bool(_) => "boolean",
-            Resolved::Int(_) => "integer",
-            Resolved::Float(_) => "number",
-            Resolved::Str => "string",
-        }
-    }
-}
-
 /// The type a scalar node has for Kubernetes; `None` for collections.
-pub fn resolve_scalar(doc: &Document, id: NodeId) -> Option<Resolved> {
+pub(crate) fn resolve_scalar(doc: &Document, id: NodeId) -> Option<Resolved> {
     let node = doc.node(doc.resolve(id));
     let Kind::Scalar { value, style } = &node.kind else {
         return None;

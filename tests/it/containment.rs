@@ -48,7 +48,7 @@ fn kustomize_resources_outside_the_root_or_remote_are_not_read() {
         std::os::unix::fs::symlink("../../outside", t.join("repo/app/linked-dir")).unwrap();
     }
     let repo = t.join("repo");
-    let inside = "app/job.yaml:7:17: error[job-backoff-limit-nonzero]";
+    let inside = "app/job.yaml:7:17: warning[job-backoff-limit-nonzero]";
 
     for args in [
         // The directory, as CI runs it.
@@ -151,7 +151,7 @@ fn symlinks_out_of_the_root_are_not_followed() {
     let all = text(&o);
     assert_eq!(o.status.code(), Some(1), "{all}");
     assert!(
-        all.contains("root/job.yaml:7:17: error[job-backoff-limit-nonzero]"),
+        all.contains("root/job.yaml:7:17: warning[job-backoff-limit-nonzero]"),
         "{all}"
     );
     assert!(!all.contains("5 times"), "{all}");

@@ -10,6 +10,9 @@ pub fn run(paths: &[&str], format: Format) -> (i32, String, String) {
     let opts = RunOptions {
         paths: paths.iter().map(PathBuf::from).collect(),
         format,
+        // Each fixture stands for a repository of its own: its deploy engine comes from its
+        // own files, not from the other fixtures'.
+        repo_root: paths.first().map(PathBuf::from),
         ..RunOptions::default()
     };
     let mut out = Vec::new();
@@ -57,7 +60,7 @@ fn a_bad_file_does_not_stop_the_others() {
     let (code, out, _) = run(&["testdata/fixtures/yaml-bad-input"], Format::Concise);
     assert_eq!(code, 1);
     assert!(
-        out.contains("good-neighbour.yaml:7:17: error[job-backoff-limit-nonzero]"),
+        out.contains("good-neighbour.yaml:7:17: warning[job-backoff-limit-nonzero]"),
         "{out}"
     );
     for f in [
@@ -80,4 +83,44 @@ fn bundled_example_shows_findings() {
     let (code, out, _) = run(&["testdata/example"], Format::Concise);
     assert_eq!(code, 1);
     assert!(out.lines().count() >= 4, "{out}");
+}
+
+/// The deploy engine is the same whether the repository is linted whole or one file at a time
+/// (pre-commit): the Flux Kustomization in `clusters/prod/` is found by the repository scan
+/// when only the Job is given.
+#[test]
+fn one_file_and_the_whole_repository_get_the_same_engine() {
+    let root = "testdata/fixtures/engine-flux-fleet";
+    let lint = |path: &str| {
+        let opts = RunOptions {
+            paths: vec![PathBuf::from(path)],
+            format: Format::Json,
+            repo_root: Some(PathBuf::from(root)),
+            ..RunOptions::default()
+        };
+        let mut out = Vec::new();
+        app::run(&opts, &mut std::io::empty(), &mut out, &mut Vec::new());
+        serde_json::from_slice::<serde_json::Value>(&out).unwrap()
+    };
+    let force = |report: &serde_json::Value| -> Vec<String> {
+        report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["rule"] == "job-force-annotation-missing")
+            .map(|d| d["severity"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let whole = lint(root);
+    let one = lint(&format!("{root}/apps/myapp/migration-job.yaml"));
+    assert_eq!(force(&whole), ["warning"]);
+    assert_eq!(force(&one), ["warning"]);
+    let engines = one["engines"].as_array().unwrap();
+    assert_eq!(engines.len(), 1, "{engines:?}");
+    assert_eq!(engines[0]["engine"], "flux");
+    assert_eq!(engines[0]["evident"], true);
+    assert_eq!(
+        engines[0]["reason"],
+        "Flux Kustomization `myapp` (clusters/prod/apps.yaml) deploys `./apps/myapp`"
+    );
 }

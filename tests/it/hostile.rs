@@ -34,7 +34,7 @@ fn catalogue() -> Vec<(&'static str, Expect)> {
         (
             "neighbour.yaml",
             Finding(
-                "neighbour.yaml:7:17: error[job-backoff-limit-nonzero]",
+                "neighbour.yaml:7:17: warning[job-backoff-limit-nonzero]",
                 "(backoffLimit: 3)",
             ),
         ),
@@ -68,21 +68,21 @@ fn catalogue() -> Vec<(&'static str, Expect)> {
         (
             "utf8-bom.yaml",
             Finding(
-                "utf8-bom.yaml:7:17: error[job-backoff-limit-nonzero]",
+                "utf8-bom.yaml:7:17: warning[job-backoff-limit-nonzero]",
                 "(backoffLimit: 2)",
             ),
         ),
         (
             "crlf.yaml",
             Finding(
-                "crlf.yaml:7:17: error[job-backoff-limit-nonzero]",
+                "crlf.yaml:7:17: warning[job-backoff-limit-nonzero]",
                 "(backoffLimit: 2)",
             ),
         ),
         (
             "lone-cr-job.yaml",
             Finding(
-                "lone-cr-job.yaml:7:17: error[job-backoff-limit-nonzero]",
+                "lone-cr-job.yaml:7:17: warning[job-backoff-limit-nonzero]",
                 "(backoffLimit: 2)",
             ),
         ),
@@ -107,7 +107,7 @@ fn catalogue() -> Vec<(&'static str, Expect)> {
         (
             "yaml11-octal.yaml",
             Finding(
-                "yaml11-octal.yaml:8:17: error[job-backoff-limit-nonzero]",
+                "yaml11-octal.yaml:8:17: warning[job-backoff-limit-nonzero]",
                 "(backoffLimit: 493)",
             ),
         ),
@@ -125,20 +125,20 @@ fn catalogue() -> Vec<(&'static str, Expect)> {
         (
             "merge-keys.yaml",
             Finding(
-                "merge-keys.yaml:22:19: error[job-backoff-limit-nonzero]",
+                "merge-keys.yaml:22:19: warning[job-backoff-limit-nonzero]",
                 "(backoffLimit: 4)",
             ),
         ),
         // The sequence merge, where the earlier map (backoffLimit: 0) wins: nothing else.
         ("merge-keys.yaml", Times(1, "merge-keys.yaml:")),
         // Gap: kubectl (go-yaml v2) reads backoffLimit: 9 here; we keep the explicit 0. When
-        // this is fixed, expect `merge-key-order.yaml:11:21: error[job-backoff-limit-nonzero]`.
+        // this is fixed, expect `merge-key-order.yaml:11:21: warning[job-backoff-limit-nonzero]`.
         ("merge-key-order.yaml", Quiet),
         (
             "shared-anchors.yaml",
             Times(
                 2,
-                "shared-anchors.yaml:12:19: error[job-backoff-limit-nonzero]",
+                "shared-anchors.yaml:12:19: warning[job-backoff-limit-nonzero]",
             ),
         ),
         (
@@ -148,7 +148,7 @@ fn catalogue() -> Vec<(&'static str, Expect)> {
         (
             "list.yaml",
             Finding(
-                "list.yaml:10:19: error[job-backoff-limit-nonzero]",
+                "list.yaml:10:19: warning[job-backoff-limit-nonzero]",
                 "(backoffLimit: 1)",
             ),
         ),
@@ -160,14 +160,14 @@ fn catalogue() -> Vec<(&'static str, Expect)> {
         (
             "empty-docs-then-job.yaml",
             Finding(
-                "empty-docs-then-job.yaml:9:17: error[job-backoff-limit-nonzero]",
+                "empty-docs-then-job.yaml:9:17: warning[job-backoff-limit-nonzero]",
                 "(backoffLimit: 2)",
             ),
         ),
         (
             "json-manifest.yaml",
             Finding(
-                "json-manifest.yaml:6:21: error[job-backoff-limit-nonzero]",
+                "json-manifest.yaml:6:21: warning[job-backoff-limit-nonzero]",
                 "(backoffLimit: 3)",
             ),
         ),
@@ -187,7 +187,7 @@ fn catalogue() -> Vec<(&'static str, Expect)> {
         (
             "chart/templates/plain-job.yaml",
             Finding(
-                "chart/templates/plain-job.yaml:7:17: error[job-backoff-limit-nonzero]",
+                "chart/templates/plain-job.yaml:7:17: warning[job-backoff-limit-nonzero]",
                 "(backoffLimit: 6)",
             ),
         ),
@@ -229,14 +229,14 @@ fn catalogue() -> Vec<(&'static str, Expect)> {
         (
             "many-docs.yaml",
             Finding(
-                "many-docs.yaml:40004:17: error[job-backoff-limit-nonzero]",
+                "many-docs.yaml:40004:17: warning[job-backoff-limit-nonzero]",
                 "(backoffLimit: 2)",
             ),
         ),
         (
             "docs-10000.yaml",
             Finding(
-                "docs-10000.yaml:40004:17: error[job-backoff-limit-nonzero]",
+                "docs-10000.yaml:40004:17: warning[job-backoff-limit-nonzero]",
                 "(backoffLimit: 2)",
             ),
         ),
@@ -252,7 +252,7 @@ fn catalogue() -> Vec<(&'static str, Expect)> {
         (
             "inside-link.yaml",
             Finding(
-                "inside-link.yaml:7:17: error[job-backoff-limit-nonzero]",
+                "inside-link.yaml:7:17: warning[job-backoff-limit-nonzero]",
                 "(backoffLimit: 3)",
             ),
         ),
@@ -509,7 +509,7 @@ fn a_50_mib_file_is_refused_by_default_and_linted_when_the_limit_allows() {
         d.join("neighbour.yaml"),
     )
     .unwrap();
-    let neighbour = "neighbour.yaml:7:17: error[job-backoff-limit-nonzero]";
+    let neighbour = "neighbour.yaml:7:17: warning[job-backoff-limit-nonzero]";
 
     let (o, elapsed) = run_in(d, &[".", "--format", "concise", "--no-config"]);
     let out = String::from_utf8_lossy(&o.stdout);
@@ -537,7 +537,7 @@ fn a_50_mib_file_is_refused_by_default_and_linted_when_the_limit_allows() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(!out.contains("byte limit"), "{out}");
-    let want = format!("big.yaml:{backoff_line}:17: error[job-backoff-limit-nonzero]");
+    let want = format!("big.yaml:{backoff_line}:17: warning[job-backoff-limit-nonzero]");
     assert!(out.contains(&want), "expected `{want}` in\n{out}");
     assert!(out.contains(neighbour), "{out}");
     // A hang guard: about 5 s in a release build on a busy 2-core machine.
@@ -608,7 +608,7 @@ fn an_unreadable_file_is_an_error_and_the_rest_is_linted() {
         "{stderr}"
     );
     assert!(
-        stdout.contains("neighbour.yaml:7:17: error[job-backoff-limit-nonzero]"),
+        stdout.contains("neighbour.yaml:7:17: warning[job-backoff-limit-nonzero]"),
         "{stdout}"
     );
     assert!(!stdout.contains("unreadable.yaml"), "{stdout}");

@@ -244,7 +244,7 @@ fn kubectl_facts(dir: &Path) -> Option<Facts> {
         for (label, path) in maps() {
             let segs: Vec<yaml::Seg> = path.iter().map(|k| yaml::Seg::Key(k)).collect();
             if let Some(m) = d.at(d.root, &segs) {
-                for (k, v) in d.entries(m) {
+                for (k, v) in crate::support::map_entries(d, m) {
                     if let (Some(k), Some(v)) = (d.str(k), d.str(v)) {
                         f.insert(format!("{label}.{k}"), v.to_string());
                     }
@@ -252,7 +252,7 @@ fn kubectl_facts(dir: &Path) -> Option<Facts> {
             }
         }
         if let Some(data) = d.get(d.root, "data") {
-            for (k, v) in d.entries(data) {
+            for (k, v) in crate::support::map_entries(d, data) {
                 let v = if kind == "Secret" {
                     String::new()
                 } else {

@@ -149,7 +149,7 @@ fn oracle_facts(out: &str) -> Facts {
         for (label, path) in maps() {
             let segs: Vec<yaml::Seg> = path.iter().map(|k| yaml::Seg::Key(k)).collect();
             if let Some(m) = d.at(d.root, &segs) {
-                for (k, v) in d.entries(m) {
+                for (k, v) in crate::support::map_entries(d, m) {
                     let v = if kind == "Secret" && label == &"data" {
                         String::new()
                     } else {

@@ -54,7 +54,7 @@ fn every_limit_is_configurable_and_named_in_its_finding() {
     let (_, out) = run(d, &["."]);
     assert!(!out.contains("limit-exceeded"), "{out}");
     assert!(
-        out.contains("neighbour.yaml:7:17: error[job-backoff-limit-nonzero]"),
+        out.contains("neighbour.yaml:7:17: warning[job-backoff-limit-nonzero]"),
         "{out}"
     );
 
@@ -82,7 +82,7 @@ fn every_limit_is_configurable_and_named_in_its_finding() {
     }
     // The documents before the limit are still read, the neighbour still linted.
     assert!(
-        out.contains("neighbour.yaml:7:17: error[job-backoff-limit-nonzero]"),
+        out.contains("neighbour.yaml:7:17: warning[job-backoff-limit-nonzero]"),
         "{out}"
     );
 
@@ -138,7 +138,7 @@ fn a_kustomization_that_multiplies_its_bases_is_stopped() {
     // A short chain is under the limit: k35 renders 2^5 objects.
     assert!(!out.contains("k35/kustomization.yaml"), "{out}");
     assert!(
-        out.contains("neighbour.yaml:7:17: error[job-backoff-limit-nonzero]"),
+        out.contains("neighbour.yaml:7:17: warning[job-backoff-limit-nonzero]"),
         "{out}"
     );
 }

@@ -320,7 +320,8 @@ fn the_server_lints_buffers_in_their_context() {
         backoff["range"]["start"]["character"],
         utf16_column(&job, line, "2")
     );
-    assert_eq!(backoff["severity"], 1);
+    // An explicit backoffLimit is a warning (LSP severity 2).
+    assert_eq!(backoff["severity"], 2);
     assert_eq!(backoff["source"], "kube-migrate-lint");
     assert!(
         backoff["codeDescription"]["href"]
@@ -332,7 +333,7 @@ fn the_server_lints_buffers_in_their_context() {
         backoff["message"]
             .as_str()
             .unwrap()
-            .contains("\nhelp: set spec.backoffLimit: 0")
+            .contains("\nhelp: each retry re-runs the migration")
     );
     let ds = c.diagnostics(&deploy_uri, |_| true);
     assert_eq!(rules(&ds), Vec::<&str>::new(), "{ds:?}");

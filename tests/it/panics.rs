@@ -96,7 +96,7 @@ fn assert_reported(o: &Output, all: &str, line_start: &str, doing: &str, source:
 /// The other files' findings are still reported.
 fn assert_others_reported(all: &str) {
     assert!(
-        all.contains("good/job.yaml:7:17: error[job-backoff-limit-nonzero]"),
+        all.contains("good/job.yaml:7:17: warning[job-backoff-limit-nonzero]"),
         "{all}"
     );
 }
@@ -114,7 +114,7 @@ fn a_panic_parsing_a_file_is_an_internal_error_on_that_file() {
     );
     assert_others_reported(&all);
     assert!(
-        all.contains("kust/job.yaml:7:17: error[job-backoff-limit-nonzero]"),
+        all.contains("kust/job.yaml:7:17: warning[job-backoff-limit-nonzero]"),
         "{all}"
     );
     assert!(!all.contains("bad/bad.yaml:7:17"), "not parsed: {all}");
@@ -147,7 +147,7 @@ fn a_panic_evaluating_a_kustomization_leaves_the_other_contexts_linted() {
     );
     assert_others_reported(&all);
     assert!(
-        all.contains("bad/bad.yaml:7:17: error[job-backoff-limit-nonzero]"),
+        all.contains("bad/bad.yaml:7:17: warning[job-backoff-limit-nonzero]"),
         "{all}"
     );
     // Not blamed on a file.
@@ -206,7 +206,7 @@ fn a_panicking_rule_is_reported_on_its_object_and_the_other_rules_still_run() {
     assert_others_reported(&all);
     // Another rule on the same object still reports.
     assert!(
-        all.contains("bad/bad.yaml:7:17: error[job-backoff-limit-nonzero]"),
+        all.contains("bad/bad.yaml:7:17: warning[job-backoff-limit-nonzero]"),
         "{all}"
     );
 }
@@ -254,7 +254,7 @@ fn a_panic_reading_suppressions_leaves_the_findings_reported() {
     );
     assert_others_reported(&all);
     assert!(
-        all.contains("bad/bad.yaml:7:17: error[job-backoff-limit-nonzero]"),
+        all.contains("bad/bad.yaml:7:17: warning[job-backoff-limit-nonzero]"),
         "{all}"
     );
 }

@@ -12,11 +12,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// `source` of every diagnostic.
-pub const SOURCE: &str = "kube-migrate-lint";
+pub(crate) const SOURCE: &str = "kube-migrate-lint";
 
 /// A finding as published: the LSP diagnostic, and the code action that fixes it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub diagnostic: lsp::Diagnostic,
     pub action: Option<lsp::CodeAction>,
 }
@@ -27,7 +27,7 @@ fn keep(b: u8) -> bool {
 }
 
 /// `file:` URI of an absolute path.
-pub fn path_to_uri(path: &Path) -> String {
+pub(crate) fn path_to_uri(path: &Path) -> String {
     let s = path.to_string_lossy().replace('\\', "/");
     let mut out = String::from("file://");
     // Windows drive paths (`C:/x`) become `file:///C:/x`.
@@ -45,7 +45,7 @@ pub fn path_to_uri(path: &Path) -> String {
 }
 
 /// The path a `file:` URI names; None for other schemes and malformed escapes.
-pub fn uri_to_path(uri: &str) -> Option<PathBuf> {
+pub(crate) fn uri_to_path(uri: &str) -> Option<PathBuf> {
     let rest = uri
         .strip_prefix("file://")
         .or_else(|| uri.strip_prefix("FILE://"))?;
@@ -78,12 +78,12 @@ pub fn uri_to_path(uri: &str) -> Option<PathBuf> {
     Some(PathBuf::from(s))
 }
 
-pub fn parse_uri(s: &str) -> Option<lsp::Uri> {
+pub(crate) fn parse_uri(s: &str) -> Option<lsp::Uri> {
     s.parse().ok()
 }
 
 /// The LSP position of a byte offset (clamped to the text, floored to a character).
-pub fn position(lines: &LineIndex, text: &str, offset: usize) -> lsp::Position {
+pub(crate) fn position(lines: &LineIndex, text: &str, offset: usize) -> lsp::Position {
     let offset = offset.min(text.len());
     lsp::Position {
         line: lines.line_of(offset) as u32,
@@ -91,7 +91,7 @@ pub fn position(lines: &LineIndex, text: &str, offset: usize) -> lsp::Position {
     }
 }
 
-pub fn range(file: &SourceFile, span: Span) -> lsp::Range {
+pub(crate) fn range(file: &SourceFile, span: Span) -> lsp::Range {
     lsp::Range {
         start: position(&file.lines, &file.text, span.start as usize),
         end: position(&file.lines, &file.text, span.end as usize),
@@ -101,7 +101,7 @@ pub fn range(file: &SourceFile, span: Span) -> lsp::Range {
 /// The byte offset of an LSP position: a line past the end is the end of the text, a column
 /// past the end of its line is the line's end, and a column inside a surrogate pair is the
 /// character's start.
-pub fn offset(lines: &LineIndex, text: &str, pos: lsp::Position) -> usize {
+pub(crate) fn offset(lines: &LineIndex, text: &str, pos: lsp::Position) -> usize {
     let line = pos.line as usize;
     if line >= lines.line_count() {
         return text.len();
@@ -120,7 +120,7 @@ pub fn offset(lines: &LineIndex, text: &str, pos: lsp::Position) -> usize {
 }
 
 /// Apply one content change from `textDocument/didChange` (a whole text, or a range).
-pub fn apply_change(text: &mut String, change: lsp::TextDocumentContentChangeEvent) {
+pub(crate) fn apply_change(text: &mut String, change: lsp::TextDocumentContentChangeEvent) {
     match change.range {
         None => *text = change.text,
         Some(r) => {
@@ -132,7 +132,7 @@ pub fn apply_change(text: &mut String, change: lsp::TextDocumentContentChangeEve
     }
 }
 
-pub fn severity(s: Severity) -> lsp::DiagnosticSeverity {
+pub(crate) fn severity(s: Severity) -> lsp::DiagnosticSeverity {
     match s {
         Severity::Error => lsp::DiagnosticSeverity::ERROR,
         Severity::Warning => lsp::DiagnosticSeverity::WARNING,
@@ -141,14 +141,14 @@ pub fn severity(s: Severity) -> lsp::DiagnosticSeverity {
 }
 
 /// Whether two ranges overlap or touch (an empty range at a finding's edge selects it).
-pub fn touches(a: &lsp::Range, b: &lsp::Range) -> bool {
+pub(crate) fn touches(a: &lsp::Range, b: &lsp::Range) -> bool {
     let key = |p: &lsp::Position| (p.line, p.character);
     key(&a.start) <= key(&b.end) && key(&b.start) <= key(&a.end)
 }
 
 /// An LSP diagnostic for a finding, with its file's URI; None when a location has no URI.
 /// `uri_of` names each file of the report (None: not a file on disk).
-pub fn finding(
+pub(crate) fn finding(
     report: &Report,
     d: &Diagnostic,
     uri_of: &dyn Fn(FileId) -> Option<lsp::Uri>,
@@ -202,7 +202,7 @@ pub fn finding(
 /// finding's, e.g. a kustomization). None when an edited file has no URI.
 // lsp-types' `Uri` hashes and compares by its text; the cell inside is a parse cache.
 #[allow(clippy::mutable_key_type)]
-pub fn code_action(
+pub(crate) fn code_action(
     report: &Report,
     fix: &Fix,
     uri_of: &dyn Fn(FileId) -> Option<lsp::Uri>,

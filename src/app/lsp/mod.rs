@@ -48,7 +48,7 @@ pub fn run() -> i32 {
 }
 
 /// The protocol over any connection (stdio, or memory in tests).
-pub fn serve(conn: &Connection) -> i32 {
+pub(crate) fn serve(conn: &Connection) -> i32 {
     let (id, params) = match conn.initialize_start() {
         Ok(x) => x,
         Err(e) => {

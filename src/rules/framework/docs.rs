@@ -12,10 +12,12 @@
 //! example, and that passing examples produce none of the page's rule. The markers are test
 //! annotations: [`body`] (what `explain` prints and SARIF carries as help) drops them.
 
+#[cfg(test)]
 use std::collections::BTreeMap;
 
 /// `key: value` pairs between the leading `---` lines.
-pub fn front_matter(page: &str) -> Option<BTreeMap<String, String>> {
+#[cfg(test)]
+pub(crate) fn front_matter(page: &str) -> Option<BTreeMap<String, String>> {
     let rest = page.strip_prefix("---\n")?;
     let end = rest.find("\n---")?;
     Some(
@@ -29,7 +31,7 @@ pub fn front_matter(page: &str) -> Option<BTreeMap<String, String>> {
 
 /// The page without its front matter and its examples' `# expect:` markers (what `explain`
 /// prints).
-pub fn body(page: &str) -> String {
+pub(crate) fn body(page: &str) -> String {
     let body = page
         .strip_prefix("---\n")
         .and_then(|r| r.find("\n---\n").map(|e| &r[e + 5..]))
@@ -51,7 +53,7 @@ pub fn body(page: &str) -> String {
 }
 
 /// The marker of an expected finding in a failing example (see the module docs).
-pub const EXPECT: &str = "# expect: ";
+pub(crate) const EXPECT: &str = "# expect: ";
 
 /// The findings a failing example's file marks: `(1-based line, rule)`, one per finding.
 pub fn expected_findings(content: &str) -> Vec<(usize, String)> {
@@ -68,7 +70,7 @@ pub fn expected_findings(content: &str) -> Vec<(usize, String)> {
 
 /// The first paragraph under `## What it checks`, its lines joined: what SARIF gives as the
 /// rule's full description.
-pub fn what_it_checks(page: &str) -> Option<String> {
+pub(crate) fn what_it_checks(page: &str) -> Option<String> {
     let mut lines = page.lines().skip_while(|l| l.trim() != "## What it checks");
     lines.next()?;
     let paragraph: Vec<&str> = lines
@@ -81,20 +83,24 @@ pub fn what_it_checks(page: &str) -> Option<String> {
 
 /// The README's rules table, generated from the pages (a test keeps README.md equal to it).
 pub fn readme_table() -> String {
-    let mut s = String::from("| rule | default | fix | finds |\n|---|---|---|---|\n");
+    let mut s = String::from(
+        "| rule | default | fix | finds | speaks only with (engine, evidence) |\n|---|---|---|---|---|\n",
+    );
     for rule in crate::rules::REGISTRY {
         let m = rule.meta();
         s.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} |\n",
             m.name,
             m.severity.as_str(),
             m.fix.as_str(),
-            m.summary.replace('|', "\\|")
+            m.summary.replace('|', "\\|"),
+            m.evidence.replace('|', "\\|")
         ));
     }
     s
 }
 
+/// One example of a rule page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Example {
     /// `(file name, content)` pairs.
@@ -105,6 +111,7 @@ pub struct Example {
     pub line: usize,
 }
 
+/// The examples of a rule page, in order.
 pub fn examples(page: &str) -> Vec<Example> {
     let mut out: Vec<Example> = Vec::new();
     let mut section: Option<bool> = None;

@@ -13,7 +13,7 @@ use crate::model::Typed;
 use crate::render::workspace::Workspace;
 use crate::yaml::Kind;
 
-pub const ANNOTATION: &str = "kube-migrate-lint.io/ignore";
+pub(crate) const ANNOTATION: &str = "kube-migrate-lint.io/ignore";
 const MARKER: &str = "kube-migrate-lint:";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +24,7 @@ enum Scope {
 }
 
 #[derive(Debug, Clone)]
-pub struct Suppression {
+pub(crate) struct Suppression {
     scope: Scope,
     loc: Loc,
     /// Rule names with whether each silenced something.
@@ -36,14 +36,14 @@ pub struct Suppression {
 
 /// The suppression comments in a file (the engine collects them file by file, then the
 /// annotations on each file's objects).
-pub fn comments_in(ws: &Workspace, file: FileId) -> Vec<Suppression> {
+pub(crate) fn comments_in(ws: &Workspace, file: FileId) -> Vec<Suppression> {
     let mut out = Vec::new();
     collect_comments(ws, file, &mut out);
     out
 }
 
 /// The suppression annotations on some objects.
-pub fn annotations_on(ws: &Workspace, objects: &[crate::model::Object]) -> Vec<Suppression> {
+pub(crate) fn annotations_on(ws: &Workspace, objects: &[crate::model::Object]) -> Vec<Suppression> {
     let mut out = Vec::new();
     for o in objects {
         let doc = ws.doc_of(o);
@@ -144,7 +144,7 @@ fn next_code_line(src: &crate::base::source::SourceFile, line: usize) -> Option<
 
 /// Drop suppressed findings, marking which suppression names were used. (In place: should it
 /// fail half-way, the findings not yet looked at are still there.)
-pub fn apply(ws: &Workspace, diags: &mut Vec<Diagnostic>, sups: &mut [Suppression]) {
+pub(crate) fn apply(ws: &Workspace, diags: &mut Vec<Diagnostic>, sups: &mut [Suppression]) {
     diags.retain(|d| {
         let line = ws.files[d.loc.file as usize]
             .source
@@ -172,7 +172,7 @@ pub fn apply(ws: &Workspace, diags: &mut Vec<Diagnostic>, sups: &mut [Suppressio
 
 /// `unused-suppression` findings for names that silenced nothing. Names of rules that are
 /// turned off are not reported: the suppression may matter when the rule is on again.
-pub fn unused(sups: &[Suppression], is_enabled: impl Fn(&str) -> bool) -> Vec<Diagnostic> {
+pub(crate) fn unused(sups: &[Suppression], is_enabled: impl Fn(&str) -> bool) -> Vec<Diagnostic> {
     let meta = &crate::rules::meta::UNUSED_SUPPRESSION;
     let known = crate::rules::names();
     let mut out = Vec::new();

@@ -1,0 +1,418 @@
+//! How the repository is deployed, from a bounded scan of its root: Flux and Argo CD objects
+//! (and which directories they deploy), `flux-system` directories, Flux and Argo CD
+//! annotations. The linted files alone cannot say it: a pre-commit run sees one file, and the
+//! Flux Kustomization that deploys it usually lives in `clusters/<name>/`. Scanning from the
+//! root every time makes the verdict the same whether the repository is linted whole or one
+//! file at a time.
+//!
+//! The scan is cheap on purpose: file names, and the first [`PREFIX`] bytes of each YAML file
+//! searched for a few fixed strings; only a file that looks like a Flux `Kustomization` or an
+//! Argo CD `Application` is parsed, for its `spec.path`. It honours `.gitignore`, skips hidden
+//! directories, and stops after [`MAX_FILES`] files (said in the verdict).
+
+use std::path::{Path, PathBuf};
+
+/// Bytes of each file searched for markers.
+pub const PREFIX: usize = 8 * 1024;
+/// YAML files looked at before the scan stops.
+pub const MAX_FILES: usize = 50_000;
+/// Directory levels below the root.
+pub const MAX_DEPTH: usize = 24;
+/// The largest file parsed for a deployer's path.
+const MAX_PARSED: u64 = 1024 * 1024;
+
+/// An object that deploys a directory of this repository: a Flux `Kustomization` or an Argo CD
+/// `Application`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployer {
+    /// The file that declares it, relative to the root, `/`-separated.
+    pub file: String,
+    pub name: String,
+    /// The directory it deploys, relative to the root, normalised (`""` is the root).
+    pub path: String,
+    /// Flux only: `postBuild` substitution runs (`substitute`, `substituteFrom`).
+    pub substitutes: bool,
+}
+
+impl Deployer {
+    /// Whether it deploys `dir` (relative to the root): its path or below.
+    pub fn covers(&self, dir: &str) -> bool {
+        self.path.is_empty()
+            || dir == self.path
+            || dir
+                .strip_prefix(self.path.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+/// What the scan found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepoEvidence {
+    /// The directory scanned (absolute, normalised).
+    pub root: PathBuf,
+    pub flux: Vec<Deployer>,
+    pub argo: Vec<Deployer>,
+    /// The first file or directory that shows Flux is used (a Flux object, a
+    /// `kustomize.toolkit.fluxcd.io/` annotation, a `flux-system` directory).
+    pub flux_mark: Option<String>,
+    /// The first file that shows Argo CD is used (an `argoproj.io` object or annotation).
+    pub argo_mark: Option<String>,
+    pub files_scanned: usize,
+    /// The scan stopped at [`MAX_FILES`].
+    pub truncated: bool,
+}
+
+impl RepoEvidence {
+    /// The path of `dir` relative to the root, `/`-separated (None: outside it).
+    pub fn relative(&self, dir: &Path) -> Option<String> {
+        let rel = dir.strip_prefix(&self.root).ok()?;
+        Some(
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
+    }
+}
+
+/// The root to scan for files at `paths`: the nearest directory above the deepest one holding
+/// them all that is a git work tree (has `.git`), else that deepest directory. None without
+/// paths (stdin, in-memory inputs).
+pub fn repo_root<'p>(paths: impl Iterator<Item = &'p Path>) -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok();
+    let mut common: Option<PathBuf> = None;
+    for p in paths {
+        let abs = match (&cwd, p.is_absolute()) {
+            (Some(c), false) => c.join(p),
+            _ => p.to_path_buf(),
+        };
+        let dir = crate::model::discover::normalize(&abs)
+            .parent()
+            .map(Path::to_path_buf)?;
+        common = Some(match common {
+            None => dir,
+            Some(mut c) => {
+                while !dir.starts_with(&c) {
+                    if !c.pop() {
+                        break;
+                    }
+                }
+                c
+            }
+        });
+    }
+    let common = common?;
+    let mut d = Some(common.as_path());
+    while let Some(dir) = d {
+        if dir.join(".git").exists() {
+            return Some(dir.to_path_buf());
+        }
+        d = dir.parent();
+    }
+    Some(common)
+}
+
+/// Scan `root` (a directory) for deploy-engine evidence.
+pub fn scan(root: &Path) -> RepoEvidence {
+    let absolute = match std::env::current_dir() {
+        Ok(cwd) if root.is_relative() => cwd.join(root),
+        _ => root.to_path_buf(),
+    };
+    let mut ev = RepoEvidence {
+        root: crate::model::discover::normalize(&absolute),
+        ..RepoEvidence::default()
+    };
+    // Walked in parallel (the cost is one open and read per file); results are put in path
+    // order afterwards, so the verdict does not depend on the threads.
+    let walk = ignore::WalkBuilder::new(&ev.root)
+        .hidden(true)
+        .git_ignore(true)
+        .git_exclude(false)
+        .git_global(false)
+        .require_git(false)
+        .max_depth(Some(MAX_DEPTH))
+        .follow_links(false)
+        .build_parallel();
+    let scanned = std::sync::atomic::AtomicUsize::new(0);
+    let truncated = std::sync::atomic::AtomicBool::new(false);
+    let found: std::sync::Mutex<Vec<(PathBuf, Seen)>> = Default::default();
+    walk.run(|| {
+        let mut buf = vec![0u8; PREFIX];
+        let (scanned, truncated, found) = (&scanned, &truncated, &found);
+        Box::new(move |entry| {
+            use ignore::WalkState;
+            use std::sync::atomic::Ordering;
+            let Ok(entry) = entry else {
+                return WalkState::Continue;
+            };
+            let Some(ft) = entry.file_type() else {
+                return WalkState::Continue;
+            };
+            let seen = if ft.is_dir() {
+                if entry.file_name() != "flux-system" {
+                    return WalkState::Continue;
+                }
+                Seen::FluxSystem
+            } else if ft.is_file() && is_yaml(entry.path()) {
+                if scanned.fetch_add(1, Ordering::Relaxed) >= MAX_FILES {
+                    truncated.store(true, Ordering::Relaxed);
+                    return WalkState::Quit;
+                }
+                match read_prefix(entry.path(), &mut buf).and_then(|head| look(entry.path(), head))
+                {
+                    Some(seen) => seen,
+                    None => return WalkState::Continue,
+                }
+            } else {
+                return WalkState::Continue;
+            };
+            if let Ok(mut f) = found.lock() {
+                f.push((entry.into_path(), seen));
+            }
+            WalkState::Continue
+        })
+    });
+    ev.files_scanned = scanned.into_inner().min(MAX_FILES);
+    ev.truncated = truncated.into_inner();
+    let mut found = found.into_inner().unwrap_or_default();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, seen) in found {
+        let rel = ev.relative(&path).unwrap_or_default();
+        match seen {
+            Seen::FluxSystem => {
+                ev.flux_mark.get_or_insert(format!("{rel}/"));
+            }
+            Seen::Marks {
+                flux,
+                argo,
+                deployers,
+            } => {
+                if flux {
+                    ev.flux_mark.get_or_insert(rel.clone());
+                }
+                if argo {
+                    ev.argo_mark.get_or_insert(rel.clone());
+                }
+                for (is_flux, mut d) in deployers {
+                    d.file = rel.clone();
+                    if is_flux {
+                        ev.flux.push(d);
+                    } else {
+                        ev.argo.push(d);
+                    }
+                }
+            }
+        }
+    }
+    ev.flux
+        .sort_by(|a, b| (&a.path, &a.file).cmp(&(&b.path, &b.file)));
+    ev.argo
+        .sort_by(|a, b| (&a.path, &a.file).cmp(&(&b.path, &b.file)));
+    ev
+}
+
+fn is_yaml(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
+}
+
+fn read_prefix<'b>(path: &Path, buf: &'b mut [u8]) -> Option<&'b str> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(_) => return None,
+        }
+    }
+    // A prefix may end inside a multi-byte character: keep the valid part.
+    Some(match std::str::from_utf8(&buf[..n]) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&buf[..e.valid_up_to()]).unwrap_or(""),
+    })
+}
+
+/// What one file or directory shows.
+enum Seen {
+    /// A directory named `flux-system`.
+    FluxSystem,
+    /// A file with Flux or Argo CD markers, and the deployers it declares (`true`: Flux).
+    Marks {
+        flux: bool,
+        argo: bool,
+        deployers: Vec<(bool, Deployer)>,
+    },
+}
+
+/// What one file's prefix shows (None: nothing).
+fn look(path: &Path, head: &str) -> Option<Seen> {
+    let flux = head.contains("toolkit.fluxcd.io");
+    let argo = head.contains("argoproj.io");
+    if !flux && !argo {
+        return None;
+    }
+    let mut deployers = Vec::new();
+    let flux_kustomization = flux && head.contains("kustomize.toolkit.fluxcd.io/v");
+    let application = argo && head.contains("Application");
+    if (flux_kustomization || application)
+        && std::fs::metadata(path).is_ok_and(|m| m.len() <= MAX_PARSED)
+        && let Ok(text) = std::fs::read_to_string(path)
+    {
+        deployers = deployers_in(&text);
+    }
+    Some(Seen::Marks {
+        flux,
+        argo,
+        deployers,
+    })
+}
+
+/// The Flux Kustomizations (`true`) and Argo CD Applications a file declares, with the
+/// directories they deploy (their `file` is filled in by the caller).
+fn deployers_in(text: &str) -> Vec<(bool, Deployer)> {
+    let mut out = Vec::new();
+    let parsed = crate::yaml::parse(text, crate::yaml::Limits::default());
+    for doc in &parsed.docs {
+        let root = doc.root;
+        let api = doc.get_str(root, "apiVersion").unwrap_or("");
+        let kind = doc.get_str(root, "kind").unwrap_or("");
+        let name = doc
+            .get(root, "metadata")
+            .and_then(|m| doc.get_str(m, "name"))
+            .unwrap_or("")
+            .to_string();
+        let Some(spec) = doc.get(root, "spec") else {
+            continue;
+        };
+        if kind == "Kustomization" && api.starts_with("kustomize.toolkit.fluxcd.io/") {
+            let Some(path) = doc.get_str(spec, "path").and_then(clean) else {
+                continue;
+            };
+            let substitutes = doc.get(spec, "postBuild").is_some_and(|pb| {
+                doc.get(pb, "substitute").is_some() || doc.get(pb, "substituteFrom").is_some()
+            });
+            out.push((
+                true,
+                Deployer {
+                    file: String::new(),
+                    name,
+                    path,
+                    substitutes,
+                },
+            ));
+        } else if kind == "Application" && api.starts_with("argoproj.io/") {
+            let mut sources: Vec<_> = doc.get(spec, "source").into_iter().collect();
+            if let Some(list) = doc.get(spec, "sources") {
+                sources.extend(doc.items(list).iter().copied());
+            }
+            for s in sources {
+                if let Some(path) = doc.get_str(s, "path").and_then(clean) {
+                    out.push((
+                        false,
+                        Deployer {
+                            file: String::new(),
+                            name: name.clone(),
+                            path,
+                            substitutes: false,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A deployer's path relative to the repository root: `./apps/x/` → `apps/x`, `./` → `""`;
+/// None for one that climbs out (`../x`) or is templated.
+fn clean(p: &str) -> Option<String> {
+    let p = p.trim();
+    if p.contains("..") || p.contains("${") || p.contains("{{") {
+        return None;
+    }
+    let parts: Vec<&str> = p
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
+    Some(parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (p, t) in files {
+            let p = dir.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, t).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn finds_flux_kustomizations_and_what_they_deploy() {
+        let d = tree(&[
+            (
+                "clusters/prod/apps.yaml",
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps}\nspec:\n  path: ./apps/prod/\n  postBuild:\n    substitute: {TAG: v1}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: infra}\nspec: {path: ./infra}\n",
+            ),
+            ("apps/prod/job.yaml", "apiVersion: batch/v1\nkind: Job\n"),
+        ]);
+        let ev = scan(d.path());
+        assert_eq!(ev.flux.len(), 2);
+        assert_eq!(ev.flux[0].path, "apps/prod");
+        assert!(ev.flux[0].substitutes);
+        assert!(!ev.flux[1].substitutes);
+        assert!(ev.flux[0].covers("apps/prod"));
+        assert!(ev.flux[0].covers("apps/prod/db"));
+        assert!(!ev.flux[0].covers("apps/production"));
+        assert_eq!(ev.flux_mark.as_deref(), Some("clusters/prod/apps.yaml"));
+        assert_eq!(ev.files_scanned, 2);
+        assert!(ev.argo.is_empty() && ev.argo_mark.is_none());
+    }
+
+    #[test]
+    fn finds_argo_applications_and_flux_system_directories() {
+        let d = tree(&[
+            (
+                "argocd/app.yaml",
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web}\nspec:\n  sources:\n    - repoURL: https://example.com/r.git\n      path: deploy/overlays/prod\n",
+            ),
+            ("flux-system/empty.txt", ""),
+        ]);
+        let ev = scan(d.path());
+        assert_eq!(ev.argo.len(), 1);
+        assert!(ev.argo[0].covers("deploy/overlays/prod"));
+        assert_eq!(ev.flux_mark.as_deref(), Some("flux-system/"));
+    }
+
+    #[test]
+    fn a_plain_repository_has_no_evidence_and_gitignored_files_are_skipped() {
+        let d = tree(&[
+            ("k8s/job.yaml", "apiVersion: batch/v1\nkind: Job\n"),
+            (".gitignore", "vendor/\n"),
+            (
+                "vendor/flux.yaml",
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nspec: {path: ./}\n",
+            ),
+            ("broken.yaml", "\u{1F600}: [\n"),
+        ]);
+        let ev = scan(d.path());
+        assert_eq!(ev.flux_mark, None);
+        assert!(ev.flux.is_empty());
+        assert_eq!(ev.files_scanned, 2);
+    }
+
+    #[test]
+    fn paths_are_cleaned() {
+        assert_eq!(clean("./").as_deref(), Some(""));
+        assert_eq!(clean("./apps//x/").as_deref(), Some("apps/x"));
+        assert_eq!(clean("../other"), None);
+        assert_eq!(clean("./apps/${CLUSTER}"), None);
+    }
+}
