@@ -87,38 +87,41 @@ pub(crate) fn invalid_element(el: &str) -> Option<String> {
 /// A scalar as kyaml prints it before matching a target's `[name=value]` against it: quoted
 /// as the manifest quoted it, and a plain YAML 1.1 boolean word (`y`, `on`, ...) in double
 /// quotes, as go-yaml writes it.
-fn printed_scalar(doc: &Document, n: NodeId) -> Option<String> {
+fn printed_scalar(doc: &Document, n: NodeId) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
     let Kind::Scalar { value, style } = &doc.node(doc.resolve(n)).kind else {
         return None;
     };
     let text = match style {
         Style::DoubleQuoted => format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")),
         Style::SingleQuoted => format!("'{}'", value.replace('\'', "''")),
-        Style::Plain
-            if matches!(
-                value.as_str(),
-                "y" | "Y"
-                    | "yes"
-                    | "Yes"
-                    | "YES"
-                    | "n"
-                    | "N"
-                    | "no"
-                    | "No"
-                    | "NO"
-                    | "on"
-                    | "On"
-                    | "ON"
-                    | "off"
-                    | "Off"
-                    | "OFF"
-            ) =>
-        {
-            format!("\"{value}\"")
-        }
+        Style::Plain if is_yaml11_bool_word(value) => format!("\"{value}\""),
+        _ if value.trim() == value => return Some(Cow::Borrowed(value.as_str())),
         _ => value.clone(),
     };
-    Some(text.trim().to_string())
+    Some(Cow::Owned(text.trim().to_string()))
+}
+
+/// A word YAML 1.1 reads as a bool but YAML 1.2 as a string: go-yaml quotes it.
+fn is_yaml11_bool_word(value: &str) -> bool {
+    matches!(
+        value,
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+    )
 }
 
 /// How a `[name=value]` element matches list elements.
@@ -208,8 +211,13 @@ fn resolve_with(
                         .and_then(|e| e.strip_suffix(']'))
                         .and_then(|e| e.split_once('='))
                     {
+                        // A value without metacharacters matches as a substring: no need to
+                        // compile it (this runs for every target of every replacement).
+                        let literal = !v.chars().any(|c| r"\.+*?()|[]{}^$".contains(c));
+                        let regex_mode = matches!(how, ElementMatch::Regex);
                         let re = match how {
                             ElementMatch::Exact => None,
+                            ElementMatch::Regex if literal => None,
                             ElementMatch::Regex => Some(regex::Regex::new(v).map_err(|e| {
                                 PathError::Invalid(format!(
                                     "`{el}`: kustomize reads `{v}` as a regular expression, and it does not parse (kustomize: `error parsing regexp`): {}",
@@ -227,7 +235,8 @@ fn resolve_with(
                                 None
                             };
                             let hit = field.is_some_and(|f| match &re {
-                                None => doc.str(f) == Some(v),
+                                None if !regex_mode => doc.str(f) == Some(v),
+                                None => printed_scalar(doc, f).is_some_and(|t| t.contains(v)),
                                 Some(re) => printed_scalar(doc, f).is_some_and(|t| re.is_match(&t)),
                             });
                             if hit {
@@ -238,7 +247,7 @@ fn resolve_with(
                         }
                         // Read as a regular expression, a value with `?`, `.`, `+` ... may
                         // miss the very element it names: say so, since the text looks right.
-                        let literal_only = re.is_some()
+                        let literal_only = regex_mode
                             && next.len() == before
                             && items.iter().any(|&it| {
                                 let field = if k.is_empty() {
