@@ -919,9 +919,13 @@ impl<'a> Evaluator<'a> {
                 let existing: Vec<usize> = (0..built.rendered.len())
                     .filter(|&i| {
                         let o = &built.rendered[i];
+                        // kustomize matches any id the object has had: its current one, or
+                        // the one it was loaded or generated with (before a base's
+                        // `namespace:` moved it).
                         o.kind == kind
                             && (o.name.text == name || o.previous_names.iter().any(|p| p == name))
-                            && same_ns(o.namespace.as_ref().map(|v| v.text.as_str()))
+                            && (same_ns(o.namespace.as_ref().map(|v| v.text.as_str()))
+                                || same_ns(self.original_namespace(o)))
                     })
                     .collect();
                 let id = |r: &Rendered| {
@@ -985,6 +989,17 @@ impl<'a> Evaluator<'a> {
                         "{kind} generator `{name}`: several objects could accept its {behavior}"
                     )),
                 }
+            }
+        }
+    }
+
+    /// The namespace an object was loaded or generated with, before any transformer.
+    fn original_namespace(&self, r: &Rendered) -> Option<&'a str> {
+        match r.source {
+            Source::Object(o) => self.env.objects[o as usize].namespace.as_deref(),
+            Source::Generated(f, _, g) => {
+                let doc = self.env.files[f as usize].docs.first()?;
+                doc.get_str(g, "namespace")
             }
         }
     }

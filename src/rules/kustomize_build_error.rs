@@ -115,5 +115,21 @@ mod tests {
             ],
         );
         assert!(found.is_empty(), "{found:?}");
+        // The base's `namespace:` moved it; kustomize still matches the id it was generated
+        // with (a corpus overlay that kubectl builds).
+        let found = run(
+            "kustomize-build-error",
+            &[
+                (
+                    "o/kustomization.yaml",
+                    "resources: [../b]\nconfigMapGenerator:\n- name: cm\n  behavior: merge\n  literals: [b=1]\n",
+                ),
+                (
+                    "b/kustomization.yaml",
+                    "namespace: app\nconfigMapGenerator:\n- name: cm\n  literals: [a=1]\n",
+                ),
+            ],
+        );
+        assert!(found.is_empty(), "{found:?}");
     }
 }
