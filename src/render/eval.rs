@@ -946,6 +946,12 @@ impl<'a> Evaluator<'a> {
                                 namespace,
                             },
                         );
+                        // The build fails, but what the generator holds is still linted (a
+                        // credential in its literals is one whatever the build does).
+                        if !self.produce() {
+                            return;
+                        }
+                        built.rendered.push(r);
                     }
                     (_, []) => {
                         if !self.produce() {
