@@ -939,7 +939,7 @@ pub fn build(dir: &std::path::Path, provenance: bool) -> Result<String, Vec<Stri
         .iter()
         .filter(|i| cx.kustomizations.contains(&i.kustomization))
         .filter_map(|i| match &i.issue {
-            crate::render::Issue::BuildFailed(m) => Some(m.clone()),
+            crate::render::Issue::Build(refusal) => Some(refusal.kustomize_error()),
             other if i.kind() == crate::render::IssueKind::Invalid => {
                 Some(format!("replacement: {other:?}"))
             }

@@ -4,7 +4,9 @@
 
 use super::flux::{self, FluxKustomization};
 use super::path::{self, Concrete, PathError, Step};
+use super::refusal::{Refusal, yaml11_type};
 use super::{Context, Rendered, Source, Value};
+use super::{generate, metadata};
 use crate::base::diagnostic::{FileId, Loc, ObjectId};
 use crate::base::internal::{InternalError, inject, isolate};
 use crate::model::{FileData, FileRole, Object};
@@ -71,7 +73,7 @@ impl ReplacementIssue {
         match self.issue {
             Issue::TargetUnmatched => IssueKind::Unmatched,
             Issue::TargetRegexOnly { .. } => IssueKind::RegexOnly,
-            Issue::BuildFailed(_) => IssueKind::BuildFailed,
+            Issue::Build(_) => IssueKind::BuildError,
             _ => IssueKind::Invalid,
         }
     }
@@ -102,8 +104,8 @@ pub enum Issue {
     TargetUnmatched,
     /// A target select with this name matches only as a regular expression.
     TargetRegexOnly { name: String },
-    /// A patch kustomize fails to apply, with kustomize's own error text.
-    BuildFailed(String),
+    /// Not a replacement: something else kustomize refuses to build.
+    Build(Refusal),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,8 +116,8 @@ pub enum IssueKind {
     Unmatched,
     /// Matches only when names are read as regular expressions (kustomize 5.8+).
     RegexOnly,
-    /// Something other than a replacement (a patch) makes kustomize build fail.
-    BuildFailed,
+    /// kustomize build fails, for a reason outside the replacements.
+    BuildError,
 }
 
 /// Read access to rendered values: overrides first, then the manifest, then Flux substitution.
@@ -280,13 +282,22 @@ impl<'a> Env<'a> {
         r: &Rendered,
         field_path: &str,
         create: bool,
+        source: bool,
     ) -> Result<Vec<Concrete>, PathError> {
+        // Sources compare `[name=value]` exactly; targets read it as a regular expression.
+        let go = |d: &Document, root: NodeId| {
+            if source {
+                path::resolve_source(d, root, field_path)
+            } else {
+                path::resolve(d, root, field_path, create)
+            }
+        };
         match (&r.tree, r.source) {
             (Some(t), _) => {
                 let text = t.to_yaml(&|_| None);
                 let parsed = crate::yaml::parse(&text, crate::yaml::Limits::default());
                 match parsed.docs.first() {
-                    Some(d) => path::resolve(d, d.root, field_path, create),
+                    Some(d) => go(d, d.root),
                     None => Err(PathError::NoField {
                         field_path: field_path.to_string(),
                     }),
@@ -294,12 +305,18 @@ impl<'a> Env<'a> {
             }
             (None, Source::Object(o)) => {
                 let (doc, root, _) = self.doc_of(o);
-                path::resolve(doc, root, field_path, create)
+                go(doc, root)
             }
             (None, Source::Generated(..)) => Err(PathError::NoField {
                 field_path: field_path.to_string(),
             }),
         }
+    }
+
+    /// The string map at `path` (`metadata.labels`, a generated object's `data`) as rendered:
+    /// the manifest's entries with what transformers and generators wrote.
+    pub fn map_at(&self, r: &Rendered, p: &[Step]) -> BTreeMap<String, String> {
+        metadata::map_at(self, r, p)
     }
 
     /// Number of elements of a sequence in the manifest.
@@ -459,8 +476,8 @@ pub fn build_contexts(
             inject("contexts", &files[k.file as usize].source.display);
             let mut built = ev.build(k.file, &mut Vec::new());
             if !ev.over_limit() {
-                // Kustomize appends generated names' content hash last, after prefixes and
-                // suffixes.
+                // Kustomize appends generated names' content hash last, after prefixes,
+                // suffixes and every transformer that changes the data.
                 let hashed: Vec<(usize, String, Loc)> = built
                     .rendered
                     .iter()
@@ -471,7 +488,11 @@ pub fn build_contexts(
                             file: k.file,
                             span: Default::default(),
                         });
-                        (i, format!("{}-<hash>", r.name.text), writer)
+                        (
+                            i,
+                            format!("{}-{}", r.name.text, generate::rendered_hash(r)),
+                            writer,
+                        )
                     })
                     .collect();
                 ev.rename_all(hashed, "generator hash suffix", &mut built.rendered);
@@ -626,6 +647,42 @@ pub fn build_contexts(
 /// What a context that failed to evaluate says it could not know.
 pub const NOT_EVALUATED: &str = "not evaluated (an internal error, reported separately)";
 
+fn doc_is_seq(doc: &Document) -> bool {
+    matches!(
+        doc.node(doc.resolve(doc.root)).kind,
+        crate::yaml::Kind::Seq(_)
+    )
+}
+
+/// `rel` joined to a displayed directory, `.` and `..` resolved.
+fn display_join(dir: &str, rel: &str) -> String {
+    normalize(&Path::new(dir).join(rel))
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// The most a generator source file may hold before it is left unread.
+const MAX_GENERATOR_FILE: u64 = 1 << 22;
+
+/// A regular file's text, if it is one, UTF-8, and not over [`MAX_GENERATOR_FILE`].
+fn read_bounded_text(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > MAX_GENERATOR_FILE {
+        return None;
+    }
+    let mut buf = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(MAX_GENERATOR_FILE + 1)
+        .read_to_end(&mut buf)
+        .ok()?;
+    if buf.len() as u64 > MAX_GENERATOR_FILE {
+        return None;
+    }
+    String::from_utf8(buf).ok()
+}
+
 fn display_dir(display: &str) -> String {
     match display.rsplit_once('/') {
         Some((d, _)) => d.to_string(),
@@ -753,6 +810,7 @@ impl<'a> Evaluator<'a> {
             tree: None,
             name_hash: false,
             name_replaced: false,
+            shared: Vec::new(),
         }
     }
 
@@ -816,7 +874,7 @@ impl<'a> Evaluator<'a> {
         let dir = self.dir_of(kfile);
         let mut entries = list(doc, "resources");
         entries.extend(list(doc, "bases"));
-        for (entry, _) in entries {
+        for (entry, node) in entries {
             if is_remote(entry) {
                 built
                     .unknown
@@ -828,6 +886,21 @@ impl<'a> Evaluator<'a> {
                 let sub = self.build(k.file, stack);
                 built.absorb(sub);
             } else if let Some(&f) = self.files_by_key.get(&target) {
+                if !target.starts_with(&dir) {
+                    // kustomize's load restrictor: a resource file must lie in or below the
+                    // kustomization's directory (a directory holding a kustomization may not).
+                    let root = display_dir(&file.source.display);
+                    built.issues.push(ReplacementIssue {
+                        kustomization: kfile,
+                        node,
+                        issue: Issue::Build(Refusal::ResourceOutsideRoot {
+                            entry: entry.to_string(),
+                            file: display_join(&root, entry),
+                            root,
+                        }),
+                    });
+                    continue;
+                }
                 built.files.insert(f);
                 for &o in &self.objects_by_file[f as usize] {
                     if !self.produce() {
@@ -846,16 +919,14 @@ impl<'a> Evaluator<'a> {
     }
 
     fn generators(&self, kfile: FileId, doc: &Document, built: &mut Built) {
-        let no_hash_all = doc
-            .at(
-                doc.root,
-                &[
-                    Seg::Key("generatorOptions"),
-                    Seg::Key("disableNameSuffixHash"),
-                ],
-            )
-            .and_then(|n| doc.str(n))
-            == Some("true");
+        let loc = |n: NodeId| Loc {
+            file: kfile,
+            span: doc.span(n),
+        };
+        let global = doc.get(doc.root, "generatorOptions");
+        let flag = |opts: Option<NodeId>, key: &str| {
+            opts.and_then(|o| doc.get(o, key)).and_then(|n| doc.str(n)) == Some("true")
+        };
         for (key, kind) in [
             ("configMapGenerator", "ConfigMap"),
             ("secretGenerator", "Secret"),
@@ -867,15 +938,28 @@ impl<'a> Evaluator<'a> {
                 let Some(name) = doc.get_str(g, "name") else {
                     continue;
                 };
-                let loc = |n: NodeId| Loc {
-                    file: kfile,
-                    span: doc.span(n),
+                let refuse = |built: &mut Built, refusal: Refusal| {
+                    built.issues.push(ReplacementIssue {
+                        kustomization: kfile,
+                        node: g,
+                        issue: Issue::Build(refusal),
+                    })
                 };
-                let no_hash = no_hash_all
-                    || doc
-                        .at(g, &[Seg::Key("options"), Seg::Key("disableNameSuffixHash")])
-                        .and_then(|n| doc.str(n))
-                        == Some("true");
+                let data = match self.generator_data(kfile, doc, g, built) {
+                    Ok(d) => d,
+                    Err(why) => {
+                        refuse(
+                            built,
+                            Refusal::GeneratorSource {
+                                kind: kind.into(),
+                                name: name.into(),
+                                why,
+                            },
+                        );
+                        continue;
+                    }
+                };
+                let options = doc.get(g, "options");
                 let mut r = Rendered {
                     source: Source::Generated(kfile, 0, g),
                     api_version: "v1".into(),
@@ -893,31 +977,240 @@ impl<'a> Evaluator<'a> {
                     overrides: BTreeMap::new(),
                     patched: false,
                     tree: None,
-                    name_hash: !no_hash,
+                    name_hash: !(flag(global, "disableNameSuffixHash")
+                        || flag(options, "disableNameSuffixHash")),
                     name_replaced: false,
+                    shared: Vec::new(),
                 };
-                for &lit in doc.get(g, "literals").map(|l| doc.items(l)).unwrap_or(&[]) {
-                    if let Some((k, v)) = doc.str(lit).and_then(|s| s.split_once('=')) {
-                        r.overrides.insert(
-                            path::keys(&["data", k.trim()]),
-                            Value::literal(v.trim_matches('"'), loc(lit)),
-                        );
+                for (k, v, at) in data {
+                    r.overrides
+                        .insert(path::keys(&["data", &k]), Value::literal(v, at));
+                }
+                if kind == "Secret" {
+                    let ty = doc.get(g, "type");
+                    r.overrides.insert(
+                        path::keys(&["type"]),
+                        Value::literal(
+                            ty.and_then(|t| doc.str(t)).unwrap_or("Opaque"),
+                            loc(ty.unwrap_or(g)),
+                        ),
+                    );
+                }
+                // Generator options' labels and annotations (a generator's own win).
+                for field in ["labels", "annotations"] {
+                    for opts in [global, options].into_iter().flatten() {
+                        let Some(m) = doc.get(opts, field) else {
+                            continue;
+                        };
+                        for (k, v) in doc.entries(m) {
+                            if let (Some(k), Some(text)) = (doc.str(k), doc.string(v)) {
+                                r.overrides.insert(
+                                    path::keys(&["metadata", field, k]),
+                                    Value {
+                                        text: text.to_string(),
+                                        origin: Some(loc(v)),
+                                        writer: Some(loc(v)),
+                                        via: Some("generatorOptions"),
+                                    },
+                                );
+                            }
+                        }
                     }
                 }
-                if doc.get(g, "envs").is_some()
-                    || doc.get(g, "files").is_some()
-                    || doc.get(g, "env").is_some()
-                {
-                    built.unknown.push(format!(
-                        "{kind} generator `{name}` reads files; only its literals are evaluated"
-                    ));
+                let behavior = doc.get_str(g, "behavior").unwrap_or("create");
+                let namespace = r.namespace.as_ref().map(|v| v.text.clone());
+                let same_ns = |ns: Option<&str>| {
+                    let norm = |n: Option<&str>| match n {
+                        None | Some("") => "default".to_string(),
+                        Some(n) => n.to_string(),
+                    };
+                    norm(ns) == norm(namespace.as_deref())
+                };
+                let existing: Vec<usize> = (0..built.rendered.len())
+                    .filter(|&i| {
+                        let o = &built.rendered[i];
+                        // kustomize matches any id the object has had: its current one, or
+                        // the one it was loaded or generated with (before a base's
+                        // `namespace:` moved it).
+                        o.kind == kind
+                            && (o.name.text == name || o.previous_names.iter().any(|p| p == name))
+                            && (same_ns(o.namespace.as_ref().map(|v| v.text.as_str()))
+                                || same_ns(self.original_namespace(o)))
+                    })
+                    .collect();
+                let id = |r: &Rendered| {
+                    (
+                        r.kind.clone(),
+                        name.to_string(),
+                        namespace.clone().unwrap_or_default(),
+                    )
+                };
+                match (behavior, existing.as_slice()) {
+                    ("merge" | "replace", []) => {
+                        let (kind, name, namespace) = id(&r);
+                        refuse(
+                            built,
+                            Refusal::GeneratorWithoutBase {
+                                kind,
+                                name,
+                                namespace,
+                            },
+                        );
+                        // The build fails, but what the generator holds is still linted (a
+                        // credential in its literals is one whatever the build does).
+                        if !self.produce() {
+                            return;
+                        }
+                        built.rendered.push(r);
+                    }
+                    (_, []) => {
+                        if !self.produce() {
+                            return;
+                        }
+                        built.rendered.push(r);
+                    }
+                    ("merge" | "replace", [i]) => {
+                        let old = &built.rendered[*i];
+                        let keep = |p: &Concrete| {
+                            matches!(p.first(), Some(Step::Key(k)) if k == "metadata")
+                                || (behavior == "merge"
+                                    && matches!(p.first(), Some(Step::Key(k)) if k == "data"))
+                        };
+                        for (p, v) in &old.overrides {
+                            if keep(p) && !r.overrides.contains_key(p) {
+                                r.overrides.insert(p.clone(), v.clone());
+                            }
+                        }
+                        // kustomize keeps its build annotations from the base object, and
+                        // drops the hash request when the new generator disables it: both
+                        // must ask for the suffix.
+                        r.name_hash &= old.name_hash;
+                        r.name = old.name.clone();
+                        r.namespace = old.namespace.clone();
+                        r.previous_names = old.previous_names.clone();
+                        built.rendered[*i] = r;
+                    }
+                    (_, [_]) => {
+                        let (kind, name, namespace) = id(&r);
+                        refuse(
+                            built,
+                            Refusal::GeneratorExists {
+                                kind,
+                                name,
+                                namespace,
+                            },
+                        );
+                    }
+                    (_, _) => built.unknown.push(format!(
+                        "{kind} generator `{name}`: several objects could accept its {behavior}"
+                    )),
                 }
-                if !self.produce() {
-                    return;
-                }
-                built.rendered.push(r);
             }
         }
+    }
+
+    /// The namespace an object was loaded or generated with, before any transformer.
+    fn original_namespace(&self, r: &Rendered) -> Option<&'a str> {
+        match r.source {
+            Source::Object(o) => self.env.objects[o as usize].namespace.as_deref(),
+            Source::Generated(f, _, g) => {
+                let doc = self.env.files[f as usize].docs.first()?;
+                doc.get_str(g, "namespace")
+            }
+        }
+    }
+
+    /// The data of a generator: `envs` (and the legacy `env`), then `literals`, then `files`,
+    /// as kustomize reads them. `Err` holds kustomize's error when it refuses the generator.
+    fn generator_data(
+        &self,
+        kfile: FileId,
+        doc: &Document,
+        g: NodeId,
+        built: &mut Built,
+    ) -> Result<Vec<(String, String, Loc)>, String> {
+        let loc = |n: NodeId| Loc {
+            file: kfile,
+            span: doc.span(n),
+        };
+        let strings = |key: &str| -> Vec<(String, NodeId)> {
+            match doc.get(g, key) {
+                Some(n) if doc.items(n).is_empty() => doc
+                    .str(n)
+                    .map(|s| vec![(s.to_string(), n)])
+                    .unwrap_or_default(),
+                Some(n) => doc
+                    .items(n)
+                    .iter()
+                    .filter_map(|&i| doc.str(i).map(|s| (s.to_string(), i)))
+                    .collect(),
+                None => Vec::new(),
+            }
+        };
+        let name = doc.get_str(g, "name").unwrap_or_default();
+        let mut pairs: Vec<(String, String, Loc)> = Vec::new();
+        let mut complete = true;
+        for (entry, n) in strings("env").into_iter().chain(strings("envs")) {
+            match self.read_within(kfile, &entry)? {
+                Some(text) => {
+                    for (k, v) in generate::parse_env(&text)? {
+                        pairs.push((k, v, loc(n)));
+                    }
+                }
+                None => complete = false,
+            }
+        }
+        for (lit, n) in strings("literals") {
+            let (k, v) = generate::parse_literal(&lit)?;
+            pairs.push((k, v, loc(n)));
+        }
+        for (src, n) in strings("files") {
+            let (k, p) = generate::parse_file_source(&src)?;
+            match self.read_within(kfile, &p)? {
+                Some(text) => pairs.push((k, text, loc(n))),
+                None => complete = false,
+            }
+        }
+        if !complete {
+            built.unknown.push(format!(
+                "generator `{name}` reads a file that could not be read; its data is incomplete"
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for (k, _, _) in &pairs {
+            if !generate::is_config_map_key(k) {
+                return Err(format!(
+                    "\"{k}\" is not a valid key name: a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+                ));
+            }
+            if !seen.insert(k.clone()) {
+                return Err(format!("configmap {name} illegally repeats the key `{k}`"));
+            }
+        }
+        Ok(pairs)
+    }
+
+    /// A generator's file, read as kustomize's loader reads it: relative to the
+    /// kustomization's directory and refused outside it. `Ok(None)` when it cannot be read
+    /// here (not on disk, too large, not UTF-8), which leaves the data unknown, not wrong.
+    fn read_within(&self, kfile: FileId, rel: &str) -> Result<Option<String>, String> {
+        let file = &self.env.files[kfile as usize];
+        let dir = self.dir_of(kfile);
+        let target = normalize(&dir.join(rel));
+        if !target.starts_with(&dir) {
+            let root = display_dir(&file.source.display);
+            return Err(format!(
+                "security; file '{}' is not in or below '{root}'",
+                display_join(&root, rel)
+            ));
+        }
+        if let Some(&f) = self.files_by_key.get(&target) {
+            return Ok(Some(self.env.files[f as usize].source.text.clone()));
+        }
+        if file.source.path.is_none() {
+            return Ok(None);
+        }
+        Ok(read_bounded_text(&target))
     }
 
     /// The transformers of one kustomization, applied to everything it has accumulated.
@@ -955,6 +1248,7 @@ impl<'a> Evaluator<'a> {
                 .collect();
             self.rename_all(renames, "namePrefix/nameSuffix", &mut built.rendered);
         }
+        self.labels_and_annotations(kfile, doc, built);
         self.patches(kfile, doc, built, true);
         if let Some(images) = doc.get(doc.root, "images") {
             for &img in doc.items(images) {
@@ -983,6 +1277,102 @@ impl<'a> Evaluator<'a> {
             }
         }
         self.replacements(kfile, doc, built);
+    }
+
+    /// `labels`, `commonLabels` and `commonAnnotations`, in kustomize's order.
+    fn labels_and_annotations(&self, kfile: FileId, doc: &Document, built: &mut Built) {
+        let loc = |n: NodeId| Loc {
+            file: kfile,
+            span: doc.span(n),
+        };
+        // A plain `true`, `yes` or `1` is no string to kustomize's YAML 1.1 reader: it refuses
+        // the kustomization; a plain `null` is the empty string.
+        let mut refusals = Vec::new();
+        let mut pairs = |m: NodeId, field: &'static str| -> Vec<(String, String, Loc)> {
+            let mut out = Vec::new();
+            for (k, v) in doc.entries(m) {
+                let (Some(key), Some(text)) = (doc.str(k), doc.str(v)) else {
+                    continue;
+                };
+                let plain = matches!(
+                    doc.node(doc.resolve(v)).kind,
+                    crate::yaml::Kind::Scalar {
+                        style: crate::yaml::Style::Plain,
+                        ..
+                    }
+                );
+                match plain.then(|| yaml11_type(text)).flatten() {
+                    Some("null") => out.push((key.to_string(), String::new(), loc(v))),
+                    Some(read_as) => refusals.push(ReplacementIssue {
+                        kustomization: kfile,
+                        node: v,
+                        issue: Issue::Build(Refusal::NotAString {
+                            field,
+                            key: key.to_string(),
+                            read_as,
+                        }),
+                    }),
+                    None => out.push((key.to_string(), text.to_string(), loc(v))),
+                }
+            }
+            out
+        };
+        let flag = |n: NodeId, k: &str| doc.get(n, k).and_then(|v| doc.str(v)) == Some("true");
+        for &l in doc
+            .get(doc.root, "labels")
+            .map(|l| doc.items(l))
+            .unwrap_or(&[])
+        {
+            let Some(p) = doc.get(l, "pairs") else {
+                continue;
+            };
+            let mut specs = doc
+                .get(l, "fields")
+                .map(|f| metadata::read_specs(doc, f))
+                .unwrap_or_default();
+            if flag(l, "includeSelectors") {
+                specs.extend(metadata::common_label_specs());
+            } else {
+                if flag(l, "includeTemplates") {
+                    specs.extend(metadata::template_label_specs());
+                }
+                specs.extend(metadata::template_label_specs().into_iter().take(1));
+            }
+            metadata::apply(
+                &self.env,
+                &mut built.rendered,
+                &specs,
+                &pairs(p, "Label.labels.pairs"),
+                loc(l),
+                "labels",
+            );
+        }
+        for (key, specs, via, field) in [
+            (
+                "commonLabels",
+                metadata::common_label_specs(),
+                "commonLabels",
+                "Kustomization.commonLabels",
+            ),
+            (
+                "commonAnnotations",
+                metadata::annotation_specs(),
+                "commonAnnotations",
+                "Kustomization.commonAnnotations",
+            ),
+        ] {
+            if let Some(m) = doc.get(doc.root, key) {
+                metadata::apply(
+                    &self.env,
+                    &mut built.rendered,
+                    &specs,
+                    &pairs(m, field),
+                    loc(m),
+                    via,
+                );
+            }
+        }
+        built.issues.extend(refusals);
     }
 
     /// Rename object `i` and update what refers to it by name, as kustomize's name-reference
@@ -1202,6 +1592,8 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Whether a selector's id fields (group, version, kind, name, namespace) pick `r`, under
+    /// any name it has had.
     fn matches(&self, sel: &Selector, r: &Rendered, regex: bool) -> bool {
         let ns = r.namespace.as_ref().map(|v| v.text.as_str());
         sel.matches(&r.api_version, &r.kind, Some(&r.name.text), ns, regex)
@@ -1210,7 +1602,85 @@ impl<'a> Evaluator<'a> {
                 .any(|p| sel.matches(&r.api_version, &r.kind, Some(p), ns, regex))
     }
 
+    /// Whether a selector's `labelSelector` and `annotationSelector` both match `r`'s labels
+    /// and annotations as rendered so far (an absent one matches).
+    fn matches_maps(&self, sel: &Selector, r: &Rendered) -> bool {
+        let by = |selector: &Option<String>, field: &str| {
+            selector.as_deref().is_none_or(|s| {
+                let map = metadata::map_at(&self.env, r, &path::keys(&["metadata", field]));
+                kustomize::selector_matches(s, &map)
+            })
+        };
+        by(&sel.label_selector, "labels") && by(&sel.annotation_selector, "annotations")
+    }
+
+    /// Whether a replacement target takes `r`, as kustomize decides: `select` by id and by
+    /// labels and annotations; a `reject` entry rejects by its labels and annotations, and
+    /// separately by its id, each part only when it is given.
+    fn target_takes(&self, t: &kustomize::Target, r: &Rendered, regex: bool) -> bool {
+        let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+        self.matches(&t.select, r, regex)
+            && self.matches_maps(&t.select, r)
+            && !t.reject.iter().any(|rej| {
+                let by_maps = given(&rej.label_selector) || given(&rej.annotation_selector);
+                let by_id = [
+                    &rej.group,
+                    &rej.version,
+                    &rej.kind,
+                    &rej.name,
+                    &rej.namespace,
+                ]
+                .into_iter()
+                .any(given);
+                (by_maps && self.matches_maps(rej, r)) || (by_id && self.matches(rej, r, regex))
+            })
+    }
+
+    /// The kustomization's replacements in order, those of `path:` files in their place.
     fn replacements(&self, kfile: FileId, doc: &Document, built: &mut Built) {
+        let Some(list) = doc.get(doc.root, "replacements") else {
+            return;
+        };
+        let dir = self.dir_of(kfile);
+        for &entry in doc.items(list) {
+            let Some(rel) = doc.get_str(entry, "path") else {
+                for rep in kustomize::replacement_entries(doc, &[entry]) {
+                    self.replacement(kfile, doc, &rep, built);
+                }
+                continue;
+            };
+            let target = normalize(&dir.join(rel));
+            let file = self
+                .files_by_key
+                .get(&target)
+                .filter(|_| target.starts_with(&dir))
+                .and_then(|&f| Some((f, self.env.files[f as usize].docs.first()?)));
+            let Some((f, fdoc)) = file else {
+                built.unknown.push(format!(
+                    "replacements file `{rel}` of {} is not among the linted files",
+                    self.env.files[kfile as usize].source.display
+                ));
+                continue;
+            };
+            built.files.insert(f);
+            let nodes: Vec<NodeId> = if doc_is_seq(fdoc) {
+                fdoc.items(fdoc.root).to_vec()
+            } else {
+                vec![fdoc.root]
+            };
+            for rep in kustomize::replacement_entries(fdoc, &nodes) {
+                self.replacement(f, fdoc, &rep, built);
+            }
+        }
+    }
+
+    fn replacement(
+        &self,
+        kfile: FileId,
+        doc: &Document,
+        rep: &kustomize::Replacement,
+        built: &mut Built,
+    ) {
         let loc = |n: NodeId| Loc {
             file: kfile,
             span: doc.span(n),
@@ -1220,7 +1690,7 @@ impl<'a> Evaluator<'a> {
             node,
             issue,
         };
-        for rep in kustomize::replacements(doc) {
+        {
             // The source value.
             let value: Option<Value> = if let Some((v, n)) = &rep.source_value {
                 Some(Value::literal(v.clone(), loc(*n)))
@@ -1254,21 +1724,11 @@ impl<'a> Evaluator<'a> {
             for t in &rep.targets {
                 let select_node = t.select.node.unwrap_or(t.node);
                 let selected: Vec<usize> = (0..built.rendered.len())
-                    .filter(|&i| {
-                        let r = &built.rendered[i];
-                        self.matches(&t.select, r, self.regex_names)
-                            && !t
-                                .reject
-                                .iter()
-                                .any(|s| self.matches(s, r, self.regex_names))
-                    })
+                    .filter(|&i| self.target_takes(t, &built.rendered[i], self.regex_names))
                     .collect();
                 if selected.is_empty() {
                     let regex_hits = !self.regex_names
-                        && built
-                            .rendered
-                            .iter()
-                            .any(|r| self.matches(&t.select, r, true));
+                        && built.rendered.iter().any(|r| self.target_takes(t, r, true));
                     if regex_hits {
                         built.issues.push(issue(
                             select_node,
@@ -1323,7 +1783,7 @@ impl<'a> Evaluator<'a> {
             let concrete = match r.source {
                 Source::Object(_) => self
                     .env
-                    .resolve_path(r, &src.field_path, false)
+                    .resolve_path(r, &src.field_path, false, true)
                     .ok()
                     .and_then(|mut v| v.pop()),
                 Source::Generated(..) => Some(
@@ -1404,7 +1864,7 @@ impl<'a> Evaluator<'a> {
             return;
         }
         let concrete = match r.source {
-            Source::Object(_) => self.env.resolve_path(r, fp, t.create),
+            Source::Object(_) => self.env.resolve_path(r, fp, t.create, false),
             Source::Generated(..) => Ok(vec![
                 kustomize::split_field_path(fp)
                     .into_iter()
@@ -1426,7 +1886,8 @@ impl<'a> Evaluator<'a> {
                         t.delimiter.as_deref(),
                         t.index,
                     );
-                    built.rendered[i].overrides.insert(
+                    metadata::write(
+                        &mut built.rendered[i],
                         p,
                         Value {
                             text,
@@ -1634,7 +2095,7 @@ impl Evaluator<'_> {
                 built.issues.push(ReplacementIssue {
                     kustomization: kfile,
                     node: p.node,
-                    issue: Issue::BuildFailed(message),
+                    issue: Issue::Build(Refusal::Patch { error: message }),
                 });
                 return;
             }
@@ -1923,7 +2384,7 @@ impl Evaluator<'_> {
 #[cfg(test)]
 mod tests {
     use crate::engine::{Input, Settings, load_workspace};
-    use crate::render::links;
+    use crate::render::{links, path};
 
     fn ws(files: &[(&str, &str)]) -> crate::render::workspace::Workspace {
         let inputs = files
@@ -1956,6 +2417,47 @@ mod tests {
             .value_at(cx, hpa, &["spec", "scaleTargetRef", "name"])
             .unwrap();
         assert_eq!(target.text, "prod-app");
+    }
+
+    #[test]
+    fn labels_record_their_writer_and_generated_names_their_hash() {
+        let w = ws(&[
+            (
+                "k/kustomization.yaml",
+                "resources: [app.yaml]\ncommonLabels: {team: a}\nconfigMapGenerator:\n- name: cm\n  literals: [a=1]\n",
+            ),
+            (
+                "k/app.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec: {template: {spec: {containers: [{name: a, image: a, envFrom: [{configMapRef: {name: cm}}]}]}}}\n",
+            ),
+        ]);
+        let cx = w.contexts.iter().find(|c| c.root.is_some()).unwrap();
+        let env = w.env();
+        let app = cx.rendered.iter().find(|r| r.kind == "Deployment").unwrap();
+        let label = env
+            .value_at(cx, app, &["spec", "selector", "matchLabels", "team"])
+            .unwrap();
+        assert_eq!(label.text, "a");
+        assert_eq!(label.via, Some("commonLabels"));
+        assert_eq!(label.writer.map(|l| l.file), Some(cx.root.unwrap()));
+        // `kubectl kustomize` names it cm-h29d89cmmt, and the reference follows.
+        let cm = cx.rendered.iter().find(|r| r.kind == "ConfigMap").unwrap();
+        assert_eq!(cm.name.text, "cm-h29d89cmmt");
+        let r = env
+            .value(
+                cx,
+                app,
+                &[
+                    path::keys(&["spec", "template", "spec", "containers"]),
+                    vec![path::Step::Index(0)],
+                    path::keys(&["envFrom"]),
+                    vec![path::Step::Index(0)],
+                    path::keys(&["configMapRef", "name"]),
+                ]
+                .concat(),
+            )
+            .unwrap();
+        assert_eq!(r.text, "cm-h29d89cmmt");
     }
 
     #[test]

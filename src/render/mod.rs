@@ -15,9 +15,12 @@ pub(crate) mod workspace;
 pub mod build;
 mod eval;
 mod flux;
+mod generate;
 pub(crate) mod links;
+mod metadata;
 pub(crate) mod patch;
 pub mod path;
+pub mod refusal;
 pub mod tree;
 
 pub(crate) use eval::{
@@ -84,6 +87,11 @@ pub struct Rendered {
     pub name_hash: bool,
     /// A replacement wrote into the name at some stage of the build.
     pub name_replaced: bool,
+    /// Fields that are one YAML node in kustomize's memory: a label or annotation that one
+    /// transformer created in several maps at once (`metadata.labels.team` and the selector's
+    /// `team`). Kustomize writes an existing value in place, so a later write to any of them
+    /// (an overlay's `labels`, a replacement) changes them all.
+    pub shared: Vec<Vec<path::Concrete>>,
 }
 
 impl Rendered {
