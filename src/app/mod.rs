@@ -720,6 +720,24 @@ fn terminal_width() -> Option<usize> {
         .map(|w: usize| w.max(40))
 }
 
+/// `kube-migrate-lint build DIR`: the rendered YAML stream, or kustomize's errors (exit 1).
+pub fn build(
+    dir: &std::path::Path,
+    provenance: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    match crate::engine::build(dir, provenance) {
+        Ok(text) => print(out, &text),
+        Err(errors) => {
+            for e in errors {
+                let _ = emit(err, &format!("error: {e}\n"));
+            }
+            EXIT_FINDINGS
+        }
+    }
+}
+
 /// `kube-migrate-lint rules`: every rule with its default severity, fixability and summary.
 pub fn rules_table(format: Format) -> String {
     match format {

@@ -4,6 +4,7 @@
 pub(crate) mod baseline;
 pub mod fingerprint;
 pub mod fix;
+mod rendered;
 
 use crate::base::diagnostic::{Diagnostic, FileId, Loc, ObjectRef, Severity};
 use crate::base::internal::{InternalError, inject, inject_with, isolate};
@@ -681,13 +682,20 @@ pub(crate) fn lint_inputs_with(
         .copied()
         .filter(|r| settings.enabled(r.meta().name))
         .collect();
+    // Objects a patch changed are judged as their builds render them; from their manifest
+    // only when some build (or none) renders them unpatched.
+    let patched = rendered::patched_objects(&ws);
     let object_diags: Vec<Diagnostic> = ws
         .objects
         .par_iter()
         .flat_map_iter(|o| {
             let cx = ObjectCx::new(&ws, o);
             let mut out = Vec::new();
-            for r in &enabled {
+            let (plain, trees) = match patched.get(&o.id) {
+                Some((plain, trees)) => (*plain, trees.as_slice()),
+                None => (true, &[][..]),
+            };
+            for r in enabled.iter().filter(|_| plain) {
                 let checked = isolate(|| {
                     inject_with("rule", || {
                         format!("{} {}", cx.file.source.display, r.meta().name)
@@ -700,6 +708,13 @@ pub(crate) fn lint_inputs_with(
                         .error("rule", doing, Some(&cx.file.source.display))
                         .finding(cx.loc_of(o.root));
                     d.object = Some(o.id);
+                    out.push(d);
+                }
+            }
+            for d in rendered::check(&ws, o, trees, &enabled, settings.expansion_budget) {
+                let same =
+                    |e: &Diagnostic| e.rule == d.rule && e.loc == d.loc && e.message == d.message;
+                if !out.iter().any(same) {
                     out.push(d);
                 }
             }
@@ -1010,6 +1025,64 @@ impl AsFinding for crate::base::internal::InternalError {
             "the rest of the run went on; please include the command line, the linter version and this file (secrets removed) in the report",
         )
     }
+}
+
+/// `kube-migrate-lint build DIR`: the YAML stream kustomize renders for the kustomization in
+/// `dir`, or kustomize's own error texts when kustomize refuses the build.
+pub fn build(dir: &std::path::Path, provenance: bool) -> Result<String, Vec<String>> {
+    let kustomization = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+        .ok_or_else(|| vec![format!("no kustomization file in {}", dir.display())])?;
+    let files: Vec<PathBuf> = crate::render::resolve::closure(&kustomization)
+        .into_iter()
+        .collect();
+    let root = kustomization
+        .canonicalize()
+        .map_err(|e| vec![format!("{}: {e}", kustomization.display())])?;
+    let settings = Settings {
+        path_names: std::env::current_dir()
+            .map(|d| discover::PathNames::relative_to(&d))
+            .unwrap_or_default(),
+        ..Settings::default()
+    };
+    let read = read_paths(&files, None, &Excludes::default(), &settings);
+    if !read.errors.is_empty() {
+        return Err(read.errors);
+    }
+    let (ws, _, _) = load_workspace(read.inputs, &settings);
+    let cx = ws
+        .contexts
+        .iter()
+        .find(|c| {
+            c.root.is_some_and(|f| {
+                ws.files[f as usize]
+                    .source
+                    .path
+                    .as_deref()
+                    .and_then(|p| p.canonicalize().ok())
+                    .as_deref()
+                    == Some(root.as_path())
+            })
+        })
+        .ok_or_else(|| vec![format!("{} is not a build", dir.display())])?;
+    let errors: Vec<String> = ws
+        .replacement_issues
+        .iter()
+        .filter(|i| cx.kustomizations.contains(&i.kustomization))
+        .filter_map(|i| match &i.issue {
+            crate::render::Issue::Build(refusal) => Some(refusal.kustomize_error()),
+            other if i.kind() == crate::render::IssueKind::Invalid => {
+                Some(format!("replacement: {other:?}"))
+            }
+            _ => None,
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(crate::render::build::print(&ws, cx, provenance))
 }
 
 #[cfg(test)]

@@ -232,7 +232,7 @@ fn collect_roots(doc: &Document, root: NodeId, out: &mut Vec<NodeId>) {
 
 /// An object, and its `schema-invalid` finding with whether the schema wanted a string (a
 /// number or boolean can then be quoted).
-fn object_at(
+pub(crate) fn object_at(
     file: FileId,
     doc_index: u32,
     doc: &Document,

@@ -172,10 +172,6 @@ impl Rule for KustomizeReplacementUnmatched {
             let Some(t) = find_target(doc, i.node) else {
                 continue;
             };
-            // What a label or annotation selector selects is not evaluated.
-            if kustomize::selects_by_labels(doc, t.node) {
-                continue;
-            }
             let loc = Loc {
                 file: i.kustomization,
                 span: doc.span(i.node),
@@ -300,9 +296,14 @@ mod tests {
             d[0].message,
             "replacement target {kind: Job} with reject {name: myapp-migration-TAG} selects no resource: kustomize skips it without an error, so `metadata.labels.v` is never written"
         );
-        // What a label selector selects is not evaluated.
+        // Label selectors are evaluated on the rendered labels.
         let (_, d) = lint_targets(
             "  - select: {labelSelector: app=none}\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
+            &Settings::default(),
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        let (_, d) = lint_targets(
+            "  - select: {kind: Job, labelSelector: '!app'}\n    reject: [{annotationSelector: x=y}]\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
             &Settings::default(),
         );
         assert!(d.is_empty(), "{d:?}");

@@ -13,6 +13,8 @@ mod formats;
 mod fuzz_replay;
 mod hostile;
 mod integrations;
+mod kustomize_diff;
+mod kustomize_generators;
 mod kustomize_oracle;
 mod limits;
 mod lsp;

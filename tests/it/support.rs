@@ -72,3 +72,42 @@ pub fn write(root: &std::path::Path, rel: &str, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
 }
+
+/// The string maps the kustomize oracles compare key by key, with the label they print:
+/// labels and annotations, pod template labels and annotations, and the selector
+/// `commonLabels` writes.
+pub const RENDERED_MAPS: &[(&str, &[&str])] = &[
+    ("labels", &["metadata", "labels"]),
+    ("annotations", &["metadata", "annotations"]),
+    (
+        "template.labels",
+        &["spec", "template", "metadata", "labels"],
+    ),
+    (
+        "template.annotations",
+        &["spec", "template", "metadata", "annotations"],
+    ),
+    ("selector", &["spec", "selector", "matchLabels"]),
+];
+
+/// Every file under `root`, read from disk as the CLI reads it (for `load_workspace`).
+pub fn disk_inputs(root: &std::path::Path) -> Vec<Input> {
+    use kube_migrate_lint::model::discover::{Excludes, discover};
+    discover(&[root.to_path_buf()], &Excludes::default())
+        .files
+        .iter()
+        .map(|c| Input {
+            display: c.display.clone(),
+            path: Some(c.path.clone()),
+            bytes: kube_migrate_lint::engine::read_bounded(&c.path, 1 << 24),
+        })
+        .collect()
+}
+
+/// The entries of a mapping node of kubectl's output (no aliases or merge keys there).
+pub fn map_entries(d: &kube_migrate_lint::yaml::Document, id: u32) -> Vec<(u32, u32)> {
+    match &d.nodes[id as usize].kind {
+        kube_migrate_lint::yaml::Kind::Map(entries) => entries.clone(),
+        _ => Vec::new(),
+    }
+}
