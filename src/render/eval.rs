@@ -733,6 +733,16 @@ pub struct Evaluated {
     pub parts: BTreeMap<FileId, Vec<FileId>>,
 }
 
+/// Whether objects may be missing from what was built so far (a remote base, a resource or a
+/// component outside the linted files): then "nothing defines X" cannot be said.
+fn missing_objects(unknown: &[String]) -> bool {
+    unknown.iter().any(|u| {
+        u.starts_with("remote resource")
+            || u.starts_with("resource `")
+            || u.starts_with("component `")
+    })
+}
+
 /// What a context that failed to evaluate says it could not know.
 pub const NOT_EVALUATED: &str = "not evaluated (an internal error, reported separately)";
 
@@ -1141,14 +1151,21 @@ impl<'a> Evaluator<'a> {
                 match (behavior, existing.as_slice()) {
                     ("merge" | "replace", []) => {
                         let (kind, name, namespace) = id(&r);
-                        refuse(
-                            built,
-                            Refusal::GeneratorWithoutBase {
-                                kind,
-                                name,
-                                namespace,
-                            },
-                        );
+                        if missing_objects(&built.unknown) {
+                            // A base that was not read may define it: say nothing wrong.
+                            built.unknown.push(format!(
+                                "{kind} generator `{name}` (behavior: {behavior}) names an object of a base that was not read"
+                            ));
+                        } else {
+                            refuse(
+                                built,
+                                Refusal::GeneratorWithoutBase {
+                                    kind,
+                                    name,
+                                    namespace,
+                                },
+                            );
+                        }
                         // The build fails, but what the generator holds is still linted (a
                         // credential in its literals is one whatever the build does).
                         if !self.produce() {
@@ -2394,6 +2411,14 @@ impl Evaluator<'_> {
                     .collect(),
                 None => {
                     let found = self.by_id(patch, &built.rendered);
+                    if found.is_empty() && missing_objects(&built.unknown) {
+                        // Its object may be in a base that was not read.
+                        built.unknown.push(format!(
+                            "strategic merge patch \"{}\" targets an object this build may not have read",
+                            patch_id(patch)
+                        ));
+                        continue;
+                    }
                     if found.is_empty() {
                         let id = patch_id(patch);
                         let why = format!(

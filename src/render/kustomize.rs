@@ -355,6 +355,20 @@ pub fn patch_paths(doc: &Document) -> Vec<(&str, NodeId)> {
     out
 }
 
+/// The `replacements[].path` entries of a kustomization (files of replacements), with their
+/// nodes.
+pub fn replacement_paths(doc: &Document) -> Vec<(&str, NodeId)> {
+    doc.get(doc.root, "replacements")
+        .map(|l| doc.items(l))
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|&item| {
+            let n = doc.get(item, "path")?;
+            Some((doc.str(n)?, n))
+        })
+        .collect()
+}
+
 /// The `resources`, `bases` and `components` entries of a kustomization, with their nodes.
 pub fn included_paths(doc: &Document) -> Vec<(&str, NodeId)> {
     let mut out = Vec::new();

@@ -75,9 +75,9 @@ fn closure_within(kustomization: &Path, bound: Option<&Path>) -> BTreeSet<PathBu
     out
 }
 
-/// What one kustomization (canonical) names: its resources, bases, components and patches, as
-/// canonical paths (a directory as its kustomization file, flagged `true`), none outside
-/// `bound` when given, remote ones left out.
+/// What one kustomization (canonical) names: its resources, bases, components, patches and
+/// replacement files, as canonical paths (a directory as its kustomization file, flagged
+/// `true`), none outside `bound` when given, remote ones left out.
 fn entries_of(k: &Path, bound: Option<&Path>) -> Vec<(PathBuf, bool)> {
     let inside = |p: &Path| bound.is_none_or(|b| p.starts_with(b));
     let mut out = Vec::new();
@@ -90,9 +90,11 @@ fn entries_of(k: &Path, bound: Option<&Path>) -> Vec<(PathBuf, bool)> {
         return out;
     };
     let patches = crate::render::kustomize::patch_paths(doc);
+    let replacements = crate::render::kustomize::replacement_paths(doc);
     for (entry, _) in crate::render::kustomize::included_paths(doc)
         .into_iter()
         .chain(patches)
+        .chain(replacements)
     {
         if entry.contains("://") {
             continue;
@@ -233,10 +235,11 @@ pub fn plan(paths: &[PathBuf], stdin_name: Option<&Path>, project: Option<&Path>
     }
     let files: Vec<&PathBuf> = paths.iter().filter(|p| is_file(p)).collect();
     if files.is_empty() {
-        return Plan {
-            roots: paths.to_vec(),
-            focus: None,
-        };
+        let mut roots = paths.to_vec();
+        roots.extend(outside_bases(&paths, project));
+        roots.sort();
+        roots.dedup();
+        return Plan { roots, focus: None };
     }
     let mut roots: Vec<PathBuf> = Vec::new();
     let mut focus = Focus::default();
@@ -307,6 +310,35 @@ pub fn plan(paths: &[PathBuf], stdin_name: Option<&Path>, project: Option<&Path>
         roots,
         focus: Some(focus),
     }
+}
+
+/// What the kustomizations under the given directories read from outside them (an overlay's
+/// `../../base`), within the project: `kubectl kustomize overlays/prod` reads the base, so
+/// linting `overlays/prod` does too.
+fn outside_bases(dirs: &[PathBuf], project: Option<&Path>) -> Vec<PathBuf> {
+    let bound = project.and_then(|p| p.canonicalize().ok());
+    let mut out = Vec::new();
+    for dir in dirs {
+        let Ok(canon) = dir.canonicalize() else {
+            continue;
+        };
+        for e in ignore::WalkBuilder::new(dir).build().flatten() {
+            let is_k = e.file_type().is_some_and(|t| t.is_file())
+                && matches!(
+                    e.file_name().to_str(),
+                    Some("kustomization.yaml" | "kustomization.yml" | "Kustomization")
+                );
+            if !is_k {
+                continue;
+            }
+            out.extend(
+                closure_within(e.path(), bound.as_deref())
+                    .into_iter()
+                    .filter(|f| !f.starts_with(&canon)),
+            );
+        }
+    }
+    out
 }
 
 /// The manifests beside a file, in its directory.

@@ -461,8 +461,19 @@ pub fn materialize(env: &super::Env<'_>, r: &Rendered) -> Node {
             t
         }
     };
+    // A generated Secret holds its values base64-encoded, as kustomize stores them (the
+    // overrides keep them plain, which is what the rules judge).
+    let generated_secret = matches!(r.source, Source::Generated(..)) && r.kind == "Secret";
     for (p, v) in &r.overrides {
-        let mut n = Node::scalar(&v.text, override_ty(p, &v.text), v.writer.or(v.origin));
+        let encoded;
+        let text = match p.as_slice() {
+            [super::path::Step::Key(f), _] if generated_secret && f == "data" => {
+                encoded = super::generate::secret_value(&v.text);
+                &encoded
+            }
+            _ => &v.text,
+        };
+        let mut n = Node::scalar(text, override_ty(p, text), v.writer.or(v.origin));
         n.via = v.via;
         n.replaced = tree.at(p).and_then(|o| o.loc).or(v.origin);
         tree.set(p, n);

@@ -168,3 +168,26 @@ fn one_file_run_from_the_root_finds_the_engine_the_root_run_finds() {
     assert_eq!(whole, ["argocd"]);
     assert_eq!(one, whole);
 }
+
+/// An overlay linted alone reads its base outside the named directory, as `kubectl kustomize`
+/// does: its generators' `behavior: merge` finds the base's ConfigMap (no false refusal), and
+/// the finding the whole-fixture run makes in the base shows up.
+#[test]
+fn an_overlay_named_alone_is_built_with_its_base() {
+    let (o, _) = crate::support::run_in(
+        std::path::Path::new("."),
+        &[
+            "--no-config",
+            "--format",
+            "concise",
+            "testdata/fixtures/kustomize-generators-labels/prod",
+        ],
+    );
+    let out = crate::support::text(&o);
+    assert!(!out.contains("kustomize-build-error"), "{out}");
+    assert!(!out.contains("not among the linted files"), "{out}");
+    assert!(
+        out.contains("kustomize-generators-labels/base/deploy.yaml:16:28: error[wait-target-missing]"),
+        "{out}"
+    );
+}

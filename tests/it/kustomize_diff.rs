@@ -458,3 +458,26 @@ fn builds_agree_with_kubectl_kustomize_on_random_trees() {
         failures.join("\n\n")
     );
 }
+
+/// `build` prints what `kubectl kustomize` prints (every field of every object, key order
+/// aside) for every fixture kustomization kustomize can build, and refuses what it refuses.
+#[test]
+fn build_matches_kubectl_kustomize_on_every_fixture() {
+    if !kubectl_available() {
+        eprintln!("kubectl not found: the fixture comparison against kustomize is skipped");
+        return;
+    }
+    let dirs = crate::kustomize_oracle::kustomization_dirs();
+    assert!(dirs.len() > 30, "{} fixture kustomizations", dirs.len());
+    let failures: Vec<String> = dirs
+        .iter()
+        .filter_map(|d| compare(d).map(|diff| format!("{}: {diff}", d.display())))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixture builds differ from kubectl kustomize:\n{}",
+        failures.len(),
+        dirs.len(),
+        failures.join("\n\n")
+    );
+}

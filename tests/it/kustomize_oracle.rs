@@ -20,7 +20,7 @@ fn kubectl_available() -> bool {
 }
 
 /// Every directory holding a kustomization.yaml under the fixture roots.
-fn kustomization_dirs() -> Vec<PathBuf> {
+pub(crate) fn kustomization_dirs() -> Vec<PathBuf> {
     let mut out = Vec::new();
     for root in ["testdata/fixtures", "testdata/example"] {
         let found = discover(&[PathBuf::from(root)], &Excludes::default());
