@@ -45,6 +45,17 @@ impl Waiter {
     }
 }
 
+/// An init container that retries a migration tool's status check until it succeeds
+/// (`until kong migrations list; do sleep 1; done`): it names no Job, but holds its pod back
+/// until the migrations are applied.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub namespace: String,
+    /// Index of the context it was found in.
+    pub context: usize,
+    pub loc: Option<Loc>,
+}
+
 /// Indices of `waiters` by namespace, in order.
 fn by_namespace(waiters: &[Waiter]) -> std::collections::HashMap<String, Vec<usize>> {
     let mut m: std::collections::HashMap<String, Vec<usize>> = Default::default();
@@ -62,6 +73,8 @@ pub struct Waits {
     wild: BTreeSet<Option<String>>,
     /// `kubectl wait … || …`: the failure is ignored, so it holds nothing back.
     pub ignored: Vec<Waiter>,
+    /// Init containers that retry a migration status check.
+    pub gates: Vec<Gate>,
     /// Every rendered Job `(namespace, name)`: kubectl's prefix fallback applies only when the
     /// exact name is absent.
     jobs: BTreeSet<(String, String)>,
@@ -255,6 +268,86 @@ fn kubectl_waits(words: &[&str]) -> Vec<KubectlWait> {
     out
 }
 
+/// Words that open or continue a compound command rather than run something.
+const SHELL_KEYWORDS: &[&str] = &[
+    "do", "then", "else", "elif", "if", "!", "{", "}", "time", "fi", "done",
+];
+
+const SHELLS: &[&str] = &["sh", "bash", "ash", "dash", "zsh", "ksh"];
+
+/// The migration status check a command line retries until it succeeds, if it does: a loop
+/// (`until CHECK; do sleep 1; done`, `while ! CHECK; do …`, `while true; do CHECK && exit 0; …`,
+/// `for i in …; do CHECK && break; …`) that runs a migration tool's status command (or a query
+/// on its migration table) in its condition or body. A script inside a quoted `sh -c '…'` is
+/// read too. A check run once, or a readiness probe of the database alone, is no gate.
+pub fn migration_gate(words: &[&str]) -> Option<String> {
+    let is_shell_c = |toks: &[Tok]| match toks {
+        [.., Tok::Word(sh), Tok::Word(c)] => {
+            SHELLS.contains(&sh.rsplit('/').next().unwrap_or(""))
+                && c.starts_with('-')
+                && !c.starts_with("--")
+                && c.contains('c')
+        }
+        _ => false,
+    };
+    let mut toks = Vec::new();
+    for t in tokens(words) {
+        match t {
+            // A script quoted inside the script (`timeout 60 sh -c 'until …'`).
+            Tok::Word(w) if is_shell_c(&toks) => {
+                toks.push(Tok::Sep(";"));
+                toks.extend(tokens(&[&w]));
+            }
+            t => toks.push(t),
+        }
+    }
+    let mut depth = 0usize;
+    let mut simple: Vec<&str> = Vec::new();
+    let mut at_start = true;
+    let mut found = None;
+    let mut end = |simple: &mut Vec<&str>, depth: usize| {
+        if depth > 0 && found.is_none() {
+            found = crate::model::migration::migration_status_command(simple);
+        }
+        simple.clear();
+    };
+    for t in &toks {
+        match t {
+            Tok::Sep(_) => {
+                end(&mut simple, depth);
+                at_start = true;
+            }
+            Tok::Word(w) if at_start && matches!(w.as_str(), "until" | "while" | "for") => {
+                depth += 1;
+            }
+            Tok::Word(w) if at_start && w == "done" => {
+                end(&mut simple, depth);
+                depth = depth.saturating_sub(1);
+            }
+            Tok::Word(w) if at_start && SHELL_KEYWORDS.contains(&w.as_str()) => {
+                end(&mut simple, depth);
+            }
+            // `sh -c SCRIPT`, `bash -ec SCRIPT`: the script starts a command of its own.
+            Tok::Word(w)
+                if simple.len() == 1
+                    && SHELLS.contains(&simple[0].rsplit('/').next().unwrap_or(""))
+                    && w.starts_with('-')
+                    && !w.starts_with("--")
+                    && w.contains('c') =>
+            {
+                simple.clear();
+                at_start = true;
+            }
+            Tok::Word(w) => {
+                simple.push(w);
+                at_start = false;
+            }
+        }
+    }
+    end(&mut simple, depth);
+    found
+}
+
 fn for_complete(v: &str) -> bool {
     let v = v.to_ascii_lowercase();
     v.contains("condition=complete") || (v.starts_with("jsonpath") && v.contains("succeeded"))
@@ -321,6 +414,7 @@ impl Waits {
                     .filter(|c| c.init)
                 {
                     waits.kubectl_container(&env, (ci, context), r, &c, &pod_ns);
+                    waits.gate_container(&env, ci, r, &c, &pod_ns);
                 }
             }
         }
@@ -345,6 +439,35 @@ impl Waits {
     pub fn ignored_in(&self, ns: &str) -> impl Iterator<Item = &Waiter> {
         let ids = self.ignored_in.get(ns).map(Vec::as_slice).unwrap_or(&[]);
         ids.iter().map(|&i| &self.ignored[i])
+    }
+
+    fn gate_container(
+        &mut self,
+        env: &Env<'_>,
+        ci: usize,
+        r: &Rendered,
+        c: &Container,
+        pod_ns: &str,
+    ) {
+        let texts: Vec<&str> = c
+            .command
+            .iter()
+            .chain(c.args.iter())
+            .map(|v| v.text.as_str())
+            .collect();
+        if migration_gate(&texts).is_none() {
+            return;
+        }
+        let p = c.field(if c.command.is_empty() {
+            "args"
+        } else {
+            "command"
+        });
+        self.gates.push(Gate {
+            namespace: pod_ns.to_string(),
+            context: ci,
+            loc: links::value_loc(env, r, &p, None),
+        });
     }
 
     fn kubectl_container(
@@ -519,6 +642,8 @@ pub struct Status {
     pub others: Vec<Waiter>,
     /// The Job object is named by `generateName`.
     pub generated: bool,
+    /// Init containers, in its namespace or build, that retry a migration status check.
+    pub gates: Vec<Gate>,
 }
 
 impl Status {
@@ -529,6 +654,7 @@ impl Status {
             || self.flux_staged
             || self.sync_wave.is_some()
             || self.hook.as_ref().is_some_and(|h| h.holds)
+            || !self.gates.is_empty()
     }
 }
 
@@ -570,6 +696,16 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
         }
         if ns.contains("${") || r.patched {
             st.maybe = true;
+        }
+        for g in &waits.gates {
+            if (g.context == ci || g.namespace == ns)
+                && !st
+                    .gates
+                    .iter()
+                    .any(|x| x.loc == g.loc && x.context == g.context)
+            {
+                st.gates.push(g.clone());
+            }
         }
         match waits.awaited(&ns, &name.text, generated) {
             Awaited::By(ws_) => st.by.extend(ws_.into_iter().cloned()),
@@ -658,6 +794,39 @@ pub fn migration_jobs(ws: &Workspace) -> impl Iterator<Item = &Object> {
 #[cfg(test)]
 mod tests {
     use super::{KubectlWait, kubectl_waits};
+
+    #[test]
+    fn migration_gates() {
+        let g = |script: &str| super::migration_gate(&["/bin/sh", "-c", script]);
+        assert_eq!(
+            g("until kong migrations list; do sleep 1; done").as_deref(),
+            Some("kong migrations list")
+        );
+        assert_eq!(
+            g("while true; do kong migrations list; if [[ 0 -eq $? ]]; then exit 0; fi; sleep 2;  done;").as_deref(),
+            Some("kong migrations list")
+        );
+        assert!(g("while ! alembic current 2>/dev/null; do sleep 5; done").is_some());
+        assert!(
+            g("for i in $(seq 1 60); do flyway -url=$URL info && exit 0; sleep 2; done; exit 1")
+                .is_some()
+        );
+        assert!(
+            g("until psql -h db -tAc \"select 1 from schema_migrations where version='42'\"; do sleep 2; done")
+                .is_some()
+        );
+        assert!(
+            g("timeout 300 sh -c 'until bin/rails db:migrate:status; do sleep 3; done'").is_some()
+        );
+        // Run once, a readiness loop on the database alone, or a loop that runs migrations.
+        assert_eq!(g("kong migrations list"), None);
+        assert_eq!(g("until pg_isready -h db; do sleep 1; done"), None);
+        assert_eq!(g("until alembic upgrade head; do sleep 1; done"), None);
+        assert_eq!(
+            g("kong migrations list; for i in 1 2; do echo $i; done"),
+            None
+        );
+    }
 
     #[test]
     fn parses_kubectl_wait() {

@@ -8,7 +8,7 @@
 use super::meta::JOB_NOT_AWAITED as META;
 use super::{ObjectCx, Rule, paths};
 use crate::analysis::waits::{Status, app_in_view, migration_jobs};
-use crate::base::diagnostic::{Diagnostic};
+use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
 use crate::render::workspace::Workspace;
 use crate::yaml::Seg;
@@ -166,6 +166,39 @@ mod tests {
             ],
         );
         assert_one_saying(&found, "Helm hook `post-install`");
+    }
+
+    #[test]
+    fn a_loop_on_a_migration_status_check_holds_the_app_back() {
+        let gate = |script: &str| {
+            format!(
+                "        - name: wait\n          image: kong:3.9\n          command: [/bin/bash, -c, '{script}']\n"
+            )
+        };
+        for script in [
+            "until kong migrations list; do sleep 1; done",
+            "while ! alembic current; do sleep 2; done",
+            "for i in 1 2 3; do flyway info && exit 0; sleep 5; done; exit 1",
+        ] {
+            let found = run(
+                RULE,
+                &[
+                    ("k/job.yaml", job("myapp-migration-v1", "")),
+                    ("k/deploy.yaml", deploy(&gate(script))),
+                ],
+            );
+            assert!(found.is_empty(), "{script}: {found:?}");
+        }
+        for script in ["until pg_isready -h db; do sleep 1; done", "kong migrations list"] {
+            let found = run(
+                RULE,
+                &[
+                    ("k/job.yaml", job("myapp-migration-v1", "")),
+                    ("k/deploy.yaml", deploy(&gate(script))),
+                ],
+            );
+            assert_eq!(found.len(), 1, "{script}");
+        }
     }
 
     #[test]
