@@ -6,7 +6,12 @@
 //!    `schema`, `data`, `sql` or `auto` (`myapp-migration-v1`, `dbmigrate`) — not `immigration`;
 //! 3. a container's command and args run a known migration tool (flyway, liquibase, alembic,
 //!    rails, …);
-//! 4. a container image's repository (not its tag) has such a word (`myapp-migration:v1`).
+//!    A container without `command` runs its image's entrypoint, named here by the image's
+//!    last path component (`liquibase/liquibase` with `args: [--changelog-file=…, update]`,
+//!    `flyway/flyway` with `args: [migrate]`, `migrate/migrate` with `args: [-path, …, up]`);
+//!    the words of a tool may have options between them;
+//! 4. a container image's repository (not its tag) has such a word (`myapp-migration:v1`);
+//! 5. the file the Job is written in is named after a migration (`db-migrate.yaml`).
 
 use crate::model::Object;
 use crate::yaml::{Document, Seg};
@@ -19,6 +24,7 @@ pub enum Reason {
     Name,
     Command(String),
     Image,
+    File,
 }
 
 /// Whether a word of `text` (split on anything not alphanumeric) names a migration.
@@ -79,14 +85,8 @@ pub fn migration_command(words: &[&str]) -> Option<String> {
     }
     let base = |t: &str| t.rsplit('/').next().unwrap_or(t).to_string();
     for i in 0..tokens.len() {
-        for tool in TOOLS {
-            if i + tool.len() > tokens.len() {
-                continue;
-            }
-            let first_ok = base(tokens[i]) == tool[0] || tokens[i] == tool[0];
-            if first_ok && tool[1..].iter().zip(&tokens[i + 1..]).all(|(a, b)| a == b) {
-                return Some(tool.join(" "));
-            }
+        if let Some(tool) = TOOLS.iter().find(|t| runs_at(&tokens, i, t)) {
+            return Some(tool.join(" "));
         }
         // `npm run migrate`, `yarn db:migrate:deploy`, `pnpm run migrate:up`, `make migrate`
         let t = base(tokens[i]);
@@ -227,8 +227,23 @@ pub fn image_repository(image: &str) -> &str {
     }
 }
 
-/// Decide whether `obj` (a Job or CronJob) is a migration Job, and why.
-pub fn classify(obj: &Object, doc: &Document) -> Option<Reason> {
+/// The words a container runs: `command` and `args`, or without `command` the image's
+/// entrypoint (named by the repository's last path component) and `args`.
+fn container_words<'c>(c: &'c k8s_openapi::api::core::v1::Container) -> Vec<&'c str> {
+    let entrypoint = match (&c.command, &c.image) {
+        (None, Some(image)) => image_repository(image).rsplit('/').next(),
+        _ => None,
+    };
+    entrypoint
+        .into_iter()
+        .chain(c.command.iter().flatten().map(String::as_str))
+        .chain(c.args.iter().flatten().map(String::as_str))
+        .collect()
+}
+
+/// Decide whether `obj` (a Job or CronJob), written in file `file` (its path as shown), is a
+/// migration Job, and why.
+pub fn classify(obj: &Object, doc: &Document, file: &str) -> Option<Reason> {
     if let Some(v) = annotation(obj, doc, MIGRATION_ANNOTATION) {
         return match v.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" => Some(Reason::Annotation),
@@ -248,14 +263,7 @@ pub fn classify(obj: &Object, doc: &Document) -> Option<Reason> {
         .chain(spec.containers.iter());
     let mut image_hit = false;
     for c in containers {
-        let words: Vec<&str> = c
-            .command
-            .iter()
-            .flatten()
-            .chain(c.args.iter().flatten())
-            .map(String::as_str)
-            .collect();
-        if let Some(tool) = migration_command(&words) {
+        if let Some(tool) = migration_command(&container_words(c)) {
             return Some(Reason::Command(tool));
         }
         if c.image
@@ -266,7 +274,12 @@ pub fn classify(obj: &Object, doc: &Document) -> Option<Reason> {
             image_hit = true;
         }
     }
-    image_hit.then_some(Reason::Image)
+    if image_hit {
+        return Some(Reason::Image);
+    }
+    let stem = file.rsplit('/').next().unwrap_or(file);
+    let stem = stem.split('.').next().unwrap_or(stem);
+    (obj.kind == "Job" && mentions_migration(stem)).then_some(Reason::File)
 }
 
 /// An annotation value on the object's metadata.
@@ -353,6 +366,22 @@ mod tests {
             c(&["dotnet", "ef", "database", "update"]).as_deref(),
             Some("ef database update")
         );
+        // An image's entrypoint with options between the tool's words.
+        assert_eq!(
+            c(&["liquibase", "--changelog-file=changelog.xml", "update"]).as_deref(),
+            Some("liquibase update")
+        );
+        assert_eq!(
+            c(&[
+                "flyway",
+                "-url=jdbc:postgresql://db/app",
+                "-user=app",
+                "migrate"
+            ])
+            .as_deref(),
+            Some("flyway migrate")
+        );
+        assert_eq!(c(&["flyway", "info"]), None);
         assert_eq!(c(&["nginx", "-g", "daemon off;"]), None);
         assert_eq!(c(&["npm", "start"]), None);
     }

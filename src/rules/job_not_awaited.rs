@@ -289,6 +289,59 @@ mod tests {
     }
 
     #[test]
+    fn jobs_recognised_by_their_entrypoint_arguments_or_file() {
+        let entry = |name: &str, container: &str| {
+            format!(
+                "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{container}]\n"
+            )
+        };
+        for (file, j) in [
+            (
+                "k/schema.yaml",
+                entry(
+                    "schema-v2",
+                    "{name: l, image: \"liquibase/liquibase:4.29\", args: [\"--changelog-file=changelog.xml\", update]}",
+                ),
+            ),
+            (
+                "k/schema.yaml",
+                entry(
+                    "schema-v2",
+                    "{name: f, image: \"flyway/flyway:10\", args: [\"-url=jdbc:postgresql://db/app\", migrate]}",
+                ),
+            ),
+            (
+                "k/schema.yaml",
+                entry(
+                    "schema-v2",
+                    "{name: m, image: \"migrate/migrate:v4.17.1\", args: [-path, /m, -database, \"$(DB_URL)\", up]}",
+                ),
+            ),
+            (
+                "k/db-migrate.yaml",
+                entry("schema-v2", "{name: s, image: \"app:v2\"}"),
+            ),
+        ] {
+            let found = run(RULE, &[(file, j.clone()), ("k/deploy.yaml", deploy(APP))]);
+            assert_eq!(found.len(), 1, "{j}");
+        }
+        // The same images run for another purpose, or a command that replaces the entrypoint.
+        for c in [
+            "{name: f, image: \"flyway/flyway:10\", args: [info]}",
+            "{name: l, image: \"liquibase/liquibase:4.29\", command: [sh, -c, \"echo update\"]}",
+        ] {
+            let found = run(
+                RULE,
+                &[
+                    ("k/schema.yaml", entry("schema-v2", c)),
+                    ("k/deploy.yaml", deploy(APP)),
+                ],
+            );
+            assert!(found.is_empty(), "{c}: {found:?}");
+        }
+    }
+
+    #[test]
     fn non_migration_jobs_are_ignored() {
         let j = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: nightly-report\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: r, image: \"reports:v1\"}]\n";
         assert!(
