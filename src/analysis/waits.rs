@@ -348,6 +348,61 @@ pub fn migration_gate(words: &[&str]) -> Option<String> {
     found
 }
 
+/// The `kubectl wait --for=condition=complete` init containers of a context that hold their
+/// pod back (not followed by `||`), each as a wait on its first Job (or selector) in the
+/// namespace kubectl looks in: `rbac-job-read-missing` checks their RBAC like k8s-wait-for's.
+/// `mode` is `kubectl-wait`.
+pub fn kubectl_wait_fors(env: &Env<'_>, cx: &Context) -> Vec<links::WaitFor> {
+    let mut out = Vec::new();
+    for (ri, r) in cx.rendered.iter().enumerate() {
+        let Some(spec) = links::pod_spec(r) else {
+            continue;
+        };
+        for c in links::containers(env, cx, r).into_iter().filter(|c| c.init) {
+            let texts: Vec<&str> = c
+                .command
+                .iter()
+                .chain(c.args.iter())
+                .map(|v| v.text.as_str())
+                .collect();
+            let found = kubectl_waits(&texts);
+            let Some(kw) = found.iter().find(|kw| kw.for_complete && !kw.ignored) else {
+                continue;
+            };
+            let pod_namespace = env.namespace(cx, r);
+            let value = |text: String| crate::render::Value {
+                text,
+                origin: None,
+                writer: None,
+                via: None,
+            };
+            let sa = links::service_account(env, cx, r, &spec);
+            out.push(links::WaitFor {
+                rendered: ri,
+                mode: Some(value("kubectl-wait".into())),
+                target: Some(value(match kw.names.first() {
+                    Some(n) => n.clone(),
+                    None => "-l".into(),
+                })),
+                namespace: kw
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| pod_namespace.clone()),
+                namespace_arg: kw.namespace.clone().map(value),
+                pod_namespace,
+                service_account: sa
+                    .as_ref()
+                    .map(|v| v.text.clone())
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "default".into()),
+                service_account_value: sa,
+                container: c,
+            });
+        }
+    }
+    out
+}
+
 fn for_complete(v: &str) -> bool {
     let v = v.to_ascii_lowercase();
     v.contains("condition=complete") || (v.starts_with("jsonpath") && v.contains("succeeded"))

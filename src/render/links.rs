@@ -113,6 +113,18 @@ impl WaitFor {
 }
 
 /// Every k8s-wait-for init container in a context.
+/// The pod's `serviceAccountName` (or the deprecated `serviceAccount`) as rendered.
+pub fn service_account(env: &Env<'_>, cx: &Context, r: &Rendered, spec: &[Step]) -> Option<Value> {
+    let sa_path = [spec, &path::keys(&["serviceAccountName"])[..]].concat();
+    env.value(cx, r, &sa_path).or_else(|| {
+        env.value(
+            cx,
+            r,
+            &[spec, &path::keys(&["serviceAccount"])[..]].concat(),
+        )
+    })
+}
+
 pub fn wait_fors(env: &Env<'_>, cx: &Context) -> Vec<WaitFor> {
     let mut out = Vec::new();
     for (ri, r) in cx.rendered.iter().enumerate() {
@@ -158,14 +170,7 @@ pub fn wait_fors(env: &Env<'_>, cx: &Context) -> Vec<WaitFor> {
                 }
                 i += 1;
             }
-            let sa_path = [spec.clone(), path::keys(&["serviceAccountName"])].concat();
-            let sa_value = env.value(cx, r, &sa_path).or_else(|| {
-                env.value(
-                    cx,
-                    r,
-                    &[spec.clone(), path::keys(&["serviceAccount"])].concat(),
-                )
-            });
+            let sa_value = service_account(env, cx, r, &spec);
             out.push(WaitFor {
                 rendered: ri,
                 mode: script_args.first().cloned(),
