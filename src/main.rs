@@ -102,6 +102,14 @@ enum Command {
     },
     /// Print a rule's page: what it checks, why it matters, examples, the fix
     Explain { rule: String },
+    /// Print a kustomization's rendered objects as kustomize builds them (patches, transformers,
+    /// generators evaluated natively); `--provenance` says where each value comes from
+    Build {
+        dir: PathBuf,
+        /// Comment each object with its source and each value a patch or transformer wrote
+        #[arg(long)]
+        provenance: bool,
+    },
     /// Run the language server: LSP over stdin and stdout, for editors
     Server,
     /// Print a shell completion script (e.g. `kube-migrate-lint completions bash > ~/.local/share/bash-completion/completions/kube-migrate-lint`)
@@ -189,6 +197,9 @@ fn run(cli: Cli) -> ExitCode {
         Some(Command::Rules { format: f }) => app::print(&mut stdout, &app::rules_table(f)),
         Some(Command::Completions { shell }) => app::print(&mut stdout, &completions(shell)),
         Some(Command::Server) => app::EXIT_CLEAN, // served above
+        Some(Command::Build { dir, provenance }) => {
+            app::build(&dir, provenance, &mut stdout, &mut stderr)
+        }
         Some(Command::Explain { rule }) => match app::explain(&rule) {
             Ok(page) => app::print(&mut stdout, &page),
             Err(e) => {

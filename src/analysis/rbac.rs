@@ -306,7 +306,7 @@ fn read_roles(ws: &Workspace, context: &Context) -> Result<Vec<RoleDefOf<usize>>
             namespace: env.namespace(context, r),
             name,
             rules,
-            aggregated: env.node(r, &path::keys(&["aggregationRule"])).is_some(),
+            aggregated: env.exists(r, &path::keys(&["aggregationRule"])),
         });
     }
     Ok(out)

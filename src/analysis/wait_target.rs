@@ -6,7 +6,6 @@
 
 use crate::base::diagnostic::Loc;
 use crate::base::text::{edit_distance, placeholders};
-use crate::model::Object;
 use crate::render::links::{self, JobRef, WaitFor};
 use crate::render::path::{self, Concrete, Step};
 use crate::render::workspace::Workspace;
@@ -201,9 +200,11 @@ pub enum Lookup<'a> {
     Missing(Option<JobAt<'a>>),
 }
 
-/// Look a job-mode wait's target up the way `kubectl describe jobs <target> -n <ns>` will.
-/// Jobs of other contexts count as matches (a Job deployed by another Flux Kustomization or
-/// directory into the same namespace), but findings only name Jobs of this context.
+/// Look a job-mode wait's target up the way `kubectl describe jobs <target> -n <ns>` will,
+/// among the Jobs of this build and of the builds deployed with it (other Flux stages; see
+/// [`Workspace::deployed_with`]): sibling builds (a staging and a prod overlay of one base)
+/// are alternatives, never applied together, and a Job of one does not satisfy the other's
+/// wait. Findings name Jobs of this build when it has some.
 pub fn lookup<'a>(
     ws: &'a Workspace,
     context: &'a Context,
@@ -212,20 +213,24 @@ pub fn lookup<'a>(
 ) -> Lookup<'a> {
     let here = jobs_of(ws, context);
     let ns = w.namespace.as_str();
-    // Other contexts matter only through Jobs in this namespace (or one not known yet).
     let others: Vec<JobAt<'a>> = ws
-        .jobs_in_namespace(ns)
-        .filter(|(c, _)| !std::ptr::eq(*c, context))
-        .map(|(c, job)| job_at(ws, c, job))
+        .deployed_with(context)
+        .flat_map(|c| jobs_of(ws, c))
+        .filter(|j| j.job.namespace == ns || j.job.namespace.contains("${"))
         .collect();
     // A CronJob `C` creates Jobs `C-<minutes since epoch>`: a target near its name cannot be
     // judged.
-    let cron_near = ws.cronjobs().iter().any(|(cns, name)| {
-        cns == ns
-            && name
-                .as_deref()
-                .is_none_or(|n| target.starts_with(n) || n.starts_with(target))
-    });
+    let env = ws.env();
+    let cron_near = context
+        .rendered
+        .iter()
+        .filter(|r| r.is("batch/v1", "CronJob"))
+        .any(|r| {
+            env.namespace(context, r) == ns
+                && env
+                    .name(context, r)
+                    .is_none_or(|n| target.starts_with(&n.text) || n.text.starts_with(target))
+        });
     if cron_near {
         return Lookup::Found;
     }
@@ -257,7 +262,7 @@ pub fn lookup<'a>(
         }
     }
     if !prefix.is_empty() {
-        // Name only the Jobs of this context when it has some.
+        // Name only the Jobs of this build when it has some.
         let local: Vec<JobAt<'a>> = prefix
             .iter()
             .filter(|j| std::ptr::eq(j.context, context))
@@ -298,14 +303,4 @@ pub fn lookup<'a>(
         })
         .cloned();
     Lookup::Missing(closest)
-}
-
-/// `in the `dir` build, ` when the object is rendered by more than one context, so findings
-/// at a shared manifest say which build they are about.
-pub fn context_note(ws: &Workspace, context: &Context, obj: &Object) -> String {
-    if ws.contexts_of(obj.id).nth(1).is_some() {
-        format!("in the `{}` build, ", context.name)
-    } else {
-        String::new()
-    }
 }

@@ -50,17 +50,35 @@ impl Waiter {
 /// until the migrations are applied.
 #[derive(Debug, Clone)]
 pub struct Gate {
-    pub namespace: String,
     /// Index of the context it was found in.
     pub context: usize,
     pub loc: Option<Loc>,
 }
 
-/// Indices of `waiters` by namespace, in order.
+/// A namespace within one build: waits and Jobs are matched build by build, never across
+/// sibling builds (alternatives such as a staging and a prod overlay of one base).
+fn scoped(context: usize, ns: &str) -> String {
+    format!("{context}\u{0}{ns}")
+}
+
+/// The waiters an index (see [`by_namespace`]) lists for build `ci` and namespace `ns`.
+fn in_scope<'w>(
+    index: &'w std::collections::HashMap<String, Vec<usize>>,
+    waiters: &'w [Waiter],
+    ci: usize,
+    ns: &str,
+) -> impl Iterator<Item = &'w Waiter> + 'w {
+    let ids = index.get(&scoped(ci, ns)).map(Vec::as_slice).unwrap_or(&[]);
+    ids.iter().map(move |&i| &waiters[i])
+}
+
+/// Indices of `waiters` by build and namespace, in order.
 fn by_namespace(waiters: &[Waiter]) -> std::collections::HashMap<String, Vec<usize>> {
     let mut m: std::collections::HashMap<String, Vec<usize>> = Default::default();
     for (i, w) in waiters.iter().enumerate() {
-        m.entry(w.namespace.clone()).or_default().push(i);
+        m.entry(scoped(w.context, &w.namespace))
+            .or_default()
+            .push(i);
     }
     m
 }
@@ -69,14 +87,15 @@ fn by_namespace(waiters: &[Waiter]) -> std::collections::HashMap<String, Vec<usi
 #[derive(Debug, Default)]
 pub struct Waits {
     pub waiters: Vec<Waiter>,
-    /// Namespaces where something may wait for Jobs we cannot name (None: any namespace).
-    wild: BTreeSet<Option<String>>,
+    /// Builds and namespaces where something may wait for Jobs we cannot name (None: any
+    /// namespace).
+    wild: BTreeSet<(usize, Option<String>)>,
     /// `kubectl wait … || …`: the failure is ignored, so it holds nothing back.
     pub ignored: Vec<Waiter>,
     /// Init containers that retry a migration status check.
     pub gates: Vec<Gate>,
-    /// Every rendered Job `(namespace, name)`: kubectl's prefix fallback applies only when the
-    /// exact name is absent.
+    /// Every rendered Job `(build and namespace, name)`: kubectl's prefix fallback applies only
+    /// when the exact name is absent.
     jobs: BTreeSet<(String, String)>,
     /// Indices into `waiters` and `ignored` by namespace: every Job of the run is looked up
     /// here, and scanning all waits for each is quadratic in a monorepo.
@@ -414,13 +433,15 @@ impl Waits {
         let mut waits = Waits::default();
         for (ci, context) in ws.contexts.iter().enumerate() {
             for j in ws.jobs(context) {
-                waits.jobs.insert((j.namespace.clone(), j.name.clone()));
+                waits
+                    .jobs
+                    .insert((scoped(ci, &j.namespace), j.name.clone()));
             }
             for w in ws.wait_fors(context) {
                 let r = &context.rendered[w.rendered];
                 let ns = w.namespace.clone();
                 let Some(mode) = w.mode() else {
-                    waits.wild.insert(Some(ns));
+                    waits.wild.insert((ci, Some(ns)));
                     continue;
                 };
                 // Pod and service modes wait for no Job; an unknown mode (wait-args-invalid)
@@ -435,15 +456,15 @@ impl Waits {
                     .skip(2)
                     .any(|a| a.text == "-A" || a.text.starts_with("--all-namespaces"));
                 if all_ns || ns.contains("${") {
-                    waits.wild.insert(None);
+                    waits.wild.insert((ci, None));
                     continue;
                 }
                 if r.patched || !args_are_script_args(w) || w.is_selector() {
-                    waits.wild.insert(Some(ns));
+                    waits.wild.insert((ci, Some(ns)));
                     continue;
                 }
                 let Some(target) = w.target.as_ref() else {
-                    waits.wild.insert(Some(ns));
+                    waits.wild.insert((ci, Some(ns)));
                     continue;
                 };
                 waits.waiters.push(Waiter {
@@ -462,14 +483,14 @@ impl Waits {
                 let pod_ns = env.namespace(context, r);
                 if r.patched {
                     // A patch may add an init container we do not see.
-                    waits.wild.insert(Some(pod_ns.clone()));
+                    waits.wild.insert((ci, Some(pod_ns.clone())));
                 }
                 for c in links::containers(&env, context, r)
                     .into_iter()
                     .filter(|c| c.init)
                 {
                     waits.kubectl_container(&env, (ci, context), r, &c, &pod_ns);
-                    waits.gate_container(&env, ci, r, &c, &pod_ns);
+                    waits.gate_container(&env, ci, r, &c);
                 }
             }
         }
@@ -484,16 +505,14 @@ impl Waits {
         waits
     }
 
-    /// The waiters (not ignored) whose namespace is `ns`, in collection order.
-    pub fn waiters_in(&self, ns: &str) -> impl Iterator<Item = &Waiter> {
-        let ids = self.waiters_in.get(ns).map(Vec::as_slice).unwrap_or(&[]);
-        ids.iter().map(|&i| &self.waiters[i])
+    /// The waiters (not ignored) of build `ci` whose namespace is `ns`, in collection order.
+    pub fn waiters_in(&self, ci: usize, ns: &str) -> impl Iterator<Item = &Waiter> {
+        in_scope(&self.waiters_in, &self.waiters, ci, ns)
     }
 
-    /// The ignored waits (`kubectl wait … || …`) whose namespace is `ns`.
-    pub fn ignored_in(&self, ns: &str) -> impl Iterator<Item = &Waiter> {
-        let ids = self.ignored_in.get(ns).map(Vec::as_slice).unwrap_or(&[]);
-        ids.iter().map(|&i| &self.ignored[i])
+    /// The ignored waits (`kubectl wait … || …`) of build `ci` whose namespace is `ns`.
+    pub fn ignored_in(&self, ci: usize, ns: &str) -> impl Iterator<Item = &Waiter> {
+        in_scope(&self.ignored_in, &self.ignored, ci, ns)
     }
 
     fn gate_container(
@@ -502,7 +521,6 @@ impl Waits {
         ci: usize,
         r: &Rendered,
         c: &Container,
-        pod_ns: &str,
     ) {
         let texts: Vec<&str> = c
             .command
@@ -519,7 +537,6 @@ impl Waits {
             "command"
         });
         self.gates.push(Gate {
-            namespace: pod_ns.to_string(),
             context: ci,
             loc: links::value_loc(env, r, &p, None),
         });
@@ -544,18 +561,18 @@ impl Waits {
         let found = kubectl_waits(&texts);
         if !complete {
             if texts.iter().any(|t| t.contains("kubectl")) {
-                self.wild.insert(Some(pod_ns.to_string()));
+                self.wild.insert((ci, Some(pod_ns.to_string())));
             }
             return;
         }
         for kw in found {
             let ns = kw.namespace.clone().unwrap_or_else(|| pod_ns.to_string());
             if ns.contains("${") {
-                self.wild.insert(None);
+                self.wild.insert((ci, None));
                 continue;
             }
             if kw.selector && kw.for_complete && !kw.ignored {
-                self.wild.insert(Some(ns.clone()));
+                self.wild.insert((ci, Some(ns.clone())));
             }
             if !kw.for_complete {
                 continue;
@@ -592,19 +609,22 @@ impl Waits {
 
     /// Whether `target` finds some rendered Job in `ns` (exactly, by kubectl's prefix
     /// fallback, or possibly through placeholders).
-    pub fn names_a_job(&self, ns: &str, target: &str) -> bool {
-        // `jobs` is ordered by namespace first: the Jobs of `ns` are one range.
+    pub fn names_a_job(&self, ci: usize, ns: &str, target: &str) -> bool {
+        // `jobs` is ordered by build and namespace first: the Jobs of `ns` are one range.
+        let key = scoped(ci, ns);
         self.jobs
-            .range((ns.to_string(), String::new())..)
-            .take_while(|(n, _)| n == ns)
+            .range((key.clone(), String::new())..)
+            .take_while(|(n, _)| *n == key)
             .any(|(_, name)| compare(target, name) != Compare::Different)
     }
 
-    /// Who waits for the Job rendered as `name` in `ns` (`generated`: a `generateName` prefix).
-    pub fn awaited(&self, ns: &str, name: &str, generated: bool) -> Awaited<'_> {
+    /// Who, in build `ci`, waits for the Job rendered as `name` in `ns` (`generated`: a
+    /// `generateName` prefix).
+    pub fn awaited(&self, ci: usize, ns: &str, name: &str, generated: bool) -> Awaited<'_> {
         let mut by = Vec::new();
-        let mut maybe = self.wild.contains(&None) || self.wild.contains(&Some(ns.to_string()));
-        for w in self.waiters_in(ns) {
+        let mut maybe =
+            self.wild.contains(&(ci, None)) || self.wild.contains(&(ci, Some(ns.to_string())));
+        for w in self.waiters_in(ci, ns) {
             if generated {
                 if name.starts_with(&w.target) && !w.kubectl {
                     by.push(w);
@@ -618,7 +638,7 @@ impl Waits {
                 Compare::Equal => by.push(w),
                 Compare::Unknown => maybe = true,
                 Compare::Prefix
-                    if !w.kubectl && !self.jobs.contains(&(ns.to_string(), w.target.clone())) =>
+                    if !w.kubectl && !self.jobs.contains(&(scoped(ci, ns), w.target.clone())) =>
                 {
                     by.push(w)
                 }
@@ -697,20 +717,12 @@ pub struct Status {
     pub others: Vec<Waiter>,
     /// The Job object is named by `generateName`.
     pub generated: bool,
-    /// Init containers, in its namespace or build, that retry a migration status check.
+    /// The builds that render it, and those of them where nothing holds the app back (no
+    /// wait, no possible wait, no stage, no sync wave; a hook is judged apart).
+    pub builds: Vec<usize>,
+    pub unheld: Vec<usize>,
+    /// Init containers, in a build that renders it, that retry a migration status check.
     pub gates: Vec<Gate>,
-}
-
-impl Status {
-    /// Whether something holds the app back until this Job completes (or might).
-    pub fn held(&self) -> bool {
-        !self.by.is_empty()
-            || self.maybe
-            || self.flux_staged
-            || self.sync_wave.is_some()
-            || self.hook.as_ref().is_some_and(|h| h.holds)
-            || !self.gates.is_empty()
-    }
 }
 
 fn wave(obj: &Object, doc: &crate::yaml::Document) -> i64 {
@@ -736,10 +748,14 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
         let Some(r) = context.rendered_of(obj.id) else {
             continue;
         };
+        st.builds.push(ci);
         let Some(name) = env.name(context, r) else {
             st.maybe = true;
             continue;
         };
+        // Whether something holds the app back in this build.
+        let by_before = st.by.len();
+        let (mut maybe_here, mut held_here) = (false, false);
         let ns = env.namespace(context, r);
         if first {
             st.name = if generated {
@@ -750,38 +766,45 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
             first = false;
         }
         if ns.contains("${") || r.patched {
-            st.maybe = true;
+            maybe_here = true;
         }
-        for g in &waits.gates {
-            if (g.context == ci || g.namespace == ns)
-                && !st
-                    .gates
-                    .iter()
-                    .any(|x| x.loc == g.loc && x.context == g.context)
+        // Waits of this build, and of the builds deployed with it (other Flux stages).
+        let scopes: Vec<usize> = std::iter::once(ci)
+            .chain(ws.deployed_with(context).map(|c| c.index))
+            .collect();
+        for &scope in &scopes {
+            match waits.awaited(scope, &ns, &name.text, generated) {
+                Awaited::By(ws_) => st.by.extend(ws_.into_iter().cloned()),
+                Awaited::Maybe => maybe_here = true,
+                Awaited::No => {}
+            }
+        }
+        // A gate checks the database, not a Job name: it holds back the Jobs of its build.
+        for g in waits.gates.iter().filter(|g| scopes.contains(&g.context)) {
+            held_here = true;
+            if !st
+                .gates
+                .iter()
+                .any(|x| x.loc == g.loc && x.context == g.context)
             {
                 st.gates.push(g.clone());
             }
         }
-        match waits.awaited(&ns, &name.text, generated) {
-            Awaited::By(ws_) => st.by.extend(ws_.into_iter().cloned()),
-            Awaited::Maybe => st.maybe = true,
-            Awaited::No => {}
-        }
-        for w in waits.ignored_in(&ns) {
+        for w in waits.ignored_in(ci, &ns) {
             if compare(&w.target, &name.text) == Compare::Equal {
                 st.ignored.push(w.clone());
             }
         }
-        for w in waits.waiters_in(&ns) {
+        for w in waits.waiters_in(ci, &ns) {
             if !w.kubectl
                 && w.context == ci
                 && compare(&w.target, &name.text) == Compare::Different
                 && !st.others.iter().any(|x| x.loc == w.loc)
             {
-                if !waits.names_a_job(&w.namespace, &w.target) {
+                if !waits.names_a_job(ci, &w.namespace, &w.target) {
                     // A wait in the same build that finds no Job at all was most likely meant
                     // for this one: wait-target-missing reports it, at the wait.
-                    st.maybe = true;
+                    maybe_here = true;
                 }
                 st.others.push(w.clone());
             }
@@ -797,6 +820,7 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
             });
             if later {
                 st.sync_wave = Some(jw.to_string());
+                held_here = true;
             }
         }
         if let Some(fo) = context.flux {
@@ -817,26 +841,38 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
                         .is_some_and(|n| !ws.doc_of(fobj).items(n).is_empty());
                     if f.wait || health {
                         st.flux_staged = true;
+                        held_here = true;
                     } else if st.stage_without_wait.is_none() {
                         st.stage_without_wait = Some((g.name.clone(), f.name.clone(), f.object));
                     }
                 }
             }
         }
+        st.maybe |= maybe_here;
+        if !maybe_here && !held_here && st.by.len() == by_before {
+            st.unheld.push(ci);
+        }
     }
     st
 }
 
-/// Whether the run shows an app at all (a long-running workload). Without one, what holds the
-/// app back (or waits for a Job by name) is out of view, and the Job rules that depend on it
-/// stay silent rather than guess.
-pub fn app_in_view(ws: &Workspace) -> bool {
-    ws.objects.iter().any(|o| {
-        matches!(
-            o.kind.as_str(),
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
-        )
-    })
+/// Whether a build that includes the Job shows an app at all (a long-running workload).
+/// Without one, what holds the app back (or waits for a Job by name) is out of view, and the
+/// Job rules that depend on it stay silent rather than guess. Only the Job's own builds (and
+/// the builds deployed with them, other Flux stages) count: an app of another build says
+/// nothing about this one, and a run on the Job's file alone must judge it as a run on the
+/// whole tree does.
+pub fn app_in_view(ws: &Workspace, job: &Object) -> bool {
+    let has_app = |c: &crate::render::Context| {
+        c.objects.iter().any(|&o| {
+            matches!(
+                ws.objects[o as usize].kind.as_str(),
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
+            )
+        })
+    };
+    ws.contexts_of(job.id)
+        .any(|c| has_app(c) || ws.deployed_with(c).any(has_app))
 }
 
 /// Every migration Job object of the run.

@@ -191,20 +191,12 @@ pub fn job_migration_container(containers: &[Container]) -> Option<&Container> {
 
 /// The location of a node of a rendered object's manifest.
 pub fn node_loc(env: &Env<'_>, r: &Rendered, p: &[Step]) -> Option<Loc> {
-    env.node(r, p).map(|(file, doc, n)| Loc {
-        file,
-        span: doc.span(n),
-    })
+    env.loc(r, p)
 }
 
 /// The key node of `key` in the mapping at `p` of a rendered object's manifest.
 pub fn key_loc(env: &Env<'_>, r: &Rendered, p: &[Step], key: &str) -> Option<Loc> {
-    let (file, doc, n) = env.node(r, p)?;
-    let (k, _) = doc.entry(n, key)?;
-    Some(Loc {
-        file,
-        span: doc.span(k),
-    })
+    env.key_loc(r, p, key)
 }
 
 /// Where a finding about something missing from a container goes: the key of `field` if it

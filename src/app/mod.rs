@@ -186,7 +186,9 @@ pub fn run(
             bytes,
         }
     });
-    // Files given alone are linted within their context; only findings touching them are kept.
+    // A directory named is linted as a build of its own, even when another includes it.
+    settings.explicit_builds = paths.iter().filter(|p| p.is_dir()).cloned().collect();
+    // Files given alone are linted within their builds; only findings touching them are kept.
     let stdin_name = opts
         .stdin_filename
         .as_ref()
@@ -195,7 +197,7 @@ pub fn run(
     let plan = if paths.is_empty() && stdin_name.is_none() {
         resolve::Plan::default()
     } else {
-        resolve::plan(&paths, stdin_name.as_deref())
+        resolve::plan(&paths, stdin_name.as_deref(), settings.path_names.root())
     };
     internal::enter("linting");
     let mut progress = Progress::start(&mut settings);
@@ -716,6 +718,24 @@ fn terminal_width() -> Option<usize> {
         .and_then(|c| c.parse().ok())
         .or_else(|| terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| w.0 as usize))
         .map(|w: usize| w.max(40))
+}
+
+/// `kube-migrate-lint build DIR`: the rendered YAML stream, or kustomize's errors (exit 1).
+pub fn build(
+    dir: &std::path::Path,
+    provenance: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    match crate::engine::build(dir, provenance) {
+        Ok(text) => print(out, &text),
+        Err(errors) => {
+            for e in errors {
+                let _ = emit(err, &format!("error: {e}\n"));
+            }
+            EXIT_FINDINGS
+        }
+    }
 }
 
 /// `kube-migrate-lint rules`: every rule with its default severity, fixability and summary.

@@ -95,6 +95,18 @@ pub struct Diagnostic {
     pub path: Option<String>,
     pub related: Vec<Related>,
     pub fix: Option<Fix>,
+    /// The builds that show this finding, when its file takes part in more than one.
+    pub builds: Option<Builds>,
+}
+
+/// Which builds (kustomizations no other includes, or directories of loose manifests) show a
+/// finding in a file several builds share.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Builds {
+    /// Their names (directories, as displayed), sorted.
+    pub shown: Vec<String>,
+    /// Some of the builds that include the file do not show it.
+    pub only: bool,
 }
 
 impl Fix {
@@ -132,6 +144,7 @@ impl Diagnostic {
             path: None,
             related: Vec::new(),
             fix: None,
+            builds: None,
         }
     }
 

@@ -4,6 +4,7 @@
 pub(crate) mod baseline;
 pub mod fingerprint;
 pub mod fix;
+mod rendered;
 
 use crate::base::diagnostic::{Diagnostic, FileId, Loc, ObjectRef, Severity};
 use crate::base::internal::{InternalError, inject, inject_with, isolate};
@@ -42,6 +43,9 @@ pub struct Settings {
     pub database_env: Vec<String>,
     /// How reports name files (relative to the project root).
     pub path_names: discover::PathNames,
+    /// Directories the user named: a kustomization there is linted as a build of its own,
+    /// even when another linted kustomization includes it.
+    pub explicit_builds: Vec<PathBuf>,
     /// The repository root deploy-engine evidence is scanned from (None: the git work tree
     /// above the linted files, else the directory holding them).
     pub repo_root: Option<PathBuf>,
@@ -65,6 +69,7 @@ impl Default for Settings {
             regex_selectors: false,
             database_env: vec!["DATABASE_URL".into()],
             path_names: discover::PathNames::default(),
+            explicit_builds: Vec::new(),
             repo_root: None,
             progress: None,
         }
@@ -186,7 +191,10 @@ pub struct Report {
     /// The directory the files' displayed names are relative to (the project root), when known.
     pub root: Option<PathBuf>,
     pub files: Vec<SourceFile>,
+    /// The objects as written (fingerprints are computed from these, so baselines hold).
     pub objects: Vec<ObjectRef>,
+    /// Per object, the namespace its builds render it into, when they agree and set one.
+    pub rendered_namespaces: Vec<Option<String>>,
     pub diagnostics: Vec<Diagnostic>,
     /// Things skipped on purpose (Helm templates, symlinks leaving the tree).
     pub notes: Vec<String>,
@@ -519,6 +527,11 @@ pub fn load_workspace(
         }
     }
 
+    // Files a kustomization names as patches are edits, not objects.
+    let patches = isolate(|| crate::render::patch_files(&files)).unwrap_or_default();
+    for f in patches {
+        files[f as usize].role = FileRole::Patch;
+    }
     // Objects, per file in parallel; ids assigned in file order.
     let per_file: Vec<(Vec<Object>, Vec<Diagnostic>)> = files
         .par_iter()
@@ -559,6 +572,11 @@ pub fn load_workspace(
             regex_selectors: settings.regex_selectors,
             database_env: settings.database_env.clone(),
             max_context_objects: Some(settings.max_context_objects),
+            explicit_builds: settings
+                .explicit_builds
+                .iter()
+                .map(|d| crate::render::normalize(&std::path::absolute(d).unwrap_or(d.clone())))
+                .collect(),
             repo,
         },
     );
@@ -664,13 +682,20 @@ pub(crate) fn lint_inputs_with(
         .copied()
         .filter(|r| settings.enabled(r.meta().name))
         .collect();
+    // Objects a patch changed are judged as their builds render them; from their manifest
+    // only when some build (or none) renders them unpatched.
+    let patched = rendered::patched_objects(&ws);
     let object_diags: Vec<Diagnostic> = ws
         .objects
         .par_iter()
         .flat_map_iter(|o| {
             let cx = ObjectCx::new(&ws, o);
             let mut out = Vec::new();
-            for r in &enabled {
+            let (plain, trees) = match patched.get(&o.id) {
+                Some((plain, trees)) => (*plain, trees.as_slice()),
+                None => (true, &[][..]),
+            };
+            for r in enabled.iter().filter(|_| plain) {
                 let checked = isolate(|| {
                     inject_with("rule", || {
                         format!("{} {}", cx.file.source.display, r.meta().name)
@@ -683,6 +708,13 @@ pub(crate) fn lint_inputs_with(
                         .error("rule", doing, Some(&cx.file.source.display))
                         .finding(cx.loc_of(o.root));
                     d.object = Some(o.id);
+                    out.push(d);
+                }
+            }
+            for d in rendered::check(&ws, o, trees, &enabled, settings.expansion_budget) {
+                let same =
+                    |e: &Diagnostic| e.rule == d.rule && e.loc == d.loc && e.message == d.message;
+                if !out.iter().any(same) {
                     out.push(d);
                 }
             }
@@ -728,14 +760,16 @@ pub(crate) fn lint_inputs_with(
         })
         .collect();
     diags.extend(object_diags);
-    for (ds, failed) in context_checks {
-        diags.extend(ds);
+    let mut per_build = Vec::new();
+    for (ci, (ds, failed)) in context_checks.into_iter().enumerate() {
+        per_build.extend(ds.into_iter().map(|d| (d, ci)));
         report.internal.extend(failed);
     }
     for (ds, failed) in workspace_checks {
         diags.extend(ds);
         report.internal.extend(failed);
     }
+    let mut diags = attribute_builds(&ws, diags, per_build);
     diags.retain(|d| settings.enabled(d.rule) || d.rule == rules::meta::INTERNAL_ERROR.name);
 
     // Internal errors are never suppressed, re-graded or hidden.
@@ -769,6 +803,11 @@ pub(crate) fn lint_inputs_with(
         }
     }
     report.objects = ws.objects.iter().map(Object::reference).collect();
+    report.rendered_namespaces = ws
+        .objects
+        .iter()
+        .map(|o| rendered_namespace(&ws, o))
+        .collect();
     report.files = ws.files.into_iter().map(|f| f.source).collect();
     report.diagnostics = diags;
     report.notes.sort();
@@ -776,6 +815,115 @@ pub(crate) fn lint_inputs_with(
     report.internal.sort();
     report.elapsed = start.elapsed();
     report
+}
+
+/// One finding per issue, saying which builds show it. A file several builds share is checked
+/// in each: the same finding from several builds is reported once, and when some builds that
+/// include its file do not show it, its message ends with the builds that do ("in
+/// overlays/prod only"). `per_build` holds the findings of each build's checks with the
+/// build's index; `diags` those about files and objects as written, which every build shares.
+fn attribute_builds(
+    ws: &Workspace,
+    diags: Vec<Diagnostic>,
+    mut per_build: Vec<(Diagnostic, usize)>,
+) -> Vec<Diagnostic> {
+    use crate::base::diagnostic::Builds;
+    let mut builds_of_file: Vec<Vec<usize>> = vec![Vec::new(); ws.files.len()];
+    for (ci, c) in ws.contexts.iter().enumerate() {
+        for &f in &c.files {
+            if let Some(v) = builds_of_file.get_mut(f as usize) {
+                v.push(ci);
+            }
+        }
+    }
+    let names = |ids: &[usize]| -> Vec<String> {
+        let mut v: Vec<String> = ids.iter().map(|&c| ws.contexts[c].name.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let including = |d: &Diagnostic| -> &[usize] {
+        builds_of_file
+            .get(d.loc.file as usize)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    };
+    let mut out = Vec::with_capacity(diags.len() + per_build.len());
+    for mut d in diags {
+        let all = including(&d);
+        if let Some(b) = &d.builds {
+            // A rule that judges build by build said which builds show it.
+            if b.only {
+                d.message = format!("{} (in {} only)", d.message, and_list(&b.shown));
+            }
+        } else if all.len() > 1 {
+            d.builds = Some(Builds {
+                shown: names(all),
+                only: false,
+            });
+        }
+        out.push(d);
+    }
+    per_build.sort_by(|(a, ai), (b, bi)| (a.sort_key(), ai).cmp(&(b.sort_key(), bi)));
+    // Equal findings share a sort key: each run of one key (a handful at most) is grouped by
+    // equality.
+    let mut groups: Vec<(Diagnostic, Vec<usize>)> = Vec::new();
+    let mut run_start = 0;
+    for (d, ci) in per_build {
+        if groups
+            .get(run_start)
+            .is_some_and(|(first, _)| first.sort_key() != d.sort_key())
+        {
+            run_start = groups.len();
+        }
+        match groups[run_start..].iter_mut().find(|(g, _)| *g == d) {
+            Some((_, cs)) => cs.push(ci),
+            None => groups.push((d, vec![ci])),
+        }
+    }
+    for (mut d, shown) in groups {
+        let all = including(&d);
+        if all.len() > 1 || shown.len() > 1 {
+            let only = all.iter().any(|c| !shown.contains(c));
+            let shown = names(&shown);
+            if only {
+                d.message = format!("{} (in {} only)", d.message, and_list(&shown));
+            }
+            d.builds = Some(Builds { shown, only });
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// The namespace every build that includes `o` renders it into, when they agree and one is set
+/// (a namespace transformer, a Flux targetNamespace, a replacement): what reports show as the
+/// object's namespace, rather than the one written in the source.
+fn rendered_namespace(ws: &Workspace, o: &Object) -> Option<String> {
+    let env = ws.env();
+    let mut found: Option<String> = None;
+    for c in ws.contexts_of(o.id) {
+        let r = c.rendered_of(o.id)?;
+        let ns = r
+            .namespace
+            .clone()
+            .and_then(|v| env.substituted(c, r, v))?
+            .text;
+        match &found {
+            Some(f) if *f != ns => return None,
+            _ => found = Some(ns),
+        }
+    }
+    found.filter(|ns| !ns.is_empty() && !ns.contains("${"))
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 /// `Kind/name` of an object, for messages.
@@ -877,6 +1025,64 @@ impl AsFinding for crate::base::internal::InternalError {
             "the rest of the run went on; please include the command line, the linter version and this file (secrets removed) in the report",
         )
     }
+}
+
+/// `kube-migrate-lint build DIR`: the YAML stream kustomize renders for the kustomization in
+/// `dir`, or kustomize's own error texts when kustomize refuses the build.
+pub fn build(dir: &std::path::Path, provenance: bool) -> Result<String, Vec<String>> {
+    let kustomization = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+        .ok_or_else(|| vec![format!("no kustomization file in {}", dir.display())])?;
+    let files: Vec<PathBuf> = crate::render::resolve::closure(&kustomization)
+        .into_iter()
+        .collect();
+    let root = kustomization
+        .canonicalize()
+        .map_err(|e| vec![format!("{}: {e}", kustomization.display())])?;
+    let settings = Settings {
+        path_names: std::env::current_dir()
+            .map(|d| discover::PathNames::relative_to(&d))
+            .unwrap_or_default(),
+        ..Settings::default()
+    };
+    let read = read_paths(&files, None, &Excludes::default(), &settings);
+    if !read.errors.is_empty() {
+        return Err(read.errors);
+    }
+    let (ws, _, _) = load_workspace(read.inputs, &settings);
+    let cx = ws
+        .contexts
+        .iter()
+        .find(|c| {
+            c.root.is_some_and(|f| {
+                ws.files[f as usize]
+                    .source
+                    .path
+                    .as_deref()
+                    .and_then(|p| p.canonicalize().ok())
+                    .as_deref()
+                    == Some(root.as_path())
+            })
+        })
+        .ok_or_else(|| vec![format!("{} is not a build", dir.display())])?;
+    let errors: Vec<String> = ws
+        .replacement_issues
+        .iter()
+        .filter(|i| cx.kustomizations.contains(&i.kustomization))
+        .filter_map(|i| match &i.issue {
+            crate::render::Issue::Build(refusal) => Some(refusal.kustomize_error()),
+            other if i.kind() == crate::render::IssueKind::Invalid => {
+                Some(format!("replacement: {other:?}"))
+            }
+            _ => None,
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(crate::render::build::print(&ws, cx, provenance))
 }
 
 #[cfg(test)]

@@ -22,6 +22,12 @@ pub enum FileRole {
     Manifest,
     /// `kustomization.yaml`, `kustomization.yml` or `Kustomization`.
     Kustomization,
+    /// A file a kustomization or component references as a patch (`patches[].path`,
+    /// `patchesStrategicMerge`, `patchesJson6902[].path`) and none lists as a resource: its
+    /// documents are edits to objects, not objects, so no object rule or schema check runs on
+    /// them and they never form a context of their own. They stay parsed, reachable from
+    /// their kustomization, for the evaluator to apply.
+    Patch,
 }
 
 pub(crate) fn file_role(name: &str) -> FileRole {
@@ -175,7 +181,7 @@ pub(crate) fn objects_of(
 ) -> (Vec<Object>, Vec<Diagnostic>) {
     let mut objects = Vec::new();
     let mut diags = Vec::new();
-    if file.role == FileRole::Kustomization {
+    if file.role != FileRole::Manifest {
         return (objects, diags);
     }
     for (di, doc) in file.docs.iter().enumerate() {
@@ -226,7 +232,7 @@ fn collect_roots(doc: &Document, root: NodeId, out: &mut Vec<NodeId>) {
 
 /// An object, and its `schema-invalid` finding with whether the schema wanted a string (a
 /// number or boolean can then be quoted).
-fn object_at(
+pub(crate) fn object_at(
     file: FileId,
     doc_index: u32,
     doc: &Document,

@@ -13,6 +13,15 @@ fn range_json(report: &Report, loc: Loc) -> Value {
     })
 }
 
+/// The object of a finding, with the namespace its builds render it into when known.
+fn object(report: &Report, o: u32) -> Value {
+    let mut r = report.objects[o as usize].clone();
+    if let Some(Some(ns)) = report.rendered_namespaces.get(o as usize) {
+        r.namespace = Some(ns.clone());
+    }
+    json!(r)
+}
+
 /// A place in the report and what it says there: `{file, range, <key>: text}`.
 fn located(report: &Report, loc: Loc, key: &str, text: &str) -> Value {
     let mut v = json!({
@@ -25,14 +34,14 @@ fn located(report: &Report, loc: Loc, key: &str, text: &str) -> Value {
 
 fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
     let file = &report.files[d.loc.file as usize].display;
-    json!({
+    let mut v = json!({
         "rule": d.rule,
         "severity": d.severity,
         "message": d.message,
         "help": d.help,
         "file": file,
         "range": range_json(report, d.loc),
-        "object": d.object.map(|o| &report.objects[o as usize]),
+        "object": d.object.map(|o| object(report, o)),
         "path": d.path,
         "related": d.related.iter().map(|r| located(report, r.loc, "message", &r.message)).collect::<Vec<_>>(),
         "fix": d.fix.as_ref().map(|f| json!({
@@ -40,7 +49,12 @@ fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
             "applicability": f.applicability,
             "edits": f.edits.iter().map(|e| located(report, e.loc, "replacement", &e.replacement)).collect::<Vec<_>>(),
         })),
-    })
+    });
+    // Only for a file several builds share: which of them show the finding.
+    if let Some(b) = &d.builds {
+        v["builds"] = json!({"shown": b.shown, "all": !b.only});
+    }
+    v
 }
 
 pub fn render(report: &Report) -> String {

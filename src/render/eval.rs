@@ -4,7 +4,9 @@
 
 use super::flux::{self, FluxKustomization};
 use super::path::{self, Concrete, PathError, Step};
+use super::refusal::{Refusal, yaml11_type};
 use super::{Context, Rendered, Source, Value};
+use super::{generate, metadata};
 use crate::base::diagnostic::{FileId, Loc, ObjectId};
 use crate::base::internal::{InternalError, inject, isolate};
 use crate::model::{FileData, FileRole, Object};
@@ -71,6 +73,7 @@ impl ReplacementIssue {
         match self.issue {
             Issue::TargetUnmatched => IssueKind::Unmatched,
             Issue::TargetRegexOnly { .. } => IssueKind::RegexOnly,
+            Issue::Build(_) => IssueKind::BuildError,
             _ => IssueKind::Invalid,
         }
     }
@@ -101,6 +104,8 @@ pub enum Issue {
     TargetUnmatched,
     /// A target select with this name matches only as a regular expression.
     TargetRegexOnly { name: String },
+    /// Not a replacement: something else kustomize refuses to build.
+    Build(Refusal),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +116,8 @@ pub enum IssueKind {
     Unmatched,
     /// Matches only when names are read as regular expressions (kustomize 5.8+).
     RegexOnly,
+    /// kustomize build fails, for a reason outside the replacements.
+    BuildError,
 }
 
 /// Read access to rendered values: overrides first, then the manifest, then Flux substitution.
@@ -129,19 +136,83 @@ impl<'a> Env<'a> {
         )
     }
 
-    /// The raw node at `path` in a rendered object's manifest.
+    /// The raw node at `path` in a rendered object's manifest, when the object is read from
+    /// its manifest (not materialized by a patch: see `exists` and `loc`).
     pub fn node(&self, r: &Rendered, p: &[Step]) -> Option<(FileId, &'a Document, NodeId)> {
         let Source::Object(o) = r.source else {
             return None;
         };
+        if r.tree.is_some() {
+            return None;
+        }
         let (doc, root, file) = self.doc_of(o);
         path::node_at(doc, root, p).map(|n| (file, doc, n))
+    }
+
+    /// Whether the rendered object has a field at `path` (a transformer's override, the
+    /// patched tree, or the manifest).
+    pub fn exists(&self, r: &Rendered, p: &[Step]) -> bool {
+        r.overrides.contains_key(p)
+            || match &r.tree {
+                Some(t) => t.at(p).is_some(),
+                None => self.node(r, p).is_some(),
+            }
+    }
+
+    /// Where the field at `path` is written: the manifest's node, or the patch that wrote it.
+    pub fn loc(&self, r: &Rendered, p: &[Step]) -> Option<Loc> {
+        match &r.tree {
+            Some(t) => t.at(p).and_then(|n| n.loc),
+            None => self.node(r, p).map(|(file, doc, n)| Loc {
+                file,
+                span: doc.span(n),
+            }),
+        }
+    }
+
+    /// Number of entries of a mapping at `path`.
+    pub fn map_len(&self, r: &Rendered, p: &[Step]) -> usize {
+        match &r.tree {
+            Some(t) => match t.at(p).map(|n| &n.data) {
+                Some(super::tree::Data::Map(es)) => es.len(),
+                _ => 0,
+            },
+            None => self
+                .node(r, p)
+                .filter(|(_, d, n)| d.is_map(*n))
+                .map(|(_, d, n)| d.entries(n).len())
+                .unwrap_or(0),
+        }
+    }
+
+    /// The base's node a patch replaced at `path`, when a patch wrote the value there.
+    pub fn replaced(&self, r: &Rendered, p: &[Step]) -> Option<Loc> {
+        let n = r.tree.as_ref()?.at(p)?;
+        n.replaced.filter(|_| n.via == Some(super::patch::VIA))
+    }
+
+    /// Where the key `key` of the mapping at `path` is written.
+    pub fn key_loc(&self, r: &Rendered, p: &[Step], key: &str) -> Option<Loc> {
+        match &r.tree {
+            Some(t) => t.at(p)?.get(key)?.key_loc,
+            None => {
+                let (file, doc, n) = self.node(r, p)?;
+                let (k, _) = doc.entry(n, key)?;
+                Some(Loc {
+                    file,
+                    span: doc.span(k),
+                })
+            }
+        }
     }
 
     /// The value at `path` before Flux substitution.
     pub fn raw_value(&self, r: &Rendered, p: &[Step]) -> Option<Value> {
         if let Some(v) = r.overrides.get(p) {
             return Some(v.clone());
+        }
+        if let Some(t) = &r.tree {
+            return t.at(p).and_then(super::tree::Node::value);
         }
         let (file, doc, n) = self.node(r, p)?;
         let text = doc.string(n)?;
@@ -204,8 +275,55 @@ impl<'a> Env<'a> {
             .unwrap_or_else(|| "default".into())
     }
 
+    /// A kustomize field path resolved in the rendered object (its patched tree when a patch
+    /// changed it).
+    pub fn resolve_path(
+        &self,
+        r: &Rendered,
+        field_path: &str,
+        create: bool,
+        source: bool,
+    ) -> Result<Vec<Concrete>, PathError> {
+        // Sources compare `[name=value]` exactly; targets read it as a regular expression.
+        let go = |d: &Document, root: NodeId| {
+            if source {
+                path::resolve_source(d, root, field_path)
+            } else {
+                path::resolve(d, root, field_path, create)
+            }
+        };
+        match (&r.tree, r.source) {
+            (Some(t), _) => {
+                let text = t.to_yaml(&|_| None);
+                let parsed = crate::yaml::parse(&text, crate::yaml::Limits::default());
+                match parsed.docs.first() {
+                    Some(d) => go(d, d.root),
+                    None => Err(PathError::NoField {
+                        field_path: field_path.to_string(),
+                    }),
+                }
+            }
+            (None, Source::Object(o)) => {
+                let (doc, root, _) = self.doc_of(o);
+                go(doc, root)
+            }
+            (None, Source::Generated(..)) => Err(PathError::NoField {
+                field_path: field_path.to_string(),
+            }),
+        }
+    }
+
+    /// The string map at `path` (`metadata.labels`, a generated object's `data`) as rendered:
+    /// the manifest's entries with what transformers and generators wrote.
+    pub fn map_at(&self, r: &Rendered, p: &[Step]) -> BTreeMap<String, String> {
+        metadata::map_at(self, r, p)
+    }
+
     /// Number of elements of a sequence in the manifest.
     pub fn len(&self, r: &Rendered, p: &[Step]) -> usize {
+        if let Some(t) = &r.tree {
+            return t.at(p).map(|n| n.items().len()).unwrap_or(0);
+        }
         self.node(r, p)
             .map(|(_, d, n)| d.items(n).len())
             .unwrap_or(0)
@@ -229,12 +347,18 @@ struct Evaluator<'a> {
     /// each listing the next twice renders 2^depth objects: this stops it).
     max_objects: usize,
     produced: std::cell::Cell<usize>,
+    /// The files each kustomization reads when built (itself, its resources, bases,
+    /// components and patches), recorded as builds evaluate them.
+    parts: std::cell::RefCell<BTreeMap<FileId, BTreeSet<FileId>>>,
 }
 
 #[derive(Default)]
 struct Built {
     rendered: Vec<Rendered>,
+    deleted: Vec<ObjectId>,
     files: BTreeSet<FileId>,
+    /// (kustomization or component, patch file it names), in evaluation order.
+    patches: Vec<(FileId, FileId)>,
     kusts: Vec<FileId>,
     unknown: Vec<String>,
     issues: Vec<ReplacementIssue>,
@@ -243,7 +367,9 @@ struct Built {
 impl Built {
     fn absorb(&mut self, other: Built) {
         self.rendered.extend(other.rendered);
+        self.deleted.extend(other.deleted);
         self.files.extend(other.files);
+        self.patches.extend(other.patches);
         self.kusts.extend(other.kusts);
         self.unknown.extend(other.unknown);
         self.issues.extend(other.issues);
@@ -285,22 +411,73 @@ fn is_remote(entry: &str) -> bool {
         || entry.contains("?ref=")
 }
 
+/// The files some kustomization or component names as patches and none lists as a resource:
+/// they are edits, not objects (see [`FileRole::Patch`]).
+pub fn patch_files(files: &[FileData]) -> BTreeSet<FileId> {
+    let mut by_key = HashMap::new();
+    for (i, f) in files.iter().enumerate() {
+        by_key.insert(file_key(f), i as FileId);
+    }
+    let (mut patches, mut resources) = (BTreeSet::new(), BTreeSet::new());
+    for f in files.iter().filter(|f| f.role == FileRole::Kustomization) {
+        let Some(doc) = f.docs.first() else { continue };
+        let key = file_key(f);
+        let dir = key.parent().unwrap_or(Path::new(""));
+        let find = |entry: &str| by_key.get(&normalize(&dir.join(entry))).copied();
+        for (entry, _) in kustomize::patch_paths(doc) {
+            patches.extend(find(entry));
+        }
+        for (entry, _) in kustomize::included_paths(doc) {
+            resources.extend(find(entry));
+        }
+    }
+    patches
+        .difference(&resources)
+        .copied()
+        .filter(|&f| files[f as usize].role == FileRole::Manifest)
+        .collect()
+}
+
+/// Which kustomizations are builds: those no other kustomization in the linted paths includes
+/// (an overlay, or a lone kustomization), and those whose directory the user named (`explicit`,
+/// normalised absolute directories), which are linted as asked. A component nothing includes is
+/// returned too, to learn its files, but forms no build.
+fn build_roots(
+    kusts: &BTreeMap<PathBuf, Kust>,
+    env: &Env<'_>,
+    explicit: &[PathBuf],
+) -> Vec<PathBuf> {
+    let mut included = BTreeSet::new();
+    for k in kusts.values() {
+        let Some(doc) = env.files[k.file as usize].docs.first() else {
+            continue;
+        };
+        for (entry, _) in kustomize::included_paths(doc) {
+            let target = normalize(&k.dir.join(entry));
+            if target != k.dir && kusts.contains_key(&target) {
+                included.insert(target);
+            }
+        }
+    }
+    kusts
+        .keys()
+        .filter(|d| !included.contains(*d) || explicit.contains(d))
+        .cloned()
+        .collect()
+}
+
 /// How many objects one context may render by default.
 pub const DEFAULT_MAX_CONTEXT_OBJECTS: usize = 100_000;
 
-/// Build every context of a workspace.
+/// Build every context (build) of a workspace.
 pub fn build_contexts(
     files: &[FileData],
     objects: &[Object],
     mode: ContextMode,
     regex_names: bool,
     max_objects: usize,
-) -> (
-    Vec<Context>,
-    Vec<FluxKustomization>,
-    Vec<ReplacementIssue>,
-    Vec<InternalError>,
-) {
+    explicit: &[PathBuf],
+) -> Evaluated {
     let mut objects_by_file = vec![Vec::new(); files.len()];
     for o in objects {
         objects_by_file[o.file as usize].push(o.id);
@@ -335,6 +512,7 @@ pub fn build_contexts(
         regex_names,
         max_objects,
         produced: std::cell::Cell::new(0),
+        parts: Default::default(),
     };
     // Each phase below is isolated: a bug evaluating one context leaves the others linted.
     let mut internal = Vec::new();
@@ -350,14 +528,15 @@ pub fn build_contexts(
     let mut contexts = Vec::new();
     let mut covered: BTreeSet<FileId> = BTreeSet::new();
     let mut issues = Vec::new();
-    for k in ev.kusts.values().filter(|k| !k.component) {
+    for root in build_roots(&ev.kusts, &ev.env, explicit) {
+        let k = &ev.kusts[&root];
         ev.produced.set(0);
         let evaluated = isolate(|| {
             inject("contexts", &files[k.file as usize].source.display);
             let mut built = ev.build(k.file, &mut Vec::new());
             if !ev.over_limit() {
-                // Kustomize appends generated names' content hash last, after prefixes and
-                // suffixes.
+                // Kustomize appends generated names' content hash last, after prefixes,
+                // suffixes and every transformer that changes the data.
                 let hashed: Vec<(usize, String, Loc)> = built
                     .rendered
                     .iter()
@@ -368,7 +547,11 @@ pub fn build_contexts(
                             file: k.file,
                             span: Default::default(),
                         });
-                        (i, format!("{}-<hash>", r.name.text), writer)
+                        (
+                            i,
+                            format!("{}-{}", r.name.text, generate::rendered_hash(r)),
+                            writer,
+                        )
                     })
                     .collect();
                 ev.rename_all(hashed, "generator hash suffix", &mut built.rendered);
@@ -418,6 +601,11 @@ pub fn build_contexts(
             continue;
         }
         covered.extend(built.files.iter().copied());
+        if k.component {
+            // A component no linted kustomization includes completes something we do not see:
+            // its objects get the per-object checks, and no build judges its links.
+            continue;
+        }
         issues.extend(built.issues.iter().cloned());
         let mut cx = Context {
             name: display_dir(&files[k.file as usize].source.display),
@@ -425,7 +613,9 @@ pub fn build_contexts(
             files: built.files.iter().copied().collect(),
             objects: Vec::new(),
             kustomizations: built.kusts.clone(),
+            patches: built.patches.clone(),
             rendered: built.rendered,
+            deleted: built.deleted,
             unknown: built.unknown,
             ..Context::default()
         };
@@ -516,11 +706,71 @@ pub fn build_contexts(
         a.kustomization == b.kustomization && a.node == b.node && a.issue == b.issue
     });
     internal.sort();
-    (contexts, fluxes, issues, internal)
+    let parts = ev
+        .parts
+        .into_inner()
+        .into_iter()
+        .map(|(k, fs)| (k, fs.into_iter().collect()))
+        .collect();
+    Evaluated {
+        contexts,
+        fluxes,
+        issues,
+        internal,
+        parts,
+    }
+}
+
+/// What evaluating a workspace yields.
+pub struct Evaluated {
+    /// The builds: one per kustomization no other includes (or named explicitly), one per
+    /// directory of manifests no build includes.
+    pub contexts: Vec<Context>,
+    pub fluxes: Vec<FluxKustomization>,
+    pub issues: Vec<ReplacementIssue>,
+    pub internal: Vec<InternalError>,
+    /// The files each kustomization reads when built, bases and fragments included.
+    pub parts: BTreeMap<FileId, Vec<FileId>>,
 }
 
 /// What a context that failed to evaluate says it could not know.
 pub const NOT_EVALUATED: &str = "not evaluated (an internal error, reported separately)";
+
+fn doc_is_seq(doc: &Document) -> bool {
+    matches!(
+        doc.node(doc.resolve(doc.root)).kind,
+        crate::yaml::Kind::Seq(_)
+    )
+}
+
+/// `rel` joined to a displayed directory, `.` and `..` resolved.
+fn display_join(dir: &str, rel: &str) -> String {
+    normalize(&Path::new(dir).join(rel))
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// The most a generator source file may hold before it is left unread.
+const MAX_GENERATOR_FILE: u64 = 1 << 22;
+
+/// A regular file's text, if it is one, UTF-8, and not over [`MAX_GENERATOR_FILE`].
+fn read_bounded_text(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > MAX_GENERATOR_FILE {
+        return None;
+    }
+    let mut buf = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(MAX_GENERATOR_FILE + 1)
+        .read_to_end(&mut buf)
+        .ok()?;
+    if buf.len() as u64 > MAX_GENERATOR_FILE {
+        return None;
+    }
+    String::from_utf8(buf).ok()
+}
 
 fn display_dir(display: &str) -> String {
     match display.rsplit_once('/') {
@@ -646,8 +896,10 @@ impl<'a> Evaluator<'a> {
             }),
             overrides: BTreeMap::new(),
             patched: false,
+            tree: None,
             name_hash: false,
             name_replaced: false,
+            shared: Vec::new(),
         }
     }
 
@@ -692,6 +944,10 @@ impl<'a> Evaluator<'a> {
             self.transform(kfile, doc, &mut built);
         }
         stack.pop();
+        self.parts
+            .borrow_mut()
+            .entry(kfile)
+            .or_insert_with(|| built.files.clone());
         built
     }
 
@@ -711,7 +967,7 @@ impl<'a> Evaluator<'a> {
         let dir = self.dir_of(kfile);
         let mut entries = list(doc, "resources");
         entries.extend(list(doc, "bases"));
-        for (entry, _) in entries {
+        for (entry, node) in entries {
             if is_remote(entry) {
                 built
                     .unknown
@@ -723,6 +979,21 @@ impl<'a> Evaluator<'a> {
                 let sub = self.build(k.file, stack);
                 built.absorb(sub);
             } else if let Some(&f) = self.files_by_key.get(&target) {
+                if !target.starts_with(&dir) {
+                    // kustomize's load restrictor: a resource file must lie in or below the
+                    // kustomization's directory (a directory holding a kustomization may not).
+                    let root = display_dir(&file.source.display);
+                    built.issues.push(ReplacementIssue {
+                        kustomization: kfile,
+                        node,
+                        issue: Issue::Build(Refusal::ResourceOutsideRoot {
+                            entry: entry.to_string(),
+                            file: display_join(&root, entry),
+                            root,
+                        }),
+                    });
+                    continue;
+                }
                 built.files.insert(f);
                 for &o in &self.objects_by_file[f as usize] {
                     if !self.produce() {
@@ -741,16 +1012,14 @@ impl<'a> Evaluator<'a> {
     }
 
     fn generators(&self, kfile: FileId, doc: &Document, built: &mut Built) {
-        let no_hash_all = doc
-            .at(
-                doc.root,
-                &[
-                    Seg::Key("generatorOptions"),
-                    Seg::Key("disableNameSuffixHash"),
-                ],
-            )
-            .and_then(|n| doc.str(n))
-            == Some("true");
+        let loc = |n: NodeId| Loc {
+            file: kfile,
+            span: doc.span(n),
+        };
+        let global = doc.get(doc.root, "generatorOptions");
+        let flag = |opts: Option<NodeId>, key: &str| {
+            opts.and_then(|o| doc.get(o, key)).and_then(|n| doc.str(n)) == Some("true")
+        };
         for (key, kind) in [
             ("configMapGenerator", "ConfigMap"),
             ("secretGenerator", "Secret"),
@@ -762,15 +1031,28 @@ impl<'a> Evaluator<'a> {
                 let Some(name) = doc.get_str(g, "name") else {
                     continue;
                 };
-                let loc = |n: NodeId| Loc {
-                    file: kfile,
-                    span: doc.span(n),
+                let refuse = |built: &mut Built, refusal: Refusal| {
+                    built.issues.push(ReplacementIssue {
+                        kustomization: kfile,
+                        node: g,
+                        issue: Issue::Build(refusal),
+                    })
                 };
-                let no_hash = no_hash_all
-                    || doc
-                        .at(g, &[Seg::Key("options"), Seg::Key("disableNameSuffixHash")])
-                        .and_then(|n| doc.str(n))
-                        == Some("true");
+                let data = match self.generator_data(kfile, doc, g, built) {
+                    Ok(d) => d,
+                    Err(why) => {
+                        refuse(
+                            built,
+                            Refusal::GeneratorSource {
+                                kind: kind.into(),
+                                name: name.into(),
+                                why,
+                            },
+                        );
+                        continue;
+                    }
+                };
+                let options = doc.get(g, "options");
                 let mut r = Rendered {
                     source: Source::Generated(kfile, 0, g),
                     api_version: "v1".into(),
@@ -787,31 +1069,241 @@ impl<'a> Evaluator<'a> {
                         .and_then(|n| doc.str(n).map(|s| Value::literal(s, loc(n)))),
                     overrides: BTreeMap::new(),
                     patched: false,
-                    name_hash: !no_hash,
+                    tree: None,
+                    name_hash: !(flag(global, "disableNameSuffixHash")
+                        || flag(options, "disableNameSuffixHash")),
                     name_replaced: false,
+                    shared: Vec::new(),
                 };
-                for &lit in doc.get(g, "literals").map(|l| doc.items(l)).unwrap_or(&[]) {
-                    if let Some((k, v)) = doc.str(lit).and_then(|s| s.split_once('=')) {
-                        r.overrides.insert(
-                            path::keys(&["data", k.trim()]),
-                            Value::literal(v.trim_matches('"'), loc(lit)),
-                        );
+                for (k, v, at) in data {
+                    r.overrides
+                        .insert(path::keys(&["data", &k]), Value::literal(v, at));
+                }
+                if kind == "Secret" {
+                    let ty = doc.get(g, "type");
+                    r.overrides.insert(
+                        path::keys(&["type"]),
+                        Value::literal(
+                            ty.and_then(|t| doc.str(t)).unwrap_or("Opaque"),
+                            loc(ty.unwrap_or(g)),
+                        ),
+                    );
+                }
+                // Generator options' labels and annotations (a generator's own win).
+                for field in ["labels", "annotations"] {
+                    for opts in [global, options].into_iter().flatten() {
+                        let Some(m) = doc.get(opts, field) else {
+                            continue;
+                        };
+                        for (k, v) in doc.entries(m) {
+                            if let (Some(k), Some(text)) = (doc.str(k), doc.string(v)) {
+                                r.overrides.insert(
+                                    path::keys(&["metadata", field, k]),
+                                    Value {
+                                        text: text.to_string(),
+                                        origin: Some(loc(v)),
+                                        writer: Some(loc(v)),
+                                        via: Some("generatorOptions"),
+                                    },
+                                );
+                            }
+                        }
                     }
                 }
-                if doc.get(g, "envs").is_some()
-                    || doc.get(g, "files").is_some()
-                    || doc.get(g, "env").is_some()
-                {
-                    built.unknown.push(format!(
-                        "{kind} generator `{name}` reads files; only its literals are evaluated"
-                    ));
+                let behavior = doc.get_str(g, "behavior").unwrap_or("create");
+                let namespace = r.namespace.as_ref().map(|v| v.text.clone());
+                let same_ns = |ns: Option<&str>| {
+                    let norm = |n: Option<&str>| match n {
+                        None | Some("") => "default".to_string(),
+                        Some(n) => n.to_string(),
+                    };
+                    norm(ns) == norm(namespace.as_deref())
+                };
+                let existing: Vec<usize> = (0..built.rendered.len())
+                    .filter(|&i| {
+                        let o = &built.rendered[i];
+                        // kustomize matches any id the object has had: its current one, or
+                        // the one it was loaded or generated with (before a base's
+                        // `namespace:` moved it).
+                        o.kind == kind
+                            && (o.name.text == name || o.previous_names.iter().any(|p| p == name))
+                            && (same_ns(o.namespace.as_ref().map(|v| v.text.as_str()))
+                                || same_ns(self.original_namespace(o)))
+                    })
+                    .collect();
+                let id = |r: &Rendered| {
+                    (
+                        r.kind.clone(),
+                        name.to_string(),
+                        namespace.clone().unwrap_or_default(),
+                    )
+                };
+                match (behavior, existing.as_slice()) {
+                    ("merge" | "replace", []) => {
+                        let (kind, name, namespace) = id(&r);
+                        refuse(
+                            built,
+                            Refusal::GeneratorWithoutBase {
+                                kind,
+                                name,
+                                namespace,
+                            },
+                        );
+                        // The build fails, but what the generator holds is still linted (a
+                        // credential in its literals is one whatever the build does).
+                        if !self.produce() {
+                            return;
+                        }
+                        built.rendered.push(r);
+                    }
+                    (_, []) => {
+                        if !self.produce() {
+                            return;
+                        }
+                        built.rendered.push(r);
+                    }
+                    ("merge" | "replace", [i]) => {
+                        let old = &built.rendered[*i];
+                        let keep = |p: &Concrete| {
+                            matches!(p.first(), Some(Step::Key(k)) if k == "metadata")
+                                || (behavior == "merge"
+                                    && matches!(p.first(), Some(Step::Key(k)) if k == "data"))
+                        };
+                        for (p, v) in &old.overrides {
+                            if keep(p) && !r.overrides.contains_key(p) {
+                                r.overrides.insert(p.clone(), v.clone());
+                            }
+                        }
+                        // kustomize keeps its build annotations from the base object, and
+                        // drops the hash request when the new generator disables it: both
+                        // must ask for the suffix.
+                        r.name_hash &= old.name_hash;
+                        r.name = old.name.clone();
+                        r.namespace = old.namespace.clone();
+                        r.previous_names = old.previous_names.clone();
+                        built.rendered[*i] = r;
+                    }
+                    (_, [_]) => {
+                        let (kind, name, namespace) = id(&r);
+                        refuse(
+                            built,
+                            Refusal::GeneratorExists {
+                                kind,
+                                name,
+                                namespace,
+                            },
+                        );
+                    }
+                    (_, _) => built.unknown.push(format!(
+                        "{kind} generator `{name}`: several objects could accept its {behavior}"
+                    )),
                 }
-                if !self.produce() {
-                    return;
-                }
-                built.rendered.push(r);
             }
         }
+    }
+
+    /// The namespace an object was loaded or generated with, before any transformer.
+    fn original_namespace(&self, r: &Rendered) -> Option<&'a str> {
+        match r.source {
+            Source::Object(o) => self.env.objects[o as usize].namespace.as_deref(),
+            Source::Generated(f, _, g) => {
+                let doc = self.env.files[f as usize].docs.first()?;
+                doc.get_str(g, "namespace")
+            }
+        }
+    }
+
+    /// The data of a generator: `envs` (and the legacy `env`), then `literals`, then `files`,
+    /// as kustomize reads them. `Err` holds kustomize's error when it refuses the generator.
+    fn generator_data(
+        &self,
+        kfile: FileId,
+        doc: &Document,
+        g: NodeId,
+        built: &mut Built,
+    ) -> Result<Vec<(String, String, Loc)>, String> {
+        let loc = |n: NodeId| Loc {
+            file: kfile,
+            span: doc.span(n),
+        };
+        let strings = |key: &str| -> Vec<(String, NodeId)> {
+            match doc.get(g, key) {
+                Some(n) if doc.items(n).is_empty() => doc
+                    .str(n)
+                    .map(|s| vec![(s.to_string(), n)])
+                    .unwrap_or_default(),
+                Some(n) => doc
+                    .items(n)
+                    .iter()
+                    .filter_map(|&i| doc.str(i).map(|s| (s.to_string(), i)))
+                    .collect(),
+                None => Vec::new(),
+            }
+        };
+        let name = doc.get_str(g, "name").unwrap_or_default();
+        let mut pairs: Vec<(String, String, Loc)> = Vec::new();
+        let mut complete = true;
+        for (entry, n) in strings("env").into_iter().chain(strings("envs")) {
+            match self.read_within(kfile, &entry)? {
+                Some(text) => {
+                    for (k, v) in generate::parse_env(&text)? {
+                        pairs.push((k, v, loc(n)));
+                    }
+                }
+                None => complete = false,
+            }
+        }
+        for (lit, n) in strings("literals") {
+            let (k, v) = generate::parse_literal(&lit)?;
+            pairs.push((k, v, loc(n)));
+        }
+        for (src, n) in strings("files") {
+            let (k, p) = generate::parse_file_source(&src)?;
+            match self.read_within(kfile, &p)? {
+                Some(text) => pairs.push((k, text, loc(n))),
+                None => complete = false,
+            }
+        }
+        if !complete {
+            built.unknown.push(format!(
+                "generator `{name}` reads a file that could not be read; its data is incomplete"
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for (k, _, _) in &pairs {
+            if !generate::is_config_map_key(k) {
+                return Err(format!(
+                    "\"{k}\" is not a valid key name: a valid config key must consist of alphanumeric characters, '-', '_' or '.'"
+                ));
+            }
+            if !seen.insert(k.clone()) {
+                return Err(format!("configmap {name} illegally repeats the key `{k}`"));
+            }
+        }
+        Ok(pairs)
+    }
+
+    /// A generator's file, read as kustomize's loader reads it: relative to the
+    /// kustomization's directory and refused outside it. `Ok(None)` when it cannot be read
+    /// here (not on disk, too large, not UTF-8), which leaves the data unknown, not wrong.
+    fn read_within(&self, kfile: FileId, rel: &str) -> Result<Option<String>, String> {
+        let file = &self.env.files[kfile as usize];
+        let dir = self.dir_of(kfile);
+        let target = normalize(&dir.join(rel));
+        if !target.starts_with(&dir) {
+            let root = display_dir(&file.source.display);
+            return Err(format!(
+                "security; file '{}' is not in or below '{root}'",
+                display_join(&root, rel)
+            ));
+        }
+        if let Some(&f) = self.files_by_key.get(&target) {
+            return Ok(Some(self.env.files[f as usize].source.text.clone()));
+        }
+        if file.source.path.is_none() {
+            return Ok(None);
+        }
+        Ok(read_bounded_text(&target))
     }
 
     /// The transformers of one kustomization, applied to everything it has accumulated.
@@ -820,22 +1312,18 @@ impl<'a> Evaluator<'a> {
             file: kfile,
             span: doc.span(n),
         };
+        let dir = self.dir_of(kfile);
+        for (entry, _) in kustomize::patch_paths(doc) {
+            if let Some(&f) = self.files_by_key.get(&normalize(&dir.join(entry))) {
+                built.files.insert(f);
+                built.patches.push((kfile, f));
+            }
+        }
+        self.patches(kfile, doc, built, false);
         if let Some(n) = doc.get(doc.root, "namespace")
             && let Some(ns) = doc.str(n)
         {
             self.set_namespace(ns, loc(n), &mut built.rendered);
-        }
-        if ["patches", "patchesStrategicMerge", "patchesJson6902"]
-            .iter()
-            .any(|k| doc.get(doc.root, k).is_some())
-        {
-            built.unknown.push(format!(
-                "{}: patches are not evaluated",
-                self.env.files[kfile as usize].source.display
-            ));
-            for r in &mut built.rendered {
-                r.patched = true;
-            }
         }
         let prefix = doc
             .get(doc.root, "namePrefix")
@@ -860,6 +1348,8 @@ impl<'a> Evaluator<'a> {
                 .collect();
             self.rename_all(renames, "namePrefix/nameSuffix", &mut built.rendered);
         }
+        self.labels_and_annotations(kfile, doc, built);
+        self.patches(kfile, doc, built, true);
         if let Some(images) = doc.get(doc.root, "images") {
             for &img in doc.items(images) {
                 self.apply_image(doc, img, loc(img), &mut built.rendered);
@@ -887,6 +1377,102 @@ impl<'a> Evaluator<'a> {
             }
         }
         self.replacements(kfile, doc, built);
+    }
+
+    /// `labels`, `commonLabels` and `commonAnnotations`, in kustomize's order.
+    fn labels_and_annotations(&self, kfile: FileId, doc: &Document, built: &mut Built) {
+        let loc = |n: NodeId| Loc {
+            file: kfile,
+            span: doc.span(n),
+        };
+        // A plain `true`, `yes` or `1` is no string to kustomize's YAML 1.1 reader: it refuses
+        // the kustomization; a plain `null` is the empty string.
+        let mut refusals = Vec::new();
+        let mut pairs = |m: NodeId, field: &'static str| -> Vec<(String, String, Loc)> {
+            let mut out = Vec::new();
+            for (k, v) in doc.entries(m) {
+                let (Some(key), Some(text)) = (doc.str(k), doc.str(v)) else {
+                    continue;
+                };
+                let plain = matches!(
+                    doc.node(doc.resolve(v)).kind,
+                    crate::yaml::Kind::Scalar {
+                        style: crate::yaml::Style::Plain,
+                        ..
+                    }
+                );
+                match plain.then(|| yaml11_type(text)).flatten() {
+                    Some("null") => out.push((key.to_string(), String::new(), loc(v))),
+                    Some(read_as) => refusals.push(ReplacementIssue {
+                        kustomization: kfile,
+                        node: v,
+                        issue: Issue::Build(Refusal::NotAString {
+                            field,
+                            key: key.to_string(),
+                            read_as,
+                        }),
+                    }),
+                    None => out.push((key.to_string(), text.to_string(), loc(v))),
+                }
+            }
+            out
+        };
+        let flag = |n: NodeId, k: &str| doc.get(n, k).and_then(|v| doc.str(v)) == Some("true");
+        for &l in doc
+            .get(doc.root, "labels")
+            .map(|l| doc.items(l))
+            .unwrap_or(&[])
+        {
+            let Some(p) = doc.get(l, "pairs") else {
+                continue;
+            };
+            let mut specs = doc
+                .get(l, "fields")
+                .map(|f| metadata::read_specs(doc, f))
+                .unwrap_or_default();
+            if flag(l, "includeSelectors") {
+                specs.extend(metadata::common_label_specs());
+            } else {
+                if flag(l, "includeTemplates") {
+                    specs.extend(metadata::template_label_specs());
+                }
+                specs.extend(metadata::template_label_specs().into_iter().take(1));
+            }
+            metadata::apply(
+                &self.env,
+                &mut built.rendered,
+                &specs,
+                &pairs(p, "Label.labels.pairs"),
+                loc(l),
+                "labels",
+            );
+        }
+        for (key, specs, via, field) in [
+            (
+                "commonLabels",
+                metadata::common_label_specs(),
+                "commonLabels",
+                "Kustomization.commonLabels",
+            ),
+            (
+                "commonAnnotations",
+                metadata::annotation_specs(),
+                "commonAnnotations",
+                "Kustomization.commonAnnotations",
+            ),
+        ] {
+            if let Some(m) = doc.get(doc.root, key) {
+                metadata::apply(
+                    &self.env,
+                    &mut built.rendered,
+                    &specs,
+                    &pairs(m, field),
+                    loc(m),
+                    via,
+                );
+            }
+        }
+        built.issues.extend(refusals);
     }
 
     /// Rename object `i` and update what refers to it by name, as kustomize's name-reference
@@ -1106,6 +1692,8 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Whether a selector's id fields (group, version, kind, name, namespace) pick `r`, under
+    /// any name it has had.
     fn matches(&self, sel: &Selector, r: &Rendered, regex: bool) -> bool {
         let ns = r.namespace.as_ref().map(|v| v.text.as_str());
         sel.matches(&r.api_version, &r.kind, Some(&r.name.text), ns, regex)
@@ -1114,7 +1702,85 @@ impl<'a> Evaluator<'a> {
                 .any(|p| sel.matches(&r.api_version, &r.kind, Some(p), ns, regex))
     }
 
+    /// Whether a selector's `labelSelector` and `annotationSelector` both match `r`'s labels
+    /// and annotations as rendered so far (an absent one matches).
+    fn matches_maps(&self, sel: &Selector, r: &Rendered) -> bool {
+        let by = |selector: &Option<String>, field: &str| {
+            selector.as_deref().is_none_or(|s| {
+                let map = metadata::map_at(&self.env, r, &path::keys(&["metadata", field]));
+                kustomize::selector_matches(s, &map)
+            })
+        };
+        by(&sel.label_selector, "labels") && by(&sel.annotation_selector, "annotations")
+    }
+
+    /// Whether a replacement target takes `r`, as kustomize decides: `select` by id and by
+    /// labels and annotations; a `reject` entry rejects by its labels and annotations, and
+    /// separately by its id, each part only when it is given.
+    fn target_takes(&self, t: &kustomize::Target, r: &Rendered, regex: bool) -> bool {
+        let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+        self.matches(&t.select, r, regex)
+            && self.matches_maps(&t.select, r)
+            && !t.reject.iter().any(|rej| {
+                let by_maps = given(&rej.label_selector) || given(&rej.annotation_selector);
+                let by_id = [
+                    &rej.group,
+                    &rej.version,
+                    &rej.kind,
+                    &rej.name,
+                    &rej.namespace,
+                ]
+                .into_iter()
+                .any(given);
+                (by_maps && self.matches_maps(rej, r)) || (by_id && self.matches(rej, r, regex))
+            })
+    }
+
+    /// The kustomization's replacements in order, those of `path:` files in their place.
     fn replacements(&self, kfile: FileId, doc: &Document, built: &mut Built) {
+        let Some(list) = doc.get(doc.root, "replacements") else {
+            return;
+        };
+        let dir = self.dir_of(kfile);
+        for &entry in doc.items(list) {
+            let Some(rel) = doc.get_str(entry, "path") else {
+                for rep in kustomize::replacement_entries(doc, &[entry]) {
+                    self.replacement(kfile, doc, &rep, built);
+                }
+                continue;
+            };
+            let target = normalize(&dir.join(rel));
+            let file = self
+                .files_by_key
+                .get(&target)
+                .filter(|_| target.starts_with(&dir))
+                .and_then(|&f| Some((f, self.env.files[f as usize].docs.first()?)));
+            let Some((f, fdoc)) = file else {
+                built.unknown.push(format!(
+                    "replacements file `{rel}` of {} is not among the linted files",
+                    self.env.files[kfile as usize].source.display
+                ));
+                continue;
+            };
+            built.files.insert(f);
+            let nodes: Vec<NodeId> = if doc_is_seq(fdoc) {
+                fdoc.items(fdoc.root).to_vec()
+            } else {
+                vec![fdoc.root]
+            };
+            for rep in kustomize::replacement_entries(fdoc, &nodes) {
+                self.replacement(f, fdoc, &rep, built);
+            }
+        }
+    }
+
+    fn replacement(
+        &self,
+        kfile: FileId,
+        doc: &Document,
+        rep: &kustomize::Replacement,
+        built: &mut Built,
+    ) {
         let loc = |n: NodeId| Loc {
             file: kfile,
             span: doc.span(n),
@@ -1124,7 +1790,7 @@ impl<'a> Evaluator<'a> {
             node,
             issue,
         };
-        for rep in kustomize::replacements(doc) {
+        {
             // The source value.
             let value: Option<Value> = if let Some((v, n)) = &rep.source_value {
                 Some(Value::literal(v.clone(), loc(*n)))
@@ -1158,21 +1824,11 @@ impl<'a> Evaluator<'a> {
             for t in &rep.targets {
                 let select_node = t.select.node.unwrap_or(t.node);
                 let selected: Vec<usize> = (0..built.rendered.len())
-                    .filter(|&i| {
-                        let r = &built.rendered[i];
-                        self.matches(&t.select, r, self.regex_names)
-                            && !t
-                                .reject
-                                .iter()
-                                .any(|s| self.matches(s, r, self.regex_names))
-                    })
+                    .filter(|&i| self.target_takes(t, &built.rendered[i], self.regex_names))
                     .collect();
                 if selected.is_empty() {
                     let regex_hits = !self.regex_names
-                        && built
-                            .rendered
-                            .iter()
-                            .any(|r| self.matches(&t.select, r, true));
+                        && built.rendered.iter().any(|r| self.target_takes(t, r, true));
                     if regex_hits {
                         built.issues.push(issue(
                             select_node,
@@ -1225,12 +1881,11 @@ impl<'a> Evaluator<'a> {
             r.namespace.clone()
         } else {
             let concrete = match r.source {
-                Source::Object(o) => {
-                    let (doc, root, _) = self.env.doc_of(o);
-                    path::resolve(doc, root, &src.field_path, false)
-                        .ok()
-                        .and_then(|mut v| v.pop())
-                }
+                Source::Object(_) => self
+                    .env
+                    .resolve_path(r, &src.field_path, false, true)
+                    .ok()
+                    .and_then(|mut v| v.pop()),
                 Source::Generated(..) => Some(
                     kustomize::split_field_path(&src.field_path)
                         .into_iter()
@@ -1309,10 +1964,7 @@ impl<'a> Evaluator<'a> {
             return;
         }
         let concrete = match r.source {
-            Source::Object(o) => {
-                let (odoc, root, _) = self.env.doc_of(o);
-                path::resolve(odoc, root, fp, t.create)
-            }
+            Source::Object(_) => self.env.resolve_path(r, fp, t.create, false),
             Source::Generated(..) => Ok(vec![
                 kustomize::split_field_path(fp)
                     .into_iter()
@@ -1334,7 +1986,8 @@ impl<'a> Evaluator<'a> {
                         t.delimiter.as_deref(),
                         t.index,
                     );
-                    built.rendered[i].overrides.insert(
+                    metadata::write(
+                        &mut built.rendered[i],
                         p,
                         Value {
                             text,
@@ -1375,10 +2028,463 @@ pub fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
     }
 }
 
+/// A patch target's field (`patches[].target`) as kustomize's `SelectorRegex` reads it: an
+/// anchored regular expression.
+fn regex_match(want: &Option<String>, have: &str) -> bool {
+    match want.as_deref().filter(|w| !w.is_empty()) {
+        None => true,
+        Some(w) => {
+            w == have || regex::Regex::new(&format!("^(?:{w})$")).is_ok_and(|re| re.is_match(have))
+        }
+    }
+}
+
+/// One patch of a kustomization as read: its documents (a JSON patch is one list).
+struct PatchEntry {
+    /// The node to report at, in the kustomization.
+    node: NodeId,
+    docs: Vec<super::tree::Node>,
+    json: bool,
+    target: Option<Selector>,
+    allow_name_change: bool,
+    allow_kind_change: bool,
+    /// From `patchesStrategicMerge`.
+    legacy: bool,
+}
+
+/// Map spans of a document parsed from a block scalar's text to the kustomization file.
+fn remap_inline(
+    text: &str,
+    doc: &Document,
+    scalar: NodeId,
+    node: &mut super::tree::Node,
+    file: FileId,
+) {
+    use crate::base::source::Span;
+    let span = doc.span(scalar);
+    let style = match &doc.node(doc.resolve(scalar)).kind {
+        crate::yaml::Kind::Scalar { style, .. } => *style,
+        _ => crate::yaml::Style::Plain,
+    };
+    let whole = Loc { file, span };
+    let block = matches!(
+        style,
+        crate::yaml::Style::Literal | crate::yaml::Style::Folded
+    );
+    // File offsets of the block's content lines, after its indentation.
+    let mut lines: Vec<usize> = Vec::new();
+    let content_first = doc.str(scalar).unwrap_or("").lines().next().unwrap_or("");
+    // The first content line: where the block's first line is written (the parser's span
+    // may start at the indicator or at the content).
+    let line_start = text[..(span.start as usize).min(text.len())]
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let mut found = None;
+    let mut at = line_start;
+    for l in text[line_start..].split_inclusive('\n') {
+        let body = l.trim_end_matches(['\n', '\r']);
+        if !content_first.is_empty()
+            && body.trim_start() == content_first
+            && at + body.len() > span.start as usize
+        {
+            found = Some((at, body.len() - body.trim_start().len()));
+            break;
+        }
+        at += l.len();
+    }
+    if block && let Some((first, indent)) = found {
+        let mut at = first;
+        for l in text[first..].split_inclusive('\n') {
+            lines.push(at + indent.min(l.len()));
+            at += l.len();
+        }
+    }
+    let content: String = doc.str(scalar).unwrap_or("").to_string();
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(content.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let map = |l: Option<Loc>| -> Option<Loc> {
+        let l = l?;
+        if lines.is_empty() {
+            return Some(whole);
+        }
+        let conv = |b: u32| -> Option<usize> {
+            let b = b as usize;
+            let line = starts.partition_point(|&s| s <= b).checked_sub(1)?;
+            Some(lines.get(line)? + (b - starts[line]))
+        };
+        match (conv(l.span.start), conv(l.span.end)) {
+            (Some(s), Some(e)) if s <= e && e <= text.len() => Some(Loc {
+                file,
+                span: Span::new(s, e),
+            }),
+            _ => Some(whole),
+        }
+    };
+    fn walk(n: &mut super::tree::Node, map: &dyn Fn(Option<Loc>) -> Option<Loc>, depth: usize) {
+        n.loc = map(n.loc);
+        n.key_loc = map(n.key_loc);
+        if depth > 200 {
+            return;
+        }
+        match &mut n.data {
+            super::tree::Data::Map(es) => es.iter_mut().for_each(|(_, v)| walk(v, map, depth + 1)),
+            super::tree::Data::Seq(is) => is.iter_mut().for_each(|v| walk(v, map, depth + 1)),
+            super::tree::Data::Scalar(..) => {}
+        }
+    }
+    walk(node, &map, 0);
+}
+
+/// Kustomize's id of a patch, as its error messages print it: `Deployment.v1.apps/web.[noNs]`.
+fn patch_id(p: &super::tree::Node) -> String {
+    let s = |path: &[&str]| {
+        p.at(&path::keys(path))
+            .and_then(super::tree::Node::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let av = s(&["apiVersion"]);
+    let (group, version) = match av.split_once('/') {
+        Some((g, v)) => (g.to_string(), v.to_string()),
+        None => ("[noGrp]".to_string(), av.clone()),
+    };
+    let ns = s(&["metadata", "namespace"]);
+    format!(
+        "{}.{}.{}/{}.{}",
+        s(&["kind"]),
+        version,
+        group,
+        s(&["metadata", "name"]),
+        if ns.is_empty() { "[noNs]".into() } else { ns }
+    )
+}
+
+impl Evaluator<'_> {
+    /// The patches of one kustomization: `patchesStrategicMerge` and `patches` (`json6902`
+    /// false), or `patchesJson6902` (true), in kustomize's transformer order.
+    fn patches(&self, kfile: FileId, doc: &Document, built: &mut Built, json6902: bool) {
+        let mut entries = Vec::new();
+        let keys: &[&str] = if json6902 {
+            &["patchesJson6902"]
+        } else {
+            &["patchesStrategicMerge", "patches"]
+        };
+        for key in keys {
+            let Some(list) = doc.get(doc.root, key) else {
+                continue;
+            };
+            for &e in doc.items(list) {
+                match self.read_patch(kfile, doc, e, *key == "patchesStrategicMerge", built) {
+                    Some(p) => entries.push(p),
+                    None => {
+                        // Not readable here: only what it targets becomes unknown.
+                        let target = doc.get(e, "target").map(|t| Selector::read(doc, t));
+                        for r in &mut built.rendered {
+                            if target.as_ref().is_none_or(|t| self.selects(t, r)) {
+                                r.patched = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for p in entries {
+            if let Err(message) = self.apply_patch(&p, built) {
+                built.issues.push(ReplacementIssue {
+                    kustomization: kfile,
+                    node: p.node,
+                    issue: Issue::Build(Refusal::Patch { error: message }),
+                });
+                return;
+            }
+        }
+    }
+
+    fn read_patch(
+        &self,
+        kfile: FileId,
+        doc: &Document,
+        e: NodeId,
+        legacy_smp: bool,
+        built: &mut Built,
+    ) -> Option<PatchEntry> {
+        let text = &self.env.files[kfile as usize].source.text;
+        let (inline, file_path) = if legacy_smp {
+            // An entry is a path, or an inline patch (text with a newline or a mapping).
+            match doc.str(e) {
+                Some(s) if s.contains('\n') || s.trim_start().starts_with('{') => (Some(e), None),
+                Some(s) => (None, Some(s.to_string())),
+                None => (None, None),
+            }
+        } else {
+            (
+                doc.get(e, "patch"),
+                doc.get_str(e, "path").map(str::to_string),
+            )
+        };
+        let mut docs = Vec::new();
+        if let Some(n) = inline {
+            let parsed = crate::yaml::parse(doc.str(n)?, crate::yaml::Limits::default());
+            for d in &parsed.docs {
+                let mut t = super::tree::Node::from_doc(d, d.root, kfile);
+                remap_inline(text, doc, n, &mut t, kfile);
+                docs.push(t);
+            }
+        } else if let Some(p) = file_path {
+            let key = normalize(&self.dir_of(kfile).join(&p));
+            let Some(&f) = self.files_by_key.get(&key) else {
+                built.unknown.push(format!(
+                    "patch `{p}` of {} is not among the linted files",
+                    self.env.files[kfile as usize].source.display
+                ));
+                return None;
+            };
+            built.files.insert(f);
+            for d in &self.env.files[f as usize].docs {
+                docs.push(super::tree::Node::from_doc(d, d.root, f));
+            }
+        } else if !legacy_smp && doc.is_map(e) {
+            return None;
+        } else {
+            // `patchesStrategicMerge` entry written as a mapping.
+            docs.push(super::tree::Node::from_doc(doc, e, kfile));
+        }
+        docs.retain(|d| !d.is_null());
+        let json = docs
+            .first()
+            .is_some_and(|d| matches!(d.data, super::tree::Data::Seq(_)));
+        let opt = |k: &str| {
+            doc.at(e, &[Seg::Key("options"), Seg::Key(k)])
+                .and_then(|n| doc.str(n))
+                == Some("true")
+        };
+        Some(PatchEntry {
+            node: e,
+            docs,
+            json,
+            target: doc.get(e, "target").map(|t| Selector::read(doc, t)),
+            allow_name_change: opt("allowNameChange"),
+            allow_kind_change: opt("allowKindChange"),
+            legacy: legacy_smp,
+        })
+    }
+
+    /// Labels or annotations of a rendered object.
+    fn meta_map(&self, r: &Rendered, field: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let base = path::keys(&["metadata", field]);
+        match (&r.tree, r.source) {
+            (Some(t), _) => {
+                if let Some(super::tree::Data::Map(es)) = t.at(&base).map(|n| &n.data) {
+                    for (k, v) in es {
+                        out.insert(k.clone(), v.as_str().unwrap_or("").to_string());
+                    }
+                }
+            }
+            (None, Source::Object(o)) => {
+                let (doc, root, _) = self.env.doc_of(o);
+                if let Some(m) = path::node_at(doc, root, &base) {
+                    for (k, v) in doc.entries(m) {
+                        if let Some(k) = doc.str(k) {
+                            out.insert(k.to_string(), doc.str(v).unwrap_or("").to_string());
+                        }
+                    }
+                }
+            }
+            (None, Source::Generated(..)) => {}
+        }
+        for (p, v) in &r.overrides {
+            if p.len() == 3
+                && p.starts_with(&base)
+                && let Step::Key(k) = &p[2]
+            {
+                out.insert(k.clone(), v.text.clone());
+            }
+        }
+        out
+    }
+
+    /// Whether a patch target selects a rendered object: its current or original name and
+    /// namespace, as kustomize's `Select` tries both.
+    fn selects(&self, t: &Selector, r: &Rendered) -> bool {
+        let (group, version) = match r.api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", r.api_version.as_str()),
+        };
+        if !regex_match(&t.group, group)
+            || !regex_match(&t.version, version)
+            || !regex_match(&t.kind, &r.kind)
+        {
+            return false;
+        }
+        let original = r.previous_names.first().unwrap_or(&r.name.text);
+        if !regex_match(&t.name, original) && !regex_match(&t.name, &r.name.text) {
+            return false;
+        }
+        let current_ns = r
+            .namespace
+            .as_ref()
+            .map(|v| v.text.as_str())
+            .unwrap_or("default");
+        let original_ns = match r.source {
+            Source::Object(o) => self.env.objects[o as usize].namespace.as_deref(),
+            Source::Generated(..) => None,
+        }
+        .unwrap_or("default");
+        if !regex_match(&t.namespace, current_ns) && !regex_match(&t.namespace, original_ns) {
+            return false;
+        }
+        let sel = |s: &Option<String>, field: &str| {
+            s.as_deref().is_none_or(|s| {
+                s.is_empty() || kustomize::selector_matches(s, &self.meta_map(r, field))
+            })
+        };
+        sel(&t.label_selector, "labels") && sel(&t.annotation_selector, "annotations")
+    }
+
+    /// The objects a strategic merge patch without a target names (by any of their names).
+    fn by_id(&self, p: &super::tree::Node, rendered: &[Rendered]) -> Vec<usize> {
+        let s = |path: &[&str]| p.at(&path::keys(path)).and_then(super::tree::Node::as_str);
+        let (Some(kind), Some(name)) = (s(&["kind"]), s(&["metadata", "name"])) else {
+            return Vec::new();
+        };
+        let av = s(&["apiVersion"]).unwrap_or("");
+        let ns = s(&["metadata", "namespace"]);
+        rendered
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.kind == kind
+                    && (av.is_empty() || r.api_version == av)
+                    && (r.name.text == name || r.previous_names.iter().any(|n| n == name))
+                    && ns.is_none_or(|ns| {
+                        r.namespace.as_ref().is_some_and(|v| v.text == ns)
+                            || matches!(r.source, Source::Object(o)
+                                if self.env.objects[o as usize].namespace.as_deref() == Some(ns))
+                    })
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn apply_patch(&self, p: &PatchEntry, built: &mut Built) -> Result<(), String> {
+        use super::tree::Node;
+        if p.json {
+            let ops = super::patch::read_ops(&p.docs[0])?;
+            let Some(t) = &p.target else {
+                return Err("must specify a target for JSON patch".into());
+            };
+            for i in 0..built.rendered.len() {
+                if !self.selects(t, &built.rendered[i]) {
+                    continue;
+                }
+                let mut tree = self.materialized(&mut built.rendered[i]);
+                super::patch::json6902(&mut tree, &ops)?;
+                self.settle(&mut built.rendered[i], tree, true, true);
+            }
+            return Ok(());
+        }
+        let mut deleted = BTreeSet::new();
+        for patch in &p.docs {
+            let selected = match &p.target {
+                Some(t) => (0..built.rendered.len())
+                    .filter(|&i| self.selects(t, &built.rendered[i]))
+                    .collect(),
+                None => {
+                    let found = self.by_id(patch, &built.rendered);
+                    if found.is_empty() {
+                        let id = patch_id(patch);
+                        let why = format!(
+                            "no matches for Id {id}; failed to find unique target for patch {id}"
+                        );
+                        // The legacy field words it without the leading clause.
+                        return Err(if p.legacy {
+                            why
+                        } else {
+                            format!("no resource matches strategic merge patch \"{id}\": {why}")
+                        });
+                    }
+                    found
+                }
+            };
+            let mut patch: Node = patch.clone();
+            if !(p.allow_name_change && p.target.is_some())
+                && let Some(m) = patch.get_mut("metadata")
+            {
+                m.remove("name");
+            }
+            if let Some(m) = patch.get_mut("metadata") {
+                m.remove("namespace");
+            }
+            if !p.allow_kind_change {
+                patch.remove("kind");
+                patch.remove("apiVersion");
+            }
+            for i in selected {
+                let r = &mut built.rendered[i];
+                let schema = super::patch::has_schema(&r.api_version);
+                let mut tree = self.materialized(r);
+                if !super::patch::strategic_merge(&mut tree, &patch, &r.kind, schema) {
+                    deleted.insert(i);
+                    continue;
+                }
+                self.settle(r, tree, p.allow_name_change, p.allow_kind_change);
+            }
+        }
+        if !deleted.is_empty() {
+            built
+                .deleted
+                .extend(deleted.iter().filter_map(|&i| built.rendered[i].object()));
+            let mut i = 0;
+            built.rendered.retain(|_| {
+                i += 1;
+                !deleted.contains(&(i - 1))
+            });
+        }
+        Ok(())
+    }
+
+    /// The object as a tree with the overrides so far folded in.
+    fn materialized(&self, r: &mut Rendered) -> super::tree::Node {
+        let t = super::tree::materialize(&self.env, r);
+        r.overrides.clear();
+        t
+    }
+
+    /// Keep a patched tree, and follow a name or kind it changed.
+    fn settle(&self, r: &mut Rendered, tree: super::tree::Node, name: bool, kind: bool) {
+        let s = |path: &[&str]| tree.at(&path::keys(path)).and_then(|n| n.value());
+        if name
+            && let Some(v) = s(&["metadata", "name"])
+            && v.text != r.name.text
+        {
+            r.previous_names
+                .push(std::mem::replace(&mut r.name, v).text);
+        }
+        if let Some(v) = s(&["metadata", "namespace"])
+            && r.namespace.as_ref().is_none_or(|n| n.text != v.text)
+            && v.via.is_some()
+        {
+            r.namespace = Some(v);
+        }
+        if kind {
+            if let Some(k) = s(&["kind"]) {
+                r.kind = k.text;
+            }
+            if let Some(a) = s(&["apiVersion"]) {
+                r.api_version = a.text;
+            }
+        }
+        r.tree = Some(Box::new(tree));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::engine::{Input, Settings, load_workspace};
-    use crate::render::links;
+    use crate::render::{links, path};
 
     fn ws(files: &[(&str, &str)]) -> crate::render::workspace::Workspace {
         let inputs = files
@@ -1411,6 +2517,47 @@ mod tests {
             .value_at(cx, hpa, &["spec", "scaleTargetRef", "name"])
             .unwrap();
         assert_eq!(target.text, "prod-app");
+    }
+
+    #[test]
+    fn labels_record_their_writer_and_generated_names_their_hash() {
+        let w = ws(&[
+            (
+                "k/kustomization.yaml",
+                "resources: [app.yaml]\ncommonLabels: {team: a}\nconfigMapGenerator:\n- name: cm\n  literals: [a=1]\n",
+            ),
+            (
+                "k/app.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec: {template: {spec: {containers: [{name: a, image: a, envFrom: [{configMapRef: {name: cm}}]}]}}}\n",
+            ),
+        ]);
+        let cx = w.contexts.iter().find(|c| c.root.is_some()).unwrap();
+        let env = w.env();
+        let app = cx.rendered.iter().find(|r| r.kind == "Deployment").unwrap();
+        let label = env
+            .value_at(cx, app, &["spec", "selector", "matchLabels", "team"])
+            .unwrap();
+        assert_eq!(label.text, "a");
+        assert_eq!(label.via, Some("commonLabels"));
+        assert_eq!(label.writer.map(|l| l.file), Some(cx.root.unwrap()));
+        // `kubectl kustomize` names it cm-h29d89cmmt, and the reference follows.
+        let cm = cx.rendered.iter().find(|r| r.kind == "ConfigMap").unwrap();
+        assert_eq!(cm.name.text, "cm-h29d89cmmt");
+        let r = env
+            .value(
+                cx,
+                app,
+                &[
+                    path::keys(&["spec", "template", "spec", "containers"]),
+                    vec![path::Step::Index(0)],
+                    path::keys(&["envFrom"]),
+                    vec![path::Step::Index(0)],
+                    path::keys(&["configMapRef", "name"]),
+                ]
+                .concat(),
+            )
+            .unwrap();
+        assert_eq!(r.text, "cm-h29d89cmmt");
     }
 
     #[test]

@@ -10,17 +10,15 @@ pub struct Selector {
     pub kind: Option<String>,
     pub name: Option<String>,
     pub namespace: Option<String>,
-    /// `labelSelector` / `annotationSelector` (Kubernetes selector syntax). Read, but not yet
-    /// evaluated: a replacement selecting by labels is not judged (see the replacement rules).
-    #[allow(dead_code)]
+    /// `labelSelector` / `annotationSelector` (Kubernetes selector syntax), matched against
+    /// the labels and annotations as the build has rendered them so far.
     pub label_selector: Option<String>,
-    #[allow(dead_code)]
     pub annotation_selector: Option<String>,
     pub node: Option<NodeId>,
 }
 
 impl Selector {
-    fn read(doc: &Document, id: NodeId) -> Selector {
+    pub(crate) fn read(doc: &Document, id: NodeId) -> Selector {
         let s = |k: &str| doc.get_str(id, k).map(str::to_string);
         Selector {
             group: s("group"),
@@ -123,8 +121,13 @@ pub fn replacements(doc: &Document) -> Vec<Replacement> {
     let Some(list) = doc.get(doc.root, "replacements") else {
         return Vec::new();
     };
+    replacement_entries(doc, doc.items(list))
+}
+
+/// Replacements at these nodes (of a kustomization's list, or of a `path:` file).
+pub fn replacement_entries(doc: &Document, nodes: &[NodeId]) -> Vec<Replacement> {
     let mut out = Vec::new();
-    for &r in doc.items(list) {
+    for &r in nodes {
         let source = doc.get(r, "source").filter(|&s| doc.is_map(s)).map(|s| {
             let (delimiter, index, _) = options(doc, s);
             Source {
@@ -188,38 +191,57 @@ pub fn replacements(doc: &Document) -> Vec<Replacement> {
     out
 }
 
-/// Split a kustomize field path into its elements (dots, with `\.` escapes and `[...]` kept whole).
+/// Split a kustomize field path into its elements exactly as kyaml's `SmarterPathSplitter`
+/// does: split at every `.`, rejoin a piece ending in `\\` with the next (the backslash
+/// dropped), drop one leading empty piece (`.a.b`), then rejoin a `[` piece with the pieces up
+/// to the one ending in `]`: kept bracketed when it holds an `=` (a list match), else with
+/// its brackets trimmed (a map key with dots, `[a.b/c]`). A bracketed piece without a dot
+/// inside (`[a/b]`, `[1]`) stays bracketed, and kustomize then fails on it.
 pub fn split_field_path(path: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = path.chars().peekable();
-    let mut depth = 0;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek() == Some(&'.') => {
-                cur.push('.');
-                chars.next();
+    let mut pieces: Vec<&str> = path.split('.').collect();
+    if pieces.len() > 1 && pieces[0].is_empty() {
+        pieces.remove(0);
+    }
+    let mut split: Vec<String> = Vec::new();
+    for piece in pieces {
+        match split.last_mut() {
+            Some(last) if last.ends_with('\\') => {
+                last.pop();
+                last.push('.');
+                last.push_str(piece);
             }
-            '[' => {
-                depth += 1;
-                cur.push(c);
-            }
-            ']' => {
-                depth -= 1;
-                cur.push(c);
-            }
-            '.' if depth == 0 => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
+            _ => split.push(piece.to_string()),
         }
     }
-    out.push(cur);
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < split.len() {
+        let el = &split[i];
+        if el.starts_with('[') && !el.ends_with(']') {
+            let mut joined = el.clone();
+            while i + 1 < split.len() {
+                i += 1;
+                joined.push('.');
+                joined.push_str(&split[i]);
+                if split[i].ends_with(']') {
+                    break;
+                }
+            }
+            if joined.contains('=') {
+                out.push(joined);
+            } else {
+                out.push(joined.trim_matches(|c| c == '[' || c == ']').to_string());
+            }
+        } else {
+            out.push(el.clone());
+        }
+        i += 1;
+    }
     out
 }
 
 /// Whether a Kubernetes label selector (`a=b,c!=d,e in (x,y),f notin (z),g,!h`) matches
-/// `labels`. A selector that does not parse matches nothing. Tested, but no caller yet: label
-/// and annotation selectors of replacements and patch targets are not evaluated.
-#[allow(dead_code)]
+/// `labels`. A selector that does not parse matches nothing.
 pub fn selector_matches(
     selector: &str,
     labels: &std::collections::BTreeMap<String, String>,
@@ -306,6 +328,46 @@ pub fn selects_by_labels(doc: &Document, target: NodeId) -> bool {
             .is_some_and(|r| doc.items(r).iter().any(|&n| sel(n)))
 }
 
+/// The files a kustomization (or component) names as patches, with the node naming each:
+/// `patches[].path`, `patchesJson6902[].path`, and `patchesStrategicMerge` entries that are
+/// one-line strings (a multi-line entry is an inline patch). Whether an entry is a file is up
+/// to the caller (kustomize reads a `patchesStrategicMerge` string as a path when it is one).
+pub fn patch_paths(doc: &Document) -> Vec<(&str, NodeId)> {
+    let mut out = Vec::new();
+    for key in ["patches", "patchesJson6902"] {
+        for &item in doc.get(doc.root, key).map(|l| doc.items(l)).unwrap_or(&[]) {
+            if let Some(n) = doc.get(item, "path")
+                && let Some(p) = doc.str(n)
+            {
+                out.push((p, n));
+            }
+        }
+    }
+    let smp = doc.get(doc.root, "patchesStrategicMerge");
+    for &item in smp.map(|l| doc.items(l)).unwrap_or(&[]) {
+        if let Some(p) = doc
+            .str(item)
+            .filter(|p| !p.contains('\n') && !p.trim().is_empty())
+        {
+            out.push((p.trim(), item));
+        }
+    }
+    out
+}
+
+/// The `resources`, `bases` and `components` entries of a kustomization, with their nodes.
+pub fn included_paths(doc: &Document) -> Vec<(&str, NodeId)> {
+    let mut out = Vec::new();
+    for key in ["resources", "bases", "components"] {
+        for &item in doc.get(doc.root, key).map(|l| doc.items(l)).unwrap_or(&[]) {
+            if let Some(p) = doc.str(item) {
+                out.push((p, item));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,9 +396,16 @@ mod tests {
     fn field_paths() {
         assert_eq!(
             split_field_path("metadata.annotations.[a.b/c]"),
-            vec!["metadata", "annotations", "[a.b/c]"]
+            vec!["metadata", "annotations", "a.b/c"]
         );
         assert_eq!(split_field_path(r"a\.b.c"), vec!["a.b", "c"]);
+        assert_eq!(split_field_path(".metadata.name"), vec!["metadata", "name"]);
+        assert_eq!(
+            split_field_path("a.[name=x.y].b"),
+            vec!["a", "[name=x.y]", "b"]
+        );
+        assert_eq!(split_field_path("a.[b/c]"), vec!["a", "[b/c]"]);
+        assert_eq!(split_field_path("a.[=x/db?s=d]"), vec!["a", "[=x/db?s=d]"]);
     }
 
     #[test]

@@ -233,11 +233,8 @@ pub fn awaited<'j>(w: &WaitFor, jobs: &'j [JobRef]) -> Vec<&'j JobRef> {
 /// Location of a value for a finding: where it is written in the manifest of `r` at `path`,
 /// else where it came from.
 pub fn value_loc(env: &Env<'_>, r: &Rendered, path: &[Step], v: Option<&Value>) -> Option<Loc> {
-    if let Some((file, doc, n)) = env.node(r, path) {
-        return Some(Loc {
-            file,
-            span: doc.span(n),
-        });
+    if let Some(l) = env.loc(r, path) {
+        return Some(l);
     }
     v.and_then(|v| v.origin.or(v.writer))
 }

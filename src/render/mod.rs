@@ -12,14 +12,20 @@ pub(crate) mod kustomize;
 pub(crate) mod resolve;
 pub(crate) mod workspace;
 
+pub mod build;
 mod eval;
 mod flux;
+mod generate;
 pub(crate) mod links;
+mod metadata;
+pub(crate) mod patch;
 pub mod path;
+pub mod refusal;
+pub mod tree;
 
 pub(crate) use eval::{
-    CLUSTER_SCOPED, ContextMode, DEFAULT_MAX_CONTEXT_OBJECTS, Env, Issue, ReplacementIssue,
-    build_contexts, file_key, normalize, split_image,
+    CLUSTER_SCOPED, ContextMode, DEFAULT_MAX_CONTEXT_OBJECTS, Env, Evaluated, Issue,
+    ReplacementIssue, build_contexts, file_key, normalize, patch_files, split_image,
 };
 pub use eval::{IssueKind, pod_spec_path};
 pub use flux::FluxKustomization;
@@ -71,12 +77,21 @@ pub struct Rendered {
     pub namespace: Option<Value>,
     /// Values written by transformers, by concrete path (`spec.template.spec.containers[0].image`).
     pub overrides: BTreeMap<path::Concrete, Value>,
-    /// Fields a patch may change, which we do not evaluate.
+    /// Fields a patch may change, which we do not evaluate (a patch file that is not among
+    /// the linted files); patches that are evaluated leave this false.
     pub patched: bool,
+    /// The object as an owned tree, once a patch changed it (overrides are folded into it when
+    /// it is made; later transformers write overrides on top again).
+    pub tree: Option<Box<tree::Node>>,
     /// A generated object whose name gets a content hash at the end of the build.
     pub name_hash: bool,
     /// A replacement wrote into the name at some stage of the build.
     pub name_replaced: bool,
+    /// Fields that are one YAML node in kustomize's memory: a label or annotation that one
+    /// transformer created in several maps at once (`metadata.labels.team` and the selector's
+    /// `team`). Kustomize writes an existing value in place, so a later write to any of them
+    /// (an overlay's `labels`, a replacement) changes them all.
+    pub shared: Vec<Vec<path::Concrete>>,
 }
 
 impl Rendered {
@@ -113,7 +128,12 @@ pub struct Context {
     pub objects: Vec<ObjectId>,
     /// Every kustomization file that took part (root, bases, components).
     pub kustomizations: Vec<FileId>,
+    /// The patch files the build's kustomizations and components name: (the kustomization or
+    /// component, the patch file), in evaluation order. Their documents are edits, not objects.
+    pub patches: Vec<(FileId, FileId)>,
     pub rendered: Vec<Rendered>,
+    /// Source objects a `$patch: delete` removed from the build.
+    pub deleted: Vec<ObjectId>,
     /// Flux post-build variables for this context (from a Flux Kustomization whose path is it).
     pub substitutions: BTreeMap<String, Substitution>,
     /// The Flux Kustomization that deploys this context, if the tree has one.

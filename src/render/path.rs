@@ -2,7 +2,7 @@
 //! against a document to concrete paths, with kustomize's own rules for what is invalid.
 
 use crate::render::kustomize::split_field_path;
-use crate::yaml::{Document, Kind, NodeId};
+use crate::yaml::{Document, Kind, NodeId, Style};
 
 /// One step of a concrete path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -63,19 +63,20 @@ pub enum PathError {
     },
 }
 
-/// Why kustomize rejects a field path element, if it does.
+/// Why kustomize rejects a field path element (as [`split_field_path`] left it), if it does:
+/// a bracketed element without `=` is read as a list match and fails.
 pub(crate) fn invalid_element(el: &str) -> Option<String> {
-    if let Some(inner) = el.strip_prefix('[').and_then(|e| e.strip_suffix(']')) {
-        if !inner.contains('=') && inner.parse::<i64>().is_ok() {
+    if let Some(inner) = el.strip_prefix('[').and_then(|e| e.strip_suffix(']'))
+        && !inner.contains('=')
+    {
+        if inner.parse::<i64>().is_ok() {
             return Some(format!(
-                "`{el}` is not a valid field path element: kustomize selects a list index with a bare number (`{inner}`), and `[...]` only with `[name=value]`"
+                "`{el}` is not a valid field path element: kustomize selects a list index with a bare number (`{inner}`), and `[...]` only with `[name=value]` (kustomize: `list path element must contain fieldName=fieldValue for element to match`)"
             ));
         }
-        if !inner.contains('=') && !inner.contains('.') && !inner.contains('/') {
-            return Some(format!(
-                "`{el}` is not a valid field path element: a list element is selected with `[name=value]`"
-            ));
-        }
+        return Some(format!(
+            "`{el}` is not a valid field path element: a list element is selected with `[name=value]`, and a map key is bracketed only when it holds a dot (kustomize: `list path element must contain fieldName=fieldValue for element to match`)"
+        ));
     }
     if el.is_empty() {
         return Some("the field path has an empty element (two dots in a row?)".into());
@@ -83,21 +84,85 @@ pub(crate) fn invalid_element(el: &str) -> Option<String> {
     None
 }
 
-/// A map key element, with `[key.with.dots]` brackets removed.
-fn plain_key(el: &str) -> &str {
-    el.strip_prefix('[')
-        .and_then(|e| e.strip_suffix(']'))
-        .filter(|e| !e.contains('='))
-        .unwrap_or(el)
+/// A scalar as kyaml prints it before matching a target's `[name=value]` against it: quoted
+/// as the manifest quoted it, and a plain YAML 1.1 boolean word (`y`, `on`, ...) in double
+/// quotes, as go-yaml writes it.
+fn printed_scalar(doc: &Document, n: NodeId) -> Option<std::borrow::Cow<'_, str>> {
+    use std::borrow::Cow;
+    let Kind::Scalar { value, style } = &doc.node(doc.resolve(n)).kind else {
+        return None;
+    };
+    let text = match style {
+        Style::DoubleQuoted => format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")),
+        Style::SingleQuoted => format!("'{}'", value.replace('\'', "''")),
+        Style::Plain if is_yaml11_bool_word(value) => format!("\"{value}\""),
+        _ if value.trim() == value => return Some(Cow::Borrowed(value.as_str())),
+        _ => value.clone(),
+    };
+    Some(Cow::Owned(text.trim().to_string()))
+}
+
+/// A word YAML 1.1 reads as a bool but YAML 1.2 as a string: go-yaml quotes it.
+fn is_yaml11_bool_word(value: &str) -> bool {
+    matches!(
+        value,
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+    )
+}
+
+/// How a `[name=value]` element matches list elements.
+enum ElementMatch {
+    /// Sources (kyaml `Lookup`): the value exactly.
+    Exact,
+    /// Targets (kyaml `PathMatcher`): the value is an unanchored regular expression, matched
+    /// against the element's field as printed.
+    Regex,
+}
+
+/// Resolve a replacement **source** field path (kyaml `Lookup`: `[name=value]` compares
+/// exactly).
+pub(crate) fn resolve_source(
+    doc: &Document,
+    root: NodeId,
+    field_path: &str,
+) -> Result<Vec<Concrete>, PathError> {
+    resolve_with(doc, root, field_path, false, ElementMatch::Exact)
 }
 
 /// Resolve a kustomize field path to the concrete paths it names. With `create`, missing map
 /// keys are allowed and the path to create is returned.
+/// This is how a replacement **target** is resolved (kyaml `PathMatcher`): `[name=value]`
+/// is an unanchored regular expression, so `[name=wait]` also selects `await`, and
+/// `[=x/db?s=d]` does not select `x/db?s=d` (the `?` makes the `b` optional).
 pub(crate) fn resolve(
     doc: &Document,
     root: NodeId,
     field_path: &str,
     create: bool,
+) -> Result<Vec<Concrete>, PathError> {
+    resolve_with(doc, root, field_path, create, ElementMatch::Regex)
+}
+
+fn resolve_with(
+    doc: &Document,
+    root: NodeId,
+    field_path: &str,
+    create: bool,
+    how: ElementMatch,
 ) -> Result<Vec<Concrete>, PathError> {
     let elements = split_field_path(field_path);
     for el in &elements {
@@ -113,7 +178,7 @@ pub(crate) fn resolve(
             let Some(node) = node else {
                 // Below a path being created: only plain keys can be created.
                 let mut p = path.clone();
-                p.push(Step::Key(plain_key(el).to_string()));
+                p.push(Step::Key(el.clone()));
                 next.push((None, p));
                 continue;
             };
@@ -146,17 +211,56 @@ pub(crate) fn resolve(
                         .and_then(|e| e.strip_suffix(']'))
                         .and_then(|e| e.split_once('='))
                     {
+                        // A value without metacharacters matches as a substring: no need to
+                        // compile it (this runs for every target of every replacement).
+                        let literal = !v.chars().any(|c| r"\.+*?()|[]{}^$".contains(c));
+                        let regex_mode = matches!(how, ElementMatch::Regex);
+                        let re = match how {
+                            ElementMatch::Exact => None,
+                            ElementMatch::Regex if literal => None,
+                            ElementMatch::Regex => Some(regex::Regex::new(v).map_err(|e| {
+                                PathError::Invalid(format!(
+                                    "`{el}`: kustomize reads `{v}` as a regular expression, and it does not parse (kustomize: `error parsing regexp`): {}",
+                                    e.to_string().lines().last().unwrap_or_default().trim()
+                                ))
+                            })?),
+                        };
+                        let before = next.len();
                         for (i, &it) in items.iter().enumerate() {
-                            let hit = if k.is_empty() {
-                                doc.str(it) == Some(v)
+                            let field = if k.is_empty() {
+                                Some(it)
+                            } else if doc.is_map(it) {
+                                doc.get(it, k)
                             } else {
-                                doc.get_str(it, k) == Some(v)
+                                None
                             };
+                            let hit = field.is_some_and(|f| match &re {
+                                None if !regex_mode => doc.str(f) == Some(v),
+                                None => printed_scalar(doc, f).is_some_and(|t| t.contains(v)),
+                                Some(re) => printed_scalar(doc, f).is_some_and(|t| re.is_match(&t)),
+                            });
                             if hit {
                                 let mut p = path.clone();
                                 p.push(Step::Index(i));
                                 next.push((Some(it), p));
                             }
+                        }
+                        // Read as a regular expression, a value with `?`, `.`, `+` ... may
+                        // miss the very element it names: say so, since the text looks right.
+                        let literal_only = regex_mode
+                            && next.len() == before
+                            && items.iter().any(|&it| {
+                                let field = if k.is_empty() {
+                                    Some(it)
+                                } else {
+                                    doc.get(it, k)
+                                };
+                                field.and_then(|f| doc.str(f)) == Some(v)
+                            });
+                        if literal_only {
+                            return Err(PathError::Invalid(format!(
+                                "`{el}`: kustomize reads `{v}` as a regular expression (unanchored), which does not match the element `{v}` itself, so kustomize fails with `unable to find field`; escape the special characters (`\\?`, `\\.`) or select the element by index"
+                            )));
                         }
                     } else {
                         return Err(PathError::NotAMapping {
@@ -166,7 +270,7 @@ pub(crate) fn resolve(
                     }
                 }
                 Kind::Map(_) => {
-                    let key = plain_key(el);
+                    let key = el.as_str();
                     let mut p = path.clone();
                     p.push(Step::Key(key.to_string()));
                     match doc.get(resolved, key) {
@@ -178,7 +282,7 @@ pub(crate) fn resolve(
                 _ => {
                     if create {
                         let mut p = path.clone();
-                        p.push(Step::Key(plain_key(el).to_string()));
+                        p.push(Step::Key(el.clone()));
                         next.push((None, p));
                     }
                 }
@@ -214,6 +318,43 @@ mod tests {
         assert_eq!(p.len(), 2);
         let p = resolve(&d, d.root, "spec.initContainers.[name=a].args.[=y]", false).unwrap();
         assert_eq!(display(&p[0]), "spec.initContainers[0].args[1]");
+    }
+
+    /// What `kubectl kustomize` (v5.5) did with these target paths.
+    #[test]
+    fn target_elements_match_as_kyaml_matches_them() {
+        let d =
+            doc("c:\n- name: wait-for\n  command: [\"x/db?s=d\", y, \"true\"]\n- name: await\n");
+        let p = resolve(&d, d.root, "c.[name=wait].name", false).unwrap();
+        assert_eq!(p.len(), 2, "an unanchored expression selects both");
+        assert!(matches!(
+            resolve(&d, d.root, "c.[name=^wait$].name", false),
+            Err(PathError::NoField { .. })
+        ));
+        assert!(matches!(
+            resolve(&d, d.root, "c.0.command.[=x/db?s=d]", false),
+            Err(PathError::Invalid(_))
+        ));
+        let p = resolve(&d, d.root, "c.0.command.[=x/db]", false).unwrap();
+        assert_eq!(display(&p[0]), "c[0].command[0]");
+        assert!(matches!(
+            resolve(&d, d.root, "c.0.command.[=^tr]", false),
+            Err(PathError::NoField { .. })
+        ));
+        assert!(matches!(
+            resolve(&d, d.root, "c.0.command.[=(]", false),
+            Err(PathError::Invalid(_))
+        ));
+        let p = resolve_source(&d, d.root, "c.0.command.[=x/db?s=d]").unwrap();
+        assert_eq!(display(&p[0]), "c[0].command[0]");
+        assert!(resolve_source(&d, d.root, "c.[name=wait].name").is_err());
+        let a = doc("metadata:\n  annotations: {a/b: x}\n");
+        assert!(matches!(
+            resolve(&a, a.root, "metadata.annotations.[a/b]", false),
+            Err(PathError::Invalid(_))
+        ));
+        assert!(resolve(&a, a.root, "metadata.annotations.a/b", false).is_ok());
+        assert!(resolve(&a, a.root, ".metadata.annotations", false).is_ok());
     }
 
     #[test]

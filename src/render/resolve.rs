@@ -1,10 +1,12 @@
 //! From the paths a user (or pre-commit) gives to what must be read.
 //!
 //! A changed file means little alone: a Deployment's wait is only right or wrong next to its
-//! Job. So each file given is resolved to its context — the nearest enclosing kustomization
-//! that includes it, directly or through bases and components — that whole context is linted,
-//! and only findings touching the given files (at their primary or a related location) are
-//! reported. A file no kustomization includes is linted with the manifests of its directory.
+//! Job. So each file given is resolved to every build that includes it — each kustomization
+//! of the project (bounded by the project root) that includes it, directly or through bases,
+//! components and patches, and that no other kustomization includes — those whole builds are
+//! linted, and only findings touching the given files (at their primary or a related location)
+//! are reported. A file no kustomization includes is linted with the manifests of its directory
+//! that no kustomization includes either.
 
 use crate::model::discover::is_manifest_name;
 use crate::model::{FileRole, file_role};
@@ -44,43 +46,65 @@ fn kustomization_in(dir: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Files a kustomization includes, following directories (bases, components) recursively.
+/// Files a kustomization includes, following directories (bases, components) recursively,
+/// with the patch files each names.
 pub fn closure(kustomization: &Path) -> BTreeSet<PathBuf> {
+    closure_within(kustomization, None)
+}
+
+/// [`closure`], never reading or naming anything outside `bound` (canonical) when given: what
+/// lies outside the project is not linted (the evaluation says so in a note).
+fn closure_within(kustomization: &Path, bound: Option<&Path>) -> BTreeSet<PathBuf> {
     let mut out = BTreeSet::new();
     let mut stack = vec![kustomization.to_path_buf()];
     let mut seen = BTreeSet::new();
     while let Some(k) = stack.pop() {
         let Ok(k) = k.canonicalize() else { continue };
-        if !seen.insert(k.clone()) {
+        if bound.is_some_and(|b| !k.starts_with(b)) || !seen.insert(k.clone()) {
             continue;
         }
         out.insert(k.clone());
-        let Some(dir) = k.parent() else { continue };
-        let Ok(text) = std::fs::read_to_string(&k) else {
-            continue;
-        };
-        let parsed = yaml::parse(&text, yaml::Limits::default());
-        let Some(doc) = parsed.docs.first() else {
-            continue;
-        };
-        for key in ["resources", "bases", "components"] {
-            let Some(list) = doc.get(doc.root, key) else {
-                continue;
-            };
-            for &item in doc.items(list) {
-                let Some(entry) = doc.str(item) else { continue };
-                if entry.contains("://") {
-                    continue;
-                }
-                let p = dir.join(entry);
-                if p.is_dir() {
-                    if let Some(sub) = kustomization_in(&p) {
-                        stack.push(sub);
-                    }
-                } else if let Ok(c) = p.canonicalize() {
-                    out.insert(c);
-                }
+        for (entry, is_kustomization) in entries_of(&k, bound) {
+            if is_kustomization {
+                stack.push(entry);
+            } else {
+                out.insert(entry);
             }
+        }
+    }
+    out
+}
+
+/// What one kustomization (canonical) names: its resources, bases, components and patches, as
+/// canonical paths (a directory as its kustomization file, flagged `true`), none outside
+/// `bound` when given, remote ones left out.
+fn entries_of(k: &Path, bound: Option<&Path>) -> Vec<(PathBuf, bool)> {
+    let inside = |p: &Path| bound.is_none_or(|b| p.starts_with(b));
+    let mut out = Vec::new();
+    let Some(dir) = k.parent() else { return out };
+    let Ok(text) = std::fs::read_to_string(k) else {
+        return out;
+    };
+    let parsed = yaml::parse(&text, yaml::Limits::default());
+    let Some(doc) = parsed.docs.first() else {
+        return out;
+    };
+    let patches = crate::render::kustomize::patch_paths(doc);
+    for (entry, _) in crate::render::kustomize::included_paths(doc)
+        .into_iter()
+        .chain(patches)
+    {
+        if entry.contains("://") {
+            continue;
+        }
+        let p = dir.join(entry);
+        let found = if p.is_dir() {
+            kustomization_in(&p).and_then(|s| Some((s.canonicalize().ok()?, true)))
+        } else {
+            p.canonicalize().ok().map(|c| (c, false))
+        };
+        if let Some((c, is_k)) = found.filter(|(c, _)| inside(c)) {
+            out.push((c, is_k));
         }
     }
     out
@@ -117,9 +141,91 @@ pub fn context_root(file: &Path) -> Option<PathBuf> {
     None
 }
 
+/// Every kustomization under a project root, and who names what.
+struct Project {
+    bound: PathBuf,
+    /// For each file or kustomization file (canonical), the kustomizations that name it.
+    includers: std::collections::HashMap<PathBuf, Vec<PathBuf>>,
+    kustomizations: BTreeSet<PathBuf>,
+}
+
+impl Project {
+    /// Scan `root` for kustomizations as discovery walks it (hidden and ignored files
+    /// skipped), reading each once.
+    fn scan(root: &Path) -> Project {
+        let bound = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        let kustomizations: BTreeSet<PathBuf> = ignore::WalkBuilder::new(root)
+            .require_git(false)
+            .git_global(false)
+            .build()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+            .filter(|e| file_role(&e.file_name().to_string_lossy()) == FileRole::Kustomization)
+            .filter_map(|e| e.path().canonicalize().ok())
+            .filter(|k| k.starts_with(&bound))
+            .collect();
+        // Read and parsed in parallel: a monorepo holds thousands.
+        use rayon::prelude::*;
+        let named: Vec<(&PathBuf, Vec<(PathBuf, bool)>)> = kustomizations
+            .par_iter()
+            .map(|k| (k, entries_of(k, Some(&bound))))
+            .collect();
+        let mut includers: std::collections::HashMap<PathBuf, Vec<PathBuf>> = Default::default();
+        for (k, entries) in named {
+            for (entry, _) in entries {
+                if entry != *k {
+                    includers.entry(entry).or_default().push(k.clone());
+                }
+            }
+        }
+        Project {
+            bound,
+            includers,
+            kustomizations,
+        }
+    }
+
+    /// The closures of the builds that include `file` (kustomizations no other includes);
+    /// failing those, of the kustomizations that include it (a component nothing includes).
+    fn builds_of(&self, file: &Path) -> Vec<BTreeSet<PathBuf>> {
+        let mut including = BTreeSet::new();
+        let mut stack: Vec<&Path> = vec![file];
+        if self.kustomizations.contains(file) {
+            including.insert(file.to_path_buf());
+        }
+        while let Some(f) = stack.pop() {
+            for k in self.includers.get(f).into_iter().flatten() {
+                if including.insert(k.clone()) {
+                    stack.push(k);
+                }
+            }
+        }
+        let builds: Vec<&PathBuf> = including
+            .iter()
+            .filter(|k| !self.includers.contains_key(*k))
+            .collect();
+        let chosen: Vec<&PathBuf> = if builds.is_empty() {
+            including.iter().collect()
+        } else {
+            builds
+        };
+        chosen
+            .into_iter()
+            .map(|k| closure_within(k, Some(&self.bound)))
+            .collect()
+    }
+
+    /// Whether some kustomization includes `file`.
+    fn covers(&self, file: &Path) -> bool {
+        self.includers.contains_key(file) || self.kustomizations.contains(file)
+    }
+}
+
 /// Turn the given paths into what to lint. `stdin_name` is the file stdin stands for: it is
-/// resolved to its context like a given file.
-pub fn plan(paths: &[PathBuf], stdin_name: Option<&Path>) -> Plan {
+/// resolved to its builds like a given file. `project` bounds the search for the builds that
+/// include a given file (the project root); without it, a file is resolved to the nearest
+/// enclosing kustomization that includes it.
+pub fn plan(paths: &[PathBuf], stdin_name: Option<&Path>, project: Option<&Path>) -> Plan {
     let is_file = |p: &PathBuf| p.is_file() || Some(p.as_path()) == stdin_name;
     let mut paths = paths.to_vec();
     if let Some(n) = stdin_name {
@@ -134,60 +240,64 @@ pub fn plan(paths: &[PathBuf], stdin_name: Option<&Path>) -> Plan {
     }
     let mut roots: Vec<PathBuf> = Vec::new();
     let mut focus = Focus::default();
+    let scanned = project.map(Project::scan);
     for p in &paths {
-        if Some(p.as_path()) == stdin_name && !p.exists() {
-            if let Some(c) = canonical(p) {
-                focus.files.insert(c);
-            }
-            if let Some(root) = context_root(p) {
-                roots.push(relative_like(p, &root));
-            } else if let Some(dir) = p
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty() && d.is_dir())
-            {
-                roots.push(dir.to_path_buf());
-            }
-            continue;
-        }
-        if !is_file(p) {
+        let missing = Some(p.as_path()) == stdin_name && !p.exists();
+        if !missing && !is_file(p) {
             if let Ok(c) = p.canonicalize() {
                 focus.dirs.push(c);
             }
             roots.push(p.clone());
             continue;
         }
-        if let Ok(c) = p.canonicalize() {
-            focus.files.insert(c);
+        let Some(c) = canonical(p) else { continue };
+        focus.files.insert(c.clone());
+        if let Some(project) = &scanned {
+            let builds = project.builds_of(&c);
+            if !builds.is_empty() {
+                // Every file each build reads, named explicitly (a base may lie outside the
+                // build's directory).
+                for closure in builds {
+                    roots.extend(closure);
+                }
+                continue;
+            }
+            // A loose manifest: the manifests of its directory that no kustomization includes.
+            if !missing {
+                roots.push(p.clone());
+            }
+            for s in siblings(p) {
+                if canonical(&s).is_some_and(|sc| !project.covers(&sc)) {
+                    roots.push(s);
+                }
+            }
+            continue;
         }
         let name = p
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let root = if file_role(&name) == FileRole::Kustomization {
+        let root = if missing {
+            context_root(p)
+        } else if file_role(&name) == FileRole::Kustomization {
             p.parent().map(Path::to_path_buf)
         } else {
             context_root(p)
         };
         match root {
             Some(r) => roots.push(relative_like(p, &r)),
+            None if missing => {
+                if let Some(dir) = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty() && d.is_dir())
+                {
+                    roots.push(dir.to_path_buf());
+                }
+            }
             None => {
                 // A loose manifest: its directory's manifests form its context.
                 roots.push(p.clone());
-                let dir = p
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                if let Ok(entries) = std::fs::read_dir(dir) {
-                    let mut siblings: Vec<PathBuf> = entries
-                        .filter_map(|e| e.ok())
-                        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                        .filter(|e| is_manifest_name(&e.file_name().to_string_lossy()))
-                        .map(|e| e.path())
-                        .map(|e| e.strip_prefix("./").map(Path::to_path_buf).unwrap_or(e))
-                        .collect();
-                    siblings.sort();
-                    roots.extend(siblings);
-                }
+                roots.extend(siblings(p));
             }
         }
     }
@@ -197,6 +307,26 @@ pub fn plan(paths: &[PathBuf], stdin_name: Option<&Path>) -> Plan {
         roots,
         focus: Some(focus),
     }
+}
+
+/// The manifests beside a file, in its directory.
+fn siblings(p: &Path) -> Vec<PathBuf> {
+    let dir = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut siblings: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| is_manifest_name(&e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .map(|e| e.strip_prefix("./").map(Path::to_path_buf).unwrap_or(e))
+        .collect();
+    siblings.sort();
+    siblings
 }
 
 /// Express `root` (absolute) the way `given` was written, so displayed paths stay relative
@@ -267,15 +397,15 @@ mod tests {
         );
         write(&root.join("k/job.yaml"), "kind: Job\n");
         write(&root.join("k/deploy.yaml"), "kind: Deployment\n");
-        let plan = plan(&[root.join("k/deploy.yaml")], None);
+        let plan = plan(&[root.join("k/deploy.yaml")], None, None);
         assert_eq!(plan.roots, vec![root.join("k").canonicalize().unwrap()]);
         let focus = plan.focus.unwrap();
         assert!(focus.keeps(&root.join("k/deploy.yaml")));
         assert!(!focus.keeps(&root.join("k/job.yaml")));
-        let plan = super::plan(&[root.join("k")], None);
+        let plan = super::plan(&[root.join("k")], None, None);
         assert!(plan.focus.is_none());
         // stdin standing for an unsaved file in the context resolves like the file itself.
-        let plan = super::plan(&[], Some(&root.join("k/new.yaml")));
+        let plan = super::plan(&[], Some(&root.join("k/new.yaml")), None);
         assert_eq!(plan.roots, vec![root.join("k")]);
         let f = plan.focus.unwrap();
         assert!(
@@ -283,7 +413,7 @@ mod tests {
             "{f:?} {:?}",
             canonical(&root.join("k/new.yaml"))
         );
-        let plan = super::plan(&[root.join("k")], None);
+        let plan = super::plan(&[root.join("k")], None, None);
         assert!(plan.focus.is_none());
     }
 }

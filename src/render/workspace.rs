@@ -16,6 +16,9 @@ pub struct WorkspaceOptions {
     pub database_env: Vec<String>,
     /// The most objects one context may render (None: the default).
     pub max_context_objects: Option<usize>,
+    /// Directories the user named: a kustomization there is a build of its own even when
+    /// another linted kustomization includes it (normalised, absolute).
+    pub explicit_builds: Vec<std::path::PathBuf>,
     /// What the repository shows about how it is deployed (None: not scanned).
     pub repo: Option<crate::model::evidence::RepoEvidence>,
 }
@@ -35,14 +38,14 @@ pub struct Workspace {
     pub options: WorkspaceOptions,
     /// Contexts whose evaluation failed on a bug (the others are complete).
     pub internal: Vec<crate::base::internal::InternalError>,
+    /// The files each kustomization reads when built (bases and fragments are no contexts of
+    /// their own: this is how far each reaches).
+    pub parts: std::collections::BTreeMap<FileId, Vec<FileId>>,
     /// Each file's path as kustomize resolves entries (absolute, normalised), by file id.
     pub file_keys: Vec<std::path::PathBuf>,
     by_key: std::collections::HashMap<std::path::PathBuf, FileId>,
-    /// Rendered Jobs per context, and every CronJob's namespace and name: computed once, on
-    /// first use, because rules look across contexts for every wait.
+    /// Rendered Jobs per context: computed once, on first use.
     jobs: std::sync::OnceLock<Vec<Vec<links::JobRef>>>,
-    cronjobs: std::sync::OnceLock<Vec<(String, Option<String>)>>,
-    jobs_by_namespace: std::sync::OnceLock<std::collections::HashMap<String, Vec<(usize, usize)>>>,
     waits: std::sync::OnceLock<Vec<std::sync::OnceLock<Vec<links::WaitFor>>>>,
     kustomization_by_dir: std::collections::HashMap<std::path::PathBuf, FileId>,
     object_contexts: std::sync::OnceLock<Vec<Vec<usize>>>,
@@ -53,7 +56,13 @@ pub struct Workspace {
 impl Workspace {
     /// Evaluate the files and objects into contexts.
     pub fn new(files: Vec<FileData>, objects: Vec<Object>, options: WorkspaceOptions) -> Self {
-        let (mut contexts, fluxes, replacement_issues, internal) = crate::render::build_contexts(
+        let crate::render::Evaluated {
+            mut contexts,
+            fluxes,
+            issues: replacement_issues,
+            internal,
+            parts,
+        } = crate::render::build_contexts(
             &files,
             &objects,
             options.context_mode,
@@ -61,6 +70,7 @@ impl Workspace {
             options
                 .max_context_objects
                 .unwrap_or(crate::render::DEFAULT_MAX_CONTEXT_OBJECTS),
+            &options.explicit_builds,
         );
         for (i, c) in contexts.iter_mut().enumerate() {
             c.index = i;
@@ -92,8 +102,6 @@ impl Workspace {
             .collect();
         Workspace {
             jobs: Default::default(),
-            cronjobs: Default::default(),
-            jobs_by_namespace: Default::default(),
             waits: Default::default(),
             object_contexts: Default::default(),
             memo: Default::default(),
@@ -106,6 +114,7 @@ impl Workspace {
             fluxes,
             replacement_issues,
             internal,
+            parts,
             engines,
             deploy_engine: options.deploy_engine,
             options,
@@ -142,52 +151,26 @@ impl Workspace {
         slots[context.index].get_or_init(|| links::wait_fors(&self.env(), context))
     }
 
-    /// Rendered Jobs of every context whose namespace is `namespace`, and those whose namespace
-    /// is not known yet (it holds a `${VAR}`), with their context.
-    pub fn jobs_in_namespace<'s>(
-        &'s self,
-        namespace: &str,
-    ) -> impl Iterator<Item = (&'s Context, &'s links::JobRef)> + 's {
-        let index = self.jobs_by_namespace.get_or_init(|| {
-            let mut m: std::collections::HashMap<String, Vec<(usize, usize)>> = Default::default();
-            for c in &self.contexts {
-                for (j, job) in self.jobs(c).iter().enumerate() {
-                    let key = if job.namespace.contains("${") {
-                        "${".to_string()
-                    } else {
-                        job.namespace.clone()
-                    };
-                    m.entry(key).or_default().push((c.index, j));
-                }
-            }
-            m
-        });
-        let hits = index.get(namespace).map(Vec::as_slice).unwrap_or(&[]);
-        let unknown = index.get("${").map(Vec::as_slice).unwrap_or(&[]);
-        hits.iter()
-            .chain(unknown)
-            .map(move |&(c, j)| (&self.contexts[c], &self.jobs(&self.contexts[c])[j]))
+    /// The other builds applied to the same cluster as `context`: when a Flux Kustomization
+    /// deploys it, the builds other Flux Kustomizations deploy (a pre-deploy stage holding
+    /// the migration Job, the app's stage waiting for it), unless they share a file (then
+    /// they are alternatives, like two overlays of one base). Other builds are never linked.
+    pub fn deployed_with<'s>(&'s self, context: &'s Context) -> impl Iterator<Item = &'s Context> {
+        self.contexts.iter().filter(move |c| {
+            context.flux.is_some()
+                && c.flux.is_some()
+                && c.index != context.index
+                && !c.files.iter().any(|f| context.files.contains(f))
+        })
     }
 
-    /// Every rendered CronJob's namespace and name (None when it cannot be known).
-    pub fn cronjobs(&self) -> &[(String, Option<String>)] {
-        self.cronjobs.get_or_init(|| {
-            let env = self.env();
-            let mut out: Vec<_> = self
-                .contexts
-                .iter()
-                .flat_map(|c| {
-                    let env = &env;
-                    c.rendered
-                        .iter()
-                        .filter(|r| r.is("batch/v1", "CronJob"))
-                        .map(move |r| (env.namespace(c, r), env.name(c, r).map(|v| v.text)))
-                })
-                .collect();
-            out.sort();
-            out.dedup();
-            out
-        })
+    /// The build a kustomization's own transformers are seen in: the one it is the root of,
+    /// else (a base, a component) the first build that includes it.
+    pub fn build_of_kustomization(&self, k: FileId) -> Option<&Context> {
+        self.contexts
+            .iter()
+            .find(|c| c.root == Some(k))
+            .or_else(|| self.contexts.iter().find(|c| c.kustomizations.contains(&k)))
     }
 
     /// The engine that applies a context, and why.

@@ -169,7 +169,7 @@ fn resolve(cx: &ContextCx<'_>, r: &Rendered, c: &Container, var: &str) -> Option
     }
     if let Some(e) = explicit {
         let value_path = at(&e, &[k("value")]);
-        if env.node(r, &value_path).is_some() || r.overrides.contains_key(&value_path) {
+        if env.exists(r, &value_path) || r.overrides.contains_key(&value_path) {
             let v = cx.value(r, &value_path)?;
             return Some(Side {
                 outcomes: vec![Src::Literal(v.text.clone())],
@@ -180,7 +180,7 @@ fn resolve(cx: &ContextCx<'_>, r: &Rendered, c: &Container, var: &str) -> Option
             });
         }
         let from = at(&e, &[k("valueFrom")]);
-        if env.node(r, &from).is_none() {
+        if !env.exists(r, &from) {
             // `- name: X` alone sets X to the empty string.
             return Some(Side {
                 outcomes: vec![Src::Literal(String::new())],
@@ -192,7 +192,7 @@ fn resolve(cx: &ContextCx<'_>, r: &Rendered, c: &Container, var: &str) -> Option
         }
         for (ref_key, kind) in [("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")] {
             let rp = at(&from, &[k(ref_key)]);
-            if env.node(r, &rp).is_none() {
+            if !env.exists(r, &rp) {
                 continue;
             }
             let name = cx.value(r, &at(&rp, &[k("name")]))?;
@@ -220,13 +220,14 @@ fn resolve(cx: &ContextCx<'_>, r: &Rendered, c: &Container, var: &str) -> Option
     let mut refs = Vec::new();
     for i in 0..n_from {
         let e = at(&from_path, &[Step::Index(i)]);
-        let prefix = match env.node(r, &at(&e, &[k("prefix")])) {
-            Some(_) => cx.value(r, &at(&e, &[k("prefix")]))?.text,
-            None => String::new(),
+        let prefix = if env.exists(r, &at(&e, &[k("prefix")])) {
+            cx.value(r, &at(&e, &[k("prefix")]))?.text
+        } else {
+            String::new()
         };
         let Some((ref_key, kind)) = [("secretRef", "Secret"), ("configMapRef", "ConfigMap")]
             .into_iter()
-            .find(|(rk, _)| env.node(r, &at(&e, &[k(rk)])).is_some())
+            .find(|(rk, _)| env.exists(r, &at(&e, &[k(rk)])))
         else {
             continue;
         };

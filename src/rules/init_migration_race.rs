@@ -131,9 +131,9 @@ impl InitMigrationRace {
             return;
         }
         let (replicas_v, replicas_p) = spec(&["replicas"]);
-        let replicas = match (&replicas_v, env.node(r, &replicas_p)) {
+        let replicas = match (&replicas_v, env.exists(r, &replicas_p)) {
             (Some(v), _) => number(v),
-            (None, None) if !r.overrides.contains_key(&replicas_p) => Some(1),
+            (None, false) => Some(1),
             (None, _) => None,
         };
         let hpas = self.hpas(cx, r);

@@ -20,9 +20,7 @@ const HELP: &str = "set resources.requests and resources.limits (cpu and memory)
 impl InitResourcesMissing {
     /// Whether a non-empty mapping is at `p`.
     fn has(&self, cx: &ContextCx<'_>, r: &Rendered, p: &[Step]) -> bool {
-        cx.env()
-            .node(r, p)
-            .is_some_and(|(_, doc, n)| doc.is_map(n) && !doc.entries(n).is_empty())
+        cx.env().map_len(r, p) > 0
     }
 
     /// A LimitRange in the namespace that gives containers default limits (and so requests).
@@ -65,7 +63,7 @@ impl InitResourcesMissing {
         if self.defaulted(cx, &cx.env().namespace(cx.context, r)) {
             return;
         }
-        let has_resources = cx.env().node(r, &c.field("resources")).is_some();
+        let has_resources = cx.env().exists(r, &c.field("resources"));
         let loc = container_anchor(
             &cx.env(),
             r,

@@ -2,13 +2,14 @@
 //! container waits for it, it is not a pre-install/pre-upgrade (PreSync/Sync) hook, and no Flux
 //! `dependsOn` stage waits for it.
 //!
-//! Who waits for which Job (across every context of the run) is `analysis::waits`, built once
-//! per run and shared with `job-ttl-breaks-wait` and `job-ttl-missing`.
+//! Who waits for which Job (build by build) is `analysis::waits`, built once per run and shared
+//! with `job-ttl-breaks-wait` and `job-ttl-missing`. A Job several builds render is reported
+//! when some build holds nothing back for it, naming those builds when others do.
 
 use super::meta::JOB_NOT_AWAITED as META;
 use super::{ObjectCx, Rule, paths};
 use crate::analysis::waits::{Status, app_in_view, migration_jobs};
-use crate::base::diagnostic::Diagnostic;
+use crate::base::diagnostic::{Builds, Diagnostic};
 use crate::base::mask::display_value;
 use crate::render::workspace::Workspace;
 use crate::yaml::Seg;
@@ -27,13 +28,11 @@ fn name_path(st: &Status) -> &'static [Seg<'static>] {
 
 impl Rule for JobNotAwaited {
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
-        if !app_in_view(ws) {
-            return;
-        }
-        for obj in migration_jobs(ws) {
+        for obj in migration_jobs(ws).filter(|o| app_in_view(ws, o)) {
             let ocx = ObjectCx::new(ws, obj);
             let st = crate::analysis::job_status(ws, obj);
-            if st.held() {
+            // Judged build by build: a wait in one overlay holds nothing back in another.
+            if st.hook.as_ref().is_some_and(|h| h.holds) || st.unheld.is_empty() {
                 continue;
             }
             let name = display_value(&st.name);
@@ -82,6 +81,16 @@ impl Rule for JobNotAwaited {
                 .help("add an init container to the app's pods that waits for this Job (`image: groundnuty/k8s-wait-for:v2.0`, `args: [job-wr, <rendered job name>]`, with RBAC to get and list jobs), or deploy the Job in a Flux Kustomization with `wait: true` that the app's Kustomization `dependsOn`");
             for (l, m) in related {
                 d = d.related(l, m);
+            }
+            if st.unheld.len() < st.builds.len() {
+                let mut shown: Vec<String> = st
+                    .unheld
+                    .iter()
+                    .map(|&c| ws.contexts[c].name.clone())
+                    .collect();
+                shown.sort();
+                shown.dedup();
+                d.builds = Some(Builds { shown, only: true });
             }
             out.push(d);
         }
@@ -266,6 +275,35 @@ mod tests {
     }
 
     #[test]
+    fn judged_build_by_build() {
+        let k = |body: &str| {
+            format!("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n{body}")
+        };
+        let wait = "        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, myapp-migration-v1]\n";
+        let j = job("myapp-migration-v1", "");
+        let files = [
+            ("base/job.yaml", j.clone()),
+            ("base/kustomization.yaml", k("resources: [job.yaml]\n")),
+            ("staging/deploy.yaml", deploy(APP)),
+            (
+                "staging/kustomization.yaml",
+                k("resources: [../base, deploy.yaml]\n"),
+            ),
+            ("prod/deploy.yaml", deploy(wait)),
+            (
+                "prod/kustomization.yaml",
+                k("resources: [../base, deploy.yaml]\n"),
+            ),
+        ];
+        // The prod overlay's wait holds nothing back in staging.
+        let found = run(RULE, &files);
+        assert_single(&found, &j, "myapp-migration-v1");
+        assert!(found[0].message.ends_with(" (in staging only)"), "{}", found[0].message);
+        let b = found[0].builds.as_ref().unwrap();
+        assert_eq!((b.shown.clone(), b.only), (vec!["staging".to_string()], true));
+    }
+
+    #[test]
     fn flux_depends_on_stages() {
         let flux = |wait: &str| {
             format!(
@@ -283,8 +321,9 @@ mod tests {
         let found = run(RULE, &files(flux("")));
         assert_one_saying(&found, "without `wait: true`");
         assert_eq!(found[0].related.len(), 1);
-        // A Flux Kustomization nothing depends on is no stage.
-        let lone = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./pre\n  wait: true\n".to_string();
+        // A Flux Kustomization nothing depends on is no stage (the app's, deployed beside it,
+        // does not depend on it).
+        let lone = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: pre}\nspec:\n  path: ./pre\n  wait: true\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./app\n".to_string();
         assert_eq!(run(RULE, &files(lone)).len(), 1);
     }
 

@@ -15,10 +15,7 @@ impl Rule for JobTtlMissing {
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {
         // Without the app in view, an init container elsewhere may wait for the Job by name,
         // and a TTL would then break it.
-        if !app_in_view(ws) {
-            return;
-        }
-        for obj in migration_jobs(ws) {
+        for obj in migration_jobs(ws).filter(|o| app_in_view(ws, o)) {
             let ocx = ObjectCx::new(ws, obj);
             if ocx.doc.at(ocx.obj.root, TTL).is_some() {
                 continue;

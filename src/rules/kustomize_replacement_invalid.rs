@@ -11,7 +11,7 @@ use crate::render::kustomize::{self, Selector};
 use crate::render::path::{self, Step};
 use crate::render::workspace::Workspace;
 use crate::render::path::PathError;
-use crate::render::{Context, Issue, IssueKind, Rendered, Source};
+use crate::render::{Issue, IssueKind, Rendered, Source};
 use crate::yaml::{Document, Kind, NodeId};
 
 pub struct KustomizeReplacementInvalid;
@@ -53,6 +53,7 @@ fn message(issue: &Issue) -> String {
         Issue::TargetUnmatched => {
             "this target selects no resource, so kustomize silently skips it".into()
         }
+        Issue::Build(refusal) => refusal.kustomize_error(),
         Issue::TargetRegexOnly { name } => format!(
             "target name `{name}` is a regular expression: kustomize 5.8+ reads it as one, but older kustomize (kubectl ≤ 1.33 embeds 5.5-5.7) compares names exactly and this target selects nothing"
         ),
@@ -104,8 +105,6 @@ struct Entry {
 struct TargetEntry {
     node: NodeId,
     has_select: bool,
-    /// `labelSelector` / `annotationSelector` in `select` or `reject`: not evaluated.
-    by_labels: bool,
     create: bool,
     field_paths: Vec<(String, NodeId)>,
 }
@@ -129,7 +128,6 @@ fn entries(doc: &Document) -> Vec<Entry> {
                 .map(|&t| TargetEntry {
                     node: t,
                     has_select: doc.get(t, "select").is_some(),
-                    by_labels: kustomize::selects_by_labels(doc, t),
                     create: doc.get(t, "options").and_then(|o| doc.get_str(o, "create"))
                         == Some("true"),
                     field_paths: doc
@@ -191,10 +189,6 @@ fn structural(doc: &Document, ws: &Workspace, out: &mut Vec<(NodeId, String, Sev
     }
 }
 
-/// The objects a kustomization's replacements see: those of the context it is the root of.
-fn context_of(ws: &Workspace, k: FileId) -> Option<&Context> {
-    ws.contexts.iter().find(|c| c.root == Some(k))
-}
 
 fn selects(sel: &Selector, r: &Rendered, regex: bool) -> bool {
     let ns = r.namespace.as_ref().map(|v| v.text.as_str());
@@ -218,7 +212,7 @@ fn recheck_source(
             .is_some_and(|s| s.selector.node == Some(node))
     })?;
     let src = rep.source?;
-    let cx = context_of(ws, k)?;
+    let cx = ws.build_of_kustomization(k)?;
     let env = ws.env();
     let found: Vec<&Rendered> = cx
         .rendered
@@ -229,7 +223,7 @@ fn recheck_source(
     match r.source {
         Source::Object(o) => {
             let (odoc, root, _) = env.doc_of(o);
-            let at = crate::render::path::resolve(odoc, root, &src.field_path, false)
+            let at = crate::render::path::resolve_source(odoc, root, &src.field_path)
                 .ok()?
                 .into_iter()
                 .next()?;
@@ -262,7 +256,11 @@ fn delimiter_on_non_scalar(
     doc: &Document,
     out: &mut Vec<(NodeId, String, Severity)>,
 ) {
-    let Some(cx) = context_of(ws, k) else { return };
+    // Only a build's own kustomization: a base's replacements see the base's objects, fewer
+    // than its overlay's build renders.
+    let Some(cx) = ws.contexts.iter().find(|c| c.root == Some(k)) else {
+        return;
+    };
     let env = ws.env();
     let regex = ws.options.regex_selectors;
     for rep in kustomize::replacements(doc) {
@@ -321,9 +319,8 @@ impl Rule for KustomizeReplacementInvalid {
                     (t.node == i.node || t.field_paths.iter().any(|(_, n)| *n == i.node)) && pred(t)
                 })
             };
-            // A target without `select` is reported once, as such: kustomize stops there. What
-            // a label or annotation selector selects is unknown.
-            if in_target(&|t| !t.has_select || t.by_labels) {
+            // A target without `select` is reported once, as such: kustomize stops there.
+            if in_target(&|t| !t.has_select) {
                 continue;
             }
             let mut message = message(&i.issue);
@@ -537,8 +534,8 @@ mod tests {
     }
 
     #[test]
-    fn label_selectors_are_not_judged() {
-        // The evaluator does not model labelSelector; kustomize selects the Job only here.
+    fn label_selectors_select_on_rendered_labels() {
+        // No object carries app=migration: the target selects nothing, which is not an error.
         let (_, d) = lint_replacements(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {labelSelector: app=migration}\n    fieldPaths: [metadata.labels.app]\n",
         );

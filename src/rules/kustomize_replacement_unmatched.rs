@@ -5,7 +5,7 @@
 
 use super::meta::KUSTOMIZE_REPLACEMENT_UNMATCHED as META;
 use super::{Rule};
-use crate::base::diagnostic::{Diagnostic, FileId, Loc};
+use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::base::text::edit_distance;
 use crate::render::kustomize::{self, Selector, Target};
@@ -70,14 +70,6 @@ fn field_list(t: &Target) -> String {
         .join(", ")
 }
 
-/// The objects a kustomization's replacements see: the context it is the root of, or else one
-/// it takes part in.
-fn context_of(ws: &Workspace, k: FileId) -> Option<&Context> {
-    ws.contexts
-        .iter()
-        .find(|c| c.root == Some(k))
-        .or_else(|| ws.contexts.iter().find(|c| c.kustomizations.contains(&k)))
-}
 
 fn unmatched(ws: &Workspace, cx: Option<&Context>, t: &Target, loc: Loc) -> Diagnostic {
     let mut d = Diagnostic::new(
@@ -180,15 +172,11 @@ impl Rule for KustomizeReplacementUnmatched {
             let Some(t) = find_target(doc, i.node) else {
                 continue;
             };
-            // What a label or annotation selector selects is not evaluated.
-            if kustomize::selects_by_labels(doc, t.node) {
-                continue;
-            }
             let loc = Loc {
                 file: i.kustomization,
                 span: doc.span(i.node),
             };
-            let cx = context_of(ws, i.kustomization);
+            let cx = ws.build_of_kustomization(i.kustomization);
             // Only a name that matches as a regex, on an object no `reject` excludes, is a
             // regex-only match; otherwise the target simply selects nothing.
             let regex_only_match = i.kind() == IssueKind::RegexOnly
@@ -308,9 +296,14 @@ mod tests {
             d[0].message,
             "replacement target {kind: Job} with reject {name: myapp-migration-TAG} selects no resource: kustomize skips it without an error, so `metadata.labels.v` is never written"
         );
-        // What a label selector selects is not evaluated.
+        // Label selectors are evaluated on the rendered labels.
         let (_, d) = lint_targets(
             "  - select: {labelSelector: app=none}\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
+            &Settings::default(),
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        let (_, d) = lint_targets(
+            "  - select: {kind: Job, labelSelector: '!app'}\n    reject: [{annotationSelector: x=y}]\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
             &Settings::default(),
         );
         assert!(d.is_empty(), "{d:?}");

@@ -64,8 +64,8 @@ fn entry_files(
     let target = crate::render::normalize(&dir.join(entry));
     let mut out = BTreeSet::new();
     if let Some(k) = ws.kustomization_in(&target) {
-        if let Some(c) = ws.contexts.iter().find(|c| c.root == Some(k)) {
-            out.extend(c.files.iter().copied());
+        if let Some(files) = ws.parts.get(&k) {
+            out.extend(files.iter().copied());
         }
     } else if let Some(f) = ws.file_at(&target) {
         out.insert(f);

@@ -274,7 +274,12 @@ impl<'a> ContextCx<'a> {
     ) -> Diagnostic {
         let loc = crate::render::links::value_loc(&self.env(), r, path, v)
             .unwrap_or_else(|| ocx.locate(&[]).0);
-        let d = ocx.diag_at(meta, loc, crate::render::path::display(path), message);
+        let mut d = ocx.diag_at(meta, loc, crate::render::path::display(path), message);
+        if let Some(base) = self.env().replaced(r, path)
+            && base != loc
+        {
+            d = d.related(base, "the base sets it here; a patch replaces it");
+        }
         match v {
             Some(v) => self.provenance(d, v, loc),
             None => d,

@@ -437,11 +437,10 @@ impl RbacJobReadMissing {
                         span: doc.span(nn),
                     },
                     format!(
-                        "the {} `{}` binds `{}` but is not part of what this context applies ({})",
+                        "the {} `{}` binds `{}` but is not part of what this build applies",
                         o.kind,
                         display_value(&o.display_name()),
                         display_value(name),
-                        cx.context.name
                     ),
                 );
                 n += 1;
@@ -933,7 +932,7 @@ mod tests {
         let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(
-            d[0].related.iter().any(|r| file(&files, &r.loc) == "k/rb.yaml" && r.message.starts_with("the RoleBinding `wait-reads-jobs` binds `myapp` but is not part of what this context applies")),
+            d[0].related.iter().any(|r| file(&files, &r.loc) == "k/rb.yaml" && r.message.starts_with("the RoleBinding `wait-reads-jobs` binds `myapp` but is not part of what this build applies")),
             "{:?}",
             d[0].related
         );

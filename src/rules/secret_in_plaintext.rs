@@ -4,7 +4,7 @@
 
 use super::meta::SECRET_IN_PLAINTEXT as META;
 use super::{ContextCx, ObjectCx, Rule};
-use crate::base::diagnostic::Diagnostic;
+use crate::base::diagnostic::{Diagnostic, Severity};
 use crate::base::mask::key_for_display;
 use crate::render::Source;
 use crate::render::path::Step;
@@ -99,10 +99,10 @@ fn credential_value(value: &str) -> bool {
             .any(|b| v.eq_ignore_ascii_case(b)))
 }
 
-/// Whether the text holds a URL whose password is written out (not a `${VAR}` or `$(VAR)`).
-fn url_with_password(s: &str) -> bool {
+/// The first password a URL in the text writes out (not a `${VAR}` or `$(VAR)`), with its user.
+fn url_password(s: &str) -> Option<(&str, &str)> {
     if !crate::base::mask::url_has_password(s) {
-        return false;
+        return None;
     }
     let mut rest = s;
     while let Some(i) = rest.find("://") {
@@ -110,27 +110,59 @@ fn url_with_password(s: &str) -> bool {
         let end = tail.find(['/', '?', '#', ' ']).unwrap_or(tail.len());
         let authority = &tail[..end];
         if let Some(at) = authority.rfind('@')
-            && let Some((_, password)) = authority[..at].split_once(':')
+            && let Some((user, password)) = authority[..at].split_once(':')
             && !password.is_empty()
             && !placeholder(password)
         {
-            return true;
+            return Some((user, password));
         }
         rest = &tail[end..];
     }
-    false
+    None
 }
 
-/// What a literal reveals, for the message; None when it reveals nothing.
-fn finding(name: &str, value: &str) -> Option<&'static str> {
-    if url_with_password(value) {
-        Some("a literal URL with a password")
+/// Words that mark a value as a sample or development default rather than a real credential.
+const SAMPLE_WORDS: &[&str] = &[
+    "password", "passw0rd", "changeme", "change-me", "change_me", "example", "dummy", "redacted",
+    "sample", "default", "secret", "placeholder", "insecure", "xxx",
+];
+
+/// Whether a written-out credential looks like a sample or development default: short (under
+/// eight characters, like `postgres`'s `sg` or `kong`), a well-known default word, or the user
+/// name again (`hermes:hermes@`). Such values are common in examples and local overlays; a
+/// finding on them is an info, not an error that fails CI.
+fn sample_credential(value: &str, user: Option<&str>) -> bool {
+    let v = value.trim().to_ascii_lowercase();
+    v.chars().count() < 8
+        || SAMPLE_WORDS.iter().any(|w| v.contains(w))
+        || user.is_some_and(|u| u.eq_ignore_ascii_case(&v))
+}
+
+/// What a literal reveals, for the message, and whether it looks like a sample value; None
+/// when it reveals nothing.
+fn finding(name: &str, value: &str) -> Option<(&'static str, bool)> {
+    if let Some((user, password)) = url_password(value) {
+        Some((
+            "a literal URL with a password",
+            sample_credential(password, Some(user)),
+        ))
     } else if credential_name(name) && credential_value(value) {
-        Some("a literal value")
+        Some(("a literal value", sample_credential(value, None)))
     } else {
         None
     }
 }
+
+/// The severity and the message's ending for a value that is, or only looks like, a secret.
+fn weight(sample: bool) -> (Severity, &'static str) {
+    if sample {
+        (Severity::Info, SAMPLE_NOTE)
+    } else {
+        (META.severity, "")
+    }
+}
+
+const SAMPLE_NOTE: &str = " (the value is short or a well-known default, so it looks like a sample or development credential: fine for a local overlay, a leak anywhere else)";
 
 fn kv_message(what: &str, key: &str, reveals: &str) -> String {
     let holds = if reveals == "a literal value" {
@@ -169,9 +201,10 @@ impl SecretInPlaintext {
                         continue;
                     };
                     let Some(value) = doc.str(vn) else { continue };
-                    let Some(reveals) = finding(name, value) else {
+                    let Some((reveals, sample)) = finding(name, value) else {
                         continue;
                     };
+                    let (severity, note) = weight(sample);
                     let path = format!("{}.{list}[{ci}].env[{ei}].value", spec.join("."));
                     out.push(
                         cx.diag_at(
@@ -179,13 +212,14 @@ impl SecretInPlaintext {
                             cx.loc_of(vn),
                             path,
                             format!(
-                                "container `{}` of {} `{}` sets `{}` to {reveals}: {READERS}",
+                                "container `{}` of {} `{}` sets `{}` to {reveals}: {READERS}{note}",
                                 key_for_display(cname),
                                 cx.obj.kind,
                                 key_for_display(&cx.obj.display_name()),
                                 key_for_display(name)
                             ),
                         )
+                        .severity(severity)
                         .help(ENV_HELP),
                     );
                 }
@@ -202,20 +236,22 @@ impl SecretInPlaintext {
             let (Some(key), Some(value)) = (doc.str(k), doc.str(v)) else {
                 continue;
             };
-            if value.contains('\n') && !url_with_password(value) {
+            if value.contains('\n') && url_password(value).is_none() {
                 continue;
             }
-            let Some(reveals) = finding(key, value) else {
+            let Some((reveals, sample)) = finding(key, value) else {
                 continue;
             };
             let what = format!("ConfigMap `{}`", key_for_display(&cx.obj.display_name()));
+            let (severity, note) = weight(sample);
             out.push(
                 cx.diag_at(
                     &META,
                     cx.loc_of(v),
                     format!("data.{key}"),
-                    kv_message(&what, key, reveals),
+                    kv_message(&what, key, reveals) + note,
                 )
+                .severity(severity)
                 .help(CONFIG_HELP),
             );
         }
@@ -246,16 +282,17 @@ impl Rule for SecretInPlaintext {
                 if f != "data" || v.writer.is_some() {
                     continue;
                 }
-                let Some(reveals) = finding(key, &v.text) else {
+                let Some((reveals, sample)) = finding(key, &v.text) else {
                     continue;
                 };
                 let what = format!("configMapGenerator `{}`", key_for_display(name));
+                let (severity, note) = weight(sample);
                 out.push(
                     Diagnostic::new(
                         META.name,
-                        META.severity,
+                        severity,
                         loc,
-                        kv_message(&what, key, reveals),
+                        kv_message(&what, key, reveals) + note,
                     )
                     .help(CONFIG_HELP),
                 );
@@ -306,29 +343,46 @@ mod tests {
         assert!(!credential_value("${DB_PASSWORD}"));
         assert!(!credential_value("/run/secrets/db"));
         assert!(!credential_value("false"));
-        assert!(url_with_password(
-            "postgres://admin:changeme@postgres:5432/mydb"
-        ));
-        assert!(!url_with_password("postgres://admin@postgres:5432/mydb"));
-        assert!(!url_with_password(
-            "postgres://admin:$(DB_PASSWORD)@postgres/mydb"
-        ));
-        assert!(!url_with_password(
-            "postgres://admin:${DB_PASSWORD}@postgres/mydb"
-        ));
-        assert!(!url_with_password("https://example.com/a:b@c"));
+        assert_eq!(
+            url_password("postgres://admin:changeme@postgres:5432/mydb"),
+            Some(("admin", "changeme"))
+        );
+        assert!(url_password("postgres://admin@postgres:5432/mydb").is_none());
+        assert!(url_password("postgres://admin:$(DB_PASSWORD)@postgres/mydb").is_none());
+        assert!(url_password("postgres://admin:${DB_PASSWORD}@postgres/mydb").is_none());
+        assert!(url_password("https://example.com/a:b@c").is_none());
+    }
+
+    #[test]
+    fn sample_credentials_are_infos_real_ones_errors() {
+        assert!(sample_credential("sg", None));
+        assert!(sample_credential("hermes", Some("hermes")));
+        assert!(sample_credential("my-Example-pass", None));
+        assert!(sample_credential("ChangeMe123", None));
+        assert!(sample_credential("notsoshort", Some("NotSoShort")));
+        assert!(!sample_credential("q7Rt-9vLm2xW", None));
+        assert!(!sample_credential("hermes-prod-2931", Some("hermes")));
+        let text = deploy(
+            "            - name: POSTGRES_PASSWORD\n              value: kong\n            - name: DATABASE_URL\n              value: \"postgres://app:q7Rt-9vLm2xW@db/app\"\n",
+        );
+        let d = lint_one(&text, RULE);
+        assert_eq!(d.len(), 2, "{d:?}");
+        let by_sev: Vec<_> = d.iter().map(|d| (d.severity, d.message.contains("sample"))).collect();
+        assert!(by_sev.contains(&(Severity::Info, true)), "{d:?}");
+        assert!(by_sev.contains(&(Severity::Error, false)), "{d:?}");
+        assert!(d.iter().all(|d| !d.message.contains("q7Rt") && !d.message.contains("kong`")));
     }
 
     #[test]
     fn password_url_and_token_at_the_value() {
         let text = deploy(
-            "            - name: DATABASE_URL\n              value: \"postgres://admin:changeme@postgres:5432/mydb\"\n            - name: API_TOKEN\n              value: tok-123456\n            - name: LOG_LEVEL\n              value: debug\n",
+            "            - name: DATABASE_URL\n              value: \"postgres://admin:Zq4-rT8p2Lw@postgres:5432/mydb\"\n            - name: API_TOKEN\n              value: tok-123456\n            - name: LOG_LEVEL\n              value: debug\n",
         );
         let d = lint_one(&text, RULE);
         assert_eq!(d.len(), 2, "{d:?}");
         assert_eq!(
             &text[d[0].loc.span.range()],
-            "\"postgres://admin:changeme@postgres:5432/mydb\""
+            "\"postgres://admin:Zq4-rT8p2Lw@postgres:5432/mydb\""
         );
         assert_eq!(
             d[0].message,

@@ -3,7 +3,7 @@
 
 use super::meta::WAIT_NAMESPACE_MISMATCH as META;
 use super::{ContextCx, ObjectCx, Rule};
-use crate::analysis::wait_target::{Lookup, arg_path, context_note, judged_target, lookup};
+use crate::analysis::wait_target::{Lookup, arg_path, judged_target, lookup};
 use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
 
@@ -27,7 +27,6 @@ impl Rule for WaitNamespaceMismatch {
             let job_ns = namespaces.join("`, `");
             let ns = &w.namespace;
             let shown = display_value(target);
-            let note = context_note(cx.ws, cx.context, ocx.obj);
             // Point at the `-n` value when the arguments set one, else at the job name.
             let (path, value, looked) = match &w.namespace_arg {
                 Some(v) => {
@@ -61,7 +60,7 @@ impl Rule for WaitNamespaceMismatch {
                     &path,
                     value,
                     format!(
-                        "{note}k8s-wait-for looks for job `{shown}` in {looked}, but that job is rendered in namespace `{job_ns}`: `kubectl describe jobs` fails with NotFound, the init container exits 1 and the pod crash-loops in Init (Init:CrashLoopBackOff)"
+                        "k8s-wait-for looks for job `{shown}` in {looked}, but that job is rendered in namespace `{job_ns}`: `kubectl describe jobs` fails with NotFound, the init container exits 1 and the pod crash-loops in Init (Init:CrashLoopBackOff)"
                     ),
                 )
                 .help(format!(

@@ -8,7 +8,7 @@
 
 use super::meta::WAIT_TARGET_MISSING as META;
 use super::{ContextCx, ObjectCx, Rule};
-use crate::analysis::wait_target::{JobAt, Lookup, arg_path, context_note, judged_target, lookup};
+use crate::analysis::wait_target::{JobAt, Lookup, arg_path, judged_target, lookup};
 use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
 use crate::base::text::edit_distance;
@@ -89,7 +89,6 @@ impl Rule for WaitTargetMissing {
             } else {
                 format!("namespace `{ns}` (the pod's)")
             };
-            let note = context_note(cx.ws, cx.context, ocx.obj);
             let shown = display_value(target);
             let tp = arg_path(w, 1);
             match lookup(cx.ws, cx.context, w, target) {
@@ -103,7 +102,7 @@ impl Rule for WaitTargetMissing {
                             &tp,
                             w.target.as_ref(),
                             format!(
-                                "{note}no job is named `{shown}` in {where_ns}: `kubectl describe jobs` then falls back to every job whose name starts with `{shown}` ({}), so this init container waits for those jobs instead of one migration",
+                                "no job is named `{shown}` in {where_ns}: `kubectl describe jobs` then falls back to every job whose name starts with `{shown}` ({}), so this init container waits for those jobs instead of one migration",
                                 list(&jobs)
                             ),
                         )
@@ -129,7 +128,7 @@ impl Rule for WaitTargetMissing {
                         &tp,
                         w.target.as_ref(),
                         format!(
-                            "{note}k8s-wait-for waits for job `{shown}` in {where_ns}, but no job of that name is rendered there: `kubectl describe jobs` fails with NotFound, the init container exits 1 and the pod crash-loops in Init (Init:CrashLoopBackOff) until such a job appears"
+                            "k8s-wait-for waits for job `{shown}` in {where_ns}, but no job of that name is rendered there: `kubectl describe jobs` fails with NotFound, the init container exits 1 and the pod crash-loops in Init (Init:CrashLoopBackOff) until such a job appears"
                         ),
                     );
                     let mut fix = None;
@@ -360,8 +359,8 @@ mod tests {
     }
 
     #[test]
-    fn a_job_of_another_context_in_the_same_namespace_counts() {
-        let files = [
+    fn a_job_another_flux_stage_deploys_counts_a_sibling_build_does_not() {
+        let mut files = vec![
             (
                 "app/deploy.yaml",
                 deploy("  namespace: app\n", "[job-wr, myapp-migration-v1]"),
@@ -371,6 +370,13 @@ mod tests {
                 job("myapp-migration-v1", "  namespace: app\n"),
             ),
         ];
+        // Two directories nothing says are applied together: each build on its own.
+        assert_eq!(run(RULE, &files).len(), 1);
+        // Flux deploys both into one cluster: the other stage's Job counts.
+        files.push((
+            "flux/ks.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: pre}\nspec: {path: ./pre}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec: {path: ./app, dependsOn: [{name: pre}]}\n".to_string(),
+        ));
         assert!(run(RULE, &files).is_empty());
     }
 
@@ -392,7 +398,8 @@ mod tests {
         let found = run(RULE, &files);
         assert_single(&found, &base_deploy, "app-migration-v1");
         assert_contains(&found[0].message, "namespace `prod`");
-        assert_starts_with(&found[0].message, "in the `prod` build, ");
+        // The base is no build of its own: judged in the one overlay that includes it.
+        assert_starts_with(&found[0].message, "k8s-wait-for waits for job");
         assert_contains(found[0].help.as_deref().unwrap(), "namePrefix");
         assert!(
             found[0].related[0]

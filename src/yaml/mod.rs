@@ -10,6 +10,7 @@ pub(crate) mod edit;
 mod resolve;
 
 pub use de::{DeError, TypeMismatch, from_node};
+pub(crate) use resolve::resolve_plain;
 pub(crate) use resolve::{Resolved, resolve_scalar};
 
 use crate::base::source::{CharToByte, Span};

@@ -1,8 +1,10 @@
 //! The native kustomize evaluation agrees with `kubectl kustomize` on every fixture it can
-//! build: names, namespaces, container images and args, service accounts and RBAC references.
+//! build: names (generated ones with their exact hash suffix), namespaces, container images
+//! and args, service accounts and RBAC references, labels, annotations, template labels,
+//! selectors and generated data.
 //! Where kustomize refuses to build, the evaluation must have found why.
 
-use kube_migrate_lint::engine::{Input, Settings, load_workspace, read_bounded};
+use kube_migrate_lint::engine::{Settings, load_workspace};
 use kube_migrate_lint::model::discover::{Excludes, discover};
 use kube_migrate_lint::render::{IssueKind, Rendered, path::Step};
 use kube_migrate_lint::yaml;
@@ -44,17 +46,6 @@ fn kustomization_dirs() -> Vec<PathBuf> {
 /// What we compare, per object `kind/namespace/name`: field → value.
 type Facts = BTreeMap<String, BTreeMap<String, String>>;
 
-fn strip_hash(name: &str) -> String {
-    // Generated ConfigMap/Secret names end in a content hash we do not compute.
-    match name.rsplit_once('-') {
-        Some((base, h)) if h.len() == 10 && h.chars().all(|c| c.is_ascii_alphanumeric()) => {
-            format!("{base}-<hash>")
-        }
-        Some((base, "<hash>")) => format!("{base}-<hash>"),
-        _ => name.to_string(),
-    }
-}
-
 fn pod_spec(kind: &str) -> Option<&'static [&'static str]> {
     kube_migrate_lint::render::pod_spec_path(kind)
 }
@@ -79,7 +70,7 @@ fn oracle_facts(out: &str) -> Facts {
                 .map(str::to_string)
         };
         let kind = s(&["kind"]).unwrap_or_default();
-        let name = strip_hash(&s(&["metadata", "name"]).unwrap_or_default());
+        let name = s(&["metadata", "name"]).unwrap_or_default();
         let ns = if CLUSTER_SCOPED.contains(&kind.as_str()) {
             String::new()
         } else {
@@ -126,7 +117,7 @@ fn oracle_facts(out: &str) -> Facts {
                                 if let Some(n) = d.get(e, r).and_then(|r| d.get_str(r, "name")) {
                                     f.insert(
                                         format!("{list}[{i}].envFrom[{j}].{r}"),
-                                        strip_hash(n),
+                                        n.to_string(),
                                     );
                                 }
                             }
@@ -155,9 +146,29 @@ fn oracle_facts(out: &str) -> Facts {
                 }
             }
         }
+        for (label, path) in maps() {
+            let segs: Vec<yaml::Seg> = path.iter().map(|k| yaml::Seg::Key(k)).collect();
+            if let Some(m) = d.at(d.root, &segs) {
+                for (k, v) in crate::support::map_entries(d, m) {
+                    let v = if kind == "Secret" && label == &"data" {
+                        String::new()
+                    } else {
+                        d.str(v).unwrap_or("").to_string()
+                    };
+                    f.insert(format!("{label}.{}", d.str(k).unwrap_or("")), v);
+                }
+            }
+        }
         facts.insert(format!("{kind}/{ns}/{name}"), f);
     }
     facts
+}
+
+/// String maps compared key by key (`data` values of Secrets: keys only, as we keep them
+/// decoded): the shared ones, and generated data.
+fn maps() -> impl Iterator<Item = &'static (&'static str, &'static [&'static str])> {
+    const EXTRA: &[(&str, &[&str])] = &[("data", &["data"])];
+    crate::support::RENDERED_MAPS.iter().chain(EXTRA)
 }
 
 /// The fixture tree a kustomization directory belongs to (`testdata/fixtures/<name>`), so its
@@ -173,17 +184,14 @@ fn fixture_root(dir: &Path) -> PathBuf {
 }
 
 fn our_facts(dir: &Path) -> Result<Facts, Vec<String>> {
-    let found = discover(&[fixture_root(dir)], &Excludes::default());
-    let inputs = found
-        .files
-        .iter()
-        .map(|c| Input {
-            display: c.display.clone(),
-            path: Some(c.path.clone()),
-            bytes: read_bounded(&c.path, 1 << 24),
-        })
-        .collect();
-    let (ws, _, _) = load_workspace(inputs, &Settings::default());
+    let inputs = crate::support::disk_inputs(&fixture_root(dir));
+    // The kustomization is built as kustomize builds it, alone, even when it is a base
+    // another fixture kustomization includes.
+    let settings = Settings {
+        explicit_builds: vec![dir.to_path_buf()],
+        ..Settings::default()
+    };
+    let (ws, _, _) = load_workspace(inputs, &settings);
     let root_file = ws
         .files
         .iter()
@@ -194,17 +202,20 @@ fn our_facts(dir: &Path) -> Result<Facts, Vec<String>> {
                 .is_some_and(|p| p == dir.join("kustomization.yaml"))
         })
         .unwrap() as u32;
-    let invalid: Vec<String> = ws
-        .replacement_issues
-        .iter()
-        .filter(|i| i.kind() == IssueKind::Invalid)
-        .map(|i| format!("{:?}", i.issue))
-        .collect();
     let cx = ws
         .contexts
         .iter()
         .find(|c| c.root == Some(root_file))
         .expect("a context for the kustomization");
+    // What makes this build fail: issues raised in the files it is built from (a sibling
+    // overlay's refusal is not this build's).
+    let invalid: Vec<String> = ws
+        .replacement_issues
+        .iter()
+        .filter(|i| matches!(i.kind(), IssueKind::Invalid | IssueKind::BuildError))
+        .filter(|i| cx.files.contains(&i.kustomization))
+        .map(|i| format!("{:?}", i.issue))
+        .collect();
     if !invalid.is_empty() {
         return Err(invalid);
     }
@@ -212,7 +223,7 @@ fn our_facts(dir: &Path) -> Result<Facts, Vec<String>> {
     let mut facts = Facts::new();
     for r in &cx.rendered {
         let kind = r.kind.clone();
-        let name = strip_hash(&env.name(cx, r).map(|v| v.text).unwrap_or_default());
+        let name = env.name(cx, r).map(|v| v.text).unwrap_or_default();
         let ns = if CLUSTER_SCOPED.contains(&kind.as_str()) {
             String::new()
         } else {
@@ -246,7 +257,7 @@ fn our_facts(dir: &Path) -> Result<Facts, Vec<String>> {
                             if let Some(n) =
                                 get([ef.clone(), vec![Step::Index(j), k(rf), k("name")]].concat())
                             {
-                                f.insert(format!("{list}[{i}].envFrom[{j}].{rf}"), strip_hash(&n));
+                                f.insert(format!("{list}[{i}].envFrom[{j}].{rf}"), n);
                             }
                         }
                     }
@@ -265,6 +276,17 @@ fn our_facts(dir: &Path) -> Result<Facts, Vec<String>> {
                 if let Some(n) = get(vec![k("subjects"), Step::Index(i), k("namespace")]) {
                     f.insert(format!("subjects[{i}].namespace"), n);
                 }
+            }
+        }
+        for (label, path) in maps() {
+            let p: Vec<Step> = path.iter().map(|s| k(s)).collect();
+            for (key, v) in env.map_at(r, &p) {
+                let v = if kind == "Secret" && label == &"data" {
+                    String::new()
+                } else {
+                    v
+                };
+                f.insert(format!("{label}.{key}"), v);
             }
         }
         let _: &Rendered = r;
@@ -300,6 +322,9 @@ fn evaluation_agrees_with_kubectl_kustomize() {
             (true, Ok(ours)) => {
                 built += 1;
                 let theirs = oracle_facts(&String::from_utf8_lossy(&out.stdout));
+                if std::env::var_os("ORACLE_DEBUG").is_some() {
+                    eprintln!("{}: {theirs:?}\n  ours: {ours:?}", dir.display());
+                }
                 if theirs != ours {
                     problems.push(format!(
                         "{}:\n  kubectl: {theirs:?}\n  ours:    {ours:?}",

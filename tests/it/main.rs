@@ -1,6 +1,7 @@
 //! Integration tests, in one binary so k8s-openapi is linked once.
 
 mod architecture;
+mod builds;
 mod ci_templates;
 mod cli;
 mod containment;
@@ -12,6 +13,8 @@ mod formats;
 mod fuzz_replay;
 mod hostile;
 mod integrations;
+mod kustomize_diff;
+mod kustomize_generators;
 mod kustomize_oracle;
 mod limits;
 mod lsp;
