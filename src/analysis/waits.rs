@@ -515,13 +515,7 @@ impl Waits {
         in_scope(&self.ignored_in, &self.ignored, ci, ns)
     }
 
-    fn gate_container(
-        &mut self,
-        env: &Env<'_>,
-        ci: usize,
-        r: &Rendered,
-        c: &Container,
-    ) {
+    fn gate_container(&mut self, env: &Env<'_>, ci: usize, r: &Rendered, c: &Container) {
         let texts: Vec<&str> = c
             .command
             .iter()

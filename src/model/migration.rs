@@ -229,7 +229,7 @@ pub fn image_repository(image: &str) -> &str {
 
 /// The words a container runs: `command` and `args`, or without `command` the image's
 /// entrypoint (named by the repository's last path component) and `args`.
-fn container_words<'c>(c: &'c k8s_openapi::api::core::v1::Container) -> Vec<&'c str> {
+fn container_words(c: &k8s_openapi::api::core::v1::Container) -> Vec<&str> {
     let entrypoint = match (&c.command, &c.image) {
         (None, Some(image)) => image_repository(image).rsplit('/').next(),
         _ => None,
