@@ -94,6 +94,10 @@ pub struct Waits {
     pub ignored: Vec<Waiter>,
     /// Init containers that retry a migration status check.
     pub gates: Vec<Gate>,
+    /// `kubectl wait --for=condition=complete` init containers that hold their pod back (not
+    /// followed by `||`), by build: `rbac-job-read-missing` checks their RBAC like
+    /// k8s-wait-for's.
+    pub kubectl_wait_fors: Vec<(usize, links::WaitFor)>,
     /// Every rendered Job `(build and namespace, name)`: kubectl's prefix fallback applies only
     /// when the exact name is absent.
     jobs: BTreeSet<(String, String)>,
@@ -367,61 +371,6 @@ pub fn migration_gate(words: &[&str]) -> Option<String> {
     found
 }
 
-/// The `kubectl wait --for=condition=complete` init containers of a context that hold their
-/// pod back (not followed by `||`), each as a wait on its first Job (or selector) in the
-/// namespace kubectl looks in: `rbac-job-read-missing` checks their RBAC like k8s-wait-for's.
-/// `mode` is `kubectl-wait`.
-pub fn kubectl_wait_fors(env: &Env<'_>, cx: &Context) -> Vec<links::WaitFor> {
-    let mut out = Vec::new();
-    for (ri, r) in cx.rendered.iter().enumerate() {
-        let Some(spec) = links::pod_spec(r) else {
-            continue;
-        };
-        for c in links::containers(env, cx, r).into_iter().filter(|c| c.init) {
-            let texts: Vec<&str> = c
-                .command
-                .iter()
-                .chain(c.args.iter())
-                .map(|v| v.text.as_str())
-                .collect();
-            let found = kubectl_waits(&texts);
-            let Some(kw) = found.iter().find(|kw| kw.for_complete && !kw.ignored) else {
-                continue;
-            };
-            let pod_namespace = env.namespace(cx, r);
-            let value = |text: String| crate::render::Value {
-                text,
-                origin: None,
-                writer: None,
-                via: None,
-            };
-            let sa = links::service_account(env, cx, r, &spec);
-            out.push(links::WaitFor {
-                rendered: ri,
-                mode: Some(value("kubectl-wait".into())),
-                target: Some(value(match kw.names.first() {
-                    Some(n) => n.clone(),
-                    None => "-l".into(),
-                })),
-                namespace: kw
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| pod_namespace.clone()),
-                namespace_arg: kw.namespace.clone().map(value),
-                pod_namespace,
-                service_account: sa
-                    .as_ref()
-                    .map(|v| v.text.clone())
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or_else(|| "default".into()),
-                service_account_value: sa,
-                container: c,
-            });
-        }
-    }
-    out
-}
-
 fn for_complete(v: &str) -> bool {
     let v = v.to_ascii_lowercase();
     v.contains("condition=complete") || (v.starts_with("jsonpath") && v.contains("succeeded"))
@@ -490,7 +439,6 @@ impl Waits {
                     .filter(|c| c.init)
                 {
                     waits.kubectl_container(&env, (ci, context), r, &c, &pod_ns);
-                    waits.gate_container(&env, ci, r, &c);
                 }
             }
         }
@@ -515,14 +463,16 @@ impl Waits {
         in_scope(&self.ignored_in, &self.ignored, ci, ns)
     }
 
-    fn gate_container(&mut self, env: &Env<'_>, ci: usize, r: &Rendered, c: &Container) {
-        let texts: Vec<&str> = c
-            .command
-            .iter()
-            .chain(c.args.iter())
-            .map(|v| v.text.as_str())
-            .collect();
-        if migration_gate(&texts).is_none() {
+    fn gate_container(
+        &mut self,
+        env: &Env<'_>,
+        ci: usize,
+        r: &Rendered,
+        c: &Container,
+        texts: &[&str],
+    ) {
+        // Every loop has a `do`: most containers are passed over without tokenizing.
+        if !texts.iter().any(|t| t.contains("do")) || migration_gate(texts).is_none() {
             return;
         }
         let p = c.field(if c.command.is_empty() {
@@ -534,6 +484,54 @@ impl Waits {
             context: ci,
             loc: links::value_loc(env, r, &p, None),
         });
+    }
+
+    /// A `kubectl wait` init container as a wait on its first Job (or selector), in the
+    /// namespace kubectl looks in, for `rbac-job-read-missing`.
+    fn kubectl_wait_for(
+        &mut self,
+        env: &Env<'_>,
+        (ci, context): (usize, &Context),
+        r: &Rendered,
+        c: &Container,
+        kw: &KubectlWait,
+    ) {
+        let (Some(spec), Some(ri)) = (
+            links::pod_spec(r),
+            context.rendered.iter().position(|x| std::ptr::eq(x, r)),
+        ) else {
+            return;
+        };
+        let pod_namespace = env.namespace(context, r);
+        let value = |text: String| crate::render::Value {
+            text,
+            origin: None,
+            writer: None,
+            via: None,
+        };
+        let sa = links::service_account(env, context, r, &spec);
+        let w = links::WaitFor {
+            rendered: ri,
+            mode: Some(value("kubectl-wait".into())),
+            target: Some(value(match kw.names.first() {
+                Some(n) => n.clone(),
+                None => "-l".into(),
+            })),
+            namespace: kw
+                .namespace
+                .clone()
+                .unwrap_or_else(|| pod_namespace.clone()),
+            namespace_arg: kw.namespace.clone().map(value),
+            pod_namespace,
+            service_account: sa
+                .as_ref()
+                .map(|v| v.text.clone())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "default".into()),
+            service_account_value: sa,
+            container: c.clone(),
+        };
+        self.kubectl_wait_fors.push((ci, w));
     }
 
     fn kubectl_container(
@@ -552,7 +550,11 @@ impl Waits {
             .collect();
         let complete = c.command.len() == env.len(r, &c.field("command"))
             && c.args.len() == env.len(r, &c.field("args"));
+        self.gate_container(env, ci, r, c, &texts);
         let found = kubectl_waits(&texts);
+        if complete && let Some(kw) = found.iter().find(|kw| kw.for_complete && !kw.ignored) {
+            self.kubectl_wait_for(env, (ci, context), r, c, kw);
+        }
         if !complete {
             if texts.iter().any(|t| t.contains("kubectl")) {
                 self.wild.insert((ci, Some(pod_ns.to_string())));

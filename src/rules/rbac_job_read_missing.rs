@@ -12,7 +12,6 @@ use crate::analysis::rbac::{
     Binding, DEFAULT_JOB_READERS, PolicyRule, RBAC_GROUP, RoleDef, at, bindings, k, known, loc_of,
     object_loc, role_of, roles,
 };
-use crate::analysis::waits::kubectl_wait_fors;
 use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::render::Rendered;
@@ -535,14 +534,19 @@ impl RbacJobReadMissing {
 
 impl Rule for RbacJobReadMissing {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        let kubectl = kubectl_wait_fors(&cx.env(), cx.context);
+        let kubectl = &crate::analysis::waits(cx.ws).kubectl_wait_fors;
         let waits: Vec<(&WaitFor, &Tool)> = cx
             .ws
             .wait_fors(cx.context)
             .iter()
             .filter(|w| w.is_job_mode())
             .map(|w| (w, &WAIT_FOR))
-            .chain(kubectl.iter().map(|w| (w, &KUBECTL_WAIT)))
+            .chain(
+                kubectl
+                    .iter()
+                    .filter(|(ci, _)| *ci == cx.context.index)
+                    .map(|(_, w)| (w, &KUBECTL_WAIT)),
+            )
             .collect();
         if waits.is_empty() {
             return;
