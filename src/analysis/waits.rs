@@ -510,27 +510,17 @@ impl Waits {
             via: None,
         };
         let sa = links::service_account(env, context, r, &spec);
-        let w = links::WaitFor {
-            rendered: ri,
-            mode: Some(value("kubectl-wait".into())),
-            target: Some(value(match kw.names.first() {
-                Some(n) => n.clone(),
-                None => "-l".into(),
-            })),
-            namespace: kw
-                .namespace
-                .clone()
-                .unwrap_or_else(|| pod_namespace.clone()),
-            namespace_arg: kw.namespace.clone().map(value),
-            pod_namespace,
-            service_account: sa
-                .as_ref()
-                .map(|v| v.text.clone())
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "default".into()),
-            service_account_value: sa,
-            container: c.clone(),
+        let target = match kw.names.first() {
+            Some(n) => n.clone(),
+            None => "-l".into(),
         };
+        let w = links::WaitFor::new(
+            (ri, c.clone()),
+            (Some(value("kubectl-wait".into())), Some(value(target))),
+            kw.namespace.clone().map(value),
+            pod_namespace,
+            sa,
+        );
         self.kubectl_wait_fors.push((ci, w));
     }
 

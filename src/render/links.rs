@@ -96,6 +96,35 @@ pub struct WaitFor {
 }
 
 impl WaitFor {
+    /// A wait by the init container `c` of rendered workload `rendered`, with its mode and
+    /// target, its `-n` argument, the pod's namespace and its ServiceAccount as rendered.
+    pub fn new(
+        (rendered, container): (usize, Container),
+        (mode, target): (Option<Value>, Option<Value>),
+        namespace_arg: Option<Value>,
+        pod_namespace: String,
+        service_account_value: Option<Value>,
+    ) -> WaitFor {
+        WaitFor {
+            rendered,
+            mode,
+            target,
+            namespace: namespace_arg
+                .as_ref()
+                .map(|v| v.text.clone())
+                .unwrap_or_else(|| pod_namespace.clone()),
+            namespace_arg,
+            pod_namespace,
+            service_account: service_account_value
+                .as_ref()
+                .map(|v| v.text.clone())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "default".into()),
+            service_account_value,
+            container,
+        }
+    }
+
     pub fn mode(&self) -> Option<&str> {
         self.mode.as_ref().map(|v| v.text.as_str())
     }
@@ -171,24 +200,13 @@ pub fn wait_fors(env: &Env<'_>, cx: &Context) -> Vec<WaitFor> {
                 i += 1;
             }
             let sa_value = service_account(env, cx, r, &spec);
-            out.push(WaitFor {
-                rendered: ri,
-                mode: script_args.first().cloned(),
-                target: script_args.get(1).cloned(),
-                namespace: namespace_arg
-                    .as_ref()
-                    .map(|v| v.text.clone())
-                    .unwrap_or_else(|| pod_namespace.clone()),
+            out.push(WaitFor::new(
+                (ri, c),
+                (script_args.first().cloned(), script_args.get(1).cloned()),
                 namespace_arg,
                 pod_namespace,
-                service_account: sa_value
-                    .as_ref()
-                    .map(|v| v.text.clone())
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or_else(|| "default".into()),
-                service_account_value: sa_value,
-                container: c,
-            });
+                sa_value,
+            ));
         }
     }
     out
