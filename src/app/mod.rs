@@ -199,6 +199,17 @@ pub fn run(
     } else {
         resolve::plan(&paths, stdin_name.as_deref(), settings.path_names.root())
     };
+    // Deploy-engine evidence is looked for from the root the builds are resolved from, so a
+    // file linted alone gets the verdict the whole repository gets.
+    if settings.repo_root.is_none()
+        && let Some(root) = settings.path_names.root()
+        && !paths.is_empty()
+        && paths
+            .iter()
+            .all(|p| p.canonicalize().is_ok_and(|c| c.starts_with(root)))
+    {
+        settings.repo_root = Some(root.to_path_buf());
+    }
     internal::enter("linting");
     let mut progress = Progress::start(&mut settings);
     let mut report = if opts.fix == FixMode::Off {

@@ -124,3 +124,47 @@ fn one_file_and_the_whole_repository_get_the_same_engine() {
         "Flux Kustomization `myapp` (clusters/prod/apps.yaml) deploys `./apps/myapp`"
     );
 }
+
+/// Without a git work tree, a file linted alone from the repository's root looks for the
+/// deploy engine from that root, as the whole-tree run does: the Argo CD Application beside the
+/// overlays decides it, not the file's own directory (laravel-k3s's layout).
+#[test]
+fn one_file_run_from_the_root_finds_the_engine_the_root_run_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    crate::support::write(
+        root,
+        "manifests/argocd-application.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: app}\nspec:\n  source: {path: manifests/overlays/prod}\n",
+    );
+    crate::support::write(
+        root,
+        "manifests/overlays/prod/kustomization.yaml",
+        "resources: [job.yaml]\n",
+    );
+    crate::support::write(
+        root,
+        "manifests/overlays/prod/job.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: app-migrate-v1}\nspec:\n  backoffLimit: 0\n  template: {spec: {restartPolicy: Never, containers: [{name: m, image: \"app:v1\", command: [migrate]}]}}\n",
+    );
+    let engines = |args: &[&str]| {
+        let (o, _) = crate::support::run_in(root, args);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["engines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["build"] == "manifests/overlays/prod")
+            .map(|e| e["engine"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let whole = engines(&["--no-config", "--format", "json", "."]);
+    let one = engines(&[
+        "--no-config",
+        "--format",
+        "json",
+        "manifests/overlays/prod/job.yaml",
+    ]);
+    assert_eq!(whole, ["argocd"]);
+    assert_eq!(one, whole);
+}
