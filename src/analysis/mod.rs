@@ -49,5 +49,6 @@ pub fn migration_job(ws: &Workspace, obj: &Object) -> Option<Reason> {
     if !obj.is("batch/v1", "Job") {
         return None;
     }
-    crate::model::migration::classify(obj, ws.doc_of(obj))
+    let file = &ws.files[obj.file as usize].source.display;
+    crate::model::migration::classify(obj, ws.doc_of(obj), file)
 }

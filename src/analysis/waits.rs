@@ -45,6 +45,16 @@ impl Waiter {
     }
 }
 
+/// An init container that retries a migration tool's status check until it succeeds
+/// (`until kong migrations list; do sleep 1; done`): it names no Job, but holds its pod back
+/// until the migrations are applied.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// Index of the context it was found in.
+    pub context: usize,
+    pub loc: Option<Loc>,
+}
+
 /// A namespace within one build: waits and Jobs are matched build by build, never across
 /// sibling builds (alternatives such as a staging and a prod overlay of one base).
 fn scoped(context: usize, ns: &str) -> String {
@@ -82,6 +92,12 @@ pub struct Waits {
     wild: BTreeSet<(usize, Option<String>)>,
     /// `kubectl wait … || …`: the failure is ignored, so it holds nothing back.
     pub ignored: Vec<Waiter>,
+    /// Init containers that retry a migration status check.
+    pub gates: Vec<Gate>,
+    /// `kubectl wait --for=condition=complete` init containers that hold their pod back (not
+    /// followed by `||`), by build: `rbac-job-read-missing` checks their RBAC like
+    /// k8s-wait-for's.
+    pub kubectl_wait_fors: Vec<(usize, links::WaitFor)>,
     /// Every rendered Job `(build and namespace, name)`: kubectl's prefix fallback applies only
     /// when the exact name is absent.
     jobs: BTreeSet<(String, String)>,
@@ -275,6 +291,86 @@ fn kubectl_waits(words: &[&str]) -> Vec<KubectlWait> {
     out
 }
 
+/// Words that open or continue a compound command rather than run something.
+const SHELL_KEYWORDS: &[&str] = &[
+    "do", "then", "else", "elif", "if", "!", "{", "}", "time", "fi", "done",
+];
+
+const SHELLS: &[&str] = &["sh", "bash", "ash", "dash", "zsh", "ksh"];
+
+/// The migration status check a command line retries until it succeeds, if it does: a loop
+/// (`until CHECK; do sleep 1; done`, `while ! CHECK; do …`, `while true; do CHECK && exit 0; …`,
+/// `for i in …; do CHECK && break; …`) that runs a migration tool's status command (or a query
+/// on its migration table) in its condition or body. A script inside a quoted `sh -c '…'` is
+/// read too. A check run once, or a readiness probe of the database alone, is no gate.
+pub fn migration_gate(words: &[&str]) -> Option<String> {
+    let is_shell_c = |toks: &[Tok]| match toks {
+        [.., Tok::Word(sh), Tok::Word(c)] => {
+            SHELLS.contains(&sh.rsplit('/').next().unwrap_or(""))
+                && c.starts_with('-')
+                && !c.starts_with("--")
+                && c.contains('c')
+        }
+        _ => false,
+    };
+    let mut toks = Vec::new();
+    for t in tokens(words) {
+        match t {
+            // A script quoted inside the script (`timeout 60 sh -c 'until …'`).
+            Tok::Word(w) if is_shell_c(&toks) => {
+                toks.push(Tok::Sep(";"));
+                toks.extend(tokens(&[&w]));
+            }
+            t => toks.push(t),
+        }
+    }
+    let mut depth = 0usize;
+    let mut simple: Vec<&str> = Vec::new();
+    let mut at_start = true;
+    let mut found = None;
+    let mut end = |simple: &mut Vec<&str>, depth: usize| {
+        if depth > 0 && found.is_none() {
+            found = crate::model::migration::migration_status_command(simple);
+        }
+        simple.clear();
+    };
+    for t in &toks {
+        match t {
+            Tok::Sep(_) => {
+                end(&mut simple, depth);
+                at_start = true;
+            }
+            Tok::Word(w) if at_start && matches!(w.as_str(), "until" | "while" | "for") => {
+                depth += 1;
+            }
+            Tok::Word(w) if at_start && w == "done" => {
+                end(&mut simple, depth);
+                depth = depth.saturating_sub(1);
+            }
+            Tok::Word(w) if at_start && SHELL_KEYWORDS.contains(&w.as_str()) => {
+                end(&mut simple, depth);
+            }
+            // `sh -c SCRIPT`, `bash -ec SCRIPT`: the script starts a command of its own.
+            Tok::Word(w)
+                if simple.len() == 1
+                    && SHELLS.contains(&simple[0].rsplit('/').next().unwrap_or(""))
+                    && w.starts_with('-')
+                    && !w.starts_with("--")
+                    && w.contains('c') =>
+            {
+                simple.clear();
+                at_start = true;
+            }
+            Tok::Word(w) => {
+                simple.push(w);
+                at_start = false;
+            }
+        }
+    }
+    end(&mut simple, depth);
+    found
+}
+
 fn for_complete(v: &str) -> bool {
     let v = v.to_ascii_lowercase();
     v.contains("condition=complete") || (v.starts_with("jsonpath") && v.contains("succeeded"))
@@ -367,6 +463,67 @@ impl Waits {
         in_scope(&self.ignored_in, &self.ignored, ci, ns)
     }
 
+    fn gate_container(
+        &mut self,
+        env: &Env<'_>,
+        ci: usize,
+        r: &Rendered,
+        c: &Container,
+        texts: &[&str],
+    ) {
+        // Every loop has a `do`: most containers are passed over without tokenizing.
+        if !texts.iter().any(|t| t.contains("do")) || migration_gate(texts).is_none() {
+            return;
+        }
+        let p = c.field(if c.command.is_empty() {
+            "args"
+        } else {
+            "command"
+        });
+        self.gates.push(Gate {
+            context: ci,
+            loc: links::value_loc(env, r, &p, None),
+        });
+    }
+
+    /// A `kubectl wait` init container as a wait on its first Job (or selector), in the
+    /// namespace kubectl looks in, for `rbac-job-read-missing`.
+    fn kubectl_wait_for(
+        &mut self,
+        env: &Env<'_>,
+        (ci, context): (usize, &Context),
+        r: &Rendered,
+        c: &Container,
+        kw: &KubectlWait,
+    ) {
+        let (Some(spec), Some(ri)) = (
+            links::pod_spec(r),
+            context.rendered.iter().position(|x| std::ptr::eq(x, r)),
+        ) else {
+            return;
+        };
+        let pod_namespace = env.namespace(context, r);
+        let value = |text: String| crate::render::Value {
+            text,
+            origin: None,
+            writer: None,
+            via: None,
+        };
+        let sa = links::service_account(env, context, r, &spec);
+        let target = match kw.names.first() {
+            Some(n) => n.clone(),
+            None => "-l".into(),
+        };
+        let w = links::WaitFor::new(
+            (ri, c.clone()),
+            (Some(value("kubectl-wait".into())), Some(value(target))),
+            kw.namespace.clone().map(value),
+            pod_namespace,
+            sa,
+        );
+        self.kubectl_wait_fors.push((ci, w));
+    }
+
     fn kubectl_container(
         &mut self,
         env: &Env<'_>,
@@ -383,7 +540,11 @@ impl Waits {
             .collect();
         let complete = c.command.len() == env.len(r, &c.field("command"))
             && c.args.len() == env.len(r, &c.field("args"));
+        self.gate_container(env, ci, r, c, &texts);
         let found = kubectl_waits(&texts);
+        if complete && let Some(kw) = found.iter().find(|kw| kw.for_complete && !kw.ignored) {
+            self.kubectl_wait_for(env, (ci, context), r, c, kw);
+        }
         if !complete {
             if texts.iter().any(|t| t.contains("kubectl")) {
                 self.wild.insert((ci, Some(pod_ns.to_string())));
@@ -546,6 +707,8 @@ pub struct Status {
     /// wait, no possible wait, no stage, no sync wave; a hook is judged apart).
     pub builds: Vec<usize>,
     pub unheld: Vec<usize>,
+    /// Init containers, in a build that renders it, that retry a migration status check.
+    pub gates: Vec<Gate>,
 }
 
 fn wave(obj: &Object, doc: &crate::yaml::Document) -> i64 {
@@ -592,12 +755,25 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
             maybe_here = true;
         }
         // Waits of this build, and of the builds deployed with it (other Flux stages).
-        let scopes = std::iter::once(ci).chain(ws.deployed_with(context).map(|c| c.index));
-        for scope in scopes {
+        let scopes: Vec<usize> = std::iter::once(ci)
+            .chain(ws.deployed_with(context).map(|c| c.index))
+            .collect();
+        for &scope in &scopes {
             match waits.awaited(scope, &ns, &name.text, generated) {
                 Awaited::By(ws_) => st.by.extend(ws_.into_iter().cloned()),
                 Awaited::Maybe => maybe_here = true,
                 Awaited::No => {}
+            }
+        }
+        // A gate checks the database, not a Job name: it holds back the Jobs of its build.
+        for g in waits.gates.iter().filter(|g| scopes.contains(&g.context)) {
+            held_here = true;
+            if !st
+                .gates
+                .iter()
+                .any(|x| x.loc == g.loc && x.context == g.context)
+            {
+                st.gates.push(g.clone());
             }
         }
         for w in waits.ignored_in(ci, &ns) {
@@ -695,6 +871,39 @@ pub fn migration_jobs(ws: &Workspace) -> impl Iterator<Item = &Object> {
 #[cfg(test)]
 mod tests {
     use super::{KubectlWait, kubectl_waits};
+
+    #[test]
+    fn migration_gates() {
+        let g = |script: &str| super::migration_gate(&["/bin/sh", "-c", script]);
+        assert_eq!(
+            g("until kong migrations list; do sleep 1; done").as_deref(),
+            Some("kong migrations list")
+        );
+        assert_eq!(
+            g("while true; do kong migrations list; if [[ 0 -eq $? ]]; then exit 0; fi; sleep 2;  done;").as_deref(),
+            Some("kong migrations list")
+        );
+        assert!(g("while ! alembic current 2>/dev/null; do sleep 5; done").is_some());
+        assert!(
+            g("for i in $(seq 1 60); do flyway -url=$URL info && exit 0; sleep 2; done; exit 1")
+                .is_some()
+        );
+        assert!(
+            g("until psql -h db -tAc \"select 1 from schema_migrations where version='42'\"; do sleep 2; done")
+                .is_some()
+        );
+        assert!(
+            g("timeout 300 sh -c 'until bin/rails db:migrate:status; do sleep 3; done'").is_some()
+        );
+        // Run once, a readiness loop on the database alone, or a loop that runs migrations.
+        assert_eq!(g("kong migrations list"), None);
+        assert_eq!(g("until pg_isready -h db; do sleep 1; done"), None);
+        assert_eq!(g("until alembic upgrade head; do sleep 1; done"), None);
+        assert_eq!(
+            g("kong migrations list; for i in 1 2; do echo $i; done"),
+            None
+        );
+    }
 
     #[test]
     fn parses_kubectl_wait() {

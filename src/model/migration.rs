@@ -6,7 +6,12 @@
 //!    `schema`, `data`, `sql` or `auto` (`myapp-migration-v1`, `dbmigrate`) — not `immigration`;
 //! 3. a container's command and args run a known migration tool (flyway, liquibase, alembic,
 //!    rails, …);
-//! 4. a container image's repository (not its tag) has such a word (`myapp-migration:v1`).
+//!    A container without `command` runs its image's entrypoint, named here by the image's
+//!    last path component (`liquibase/liquibase` with `args: [--changelog-file=…, update]`,
+//!    `flyway/flyway` with `args: [migrate]`, `migrate/migrate` with `args: [-path, …, up]`);
+//!    the words of a tool may have options between them;
+//! 4. a container image's repository (not its tag) has such a word (`myapp-migration:v1`);
+//! 5. the file the Job is written in is named after a migration (`db-migrate.yaml`).
 
 use crate::model::Object;
 use crate::yaml::{Document, Seg};
@@ -19,6 +24,7 @@ pub enum Reason {
     Name,
     Command(String),
     Image,
+    File,
 }
 
 /// Whether a word of `text` (split on anything not alphanumeric) names a migration.
@@ -79,14 +85,8 @@ pub fn migration_command(words: &[&str]) -> Option<String> {
     }
     let base = |t: &str| t.rsplit('/').next().unwrap_or(t).to_string();
     for i in 0..tokens.len() {
-        for tool in TOOLS {
-            if i + tool.len() > tokens.len() {
-                continue;
-            }
-            let first_ok = base(tokens[i]) == tool[0] || tokens[i] == tool[0];
-            if first_ok && tool[1..].iter().zip(&tokens[i + 1..]).all(|(a, b)| a == b) {
-                return Some(tool.join(" "));
-            }
+        if let Some(tool) = TOOLS.iter().find(|t| runs_at(&tokens, i, t)) {
+            return Some(tool.join(" "));
         }
         // `npm run migrate`, `yarn db:migrate:deploy`, `pnpm run migrate:up`, `make migrate`
         let t = base(tokens[i]);
@@ -115,6 +115,109 @@ pub fn migration_command(words: &[&str]) -> Option<String> {
     None
 }
 
+/// Commands that report a migration tool's state without changing it: each a sequence of
+/// words in order, where the first is compared by its basename and flags between the words are
+/// skipped (`flyway -url=… info`). An init container that retries one until it succeeds holds
+/// the app back until the migrations are applied.
+const STATUS_TOOLS: &[&[&str]] = &[
+    &["kong", "migrations", "list"],
+    &["alembic", "current"],
+    &["alembic", "check"],
+    &["flyway", "info"],
+    &["flyway", "validate"],
+    &["liquibase", "status"],
+    &["rails", "db:migrate:status"],
+    &["rake", "db:migrate:status"],
+    &["manage.py", "migrate", "--check"],
+    &["manage.py", "showmigrations"],
+    &["prisma", "migrate", "status"],
+    &["dbmate", "status"],
+    &["goose", "status"],
+    &["goose", "version"],
+    &["atlas", "migrate", "status"],
+    &["knex", "migrate:status"],
+    &["sequelize", "db:migrate:status"],
+    &["sequelize-cli", "db:migrate:status"],
+    &["artisan", "migrate:status"],
+    &["diesel", "migration", "list"],
+    &["sqlx", "migrate", "info"],
+    &["migrate", "version"],
+];
+
+/// Tables in which migration tools record what they applied: a database query that names one
+/// checks the migrations' state.
+const MIGRATION_TABLES: &[&str] = &[
+    "schema_migrations",
+    "flyway_schema_history",
+    "alembic_version",
+    "databasechangelog",
+    "django_migrations",
+    "knex_migrations",
+    "goose_db_version",
+    "__efmigrationshistory",
+    "sequelizemeta",
+    "migrations",
+];
+
+/// Database clients whose query can check a migration table.
+const SQL_CLIENTS: &[&str] = &["psql", "mysql", "mariadb", "sqlite3", "sqlcmd", "cockroach"];
+
+/// The basename of a command word (`/usr/bin/kong` → `kong`).
+fn basename(word: &str) -> &str {
+    word.rsplit('/').next().unwrap_or(word)
+}
+
+/// Whether `tool` occurs in `words` from index `i`: its first word by basename, each next one
+/// within a few words of the last (options and their values may sit between them:
+/// `migrate -path /m -database "$URL" version`).
+fn runs_at(words: &[&str], i: usize, tool: &[&str]) -> bool {
+    const GAP: usize = 6;
+    if basename(words[i]) != tool[0] {
+        return false;
+    }
+    let mut at = i;
+    tool[1..].iter().all(|want| {
+        let found = words
+            .iter()
+            .enumerate()
+            .skip(at + 1)
+            .take(GAP)
+            .find(|(_, w)| *w == want);
+        found.map(|(j, _)| at = j).is_some()
+    })
+}
+
+/// The migration status check a simple command (one command's words, shell syntax removed)
+/// runs, if any: a tool's status command, or a SQL client querying a migration table.
+pub fn migration_status_command(words: &[&str]) -> Option<String> {
+    for i in 0..words.len() {
+        if let Some(tool) = STATUS_TOOLS.iter().find(|t| runs_at(words, i, t)) {
+            return Some(tool.join(" "));
+        }
+        let client = basename(words[i]);
+        if SQL_CLIENTS.contains(&client) {
+            // A query (`-c 'select … from schema_migrations'`), not a file path that
+            // happens to name a migrations directory.
+            let rest = words[i + 1..].join(" ").to_ascii_lowercase();
+            let mut t: Vec<&str> = rest
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|t| !t.is_empty())
+                .collect();
+            t.push("");
+            // `from schema_migrations`, `from public.schema_migrations`
+            let queries_table = t.contains(&"select")
+                && t.windows(3).any(|w| {
+                    w[0] == "from"
+                        && (MIGRATION_TABLES.contains(&w[1]) || MIGRATION_TABLES.contains(&w[2]))
+                });
+            if queries_table {
+                return Some(format!("{client} query on the migration table"));
+            }
+        }
+    }
+    None
+}
+
 /// The repository part of an image reference, without tag or digest.
 pub fn image_repository(image: &str) -> &str {
     let no_digest = image.split('@').next().unwrap_or(image);
@@ -124,8 +227,23 @@ pub fn image_repository(image: &str) -> &str {
     }
 }
 
-/// Decide whether `obj` (a Job or CronJob) is a migration Job, and why.
-pub fn classify(obj: &Object, doc: &Document) -> Option<Reason> {
+/// The words a container runs: `command` and `args`, or without `command` the image's
+/// entrypoint (named by the repository's last path component) and `args`.
+fn container_words(c: &k8s_openapi::api::core::v1::Container) -> Vec<&str> {
+    let entrypoint = match (&c.command, &c.image) {
+        (None, Some(image)) => image_repository(image).rsplit('/').next(),
+        _ => None,
+    };
+    entrypoint
+        .into_iter()
+        .chain(c.command.iter().flatten().map(String::as_str))
+        .chain(c.args.iter().flatten().map(String::as_str))
+        .collect()
+}
+
+/// Decide whether `obj` (a Job or CronJob), written in file `file` (its path as shown), is a
+/// migration Job, and why.
+pub fn classify(obj: &Object, doc: &Document, file: &str) -> Option<Reason> {
     if let Some(v) = annotation(obj, doc, MIGRATION_ANNOTATION) {
         return match v.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" => Some(Reason::Annotation),
@@ -145,14 +263,7 @@ pub fn classify(obj: &Object, doc: &Document) -> Option<Reason> {
         .chain(spec.containers.iter());
     let mut image_hit = false;
     for c in containers {
-        let words: Vec<&str> = c
-            .command
-            .iter()
-            .flatten()
-            .chain(c.args.iter().flatten())
-            .map(String::as_str)
-            .collect();
-        if let Some(tool) = migration_command(&words) {
+        if let Some(tool) = migration_command(&container_words(c)) {
             return Some(Reason::Command(tool));
         }
         if c.image
@@ -163,7 +274,12 @@ pub fn classify(obj: &Object, doc: &Document) -> Option<Reason> {
             image_hit = true;
         }
     }
-    image_hit.then_some(Reason::Image)
+    if image_hit {
+        return Some(Reason::Image);
+    }
+    let stem = file.rsplit('/').next().unwrap_or(file);
+    let stem = stem.split('.').next().unwrap_or(stem);
+    (obj.kind == "Job" && mentions_migration(stem)).then_some(Reason::File)
 }
 
 /// An annotation value on the object's metadata.
@@ -250,8 +366,61 @@ mod tests {
             c(&["dotnet", "ef", "database", "update"]).as_deref(),
             Some("ef database update")
         );
+        // An image's entrypoint with options between the tool's words.
+        assert_eq!(
+            c(&["liquibase", "--changelog-file=changelog.xml", "update"]).as_deref(),
+            Some("liquibase update")
+        );
+        assert_eq!(
+            c(&[
+                "flyway",
+                "-url=jdbc:postgresql://db/app",
+                "-user=app",
+                "migrate"
+            ])
+            .as_deref(),
+            Some("flyway migrate")
+        );
+        assert_eq!(c(&["flyway", "info"]), None);
         assert_eq!(c(&["nginx", "-g", "daemon off;"]), None);
         assert_eq!(c(&["npm", "start"]), None);
+    }
+
+    #[test]
+    fn status_commands() {
+        let c = |w: &[&str]| migration_status_command(w);
+        assert_eq!(
+            c(&["kong", "migrations", "list"]).as_deref(),
+            Some("kong migrations list")
+        );
+        assert_eq!(
+            c(&["/usr/local/bin/flyway", "-url=jdbc:x", "info"]).as_deref(),
+            Some("flyway info")
+        );
+        assert_eq!(
+            c(&["migrate", "-path", "/m", "-database", "$DB_URL", "version"]).as_deref(),
+            Some("migrate version")
+        );
+        assert_eq!(
+            c(&["bundle", "exec", "rails", "db:migrate:status"]).as_deref(),
+            Some("rails db:migrate:status")
+        );
+        assert!(
+            c(&[
+                "psql",
+                "-h",
+                "db",
+                "-c",
+                "SELECT 1 FROM public.schema_migrations WHERE version = '42'"
+            ])
+            .is_some()
+        );
+        // Running migrations, readiness probes and files are not status checks.
+        assert_eq!(c(&["kong", "migrations", "up"]), None);
+        assert_eq!(c(&["alembic", "upgrade", "head"]), None);
+        assert_eq!(c(&["pg_isready", "-h", "db"]), None);
+        assert_eq!(c(&["psql", "-f", "/migrations/001.sql"]), None);
+        assert_eq!(c(&["psql", "-c", "select 1"]), None);
     }
 
     #[test]

@@ -96,6 +96,35 @@ pub struct WaitFor {
 }
 
 impl WaitFor {
+    /// A wait by the init container `c` of rendered workload `rendered`, with its mode and
+    /// target, its `-n` argument, the pod's namespace and its ServiceAccount as rendered.
+    pub fn new(
+        (rendered, container): (usize, Container),
+        (mode, target): (Option<Value>, Option<Value>),
+        namespace_arg: Option<Value>,
+        pod_namespace: String,
+        service_account_value: Option<Value>,
+    ) -> WaitFor {
+        WaitFor {
+            rendered,
+            mode,
+            target,
+            namespace: namespace_arg
+                .as_ref()
+                .map(|v| v.text.clone())
+                .unwrap_or_else(|| pod_namespace.clone()),
+            namespace_arg,
+            pod_namespace,
+            service_account: service_account_value
+                .as_ref()
+                .map(|v| v.text.clone())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "default".into()),
+            service_account_value,
+            container,
+        }
+    }
+
     pub fn mode(&self) -> Option<&str> {
         self.mode.as_ref().map(|v| v.text.as_str())
     }
@@ -113,6 +142,18 @@ impl WaitFor {
 }
 
 /// Every k8s-wait-for init container in a context.
+/// The pod's `serviceAccountName` (or the deprecated `serviceAccount`) as rendered.
+pub fn service_account(env: &Env<'_>, cx: &Context, r: &Rendered, spec: &[Step]) -> Option<Value> {
+    let sa_path = [spec, &path::keys(&["serviceAccountName"])[..]].concat();
+    env.value(cx, r, &sa_path).or_else(|| {
+        env.value(
+            cx,
+            r,
+            &[spec, &path::keys(&["serviceAccount"])[..]].concat(),
+        )
+    })
+}
+
 pub fn wait_fors(env: &Env<'_>, cx: &Context) -> Vec<WaitFor> {
     let mut out = Vec::new();
     for (ri, r) in cx.rendered.iter().enumerate() {
@@ -158,32 +199,14 @@ pub fn wait_fors(env: &Env<'_>, cx: &Context) -> Vec<WaitFor> {
                 }
                 i += 1;
             }
-            let sa_path = [spec.clone(), path::keys(&["serviceAccountName"])].concat();
-            let sa_value = env.value(cx, r, &sa_path).or_else(|| {
-                env.value(
-                    cx,
-                    r,
-                    &[spec.clone(), path::keys(&["serviceAccount"])].concat(),
-                )
-            });
-            out.push(WaitFor {
-                rendered: ri,
-                mode: script_args.first().cloned(),
-                target: script_args.get(1).cloned(),
-                namespace: namespace_arg
-                    .as_ref()
-                    .map(|v| v.text.clone())
-                    .unwrap_or_else(|| pod_namespace.clone()),
+            let sa_value = service_account(env, cx, r, &spec);
+            out.push(WaitFor::new(
+                (ri, c),
+                (script_args.first().cloned(), script_args.get(1).cloned()),
                 namespace_arg,
                 pod_namespace,
-                service_account: sa_value
-                    .as_ref()
-                    .map(|v| v.text.clone())
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or_else(|| "default".into()),
-                service_account_value: sa_value,
-                container: c,
-            });
+                sa_value,
+            ));
         }
     }
     out

@@ -88,11 +88,44 @@ fn name_version(literal: &str, rendered: &str) -> String {
     rw[best.0 + best.1..].join("-")
 }
 
-/// The Job name, when it is versioned by a placeholder or a replacement and known.
-fn versioned_name(cx: &ContextCx<'_>, l: &JobLink<'_>) -> Option<(Value, String)> {
+/// The version a literal Job name ends with (`myapp-migration-v1.4.2` → `v1.4.2`): the
+/// `-`-separated words from the first one that starts with a digit or `v` and a digit.
+fn literal_version(name: &str) -> Option<&str> {
+    let mut at = 0;
+    for w in name.split('-') {
+        let digits = w.strip_prefix('v').unwrap_or(w);
+        if at > 0 && digits.starts_with(|c: char| c.is_ascii_digit()) {
+            return Some(&name[at..]);
+        }
+        at += w.len() + 1;
+    }
+    None
+}
+
+/// The tag the migration container's image has as written in the Job's manifest, before
+/// kustomize's `images:` or a replacement moved it.
+fn written_tag<'o>(l: &'o JobLink<'_>, mc: &Container) -> Option<&'o str> {
+    let spec = l.job_obj.pod_spec()?;
+    let list = if mc.init {
+        spec.init_containers.as_ref()?
+    } else {
+        &spec.containers
+    };
+    tag_of(list.get(mc.index)?.image.as_deref()?)
+}
+
+/// The Job name, when it is versioned by a placeholder or a replacement and known, or by a
+/// literal version equal to the tag its migration image is written with (the two were written
+/// as one release, so an overlay that moves the tag and not the name splits them).
+fn versioned_name(cx: &ContextCx<'_>, l: &JobLink<'_>, mc: &Container) -> Option<(Value, String)> {
     let literal = l.job_obj.name.as_deref()?;
     if !(l.job.name_replaced || literal.contains("${")) {
-        return None;
+        let version = literal_version(literal)?;
+        if written_tag(l, mc) != Some(version) {
+            return None;
+        }
+        let v = cx.env().name(cx.context, l.job)?;
+        return Some((v, version.to_string()));
     }
     let v = cx.env().name(cx.context, l.job)?;
     if v.text.contains("${") {
@@ -174,7 +207,7 @@ impl ImageTagMismatch {
             return;
         };
         let mig = end(mc);
-        let name = versioned_name(cx, l);
+        let name = versioned_name(cx, l, mc);
         let job_desc = describe(&cx.env(), cx.context, l.job);
         let app_desc = describe(&cx.env(), cx.context, l.app);
         let app_containers = links::containers(&env, cx.context, l.app);
@@ -518,11 +551,57 @@ mod tests {
             ),
             ("k/deploy.yaml", deploy("myapp-migration-v1", "myapp:v2")),
         ];
+        // The name was written with the migration image's tag: both are release v1, the app
+        // is the odd one out.
         let d = run(RULE, &files);
         assert_eq!(d.len(), 1);
-        assert_eq!(&files[0].1[d[0].loc.span.range()], "myapp-migration:v1");
-        assert!(d[0].message.ends_with("the app waits for a migration of another release and then runs against a schema it was not built for"));
-        assert_eq!(&files[1].1[d[0].related[0].loc.span.range()], "myapp:v2");
+        assert_eq!(&files[1].1[d[0].loc.span.range()], "myapp:v2");
+        assert!(
+            d[0].message
+                .ends_with("the app runs against the schema of `v1`"),
+            "{}",
+            d[0].message
+        );
+        assert_eq!(
+            &files[0].1[d[0].related[0].loc.span.range()],
+            "myapp-migration:v1"
+        );
+    }
+
+    #[test]
+    fn an_overlay_moves_the_tags_but_not_a_literal_version_in_the_name() {
+        let files = [
+            (
+                "base/job.yaml",
+                job("myapp-migration-v1.4.2", "registry.example.com/myapp-migration:v1.4.2"),
+            ),
+            (
+                "base/deploy.yaml",
+                deploy("myapp-migration-v1.4.2", "registry.example.com/myapp:v1.4.2"),
+            ),
+            (
+                "base/kustomization.yaml",
+                "resources: [job.yaml, deploy.yaml]\n".to_string(),
+            ),
+            (
+                "prod/kustomization.yaml",
+                "resources: [../base]\nimages:\n- name: registry.example.com/myapp\n  newTag: v1.5.0\n- name: registry.example.com/myapp-migration\n  newTag: v1.5.0\n".to_string(),
+            ),
+        ];
+        let d = run(RULE, &files);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            &files[0].1[d[0].loc.span.range()],
+            "myapp-migration-v1.4.2"
+        );
+        assert_starts_with(
+            &d[0].message,
+            "job name `myapp-migration-v1.4.2` is versioned `v1.4.2`, but the app container `service` of Deployment `myapp` runs `registry.example.com/myapp:v1.5.0`",
+        );
+        // A literal version that never matched the image (a schema number) is not compared.
+        assert!(literal_version("myapp-migration-v3").is_some());
+        assert_eq!(literal_version("myapp-migration"), None);
+        assert_eq!(literal_version("v2-migration"), None);
     }
 
     #[test]

@@ -178,6 +178,39 @@ mod tests {
     }
 
     #[test]
+    fn a_loop_on_a_migration_status_check_holds_the_app_back() {
+        let gate = |script: &str| {
+            format!(
+                "        - name: wait\n          image: kong:3.9\n          command: [/bin/bash, -c, '{script}']\n"
+            )
+        };
+        for script in [
+            "until kong migrations list; do sleep 1; done",
+            "while ! alembic current; do sleep 2; done",
+            "for i in 1 2 3; do flyway info && exit 0; sleep 5; done; exit 1",
+        ] {
+            let found = run(
+                RULE,
+                &[
+                    ("k/job.yaml", job("myapp-migration-v1", "")),
+                    ("k/deploy.yaml", deploy(&gate(script))),
+                ],
+            );
+            assert!(found.is_empty(), "{script}: {found:?}");
+        }
+        for script in ["until pg_isready -h db; do sleep 1; done", "kong migrations list"] {
+            let found = run(
+                RULE,
+                &[
+                    ("k/job.yaml", job("myapp-migration-v1", "")),
+                    ("k/deploy.yaml", deploy(&gate(script))),
+                ],
+            );
+            assert_eq!(found.len(), 1, "{script}");
+        }
+    }
+
+    #[test]
     fn kubectl_wait_in_another_namespace_and_ignored_waits() {
         let other_ns = "        - name: wait\n          image: bitnami/kubectl:1.30\n          command: [kubectl, wait, --for=condition=complete, -n, other, job/myapp-migration-v1]\n";
         let found = run(
@@ -292,6 +325,59 @@ mod tests {
         // does not depend on it).
         let lone = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: pre}\nspec:\n  path: ./pre\n  wait: true\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./app\n".to_string();
         assert_eq!(run(RULE, &files(lone)).len(), 1);
+    }
+
+    #[test]
+    fn jobs_recognised_by_their_entrypoint_arguments_or_file() {
+        let entry = |name: &str, container: &str| {
+            format!(
+                "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{container}]\n"
+            )
+        };
+        for (file, j) in [
+            (
+                "k/schema.yaml",
+                entry(
+                    "schema-v2",
+                    "{name: l, image: \"liquibase/liquibase:4.29\", args: [\"--changelog-file=changelog.xml\", update]}",
+                ),
+            ),
+            (
+                "k/schema.yaml",
+                entry(
+                    "schema-v2",
+                    "{name: f, image: \"flyway/flyway:10\", args: [\"-url=jdbc:postgresql://db/app\", migrate]}",
+                ),
+            ),
+            (
+                "k/schema.yaml",
+                entry(
+                    "schema-v2",
+                    "{name: m, image: \"migrate/migrate:v4.17.1\", args: [-path, /m, -database, \"$(DB_URL)\", up]}",
+                ),
+            ),
+            (
+                "k/db-migrate.yaml",
+                entry("schema-v2", "{name: s, image: \"app:v2\"}"),
+            ),
+        ] {
+            let found = run(RULE, &[(file, j.clone()), ("k/deploy.yaml", deploy(APP))]);
+            assert_eq!(found.len(), 1, "{j}");
+        }
+        // The same images run for another purpose, or a command that replaces the entrypoint.
+        for c in [
+            "{name: f, image: \"flyway/flyway:10\", args: [info]}",
+            "{name: l, image: \"liquibase/liquibase:4.29\", command: [sh, -c, \"echo update\"]}",
+        ] {
+            let found = run(
+                RULE,
+                &[
+                    ("k/schema.yaml", entry("schema-v2", c)),
+                    ("k/deploy.yaml", deploy(APP)),
+                ],
+            );
+            assert!(found.is_empty(), "{c}: {found:?}");
+        }
     }
 
     #[test]

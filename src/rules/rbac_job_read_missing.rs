@@ -27,6 +27,7 @@ const HELP: &str = "bind the pod's ServiceAccount with a RoleBinding, in the nam
 struct Grants<'r, 'a> {
     get: bool,
     list: bool,
+    watch: bool,
     /// Rules that would grant `list` but are restricted by `resourceNames`.
     list_by_name: Vec<(&'r RoleDef<'a>, &'r PolicyRule)>,
     /// Rules that grant `get` only for other names.
@@ -39,6 +40,38 @@ struct Grants<'r, 'a> {
     applied: Vec<&'r Binding<'a>>,
 }
 
+/// What waits for the Job and which verbs it needs: k8s-wait-for's `kubectl describe jobs`
+/// (get, and list when the Job is missing) or `kubectl wait` (get, then list and watch).
+struct Tool {
+    /// `k8s-wait-for`, `` `kubectl wait` ``.
+    name: &'static str,
+    /// What it runs, for the related location at its image.
+    runs: &'static str,
+    /// `kubectl wait` watches the Job until its condition holds.
+    watch: bool,
+    help: &'static str,
+    get_consequence: &'static str,
+    list_consequence: &'static str,
+}
+
+const WAIT_FOR: Tool = Tool {
+    name: "k8s-wait-for",
+    runs: "`kubectl describe jobs`",
+    watch: false,
+    help: HELP,
+    get_consequence: GET_CONSEQUENCE,
+    list_consequence: LIST_CONSEQUENCE,
+};
+
+const KUBECTL_WAIT: Tool = Tool {
+    name: "`kubectl wait`",
+    runs: "`kubectl wait --for=condition=complete`",
+    watch: true,
+    help: "bind the pod's ServiceAccount with a RoleBinding, in the namespace `kubectl wait` looks in, to a Role with `apiGroups: [batch], resources: [jobs], verbs: [get, list, watch]`",
+    get_consequence: "`kubectl wait` fails with Forbidden (`cannot get resource \"jobs\" in API group \"batch\"`), the init container exits 1 and the pod restarts it in Init:CrashLoopBackOff even after the migration succeeded",
+    list_consequence: "`kubectl wait` lists and watches the Job until its condition holds, so it fails with Forbidden (`cannot list resource \"jobs\"` or `cannot watch resource \"jobs\"`), the init container exits 1 and the pod restarts it in Init:CrashLoopBackOff even after the migration succeeded",
+};
+
 const GET_CONSEQUENCE: &str = "`kubectl describe jobs` fails with Forbidden (`cannot get resource \"jobs\" in API group \"batch\"`), the init container exits 1 and the pod restarts it in Init:CrashLoopBackOff even after the migration succeeded";
 const LIST_CONSEQUENCE: &str = "kubectl only needs `list` when the exact Job is not found (it then lists every Job to match the name as a prefix), so the wait works while the Job exists, but when it is absent the init container fails with `forbidden: ... cannot list resource \"jobs\"` instead of not-found, hiding the real cause";
 
@@ -46,7 +79,7 @@ impl RbacJobReadMissing {
     fn check_wait(
         &self,
         cx: &ContextCx<'_>,
-        w: &WaitFor,
+        (w, tool): (&WaitFor, &Tool),
         bindings: &[Binding<'_>],
         roles: &[RoleDef<'_>],
         out: &mut Vec<Diagnostic>,
@@ -88,12 +121,13 @@ impl RbacJobReadMissing {
             d.related(
                 image_loc,
                 format!(
-                    "k8s-wait-for in {workload} (init container `{container}`) runs `kubectl describe jobs` here"
+                    "{} in {workload} (init container `{container}`) runs {} here",
+                    tool.name, tool.runs
                 ),
             )
         };
 
-        self.check_token(cx, w, r, &ocx, &spec, &init_related, out);
+        self.check_token(cx, (w, tool), r, &ocx, &spec, &init_related, out);
 
         let needs_get = !w.is_selector();
         let target = w.target.as_ref().map(|t| t.text.as_str()).unwrap_or("");
@@ -113,6 +147,7 @@ impl RbacJobReadMissing {
                     if DEFAULT_JOB_READERS.contains(&b.role_name.text.as_str()) {
                         g.get = true;
                         g.list = true;
+                        g.watch = true;
                     } else {
                         unknown = true;
                     }
@@ -141,6 +176,9 @@ impl RbacJobReadMissing {
                         g.get_other_names.push((role, rule));
                     }
                 }
+                if rule.allows("watch") && !restricted {
+                    g.watch = true;
+                }
                 if rule.allows("list") {
                     if restricted {
                         g.list_by_name.push((role, rule));
@@ -148,7 +186,10 @@ impl RbacJobReadMissing {
                         g.list = true;
                     }
                 }
-                if !rule.allows("get") || !rule.allows("list") {
+                if !rule.allows("get")
+                    || !rule.allows("list")
+                    || (tool.watch && !rule.allows("watch"))
+                {
                     g.partial.push((role, rule));
                 }
             }
@@ -157,7 +198,8 @@ impl RbacJobReadMissing {
             }
         }
         let get_ok = g.get || !needs_get;
-        if (get_ok && g.list) || unknown {
+        let watch_ok = g.watch || !tool.watch;
+        if (get_ok && g.list && watch_ok) || unknown {
             return;
         }
         let who = format!("service account `{sa}` (namespace `{sa_ns}`)");
@@ -169,14 +211,15 @@ impl RbacJobReadMissing {
         // Findings about the waiter as a whole point at its image.
         let at_image = |message: String| {
             ocx.diag_at(&META, image_loc, path::display(&image_path), message)
-                .help(HELP)
+                .help(tool.help)
         };
 
         // Nothing bound at all.
         if g.applied.is_empty() {
             let mut d = at_image(format!(
-                "k8s-wait-for in {workload} runs as {who}, which no RoleBinding in {where_} and no ClusterRoleBinding binds to a role that can read jobs: {}",
-                if needs_get { GET_CONSEQUENCE } else { LIST_CONSEQUENCE }
+                "{} in {workload} runs as {who}, which no RoleBinding in {where_} and no ClusterRoleBinding binds to a role that can read jobs: {}",
+                tool.name,
+                if needs_get { tool.get_consequence } else { tool.list_consequence }
             ));
             let sa_path = at(&spec, &[k("serviceAccountName")]);
             if w.service_account_value.is_some()
@@ -198,9 +241,11 @@ impl RbacJobReadMissing {
                         role.r,
                         &rn,
                         format!(
-                            "the {} `{}` restricts jobs to `resourceNames` for {who}, used by k8s-wait-for in {workload}: a GET of a listed name works, but a LIST request has no name, so `list` is never granted; {LIST_CONSEQUENCE}",
+                            "the {} `{}` restricts jobs to `resourceNames` for {who}, used by {} in {workload}: a GET of a listed name works, but a LIST request has no name, so `list` is never granted; {}",
                             role.kind(),
                             display_value(&role.name),
+                            tool.name,
+                            tool.list_consequence,
                         ),
                     ) {
                 let d = d.help("drop `resourceNames` from the jobs rule (a Role in the app's namespace is already narrow), or add a rule with `verbs: [list]` and no `resourceNames`");
@@ -210,6 +255,7 @@ impl RbacJobReadMissing {
         let missing: Vec<&str> = [
             (!get_ok, "get"),
             (!g.list && g.list_by_name.is_empty(), "list"),
+            (!watch_ok, "watch"),
         ]
         .into_iter()
         .filter_map(|(m, v)| m.then_some(v))
@@ -218,9 +264,9 @@ impl RbacJobReadMissing {
             return;
         }
         let consequence = if missing.contains(&"get") {
-            GET_CONSEQUENCE
+            tool.get_consequence
         } else {
-            LIST_CONSEQUENCE
+            tool.list_consequence
         };
         let missing_text = missing
             .iter()
@@ -237,7 +283,7 @@ impl RbacJobReadMissing {
         } else {
             g.partial
                 .iter()
-                .find(|(_, r)| !r.allows("list"))
+                .find(|(_, r)| missing.iter().any(|v| !r.allows(v)))
                 .map(|x| (x, false))
         };
         if let Some(((role, rule), by_name)) = pick {
@@ -266,12 +312,13 @@ impl RbacJobReadMissing {
                     loc,
                     path::display(&p),
                     format!(
-                        "the {} `{}` {what}, which k8s-wait-for in {workload} needs in {where_}: {consequence}",
+                        "the {} `{}` {what}, which {} in {workload} needs in {where_}: {consequence}",
                         role.kind(),
                         display_value(&role.name),
+                        tool.name,
                     ),
                 )
-                .help(HELP);
+                .help(tool.help);
             d = init_related(d);
             if let Some(b) = g.applied.iter().find(|b| {
                 b.role_name.text == role.name && (b.role_kind == "ClusterRole") == role.cluster
@@ -287,7 +334,8 @@ impl RbacJobReadMissing {
         }
         // Bound only to roles that say nothing about jobs.
         let mut d = at_image(format!(
-            "k8s-wait-for in {workload} runs as {who}, whose bound roles grant nothing on jobs in {where_} ({missing_text} missing): {consequence}"
+            "{} in {workload} runs as {who}, whose bound roles grant nothing on jobs in {where_} ({missing_text} missing): {consequence}",
+            tool.name
         ));
         for role in g.unrelated.iter().take(3) {
             if let Some(l) = object_loc(&cx.env(), role.r) {
@@ -407,7 +455,7 @@ impl RbacJobReadMissing {
     fn check_token(
         &self,
         cx: &ContextCx<'_>,
-        w: &WaitFor,
+        (w, tool): (&WaitFor, &Tool),
         r: &Rendered,
         ocx: &ObjectCx<'_>,
         spec: &[Step],
@@ -426,7 +474,10 @@ impl RbacJobReadMissing {
         if by_hand {
             return;
         }
-        let consequence = "kubectl in k8s-wait-for has no token, falls back to `localhost:8080` and fails with `The connection to the server localhost:8080 was refused`, so the init container exits 1 and the pod never starts";
+        let consequence = format!(
+            "kubectl in {} has no token, falls back to `localhost:8080` and fails with `The connection to the server localhost:8080 was refused`, so the init container exits 1 and the pod never starts",
+            tool.name
+        );
         let sa = &w.service_account;
         let pod_path = at(spec, &[k("automountServiceAccountToken")]);
         let pod = cx.value(r, &pod_path).map(|v| v.text);
@@ -483,11 +534,19 @@ impl RbacJobReadMissing {
 
 impl Rule for RbacJobReadMissing {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        let waits: Vec<&WaitFor> = cx
+        let kubectl = &crate::analysis::waits(cx.ws).kubectl_wait_fors;
+        let waits: Vec<(&WaitFor, &Tool)> = cx
             .ws
             .wait_fors(cx.context)
             .iter()
             .filter(|w| w.is_job_mode())
+            .map(|w| (w, &WAIT_FOR))
+            .chain(
+                kubectl
+                    .iter()
+                    .filter(|(ci, _)| *ci == cx.context.index)
+                    .map(|(_, w)| (w, &KUBECTL_WAIT)),
+            )
             .collect();
         if waits.is_empty() {
             return;
@@ -496,7 +555,7 @@ impl Rule for RbacJobReadMissing {
         else {
             return;
         };
-        for w in &waits {
+        for w in waits {
             self.check_wait(cx, w, &bindings, &roles, out);
         }
     }
@@ -586,6 +645,45 @@ mod tests {
         );
         // Pod modes are not this rule's business.
         assert!(run(RULE, &[("k/deploy.yaml", deploy("", "[pod, -lapp=db]"))]).is_empty());
+    }
+
+    #[test]
+    fn kubectl_wait_needs_get_list_and_watch() {
+        let kubectl = |verbs: &str| {
+            let d = deploy("", ARGS).replace(
+                "        image: groundnuty/k8s-wait-for:v2.0\n        args: [job-wr, myapp-migration-v1]\n",
+                "        image: bitnami/kubectl:1.30.2\n        command: [sh, -c, 'kubectl wait --for=condition=complete --timeout=10m job/myapp-migration-v1']\n",
+            );
+            assert!(d.contains("kubectl wait"));
+            [
+                ("k/deploy.yaml", d),
+                (
+                    "k/role.yaml",
+                    role(&format!("{{apiGroups: [batch], resources: [jobs], verbs: {verbs}}}")),
+                ),
+                ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
+            ]
+        };
+        assert!(run(RULE, &kubectl("[get, list, watch]")).is_empty());
+        // What k8s-wait-for needs is not enough: kubectl wait watches.
+        let files = kubectl("[get, list]");
+        let d = run(RULE, &files);
+        assert_single_in(&d, &files, "[get, list]");
+        assert_starts_with(
+            &d[0].message,
+            "the Role `job-reader` does not grant `watch` on jobs to service account `myapp` (namespace `app`), which `kubectl wait` in Deployment `myapp` needs in namespace `app`: `kubectl wait` lists and watches the Job",
+        );
+        assert_contains(&d[0].help.clone().unwrap_or_default(), "verbs: [get, list, watch]");
+        // No RBAC at all: the finding is at the kubectl image.
+        let files = [kubectl("[get]")[0].clone()];
+        let d = run(RULE, &files);
+        assert_single_in(&d, &files, "bitnami/kubectl:1.30.2");
+        assert_contains(&d[0].message, "`kubectl wait` fails with Forbidden");
+        // A wait whose failure is ignored holds nothing back: job-not-awaited speaks of it.
+        let ignored = kubectl("[get]")[0]
+            .1
+            .replace("job/myapp-migration-v1'", "job/myapp-migration-v1 || true'");
+        assert!(run(RULE, &[("k/deploy.yaml", ignored)]).is_empty());
     }
 
     #[test]
