@@ -46,7 +46,9 @@ pub fn job_status<'w>(ws: &'w Workspace, obj: &Object) -> &'w waits::Status {
 
 /// Whether `obj` is a Job the migration rules apply to, and why.
 pub fn migration_job(ws: &Workspace, obj: &Object) -> Option<Reason> {
-    if !obj.is("batch/v1", "Job") {
+    // One beside a kustomization that does not list it is never applied: only
+    // `job-not-in-kustomization` speaks of it.
+    if !obj.is("batch/v1", "Job") || ws.unlisted_beside(obj.id).is_some() {
         return None;
     }
     let file = &ws.files[obj.file as usize].source.display;

@@ -470,6 +470,15 @@ fn build_roots(
 pub const DEFAULT_MAX_CONTEXT_OBJECTS: usize = 100_000;
 
 /// Build every context (build) of a workspace.
+/// Whether a source object is a migration Job (see `model::migration::classify`).
+fn is_migration_job(env: &Env<'_>, o: ObjectId) -> bool {
+    let obj = &env.objects[o as usize];
+    let (doc, _, file) = env.doc_of(o);
+    obj.is("batch/v1", "Job")
+        && crate::model::migration::classify(obj, doc, &env.files[file as usize].source.display)
+            .is_some()
+}
+
 pub fn build_contexts(
     files: &[FileData],
     objects: &[Object],
@@ -643,7 +652,17 @@ pub fn build_contexts(
                 ..Context::default()
             };
             for f in &fids {
+                // A directory with a kustomization is applied with `-k`: a file it does not
+                // list is not deployed, and a migration Job there never runs.
+                let beside = file_key(&files[*f as usize])
+                    .parent()
+                    .and_then(|d| ev.kusts.get(d))
+                    .map(|k| k.file);
                 for &o in &ev.objects_by_file[*f as usize] {
+                    if let Some(k) = beside.filter(|_| is_migration_job(&ev.env, o)) {
+                        cx.unlisted.push((o, k));
+                        continue;
+                    }
                     cx.objects.push(o);
                     cx.rendered.push(ev.raw(o));
                 }
@@ -685,6 +704,7 @@ pub fn build_contexts(
             all.files.extend(cx.files);
             all.kustomizations.extend(cx.kustomizations);
             all.unknown.extend(cx.unknown);
+            all.unlisted.extend(cx.unlisted);
             for (k, v) in cx.substitutions {
                 all.substitutions.entry(k).or_insert(v);
             }

@@ -145,6 +145,11 @@ pub struct Context {
     /// Set when the context rendered more objects than the limit allows: evaluation stopped,
     /// and the context holds no objects (a partial one would yield false findings).
     pub over_limit: Option<usize>,
+    /// Migration Jobs in files that sit beside a kustomization which does not list them (and no
+    /// linted kustomization includes them): `kubectl apply -k` and Flux never apply them. Each
+    /// with that kustomization file. They are not among `objects`/`rendered`: the rules judge
+    /// what is deployed, and these never are.
+    pub unlisted: Vec<(ObjectId, FileId)>,
 }
 
 impl Context {

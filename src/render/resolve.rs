@@ -269,6 +269,15 @@ pub fn plan(paths: &[PathBuf], stdin_name: Option<&Path>, project: Option<&Path>
             if !missing {
                 roots.push(p.clone());
             }
+            // Beside a kustomization that does not list it, that build is read too: the file
+            // is never applied, and the run must judge it as the whole-tree run does.
+            if let Some(k) = c
+                .parent()
+                .and_then(kustomization_in)
+                .filter(|k| project.kustomizations.contains(k))
+            {
+                roots.extend(closure_within(&k, Some(&project.bound)));
+            }
             for s in siblings(p) {
                 if canonical(&s).is_some_and(|sc| !project.covers(&sc)) {
                     roots.push(s);

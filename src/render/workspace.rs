@@ -49,6 +49,7 @@ pub struct Workspace {
     waits: std::sync::OnceLock<Vec<std::sync::OnceLock<Vec<links::WaitFor>>>>,
     kustomization_by_dir: std::collections::HashMap<std::path::PathBuf, FileId>,
     object_contexts: std::sync::OnceLock<Vec<Vec<usize>>>,
+    unlisted: std::sync::OnceLock<std::collections::HashMap<ObjectId, FileId>>,
     /// The analysis layer's per-run indexes, built on first use (see [`Workspace::memo`]).
     memo: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
 }
@@ -104,6 +105,7 @@ impl Workspace {
             jobs: Default::default(),
             waits: Default::default(),
             object_contexts: Default::default(),
+            unlisted: Default::default(),
             memo: Default::default(),
             file_keys,
             by_key,
@@ -224,6 +226,20 @@ impl Workspace {
     /// The contexts that include an object.
     pub fn contexts_of(&self, obj: ObjectId) -> impl Iterator<Item = &Context> {
         self.context_ids_of(obj).iter().map(|&c| &self.contexts[c])
+    }
+
+    /// The kustomization beside a migration Job that does not list it (see
+    /// [`Context::unlisted`]): the Job is never applied.
+    pub fn unlisted_beside(&self, obj: ObjectId) -> Option<FileId> {
+        self.unlisted
+            .get_or_init(|| {
+                self.contexts
+                    .iter()
+                    .flat_map(|c| c.unlisted.iter().copied())
+                    .collect()
+            })
+            .get(&obj)
+            .copied()
     }
 
     /// Indices (in `contexts`) of the contexts that include an object, ascending: an index
