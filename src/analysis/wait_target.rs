@@ -215,6 +215,15 @@ impl<'a> JobAt<'a> {
         links::value_loc(env, r, &path::keys(&["metadata", "namespace"]), Some(v)).or(v.writer)
     }
 
+    /// The Job opts out of the Flux substitution its build gets, and its name keeps `${VAR}`
+    /// as literal text: the name the API server sees (and rejects), never the substituted one.
+    pub fn kept_literal(&self, env: &Env<'_>) -> bool {
+        self.context.substitute
+            && !self.generated
+            && !placeholders(&self.job.name).is_empty()
+            && env.substitution_disabled(self.rendered())
+    }
+
     /// The name is unknown (a substitution we cannot evaluate).
     pub fn unknown(&self) -> bool {
         self.job.name_value.is_none() || self.job.namespace.contains("${")
@@ -380,7 +389,19 @@ pub fn lookup<'a>(
             }
             continue;
         }
-        match compare(target, &j.job.name) {
+        let c = if j.kept_literal(&env) {
+            // Opted out of substitution: `${VAR}` stays as written, whatever the wait's value.
+            if target == j.job.name {
+                Compare::Equal
+            } else if j.job.name.starts_with(target) {
+                Compare::Prefix
+            } else {
+                Compare::Different
+            }
+        } else {
+            compare(target, &j.job.name)
+        };
+        match c {
             Compare::Equal | Compare::Unknown => return Lookup::Found,
             Compare::Prefix => prefix.push(j.clone()),
             Compare::Different => {}
@@ -409,10 +430,9 @@ pub fn lookup<'a>(
         // Decidable only against a Job named with the same variables (they take the same
         // values); a placeholder only this side has may be substituted outside the tree.
         let vars = normalized(target).1;
-        if !here
-            .iter()
-            .any(|j| j.job.namespace == ns && normalized(&j.job.name).1 == vars)
-        {
+        if !here.iter().any(|j| {
+            j.job.namespace == ns && !j.kept_literal(&env) && normalized(&j.job.name).1 == vars
+        }) {
             return Lookup::Found;
         }
     }

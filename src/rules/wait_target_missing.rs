@@ -216,7 +216,12 @@ impl Rule for WaitTargetMissing {
                             .name_value
                             .as_ref()
                             .is_some_and(|v| v.via == Some("namePrefix/nameSuffix"));
-                        if renamed {
+                        if j.kept_literal(&cx.env()) {
+                            d.message.push_str(&format!(
+                                "; the closest job, `{name}`, opts out of Flux substitution (`kustomize.toolkit.fluxcd.io/substitute: disabled`), so its name keeps the placeholder as literal text while this argument is substituted, and the API server rejects that name: the wait can never match"
+                            ));
+                            help = "remove `kustomize.toolkit.fluxcd.io/substitute: disabled` from the Job (escape shell variables in its scripts as `$${VAR}` instead), or give the Job a name without placeholders that the argument also uses".to_string();
+                        } else if renamed {
                             help = format!(
                                 "namePrefix/nameSuffix rename the Job to `{name}` but never touch init-container arguments: in the same kustomization, add a replacement from the Job's metadata.name to this argument, or write the prefixed name into it"
                             );
@@ -371,6 +376,41 @@ mod tests {
         let job = labelled("{app: myapp-migration, version: \"${IMAGE_TAG}\"}");
         let d = deploy("", "[job-wr, \"-lapp=myapp-migration,version=v1.4.2\"]");
         assert!(run(RULE, &[("k/deploy.yaml", d), ("k/job.yaml", job)]).is_empty());
+    }
+
+    #[test]
+    fn a_job_opted_out_of_flux_substitution_never_matches_a_substituted_wait() {
+        let flux = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./k\n  postBuild:\n    substitute: {IMAGE_TAG: v1.4.2}\n".to_string();
+        let d = deploy("", "[job-wr, \"myapp-migration-${IMAGE_TAG}\"]");
+        let job = |meta: &str| {
+            Job::default()
+                .name("myapp-migration-${IMAGE_TAG}")
+                .meta(meta)
+                .containers(APP_MIGRATION)
+                .yaml()
+        };
+        let opted_out = job("  annotations: {kustomize.toolkit.fluxcd.io/substitute: disabled}\n");
+        let found = run(
+            RULE,
+            &[
+                ("k/deploy.yaml", d.clone()),
+                ("k/job.yaml", opted_out),
+                ("flux/ks.yaml", flux.clone()),
+            ],
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_contains(&found[0].message, "substitute: disabled");
+        assert_contains(&found[0].message, "myapp-migration-v1.4.2");
+        // The same Job substituted like the wait: it matches.
+        let found = run(
+            RULE,
+            &[
+                ("k/deploy.yaml", d),
+                ("k/job.yaml", job("")),
+                ("flux/ks.yaml", flux),
+            ],
+        );
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]
