@@ -187,7 +187,9 @@ fn an_overlay_named_alone_is_built_with_its_base() {
     assert!(!out.contains("kustomize-build-error"), "{out}");
     assert!(!out.contains("not among the linted files"), "{out}");
     assert!(
-        out.contains("kustomize-generators-labels/base/deploy.yaml:16:28: error[wait-target-missing]"),
+        out.contains(
+            "kustomize-generators-labels/base/deploy.yaml:16:28: error[wait-target-missing]"
+        ),
         "{out}"
     );
 }
