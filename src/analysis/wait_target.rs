@@ -41,17 +41,21 @@ fn all_namespaces(w: &WaitFor) -> bool {
     })
 }
 
-/// A job-mode wait whose target and namespace can be judged: a valid job mode, a known name
-/// (not a label selector), a known namespace, and a workload no patch may have changed.
+/// A job-mode wait that can be judged: a valid job mode, the script's own arguments, a known
+/// namespace (not every one), and a workload no patch may have changed.
+fn judgeable(context: &Context, w: &WaitFor) -> bool {
+    w.mode().is_some_and(|m| JOB_MODES.contains(&m))
+        && args_are_script_args(w)
+        && !context.rendered[w.rendered].patched
+        && !all_namespaces(w)
+        && !w.namespace.contains("${")
+        && !w.namespace.is_empty()
+}
+
+/// A job-mode wait whose target and namespace can be judged (see `judgeable`) and whose
+/// target is a known name, not a label selector.
 pub fn judged_target<'w>(context: &Context, w: &'w WaitFor) -> Option<&'w str> {
-    let mode = w.mode()?;
-    if !JOB_MODES.contains(&mode) || !args_are_script_args(w) || w.is_selector() {
-        return None;
-    }
-    if context.rendered[w.rendered].patched || all_namespaces(w) {
-        return None;
-    }
-    if w.namespace.contains("${") || w.namespace.is_empty() {
+    if !judgeable(context, w) || w.is_selector() {
         return None;
     }
     let t = w.target.as_ref()?.text.as_str();
@@ -119,16 +123,9 @@ pub fn selector_matches(
 
 /// The label selector of a job-mode wait (`-lapp=x`, `-l app=x`, `--selector=app=x`,
 /// `--selector app=x`) and the index of the argument that holds it, when the wait is
-/// otherwise judgeable (see [`judged_target`]).
+/// otherwise judgeable (see `judgeable`).
 pub fn judged_selector(context: &Context, w: &WaitFor) -> Option<(String, usize)> {
-    let mode = w.mode()?;
-    if !JOB_MODES.contains(&mode) || !args_are_script_args(w) || !w.is_selector() {
-        return None;
-    }
-    if context.rendered[w.rendered].patched || all_namespaces(w) {
-        return None;
-    }
-    if w.namespace.contains("${") || w.namespace.is_empty() {
+    if !judgeable(context, w) || !w.is_selector() {
         return None;
     }
     let t = w.target.as_ref()?.text.as_str();
