@@ -41,21 +41,143 @@ fn all_namespaces(w: &WaitFor) -> bool {
     })
 }
 
-/// A job-mode wait whose target and namespace can be judged: a valid job mode, a known name
-/// (not a label selector), a known namespace, and a workload no patch may have changed.
+/// A job-mode wait that can be judged: a valid job mode, the script's own arguments, a known
+/// namespace (not every one), and a workload no patch may have changed.
+fn judgeable(context: &Context, w: &WaitFor) -> bool {
+    w.mode().is_some_and(|m| JOB_MODES.contains(&m))
+        && args_are_script_args(w)
+        && !context.rendered[w.rendered].patched
+        && !all_namespaces(w)
+        && !w.namespace.contains("${")
+        && !w.namespace.is_empty()
+}
+
+/// A job-mode wait whose target and namespace can be judged (see `judgeable`) and whose
+/// target is a known name, not a label selector.
 pub fn judged_target<'w>(context: &Context, w: &'w WaitFor) -> Option<&'w str> {
-    let mode = w.mode()?;
-    if !JOB_MODES.contains(&mode) || !args_are_script_args(w) || w.is_selector() {
-        return None;
-    }
-    if context.rendered[w.rendered].patched || all_namespaces(w) {
-        return None;
-    }
-    if w.namespace.contains("${") || w.namespace.is_empty() {
+    if !judgeable(context, w) || w.is_selector() {
         return None;
     }
     let t = w.target.as_ref()?.text.as_str();
     (!t.is_empty()).then_some(t)
+}
+
+/// One requirement of an equality-based label selector: `key=value` / `key==value`
+/// (`equal`) or `key!=value`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelReq {
+    pub key: String,
+    pub value: String,
+    pub equal: bool,
+}
+
+/// Parse an equality-based label selector (`app=x,version!=v1`). `None` for anything else
+/// (set-based `in`/`notin`, bare `key` / `!key` existence tests, placeholders, empty parts):
+/// those stay unknown.
+pub fn equality_selector(s: &str) -> Option<Vec<LabelReq>> {
+    let s = s.trim();
+    if s.is_empty() || s.contains("${") || s.contains('(') {
+        return None;
+    }
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let part = part.trim();
+        let (key, value, equal) = if let Some((k, v)) = part.split_once("!=") {
+            (k, v, false)
+        } else if let Some((k, v)) = part.split_once("==") {
+            (k, v, true)
+        } else if let Some((k, v)) = part.split_once('=') {
+            (k, v, true)
+        } else {
+            return None;
+        };
+        let (key, value) = (key.trim(), value.trim());
+        let ok = |t: &str| !t.contains(['=', '!', ' ']);
+        if key.is_empty() || !ok(key) || !ok(value) {
+            return None;
+        }
+        out.push(LabelReq {
+            key: key.into(),
+            value: value.into(),
+            equal,
+        });
+    }
+    Some(out)
+}
+
+/// Whether `labels` satisfy every requirement (`!=` also matches an absent key, as in
+/// Kubernetes).
+pub fn selector_matches(
+    reqs: &[LabelReq],
+    labels: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    reqs.iter().all(|r| {
+        let v = labels.get(&r.key);
+        if r.equal {
+            v == Some(&r.value)
+        } else {
+            v != Some(&r.value)
+        }
+    })
+}
+
+/// The label selector of a job-mode wait (`-lapp=x`, `-l app=x`, `--selector=app=x`,
+/// `--selector app=x`) and the index of the argument that holds it, when the wait is
+/// otherwise judgeable (see `judgeable`).
+pub fn judged_selector(context: &Context, w: &WaitFor) -> Option<(String, usize)> {
+    if !judgeable(context, w) || !w.is_selector() {
+        return None;
+    }
+    let t = w.target.as_ref()?.text.as_str();
+    if t == "-l" || t == "--selector" {
+        let next = w.container.args.get(2)?.text.clone();
+        return Some((next, 2));
+    }
+    let sel = t
+        .strip_prefix("--selector=")
+        .or_else(|| t.strip_prefix("-l"))?;
+    Some((sel.trim_start_matches('=').to_string(), 1))
+}
+
+/// The Jobs a wait's selector can see (this build's and those deployed with it, in the wait's
+/// namespace), or `None` when some Job's namespace, name or labels are unknown, or a CronJob
+/// in the namespace may create matching Jobs.
+pub fn selector_candidates<'a>(
+    ws: &'a Workspace,
+    context: &'a Context,
+    w: &WaitFor,
+) -> Option<Vec<(JobAt<'a>, std::collections::BTreeMap<String, String>)>> {
+    let env = ws.env();
+    let ns = w.namespace.as_str();
+    let cron = context
+        .rendered
+        .iter()
+        .any(|r| r.is("batch/v1", "CronJob") && env.namespace(context, r) == ns);
+    if cron {
+        return None;
+    }
+    let labels = path::keys(&["metadata", "labels"]);
+    let mut out = Vec::new();
+    let all = jobs_of(ws, context)
+        .into_iter()
+        .chain(ws.deployed_with(context).flat_map(|c| jobs_of(ws, c)));
+    for j in all {
+        if j.job.namespace.contains("${") {
+            return None;
+        }
+        if j.job.namespace != ns {
+            continue;
+        }
+        let map = env.map_at(j.rendered(), &labels);
+        if map
+            .iter()
+            .any(|(k, v)| k.contains("${") || v.contains("${"))
+        {
+            return None;
+        }
+        out.push((j, map));
+    }
+    Some(out)
 }
 
 /// A rendered Job of some context.
@@ -88,6 +210,15 @@ impl<'a> JobAt<'a> {
         let r = self.rendered();
         let v = r.namespace.as_ref()?;
         links::value_loc(env, r, &path::keys(&["metadata", "namespace"]), Some(v)).or(v.writer)
+    }
+
+    /// The Job opts out of the Flux substitution its build gets, and its name keeps `${VAR}`
+    /// as literal text: the name the API server sees (and rejects), never the substituted one.
+    pub fn kept_literal(&self, env: &Env<'_>) -> bool {
+        self.context.substitute
+            && !self.generated
+            && !placeholders(&self.job.name).is_empty()
+            && env.substitution_disabled(self.rendered())
     }
 
     /// The name is unknown (a substitution we cannot evaluate).
@@ -255,7 +386,19 @@ pub fn lookup<'a>(
             }
             continue;
         }
-        match compare(target, &j.job.name) {
+        let c = if j.kept_literal(&env) {
+            // Opted out of substitution: `${VAR}` stays as written, whatever the wait's value.
+            if target == j.job.name {
+                Compare::Equal
+            } else if j.job.name.starts_with(target) {
+                Compare::Prefix
+            } else {
+                Compare::Different
+            }
+        } else {
+            compare(target, &j.job.name)
+        };
+        match c {
             Compare::Equal | Compare::Unknown => return Lookup::Found,
             Compare::Prefix => prefix.push(j.clone()),
             Compare::Different => {}
@@ -284,10 +427,9 @@ pub fn lookup<'a>(
         // Decidable only against a Job named with the same variables (they take the same
         // values); a placeholder only this side has may be substituted outside the tree.
         let vars = normalized(target).1;
-        if !here
-            .iter()
-            .any(|j| j.job.namespace == ns && normalized(&j.job.name).1 == vars)
-        {
+        if !here.iter().any(|j| {
+            j.job.namespace == ns && !j.kept_literal(&env) && normalized(&j.job.name).1 == vars
+        }) {
             return Lookup::Found;
         }
     }

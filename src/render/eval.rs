@@ -250,7 +250,9 @@ impl<'a> Env<'a> {
         })
     }
 
-    fn substitution_disabled(&self, r: &Rendered) -> bool {
+    /// Whether the object opts out of Flux post-build substitution
+    /// (`kustomize.toolkit.fluxcd.io/substitute: disabled` as an annotation or a label).
+    pub fn substitution_disabled(&self, r: &Rendered) -> bool {
         let Source::Object(o) = r.source else {
             return false;
         };

@@ -8,7 +8,7 @@ use crate::analysis::workload::{
     container_anchor, container_name, describe, field, job_links, job_migration_container, judged,
     migration_tool, node_loc, readable,
 };
-use crate::base::diagnostic::{Diagnostic, Loc};
+use crate::base::diagnostic::{Diagnostic, Loc, Severity};
 use crate::base::mask::key_for_display;
 use crate::render::links::{self, Container};
 use crate::render::path::Step;
@@ -410,6 +410,9 @@ impl EnvSourceMismatch {
     fn compare(&self, cx: &ContextCx<'_>, p: &Pair<'_, '_>, out: &mut Vec<Diagnostic>) {
         let env = cx.env();
         let show_ns = env.namespace(cx.context, p.app) != env.namespace(cx.context, p.migration);
+        // Different envFrom sources are reported once per app container, whatever the number
+        // of database variables.
+        let mut env_from_reported: BTreeSet<(bool, usize)> = BTreeSet::new();
         for var in &cx.ws.options.database_env {
             let var_shown = key_for_display(var);
             let Some(mig) = resolve(cx, p.migration, p.migration_container, var) else {
@@ -420,6 +423,11 @@ impl EnvSourceMismatch {
                     continue;
                 };
                 if !certainly_differ(&app, &mig) {
+                    if let Some(d) = self.different_env_from(cx, p, ac, (&app, &mig), &var_shown)
+                        && env_from_reported.insert((ac.init, ac.index))
+                    {
+                        out.push(d);
+                    }
                     continue;
                 }
                 let app_desc = describe_side(&app, &var_shown, show_ns);
@@ -455,6 +463,76 @@ impl EnvSourceMismatch {
                 out.push(d.related(mig_loc, related));
             }
         }
+    }
+
+    /// Neither container sets `var` explicitly, and the `envFrom` sources that may provide it
+    /// (Secrets or ConfigMaps whose contents are not among the linted files) differ on the two
+    /// sides, with none in common: a warning naming both, since the values cannot be compared.
+    fn different_env_from(
+        &self,
+        cx: &ContextCx<'_>,
+        p: &Pair<'_, '_>,
+        ac: &Container,
+        (app, mig): (&Side, &Side),
+        var_shown: &str,
+    ) -> Option<Diagnostic> {
+        if app.explicit || mig.explicit || !app.has_env_from || !mig.has_env_from {
+            return None;
+        }
+        let sources = |s: &Side| -> BTreeSet<(&'static str, String, String)> {
+            s.outcomes
+                .iter()
+                .filter_map(|o| match o {
+                    Src::Key {
+                        kind,
+                        name,
+                        namespace,
+                        ..
+                    } => Some((*kind, name.clone(), namespace.clone())),
+                    _ => None,
+                })
+                .collect()
+        };
+        // Of one kind (Secrets, or ConfigMaps), each side loads some and none in common: a
+        // ConfigMap of shared settings beside two different Secrets still counts.
+        let of_kind = |set: BTreeSet<(&'static str, String, String)>, kind: &str| {
+            set.into_iter()
+                .filter(|(k, _, _)| *k == kind)
+                .collect::<BTreeSet<_>>()
+        };
+        let (a, m) = ["Secret", "ConfigMap"]
+            .into_iter()
+            .map(|kind| (of_kind(sources(app), kind), of_kind(sources(mig), kind)))
+            .find(|(a, m)| !a.is_empty() && !m.is_empty() && a.is_disjoint(m))?;
+        let list = |set: &BTreeSet<(&'static str, String, String)>| {
+            set.iter()
+                .map(|(kind, name, _)| format!("{kind} `{}`", key_for_display(name)))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        let message = format!(
+            "container `{}` of {} loads {} through envFrom, but {} loads {} instead, and neither sets `{var_shown}` explicitly: when `{var_shown}` comes from those objects (their contents are not among the linted files), the migration may change one database, or use other credentials, while the app connects to another",
+            container_name(ac),
+            describe(&cx.env(), cx.context, p.app),
+            list(&a),
+            p.migration_desc,
+            list(&m),
+        );
+        let loc = self.side_loc(cx, p.app, ac, app);
+        let d = p
+            .app_obj
+            .diag_at(
+                &META,
+                loc,
+                crate::render::path::display(&self.side_path(ac, app)),
+                message,
+            )
+            .severity(Severity::Warning)
+            .help(format!(
+                "load the same Secret or ConfigMap in both containers (`envFrom`), or take `{var_shown}` from the same Secret key (`valueFrom.secretKeyRef`) in both; if the two objects really hold the same connection, suppress this finding"
+            ));
+        let mig_loc = self.side_loc(cx, p.migration, p.migration_container, mig);
+        Some(d.related(mig_loc, format!("the migration's envFrom: {}", list(&m))))
     }
 
     fn side_path(&self, c: &Container, side: &Side) -> Vec<Step> {
@@ -656,11 +734,49 @@ mod tests {
             "{}",
             diags[0].message
         );
-        // Two different envFrom Secrets whose contents are unknown: cannot say.
-        let d2 = deploy(
-            "          envFrom:\n            - secretRef:\n                name: app-secrets\n",
-        );
-        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d2)]).is_empty());
+    }
+
+    #[test]
+    fn different_env_from_sources_with_unknown_contents_are_a_warning() {
+        use crate::base::diagnostic::Severity;
+        let ef = |names: &[(&str, &str)]| {
+            let mut s = "          envFrom:\n".to_string();
+            for (kind, name) in names {
+                s.push_str(&format!("            - {kind}:\n                name: {name}\n"));
+            }
+            s
+        };
+        let j = job(&ef(&[
+            ("configMapRef", "myapp-config"),
+            ("secretRef", "myapp-secrets"),
+        ]));
+        // A shared ConfigMap, different Secrets: a warning naming both Secrets, once.
+        let d = deploy(&ef(&[
+            ("configMapRef", "myapp-config"),
+            ("secretRef", "myapp-secrets-v2"),
+        ]));
+        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].severity, Severity::Warning);
+        assert_contains(&diags[0].message, "Secret `myapp-secrets-v2`");
+        assert_contains(&diags[0].message, "loads Secret `myapp-secrets` instead");
+        assert_eq!(&d[diags[0].loc.span.range()], "envFrom");
+        // The same Secret on both sides, or one Secret in common: nothing to say.
+        let same = deploy(&ef(&[("secretRef", "myapp-secrets")]));
+        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &same)]).is_empty());
+        let both = deploy(&ef(&[
+            ("secretRef", "myapp-secrets"),
+            ("secretRef", "extra"),
+        ]));
+        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &both)]).is_empty());
+        // Different ConfigMaps count the same way.
+        let cm = deploy(&ef(&[("configMapRef", "other-config")]));
+        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &cm)]);
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_contains(&diags[0].message, "loads ConfigMap `myapp-config` instead");
+        // A Secret on one side, a ConfigMap on the other: kinds are compared with their own.
+        let only_secret = job(&ef(&[("secretRef", "myapp-secrets")]));
+        assert!(run(RULE, &[("k/job.yaml", &only_secret), ("k/deploy.yaml", &cm)]).is_empty());
     }
 
     #[test]

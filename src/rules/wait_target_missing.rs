@@ -8,7 +8,10 @@
 
 use super::meta::WAIT_TARGET_MISSING as META;
 use super::{ContextCx, ObjectCx, Rule};
-use crate::analysis::wait_target::{JobAt, Lookup, arg_path, judged_target, lookup};
+use crate::analysis::wait_target::{
+    JobAt, Lookup, arg_path, equality_selector, judged_selector, judged_target, lookup,
+    selector_candidates, selector_matches,
+};
 use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
 use crate::base::text::edit_distance;
@@ -74,9 +77,76 @@ fn list(jobs: &[JobAt<'_>]) -> String {
     names.join(", ")
 }
 
+/// A label-selector wait (`job-wr -lapp=myapp-migration,version=v1`) that no rendered Job of
+/// the namespace matches: `kubectl describe jobs -l…` prints "No resources found", the script
+/// finds no job and exits 1, and the pod crash-loops in Init. Only equality selectors are
+/// evaluated; set-based ones, unknown labels and CronJobs (whose Jobs carry their template's
+/// labels) leave the wait unknown.
+fn selector_missing(cx: &ContextCx<'_>, w: &WaitFor) -> Option<Diagnostic> {
+    let (sel, idx) = judged_selector(cx.context, w)?;
+    let reqs = equality_selector(&sel)?;
+    let jobs = selector_candidates(cx.ws, cx.context, w)?;
+    if jobs.iter().any(|(_, labels)| selector_matches(&reqs, labels)) {
+        return None;
+    }
+    let r = &cx.context.rendered[w.rendered];
+    let o = r.object()?;
+    let ocx = ObjectCx::new(cx.ws, &cx.ws.objects[o as usize]);
+    let ns = &w.namespace;
+    let value = if idx == 1 {
+        w.target.as_ref()
+    } else {
+        w.container.args.get(idx)
+    };
+    let shown = display_value(&sel);
+    let mut d = cx.diag_value(
+        &META,
+        &ocx,
+        r,
+        &arg_path(w, idx),
+        value,
+        format!(
+            "k8s-wait-for waits for jobs with labels `{shown}` in namespace `{ns}`, but no job rendered there has those labels: `kubectl describe jobs -l {shown}` finds nothing (\"No jobs found\"), the init container exits 1 and the pod crash-loops in Init (Init:CrashLoopBackOff) until such a job appears"
+        ),
+    );
+    let env = cx.env();
+    // The closest Job: the one meeting the most requirements.
+    let closest = jobs
+        .iter()
+        .filter(|(j, _)| std::ptr::eq(j.context, cx.context))
+        .max_by_key(|(j, labels)| {
+            let met = reqs
+                .iter()
+                .filter(|q| selector_matches(std::slice::from_ref(q), labels))
+                .count();
+            (met, std::cmp::Reverse(j.job.name.clone()))
+        });
+    if let Some((j, labels)) = closest {
+        let shown_labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}={}", display_value(v)))
+            .collect();
+        if let Some(l) = j.name_loc(&env) {
+            d = d.related(
+                l,
+                format!(
+                    "job `{}` has labels `{}`",
+                    display_value(&j.job.name),
+                    shown_labels.join(",")
+                ),
+            );
+        }
+    }
+    Some(d.help("make the selector match the migration Job's rendered metadata.labels (same version value, same keys after commonLabels/labels transformers), or wait for the Job by name"))
+}
+
 impl Rule for WaitTargetMissing {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         for w in cx.ws.wait_fors(cx.context) {
+            if let Some(d) = selector_missing(cx, w) {
+                out.push(d);
+                continue;
+            }
             let Some(target) = judged_target(cx.context, w) else {
                 continue;
             };
@@ -146,7 +216,12 @@ impl Rule for WaitTargetMissing {
                             .name_value
                             .as_ref()
                             .is_some_and(|v| v.via == Some("namePrefix/nameSuffix"));
-                        if renamed {
+                        if j.kept_literal(&cx.env()) {
+                            d.message.push_str(&format!(
+                                "; the closest job, `{name}`, opts out of Flux substitution (`kustomize.toolkit.fluxcd.io/substitute: disabled`), so its name keeps the placeholder as literal text while this argument is substituted, and the API server rejects that name: the wait can never match"
+                            ));
+                            help = "remove `kustomize.toolkit.fluxcd.io/substitute: disabled` from the Job (escape shell variables in its scripts as `$${VAR}` instead), or give the Job a name without placeholders that the argument also uses".to_string();
+                        } else if renamed {
                             help = format!(
                                 "namePrefix/nameSuffix rename the Job to `{name}` but never touch init-container arguments: in the same kustomization, add a replacement from the Job's metadata.name to this argument, or write the prefixed name into it"
                             );
@@ -254,7 +329,7 @@ mod tests {
         assert!(run(RULE, &files).is_empty());
         // Label selectors, pod modes and missing targets.
         for args in [
-            "[job-wr, -lapp=migrate]",
+            "[job-wr, \"-lapp in (migrate)\"]",
             "[pod-wr, -lapp=myapp]",
             "[service, db]",
             "[job-wr]",
@@ -265,6 +340,77 @@ mod tests {
             ];
             assert!(run(RULE, &files).is_empty(), "{args}");
         }
+    }
+
+    #[test]
+    fn label_selector_waits_are_evaluated_against_rendered_labels() {
+        let labelled = |labels: &str| {
+            Job::default()
+                .name("myapp-migration-v1")
+                .meta(&format!("  labels: {labels}\n"))
+                .containers(APP_MIGRATION)
+                .yaml()
+        };
+        let job = labelled("{app: myapp-migration, version: v1.4.1}");
+        for (args, found) in [
+            ("[job-wr, \"-lapp=myapp-migration,version=v1.4.1\"]", 0),
+            ("[job, -l, \"app==myapp-migration\"]", 0),
+            ("[job-wr, \"--selector=app=myapp-migration,version!=v1.4.0\"]", 0),
+            ("[job-wr, \"-lapp=myapp-migration,version=v1.4.2\"]", 1),
+            ("[job-wr, -l, \"app=myapp-migration,version!=v1.4.1\"]", 1),
+            ("[job-wr, -lapp=other]", 1),
+            // Set-based and existence selectors stay unknown.
+            ("[job-wr, \"-lapp in (other)\"]", 0),
+            ("[job-wr, -l!app]", 0),
+        ] {
+            let d = deploy("", args);
+            let got = run(RULE, &[("k/deploy.yaml", d.clone()), ("k/job.yaml", job.clone())]);
+            assert_eq!(got.len(), found, "{args}: {got:?}");
+            if found == 1 {
+                assert_contains(&got[0].message, "No jobs found");
+                assert_eq!(got[0].related.len(), 1, "{args}");
+                assert_contains(&got[0].related[0].message, "version=v1.4.1");
+            }
+        }
+        // A label left to a substitution makes the match unknowable.
+        let job = labelled("{app: myapp-migration, version: \"${IMAGE_TAG}\"}");
+        let d = deploy("", "[job-wr, \"-lapp=myapp-migration,version=v1.4.2\"]");
+        assert!(run(RULE, &[("k/deploy.yaml", d), ("k/job.yaml", job)]).is_empty());
+    }
+
+    #[test]
+    fn a_job_opted_out_of_flux_substitution_never_matches_a_substituted_wait() {
+        let flux = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./k\n  postBuild:\n    substitute: {IMAGE_TAG: v1.4.2}\n".to_string();
+        let d = deploy("", "[job-wr, \"myapp-migration-${IMAGE_TAG}\"]");
+        let job = |meta: &str| {
+            Job::default()
+                .name("myapp-migration-${IMAGE_TAG}")
+                .meta(meta)
+                .containers(APP_MIGRATION)
+                .yaml()
+        };
+        let opted_out = job("  annotations: {kustomize.toolkit.fluxcd.io/substitute: disabled}\n");
+        let found = run(
+            RULE,
+            &[
+                ("k/deploy.yaml", d.clone()),
+                ("k/job.yaml", opted_out),
+                ("flux/ks.yaml", flux.clone()),
+            ],
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_contains(&found[0].message, "substitute: disabled");
+        assert_contains(&found[0].message, "myapp-migration-v1.4.2");
+        // The same Job substituted like the wait: it matches.
+        let found = run(
+            RULE,
+            &[
+                ("k/deploy.yaml", d),
+                ("k/job.yaml", job("")),
+                ("flux/ks.yaml", flux),
+            ],
+        );
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]

@@ -58,6 +58,10 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     }
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
     /// True with probability `percent`/100.
     pub fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
