@@ -344,11 +344,12 @@ pub fn lookup<'a>(
 ) -> Lookup<'a> {
     let here = jobs_of(ws, context);
     let ns = w.namespace.as_str();
-    let others: Vec<JobAt<'a>> = ws
+    // Jobs of the builds deployed with this one (Flux stages); those in another namespace
+    // count only for "the job is there, in another namespace" (a stage's `targetNamespace`).
+    let (others, staged_elsewhere): (Vec<JobAt<'a>>, Vec<JobAt<'a>>) = ws
         .deployed_with(context)
         .flat_map(|c| jobs_of(ws, c))
-        .filter(|j| j.job.namespace == ns || j.job.namespace.contains("${"))
-        .collect();
+        .partition(|j| j.job.namespace == ns || j.job.namespace.contains("${"));
     // A CronJob `C` creates Jobs `C-<minutes since epoch>`: a target near its name cannot be
     // judged.
     let env = ws.env();
@@ -415,6 +416,7 @@ pub fn lookup<'a>(
     }
     let elsewhere: Vec<JobAt<'a>> = here
         .iter()
+        .chain(staged_elsewhere.iter())
         .filter(|j| {
             j.job.namespace != ns && !j.generated && compare(target, &j.job.name) == Compare::Equal
         })

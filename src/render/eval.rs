@@ -1636,11 +1636,17 @@ impl<'a> Evaluator<'a> {
     }
 
     fn set_namespace(&self, ns: &str, at: Loc, rendered: &mut [Rendered]) {
-        let service_accounts: BTreeSet<String> = rendered
+        // The build's ServiceAccounts by name, with the namespace they had before this one: a
+        // binding subject naming one in that namespace follows it (kustomize's name
+        // references), as does one naming it without a namespace.
+        let service_accounts: BTreeSet<(String, Option<String>)> = rendered
             .iter()
             .filter(|r| r.kind == "ServiceAccount")
             .flat_map(|r| {
-                std::iter::once(r.name.text.clone()).chain(r.previous_names.iter().cloned())
+                let ns = r.namespace.as_ref().map(|v| v.text.clone());
+                std::iter::once(r.name.text.clone())
+                    .chain(r.previous_names.iter().cloned())
+                    .map(move |n| (n, ns.clone()))
             })
             .collect();
         let value = Value {
@@ -1663,16 +1669,20 @@ impl<'a> Evaluator<'a> {
                     let name = self
                         .env
                         .raw_value(r, &[base.clone(), path::keys(&["name"])].concat());
-                    let has_ns = self
+                    let subject_ns = self
                         .env
                         .raw_value(r, &[base.clone(), path::keys(&["namespace"])].concat())
-                        .is_some();
-                    if kind.is_some_and(|k| k.text == "ServiceAccount")
-                        && !has_ns
-                        && name.is_some_and(|n| {
-                            n.text == "default" || service_accounts.contains(&n.text)
-                        })
-                    {
+                        .map(|v| v.text);
+                    let follows = name.is_some_and(|n| match &subject_ns {
+                        None => {
+                            n.text == "default"
+                                || service_accounts.iter().any(|(sa, _)| *sa == n.text)
+                        }
+                        Some(sns) => service_accounts
+                            .iter()
+                            .any(|(sa, ns)| *sa == n.text && ns.as_deref() == Some(sns.as_str())),
+                    });
+                    if kind.is_some_and(|k| k.text == "ServiceAccount") && follows {
                         r.overrides
                             .insert([base, path::keys(&["namespace"])].concat(), value.clone());
                     }

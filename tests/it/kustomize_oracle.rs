@@ -226,6 +226,13 @@ fn our_facts(dir: &Path) -> Result<Facts, Vec<String>> {
         let name = env.name(cx, r).map(|v| v.text).unwrap_or_default();
         let ns = if CLUSTER_SCOPED.contains(&kind.as_str()) {
             String::new()
+        } else if r
+            .namespace
+            .as_ref()
+            .is_some_and(|v| v.via == Some("Flux targetNamespace"))
+        {
+            // Flux sets it after the kustomize build: kubectl kustomize never sees it.
+            "default".into()
         } else {
             env.namespace(cx, r)
         };
