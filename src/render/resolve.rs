@@ -331,6 +331,11 @@ fn outside_bases(dirs: &[PathBuf], project: Option<&Path>) -> Vec<PathBuf> {
         let Ok(canon) = dir.canonicalize() else {
             continue;
         };
+        // Nothing within the project lies outside a directory that holds the project root (the
+        // usual `.` run): skip the walk and the kustomization reads.
+        if bound.as_deref().is_some_and(|b| b.starts_with(&canon)) {
+            continue;
+        }
         for e in ignore::WalkBuilder::new(dir).build().flatten() {
             let is_k = e.file_type().is_some_and(|t| t.is_file())
                 && matches!(
