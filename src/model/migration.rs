@@ -327,12 +327,17 @@ mod tests {
 
     #[test]
     fn names() {
-        assert!(mentions_migration("myapp-migration-${IMAGE_TAG}"));
-        assert!(mentions_migration("db-migrate"));
-        assert!(mentions_migration("dbmigrate"));
-        assert!(mentions_migration("run-migrations"));
-        assert!(!mentions_migration("immigration-service"));
-        assert!(!mentions_migration("api"));
+        for yes in [
+            "myapp-migration-${IMAGE_TAG}",
+            "db-migrate",
+            "dbmigrate",
+            "run-migrations",
+        ] {
+            assert!(mentions_migration(yes), "{yes}");
+        }
+        for no in ["immigration-service", "api"] {
+            assert!(!mentions_migration(no), "{no}");
+        }
     }
 
     #[test]

@@ -128,10 +128,11 @@ mod tests {
 
     #[test]
     fn literal_versions() {
-        assert!(has_literal_version("app-migrate-v3"));
-        assert!(has_literal_version("app-migrate-20240101"));
-        assert!(has_literal_version("app-migrate-1a2b3c4d"));
-        assert!(!has_literal_version("app-migrate"));
-        assert!(!has_literal_version("app2-migrate"));
+        for yes in ["app-migrate-v3", "app-migrate-20240101", "app-migrate-1a2b3c4d"] {
+            assert!(has_literal_version(yes), "{yes}");
+        }
+        for no in ["app-migrate", "app2-migrate"] {
+            assert!(!has_literal_version(no), "{no}");
+        }
     }
 }
