@@ -382,9 +382,7 @@ impl Rule for ImageTagMismatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::{one, 
-        Deploy, Job, migrate_container, run, wait_for,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "image-tag-mismatch";
 

@@ -179,10 +179,7 @@ impl Rule for ImageTagMutable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::{one, 
-        Deploy, Job, WAIT_IMAGE, WAIT_V1, assert_starts_with, migrate_container,
-        run, wait_for,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "image-tag-mutable";
 

@@ -76,12 +76,7 @@ impl InitMigrationRace {
         if migration_command(&command).is_some() {
             return field(c, &["command"]);
         }
-        let all: Vec<&str> = c
-            .command
-            .iter()
-            .chain(&c.args)
-            .map(|v| v.text.as_str())
-            .collect();
+        let all = c.words();
         if migration_command(&all).is_some() {
             return field(c, &[if c.args.is_empty() { "command" } else { "args" }]);
         }
@@ -233,9 +228,7 @@ impl Rule for InitMigrationRace {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{one, 
-        Deploy, assert_one_saying, assert_single, assert_starts_with, run, run_unchecked,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "init-migration-race";
 

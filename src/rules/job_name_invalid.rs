@@ -122,9 +122,7 @@ impl Rule for JobNameInvalid {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{one, 
-        BODY, assert_contains, assert_one_saying, job, lint_one, run, tagged_job,
-    };
+    use crate::rules::testing::*;
 
     #[test]
     fn literal_names() {

@@ -76,7 +76,7 @@ impl Rule for JobNameUnversioned {
 mod tests {
     use super::has_literal_version;
     use crate::model::config::DeployEngine;
-    use crate::rules::testing::{BODY, assert_single, job, lint_one, run, tagged_job};
+    use crate::rules::testing::*;
 
     #[test]
     fn plain_name_fails_at_the_name() {

@@ -96,12 +96,7 @@ fn shell_vars(env: &crate::render::Env<'_>, r: &Rendered, c: &links::Container) 
 
 /// Whether a container runs its arguments as a shell script (`sh -c`, `bash -ec`, …).
 fn runs_shell(c: &links::Container) -> bool {
-    let words: Vec<&str> = c
-        .command
-        .iter()
-        .chain(&c.args)
-        .map(|v| v.text.as_str())
-        .collect();
+    let words = c.words();
     let shell = words.iter().any(|w| {
         let prog = w.rsplit('/').next().unwrap_or(w);
         matches!(prog, "sh" | "bash" | "ash" | "dash" | "zsh" | "ksh")
@@ -378,9 +373,7 @@ impl Rule for KustomizePlaceholderUnresolved {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{one, 
-        assert_contains, located, run,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "kustomize-placeholder-unresolved";
 

@@ -564,10 +564,8 @@ impl Rule for RbacJobReadMissing {
 #[cfg(test)]
 mod tests {
     use crate::base::diagnostic::Diagnostic;
-    use crate::rules::testing::{one, 
-        self, assert_contains, assert_starts_with, located,
-        role_binding, run, service_account,
-    };
+    use crate::rules::testing::*;
+    use crate::rules::testing::{self};
 
     const RULE: &str = "rbac-job-read-missing";
 

@@ -360,9 +360,8 @@ impl Rule for RbacServiceAccountMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{one, role_binding, run,
-        service_account as sa,
-    };
+    use crate::rules::testing::*;
+    use crate::rules::testing::{service_account as sa};
 
     const RULE: &str = "rbac-service-account-missing";
 

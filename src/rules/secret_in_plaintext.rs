@@ -304,9 +304,7 @@ impl Rule for SecretInPlaintext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::{
-        Deploy, assert_contains, assert_single, assert_starts_with, lint_one, run,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "secret-in-plaintext";
 
