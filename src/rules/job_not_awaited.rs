@@ -100,7 +100,7 @@ impl Rule for JobNotAwaited {
 #[cfg(test)]
 mod tests {
     use crate::rules::testing::*;
-    use crate::rules::testing::{app_waiting as deploy};
+    use crate::rules::testing::app_waiting as deploy;
 
     const RULE: &str = "job-not-awaited";
 

@@ -71,7 +71,7 @@ impl Rule for JobTtlBreaksWait {
 #[cfg(test)]
 mod tests {
     use crate::rules::testing::*;
-    use crate::rules::testing::{app_waiting as deploy};
+    use crate::rules::testing::app_waiting as deploy;
 
     const RULE: &str = "job-ttl-breaks-wait";
 

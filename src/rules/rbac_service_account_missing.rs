@@ -361,7 +361,7 @@ impl Rule for RbacServiceAccountMissing {
 #[cfg(test)]
 mod tests {
     use crate::rules::testing::*;
-    use crate::rules::testing::{service_account as sa};
+    use crate::rules::testing::service_account as sa;
 
     const RULE: &str = "rbac-service-account-missing";
 
