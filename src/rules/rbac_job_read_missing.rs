@@ -565,7 +565,7 @@ impl Rule for RbacJobReadMissing {
 mod tests {
     use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::*;
-    use crate::rules::testing::{self};
+    use crate::rules::testing;
 
     const RULE: &str = "rbac-job-read-missing";
 
