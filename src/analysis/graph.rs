@@ -36,7 +36,18 @@ use crate::render::links::{self, Container, WaitFor};
 use crate::render::path::{self, Step};
 use crate::render::workspace::Workspace;
 use crate::render::{Context, Env, Rendered, Value};
+use crate::yaml::Seg;
 use std::collections::BTreeMap;
+
+/// Where the node at `keys` of a source object is written (`&[]`: the whole object).
+fn source_loc(ws: &Workspace, obj: &crate::model::Object, keys: &[&str]) -> Option<Loc> {
+    let doc = ws.doc_of(obj);
+    let segs: Vec<Seg> = keys.iter().map(|k| Seg::Key(k)).collect();
+    doc.at(obj.root, &segs).map(|x| Loc {
+        file: obj.file,
+        span: doc.span(x),
+    })
+}
 
 /// A place in a file: the node's byte range and where it starts (1-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -501,13 +512,9 @@ impl<'w> Builder<'w> {
         if let Some(&i) = self.index.get(&key) {
             return i;
         }
-        let span = r.object().map(|o| {
-            let obj = &self.ws.objects[o as usize];
-            Loc {
-                file: obj.file,
-                span: self.ws.doc_of(obj).span(obj.root),
-            }
-        });
+        let span = r
+            .object()
+            .and_then(|o| source_loc(self.ws, &self.ws.objects[o as usize], &[]));
         let node = Node {
             build: self.build,
             role,
@@ -714,10 +721,11 @@ impl<'w> Builder<'w> {
             let source = cx.rendered.iter().find(|x| {
                 x.object().is_some_and(|o| {
                     let obj = &self.ws.objects[o as usize];
-                    obj.file == origin.file && {
-                        let s = self.ws.doc_of(obj).span(obj.root);
-                        s.start <= origin.span.start && origin.span.end <= s.end
-                    }
+                    source_loc(self.ws, obj, &[]).is_some_and(|l| {
+                        l.file == origin.file
+                            && l.span.start <= origin.span.start
+                            && origin.span.end <= l.span.end
+                    })
                 })
             });
             if let Some(src) = source
@@ -830,21 +838,9 @@ impl<'w> Builder<'w> {
         let Some(f) = ws.fluxes.iter().find(|f| f.object == fo) else {
             return;
         };
-        let health = |fl: &crate::render::FluxKustomization| {
-            let o = &ws.objects[fl.object as usize];
-            ws.doc_of(o)
-                .at(
-                    o.root,
-                    &[
-                        crate::yaml::Seg::Key("spec"),
-                        crate::yaml::Seg::Key("healthChecks"),
-                    ],
-                )
-                .is_some_and(|x| !ws.doc_of(o).items(x).is_empty())
-        };
         let mode = if f.wait {
             "wait: true"
-        } else if health(f) {
+        } else if super::waits::has_health_checks(ws, f) {
             "healthChecks"
         } else {
             "no wait"
@@ -865,23 +861,6 @@ impl<'w> Builder<'w> {
             let s = match self.index.get(&key) {
                 Some(&i) => i,
                 None => {
-                    let doc = ws.doc_of(gobj);
-                    let span = Loc {
-                        file: gobj.file,
-                        span: doc.span(gobj.root),
-                    };
-                    let name_loc = doc
-                        .at(
-                            gobj.root,
-                            &[
-                                crate::yaml::Seg::Key("metadata"),
-                                crate::yaml::Seg::Key("name"),
-                            ],
-                        )
-                        .map(|x| Loc {
-                            file: gobj.file,
-                            span: doc.span(x),
-                        });
                     let node = Node {
                         build: self.build,
                         role: NodeRole::Waiter,
@@ -890,26 +869,13 @@ impl<'w> Builder<'w> {
                         namespace: g.namespace.clone(),
                         object: Some(g.object),
                         defined: true,
-                        site: self.site(name_loc),
-                        span: self.site(Some(span)),
+                        site: self.site(source_loc(ws, gobj, &["metadata", "name"])),
+                        span: self.site(source_loc(ws, gobj, &[])),
                     };
                     self.push(key, node)
                 }
             };
-            let dep_loc = {
-                let doc = ws.doc_of(gobj);
-                doc.at(
-                    gobj.root,
-                    &[
-                        crate::yaml::Seg::Key("spec"),
-                        crate::yaml::Seg::Key("dependsOn"),
-                    ],
-                )
-                .map(|x| Loc {
-                    file: gobj.file,
-                    span: doc.span(x),
-                })
-            };
+            let dep_loc = source_loc(ws, gobj, &["spec", "dependsOn"]);
             self.edge(
                 s,
                 n,
@@ -959,31 +925,19 @@ impl<'w> Builder<'w> {
                 }
             }
             let found = if exact.is_empty() { prefix } else { exact };
-            if found.is_empty() {
-                let to = self.missing(NodeRole::Job, "Job", Some(&w.namespace), &target);
-                self.edge(
-                    a,
-                    to,
-                    EdgeKind::WaitsFor {
-                        tool,
-                        mode: mode.clone(),
-                    },
-                    loc,
-                );
-            }
-            for (s, j) in found {
-                // A Job of another build (a Flux stage) is drawn in this one too.
-                let jr = &s.rendered[j.rendered];
-                let to = self.object_node(s, jr, NodeRole::Job);
-                self.edge(
-                    a,
-                    to,
-                    EdgeKind::WaitsFor {
-                        tool,
-                        mode: mode.clone(),
-                    },
-                    loc,
-                );
+            // A Job of another build (a Flux stage) is drawn in this one too; a name that
+            // finds none is drawn as a Job this build does not render.
+            let targets: Vec<usize> = if found.is_empty() {
+                vec![self.missing(NodeRole::Job, "Job", Some(&w.namespace), &target)]
+            } else {
+                found
+                    .into_iter()
+                    .map(|(s, j)| self.object_node(s, &s.rendered[j.rendered], NodeRole::Job))
+                    .collect()
+            };
+            for to in targets {
+                let mode = mode.clone();
+                self.edge(a, to, EdgeKind::WaitsFor { tool, mode }, loc);
             }
         }
         self.rbac(cx, r, w, a);
