@@ -32,7 +32,7 @@
 use super::rbac::{self, at, k};
 use super::wait_target::{Compare, compare};
 use crate::base::diagnostic::{Diagnostic, FileId, Loc, ObjectId};
-use crate::render::links::{self, Container, WaitFor};
+use crate::render::links::{self, Container, JobRef, WaitFor};
 use crate::render::path::{self, Step};
 use crate::render::workspace::Workspace;
 use crate::render::{Context, Env, Rendered, Value};
@@ -898,7 +898,6 @@ impl<'w> Builder<'w> {
         mode: String,
         loc: Option<Loc>,
     ) {
-        let ws = self.ws;
         let r = &cx.rendered[w.rendered];
         let a = self.object_node(cx, r, NodeRole::Waiter);
         if let Some(t) = w.target.as_ref().filter(|_| tool == WaitTool::K8sWaitFor) {
@@ -909,26 +908,21 @@ impl<'w> Builder<'w> {
             .as_ref()
             .map(|t| t.text.clone())
             .unwrap_or_default();
-        if !w.is_selector() && !target.is_empty() && !target.starts_with('-') {
-            // This build's Jobs and those deployed with it (Flux stages), exact names first,
-            // then kubectl's prefix fallback (k8s-wait-for only).
-            let scopes: Vec<&Context> = std::iter::once(cx).chain(ws.deployed_with(cx)).collect();
-            let mut exact = Vec::new();
-            let mut prefix = Vec::new();
-            for s in &scopes {
-                for j in ws.jobs(s).iter().filter(|j| j.namespace == w.namespace) {
-                    match compare(&target, &j.name) {
-                        Compare::Equal => exact.push((*s, j)),
-                        Compare::Prefix if tool == WaitTool::K8sWaitFor => prefix.push((*s, j)),
-                        _ => {}
-                    }
-                }
-            }
-            let found = if exact.is_empty() { prefix } else { exact };
-            // A Job of another build (a Flux stage) is drawn in this one too; a name that
-            // finds none is drawn as a Job this build does not render.
+        let found = if w.is_selector() {
+            self.selected(cx, w, tool)
+        } else if !target.is_empty() && !target.starts_with('-') {
+            Some(self.named(cx, w, tool, &target))
+        } else {
+            None
+        };
+        if let Some(found) = found {
+            // A Job of another build (a Flux stage) is drawn in this one too; a wait that
+            // finds none points at a Job this build does not render.
             let targets: Vec<usize> = if found.is_empty() {
-                vec![self.missing(NodeRole::Job, "Job", Some(&w.namespace), &target)]
+                let name = super::wait_target::judged_selector(cx, w)
+                    .map(|(selector, _)| format!("-l {selector}"))
+                    .unwrap_or(target);
+                vec![self.missing(NodeRole::Job, "Job", Some(&w.namespace), &name)]
             } else {
                 found
                     .into_iter()
@@ -945,6 +939,52 @@ impl<'w> Builder<'w> {
         for c in containers.iter().filter(|c| !c.init) {
             self.container_details(cx, r, a, c);
         }
+    }
+
+    /// The Jobs a wait names, in this build and those deployed with it (Flux stages): exact
+    /// names first, then kubectl's prefix fallback (k8s-wait-for only).
+    fn named(
+        &self,
+        cx: &'w Context,
+        w: &WaitFor,
+        tool: WaitTool,
+        target: &str,
+    ) -> Vec<(&'w Context, &'w JobRef)> {
+        let ws = self.ws;
+        let (mut exact, mut prefix) = (Vec::new(), Vec::new());
+        for s in std::iter::once(cx).chain(ws.deployed_with(cx)) {
+            for j in ws.jobs(s).iter().filter(|j| j.namespace == w.namespace) {
+                match compare(target, &j.name) {
+                    Compare::Equal => exact.push((s, j)),
+                    Compare::Prefix if tool == WaitTool::K8sWaitFor => prefix.push((s, j)),
+                    _ => {}
+                }
+            }
+        }
+        if exact.is_empty() { prefix } else { exact }
+    }
+
+    /// The Jobs an equality label selector (`-lapp=x`) matches, as `wait-target-missing`
+    /// judges it; None when that cannot be known (set-based selectors, unknown labels).
+    fn selected(
+        &self,
+        cx: &'w Context,
+        w: &WaitFor,
+        tool: WaitTool,
+    ) -> Option<Vec<(&'w Context, &'w JobRef)>> {
+        if tool != WaitTool::K8sWaitFor {
+            return None;
+        }
+        let (selector, _) = super::wait_target::judged_selector(cx, w)?;
+        let reqs = super::wait_target::equality_selector(&selector)?;
+        let candidates = super::wait_target::selector_candidates(self.ws, cx, w)?;
+        Some(
+            candidates
+                .into_iter()
+                .filter(|(_, labels)| super::wait_target::selector_matches(&reqs, labels))
+                .map(|(j, _)| (j.context, j.job))
+                .collect(),
+        )
     }
 
     /// `runs-as`, `bound-by` and `grants` for the waiting pod's ServiceAccount.
@@ -1165,6 +1205,29 @@ roleRef:
         );
         let job = w.to;
         assert_eq!(g.incoming(job).count(), 1);
+    }
+
+    #[test]
+    fn a_label_selector_wait_links_the_jobs_it_matches() {
+        let job = JOB.replace(
+            "  name: shop-migration-v2\n",
+            "  name: shop-migration-v2\n  labels: {app: shop-migration}\n",
+        );
+        let app = APP
+            .replace(
+                "[job-wr, shop-migration-v2]",
+                "[job-wr, \"-lapp=shop-migration\"]",
+            )
+            .replace("[job-wr, shop-migration-v1]", "[job-wr, \"-lapp=other\"]");
+        let g = graph(&[
+            ("k8s/kustomization.yaml", KUSTOMIZATION),
+            ("k8s/job.yaml", &job),
+            ("k8s/app.yaml", &app),
+            ("k8s/rbac.yaml", RBAC),
+        ]);
+        assert!(edge(&g, "waits-for", "shop", "shop-migration-v2").is_some());
+        let none = edge(&g, "waits-for", "shop", "-l app=other").expect("unmatched selector");
+        assert!(!g.nodes[none.to].defined);
     }
 
     #[test]
