@@ -271,7 +271,16 @@ impl Graph {
             graph: Graph::default(),
             index: BTreeMap::new(),
             build: 0,
+            jobs_in: Default::default(),
         };
+        for cx in &ws.contexts {
+            for (ji, j) in ws.jobs(cx).iter().enumerate() {
+                g.jobs_in
+                    .entry(j.namespace.clone())
+                    .or_default()
+                    .push((cx.index, ji));
+            }
+        }
         let mut contexts: Vec<&Context> = ws.contexts.iter().collect();
         contexts.sort_by(|a, b| a.name.cmp(&b.name).then(a.index.cmp(&b.index)));
         for cx in contexts {
@@ -475,6 +484,8 @@ struct Builder<'w> {
     /// Nodes by (build, role, kind, namespace, name).
     index: BTreeMap<(usize, NodeRole, String, String, String), usize>,
     build: usize,
+    /// Every rendered Job of the run by namespace: (context index, index in `ws.jobs`).
+    jobs_in: std::collections::HashMap<String, Vec<(usize, usize)>>,
 }
 
 /// Pod-running kinds that are apps, not Jobs.
@@ -952,13 +963,18 @@ impl<'w> Builder<'w> {
     ) -> Vec<(&'w Context, &'w JobRef)> {
         let ws = self.ws;
         let (mut exact, mut prefix) = (Vec::new(), Vec::new());
-        for s in std::iter::once(cx).chain(ws.deployed_with(cx)) {
-            for j in ws.jobs(s).iter().filter(|j| j.namespace == w.namespace) {
-                match compare(target, &j.name) {
-                    Compare::Equal => exact.push((s, j)),
-                    Compare::Prefix if tool == WaitTool::K8sWaitFor => prefix.push((s, j)),
-                    _ => {}
-                }
+        // Every Flux build is deployed with every other: the namespace index keeps this linear.
+        let in_ns = self.jobs_in.get(&w.namespace).map(Vec::as_slice);
+        for &(ci, ji) in in_ns.unwrap_or(&[]) {
+            let s = &ws.contexts[ci];
+            let j = &ws.jobs(s)[ji];
+            let found = match compare(target, &j.name) {
+                Compare::Equal => &mut exact,
+                Compare::Prefix if tool == WaitTool::K8sWaitFor => &mut prefix,
+                _ => continue,
+            };
+            if ci == cx.index || ws.deployed_with(cx).any(|d| d.index == ci) {
+                found.push((s, j));
             }
         }
         if exact.is_empty() { prefix } else { exact }
