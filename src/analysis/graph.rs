@@ -334,6 +334,17 @@ impl Graph {
     /// speaks of, touching the finding's object, in a build that shows the finding, preferring
     /// the edges whose site is the finding's location or one of its related locations.
     pub fn mark_broken(&mut self, diagnostics: &[Diagnostic]) {
+        // The edges touching each object: findings are many in a large repository.
+        let mut touching: std::collections::HashMap<ObjectId, Vec<usize>> = Default::default();
+        for (i, e) in self.edges.iter().enumerate() {
+            let ends = [self.nodes[e.from].object, self.nodes[e.to].object];
+            for o in ends.into_iter().flatten() {
+                let list = touching.entry(o).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            }
+        }
         for d in diagnostics {
             let Some(&(rule, kinds)) = LINK_RULES.iter().find(|(r, _)| *r == d.rule) else {
                 continue;
@@ -344,13 +355,15 @@ impl Graph {
                     .as_ref()
                     .is_none_or(|s| s.shown.contains(&self.builds[b].name))
             };
-            let candidates: Vec<usize> = (0..self.edges.len())
+            let candidates: Vec<usize> = touching
+                .get(&object)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .copied()
                 .filter(|&i| {
                     let e = &self.edges[i];
-                    let (f, t) = (&self.nodes[e.from], &self.nodes[e.to]);
-                    kinds.contains(&e.kind.name())
-                        && (f.object == Some(object) || t.object == Some(object))
-                        && shown(f.build)
+                    kinds.contains(&e.kind.name()) && shown(self.nodes[e.from].build)
                 })
                 .collect();
             let locs: Vec<Loc> = std::iter::once(d.loc)
