@@ -157,8 +157,8 @@ pub enum EdgeKind {
     },
     /// The transformer's value comes from this object (a replacement's source).
     Reads,
-    /// `var`: the env var (`DATABASE_URL`), `key`: the Secret or ConfigMap key (None for
-    /// `envFrom`).
+    /// `var`: the env var (`DATABASE_URL`), `key`: the Secret or ConfigMap key. None for
+    /// `envFrom`: the pod loads every key of the object, which may hold the variable.
     DbUrlFrom {
         var: String,
         key: Option<String>,
@@ -197,7 +197,8 @@ impl EdgeKind {
                 var,
                 key: Some(key),
             } => format!("db-url-from ({var}, key {key})"),
-            EdgeKind::DbUrlFrom { var, key: None } => format!("db-url-from ({var}, envFrom)"),
+            // Which of a pod's envFrom objects holds the variable is not known.
+            EdgeKind::DbUrlFrom { var, key: None } => format!("db-url-from (envFrom, {var}?)"),
             other => other.name().into(),
         }
     }
