@@ -15,10 +15,12 @@
 //! latest text).
 
 pub(crate) mod convert;
+mod nav;
 
 use crate::app::session::{self, Session};
 use crate::base::diagnostic::FileId;
 use crate::base::internal::isolate;
+use crate::base::source::SourceFile;
 use crate::engine::{self, Input, ReadError};
 use crate::model::discover::is_manifest_name;
 use crate::model::{FileRole, file_role};
@@ -199,9 +201,11 @@ struct Doc {
     unit: Option<Unit>,
 }
 
-/// The last run of a unit: findings per file it read (an empty list for a clean file).
+/// The last run of a unit: findings per file it read (an empty list for a clean file), and
+/// the model they were computed from, which navigation requests are answered from.
 struct UnitState {
     files: BTreeMap<PathBuf, Vec<Finding>>,
+    model: nav::Model,
 }
 
 struct Server {
@@ -567,7 +571,7 @@ impl Server {
                 },
             })
             .collect();
-        let report = engine::lint_paths_overlaid(&roots, overlays, &excludes, &settings);
+        let (report, ws) = engine::lint_paths_overlaid(&roots, overlays, &excludes, &settings);
         for n in &report.notes {
             self.log_once(lsp::MessageType::LOG, format!("note: {n}"));
         }
@@ -579,16 +583,17 @@ impl Server {
         for e in &report.internal {
             self.log_once(lsp::MessageType::ERROR, e.message());
         }
-        let paths: Vec<Option<PathBuf>> = report
+        let paths: Vec<Option<PathBuf>> = ws
             .files
             .iter()
-            .map(|f| f.path.as_deref().and_then(resolve::canonical))
+            .map(|f| f.source.path.as_deref().and_then(resolve::canonical))
             .collect();
         let uris: Vec<Option<lsp::Uri>> = paths
             .iter()
             .map(|p| p.as_deref().and_then(|p| self.uri_for(p)))
             .collect();
         let uri_of = |id: FileId| uris.get(id as usize).cloned().flatten();
+        let sources: Vec<&SourceFile> = ws.files.iter().map(|f| &f.source).collect();
         let mut files: BTreeMap<PathBuf, Vec<Finding>> = paths
             .iter()
             .flatten()
@@ -598,13 +603,17 @@ impl Server {
             let Some(Some(path)) = paths.get(d.loc.file as usize) else {
                 continue;
             };
-            if let Some((_, f)) = convert::finding(&report, d, &uri_of)
+            if let Some((_, f)) = convert::finding(&sources, d, &uri_of)
                 && let Some(list) = files.get_mut(path)
             {
                 list.push(f);
             }
         }
-        UnitState { files }
+        drop(sources);
+        UnitState {
+            files,
+            model: nav::Model::new(ws, &paths, uris, report.redactions),
+        }
     }
 
     /// Send each file's findings (the union over the units that read it) where they changed,
@@ -668,17 +677,37 @@ impl Server {
             .map_or(&[], Vec::as_slice)
     }
 
-    /// The findings under the cursor, with their rules' pages.
+    /// The models that read the file at `uri`, with its id in each: the file's own unit
+    /// first, then the other units that read it (a base their overlays include).
+    fn models_of(&self, uri: &lsp::Uri) -> Vec<(&nav::Model, FileId)> {
+        let Some(path) = self.path_of(uri) else {
+            return Vec::new();
+        };
+        let own = self.docs.get(&path).and_then(|d| d.unit.as_ref());
+        let mut out: Vec<(&Unit, &nav::Model, FileId)> = self
+            .units
+            .iter()
+            .filter_map(|(u, st)| Some((u, &st.model, st.model.file(&path)?)))
+            .collect();
+        out.sort_by_key(|(u, _, _)| Some(*u) != own);
+        out.into_iter().map(|(_, m, f)| (m, f)).collect()
+    }
+
+    /// The value under the cursor as each build renders it, and the findings there with their
+    /// rules' pages.
     fn hover(&self, p: &lsp::HoverParams) -> Option<lsp::Hover> {
         let at = &p.text_document_position_params;
         let cursor = lsp::Range::new(at.position, at.position);
+        let value = nav::hover(&self.models_of(&at.text_document.uri), at.position);
         let hits: Vec<&Finding> = self
             .findings_at(&at.text_document.uri)
             .iter()
             .filter(|f| convert::touches(&f.diagnostic.range, &cursor))
             .collect();
-        let first = hits.first()?;
-        let mut md = String::new();
+        let mut md = value
+            .as_ref()
+            .map(|v| format!("{}\n\n", v.markdown))
+            .unwrap_or_default();
         let mut rules: Vec<String> = Vec::new();
         for f in &hits {
             let d = &f.diagnostic;
@@ -706,11 +735,12 @@ impl Server {
                 md.push_str("\n\n");
             }
         }
+        // The narrowest finding's range, else the value's.
         let range = hits
             .iter()
             .map(|f| f.diagnostic.range)
             .min_by_key(|r| (r.end.line - r.start.line, r.end.character))
-            .unwrap_or(first.diagnostic.range);
+            .or(value.map(|v| v.range))?;
         Some(lsp::Hover {
             contents: lsp::HoverContents::Markup(lsp::MarkupContent {
                 kind: lsp::MarkupKind::Markdown,
