@@ -298,7 +298,12 @@ pub(crate) fn lint_paths_overlaid(
             .is_none_or(|p| !replaced.contains(&p))
     });
     read.inputs.extend(overlays);
-    let (mut report, ws) = lint_model(std::mem::take(&mut read.inputs), settings, rules::REGISTRY);
+    let (mut report, ws) = lint_model(
+        std::mem::take(&mut read.inputs),
+        settings,
+        rules::REGISTRY,
+        &mut |_, _| {},
+    );
     joined(&mut report, read, start);
     (report, ws)
 }
@@ -669,17 +674,60 @@ pub(crate) fn lint_inputs_with(
     settings: &Settings,
     registry: &[&'static dyn Rule],
 ) -> Report {
-    let (mut report, ws) = lint_model(inputs, settings, registry);
+    lint_observed(inputs, settings, registry, &mut |_, _| {})
+}
+
+/// Lint, and draw the link model of every build ([`crate::analysis::graph`]) from the same
+/// workspace, its links marked broken by the run's findings (after suppressions: a silenced
+/// finding breaks nothing).
+pub(crate) fn lint_with_graph(
+    inputs: Vec<Input>,
+    settings: &Settings,
+) -> (Report, crate::analysis::graph::Graph) {
+    let mut graph = None;
+    let report = lint_observed(inputs, settings, rules::REGISTRY, &mut |ws, diags| {
+        let built = isolate(|| {
+            let mut g = crate::analysis::graph::Graph::build(ws);
+            g.mark_broken(diags);
+            g
+        });
+        graph = Some(built);
+    });
+    let mut report = report;
+    let graph = match graph {
+        Some(Ok(g)) => g,
+        Some(Err(c)) => {
+            report
+                .internal
+                .push(c.error("graph", "drawing the link graph", None));
+            crate::analysis::graph::Graph::default()
+        }
+        None => crate::analysis::graph::Graph::default(),
+    };
+    (report, graph)
+}
+
+/// [`lint_inputs_with`], showing `observe` the workspace and the final findings before the
+/// workspace is dropped.
+fn lint_observed(
+    inputs: Vec<Input>,
+    settings: &Settings,
+    registry: &[&'static dyn Rule],
+    observe: &mut dyn FnMut(&Workspace, &[Diagnostic]),
+) -> Report {
+    let (mut report, ws) = lint_model(inputs, settings, registry, observe);
     report.files = ws.files.into_iter().map(|f| f.source).collect();
     report
 }
 
-/// Lint, and keep the workspace the findings were computed from; the report's `files` are
-/// left for the caller to fill (moved out of the workspace, or copied).
+/// Lint, showing `observe` the workspace and the final findings, and keep the workspace the
+/// findings were computed from; the report's `files` are left for the caller to fill (moved
+/// out of the workspace, or read from it).
 fn lint_model(
     inputs: Vec<Input>,
     settings: &Settings,
     registry: &[&'static dyn Rule],
+    observe: &mut dyn FnMut(&Workspace, &[Diagnostic]),
 ) -> (Report, Workspace) {
     let start = Instant::now();
     let (ws, mut diags, mut report) = load_workspace(inputs, settings);
@@ -823,6 +871,7 @@ fn lint_model(
             d.fix = None;
         }
     }
+    observe(&ws, &diags);
     report.objects = ws.objects.iter().map(Object::reference).collect();
     report.rendered_namespaces = ws
         .objects
