@@ -44,6 +44,21 @@ impl Cursor {
             span: self.span,
         }
     }
+
+    /// The cursor on the value of its key, when it is on a key (a link is made by the value:
+    /// `roleRef:`'s `name:` names the role); else itself.
+    pub fn on_value(self, ws: &Workspace) -> Cursor {
+        if !self.on_key {
+            return self;
+        }
+        let doc = self.document(ws);
+        match path::node_at(doc, doc.root, &self.path) {
+            Some(v) if !doc.span(v).is_empty() => {
+                cursor(ws, self.file, doc.span(v).start as usize).unwrap_or(self)
+            }
+            _ => self,
+        }
+    }
 }
 
 /// The node at byte `offset` of `file`; None between documents or outside the file.
@@ -278,6 +293,168 @@ pub fn rendering(ws: &Workspace, c: &Context, r: &Rendered, p: &[Step]) -> Optio
         value,
         steps,
     })
+}
+
+/// Where an object is named: its `metadata.name` in the manifest, else its root.
+pub fn name_loc(ws: &Workspace, obj: ObjectId) -> Loc {
+    let o = &ws.objects[obj as usize];
+    let doc = ws.doc_of(o);
+    let node = doc
+        .at(
+            o.root,
+            &[
+                crate::yaml::Seg::Key("metadata"),
+                crate::yaml::Seg::Key("name"),
+            ],
+        )
+        .unwrap_or(o.root);
+    Loc {
+        file: o.file,
+        span: doc.span(node),
+    }
+}
+
+/// The mapping on the cursor's chain, innermost first, that holds one of `keys`.
+fn enclosing_with(ws: &Workspace, c: &Cursor, keys: &[&str]) -> Option<NodeId> {
+    let doc = c.document(ws);
+    let offset = c.span.start as usize;
+    doc.chain_at(doc.root, offset)
+        .into_iter()
+        .rev()
+        .find(|&n| doc.is_map(n) && keys.iter().any(|k| doc.get(n, k).is_some()))
+}
+
+/// The fields a replacement reads, for a cursor inside one (a `replacements:` entry of a
+/// kustomization, or of a file it names): the source node of each value it wrote, in any
+/// build.
+pub fn replacement_sources(ws: &Workspace, c: &Cursor) -> Vec<Loc> {
+    let Some(entry) = enclosing_with(ws, c, &["source", "sourceValue"]) else {
+        return Vec::new();
+    };
+    let doc = c.document(ws);
+    if doc.get(entry, "targets").is_none() {
+        return Vec::new();
+    }
+    let within = Loc {
+        file: c.file,
+        span: doc.span(entry),
+    };
+    let inside = |l: Option<Loc>| {
+        l.is_some_and(|l| {
+            l.file == within.file
+                && within.span.start <= l.span.start
+                && l.span.end <= within.span.end
+        })
+    };
+    let mut out: Vec<Loc> = Vec::new();
+    for cx in &ws.contexts {
+        for r in &cx.rendered {
+            let values = r
+                .overrides
+                .values()
+                .chain(std::iter::once(&r.name))
+                .chain(r.namespace.as_ref());
+            for v in values {
+                if v.via == Some("replacement")
+                    && inside(v.writer)
+                    && let Some(o) = v.origin
+                    && !out.contains(&o)
+                {
+                    out.push(o);
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The objects a patch changes, for a cursor in a patch file (the document under it) or on a
+/// kustomization's `patches`, `patchesStrategicMerge` or `patchesJson6902` entry (inline, or
+/// naming a file): each with the build that applies it.
+pub fn patch_targets(ws: &Workspace, c: &Cursor) -> Vec<(usize, ObjectId)> {
+    let data = &ws.files[c.file as usize];
+    let doc = c.document(ws);
+    // Where the patch's text is: a file's document, an inline entry, or the file it names.
+    let mut spans: Vec<Loc> = Vec::new();
+    if data.role == crate::model::FileRole::Patch {
+        spans.push(Loc {
+            file: c.file,
+            span: doc.span,
+        });
+    } else if data.role == crate::model::FileRole::Kustomization
+        && let [Step::Key(list), Step::Index(i), ..] = c.path.as_slice()
+        && matches!(
+            list.as_str(),
+            "patches" | "patchesStrategicMerge" | "patchesJson6902"
+        )
+        && let Some(entry) = doc
+            .get(doc.root, list)
+            .and_then(|l| doc.items(l).get(*i).copied())
+    {
+        let named = doc.get_str(entry, "path").or_else(|| {
+            (list == "patchesStrategicMerge")
+                .then(|| doc.str(entry))
+                .flatten()
+                .filter(|t| !t.contains('\n'))
+        });
+        let file = named.and_then(|p| {
+            let dir = ws.file_keys.get(c.file as usize)?.parent()?;
+            ws.file_at(&crate::render::normalize(&dir.join(p)))
+        });
+        match file {
+            Some(f) => spans.extend(ws.files[f as usize].docs.iter().map(|d| Loc {
+                file: f,
+                span: d.span,
+            })),
+            None => spans.push(Loc {
+                file: c.file,
+                span: doc.span(entry),
+            }),
+        }
+    }
+    let mut out = Vec::new();
+    for cx in &ws.contexts {
+        for r in &cx.rendered {
+            let (Some(t), Some(o)) = (&r.tree, r.object()) else {
+                continue;
+            };
+            if written_within(t, &spans) && !out.contains(&(cx.index, o)) {
+                out.push((cx.index, o));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether a patch wrote some node of `t` from text within one of `spans`.
+fn written_within(t: &Node, spans: &[Loc]) -> bool {
+    let mut stack = vec![(t, 0usize)];
+    while let Some((n, depth)) = stack.pop() {
+        if n.via == Some(crate::render::patch::VIA)
+            && n.loc.is_some_and(|l| {
+                spans.iter().any(|s| {
+                    s.file == l.file && s.span.start <= l.span.start && l.span.end <= s.span.end
+                })
+            })
+        {
+            return true;
+        }
+        if depth > 200 {
+            continue;
+        }
+        match &n.data {
+            crate::render::tree::Data::Map(es) => {
+                stack.extend(es.iter().map(|(_, v)| (v, depth + 1)));
+            }
+            crate::render::tree::Data::Seq(items) => {
+                stack.extend(items.iter().map(|v| (v, depth + 1)));
+            }
+            crate::render::tree::Data::Scalar(..) => {}
+        }
+    }
+    false
 }
 
 /// Where an object is written: its root node.

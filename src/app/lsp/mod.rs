@@ -17,6 +17,7 @@
 pub(crate) mod convert;
 mod nav;
 
+use crate::analysis::graph::Graph;
 use crate::app::session::{self, Session};
 use crate::base::diagnostic::FileId;
 use crate::base::internal::isolate;
@@ -86,6 +87,15 @@ fn capabilities() -> lsp::ServerCapabilities {
             },
         )),
         hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
+        definition_provider: Some(lsp::OneOf::Left(true)),
+        references_provider: Some(lsp::OneOf::Left(true)),
+        code_lens_provider: Some(lsp::CodeLensOptions {
+            resolve_provider: Some(false),
+        }),
+        execute_command_provider: Some(lsp::ExecuteCommandOptions {
+            commands: vec![nav::SHOW_COMMAND.to_string()],
+            ..Default::default()
+        }),
         code_action_provider: Some(lsp::CodeActionProviderCapability::Options(
             lsp::CodeActionOptions {
                 code_action_kinds: Some(vec![lsp::CodeActionKind::QUICKFIX]),
@@ -226,6 +236,8 @@ struct Server {
     /// Current findings per file: what hover and code actions look at.
     current: BTreeMap<PathBuf, Vec<Finding>>,
     shutdown: bool,
+    /// Requests sent to the client so far (their ids).
+    requests: u64,
     /// Messages already shown or logged (notes repeat on every run).
     said: BTreeSet<String>,
 }
@@ -244,6 +256,7 @@ impl Server {
             published: BTreeMap::new(),
             current: BTreeMap::new(),
             shutdown: false,
+            requests: 0,
             said: BTreeSet::new(),
         }
     }
@@ -344,6 +357,38 @@ impl Server {
                     self.flush();
                     Response::new_ok(id, self.code_actions(&p))
                 }
+                Err(r) => r,
+            },
+            "textDocument/definition" => match params::<lsp::GotoDefinitionParams>(req) {
+                Ok(p) => {
+                    self.flush();
+                    let at = &p.text_document_position_params;
+                    let found =
+                        nav::definition(&self.models_of(&at.text_document.uri), at.position);
+                    Response::new_ok(id, (!found.is_empty()).then_some(found))
+                }
+                Err(r) => r,
+            },
+            "textDocument/references" => match params::<lsp::ReferenceParams>(req) {
+                Ok(p) => {
+                    self.flush();
+                    let at = &p.text_document_position;
+                    let models = self.models_of(&at.text_document.uri);
+                    let found =
+                        nav::references(&models, at.position, p.context.include_declaration);
+                    Response::new_ok(id, found)
+                }
+                Err(r) => r,
+            },
+            "textDocument/codeLens" => match params::<lsp::CodeLensParams>(req) {
+                Ok(p) => {
+                    self.flush();
+                    Response::new_ok(id, nav::code_lenses(&self.models_of(&p.text_document.uri)))
+                }
+                Err(r) => r,
+            },
+            "workspace/executeCommand" => match params::<lsp::ExecuteCommandParams>(req) {
+                Ok(p) => self.execute(id, p),
                 Err(r) => r,
             },
             m => Response::new_err(
@@ -610,9 +655,20 @@ impl Server {
             }
         }
         drop(sources);
+        // The links navigation follows; a bug drawing them leaves the findings published.
+        let graph = isolate(|| {
+            let mut g = Graph::build(&ws);
+            g.mark_broken(&report.diagnostics);
+            g
+        })
+        .unwrap_or_else(|c| {
+            let e = c.error("graph", "drawing the links of this unit", None);
+            self.log(lsp::MessageType::ERROR, e.message());
+            Graph::default()
+        });
         UnitState {
             files,
-            model: nav::Model::new(ws, &paths, uris, report.redactions),
+            model: nav::Model::new(ws, graph, &paths, uris, report.redactions),
         }
     }
 
@@ -775,6 +831,38 @@ impl Server {
             .filter_map(|f| f.action.clone())
             .map(lsp::CodeActionOrCommand::CodeAction)
             .collect()
+    }
+
+    /// A code lens's command: ask the client to show the place (LSP 3.16 `showDocument`).
+    fn execute(&mut self, id: lsp_server::RequestId, p: lsp::ExecuteCommandParams) -> Response {
+        let location = p
+            .arguments
+            .first()
+            .and_then(|a| serde_json::from_value::<lsp::Location>(a.clone()).ok());
+        match (p.command.as_str(), location) {
+            (nav::SHOW_COMMAND, Some(l)) => {
+                self.requests += 1;
+                self.send(
+                    Request::new(
+                        format!("kube-migrate-lint/{}", self.requests).into(),
+                        "window/showDocument".into(),
+                        lsp::ShowDocumentParams {
+                            uri: l.uri,
+                            external: Some(false),
+                            take_focus: Some(true),
+                            selection: Some(l.range),
+                        },
+                    )
+                    .into(),
+                );
+                Response::new_ok(id, ())
+            }
+            (command, _) => Response::new_err(
+                id,
+                ErrorCode::InvalidParams as i32,
+                format!("unknown command or arguments: {command}"),
+            ),
+        }
     }
 
     fn send(&self, msg: Message) {

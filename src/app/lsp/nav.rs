@@ -4,6 +4,7 @@
 //! workspace, and byte offsets in it are the truth, converted to UTF-16 positions at the edge.
 
 use super::convert;
+use crate::analysis::graph::{EdgeKind, Graph, NodeRole, WaitTool};
 use crate::analysis::inspect::{self, Cursor, Rendering};
 use crate::base::diagnostic::{FileId, Loc};
 use crate::base::mask::display_value;
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 /// The model a unit's last run computed its findings from.
 pub(crate) struct Model {
     pub ws: Workspace,
+    /// The links of every build (who waits for which Job, RBAC, what wrote a version).
+    pub graph: Graph,
     /// Each file's URI, by file id (None: no file on disk).
     uris: Vec<Option<lsp::Uri>>,
     by_path: HashMap<PathBuf, FileId>,
@@ -27,6 +30,7 @@ impl Model {
     /// `paths`: each file's canonical path, by file id.
     pub fn new(
         ws: Workspace,
+        graph: Graph,
         paths: &[Option<PathBuf>],
         uris: Vec<Option<lsp::Uri>>,
         redactions: Vec<Loc>,
@@ -38,6 +42,7 @@ impl Model {
             .collect();
         Model {
             ws,
+            graph,
             uris,
             by_path,
             redactions,
@@ -59,7 +64,6 @@ impl Model {
         Some(convert::range(&f.source, loc.span))
     }
 
-    #[allow(dead_code)] // definition and references (next commit)
     pub fn location(&self, loc: Loc) -> Option<lsp::Location> {
         let uri = self.uris.get(loc.file as usize)?.clone()?;
         Some(lsp::Location::new(uri, self.range(loc)?))
@@ -295,4 +299,254 @@ fn code(s: &str) -> String {
     } else {
         format!("`{s}`")
     }
+}
+
+/// Locations, each once, in order.
+fn push_unique(out: &mut Vec<lsp::Location>, l: Option<lsp::Location>) {
+    if let Some(l) = l
+        && !out.contains(&l)
+    {
+        out.push(l);
+    }
+}
+
+/// Where a graph node is: its name in the manifest (the object's), else its site.
+fn node_loc(m: &Model, n: usize) -> Option<Loc> {
+    let node = &m.graph.nodes[n];
+    if !node.defined {
+        return None;
+    }
+    match node.object {
+        Some(o) => Some(inspect::name_loc(&m.ws, o)),
+        None => node.site.map(|s| s.loc),
+    }
+}
+
+/// Go to definition: a wait argument to the Job it names (in every build that renders the
+/// wait), `serviceAccountName` to the ServiceAccount, a binding's subject to it, `roleRef` to
+/// the Role, a replacement to the field it reads, a patch to the objects it changes.
+pub(crate) fn definition(models: &[(&Model, FileId)], pos: lsp::Position) -> Vec<lsp::Location> {
+    let mut out = Vec::new();
+    for &(m, f) in models {
+        let Some(c) = m.cursor(f, pos).map(|c| c.on_value(&m.ws)) else {
+            continue;
+        };
+        let offset = c.span.start as usize;
+        for (_, e) in m.graph.edges_at(f, offset as u32) {
+            let target = match e.kind {
+                EdgeKind::WaitsFor { .. } | EdgeKind::RunsAs | EdgeKind::Grants { .. } => e.to,
+                EdgeKind::BoundBy => e.from,
+                _ => continue,
+            };
+            push_unique(&mut out, node_loc(m, target).and_then(|l| m.location(l)));
+        }
+        for l in inspect::replacement_sources(&m.ws, &c) {
+            push_unique(&mut out, m.location(l));
+        }
+        for (_, o) in inspect::patch_targets(&m.ws, &c) {
+            push_unique(&mut out, m.location(inspect::name_loc(&m.ws, o)));
+        }
+    }
+    out
+}
+
+/// The graph nodes the cursor stands for: what the link under it names (a wait argument's
+/// Job), else the objects whose text holds it.
+fn nodes_under(m: &Model, f: FileId, offset: usize) -> Vec<usize> {
+    let mut nodes: Vec<usize> = m
+        .graph
+        .edges_at(f, offset as u32)
+        .filter_map(|(_, e)| match e.kind {
+            EdgeKind::WaitsFor { .. } | EdgeKind::RunsAs => Some(e.to),
+            EdgeKind::BoundBy => Some(e.from),
+            _ => None,
+        })
+        .collect();
+    if nodes.is_empty() {
+        nodes = m
+            .graph
+            .nodes_at(f, offset as u32)
+            .filter(|(_, n)| n.object.is_some())
+            .map(|(i, _)| i)
+            .collect();
+    }
+    nodes
+}
+
+/// Find references: to a Job, the workloads (and Flux stages) that wait for it; to a
+/// ServiceAccount, the bindings that bind it and the pods that run as it.
+pub(crate) fn references(
+    models: &[(&Model, FileId)],
+    pos: lsp::Position,
+    declaration: bool,
+) -> Vec<lsp::Location> {
+    let mut out = Vec::new();
+    for &(m, f) in models {
+        let offset = match m.cursor(f, pos) {
+            Some(c) => c.on_value(&m.ws).span.start as usize,
+            None => m.offset(f, pos),
+        };
+        for n in nodes_under(m, f, offset) {
+            let node = &m.graph.nodes[n];
+            if declaration {
+                push_unique(&mut out, node_loc(m, n).and_then(|l| m.location(l)));
+            }
+            let here = node.span.map(|s| s.loc);
+            let edges: Vec<(usize, &crate::analysis::graph::Edge)> = match node.role {
+                NodeRole::Job => m
+                    .graph
+                    .incoming(n)
+                    .filter(|e| matches!(e.kind, EdgeKind::WaitsFor { .. }))
+                    .map(|e| (e.from, e))
+                    .collect(),
+                NodeRole::ServiceAccount => m
+                    .graph
+                    .outgoing(n)
+                    .filter(|e| e.kind == EdgeKind::BoundBy)
+                    .map(|e| (e.to, e))
+                    .chain(
+                        m.graph
+                            .incoming(n)
+                            .filter(|e| e.kind == EdgeKind::RunsAs)
+                            .map(|e| (e.from, e)),
+                    )
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (other, e) in edges {
+                // The link's own node (the wait argument, the subject), unless it is written
+                // in the referenced object itself (a hook's annotation): then the referrer.
+                let site = e.site.map(|s| s.loc).filter(|s| {
+                    here.is_none_or(|h| {
+                        h.file != s.file || s.span.start < h.span.start || h.span.end < s.span.end
+                    })
+                });
+                let loc = site.or_else(|| node_loc(m, other));
+                push_unique(&mut out, loc.and_then(|l| m.location(l)));
+            }
+        }
+    }
+    out
+}
+
+/// The command a code lens runs to show a place: the server asks the client to show it
+/// (`window/showDocument`).
+pub(crate) const SHOW_COMMAND: &str = "kube-migrate-lint.show";
+
+/// How a waiter holds the app back, as a lens says it: the k8s-wait-for mode, or the tool.
+fn wait_label(kind: &EdgeKind) -> String {
+    match kind {
+        EdgeKind::WaitsFor {
+            tool: WaitTool::K8sWaitFor,
+            mode,
+        } => mode.clone(),
+        EdgeKind::WaitsFor { tool, mode } if mode.is_empty() => tool.as_str().to_string(),
+        EdgeKind::WaitsFor { tool, mode } => format!("{} {mode}", tool.as_str()),
+        other => other.label(),
+    }
+}
+
+/// A code lens above each migration Job of the file: who waits for it (clickable to the
+/// waiter), or that nothing does. Waiters that only some builds have say which.
+pub(crate) fn code_lenses(models: &[(&Model, FileId)]) -> Vec<lsp::CodeLens> {
+    // Per Job (by where it is named): the builds rendering it, and each waiter with its builds.
+    struct Lens {
+        range: lsp::Range,
+        builds: Vec<String>,
+        waiters: Vec<(String, Option<lsp::Location>, Vec<String>)>,
+    }
+    let mut lenses: Vec<Lens> = Vec::new();
+    for &(m, f) in models {
+        for (n, node) in m.graph.nodes.iter().enumerate() {
+            let Some(o) = node.object.filter(|_| node.role == NodeRole::Job) else {
+                continue;
+            };
+            if m.ws.objects[o as usize].file != f {
+                continue;
+            }
+            let Some(range) = m.range(inspect::name_loc(&m.ws, o)) else {
+                continue;
+            };
+            let build = m.graph.builds[node.build].name.clone();
+            let i = match lenses.iter().position(|l| l.range == range) {
+                Some(i) => i,
+                None => {
+                    lenses.push(Lens {
+                        range,
+                        builds: Vec::new(),
+                        waiters: Vec::new(),
+                    });
+                    lenses.len() - 1
+                }
+            };
+            let lens = &mut lenses[i];
+            if !lens.builds.contains(&build) {
+                lens.builds.push(build.clone());
+            }
+            for e in m
+                .graph
+                .incoming(n)
+                .filter(|e| matches!(e.kind, EdgeKind::WaitsFor { .. }))
+            {
+                let w = &m.graph.nodes[e.from];
+                let title = format!("{} {} ({})", w.kind, code(&w.name), wait_label(&e.kind));
+                let target = node_loc(m, e.from).and_then(|l| m.location(l));
+                match lens.waiters.iter_mut().find(|(t, _, _)| *t == title) {
+                    Some((_, _, bs)) => {
+                        if !bs.contains(&build) {
+                            bs.push(build.clone());
+                        }
+                    }
+                    None => lens.waiters.push((title, target, vec![build.clone()])),
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for l in lenses {
+        if l.waiters.is_empty() {
+            out.push(lsp::CodeLens {
+                range: l.range,
+                command: Some(lsp::Command {
+                    title: "nothing waits for this Job".into(),
+                    command: String::new(),
+                    arguments: None,
+                }),
+                data: None,
+            });
+        }
+        for (title, target, mut builds) in l.waiters {
+            builds.sort();
+            let only = if builds.len() < l.builds.len() {
+                let names: Vec<String> = builds.iter().map(|b| code(b)).collect();
+                format!(" in {} only", names.join(", "))
+            } else {
+                String::new()
+            };
+            out.push(lsp::CodeLens {
+                range: l.range,
+                command: Some(lsp::Command {
+                    title: format!("awaited by {title}{only}"),
+                    command: if target.is_some() {
+                        SHOW_COMMAND.into()
+                    } else {
+                        String::new()
+                    },
+                    arguments: target.map(|t| vec![serde_json::json!(t)]),
+                }),
+                data: None,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        let key = |l: &lsp::CodeLens| {
+            (
+                l.range.start.line,
+                l.range.start.character,
+                l.command.as_ref().map(|c| c.title.clone()),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    out
 }
