@@ -586,3 +586,400 @@ fn a_panic_while_linting_is_logged_and_the_server_goes_on() {
     );
     assert_eq!(c.stop(), Some(0));
 }
+
+/// The 0-based line and UTF-16 column of the first `needle` in `text` after `after`, as an
+/// LSP position.
+fn pos_of(text: &str, needle: &str, after: &str) -> Value {
+    let from = text.find(after).unwrap();
+    let at = from + text[from..].find(needle).unwrap();
+    let line = text[..at].matches('\n').count();
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    json!({"line": line, "character": text[start..at].encode_utf16().count()})
+}
+
+/// The LSP range of the first `needle` in `text` after `after`.
+fn range_of(text: &str, needle: &str, after: &str) -> Value {
+    let start = pos_of(text, needle, after);
+    let mut end = start.clone();
+    end["character"] =
+        json!(start["character"].as_u64().unwrap() + needle.encode_utf16().count() as u64);
+    json!({"start": start, "end": end})
+}
+
+/// `file:line:column` as hovers show it (1-based, columns in characters), of the first
+/// `needle` after `after`.
+fn shown_at(name: &str, text: &str, needle: &str, after: &str) -> String {
+    let p = pos_of(text, needle, after);
+    let line = p["line"].as_u64().unwrap() as usize;
+    let l = text.lines().nth(line).unwrap();
+    let col = l[..l.find(needle).unwrap()].chars().count() + 1;
+    format!("{name}:{}:{col}", line + 1)
+}
+
+fn initialize(c: &mut Client, root: &Path) -> Value {
+    let init = c.request(
+        "initialize",
+        json!({
+            "processId": null,
+            "rootUri": uri(root),
+            "capabilities": {"window": {"showDocument": {"support": true}}},
+            "workspaceFolders": [{"uri": uri(root), "name": "w"}],
+        }),
+    );
+    c.notify("initialized", json!({}));
+    init
+}
+
+fn open(c: &mut Client, p: &Path) -> String {
+    let text = std::fs::read_to_string(p).unwrap();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri(p), "languageId": "yaml", "version": 1, "text": text}}),
+    );
+    c.diagnostics(&uri(p), |_| true);
+    text
+}
+
+fn at(p: &Path, position: Value) -> Value {
+    json!({"textDocument": {"uri": uri(p)}, "position": position})
+}
+
+/// Hover, definition, references and code lenses on the pattern (the wait-for container on one
+/// line after CJK text and an emoji, so UTF-16 columns differ from characters and bytes).
+#[test]
+fn the_server_navigates_the_migration_path() {
+    let d = tree();
+    let root = d.path().canonicalize().unwrap();
+    let k8s = root.join("k8s");
+    let (job_path, deploy_path) = (k8s.join("migration-job.yaml"), k8s.join("deployment.yaml"));
+    let (rbac_path, kust_path) = (k8s.join("rbac.yaml"), k8s.join("kustomization.yaml"));
+    let vars_path = k8s.join("deployment-variables.yaml");
+    let mut c = Client::start(&root);
+    let init = initialize(&mut c, &root);
+    let caps = &init["capabilities"];
+    assert_eq!(caps["definitionProvider"], true, "{init}");
+    assert_eq!(caps["referencesProvider"], true);
+    assert_eq!(caps["codeLensProvider"]["resolveProvider"], false);
+    assert_eq!(
+        caps["executeCommandProvider"]["commands"],
+        json!(["kube-migrate-lint.show"])
+    );
+    let deploy = open(&mut c, &deploy_path);
+    let job = open(&mut c, &job_path);
+    let rbac = std::fs::read_to_string(&rbac_path).unwrap();
+    let kust = std::fs::read_to_string(&kust_path).unwrap();
+    let vars = std::fs::read_to_string(&vars_path).unwrap();
+
+    // Hover on the wait argument: its value in the build, written by the replacement that
+    // reads the ConfigMap; the range is the argument's node (quotes included), in UTF-16.
+    let wait_arg = "\"myapp-migration-TAG\"";
+    let hover = c.request(
+        "textDocument/hover",
+        at(&deploy_path, pos_of(&deploy, "migration", "等待迁移")),
+    );
+    let text = hover["contents"]["value"].as_str().unwrap();
+    assert_eq!(
+        hover["range"],
+        range_of(&deploy, wait_arg, "等待迁移"),
+        "{hover}"
+    );
+    let expected = format!(
+        "**`myapp-migration-TAG`** as each build renders it:\n\n- `k8s`: `myapp-migration-v1.2286938253.0`\n  - written `myapp-migration-TAG` at [{}]({}#L{})\n  - replacement → `myapp-migration-v1.2286938253.0` at [{}]({}#L{}), reading [{}]({}#L6)",
+        shown_at("k8s/deployment.yaml", &deploy, wait_arg, "等待迁移"),
+        uri(&deploy_path),
+        pos_of(&deploy, wait_arg, "等待迁移")["line"]
+            .as_u64()
+            .unwrap()
+            + 1,
+        shown_at("k8s/kustomization.yaml", &kust, "spec.template", "Deployment"),
+        uri(&kust_path),
+        pos_of(&kust, "spec.template", "Deployment")["line"]
+            .as_u64()
+            .unwrap()
+            + 1,
+        shown_at("k8s/deployment-variables.yaml", &vars, "\"v1.", ""),
+        uri(&vars_path),
+    );
+    assert_eq!(text, expected);
+    // The Job's name, and its image (shown as written: nothing changes it).
+    let hover = c.request(
+        "textDocument/hover",
+        at(&job_path, pos_of(&job, "myapp-migration-TAG", "")),
+    );
+    let text = hover["contents"]["value"].as_str().unwrap();
+    assert!(
+        text.contains("- `k8s`: `myapp-migration-v1.2286938253.0`"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&shown_at(
+            "k8s/kustomization.yaml",
+            &kust,
+            "metadata.name",
+            ""
+        )),
+        "{text}"
+    );
+    let hover = c.request(
+        "textDocument/hover",
+        at(&job_path, pos_of(&job, "registry", "")),
+    );
+    let text = hover["contents"]["value"].as_str().unwrap();
+    assert!(
+        text.starts_with("**`registry.example.com/myapp-migration:"),
+        "{text}"
+    );
+    // A field no build changes, and a key: nothing (no finding there either).
+    let none = c.request(
+        "textDocument/hover",
+        at(&deploy_path, pos_of(&deploy, "2", "replicas")),
+    );
+    assert_eq!(none, Value::Null);
+
+    // Definition: the wait argument to the Job's name.
+    let job_name = range_of(&job, "myapp-migration-TAG", "");
+    let def = c.request(
+        "textDocument/definition",
+        at(&deploy_path, pos_of(&deploy, "migration-TAG", "等待迁移")),
+    );
+    assert_eq!(def, json!([{"uri": uri(&job_path), "range": job_name}]));
+    // serviceAccountName to the ServiceAccount, roleRef (from its key) to the Role, a
+    // binding's subject to the ServiceAccount.
+    let sa_name = range_of(&rbac, "myapp-service", "");
+    let def = c.request(
+        "textDocument/definition",
+        at(&deploy_path, pos_of(&deploy, "myapp-service", "")),
+    );
+    assert_eq!(def, json!([{"uri": uri(&rbac_path), "range": sa_name}]));
+    let def = c.request(
+        "textDocument/definition",
+        at(&rbac_path, pos_of(&rbac, "name", "roleRef")),
+    );
+    assert_eq!(
+        def,
+        json!([{"uri": uri(&rbac_path), "range": range_of(&rbac, "myapp-job-reader", "kind: Role")}])
+    );
+    let def = c.request(
+        "textDocument/definition",
+        at(&rbac_path, pos_of(&rbac, "myapp-service", "subjects")),
+    );
+    assert_eq!(def, json!([{"uri": uri(&rbac_path), "range": sa_name}]));
+    // A replacement to the field it reads.
+    let def = c.request(
+        "textDocument/definition",
+        at(&kust_path, pos_of(&kust, "IMAGE_TAG", "fieldPath")),
+    );
+    assert_eq!(
+        def,
+        json!([{"uri": uri(&vars_path), "range": range_of(&vars, "\"v1.2286938253.0\"", "")}])
+    );
+    // Nothing to go to from a plain field.
+    let def = c.request(
+        "textDocument/definition",
+        at(&deploy_path, pos_of(&deploy, "2", "replicas")),
+    );
+    assert_eq!(def, Value::Null);
+
+    // References: the Job's waiters; with the declaration, the Job's name first.
+    let wait_loc =
+        json!({"uri": uri(&deploy_path), "range": range_of(&deploy, wait_arg, "等待迁移")});
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri(&job_path)}, "position": pos_of(&job, "restartPolicy", ""), "context": {"includeDeclaration": false}}),
+    );
+    assert_eq!(refs, json!([wait_loc]));
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri(&deploy_path)}, "position": pos_of(&deploy, "migration", "等待迁移"), "context": {"includeDeclaration": true}}),
+    );
+    assert_eq!(
+        refs,
+        json!([{"uri": uri(&job_path), "range": job_name}, wait_loc])
+    );
+    // The ServiceAccount's binding and the pod that runs as it.
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri(&rbac_path)}, "position": pos_of(&rbac, "myapp-service", ""), "context": {"includeDeclaration": false}}),
+    );
+    assert_eq!(
+        refs,
+        json!([
+            {"uri": uri(&rbac_path), "range": range_of(&rbac, "myapp-service", "subjects")},
+            {"uri": uri(&deploy_path), "range": range_of(&deploy, "myapp-service", "")},
+        ])
+    );
+
+    // A code lens above the Job, whose command has the client show the waiter.
+    let lenses = c.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri(&job_path)}}),
+    );
+    let deploy_name =
+        json!({"uri": uri(&deploy_path), "range": range_of(&deploy, "myapp", "metadata")});
+    assert_eq!(
+        lenses,
+        json!([{
+            "range": job_name,
+            "command": {
+                "title": "awaited by Deployment `myapp` (job-wr)",
+                "command": "kube-migrate-lint.show",
+                "arguments": [deploy_name],
+            },
+        }])
+    );
+    let shown = c.request(
+        "workspace/executeCommand",
+        json!({"command": "kube-migrate-lint.show", "arguments": [deploy_name]}),
+    );
+    assert_eq!(shown, Value::Null);
+    let deadline = Instant::now() + DEADLINE;
+    let request = loop {
+        if let Some(i) = c
+            .pending
+            .iter()
+            .position(|v| v["method"] == "window/showDocument")
+        {
+            break c.pending.remove(i);
+        }
+        let v = c.recv(deadline);
+        if v["method"] == "window/showDocument" {
+            break v;
+        }
+        c.pending.push(v);
+    };
+    assert_eq!(request["params"]["uri"], uri(&deploy_path));
+    assert_eq!(request["params"]["selection"], deploy_name["range"]);
+    assert_eq!(request["params"]["takeFocus"], true);
+    assert!(request.get("id").is_some(), "{request}");
+    c.send(json!({"jsonrpc": "2.0", "id": request["id"], "result": {"success": true}}));
+    let e = c.call(
+        "workspace/executeCommand",
+        json!({"command": "nope", "arguments": []}),
+    );
+    assert_eq!(e["error"]["code"], -32602, "{e}");
+
+    // Requests answer from the latest lint: the Job renamed in its buffer is no longer awaited.
+    let renamed = job.replace("name: myapp-migration-TAG", "name: myapp-migrate-TAG");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri(&job_path), "version": 2}, "contentChanges": [{"text": renamed}]}),
+    );
+    let lenses = c.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri(&job_path)}}),
+    );
+    assert_eq!(
+        lenses[0]["command"]["title"], "nothing waits for this Job",
+        "{lenses}"
+    );
+    assert_eq!(lenses.as_array().unwrap().len(), 1);
+    let def = c.request(
+        "textDocument/definition",
+        at(&deploy_path, pos_of(&deploy, "migration-TAG", "等待迁移")),
+    );
+    assert_eq!(def, Value::Null);
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// Flux substitution and a patch: the variable's value and where it is defined, the patch's
+/// step in the chain, and definition from the patch to the object it changes.
+#[test]
+fn hover_follows_flux_substitution_and_patches() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().canonicalize().unwrap();
+    let app = root.join("app");
+    std::fs::create_dir(&app).unwrap();
+    let files = [
+        (
+            "kustomization.yaml",
+            "resources: [deploy.yaml, job.yaml]\npatches:\n  - path: patch.yaml\n",
+        ),
+        (
+            "deploy.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, \"app-migration-${TAG}\"]\n      containers:\n        - name: app\n          image: \"app:${TAG}\"\n",
+        ),
+        (
+            "job.yaml",
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: app-migration-${TAG}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: \"app:v0\"}]\n",
+        ),
+        (
+            "patch.yaml",
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: app-migration-${TAG}\nspec:\n  template:\n    spec:\n      containers: [{name: m, image: \"app:${TAG}\"}]\n",
+        ),
+        (
+            "flux.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app, namespace: flux-system}\nspec:\n  path: ./app\n  postBuild:\n    substitute:\n      TAG: v3\n",
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(app.join(name), text).unwrap();
+    }
+    let mut c = Client::start(&root);
+    initialize(&mut c, &root);
+    let deploy_path = app.join("deploy.yaml");
+    let deploy = open(&mut c, &deploy_path);
+    let flux = files[4].1;
+    let var_at = shown_at("app/flux.yaml", flux, "v3", "");
+
+    // On `${TAG}` in the image: the value, the substitution step and the variable.
+    let hover = c.request(
+        "textDocument/hover",
+        at(&deploy_path, pos_of(&deploy, "TAG", "image: \"app")),
+    );
+    let text = hover["contents"]["value"].as_str().unwrap();
+    assert_eq!(
+        hover["range"],
+        range_of(&deploy, "${TAG}", "image: \"app"),
+        "{hover}"
+    );
+    assert!(text.contains("- `app`: `app:v3`"), "{text}");
+    assert!(
+        text.contains(&format!("  - Flux substitution → `app:v3` at [{var_at}]")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "**`${{TAG}}`** (Flux post-build substitution):\n\n- `app`: `v3`, from [{var_at}]"
+        )),
+        "{text}"
+    );
+
+    // In the patch: the image it writes, patched then substituted.
+    let patch_path = app.join("patch.yaml");
+    let patch = open(&mut c, &patch_path);
+    let hover = c.request(
+        "textDocument/hover",
+        at(&patch_path, pos_of(&patch, "app:", "image")),
+    );
+    let text = hover["contents"]["value"].as_str().unwrap();
+    let job = files[2].1;
+    assert!(
+        text.contains(&format!(
+            "- `app`: `app:v3`\n  - written `app:v0` at [{}]",
+            shown_at("app/job.yaml", job, "\"app:v0\"", "")
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "  - patch → `app:${{TAG}}` at [{}]",
+            shown_at("app/patch.yaml", &patch, "\"app:", "")
+        )),
+        "{text}"
+    );
+    // Definition from the patch, and from the kustomization's entry naming it: the Job.
+    let job_name = json!([{"uri": uri(&app.join("job.yaml")), "range": range_of(job, "app-migration-${TAG}", "")}]);
+    let def = c.request(
+        "textDocument/definition",
+        at(&patch_path, pos_of(&patch, "Job", "")),
+    );
+    assert_eq!(def, job_name);
+    let kust_path = app.join("kustomization.yaml");
+    let kust = open(&mut c, &kust_path);
+    let def = c.request(
+        "textDocument/definition",
+        at(&kust_path, pos_of(&kust, "patch.yaml", "")),
+    );
+    assert_eq!(def, job_name);
+    assert_eq!(c.stop(), Some(0));
+}
