@@ -246,6 +246,7 @@ fn overlaps(a: Loc, b: Loc) -> bool {
             || (a.span.start < b.span.end && b.span.start < a.span.end))
 }
 
+#[allow(dead_code)] // see Graph::nodes_at
 fn contains(outer: Loc, file: FileId, offset: u32) -> bool {
     outer.file == file && outer.span.start <= offset && offset <= outer.span.end
 }
@@ -374,6 +375,7 @@ impl Graph {
 
     /// The nodes of every build whose object spans `offset` of `file` (innermost first is not
     /// needed: objects do not nest).
+    #[allow(dead_code)] // the language server's navigation (issue 18) reads it
     pub fn nodes_at(&self, file: FileId, offset: u32) -> impl Iterator<Item = (usize, &Node)> {
         self.nodes.iter().enumerate().filter(move |(_, n)| {
             n.span
@@ -384,6 +386,7 @@ impl Graph {
 
     /// The edges whose site (the wait argument, `serviceAccountName`, `roleRef.name`…) holds
     /// `offset` of `file`, in every build.
+    #[allow(dead_code)] // the language server's navigation (issue 18) reads it
     pub fn edges_at(&self, file: FileId, offset: u32) -> impl Iterator<Item = (usize, &Edge)> {
         self.edges
             .iter()
@@ -392,11 +395,13 @@ impl Graph {
     }
 
     /// The edges leaving node `n`.
+    #[allow(dead_code)] // the language server's navigation (issue 18) reads it
     pub fn outgoing(&self, n: usize) -> impl Iterator<Item = &Edge> {
         self.edges.iter().filter(move |e| e.from == n)
     }
 
     /// The edges arriving at node `n`.
+    #[allow(dead_code)] // the language server's navigation (issue 18) reads it
     pub fn incoming(&self, n: usize) -> impl Iterator<Item = &Edge> {
         self.edges.iter().filter(move |e| e.to == n)
     }
@@ -995,7 +1000,12 @@ impl<'w> Builder<'w> {
         let ns = w.pod_namespace.clone();
         let sa_node = match self.find(cx, "ServiceAccount", Some(&ns), &sa) {
             Some(x) => self.object_node(cx, x, NodeRole::ServiceAccount),
-            None => self.missing(NodeRole::ServiceAccount, "ServiceAccount", Some(&ns), &sa),
+            None => {
+                let i = self.missing(NodeRole::ServiceAccount, "ServiceAccount", Some(&ns), &sa);
+                // Every namespace has its `default` ServiceAccount.
+                self.graph.nodes[i].defined = sa == "default";
+                i
+            }
         };
         let sa_loc = links::pod_spec(r).and_then(|spec| {
             w.service_account_value.as_ref().and_then(|v| {

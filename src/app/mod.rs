@@ -1,6 +1,7 @@
 //! What the CLI does, with plain options (no clap type reaches the library): find and load the
 //! config, resolve settings, lint, write the report, and choose the exit code.
 
+pub mod graph;
 pub mod lsp;
 pub(crate) mod session;
 
