@@ -691,7 +691,12 @@ fn the_server_navigates_the_migration_path() {
             .as_u64()
             .unwrap()
             + 1,
-        shown_at("k8s/kustomization.yaml", &kust, "spec.template", "Deployment"),
+        shown_at(
+            "k8s/kustomization.yaml",
+            &kust,
+            "spec.template",
+            "Deployment"
+        ),
         uri(&kust_path),
         pos_of(&kust, "spec.template", "Deployment")["line"]
             .as_u64()
@@ -982,4 +987,127 @@ fn hover_follows_flux_substitution_and_patches() {
     );
     assert_eq!(def, job_name);
     assert_eq!(c.stop(), Some(0));
+}
+
+/// Neovim's own LSP client (no plugin) attached to the server: `K`'s request shows the value
+/// as the build renders it, and go-to-definition on the wait argument opens the Job at its
+/// name. Skipped with a message when `nvim` is missing; CI installs it (Debian's package).
+#[test]
+fn neovim_hovers_and_jumps_to_the_job() {
+    let nvim = Command::new("nvim")
+        .args(["--headless", "--version"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    if nvim.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Neovim is required in CI (.ci/run installs it)"
+        );
+        eprintln!("SKIPPED neovim_hovers_and_jumps_to_the_job: nvim is not installed");
+        return;
+    }
+    let d = tree();
+    let root = d.path().canonicalize().unwrap();
+    let deploy_path = root.join("k8s/deployment.yaml");
+    let job_path = root.join("k8s/migration-job.yaml");
+    let deploy = std::fs::read_to_string(&deploy_path).unwrap();
+    let job = std::fs::read_to_string(&job_path).unwrap();
+    // Neovim's cursor: 1-based line, 0-based byte column (it converts to UTF-16 itself).
+    let cursor = |text: &str, needle: &str, after: &str| {
+        let from = text.find(after).unwrap();
+        let at = from + text[from..].find(needle).unwrap();
+        let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        (text[..at].matches('\n').count() + 1, at - start)
+    };
+    let (line, col) = cursor(&deploy, "migration-TAG", "等待迁移");
+    let out = root.join("nvim-result.json");
+    let config = root.join("init.lua");
+    std::fs::write(
+        &config,
+        r#"
+local env = vim.env
+local function finish(result)
+  local f = io.open(env.KML_OUT, "w")
+  f:write(vim.fn.json_encode(result))
+  f:close()
+  vim.cmd("qall!")
+end
+local ok, err = pcall(function()
+  vim.cmd("edit " .. vim.fn.fnameescape(env.KML_FILE))
+  local id = vim.lsp.start_client({
+    name = "kube-migrate-lint",
+    cmd = { env.KML_BIN, "server" },
+    root_dir = env.KML_ROOT,
+  })
+  vim.lsp.buf_attach_client(0, id)
+  assert(vim.wait(30000, function()
+    local c = vim.lsp.get_client_by_id(id)
+    return c ~= nil and c.initialized
+  end, 20), "the server did not initialize")
+  vim.api.nvim_win_set_cursor(0, { tonumber(env.KML_LINE), tonumber(env.KML_COL) })
+  local hover = ""
+  local answers = vim.lsp.buf_request_sync(0, "textDocument/hover", vim.lsp.util.make_position_params(), 30000)
+  for _, a in pairs(answers or {}) do
+    if a.result and a.result.contents then hover = a.result.contents.value end
+  end
+  vim.lsp.buf.definition()
+  local jumped = vim.wait(30000, function()
+    return vim.api.nvim_buf_get_name(0) == env.KML_TARGET
+  end, 20)
+  local pos = vim.api.nvim_win_get_cursor(0)
+  finish({ hover = hover, jumped = jumped, buffer = vim.api.nvim_buf_get_name(0), line = pos[1], col = pos[2] })
+end)
+if not ok then finish({ error = tostring(err) }) end
+"#,
+    )
+    .unwrap();
+    let xdg = root.join("xdg");
+    let mut child = Command::new("nvim")
+        .args(["--headless", "-n", "-i", "NONE", "-u"])
+        .arg(&config)
+        .env("XDG_CONFIG_HOME", &xdg)
+        .env("XDG_DATA_HOME", &xdg)
+        .env("XDG_STATE_HOME", &xdg)
+        .env("XDG_CACHE_HOME", &xdg)
+        .env("KML_BIN", env!("CARGO_BIN_EXE_kube-migrate-lint"))
+        .env("KML_ROOT", &root)
+        .env("KML_FILE", &deploy_path)
+        .env("KML_TARGET", &job_path)
+        .env("KML_LINE", line.to_string())
+        .env("KML_COL", col.to_string())
+        .env("KML_OUT", &out)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nvim starts");
+    let deadline = Instant::now() + DEADLINE;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("nvim did not finish within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let result: Value = serde_json::from_str(
+        &std::fs::read_to_string(&out).expect("the Lua config writes its result"),
+    )
+    .unwrap();
+    assert!(result.get("error").is_none(), "{result}");
+    let hover = result["hover"].as_str().unwrap();
+    assert!(
+        hover.starts_with(
+            "**`myapp-migration-TAG`** as each build renders it:\n\n- `k8s`: `myapp-migration-v1.2286938253.0`"
+        ),
+        "{hover}"
+    );
+    assert_eq!(result["jumped"], true, "{result}");
+    assert_eq!(result["buffer"], job_path.to_str().unwrap());
+    let (line, col) = cursor(&job, "myapp-migration-TAG", "");
+    assert_eq!(
+        (result["line"].as_u64(), result["col"].as_u64()),
+        (Some(line as u64), Some(col as u64))
+    );
 }
