@@ -491,15 +491,7 @@ pub fn placeholder_at(text: &str, span: Span, offset: usize) -> Option<(String, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Input, Settings, load_workspace};
-
-    fn ws(files: &[(&str, &str)]) -> Workspace {
-        let inputs = files
-            .iter()
-            .map(|(n, t)| Input::from_bytes(*n, t.as_bytes().to_vec()))
-            .collect();
-        load_workspace(inputs, &Settings::default()).0
-    }
+    use crate::engine::workspace_of as ws;
 
     fn file(ws: &Workspace, name: &str) -> FileId {
         ws.files
@@ -538,6 +530,15 @@ mod tests {
                 "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./prod\n  postBuild:\n    substitute: {TAG: v7}\n",
             ),
         ])
+    }
+
+    /// How build `build` renders the field under the cursor at `offset` of `file`.
+    fn in_build(w: &Workspace, file: FileId, offset: usize, build: &str) -> Rendering {
+        let (o, p) = cursor(w, file, offset).unwrap().object.unwrap();
+        renderings(w, o, &p)
+            .into_iter()
+            .find(|r| w.contexts[r.context].name == build)
+            .unwrap()
     }
 
     #[test]
@@ -587,12 +588,7 @@ mod tests {
 
         // The Job's name: the prefix in the overlay.
         let j = file(&w, "base/job.yaml");
-        let c = cursor(&w, j, JOB.find("app-migration").unwrap()).unwrap();
-        let (o, p) = c.object.clone().unwrap();
-        let prod = renderings(&w, o, &p)
-            .into_iter()
-            .find(|r| w.contexts[r.context].name == "prod")
-            .unwrap();
+        let prod = in_build(&w, j, JOB.find("app-migration").unwrap(), "prod");
         assert_eq!(prod.value.as_deref(), Some("prod-app-migration-TAG"));
         assert_eq!(prod.steps[1].by, "namePrefix/nameSuffix");
         assert_eq!(prod.steps[1].at.map(|l| l.file), Some(k));
@@ -611,12 +607,7 @@ mod tests {
         assert_eq!(got[0].2.steps[0].text, "app");
 
         // Flux substitution in the overlay Flux deploys.
-        let c = cursor(&w, f, DEPLOY.find("app:${TAG}").unwrap()).unwrap();
-        let (o, p) = c.object.clone().unwrap();
-        let prod = renderings(&w, o, &p)
-            .into_iter()
-            .find(|r| w.contexts[r.context].name == "prod")
-            .unwrap();
+        let prod = in_build(&w, f, DEPLOY.find("app:${TAG}").unwrap(), "prod");
         assert_eq!(prod.value.as_deref(), Some("app:v7"));
         let flux = prod.steps.last().unwrap();
         assert_eq!(flux.by, "Flux substitution");

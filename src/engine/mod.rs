@@ -629,6 +629,17 @@ pub fn load_workspace(
     (ws, diags, report)
 }
 
+/// The workspace of in-memory files (name, text), for the unit tests of the layers that read
+/// one.
+#[cfg(test)]
+pub(crate) fn workspace_of(files: &[(&str, &str)]) -> Workspace {
+    let inputs = files
+        .iter()
+        .map(|(name, text)| Input::from_bytes(*name, text.as_bytes().to_vec()))
+        .collect();
+    load_workspace(inputs, &Settings::default()).0
+}
+
 /// Read and parse every input, in parallel, each isolated.
 fn load_all(inputs: Vec<Input>, settings: &Settings) -> Vec<Loaded> {
     inputs

@@ -644,6 +644,21 @@ fn at(p: &Path, position: Value) -> Value {
     json!({"textDocument": {"uri": uri(p)}, "position": position})
 }
 
+/// The markdown a hover shows, and its range.
+fn hover_at(c: &mut Client, p: &Path, position: Value) -> (String, Value) {
+    let hover = c.request("textDocument/hover", at(p, position));
+    let text = hover["contents"]["value"].as_str().unwrap().to_string();
+    (text, hover["range"].clone())
+}
+
+fn hover_text(c: &mut Client, p: &Path, position: Value) -> String {
+    hover_at(c, p, position).0
+}
+
+fn definition(c: &mut Client, p: &Path, position: Value) -> Value {
+    c.request("textDocument/definition", at(p, position))
+}
+
 /// Hover, definition, references and code lenses on the pattern (the wait-for container on one
 /// line after CJK text and an emoji, so UTF-16 columns differ from characters and bytes).
 #[test]
@@ -673,16 +688,12 @@ fn the_server_navigates_the_migration_path() {
     // Hover on the wait argument: its value in the build, written by the replacement that
     // reads the ConfigMap; the range is the argument's node (quotes included), in UTF-16.
     let wait_arg = "\"myapp-migration-TAG\"";
-    let hover = c.request(
-        "textDocument/hover",
-        at(&deploy_path, pos_of(&deploy, "migration", "等待迁移")),
+    let (text, range) = hover_at(
+        &mut c,
+        &deploy_path,
+        pos_of(&deploy, "migration", "等待迁移"),
     );
-    let text = hover["contents"]["value"].as_str().unwrap();
-    assert_eq!(
-        hover["range"],
-        range_of(&deploy, wait_arg, "等待迁移"),
-        "{hover}"
-    );
+    assert_eq!(range, range_of(&deploy, wait_arg, "等待迁移"), "{text}");
     let expected = format!(
         "**`myapp-migration-TAG`** as each build renders it:\n\n- `k8s`: `myapp-migration-v1.2286938253.0`\n  - written `myapp-migration-TAG` at [{}]({}#L{})\n  - replacement → `myapp-migration-v1.2286938253.0` at [{}]({}#L{}), reading [{}]({}#L6)",
         shown_at("k8s/deployment.yaml", &deploy, wait_arg, "等待迁移"),
@@ -707,11 +718,7 @@ fn the_server_navigates_the_migration_path() {
     );
     assert_eq!(text, expected);
     // The Job's name, and its image (shown as written: nothing changes it).
-    let hover = c.request(
-        "textDocument/hover",
-        at(&job_path, pos_of(&job, "myapp-migration-TAG", "")),
-    );
-    let text = hover["contents"]["value"].as_str().unwrap();
+    let text = hover_text(&mut c, &job_path, pos_of(&job, "myapp-migration-TAG", ""));
     assert!(
         text.contains("- `k8s`: `myapp-migration-v1.2286938253.0`"),
         "{text}"
@@ -725,11 +732,7 @@ fn the_server_navigates_the_migration_path() {
         )),
         "{text}"
     );
-    let hover = c.request(
-        "textDocument/hover",
-        at(&job_path, pos_of(&job, "registry", "")),
-    );
-    let text = hover["contents"]["value"].as_str().unwrap();
+    let text = hover_text(&mut c, &job_path, pos_of(&job, "registry", ""));
     assert!(
         text.starts_with("**`registry.example.com/myapp-migration:"),
         "{text}"
@@ -743,46 +746,36 @@ fn the_server_navigates_the_migration_path() {
 
     // Definition: the wait argument to the Job's name.
     let job_name = range_of(&job, "myapp-migration-TAG", "");
-    let def = c.request(
-        "textDocument/definition",
-        at(&deploy_path, pos_of(&deploy, "migration-TAG", "等待迁移")),
+    let def = definition(
+        &mut c,
+        &deploy_path,
+        pos_of(&deploy, "migration-TAG", "等待迁移"),
     );
     assert_eq!(def, json!([{"uri": uri(&job_path), "range": job_name}]));
     // serviceAccountName to the ServiceAccount, roleRef (from its key) to the Role, a
     // binding's subject to the ServiceAccount.
     let sa_name = range_of(&rbac, "myapp-service", "");
-    let def = c.request(
-        "textDocument/definition",
-        at(&deploy_path, pos_of(&deploy, "myapp-service", "")),
-    );
+    let def = definition(&mut c, &deploy_path, pos_of(&deploy, "myapp-service", ""));
     assert_eq!(def, json!([{"uri": uri(&rbac_path), "range": sa_name}]));
-    let def = c.request(
-        "textDocument/definition",
-        at(&rbac_path, pos_of(&rbac, "name", "roleRef")),
-    );
+    let def = definition(&mut c, &rbac_path, pos_of(&rbac, "name", "roleRef"));
     assert_eq!(
         def,
         json!([{"uri": uri(&rbac_path), "range": range_of(&rbac, "myapp-job-reader", "kind: Role")}])
     );
-    let def = c.request(
-        "textDocument/definition",
-        at(&rbac_path, pos_of(&rbac, "myapp-service", "subjects")),
+    let def = definition(
+        &mut c,
+        &rbac_path,
+        pos_of(&rbac, "myapp-service", "subjects"),
     );
     assert_eq!(def, json!([{"uri": uri(&rbac_path), "range": sa_name}]));
     // A replacement to the field it reads.
-    let def = c.request(
-        "textDocument/definition",
-        at(&kust_path, pos_of(&kust, "IMAGE_TAG", "fieldPath")),
-    );
+    let def = definition(&mut c, &kust_path, pos_of(&kust, "IMAGE_TAG", "fieldPath"));
     assert_eq!(
         def,
         json!([{"uri": uri(&vars_path), "range": range_of(&vars, "\"v1.2286938253.0\"", "")}])
     );
     // Nothing to go to from a plain field.
-    let def = c.request(
-        "textDocument/definition",
-        at(&deploy_path, pos_of(&deploy, "2", "replicas")),
-    );
+    let def = definition(&mut c, &deploy_path, pos_of(&deploy, "2", "replicas"));
     assert_eq!(def, Value::Null);
 
     // References: the Job's waiters; with the declaration, the Job's name first.
@@ -878,9 +871,10 @@ fn the_server_navigates_the_migration_path() {
         "{lenses}"
     );
     assert_eq!(lenses.as_array().unwrap().len(), 1);
-    let def = c.request(
-        "textDocument/definition",
-        at(&deploy_path, pos_of(&deploy, "migration-TAG", "等待迁移")),
+    let def = definition(
+        &mut c,
+        &deploy_path,
+        pos_of(&deploy, "migration-TAG", "等待迁移"),
     );
     assert_eq!(def, Value::Null);
     assert_eq!(c.stop(), Some(0));
@@ -927,16 +921,8 @@ fn hover_follows_flux_substitution_and_patches() {
     let var_at = shown_at("app/flux.yaml", flux, "v3", "");
 
     // On `${TAG}` in the image: the value, the substitution step and the variable.
-    let hover = c.request(
-        "textDocument/hover",
-        at(&deploy_path, pos_of(&deploy, "TAG", "image: \"app")),
-    );
-    let text = hover["contents"]["value"].as_str().unwrap();
-    assert_eq!(
-        hover["range"],
-        range_of(&deploy, "${TAG}", "image: \"app"),
-        "{hover}"
-    );
+    let (text, range) = hover_at(&mut c, &deploy_path, pos_of(&deploy, "TAG", "image: \"app"));
+    assert_eq!(range, range_of(&deploy, "${TAG}", "image: \"app"), "{text}");
     assert!(text.contains("- `app`: `app:v3`"), "{text}");
     assert!(
         text.contains(&format!("  - Flux substitution → `app:v3` at [{var_at}]")),
@@ -952,11 +938,7 @@ fn hover_follows_flux_substitution_and_patches() {
     // In the patch: the image it writes, patched then substituted.
     let patch_path = app.join("patch.yaml");
     let patch = open(&mut c, &patch_path);
-    let hover = c.request(
-        "textDocument/hover",
-        at(&patch_path, pos_of(&patch, "app:", "image")),
-    );
-    let text = hover["contents"]["value"].as_str().unwrap();
+    let text = hover_text(&mut c, &patch_path, pos_of(&patch, "app:", "image"));
     let job = files[2].1;
     assert!(
         text.contains(&format!(
@@ -974,17 +956,11 @@ fn hover_follows_flux_substitution_and_patches() {
     );
     // Definition from the patch, and from the kustomization's entry naming it: the Job.
     let job_name = json!([{"uri": uri(&app.join("job.yaml")), "range": range_of(job, "app-migration-${TAG}", "")}]);
-    let def = c.request(
-        "textDocument/definition",
-        at(&patch_path, pos_of(&patch, "Job", "")),
-    );
+    let def = definition(&mut c, &patch_path, pos_of(&patch, "Job", ""));
     assert_eq!(def, job_name);
     let kust_path = app.join("kustomization.yaml");
     let kust = open(&mut c, &kust_path);
-    let def = c.request(
-        "textDocument/definition",
-        at(&kust_path, pos_of(&kust, "patch.yaml", "")),
-    );
+    let def = definition(&mut c, &kust_path, pos_of(&kust, "patch.yaml", ""));
     assert_eq!(def, job_name);
     assert_eq!(c.stop(), Some(0));
 }
