@@ -1087,3 +1087,98 @@ if not ok then finish({ error = tostring(err) }) end
         (Some(line as u64), Some(col as u64))
     );
 }
+
+/// A base Job in three builds (the base alone, an overlay with a prefix whose Deployment waits
+/// for it, an overlay without a wait): hover groups the builds that agree, definition and the
+/// code lens see every open unit, and a secret's value is masked.
+#[test]
+fn navigation_spans_the_builds_of_open_units() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().canonicalize().unwrap();
+    let files = [
+        (
+            "base/kustomization.yaml",
+            "resources: [job.yaml, secret.yaml]\n",
+        ),
+        (
+            "base/job.yaml",
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: app-migration-v1\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: \"app:v1\"}]\n",
+        ),
+        (
+            "base/secret.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: \"hunter2-${SUFFIX}\"\n",
+        ),
+        (
+            "prod/kustomization.yaml",
+            "namePrefix: prod-\nresources: [../base, deploy.yaml]\n",
+        ),
+        (
+            "prod/deploy.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, prod-app-migration-v1]\n      containers: [{name: app, image: \"app:v1\"}]\n",
+        ),
+        ("staging/kustomization.yaml", "resources: [../base]\n"),
+    ];
+    for (name, text) in files {
+        let p = root.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let mut c = Client::start(&root);
+    initialize(&mut c, &root);
+    let job_path = root.join("base/job.yaml");
+    let job = open(&mut c, &job_path);
+    open(&mut c, &root.join("prod/kustomization.yaml"));
+    open(&mut c, &root.join("staging/kustomization.yaml"));
+
+    let text = hover_text(&mut c, &job_path, pos_of(&job, "migration", ""));
+    let job_at = shown_at("base/job.yaml", &job, "app-migration-v1", "");
+    let k = files[3].1;
+    assert!(
+        text.contains(&format!(
+            "- `base`, `staging`: `app-migration-v1`\n  - written `app-migration-v1` at [{job_at}]"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "- `prod`: `prod-app-migration-v1`\n  - written `app-migration-v1` at [{job_at}]"
+        )) && text.contains(&format!(
+            "  - namePrefix/nameSuffix → `prod-app-migration-v1` at [{}]",
+            shown_at("prod/kustomization.yaml", k, "prod-", "")
+        )),
+        "{text}"
+    );
+    // The lens: only the prod build waits for the Job.
+    let lenses = c.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri(&job_path)}}),
+    );
+    let deploy_path = root.join("prod/deploy.yaml");
+    assert_eq!(
+        lenses,
+        json!([{
+            "range": range_of(&job, "app-migration-v1", ""),
+            "command": {
+                "title": "awaited by Deployment `prod-app` (job-wr) in `prod` only",
+                "command": "kube-migrate-lint.show",
+                "arguments": [{"uri": uri(&deploy_path), "range": range_of(files[4].1, "app", "name:")}],
+            },
+        }])
+    );
+    // From the overlay's wait argument, the base's Job.
+    let deploy = open(&mut c, &deploy_path);
+    let def = definition(&mut c, &deploy_path, pos_of(&deploy, "prod-app", ""));
+    assert_eq!(
+        def,
+        json!([{"uri": uri(&job_path), "range": range_of(&job, "app-migration-v1", "")}])
+    );
+    // A Secret's value is never shown.
+    let secret_path = root.join("base/secret.yaml");
+    let secret = open(&mut c, &secret_path);
+    let text = hover_text(&mut c, &secret_path, pos_of(&secret, "hunter2", ""));
+    assert!(
+        text.contains("`***`") && !text.contains("hunter2"),
+        "{text}"
+    );
+    assert_eq!(c.stop(), Some(0));
+}

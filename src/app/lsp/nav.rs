@@ -181,9 +181,14 @@ pub(crate) fn hover(models: &[(&Model, FileId)], pos: lsp::Position) -> Option<H
         }
     }
     if !groups.is_empty() {
+        let shown = if first.secret(cursor.loc()) {
+            "***".to_string()
+        } else {
+            display_value(&written)
+        };
         md.push_str(&format!(
             "**{}** as each build renders it:\n\n",
-            code(&display_value(&written))
+            code(&shown)
         ));
         for (text, builds) in &groups {
             let names: Vec<String> = builds.iter().map(|b| code(b)).collect();
