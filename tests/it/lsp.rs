@@ -616,13 +616,22 @@ fn shown_at(name: &str, text: &str, needle: &str, after: &str) -> String {
     format!("{name}:{}:{col}", line + 1)
 }
 
+/// `initialize` as a client that can show documents (LSP 3.16), and `initialized`.
 fn initialize(c: &mut Client, root: &Path) -> Value {
+    initialize_with(
+        c,
+        root,
+        json!({"window": {"showDocument": {"support": true}}}),
+    )
+}
+
+fn initialize_with(c: &mut Client, root: &Path, capabilities: Value) -> Value {
     let init = c.request(
         "initialize",
         json!({
             "processId": null,
             "rootUri": uri(root),
-            "capabilities": {"window": {"showDocument": {"support": true}}},
+            "capabilities": capabilities,
             "workspaceFolders": [{"uri": uri(root), "name": "w"}],
         }),
     );
@@ -1124,7 +1133,8 @@ fn navigation_spans_the_builds_of_open_units() {
         std::fs::write(p, text).unwrap();
     }
     let mut c = Client::start(&root);
-    initialize(&mut c, &root);
+    // A client without `window/showDocument`.
+    initialize_with(&mut c, &root, json!({}));
     let job_path = root.join("base/job.yaml");
     let job = open(&mut c, &job_path);
     open(&mut c, &root.join("prod/kustomization.yaml"));
@@ -1164,6 +1174,17 @@ fn navigation_spans_the_builds_of_open_units() {
                 "arguments": [{"uri": uri(&deploy_path), "range": range_of(files[4].1, "app", "name:")}],
             },
         }])
+    );
+    // This client cannot be asked to show the waiter: the command fails, saying where it is.
+    let e = c.call(
+        "workspace/executeCommand",
+        json!({"command": "kube-migrate-lint.show", "arguments": lenses[0]["command"]["arguments"]}),
+    );
+    assert_eq!(e["error"]["code"], -32803, "{e}");
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(
+        message.ends_with(&format!("it is {}:4", deploy_path.display())),
+        "{message}"
     );
     // From the overlay's wait argument, the base's Job.
     let deploy = open(&mut c, &deploy_path);

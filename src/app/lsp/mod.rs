@@ -68,7 +68,14 @@ pub(crate) fn serve(conn: &Connection) -> i32 {
         eprintln!("kube-migrate-lint server: {e}");
         return 1;
     }
-    Server::new(conn.sender.clone(), folders(&params)).run(&conn.receiver)
+    let mut server = Server::new(conn.sender.clone(), folders(&params));
+    server.show_document = params
+        .capabilities
+        .window
+        .as_ref()
+        .and_then(|w| w.show_document.as_ref())
+        .is_some_and(|s| s.support);
+    server.run(&conn.receiver)
 }
 
 fn capabilities() -> lsp::ServerCapabilities {
@@ -238,6 +245,8 @@ struct Server {
     shutdown: bool,
     /// Requests sent to the client so far (their ids).
     requests: u64,
+    /// The client can be asked to show a place (`window/showDocument`, LSP 3.16).
+    show_document: bool,
     /// Messages already shown or logged (notes repeat on every run).
     said: BTreeSet<String>,
 }
@@ -257,6 +266,7 @@ impl Server {
             current: BTreeMap::new(),
             shutdown: false,
             requests: 0,
+            show_document: false,
             said: BTreeSet::new(),
         }
     }
@@ -840,6 +850,19 @@ impl Server {
             .first()
             .and_then(|a| serde_json::from_value::<lsp::Location>(a.clone()).ok());
         match (p.command.as_str(), location) {
+            (nav::SHOW_COMMAND, Some(l)) if !self.show_document => {
+                let path = convert::uri_to_path(l.uri.as_str())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| l.uri.as_str().to_string());
+                Response::new_err(
+                    id,
+                    ErrorCode::RequestFailed as i32,
+                    format!(
+                        "this editor cannot be asked to show a place (no window/showDocument): it is {path}:{}",
+                        l.range.start.line + 1
+                    ),
+                )
+            }
             (nav::SHOW_COMMAND, Some(l)) => {
                 self.requests += 1;
                 self.send(
