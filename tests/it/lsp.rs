@@ -1186,8 +1186,18 @@ fn navigation_spans_the_builds_of_open_units() {
         message.ends_with(&format!("it is {}:4", deploy_path.display())),
         "{message}"
     );
-    // From the overlay's wait argument, the base's Job.
+    // From the overlay's wait argument, the base's Job; its hover shows it as written (no
+    // build changes it: kustomize never prefixes init-container arguments).
     let deploy = open(&mut c, &deploy_path);
+    let text = hover_text(&mut c, &deploy_path, pos_of(&deploy, "prod-app", ""));
+    assert_eq!(
+        text,
+        format!(
+            "**`prod-app-migration-v1`** as each build renders it:\n\n- `prod`: `prod-app-migration-v1`\n  - written `prod-app-migration-v1` at [{}]({}#L11)",
+            shown_at("prod/deploy.yaml", &deploy, "prod-app", ""),
+            uri(&deploy_path)
+        )
+    );
     let def = definition(&mut c, &deploy_path, pos_of(&deploy, "prod-app", ""));
     assert_eq!(
         def,

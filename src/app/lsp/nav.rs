@@ -116,17 +116,12 @@ fn always_shown(path: &[Step], text: &str) -> bool {
         }
     }
     let last_key = path.iter().rev().find_map(key);
-    let parent_key = path
-        .iter()
-        .rev()
-        .skip_while(|s| matches!(s, Step::Index(_)))
-        .nth(1)
-        .and_then(key);
+    let word = matches!(path.last(), Some(Step::Index(_)))
+        && matches!(last_key, Some("args" | "command"))
+        && path.iter().any(|s| key(s) == Some("initContainers"));
     path == [Step::Key("metadata".into()), Step::Key("name".into())]
         || last_key == Some("image")
-        || (matches!(last_key, Some("args" | "command"))
-            && path.iter().any(|s| key(s) == Some("initContainers"))
-            && parent_key.is_some())
+        || word
         || text.contains("${")
 }
 
@@ -554,4 +549,29 @@ pub(crate) fn code_lenses(models: &[(&Model, FileId)]) -> Vec<lsp::CodeLens> {
         key(a).cmp(&key(b))
     });
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::path::keys;
+
+    #[test]
+    fn names_images_wait_words_and_placeholders_are_always_shown() {
+        let arg = |list: &str| {
+            let mut p = keys(&["spec", "template", "spec", list]);
+            p.extend([Step::Index(0), Step::Key("args".into()), Step::Index(1)]);
+            p
+        };
+        assert!(always_shown(&arg("initContainers"), "job-v1"));
+        assert!(!always_shown(&arg("containers"), "--port"));
+        assert!(always_shown(&keys(&["metadata", "name"]), "x"));
+        assert!(always_shown(
+            &keys(&["spec", "template", "spec", "image"]),
+            "x"
+        ));
+        assert!(always_shown(&keys(&["data", "URL"]), "http://${HOST}"));
+        assert!(!always_shown(&keys(&["spec", "replicas"]), "2"));
+        assert!(!always_shown(&keys(&["metadata", "labels", "name"]), "x"));
+    }
 }
