@@ -32,11 +32,22 @@
 use super::rbac::{self, at, k};
 use super::wait_target::{Compare, compare};
 use crate::base::diagnostic::{Diagnostic, FileId, Loc, ObjectId};
-use crate::render::links::{self, Container, WaitFor};
+use crate::render::links::{self, Container, JobRef, WaitFor};
 use crate::render::path::{self, Step};
 use crate::render::workspace::Workspace;
 use crate::render::{Context, Env, Rendered, Value};
+use crate::yaml::Seg;
 use std::collections::BTreeMap;
+
+/// Where the node at `keys` of a source object is written (`&[]`: the whole object).
+fn source_loc(ws: &Workspace, obj: &crate::model::Object, keys: &[&str]) -> Option<Loc> {
+    let doc = ws.doc_of(obj);
+    let segs: Vec<Seg> = keys.iter().map(|k| Seg::Key(k)).collect();
+    doc.at(obj.root, &segs).map(|x| Loc {
+        file: obj.file,
+        span: doc.span(x),
+    })
+}
 
 /// A place in a file: the node's byte range and where it starts (1-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -501,13 +512,9 @@ impl<'w> Builder<'w> {
         if let Some(&i) = self.index.get(&key) {
             return i;
         }
-        let span = r.object().map(|o| {
-            let obj = &self.ws.objects[o as usize];
-            Loc {
-                file: obj.file,
-                span: self.ws.doc_of(obj).span(obj.root),
-            }
-        });
+        let span = r
+            .object()
+            .and_then(|o| source_loc(self.ws, &self.ws.objects[o as usize], &[]));
         let node = Node {
             build: self.build,
             role,
@@ -714,10 +721,11 @@ impl<'w> Builder<'w> {
             let source = cx.rendered.iter().find(|x| {
                 x.object().is_some_and(|o| {
                     let obj = &self.ws.objects[o as usize];
-                    obj.file == origin.file && {
-                        let s = self.ws.doc_of(obj).span(obj.root);
-                        s.start <= origin.span.start && origin.span.end <= s.end
-                    }
+                    source_loc(self.ws, obj, &[]).is_some_and(|l| {
+                        l.file == origin.file
+                            && l.span.start <= origin.span.start
+                            && origin.span.end <= l.span.end
+                    })
                 })
             });
             if let Some(src) = source
@@ -830,21 +838,9 @@ impl<'w> Builder<'w> {
         let Some(f) = ws.fluxes.iter().find(|f| f.object == fo) else {
             return;
         };
-        let health = |fl: &crate::render::FluxKustomization| {
-            let o = &ws.objects[fl.object as usize];
-            ws.doc_of(o)
-                .at(
-                    o.root,
-                    &[
-                        crate::yaml::Seg::Key("spec"),
-                        crate::yaml::Seg::Key("healthChecks"),
-                    ],
-                )
-                .is_some_and(|x| !ws.doc_of(o).items(x).is_empty())
-        };
         let mode = if f.wait {
             "wait: true"
-        } else if health(f) {
+        } else if super::waits::has_health_checks(ws, f) {
             "healthChecks"
         } else {
             "no wait"
@@ -865,23 +861,6 @@ impl<'w> Builder<'w> {
             let s = match self.index.get(&key) {
                 Some(&i) => i,
                 None => {
-                    let doc = ws.doc_of(gobj);
-                    let span = Loc {
-                        file: gobj.file,
-                        span: doc.span(gobj.root),
-                    };
-                    let name_loc = doc
-                        .at(
-                            gobj.root,
-                            &[
-                                crate::yaml::Seg::Key("metadata"),
-                                crate::yaml::Seg::Key("name"),
-                            ],
-                        )
-                        .map(|x| Loc {
-                            file: gobj.file,
-                            span: doc.span(x),
-                        });
                     let node = Node {
                         build: self.build,
                         role: NodeRole::Waiter,
@@ -890,26 +869,13 @@ impl<'w> Builder<'w> {
                         namespace: g.namespace.clone(),
                         object: Some(g.object),
                         defined: true,
-                        site: self.site(name_loc),
-                        span: self.site(Some(span)),
+                        site: self.site(source_loc(ws, gobj, &["metadata", "name"])),
+                        span: self.site(source_loc(ws, gobj, &[])),
                     };
                     self.push(key, node)
                 }
             };
-            let dep_loc = {
-                let doc = ws.doc_of(gobj);
-                doc.at(
-                    gobj.root,
-                    &[
-                        crate::yaml::Seg::Key("spec"),
-                        crate::yaml::Seg::Key("dependsOn"),
-                    ],
-                )
-                .map(|x| Loc {
-                    file: gobj.file,
-                    span: doc.span(x),
-                })
-            };
+            let dep_loc = source_loc(ws, gobj, &["spec", "dependsOn"]);
             self.edge(
                 s,
                 n,
@@ -932,7 +898,6 @@ impl<'w> Builder<'w> {
         mode: String,
         loc: Option<Loc>,
     ) {
-        let ws = self.ws;
         let r = &cx.rendered[w.rendered];
         let a = self.object_node(cx, r, NodeRole::Waiter);
         if let Some(t) = w.target.as_ref().filter(|_| tool == WaitTool::K8sWaitFor) {
@@ -943,47 +908,30 @@ impl<'w> Builder<'w> {
             .as_ref()
             .map(|t| t.text.clone())
             .unwrap_or_default();
-        if !w.is_selector() && !target.is_empty() && !target.starts_with('-') {
-            // This build's Jobs and those deployed with it (Flux stages), exact names first,
-            // then kubectl's prefix fallback (k8s-wait-for only).
-            let scopes: Vec<&Context> = std::iter::once(cx).chain(ws.deployed_with(cx)).collect();
-            let mut exact = Vec::new();
-            let mut prefix = Vec::new();
-            for s in &scopes {
-                for j in ws.jobs(s).iter().filter(|j| j.namespace == w.namespace) {
-                    match compare(&target, &j.name) {
-                        Compare::Equal => exact.push((*s, j)),
-                        Compare::Prefix if tool == WaitTool::K8sWaitFor => prefix.push((*s, j)),
-                        _ => {}
-                    }
-                }
-            }
-            let found = if exact.is_empty() { prefix } else { exact };
-            if found.is_empty() {
-                let to = self.missing(NodeRole::Job, "Job", Some(&w.namespace), &target);
-                self.edge(
-                    a,
-                    to,
-                    EdgeKind::WaitsFor {
-                        tool,
-                        mode: mode.clone(),
-                    },
-                    loc,
-                );
-            }
-            for (s, j) in found {
-                // A Job of another build (a Flux stage) is drawn in this one too.
-                let jr = &s.rendered[j.rendered];
-                let to = self.object_node(s, jr, NodeRole::Job);
-                self.edge(
-                    a,
-                    to,
-                    EdgeKind::WaitsFor {
-                        tool,
-                        mode: mode.clone(),
-                    },
-                    loc,
-                );
+        let found = if w.is_selector() {
+            self.selected(cx, w, tool)
+        } else if !target.is_empty() && !target.starts_with('-') {
+            Some(self.named(cx, w, tool, &target))
+        } else {
+            None
+        };
+        if let Some(found) = found {
+            // A Job of another build (a Flux stage) is drawn in this one too; a wait that
+            // finds none points at a Job this build does not render.
+            let targets: Vec<usize> = if found.is_empty() {
+                let name = super::wait_target::judged_selector(cx, w)
+                    .map(|(selector, _)| format!("-l {selector}"))
+                    .unwrap_or(target);
+                vec![self.missing(NodeRole::Job, "Job", Some(&w.namespace), &name)]
+            } else {
+                found
+                    .into_iter()
+                    .map(|(s, j)| self.object_node(s, &s.rendered[j.rendered], NodeRole::Job))
+                    .collect()
+            };
+            for to in targets {
+                let mode = mode.clone();
+                self.edge(a, to, EdgeKind::WaitsFor { tool, mode }, loc);
             }
         }
         self.rbac(cx, r, w, a);
@@ -991,6 +939,52 @@ impl<'w> Builder<'w> {
         for c in containers.iter().filter(|c| !c.init) {
             self.container_details(cx, r, a, c);
         }
+    }
+
+    /// The Jobs a wait names, in this build and those deployed with it (Flux stages): exact
+    /// names first, then kubectl's prefix fallback (k8s-wait-for only).
+    fn named(
+        &self,
+        cx: &'w Context,
+        w: &WaitFor,
+        tool: WaitTool,
+        target: &str,
+    ) -> Vec<(&'w Context, &'w JobRef)> {
+        let ws = self.ws;
+        let (mut exact, mut prefix) = (Vec::new(), Vec::new());
+        for s in std::iter::once(cx).chain(ws.deployed_with(cx)) {
+            for j in ws.jobs(s).iter().filter(|j| j.namespace == w.namespace) {
+                match compare(target, &j.name) {
+                    Compare::Equal => exact.push((s, j)),
+                    Compare::Prefix if tool == WaitTool::K8sWaitFor => prefix.push((s, j)),
+                    _ => {}
+                }
+            }
+        }
+        if exact.is_empty() { prefix } else { exact }
+    }
+
+    /// The Jobs an equality label selector (`-lapp=x`) matches, as `wait-target-missing`
+    /// judges it; None when that cannot be known (set-based selectors, unknown labels).
+    fn selected(
+        &self,
+        cx: &'w Context,
+        w: &WaitFor,
+        tool: WaitTool,
+    ) -> Option<Vec<(&'w Context, &'w JobRef)>> {
+        if tool != WaitTool::K8sWaitFor {
+            return None;
+        }
+        let (selector, _) = super::wait_target::judged_selector(cx, w)?;
+        let reqs = super::wait_target::equality_selector(&selector)?;
+        let candidates = super::wait_target::selector_candidates(self.ws, cx, w)?;
+        Some(
+            candidates
+                .into_iter()
+                .filter(|(_, labels)| super::wait_target::selector_matches(&reqs, labels))
+                .map(|(j, _)| (j.context, j.job))
+                .collect(),
+        )
     }
 
     /// `runs-as`, `bound-by` and `grants` for the waiting pod's ServiceAccount.
@@ -1211,6 +1205,29 @@ roleRef:
         );
         let job = w.to;
         assert_eq!(g.incoming(job).count(), 1);
+    }
+
+    #[test]
+    fn a_label_selector_wait_links_the_jobs_it_matches() {
+        let job = JOB.replace(
+            "  name: shop-migration-v2\n",
+            "  name: shop-migration-v2\n  labels: {app: shop-migration}\n",
+        );
+        let app = APP
+            .replace(
+                "[job-wr, shop-migration-v2]",
+                "[job-wr, \"-lapp=shop-migration\"]",
+            )
+            .replace("[job-wr, shop-migration-v1]", "[job-wr, \"-lapp=other\"]");
+        let g = graph(&[
+            ("k8s/kustomization.yaml", KUSTOMIZATION),
+            ("k8s/job.yaml", &job),
+            ("k8s/app.yaml", &app),
+            ("k8s/rbac.yaml", RBAC),
+        ]);
+        assert!(edge(&g, "waits-for", "shop", "shop-migration-v2").is_some());
+        let none = edge(&g, "waits-for", "shop", "-l app=other").expect("unmatched selector");
+        assert!(!g.nodes[none.to].defined);
     }
 
     #[test]

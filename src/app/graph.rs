@@ -1,7 +1,7 @@
 //! `kube-migrate-lint graph`: lint the paths, then draw each build's migration path (the link
 //! model of `analysis::graph`) with the links the findings are about marked broken.
 
-use super::{EXIT_CLEAN, EXIT_ERROR, emit, session};
+use super::{EXIT_CLEAN, EXIT_ERROR, emit, evidence_root, open_session, session};
 use crate::base::internal;
 use crate::engine;
 use crate::output::graph::{GraphFormat, render};
@@ -57,26 +57,16 @@ pub fn graph(opts: &GraphOptions, out: &mut dyn Write, err: &mut dyn Write) -> i
     let Session {
         mut settings,
         excludes,
-    } = match Session::open(&request) {
+    } = match open_session(&request, err) {
         Ok(s) => s,
-        Err(e) => {
-            let _ = emit(err, &format!("error: {e}\n"));
-            return EXIT_ERROR;
-        }
+        Err(code) => return code,
     };
     if opts.repo_root.is_some() {
         settings.repo_root = opts.repo_root.clone();
     }
     settings.explicit_builds = paths.iter().filter(|p| p.is_dir()).cloned().collect();
     let plan = resolve::plan(&paths, None, settings.path_names.root());
-    if settings.repo_root.is_none()
-        && let Some(root) = settings.path_names.root()
-        && paths
-            .iter()
-            .all(|p| p.canonicalize().is_ok_and(|c| c.starts_with(root)))
-    {
-        settings.repo_root = Some(root.to_path_buf());
-    }
+    evidence_root(&mut settings, &paths);
     internal::enter("drawing the graph");
     let read = engine::read_paths(&plan.roots, None, &excludes, &settings);
     let mut errors = read.errors.clone();
