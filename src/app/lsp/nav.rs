@@ -185,6 +185,11 @@ pub(crate) fn hover(models: &[(&Model, FileId)], pos: lsp::Position) -> Option<H
             "**{}** as each build renders it:\n\n",
             code(&shown)
         ));
+        // Sorted by build, whichever unit's model told of it first.
+        for (_, builds) in &mut groups {
+            builds.sort();
+        }
+        groups.sort_by(|a, b| a.1.cmp(&b.1));
         for (text, builds) in &groups {
             let names: Vec<String> = builds.iter().map(|b| code(b)).collect();
             md.push_str(&format!("- {}: {text}\n", names.join(", ")));
@@ -244,7 +249,7 @@ fn describe(m: &Model, r: &Rendering) -> String {
 
 /// What each build's Flux post-build substitution makes of `${var}`.
 fn variable(cursors: &[(&Model, FileId, Cursor)], var: &str) -> String {
-    let mut lines: Vec<String> = Vec::new();
+    let mut lines: Vec<(String, String)> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for (m, f, c) in cursors {
         let contexts: Vec<&crate::render::Context> = match &c.object {
@@ -279,12 +284,14 @@ fn variable(cursors: &[(&Model, FileId, Cursor)], var: &str) -> String {
                     format!("not defined{flux}: Flux writes its default, or the empty string")
                 }
             };
-            lines.push(format!("- {}: {what}", code(&cx.name)));
+            lines.push((cx.name.clone(), format!("- {}: {what}", code(&cx.name))));
         }
     }
     if lines.is_empty() {
         return String::new();
     }
+    lines.sort();
+    let lines: Vec<String> = lines.into_iter().map(|(_, l)| l).collect();
     format!(
         "**{}** (Flux post-build substitution):\n\n{}\n",
         code(&format!("${{{var}}}")),
