@@ -157,8 +157,8 @@ pub enum EdgeKind {
     },
     /// The transformer's value comes from this object (a replacement's source).
     Reads,
-    /// `var`: the env var (`DATABASE_URL`), `key`: the Secret or ConfigMap key (None for
-    /// `envFrom`).
+    /// `var`: the env var (`DATABASE_URL`), `key`: the Secret or ConfigMap key. None for
+    /// `envFrom`: the pod loads every key of the object, which may hold the variable.
     DbUrlFrom {
         var: String,
         key: Option<String>,
@@ -197,7 +197,8 @@ impl EdgeKind {
                 var,
                 key: Some(key),
             } => format!("db-url-from ({var}, key {key})"),
-            EdgeKind::DbUrlFrom { var, key: None } => format!("db-url-from ({var}, envFrom)"),
+            // Which of a pod's envFrom objects holds the variable is not known.
+            EdgeKind::DbUrlFrom { var, key: None } => format!("db-url-from (envFrom, {var}?)"),
             other => other.name().into(),
         }
     }
@@ -271,7 +272,16 @@ impl Graph {
             graph: Graph::default(),
             index: BTreeMap::new(),
             build: 0,
+            jobs_in: Default::default(),
         };
+        for cx in &ws.contexts {
+            for (ji, j) in ws.jobs(cx).iter().enumerate() {
+                g.jobs_in
+                    .entry(j.namespace.clone())
+                    .or_default()
+                    .push((cx.index, ji));
+            }
+        }
         let mut contexts: Vec<&Context> = ws.contexts.iter().collect();
         contexts.sort_by(|a, b| a.name.cmp(&b.name).then(a.index.cmp(&b.index)));
         for cx in contexts {
@@ -325,6 +335,17 @@ impl Graph {
     /// speaks of, touching the finding's object, in a build that shows the finding, preferring
     /// the edges whose site is the finding's location or one of its related locations.
     pub fn mark_broken(&mut self, diagnostics: &[Diagnostic]) {
+        // The edges touching each object: findings are many in a large repository.
+        let mut touching: std::collections::HashMap<ObjectId, Vec<usize>> = Default::default();
+        for (i, e) in self.edges.iter().enumerate() {
+            let ends = [self.nodes[e.from].object, self.nodes[e.to].object];
+            for o in ends.into_iter().flatten() {
+                let list = touching.entry(o).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            }
+        }
         for d in diagnostics {
             let Some(&(rule, kinds)) = LINK_RULES.iter().find(|(r, _)| *r == d.rule) else {
                 continue;
@@ -335,13 +356,15 @@ impl Graph {
                     .as_ref()
                     .is_none_or(|s| s.shown.contains(&self.builds[b].name))
             };
-            let candidates: Vec<usize> = (0..self.edges.len())
+            let candidates: Vec<usize> = touching
+                .get(&object)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .copied()
                 .filter(|&i| {
                     let e = &self.edges[i];
-                    let (f, t) = (&self.nodes[e.from], &self.nodes[e.to]);
-                    kinds.contains(&e.kind.name())
-                        && (f.object == Some(object) || t.object == Some(object))
-                        && shown(f.build)
+                    kinds.contains(&e.kind.name()) && shown(self.nodes[e.from].build)
                 })
                 .collect();
             let locs: Vec<Loc> = std::iter::once(d.loc)
@@ -475,6 +498,8 @@ struct Builder<'w> {
     /// Nodes by (build, role, kind, namespace, name).
     index: BTreeMap<(usize, NodeRole, String, String, String), usize>,
     build: usize,
+    /// Every rendered Job of the run by namespace: (context index, index in `ws.jobs`).
+    jobs_in: std::collections::HashMap<String, Vec<(usize, usize)>>,
 }
 
 /// Pod-running kinds that are apps, not Jobs.
@@ -952,13 +977,18 @@ impl<'w> Builder<'w> {
     ) -> Vec<(&'w Context, &'w JobRef)> {
         let ws = self.ws;
         let (mut exact, mut prefix) = (Vec::new(), Vec::new());
-        for s in std::iter::once(cx).chain(ws.deployed_with(cx)) {
-            for j in ws.jobs(s).iter().filter(|j| j.namespace == w.namespace) {
-                match compare(target, &j.name) {
-                    Compare::Equal => exact.push((s, j)),
-                    Compare::Prefix if tool == WaitTool::K8sWaitFor => prefix.push((s, j)),
-                    _ => {}
-                }
+        // Every Flux build is deployed with every other: the namespace index keeps this linear.
+        let in_ns = self.jobs_in.get(&w.namespace).map(Vec::as_slice);
+        for &(ci, ji) in in_ns.unwrap_or(&[]) {
+            let s = &ws.contexts[ci];
+            let j = &ws.jobs(s)[ji];
+            let found = match compare(target, &j.name) {
+                Compare::Equal => &mut exact,
+                Compare::Prefix if tool == WaitTool::K8sWaitFor => &mut prefix,
+                _ => continue,
+            };
+            if ci == cx.index || ws.deployed_with(cx).any(|d| d.index == ci) {
+                found.push((s, j));
             }
         }
         if exact.is_empty() { prefix } else { exact }

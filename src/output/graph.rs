@@ -69,7 +69,7 @@ fn edge_label(e: &Edge) -> String {
 pub fn mermaid_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_ascii_alphanumeric() || " .,:/_-+=@*()".contains(c) {
+        if c.is_ascii_alphanumeric() || " .,:/_-+=@*()?!".contains(c) {
             out.push(c);
         } else {
             out.push_str(&format!("#{};", c as u32));
