@@ -4,6 +4,7 @@
 //! from here, never from each other; nothing here builds a diagnostic.
 
 pub(crate) mod graph;
+pub(crate) mod inspect;
 pub(crate) mod rbac;
 pub(crate) mod templated;
 pub(crate) mod wait_target;
