@@ -31,7 +31,8 @@
 
 use super::rbac::{self, at, k};
 use super::wait_target::{Compare, compare};
-use crate::base::diagnostic::{Diagnostic, FileId, Loc, ObjectId};
+use super::waits::Gate;
+use crate::base::diagnostic::{Diagnostic, FileId, Loc, ObjectId, Severity};
 use crate::render::links::{self, Container, JobRef, WaitFor};
 use crate::render::path::{self, Step};
 use crate::render::workspace::Workspace;
@@ -62,8 +63,12 @@ pub struct Site {
 pub enum NodeRole {
     /// A migration Job, or a Job something waits for.
     Job,
-    /// A workload whose pods wait (Deployment, StatefulSet…), or a Flux Kustomization stage.
+    /// A workload whose pods wait (for a Job, a migration status check, or their own migration
+    /// init container: Deployment, StatefulSet…), or a Flux Kustomization stage.
     Waiter,
+    /// A migration init container: it runs in every pod of its workload, before the app
+    /// containers start.
+    InitMigration,
     ServiceAccount,
     Binding,
     Role,
@@ -79,6 +84,7 @@ impl NodeRole {
         match self {
             NodeRole::Job => "job",
             NodeRole::Waiter => "waiter",
+            NodeRole::InitMigration => "init-migration",
             NodeRole::ServiceAccount => "service-account",
             NodeRole::Binding => "binding",
             NodeRole::Role => "role",
@@ -100,12 +106,29 @@ pub struct Node {
     /// The rendered name (a transformer: its file and line, `k8s/kustomization.yaml:18`).
     pub name: String,
     pub namespace: Option<String>,
-    /// The source object, when it is one.
+    /// The source object, when it is one (for a migration init container: its workload's).
     pub object: Option<ObjectId>,
     /// Rendered by the build (false: named by a link, but not there).
     pub defined: bool,
     pub site: Option<Site>,
     pub span: Option<Site>,
+    /// A migration init container: what makes it one (`runs `php artisan migrate``, `its name
+    /// mentions a migration`).
+    pub runs: Option<String>,
+    /// A Job's place in its deploy tool's order: `helm.sh/hook-weight` or
+    /// `argocd.argoproj.io/sync-wave`.
+    pub order: Option<Order>,
+    /// Rule ids of warnings and errors about this object that no drawn link stands for
+    /// (`job-not-awaited`, `job-backoff-limit-nonzero`…), sorted (see [`Graph::mark_broken`]).
+    pub marks: Vec<&'static str>,
+}
+
+/// A Job's place in the order its deploy tool applies hooks or waves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Order {
+    /// `hook-weight` (Helm, ascending among hooks of a phase) or `sync-wave` (Argo CD).
+    pub what: &'static str,
+    pub value: i64,
 }
 
 /// How a workload is held back until the Job is done.
@@ -121,6 +144,12 @@ pub enum WaitTool {
     ArgoCdHook,
     /// A Flux Kustomization that `dependsOn` the stage deploying the Job.
     FluxDependsOn,
+    /// An init container that retries a migration tool's status check (`until kong migrations
+    /// list`): it names no Job, but its pod starts only once the migrations are applied.
+    StatusCheck,
+    /// An Argo CD sync wave: the Job's wave is lower than the workload's, and Argo CD applies
+    /// the next wave only once the Job is healthy (complete).
+    ArgoCdSyncWave,
 }
 
 impl WaitTool {
@@ -131,6 +160,8 @@ impl WaitTool {
             WaitTool::HelmHook => "Helm hook",
             WaitTool::ArgoCdHook => "Argo CD hook",
             WaitTool::FluxDependsOn => "Flux dependsOn",
+            WaitTool::StatusCheck => "status check",
+            WaitTool::ArgoCdSyncWave => "Argo CD sync-wave",
         }
     }
 }
@@ -163,6 +194,8 @@ pub enum EdgeKind {
         var: String,
         key: Option<String>,
     },
+    /// Workload → its migration init container.
+    RunsMigration,
 }
 
 impl EdgeKind {
@@ -176,6 +209,7 @@ impl EdgeKind {
             EdgeKind::VersionFrom { .. } => "version-from",
             EdgeKind::Reads => "reads",
             EdgeKind::DbUrlFrom { .. } => "db-url-from",
+            EdgeKind::RunsMigration => "runs-migration",
         }
     }
 
@@ -199,6 +233,7 @@ impl EdgeKind {
             } => format!("db-url-from ({var}, key {key})"),
             // Which of a pod's envFrom objects holds the variable is not known.
             EdgeKind::DbUrlFrom { var, key: None } => format!("db-url-from (envFrom, {var}?)"),
+            EdgeKind::RunsMigration => "runs-migration (init container, in every pod)".into(),
             other => other.name().into(),
         }
     }
@@ -249,13 +284,24 @@ const LINK_RULES: &[(&str, &[&str])] = &[
         &["runs-as", "bound-by", "grants"],
     ),
     ("env-source-mismatch", &["db-url-from"]),
+    ("init-migration-race", &["runs-migration"]),
 ];
+
+/// Findings about the linter's own input rather than the migration path: they mark no node.
+const NOT_ABOUT_THE_PATH: &[&str] = &["unused-suppression", "internal-error", "limit-exceeded"];
 
 /// Whether two locations share a byte (or start at the same one: empty spans).
 fn overlaps(a: Loc, b: Loc) -> bool {
     a.file == b.file
         && (a.span.start == b.span.start
             || (a.span.start < b.span.end && b.span.start < a.span.end))
+}
+
+/// Add a rule id to a sorted list, once.
+fn insert_sorted(list: &mut Vec<&'static str>, rule: &'static str) {
+    if let Err(at) = list.binary_search(&rule) {
+        list.insert(at, rule);
+    }
 }
 
 fn contains(outer: Loc, file: FileId, offset: u32) -> bool {
@@ -329,10 +375,13 @@ impl Graph {
         });
     }
 
-    /// Mark the edges that findings of a link rule (`wait-target-missing`,
-    /// `rbac-job-read-missing`, `image-tag-mismatch`…) are about: an edge of the kinds the rule
+    /// Mark what findings are about. A finding of a link rule (`wait-target-missing`,
+    /// `rbac-job-read-missing`, `image-tag-mismatch`…) breaks an edge of the kinds the rule
     /// speaks of, touching the finding's object, in a build that shows the finding, preferring
-    /// the edges whose site is the finding's location or one of its related locations.
+    /// the edges whose site is the finding's location or one of its related locations. Any
+    /// other warning or error about a drawn object (or a link rule's that no edge stands for)
+    /// marks the object's node: the node of the migration init container the finding points
+    /// into, else the object's own nodes.
     pub fn mark_broken(&mut self, diagnostics: &[Diagnostic]) {
         // The edges touching each object: findings are many in a large repository.
         let mut touching: std::collections::HashMap<ObjectId, Vec<usize>> = Default::default();
@@ -345,69 +394,144 @@ impl Graph {
                 }
             }
         }
+        let mut nodes_of: std::collections::HashMap<ObjectId, Vec<usize>> = Default::default();
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let Some(o) = n.object {
+                nodes_of.entry(o).or_default().push(i);
+            }
+        }
         for d in diagnostics {
-            let Some(&(rule, kinds)) = LINK_RULES.iter().find(|(r, _)| *r == d.rule) else {
-                continue;
-            };
             let Some(object) = d.object else { continue };
             let shown = |b: usize| {
                 d.builds
                     .as_ref()
                     .is_none_or(|s| s.shown.contains(&self.builds[b].name))
             };
-            let candidates: Vec<usize> = touching
-                .get(&object)
-                .map(Vec::as_slice)
-                .unwrap_or(&[])
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    let e = &self.edges[i];
-                    kinds.contains(&e.kind.name()) && shown(self.nodes[e.from].build)
-                })
-                .collect();
-            let locs: Vec<Loc> = std::iter::once(d.loc)
-                .chain(d.related.iter().map(|r| r.loc))
-                .collect();
-            let at_site: Vec<usize> = candidates
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    self.edges[i]
-                        .site
-                        .is_some_and(|s| locs.iter().any(|&l| overlaps(s.loc, l)))
-                })
-                .collect();
-            // Of the rule's kinds, the first that has an edge at the finding; else the first
-            // that has an edge of the object at all.
-            let pick = |from: &[usize]| -> Vec<usize> {
-                kinds
-                    .iter()
-                    .map(|k| {
-                        from.iter()
-                            .copied()
-                            .filter(|&i| self.edges[i].kind.name() == *k)
-                            .collect::<Vec<_>>()
-                    })
-                    .find(|v| !v.is_empty())
-                    .unwrap_or_default()
+            let chosen = match LINK_RULES.iter().find(|(r, _)| *r == d.rule) {
+                Some(&(_, kinds)) => self.edges_for(d, kinds, touching.get(&object), &shown),
+                None => Vec::new(),
             };
-            let chosen = match pick(&at_site) {
-                v if !v.is_empty() => v,
-                _ => pick(&candidates),
-            };
-            for i in chosen {
-                let b = &mut self.edges[i].broken;
-                if !b.contains(&rule) {
-                    b.push(rule);
-                    b.sort_unstable();
+            if chosen.is_empty() {
+                if d.severity >= Severity::Warning && !NOT_ABOUT_THE_PATH.contains(&d.rule) {
+                    let nodes = nodes_of.get(&object).map(Vec::as_slice).unwrap_or(&[]);
+                    for i in self.nodes_for(d, nodes, &shown) {
+                        insert_sorted(&mut self.nodes[i].marks, d.rule);
+                    }
                 }
+                continue;
+            }
+            for i in chosen {
+                insert_sorted(&mut self.edges[i].broken, d.rule);
             }
         }
     }
 
-    /// The nodes of every build whose object spans `offset` of `file` (innermost first is not
-    /// needed: objects do not nest).
+    /// The edges a link rule's finding is about (see [`Graph::mark_broken`]).
+    fn edges_for(
+        &self,
+        d: &Diagnostic,
+        kinds: &[&str],
+        touching: Option<&Vec<usize>>,
+        shown: &dyn Fn(usize) -> bool,
+    ) -> Vec<usize> {
+        let candidates: Vec<usize> = touching
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let e = &self.edges[i];
+                kinds.contains(&e.kind.name()) && shown(self.nodes[e.from].build)
+            })
+            .collect();
+        let locs: Vec<Loc> = std::iter::once(d.loc)
+            .chain(d.related.iter().map(|r| r.loc))
+            .collect();
+        let at_site: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| {
+                self.edges[i]
+                    .site
+                    .is_some_and(|s| locs.iter().any(|&l| overlaps(s.loc, l)))
+            })
+            .collect();
+        // Of the rule's kinds, the first that has an edge at the finding; else the first
+        // that has an edge of the object at all.
+        let pick = |from: &[usize]| -> Vec<usize> {
+            kinds
+                .iter()
+                .map(|k| {
+                    from.iter()
+                        .copied()
+                        .filter(|&i| self.edges[i].kind.name() == *k)
+                        .collect::<Vec<_>>()
+                })
+                .find(|v| !v.is_empty())
+                .unwrap_or_default()
+        };
+        let chosen = match pick(&at_site) {
+            v if !v.is_empty() => v,
+            _ => pick(&candidates),
+        };
+        if d.rule != "env-source-mismatch" {
+            return chosen;
+        }
+        // Both sides reading one object (a shared ConfigMap beside two different Secrets) is
+        // not what differs: the migration side is a Job or a migration init container.
+        let shared = |i: usize| {
+            let e = &self.edges[i];
+            self.edges.iter().any(|o| {
+                o.to == e.to
+                    && o.from != e.from
+                    && matches!(o.kind, EdgeKind::DbUrlFrom { .. })
+                    && matches!(
+                        self.nodes[o.from].role,
+                        NodeRole::Job | NodeRole::InitMigration
+                    )
+            })
+        };
+        let differing: Vec<usize> = chosen.iter().copied().filter(|&i| !shared(i)).collect();
+        if differing.is_empty() {
+            chosen
+        } else {
+            differing
+        }
+    }
+
+    /// The nodes a finding about one of `nodes`' object marks: the migration init container
+    /// it points into, else the object's own nodes (not its init containers).
+    fn nodes_for(
+        &self,
+        d: &Diagnostic,
+        nodes: &[usize],
+        shown: &dyn Fn(usize) -> bool,
+    ) -> Vec<usize> {
+        let nodes: Vec<usize> = nodes
+            .iter()
+            .copied()
+            .filter(|&i| shown(self.nodes[i].build))
+            .collect();
+        let init = |i: &usize| self.nodes[*i].role == NodeRole::InitMigration;
+        let inside: Vec<usize> = nodes
+            .iter()
+            .copied()
+            .filter(|i| init(i))
+            .filter(|&i| {
+                self.nodes[i]
+                    .span
+                    .is_some_and(|s| contains(s.loc, d.loc.file, d.loc.span.start))
+            })
+            .collect();
+        if inside.is_empty() {
+            nodes.into_iter().filter(|i| !init(i)).collect()
+        } else {
+            inside
+        }
+    }
+
+    /// The nodes of every build whose object (or migration init container, inside its
+    /// workload's) spans `offset` of `file`.
     pub fn nodes_at(&self, file: FileId, offset: u32) -> impl Iterator<Item = (usize, &Node)> {
         self.nodes.iter().enumerate().filter(move |(_, n)| {
             n.span
@@ -497,6 +621,16 @@ struct Builder<'w> {
     jobs_in: std::collections::HashMap<String, Vec<(usize, usize)>>,
 }
 
+/// What makes an init container a migration, for a label: the tool it runs, else whether its
+/// image or its name says so (never the image itself: a digest makes it long).
+fn runs_label(c: &Container, why: &str) -> String {
+    match super::workload::migration_tool(c) {
+        Some(tool) => format!("runs {tool}"),
+        None if why.starts_with("its image") => "a migration image".into(),
+        None => "named as a migration".into(),
+    }
+}
+
 /// Pod-running kinds that are apps, not Jobs.
 fn is_app(r: &Rendered) -> bool {
     links::pod_spec(r).is_some() && r.kind != "Job" && r.kind != "CronJob" && r.kind != "Pod"
@@ -545,6 +679,9 @@ impl<'w> Builder<'w> {
             defined: true,
             site: self.site(rbac::object_loc(&self.env, r)),
             span: self.site(span),
+            runs: None,
+            order: None,
+            marks: Vec::new(),
         };
         self.push(key, node)
     }
@@ -580,6 +717,9 @@ impl<'w> Builder<'w> {
             defined: false,
             site: None,
             span: None,
+            runs: None,
+            order: None,
+            marks: Vec::new(),
         };
         self.push(key, node)
     }
@@ -665,6 +805,116 @@ impl<'w> Builder<'w> {
                 loc,
             );
         }
+        // Init containers that retry a migration status check hold their pod back until the
+        // migrations of the build (and of the builds deployed with it) are applied.
+        for g in super::waits(ws)
+            .gates
+            .iter()
+            .filter(|g| g.context == cx.index)
+        {
+            self.gate(cx, g);
+        }
+        // Workloads that run their migration in an init container, in every pod.
+        for r in cx.rendered.iter().filter(|r| is_app(r)) {
+            self.init_migrations(cx, r);
+        }
+    }
+
+    /// A status-check gate: its workload `waits-for` each migration Job the gate holds it back
+    /// for, or for migrations this build does not run.
+    fn gate(&mut self, cx: &'w Context, g: &Gate) {
+        let ws = self.ws;
+        let Some(r) = cx.rendered.get(g.rendered) else {
+            return;
+        };
+        let a = self.object_node(cx, r, NodeRole::Waiter);
+        let mut targets = Vec::new();
+        for s in std::iter::once(cx).chain(ws.deployed_with(cx)) {
+            for j in ws.jobs(s) {
+                let jr = &s.rendered[j.rendered];
+                let is_migration = jr
+                    .object()
+                    .is_some_and(|o| super::migration_job(ws, &ws.objects[o as usize]).is_some());
+                if is_migration {
+                    targets.push(self.object_node(s, jr, NodeRole::Job));
+                }
+            }
+        }
+        if targets.is_empty() {
+            targets.push(self.missing(NodeRole::Job, "database", None, "migrations"));
+        }
+        for to in targets {
+            let kind = EdgeKind::WaitsFor {
+                tool: WaitTool::StatusCheck,
+                mode: g.check.clone(),
+            };
+            self.edge(a, to, kind, g.loc);
+        }
+        let containers = links::containers(&self.env, cx, r);
+        for c in containers.iter().filter(|c| !c.init) {
+            self.container_details(cx, r, a, c);
+        }
+    }
+
+    /// A workload whose init containers run a migration: its node `runs-migration` to each of
+    /// them, with their images' and database URLs' sources, and its app containers'.
+    fn init_migrations(&mut self, cx: &'w Context, r: &'w Rendered) {
+        let containers = links::containers(&self.env, cx, r);
+        let migrations: Vec<(&Container, String)> = containers
+            .iter()
+            .filter(|c| c.init)
+            .filter_map(|c| super::workload::migration_reason(c).map(|why| (c, why)))
+            .collect();
+        if migrations.is_empty() {
+            return;
+        }
+        let a = self.object_node(cx, r, NodeRole::Waiter);
+        for (c, why) in migrations {
+            let name = c
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("initContainers[{}]", c.index));
+            let workload = self.graph.nodes[a].name.clone();
+            let ns = self.graph.nodes[a].namespace.clone();
+            let key = (
+                self.build,
+                NodeRole::InitMigration,
+                r.kind.clone(),
+                ns.clone().unwrap_or_default(),
+                format!("{workload}\u{0}{name}"),
+            );
+            let site = self
+                .env
+                .loc(r, &super::workload::field(c, &["name"]))
+                .or_else(|| self.env.loc(r, &c.path));
+            let node = Node {
+                build: self.build,
+                role: NodeRole::InitMigration,
+                kind: "init container".into(),
+                name,
+                namespace: ns,
+                object: r.object(),
+                defined: true,
+                site: self.site(site),
+                span: self.site(self.env.loc(r, &c.path)),
+                runs: Some(runs_label(c, &why)),
+                order: None,
+                marks: Vec::new(),
+            };
+            let m = match self.index.get(&key) {
+                Some(&i) => i,
+                None => self.push(key, node),
+            };
+            let anchor = self
+                .env
+                .loc(r, &super::workload::migration_anchor(c))
+                .or(site);
+            self.edge(a, m, EdgeKind::RunsMigration, anchor);
+            self.container_details(cx, r, m, c);
+        }
+        for c in containers.iter().filter(|c| !c.init) {
+            self.container_details(cx, r, a, c);
+        }
     }
 
     /// The transformers that wrote the Job's name and image, and its database URL source.
@@ -723,6 +973,9 @@ impl<'w> Builder<'w> {
                     defined: true,
                     site,
                     span: site,
+                    runs: None,
+                    order: None,
+                    marks: Vec::new(),
                 };
                 self.push(key, node)
             }
@@ -839,6 +1092,41 @@ impl<'w> Builder<'w> {
     fn held_by(&mut self, cx: &'w Context, r: &Rendered, obj: &crate::model::Object, n: usize) {
         let ws = self.ws;
         let status = super::job_status(ws, obj);
+        let doc = ws.doc_of(obj);
+        let weight = super::waits::hook_weight(obj, doc).filter(|_| status.hook.is_some());
+        let wave = super::waits::sync_wave(obj, doc);
+        self.graph.nodes[n].order = match (weight, wave) {
+            (Some(value), _) => Some(Order {
+                what: "hook-weight",
+                value,
+            }),
+            (None, Some(value)) => Some(Order {
+                what: "sync-wave",
+                value,
+            }),
+            (None, None) => None,
+        };
+        // Argo CD applies a wave once the waves before it are healthy (a Job: complete).
+        if let Some(jw) = wave.filter(|_| !status.hook.as_ref().is_some_and(|h| h.holds)) {
+            let loc = self.env.loc(
+                r,
+                &path::keys(&["metadata", "annotations", "argocd.argoproj.io/sync-wave"]),
+            );
+            for app in cx.rendered.iter().filter(|a| is_app(a)) {
+                let Some(o) = app.object() else { continue };
+                let other = &ws.objects[o as usize];
+                let aw = super::waits::sync_wave(other, ws.doc_of(other)).unwrap_or(0);
+                if aw > jw {
+                    let a = self.object_node(cx, app, NodeRole::Waiter);
+                    let mode = format!("{jw} before {aw}");
+                    let kind = EdgeKind::WaitsFor {
+                        tool: WaitTool::ArgoCdSyncWave,
+                        mode,
+                    };
+                    self.edge(a, n, kind, loc);
+                }
+            }
+        }
         if let Some(h) = status.hook.as_ref().filter(|h| h.holds) {
             let (tool, key) = if h.tool == "Helm" {
                 (WaitTool::HelmHook, "helm.sh/hook")
@@ -891,6 +1179,9 @@ impl<'w> Builder<'w> {
                         defined: true,
                         site: self.site(source_loc(ws, gobj, &["metadata", "name"])),
                         span: self.site(source_loc(ws, gobj, &[])),
+                        runs: None,
+                        order: None,
+                        marks: Vec::new(),
                     };
                     self.push(key, node)
                 }

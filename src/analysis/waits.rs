@@ -52,6 +52,10 @@ impl Waiter {
 pub struct Gate {
     /// Index of the context it was found in.
     pub context: usize,
+    /// The workload whose pod it holds back (index in the context's `rendered`).
+    pub rendered: usize,
+    /// The status check it retries (`kong migrations list`, `psql`).
+    pub check: String,
     pub loc: Option<Loc>,
 }
 
@@ -425,7 +429,7 @@ impl Waits {
                     context: ci,
                 });
             }
-            for r in &context.rendered {
+            for (ri, r) in context.rendered.iter().enumerate() {
                 if pod_spec_path(&r.kind).is_none() {
                     continue;
                 }
@@ -438,7 +442,7 @@ impl Waits {
                     .into_iter()
                     .filter(|c| c.init)
                 {
-                    waits.kubectl_container(&env, (ci, context), r, &c, &pod_ns);
+                    waits.kubectl_container(&env, (ci, context), (ri, r), &c, &pod_ns);
                 }
             }
         }
@@ -467,14 +471,17 @@ impl Waits {
         &mut self,
         env: &Env<'_>,
         ci: usize,
-        r: &Rendered,
+        (ri, r): (usize, &Rendered),
         c: &Container,
         texts: &[&str],
     ) {
         // Every loop has a `do`: most containers are passed over without tokenizing.
-        if !texts.iter().any(|t| t.contains("do")) || migration_gate(texts).is_none() {
+        if !texts.iter().any(|t| t.contains("do")) {
             return;
         }
+        let Some(check) = migration_gate(texts) else {
+            return;
+        };
         let p = c.field(if c.command.is_empty() {
             "args"
         } else {
@@ -482,6 +489,8 @@ impl Waits {
         });
         self.gates.push(Gate {
             context: ci,
+            rendered: ri,
+            check,
             loc: links::value_loc(env, r, &p, None),
         });
     }
@@ -528,14 +537,14 @@ impl Waits {
         &mut self,
         env: &Env<'_>,
         (ci, context): (usize, &Context),
-        r: &Rendered,
+        (ri, r): (usize, &Rendered),
         c: &Container,
         pod_ns: &str,
     ) {
         let texts = c.words();
         let complete = c.command.len() == env.len(r, &c.field("command"))
             && c.args.len() == env.len(r, &c.field("args"));
-        self.gate_container(env, ci, r, c, &texts);
+        self.gate_container(env, ci, (ri, r), c, &texts);
         let found = kubectl_waits(&texts);
         if complete && let Some(kw) = found.iter().find(|kw| kw.for_complete && !kw.ignored) {
             self.kubectl_wait_for(env, (ci, context), r, c, kw);
@@ -707,9 +716,17 @@ pub struct Status {
 }
 
 fn wave(obj: &Object, doc: &crate::yaml::Document) -> i64 {
-    annotation(obj, doc, "argocd.argoproj.io/sync-wave")
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+    sync_wave(obj, doc).unwrap_or(0)
+}
+
+/// An object's `argocd.argoproj.io/sync-wave`, when it sets one that is a number.
+pub fn sync_wave(obj: &Object, doc: &crate::yaml::Document) -> Option<i64> {
+    annotation(obj, doc, "argocd.argoproj.io/sync-wave").and_then(|v| v.trim().parse().ok())
+}
+
+/// A Helm hook's `helm.sh/hook-weight`, when it is a number.
+pub fn hook_weight(obj: &Object, doc: &crate::yaml::Document) -> Option<i64> {
+    annotation(obj, doc, "helm.sh/hook-weight").and_then(|v| v.trim().parse().ok())
 }
 
 pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {

@@ -161,6 +161,25 @@ pub fn migration_reason(c: &Container) -> Option<String> {
     None
 }
 
+/// The node of a container that shows its migration: the command or args that run it, else
+/// the image or name that names it (where `init-migration-race` reports, and where the graph's
+/// `runs-migration` link sits).
+pub fn migration_anchor(c: &Container) -> Vec<Step> {
+    let command: Vec<&str> = c.command.iter().map(|v| v.text.as_str()).collect();
+    if migration_command(&command).is_some() {
+        return field(c, &["command"]);
+    }
+    let all = c.words();
+    if migration_command(&all).is_some() {
+        return field(c, &[if c.args.is_empty() { "command" } else { "args" }]);
+    }
+    let image_named = c
+        .image
+        .as_ref()
+        .is_some_and(|i| mentions_migration(image_repository(&i.text)));
+    field(c, &[if image_named { "image" } else { "name" }])
+}
+
 /// The container of a migration Job that runs the migration: the one running a migration
 /// tool, else the one whose image or name mentions a migration, else the only one.
 pub fn job_migration_container(containers: &[Container]) -> Option<&Container> {

@@ -3,7 +3,8 @@
 //!
 //! One subgraph per build; nodes say `Kind name`, their namespace and `file:line`; every edge
 //! is labelled with what it is; a link a finding is about is drawn red and dashed and labelled
-//! with the rule ids. Node ids are `n<index>` in the sorted model, so the text is the same for
+//! with the rule ids; a node that other warnings or errors are about has a red, bold border and
+//! its rule ids in its label. Node ids are `n<index>` in the sorted model, so the text is the same for
 //! the same tree. Only names are drawn, never values: no Secret content can reach a picture.
 
 use super::range;
@@ -41,15 +42,27 @@ fn place(report: &Report, s: &Site) -> String {
 fn node_lines(n: &Node, report: &Report) -> Vec<String> {
     let mut lines = match n.role {
         NodeRole::Transformer => vec![n.kind.clone()],
+        _ if n.name.is_empty() => vec![n.kind.clone()],
         _ => vec![format!("{} {}", n.kind, n.name)],
     };
     if let Some(ns) = &n.namespace {
         lines.push(format!("namespace {ns}"));
     }
+    if let Some(runs) = &n.runs {
+        lines.push(runs.clone());
+    }
+    if let Some(o) = &n.order {
+        lines.push(format!("{} {}", o.what, o.value));
+    }
     match (&n.site, n.defined) {
         (Some(s), _) => lines.push(place(report, s)),
         (None, true) => lines.push("built in".into()),
         (None, false) => lines.push("not in this build".into()),
+    }
+    match n.marks.as_slice() {
+        [] => {}
+        [one] => lines.push(format!("finding: {one}")),
+        more => lines.push(format!("findings: {}", more.join(", "))),
     }
     lines
 }
@@ -81,6 +94,7 @@ pub fn mermaid_text(s: &str) -> String {
 fn mermaid(graph: &Graph, report: &Report) -> String {
     let mut s = String::from("flowchart LR\n");
     s.push_str("  classDef missing stroke-dasharray: 5 5\n");
+    s.push_str("  classDef marked stroke:#d00,stroke-width:3px,color:#d00\n");
     if graph.builds.is_empty() {
         s.push_str("  none[\"no migration Job or wait in the linted builds\"]\n");
         return s;
@@ -123,6 +137,16 @@ fn mermaid(graph: &Graph, report: &Report) -> String {
     if !missing.is_empty() {
         s.push_str(&format!("  class {} missing\n", missing.join(",")));
     }
+    let marked: Vec<String> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| !n.marks.is_empty())
+        .map(|(i, _)| format!("n{i}"))
+        .collect();
+    if !marked.is_empty() {
+        s.push_str(&format!("  class {} marked\n", marked.join(",")));
+    }
     if !red.is_empty() {
         s.push_str(&format!(
             "  linkStyle {} stroke:#d00,stroke-width:2px,color:#d00\n",
@@ -163,7 +187,12 @@ fn dot(graph: &Graph, report: &Report) -> String {
         ));
         for (i, n) in graph.nodes_of(b) {
             let label = dot_text(&node_lines(n, report).join("\n"));
-            let style = if n.defined { "" } else { ", style=dashed" };
+            let style = match (n.defined, n.marks.is_empty()) {
+                (true, true) => "",
+                (false, true) => ", style=dashed",
+                (true, false) => ", style=bold, color=red, fontcolor=red, penwidth=3",
+                (false, false) => ", style=\"dashed,bold\", color=red, fontcolor=red, penwidth=3",
+            };
             s.push_str(&format!("    n{i} [label=\"{label}\"{style}];\n"));
         }
         s.push_str("  }\n");
@@ -221,7 +250,7 @@ fn edge_json(report: &Report, e: &Edge) -> Value {
             v["var"] = json!(var);
             v["key"] = json!(key);
         }
-        EdgeKind::RunsAs | EdgeKind::BoundBy | EdgeKind::Reads => {}
+        EdgeKind::RunsAs | EdgeKind::BoundBy | EdgeKind::Reads | EdgeKind::RunsMigration => {}
     }
     v
 }
@@ -235,7 +264,7 @@ fn json(graph: &Graph, report: &Report) -> String {
             let nodes: Vec<Value> = graph
                 .nodes_of(b)
                 .map(|(i, n)| {
-                    json!({
+                    let mut v = json!({
                         "id": format!("n{i}"),
                         "role": n.role.as_str(),
                         "kind": n.kind,
@@ -243,7 +272,15 @@ fn json(graph: &Graph, report: &Report) -> String {
                         "namespace": n.namespace,
                         "defined": n.defined,
                         "at": site_json(report, n.site.as_ref()),
-                    })
+                        "marks": n.marks,
+                    });
+                    if let Some(runs) = &n.runs {
+                        v["runs"] = json!(runs);
+                    }
+                    if let Some(o) = &n.order {
+                        v["order"] = json!({"what": o.what, "value": o.value});
+                    }
+                    v
                 })
                 .collect();
             let edges: Vec<Value> = graph

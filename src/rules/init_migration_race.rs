@@ -4,13 +4,12 @@
 use super::meta::INIT_MIGRATION_RACE as META;
 use super::{ContextCx, ObjectCx, Rule};
 use crate::analysis::workload::{
-    container_name, describe, field, judged, migration_reason, node_loc, readable,
+    container_name, describe, judged, migration_anchor, migration_reason, node_loc, readable,
 };
 use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
-use crate::model::migration::migration_command;
 use crate::render::links::{self, Container, value_loc};
-use crate::render::path::{self, Step};
+use crate::render::path;
 use crate::render::{Rendered, Value};
 
 pub struct InitMigrationRace;
@@ -67,25 +66,6 @@ impl InitMigrationRace {
             }
         }
         out
-    }
-
-    /// The node that shows the migration: the command or args that run it, else the image or
-    /// name that names it.
-    fn anchor(&self, c: &Container) -> Vec<Step> {
-        let command: Vec<&str> = c.command.iter().map(|v| v.text.as_str()).collect();
-        if migration_command(&command).is_some() {
-            return field(c, &["command"]);
-        }
-        let all = c.words();
-        if migration_command(&all).is_some() {
-            return field(c, &[if c.args.is_empty() { "command" } else { "args" }]);
-        }
-        let image_named = c.image.as_ref().is_some_and(|i| {
-            crate::model::migration::mentions_migration(crate::model::migration::image_repository(
-                &i.text,
-            ))
-        });
-        field(c, &[if image_named { "image" } else { "name" }])
     }
 
     fn check(
@@ -161,7 +141,7 @@ impl InitMigrationRace {
             _ => ROLLOUT.to_string(),
         };
         for (c, why) in migrations {
-            let anchor = self.anchor(c);
+            let anchor = migration_anchor(c);
             let loc = node_loc(&cx.env(), r, &anchor).unwrap_or_else(|| ocx.locate(&[]).0);
             let runs = if why.starts_with("runs ") {
                 why
