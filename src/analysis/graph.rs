@@ -1574,6 +1574,158 @@ roleRef:
         assert!(ok.broken.is_empty());
     }
 
+    fn lint_graph(files: &[(&str, &str)]) -> Graph {
+        let inputs = files
+            .iter()
+            .map(|(name, text)| Input::from_bytes(*name, text.as_bytes().to_vec()))
+            .collect();
+        crate::engine::lint_with_graph(inputs, &Settings::default()).1
+    }
+
+    fn node<'g>(g: &'g Graph, kind: &str, name: &str) -> &'g Node {
+        g.nodes
+            .iter()
+            .find(|n| n.kind == kind && n.name == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}: {g:#?}"))
+    }
+
+    const INIT_APP: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 3
+  template:
+    spec:
+      initContainers:
+        - name: migrate
+          image: web:v1
+          command: [npm, run, migrate]
+          envFrom:
+            - secretRef: {name: migrate-db}
+      containers:
+        - name: web
+          image: web:v1
+          envFrom:
+            - secretRef: {name: web-db}
+";
+
+    #[test]
+    fn an_init_container_migration_is_drawn_with_its_race_and_its_sources() {
+        let g = lint_graph(&[("k8s/web.yaml", INIT_APP)]);
+        let init = node(&g, "init container", "migrate");
+        assert_eq!(init.role, NodeRole::InitMigration);
+        assert_eq!(init.runs.as_deref(), Some("runs npm run migrate"));
+        let runs = edge(&g, "runs-migration", "web", "migrate").expect("runs-migration");
+        assert_eq!(runs.broken, vec!["init-migration-race"]);
+        // Its site is the command, where the rule reports.
+        assert_eq!(runs.site.map(|s| s.line), Some(12));
+        // The two sides read different Secrets: both links are broken, each from its side.
+        let mig = edge(&g, "db-url-from", "migrate", "migrate-db").expect("migration side");
+        let app = edge(&g, "db-url-from", "web", "web-db").expect("app side");
+        assert_eq!(mig.broken, vec!["env-source-mismatch"]);
+        assert_eq!(app.broken, vec!["env-source-mismatch"]);
+        // One replica, same Secret: nothing is broken.
+        let ok = INIT_APP
+            .replace("replicas: 3", "replicas: 1")
+            .replace("name: web-db", "name: migrate-db");
+        let g = lint_graph(&[("k8s/web.yaml", &ok)]);
+        assert!(g.edges.iter().all(|e| e.broken.is_empty()), "{g:#?}");
+        assert!(edge(&g, "runs-migration", "web", "migrate").is_some());
+    }
+
+    #[test]
+    fn a_status_check_gate_waits_for_the_builds_migration_jobs() {
+        let gate = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: kong
+spec:
+  template:
+    spec:
+      initContainers:
+        - name: wait-for-migrations
+          image: kong:3.9.0
+          command: [sh, -c, \"until kong migrations list; do sleep 2; done\"]
+      containers:
+        - name: proxy
+          image: kong:3.9.0
+";
+        let g = graph(&[
+            (
+                "k8s/kustomization.yaml",
+                "resources: [job.yaml, gate.yaml]\n",
+            ),
+            ("k8s/job.yaml", JOB),
+            ("k8s/gate.yaml", gate),
+        ]);
+        let w = edge(&g, "waits-for", "kong", "shop-migration-v2").expect("gate edge");
+        assert_eq!(
+            w.kind,
+            EdgeKind::WaitsFor {
+                tool: WaitTool::StatusCheck,
+                mode: "kong migrations list".into()
+            }
+        );
+        // Without a migration Job in the build, it waits for migrations run elsewhere.
+        let g = graph(&[("k8s/gate.yaml", gate)]);
+        let w = edge(&g, "waits-for", "kong", "migrations").expect("elsewhere");
+        assert!(!g.nodes[w.to].defined);
+    }
+
+    #[test]
+    fn sync_waves_order_the_job_before_later_workloads() {
+        let job = JOB.replace(
+            "  name: shop-migration-v2\n",
+            "  name: shop-migration-v2\n  annotations:\n    argocd.argoproj.io/sync-wave: \"-1\"\n",
+        );
+        let app = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\nspec:\n  template:\n    spec:\n      containers: [{name: shop, image: \"shop:v2\"}]\n";
+        let early = app.replace(
+            "name: shop\n",
+            "name: early\n  annotations: {argocd.argoproj.io/sync-wave: \"-2\"}\n",
+        );
+        let g = graph(&[
+            ("k8s/job.yaml", &job),
+            ("k8s/app.yaml", app),
+            ("k8s/early.yaml", &early),
+        ]);
+        let w = edge(&g, "waits-for", "shop", "shop-migration-v2").expect("wave edge");
+        assert_eq!(w.kind.label(), "waits-for (Argo CD sync-wave -1 before 0)");
+        assert!(edge(&g, "waits-for", "early", "shop-migration-v2").is_none());
+        let n = node(&g, "Job", "shop-migration-v2");
+        assert_eq!(
+            n.order,
+            Some(Order {
+                what: "sync-wave",
+                value: -1
+            })
+        );
+    }
+
+    #[test]
+    fn findings_no_link_stands_for_mark_the_node() {
+        // A Job nothing waits for, with a backoffLimit above 0.
+        let job = JOB.replace("backoffLimit: 0", "backoffLimit: 2");
+        let app = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\nspec:\n  template:\n    spec:\n      containers: [{name: shop, image: \"shop:v2\"}]\n";
+        let g = lint_graph(&[("k8s/job.yaml", &job), ("k8s/app.yaml", app)]);
+        let n = node(&g, "Job", "shop-migration-v2");
+        assert_eq!(
+            n.marks,
+            vec!["job-backoff-limit-nonzero", "job-not-awaited"]
+        );
+        // A finding inside a migration init container marks the container, not the workload.
+        let latest = INIT_APP.replace("replicas: 3", "replicas: 1").replace(
+            "image: web:v1\n          command",
+            "image: web:latest\n          command",
+        );
+        let g = lint_graph(&[("k8s/web.yaml", &latest)]);
+        assert_eq!(
+            node(&g, "init container", "migrate").marks,
+            vec!["image-tag-mutable"]
+        );
+        assert!(node(&g, "Deployment", "web").marks.is_empty());
+    }
+
     #[test]
     fn output_is_sorted_and_stable() {
         let files = [

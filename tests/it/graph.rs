@@ -231,6 +231,56 @@ fn broken_links_are_red_dashed_and_named() {
     assert_eq!(broken[0]["broken"][0], "rbac-job-read-missing");
 }
 
+/// A finding about one object (a Job nothing waits for, a retried migration) marks its node in
+/// all three formats: a red, bold border and the rule ids in its label, `marks` in the JSON.
+#[test]
+fn findings_on_a_node_mark_it_in_every_format() {
+    let dir = Path::new("testdata/fixtures/job-not-awaited");
+    let (_, dot, _) = run(&[dir], GraphFormat::Dot, &[]);
+    let job = dot
+        .lines()
+        .find(|l| l.contains("[label=\"Job crm-migration-v7.0.3"))
+        .unwrap_or_else(|| panic!("{dot}"));
+    assert!(
+        job.contains("finding: job-not-awaited")
+            && job.contains("style=bold")
+            && job.contains("color=red"),
+        "{job}"
+    );
+    let (_, mermaid, _) = run(&[dir], GraphFormat::Mermaid, &[]);
+    let id = mermaid
+        .lines()
+        .find(|l| l.contains("[\"Job crm-migration-v7.0.3"))
+        .and_then(|l| l.trim().split('[').next())
+        .unwrap_or_else(|| panic!("{mermaid}"))
+        .to_string();
+    assert!(mermaid.contains("classDef marked stroke:#d00,stroke-width:3px"));
+    let class = mermaid
+        .lines()
+        .find(|l| l.trim_start().starts_with("class ") && l.ends_with(" marked"))
+        .unwrap_or_else(|| panic!("{mermaid}"));
+    assert!(class.split([' ', ',']).any(|x| x == id), "{id}: {class}");
+    let (_, json, _) = run(&[dir], GraphFormat::Json, &[]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let node = v["builds"][0]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "crm-migration-v7.0.3")
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(node["marks"], serde_json::json!(["job-not-awaited"]));
+    // A clean pattern marks nothing.
+    let (_, dot, _) = run(
+        &[Path::new("testdata/fixtures/pattern-ok")],
+        GraphFormat::Dot,
+        &[],
+    );
+    assert!(
+        !dot.contains("style=bold") && !dot.contains("finding"),
+        "{dot}"
+    );
+}
+
 #[test]
 fn graphviz_draws_every_fixture() {
     let Some(_) = required(dot(), "graphviz_draws_every_fixture", "Graphviz (dot)") else {

@@ -1213,3 +1213,80 @@ fn navigation_spans_the_builds_of_open_units() {
     );
     assert_eq!(c.stop(), Some(0));
 }
+
+/// The lens above a migration Job that a status-check gate holds the app back for names the
+/// gate; the lens above a migration init container says which pods run it, and that several
+/// can at once.
+#[test]
+fn lenses_for_gates_and_init_container_migrations() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().canonicalize().unwrap();
+    let files = [
+        (
+            "k8s/kustomization.yaml",
+            "resources: [job.yaml, gate.yaml, web.yaml]\n",
+        ),
+        (
+            "k8s/job.yaml",
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: kong-migrations-v3\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: \"kong:3.9.0\", command: [kong, migrations, up]}]\n",
+        ),
+        (
+            "k8s/gate.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: kong\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait-for-migrations\n          image: kong:3.9.0\n          command: [sh, -c, \"until kong migrations list; do sleep 2; done\"]\n      containers: [{name: proxy, image: \"kong:3.9.0\"}]\n",
+        ),
+        (
+            "k8s/web.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n  template:\n    spec:\n      initContainers:\n        - name: migrate\n          image: web:v1\n          command: [npm, run, migrate]\n      containers: [{name: web, image: \"web:v1\"}]\n",
+        ),
+    ];
+    for (name, text) in files {
+        let p = root.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let mut c = Client::start(&root);
+    initialize(&mut c, &root);
+    let job_path = root.join("k8s/job.yaml");
+    let job = open(&mut c, &job_path);
+    let gate_path = root.join("k8s/gate.yaml");
+    let lenses = c.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri(&job_path)}}),
+    );
+    assert_eq!(
+        lenses,
+        json!([{
+            "range": range_of(&job, "kong-migrations-v3", ""),
+            "command": {
+                "title": "awaited by Deployment `kong` (status check kong migrations list)",
+                "command": "kube-migrate-lint.show",
+                "arguments": [{"uri": uri(&gate_path), "range": range_of(files[2].1, "kong", "name:")}],
+            },
+        }])
+    );
+    // Definition from the gate's command goes to the Job it holds the app back for.
+    let gate = open(&mut c, &gate_path);
+    let def = definition(&mut c, &gate_path, pos_of(&gate, "until", ""));
+    assert_eq!(
+        def,
+        json!([{"uri": uri(&job_path), "range": range_of(&job, "kong-migrations-v3", "")}])
+    );
+    let web_path = root.join("k8s/web.yaml");
+    let web = open(&mut c, &web_path);
+    let lenses = c.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri(&web_path)}}),
+    );
+    assert_eq!(
+        lenses,
+        json!([{
+            "range": range_of(&web, "migrate", "name: "),
+            "command": {
+                "title": "runs in every pod of Deployment `web` before its app containers (init-migration-race)",
+                "command": "kube-migrate-lint.show",
+                "arguments": [{"uri": uri(&web_path), "range": range_of(&web, "web", "name: ")}],
+            },
+        }])
+    );
+    assert_eq!(c.stop(), Some(0));
+}

@@ -454,7 +454,8 @@ fn wait_label(kind: &EdgeKind) -> String {
 }
 
 /// A code lens above each migration Job of the file: who waits for it (clickable to the
-/// waiter), or that nothing does. Waiters that only some builds have say which.
+/// waiter), or that nothing does. Waiters that only some builds have say which. And one above
+/// each migration init container: the pods that run it.
 pub(crate) fn code_lenses(models: &[(&Model, FileId)]) -> Vec<lsp::CodeLens> {
     // Per Job (by where it is named): the builds rendering it, and each waiter with its builds.
     struct Lens {
@@ -545,6 +546,7 @@ pub(crate) fn code_lenses(models: &[(&Model, FileId)]) -> Vec<lsp::CodeLens> {
             });
         }
     }
+    out.extend(init_migration_lenses(models));
     out.sort_by(|a, b| {
         let key = |l: &lsp::CodeLens| {
             (
@@ -555,6 +557,62 @@ pub(crate) fn code_lenses(models: &[(&Model, FileId)]) -> Vec<lsp::CodeLens> {
         };
         key(a).cmp(&key(b))
     });
+    out
+}
+
+/// A code lens above each migration init container of the file: the pods that run it (every
+/// pod of its workload, before the app containers start), clickable to the workload, with
+/// `init-migration-race` when several pods can run it at once.
+fn init_migration_lenses(models: &[(&Model, FileId)]) -> Vec<lsp::CodeLens> {
+    let mut out: Vec<lsp::CodeLens> = Vec::new();
+    for &(m, f) in models {
+        for e in m
+            .graph
+            .edges
+            .iter()
+            .filter(|e| e.kind == EdgeKind::RunsMigration)
+        {
+            let node = &m.graph.nodes[e.to];
+            let Some(site) = node.site.filter(|s| s.loc.file == f) else {
+                continue;
+            };
+            let Some(range) = m.range(site.loc) else {
+                continue;
+            };
+            let w = &m.graph.nodes[e.from];
+            let race = if e.broken.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", e.broken.join(", "))
+            };
+            let title = format!(
+                "runs in every pod of {} {} before its app containers{race}",
+                w.kind,
+                code(&w.name)
+            );
+            let target = node_loc(m, e.from).and_then(|l| m.location(l));
+            let lens = lsp::CodeLens {
+                range,
+                command: Some(lsp::Command {
+                    title,
+                    command: if target.is_some() {
+                        SHOW_COMMAND.into()
+                    } else {
+                        String::new()
+                    },
+                    arguments: target.map(|t| vec![serde_json::json!(t)]),
+                }),
+                data: None,
+            };
+            // Every build that renders the workload draws it: one lens per wording.
+            if !out
+                .iter()
+                .any(|l| l.range == lens.range && l.command == lens.command)
+            {
+                out.push(lens);
+            }
+        }
+    }
     out
 }
 
