@@ -5,7 +5,7 @@
 //! # Reading it
 //!
 //! [`Graph::build`] returns every build (a context: an overlay, a lone kustomization or a
-//! directory of loose manifests) that holds a migration Job or a wait, sorted by build name.
+//! directory of loose manifests) that holds a migration Job, a wait or a migration init container, sorted by build name.
 //! Everything is plain data, sorted, with indices into [`Graph::nodes`] and [`Graph::edges`]:
 //!
 //! - a [`Node`] is one object as its build renders it (`kind`, `name`, `namespace`), or one
@@ -309,7 +309,7 @@ fn contains(outer: Loc, file: FileId, offset: u32) -> bool {
 }
 
 impl Graph {
-    /// The graph of every build of the workspace that holds a migration Job or a wait.
+    /// The graph of every build of the workspace that holds a migration Job, a wait or a migration init container.
     pub fn build(ws: &Workspace) -> Graph {
         let mut g = Builder {
             ws,

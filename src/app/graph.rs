@@ -88,7 +88,7 @@ pub fn graph(opts: &GraphOptions, out: &mut dyn Write, err: &mut dyn Write) -> i
             let _ = emit(
                 err,
                 &format!(
-                    "error: --build `{missing}` is not a build with a migration Job or a wait (builds drawn: {list})\n"
+                    "error: --build `{missing}` is not a build with a migration Job, a wait or a migration init container (builds drawn: {list})\n"
                 ),
             );
             return EXIT_ERROR;
