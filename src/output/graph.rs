@@ -96,7 +96,9 @@ fn mermaid(graph: &Graph, report: &Report) -> String {
     s.push_str("  classDef missing stroke-dasharray: 5 5\n");
     s.push_str("  classDef marked stroke:#d00,stroke-width:3px,color:#d00\n");
     if graph.builds.is_empty() {
-        s.push_str("  none[\"no migration Job, wait or migration init container in the linted builds\"]\n");
+        s.push_str(
+            "  none[\"no migration Job, wait or migration init container in the linted builds\"]\n",
+        );
         return s;
     }
     for (b, build) in graph.builds.iter().enumerate() {

@@ -175,16 +175,20 @@ fn fixture_graphs() {
     assert!(seen >= 15, "fixtures went missing: {seen}");
 }
 
+/// The first line of a drawing that holds `needle`.
+fn line_with<'t>(text: &'t str, needle: &str) -> &'t str {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no `{needle}` in:\n{text}"))
+}
+
 /// A broken link is drawn red and dashed, labelled with its rule, in both formats; the JSON
 /// says which rule broke it.
 #[test]
 fn broken_links_are_red_dashed_and_named() {
     let dir = Path::new("testdata/fixtures/rbac-missing");
     let (_, dot, _) = run(&[dir], GraphFormat::Dot, &[]);
-    let red = dot
-        .lines()
-        .find(|l| l.contains("rbac-job-read-missing"))
-        .unwrap_or_else(|| panic!("{dot}"));
+    let red = line_with(&dot, "rbac-job-read-missing");
     assert!(red.contains("->"), "{red}");
     assert!(
         red.contains("color=red") && red.contains("style=dashed"),
@@ -237,10 +241,7 @@ fn broken_links_are_red_dashed_and_named() {
 fn findings_on_a_node_mark_it_in_every_format() {
     let dir = Path::new("testdata/fixtures/job-not-awaited");
     let (_, dot, _) = run(&[dir], GraphFormat::Dot, &[]);
-    let job = dot
-        .lines()
-        .find(|l| l.contains("[label=\"Job crm-migration-v7.0.3"))
-        .unwrap_or_else(|| panic!("{dot}"));
+    let job = line_with(&dot, "[label=\"Job crm-migration-v7.0.3");
     assert!(
         job.contains("finding: job-not-awaited")
             && job.contains("style=bold")
@@ -248,11 +249,11 @@ fn findings_on_a_node_mark_it_in_every_format() {
         "{job}"
     );
     let (_, mermaid, _) = run(&[dir], GraphFormat::Mermaid, &[]);
-    let id = mermaid
-        .lines()
-        .find(|l| l.contains("[\"Job crm-migration-v7.0.3"))
-        .and_then(|l| l.trim().split('[').next())
-        .unwrap_or_else(|| panic!("{mermaid}"))
+    let id = line_with(&mermaid, "[\"Job crm-migration-v7.0.3")
+        .trim()
+        .split('[')
+        .next()
+        .unwrap()
         .to_string();
     assert!(mermaid.contains("classDef marked stroke:#d00,stroke-width:3px"));
     let class = mermaid

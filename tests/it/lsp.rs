@@ -1127,11 +1127,7 @@ fn navigation_spans_the_builds_of_open_units() {
         ),
         ("staging/kustomization.yaml", "resources: [../base]\n"),
     ];
-    for (name, text) in files {
-        let p = root.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    write_tree(&root, &files);
     let mut c = Client::start(&root);
     // A client without `window/showDocument`.
     initialize_with(&mut c, &root, json!({}));
@@ -1214,6 +1210,15 @@ fn navigation_spans_the_builds_of_open_units() {
     assert_eq!(c.stop(), Some(0));
 }
 
+/// Write `files` (relative path, text) under `root`, creating their directories.
+fn write_tree(root: &Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let p = root.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+}
+
 /// The lens above a migration Job that a status-check gate holds the app back for names the
 /// gate; the lens above a migration init container says which pods run it, and that several
 /// can at once.
@@ -1239,11 +1244,7 @@ fn lenses_for_gates_and_init_container_migrations() {
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n  template:\n    spec:\n      initContainers:\n        - name: migrate\n          image: web:v1\n          command: [npm, run, migrate]\n      containers: [{name: web, image: \"web:v1\"}]\n",
         ),
     ];
-    for (name, text) in files {
-        let p = root.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    write_tree(&root, &files);
     let mut c = Client::start(&root);
     initialize(&mut c, &root);
     let job_path = root.join("k8s/job.yaml");

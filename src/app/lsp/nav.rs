@@ -513,15 +513,7 @@ pub(crate) fn code_lenses(models: &[(&Model, FileId)]) -> Vec<lsp::CodeLens> {
     let mut out = Vec::new();
     for l in lenses {
         if l.waiters.is_empty() {
-            out.push(lsp::CodeLens {
-                range: l.range,
-                command: Some(lsp::Command {
-                    title: "nothing waits for this Job".into(),
-                    command: String::new(),
-                    arguments: None,
-                }),
-                data: None,
-            });
+            out.push(lens(l.range, "nothing waits for this Job".into(), None));
         }
         for (title, target, mut builds) in l.waiters {
             builds.sort();
@@ -531,19 +523,7 @@ pub(crate) fn code_lenses(models: &[(&Model, FileId)]) -> Vec<lsp::CodeLens> {
             } else {
                 String::new()
             };
-            out.push(lsp::CodeLens {
-                range: l.range,
-                command: Some(lsp::Command {
-                    title: format!("awaited by {title}{only}"),
-                    command: if target.is_some() {
-                        SHOW_COMMAND.into()
-                    } else {
-                        String::new()
-                    },
-                    arguments: target.map(|t| vec![serde_json::json!(t)]),
-                }),
-                data: None,
-            });
+            out.push(lens(l.range, format!("awaited by {title}{only}"), target));
         }
     }
     out.extend(init_migration_lenses(models));
@@ -558,6 +538,23 @@ pub(crate) fn code_lenses(models: &[(&Model, FileId)]) -> Vec<lsp::CodeLens> {
         key(a).cmp(&key(b))
     });
     out
+}
+
+/// A lens titled `title` that shows `target` when clicked (none: a lens that only says).
+fn lens(range: lsp::Range, title: String, target: Option<lsp::Location>) -> lsp::CodeLens {
+    lsp::CodeLens {
+        range,
+        command: Some(lsp::Command {
+            title,
+            command: if target.is_some() {
+                SHOW_COMMAND.into()
+            } else {
+                String::new()
+            },
+            arguments: target.map(|t| vec![serde_json::json!(t)]),
+        }),
+        data: None,
+    }
 }
 
 /// A code lens above each migration init container of the file: the pods that run it (every
@@ -591,25 +588,13 @@ fn init_migration_lenses(models: &[(&Model, FileId)]) -> Vec<lsp::CodeLens> {
                 code(&w.name)
             );
             let target = node_loc(m, e.from).and_then(|l| m.location(l));
-            let lens = lsp::CodeLens {
-                range,
-                command: Some(lsp::Command {
-                    title,
-                    command: if target.is_some() {
-                        SHOW_COMMAND.into()
-                    } else {
-                        String::new()
-                    },
-                    arguments: target.map(|t| vec![serde_json::json!(t)]),
-                }),
-                data: None,
-            };
+            let new = lens(range, title, target);
             // Every build that renders the workload draws it: one lens per wording.
             if !out
                 .iter()
-                .any(|l| l.range == lens.range && l.command == lens.command)
+                .any(|l| l.range == new.range && l.command == new.command)
             {
-                out.push(lens);
+                out.push(new);
             }
         }
     }
