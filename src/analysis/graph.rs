@@ -115,6 +115,10 @@ pub struct Node {
     /// A migration init container: what makes it one (`runs `php artisan migrate``, `its name
     /// mentions a migration`).
     pub runs: Option<String>,
+    /// A workload with a migration init container that can run several pods at once: what
+    /// makes them several (`3 replicas`, `HorizontalPodAutoscaler web: up to 5`, `one per
+    /// node`).
+    pub pods: Option<String>,
     /// A Job's place in its deploy tool's order: `helm.sh/hook-weight` or
     /// `argocd.argoproj.io/sync-wave`.
     pub order: Option<Order>,
@@ -680,6 +684,7 @@ impl<'w> Builder<'w> {
             site: self.site(rbac::object_loc(&self.env, r)),
             span: self.site(span),
             runs: None,
+            pods: None,
             order: None,
             marks: Vec::new(),
         };
@@ -718,6 +723,7 @@ impl<'w> Builder<'w> {
             site: None,
             span: None,
             runs: None,
+            pods: None,
             order: None,
             marks: Vec::new(),
         };
@@ -856,6 +862,28 @@ impl<'w> Builder<'w> {
         }
     }
 
+    /// What lets a workload run several pods at once, as a label says it (None: one at a time).
+    fn pods(&self, cx: &'w Context, r: &'w Rendered) -> Option<String> {
+        let mut says = Vec::new();
+        if r.kind == "DaemonSet" {
+            says.push("one pod per node".to_string());
+        }
+        let replicas = self
+            .env
+            .value(cx, r, &path::keys(&["spec", "replicas"]))
+            .and_then(|v| super::workload::number(&v));
+        if let Some(n) = replicas.filter(|&n| n > 1) {
+            says.push(format!("{n} replicas"));
+        }
+        for h in super::workload::hpas(&self.env, cx, r) {
+            says.push(format!(
+                "HorizontalPodAutoscaler {}: up to {}",
+                h.name, h.max
+            ));
+        }
+        (!says.is_empty()).then(|| says.join(", "))
+    }
+
     /// A workload whose init containers run a migration: its node `runs-migration` to each of
     /// them, with their images' and database URLs' sources, and its app containers'.
     fn init_migrations(&mut self, cx: &'w Context, r: &'w Rendered) {
@@ -869,6 +897,7 @@ impl<'w> Builder<'w> {
             return;
         }
         let a = self.object_node(cx, r, NodeRole::Waiter);
+        self.graph.nodes[a].pods = self.pods(cx, r);
         for (c, why) in migrations {
             let name = c
                 .name
@@ -898,6 +927,7 @@ impl<'w> Builder<'w> {
                 site: self.site(site),
                 span: self.site(self.env.loc(r, &c.path)),
                 runs: Some(runs_label(c, &why)),
+                pods: None,
                 order: None,
                 marks: Vec::new(),
             };
@@ -974,6 +1004,7 @@ impl<'w> Builder<'w> {
                     site,
                     span: site,
                     runs: None,
+                    pods: None,
                     order: None,
                     marks: Vec::new(),
                 };
@@ -1180,6 +1211,7 @@ impl<'w> Builder<'w> {
                         site: self.site(source_loc(ws, gobj, &["metadata", "name"])),
                         span: self.site(source_loc(ws, gobj, &[])),
                         runs: None,
+                        pods: None,
                         order: None,
                         marks: Vec::new(),
                     };
@@ -1618,6 +1650,10 @@ spec:
         assert_eq!(init.runs.as_deref(), Some("runs npm run migrate"));
         let runs = edge(&g, "runs-migration", "web", "migrate").expect("runs-migration");
         assert_eq!(runs.broken, vec!["init-migration-race"]);
+        assert_eq!(
+            node(&g, "Deployment", "web").pods.as_deref(),
+            Some("3 replicas")
+        );
         // Its site is the command, where the rule reports.
         assert_eq!(runs.site.map(|s| s.line), Some(12));
         // The two sides read different Secrets: both links are broken, each from its side.
@@ -1631,6 +1667,7 @@ spec:
             .replace("name: web-db", "name: migrate-db");
         let g = lint_graph(&[("k8s/web.yaml", &ok)]);
         assert!(g.edges.iter().all(|e| e.broken.is_empty()), "{g:#?}");
+        assert_eq!(node(&g, "Deployment", "web").pods, None);
         assert!(edge(&g, "runs-migration", "web", "migrate").is_some());
     }
 

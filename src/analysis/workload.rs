@@ -200,6 +200,58 @@ pub fn job_migration_container(containers: &[Container]) -> Option<&Container> {
     (main.len() == 1).then(|| main[0])
 }
 
+/// A HorizontalPodAutoscaler that scales a workload above one pod.
+pub struct Hpa {
+    pub name: String,
+    pub max: u64,
+    /// Its `maxReplicas`.
+    pub loc: Option<Loc>,
+}
+
+/// A count as a value says it (`3`), if it is one.
+pub fn number(v: &crate::render::Value) -> Option<u64> {
+    v.text.trim().parse().ok()
+}
+
+/// The HorizontalPodAutoscalers of `context` that scale the workload `r` above one pod (its
+/// `scaleTargetRef` names it as rendered, or by a name it had before a prefix).
+pub fn hpas(env: &Env<'_>, context: &Context, r: &Rendered) -> Vec<Hpa> {
+    let ns = env.namespace(context, r);
+    let mut names: Vec<String> = r.previous_names.clone();
+    names.push(r.name.text.clone());
+    if let Some(n) = env.name(context, r) {
+        names.push(n.text);
+    }
+    let mut out = Vec::new();
+    for h in &context.rendered {
+        if h.kind != "HorizontalPodAutoscaler"
+            || !h.api_version.starts_with("autoscaling/")
+            || env.namespace(context, h) != ns
+        {
+            continue;
+        }
+        let target = |k: &str| env.value(context, h, &path::keys(&["spec", "scaleTargetRef", k]));
+        let kind_ok = target("kind").is_some_and(|k| k.text == r.kind);
+        let name_ok = target("name").is_some_and(|n| names.contains(&n.text));
+        if !kind_ok || !name_ok {
+            continue;
+        }
+        let p = path::keys(&["spec", "maxReplicas"]);
+        let Some(max) = env.value(context, h, &p) else {
+            continue;
+        };
+        let Some(n) = number(&max) else { continue };
+        if n > 1 {
+            out.push(Hpa {
+                name: env.name(context, h).map(|v| v.text).unwrap_or_default(),
+                max: n,
+                loc: links::value_loc(env, h, &p, Some(&max)),
+            });
+        }
+    }
+    out
+}
+
 /// The location of a node of a rendered object's manifest.
 pub fn node_loc(env: &Env<'_>, r: &Rendered, p: &[Step]) -> Option<Loc> {
     env.loc(r, p)

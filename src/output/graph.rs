@@ -51,6 +51,9 @@ fn node_lines(n: &Node, report: &Report) -> Vec<String> {
     if let Some(runs) = &n.runs {
         lines.push(runs.clone());
     }
+    if let Some(pods) = &n.pods {
+        lines.push(pods.clone());
+    }
     if let Some(o) = &n.order {
         lines.push(format!("{} {}", o.what, o.value));
     }
@@ -278,6 +281,9 @@ fn json(graph: &Graph, report: &Report) -> String {
                     });
                     if let Some(runs) = &n.runs {
                         v["runs"] = json!(runs);
+                    }
+                    if let Some(pods) = &n.pods {
+                        v["pods"] = json!(pods);
                     }
                     if let Some(o) = &n.order {
                         v["order"] = json!({"what": o.what, "value": o.value});

@@ -4,13 +4,14 @@
 use super::meta::INIT_MIGRATION_RACE as META;
 use super::{ContextCx, ObjectCx, Rule};
 use crate::analysis::workload::{
-    container_name, describe, judged, migration_anchor, migration_reason, node_loc, readable,
+    container_name, describe, hpas, judged, migration_anchor, migration_reason, node_loc, number,
+    readable,
 };
-use crate::base::diagnostic::{Diagnostic, Loc};
+use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
-use crate::render::links::{self, Container, value_loc};
+use crate::render::links::{self, Container};
 use crate::render::path;
-use crate::render::{Rendered, Value};
+use crate::render::Rendered;
 
 pub struct InitMigrationRace;
 
@@ -20,54 +21,7 @@ const ROLLOUT: &str = "`maxSurge: 1, maxUnavailable: 0` only makes a rollout cre
 
 const LOCKS: &str = "tools that take a database lock (Prisma, Flyway, Liquibase, golang-migrate, Rails) serialise themselves, Django and Alembic do not by default (advisory)";
 
-/// A HorizontalPodAutoscaler that scales the workload above one pod.
-struct Hpa {
-    name: String,
-    max: u64,
-    loc: Option<Loc>,
-}
-
-fn number(v: &Value) -> Option<u64> {
-    v.text.trim().parse().ok()
-}
-
 impl InitMigrationRace {
-    fn hpas(&self, cx: &ContextCx<'_>, r: &Rendered) -> Vec<Hpa> {
-        let env = cx.env();
-        let ns = env.namespace(cx.context, r);
-        let mut names: Vec<String> = r.previous_names.clone();
-        names.push(r.name.text.clone());
-        if let Some(n) = env.name(cx.context, r) {
-            names.push(n.text);
-        }
-        let mut out = Vec::new();
-        for h in &cx.context.rendered {
-            if h.kind != "HorizontalPodAutoscaler"
-                || !h.api_version.starts_with("autoscaling/")
-                || env.namespace(cx.context, h) != ns
-            {
-                continue;
-            }
-            let target = |k: &str| cx.value(h, &path::keys(&["spec", "scaleTargetRef", k]));
-            let kind_ok = target("kind").is_some_and(|k| k.text == r.kind);
-            let name_ok = target("name").is_some_and(|n| names.contains(&n.text));
-            if !kind_ok || !name_ok {
-                continue;
-            }
-            let p = path::keys(&["spec", "maxReplicas"]);
-            let Some(max) = cx.value(h, &p) else { continue };
-            let Some(n) = number(&max) else { continue };
-            if n > 1 {
-                out.push(Hpa {
-                    name: env.name(cx.context, h).map(|v| v.text).unwrap_or_default(),
-                    max: n,
-                    loc: value_loc(&env, h, &p, Some(&max)),
-                });
-            }
-        }
-        out
-    }
-
     fn check(
         &self,
         cx: &ContextCx<'_>,
@@ -111,7 +65,7 @@ impl InitMigrationRace {
             (None, false) => Some(1),
             (None, _) => None,
         };
-        let hpas = self.hpas(cx, r);
+        let hpas = hpas(&env, cx.context, r);
         let many_replicas = replicas.is_some_and(|n| n > 1);
         if kind != "DaemonSet" && !many_replicas && hpas.is_empty() {
             return;
