@@ -483,16 +483,15 @@ impl Graph {
         }
         // Both sides reading one object (a shared ConfigMap beside two different Secrets) is
         // not what differs: the migration side is a Job or a migration init container.
+        let migration =
+            |n: usize| matches!(self.nodes[n].role, NodeRole::Job | NodeRole::InitMigration);
         let shared = |i: usize| {
             let e = &self.edges[i];
             self.edges.iter().any(|o| {
                 o.to == e.to
                     && o.from != e.from
                     && matches!(o.kind, EdgeKind::DbUrlFrom { .. })
-                    && matches!(
-                        self.nodes[o.from].role,
-                        NodeRole::Job | NodeRole::InitMigration
-                    )
+                    && migration(o.from) != migration(e.from)
             })
         };
         let differing: Vec<usize> = chosen.iter().copied().filter(|&i| !shared(i)).collect();
@@ -1661,6 +1660,27 @@ spec:
         let app = edge(&g, "db-url-from", "web", "web-db").expect("app side");
         assert_eq!(mig.broken, vec!["env-source-mismatch"]);
         assert_eq!(app.broken, vec!["env-source-mismatch"]);
+        // An object both sides load is not what differs.
+        let shared = INIT_APP.replace(
+            "            - secretRef: {name: web-db}\n",
+            "            - secretRef: {name: web-db}\n            - configMapRef: {name: settings}\n",
+        );
+        let shared = shared.replacen(
+            "            - secretRef: {name: migrate-db}\n",
+            "            - secretRef: {name: migrate-db}\n            - configMapRef: {name: settings}\n",
+            1,
+        );
+        let g = lint_graph(&[("k8s/web.yaml", &shared)]);
+        for from in ["web", "migrate"] {
+            let e = edge(&g, "db-url-from", from, "settings").expect("shared ConfigMap");
+            assert!(e.broken.is_empty(), "{from}: {e:?}");
+        }
+        assert_eq!(
+            edge(&g, "db-url-from", "migrate", "migrate-db")
+                .unwrap()
+                .broken,
+            vec!["env-source-mismatch"]
+        );
         // One replica, same Secret: nothing is broken.
         let ok = INIT_APP
             .replace("replicas: 3", "replicas: 1")
