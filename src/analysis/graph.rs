@@ -5,18 +5,22 @@
 //! # Reading it
 //!
 //! [`Graph::build`] returns every build (a context: an overlay, a lone kustomization or a
-//! directory of loose manifests) that holds a migration Job, a wait or a migration init container, sorted by build name.
-//! Everything is plain data, sorted, with indices into [`Graph::nodes`] and [`Graph::edges`]:
+//! directory of loose manifests) that holds a migration Job, a wait or a migration init
+//! container, sorted by build name. Everything is plain data, sorted, with indices into [`Graph::nodes`] and [`Graph::edges`]:
 //!
 //! - a [`Node`] is one object as its build renders it (`kind`, `name`, `namespace`), or one
-//!   transformer that wrote a value (a replacement, `images`, a Flux substitution). `defined`
+//!   transformer that wrote a value (a replacement, `images`, a Flux substitution), or one
+//!   migration init container of a workload (role [`NodeRole::InitMigration`], `runs` says
+//!   what makes it one, its workload's `pods` what runs several at once). `defined`
 //!   is false for an object something names but the build does not render (a waited-for Job
 //!   that is missing, a ServiceAccount nobody defines, a role not in the tree). `site` is where
 //!   it is named (its `metadata.name`, or the transformer's entry); `span` is the whole object,
 //!   to map an editor position to a node ([`Graph::nodes_at`]). Both carry the file id and byte
 //!   range ([`Loc`]) and the 1-based line and column;
 //! - an [`Edge`] goes `from` → `to` (node indices) and says what the link is ([`EdgeKind`]):
-//!   `waits-for` (workload or Flux stage → Job, with the [`WaitTool`] and mode),
+//!   `waits-for` (workload or Flux stage → Job, with the [`WaitTool`] and mode: k8s-wait-for,
+//!   `kubectl wait`, a status-check gate, a hook, a sync wave, Flux `dependsOn`),
+//!   `runs-migration` (workload → its migration init container),
 //!   `runs-as` (workload → ServiceAccount), `bound-by` (ServiceAccount → binding),
 //!   `grants` (binding → Role/ClusterRole), `version-from` (Job or workload → the transformer
 //!   that wrote its name, image or wait argument), `reads` (transformer → the object its value
@@ -24,8 +28,9 @@
 //!   `site` is the YAML node that makes the link (the wait argument, `serviceAccountName`, the
 //!   subject's name, `roleRef.name`, the replacement, the env entry); [`Graph::edges_at`] finds
 //!   the edges at an editor position, [`Graph::outgoing`] / [`Graph::incoming`] walk them.
-//! - `broken` on an edge lists the rule ids of findings on that link, filled by
-//!   [`Graph::mark_broken`] from a run's diagnostics.
+//! - `broken` on an edge lists the rule ids of findings on that link, `marks` on a node those
+//!   of the other warnings and errors about its object, both filled by [`Graph::mark_broken`]
+//!   from a run's diagnostics.
 //!
 //! Secret values never enter the model: only object names, keys and variable names.
 
