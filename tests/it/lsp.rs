@@ -900,7 +900,7 @@ fn hover_follows_flux_substitution_and_patches() {
     let files = [
         (
             "kustomization.yaml",
-            "resources: [deploy.yaml, job.yaml]\npatches:\n  - path: patch.yaml\n",
+            "resources: [deploy.yaml, job.yaml, flux.yaml]\npatches:\n  - path: patch.yaml\n",
         ),
         (
             "deploy.yaml",
@@ -1097,11 +1097,11 @@ if not ok then finish({ error = tostring(err) }) end
     );
 }
 
-/// A base Job in three builds (the base alone, an overlay with a prefix whose Deployment waits
-/// for it, an overlay without a wait): hover groups the builds that agree, definition and the
-/// code lens see every open unit, and a secret's value is masked.
+/// A base Job in two overlays (one with a prefix whose Deployment waits for it in job-wr mode,
+/// one whose worker waits in job mode), with only the base's files open: hover, definition and
+/// the code lens see every build that includes the file, and a secret's value is masked.
 #[test]
-fn navigation_spans_the_builds_of_open_units() {
+fn a_base_file_alone_is_seen_in_every_build_that_includes_it() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path().canonicalize().unwrap();
     let files = [
@@ -1125,7 +1125,14 @@ fn navigation_spans_the_builds_of_open_units() {
             "prod/deploy.yaml",
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, prod-app-migration-v1]\n      containers: [{name: app, image: \"app:v1\"}]\n",
         ),
-        ("staging/kustomization.yaml", "resources: [../base]\n"),
+        (
+            "staging/kustomization.yaml",
+            "resources: [../base, worker.yaml]\n",
+        ),
+        (
+            "staging/worker.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: worker\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job, app-migration-v1]\n      containers: [{name: w, image: \"app:v1\"}]\n",
+        ),
     ];
     for (name, text) in files {
         let p = root.join(name);
@@ -1136,17 +1143,16 @@ fn navigation_spans_the_builds_of_open_units() {
     // A client without `window/showDocument`.
     initialize_with(&mut c, &root, json!({}));
     let job_path = root.join("base/job.yaml");
+    // Only the base's Job is open: it is linted in both overlays, not as the base alone.
     let job = open(&mut c, &job_path);
-    open(&mut c, &root.join("prod/kustomization.yaml"));
-    open(&mut c, &root.join("staging/kustomization.yaml"));
 
     let text = hover_text(&mut c, &job_path, pos_of(&job, "migration", ""));
     let job_at = shown_at("base/job.yaml", &job, "app-migration-v1", "");
     let k = files[3].1;
     assert!(
         text.contains(&format!(
-            "- `base`, `staging`: `app-migration-v1`\n  - written `app-migration-v1` at [{job_at}]"
-        )),
+            "- `staging`: `app-migration-v1`\n  - written `app-migration-v1` at [{job_at}]"
+        )) && !text.contains("`base`"),
         "{text}"
     );
     assert!(
@@ -1158,12 +1164,13 @@ fn navigation_spans_the_builds_of_open_units() {
         )),
         "{text}"
     );
-    // The lens: only the prod build waits for the Job.
+    // The lens counts the waiters of both builds, each in its own.
     let lenses = c.request(
         "textDocument/codeLens",
         json!({"textDocument": {"uri": uri(&job_path)}}),
     );
     let deploy_path = root.join("prod/deploy.yaml");
+    let worker_path = root.join("staging/worker.yaml");
     assert_eq!(
         lenses,
         json!([{
@@ -1173,8 +1180,21 @@ fn navigation_spans_the_builds_of_open_units() {
                 "command": "kube-migrate-lint.show",
                 "arguments": [{"uri": uri(&deploy_path), "range": range_of(files[4].1, "app", "name:")}],
             },
+        }, {
+            "range": range_of(&job, "app-migration-v1", ""),
+            "command": {
+                "title": "awaited by Deployment `worker` (job) in `staging` only",
+                "command": "kube-migrate-lint.show",
+                "arguments": [{"uri": uri(&worker_path), "range": range_of(files[6].1, "worker", "name:")}],
+            },
         }])
     );
+    // References from the Job: both waiters.
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri(&job_path)}, "position": pos_of(&job, "migration", ""), "context": {"includeDeclaration": false}}),
+    );
+    assert_eq!(refs.as_array().map(Vec::len), Some(2), "{refs}");
     // This client cannot be asked to show the waiter: the command fails, saying where it is.
     let e = c.call(
         "workspace/executeCommand",
