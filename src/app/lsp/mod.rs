@@ -183,6 +183,9 @@ struct Server {
     /// The kustomizations of each project root and who includes what, scanned once (again
     /// after a kustomization or the configuration is saved).
     projects: BTreeMap<PathBuf, resolve::Project>,
+    /// The deploy-engine evidence of each repository root, scanned once (again after a
+    /// kustomization, the configuration or a Flux or Argo CD file is saved).
+    evidence: BTreeMap<PathBuf, std::sync::Arc<crate::model::evidence::RepoEvidence>>,
     /// Files changed since the last run, and since when.
     dirty: BTreeSet<PathBuf>,
     dirty_since: Option<Instant>,
@@ -211,6 +214,7 @@ impl Server {
             docs: BTreeMap::new(),
             units: BTreeMap::new(),
             projects: BTreeMap::new(),
+            evidence: BTreeMap::new(),
             dirty: BTreeSet::new(),
             dirty_since: None,
             everything_dirty: false,
@@ -431,6 +435,12 @@ impl Server {
                 {
                     self.everything_dirty = true;
                 }
+                // How the repository is deployed is scanned again after a Flux or Argo CD file.
+                let deployer =
+                    |t: &str| t.contains("toolkit.fluxcd.io") || t.contains("argoproj.io");
+                if self.everything_dirty || self.docs.get(&path).is_none_or(|d| deployer(&d.text)) {
+                    self.evidence.clear();
+                }
                 self.mark(path);
             }
             "textDocument/didClose" => {
@@ -564,8 +574,9 @@ impl Server {
         let everything = std::mem::take(&mut self.everything_dirty);
         self.dirty_since = None;
         if everything {
-            // Which kustomization includes what is read anew.
+            // Which kustomization includes what is read anew, and how the repository deploys.
             self.projects.clear();
+            self.evidence.clear();
             let paths: Vec<PathBuf> = self.docs.keys().cloned().collect();
             for p in paths {
                 let u = if self.lintable(&p) {
@@ -633,10 +644,21 @@ impl Server {
             .collect();
         let (
             Session {
-                settings, excludes, ..
+                mut settings,
+                excludes,
+                ..
             },
             _,
         ) = self.session_for(&mine);
+        if settings.deploy_engine == crate::model::config::DeployEngine::Auto
+            && let Some(r) = settings.repo_root.clone()
+        {
+            let scanned = self
+                .evidence
+                .entry(r.clone())
+                .or_insert_with(|| std::sync::Arc::new(crate::model::evidence::scan(&r)));
+            settings.repo_evidence = Some(scanned.clone());
+        }
         let max = settings.max_file_size;
         let overlays: Vec<Input> = self
             .docs
