@@ -2,17 +2,18 @@
 //!
 //! The transport is rust-analyzer's `lsp-server` (synchronous, channels, no async runtime);
 //! messages are `lsp-types`. One thread handles everything in order: editor buffers are kept
-//! as overlays (full text sync), and a change re-lints the **unit** the file belongs to — the
-//! context the pre-commit mode would read for it: the directory of the nearest kustomization
-//! including it (with the bases it reaches outside that directory), or, for a manifest no
-//! kustomization includes, the manifests of its directory. Every open buffer stands for its
-//! file on disk. Units whose last run read a changed file are re-linted too, so editing a Job
-//! updates the Deployment that waits for it, wherever that Deployment's unit is.
+//! as overlays (full text sync), and a change re-lints the **unit** the file belongs to — what
+//! the CLI reads for that file given alone (`render::resolve`): every build of the project that
+//! includes it, or, for a manifest no kustomization includes, the manifests of its directory.
+//! Buffers resolving to the same builds share a unit; every open buffer stands for its file on
+//! disk. Units whose last run read a changed file (with other text than it read) are re-linted
+//! too, so editing a Job updates the Deployment that waits for it, wherever that Deployment's
+//! unit is. The project scan and the deploy-engine evidence are kept per root between lints.
 //!
 //! Diagnostics are published for every file a run read, an empty list included, so findings
-//! that disappear are cleared. Queued changes are coalesced: notifications only mark files
-//! dirty, and linting waits for a short quiet moment (or a request, which always sees the
-//! latest text).
+//! that disappear are cleared; an open file's come from its own unit, so they are what the CLI
+//! prints for it. Queued changes are coalesced: notifications only mark files dirty, and
+//! linting waits for a short quiet moment (or a request, which always sees the latest text).
 
 pub(crate) mod convert;
 mod nav;
