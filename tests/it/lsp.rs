@@ -640,13 +640,18 @@ fn initialize_with(c: &mut Client, root: &Path, capabilities: Value) -> Value {
 }
 
 fn open(c: &mut Client, p: &Path) -> String {
+    open_diagnostics(c, p).0
+}
+
+/// Open the file as it is on disk: its text, and the first diagnostics published for it.
+fn open_diagnostics(c: &mut Client, p: &Path) -> (String, Vec<Value>) {
     let text = std::fs::read_to_string(p).unwrap();
     c.notify(
         "textDocument/didOpen",
         json!({"textDocument": {"uri": uri(p), "languageId": "yaml", "version": 1, "text": text}}),
     );
-    c.diagnostics(&uri(p), |_| true);
-    text
+    let ds = c.diagnostics(&uri(p), |_| true);
+    (text, ds)
 }
 
 fn at(p: &Path, position: Value) -> Value {
@@ -1325,17 +1330,8 @@ fn a_buffer_shows_what_the_cli_reports_for_its_file_alone() {
             .collect();
         let mut c = Client::start(&root);
         initialize(&mut c, &root);
-        let path = root.join(file);
-        let text = std::fs::read_to_string(&path).unwrap();
-        c.notify(
-            "textDocument/didOpen",
-            json!({"textDocument": {"uri": uri(&path), "languageId": "yaml", "version": 1, "text": text}}),
-        );
-        let mut lsp: Vec<Seen> = c
-            .diagnostics(&uri(&path), |_| true)
-            .iter()
-            .map(from_lsp)
-            .collect();
+        let (_, published) = open_diagnostics(&mut c, &root.join(file));
+        let mut lsp: Vec<Seen> = published.iter().map(from_lsp).collect();
         cli.sort();
         lsp.sort();
         assert_eq!(lsp, cli, "{fixture}/{file}");
@@ -1421,20 +1417,12 @@ fn a_base_wait_resolves_in_each_overlay() {
     assert_eq!(got, vec![name_of("prod", "v2"), name_of("staging", "v1")]);
     // A loose file: linted with what is beside it, its finding published, its Job navigable.
     let scratch = root.join("scratch/job.yaml");
-    let text = std::fs::read_to_string(&scratch).unwrap();
-    c.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": uri(&scratch), "languageId": "yaml", "version": 1, "text": text}}),
-    );
-    let ds = c.diagnostics(&uri(&scratch), |_| true);
+    let (_, ds) = open_diagnostics(&mut c, &scratch);
     assert!(rules(&ds).contains(&"job-backoff-limit-nonzero"), "{ds:?}");
     let lenses = c.request(
         "textDocument/codeLens",
         json!({"textDocument": {"uri": uri(&scratch)}}),
     );
-    assert_eq!(
-        lenses[0]["command"]["title"], "nothing waits for this Job",
-        "{lenses}"
-    );
+    assert_eq!(lenses[0]["command"]["title"], "nothing waits for this Job");
     assert_eq!(c.stop(), Some(0));
 }
