@@ -1211,6 +1211,39 @@ mod tests {
     }
 
     #[test]
+    fn buffers_of_the_same_builds_share_a_unit_and_unneeded_ones_are_dropped() {
+        let (_d, root) = tree();
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let mut s = Server::new(tx, vec![root.clone()]);
+        let open = |s: &mut Server, p: &Path, text: &str| {
+            s.notification(Notification::new(
+                "textDocument/didOpen".into(),
+                json!({"textDocument": {"uri": convert::path_to_uri(p), "languageId": "yaml", "version": 1, "text": text}}),
+            ));
+            s.flush();
+        };
+        open(&mut s, &root.join("base/job.yaml"), JOB);
+        let first = s.units.values().next().map(|st| st.model.ws.files.len());
+        // The Deployment resolves to the same build: no second unit.
+        open(&mut s, &root.join("overlays/prod/deployment.yaml"), DEPLOY);
+        assert_eq!(s.units.len(), 1);
+        assert_eq!(
+            s.units.values().next().map(|st| st.model.ws.files.len()),
+            first
+        );
+        let a = root.join("loose/a.yaml");
+        open(&mut s, &a, "kind: ConfigMap\n");
+        assert_eq!(s.units.len(), 2);
+        s.notification(Notification::new(
+            "textDocument/didClose".into(),
+            json!({"textDocument": {"uri": convert::path_to_uri(&a)}}),
+        ));
+        s.flush();
+        assert_eq!(s.units.len(), 1, "the loose file's model is dropped");
+        assert!(!s.current.contains_key(&a));
+    }
+
+    #[test]
     fn saving_a_kustomization_moves_buffers_to_their_new_unit() {
         let (_d, root) = tree();
         let extra = root.join("base/extra.yaml");
