@@ -49,6 +49,9 @@ pub struct Settings {
     /// The repository root deploy-engine evidence is scanned from (None: the git work tree
     /// above the linted files, else the directory holding them).
     pub repo_root: Option<PathBuf>,
+    /// That root's evidence, already scanned (the language server keeps it between lints);
+    /// None: scanned during the lint.
+    pub repo_evidence: Option<std::sync::Arc<crate::model::evidence::RepoEvidence>>,
     /// Counts files as they are read, for a progress indicator.
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
 }
@@ -71,6 +74,7 @@ impl Default for Settings {
             path_names: discover::PathNames::default(),
             explicit_builds: Vec::new(),
             repo_root: None,
+            repo_evidence: None,
             progress: None,
         }
     }
@@ -516,9 +520,10 @@ pub fn load_workspace(
         .flatten();
     let (repo, loaded) = rayon::join(
         || {
+            let scanned = settings.repo_evidence.as_deref().cloned();
             scan_root
                 .as_deref()
-                .and_then(|r| isolate(|| crate::model::evidence::scan(r)).ok())
+                .and_then(|r| scanned.or_else(|| isolate(|| crate::model::evidence::scan(r)).ok()))
         },
         || load_all(inputs, settings),
     );

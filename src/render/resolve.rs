@@ -143,8 +143,9 @@ pub fn context_root(file: &Path) -> Option<PathBuf> {
     None
 }
 
-/// Every kustomization under a project root, and who names what.
-struct Project {
+/// Every kustomization under a project root, and who names what: scanned once, it resolves
+/// any number of files (the language server keeps one per project root).
+pub struct Project {
     bound: PathBuf,
     /// For each file or kustomization file (canonical), the kustomizations that name it.
     includers: std::collections::HashMap<PathBuf, Vec<PathBuf>>,
@@ -154,7 +155,7 @@ struct Project {
 impl Project {
     /// Scan `root` for kustomizations as discovery walks it (hidden and ignored files
     /// skipped), reading each once.
-    fn scan(root: &Path) -> Project {
+    pub fn scan(root: &Path) -> Project {
         let bound = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
         let kustomizations: BTreeSet<PathBuf> = ignore::WalkBuilder::new(root)
             .require_git(false)
@@ -217,6 +218,11 @@ impl Project {
             .collect()
     }
 
+    /// The directory the scan is bounded by (canonical).
+    pub fn root(&self) -> &Path {
+        &self.bound
+    }
+
     /// Whether some kustomization includes `file`.
     fn covers(&self, file: &Path) -> bool {
         self.includers.contains_key(file) || self.kustomizations.contains(file)
@@ -228,22 +234,25 @@ impl Project {
 /// include a given file (the project root); without it, a file is resolved to the nearest
 /// enclosing kustomization that includes it.
 pub fn plan(paths: &[PathBuf], stdin_name: Option<&Path>, project: Option<&Path>) -> Plan {
+    let given_file = stdin_name.is_some() || paths.iter().any(|p| p.is_file());
+    if !given_file {
+        return plan_dirs(paths, project);
+    }
+    plan_in(paths, stdin_name, project.map(Project::scan).as_ref())
+}
+
+/// [`plan`] with the project already scanned (or none: nearest enclosing kustomizations).
+pub fn plan_in(paths: &[PathBuf], stdin_name: Option<&Path>, scanned: Option<&Project>) -> Plan {
     let is_file = |p: &PathBuf| p.is_file() || Some(p.as_path()) == stdin_name;
     let mut paths = paths.to_vec();
     if let Some(n) = stdin_name {
         paths.push(n.to_path_buf());
     }
-    let files: Vec<&PathBuf> = paths.iter().filter(|p| is_file(p)).collect();
-    if files.is_empty() {
-        let mut roots = paths.to_vec();
-        roots.extend(outside_bases(&paths, project));
-        roots.sort();
-        roots.dedup();
-        return Plan { roots, focus: None };
+    if !paths.iter().any(is_file) {
+        return plan_dirs(&paths, scanned.map(Project::root));
     }
     let mut roots: Vec<PathBuf> = Vec::new();
     let mut focus = Focus::default();
-    let scanned = project.map(Project::scan);
     for p in &paths {
         let missing = Some(p.as_path()) == stdin_name && !p.exists();
         if !missing && !is_file(p) {
@@ -255,7 +264,7 @@ pub fn plan(paths: &[PathBuf], stdin_name: Option<&Path>, project: Option<&Path>
         }
         let Some(c) = canonical(p) else { continue };
         focus.files.insert(c.clone());
-        if let Some(project) = &scanned {
+        if let Some(project) = scanned {
             let builds = project.builds_of(&c);
             if !builds.is_empty() {
                 // Every file each build reads, named explicitly (a base may lie outside the
@@ -319,6 +328,15 @@ pub fn plan(paths: &[PathBuf], stdin_name: Option<&Path>, project: Option<&Path>
         roots,
         focus: Some(focus),
     }
+}
+
+/// Directories only: linted whole, with what their kustomizations read from outside them.
+fn plan_dirs(paths: &[PathBuf], project: Option<&Path>) -> Plan {
+    let mut roots = paths.to_vec();
+    roots.extend(outside_bases(paths, project));
+    roots.sort();
+    roots.dedup();
+    Plan { roots, focus: None }
 }
 
 /// What the kustomizations under the given directories read from outside them (an overlay's

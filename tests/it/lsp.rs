@@ -640,13 +640,18 @@ fn initialize_with(c: &mut Client, root: &Path, capabilities: Value) -> Value {
 }
 
 fn open(c: &mut Client, p: &Path) -> String {
+    open_diagnostics(c, p).0
+}
+
+/// Open the file as it is on disk: its text, and the first diagnostics published for it.
+fn open_diagnostics(c: &mut Client, p: &Path) -> (String, Vec<Value>) {
     let text = std::fs::read_to_string(p).unwrap();
     c.notify(
         "textDocument/didOpen",
         json!({"textDocument": {"uri": uri(p), "languageId": "yaml", "version": 1, "text": text}}),
     );
-    c.diagnostics(&uri(p), |_| true);
-    text
+    let ds = c.diagnostics(&uri(p), |_| true);
+    (text, ds)
 }
 
 fn at(p: &Path, position: Value) -> Value {
@@ -900,7 +905,7 @@ fn hover_follows_flux_substitution_and_patches() {
     let files = [
         (
             "kustomization.yaml",
-            "resources: [deploy.yaml, job.yaml]\npatches:\n  - path: patch.yaml\n",
+            "resources: [deploy.yaml, job.yaml, flux.yaml]\npatches:\n  - path: patch.yaml\n",
         ),
         (
             "deploy.yaml",
@@ -1097,11 +1102,11 @@ if not ok then finish({ error = tostring(err) }) end
     );
 }
 
-/// A base Job in three builds (the base alone, an overlay with a prefix whose Deployment waits
-/// for it, an overlay without a wait): hover groups the builds that agree, definition and the
-/// code lens see every open unit, and a secret's value is masked.
+/// A base Job in two overlays (one with a prefix whose Deployment waits for it in job-wr mode,
+/// one whose worker waits in job mode), with only the base's files open: hover, definition and
+/// the code lens see every build that includes the file, and a secret's value is masked.
 #[test]
-fn navigation_spans_the_builds_of_open_units() {
+fn a_base_file_alone_is_seen_in_every_build_that_includes_it() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path().canonicalize().unwrap();
     let files = [
@@ -1125,24 +1130,34 @@ fn navigation_spans_the_builds_of_open_units() {
             "prod/deploy.yaml",
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, prod-app-migration-v1]\n      containers: [{name: app, image: \"app:v1\"}]\n",
         ),
-        ("staging/kustomization.yaml", "resources: [../base]\n"),
+        (
+            "staging/kustomization.yaml",
+            "resources: [../base, worker.yaml]\n",
+        ),
+        (
+            "staging/worker.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: worker\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job, app-migration-v1]\n      containers: [{name: w, image: \"app:v1\"}]\n",
+        ),
     ];
-    write_tree(&root, &files);
+    for (name, text) in files {
+        let p = root.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
     let mut c = Client::start(&root);
     // A client without `window/showDocument`.
     initialize_with(&mut c, &root, json!({}));
     let job_path = root.join("base/job.yaml");
+    // Only the base's Job is open: it is linted in both overlays, not as the base alone.
     let job = open(&mut c, &job_path);
-    open(&mut c, &root.join("prod/kustomization.yaml"));
-    open(&mut c, &root.join("staging/kustomization.yaml"));
 
     let text = hover_text(&mut c, &job_path, pos_of(&job, "migration", ""));
     let job_at = shown_at("base/job.yaml", &job, "app-migration-v1", "");
     let k = files[3].1;
     assert!(
         text.contains(&format!(
-            "- `base`, `staging`: `app-migration-v1`\n  - written `app-migration-v1` at [{job_at}]"
-        )),
+            "- `staging`: `app-migration-v1`\n  - written `app-migration-v1` at [{job_at}]"
+        )) && !text.contains("`base`"),
         "{text}"
     );
     assert!(
@@ -1154,12 +1169,13 @@ fn navigation_spans_the_builds_of_open_units() {
         )),
         "{text}"
     );
-    // The lens: only the prod build waits for the Job.
+    // The lens counts the waiters of both builds, each in its own.
     let lenses = c.request(
         "textDocument/codeLens",
         json!({"textDocument": {"uri": uri(&job_path)}}),
     );
     let deploy_path = root.join("prod/deploy.yaml");
+    let worker_path = root.join("staging/worker.yaml");
     assert_eq!(
         lenses,
         json!([{
@@ -1169,8 +1185,21 @@ fn navigation_spans_the_builds_of_open_units() {
                 "command": "kube-migrate-lint.show",
                 "arguments": [{"uri": uri(&deploy_path), "range": range_of(files[4].1, "app", "name:")}],
             },
+        }, {
+            "range": range_of(&job, "app-migration-v1", ""),
+            "command": {
+                "title": "awaited by Deployment `worker` (job) in `staging` only",
+                "command": "kube-migrate-lint.show",
+                "arguments": [{"uri": uri(&worker_path), "range": range_of(files[6].1, "worker", "name:")}],
+            },
         }])
     );
+    // References from the Job: both waiters.
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri(&job_path)}, "position": pos_of(&job, "migration", ""), "context": {"includeDeclaration": false}}),
+    );
+    assert_eq!(refs.as_array().map(Vec::len), Some(2), "{refs}");
     // This client cannot be asked to show the waiter: the command fails, saying where it is.
     let e = c.call(
         "workspace/executeCommand",
@@ -1207,6 +1236,194 @@ fn navigation_spans_the_builds_of_open_units() {
         text.contains("`***`") && !text.contains("hunter2"),
         "{text}"
     );
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// A finding as (rule, 0-based start and end line and column, message with its help), from
+/// the CLI's JSON report or from a published LSP diagnostic.
+type Seen = (String, [u64; 4], String);
+
+fn from_cli(d: &Value) -> Seen {
+    let n = |v: &Value| v.as_u64().unwrap() - 1;
+    let r = &d["range"];
+    let mut message = d["message"].as_str().unwrap().to_string();
+    if let Some(h) = d["help"].as_str() {
+        message.push_str("\nhelp: ");
+        message.push_str(h);
+    }
+    (
+        d["rule"].as_str().unwrap().to_string(),
+        [
+            n(&r["start"]["line"]),
+            n(&r["start"]["column"]),
+            n(&r["end"]["line"]),
+            n(&r["end"]["column"]),
+        ],
+        message,
+    )
+}
+
+fn from_lsp(d: &Value) -> Seen {
+    let r = &d["range"];
+    let n = |v: &Value| v.as_u64().unwrap();
+    (
+        d["code"].as_str().unwrap().to_string(),
+        [
+            n(&r["start"]["line"]),
+            n(&r["start"]["character"]),
+            n(&r["end"]["line"]),
+            n(&r["end"]["character"]),
+        ],
+        d["message"].as_str().unwrap().to_string(),
+    )
+}
+
+/// For files of several fixtures (a base shared by overlays, a base whose Job only one overlay
+/// provides, a prefixed overlay, loose and unlisted files), the diagnostics the server publishes
+/// when only that file is open are the findings `kube-migrate-lint FILE --format json` reports
+/// on it: same rules, ranges and messages, merged across builds ("in … only").
+#[test]
+fn a_buffer_shows_what_the_cli_reports_for_its_file_alone() {
+    let cases = [
+        ("build-sibling-overlay-wait", "base/deployment.yaml"),
+        (
+            "build-sibling-overlay-wait",
+            "overlays/prod/migration-job.yaml",
+        ),
+        ("build-base-completed-by-overlays", "base/deployment.yaml"),
+        (
+            "build-base-completed-by-overlays",
+            "base/migration-job.yaml",
+        ),
+        ("overlay-prefix", "base/job.yaml"),
+        ("overlay-prefix", "base/deploy.yaml"),
+        ("overlay-prefix", "base/kustomization.yaml"),
+        ("job-not-in-kustomization", "loose/migrate-job.yaml"),
+        ("job-not-in-kustomization", "overlays/prod/migrate-job.yaml"),
+        ("pattern-ok", "k8s/deployment.yaml"),
+        ("image-tag-latest", "deployment.yaml"),
+        ("flux-staged-jobs", "app-pre-deploy/migration-job.yaml"),
+        ("patch-sets-bad-backoff", "k8s/migration-job.yaml"),
+        ("rbac-missing", "k8s/deployment.yaml"),
+    ];
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fixtures");
+    let (mut total, mut partial) = (0, 0);
+    for (fixture, file) in cases {
+        if !fixtures.join(fixture).join(file).is_file() {
+            panic!("{fixture}/{file} is not a fixture file");
+        }
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        crate::paths::copy_tree(&fixtures.join(fixture), &root);
+        let out = Command::new(env!("CARGO_BIN_EXE_kube-migrate-lint"))
+            .args([file, "--format", "json"])
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+        let mut cli: Vec<Seen> = report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["file"] == file)
+            .map(from_cli)
+            .collect();
+        let mut c = Client::start(&root);
+        initialize(&mut c, &root);
+        let (_, published) = open_diagnostics(&mut c, &root.join(file));
+        let mut lsp: Vec<Seen> = published.iter().map(from_lsp).collect();
+        cli.sort();
+        lsp.sort();
+        assert_eq!(lsp, cli, "{fixture}/{file}");
+        total += cli.len();
+        partial += cli.iter().filter(|s| s.2.contains(" only)")).count();
+        assert_eq!(c.stop(), Some(0));
+    }
+    assert!(total >= 10, "{total} findings compared");
+    assert!(partial >= 1, "no finding shown by some builds only");
+}
+
+/// A base Deployment whose wait argument each overlay fills from its own Job by a replacement:
+/// with only the base's file open, hover shows the value each overlay renders and the chain
+/// that wrote it, and definition jumps to the Job of each overlay. A file no kustomization
+/// includes is still linted, as a loose file.
+#[test]
+fn a_base_wait_resolves_in_each_overlay() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().canonicalize().unwrap();
+    let job = |v: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: app-migration-{v}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: m, image: \"app:{v}\"}}]\n"
+        )
+    };
+    let overlay = "resources: [../base, job.yaml]\nreplacements:\n  - source: {kind: Job, fieldPath: metadata.name}\n    targets:\n      - select: {kind: Deployment}\n        fieldPaths: [\"spec.template.spec.initContainers.[name=wait].args.1\"]\n";
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, app-migration-TAG]\n      containers: [{name: app, image: \"app:v1\"}]\n";
+    let files = [
+        (
+            "base/kustomization.yaml",
+            "resources: [deploy.yaml]\n".to_string(),
+        ),
+        ("base/deploy.yaml", deploy.to_string()),
+        ("prod/kustomization.yaml", overlay.to_string()),
+        ("prod/job.yaml", job("v2")),
+        ("staging/kustomization.yaml", overlay.to_string()),
+        ("staging/job.yaml", job("v1")),
+        (
+            "scratch/job.yaml",
+            job("v3").replace("backoffLimit: 0", "backoffLimit: 4"),
+        ),
+    ];
+    for (name, text) in &files {
+        let p = root.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let mut c = Client::start(&root);
+    initialize(&mut c, &root);
+    let deploy_path = root.join("base/deploy.yaml");
+    open(&mut c, &deploy_path);
+    let arg = pos_of(deploy, "migration-TAG", "job-wr");
+    let text = hover_text(&mut c, &deploy_path, arg.clone());
+    let written = shown_at("base/deploy.yaml", deploy, "app-migration-TAG", "");
+    for (build, v) in [("prod", "v2"), ("staging", "v1")] {
+        assert!(
+            text.contains(&format!(
+                "- `{build}`: `app-migration-{v}`\n  - written `app-migration-TAG` at [{written}]"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "  - replacement → `app-migration-{v}` at [{}]",
+                shown_at(
+                    &format!("{build}/kustomization.yaml"),
+                    overlay,
+                    "\"spec.template",
+                    ""
+                )
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("reading [{build}/job.yaml:4:")),
+            "{text}"
+        );
+    }
+    // Definition: the Job of each overlay, at its name.
+    let def = definition(&mut c, &deploy_path, arg);
+    let name_of = |b: &str, v: &str| json!({"uri": uri(&root.join(b).join("job.yaml")), "range": range_of(&job(v), &format!("app-migration-{v}"), "")});
+    let mut got: Vec<Value> = def.as_array().cloned().unwrap_or_default();
+    got.sort_by_key(|l| l["uri"].to_string());
+    assert_eq!(got, vec![name_of("prod", "v2"), name_of("staging", "v1")]);
+    // A loose file: linted with what is beside it, its finding published, its Job navigable.
+    let scratch = root.join("scratch/job.yaml");
+    let (_, ds) = open_diagnostics(&mut c, &scratch);
+    assert!(rules(&ds).contains(&"job-backoff-limit-nonzero"), "{ds:?}");
+    let lenses = c.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri(&scratch)}}),
+    );
+    assert_eq!(lenses[0]["command"]["title"], "nothing waits for this Job");
     assert_eq!(c.stop(), Some(0));
 }
 

@@ -6,7 +6,7 @@ use crate::support::BIN;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn copy_tree(from: &Path, to: &Path) {
+pub(crate) fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();

@@ -2,17 +2,18 @@
 //!
 //! The transport is rust-analyzer's `lsp-server` (synchronous, channels, no async runtime);
 //! messages are `lsp-types`. One thread handles everything in order: editor buffers are kept
-//! as overlays (full text sync), and a change re-lints the **unit** the file belongs to — the
-//! context the pre-commit mode would read for it: the directory of the nearest kustomization
-//! including it (with the bases it reaches outside that directory), or, for a manifest no
-//! kustomization includes, the manifests of its directory. Every open buffer stands for its
-//! file on disk. Units whose last run read a changed file are re-linted too, so editing a Job
-//! updates the Deployment that waits for it, wherever that Deployment's unit is.
+//! as overlays (full text sync), and a change re-lints the **unit** the file belongs to — what
+//! the CLI reads for that file given alone (`render::resolve`): every build of the project that
+//! includes it, or, for a manifest no kustomization includes, the manifests of its directory.
+//! Buffers resolving to the same builds share a unit; every open buffer stands for its file on
+//! disk. Units whose last run read a changed file (with other text than it read) are re-linted
+//! too, so editing a Job updates the Deployment that waits for it, wherever that Deployment's
+//! unit is. The project scan and the deploy-engine evidence are kept per root between lints.
 //!
 //! Diagnostics are published for every file a run read, an empty list included, so findings
-//! that disappear are cleared. Queued changes are coalesced: notifications only mark files
-//! dirty, and linting waits for a short quiet moment (or a request, which always sees the
-//! latest text).
+//! that disappear are cleared; an open file's come from its own unit, so they are what the CLI
+//! prints for it. Queued changes are coalesced: notifications only mark files dirty, and
+//! linting waits for a short quiet moment (or a request, which always sees the latest text).
 
 pub(crate) mod convert;
 mod nav;
@@ -132,81 +133,27 @@ fn folders(params: &lsp::InitializeParams) -> Vec<PathBuf> {
         .collect()
 }
 
-/// What is linted together.
+/// What is linted together: what the CLI reads for a file given alone — every build of the
+/// project that includes it (`render::resolve`), or the manifests beside a file no
+/// kustomization includes. Buffers that resolve to the same builds share a unit.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Unit {
-    /// A kustomization's directory, walked whole, with the bases it includes from outside it.
-    Context(PathBuf),
-    /// Manifests no kustomization includes: the files directly in this directory.
-    Directory(PathBuf),
+struct Unit {
+    /// The files (and, without a project, directories) to read, sorted.
+    roots: Vec<PathBuf>,
 }
 
 impl Unit {
-    /// The unit of a (canonical) file, as the pre-commit mode resolves it.
-    fn of(path: &Path) -> Option<Unit> {
-        let dir = path.parent()?.to_path_buf();
-        let name = path.file_name()?.to_string_lossy();
-        if file_role(&name) == FileRole::Kustomization {
-            return Some(Unit::Context(dir));
-        }
-        Some(match resolve::context_root(path) {
-            Some(root) => Unit::Context(root),
-            None => Unit::Directory(dir),
-        })
+    /// A name for the unit in messages: its first root.
+    fn name(&self) -> String {
+        self.roots
+            .first()
+            .map(|r| r.display().to_string())
+            .unwrap_or_default()
     }
 
-    fn dir(&self) -> &Path {
-        match self {
-            Unit::Context(d) | Unit::Directory(d) => d,
-        }
-    }
-
-    /// What to read: a context's directory, walked whole, and the files its kustomization
-    /// includes from elsewhere; or a directory's manifests.
-    fn roots(&self) -> Vec<PathBuf> {
-        match self {
-            Unit::Context(dir) => {
-                let mut roots = vec![dir.clone()];
-                let kustomization = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
-                    .iter()
-                    .map(|n| dir.join(n))
-                    .find(|p| p.is_file());
-                if let Some(k) = kustomization {
-                    // Bases, components and files it includes from outside the directory: those
-                    // files exactly (not their directories, which may hold a whole repository).
-                    roots.extend(
-                        resolve::closure(&k)
-                            .into_iter()
-                            .filter(|f| !f.starts_with(dir)),
-                    );
-                }
-                roots.sort();
-                roots
-            }
-            Unit::Directory(dir) => {
-                let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|e| e.ok())
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                    .filter(|e| {
-                        let n = e.file_name().to_string_lossy().into_owned();
-                        is_manifest_name(&n) && !n.starts_with('.')
-                    })
-                    .map(|e| e.path())
-                    .collect();
-                files.sort();
-                files
-            }
-        }
-    }
-
-    /// Whether an open buffer at `path` stands in this unit's run.
-    fn covers(&self, roots: &[PathBuf], path: &Path) -> bool {
-        match self {
-            Unit::Context(_) => roots.iter().any(|r| path.starts_with(r)),
-            Unit::Directory(d) => path.parent() == Some(d.as_path()),
-        }
+    /// Whether the run reads the file at `path` (an open buffer then stands for it).
+    fn reads(&self, path: &Path) -> bool {
+        self.roots.iter().any(|r| path.starts_with(r))
     }
 }
 
@@ -222,6 +169,9 @@ struct Doc {
 /// the model they were computed from, which navigation requests are answered from.
 struct UnitState {
     files: BTreeMap<PathBuf, Vec<Finding>>,
+    /// How many of the run's builds include each file it read: a file not open takes its
+    /// findings from the unit where the most builds include it.
+    reach: BTreeMap<PathBuf, usize>,
     model: nav::Model,
 }
 
@@ -231,6 +181,12 @@ struct Server {
     /// Open buffers by canonical path.
     docs: BTreeMap<PathBuf, Doc>,
     units: BTreeMap<Unit, UnitState>,
+    /// The kustomizations of each project root and who includes what, scanned once (again
+    /// after a kustomization or the configuration is saved).
+    projects: BTreeMap<PathBuf, resolve::Project>,
+    /// The deploy-engine evidence of each repository root, scanned once (again after a
+    /// kustomization, the configuration or a Flux or Argo CD file is saved).
+    evidence: BTreeMap<PathBuf, std::sync::Arc<crate::model::evidence::RepoEvidence>>,
     /// Files changed since the last run, and since when.
     dirty: BTreeSet<PathBuf>,
     dirty_since: Option<Instant>,
@@ -258,6 +214,8 @@ impl Server {
             folders,
             docs: BTreeMap::new(),
             units: BTreeMap::new(),
+            projects: BTreeMap::new(),
+            evidence: BTreeMap::new(),
             dirty: BTreeSet::new(),
             dirty_since: None,
             everything_dirty: false,
@@ -426,7 +384,7 @@ impl Server {
                     return;
                 };
                 let unit = if self.lintable(&path) {
-                    Unit::of(&path)
+                    self.unit_of(&path)
                 } else {
                     None
                 };
@@ -477,6 +435,12 @@ impl Server {
                     || file_role(&name) == FileRole::Kustomization
                 {
                     self.everything_dirty = true;
+                }
+                // How the repository is deployed is scanned again after a Flux or Argo CD file.
+                let deployer =
+                    |t: &str| t.contains("toolkit.fluxcd.io") || t.contains("argoproj.io");
+                if self.everything_dirty || self.docs.get(&path).is_none_or(|d| deployer(&d.text)) {
+                    self.evidence.clear();
                 }
                 self.mark(path);
             }
@@ -539,6 +503,70 @@ impl Server {
         }
     }
 
+    /// How the CLI would be configured for these files given alone (a missing one as the file
+    /// stdin stands for), with the project root the builds that include them are looked for
+    /// under. The CLI falls back to its working directory when no configuration or git work
+    /// tree marks the project; an editor's may be anything, so the workspace folder holding
+    /// the files stands for it.
+    fn session_for(&mut self, files: &[PathBuf]) -> (Session, Option<PathBuf>) {
+        let on_disk: Vec<PathBuf> = files.iter().filter(|p| p.is_file()).cloned().collect();
+        let missing = files
+            .iter()
+            .find(|p| !p.is_file())
+            .map(|p| p.to_string_lossy().into_owned());
+        let request = session::Request {
+            paths: &on_disk,
+            stdin_filename: missing.as_deref().filter(|_| on_disk.is_empty()),
+            ..session::Request::default()
+        };
+        let mut s = Session::open(&request).unwrap_or_else(|e| {
+            self.show_once(format!(
+                "invalid configuration: {e}; using the default settings until it is fixed"
+            ));
+            Session::defaults(&request)
+        });
+        let marked = |r: &Path| {
+            [".git", ".kube-migrate-lint.yaml", ".kube-migrate-lint.yml"]
+                .iter()
+                .any(|m| r.join(m).exists())
+        };
+        let inside = |r: &Path| files.iter().all(|f| f.starts_with(r));
+        let root = match s.settings.path_names.root() {
+            Some(r) if marked(r) && inside(r) => Some(r.to_path_buf()),
+            _ => self
+                .folders
+                .iter()
+                .filter(|f| inside(f))
+                .max_by_key(|f| f.components().count())
+                .cloned(),
+        };
+        if let Some(r) = &root
+            && s.settings.path_names.root() != Some(r.as_path())
+        {
+            s.settings.path_names = crate::model::discover::PathNames::relative_to(r);
+        }
+        crate::app::evidence_root(&mut s.settings, &on_disk);
+        (s, root)
+    }
+
+    /// The unit of an open buffer (canonical path): what the CLI reads for it alone.
+    fn unit_of(&mut self, path: &Path) -> Option<Unit> {
+        let (_, root) = self.session_for(&[path.to_path_buf()]);
+        let project = root.map(|r| {
+            &*self
+                .projects
+                .entry(r.clone())
+                .or_insert_with(|| resolve::Project::scan(&r))
+        });
+        let file = path.to_path_buf();
+        let plan = if path.is_file() {
+            resolve::plan_in(&[file], None, project)
+        } else {
+            resolve::plan_in(&[], Some(&file), project)
+        };
+        Some(Unit { roots: plan.roots })
+    }
+
     fn update(&mut self) {
         if self.dirty.is_empty() && !self.everything_dirty {
             return;
@@ -547,32 +575,45 @@ impl Server {
         let everything = std::mem::take(&mut self.everything_dirty);
         self.dirty_since = None;
         if everything {
-            let units: Vec<(PathBuf, Option<Unit>)> = self
-                .docs
-                .keys()
-                .map(|p| (p.clone(), self.lintable(p).then(|| Unit::of(p)).flatten()))
-                .collect();
-            for (p, u) in units {
+            // Which kustomization includes what is read anew, and how the repository deploys.
+            self.projects.clear();
+            self.evidence.clear();
+            let paths: Vec<PathBuf> = self.docs.keys().cloned().collect();
+            for p in paths {
+                let u = if self.lintable(&p) {
+                    self.unit_of(&p)
+                } else {
+                    None
+                };
                 if let Some(d) = self.docs.get_mut(&p) {
                     d.unit = u;
                 }
             }
         }
-        // Units no open document belongs to any more are dropped, with their findings.
+        // Units no open document belongs to any more are dropped, with their models.
         let needed: BTreeSet<Unit> = self.docs.values().filter_map(|d| d.unit.clone()).collect();
         self.units.retain(|u, _| needed.contains(u));
-        // The units of changed buffers, and those whose last run read a changed file; after a
-        // saved configuration or kustomization, every unit an open buffer needs.
+        // A unit is linted again when a file it read (or one of its buffers) changed from the
+        // text it read: a buffer opened on a file its unit already read as it is costs nothing.
+        let stale = |st: &UnitState, p: &Path| match (self.docs.get(p), st.model.file(p)) {
+            (Some(d), Some(id)) => st.model.ws.files[id as usize].source.text != d.text,
+            _ => true,
+        };
         let mut todo: BTreeSet<Unit> = if everything {
             needed
         } else {
             dirty
                 .iter()
                 .filter_map(|p| self.docs.get(p).and_then(|d| d.unit.clone()))
+                .filter(|u| !self.units.contains_key(u))
                 .collect()
         };
         for (u, st) in &self.units {
-            if dirty.iter().any(|p| st.files.contains_key(p)) {
+            let own = |p: &PathBuf| self.docs.get(p).is_some_and(|d| d.unit.as_ref() == Some(u));
+            if dirty
+                .iter()
+                .any(|p| (own(p) || st.files.contains_key(p)) && stale(st, p))
+            {
                 todo.insert(u.clone());
             }
         }
@@ -583,8 +624,8 @@ impl Server {
                     self.units.insert(u.clone(), state);
                 }
                 Err(c) => {
-                    let dir = u.dir().display().to_string();
-                    let e = c.error("server", format!("linting {dir}"), Some(&dir));
+                    let name = u.name();
+                    let e = c.error("server", format!("linting {name}"), Some(&name));
                     self.log(lsp::MessageType::ERROR, e.message());
                 }
             }
@@ -592,29 +633,38 @@ impl Server {
         self.publish();
     }
 
-    /// Lint a unit with the open buffers standing for their files, configured as the CLI would
-    /// be for its directory.
+    /// Lint a unit as the CLI lints its buffers' files given alone, with the open buffers
+    /// standing for their files.
     fn lint(&mut self, unit: &Unit) -> UnitState {
-        crate::base::internal::inject("server", &unit.dir().to_string_lossy());
-        let roots = unit.roots();
-        let paths = [unit.dir().to_path_buf()];
-        let request = session::Request {
-            paths: &paths,
-            ..session::Request::default()
-        };
-        let Session {
-            settings, excludes, ..
-        } = Session::open(&request).unwrap_or_else(|e| {
-            self.show_once(format!(
-                "invalid configuration: {e}; using the default settings until it is fixed"
-            ));
-            Session::defaults(&request)
-        });
+        crate::base::internal::inject("server", &unit.name());
+        let mine: Vec<PathBuf> = self
+            .docs
+            .iter()
+            .filter(|(_, d)| d.unit.as_ref() == Some(unit))
+            .map(|(p, _)| p.clone())
+            .collect();
+        let (
+            Session {
+                mut settings,
+                excludes,
+                ..
+            },
+            _,
+        ) = self.session_for(&mine);
+        if settings.deploy_engine == crate::model::config::DeployEngine::Auto
+            && let Some(r) = settings.repo_root.clone()
+        {
+            let scanned = self
+                .evidence
+                .entry(r.clone())
+                .or_insert_with(|| std::sync::Arc::new(crate::model::evidence::scan(&r)));
+            settings.repo_evidence = Some(scanned.clone());
+        }
         let max = settings.max_file_size;
         let overlays: Vec<Input> = self
             .docs
             .iter()
-            .filter(|(p, d)| d.unit.is_some() && unit.covers(&roots, p))
+            .filter(|(p, d)| d.unit.is_some() && (unit.reads(p) || mine.contains(p)))
             .filter(|(p, _)| !excludes.is_excluded(p))
             .map(|(p, d)| Input {
                 display: settings.path_names.show(p),
@@ -626,7 +676,7 @@ impl Server {
                 },
             })
             .collect();
-        let (report, ws) = engine::lint_paths_overlaid(&roots, overlays, &excludes, &settings);
+        let (report, ws) = engine::lint_paths_overlaid(&unit.roots, overlays, &excludes, &settings);
         for n in &report.notes {
             self.log_once(lsp::MessageType::LOG, format!("note: {n}"));
         }
@@ -665,6 +715,14 @@ impl Server {
             }
         }
         drop(sources);
+        let mut reach: BTreeMap<PathBuf, usize> = BTreeMap::new();
+        for c in &ws.contexts {
+            for &f in &c.files {
+                if let Some(Some(p)) = paths.get(f as usize) {
+                    *reach.entry(p.clone()).or_default() += 1;
+                }
+            }
+        }
         // The links navigation follows; a bug drawing them leaves the findings published.
         let graph = isolate(|| {
             let mut g = Graph::build(&ws);
@@ -678,29 +736,33 @@ impl Server {
         });
         UnitState {
             files,
+            reach,
             model: nav::Model::new(ws, graph, &paths, uris, report.redactions),
         }
     }
 
-    /// Send each file's findings (the union over the units that read it) where they changed,
-    /// and an empty list where a file is no longer read at all.
+    /// Send each file's findings where they changed, and an empty list where a file is no
+    /// longer read at all. A file's findings come from one unit, so that they are the CLI's:
+    /// an open buffer's from its own unit (what `kube-migrate-lint FILE` reports for it),
+    /// another file's from the unit where the most builds include it.
     fn publish(&mut self) {
-        let mut current: BTreeMap<PathBuf, Vec<Finding>> = BTreeMap::new();
-        for st in self.units.values() {
+        let mut best: BTreeMap<&PathBuf, ((bool, usize), &Vec<Finding>)> = BTreeMap::new();
+        for (u, st) in &self.units {
             for (p, fs) in &st.files {
-                let all = current.entry(p.clone()).or_default();
-                for f in fs {
-                    let same = |g: &Finding| {
-                        g.diagnostic.range == f.diagnostic.range
-                            && g.diagnostic.code == f.diagnostic.code
-                            && g.diagnostic.message == f.diagnostic.message
-                    };
-                    if !all.iter().any(same) {
-                        all.push(f.clone());
+                let own = self.docs.get(p).and_then(|d| d.unit.as_ref()) == Some(u);
+                let rank = (own, st.reach.get(p).copied().unwrap_or(0));
+                match best.get(p) {
+                    Some((r, _)) if *r >= rank => {}
+                    _ => {
+                        best.insert(p, (rank, fs));
                     }
                 }
             }
         }
+        let mut current: BTreeMap<PathBuf, Vec<Finding>> = best
+            .into_iter()
+            .map(|(p, (_, fs))| (p.clone(), fs.clone()))
+            .collect();
         for fs in current.values_mut() {
             fs.sort_by_key(|f| {
                 let r = f.diagnostic.range;
@@ -743,19 +805,28 @@ impl Server {
             .map_or(&[], Vec::as_slice)
     }
 
-    /// The models that read the file at `uri`, with its id in each: the file's own unit
-    /// first, then the other units that read it (a base their overlays include).
+    /// The models to answer a request on the file at `uri` from, with its id in each: its own
+    /// unit's, which holds every build that includes it; for a file no open buffer stands for,
+    /// those of every unit that read it, the one where the most builds include it first.
     fn models_of(&self, uri: &lsp::Uri) -> Vec<(&nav::Model, FileId)> {
         let Some(path) = self.path_of(uri) else {
             return Vec::new();
         };
         let own = self.docs.get(&path).and_then(|d| d.unit.as_ref());
-        let mut out: Vec<(&Unit, &nav::Model, FileId)> = self
+        if let Some(st) = own.and_then(|u| self.units.get(u))
+            && let Some(f) = st.model.file(&path)
+        {
+            return vec![(&st.model, f)];
+        }
+        let mut out: Vec<(usize, &nav::Model, FileId)> = self
             .units
-            .iter()
-            .filter_map(|(u, st)| Some((u, &st.model, st.model.file(&path)?)))
+            .values()
+            .filter_map(|st| {
+                let f = st.model.file(&path)?;
+                Some((st.reach.get(&path).copied().unwrap_or(0), &st.model, f))
+            })
             .collect();
-        out.sort_by_key(|(u, _, _)| Some(*u) != own);
+        out.sort_by_key(|(reach, _, _)| std::cmp::Reverse(*reach));
         out.into_iter().map(|(_, m, f)| (m, f)).collect()
     }
 
@@ -974,36 +1045,49 @@ mod tests {
     }
 
     #[test]
-    fn units_are_contexts_with_their_outside_bases_or_directories() {
+    fn a_unit_is_what_the_cli_reads_for_the_file_alone() {
         let (_d, root) = tree();
+        write(
+            &root.join("overlays/staging/kustomization.yaml"),
+            "resources: [../../base]\n",
+        );
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let mut s = Server::new(tx, vec![root.clone()]);
         let overlay = root.join("overlays/prod");
-        let unit = Unit::of(&overlay.join("deployment.yaml")).unwrap();
-        assert_eq!(unit, Unit::Context(overlay.clone()));
+        let prod = s.unit_of(&overlay.join("deployment.yaml")).unwrap();
         assert_eq!(
-            unit.roots(),
+            prod.roots,
             vec![
                 root.join("base/job.yaml"),
                 root.join("base/kustomization.yaml"),
-                overlay.clone()
+                overlay.join("deployment.yaml"),
+                overlay.join("kustomization.yaml"),
             ]
         );
-        assert!(unit.covers(&unit.roots(), &root.join("base/job.yaml")));
-        assert!(unit.covers(&unit.roots(), &overlay.join("new.yaml")));
-        assert!(!unit.covers(&unit.roots(), &root.join("base/other.yaml")));
-        assert!(!unit.covers(&unit.roots(), &root.join("loose/a.yaml")));
+        assert!(prod.reads(&root.join("base/job.yaml")));
+        assert!(!prod.reads(&root.join("base/other.yaml")));
+        // The overlay's kustomization resolves to its own build: the same unit.
+        assert_eq!(s.unit_of(&overlay.join("kustomization.yaml")), Some(prod));
+        // A base file: every build that includes it, not the base alone.
+        let base = s.unit_of(&root.join("base/job.yaml")).unwrap();
         assert_eq!(
-            Unit::of(&overlay.join("kustomization.yaml")),
-            Some(Unit::Context(overlay.clone()))
+            base.roots,
+            vec![
+                root.join("base/job.yaml"),
+                root.join("base/kustomization.yaml"),
+                overlay.join("deployment.yaml"),
+                overlay.join("kustomization.yaml"),
+                root.join("overlays/staging/kustomization.yaml"),
+            ]
         );
-        assert_eq!(
-            Unit::of(&root.join("base/job.yaml")),
-            Some(Unit::Context(root.join("base")))
+        assert_eq!(s.projects.len(), 1, "one scan per project root");
+        // A file no kustomization includes, unsaved: the manifests beside it.
+        let loose = s.unit_of(&root.join("loose/new.yaml")).unwrap();
+        assert!(
+            loose.roots.contains(&root.join("loose/a.yaml")),
+            "{loose:?}"
         );
-        let loose = Unit::of(&root.join("loose/new.yaml")).unwrap();
-        assert_eq!(loose, Unit::Directory(root.join("loose")));
-        assert_eq!(loose.roots(), vec![root.join("loose/a.yaml")]);
-        assert!(loose.covers(&[], &root.join("loose/new.yaml")));
-        assert!(!loose.covers(&[], &root.join("loose/sub/b.yaml")));
+        assert!(!loose.reads(&root.join("base/job.yaml")));
     }
 
     struct Client {
@@ -1114,7 +1198,7 @@ mod tests {
         );
         c.open(&job, JOB);
         c.diagnostics(&job, |_| true);
-        // The Job's own unit is the base; the overlay's unit read it, so it is linted again.
+        // The Job's unit is the overlay including its base, shared with the Deployment's buffer.
         c.change(&job, 2, &JOB.replace("migration-v1", "migration-v2"));
         c.diagnostics(&deploy, |r| r.contains(&"wait-target-missing"));
         c.change(&job, 3, JOB);
@@ -1124,6 +1208,39 @@ mod tests {
         c.open(&root.join("loose/a.yaml"), "kind: [\n");
         c.diagnostics(&root.join("loose/a.yaml"), |r| r == ["yaml-syntax"]);
         assert_eq!(c.stop(), 0);
+    }
+
+    #[test]
+    fn buffers_of_the_same_builds_share_a_unit_and_unneeded_ones_are_dropped() {
+        let (_d, root) = tree();
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let mut s = Server::new(tx, vec![root.clone()]);
+        let open = |s: &mut Server, p: &Path, text: &str| {
+            s.notification(Notification::new(
+                "textDocument/didOpen".into(),
+                json!({"textDocument": {"uri": convert::path_to_uri(p), "languageId": "yaml", "version": 1, "text": text}}),
+            ));
+            s.flush();
+        };
+        open(&mut s, &root.join("base/job.yaml"), JOB);
+        let first = s.units.values().next().map(|st| st.model.ws.files.len());
+        // The Deployment resolves to the same build: no second unit.
+        open(&mut s, &root.join("overlays/prod/deployment.yaml"), DEPLOY);
+        assert_eq!(s.units.len(), 1);
+        assert_eq!(
+            s.units.values().next().map(|st| st.model.ws.files.len()),
+            first
+        );
+        let a = root.join("loose/a.yaml");
+        open(&mut s, &a, "kind: ConfigMap\n");
+        assert_eq!(s.units.len(), 2);
+        s.notification(Notification::new(
+            "textDocument/didClose".into(),
+            json!({"textDocument": {"uri": convert::path_to_uri(&a)}}),
+        ));
+        s.flush();
+        assert_eq!(s.units.len(), 1, "the loose file's model is dropped");
+        assert!(!s.current.contains_key(&a));
     }
 
     #[test]
@@ -1140,7 +1257,9 @@ mod tests {
         ));
         s.flush();
         let units: Vec<Unit> = s.units.keys().cloned().collect();
-        assert_eq!(units, [Unit::Directory(root.join("base"))]);
+        assert_eq!(units.len(), 1);
+        // Loose: the manifests beside it (base's kustomization and what it lists included).
+        assert!(units[0].reads(&extra), "{units:?}");
         let k = root.join("base/kustomization.yaml");
         write(&k, "resources: [job.yaml, extra.yaml]\n");
         s.notification(Notification::new(
@@ -1148,8 +1267,13 @@ mod tests {
             json!({"textDocument": {"uri": uri(&k)}}),
         ));
         s.flush();
+        // Now listed by the base, whose only includer is the overlay: that build.
         let units: Vec<Unit> = s.units.keys().cloned().collect();
-        assert_eq!(units, [Unit::Context(root.join("base"))]);
+        assert_eq!(units.len(), 1);
+        assert!(
+            units[0].reads(&root.join("overlays/prod/deployment.yaml")),
+            "{units:?}"
+        );
         assert!(s.current.contains_key(&root.join("base/job.yaml")));
         assert!(rx.try_iter().count() > 0);
     }
