@@ -563,7 +563,8 @@ pub fn parse_shared(shared: &Arc<str>, limits: Limits) -> Parsed {
                 Event::Scalar(value, style, anchor, tag) => {
                     let kind = kind_of(style);
                     let span = quoted_end(b.text, span, STYLES[kind as usize]);
-                    // Written as it reads (no escape, no folding): a range of the file text.
+                    // Written as it reads (no escape, no folding): a range of the file text,
+                    // at the end of the span (a tag is in front of a plain scalar's text).
                     let inner = match STYLES[kind as usize] {
                         Style::Plain => Some(span),
                         Style::SingleQuoted | Style::DoubleQuoted if span.len() >= 2 => {
@@ -572,8 +573,8 @@ pub fn parse_shared(shared: &Arc<str>, limits: Limits) -> Parsed {
                         _ => None,
                     };
                     let (a, len, flags) = match inner {
-                        Some(s) if b.text.get(s.range()) == Some(&*value) => {
-                            (s.start, s.len() as u32, 0)
+                        Some(s) if b.text.get(s.range()).is_some_and(|t| t.ends_with(&*value)) => {
+                            (s.end - value.len() as u32, value.len() as u32, 0)
                         }
                         _ => {
                             let (a, len) = b.pool_push(&value);
@@ -1142,5 +1143,163 @@ mod tests {
         }
         let d = one(&text);
         assert!(d.len() < 200);
+    }
+
+    /// Every scalar of `text` as saphyr-parser reports it, in order.
+    fn parser_scalars(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut p = Parser::new_from_str(text);
+        while let Some(Ok((ev, _))) = p.next_event() {
+            if let Event::Scalar(v, ..) = ev {
+                out.push(v.into_owned());
+            }
+        }
+        out
+    }
+
+    const TRICKY: &[&str] = &[
+        "a: b\nc: 'it''s'\nd: \"tab\\there\"\ne: \"plain\"\nf: ''\ng:\nh: ~\n",
+        "k: one\n  two\n\n  three\nl: 'fold\n  ed'\nm: \"x\\\n  y\"\n",
+        "lit: |\n  line one\n  line two\nfold: >-\n  a\n  b\nkeep: |+\n  z\n\n",
+        "é: \"ü\\u00e9\"\nname: naïve  # comment\nq: 'çà'\n",
+        "- [a, 'b', \"c\", {d: e}]\n- {f: [g, [h]], i: {}}\n- []\n",
+        "x: !!str 5\ny: !custom [1]\n? complex\n: value\n",
+        "a: 1\n---\nb: &x [2, *x]\n...\n--- plain top\n",
+        "\u{feff}bom: yes\n",
+    ];
+
+    #[test]
+    fn scalars_read_as_the_parser_reads_them() {
+        for text in TRICKY {
+            let p = parse(text, Limits::default());
+            let mut ours = Vec::new();
+            for d in &p.docs {
+                for n in d.iter() {
+                    if let Kind::Scalar { value, .. } = n.kind {
+                        ours.push(value.to_string());
+                    }
+                }
+            }
+            // An alias refers to its anchor (an alias to a scalar is no scalar event).
+            assert_eq!(ours, parser_scalars(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn scalars_written_as_they_read_are_not_copied() {
+        let d = one("a: b\nc: 'd'\ne: \"f g\"\nh: é\n");
+        assert!(d.pool.is_empty(), "{:?}", d.pool);
+        let d = one("a: \"x\\ty\"\nb: |\n  z\nc: 'it''s'\nd: !!str w\n");
+        assert_eq!(&*d.pool, "x\tyz\nit's!!str");
+        assert_eq!(d.get_str(d.root, "d"), Some("w"));
+        assert_eq!(d.get_str(d.root, "a"), Some("x\ty"));
+        assert_eq!(d.get_str(d.root, "b"), Some("z\n"));
+        assert_eq!(d.get_str(d.root, "c"), Some("it's"));
+        assert_eq!(d.tag(d.get(d.root, "d").unwrap()), Some("!!str"));
+        // Documents of one file share its text.
+        let text: Arc<str> = Arc::from("a: 1\n---\nb: 2\n");
+        let p = parse_shared(&text, Limits::default());
+        assert!(p.docs.iter().all(|d| std::ptr::eq(d.text(), &*text)));
+    }
+
+    #[test]
+    fn a_node_is_twenty_bytes() {
+        assert!(
+            std::mem::size_of::<Raw>() <= 20,
+            "{}",
+            std::mem::size_of::<Raw>()
+        );
+    }
+
+    /// The document written back compactly, to check the child arrays.
+    fn show(d: &Document, id: NodeId) -> String {
+        let n = d.node(id);
+        let tag = n.tag.map(|t| format!("{t} ")).unwrap_or_default();
+        let body = match n.kind {
+            Kind::Scalar { value, .. } => value.to_string(),
+            Kind::Alias(t) => format!("*{}", show(d, t)),
+            Kind::Seq(items) => {
+                let items: Vec<String> = items.iter().map(|&i| show(d, i)).collect();
+                format!("[{}]", items.join(","))
+            }
+            Kind::Map(entries) => {
+                let es: Vec<String> = entries
+                    .iter()
+                    .map(|&(k, v)| format!("{}:{}", show(d, k), show(d, v)))
+                    .collect();
+                format!("{{{}}}", es.join(","))
+            }
+        };
+        format!("{tag}{body}")
+    }
+
+    #[test]
+    fn nested_collections_keep_their_children() {
+        let cases = [
+            (
+                "{a: [1, {b: [2, 3]}, []], c: {}}",
+                "{a:[1,{b:[2,3]},[]],c:{}}",
+            ),
+            (
+                "a:\n  - x: [1]\n    y:\n      - - deep\n  - z\nb: !t {k: v}\n",
+                "{a:[{x:[1],y:[[deep]]},z],b:!t {k:v}}",
+            ),
+            ("- &a {k: v}\n- *a\n- !!seq []\n", "[{k:v},*{k:v},!!seq []]"),
+        ];
+        for (text, want) in cases {
+            let d = one(text);
+            assert_eq!(show(&d, d.root), want, "{text:?}");
+            let flow: Vec<bool> = d.iter().map(|n| n.flow).collect();
+            assert_eq!(
+                flow.iter().filter(|&&f| f).count(),
+                text.matches(['[', '{']).count(),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_are_found_by_their_text_only() {
+        let text = "k: &k name\nmap:\n  nam: 1\n  namf: 2\n  *k : 3\n  !!str <<: 4\n  n: 5\n";
+        let d = one(text);
+        let map = d.get(d.root, "map").unwrap();
+        assert_eq!(
+            d.get_str(map, "name"),
+            Some("3"),
+            "an alias key reads as its anchor"
+        );
+        assert_eq!(d.get_str(map, "nam"), Some("1"));
+        assert_eq!(d.get_str(map, "namf"), Some("2"));
+        assert_eq!(
+            d.get_str(map, "<<"),
+            Some("4"),
+            "a tagged << is a plain key"
+        );
+        assert_eq!(d.get(map, "nams"), None);
+        assert_eq!(d.get(map, ""), None);
+        assert_eq!(d.get(d.get(d.root, "k").unwrap(), "name"), None);
+        assert_eq!(d.entries(map).count(), 5);
+        // A merge key adds what the mapping does not say itself, and only then.
+        let d = one("b: &b {x: 1, y: 2}\no:\n  y: 3\n  <<: [*b, {z: 4}]\n");
+        let o = d.get(d.root, "o").unwrap();
+        let keys: Vec<&str> = d.entries(o).map(|(k, _)| d.str(k).unwrap()).collect();
+        assert_eq!(keys, ["y", "x", "z"]);
+        assert_eq!(d.get_str(o, "y"), Some("3"));
+        assert_eq!(d.get_str(o, "z"), Some("4"));
+        assert_eq!(d.get(o, "w"), None);
+    }
+
+    #[test]
+    fn wide_mappings_are_looked_up_by_text() {
+        let keys: String = (0..300).map(|i| format!("key{i}: v{i}\n")).collect();
+        let d = one(&keys);
+        for i in (0..300).step_by(7) {
+            assert_eq!(
+                d.get_str(d.root, &format!("key{i}")),
+                Some(&*format!("v{i}"))
+            );
+        }
+        assert_eq!(d.get(d.root, "key300"), None);
+        assert_eq!(d.get(d.root, "key"), None);
     }
 }
