@@ -45,11 +45,8 @@ fn main() {
                 return (len, 0);
             };
             if tree {
-                let parsed = yaml::parse(&text, yaml::Limits::default());
-                (
-                    len,
-                    parsed.docs.iter().map(|d| d.nodes.len()).sum::<usize>(),
-                )
+                let parsed = yaml::parse_shared(&text.into(), yaml::Limits::default());
+                (len, parsed.docs.iter().map(|d| d.len()).sum::<usize>())
             } else {
                 let mut parser = Parser::new_from_str(&text).keep_tags(true);
                 let mut events = 0usize;

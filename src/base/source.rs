@@ -164,7 +164,8 @@ pub struct SourceFile {
     pub display: String,
     /// Filesystem path, when the file came from disk.
     pub path: Option<std::path::PathBuf>,
-    pub text: String,
+    /// Shared with the file's parsed documents, whose scalars are ranges of it.
+    pub text: std::sync::Arc<str>,
     pub lines: LineIndex,
 }
 
@@ -172,8 +173,9 @@ impl SourceFile {
     pub(crate) fn new(
         display: String,
         path: Option<std::path::PathBuf>,
-        text: String,
+        text: impl Into<std::sync::Arc<str>>,
     ) -> SourceFile {
+        let text = text.into();
         let lines = LineIndex::new(&text);
         SourceFile {
             display,

@@ -446,7 +446,10 @@ fn load(input: Input, settings: &Settings) -> Loaded {
         ));
         return loaded;
     }
-    let parsed = yaml::parse(&text, settings.limits);
+    // One copy of the text, shared by the source and the documents (their scalars are ranges
+    // of it).
+    let text: std::sync::Arc<str> = text.into();
+    let parsed = yaml::parse_shared(&text, settings.limits);
     if let Some(e) = &parsed.error {
         let rule = match e.kind {
             YamlErrorKind::Limit(_) => &rules::meta::LIMIT_EXCEEDED,

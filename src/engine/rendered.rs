@@ -104,8 +104,8 @@ pub fn check(
     };
     let mut out = Vec::new();
     for t in trees {
-        let text = t.to_yaml(&|_| None);
-        let parsed = crate::yaml::parse(&text, crate::yaml::Limits::default());
+        let text: std::sync::Arc<str> = t.to_yaml(&|_| None).into();
+        let parsed = crate::yaml::parse_shared(&text, crate::yaml::Limits::default());
         let Some(doc) = parsed.docs.into_iter().next() else {
             continue;
         };

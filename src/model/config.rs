@@ -347,7 +347,7 @@ fn string_list(doc: &Document, id: yaml::NodeId) -> Result<Vec<(Span, String)>, 
     if is_null(doc, id) {
         return Ok(Vec::new());
     }
-    match &doc.node(doc.resolve(id)).kind {
+    match doc.node(doc.resolve(id)).kind {
         Kind::Seq(items) => items
             .iter()
             .map(|&i| {
@@ -356,7 +356,7 @@ fn string_list(doc: &Document, id: yaml::NodeId) -> Result<Vec<(Span, String)>, 
                     .ok_or(doc.span(i))
             })
             .collect(),
-        Kind::Scalar { value, .. } => Ok(vec![(doc.span(id), value.clone())]),
+        Kind::Scalar { value, .. } => Ok(vec![(doc.span(id), value.to_string())]),
         _ => Err(doc.span(id)),
     }
 }

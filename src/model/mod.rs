@@ -324,7 +324,7 @@ mod tests {
     fn file(text: &str) -> FileData {
         let p = yaml::parse(text, Default::default());
         FileData {
-            source: SourceFile::new("t.yaml".into(), None, text.into()),
+            source: SourceFile::new("t.yaml".into(), None, text),
             docs: p.docs,
             error: p.error,
             role: FileRole::Manifest,

@@ -27,8 +27,8 @@ pub fn sensitive_spans_in(
     }
     for doc in &f.docs {
         let secret_generator = f.role == crate::model::FileRole::Kustomization;
-        for node in &doc.nodes {
-            let Kind::Map(entries) = &node.kind else {
+        for node in doc.iter() {
+            let Kind::Map(entries) = node.kind else {
                 continue;
             };
             let key_of = |k| doc.str(k).unwrap_or("");
@@ -39,7 +39,7 @@ pub fn sensitive_spans_in(
             for &(k, v) in entries {
                 let key = key_of(k);
                 let vn = doc.node(v);
-                match &vn.kind {
+                match vn.kind {
                     Kind::Scalar { value, .. } => {
                         let credential = names_credential(key)
                             || (key == "value" && env_name.is_some_and(names_credential));
@@ -92,8 +92,8 @@ pub fn sensitive_spans_in(
             }
         }
         // Passwords inside URLs, anywhere.
-        for node in &doc.nodes {
-            if let Kind::Scalar { value, .. } = &node.kind
+        for node in doc.iter() {
+            if let Kind::Scalar { value, .. } = node.kind
                 && url_has_password(value)
             {
                 let base = node.span.start as usize;

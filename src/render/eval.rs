@@ -1337,7 +1337,7 @@ impl<'a> Evaluator<'a> {
             ));
         }
         if let Some(&f) = self.files_by_key.get(&target) {
-            return Ok(Some(self.env.files[f as usize].source.text.clone()));
+            return Ok(Some(self.env.files[f as usize].source.text.to_string()));
         }
         if file.source.path.is_none() {
             return Ok(None);
@@ -2111,8 +2111,8 @@ fn remap_inline(
 ) {
     use crate::base::source::Span;
     let span = doc.span(scalar);
-    let style = match &doc.node(doc.resolve(scalar)).kind {
-        crate::yaml::Kind::Scalar { style, .. } => *style,
+    let style = match doc.node(doc.resolve(scalar)).kind {
+        crate::yaml::Kind::Scalar { style, .. } => style,
         _ => crate::yaml::Style::Plain,
     };
     let whole = Loc { file, span };

@@ -207,7 +207,7 @@ fn targets(env: &Env<'_>, r: &Rendered, spec: &FieldSpec) -> Vec<Concrete> {
         for (node, path) in current {
             let mut here = vec![(node, path)];
             if let (Some(n), Some((doc, _))) = (node, manifest)
-                && let Kind::Seq(items) = &doc.node(doc.resolve(n)).kind
+                && let Kind::Seq(items) = doc.node(doc.resolve(n)).kind
             {
                 here = items
                     .iter()

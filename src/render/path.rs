@@ -98,15 +98,15 @@ pub(crate) fn invalid_element(el: &str) -> Option<String> {
 /// quotes, as go-yaml writes it.
 fn printed_scalar(doc: &Document, n: NodeId) -> Option<std::borrow::Cow<'_, str>> {
     use std::borrow::Cow;
-    let Kind::Scalar { value, style } = &doc.node(doc.resolve(n)).kind else {
+    let Kind::Scalar { value, style } = doc.node(doc.resolve(n)).kind else {
         return None;
     };
     let text = match style {
         Style::DoubleQuoted => format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")),
         Style::SingleQuoted => format!("'{}'", value.replace('\'', "''")),
         Style::Plain if is_yaml11_bool_word(value) => format!("\"{value}\""),
-        _ if value.trim() == value => return Some(Cow::Borrowed(value.as_str())),
-        _ => value.clone(),
+        _ if value.trim() == value => return Some(Cow::Borrowed(value)),
+        _ => value.to_string(),
     };
     Some(Cow::Owned(text.trim().to_string()))
 }
@@ -192,7 +192,7 @@ fn resolve_with(
                 continue;
             };
             let resolved = doc.resolve(node);
-            match &doc.node(resolved).kind {
+            match doc.node(resolved).kind {
                 Kind::Seq(items) => {
                     if el == "*" {
                         for (i, &it) in items.iter().enumerate() {

@@ -114,9 +114,9 @@ impl Node {
             span: doc.span(id),
         });
         let r = doc.resolve(id);
-        let data = match &doc.node(r).kind {
+        let data = match doc.node(r).kind {
             Kind::Scalar { value, style } => {
-                let ty = if doc.node(r).tag.is_none() && *style == crate::yaml::Style::Plain {
+                let ty = if doc.node(r).tag.is_none() && style == crate::yaml::Style::Plain {
                     core_ty(value)
                 } else {
                     match resolve_scalar(doc, r) {
@@ -127,7 +127,7 @@ impl Node {
                         _ => Ty::Str,
                     }
                 };
-                Data::Scalar(value.clone(), ty)
+                Data::Scalar(value.to_string(), ty)
             }
             _ if depth > MAX_DEPTH => Data::Map(Vec::new()),
             Kind::Seq(items) => Data::Seq(
@@ -138,7 +138,6 @@ impl Node {
             ),
             Kind::Map(_) => Data::Map(
                 doc.entries(r)
-                    .into_iter()
                     .filter_map(|(k, v)| {
                         let key = doc.str(k)?.to_string();
                         let mut n = Self::from_doc_at(doc, v, file, depth + 1);

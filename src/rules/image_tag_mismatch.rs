@@ -157,8 +157,8 @@ fn tag_variable(name: &str) -> bool {
 fn source_key(cx: &ContextCx<'_>, loc: Loc) -> Option<String> {
     let file = cx.ws.files.get(loc.file as usize)?;
     for doc in &file.docs {
-        for n in &doc.nodes {
-            match &n.kind {
+        for n in doc.iter() {
+            match n.kind {
                 Kind::Map(entries) => {
                     if let Some(&(k, _)) = entries.iter().find(|&&(_, v)| doc.span(v) == loc.span) {
                         return doc.str(k).map(str::to_string);

@@ -228,7 +228,7 @@ fn recheck_source(
                 .into_iter()
                 .next()?;
             let n = crate::render::path::node_at(odoc, root, &at)?;
-            match &odoc.node(odoc.resolve(n)).kind {
+            match odoc.node(odoc.resolve(n)).kind {
                 // Present but empty: kustomize copies the empty string. A YAML null is missing
                 // to kustomize too.
                 Kind::Scalar { .. } => odoc.string(n).is_some().then_some(None),

@@ -195,7 +195,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
         self.spend()?;
         let id = self.target();
         let node = self.doc.node(id);
-        let result = match &node.kind {
+        let result = match node.kind {
             Kind::Scalar { value, .. } => match resolve_scalar(self.doc, id) {
                 Some(Resolved::Null) => visitor.visit_unit(),
                 Some(Resolved::Bool(b)) => visitor.visit_bool(b),
@@ -210,7 +210,7 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
             }),
             Kind::Map(_) => visitor.visit_map(MapDe {
                 doc: self.doc,
-                entries: self.doc.entries(id).into_iter(),
+                entries: self.doc.entries(id),
                 value: None,
                 budget: self.budget,
             }),
@@ -340,7 +340,7 @@ impl<'de, 'a> de::SeqAccess<'de> for SeqDe<'a> {
 
 struct MapDe<'a> {
     doc: &'a Document,
-    entries: std::vec::IntoIter<(NodeId, NodeId)>,
+    entries: super::Entries<'a>,
     value: Option<NodeId>,
     budget: &'a Cell<u64>,
 }

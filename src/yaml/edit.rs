@@ -41,7 +41,7 @@ impl<'a> Editor<'a> {
     /// The mapping's own entries (not those merged in with `<<`), only if it is a mapping
     /// written here (not an alias).
     fn own_entries(&self, map: NodeId) -> Option<&'a [(NodeId, NodeId)]> {
-        match &self.doc.node(map).kind {
+        match self.doc.node(map).kind {
             Kind::Map(entries) => Some(entries),
             _ => None,
         }
@@ -71,7 +71,7 @@ impl<'a> Editor<'a> {
     /// change every copy.
     fn shared(&self, node: NodeId) -> bool {
         let at = self.doc.span(node);
-        self.doc.nodes.iter().any(|n| match n.kind {
+        self.doc.iter().any(|n| match n.kind {
             Kind::Alias(t) => {
                 let s = self.doc.span(t);
                 s.start <= at.start && at.end <= s.end
@@ -81,7 +81,7 @@ impl<'a> Editor<'a> {
     }
 
     fn plain_key(&self, k: NodeId) -> Option<&'a str> {
-        match &self.doc.node(k).kind {
+        match self.doc.node(k).kind {
             Kind::Scalar { value, .. } => Some(value),
             _ => None,
         }
@@ -91,7 +91,7 @@ impl<'a> Editor<'a> {
     /// safe as a plain scalar (the callers write names, numbers and enum values).
     pub fn set_scalar(&self, node: NodeId, value: &str) -> Option<Edit> {
         let n = self.doc.node(node);
-        let Kind::Scalar { style, .. } = &n.kind else {
+        let Kind::Scalar { style, .. } = n.kind else {
             return None;
         };
         if n.tag.is_some() || n.span.is_empty() || self.shared(node) {
@@ -239,7 +239,7 @@ impl<'a> Editor<'a> {
     /// The indentation step of this file around `map`: how far its keys sit to the right of
     /// its parent's key, else of any nested block mapping in the document; 2 when unknown.
     fn step(&self, map: NodeId, col: usize) -> usize {
-        let parent_col = self.doc.nodes.iter().find_map(|n| match &n.kind {
+        let parent_col = self.doc.iter().find_map(|n| match n.kind {
             Kind::Map(es) => es
                 .iter()
                 .find(|&&(_, v)| v == map)
@@ -251,13 +251,13 @@ impl<'a> Editor<'a> {
         {
             return col - p;
         }
-        for n in &self.doc.nodes {
-            if let Kind::Map(es) = &n.kind
+        for n in self.doc.iter() {
+            if let Kind::Map(es) = n.kind
                 && !n.flow
             {
                 for &(k, v) in es {
                     let vn = self.doc.node(v);
-                    if let Kind::Map(inner) = &vn.kind
+                    if let Kind::Map(inner) = vn.kind
                         && !vn.flow
                         && let Some(&(ik, _)) = inner.first()
                     {
@@ -285,7 +285,6 @@ impl<'a> Editor<'a> {
     /// Find the scalar node written exactly at `span` in this document.
     pub fn scalar_at(&self, span: Span) -> Option<NodeId> {
         self.doc
-            .nodes
             .iter()
             .position(|n| n.span == span && matches!(n.kind, Kind::Scalar { .. }))
             .map(|i| i as NodeId)
@@ -295,7 +294,7 @@ impl<'a> Editor<'a> {
     /// comment lines directly above it. Two edits: a deletion and an insertion.
     pub fn move_item(&self, seq: NodeId, from: usize, to: usize) -> Option<Vec<Edit>> {
         let n = self.doc.node(seq);
-        let Kind::Seq(items) = &n.kind else {
+        let Kind::Seq(items) = n.kind else {
             return None;
         };
         if n.flow || from >= items.len() || to >= items.len() || to >= from || self.shared(seq) {

@@ -15,6 +15,7 @@ pub(crate) use resolve::{Resolved, resolve_scalar};
 
 use crate::base::source::{CharToByte, Span};
 use saphyr_parser::{Event, Parser, ScalarStyle as PStyle};
+use std::sync::Arc;
 
 pub(crate) type NodeId = u32;
 
@@ -28,34 +29,93 @@ pub enum Style {
     Folded,
 }
 
-/// What a node holds.
-#[derive(Debug, Clone)]
-pub enum Kind {
+/// What a node holds: a view into its document.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind<'a> {
     Scalar {
-        value: String,
+        value: &'a str,
         style: Style,
     },
-    Seq(Vec<NodeId>),
-    Map(Vec<(NodeId, NodeId)>),
+    Seq(&'a [NodeId]),
+    Map(&'a [(NodeId, NodeId)]),
     /// An alias; points at the anchored node.
     Alias(NodeId),
 }
 
-/// A YAML node with its span in the source.
-#[derive(Debug, Clone)]
-pub struct Node {
+/// A YAML node with its span in the source, as `Document::node` shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Node<'a> {
     pub span: Span,
-    pub kind: Kind,
+    pub kind: Kind<'a>,
     /// Tag as written, e.g. `!!str`.
-    pub tag: Option<Box<str>>,
+    pub tag: Option<&'a str>,
     /// Whether the collection is written in flow style (`{}` / `[]`).
     pub flow: bool,
 }
 
-/// One parsed YAML document: its nodes in an arena, addressed by `NodeId`.
+/// One node as stored: 20 bytes. What `a` and `b` hold depends on the kind: a scalar's text
+/// (offset and length, in the file text or, for text that differs from what is written, in
+/// the document's pool), a collection's children (first index and count in the document's
+/// item or entry array), an alias's target (`a`).
+#[derive(Debug, Clone, Copy)]
+struct Raw {
+    start: u32,
+    end: u32,
+    a: u32,
+    b: u32,
+    kind: u8,
+    flags: u8,
+}
+
+// `Raw::kind`: the five scalar styles in `Style` order, then the rest.
+const SEQ: u8 = 5;
+const MAP: u8 = 6;
+const ALIAS: u8 = 7;
+
+// `Raw::flags`.
+const FLOW: u8 = 1;
+const TAGGED: u8 = 2;
+/// The scalar's text is in the pool, not the file text.
+const POOLED: u8 = 4;
+/// The mapping has a `<<` key (after following an alias).
+const MERGE: u8 = 8;
+
+const STYLES: [Style; 5] = [
+    Style::Plain,
+    Style::SingleQuoted,
+    Style::DoubleQuoted,
+    Style::Literal,
+    Style::Folded,
+];
+
+impl Raw {
+    fn span(&self) -> Span {
+        Span {
+            start: self.start,
+            end: self.end,
+        }
+    }
+    fn is_scalar(&self) -> bool {
+        self.kind < SEQ
+    }
+    fn range(&self) -> std::ops::Range<usize> {
+        self.a as usize..(self.a + self.b) as usize
+    }
+}
+
+/// One parsed YAML document: its nodes in an arena, addressed by `NodeId`. The children of all
+/// its sequences share one array, those of all its mappings another; scalars written without
+/// escapes or folding are ranges of the file text (shared by every document of the file), the
+/// others are in one pool string per document, as are tags.
 #[derive(Debug, Clone)]
 pub struct Document {
-    pub nodes: Vec<Node>,
+    text: Arc<str>,
+    nodes: Box<[Raw]>,
+    items: Box<[NodeId]>,
+    entries: Box<[(NodeId, NodeId)]>,
+    pool: Box<str>,
+    /// Tagged nodes by id, ascending, with their tag's range in the pool.
+    tags: Box<[(NodeId, u32, u32)]>,
     pub root: NodeId,
     pub span: Span,
 }
@@ -108,28 +168,30 @@ pub struct Parsed {
     pub error: Option<YamlError>,
 }
 
-enum Frame {
-    Seq {
-        id: NodeId,
-        items: Vec<NodeId>,
-    },
-    Map {
-        id: NodeId,
-        entries: Vec<(NodeId, NodeId)>,
-        key: Option<NodeId>,
-        /// Keys by text, built once the mapping is too wide for a linear scan (a scan per key
-        /// is quadratic: a 200,000-key ConfigMap took minutes).
-        index: Option<std::collections::HashMap<Box<str>, NodeId>>,
-    },
+/// An open collection. Its children so far are `Builder::pending[start..]` (a mapping's as
+/// key, value, key, ...), so nesting needs no vector per collection.
+struct Frame {
+    id: NodeId,
+    start: usize,
+    /// Keys by text, built once a mapping is too wide for a linear scan (a scan per key is
+    /// quadratic: a 200,000-key ConfigMap took minutes).
+    index: Option<std::collections::HashMap<Box<str>, NodeId>>,
 }
 
 /// Mappings up to this width are checked for duplicate keys by scanning.
 const SCAN_WIDTH: usize = 16;
 
+/// Builds one file's documents; the arrays of the document being read are reused for the next
+/// one (each document keeps an exact-size copy).
 struct Builder<'a> {
     text: &'a str,
     map: CharToByte,
-    nodes: Vec<Node>,
+    nodes: Vec<Raw>,
+    items: Vec<NodeId>,
+    entries: Vec<(NodeId, NodeId)>,
+    pool: String,
+    tags: Vec<(NodeId, u32, u32)>,
+    pending: Vec<NodeId>,
     /// Each node's size once aliases are expanded (saturating).
     expanded: Vec<u64>,
     stack: Vec<Frame>,
@@ -143,11 +205,41 @@ impl<'a> Builder<'a> {
         Span::new(self.map.byte(s.start.index()), self.map.byte(s.end.index()))
     }
 
-    fn push(&mut self, node: Node, anchor: usize) -> Result<NodeId, YamlError> {
+    fn text_of(&self, n: &Raw) -> &str {
+        if n.flags & POOLED != 0 {
+            &self.pool[n.range()]
+        } else {
+            &self.text[n.range()]
+        }
+    }
+
+    /// A scalar's text, or an alias's target's, as a key is compared.
+    fn key_text(&self, id: NodeId) -> Option<&str> {
+        let n = &self.nodes[id as usize];
+        let n = if n.kind == ALIAS {
+            &self.nodes[n.a as usize]
+        } else {
+            n
+        };
+        n.is_scalar().then(|| self.text_of(n))
+    }
+
+    fn pool_push(&mut self, s: &str) -> (u32, u32) {
+        let at = self.pool.len() as u32;
+        self.pool.push_str(s);
+        (at, s.len() as u32)
+    }
+
+    fn push(
+        &mut self,
+        mut node: Raw,
+        anchor: usize,
+        tag: Option<std::borrow::Cow<'_, saphyr_parser::Tag>>,
+    ) -> Result<NodeId, YamlError> {
         self.total_nodes += 1;
         if self.total_nodes > self.limits.max_nodes {
             return Err(YamlError {
-                span: node.span,
+                span: node.span(),
                 message: format!(
                     "file has more than {} YAML nodes; skipped",
                     self.limits.max_nodes
@@ -157,8 +249,19 @@ impl<'a> Builder<'a> {
             });
         }
         let id = self.nodes.len() as NodeId;
+        if let Some(t) = tag {
+            let at = self.pool.len() as u32;
+            if t.handle == "tag:yaml.org,2002:" {
+                self.pool.push_str("!!");
+            } else {
+                self.pool.push_str(&t.handle);
+            }
+            self.pool.push_str(&t.suffix);
+            self.tags.push((id, at, self.pool.len() as u32 - at));
+            node.flags |= TAGGED;
+        }
         let size = match node.kind {
-            Kind::Alias(t) => self.expanded[t as usize],
+            ALIAS => self.expanded[node.a as usize],
             _ => 1,
         };
         self.expanded.push(size);
@@ -171,42 +274,80 @@ impl<'a> Builder<'a> {
 
     /// Attach a finished node to the open collection (or return it as the document root).
     fn attach(&mut self, id: NodeId) -> Result<Option<NodeId>, YamlError> {
-        let Some(top) = self.stack.last_mut() else {
+        let Some(top) = self.stack.last() else {
             return Ok(Some(id));
         };
-        match top {
-            Frame::Seq { items, .. } => items.push(id),
-            Frame::Map {
-                entries,
-                key,
-                index,
-                ..
-            } => match key.take() {
-                None => {
-                    if let Some(first) = find_duplicate(&self.nodes, entries, index, id) {
-                        let name = scalar_text(&self.nodes, id).unwrap_or_default();
-                        return Err(YamlError {
-                            span: self.nodes[id as usize].span,
-                            message: format!(
-                                "duplicate key `{}`: Kubernetes tools either reject the file or silently keep only one value",
-                                crate::base::mask::key_for_display(name)
-                            ),
-                            related: Some((
-                                self.nodes[first as usize].span,
-                                "first defined here".into(),
-                            )),
-                            kind: YamlErrorKind::DuplicateKey,
-                        });
-                    }
-                    *key = Some(id);
-                }
-                Some(k) => entries.push((k, id)),
-            },
+        let (parent, start) = (top.id, top.start);
+        let is_key = self.nodes[parent as usize].kind == MAP
+            && (self.pending.len() - start).is_multiple_of(2);
+        if is_key {
+            if let Some(first) = self.find_duplicate(id) {
+                let name = self.scalar_text(id).unwrap_or_default();
+                return Err(YamlError {
+                    span: self.nodes[id as usize].span(),
+                    message: format!(
+                        "duplicate key `{}`: Kubernetes tools either reject the file or silently keep only one value",
+                        crate::base::mask::key_for_display(name)
+                    ),
+                    related: Some((
+                        self.nodes[first as usize].span(),
+                        "first defined here".into(),
+                    )),
+                    kind: YamlErrorKind::DuplicateKey,
+                });
+            }
+            if self.key_text(id) == Some("<<") {
+                self.nodes[parent as usize].flags |= MERGE;
+            }
         }
+        self.pending.push(id);
         Ok(None)
     }
 
-    fn open(&mut self, frame: Frame, at: Span) -> Result<(), YamlError> {
+    fn scalar_text(&self, id: NodeId) -> Option<&str> {
+        let n = &self.nodes[id as usize];
+        n.is_scalar().then(|| self.text_of(n))
+    }
+
+    /// The earlier key of the open mapping with the same text as `key`, if any (`<<` may
+    /// repeat). Narrow mappings are scanned; from `SCAN_WIDTH` keys on, an index by text
+    /// answers in constant time.
+    fn find_duplicate(&mut self, key: NodeId) -> Option<NodeId> {
+        let text = self.scalar_text(key)?;
+        if text == "<<" {
+            return None;
+        }
+        let frame = self.stack.last()?;
+        let keys = self.pending[frame.start..].iter().step_by(2).copied();
+        if frame.index.is_none() && self.pending.len() - frame.start < 2 * SCAN_WIDTH {
+            let len = text.len() as u32;
+            return keys
+                .filter(|&k| {
+                    let n = &self.nodes[k as usize];
+                    n.is_scalar() && n.b == len
+                })
+                .find(|&k| self.scalar_text(k) == Some(text));
+        }
+        let index = match &frame.index {
+            Some(_) => None,
+            None => Some(
+                keys.filter_map(|k| Some((self.scalar_text(k)?, k)))
+                    .filter(|(t, _)| *t != "<<")
+                    .map(|(t, k)| (Box::from(t), k))
+                    .collect(),
+            ),
+        };
+        let text: Box<str> = Box::from(text);
+        let frame = self.stack.last_mut()?;
+        let index = frame.index.get_or_insert_with(|| index.unwrap_or_default());
+        if let Some(&first) = index.get(&text) {
+            return Some(first);
+        }
+        index.insert(text, key);
+        None
+    }
+
+    fn open(&mut self, id: NodeId, at: Span) -> Result<(), YamlError> {
         if self.stack.len() >= self.limits.max_depth {
             return Err(YamlError {
                 span: at,
@@ -218,79 +359,118 @@ impl<'a> Builder<'a> {
                 kind: YamlErrorKind::Limit("max-depth"),
             });
         }
-        self.stack.push(frame);
+        self.stack.push(Frame {
+            id,
+            start: self.pending.len(),
+            index: None,
+        });
         Ok(())
     }
-}
 
-fn scalar_text(nodes: &[Node], id: NodeId) -> Option<&str> {
-    match &nodes[id as usize].kind {
-        Kind::Scalar { value, .. } => Some(value),
-        _ => None,
-    }
-}
-
-/// The earlier key with the same text as `key`, if any (`<<` may repeat). Narrow mappings are
-/// scanned; from `SCAN_WIDTH` keys on, an index by text answers in constant time.
-fn find_duplicate(
-    nodes: &[Node],
-    entries: &[(NodeId, NodeId)],
-    index: &mut Option<std::collections::HashMap<Box<str>, NodeId>>,
-    key: NodeId,
-) -> Option<NodeId> {
-    let text = scalar_text(nodes, key)?;
-    if text == "<<" {
-        return None;
-    }
-    if index.is_none() && entries.len() < SCAN_WIDTH {
-        return entries
-            .iter()
-            .map(|&(k, _)| k)
-            .find(|&k| scalar_text(nodes, k) == Some(text));
-    }
-    let index = index.get_or_insert_with(|| {
-        entries
-            .iter()
-            .filter_map(|&(k, _)| Some((scalar_text(nodes, k)?, k)))
-            .filter(|(t, _)| *t != "<<")
-            .map(|(t, k)| (Box::from(t), k))
-            .collect()
-    });
-    if let Some(&first) = index.get(text) {
-        return Some(first);
-    }
-    index.insert(Box::from(text), key);
-    None
-}
-
-fn convert_style(s: PStyle) -> Style {
-    match s {
-        PStyle::Plain => Style::Plain,
-        PStyle::SingleQuoted => Style::SingleQuoted,
-        PStyle::DoubleQuoted => Style::DoubleQuoted,
-        PStyle::Literal => Style::Literal,
-        PStyle::Folded => Style::Folded,
-    }
-}
-
-fn tag_text(tag: Option<std::borrow::Cow<'_, saphyr_parser::Tag>>) -> Option<Box<str>> {
-    tag.map(|t| {
-        let s = if t.handle == "tag:yaml.org,2002:" {
-            format!("!!{}", t.suffix)
+    /// Close the innermost collection: move its children into the document's arrays, check
+    /// its expanded size, end its span. `span` is the closing event's.
+    fn close(&mut self, span: Span) -> Result<NodeId, YamlError> {
+        let frame = self.stack.pop().expect("parser balances collections");
+        let id = frame.id;
+        let children = &self.pending[frame.start..];
+        let last = children.last().copied();
+        let mut size: u64 = 1;
+        for &c in children {
+            size = size.saturating_add(self.expanded[c as usize]);
+        }
+        let node = &mut self.nodes[id as usize];
+        if node.kind == MAP {
+            node.a = self.entries.len() as u32;
+            self.entries
+                .extend(children.chunks_exact(2).map(|kv| (kv[0], kv[1])));
+            node.b = self.entries.len() as u32 - node.a;
         } else {
-            format!("{}{}", t.handle, t.suffix)
+            node.a = self.items.len() as u32;
+            self.items.extend_from_slice(children);
+            node.b = children.len() as u32;
+        }
+        self.pending.truncate(frame.start);
+        let last_end = last.map(|l| self.nodes[l as usize].end);
+        self.expanded[id as usize] = size;
+        if size > self.limits.max_expanded {
+            return Err(YamlError {
+                span: Span::new(
+                    self.nodes[id as usize].start as usize,
+                    last_end.unwrap_or(span.end) as usize,
+                ),
+                message: format!(
+                    "aliases would expand this YAML to more than {} nodes (an alias bomb); kubectl refuses such excessive aliasing; document skipped",
+                    self.limits.max_expanded
+                ),
+                related: None,
+                kind: YamlErrorKind::Limit("max-alias-expansion"),
+            });
+        }
+        let node = &mut self.nodes[id as usize];
+        node.end = if node.flags & FLOW != 0 {
+            span.end
+        } else {
+            last_end.unwrap_or(node.end)
         };
-        s.into_boxed_str()
-    })
+        Ok(id)
+    }
+
+    /// The finished document, in exact-size arrays; the builder's are emptied for the next.
+    fn finish(&mut self, text: &Arc<str>, root: NodeId, span: Span) -> Document {
+        let doc = Document {
+            text: Arc::clone(text),
+            nodes: self.nodes.as_slice().into(),
+            items: self.items.as_slice().into(),
+            entries: self.entries.as_slice().into(),
+            pool: self.pool.as_str().into(),
+            tags: self.tags.as_slice().into(),
+            root,
+            span,
+        };
+        self.reset();
+        doc
+    }
+
+    fn reset(&mut self) {
+        self.nodes.clear();
+        self.items.clear();
+        self.entries.clear();
+        self.pool.clear();
+        self.tags.clear();
+        self.expanded.clear();
+        self.anchors.clear();
+    }
 }
 
-/// Parse a whole YAML stream.
+fn kind_of(s: PStyle) -> u8 {
+    match s {
+        PStyle::Plain => 0,
+        PStyle::SingleQuoted => 1,
+        PStyle::DoubleQuoted => 2,
+        PStyle::Literal => 3,
+        PStyle::Folded => 4,
+    }
+}
+
+/// Parse a whole YAML stream (the documents keep a copy of `text`; `parse_shared` shares it).
 pub fn parse(text: &str, limits: Limits) -> Parsed {
+    parse_shared(&Arc::from(text), limits)
+}
+
+/// Parse a whole YAML stream; the documents refer to `text` for the scalars written as they
+/// read.
+pub fn parse_shared(shared: &Arc<str>, limits: Limits) -> Parsed {
+    let text: &str = shared;
     let mut out = Parsed::default();
     let mut b = Builder {
         text,
         map: CharToByte::new(text),
         nodes: Vec::new(),
+        items: Vec::new(),
+        entries: Vec::new(),
+        pool: String::new(),
+        tags: Vec::new(),
+        pending: Vec::new(),
         expanded: Vec::new(),
         stack: Vec::new(),
         anchors: Vec::new(),
@@ -324,9 +504,10 @@ pub fn parse(text: &str, limits: Limits) -> Parsed {
             }
         };
         let span = b.span(&pspan);
+        let seq = matches!(event, Event::SequenceStart(..));
         let result: Result<(), YamlError> = (|| {
-            match event {
-                Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+            let finished = match event {
+                Event::StreamStart | Event::StreamEnd | Event::Nothing => None,
                 Event::DocumentStart(_) => {
                     if out.docs.len() >= b.limits.max_documents {
                         return Err(YamlError {
@@ -340,21 +521,19 @@ pub fn parse(text: &str, limits: Limits) -> Parsed {
                         });
                     }
                     doc_start = span.start as usize;
-                    b.nodes = Vec::new();
-                    b.expanded = Vec::new();
-                    b.anchors.clear();
+                    b.reset();
                     root = None;
+                    None
                 }
                 Event::DocumentEnd => {
-                    let nodes = std::mem::take(&mut b.nodes);
                     if let Some(r) = root.take() {
-                        let end = nodes[r as usize].span.end.max(doc_start as u32);
-                        out.docs.push(Document {
-                            nodes,
-                            root: r,
-                            span: Span::new(doc_start, end as usize),
-                        });
+                        let end = b.nodes[r as usize].end.max(doc_start as u32);
+                        let doc = b.finish(shared, r, Span::new(doc_start, end as usize));
+                        out.docs.push(doc);
+                    } else {
+                        b.reset();
                     }
+                    None
                 }
                 Event::Alias(anchor) => {
                     let target = b
@@ -371,131 +550,68 @@ pub fn parse(text: &str, limits: Limits) -> Parsed {
                             kind: YamlErrorKind::Syntax,
                         });
                     };
-                    let id = b.push(
-                        Node {
-                            span,
-                            kind: Kind::Alias(target),
-                            tag: None,
-                            flow: false,
-                        },
-                        0,
-                    )?;
-                    if let Some(r) = b.attach(id)? {
-                        root = Some(r);
-                    }
+                    let raw = Raw {
+                        start: span.start,
+                        end: span.end,
+                        a: target,
+                        b: 0,
+                        kind: ALIAS,
+                        flags: 0,
+                    };
+                    Some(b.push(raw, 0, None)?)
                 }
                 Event::Scalar(value, style, anchor, tag) => {
-                    let style = convert_style(style);
-                    let span = quoted_end(b.text, span, style);
-                    let id = b.push(
-                        Node {
-                            span,
-                            kind: Kind::Scalar {
-                                value: value.into_owned(),
-                                style,
-                            },
-                            tag: tag_text(tag),
-                            flow: false,
-                        },
-                        anchor,
-                    )?;
-                    if let Some(r) = b.attach(id)? {
-                        root = Some(r);
-                    }
-                }
-                Event::SequenceStart(anchor, tag) => {
-                    let flow = ends_with(b.text, span, b'[');
-                    let id = b.push(
-                        Node {
-                            span,
-                            kind: Kind::Seq(Vec::new()),
-                            tag: tag_text(tag),
-                            flow,
-                        },
-                        anchor,
-                    )?;
-                    b.open(
-                        Frame::Seq {
-                            id,
-                            items: Vec::new(),
-                        },
-                        span,
-                    )?;
-                }
-                Event::MappingStart(anchor, tag) => {
-                    let flow = ends_with(b.text, span, b'{');
-                    let id = b.push(
-                        Node {
-                            span,
-                            kind: Kind::Map(Vec::new()),
-                            tag: tag_text(tag),
-                            flow,
-                        },
-                        anchor,
-                    )?;
-                    b.open(
-                        Frame::Map {
-                            id,
-                            entries: Vec::new(),
-                            key: None,
-                            index: None,
-                        },
-                        span,
-                    )?;
-                }
-                Event::SequenceEnd | Event::MappingEnd => {
-                    let frame = b.stack.pop().expect("parser balances collections");
-                    let (id, kind, last) = match frame {
-                        Frame::Seq { id, items } => {
-                            let last = items.last().copied();
-                            (id, Kind::Seq(items), last)
+                    let kind = kind_of(style);
+                    let span = quoted_end(b.text, span, STYLES[kind as usize]);
+                    // Written as it reads (no escape, no folding): a range of the file text,
+                    // at the end of the span (a tag is in front of a plain scalar's text).
+                    let inner = match STYLES[kind as usize] {
+                        Style::Plain => Some(span),
+                        Style::SingleQuoted | Style::DoubleQuoted if span.len() >= 2 => {
+                            Some(Span::new(span.start as usize + 1, span.end as usize - 1))
                         }
-                        Frame::Map { id, entries, .. } => {
-                            let last = entries.last().map(|e| e.1);
-                            (id, Kind::Map(entries), last)
+                        _ => None,
+                    };
+                    let (a, len, flags) = match inner {
+                        Some(s) if b.text.get(s.range()).is_some_and(|t| t.ends_with(&*value)) => {
+                            (s.end - value.len() as u32, value.len() as u32, 0)
+                        }
+                        _ => {
+                            let (a, len) = b.pool_push(&value);
+                            (a, len, POOLED)
                         }
                     };
-                    let last_end = last.map(|l| b.nodes[l as usize].span.end);
-                    let children: u64 = match &kind {
-                        Kind::Seq(items) => items
-                            .iter()
-                            .map(|&i| b.expanded[i as usize])
-                            .fold(0u64, u64::saturating_add),
-                        Kind::Map(entries) => entries
-                            .iter()
-                            .map(|&(k, v)| {
-                                b.expanded[k as usize].saturating_add(b.expanded[v as usize])
-                            })
-                            .fold(0u64, u64::saturating_add),
-                        _ => 0,
+                    let raw = Raw {
+                        start: span.start,
+                        end: span.end,
+                        a,
+                        b: len,
+                        kind,
+                        flags,
                     };
-                    let size = children.saturating_add(1);
-                    b.expanded[id as usize] = size;
-                    if size > b.limits.max_expanded {
-                        return Err(YamlError {
-                            span: Span::new(
-                                b.nodes[id as usize].span.start as usize,
-                                last_end.unwrap_or(span.end) as usize,
-                            ),
-                            message: format!(
-                                "aliases would expand this YAML to more than {} nodes (an alias bomb); kubectl refuses such excessive aliasing; document skipped",
-                                b.limits.max_expanded
-                            ),
-                            related: None,
-                            kind: YamlErrorKind::Limit("max-alias-expansion"),
-                        });
-                    }
-                    let node = &mut b.nodes[id as usize];
-                    node.span.end = if node.flow {
-                        span.end
-                    } else {
-                        last_end.unwrap_or(node.span.end)
-                    };
-                    node.kind = kind;
-                    if let Some(r) = b.attach(id)? {
-                        root = Some(r);
-                    }
+                    Some(b.push(raw, anchor, tag)?)
                 }
+                Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag) => {
+                    let (kind, open) = if seq { (SEQ, b'[') } else { (MAP, b'{') };
+                    let flow = ends_with(b.text, span, open);
+                    let raw = Raw {
+                        start: span.start,
+                        end: span.end,
+                        a: 0,
+                        b: 0,
+                        kind,
+                        flags: if flow { FLOW } else { 0 },
+                    };
+                    let id = b.push(raw, anchor, tag)?;
+                    b.open(id, span)?;
+                    None
+                }
+                Event::SequenceEnd | Event::MappingEnd => Some(b.close(span)?),
+            };
+            if let Some(id) = finished
+                && let Some(r) = b.attach(id)?
+            {
+                root = Some(r);
             }
             Ok(())
         })();
@@ -557,28 +673,82 @@ pub enum Seg<'a> {
 }
 
 impl Document {
-    pub(crate) fn node(&self, id: NodeId) -> &Node {
+    /// A node as written (an alias is not followed).
+    pub fn node(&self, id: NodeId) -> Node<'_> {
+        let n = &self.nodes[id as usize];
+        let kind = match n.kind {
+            SEQ => Kind::Seq(&self.items[n.range()]),
+            MAP => Kind::Map(&self.entries[n.range()]),
+            ALIAS => Kind::Alias(n.a),
+            k => Kind::Scalar {
+                value: self.text_of(n),
+                style: STYLES[k as usize],
+            },
+        };
+        Node {
+            span: n.span(),
+            kind,
+            tag: self.tag(id),
+            flow: n.flags & FLOW != 0,
+        }
+    }
+
+    /// How many nodes the document has (ids are `0..len()`).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the document has no node (never true of a parsed one: it has a root).
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Every node, in the order written.
+    pub fn iter(&self) -> impl Iterator<Item = Node<'_>> {
+        (0..self.nodes.len() as NodeId).map(|id| self.node(id))
+    }
+
+    /// The tag of a node as written, e.g. `!!str`.
+    pub fn tag(&self, id: NodeId) -> Option<&str> {
+        if self.nodes[id as usize].flags & TAGGED == 0 {
+            return None;
+        }
+        let i = self.tags.binary_search_by_key(&id, |t| t.0).ok()?;
+        let (_, at, len) = self.tags[i];
+        self.pool.get(at as usize..(at + len) as usize)
+    }
+
+    /// The whole file's text the document was read from.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn text_of(&self, n: &Raw) -> &str {
+        if n.flags & POOLED != 0 {
+            &self.pool[n.range()]
+        } else {
+            &self.text[n.range()]
+        }
+    }
+
+    fn raw(&self, id: NodeId) -> &Raw {
         &self.nodes[id as usize]
     }
 
     /// Follow an alias to its anchored node.
     pub(crate) fn resolve(&self, id: NodeId) -> NodeId {
-        match self.nodes[id as usize].kind {
-            Kind::Alias(t) => t,
-            _ => id,
-        }
+        let n = self.raw(id);
+        if n.kind == ALIAS { n.a } else { id }
     }
 
     pub(crate) fn span(&self, id: NodeId) -> Span {
-        self.nodes[id as usize].span
+        self.raw(id).span()
     }
 
     /// Scalar text (after following an alias).
     pub fn str(&self, id: NodeId) -> Option<&str> {
-        match &self.node(self.resolve(id)).kind {
-            Kind::Scalar { value, .. } => Some(value),
-            _ => None,
-        }
+        let n = self.raw(self.resolve(id));
+        n.is_scalar().then(|| self.text_of(n))
     }
 
     /// Scalar text of a string-typed value: a plain scalar that YAML would read as null is None.
@@ -591,31 +761,51 @@ impl Document {
     }
 
     pub(crate) fn is_map(&self, id: NodeId) -> bool {
-        matches!(self.node(self.resolve(id)).kind, Kind::Map(_))
+        self.raw(self.resolve(id)).kind == MAP
     }
 
     /// The items of a sequence (empty for any other node).
     pub fn items(&self, id: NodeId) -> &[NodeId] {
-        match &self.node(self.resolve(id)).kind {
-            Kind::Seq(items) => items,
-            _ => &[],
+        let n = self.raw(self.resolve(id));
+        if n.kind == SEQ {
+            &self.items[n.range()]
+        } else {
+            &[]
         }
     }
 
+    /// A mapping's own entries, as written (empty for any other node; an alias is followed).
+    fn own_entries(&self, id: NodeId) -> &[(NodeId, NodeId)] {
+        let n = self.raw(id);
+        if n.kind == MAP {
+            &self.entries[n.range()]
+        } else {
+            &[]
+        }
+    }
+
+    /// Whether key node `k` reads `key`: lengths are compared before any text.
+    fn key_is(&self, k: NodeId, key: &str) -> bool {
+        let n = self.raw(self.resolve(k));
+        n.is_scalar() && n.b as usize == key.len() && self.text_of(n) == key
+    }
+
     /// Entries of a mapping, with `<<` merge keys expanded (explicit keys win, as in YAML 1.1).
-    pub(crate) fn entries(&self, id: NodeId) -> Vec<(NodeId, NodeId)> {
+    /// Only a mapping with a merge key allocates.
+    pub(crate) fn entries(&self, id: NodeId) -> Entries<'_> {
+        let r = self.resolve(id);
+        if self.raw(r).flags & MERGE == 0 {
+            return Entries::Own(self.own_entries(r).iter());
+        }
         let mut out = Vec::new();
-        self.collect_entries(self.resolve(id), &mut out, 0);
-        out
+        self.collect_entries(r, &mut out, 0);
+        Entries::Merged(out.into_iter())
     }
 
     fn collect_entries(&self, id: NodeId, out: &mut Vec<(NodeId, NodeId)>, depth: usize) {
-        let Kind::Map(entries) = &self.node(id).kind else {
-            return;
-        };
         let mut merges = Vec::new();
-        for &(k, v) in entries {
-            if self.node(k).tag.is_none() && self.str(k) == Some("<<") {
+        for &(k, v) in self.own_entries(id) {
+            if self.raw(k).flags & TAGGED == 0 && self.key_is(k, "<<") {
                 merges.push(v);
             } else {
                 out.push((k, v));
@@ -626,9 +816,9 @@ impl Document {
         }
         for m in merges {
             let m = self.resolve(m);
-            let sources: Vec<NodeId> = match &self.node(m).kind {
-                Kind::Map(_) => vec![m],
-                Kind::Seq(items) => items.iter().map(|&i| self.resolve(i)).collect(),
+            let sources: Vec<NodeId> = match self.raw(m).kind {
+                MAP => vec![m],
+                SEQ => self.items(m).iter().map(|&i| self.resolve(i)).collect(),
                 _ => vec![],
             };
             for s in sources {
@@ -650,19 +840,16 @@ impl Document {
     /// The key node and value node for `key` in mapping `id`.
     pub(crate) fn entry(&self, id: NodeId, key: &str) -> Option<(NodeId, NodeId)> {
         let r = self.resolve(id);
-        if let Kind::Map(entries) = &self.node(r).kind {
-            if let Some(&e) = entries.iter().find(|&&(k, _)| self.str(k) == Some(key)) {
-                return Some(e);
-            }
-            if !entries.iter().any(|&(k, _)| self.str(k) == Some("<<")) {
-                return None;
-            }
-            return self
-                .entries(r)
-                .into_iter()
-                .find(|&(k, _)| self.str(k) == Some(key));
+        let own = self.own_entries(r);
+        if let Some(&e) = own.iter().find(|&&(k, _)| self.key_is(k, key)) {
+            return Some(e);
         }
-        None
+        if self.raw(r).flags & MERGE == 0 {
+            return None;
+        }
+        self.entries(r)
+            .into_iter()
+            .find(|&(k, _)| self.str(k) == Some(key))
     }
 
     /// The value of `key` in a mapping.
@@ -770,7 +957,7 @@ impl Document {
             if depth > 64 {
                 continue;
             }
-            match &self.node(id).kind {
+            match self.node(id).kind {
                 Kind::Map(entries) => {
                     for &(k, v) in entries {
                         let key = self.str(k).unwrap_or("?");
@@ -796,6 +983,33 @@ impl Document {
         None
     }
 }
+
+/// The entries of a mapping (`Document::entries`): its own, or with merged ones.
+#[derive(Debug, Clone)]
+pub(crate) enum Entries<'a> {
+    Own(std::slice::Iter<'a, (NodeId, NodeId)>),
+    Merged(std::vec::IntoIter<(NodeId, NodeId)>),
+}
+
+impl Iterator for Entries<'_> {
+    type Item = (NodeId, NodeId);
+
+    fn next(&mut self) -> Option<(NodeId, NodeId)> {
+        match self {
+            Entries::Own(it) => it.next().copied(),
+            Entries::Merged(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Entries::Own(it) => it.size_hint(),
+            Entries::Merged(it) => it.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for Entries<'_> {}
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Located {
@@ -993,6 +1207,164 @@ mod tests {
             ));
         }
         let d = one(&text);
-        assert!(d.nodes.len() < 200);
+        assert!(d.len() < 200);
+    }
+
+    /// Every scalar of `text` as saphyr-parser reports it, in order.
+    fn parser_scalars(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut p = Parser::new_from_str(text);
+        while let Some(Ok((ev, _))) = p.next_event() {
+            if let Event::Scalar(v, ..) = ev {
+                out.push(v.into_owned());
+            }
+        }
+        out
+    }
+
+    const TRICKY: &[&str] = &[
+        "a: b\nc: 'it''s'\nd: \"tab\\there\"\ne: \"plain\"\nf: ''\ng:\nh: ~\n",
+        "k: one\n  two\n\n  three\nl: 'fold\n  ed'\nm: \"x\\\n  y\"\n",
+        "lit: |\n  line one\n  line two\nfold: >-\n  a\n  b\nkeep: |+\n  z\n\n",
+        "é: \"ü\\u00e9\"\nname: naïve  # comment\nq: 'çà'\n",
+        "- [a, 'b', \"c\", {d: e}]\n- {f: [g, [h]], i: {}}\n- []\n",
+        "x: !!str 5\ny: !custom [1]\n? complex\n: value\n",
+        "a: 1\n---\nb: &x [2, *x]\n...\n--- plain top\n",
+        "\u{feff}bom: yes\n",
+    ];
+
+    #[test]
+    fn scalars_read_as_the_parser_reads_them() {
+        for text in TRICKY {
+            let p = parse(text, Limits::default());
+            let mut ours = Vec::new();
+            for d in &p.docs {
+                for n in d.iter() {
+                    if let Kind::Scalar { value, .. } = n.kind {
+                        ours.push(value.to_string());
+                    }
+                }
+            }
+            // An alias refers to its anchor (an alias to a scalar is no scalar event).
+            assert_eq!(ours, parser_scalars(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn scalars_written_as_they_read_are_not_copied() {
+        let d = one("a: b\nc: 'd'\ne: \"f g\"\nh: é\n");
+        assert!(d.pool.is_empty(), "{:?}", d.pool);
+        let d = one("a: \"x\\ty\"\nb: |\n  z\nc: 'it''s'\nd: !!str w\n");
+        assert_eq!(&*d.pool, "x\tyz\nit's!!str");
+        assert_eq!(d.get_str(d.root, "d"), Some("w"));
+        assert_eq!(d.get_str(d.root, "a"), Some("x\ty"));
+        assert_eq!(d.get_str(d.root, "b"), Some("z\n"));
+        assert_eq!(d.get_str(d.root, "c"), Some("it's"));
+        assert_eq!(d.tag(d.get(d.root, "d").unwrap()), Some("!!str"));
+        // Documents of one file share its text.
+        let text: Arc<str> = Arc::from("a: 1\n---\nb: 2\n");
+        let p = parse_shared(&text, Limits::default());
+        assert!(p.docs.iter().all(|d| std::ptr::eq(d.text(), &*text)));
+    }
+
+    #[test]
+    fn a_node_is_twenty_bytes() {
+        assert!(
+            std::mem::size_of::<Raw>() <= 20,
+            "{}",
+            std::mem::size_of::<Raw>()
+        );
+    }
+
+    /// The document written back compactly, to check the child arrays.
+    fn show(d: &Document, id: NodeId) -> String {
+        let n = d.node(id);
+        let tag = n.tag.map(|t| format!("{t} ")).unwrap_or_default();
+        let body = match n.kind {
+            Kind::Scalar { value, .. } => value.to_string(),
+            Kind::Alias(t) => format!("*{}", show(d, t)),
+            Kind::Seq(items) => {
+                let items: Vec<String> = items.iter().map(|&i| show(d, i)).collect();
+                format!("[{}]", items.join(","))
+            }
+            Kind::Map(entries) => {
+                let es: Vec<String> = entries
+                    .iter()
+                    .map(|&(k, v)| format!("{}:{}", show(d, k), show(d, v)))
+                    .collect();
+                format!("{{{}}}", es.join(","))
+            }
+        };
+        format!("{tag}{body}")
+    }
+
+    #[test]
+    fn nested_collections_keep_their_children() {
+        let cases = [
+            (
+                "{a: [1, {b: [2, 3]}, []], c: {}}",
+                "{a:[1,{b:[2,3]},[]],c:{}}",
+            ),
+            (
+                "a:\n  - x: [1]\n    y:\n      - - deep\n  - z\nb: !t {k: v}\n",
+                "{a:[{x:[1],y:[[deep]]},z],b:!t {k:v}}",
+            ),
+            ("- &a {k: v}\n- *a\n- !!seq []\n", "[{k:v},*{k:v},!!seq []]"),
+        ];
+        for (text, want) in cases {
+            let d = one(text);
+            assert_eq!(show(&d, d.root), want, "{text:?}");
+            let flow: Vec<bool> = d.iter().map(|n| n.flow).collect();
+            assert_eq!(
+                flow.iter().filter(|&&f| f).count(),
+                text.matches(['[', '{']).count(),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_are_found_by_their_text_only() {
+        let text = "k: &k name\nmap:\n  nam: 1\n  namf: 2\n  *k : 3\n  !!str <<: 4\n  n: 5\n";
+        let d = one(text);
+        let map = d.get(d.root, "map").unwrap();
+        assert_eq!(
+            d.get_str(map, "name"),
+            Some("3"),
+            "an alias key reads as its anchor"
+        );
+        assert_eq!(d.get_str(map, "nam"), Some("1"));
+        assert_eq!(d.get_str(map, "namf"), Some("2"));
+        assert_eq!(
+            d.get_str(map, "<<"),
+            Some("4"),
+            "a tagged << is a plain key"
+        );
+        assert_eq!(d.get(map, "nams"), None);
+        assert_eq!(d.get(map, ""), None);
+        assert_eq!(d.get(d.get(d.root, "k").unwrap(), "name"), None);
+        assert_eq!(d.entries(map).count(), 5);
+        // A merge key adds what the mapping does not say itself, and only then.
+        let d = one("b: &b {x: 1, y: 2}\no:\n  y: 3\n  <<: [*b, {z: 4}]\n");
+        let o = d.get(d.root, "o").unwrap();
+        let keys: Vec<&str> = d.entries(o).map(|(k, _)| d.str(k).unwrap()).collect();
+        assert_eq!(keys, ["y", "x", "z"]);
+        assert_eq!(d.get_str(o, "y"), Some("3"));
+        assert_eq!(d.get_str(o, "z"), Some("4"));
+        assert_eq!(d.get(o, "w"), None);
+    }
+
+    #[test]
+    fn wide_mappings_are_looked_up_by_text() {
+        let keys: String = (0..300).map(|i| format!("key{i}: v{i}\n")).collect();
+        let d = one(&keys);
+        for i in (0..300).step_by(7) {
+            assert_eq!(
+                d.get_str(d.root, &format!("key{i}")),
+                Some(&*format!("v{i}"))
+            );
+        }
+        assert_eq!(d.get(d.root, "key300"), None);
+        assert_eq!(d.get(d.root, "key"), None);
     }
 }

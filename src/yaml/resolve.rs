@@ -19,10 +19,10 @@ pub(crate) enum Resolved {
 /// The type a scalar node has for Kubernetes; `None` for collections.
 pub(crate) fn resolve_scalar(doc: &Document, id: NodeId) -> Option<Resolved> {
     let node = doc.node(doc.resolve(id));
-    let Kind::Scalar { value, style } = &node.kind else {
+    let Kind::Scalar { value, style } = node.kind else {
         return None;
     };
-    if let Some(tag) = node.tag.as_deref() {
+    if let Some(tag) = node.tag {
         return Some(match tag {
             "!!str" | "!!binary" | "!!timestamp" => Resolved::Str,
             "!!null" => Resolved::Null,
@@ -37,10 +37,10 @@ pub(crate) fn resolve_scalar(doc: &Document, id: NodeId) -> Option<Resolved> {
                 Some(f @ Resolved::Float(_)) => f,
                 _ => Resolved::Str,
             },
-            _ => resolve_plain_or_str(value, *style),
+            _ => resolve_plain_or_str(value, style),
         });
     }
-    Some(resolve_plain_or_str(value, *style))
+    Some(resolve_plain_or_str(value, style))
 }
 
 fn resolve_plain_or_str(value: &str, style: Style) -> Resolved {

@@ -110,8 +110,8 @@ pub fn disk_inputs(root: &std::path::Path) -> Vec<Input> {
 
 /// The entries of a mapping node of kubectl's output (no aliases or merge keys there).
 pub fn map_entries(d: &kube_migrate_lint::yaml::Document, id: u32) -> Vec<(u32, u32)> {
-    match &d.nodes[id as usize].kind {
-        kube_migrate_lint::yaml::Kind::Map(entries) => entries.clone(),
+    match d.node(id).kind {
+        kube_migrate_lint::yaml::Kind::Map(entries) => entries.to_vec(),
         _ => Vec::new(),
     }
 }

@@ -75,7 +75,7 @@ fn inside_scalar(ws: &Workspace, file: FileId, offset: usize) -> bool {
     ws.files[file as usize].docs.iter().any(|d| {
         d.span.start as usize <= offset
             && offset <= d.span.end as usize
-            && d.nodes.iter().any(|n| {
+            && d.iter().any(|n| {
                 matches!(n.kind, Kind::Scalar { .. })
                     && (n.span.start as usize) < offset
                     && offset < n.span.end as usize
