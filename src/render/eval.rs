@@ -477,8 +477,13 @@ fn is_migration_job(env: &Env<'_>, o: ObjectId) -> bool {
     let obj = &env.objects[o as usize];
     let (doc, _, file) = env.doc_of(o);
     obj.is("batch/v1", "Job")
-        && crate::model::migration::classify(obj, doc, &env.files[file as usize].source.display)
-            .is_some()
+        && crate::model::migration::classify(
+            obj,
+            doc,
+            doc,
+            &env.files[file as usize].source.display,
+        )
+        .is_some()
 }
 
 pub fn build_contexts(
