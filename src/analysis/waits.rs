@@ -496,10 +496,7 @@ impl Waits {
         c: &Container,
         kw: &KubectlWait,
     ) {
-        let (Some(spec), Some(ri)) = (
-            links::pod_spec(r),
-            context.rendered.iter().position(|x| std::ptr::eq(x, r)),
-        ) else {
+        let (Some(spec), Some(ri)) = (links::pod_spec(r), context.position(r)) else {
             return;
         };
         let pod_namespace = env.namespace(context, r);

@@ -328,7 +328,7 @@ impl Rule for KustomizePlaceholderUnresolved {
                 None,
                 out,
             );
-            for c in links::containers(&env, cx.context, r) {
+            for c in links::containers(&env, cx.context, r).iter() {
                 let cname = c.name.clone().unwrap_or_else(|| format!("#{}", c.index));
                 let image = c.field("image");
                 if let Some(raw) = env.raw_value(r, &image) {
