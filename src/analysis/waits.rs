@@ -529,12 +529,7 @@ impl Waits {
         c: &Container,
         pod_ns: &str,
     ) {
-        let texts: Vec<&str> = c
-            .command
-            .iter()
-            .chain(c.args.iter())
-            .map(|v| v.text.as_str())
-            .collect();
+        let texts = c.words();
         let complete = c.command.len() == env.len(r, &c.field("command"))
             && c.args.len() == env.len(r, &c.field("args"));
         self.gate_container(env, ci, r, c, &texts);

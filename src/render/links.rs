@@ -49,6 +49,15 @@ impl Container {
         p
     }
 
+    /// The command's words, then the args': what the container runs.
+    pub fn words(&self) -> Vec<&str> {
+        self.command
+            .iter()
+            .chain(&self.args)
+            .map(|v| v.text.as_str())
+            .collect()
+    }
+
     pub fn field(&self, key: &str) -> Concrete {
         let mut p = self.path();
         p.push(Step::Key(key.into()));
