@@ -435,10 +435,10 @@ impl Waits {
                     waits.wild.insert((ci, Some(pod_ns.clone())));
                 }
                 for c in links::containers(&env, context, r)
-                    .into_iter()
+                    .iter()
                     .filter(|c| c.init)
                 {
-                    waits.kubectl_container(&env, (ci, context), r, &c, &pod_ns);
+                    waits.kubectl_container(&env, (ci, context), r, c, &pod_ns);
                 }
             }
         }

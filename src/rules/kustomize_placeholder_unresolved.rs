@@ -341,7 +341,7 @@ impl Rule for KustomizePlaceholderUnresolved {
                         out,
                     );
                 }
-                let shell = runs_shell(&c).then(|| shell_vars(&env, r, &c));
+                let shell = runs_shell(c).then(|| shell_vars(&env, r, c));
                 let args = c.field("args");
                 for i in 0..env.len(r, &args) {
                     let p = [args.clone(), vec![Step::Index(i)]].concat();
