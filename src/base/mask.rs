@@ -118,23 +118,26 @@ pub(crate) fn url_has_password(s: &str) -> bool {
     false
 }
 
+/// Words that make a name a credential's.
+const WORDS: &[&str] = &[
+    "PASSWORD",
+    "PASSWD",
+    "PWD",
+    "TOKEN",
+    "SECRET",
+    "API_KEY",
+    "APIKEY",
+    "PRIVATE_KEY",
+    "CREDENTIAL",
+];
+/// Endings that make such a name point at a credential rather than hold one.
+const POINTERS: &[&str] = &[
+    "_FILE", "_PATH", "_NAME", "_URL", "_REF", "_KEY_REF", "_DIR",
+];
+
 /// Whether a key or env var name names a credential (`DB_PASSWORD`, `apiToken`, `client-secret`).
 /// Names that only point at one (`PASSWORD_FILE`, `SECRET_NAME`, `TOKEN_URL`) do not count.
 pub(crate) fn names_credential(name: &str) -> bool {
-    const WORDS: &[&str] = &[
-        "PASSWORD",
-        "PASSWD",
-        "PWD",
-        "TOKEN",
-        "SECRET",
-        "API_KEY",
-        "APIKEY",
-        "PRIVATE_KEY",
-        "CREDENTIAL",
-    ];
-    const POINTERS: &[&str] = &[
-        "_FILE", "_PATH", "_NAME", "_URL", "_REF", "_KEY_REF", "_DIR",
-    ];
     // Compared as upper case with `-` read as `_`, without a copy: asked of every mapping key
     // of every file.
     let b = name.as_bytes();
@@ -346,28 +349,14 @@ mod tests {
                 for c in parts {
                     let name = format!("{a}{b}{c}");
                     let upper = name.to_ascii_uppercase().replace('-', "_");
-                    let words = [
-                        "PASSWORD",
-                        "PASSWD",
-                        "PWD",
-                        "TOKEN",
-                        "SECRET",
-                        "API_KEY",
-                        "APIKEY",
-                        "PRIVATE_KEY",
-                        "CREDENTIAL",
-                    ];
-                    let pointers = [
-                        "_FILE", "_PATH", "_NAME", "_URL", "_REF", "_KEY_REF", "_DIR",
-                    ];
                     let quantity = name.to_ascii_uppercase().split(['_', '-', '.']).any(|w| {
                         [
                             "MAX", "MIN", "NUM", "LIMIT", "COUNT", "LENGTH", "LEN", "PER",
                         ]
                         .contains(&w)
                     });
-                    let credential = words.iter().any(|w| upper.contains(w))
-                        && !pointers.iter().any(|p| upper.ends_with(p))
+                    let credential = WORDS.iter().any(|w| upper.contains(w))
+                        && !POINTERS.iter().any(|p| upper.ends_with(p))
                         && !quantity;
                     assert_eq!(names_credential(&name), credential, "{name}");
                     assert_eq!(names_quantity(&name), quantity, "{name}");
