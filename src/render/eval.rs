@@ -2566,16 +2566,8 @@ impl Evaluator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::{Input, Settings, load_workspace};
+    use crate::engine::workspace_of as ws;
     use crate::render::{links, path};
-
-    fn ws(files: &[(&str, &str)]) -> crate::render::workspace::Workspace {
-        let inputs = files
-            .iter()
-            .map(|(n, t)| Input::from_bytes(*n, t.as_bytes().to_vec()))
-            .collect();
-        load_workspace(inputs, &Settings::default()).0
-    }
 
     #[test]
     fn an_autoscaler_follows_its_renamed_workload() {
