@@ -919,7 +919,7 @@ impl<'w> Builder<'w> {
             let site = self
                 .env
                 .loc(r, &super::workload::field(c, &["name"]))
-                .or_else(|| self.env.loc(r, &c.path));
+                .or_else(|| self.env.loc(r, &c.path()));
             let node = Node {
                 build: self.build,
                 role: NodeRole::InitMigration,
@@ -929,7 +929,7 @@ impl<'w> Builder<'w> {
                 object: r.object(),
                 defined: true,
                 site: self.site(site),
-                span: self.site(self.env.loc(r, &c.path)),
+                span: self.site(self.env.loc(r, &c.path())),
                 runs: Some(runs_label(c, &why)),
                 pods: None,
                 order: None,

@@ -27,6 +27,8 @@ struct PerRun {
     job_links: OnceLock<Vec<OnceLock<workload::LinkIndices>>>,
     /// The bindings and roles of each context, by context index.
     rbac: OnceLock<Vec<OnceLock<rbac::Cached>>>,
+    /// Whether each object is a migration Job, and why, by object id (a dozen rules ask).
+    migration: OnceLock<Vec<OnceLock<Option<Reason>>>>,
 }
 
 /// Who waits for which Job over the whole run (built once, shared by the Job rules).
@@ -48,11 +50,39 @@ pub fn job_status<'w>(ws: &'w Workspace, obj: &Object) -> &'w waits::Status {
 
 /// Whether `obj` is a Job the migration rules apply to, and why.
 pub fn migration_job(ws: &Workspace, obj: &Object) -> Option<Reason> {
+    migration_job_in(ws, obj, ws.doc_of(obj))
+}
+
+/// Whether `obj` is a Job the migration rules apply to, and why, with its containers read in
+/// `spec_doc`: its manifest (decided once per object), or a patched rendering of it.
+pub fn migration_job_in(
+    ws: &Workspace,
+    obj: &Object,
+    spec_doc: &crate::yaml::Document,
+) -> Option<Reason> {
+    let own = ws
+        .objects
+        .get(obj.id as usize)
+        .is_some_and(|o| std::ptr::eq(o, obj))
+        && std::ptr::eq(spec_doc, ws.doc_of(obj));
+    if !own {
+        return classify_job(ws, obj, spec_doc);
+    }
+    let slots = ws
+        .memo::<PerRun>()
+        .migration
+        .get_or_init(|| ws.objects.iter().map(|_| OnceLock::new()).collect());
+    slots[obj.id as usize]
+        .get_or_init(|| classify_job(ws, obj, spec_doc))
+        .clone()
+}
+
+fn classify_job(ws: &Workspace, obj: &Object, spec_doc: &crate::yaml::Document) -> Option<Reason> {
     // One beside a kustomization that does not list it is never applied: only
     // `job-not-in-kustomization` speaks of it.
     if !obj.is("batch/v1", "Job") || ws.unlisted_beside(obj.id).is_some() {
         return None;
     }
     let file = &ws.files[obj.file as usize].source.display;
-    crate::model::migration::classify(obj, ws.doc_of(obj), file)
+    crate::model::migration::classify(obj, ws.doc_of(obj), spec_doc, file)
 }

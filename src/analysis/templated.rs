@@ -120,7 +120,7 @@ pub fn fields<'c>(ws: &Workspace, cx: &'c Context) -> Vec<Field<'c>> {
             label: format!("{} name", r.kind),
             text: r.name.text.clone(),
         });
-        for c in links::containers(&env, cx, r) {
+        for c in links::containers(&env, cx, r).iter() {
             let cname = c.name.clone().unwrap_or_else(|| format!("#{}", c.index));
             let image = c.field("image");
             if let Some(v) = env.raw_value(r, &image) {

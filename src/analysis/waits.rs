@@ -439,10 +439,10 @@ impl Waits {
                     waits.wild.insert((ci, Some(pod_ns.clone())));
                 }
                 for c in links::containers(&env, context, r)
-                    .into_iter()
+                    .iter()
                     .filter(|c| c.init)
                 {
-                    waits.kubectl_container(&env, (ci, context), (ri, r), &c, &pod_ns);
+                    waits.kubectl_container(&env, (ci, context), (ri, r), c, &pod_ns);
                 }
             }
         }
@@ -505,10 +505,7 @@ impl Waits {
         c: &Container,
         kw: &KubectlWait,
     ) {
-        let (Some(spec), Some(ri)) = (
-            links::pod_spec(r),
-            context.rendered.iter().position(|x| std::ptr::eq(x, r)),
-        ) else {
+        let (Some(spec), Some(ri)) = (links::pod_spec(r), context.position(r)) else {
             return;
         };
         let pod_namespace = env.namespace(context, r);

@@ -265,9 +265,10 @@ pub fn key_loc(env: &Env<'_>, r: &Rendered, p: &[Step], key: &str) -> Option<Loc
 /// Where a finding about something missing from a container goes: the key of `field` if it
 /// exists, else the container's `name` key, else the container.
 pub fn container_anchor(env: &Env<'_>, r: &Rendered, c: &Container, field: &str) -> Loc {
-    key_loc(env, r, &c.path, field)
-        .or_else(|| key_loc(env, r, &c.path, "name"))
-        .or_else(|| node_loc(env, r, &c.path))
+    let p = c.path();
+    key_loc(env, r, &p, field)
+        .or_else(|| key_loc(env, r, &p, "name"))
+        .or_else(|| node_loc(env, r, &p))
         .or_else(|| node_loc(env, r, &[]))
         .unwrap_or(Loc {
             file: 0,
@@ -291,7 +292,7 @@ pub fn container_name(c: &Container) -> String {
 
 /// A path below a container.
 pub fn field(c: &Container, keys: &[&str]) -> Vec<Step> {
-    [c.path.clone(), path::keys(keys)].concat()
+    [c.path(), path::keys(keys)].concat()
 }
 
 #[cfg(test)]
@@ -309,7 +310,7 @@ mod tests {
         Container {
             index: 0,
             init: true,
-            path: Vec::new(),
+            spec: &[],
             name: Some(name.into()),
             image: Some(v(image)),
             command: command.iter().map(|t| v(t)).collect(),

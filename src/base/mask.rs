@@ -98,31 +98,63 @@ pub(crate) fn mask_url_password(s: &str) -> String {
     out
 }
 
-/// Whether a URL carries a password (`scheme://user:password@host`).
+/// Whether a URL carries a password (`scheme://user:password@host`): whether
+/// [`mask_url_password`] changes it. Asked of every scalar of every file, so it reads the
+/// authorities in place rather than masking a copy.
 pub(crate) fn url_has_password(s: &str) -> bool {
-    mask_url_password(s) != s
+    let mut rest = s;
+    while let Some(i) = rest.find("://") {
+        let tail = &rest[i + 3..];
+        let authority_end = tail.find(['/', '?', '#', ' ']).unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        if let (Some(at), Some(colon)) = (authority.rfind('@'), authority.find(':'))
+            && colon < at
+            && &authority[colon + 1..at] != "***"
+        {
+            return true;
+        }
+        rest = &tail[authority_end..];
+    }
+    false
 }
+
+/// Words that make a name a credential's.
+const WORDS: &[&str] = &[
+    "PASSWORD",
+    "PASSWD",
+    "PWD",
+    "TOKEN",
+    "SECRET",
+    "API_KEY",
+    "APIKEY",
+    "PRIVATE_KEY",
+    "CREDENTIAL",
+];
+/// Endings that make such a name point at a credential rather than hold one.
+const POINTERS: &[&str] = &[
+    "_FILE", "_PATH", "_NAME", "_URL", "_REF", "_KEY_REF", "_DIR",
+];
 
 /// Whether a key or env var name names a credential (`DB_PASSWORD`, `apiToken`, `client-secret`).
 /// Names that only point at one (`PASSWORD_FILE`, `SECRET_NAME`, `TOKEN_URL`) do not count.
 pub(crate) fn names_credential(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase().replace('-', "_");
-    const WORDS: &[&str] = &[
-        "PASSWORD",
-        "PASSWD",
-        "PWD",
-        "TOKEN",
-        "SECRET",
-        "API_KEY",
-        "APIKEY",
-        "PRIVATE_KEY",
-        "CREDENTIAL",
-    ];
-    const POINTERS: &[&str] = &[
-        "_FILE", "_PATH", "_NAME", "_URL", "_REF", "_KEY_REF", "_DIR",
-    ];
-    WORDS.iter().any(|w| upper.contains(w))
-        && !POINTERS.iter().any(|p| upper.ends_with(p))
+    // Compared as upper case with `-` read as `_`, without a copy: asked of every mapping key
+    // of every file.
+    let b = name.as_bytes();
+    let same = |a: &[u8], w: &str| {
+        a.iter().zip(w.bytes()).all(|(&c, w)| {
+            if c == b'-' {
+                w == b'_'
+            } else {
+                c.to_ascii_uppercase() == w
+            }
+        })
+    };
+    let contains =
+        |w: &str| b.len() >= w.len() && (0..=b.len() - w.len()).any(|i| same(&b[i..], w));
+    let ends_with = |p: &str| b.len() >= p.len() && same(&b[b.len() - p.len()..], p);
+    WORDS.iter().any(|w| contains(w))
+        && !POINTERS.iter().any(|p| ends_with(p))
         && !names_quantity(name)
 }
 
@@ -135,9 +167,8 @@ pub fn names_quantity(name: &str) -> bool {
     const QUANTITY: &[&str] = &[
         "MAX", "MIN", "NUM", "LIMIT", "COUNT", "LENGTH", "LEN", "PER",
     ];
-    name.to_ascii_uppercase()
-        .split(['_', '-', '.'])
-        .any(|w| QUANTITY.contains(&w))
+    name.split(['_', '-', '.'])
+        .any(|w| QUANTITY.iter().any(|q| w.eq_ignore_ascii_case(q)))
 }
 
 /// Secret values found line by line in text that did not parse, erring towards masking: every
@@ -269,6 +300,77 @@ pub(crate) fn mask(text: &str, spans: &[crate::base::source::Span]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The in-place checks answer as the copying definitions they replace: a credential word in
+    /// the name upper-cased with `-` as `_`, and a URL that masking changes.
+    #[test]
+    fn in_place_checks_agree_with_their_definitions() {
+        let parts = [
+            "db",
+            "-",
+            "_",
+            ".",
+            "Password",
+            "passwd",
+            "TOKEN",
+            "api-key",
+            "ApiKey",
+            "file",
+            "_FILE",
+            "-path",
+            "name",
+            "url",
+            "max",
+            "Len",
+            "per",
+            "secret",
+            "é",
+            "Ωtoken",
+            "private_KEY",
+            "credentials",
+            "key-ref",
+            "pwd",
+            "",
+            "://",
+            "u:p@h",
+            "u:***@h",
+            "a@b:c",
+            "/",
+            "?x",
+            " ",
+            "https://",
+            "x:y@",
+            "@",
+            ":",
+        ];
+        let mut n = 0;
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    let name = format!("{a}{b}{c}");
+                    let upper = name.to_ascii_uppercase().replace('-', "_");
+                    let quantity = name.to_ascii_uppercase().split(['_', '-', '.']).any(|w| {
+                        [
+                            "MAX", "MIN", "NUM", "LIMIT", "COUNT", "LENGTH", "LEN", "PER",
+                        ]
+                        .contains(&w)
+                    });
+                    let credential = WORDS.iter().any(|w| upper.contains(w))
+                        && !POINTERS.iter().any(|p| upper.ends_with(p))
+                        && !quantity;
+                    assert_eq!(names_credential(&name), credential, "{name}");
+                    assert_eq!(names_quantity(&name), quantity, "{name}");
+                    assert_eq!(
+                        url_has_password(&name),
+                        mask_url_password(&name) != name,
+                        "{name}"
+                    );
+                    n += usize::from(credential);
+                }
+            }
+        }
+        assert!(n > 1000, "the names cover credentials too ({n})");
+    }
 
     #[test]
     fn masks_passwords_in_urls() {

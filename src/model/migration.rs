@@ -229,7 +229,7 @@ pub fn image_repository(image: &str) -> &str {
 
 /// The words a container runs: `command` and `args`, or without `command` the image's
 /// entrypoint (named by the repository's last path component) and `args`.
-fn container_words(c: &k8s_openapi::api::core::v1::Container) -> Vec<&str> {
+fn container_words(c: &crate::model::ContainerView) -> Vec<&str> {
     let entrypoint = match (&c.command, &c.image) {
         (None, Some(image)) => image_repository(image).rsplit('/').next(),
         _ => None,
@@ -242,8 +242,9 @@ fn container_words(c: &k8s_openapi::api::core::v1::Container) -> Vec<&str> {
 }
 
 /// Decide whether `obj` (a Job or CronJob), written in file `file` (its path as shown), is a
-/// migration Job, and why.
-pub fn classify(obj: &Object, doc: &Document, file: &str) -> Option<Reason> {
+/// migration Job, and why. Its annotations are read in its manifest `doc`, its containers in
+/// `spec_doc` (the manifest, or a patched rendering of it).
+pub fn classify(obj: &Object, doc: &Document, spec_doc: &Document, file: &str) -> Option<Reason> {
     if let Some(v) = annotation(obj, doc, MIGRATION_ANNOTATION) {
         return match v.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" => Some(Reason::Annotation),
@@ -255,14 +256,9 @@ pub fn classify(obj: &Object, doc: &Document, file: &str) -> Option<Reason> {
     {
         return Some(Reason::Name);
     }
-    let spec = obj.pod_spec()?;
-    let containers = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .chain(spec.containers.iter());
+    let spec = obj.pod_spec(spec_doc)?;
     let mut image_hit = false;
-    for c in containers {
+    for c in spec.all() {
         if let Some(tool) = migration_command(&container_words(c)) {
             return Some(Reason::Command(tool));
         }

@@ -46,27 +46,69 @@ pub struct FileData {
     pub role: FileRole,
 }
 
-/// A typed view, for the kinds rules reason about.
-#[derive(Debug, Clone)]
+/// What typing an object against its API schema found. Every object of a kind the rules read
+/// (Jobs, workloads, ConfigMaps, Secrets, RBAC, HPAs) is typed through k8s-openapi once, when its
+/// file is modelled, so a wrong type is a `schema-invalid` finding at its node; the typed struct
+/// (kilobytes per object) is dropped at once. The few fields rules read are typed again, on
+/// their own, when asked for ([`Object::pod_spec`], [`read`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Typed {
     None,
-    Job(Box<batch::Job>),
-    CronJob(Box<batch::CronJob>),
-    Deployment(Box<apps::Deployment>),
-    StatefulSet(Box<apps::StatefulSet>),
-    DaemonSet(Box<apps::DaemonSet>),
-    ReplicaSet(Box<apps::ReplicaSet>),
-    Pod(Box<core::Pod>),
-    ConfigMap(Box<core::ConfigMap>),
-    Secret(Box<core::Secret>),
-    ServiceAccount(Box<core::ServiceAccount>),
-    Role(Box<rbac::Role>),
-    ClusterRole(Box<rbac::ClusterRole>),
-    RoleBinding(Box<rbac::RoleBinding>),
-    ClusterRoleBinding(Box<rbac::ClusterRoleBinding>),
-    Hpa(Box<autoscaling::HorizontalPodAutoscaler>),
+    Job,
+    CronJob,
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    ReplicaSet,
+    Pod,
+    ConfigMap,
+    Secret,
+    ServiceAccount,
+    Role,
+    ClusterRole,
+    RoleBinding,
+    ClusterRoleBinding,
+    Hpa,
     /// A known kind whose typed view failed; a `schema-invalid` finding says why.
     Invalid,
+}
+
+/// What the rules read of a pod spec, typed as k8s-openapi's `PodSpec` types these fields.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpecView {
+    pub init_containers: Option<Vec<ContainerView>>,
+    pub containers: Option<Vec<ContainerView>>,
+}
+
+impl PodSpecView {
+    /// Init containers first, then containers.
+    pub fn all(&self) -> impl Iterator<Item = &ContainerView> {
+        self.init_containers
+            .iter()
+            .flatten()
+            .chain(self.containers.iter().flatten())
+    }
+}
+
+/// What the rules read of a container, typed as k8s-openapi's `Container` types these fields.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ContainerView {
+    pub image: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub args: Option<Vec<String>>,
+}
+
+/// The field at `path` below `root`, typed as `T`; None when it is absent or does not type
+/// (which cannot happen below an object whose typed view succeeded, for a `T` that types the
+/// field as k8s-openapi does). Aliases were expanded within the budget when the object was
+/// typed whole, so a part of it needs no budget of its own.
+pub(crate) fn read<T: serde::de::DeserializeOwned>(
+    doc: &Document,
+    root: NodeId,
+    path: &[Seg],
+) -> Option<T> {
+    from_node(doc, doc.at(root, path)?, u64::MAX).ok()
 }
 
 /// A Kubernetes object: one mapping document with `apiVersion` and `kind`.
@@ -119,36 +161,21 @@ impl Object {
         ];
         const POD: &[Seg] = &[Seg::Key("spec")];
         match self.typed {
-            Typed::Job(_)
-            | Typed::Deployment(_)
-            | Typed::StatefulSet(_)
-            | Typed::DaemonSet(_)
-            | Typed::ReplicaSet(_) => Some(TEMPLATE),
-            Typed::CronJob(_) => Some(CRON),
-            Typed::Pod(_) => Some(POD),
+            Typed::Job
+            | Typed::Deployment
+            | Typed::StatefulSet
+            | Typed::DaemonSet
+            | Typed::ReplicaSet => Some(TEMPLATE),
+            Typed::CronJob => Some(CRON),
+            Typed::Pod => Some(POD),
             _ => None,
         }
     }
 
-    pub(crate) fn pod_spec(&self) -> Option<&core::PodSpec> {
-        match &self.typed {
-            Typed::Job(j) => j.spec.as_ref()?.template.spec.as_ref(),
-            Typed::CronJob(c) => c
-                .spec
-                .as_ref()?
-                .job_template
-                .spec
-                .as_ref()?
-                .template
-                .spec
-                .as_ref(),
-            Typed::Deployment(d) => d.spec.as_ref()?.template.spec.as_ref(),
-            Typed::StatefulSet(d) => d.spec.as_ref()?.template.spec.as_ref(),
-            Typed::DaemonSet(d) => d.spec.as_ref()?.template.spec.as_ref(),
-            Typed::ReplicaSet(d) => d.spec.as_ref()?.template.as_ref()?.spec.as_ref(),
-            Typed::Pod(p) => p.spec.as_ref(),
-            _ => None,
-        }
+    /// The pod spec of a workload whose typed view succeeded, as written in `doc` (the document
+    /// the object is read from: its manifest, or a patched rendering of it).
+    pub(crate) fn pod_spec(&self, doc: &Document) -> Option<PodSpecView> {
+        read(doc, self.root, self.pod_spec_path()?)
     }
 
     /// Annotations of the object and, for workloads, of its pod template.
@@ -292,27 +319,33 @@ pub(crate) fn object_at(
 
 fn type_object(obj: &Object, doc: &Document, budget: u64) -> Result<Typed, yaml::DeError> {
     let r = obj.root;
+    // Typed whole to find what the API server would reject, then dropped.
     macro_rules! t {
-        ($variant:ident) => {
-            Typed::$variant(Box::new(from_node(doc, r, budget)?))
-        };
+        ($variant:ident, $ty:ty) => {{
+            from_node::<$ty>(doc, r, budget)?;
+            Typed::$variant
+        }};
     }
     Ok(match (obj.api_version.as_str(), obj.kind.as_str()) {
-        ("batch/v1", "Job") => t!(Job),
-        ("batch/v1", "CronJob") => t!(CronJob),
-        ("apps/v1", "Deployment") => t!(Deployment),
-        ("apps/v1", "StatefulSet") => t!(StatefulSet),
-        ("apps/v1", "DaemonSet") => t!(DaemonSet),
-        ("apps/v1", "ReplicaSet") => t!(ReplicaSet),
-        ("v1", "Pod") => t!(Pod),
-        ("v1", "ConfigMap") => t!(ConfigMap),
-        ("v1", "Secret") => t!(Secret),
-        ("v1", "ServiceAccount") => t!(ServiceAccount),
-        ("rbac.authorization.k8s.io/v1", "Role") => t!(Role),
-        ("rbac.authorization.k8s.io/v1", "ClusterRole") => t!(ClusterRole),
-        ("rbac.authorization.k8s.io/v1", "RoleBinding") => t!(RoleBinding),
-        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => t!(ClusterRoleBinding),
-        ("autoscaling/v2", "HorizontalPodAutoscaler") => t!(Hpa),
+        ("batch/v1", "Job") => t!(Job, batch::Job),
+        ("batch/v1", "CronJob") => t!(CronJob, batch::CronJob),
+        ("apps/v1", "Deployment") => t!(Deployment, apps::Deployment),
+        ("apps/v1", "StatefulSet") => t!(StatefulSet, apps::StatefulSet),
+        ("apps/v1", "DaemonSet") => t!(DaemonSet, apps::DaemonSet),
+        ("apps/v1", "ReplicaSet") => t!(ReplicaSet, apps::ReplicaSet),
+        ("v1", "Pod") => t!(Pod, core::Pod),
+        ("v1", "ConfigMap") => t!(ConfigMap, core::ConfigMap),
+        ("v1", "Secret") => t!(Secret, core::Secret),
+        ("v1", "ServiceAccount") => t!(ServiceAccount, core::ServiceAccount),
+        ("rbac.authorization.k8s.io/v1", "Role") => t!(Role, rbac::Role),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => t!(ClusterRole, rbac::ClusterRole),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => t!(RoleBinding, rbac::RoleBinding),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
+            t!(ClusterRoleBinding, rbac::ClusterRoleBinding)
+        }
+        ("autoscaling/v2", "HorizontalPodAutoscaler") => {
+            t!(Hpa, autoscaling::HorizontalPodAutoscaler)
+        }
         _ => Typed::None,
     })
 }
@@ -339,8 +372,8 @@ mod tests {
         let (objs, diags) = objects_of(0, &f, DEFAULT_EXPANSION_BUDGET);
         assert!(diags.is_empty());
         assert_eq!(objs.len(), 2);
-        assert!(matches!(objs[0].typed, Typed::ConfigMap(_)));
-        assert!(matches!(objs[1].typed, Typed::None));
+        assert_eq!(objs[0].typed, Typed::ConfigMap);
+        assert_eq!(objs[1].typed, Typed::None);
         assert_eq!(objs[1].name.as_deref(), Some("b"));
     }
 
@@ -348,7 +381,7 @@ mod tests {
     fn wrong_types_are_findings_at_the_node() {
         let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata:\n  PORT: 8080\n";
         let (objs, diags) = objects_of(0, &file(text), DEFAULT_EXPANSION_BUDGET);
-        assert!(matches!(objs[0].typed, Typed::Invalid));
+        assert_eq!(objs[0].typed, Typed::Invalid);
         assert_eq!(diags.len(), 1);
         assert_eq!(&text[diags[0].loc.span.range()], "8080");
         assert_eq!(diags[0].path.as_deref(), Some("data.PORT"));

@@ -215,6 +215,11 @@ impl<'a> Env<'a> {
             return t.at(p).and_then(super::tree::Node::value);
         }
         let (file, doc, n) = self.node(r, p)?;
+        self.literal(file, doc, n)
+    }
+
+    /// The value a manifest's node holds, before Flux substitution.
+    pub fn literal(&self, file: FileId, doc: &Document, n: NodeId) -> Option<Value> {
         let text = doc.string(n)?;
         Some(Value::literal(
             text,
@@ -223,6 +228,22 @@ impl<'a> Env<'a> {
                 span: doc.span(doc.resolve(n)),
             },
         ))
+    }
+
+    /// The manifest's node at `path` when the manifest alone writes what is below it (no
+    /// patch changed the object, no transformer wrote a value under `path`): the values below
+    /// it can then be read from its nodes ([`Env::literal`]), with no path per value.
+    pub fn plain_node(&self, r: &Rendered, p: &[Step]) -> Option<(FileId, &'a Document, NodeId)> {
+        use std::ops::Bound;
+        let below = r
+            .overrides
+            .range::<[Step], _>((Bound::Included(p), Bound::Unbounded))
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(p));
+        if below {
+            return None;
+        }
+        self.node(r, p)
     }
 
     /// The value at `path` as it will be applied.
@@ -477,8 +498,13 @@ fn is_migration_job(env: &Env<'_>, o: ObjectId) -> bool {
     let obj = &env.objects[o as usize];
     let (doc, _, file) = env.doc_of(o);
     obj.is("batch/v1", "Job")
-        && crate::model::migration::classify(obj, doc, &env.files[file as usize].source.display)
-            .is_some()
+        && crate::model::migration::classify(
+            obj,
+            doc,
+            doc,
+            &env.files[file as usize].source.display,
+        )
+        .is_some()
 }
 
 pub fn build_contexts(

@@ -8,6 +8,8 @@
 use super::path::{self, Concrete, Step};
 use super::{Context, Env, Rendered, Value, pod_spec_path};
 use crate::base::diagnostic::Loc;
+use crate::yaml::NodeId;
+use std::borrow::Cow;
 
 /// Every mode `wait_for.sh` accepts.
 pub const MODES: &[&str] = &[
@@ -20,8 +22,8 @@ pub struct Container {
     /// Index within its list.
     pub index: usize,
     pub init: bool,
-    /// Concrete path to the container in the manifest.
-    pub path: Concrete,
+    /// The pod spec path of its workload's kind (see [`pod_spec_path`]).
+    pub spec: &'static [&'static str],
     pub name: Option<String>,
     pub image: Option<Value>,
     pub command: Vec<Value>,
@@ -29,6 +31,24 @@ pub struct Container {
 }
 
 impl Container {
+    /// The list the container is in.
+    pub fn list(&self) -> &'static str {
+        if self.init {
+            "initContainers"
+        } else {
+            "containers"
+        }
+    }
+
+    /// Concrete path to the container in the manifest (built when asked: reading the
+    /// containers needs none).
+    pub fn path(&self) -> Concrete {
+        let mut p = path::keys(self.spec);
+        p.push(Step::Key(self.list().into()));
+        p.push(Step::Index(self.index));
+        p
+    }
+
     /// The command's words, then the args': what the container runs.
     pub fn words(&self) -> Vec<&str> {
         self.command
@@ -39,7 +59,9 @@ impl Container {
     }
 
     pub fn field(&self, key: &str) -> Concrete {
-        [self.path.clone(), path::keys(&[key])].concat()
+        let mut p = self.path();
+        p.push(Step::Key(key.into()));
+        p
     }
 }
 
@@ -48,14 +70,65 @@ pub fn pod_spec(r: &Rendered) -> Option<Concrete> {
     pod_spec_path(&r.kind).map(path::keys)
 }
 
-/// Containers (init containers first) of a rendered workload.
-pub fn containers(env: &Env<'_>, cx: &Context, r: &Rendered) -> Vec<Container> {
-    let Some(spec) = pod_spec(r) else {
+/// Containers (init containers first) of a rendered workload of `cx`, read once per build
+/// (the rules and the waits all ask) and kept with it.
+pub fn containers<'c>(env: &Env<'_>, cx: &'c Context, r: &Rendered) -> Cow<'c, [Container]> {
+    match cx.position(r) {
+        Some(i) => Cow::Borrowed(
+            &cx.containers.get_or_init(|| {
+                cx.rendered
+                    .iter()
+                    .map(|r| read_containers(env, cx, r))
+                    .collect()
+            })[i],
+        ),
+        None => Cow::Owned(read_containers(env, cx, r)),
+    }
+}
+
+fn read_containers(env: &Env<'_>, cx: &Context, r: &Rendered) -> Vec<Container> {
+    let Some(spec) = pod_spec_path(&r.kind) else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for (list, init) in [("initContainers", true), ("containers", false)] {
-        let base = [spec.clone(), path::keys(&[list])].concat();
+    for init in [true, false] {
+        let mut base = path::keys(spec);
+        let c = Container {
+            index: 0,
+            init,
+            spec,
+            name: None,
+            image: None,
+            command: Vec::new(),
+            args: Vec::new(),
+        };
+        base.push(Step::Key(c.list().into()));
+        // Written in the manifest alone (no patch, no transformer below the list): read its
+        // nodes, with no path per field.
+        if let Some((file, doc, list)) = env.plain_node(r, &base) {
+            let value = |n: Option<NodeId>| env.substituted(cx, r, env.literal(file, doc, n?)?);
+            let words = |item: NodeId, key: &str| -> Vec<Value> {
+                let Some(l) = doc.get(item, key) else {
+                    return Vec::new();
+                };
+                doc.items(l)
+                    .iter()
+                    .filter_map(|&w| value(Some(w)))
+                    .collect()
+            };
+            for (i, &item) in doc.items(list).iter().enumerate() {
+                out.push(Container {
+                    index: i,
+                    name: value(doc.get(item, "name")).map(|v| v.text),
+                    image: value(doc.get(item, "image")),
+                    command: words(item, "command"),
+                    args: words(item, "args"),
+                    ..c.clone()
+                });
+            }
+            continue;
+        }
+        // Patched, or written by transformers: each field as the build renders it.
         for i in 0..env.len(r, &base) {
             let p = [base.clone(), vec![Step::Index(i)]].concat();
             let words = |key: &str| -> Vec<Value> {
@@ -66,14 +139,13 @@ pub fn containers(env: &Env<'_>, cx: &Context, r: &Rendered) -> Vec<Container> {
             };
             out.push(Container {
                 index: i,
-                init,
                 name: env
                     .value(cx, r, &[p.clone(), path::keys(&["name"])].concat())
                     .map(|v| v.text),
                 image: env.value(cx, r, &[p.clone(), path::keys(&["image"])].concat()),
                 command: words("command"),
                 args: words("args"),
-                path: p,
+                ..c.clone()
             });
         }
     }
@@ -167,7 +239,7 @@ pub fn wait_fors(env: &Env<'_>, cx: &Context) -> Vec<WaitFor> {
     let mut out = Vec::new();
     for (ri, r) in cx.rendered.iter().enumerate() {
         let Some(spec) = pod_spec(r) else { continue };
-        for c in containers(env, cx, r) {
+        for c in containers(env, cx, r).iter() {
             if !c.init || !c.image.as_ref().is_some_and(|i| is_wait_for_image(&i.text)) {
                 continue;
             }
@@ -210,7 +282,7 @@ pub fn wait_fors(env: &Env<'_>, cx: &Context) -> Vec<WaitFor> {
             }
             let sa_value = service_account(env, cx, r, &spec);
             out.push(WaitFor::new(
-                (ri, c),
+                (ri, c.clone()),
                 (script_args.first().cloned(), script_args.get(1).cloned()),
                 namespace_arg,
                 pod_namespace,

@@ -150,9 +150,21 @@ pub struct Context {
     /// with that kustomization file. They are not among `objects`/`rendered`: the rules judge
     /// what is deployed, and these never are.
     pub unlisted: Vec<(ObjectId, FileId)>,
+    /// The containers of each rendered object (by index in `rendered`), read on first use
+    /// ([`links::containers`]) and dropped with the build.
+    pub(crate) containers: std::sync::OnceLock<Vec<Vec<links::Container>>>,
 }
 
 impl Context {
+    /// The index of `r` in `rendered`, when it is one of them (the same object, not an equal
+    /// one).
+    pub(crate) fn position(&self, r: &Rendered) -> Option<usize> {
+        let size = std::mem::size_of::<Rendered>().max(1);
+        let offset = (r as *const Rendered as usize).checked_sub(self.rendered.as_ptr() as usize)?;
+        let i = offset / size;
+        (offset % size == 0 && i < self.rendered.len()).then_some(i)
+    }
+
     pub(crate) fn rendered_of(&self, obj: ObjectId) -> Option<&Rendered> {
         self.rendered.iter().find(|r| r.object() == Some(obj))
     }

@@ -537,7 +537,7 @@ impl EnvSourceMismatch {
 
     fn side_path(&self, c: &Container, side: &Side) -> Vec<Step> {
         if side.path.is_empty() {
-            c.path.clone()
+            c.path()
         } else {
             side.path.clone()
         }
@@ -549,7 +549,7 @@ impl EnvSourceMismatch {
         }
         let p = &side.path;
         // envFrom as a whole: its key.
-        if p.len() == c.path.len() + 1
+        if p.len() == c.path().len() + 1
             && let Some(Step::Key(f)) = p.last()
         {
             return container_anchor(&cx.env(), r, c, f);

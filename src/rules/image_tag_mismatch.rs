@@ -12,6 +12,7 @@ use crate::base::text::placeholders;
 use crate::model::migration::{image_repository, mentions_migration};
 use crate::render::links::{self, Container, value_loc};
 use crate::render::path;
+use crate::render::workspace::Workspace;
 use crate::render::{Value, split_image};
 use crate::yaml::Kind;
 
@@ -104,14 +105,14 @@ fn literal_version(name: &str) -> Option<&str> {
 
 /// The tag the migration container's image has as written in the Job's manifest, before
 /// kustomize's `images:` or a replacement moved it.
-fn written_tag<'o>(l: &'o JobLink<'_>, mc: &Container) -> Option<&'o str> {
-    let spec = l.job_obj.pod_spec()?;
+fn written_tag(ws: &Workspace, l: &JobLink<'_>, mc: &Container) -> Option<String> {
+    let spec = l.job_obj.pod_spec(ws.doc_of(l.job_obj))?;
     let list = if mc.init {
-        spec.init_containers.as_ref()?
+        spec.init_containers?
     } else {
-        &spec.containers
+        spec.containers.unwrap_or_default()
     };
-    tag_of(list.get(mc.index)?.image.as_deref()?)
+    tag_of(list.get(mc.index)?.image.as_deref()?).map(str::to_string)
 }
 
 /// The Job name, when it is versioned by a placeholder or a replacement and known, or by a
@@ -121,7 +122,7 @@ fn versioned_name(cx: &ContextCx<'_>, l: &JobLink<'_>, mc: &Container) -> Option
     let literal = l.job_obj.name.as_deref()?;
     if !(l.job.name_replaced || literal.contains("${")) {
         let version = literal_version(literal)?;
-        if written_tag(l, mc) != Some(version) {
+        if written_tag(cx.ws, l, mc).as_deref() != Some(version) {
             return None;
         }
         let v = cx.env().name(cx.context, l.job)?;

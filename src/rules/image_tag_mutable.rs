@@ -115,7 +115,7 @@ impl Rule for ImageTagMutable {
             if r.kind == "Job" && migration_job(&ocx).is_some() {
                 for c in containers.iter().filter(|c| !is_wait_for(c)) {
                     roles
-                        .entry((ri, c.path.clone()))
+                        .entry((ri, c.path()))
                         .or_insert(Role::MigrationJob);
                 }
                 continue;
@@ -126,13 +126,13 @@ impl Rule for ImageTagMutable {
                 .collect();
             for c in &inits {
                 roles
-                    .entry((ri, c.path.clone()))
+                    .entry((ri, c.path()))
                     .or_insert(Role::MigrationInit);
             }
             if let Some(first) = inits.first() {
                 for c in containers.iter().filter(|c| !c.init) {
                     roles
-                        .entry((ri, c.path.clone()))
+                        .entry((ri, c.path()))
                         .or_insert(Role::App(format!(
                             "whose pods run the migration init container `{}`",
                             container_name(first)
@@ -157,7 +157,7 @@ impl Rule for ImageTagMutable {
                 .filter(|c| !c.init)
             {
                 roles
-                    .entry((ri, c.path.clone()))
+                    .entry((ri, c.path()))
                     .or_insert(Role::App(format!(
                         "which waits for the migration {}",
                         describe(&cx.env(), cx.context, l.job)
@@ -168,7 +168,7 @@ impl Rule for ImageTagMutable {
             let r = &cx.context.rendered[*ri];
             if let Some(c) = links::containers(&env, cx.context, r)
                 .iter()
-                .find(|c| &c.path == p)
+                .find(|c| &c.path() == p)
             {
                 self.report(cx, r, c, role, out);
             }

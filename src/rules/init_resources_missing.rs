@@ -73,7 +73,7 @@ impl InitResourcesMissing {
         let anchor = if has_resources {
             c.field("resources")
         } else {
-            c.path.clone()
+            c.path()
         };
         out.push(
             ocx.diag_at(

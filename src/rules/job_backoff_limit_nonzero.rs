@@ -12,15 +12,15 @@ const HELP_EXPLICIT: &str = "each retry re-runs the migration against a database
 
 impl Rule for JobBackoffLimitNonzero {
     fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
-        let Some(job) = typed_migration_job(cx) else {
+        if !typed_migration_job(cx) {
             return;
-        };
+        }
         let fix = || {
             cx.editor()
                 .set_path(cx.obj.root, &["spec", "backoffLimit"], "0", &["template"])
                 .map(|e| Fix::safe("set spec.backoffLimit: 0", vec![e]))
         };
-        match job.spec.as_ref().and_then(|s| s.backoff_limit) {
+        match cx.read::<i32>(paths::BACKOFF_LIMIT) {
             None => out.push(
                 cx.diag(&META, paths::BACKOFF_LIMIT, "migration job retries up to 6 times because backoffLimit is not set")
                     .help(HELP)

@@ -17,7 +17,7 @@ const HELP: &str = "add the annotation kustomize.toolkit.fluxcd.io/force: enable
 
 impl Rule for JobForceAnnotationMissing {
     fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
-        if !matches!(cx.obj.typed, Typed::Job(_)) {
+        if !matches!(cx.obj.typed, Typed::Job) {
             return;
         }
         // Flux's own annotation: a warning where Flux is evident (or configured); where no

@@ -113,7 +113,7 @@ impl JobNameInvalid {
 impl Rule for JobNameInvalid {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         for (r, ocx) in cx.rendered() {
-            if matches!(ocx.obj.typed, Typed::Job(_)) {
+            if matches!(ocx.obj.typed, Typed::Job) {
                 self.check(cx, r, &ocx, out);
             }
         }

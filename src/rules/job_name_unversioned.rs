@@ -26,7 +26,7 @@ pub fn has_literal_version(name: &str) -> bool {
 impl Rule for JobNameUnversioned {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         for (r, ocx) in cx.rendered() {
-            if !matches!(ocx.obj.typed, Typed::Job(_)) || migration_job(&ocx).is_none() {
+            if !matches!(ocx.obj.typed, Typed::Job) || migration_job(&ocx).is_none() {
                 continue;
             }
             if hook(ocx.obj, ocx.doc).is_some() {

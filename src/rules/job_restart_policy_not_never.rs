@@ -10,15 +10,11 @@ const HELP: &str = "set spec.template.spec.restartPolicy: Never so a failed migr
 
 impl Rule for JobRestartPolicyNotNever {
     fn check_object(&self, cx: &ObjectCx<'_>, out: &mut Vec<Diagnostic>) {
-        let Some(job) = typed_migration_job(cx) else {
+        if !typed_migration_job(cx) {
             return;
-        };
-        let policy = job
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.spec.as_ref())
-            .and_then(|p| p.restart_policy.as_deref());
-        let d = match policy {
+        }
+        let policy = cx.read::<String>(paths::RESTART_POLICY);
+        let d = match policy.as_deref() {
             Some("Never") => return,
             None => cx
                 .diag(

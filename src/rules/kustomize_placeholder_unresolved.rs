@@ -323,7 +323,7 @@ impl Rule for KustomizePlaceholderUnresolved {
                 None,
                 out,
             );
-            for c in links::containers(&env, cx.context, r) {
+            for c in links::containers(&env, cx.context, r).iter() {
                 let cname = c.name.clone().unwrap_or_else(|| format!("#{}", c.index));
                 let image = c.field("image");
                 if let Some(raw) = env.raw_value(r, &image) {
@@ -341,7 +341,7 @@ impl Rule for KustomizePlaceholderUnresolved {
                         out,
                     );
                 }
-                let shell = runs_shell(&c).then(|| shell_vars(&env, r, &c));
+                let shell = runs_shell(c).then(|| shell_vars(&env, r, c));
                 let args = c.field("args");
                 for i in 0..env.len(r, &args) {
                     let p = [args.clone(), vec![Step::Index(i)]].concat();

@@ -185,6 +185,12 @@ impl<'a> ObjectCx<'a> {
         self.ws.engine_of(self.obj.id)
     }
 
+    /// The field at `path`, typed as `T` (None when absent or null); meant for objects whose
+    /// typed view succeeded, for a `T` that types the field as k8s-openapi does.
+    pub(crate) fn read<T: serde::de::DeserializeOwned>(&self, path: &[Seg]) -> Option<T> {
+        crate::model::read(self.doc, self.obj.root, path)
+    }
+
     pub(crate) fn loc_of(&self, node: NodeId) -> Loc {
         Loc {
             file: self.obj.file,
@@ -359,17 +365,13 @@ pub(crate) mod paths {
 
 /// Whether `obj` is a Job the migration rules apply to, and why.
 pub(crate) fn migration_job(cx: &ObjectCx<'_>) -> Option<crate::model::migration::Reason> {
-    crate::analysis::migration_job(cx.ws, cx.obj)
+    crate::analysis::migration_job_in(cx.ws, cx.obj, cx.doc)
 }
 
-/// The typed Job, when `cx` is a Job the migration rules apply to.
-pub(crate) fn typed_migration_job<'a>(
-    cx: &ObjectCx<'a>,
-) -> Option<&'a k8s_openapi::api::batch::v1::Job> {
-    let crate::model::Typed::Job(job) = &cx.obj.typed else {
-        return None;
-    };
-    migration_job(cx).is_some().then_some(&**job)
+/// Whether `cx` is a Job the migration rules apply to whose typed view succeeded, so its
+/// fields read with [`ObjectCx::read`] as the API server reads them.
+pub(crate) fn typed_migration_job(cx: &ObjectCx<'_>) -> bool {
+    cx.obj.typed == crate::model::Typed::Job && migration_job(cx).is_some()
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ fn args_loc(cx: &ContextCx<'_>, r: &Rendered, w: &WaitFor) -> Option<Loc> {
     let env = cx.env();
     let args = w.container.field("args");
     links::value_loc(&env, r, &args, None).or_else(|| {
-        let name = [w.container.path.clone(), vec![Step::Key("name".into())]].concat();
+        let name = [w.container.path(), vec![Step::Key("name".into())]].concat();
         links::value_loc(&env, r, &name, None)
     })
 }

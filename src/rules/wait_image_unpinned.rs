@@ -49,7 +49,7 @@ impl Rule for WaitImageUnpinned {
             if r.patched {
                 continue;
             }
-            for c in links::containers(&env, cx.context, r) {
+            for c in links::containers(&env, cx.context, r).iter() {
                 let Some(image) = c.image.as_ref() else {
                     continue;
                 };
