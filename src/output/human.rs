@@ -3,7 +3,10 @@
 use crate::base::diagnostic::{Diagnostic as Finding, Severity};
 use crate::engine::Report;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use rayon::prelude::*;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 pub struct Options {
     pub color: bool,
@@ -16,7 +19,7 @@ pub struct Options {
 /// One finding as miette sees it.
 struct Shown {
     message: String,
-    source: NamedSource<String>,
+    source: NamedSource<Arc<str>>,
     labels: Vec<LabeledSpan>,
     related: Vec<Shown>,
     severity: miette::Severity,
@@ -76,16 +79,43 @@ fn severity(s: Severity) -> miette::Severity {
     }
 }
 
-/// The file's text as shown: secret values masked (CI logs are public).
-fn source(report: &Report, file: u32) -> NamedSource<String> {
-    let f = &report.files[file as usize];
-    let spans: Vec<_> = report
-        .redactions
-        .iter()
-        .filter(|l| l.file == file)
-        .map(|l| l.span)
-        .collect();
-    NamedSource::new(&f.display, crate::base::mask::mask(&f.text, &spans)).with_language("yaml")
+/// The files' texts as shown, secret values masked (CI logs are public): masked once per file
+/// that a finding shows, in parallel.
+struct Masked(HashMap<u32, Arc<str>>);
+
+impl Masked {
+    fn new(report: &Report) -> Masked {
+        let mut files: Vec<u32> = report
+            .diagnostics
+            .iter()
+            .flat_map(|d| std::iter::once(d.loc.file).chain(d.related.iter().map(|r| r.loc.file)))
+            .collect();
+        files.sort_unstable();
+        files.dedup();
+        // One pass over the redactions, kept in their order, for the files shown.
+        let mut spans: HashMap<u32, Vec<crate::base::source::Span>> =
+            files.iter().map(|&f| (f, Vec::new())).collect();
+        for l in &report.redactions {
+            if let Some(v) = spans.get_mut(&l.file) {
+                v.push(l.span);
+            }
+        }
+        Masked(
+            files
+                .into_par_iter()
+                .map(|file| {
+                    let f = &report.files[file as usize];
+                    let masked = crate::base::mask::mask(&f.text, &spans[&file]);
+                    (file, Arc::from(masked))
+                })
+                .collect(),
+        )
+    }
+
+    fn source(&self, report: &Report, file: u32) -> NamedSource<Arc<str>> {
+        let f = &report.files[file as usize];
+        NamedSource::new(&f.display, self.0[&file].clone()).with_language("yaml")
+    }
 }
 
 /// miette wants a non-empty span to draw an underline; widen an empty one to one character.
@@ -108,7 +138,7 @@ fn visible(report: &Report, file: u32, span: crate::base::source::Span) -> (usiz
     (start, len)
 }
 
-fn shown(report: &Report, d: &Finding) -> Shown {
+fn shown(report: &Report, masked: &Masked, d: &Finding) -> Shown {
     let (start, len) = visible(report, d.loc.file, d.loc.span);
     let mut labels = vec![LabeledSpan::new_primary_with_span(
         d.path.clone(),
@@ -122,7 +152,7 @@ fn shown(report: &Report, d: &Finding) -> Shown {
         } else {
             related.push(Shown {
                 message: r.message.clone(),
-                source: source(report, r.loc.file),
+                source: masked.source(report, r.loc.file),
                 labels: vec![LabeledSpan::new_primary_with_span(None, (s, l))],
                 related: Vec::new(),
                 severity: miette::Severity::Advice,
@@ -133,7 +163,7 @@ fn shown(report: &Report, d: &Finding) -> Shown {
     }
     Shown {
         message: d.message.clone(),
-        source: source(report, d.loc.file),
+        source: masked.source(report, d.loc.file),
         labels,
         related,
         severity: severity(d.severity),
@@ -155,14 +185,22 @@ pub fn render(report: &Report, opts: &Options) -> String {
         // Break lines at spaces only: never inside a name such as `myapp-migration-v1.2`.
         .with_word_separator(textwrap::WordSeparator::AsciiSpace)
         .with_word_splitter(textwrap::WordSplitter::NoHyphenation);
-    let mut out = String::new();
-    for d in &report.diagnostics {
-        let s = shown(report, d);
-        if handler.render_report(&mut out, &s).is_err() {
-            out.push_str(&super::concise::line(report, d));
-        }
-        out.push('\n');
-    }
+    let masked = Masked::new(report);
+    // Each finding is rendered on its own, in parallel; the order is kept.
+    let rendered: Vec<String> = report
+        .diagnostics
+        .par_iter()
+        .map(|d| {
+            let mut one = String::new();
+            let s = shown(report, &masked, d);
+            if handler.render_report(&mut one, &s).is_err() {
+                one.push_str(&super::concise::line(report, d));
+            }
+            one.push('\n');
+            one
+        })
+        .collect();
+    let mut out = rendered.concat();
     out.push_str(&summary(report));
     out.push_str(&hint(report, opts.under_pre_commit));
     out
