@@ -79,42 +79,51 @@ fn severity(s: Severity) -> miette::Severity {
     }
 }
 
-/// The files' texts as shown, secret values masked (CI logs are public): masked once per file
-/// that a finding shows, in parallel.
-struct Masked(HashMap<u32, Arc<str>>);
+/// The files' texts as shown, secret values masked (CI logs are public): each finding's file is
+/// masked once for the findings on it (they are sorted by file), and dropped after them.
+struct Masked<'r> {
+    report: &'r Report,
+    /// Each file's redactions, gathered in one pass.
+    spans: &'r HashMap<u32, Vec<crate::base::source::Span>>,
+    /// The file the current findings are on, masked.
+    file: u32,
+    text: Arc<str>,
+}
 
-impl Masked {
-    fn new(report: &Report) -> Masked {
-        let mut files: Vec<u32> = report
-            .diagnostics
-            .iter()
-            .flat_map(|d| std::iter::once(d.loc.file).chain(d.related.iter().map(|r| r.loc.file)))
-            .collect();
-        files.sort_unstable();
-        files.dedup();
-        // One pass over the redactions, kept in their order, for the files shown.
-        let mut spans: HashMap<u32, Vec<crate::base::source::Span>> =
-            files.iter().map(|&f| (f, Vec::new())).collect();
-        for l in &report.redactions {
-            if let Some(v) = spans.get_mut(&l.file) {
-                v.push(l.span);
-            }
+impl<'r> Masked<'r> {
+    fn new(
+        report: &'r Report,
+        spans: &'r HashMap<u32, Vec<crate::base::source::Span>>,
+        file: u32,
+    ) -> Self {
+        let text = Self::mask(report, spans, file);
+        Masked {
+            report,
+            spans,
+            file,
+            text,
         }
-        Masked(
-            files
-                .into_par_iter()
-                .map(|file| {
-                    let f = &report.files[file as usize];
-                    let masked = crate::base::mask::mask(&f.text, &spans[&file]);
-                    (file, Arc::from(masked))
-                })
-                .collect(),
-        )
     }
 
-    fn source(&self, report: &Report, file: u32) -> NamedSource<Arc<str>> {
+    fn mask(
+        report: &Report,
+        spans: &HashMap<u32, Vec<crate::base::source::Span>>,
+        file: u32,
+    ) -> Arc<str> {
         let f = &report.files[file as usize];
-        NamedSource::new(&f.display, self.0[&file].clone()).with_language("yaml")
+        let spans = spans.get(&file).map(Vec::as_slice).unwrap_or(&[]);
+        Arc::from(crate::base::mask::mask(&f.text, spans))
+    }
+
+    fn source(&self, file: u32) -> NamedSource<Arc<str>> {
+        let text = if file == self.file {
+            self.text.clone()
+        } else {
+            // A related location in another file: masked for this one use.
+            Self::mask(self.report, self.spans, file)
+        };
+        let f = &self.report.files[file as usize];
+        NamedSource::new(&f.display, text).with_language("yaml")
     }
 }
 
@@ -138,7 +147,7 @@ fn visible(report: &Report, file: u32, span: crate::base::source::Span) -> (usiz
     (start, len)
 }
 
-fn shown(report: &Report, masked: &Masked, d: &Finding) -> Shown {
+fn shown(report: &Report, masked: &Masked<'_>, d: &Finding) -> Shown {
     let (start, len) = visible(report, d.loc.file, d.loc.span);
     let mut labels = vec![LabeledSpan::new_primary_with_span(
         d.path.clone(),
@@ -152,7 +161,7 @@ fn shown(report: &Report, masked: &Masked, d: &Finding) -> Shown {
         } else {
             related.push(Shown {
                 message: r.message.clone(),
-                source: masked.source(report, r.loc.file),
+                source: masked.source(r.loc.file),
                 labels: vec![LabeledSpan::new_primary_with_span(None, (s, l))],
                 related: Vec::new(),
                 severity: miette::Severity::Advice,
@@ -163,7 +172,7 @@ fn shown(report: &Report, masked: &Masked, d: &Finding) -> Shown {
     }
     Shown {
         message: d.message.clone(),
-        source: masked.source(report, d.loc.file),
+        source: masked.source(d.loc.file),
         labels,
         related,
         severity: severity(d.severity),
@@ -185,19 +194,27 @@ pub fn render(report: &Report, opts: &Options) -> String {
         // Break lines at spaces only: never inside a name such as `myapp-migration-v1.2`.
         .with_word_separator(textwrap::WordSeparator::AsciiSpace)
         .with_word_splitter(textwrap::WordSplitter::NoHyphenation);
-    let masked = Masked::new(report);
-    // Each finding is rendered on its own, in parallel; the order is kept.
+    let mut spans: HashMap<u32, Vec<crate::base::source::Span>> = HashMap::new();
+    for l in &report.redactions {
+        spans.entry(l.file).or_default().push(l.span);
+    }
+    // File by file in parallel (each file masked once, for its findings), in order.
     let rendered: Vec<String> = report
         .diagnostics
-        .par_iter()
-        .map(|d| {
-            let mut one = String::new();
-            let s = shown(report, &masked, d);
-            if handler.render_report(&mut one, &s).is_err() {
-                one.push_str(&super::concise::line(report, d));
+        .chunk_by(|a, b| a.loc.file == b.loc.file)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|on_file| {
+            let masked = Masked::new(report, &spans, on_file[0].loc.file);
+            let mut out = String::new();
+            for d in on_file {
+                let s = shown(report, &masked, d);
+                if handler.render_report(&mut out, &s).is_err() {
+                    out.push_str(&super::concise::line(report, d));
+                }
+                out.push('\n');
             }
-            one.push('\n');
-            one
+            out
         })
         .collect();
     let mut out = rendered.concat();
