@@ -5,6 +5,7 @@ use kube_migrate_lint::app::{self, Color, FixMode, RunOptions};
 use kube_migrate_lint::base::diagnostic::Severity;
 use kube_migrate_lint::base::internal;
 use kube_migrate_lint::output::Format;
+use kube_migrate_lint::output::graph::GraphFormat;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -110,6 +111,29 @@ enum Command {
         #[arg(long)]
         provenance: bool,
     },
+    /// Draw each build's migration path: the migration Jobs, who waits for them and how,
+    /// their ServiceAccounts and RBAC, what writes the version and where the database URL
+    /// comes from; a link a finding is about is drawn red and dashed, labelled with its rule
+    Graph {
+        /// Files or directories (default: the --build directories, else the current directory)
+        paths: Vec<PathBuf>,
+        /// `mermaid` (GitLab and GitHub render it in Markdown), `dot` (Graphviz) or `json`
+        /// (versioned, schema/graph-output-v1.schema.json)
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+        /// Draw only this build (a kustomization's directory; repeatable)
+        #[arg(long, value_name = "DIR")]
+        build: Vec<PathBuf>,
+        /// Configuration file (default: .kube-migrate-lint.yaml found by walking up from the paths)
+        #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+        config: Option<PathBuf>,
+        /// Ignore configuration files
+        #[arg(long)]
+        no_config: bool,
+        /// Skip files and directories matching this glob (repeatable)
+        #[arg(long, value_name = "GLOB")]
+        exclude: Vec<String>,
+    },
     /// Run the language server: LSP over stdin and stdout, for editors
     Server,
     /// Print a shell completion script (e.g. `kube-migrate-lint completions bash > ~/.local/share/bash-completion/completions/kube-migrate-lint`)
@@ -200,6 +224,26 @@ fn run(cli: Cli) -> ExitCode {
         Some(Command::Build { dir, provenance }) => {
             app::build(&dir, provenance, &mut stdout, &mut stderr)
         }
+        Some(Command::Graph {
+            paths,
+            format,
+            build,
+            config,
+            no_config,
+            exclude,
+        }) => app::graph::graph(
+            &app::graph::GraphOptions {
+                paths,
+                format,
+                builds: build,
+                config,
+                no_config,
+                exclude,
+                repo_root: None,
+            },
+            &mut stdout,
+            &mut stderr,
+        ),
         Some(Command::Explain { rule }) => match app::explain(&rule) {
             Ok(page) => app::print(&mut stdout, &page),
             Err(e) => {

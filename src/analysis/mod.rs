@@ -3,6 +3,8 @@
 //! workloads and the migration Jobs they await, and the RBAC a context grants. Rules import
 //! from here, never from each other; nothing here builds a diagnostic.
 
+pub(crate) mod graph;
+pub(crate) mod inspect;
 pub(crate) mod rbac;
 pub(crate) mod templated;
 pub(crate) mod wait_target;

@@ -532,12 +532,7 @@ impl Waits {
         c: &Container,
         pod_ns: &str,
     ) {
-        let texts: Vec<&str> = c
-            .command
-            .iter()
-            .chain(c.args.iter())
-            .map(|v| v.text.as_str())
-            .collect();
+        let texts = c.words();
         let complete = c.command.len() == env.len(r, &c.field("command"))
             && c.args.len() == env.len(r, &c.field("args"));
         self.gate_container(env, ci, r, c, &texts);
@@ -820,12 +815,7 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
                     .map(|&i| &ws.fluxes[i])
                     .find(|g| g.object != f.object);
                 if let Some(g) = dependent {
-                    let fobj = &ws.objects[f.object as usize];
-                    let health = ws
-                        .doc_of(fobj)
-                        .at(fobj.root, &[Seg::Key("spec"), Seg::Key("healthChecks")])
-                        .is_some_and(|n| !ws.doc_of(fobj).items(n).is_empty());
-                    if f.wait || health {
+                    if f.wait || has_health_checks(ws, f) {
                         st.flux_staged = true;
                         held_here = true;
                     } else if st.stage_without_wait.is_none() {
@@ -840,6 +830,15 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
         }
     }
     st
+}
+
+/// Whether a Flux Kustomization lists `spec.healthChecks`: with them (or `wait: true`) the
+/// stages that depend on it wait until its objects, a Job among them, are ready.
+pub fn has_health_checks(ws: &Workspace, f: &crate::render::FluxKustomization) -> bool {
+    let obj = &ws.objects[f.object as usize];
+    let doc = ws.doc_of(obj);
+    doc.at(obj.root, &[Seg::Key("spec"), Seg::Key("healthChecks")])
+        .is_some_and(|n| !doc.items(n).is_empty())
 }
 
 /// Whether a build that includes the Job shows an app at all (a long-running workload).

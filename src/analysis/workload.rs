@@ -106,14 +106,6 @@ const NOT_A_RUN: &[&str] = &[
     "wait",
 ];
 
-fn words(c: &Container) -> Vec<&str> {
-    c.command
-        .iter()
-        .chain(c.args.iter())
-        .map(|v| v.text.as_str())
-        .collect()
-}
-
 fn is_check(words: &[&str]) -> bool {
     words
         .iter()
@@ -127,7 +119,7 @@ pub fn migration_tool(c: &Container) -> Option<String> {
     if is_wait_for(c) {
         return None;
     }
-    let line = words(c).join(" ");
+    let line = c.words().join(" ");
     line.split([';', '&', '|', '\n']).find_map(|segment| {
         let w: Vec<&str> = segment.split_whitespace().collect();
         let tool = migration_command(&w)?;
@@ -143,7 +135,7 @@ pub fn migration_reason(c: &Container) -> Option<String> {
     if let Some(tool) = migration_tool(c) {
         return Some(format!("runs `{tool}`"));
     }
-    let w = words(c);
+    let w = c.words();
     if is_check(&w) {
         return None;
     }

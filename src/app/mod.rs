@@ -1,6 +1,7 @@
 //! What the CLI does, with plain options (no clap type reaches the library): find and load the
 //! config, resolve settings, lint, write the report, and choose the exit code.
 
+pub mod graph;
 pub mod lsp;
 pub(crate) mod session;
 
@@ -121,6 +122,31 @@ fn emit(w: &mut dyn Write, s: &str) -> io::Result<()> {
     }
 }
 
+/// The session for `request`, or its configuration error said on `err` and the exit code.
+pub(crate) fn open_session(
+    request: &session::Request<'_>,
+    err: &mut dyn Write,
+) -> Result<Session, i32> {
+    Session::open(request).map_err(|e| {
+        let _ = emit(err, &format!("error: {e}\n"));
+        EXIT_ERROR
+    })
+}
+
+/// Deploy-engine evidence is looked for from the root the builds are resolved from, so a file
+/// linted alone gets the verdict the whole repository gets (unless a root was given).
+pub(crate) fn evidence_root(settings: &mut Settings, paths: &[PathBuf]) {
+    if settings.repo_root.is_none()
+        && let Some(root) = settings.path_names.root()
+        && !paths.is_empty()
+        && paths
+            .iter()
+            .all(|p| p.canonicalize().is_ok_and(|c| c.starts_with(root)))
+    {
+        settings.repo_root = Some(root.to_path_buf());
+    }
+}
+
 /// Run a lint; returns the exit code.
 pub fn run(
     opts: &RunOptions,
@@ -146,12 +172,9 @@ pub fn run(
         mut settings,
         excludes,
         ..
-    } = match Session::open(&request) {
+    } = match open_session(&request, err) {
         Ok(s) => s,
-        Err(e) => {
-            let _ = emit(err, &format!("error: {e}\n"));
-            return EXIT_ERROR;
-        }
+        Err(code) => return code,
     };
     if let Some(m) = opts.max_file_size {
         settings.max_file_size = m;
@@ -205,17 +228,7 @@ pub fn run(
     } else {
         resolve::plan(&paths, stdin_name.as_deref(), settings.path_names.root())
     };
-    // Deploy-engine evidence is looked for from the root the builds are resolved from, so a
-    // file linted alone gets the verdict the whole repository gets.
-    if settings.repo_root.is_none()
-        && let Some(root) = settings.path_names.root()
-        && !paths.is_empty()
-        && paths
-            .iter()
-            .all(|p| p.canonicalize().is_ok_and(|c| c.starts_with(root)))
-    {
-        settings.repo_root = Some(root.to_path_buf());
-    }
+    evidence_root(&mut settings, &paths);
     internal::enter("linting");
     let mut progress = Progress::start(&mut settings);
     let mut report = if opts.fix == FixMode::Off {

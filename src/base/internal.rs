@@ -180,15 +180,11 @@ pub struct InternalError {
 impl InternalError {
     /// `internal error while <doing>: <payload> (at src/…:L:C)`.
     pub(crate) fn summary(&self) -> String {
-        let at = self
-            .location
-            .as_ref()
-            .map(|l| format!(" (at {l})"))
-            .unwrap_or_default();
         format!(
-            "internal error while {}: {}{at}",
+            "internal error while {}: {}{}",
             self.doing,
-            self.payload.trim_end()
+            self.payload.trim_end(),
+            at(&self.location)
         )
     }
 
@@ -210,15 +206,19 @@ impl std::fmt::Display for InternalError {
 /// What `main` prints when a panic escaped every isolation.
 pub fn crash_report(c: &Caught) -> String {
     let phase = *PHASE.lock().unwrap_or_else(PoisonError::into_inner);
-    let at = c
-        .location
+    format!(
+        "kube-migrate-lint crashed: this is a bug, please report it at {ISSUES}\n  while {phase}: {}{}\n",
+        c.payload.trim_end(),
+        at(&c.location)
+    )
+}
+
+/// ` (at src/…:L:C)`, or nothing when the location is unknown.
+fn at(location: &Option<String>) -> String {
+    location
         .as_ref()
         .map(|l| format!(" (at {l})"))
-        .unwrap_or_default();
-    format!(
-        "kube-migrate-lint crashed: this is a bug, please report it at {ISSUES}\n  while {phase}: {}{at}\n",
-        c.payload.trim_end()
-    )
+        .unwrap_or_default()
 }
 
 /// Test builds only: panic on purpose in `phase` when `KUBE_MIGRATE_LINT_TEST_PANIC` asks for

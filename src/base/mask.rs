@@ -286,15 +286,23 @@ mod tests {
 
     #[test]
     fn credential_names() {
-        assert!(names_credential("DB_PASSWORD"));
-        assert!(names_credential("apiToken"));
-        assert!(names_credential("client-secret"));
-        assert!(!names_credential("PASSWORD_FILE"));
-        assert!(!names_credential("SECRET_NAME"));
-        assert!(!names_credential("DATABASE_HOST"));
-        assert!(!names_credential("LLM_MAX_TOKENS"));
-        assert!(names_credential("LLM_API_KEY"));
-        assert!(names_credential("GITHUB_TOKEN"));
+        for yes in [
+            "DB_PASSWORD",
+            "apiToken",
+            "client-secret",
+            "LLM_API_KEY",
+            "GITHUB_TOKEN",
+        ] {
+            assert!(names_credential(yes), "{yes}");
+        }
+        for no in [
+            "PASSWORD_FILE",
+            "SECRET_NAME",
+            "DATABASE_HOST",
+            "LLM_MAX_TOKENS",
+        ] {
+            assert!(!names_credential(no), "{no}");
+        }
     }
 
     #[test]

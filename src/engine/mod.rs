@@ -263,24 +263,31 @@ pub(crate) fn lint_paths(
 }
 
 /// Lint what was read; its errors and notes join the report's.
-fn lint_read(read: Read, settings: &Settings, start: Instant) -> Report {
-    let mut report = lint_inputs(read.inputs, settings);
+fn lint_read(mut read: Read, settings: &Settings, start: Instant) -> Report {
+    let mut report = lint_inputs(std::mem::take(&mut read.inputs), settings);
+    joined(&mut report, read, start);
+    report
+}
+
+/// The read's errors and notes joined to a report's, and the time since `start`.
+fn joined(report: &mut Report, read: Read, start: Instant) {
     report.errors.extend(read.errors);
     report.errors.sort();
     report.notes.extend(read.notes);
     report.notes.sort();
     report.elapsed = start.elapsed();
-    report
 }
 
 /// Lint the files under `paths`, with `overlays` (unsaved editor buffers) standing for the
-/// files they name, on disk or not yet.
+/// files they name, on disk or not yet; with the model the findings were computed from (the
+/// files, objects and rendered builds), which the language server answers navigation
+/// requests from. The report's `files` are left empty: they are the workspace's.
 pub(crate) fn lint_paths_overlaid(
     paths: &[PathBuf],
     overlays: Vec<Input>,
     excludes: &Excludes,
     settings: &Settings,
-) -> Report {
+) -> (Report, Workspace) {
     let start = Instant::now();
     let mut read = read_paths(paths, None, excludes, settings);
     let replaced: Vec<PathBuf> = overlays
@@ -298,7 +305,14 @@ pub(crate) fn lint_paths_overlaid(
             .is_none_or(|p| !replaced.contains(&p))
     });
     read.inputs.extend(overlays);
-    lint_read(read, settings, start)
+    let (mut report, ws) = lint_model(
+        std::mem::take(&mut read.inputs),
+        settings,
+        rules::REGISTRY,
+        &mut |_, _| {},
+    );
+    joined(&mut report, read, start);
+    (report, ws)
 }
 
 /// The files found under some paths, read; what could not be found or was skipped.
@@ -645,6 +659,17 @@ pub fn load_workspace(
     (ws, diags, report)
 }
 
+/// The workspace of in-memory files (name, text), for the unit tests of the layers that read
+/// one.
+#[cfg(test)]
+pub(crate) fn workspace_of(files: &[(&str, &str)]) -> Workspace {
+    let inputs = files
+        .iter()
+        .map(|(name, text)| Input::from_bytes(*name, text.as_bytes().to_vec()))
+        .collect();
+    load_workspace(inputs, &Settings::default()).0
+}
+
 /// Read and parse every input, in parallel, each isolated.
 fn load_all(inputs: Vec<Input>, settings: &Settings) -> Vec<Loaded> {
     inputs
@@ -698,6 +723,77 @@ pub(crate) fn lint_inputs_with(
     settings: &Settings,
     registry: &[&'static dyn Rule],
 ) -> Report {
+    lint_observed(inputs, settings, registry, &mut |_, _| {})
+}
+
+/// Lint, and draw the link model of every build ([`crate::analysis::graph`]) from the same
+/// workspace, its links marked broken by the run's findings (after suppressions: a silenced
+/// finding breaks nothing).
+pub(crate) fn lint_with_graph(
+    inputs: Vec<Input>,
+    settings: &Settings,
+) -> (Report, crate::analysis::graph::Graph) {
+    let mut graph = None;
+    let report = lint_observed(inputs, settings, rules::REGISTRY, &mut |ws, diags| {
+        let built = isolate(|| {
+            let mut g = crate::analysis::graph::Graph::build(ws);
+            g.mark_broken(diags);
+            g
+        });
+        graph = Some(built);
+    });
+    let mut report = report;
+    let graph = match graph {
+        Some(Ok(g)) => g,
+        Some(Err(c)) => {
+            report
+                .internal
+                .push(c.error("graph", "drawing the link graph", None));
+            crate::analysis::graph::Graph::default()
+        }
+        None => crate::analysis::graph::Graph::default(),
+    };
+    (report, graph)
+}
+
+/// [`lint_inputs_with`], showing `observe` the workspace and the final findings before the
+/// workspace is dropped.
+fn lint_observed(
+    inputs: Vec<Input>,
+    settings: &Settings,
+    registry: &[&'static dyn Rule],
+    observe: &mut dyn FnMut(&Workspace, &[Diagnostic]),
+) -> Report {
+    let (mut report, mut ws) = lint_model(inputs, settings, registry, observe);
+    let files = std::mem::take(&mut ws.files);
+    if settings.exit_after {
+        // The process ends after the report: freeing the trees, typed views and builds one
+        // allocation at a time would be a serial tail of its own.
+        let mut docs = Vec::with_capacity(files.len());
+        report.files = files
+            .into_iter()
+            .map(|f| {
+                docs.push(f.docs);
+                f.source
+            })
+            .collect();
+        std::mem::forget(docs);
+        std::mem::forget(ws);
+    } else {
+        report.files = files.into_iter().map(|f| f.source).collect();
+    }
+    report
+}
+
+/// Lint, showing `observe` the workspace and the final findings, and keep the workspace the
+/// findings were computed from; the report's `files` are left for the caller to fill (moved
+/// out of the workspace, or read from it).
+fn lint_model(
+    inputs: Vec<Input>,
+    settings: &Settings,
+    registry: &[&'static dyn Rule],
+    observe: &mut dyn FnMut(&Workspace, &[Diagnostic]),
+) -> (Report, Workspace) {
     let start = Instant::now();
     let (ws, mut diags, mut report) = load_workspace(inputs, settings);
     report.engines = ws
@@ -840,36 +936,19 @@ pub(crate) fn lint_inputs_with(
             d.fix = None;
         }
     }
+    observe(&ws, &diags);
     report.objects = ws.objects.par_iter().map(Object::reference).collect();
     report.rendered_namespaces = ws
         .objects
         .par_iter()
         .map(|o| rendered_namespace(&ws, o))
         .collect();
-    let mut ws = ws;
-    let files = std::mem::take(&mut ws.files);
-    if settings.exit_after {
-        // The process ends after the report: freeing the trees, typed views and builds one
-        // allocation at a time would be a serial tail of its own.
-        let mut docs = Vec::with_capacity(files.len());
-        report.files = files
-            .into_iter()
-            .map(|f| {
-                docs.push(f.docs);
-                f.source
-            })
-            .collect();
-        std::mem::forget(docs);
-        std::mem::forget(ws);
-    } else {
-        report.files = files.into_iter().map(|f| f.source).collect();
-    }
     report.diagnostics = diags;
     report.notes.sort();
     report.errors.sort();
     report.internal.sort();
     report.elapsed = start.elapsed();
-    report
+    (report, ws)
 }
 
 /// One finding per issue, saying which builds show it. A file several builds share is checked

@@ -349,9 +349,9 @@ mod tests {
 
     #[test]
     fn manifest_names() {
-        assert!(is_manifest_name("job.yaml"));
-        assert!(is_manifest_name("JOB.YML"));
-        assert!(is_manifest_name("Kustomization"));
+        for yes in ["job.yaml", "JOB.YML", "Kustomization"] {
+            assert!(is_manifest_name(yes), "{yes}");
+        }
         assert!(!is_manifest_name("README.md"));
     }
 

@@ -327,100 +327,111 @@ mod tests {
 
     #[test]
     fn names() {
-        assert!(mentions_migration("myapp-migration-${IMAGE_TAG}"));
-        assert!(mentions_migration("db-migrate"));
-        assert!(mentions_migration("dbmigrate"));
-        assert!(mentions_migration("run-migrations"));
-        assert!(!mentions_migration("immigration-service"));
-        assert!(!mentions_migration("api"));
+        for yes in [
+            "myapp-migration-${IMAGE_TAG}",
+            "db-migrate",
+            "dbmigrate",
+            "run-migrations",
+        ] {
+            assert!(mentions_migration(yes), "{yes}");
+        }
+        for no in ["immigration-service", "api"] {
+            assert!(!mentions_migration(no), "{no}");
+        }
+    }
+
+    /// Each command's words, and what `f` makes of them.
+    fn check<T: AsRef<str>>(f: impl Fn(&[&str]) -> Option<T>, cases: &[(&[&str], Option<&str>)]) {
+        for (words, want) in cases {
+            assert_eq!(f(words).as_ref().map(|t| t.as_ref()), *want, "{words:?}");
+        }
     }
 
     #[test]
     fn commands() {
-        let c = |w: &[&str]| migration_command(w);
-        assert_eq!(
-            c(&["npx", "prisma", "migrate", "deploy"]).as_deref(),
-            Some("prisma migrate")
+        check(
+            migration_command,
+            &[
+                (
+                    &["npx", "prisma", "migrate", "deploy"],
+                    Some("prisma migrate"),
+                ),
+                (
+                    &["python", "manage.py", "migrate"],
+                    Some("manage.py migrate"),
+                ),
+                (
+                    &["npm", "run", "db:migrate:deploy"],
+                    Some("npm run db:migrate:deploy"),
+                ),
+                (
+                    &["/bin/sh", "-c", "alembic upgrade head && echo ok"],
+                    Some("alembic upgrade"),
+                ),
+                (
+                    &["migrate", "-path", "/m", "-database", "$(DB)", "up"],
+                    Some("migrate up"),
+                ),
+                (
+                    &["bundle", "exec", "rake", "db:migrate"],
+                    Some("rake db:migrate"),
+                ),
+                (
+                    &["dotnet", "ef", "database", "update"],
+                    Some("ef database update"),
+                ),
+                // An image's entrypoint with options between the tool's words.
+                (
+                    &["liquibase", "--changelog-file=changelog.xml", "update"],
+                    Some("liquibase update"),
+                ),
+                (
+                    &[
+                        "flyway",
+                        "-url=jdbc:postgresql://db/app",
+                        "-user=app",
+                        "migrate",
+                    ],
+                    Some("flyway migrate"),
+                ),
+                (&["flyway", "info"], None),
+                (&["nginx", "-g", "daemon off;"], None),
+                (&["npm", "start"], None),
+            ],
         );
-        assert_eq!(
-            c(&["python", "manage.py", "migrate"]).as_deref(),
-            Some("manage.py migrate")
-        );
-        assert_eq!(
-            c(&["npm", "run", "db:migrate:deploy"]).as_deref(),
-            Some("npm run db:migrate:deploy")
-        );
-        assert_eq!(
-            c(&["/bin/sh", "-c", "alembic upgrade head && echo ok"]).as_deref(),
-            Some("alembic upgrade")
-        );
-        assert_eq!(
-            c(&["migrate", "-path", "/m", "-database", "$(DB)", "up"]).as_deref(),
-            Some("migrate up")
-        );
-        assert_eq!(
-            c(&["bundle", "exec", "rake", "db:migrate"]).as_deref(),
-            Some("rake db:migrate")
-        );
-        assert_eq!(
-            c(&["dotnet", "ef", "database", "update"]).as_deref(),
-            Some("ef database update")
-        );
-        // An image's entrypoint with options between the tool's words.
-        assert_eq!(
-            c(&["liquibase", "--changelog-file=changelog.xml", "update"]).as_deref(),
-            Some("liquibase update")
-        );
-        assert_eq!(
-            c(&[
-                "flyway",
-                "-url=jdbc:postgresql://db/app",
-                "-user=app",
-                "migrate"
-            ])
-            .as_deref(),
-            Some("flyway migrate")
-        );
-        assert_eq!(c(&["flyway", "info"]), None);
-        assert_eq!(c(&["nginx", "-g", "daemon off;"]), None);
-        assert_eq!(c(&["npm", "start"]), None);
     }
 
     #[test]
     fn status_commands() {
-        let c = |w: &[&str]| migration_status_command(w);
-        assert_eq!(
-            c(&["kong", "migrations", "list"]).as_deref(),
-            Some("kong migrations list")
+        check(
+            migration_status_command,
+            &[
+                (
+                    &["kong", "migrations", "list"],
+                    Some("kong migrations list"),
+                ),
+                (
+                    &["/usr/local/bin/flyway", "-url=jdbc:x", "info"],
+                    Some("flyway info"),
+                ),
+                (
+                    &["migrate", "-path", "/m", "-database", "$DB_URL", "version"],
+                    Some("migrate version"),
+                ),
+                (
+                    &["bundle", "exec", "rails", "db:migrate:status"],
+                    Some("rails db:migrate:status"),
+                ),
+                // Running migrations, readiness probes and files are not status checks.
+                (&["kong", "migrations", "up"], None),
+                (&["alembic", "upgrade", "head"], None),
+                (&["pg_isready", "-h", "db"], None),
+                (&["psql", "-f", "/migrations/001.sql"], None),
+                (&["psql", "-c", "select 1"], None),
+            ],
         );
-        assert_eq!(
-            c(&["/usr/local/bin/flyway", "-url=jdbc:x", "info"]).as_deref(),
-            Some("flyway info")
-        );
-        assert_eq!(
-            c(&["migrate", "-path", "/m", "-database", "$DB_URL", "version"]).as_deref(),
-            Some("migrate version")
-        );
-        assert_eq!(
-            c(&["bundle", "exec", "rails", "db:migrate:status"]).as_deref(),
-            Some("rails db:migrate:status")
-        );
-        assert!(
-            c(&[
-                "psql",
-                "-h",
-                "db",
-                "-c",
-                "SELECT 1 FROM public.schema_migrations WHERE version = '42'"
-            ])
-            .is_some()
-        );
-        // Running migrations, readiness probes and files are not status checks.
-        assert_eq!(c(&["kong", "migrations", "up"]), None);
-        assert_eq!(c(&["alembic", "upgrade", "head"]), None);
-        assert_eq!(c(&["pg_isready", "-h", "db"]), None);
-        assert_eq!(c(&["psql", "-f", "/migrations/001.sql"]), None);
-        assert_eq!(c(&["psql", "-c", "select 1"]), None);
+        let query = "SELECT 1 FROM public.schema_migrations WHERE version = '42'";
+        assert!(migration_status_command(&["psql", "-h", "db", "-c", query]).is_some());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub(crate) mod concise;
 pub(crate) mod github;
 pub(crate) mod gitlab;
+pub mod graph;
 pub(crate) mod human;
 pub(crate) mod json;
 pub(crate) mod junit;

@@ -358,7 +358,7 @@ struct Evaluator<'a> {
     produced: std::cell::Cell<usize>,
     /// The files each kustomization reads when built (itself, its resources, bases,
     /// components and patches), recorded as this build evaluates them.
-    parts: std::cell::RefCell<BTreeMap<FileId, BTreeSet<FileId>>>,
+    parts: std::cell::RefCell<Parts>,
 }
 
 impl<'a> std::ops::Deref for Evaluator<'a> {
@@ -377,6 +377,9 @@ impl<'a> Evaluator<'a> {
         }
     }
 }
+
+/// The files each kustomization reads when built, as one build recorded them.
+type Parts = BTreeMap<FileId, BTreeSet<FileId>>;
 
 /// What evaluating one build root yields, merged into the workspace in root order.
 enum Outcome {
@@ -675,17 +678,13 @@ pub fn build_contexts(
     let mut contexts = Vec::new();
     let mut covered: BTreeSet<FileId> = BTreeSet::new();
     let mut issues = Vec::new();
-    let mut all_parts: BTreeMap<FileId, BTreeSet<FileId>> = BTreeMap::new();
+    let mut all_parts: Parts = BTreeMap::new();
     // Builds are independent: evaluated in parallel, merged in root order (so contexts,
     // issues and the first build's record of each kustomization's parts are as in a serial
     // run).
     use rayon::prelude::*;
     let roots = build_roots(&shared.kusts, &shared.env, explicit);
-    let outcomes: Vec<(
-        Outcome,
-        Vec<ReplacementIssue>,
-        BTreeMap<FileId, BTreeSet<FileId>>,
-    )> = roots
+    let outcomes: Vec<(Outcome, Vec<ReplacementIssue>, Parts)> = roots
         .par_iter()
         .map(|root| {
             let ev = Evaluator::new(&shared);
@@ -2618,16 +2617,8 @@ impl Evaluator<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::{Input, Settings, load_workspace};
+    use crate::engine::workspace_of as ws;
     use crate::render::{links, path};
-
-    fn ws(files: &[(&str, &str)]) -> crate::render::workspace::Workspace {
-        let inputs = files
-            .iter()
-            .map(|(n, t)| Input::from_bytes(*n, t.as_bytes().to_vec()))
-            .collect();
-        load_workspace(inputs, &Settings::default()).0
-    }
 
     #[test]
     fn an_autoscaler_follows_its_renamed_workload() {

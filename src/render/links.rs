@@ -29,6 +29,15 @@ pub struct Container {
 }
 
 impl Container {
+    /// The command's words, then the args': what the container runs.
+    pub fn words(&self) -> Vec<&str> {
+        self.command
+            .iter()
+            .chain(&self.args)
+            .map(|v| v.text.as_str())
+            .collect()
+    }
+
     pub fn field(&self, key: &str) -> Concrete {
         [self.path.clone(), path::keys(&[key])].concat()
     }

@@ -2,7 +2,7 @@
 //! against a document to concrete paths, with kustomize's own rules for what is invalid.
 
 use crate::render::kustomize::split_field_path;
-use crate::yaml::{Document, Kind, NodeId, Style};
+use crate::yaml::{Document, Kind, NodeId, Seg, Style};
 
 /// One step of a concrete path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -17,17 +17,26 @@ pub(crate) fn keys(path: &[&str]) -> Concrete {
     path.iter().map(|k| Step::Key(k.to_string())).collect()
 }
 
+/// A concrete path as users read it: `spec.containers[0].image`.
 pub(crate) fn display(path: &[Step]) -> String {
+    display_segs(path.iter().map(|step| match step {
+        Step::Key(k) => Seg::Key(k),
+        Step::Index(i) => Seg::Index(*i),
+    }))
+}
+
+/// [`display`] for borrowed segments.
+pub(crate) fn display_segs<'a>(segs: impl IntoIterator<Item = Seg<'a>>) -> String {
     let mut s = String::new();
-    for step in path {
-        match step {
-            Step::Key(k) => {
+    for seg in segs {
+        match seg {
+            Seg::Key(k) => {
                 if !s.is_empty() {
                     s.push('.');
                 }
                 s.push_str(k);
             }
-            Step::Index(i) => s.push_str(&format!("[{i}]")),
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
         }
     }
     s

@@ -620,10 +620,7 @@ impl Rule for EnvSourceMismatch {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{
-        Deploy, Job, WAIT_V1, assert_contains, assert_one_saying, assert_single, migrate_container,
-        run, run_unchecked, wait_for,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "env-source-mismatch";
 
@@ -899,9 +896,7 @@ mod tests {
             ("k/s1.yaml", s.replace("NS", "jobs")),
             ("k/s2.yaml", s.replace("NS", "app")),
         ];
-        let diags = run(RULE, &files);
-        assert_one_saying(&diags, "Secret `db` in namespace `app`");
-        assert_contains(&diags[0].message, "Secret `db` in namespace `jobs`");
+        one(RULE, &files).says("Secret `db` in namespace `app`").says("Secret `db` in namespace `jobs`");
     }
 
     #[test]

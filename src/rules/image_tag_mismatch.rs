@@ -382,9 +382,7 @@ impl Rule for ImageTagMismatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::{
-        Deploy, Job, assert_contains, assert_starts_with, migrate_container, run, wait_for,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "image-tag-mismatch";
 
@@ -500,31 +498,15 @@ mod tests {
     #[test]
     fn migration_image_disagrees_with_name_and_app() {
         let files = tagged("myapp-migration:v1", "myapp:v2");
-        let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(&files[1].1[d[0].loc.span.range()], "myapp-migration:v1");
-        assert_starts_with(
-            &d[0].message,
-            "the migration image of Job `myapp-migration-v2`",
-        );
-        assert_contains(
-            &d[0].message,
-            "the migration applies the schema of `v1` while the app expects `v2`",
-        );
+        one(RULE, &files).at("myapp-migration:v1").starts("the migration image of Job `myapp-migration-v2`").says("the migration applies the schema of `v1` while the app expects `v2`");
     }
 
     #[test]
     fn name_disagrees_with_both_images() {
         let files = tagged("myapp-migration:v3", "myapp:v3");
-        let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(&files[1].1[d[0].loc.span.range()], "myapp-migration-TAG");
-        assert_starts_with(
-            &d[0].message,
-            "job name `myapp-migration-v2` is versioned `v2`, but the app container `service` of Deployment `myapp` runs `myapp:v3`, like the migration image `myapp-migration:v3`",
-        );
+        let d = one(RULE, &files).at("myapp-migration-TAG").starts("job name `myapp-migration-v2` is versioned `v2`, but the app container `service` of Deployment `myapp` runs `myapp:v3`, like the migration image `myapp-migration:v3`").d;
         // related: the replacement that wrote the name, its source, the app image.
-        assert_eq!(d[0].related.len(), 3, "{:?}", d[0].related);
+        assert_eq!(d.related.len(), 3, "{:?}", d.related);
     }
 
     #[test]
@@ -553,17 +535,15 @@ mod tests {
         ];
         // The name was written with the migration image's tag: both are release v1, the app
         // is the odd one out.
-        let d = run(RULE, &files);
-        assert_eq!(d.len(), 1);
-        assert_eq!(&files[1].1[d[0].loc.span.range()], "myapp:v2");
+        let d = one(RULE, &files).at("myapp:v2").d;
         assert!(
-            d[0].message
+            d.message
                 .ends_with("the app runs against the schema of `v1`"),
             "{}",
-            d[0].message
+            d.message
         );
         assert_eq!(
-            &files[0].1[d[0].related[0].loc.span.range()],
+            &files[0].1[d.related[0].loc.span.range()],
             "myapp-migration:v1"
         );
     }
@@ -588,16 +568,7 @@ mod tests {
                 "resources: [../base]\nimages:\n- name: registry.example.com/myapp\n  newTag: v1.5.0\n- name: registry.example.com/myapp-migration\n  newTag: v1.5.0\n".to_string(),
             ),
         ];
-        let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(
-            &files[0].1[d[0].loc.span.range()],
-            "myapp-migration-v1.4.2"
-        );
-        assert_starts_with(
-            &d[0].message,
-            "job name `myapp-migration-v1.4.2` is versioned `v1.4.2`, but the app container `service` of Deployment `myapp` runs `registry.example.com/myapp:v1.5.0`",
-        );
+        one(RULE, &files).at("myapp-migration-v1.4.2").starts("job name `myapp-migration-v1.4.2` is versioned `v1.4.2`, but the app container `service` of Deployment `myapp` runs `registry.example.com/myapp:v1.5.0`");
         // A literal version that never matched the image (a schema number) is not compared.
         assert!(literal_version("myapp-migration-v3").is_some());
         assert_eq!(literal_version("myapp-migration"), None);
@@ -661,12 +632,7 @@ mod tests {
             ("k/deploy.yaml", deploy("myapp-migration-TAG", "myapp:v3")),
             ("k/kustomization.yaml", k.to_string()),
         ];
-        let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_starts_with(
-            &d[0].message,
-            "job name `myapp-migration-v2` is versioned `v2`",
-        );
+        one(RULE, &files).starts("job name `myapp-migration-v2` is versioned `v2`");
     }
 
     #[test]
@@ -701,8 +667,6 @@ mod tests {
             ),
             ("k/flux.yaml", flux.to_string()),
         ];
-        let d = run(RULE, &bad);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(&bad[1].1[d[0].loc.span.range()], "myapp:v4");
+        one(RULE, &bad).at("myapp:v4");
     }
 }

@@ -179,10 +179,7 @@ impl Rule for ImageTagMutable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::{
-        Deploy, Job, WAIT_IMAGE, WAIT_V1, assert_contains, assert_starts_with, migrate_container,
-        run, wait_for,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "image-tag-mutable";
 
@@ -277,11 +274,7 @@ mod tests {
             ),
             ("k/kustomization.yaml", k2.to_string()),
         ];
-        let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(&files[1].1[d[0].loc.span.range()], "myapp:v1");
-        assert_contains(&d[0].message, "runs `myapp:latest`");
-        assert_eq!(d[0].related[0].message, "written by images");
+        one(RULE, &files).at("myapp:v1").says("runs `myapp:latest`").related(0, "written by images");
     }
 
     #[test]

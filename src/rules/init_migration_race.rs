@@ -76,12 +76,7 @@ impl InitMigrationRace {
         if migration_command(&command).is_some() {
             return field(c, &["command"]);
         }
-        let all: Vec<&str> = c
-            .command
-            .iter()
-            .chain(&c.args)
-            .map(|v| v.text.as_str())
-            .collect();
+        let all = c.words();
         if migration_command(&all).is_some() {
             return field(c, &[if c.args.is_empty() { "command" } else { "args" }]);
         }
@@ -233,9 +228,7 @@ impl Rule for InitMigrationRace {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{
-        Deploy, assert_one_saying, assert_single, assert_starts_with, run, run_unchecked,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "init-migration-race";
 
@@ -285,9 +278,8 @@ mod tests {
             ("k/web.yaml", workload("Deployment", "  replicas: 1\n", NPM)),
             ("k/kustomization.yaml", k.to_string()),
         ];
-        let d = run(RULE, &files);
-        assert_one_saying(&d, "(4 replicas)");
-        let msgs: Vec<&str> = d[0].related.iter().map(|r| r.message.as_str()).collect();
+        let d = one(RULE, &files).says("(4 replicas)").d;
+        let msgs: Vec<&str> = d.related.iter().map(|r| r.message.as_str()).collect();
         assert_eq!(
             msgs,
             [
@@ -310,9 +302,8 @@ mod tests {
             ("k/web.yaml", workload("Deployment", "", NPM)),
             ("k/hpa.yaml", hpa.to_string()),
         ];
-        let d = run(RULE, &files);
-        assert_one_saying(&d, "(HorizontalPodAutoscaler `web` scales it up to 5 pods)");
-        assert_eq!(&hpa[d[0].related[0].loc.span.range()], "5");
+        let d = one(RULE, &files).says("(HorizontalPodAutoscaler `web` scales it up to 5 pods)").d;
+        assert_eq!(&hpa[d.related[0].loc.span.range()], "5");
         // An HPA capped at one pod, or aimed at another workload, does not count.
         for other in [
             hpa.replace("maxReplicas: 5", "maxReplicas: 1"),

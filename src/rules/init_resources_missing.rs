@@ -120,7 +120,7 @@ impl Rule for InitResourcesMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{Deploy, assert_contains, assert_single, assert_starts_with, run};
+    use crate::rules::testing::*;
 
     const RULE: &str = "init-resources-missing";
 

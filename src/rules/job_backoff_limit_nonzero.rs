@@ -47,7 +47,7 @@ impl Rule for JobBackoffLimitNonzero {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{BODY, assert_contains, assert_single, job, lint_one};
+    use crate::rules::testing::*;
 
     const RULE: &str = "job-backoff-limit-nonzero";
     /// A Job spec without `backoffLimit`.

@@ -84,9 +84,7 @@ impl Rule for JobForceAnnotationMissing {
 mod tests {
     use crate::base::diagnostic::Severity;
     use crate::model::config::DeployEngine;
-    use crate::rules::testing::{
-        Job, assert_single, lint_one, lint_with_engine, run, run_under,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "job-force-annotation-missing";
 

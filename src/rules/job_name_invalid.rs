@@ -122,9 +122,7 @@ impl Rule for JobNameInvalid {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{
-        BODY, assert_contains, assert_one_saying, job, lint_one, run, tagged_job,
-    };
+    use crate::rules::testing::*;
 
     #[test]
     fn literal_names() {
@@ -144,17 +142,15 @@ mod tests {
             ("k/job.yaml", job("myapp-migration-${IMAGE_TAG}", BODY)),
             ("k/flux.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./k\n  postBuild:\n    substitute:\n      IMAGE_TAG: \"1.2.3+build_7\"\n".to_string()),
         ];
-        let d = run("job-name-invalid", &files);
-        assert_one_saying(&d, "1.2.3+build_7");
-        assert_eq!(d[0].related.len(), 1);
+        let d = one("job-name-invalid", &files).says("1.2.3+build_7").d;
+        assert_eq!(d.related.len(), 1);
     }
 
     #[test]
     fn replacement_values_from_the_tree() {
         let files = tagged_job("myapp-migration-placeholder", "V1_2", "{kind: Job}");
-        let d = run("job-name-invalid", &files);
-        assert_one_saying(&d, "myapp-migration-V1_2");
-        assert_eq!(d[0].related.len(), 2);
+        let d = one("job-name-invalid", &files).says("myapp-migration-V1_2").d;
+        assert_eq!(d.related.len(), 2);
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Rule for JobNameUnversioned {
 mod tests {
     use super::has_literal_version;
     use crate::model::config::DeployEngine;
-    use crate::rules::testing::{BODY, assert_single, job, lint_one, run, tagged_job};
+    use crate::rules::testing::*;
 
     #[test]
     fn plain_name_fails_at_the_name() {
@@ -128,10 +128,11 @@ mod tests {
 
     #[test]
     fn literal_versions() {
-        assert!(has_literal_version("app-migrate-v3"));
-        assert!(has_literal_version("app-migrate-20240101"));
-        assert!(has_literal_version("app-migrate-1a2b3c4d"));
-        assert!(!has_literal_version("app-migrate"));
-        assert!(!has_literal_version("app2-migrate"));
+        for yes in ["app-migrate-v3", "app-migrate-20240101", "app-migrate-1a2b3c4d"] {
+            assert!(has_literal_version(yes), "{yes}");
+        }
+        for no in ["app-migrate", "app2-migrate"] {
+            assert!(!has_literal_version(no), "{no}");
+        }
     }
 }

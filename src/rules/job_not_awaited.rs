@@ -99,10 +99,8 @@ impl Rule for JobNotAwaited {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{
-        Job, app_waiting as deploy, assert_contains, assert_one_saying, assert_single, lint_files,
-        run,
-    };
+    use crate::rules::testing::*;
+    use crate::rules::testing::app_waiting as deploy;
 
     const RULE: &str = "job-not-awaited";
 

@@ -60,7 +60,7 @@ impl Rule for JobNotInKustomization {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{APP_MIGRATION, Job, assert_single, run};
+    use crate::rules::testing::*;
 
     const RULE: &str = "job-not-in-kustomization";
     const K: &str = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - app.yaml\n# - job.yaml\n";

@@ -66,7 +66,7 @@ impl Rule for JobRestartPolicyNotNever {
 #[cfg(test)]
 mod tests {
     use crate::base::diagnostic::Severity;
-    use crate::rules::testing::{job, lint_one};
+    use crate::rules::testing::*;
 
     fn with_policy(p: &str) -> String {
         job(

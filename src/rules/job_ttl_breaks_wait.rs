@@ -70,10 +70,8 @@ impl Rule for JobTtlBreaksWait {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{
-        Job, app_waiting as deploy, assert_contains, assert_one_saying, assert_single, run,
-        wait_for,
-    };
+    use crate::rules::testing::*;
+    use crate::rules::testing::app_waiting as deploy;
 
     const RULE: &str = "job-ttl-breaks-wait";
 

@@ -56,9 +56,7 @@ impl Rule for JobTtlMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{
-        Job, assert_one_saying, assert_single, lint_files, lint_with_engine, run,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "job-ttl-missing";
 

@@ -108,7 +108,7 @@ impl Rule for KustomizeApiVersion {
 #[cfg(test)]
 mod tests {
     use crate::base::diagnostic::Diagnostic;
-    use crate::rules::testing::{assert_contains, assert_single, run};
+    use crate::rules::testing::*;
 
     /// A kustomization starting with `head`, its findings of the rule.
     fn lint_head(head: &str) -> (String, Vec<Diagnostic>) {

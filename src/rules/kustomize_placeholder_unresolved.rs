@@ -96,12 +96,7 @@ fn shell_vars(env: &crate::render::Env<'_>, r: &Rendered, c: &links::Container) 
 
 /// Whether a container runs its arguments as a shell script (`sh -c`, `bash -ec`, …).
 fn runs_shell(c: &links::Container) -> bool {
-    let words: Vec<&str> = c
-        .command
-        .iter()
-        .chain(&c.args)
-        .map(|v| v.text.as_str())
-        .collect();
+    let words = c.words();
     let shell = words.iter().any(|w| {
         let prog = w.rsplit('/').next().unwrap_or(w);
         matches!(prog, "sh" | "bash" | "ash" | "dash" | "zsh" | "ksh")
@@ -378,9 +373,7 @@ impl Rule for KustomizePlaceholderUnresolved {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{
-        assert_contains, assert_single_in, assert_starts_with, located, run,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "kustomize-placeholder-unresolved";
 
@@ -415,18 +408,8 @@ mod tests {
                 crate::rules::testing::tag_into_name("{kind: Job}"),
             ),
         ];
-        let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(
-            located(&files, &d[0].loc),
-            "registry.example.com/myapp-migration:${IMAGE_TAG}"
-        );
-        assert_contains(
-            &d[0].message,
-            "this build's replacements are meant to fill it",
-        );
-        assert_contains(&d[0].message, "InvalidImageName");
-        assert!(d[0].related.is_empty());
+        let d = one(RULE, &files).at("registry.example.com/myapp-migration:${IMAGE_TAG}").says("this build's replacements are meant to fill it").says("InvalidImageName").d;
+        assert!(d.related.is_empty());
     }
 
     const SHELL: &str = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: myapp-migration-v1}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: app:v1\n        command: [sh, -c]\n        args: ['until pg_isready -h ${DB_HOST}; do sleep 1; done; alembic upgrade head']\n        env: [{name: DB_HOST, value: db}]\n";
@@ -440,13 +423,10 @@ mod tests {
     #[test]
     fn shell_variables_under_flux_substitution_are_emptied() {
         let files = with_flux(SHELL.to_string(), "  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n");
-        let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_contains(&d[0].message, "is a shell script using `${DB_HOST}`");
-        assert_contains(&d[0].message, "the empty string");
-        assert_contains(d[0].help.as_deref().unwrap_or(""), "$${VAR}");
+        let d = one(RULE, &files).says("is a shell script using `${DB_HOST}`").says("the empty string").d;
+        assert_contains(d.help.as_deref().unwrap_or(""), "$${VAR}");
         assert_contains(
-            d[0].help.as_deref().unwrap_or(""),
+            d.help.as_deref().unwrap_or(""),
             "kustomize.toolkit.fluxcd.io/substitute: disabled",
         );
         // Escaped for Flux, it is left to the shell.
@@ -527,12 +507,7 @@ mod tests {
                 flux("  postBuild:\n    substituteStrategy: Always\n"),
             ),
         ];
-        let d = run(RULE, &files);
-        assert_single_in(&d, &files, "'myapp-migration-${IMAGE_TAG}'");
-        assert_starts_with(
-            &d[0].message,
-            "the argument `myapp-migration-${IMAGE_TAG}` (args[1]) of container `wait` uses `IMAGE_TAG`",
-        );
-        assert!(d[0].message.ends_with("the argument becomes `myapp-migration-`"));
+        let d = one(RULE, &files).at("'myapp-migration-${IMAGE_TAG}'").starts("the argument `myapp-migration-${IMAGE_TAG}` (args[1]) of container `wait` uses `IMAGE_TAG`").d;
+        assert!(d.message.ends_with("the argument becomes `myapp-migration-`"));
     }
 }

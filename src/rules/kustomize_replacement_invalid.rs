@@ -377,7 +377,7 @@ impl Rule for KustomizeReplacementInvalid {
 mod tests {
     use crate::base::diagnostic::{Diagnostic, Severity};
     use crate::engine::Settings;
-    use crate::rules::testing::{assert_contains, assert_one_saying, assert_single, run_with};
+    use crate::rules::testing::*;
 
     const VARS: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: v1.2.3, EMPTY: \"\"}\n";
     const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: app-migration-X}\nspec: {backoffLimit: 0, template: {spec: {restartPolicy: Never, containers: [{name: m, image: app}]}}}\n";
@@ -405,6 +405,13 @@ mod tests {
         ];
         let d = run_with("kustomize-replacement-invalid", &files, settings);
         (k, d)
+    }
+
+    /// Linting with these replacements finds nothing.
+    #[track_caller]
+    fn passes(text: &str) {
+        let (_, d) = lint_replacements(text);
+        assert!(d.is_empty(), "{d:?}");
     }
 
     #[test]
@@ -458,10 +465,7 @@ mod tests {
         );
         assert_single(&d, &k, "metadata.labels.version");
         assert_contains(&d[0].message, "options.create");
-        let (_, d) = lint_replacements(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.version]\n    options: {create: true}\n",
-        );
-        assert!(d.is_empty(), "{d:?}");
+        passes("- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.version]\n    options: {create: true}\n");
     }
 
     #[test]
@@ -536,10 +540,7 @@ mod tests {
     #[test]
     fn label_selectors_select_on_rendered_labels() {
         // No object carries app=migration: the target selects nothing, which is not an error.
-        let (_, d) = lint_replacements(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {labelSelector: app=migration}\n    fieldPaths: [metadata.labels.app]\n",
-        );
-        assert!(d.is_empty(), "{d:?}");
+        passes("- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {labelSelector: app=migration}\n    fieldPaths: [metadata.labels.app]\n");
     }
 
     #[test]
@@ -553,12 +554,8 @@ mod tests {
 
     #[test]
     fn valid_replacements_pass() {
-        let (_, d) = lint_replacements(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.[name=wait].args.1\n    options: {delimiter: '-', index: 2}\n- source: {kind: Deployment, fieldPath: metadata.name}\n  targets:\n  - select: {kind: Deployment, name: nothing-here}\n",
-        );
-        assert!(d.is_empty(), "{d:?}");
+        passes("- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.[name=wait].args.1\n    options: {delimiter: '-', index: 2}\n- source: {kind: Deployment, fieldPath: metadata.name}\n  targets:\n  - select: {kind: Deployment, name: nothing-here}\n");
         // Replacements loaded from a file are not read here.
-        let (_, d) = lint_replacements("- path: more-replacements.yaml\n");
-        assert!(d.is_empty(), "{d:?}");
+        passes("- path: more-replacements.yaml\n");
     }
 }

@@ -205,7 +205,7 @@ impl Rule for KustomizeReplacementUnmatched {
 mod tests {
     use crate::base::diagnostic::Diagnostic;
     use crate::engine::Settings;
-    use crate::rules::testing::{assert_contains, assert_single, assert_starts_with, run_with};
+    use crate::rules::testing::*;
 
     const VARS: &str =
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: vars}\ndata: {IMAGE_TAG: v1.2.3}\n";
@@ -222,6 +222,13 @@ mod tests {
         ];
         let d = run_with("kustomize-replacement-unmatched", &files, settings);
         (k, d)
+    }
+
+    /// Linting with these targets finds nothing.
+    #[track_caller]
+    fn passes(text: &str) {
+        let (_, d) = lint_targets(text, &Settings::default());
+        assert!(d.is_empty(), "{d:?}");
     }
 
     #[test]
@@ -302,20 +309,12 @@ mod tests {
             &Settings::default(),
         );
         assert_eq!(d.len(), 1, "{d:?}");
-        let (_, d) = lint_targets(
-            "  - select: {kind: Job, labelSelector: '!app'}\n    reject: [{annotationSelector: x=y}]\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
-            &Settings::default(),
-        );
-        assert!(d.is_empty(), "{d:?}");
+        passes("  - select: {kind: Job, labelSelector: '!app'}\n    reject: [{annotationSelector: x=y}]\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n");
     }
 
     #[test]
     fn matching_selects_pass() {
-        let (_, d) = lint_targets(
-            "  - select: {kind: Job, name: myapp-migration-TAG}\n    fieldPaths: [metadata.labels.version]\n    options: {create: true}\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n",
-            &Settings::default(),
-        );
-        assert!(d.is_empty(), "{d:?}");
+        passes("  - select: {kind: Job, name: myapp-migration-TAG}\n    fieldPaths: [metadata.labels.version]\n    options: {create: true}\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n");
     }
 
     #[test]

@@ -202,9 +202,7 @@ impl Rule for KustomizeResourceOrder {
 mod tests {
     use crate::base::diagnostic::{Diagnostic, Severity};
     use crate::model::config::DeployEngine;
-    use crate::rules::testing::{
-        assert_contains, assert_starts_with, kustomization, run, run_under,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "kustomize-resource-order";
     const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: myapp-migration-v1}\nspec: {backoffLimit: 0, template: {spec: {restartPolicy: Never, containers: [{name: m, image: app}]}}}\n";

@@ -340,19 +340,7 @@ pub(crate) fn diag_in_doc(
 }
 
 pub(crate) fn path_string(path: &[Seg]) -> String {
-    let mut s = String::new();
-    for seg in path {
-        match seg {
-            Seg::Key(k) => {
-                if !s.is_empty() {
-                    s.push('.');
-                }
-                s.push_str(k);
-            }
-            Seg::Index(i) => s.push_str(&format!("[{i}]")),
-        }
-    }
-    s
+    crate::render::path::display_segs(path.iter().cloned())
 }
 
 /// Paths the Job rules share.

@@ -564,10 +564,8 @@ impl Rule for RbacJobReadMissing {
 #[cfg(test)]
 mod tests {
     use crate::base::diagnostic::Diagnostic;
-    use crate::rules::testing::{
-        self, assert_contains, assert_one_saying, assert_single_in, assert_starts_with, located,
-        role_binding, run, service_account,
-    };
+    use crate::rules::testing::*;
+    use crate::rules::testing;
 
     const RULE: &str = "rbac-job-read-missing";
 
@@ -631,16 +629,15 @@ mod tests {
     #[test]
     fn no_rbac_at_all_points_at_the_init_container() {
         let files = [("k/deploy.yaml", deploy("", ARGS))];
-        let d = run(RULE, &files);
-        assert_single_in(&d, &files, "groundnuty/k8s-wait-for:v2.0");
+        let d = one(RULE, &files).at("groundnuty/k8s-wait-for:v2.0").d;
         assert_eq!(
-            d[0].message,
+            d.message,
             "k8s-wait-for in Deployment `myapp` runs as service account `myapp` (namespace `app`), which no RoleBinding in namespace `app` and no ClusterRoleBinding binds to a role that can read jobs: `kubectl describe jobs` fails with Forbidden (`cannot get resource \"jobs\" in API group \"batch\"`), the init container exits 1 and the pod restarts it in Init:CrashLoopBackOff even after the migration succeeded"
         );
-        assert_eq!(d[0].related.len(), 1);
-        assert_eq!(located(&files, &d[0].related[0].loc), "myapp");
+        assert_eq!(d.related.len(), 1);
+        assert_eq!(located(&files, &d.related[0].loc), "myapp");
         assert_eq!(
-            d[0].related[0].message,
+            d.related[0].message,
             "the pod runs as service account `myapp`"
         );
         // Pod modes are not this rule's business.
@@ -667,18 +664,11 @@ mod tests {
         assert!(run(RULE, &kubectl("[get, list, watch]")).is_empty());
         // What k8s-wait-for needs is not enough: kubectl wait watches.
         let files = kubectl("[get, list]");
-        let d = run(RULE, &files);
-        assert_single_in(&d, &files, "[get, list]");
-        assert_starts_with(
-            &d[0].message,
-            "the Role `job-reader` does not grant `watch` on jobs to service account `myapp` (namespace `app`), which `kubectl wait` in Deployment `myapp` needs in namespace `app`: `kubectl wait` lists and watches the Job",
-        );
-        assert_contains(&d[0].help.clone().unwrap_or_default(), "verbs: [get, list, watch]");
+        let d = one(RULE, &files).at("[get, list]").starts("the Role `job-reader` does not grant `watch` on jobs to service account `myapp` (namespace `app`), which `kubectl wait` in Deployment `myapp` needs in namespace `app`: `kubectl wait` lists and watches the Job").d;
+        assert_contains(&d.help.clone().unwrap_or_default(), "verbs: [get, list, watch]");
         // No RBAC at all: the finding is at the kubectl image.
         let files = [kubectl("[get]")[0].clone()];
-        let d = run(RULE, &files);
-        assert_single_in(&d, &files, "bitnami/kubectl:1.30.2");
-        assert_contains(&d[0].message, "`kubectl wait` fails with Forbidden");
+        one(RULE, &files).at("bitnami/kubectl:1.30.2").says("`kubectl wait` fails with Forbidden");
         // A wait whose failure is ignored holds nothing back: job-not-awaited speaks of it.
         let ignored = kubectl("[get]")[0]
             .1
@@ -689,14 +679,9 @@ mod tests {
     #[test]
     fn missing_list_points_at_the_roles_verbs() {
         let files = granted("{apiGroups: [batch], resources: [jobs], verbs: [get, watch]}");
-        let d = run(RULE, &files);
-        assert_single_in(&d, &files, "[get, watch]");
-        assert_starts_with(
-            &d[0].message,
-            "the Role `job-reader` does not grant `list` on jobs to service account `myapp` (namespace `app`), which k8s-wait-for in Deployment `myapp` needs in namespace `app`: kubectl only needs `list` when the exact Job is not found",
-        );
-        assert_eq!(d[0].path.as_deref(), Some("rules[0].verbs"));
-        let rel: Vec<(&str, &str)> = d[0]
+        let d = one(RULE, &files).at("[get, watch]").starts("the Role `job-reader` does not grant `list` on jobs to service account `myapp` (namespace `app`), which k8s-wait-for in Deployment `myapp` needs in namespace `app`: kubectl only needs `list` when the exact Job is not found").d;
+        assert_eq!(d.path.as_deref(), Some("rules[0].verbs"));
+        let rel: Vec<(&str, &str)> = d
             .related
             .iter()
             .map(|r| (located(&files, &r.loc), r.message.as_str()))
@@ -708,9 +693,7 @@ mod tests {
         );
         // Missing get is the severe case and is named as such.
         let files = granted("{apiGroups: [batch], resources: [jobs], verbs: [list, watch]}");
-        let d = run(RULE, &files);
-        assert_one_saying(&d, "does not grant `get` on jobs");
-        assert_contains(&d[0].message, "Init:CrashLoopBackOff");
+        one(RULE, &files).says("does not grant `get` on jobs").says("Init:CrashLoopBackOff");
     }
 
     #[test]
@@ -718,9 +701,7 @@ mod tests {
         let files = granted(
             "apiGroups: [batch]\n  resources: [jobs]\n  verbs: [get, list]\n  resourceNames: [myapp-migration-v1]",
         );
-        let d = run(RULE, &files);
-        assert_single_in(&d, &files, "[myapp-migration-v1]");
-        assert_contains(&d[0].message, "a LIST request has no name");
+        one(RULE, &files).at("[myapp-migration-v1]").says("a LIST request has no name");
         // Names that do not include the awaited Job fail the GET too.
         let files = granted(
             "apiGroups: [batch]\n  resources: [jobs]\n  verbs: [get, list]\n  resourceNames: [myapp-migration-v0]",
@@ -750,9 +731,7 @@ mod tests {
             ]
         };
         let files = good("      automountServiceAccountToken: false\n", &sa());
-        let d = run(RULE, &files);
-        assert_single_in(&d, &files, "false");
-        assert_contains(&d[0].message, "localhost:8080 was refused");
+        one(RULE, &files).at("false").says("localhost:8080 was refused");
         let sa_off = format!("{}automountServiceAccountToken: false\n", sa());
         let files = good("", &sa_off);
         let d = run(RULE, &files);
@@ -787,9 +766,8 @@ mod tests {
                 binding("{kind: ServiceAccount, name: myapp-service}", TO_ROLE),
             ),
         ];
-        let d = run(RULE, &files);
-        assert_single_in(&d, &files, "groundnuty/k8s-wait-for:v2.0");
-        let r = d[0]
+        let d = one(RULE, &files).at("groundnuty/k8s-wait-for:v2.0").d;
+        let r = d
             .related
             .iter()
             .find(|r| file(&files, &r.loc) == "k/rb.yaml")
@@ -830,12 +808,8 @@ mod tests {
             ("k/role.yaml", role(GET_LIST)),
             ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
         ];
-        let d = run(RULE, &files);
-        assert_one_saying(
-            &d,
-            "no RoleBinding in namespace `migrations` (the `-n migrations` argument)",
-        );
-        assert!(d[0].related.iter().any(|r| r.message == "the RoleBinding `wait-reads-jobs` grants in namespace `app`, but k8s-wait-for looks in `migrations`"));
+        let d = one(RULE, &files).says("no RoleBinding in namespace `migrations` (the `-n migrations` argument)").d;
+        assert!(d.related.iter().any(|r| r.message == "the RoleBinding `wait-reads-jobs` grants in namespace `app`, but k8s-wait-for looks in `migrations`"));
         // A RoleBinding in `migrations` naming the pod's account of namespace `app` does.
         let rb = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: x, namespace: migrations}\nsubjects: [{kind: ServiceAccount, name: myapp, namespace: app}]\nroleRef: {kind: ClusterRole, name: job-reader, apiGroup: rbac.authorization.k8s.io}\n";
         let cr = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: job-reader}\nrules: [{apiGroups: [batch], resources: [jobs], verbs: [get, list]}]\n";
@@ -903,13 +877,7 @@ mod tests {
     #[test]
     fn a_role_without_a_jobs_rule() {
         let files = granted("{apiGroups: [''], resources: [pods], verbs: [get, list]}");
-        let d = run(RULE, &files);
-        assert_single_in(&d, &files, "groundnuty/k8s-wait-for:v2.0");
-        assert_contains(&d[0].message, "whose bound roles grant nothing on jobs");
-        assert_eq!(
-            d[0].related[0].message,
-            "the Role `job-reader` is bound to it but has no rule for jobs in API group batch"
-        );
+        one(RULE, &files).at("groundnuty/k8s-wait-for:v2.0").says("whose bound roles grant nothing on jobs").related(0, "the Role `job-reader` is bound to it but has no rule for jobs in API group batch");
     }
 
     #[test]

@@ -360,10 +360,8 @@ impl Rule for RbacServiceAccountMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{
-        assert_one_saying, assert_single_in, assert_starts_with, located, role_binding, run,
-        service_account as sa,
-    };
+    use crate::rules::testing::*;
+    use crate::rules::testing::service_account as sa;
 
     const RULE: &str = "rbac-service-account-missing";
 
@@ -425,17 +423,7 @@ mod tests {
             ),
             ("k/sa.yaml", sa("myapp-service", "app")),
         ];
-        let d = run(RULE, &files);
-        assert_single_in(&d, &files, "myapp-svc");
-        assert_starts_with(
-            &d[0].message,
-            "the Deployment `myapp` runs as service account `myapp-svc`, which this context does not define in namespace `app`",
-        );
-        assert_eq!(
-            d[0].related[0].message,
-            "did you mean ServiceAccount `myapp-service`?"
-        );
-        assert_eq!(located(&files, &d[0].related[0].loc), "myapp-service");
+        one(RULE, &files).at("myapp-svc").starts("the Deployment `myapp` runs as service account `myapp-svc`, which this context does not define in namespace `app`").related(0, "did you mean ServiceAccount `myapp-service`?").related_at(0, "myapp-service");
         // A build that neither defines ServiceAccounts nor binds RBAC to the name runs its
         // pods as an account that comes from elsewhere (hermes' `hermes`): nothing to say.
         let files = [("k/deploy.yaml", deploy("      serviceAccountName: hermes\n"))];
@@ -453,25 +441,19 @@ mod tests {
             ("k/deploy.yaml", deploy("      serviceAccountName: myapp\n")),
             ("k/sa.yaml", sa("myapp", "other")),
         ];
-        let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(
-            d[0].related[0].message,
-            "the ServiceAccount `myapp` is defined in namespace `other`, not `app`"
-        );
+        one(RULE, &files).related(0, "the ServiceAccount `myapp` is defined in namespace `other`, not `app`");
     }
 
     #[test]
     fn a_subject_not_defined_names_what_the_pods_run_as() {
         let files = bound("{kind: ServiceAccount, name: myapp-service}", TO_ROLE);
-        let d = run(RULE, &files);
-        assert_single_in(&d, &files, "myapp-service");
+        let d = one(RULE, &files).at("myapp-service").d;
         assert_eq!(
-            d[0].message,
+            d.message,
             "the RoleBinding `rb` binds service account `myapp-service` of namespace `app`, which this context does not define: the binding gives its role to no pod this context runs"
         );
         assert_eq!(
-            d[0].related[0].message,
+            d.related[0].message,
             "the Deployment `myapp` runs as `default` (no serviceAccountName)"
         );
         // A subject in a namespace the context does not deploy to is someone else's.
@@ -488,16 +470,7 @@ mod tests {
             "{kind: ServiceAccount, name: default}",
             "{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: job-reader}",
         );
-        let d = run(RULE, &files);
-        assert_single_in(&d, &files, "job-reader");
-        assert_starts_with(
-            &d[0].message,
-            "the RoleBinding `rb` refers to ClusterRole `job-reader`, which this context does not define:",
-        );
-        assert_eq!(
-            d[0].related[0].message,
-            "a Role of that name exists: set `roleRef.kind: Role`"
-        );
+        one(RULE, &files).at("job-reader").starts("the RoleBinding `rb` refers to ClusterRole `job-reader`, which this context does not define:").related(0, "a Role of that name exists: set `roleRef.kind: Role`");
         let files = [
             ("k/deploy.yaml", deploy("")),
             (
@@ -505,12 +478,8 @@ mod tests {
                 binding("{kind: ServiceAccount, name: default}", TO_ROLE),
             ),
         ];
-        let d = run(RULE, &files);
-        assert_one_saying(
-            &d,
-            "Role `job-reader`, which this context does not define in namespace `app`",
-        );
-        assert!(d[0].related.is_empty());
+        let d = one(RULE, &files).says("Role `job-reader`, which this context does not define in namespace `app`").d;
+        assert!(d.related.is_empty());
         // A near name is offered.
         let files = [
             ("k/deploy.yaml", deploy("")),
@@ -520,10 +489,7 @@ mod tests {
                 binding("{kind: ServiceAccount, name: default}", TO_ROLE),
             ),
         ];
-        let d = run(RULE, &files);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(d[0].related[0].message, "did you mean Role `jobs-reader`?");
-        assert_eq!(located(&files, &d[0].related[0].loc), "jobs-reader");
+        one(RULE, &files).related(0, "did you mean Role `jobs-reader`?").related_at(0, "jobs-reader");
     }
 
     #[test]

@@ -304,9 +304,7 @@ impl Rule for SecretInPlaintext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::{
-        Deploy, assert_contains, assert_single, assert_starts_with, lint_one, run,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "secret-in-plaintext";
 
@@ -321,28 +319,23 @@ mod tests {
 
     #[test]
     fn names_and_values() {
-        assert!(credential_name("DB_PASSWORD"));
-        assert!(credential_name("github-token"));
-        assert!(credential_name("apiKey"));
-        assert!(credential_name("STRIPE_API_KEY"));
-        assert!(credential_name("SECRET_KEY_BASE"));
-        assert!(credential_name("AWS_CREDENTIALS"));
-        assert!(!credential_name("PASSWORD_FILE"));
-        assert!(!credential_name("TOKEN_URL"));
-        assert!(!credential_name("SECRET_NAME"));
-        assert!(!credential_name("DATABASE_URL"));
+        for yes in ["DB_PASSWORD", "github-token", "apiKey", "STRIPE_API_KEY", "SECRET_KEY_BASE", "AWS_CREDENTIALS"] {
+            assert!(credential_name(yes), "{yes}");
+        }
+        for no in ["PASSWORD_FILE", "TOKEN_URL", "SECRET_NAME", "DATABASE_URL"] {
+            assert!(!credential_name(no), "{no}");
+        }
         // Counts of tokens are not tokens (thread-bot's ConfigMap).
-        assert!(!credential_name("LLM_MAX_TOKENS"));
-        assert!(!credential_name("MIN_PASSWORD_LENGTH"));
-        assert!(!credential_name("TOKENS_PER_MINUTE"));
-        assert!(credential_name("LLM_API_KEY"));
-        assert!(credential_name("SLACK_BOT_TOKEN"));
-        assert!(credential_name("CLIENT_SECRET"));
+        for yes in ["LLM_API_KEY", "SLACK_BOT_TOKEN", "CLIENT_SECRET"] {
+            assert!(credential_name(yes), "{yes}");
+        }
+        for no in ["LLM_MAX_TOKENS", "MIN_PASSWORD_LENGTH", "TOKENS_PER_MINUTE"] {
+            assert!(!credential_name(no), "{no}");
+        }
         assert!(credential_value("hunter2"));
-        assert!(!credential_value(""));
-        assert!(!credential_value("${DB_PASSWORD}"));
-        assert!(!credential_value("/run/secrets/db"));
-        assert!(!credential_value("false"));
+        for no in ["", "${DB_PASSWORD}", "/run/secrets/db", "false"] {
+            assert!(!credential_value(no), "{no}");
+        }
         assert_eq!(
             url_password("postgres://admin:changeme@postgres:5432/mydb"),
             Some(("admin", "changeme"))

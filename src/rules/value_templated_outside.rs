@@ -79,7 +79,7 @@ impl Rule for ValueTemplatedOutside {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{BODY, job, run};
+    use crate::rules::testing::*;
 
     const RULE: &str = "value-templated-outside";
 

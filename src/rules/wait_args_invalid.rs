@@ -109,7 +109,7 @@ impl Rule for WaitArgsInvalid {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{Deploy, WAIT_IMAGE, assert_contains, assert_single, lint_one};
+    use crate::rules::testing::*;
 
     fn deploy(container: &str) -> String {
         let init = format!("        - name: wait\n          image: {WAIT_IMAGE}\n{container}");

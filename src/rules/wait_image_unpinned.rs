@@ -71,9 +71,7 @@ impl Rule for WaitImageUnpinned {
 #[cfg(test)]
 mod tests {
     use super::problem;
-    use crate::rules::testing::{
-        Deploy, WAIT_IMAGE, WAIT_V1, assert_contains, assert_single, lint_files, lint_one, wait_for,
-    };
+    use crate::rules::testing::*;
 
     fn deploy(image: &str) -> String {
         let init = wait_for("wait", WAIT_V1).replace(WAIT_IMAGE, image);

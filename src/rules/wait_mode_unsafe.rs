@@ -75,7 +75,7 @@ impl Rule for WaitModeUnsafe {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{Deploy, Job, assert_contains, assert_single, run, wait_for};
+    use crate::rules::testing::*;
 
     const RULE: &str = "wait-mode-unsafe";
 

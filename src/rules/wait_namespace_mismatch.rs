@@ -90,9 +90,7 @@ impl Rule for WaitNamespaceMismatch {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{
-        APP_MIGRATION, Deploy, Job, assert_contains, assert_single, run, wait_for,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "wait-namespace-mismatch";
 

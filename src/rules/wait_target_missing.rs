@@ -243,10 +243,7 @@ impl Rule for WaitTargetMissing {
 
 #[cfg(test)]
 mod tests {
-    use crate::rules::testing::{
-        APP_MIGRATION, Deploy, Job, assert_contains, assert_single, assert_starts_with, lint_files,
-        run, wait_for,
-    };
+    use crate::rules::testing::*;
 
     const RULE: &str = "wait-target-missing";
 

@@ -720,6 +720,46 @@ impl Document {
         }
     }
 
+    /// The nodes from `from` down to the innermost one whose text holds the byte `offset`
+    /// (empty when `from` does not hold it). When the offset is in a mapping's key, the chain
+    /// ends at the key node; an alias is not followed (its anchor is written elsewhere).
+    pub(crate) fn chain_at(&self, from: NodeId, offset: usize) -> Vec<NodeId> {
+        let holds = |id: NodeId| {
+            let s = self.span(id);
+            (s.start as usize) <= offset && offset < (s.end as usize).max(s.start as usize + 1)
+        };
+        let mut chain = Vec::new();
+        if (from as usize) >= self.nodes.len() || !holds(from) {
+            return chain;
+        }
+        let mut cur = from;
+        // Bounded by the arena's size, whatever the nodes point at.
+        while chain.len() <= self.nodes.len() {
+            chain.push(cur);
+            let next = match &self.node(cur).kind {
+                Kind::Map(entries) => entries.iter().find_map(|&(k, v)| {
+                    if holds(k) {
+                        Some((k, true))
+                    } else {
+                        holds(v).then_some((v, false))
+                    }
+                }),
+                Kind::Seq(items) => items.iter().find(|&&i| holds(i)).map(|&i| (i, false)),
+                _ => None,
+            };
+            match next {
+                Some((k, true)) => {
+                    chain.push(k);
+                    return chain;
+                }
+                // Each step goes to a child, inside its parent's text: the chain ends.
+                Some((v, false)) if v != cur => cur = v,
+                _ => return chain,
+            }
+        }
+        chain
+    }
+
     /// Find the path from `root` to `target` (used for messages; not on a hot path).
     pub(crate) fn path_to(&self, root: NodeId, target: NodeId) -> Option<String> {
         let mut stack: Vec<(NodeId, String, usize)> = vec![(root, String::new(), 0)];
@@ -787,6 +827,31 @@ mod tests {
         let p = parse(text, Limits::default());
         assert!(p.error.is_none(), "{:?}", p.error);
         p.docs.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn the_chain_at_an_offset_ends_at_the_innermost_node_or_key() {
+        let t = "f: &x 1\na:\n  b: [x, {c: d}]\n  e: *x\n";
+        let d = one(t);
+        let text = |c: &[NodeId]| -> Vec<&str> {
+            c.iter().map(|&n| t[d.span(n).range()].trim_end()).collect()
+        };
+        let at = |needle: &str| t.find(needle).unwrap();
+        assert_eq!(
+            text(&d.chain_at(d.root, at("d}")))[1..],
+            ["b: [x, {c: d}]\n  e: *x", "[x, {c: d}]", "{c: d}", "d"]
+        );
+        // On a key: the chain ends at the key.
+        assert_eq!(
+            text(&d.chain_at(d.root, at("b:")))[1..],
+            ["b: [x, {c: d}]\n  e: *x", "b"]
+        );
+        // An alias is not followed to its anchor.
+        assert_eq!(text(&d.chain_at(d.root, at("*x"))).last(), Some(&"*x"));
+        // Outside the document's text, or from a node that does not hold the offset: nothing.
+        assert!(d.chain_at(d.root, t.len() + 5).is_empty());
+        let f = d.get(d.root, "f").unwrap();
+        assert!(d.chain_at(f, at("d}")).is_empty());
     }
 
     #[test]

@@ -105,16 +105,23 @@ fn gitlab_job(user: &str, project_vars: &[(&str, &str)]) -> Job {
     }
 }
 
-/// What the fakes recorded: `cargo`'s arguments (None: not run) and the linter's.
+/// What the fakes recorded: `cargo`'s arguments (None: not run), the linter's, and those of
+/// `graph` (None: not run).
 struct Ran {
     cargo: Option<Vec<String>>,
     lint: Vec<String>,
+    graph: Option<Vec<String>>,
 }
 
 /// Run the job's script as a GitLab runner does (one bash script, `set -eo pipefail`, variables
 /// in the environment, in the project directory) with a fake `cargo` on PATH: `cargo install
 /// --root DIR` writes a fake linter into DIR/bin, and each fake records its arguments.
 fn run_script(job: &Job, project: &Path) -> Ran {
+    run_script_with(job, project, &[])
+}
+
+/// [`run_script`] with more predefined CI variables (`CI_MERGE_REQUEST_DIFF_BASE_SHA`).
+fn run_script_with(job: &Job, project: &Path, ci_vars: &[(&str, &str)]) -> Ran {
     let fakes = tempfile::tempdir().unwrap();
     let log = fakes.path().join("log");
     std::fs::create_dir_all(fakes.path().join("bin")).unwrap();
@@ -132,6 +139,11 @@ done
 mkdir -p "$root/bin"
 cat > "$root/bin/kube-migrate-lint" <<'EOF'
 #!/bin/bash
+if [ "$1" = graph ]; then
+  printf '%s\n' "$@" > "$FAKE_LOG/graph"
+  printf 'flowchart LR\n  subgraph b0["build k8s"]\n  end\n  n0 -.->|"x"| n1\n'
+  exit 0
+fi
 printf '%s\n' "$@" > "$FAKE_LOG/lint"
 EOF
 chmod +x "$root/bin/kube-migrate-lint"
@@ -154,7 +166,8 @@ chmod +x "$root/bin/kube-migrate-lint"
         .env("HOME", project)
         .env("FAKE_LOG", &log)
         .env("CI", "true")
-        .env("CI_PROJECT_DIR", project);
+        .env("CI_PROJECT_DIR", project)
+        .envs(ci_vars.iter().copied());
     // GitLab expands variable references in variable values.
     let known = |name: &str| match name {
         "CI_PROJECT_DIR" => Some(project.display().to_string()),
@@ -186,6 +199,7 @@ chmod +x "$root/bin/kube-migrate-lint"
     Ran {
         cargo: read("cargo"),
         lint: read("lint").expect("the linter ran"),
+        graph: read("graph"),
     }
 }
 
@@ -324,6 +338,104 @@ fn gitlab_users_variables_and_stage_win_over_the_templates_defaults() {
     let own = resolve_job(&config, "lint-manifests", 0);
     assert_eq!(own["stage"], "verify");
     assert_eq!(own["script"], resolve_job(&config, JOB, 0)["script"]);
+}
+
+/// The job draws the graph of the builds a merge request touches — the manifests it changed,
+/// not the deleted ones — and of every build outside merge requests, and publishes it with a
+/// Markdown summary, even when the lint fails.
+#[test]
+fn gitlab_template_publishes_the_graph_of_what_a_merge_request_touches() {
+    let job = gitlab_job(&user_file(""), &[]);
+    let artifacts = &job.config["artifacts"];
+    let paths: Vec<&str> = artifacts["paths"]
+        .as_array()
+        .expect("artifact paths")
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"kube-migrate-lint-graph.md")
+            && paths.contains(&"kube-migrate-lint-graph.mmd"),
+        "{paths:?}"
+    );
+    assert_eq!(artifacts["when"], "always");
+    assert!(artifacts["expose_as"].is_string());
+
+    // Outside a merge request: every build of the linted paths.
+    let project = tempfile::tempdir().unwrap();
+    let ran = run_script(&job, project.path());
+    assert_eq!(
+        ran.graph.as_deref(),
+        Some(&["graph", ".", "--format", "mermaid"].map(String::from)[..])
+    );
+    let md = std::fs::read_to_string(project.path().join("kube-migrate-lint-graph.md")).unwrap();
+    assert!(md.contains("1 build(s), 1 broken link(s)"), "{md}");
+    let block = md.split("```mermaid\n").nth(1).expect("a mermaid block");
+    assert!(
+        block.starts_with("flowchart LR\n") && block.ends_with("```\n"),
+        "{md}"
+    );
+
+    // In a merge request: the manifests changed since its base, deleted ones left out.
+    let project = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(project.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    git(&["init", "-q"]);
+    for f in ["k8s/job.yaml", "k8s/app.yaml", "k8s/old.yaml", "README.md"] {
+        let p = project.path().join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "a: 1\n").unwrap();
+    }
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "base"]);
+    let base = git(&["rev-parse", "HEAD"]).trim().to_string();
+    std::fs::write(project.path().join("k8s/job.yaml"), "a: 2\n").unwrap();
+    std::fs::write(project.path().join("README.md"), "b\n").unwrap();
+    std::fs::remove_file(project.path().join("k8s/old.yaml")).unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "change"]);
+    let ran = run_script_with(
+        &job,
+        project.path(),
+        &[("CI_MERGE_REQUEST_DIFF_BASE_SHA", base.as_str())],
+    );
+    assert_eq!(
+        ran.graph.as_deref(),
+        Some(&["graph", "k8s/job.yaml", "--format", "mermaid"].map(String::from)[..])
+    );
+    // The lint itself still covers the whole configured paths.
+    assert_lints(&ran, &job, &["."]);
+}
+
+/// The README posts the summary to the merge request with GitLab's notes API, from the file the
+/// template publishes.
+#[test]
+fn readme_posts_the_graph_summary_to_the_merge_request() {
+    let text = readme_yaml_after("#### Posting the graph to the merge request");
+    let v = yaml_value(&text);
+    let job = v.as_object().unwrap().values().next().unwrap();
+    let script = job["script"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        script.contains("body@kube-migrate-lint-graph.md")
+            && script.contains("merge_requests/$CI_MERGE_REQUEST_IID/notes"),
+        "{script}"
+    );
+    assert_eq!(job["needs"][0]["job"], JOB, "{text}");
+    assert_eq!(job["needs"][0]["artifacts"], true, "{text}");
 }
 
 /// The first ```` ```yaml ```` block after the README heading `heading`.

@@ -586,3 +586,630 @@ fn a_panic_while_linting_is_logged_and_the_server_goes_on() {
     );
     assert_eq!(c.stop(), Some(0));
 }
+
+/// The 0-based line and UTF-16 column of the first `needle` in `text` after `after`, as an
+/// LSP position.
+fn pos_of(text: &str, needle: &str, after: &str) -> Value {
+    let from = text.find(after).unwrap();
+    let at = from + text[from..].find(needle).unwrap();
+    let line = text[..at].matches('\n').count();
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    json!({"line": line, "character": text[start..at].encode_utf16().count()})
+}
+
+/// The LSP range of the first `needle` in `text` after `after`.
+fn range_of(text: &str, needle: &str, after: &str) -> Value {
+    let start = pos_of(text, needle, after);
+    let mut end = start.clone();
+    end["character"] =
+        json!(start["character"].as_u64().unwrap() + needle.encode_utf16().count() as u64);
+    json!({"start": start, "end": end})
+}
+
+/// `file:line:column` as hovers show it (1-based, columns in characters), of the first
+/// `needle` after `after`.
+fn shown_at(name: &str, text: &str, needle: &str, after: &str) -> String {
+    let p = pos_of(text, needle, after);
+    let line = p["line"].as_u64().unwrap() as usize;
+    let l = text.lines().nth(line).unwrap();
+    let col = l[..l.find(needle).unwrap()].chars().count() + 1;
+    format!("{name}:{}:{col}", line + 1)
+}
+
+/// `initialize` as a client that can show documents (LSP 3.16), and `initialized`.
+fn initialize(c: &mut Client, root: &Path) -> Value {
+    initialize_with(
+        c,
+        root,
+        json!({"window": {"showDocument": {"support": true}}}),
+    )
+}
+
+fn initialize_with(c: &mut Client, root: &Path, capabilities: Value) -> Value {
+    let init = c.request(
+        "initialize",
+        json!({
+            "processId": null,
+            "rootUri": uri(root),
+            "capabilities": capabilities,
+            "workspaceFolders": [{"uri": uri(root), "name": "w"}],
+        }),
+    );
+    c.notify("initialized", json!({}));
+    init
+}
+
+fn open(c: &mut Client, p: &Path) -> String {
+    let text = std::fs::read_to_string(p).unwrap();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri(p), "languageId": "yaml", "version": 1, "text": text}}),
+    );
+    c.diagnostics(&uri(p), |_| true);
+    text
+}
+
+fn at(p: &Path, position: Value) -> Value {
+    json!({"textDocument": {"uri": uri(p)}, "position": position})
+}
+
+/// The markdown a hover shows, and its range.
+fn hover_at(c: &mut Client, p: &Path, position: Value) -> (String, Value) {
+    let hover = c.request("textDocument/hover", at(p, position));
+    let text = hover["contents"]["value"].as_str().unwrap().to_string();
+    (text, hover["range"].clone())
+}
+
+fn hover_text(c: &mut Client, p: &Path, position: Value) -> String {
+    hover_at(c, p, position).0
+}
+
+fn definition(c: &mut Client, p: &Path, position: Value) -> Value {
+    c.request("textDocument/definition", at(p, position))
+}
+
+/// Hover, definition, references and code lenses on the pattern (the wait-for container on one
+/// line after CJK text and an emoji, so UTF-16 columns differ from characters and bytes).
+#[test]
+fn the_server_navigates_the_migration_path() {
+    let d = tree();
+    let root = d.path().canonicalize().unwrap();
+    let k8s = root.join("k8s");
+    let (job_path, deploy_path) = (k8s.join("migration-job.yaml"), k8s.join("deployment.yaml"));
+    let (rbac_path, kust_path) = (k8s.join("rbac.yaml"), k8s.join("kustomization.yaml"));
+    let vars_path = k8s.join("deployment-variables.yaml");
+    let mut c = Client::start(&root);
+    let init = initialize(&mut c, &root);
+    let caps = &init["capabilities"];
+    assert_eq!(caps["definitionProvider"], true, "{init}");
+    assert_eq!(caps["referencesProvider"], true);
+    assert_eq!(caps["codeLensProvider"]["resolveProvider"], false);
+    assert_eq!(
+        caps["executeCommandProvider"]["commands"],
+        json!(["kube-migrate-lint.show"])
+    );
+    let deploy = open(&mut c, &deploy_path);
+    let job = open(&mut c, &job_path);
+    let rbac = std::fs::read_to_string(&rbac_path).unwrap();
+    let kust = std::fs::read_to_string(&kust_path).unwrap();
+    let vars = std::fs::read_to_string(&vars_path).unwrap();
+
+    // Hover on the wait argument: its value in the build, written by the replacement that
+    // reads the ConfigMap; the range is the argument's node (quotes included), in UTF-16.
+    let wait_arg = "\"myapp-migration-TAG\"";
+    let (text, range) = hover_at(
+        &mut c,
+        &deploy_path,
+        pos_of(&deploy, "migration", "等待迁移"),
+    );
+    assert_eq!(range, range_of(&deploy, wait_arg, "等待迁移"), "{text}");
+    let expected = format!(
+        "**`myapp-migration-TAG`** as each build renders it:\n\n- `k8s`: `myapp-migration-v1.2286938253.0`\n  - written `myapp-migration-TAG` at [{}]({}#L{})\n  - replacement → `myapp-migration-v1.2286938253.0` at [{}]({}#L{}), reading [{}]({}#L6)",
+        shown_at("k8s/deployment.yaml", &deploy, wait_arg, "等待迁移"),
+        uri(&deploy_path),
+        pos_of(&deploy, wait_arg, "等待迁移")["line"]
+            .as_u64()
+            .unwrap()
+            + 1,
+        shown_at(
+            "k8s/kustomization.yaml",
+            &kust,
+            "spec.template",
+            "Deployment"
+        ),
+        uri(&kust_path),
+        pos_of(&kust, "spec.template", "Deployment")["line"]
+            .as_u64()
+            .unwrap()
+            + 1,
+        shown_at("k8s/deployment-variables.yaml", &vars, "\"v1.", ""),
+        uri(&vars_path),
+    );
+    assert_eq!(text, expected);
+    // The Job's name, and its image (shown as written: nothing changes it).
+    let text = hover_text(&mut c, &job_path, pos_of(&job, "myapp-migration-TAG", ""));
+    assert!(
+        text.contains("- `k8s`: `myapp-migration-v1.2286938253.0`"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&shown_at(
+            "k8s/kustomization.yaml",
+            &kust,
+            "metadata.name",
+            ""
+        )),
+        "{text}"
+    );
+    let text = hover_text(&mut c, &job_path, pos_of(&job, "registry", ""));
+    assert!(
+        text.starts_with("**`registry.example.com/myapp-migration:"),
+        "{text}"
+    );
+    // A field no build changes, and a key: nothing (no finding there either).
+    let none = c.request(
+        "textDocument/hover",
+        at(&deploy_path, pos_of(&deploy, "2", "replicas")),
+    );
+    assert_eq!(none, Value::Null);
+
+    // Definition: the wait argument to the Job's name.
+    let job_name = range_of(&job, "myapp-migration-TAG", "");
+    let def = definition(
+        &mut c,
+        &deploy_path,
+        pos_of(&deploy, "migration-TAG", "等待迁移"),
+    );
+    assert_eq!(def, json!([{"uri": uri(&job_path), "range": job_name}]));
+    // serviceAccountName to the ServiceAccount, roleRef (from its key) to the Role, a
+    // binding's subject to the ServiceAccount.
+    let sa_name = range_of(&rbac, "myapp-service", "");
+    let def = definition(&mut c, &deploy_path, pos_of(&deploy, "myapp-service", ""));
+    assert_eq!(def, json!([{"uri": uri(&rbac_path), "range": sa_name}]));
+    let def = definition(&mut c, &rbac_path, pos_of(&rbac, "name", "roleRef"));
+    assert_eq!(
+        def,
+        json!([{"uri": uri(&rbac_path), "range": range_of(&rbac, "myapp-job-reader", "kind: Role")}])
+    );
+    let def = definition(
+        &mut c,
+        &rbac_path,
+        pos_of(&rbac, "myapp-service", "subjects"),
+    );
+    assert_eq!(def, json!([{"uri": uri(&rbac_path), "range": sa_name}]));
+    // A replacement to the field it reads.
+    let def = definition(&mut c, &kust_path, pos_of(&kust, "IMAGE_TAG", "fieldPath"));
+    assert_eq!(
+        def,
+        json!([{"uri": uri(&vars_path), "range": range_of(&vars, "\"v1.2286938253.0\"", "")}])
+    );
+    // Nothing to go to from a plain field.
+    let def = definition(&mut c, &deploy_path, pos_of(&deploy, "2", "replicas"));
+    assert_eq!(def, Value::Null);
+
+    // References: the Job's waiters; with the declaration, the Job's name first.
+    let wait_loc =
+        json!({"uri": uri(&deploy_path), "range": range_of(&deploy, wait_arg, "等待迁移")});
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri(&job_path)}, "position": pos_of(&job, "restartPolicy", ""), "context": {"includeDeclaration": false}}),
+    );
+    assert_eq!(refs, json!([wait_loc]));
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri(&deploy_path)}, "position": pos_of(&deploy, "migration", "等待迁移"), "context": {"includeDeclaration": true}}),
+    );
+    assert_eq!(
+        refs,
+        json!([{"uri": uri(&job_path), "range": job_name}, wait_loc])
+    );
+    // The ServiceAccount's binding and the pod that runs as it.
+    let refs = c.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri(&rbac_path)}, "position": pos_of(&rbac, "myapp-service", ""), "context": {"includeDeclaration": false}}),
+    );
+    assert_eq!(
+        refs,
+        json!([
+            {"uri": uri(&rbac_path), "range": range_of(&rbac, "myapp-service", "subjects")},
+            {"uri": uri(&deploy_path), "range": range_of(&deploy, "myapp-service", "")},
+        ])
+    );
+
+    // A code lens above the Job, whose command has the client show the waiter.
+    let lenses = c.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri(&job_path)}}),
+    );
+    let deploy_name =
+        json!({"uri": uri(&deploy_path), "range": range_of(&deploy, "myapp", "metadata")});
+    assert_eq!(
+        lenses,
+        json!([{
+            "range": job_name,
+            "command": {
+                "title": "awaited by Deployment `myapp` (job-wr)",
+                "command": "kube-migrate-lint.show",
+                "arguments": [deploy_name],
+            },
+        }])
+    );
+    let shown = c.request(
+        "workspace/executeCommand",
+        json!({"command": "kube-migrate-lint.show", "arguments": [deploy_name]}),
+    );
+    assert_eq!(shown, Value::Null);
+    let deadline = Instant::now() + DEADLINE;
+    let request = loop {
+        if let Some(i) = c
+            .pending
+            .iter()
+            .position(|v| v["method"] == "window/showDocument")
+        {
+            break c.pending.remove(i);
+        }
+        let v = c.recv(deadline);
+        if v["method"] == "window/showDocument" {
+            break v;
+        }
+        c.pending.push(v);
+    };
+    assert_eq!(request["params"]["uri"], uri(&deploy_path));
+    assert_eq!(request["params"]["selection"], deploy_name["range"]);
+    assert_eq!(request["params"]["takeFocus"], true);
+    assert!(request.get("id").is_some(), "{request}");
+    c.send(json!({"jsonrpc": "2.0", "id": request["id"], "result": {"success": true}}));
+    let e = c.call(
+        "workspace/executeCommand",
+        json!({"command": "nope", "arguments": []}),
+    );
+    assert_eq!(e["error"]["code"], -32602, "{e}");
+
+    // Requests answer from the latest lint: the Job renamed in its buffer is no longer awaited.
+    let renamed = job.replace("name: myapp-migration-TAG", "name: myapp-migrate-TAG");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri(&job_path), "version": 2}, "contentChanges": [{"text": renamed}]}),
+    );
+    let lenses = c.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri(&job_path)}}),
+    );
+    assert_eq!(
+        lenses[0]["command"]["title"], "nothing waits for this Job",
+        "{lenses}"
+    );
+    assert_eq!(lenses.as_array().unwrap().len(), 1);
+    let def = definition(
+        &mut c,
+        &deploy_path,
+        pos_of(&deploy, "migration-TAG", "等待迁移"),
+    );
+    assert_eq!(def, Value::Null);
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// Flux substitution and a patch: the variable's value and where it is defined, the patch's
+/// step in the chain, and definition from the patch to the object it changes.
+#[test]
+fn hover_follows_flux_substitution_and_patches() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().canonicalize().unwrap();
+    let app = root.join("app");
+    std::fs::create_dir(&app).unwrap();
+    let files = [
+        (
+            "kustomization.yaml",
+            "resources: [deploy.yaml, job.yaml]\npatches:\n  - path: patch.yaml\n",
+        ),
+        (
+            "deploy.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, \"app-migration-${TAG}\"]\n      containers:\n        - name: app\n          image: \"app:${TAG}\"\n",
+        ),
+        (
+            "job.yaml",
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: app-migration-${TAG}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: \"app:v0\"}]\n",
+        ),
+        (
+            "patch.yaml",
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: app-migration-${TAG}\nspec:\n  template:\n    spec:\n      containers: [{name: m, image: \"app:${TAG}\"}]\n",
+        ),
+        (
+            "flux.yaml",
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app, namespace: flux-system}\nspec:\n  path: ./app\n  postBuild:\n    substitute:\n      TAG: v3\n",
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(app.join(name), text).unwrap();
+    }
+    let mut c = Client::start(&root);
+    initialize(&mut c, &root);
+    let deploy_path = app.join("deploy.yaml");
+    let deploy = open(&mut c, &deploy_path);
+    let flux = files[4].1;
+    let var_at = shown_at("app/flux.yaml", flux, "v3", "");
+
+    // On `${TAG}` in the image: the value, the substitution step and the variable.
+    let (text, range) = hover_at(&mut c, &deploy_path, pos_of(&deploy, "TAG", "image: \"app"));
+    assert_eq!(range, range_of(&deploy, "${TAG}", "image: \"app"), "{text}");
+    assert!(text.contains("- `app`: `app:v3`"), "{text}");
+    assert!(
+        text.contains(&format!("  - Flux substitution → `app:v3` at [{var_at}]")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "**`${{TAG}}`** (Flux post-build substitution):\n\n- `app`: `v3`, from [{var_at}]"
+        )),
+        "{text}"
+    );
+
+    // In the patch: the image it writes, patched then substituted.
+    let patch_path = app.join("patch.yaml");
+    let patch = open(&mut c, &patch_path);
+    let text = hover_text(&mut c, &patch_path, pos_of(&patch, "app:", "image"));
+    let job = files[2].1;
+    assert!(
+        text.contains(&format!(
+            "- `app`: `app:v3`\n  - written `app:v0` at [{}]",
+            shown_at("app/job.yaml", job, "\"app:v0\"", "")
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "  - patch → `app:${{TAG}}` at [{}]",
+            shown_at("app/patch.yaml", &patch, "\"app:", "")
+        )),
+        "{text}"
+    );
+    // Definition from the patch, and from the kustomization's entry naming it: the Job.
+    let job_name = json!([{"uri": uri(&app.join("job.yaml")), "range": range_of(job, "app-migration-${TAG}", "")}]);
+    let def = definition(&mut c, &patch_path, pos_of(&patch, "Job", ""));
+    assert_eq!(def, job_name);
+    let kust_path = app.join("kustomization.yaml");
+    let kust = open(&mut c, &kust_path);
+    let def = definition(&mut c, &kust_path, pos_of(&kust, "patch.yaml", ""));
+    assert_eq!(def, job_name);
+    assert_eq!(c.stop(), Some(0));
+}
+
+/// Neovim's own LSP client (no plugin) attached to the server: `K`'s request shows the value
+/// as the build renders it, and go-to-definition on the wait argument opens the Job at its
+/// name. Skipped with a message when `nvim` is missing; CI installs it (Debian's package).
+#[test]
+fn neovim_hovers_and_jumps_to_the_job() {
+    let nvim = Command::new("nvim")
+        .args(["--headless", "--version"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    if nvim.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Neovim is required in CI (.ci/run installs it)"
+        );
+        eprintln!("SKIPPED neovim_hovers_and_jumps_to_the_job: nvim is not installed");
+        return;
+    }
+    let d = tree();
+    let root = d.path().canonicalize().unwrap();
+    let deploy_path = root.join("k8s/deployment.yaml");
+    let job_path = root.join("k8s/migration-job.yaml");
+    let deploy = std::fs::read_to_string(&deploy_path).unwrap();
+    let job = std::fs::read_to_string(&job_path).unwrap();
+    // Neovim's cursor: 1-based line, 0-based byte column (it converts to UTF-16 itself).
+    let cursor = |text: &str, needle: &str, after: &str| {
+        let from = text.find(after).unwrap();
+        let at = from + text[from..].find(needle).unwrap();
+        let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        (text[..at].matches('\n').count() + 1, at - start)
+    };
+    let (line, col) = cursor(&deploy, "migration-TAG", "等待迁移");
+    let out = root.join("nvim-result.json");
+    let config = root.join("init.lua");
+    std::fs::write(
+        &config,
+        r#"
+local env = vim.env
+local function finish(result)
+  local f = io.open(env.KML_OUT, "w")
+  f:write(vim.fn.json_encode(result))
+  f:close()
+  vim.cmd("qall!")
+end
+local ok, err = pcall(function()
+  vim.cmd("edit " .. vim.fn.fnameescape(env.KML_FILE))
+  local id = vim.lsp.start_client({
+    name = "kube-migrate-lint",
+    cmd = { env.KML_BIN, "server" },
+    root_dir = env.KML_ROOT,
+  })
+  vim.lsp.buf_attach_client(0, id)
+  assert(vim.wait(30000, function()
+    local c = vim.lsp.get_client_by_id(id)
+    return c ~= nil and c.initialized
+  end, 20), "the server did not initialize")
+  vim.api.nvim_win_set_cursor(0, { tonumber(env.KML_LINE), tonumber(env.KML_COL) })
+  local hover = ""
+  local answers = vim.lsp.buf_request_sync(0, "textDocument/hover", vim.lsp.util.make_position_params(), 30000)
+  for _, a in pairs(answers or {}) do
+    if a.result and a.result.contents then hover = a.result.contents.value end
+  end
+  vim.lsp.buf.definition()
+  local jumped = vim.wait(30000, function()
+    return vim.api.nvim_buf_get_name(0) == env.KML_TARGET
+  end, 20)
+  local pos = vim.api.nvim_win_get_cursor(0)
+  finish({ hover = hover, jumped = jumped, buffer = vim.api.nvim_buf_get_name(0), line = pos[1], col = pos[2] })
+end)
+if not ok then finish({ error = tostring(err) }) end
+"#,
+    )
+    .unwrap();
+    let xdg = root.join("xdg");
+    let mut child = Command::new("nvim")
+        .args(["--headless", "-n", "-i", "NONE", "-u"])
+        .arg(&config)
+        .env("XDG_CONFIG_HOME", &xdg)
+        .env("XDG_DATA_HOME", &xdg)
+        .env("XDG_STATE_HOME", &xdg)
+        .env("XDG_CACHE_HOME", &xdg)
+        .env("KML_BIN", env!("CARGO_BIN_EXE_kube-migrate-lint"))
+        .env("KML_ROOT", &root)
+        .env("KML_FILE", &deploy_path)
+        .env("KML_TARGET", &job_path)
+        .env("KML_LINE", line.to_string())
+        .env("KML_COL", col.to_string())
+        .env("KML_OUT", &out)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nvim starts");
+    let deadline = Instant::now() + DEADLINE;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("nvim did not finish within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let result: Value = serde_json::from_str(
+        &std::fs::read_to_string(&out).expect("the Lua config writes its result"),
+    )
+    .unwrap();
+    assert!(result.get("error").is_none(), "{result}");
+    let hover = result["hover"].as_str().unwrap();
+    assert!(
+        hover.starts_with(
+            "**`myapp-migration-TAG`** as each build renders it:\n\n- `k8s`: `myapp-migration-v1.2286938253.0`"
+        ),
+        "{hover}"
+    );
+    assert_eq!(result["jumped"], true, "{result}");
+    assert_eq!(result["buffer"], job_path.to_str().unwrap());
+    let (line, col) = cursor(&job, "myapp-migration-TAG", "");
+    assert_eq!(
+        (result["line"].as_u64(), result["col"].as_u64()),
+        (Some(line as u64), Some(col as u64))
+    );
+}
+
+/// A base Job in three builds (the base alone, an overlay with a prefix whose Deployment waits
+/// for it, an overlay without a wait): hover groups the builds that agree, definition and the
+/// code lens see every open unit, and a secret's value is masked.
+#[test]
+fn navigation_spans_the_builds_of_open_units() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().canonicalize().unwrap();
+    let files = [
+        (
+            "base/kustomization.yaml",
+            "resources: [job.yaml, secret.yaml]\n",
+        ),
+        (
+            "base/job.yaml",
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: app-migration-v1\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: \"app:v1\"}]\n",
+        ),
+        (
+            "base/secret.yaml",
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: \"hunter2-${SUFFIX}\"\n",
+        ),
+        (
+            "prod/kustomization.yaml",
+            "namePrefix: prod-\nresources: [../base, deploy.yaml]\n",
+        ),
+        (
+            "prod/deploy.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, prod-app-migration-v1]\n      containers: [{name: app, image: \"app:v1\"}]\n",
+        ),
+        ("staging/kustomization.yaml", "resources: [../base]\n"),
+    ];
+    for (name, text) in files {
+        let p = root.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let mut c = Client::start(&root);
+    // A client without `window/showDocument`.
+    initialize_with(&mut c, &root, json!({}));
+    let job_path = root.join("base/job.yaml");
+    let job = open(&mut c, &job_path);
+    open(&mut c, &root.join("prod/kustomization.yaml"));
+    open(&mut c, &root.join("staging/kustomization.yaml"));
+
+    let text = hover_text(&mut c, &job_path, pos_of(&job, "migration", ""));
+    let job_at = shown_at("base/job.yaml", &job, "app-migration-v1", "");
+    let k = files[3].1;
+    assert!(
+        text.contains(&format!(
+            "- `base`, `staging`: `app-migration-v1`\n  - written `app-migration-v1` at [{job_at}]"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "- `prod`: `prod-app-migration-v1`\n  - written `app-migration-v1` at [{job_at}]"
+        )) && text.contains(&format!(
+            "  - namePrefix/nameSuffix → `prod-app-migration-v1` at [{}]",
+            shown_at("prod/kustomization.yaml", k, "prod-", "")
+        )),
+        "{text}"
+    );
+    // The lens: only the prod build waits for the Job.
+    let lenses = c.request(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri(&job_path)}}),
+    );
+    let deploy_path = root.join("prod/deploy.yaml");
+    assert_eq!(
+        lenses,
+        json!([{
+            "range": range_of(&job, "app-migration-v1", ""),
+            "command": {
+                "title": "awaited by Deployment `prod-app` (job-wr) in `prod` only",
+                "command": "kube-migrate-lint.show",
+                "arguments": [{"uri": uri(&deploy_path), "range": range_of(files[4].1, "app", "name:")}],
+            },
+        }])
+    );
+    // This client cannot be asked to show the waiter: the command fails, saying where it is.
+    let e = c.call(
+        "workspace/executeCommand",
+        json!({"command": "kube-migrate-lint.show", "arguments": lenses[0]["command"]["arguments"]}),
+    );
+    assert_eq!(e["error"]["code"], -32803, "{e}");
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(
+        message.ends_with(&format!("it is {}:4", deploy_path.display())),
+        "{message}"
+    );
+    // From the overlay's wait argument, the base's Job; its hover shows it as written (no
+    // build changes it: kustomize never prefixes init-container arguments).
+    let deploy = open(&mut c, &deploy_path);
+    let text = hover_text(&mut c, &deploy_path, pos_of(&deploy, "prod-app", ""));
+    assert_eq!(
+        text,
+        format!(
+            "**`prod-app-migration-v1`** as each build renders it:\n\n- `prod`: `prod-app-migration-v1`\n  - written `prod-app-migration-v1` at [{}]({}#L11)",
+            shown_at("prod/deploy.yaml", &deploy, "prod-app", ""),
+            uri(&deploy_path)
+        )
+    );
+    let def = definition(&mut c, &deploy_path, pos_of(&deploy, "prod-app", ""));
+    assert_eq!(
+        def,
+        json!([{"uri": uri(&job_path), "range": range_of(&job, "app-migration-v1", "")}])
+    );
+    // A Secret's value is never shown.
+    let secret_path = root.join("base/secret.yaml");
+    let secret = open(&mut c, &secret_path);
+    let text = hover_text(&mut c, &secret_path, pos_of(&secret, "hunter2", ""));
+    assert!(
+        text.contains("`***`") && !text.contains("hunter2"),
+        "{text}"
+    );
+    assert_eq!(c.stop(), Some(0));
+}

@@ -11,6 +11,7 @@ mod fixes;
 mod fixtures;
 mod formats;
 mod fuzz_replay;
+mod graph;
 mod hostile;
 mod integrations;
 mod kustomize_diff;

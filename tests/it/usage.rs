@@ -62,3 +62,36 @@ fn stdin_filename_without_stdin_is_a_usage_error() {
         text(&o)
     );
 }
+
+/// `graph --help` names its formats and `--build`; a format it does not draw, a path that does
+/// not exist and a `--build` that is no drawn build are usage errors (status 2, nothing on
+/// stdout).
+#[test]
+fn graph_usage() {
+    let o = Command::new(BIN)
+        .args(["graph", "--help"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let help = String::from_utf8_lossy(&o.stdout);
+    for part in ["mermaid", "dot", "json", "--build <DIR>", "red and dashed"] {
+        assert!(help.contains(part), "{part}: {help}");
+    }
+    let o = Command::new(BIN).args(["--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("graph"));
+    for args in [
+        &["graph", "testdata/example", "--format", "svg"][..],
+        &["graph", "testdata/exampel"],
+        &["graph", "testdata/example", "--build", "testdata"],
+    ] {
+        let o = Command::new(BIN).args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(o.stdout.is_empty(), "{args:?}: {}", text(&o));
+    }
+    let o = Command::new(BIN)
+        .args(["graph", "testdata/example"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("flowchart LR\n"));
+}

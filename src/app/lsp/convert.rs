@@ -6,7 +6,6 @@
 
 use crate::base::diagnostic::{Applicability, Diagnostic, FileId, Fix, Severity};
 use crate::base::source::{LineIndex, SourceFile, Span};
-use crate::engine::Report;
 use lsp_types as lsp;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -147,13 +146,13 @@ pub(crate) fn touches(a: &lsp::Range, b: &lsp::Range) -> bool {
 }
 
 /// An LSP diagnostic for a finding, with its file's URI; None when a location has no URI.
-/// `uri_of` names each file of the report (None: not a file on disk).
+/// `files` are the run's files by id, and `uri_of` names each (None: not a file on disk).
 pub(crate) fn finding(
-    report: &Report,
+    files: &[&SourceFile],
     d: &Diagnostic,
     uri_of: &dyn Fn(FileId) -> Option<lsp::Uri>,
 ) -> Option<(lsp::Uri, Finding)> {
-    let file = report.files.get(d.loc.file as usize)?;
+    let file = files.get(d.loc.file as usize)?;
     let uri = uri_of(d.loc.file)?;
     let mut message = d.message.clone();
     if let Some(h) = &d.help {
@@ -164,14 +163,14 @@ pub(crate) fn finding(
         .related
         .iter()
         .filter_map(|r| {
-            let f = report.files.get(r.loc.file as usize)?;
+            let f = files.get(r.loc.file as usize)?;
             Some(lsp::DiagnosticRelatedInformation {
                 location: lsp::Location::new(uri_of(r.loc.file)?, range(f, r.loc.span)),
                 message: r.message.clone(),
             })
         })
         .collect();
-    let action = d.fix.as_ref().and_then(|f| code_action(report, f, uri_of));
+    let action = d.fix.as_ref().and_then(|f| code_action(files, f, uri_of));
     let data = serde_json::json!({
         "rule": d.rule,
         "fix": d.fix.as_ref().map(|f| serde_json::json!({
@@ -203,13 +202,13 @@ pub(crate) fn finding(
 // lsp-types' `Uri` hashes and compares by its text; the cell inside is a parse cache.
 #[allow(clippy::mutable_key_type)]
 pub(crate) fn code_action(
-    report: &Report,
+    files: &[&SourceFile],
     fix: &Fix,
     uri_of: &dyn Fn(FileId) -> Option<lsp::Uri>,
 ) -> Option<lsp::CodeAction> {
     let mut changes: HashMap<lsp::Uri, Vec<lsp::TextEdit>> = HashMap::new();
     for e in &fix.edits {
-        let file = report.files.get(e.loc.file as usize)?;
+        let file = files.get(e.loc.file as usize)?;
         changes
             .entry(uri_of(e.loc.file)?)
             .or_default()
@@ -245,6 +244,7 @@ pub(crate) fn code_action(
 mod tests {
     use super::*;
     use crate::base::diagnostic::{Edit, Loc};
+    use crate::engine::Report;
 
     fn report(files: &[(&str, &str)]) -> Report {
         Report {
@@ -254,6 +254,10 @@ mod tests {
                 .collect(),
             ..Report::default()
         }
+    }
+
+    fn files(report: &Report) -> Vec<&SourceFile> {
+        report.files.iter().collect()
     }
 
     fn uri_of(report: &Report) -> impl Fn(FileId) -> Option<lsp::Uri> + '_ {
@@ -370,7 +374,7 @@ mod tests {
             ],
         });
         let uri_of = uri_of(&r);
-        let (uri, f) = finding(&r, &d, &uri_of).unwrap();
+        let (uri, f) = finding(&files(&r), &d, &uri_of).unwrap();
         assert_eq!(uri.as_str(), "file:///w/job.yaml");
         let diag = &f.diagnostic;
         // Line 1 (0-based), column 21 — the same in UTF-16 and bytes here; the line before
@@ -436,7 +440,7 @@ mod tests {
             },
             "m",
         );
-        let (_, f) = finding(&r, &d, &uri_of(&r)).unwrap();
+        let (_, f) = finding(&files(&r), &d, &uri_of(&r)).unwrap();
         // Bytes: 32; characters: 27; UTF-16 units: 28.
         assert_eq!(at, 32);
         assert_eq!(f.diagnostic.range.start, lsp::Position::new(0, 28));
@@ -462,12 +466,12 @@ mod tests {
                 replacement: "0".into(),
             }],
         };
-        let a = code_action(&r, &fix, &uri_of(&r)).unwrap();
+        let a = code_action(&files(&r), &fix, &uri_of(&r)).unwrap();
         assert_eq!(a.title, "set a to 0");
         assert_eq!(a.is_preferred, Some(true));
         // A file without a URI (stdin) cannot be edited: no action.
         let none = |_: FileId| None;
-        assert!(code_action(&r, &fix, &none).is_none());
+        assert!(code_action(&files(&r), &fix, &none).is_none());
     }
 
     #[test]

@@ -15,10 +15,13 @@
 //! latest text).
 
 pub(crate) mod convert;
+mod nav;
 
+use crate::analysis::graph::Graph;
 use crate::app::session::{self, Session};
 use crate::base::diagnostic::FileId;
 use crate::base::internal::isolate;
+use crate::base::source::SourceFile;
 use crate::engine::{self, Input, ReadError};
 use crate::model::discover::is_manifest_name;
 use crate::model::{FileRole, file_role};
@@ -65,7 +68,14 @@ pub(crate) fn serve(conn: &Connection) -> i32 {
         eprintln!("kube-migrate-lint server: {e}");
         return 1;
     }
-    Server::new(conn.sender.clone(), folders(&params)).run(&conn.receiver)
+    let mut server = Server::new(conn.sender.clone(), folders(&params));
+    server.show_document = params
+        .capabilities
+        .window
+        .as_ref()
+        .and_then(|w| w.show_document.as_ref())
+        .is_some_and(|s| s.support);
+    server.run(&conn.receiver)
 }
 
 fn capabilities() -> lsp::ServerCapabilities {
@@ -84,6 +94,15 @@ fn capabilities() -> lsp::ServerCapabilities {
             },
         )),
         hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
+        definition_provider: Some(lsp::OneOf::Left(true)),
+        references_provider: Some(lsp::OneOf::Left(true)),
+        code_lens_provider: Some(lsp::CodeLensOptions {
+            resolve_provider: Some(false),
+        }),
+        execute_command_provider: Some(lsp::ExecuteCommandOptions {
+            commands: vec![nav::SHOW_COMMAND.to_string()],
+            ..Default::default()
+        }),
         code_action_provider: Some(lsp::CodeActionProviderCapability::Options(
             lsp::CodeActionOptions {
                 code_action_kinds: Some(vec![lsp::CodeActionKind::QUICKFIX]),
@@ -199,9 +218,11 @@ struct Doc {
     unit: Option<Unit>,
 }
 
-/// The last run of a unit: findings per file it read (an empty list for a clean file).
+/// The last run of a unit: findings per file it read (an empty list for a clean file), and
+/// the model they were computed from, which navigation requests are answered from.
 struct UnitState {
     files: BTreeMap<PathBuf, Vec<Finding>>,
+    model: nav::Model,
 }
 
 struct Server {
@@ -222,6 +243,10 @@ struct Server {
     /// Current findings per file: what hover and code actions look at.
     current: BTreeMap<PathBuf, Vec<Finding>>,
     shutdown: bool,
+    /// Requests sent to the client so far (their ids).
+    requests: u64,
+    /// The client can be asked to show a place (`window/showDocument`, LSP 3.16).
+    show_document: bool,
     /// Messages already shown or logged (notes repeat on every run).
     said: BTreeSet<String>,
 }
@@ -240,6 +265,8 @@ impl Server {
             published: BTreeMap::new(),
             current: BTreeMap::new(),
             shutdown: false,
+            requests: 0,
+            show_document: false,
             said: BTreeSet::new(),
         }
     }
@@ -340,6 +367,38 @@ impl Server {
                     self.flush();
                     Response::new_ok(id, self.code_actions(&p))
                 }
+                Err(r) => r,
+            },
+            "textDocument/definition" => match params::<lsp::GotoDefinitionParams>(req) {
+                Ok(p) => {
+                    self.flush();
+                    let at = &p.text_document_position_params;
+                    let found =
+                        nav::definition(&self.models_of(&at.text_document.uri), at.position);
+                    Response::new_ok(id, (!found.is_empty()).then_some(found))
+                }
+                Err(r) => r,
+            },
+            "textDocument/references" => match params::<lsp::ReferenceParams>(req) {
+                Ok(p) => {
+                    self.flush();
+                    let at = &p.text_document_position;
+                    let models = self.models_of(&at.text_document.uri);
+                    let found =
+                        nav::references(&models, at.position, p.context.include_declaration);
+                    Response::new_ok(id, found)
+                }
+                Err(r) => r,
+            },
+            "textDocument/codeLens" => match params::<lsp::CodeLensParams>(req) {
+                Ok(p) => {
+                    self.flush();
+                    Response::new_ok(id, nav::code_lenses(&self.models_of(&p.text_document.uri)))
+                }
+                Err(r) => r,
+            },
+            "workspace/executeCommand" => match params::<lsp::ExecuteCommandParams>(req) {
+                Ok(p) => self.execute(id, p),
                 Err(r) => r,
             },
             m => Response::new_err(
@@ -567,7 +626,7 @@ impl Server {
                 },
             })
             .collect();
-        let report = engine::lint_paths_overlaid(&roots, overlays, &excludes, &settings);
+        let (report, ws) = engine::lint_paths_overlaid(&roots, overlays, &excludes, &settings);
         for n in &report.notes {
             self.log_once(lsp::MessageType::LOG, format!("note: {n}"));
         }
@@ -579,16 +638,17 @@ impl Server {
         for e in &report.internal {
             self.log_once(lsp::MessageType::ERROR, e.message());
         }
-        let paths: Vec<Option<PathBuf>> = report
+        let paths: Vec<Option<PathBuf>> = ws
             .files
             .iter()
-            .map(|f| f.path.as_deref().and_then(resolve::canonical))
+            .map(|f| f.source.path.as_deref().and_then(resolve::canonical))
             .collect();
         let uris: Vec<Option<lsp::Uri>> = paths
             .iter()
             .map(|p| p.as_deref().and_then(|p| self.uri_for(p)))
             .collect();
         let uri_of = |id: FileId| uris.get(id as usize).cloned().flatten();
+        let sources: Vec<&SourceFile> = ws.files.iter().map(|f| &f.source).collect();
         let mut files: BTreeMap<PathBuf, Vec<Finding>> = paths
             .iter()
             .flatten()
@@ -598,13 +658,28 @@ impl Server {
             let Some(Some(path)) = paths.get(d.loc.file as usize) else {
                 continue;
             };
-            if let Some((_, f)) = convert::finding(&report, d, &uri_of)
+            if let Some((_, f)) = convert::finding(&sources, d, &uri_of)
                 && let Some(list) = files.get_mut(path)
             {
                 list.push(f);
             }
         }
-        UnitState { files }
+        drop(sources);
+        // The links navigation follows; a bug drawing them leaves the findings published.
+        let graph = isolate(|| {
+            let mut g = Graph::build(&ws);
+            g.mark_broken(&report.diagnostics);
+            g
+        })
+        .unwrap_or_else(|c| {
+            let e = c.error("graph", "drawing the links of this unit", None);
+            self.log(lsp::MessageType::ERROR, e.message());
+            Graph::default()
+        });
+        UnitState {
+            files,
+            model: nav::Model::new(ws, graph, &paths, uris, report.redactions),
+        }
     }
 
     /// Send each file's findings (the union over the units that read it) where they changed,
@@ -668,17 +743,37 @@ impl Server {
             .map_or(&[], Vec::as_slice)
     }
 
-    /// The findings under the cursor, with their rules' pages.
+    /// The models that read the file at `uri`, with its id in each: the file's own unit
+    /// first, then the other units that read it (a base their overlays include).
+    fn models_of(&self, uri: &lsp::Uri) -> Vec<(&nav::Model, FileId)> {
+        let Some(path) = self.path_of(uri) else {
+            return Vec::new();
+        };
+        let own = self.docs.get(&path).and_then(|d| d.unit.as_ref());
+        let mut out: Vec<(&Unit, &nav::Model, FileId)> = self
+            .units
+            .iter()
+            .filter_map(|(u, st)| Some((u, &st.model, st.model.file(&path)?)))
+            .collect();
+        out.sort_by_key(|(u, _, _)| Some(*u) != own);
+        out.into_iter().map(|(_, m, f)| (m, f)).collect()
+    }
+
+    /// The value under the cursor as each build renders it, and the findings there with their
+    /// rules' pages.
     fn hover(&self, p: &lsp::HoverParams) -> Option<lsp::Hover> {
         let at = &p.text_document_position_params;
         let cursor = lsp::Range::new(at.position, at.position);
+        let value = nav::hover(&self.models_of(&at.text_document.uri), at.position);
         let hits: Vec<&Finding> = self
             .findings_at(&at.text_document.uri)
             .iter()
             .filter(|f| convert::touches(&f.diagnostic.range, &cursor))
             .collect();
-        let first = hits.first()?;
-        let mut md = String::new();
+        let mut md = value
+            .as_ref()
+            .map(|v| format!("{}\n\n", v.markdown))
+            .unwrap_or_default();
         let mut rules: Vec<String> = Vec::new();
         for f in &hits {
             let d = &f.diagnostic;
@@ -706,11 +801,12 @@ impl Server {
                 md.push_str("\n\n");
             }
         }
+        // The narrowest finding's range, else the value's.
         let range = hits
             .iter()
             .map(|f| f.diagnostic.range)
             .min_by_key(|r| (r.end.line - r.start.line, r.end.character))
-            .unwrap_or(first.diagnostic.range);
+            .or(value.map(|v| v.range))?;
         Some(lsp::Hover {
             contents: lsp::HoverContents::Markup(lsp::MarkupContent {
                 kind: lsp::MarkupKind::Markdown,
@@ -745,6 +841,51 @@ impl Server {
             .filter_map(|f| f.action.clone())
             .map(lsp::CodeActionOrCommand::CodeAction)
             .collect()
+    }
+
+    /// A code lens's command: ask the client to show the place (LSP 3.16 `showDocument`).
+    fn execute(&mut self, id: lsp_server::RequestId, p: lsp::ExecuteCommandParams) -> Response {
+        let location = p
+            .arguments
+            .first()
+            .and_then(|a| serde_json::from_value::<lsp::Location>(a.clone()).ok());
+        match (p.command.as_str(), location) {
+            (nav::SHOW_COMMAND, Some(l)) if !self.show_document => {
+                let path = convert::uri_to_path(l.uri.as_str())
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| l.uri.as_str().to_string());
+                Response::new_err(
+                    id,
+                    ErrorCode::RequestFailed as i32,
+                    format!(
+                        "this editor cannot be asked to show a place (no window/showDocument): it is {path}:{}",
+                        l.range.start.line + 1
+                    ),
+                )
+            }
+            (nav::SHOW_COMMAND, Some(l)) => {
+                self.requests += 1;
+                self.send(
+                    Request::new(
+                        format!("kube-migrate-lint/{}", self.requests).into(),
+                        "window/showDocument".into(),
+                        lsp::ShowDocumentParams {
+                            uri: l.uri,
+                            external: Some(false),
+                            take_focus: Some(true),
+                            selection: Some(l.range),
+                        },
+                    )
+                    .into(),
+                );
+                Response::new_ok(id, ())
+            }
+            (command, _) => Response::new_err(
+                id,
+                ErrorCode::InvalidParams as i32,
+                format!("unknown command or arguments: {command}"),
+            ),
+        }
     }
 
     fn send(&self, msg: Message) {

@@ -314,16 +314,74 @@ pub fn assert_starts_with(text: &str, start: &str) {
     assert!(text.starts_with(start), "{start:?} does not start {text:?}");
 }
 
-/// Panics unless `found` holds exactly one finding and it points at `at` in `files`.
-#[track_caller]
-pub fn assert_single_in<S: AsRef<str>>(found: &[Diagnostic], files: &[(&str, S)], at: &str) {
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(located(files, &found[0].loc), at, "{found:?}");
-}
-
 /// Panics unless `found` holds exactly one finding and its message contains `part`.
 #[track_caller]
 pub fn assert_one_saying(found: &[Diagnostic], part: &str) {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_contains(&found[0].message, part);
+}
+
+/// The one finding of `rule` in `files` (panics unless there is exactly one), for chained
+/// checks: `one(RULE, &files).at("myapp:v1").says("runs").related(0, "written by images")`.
+#[track_caller]
+pub fn one<'a, S: AsRef<str>>(rule: &str, files: &'a [(&'a str, S)]) -> Found<'a, S> {
+    Found::only(run(rule, files), files)
+}
+
+/// A finding under test, with the files it was found in; each check panics on a mismatch,
+/// showing the finding.
+pub struct Found<'a, S> {
+    files: &'a [(&'a str, S)],
+    /// The finding.
+    pub d: Diagnostic,
+}
+
+impl<'a, S: AsRef<str>> Found<'a, S> {
+    /// The only finding of `found` (panics unless there is exactly one).
+    #[track_caller]
+    pub fn only(found: Vec<Diagnostic>, files: &'a [(&'a str, S)]) -> Self {
+        assert_eq!(found.len(), 1, "{found:?}");
+        let d = found.into_iter().next().expect("one finding");
+        Found { files, d }
+    }
+
+    /// It points at exactly `text`.
+    #[track_caller]
+    pub fn at(self, text: &str) -> Self {
+        assert_eq!(located(self.files, &self.d.loc), text, "{:?}", self.d);
+        self
+    }
+
+    /// Its message starts with `start`.
+    #[track_caller]
+    pub fn starts(self, start: &str) -> Self {
+        assert_starts_with(&self.d.message, start);
+        self
+    }
+
+    /// Its message contains `part`.
+    #[track_caller]
+    pub fn says(self, part: &str) -> Self {
+        assert_contains(&self.d.message, part);
+        self
+    }
+
+    /// Its related location `i` says exactly `message`.
+    #[track_caller]
+    pub fn related(self, i: usize, message: &str) -> Self {
+        assert_eq!(self.d.related[i].message, message, "{:?}", self.d);
+        self
+    }
+
+    /// Its related location `i` points at exactly `text`.
+    #[track_caller]
+    pub fn related_at(self, i: usize, text: &str) -> Self {
+        assert_eq!(
+            located(self.files, &self.d.related[i].loc),
+            text,
+            "{:?}",
+            self.d
+        );
+        self
+    }
 }
