@@ -186,6 +186,16 @@ def dense_labels(rng, name, indent):
         ("app.kubernetes.io/part-of", rng.choice(WORDS))))
 
 
+def dense_header(rng, api, kind, n):
+    """apiVersion, kind, and metadata with a name and labels."""
+    return f"""apiVersion: {api}
+kind: {kind}
+metadata:
+  name: {n}
+  labels:
+{dense_labels(rng, n, 4)}"""
+
+
 def dense_workload(rng, n):
     containers = []
     for c in range(rng.randint(1, 3)):
@@ -207,12 +217,7 @@ def dense_workload(rng, n):
               port: p0
             periodSeconds: {rng.randint(5, 30)}
 """)
-    return f"""apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {n}
-  labels:
-{dense_labels(rng, n, 4)}spec:
+    return f"""{dense_header(rng, "apps/v1", "Deployment", n)}spec:
   replicas: {rng.randint(1, 4)}
   selector:
     matchLabels:
@@ -227,23 +232,13 @@ metadata:
 
 def dense_configmap(rng, n):
     data = "".join(f"  {rng.choice(WORDS)}_{k}: \"{rng.choice(WORDS)}.{rng.choice(WORDS)}:{rng.randint(0, 10**4)}\"\n" for k in range(rng.randint(20, 60)))
-    return f"""apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: {n}
-  labels:
-{dense_labels(rng, n, 4)}data:
+    return f"""{dense_header(rng, "v1", "ConfigMap", n)}data:
 {data}"""
 
 
 def dense_service(rng, n):
     ports = "".join(f"    - name: p{p}\n      port: {80 + p}\n      targetPort: {8080 + p}\n" for p in range(rng.randint(1, 4)))
-    return f"""apiVersion: v1
-kind: Service
-metadata:
-  name: {n}
-  labels:
-{dense_labels(rng, n, 4)}spec:
+    return f"""{dense_header(rng, "v1", "Service", n)}spec:
   selector:
     app: {n}
   ports:

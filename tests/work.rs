@@ -301,21 +301,28 @@ fn the_pipeline_works_within_budget_per_byte_and_per_node_at_every_build_size() 
         );
     }
     for w in [&small, &large, &double] {
-        assert!(
-            w.per_byte(w.peak) <= PEAK_PER_BYTE,
-            "peak heap per input byte over budget ({PEAK_PER_BYTE}):\n{figures}"
-        );
-        assert!(
-            w.per_node(w.peak) <= PEAK_PER_NODE,
-            "peak heap per YAML node over budget ({PEAK_PER_NODE}):\n{figures}"
-        );
-        assert!(
-            w.per_byte(w.allocated) <= ALLOCATED_PER_BYTE,
-            "bytes allocated per input byte over budget ({ALLOCATED_PER_BYTE}):\n{figures}"
-        );
-        assert!(
-            w.per_node(w.blocks) <= BLOCKS_PER_NODE,
-            "allocations per YAML node over budget ({BLOCKS_PER_NODE}):\n{figures}"
-        );
+        for (what, figure, budget) in [
+            (
+                "peak heap per input byte",
+                w.per_byte(w.peak),
+                PEAK_PER_BYTE,
+            ),
+            ("peak heap per YAML node", w.per_node(w.peak), PEAK_PER_NODE),
+            (
+                "bytes allocated per input byte",
+                w.per_byte(w.allocated),
+                ALLOCATED_PER_BYTE,
+            ),
+            (
+                "allocations per YAML node",
+                w.per_node(w.blocks),
+                BLOCKS_PER_NODE,
+            ),
+        ] {
+            assert!(
+                figure <= budget,
+                "{what} over budget: {figure:.1} > {budget}:\n{figures}"
+            );
+        }
     }
 }
