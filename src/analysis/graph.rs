@@ -258,7 +258,6 @@ fn overlaps(a: Loc, b: Loc) -> bool {
             || (a.span.start < b.span.end && b.span.start < a.span.end))
 }
 
-#[allow(dead_code)] // see Graph::nodes_at
 fn contains(outer: Loc, file: FileId, offset: u32) -> bool {
     outer.file == file && outer.span.start <= offset && offset <= outer.span.end
 }
@@ -409,7 +408,6 @@ impl Graph {
 
     /// The nodes of every build whose object spans `offset` of `file` (innermost first is not
     /// needed: objects do not nest).
-    #[allow(dead_code)] // the language server's navigation (issue 18) reads it
     pub fn nodes_at(&self, file: FileId, offset: u32) -> impl Iterator<Item = (usize, &Node)> {
         self.nodes.iter().enumerate().filter(move |(_, n)| {
             n.span
@@ -420,7 +418,6 @@ impl Graph {
 
     /// The edges whose site (the wait argument, `serviceAccountName`, `roleRef.name`…) holds
     /// `offset` of `file`, in every build.
-    #[allow(dead_code)] // the language server's navigation (issue 18) reads it
     pub fn edges_at(&self, file: FileId, offset: u32) -> impl Iterator<Item = (usize, &Edge)> {
         self.edges
             .iter()
@@ -429,13 +426,11 @@ impl Graph {
     }
 
     /// The edges leaving node `n`.
-    #[allow(dead_code)] // the language server's navigation (issue 18) reads it
     pub fn outgoing(&self, n: usize) -> impl Iterator<Item = &Edge> {
         self.edges.iter().filter(move |e| e.from == n)
     }
 
     /// The edges arriving at node `n`.
-    #[allow(dead_code)] // the language server's navigation (issue 18) reads it
     pub fn incoming(&self, n: usize) -> impl Iterator<Item = &Edge> {
         self.edges.iter().filter(move |e| e.to == n)
     }

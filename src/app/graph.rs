@@ -54,12 +54,12 @@ pub fn graph(opts: &GraphOptions, out: &mut dyn Write, err: &mut dyn Write) -> i
         exclude: &opts.exclude,
         ..Default::default()
     };
-    let Session {
+    let Ok(Session {
         mut settings,
         excludes,
-    } = match open_session(&request, err) {
-        Ok(s) => s,
-        Err(code) => return code,
+    }) = open_session(&request, err)
+    else {
+        return EXIT_ERROR;
     };
     if opts.repo_root.is_some() {
         settings.repo_root = opts.repo_root.clone();

@@ -32,12 +32,10 @@ pub fn run(paths: &[&str], format: Format) -> (i32, String, String) {
 fn fixture_reports() {
     let mut seen = 0;
     insta::glob!("../../testdata/fixtures", "*", |path| {
-        if !path.is_dir() || path.file_name().is_none_or(|n| n == "fixtures") {
+        let Some((name, dir)) = crate::support::fixture(path) else {
             return;
-        }
+        };
         seen += 1;
-        let name = path.file_name().unwrap().to_string_lossy();
-        let dir = format!("testdata/fixtures/{name}");
         let (code, json, err) = run(&[&dir], Format::Json);
         let (concise_code, concise, concise_err) = run(&[&dir], Format::Concise);
         assert_eq!((code, &err), (concise_code, &concise_err), "{name}");

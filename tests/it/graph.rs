@@ -141,12 +141,11 @@ fn fixture_graphs() {
     let validator = jsonschema::validator_for(&schema).unwrap();
     let mut seen = 0;
     insta::glob!("../../testdata/fixtures", "*", |path| {
-        if !path.is_dir() || path.file_name().is_none_or(|n| n == "fixtures") {
+        let Some((name, dir)) = crate::support::fixture(path) else {
             return;
-        }
+        };
         seen += 1;
-        let name = path.file_name().unwrap().to_string_lossy();
-        let dir = PathBuf::from(format!("testdata/fixtures/{name}"));
+        let dir = PathBuf::from(dir);
         let (code, mermaid, err) = run(&[&dir], GraphFormat::Mermaid, &[]);
         let (dot_code, dot, dot_err) = run(&[&dir], GraphFormat::Dot, &[]);
         let (json_code, json, _) = run(&[&dir], GraphFormat::Json, &[]);

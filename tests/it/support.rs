@@ -115,3 +115,14 @@ pub fn map_entries(d: &kube_migrate_lint::yaml::Document, id: u32) -> Vec<(u32, 
         _ => Vec::new(),
     }
 }
+
+/// A fixture tree that `insta::glob!` over `testdata/fixtures` yields: its name and its
+/// directory as the tests name it (`testdata/fixtures/NAME`); None for anything else.
+pub fn fixture(path: &std::path::Path) -> Option<(String, String)> {
+    if !path.is_dir() || path.file_name().is_none_or(|n| n == "fixtures") {
+        return None;
+    }
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let dir = format!("testdata/fixtures/{name}");
+    Some((name, dir))
+}
