@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """Generate a deterministic tree of realistic Kubernetes manifests for benchmarks.
 
-    python3 bench/generate.py OUT_DIR FILES [--seed N]
+    python3 bench/generate.py OUT_DIR FILES [--seed N] [--density sparse|dense]
 
 Each application is a kustomize context holding a migration Job, a Deployment whose
 k8s-wait-for init container waits for it, RBAC, a ConfigMap of deployment variables, a
 Service, a kustomization with replacements and a Flux Kustomization; the rest are plain
-manifests (multi-document files, comments, a few anchors). Files average about 4-5 KB, like
-real manifests with their comments. The same seed always writes the same bytes.
+manifests (multi-document files, a few anchors). The same seed always writes the same bytes.
+
+Two profiles (`--density`):
+- sparse (the default): files of about 4-5 KB, most of it comments and block scalars, like
+  real manifests with their comments; about 10 YAML nodes per KB.
+- dense: no comments, short scalars, many small mappings (labels, env lists, ports,
+  probes, resources); plain files are workloads, ConfigMaps and Services; about 79 YAML
+  nodes per KB and 4-5 KB a file, like the tree of issue 17 whose memory was the bug.
 """
 
 import argparse
@@ -17,7 +23,12 @@ import random
 WORDS = "billing orders users search gateway ledger catalog checkout invoices payments auth notify".split()
 
 
+DENSE = False
+
+
 def comment_block(rng, lines):
+    if DENSE:
+        return ""
     return "".join(f"# {rng.choice(WORDS)} {rng.choice(WORDS)}: {'-' * rng.randint(40, 90)}\n" for _ in range(lines))
 
 
@@ -85,7 +96,7 @@ spec:
           envFrom:
             - secretRef:
                 name: {name}-secrets
-          readinessProbe:
+{dense_env(rng, 10) if DENSE else ""}          readinessProbe:
             httpGet: {{path: /healthz, port: http}}
 ---
 apiVersion: v1
@@ -159,7 +170,92 @@ spec:
 """
 
 
+def dense_env(rng, indent):
+    """An env list of short names and values, block style: many small mappings."""
+    pad = " " * indent
+    out = [f"{pad}env:\n"]
+    for k in range(rng.randint(8, 20)):
+        out.append(f"{pad}  - name: {rng.choice(WORDS).upper()}_{k}\n{pad}    value: \"{rng.choice(WORDS)}-{rng.randint(0, 99999)}\"\n")
+    return "".join(out)
+
+
+def dense_labels(rng, name, indent):
+    pad = " " * indent
+    return "".join(f"{pad}{k}: {v}\n" for k, v in (
+        ("app", name), ("team", rng.choice(WORDS)), ("tier", rng.choice(("web", "api", "worker"))),
+        ("app.kubernetes.io/part-of", rng.choice(WORDS))))
+
+
+def dense_header(rng, api, kind, n):
+    """apiVersion, kind, and metadata with a name and labels."""
+    return f"""apiVersion: {api}
+kind: {kind}
+metadata:
+  name: {n}
+  labels:
+{dense_labels(rng, n, 4)}"""
+
+
+def dense_workload(rng, n):
+    containers = []
+    for c in range(rng.randint(1, 3)):
+        ports = "".join(f"            - containerPort: {8080 + p}\n              name: p{p}\n              protocol: TCP\n"
+                        for p in range(rng.randint(1, 3)))
+        containers.append(f"""        - name: c{c}
+          image: registry.example.com/{n}-{c}:v1.{rng.randint(0, 99)}
+          ports:
+{ports}{dense_env(rng, 10)}          resources:
+            requests:
+              cpu: {rng.randint(1, 9) * 50}m
+              memory: {rng.randint(1, 8) * 64}Mi
+            limits:
+              cpu: {rng.randint(1, 9) * 100}m
+              memory: {rng.randint(1, 8) * 128}Mi
+          readinessProbe:
+            httpGet:
+              path: /ready
+              port: p0
+            periodSeconds: {rng.randint(5, 30)}
+""")
+    return f"""{dense_header(rng, "apps/v1", "Deployment", n)}spec:
+  replicas: {rng.randint(1, 4)}
+  selector:
+    matchLabels:
+      app: {n}
+  template:
+    metadata:
+      labels:
+{dense_labels(rng, n, 8)}    spec:
+      containers:
+{''.join(containers)}"""
+
+
+def dense_configmap(rng, n):
+    data = "".join(f"  {rng.choice(WORDS)}_{k}: \"{rng.choice(WORDS)}.{rng.choice(WORDS)}:{rng.randint(0, 10**4)}\"\n" for k in range(rng.randint(20, 60)))
+    return f"""{dense_header(rng, "v1", "ConfigMap", n)}data:
+{data}"""
+
+
+def dense_service(rng, n):
+    ports = "".join(f"    - name: p{p}\n      port: {80 + p}\n      targetPort: {8080 + p}\n" for p in range(rng.randint(1, 4)))
+    return f"""{dense_header(rng, "v1", "Service", n)}spec:
+  selector:
+    app: {n}
+  ports:
+{ports}"""
+
+
+def dense_plain(rng, i):
+    docs = []
+    for d in range(rng.randint(2, 5)):
+        n = f"{rng.choice(WORDS)}-{i}-{d}"
+        docs.append(rng.choice((dense_workload, dense_workload, dense_configmap, dense_service))(rng, n))
+    return "---\n".join(docs)
+
+
 def plain(rng, i):
+    if DENSE:
+        return dense_plain(rng, i)
     docs = []
     for d in range(rng.randint(1, 4)):
         n = f"{rng.choice(WORDS)}-{i}-{d}"
@@ -179,13 +275,18 @@ def main():
     ap.add_argument("out")
     ap.add_argument("files", type=int)
     ap.add_argument("--seed", type=int, default=20261122)
+    ap.add_argument("--density", choices=("sparse", "dense"), default="sparse",
+                    help="sparse: commented manifests, ~10 nodes/KB; dense: ~79 nodes/KB")
     a = ap.parse_args()
+    global DENSE
+    DENSE = a.density == "dense"
     rng = random.Random(a.seed)
     written = 0
     i = 0
     while written < a.files:
         group = f"team{i // 50:03d}"
-        if i % 3 == 2:
+        # Dense trees hold fewer, larger plain files per application, to reach ~4.6 KB a file.
+        if (i % 9 != 0) if DENSE else (i % 3 == 2):
             path = os.path.join(a.out, group, "plain", f"cm-{i:06d}.yaml")
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as f:

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The benchmark of issue 6 (see bench/run.py for what it measures and how):
+# The benchmark of issues 6 and 17 (see bench/run.py for what it measures and how):
 #
-#   bash bench/run.sh [--quick] [--runs N] [--trees DIR] [--no-tools] [SIZES...]
+#   bash bench/run.sh [--quick] [--runs N] [--trees DIR] [--profiles sparse,dense] [--no-tools] [SIZES...]
 #
-# Default sizes 1000 10000 100000 (--quick: 1000 10000). Needs cargo, python3 and
+# Default sizes 10000 100000 in the sparse and dense profiles (--quick: 1000 10000). Needs cargo, python3 and
 # /usr/bin/time; yamllint and checkov are pip-installed into a throwaway venv
 # (/tmp/kml-bench-venv) and reported as "not measured" if that fails.
 set -euo pipefail

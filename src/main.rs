@@ -293,6 +293,7 @@ fn run(cli: Cli) -> ExitCode {
                 unsafe_fixes: a.unsafe_fixes,
                 under_pre_commit: app::under_pre_commit(),
                 repo_root: None,
+                exit_after: true,
             };
             app::run(
                 &opts,

@@ -11,12 +11,13 @@ use crate::engine::Report;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
-/// One stable fingerprint per finding of `report`, in order (for baselines and GitLab).
+/// One stable fingerprint per finding of `report`, in order (for baselines and GitLab). The
+/// keys and hashes are computed in parallel; only the occurrence count runs in order.
 pub fn fingerprints(report: &Report) -> Vec<String> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    report
+    use rayon::prelude::*;
+    let keys: Vec<String> = report
         .diagnostics
-        .iter()
+        .par_iter()
         .map(|d| {
             let file = &report.files[d.loc.file as usize].display;
             let object = d
@@ -37,10 +38,21 @@ pub fn fingerprints(report: &Report) -> Vec<String> {
                 (Some(_), None) => String::new(),
                 (None, _) => d.message.chars().filter(|c| !c.is_ascii_digit()).collect(),
             };
-            let key = format!("{file}\0{}\0{object}\0{detail}", d.rule);
-            let n = seen.entry(key.clone()).or_insert(0);
-            let occurrence = *n;
+            format!("{file}\0{}\0{object}\0{detail}", d.rule)
+        })
+        .collect();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let occurrences: Vec<usize> = keys
+        .iter()
+        .map(|key| {
+            let n = seen.entry(key).or_insert(0);
             *n += 1;
+            *n - 1
+        })
+        .collect();
+    keys.par_iter()
+        .zip(occurrences)
+        .map(|(key, occurrence)| {
             let mut h = Sha256::new();
             h.update(key.as_bytes());
             h.update(b"\0");

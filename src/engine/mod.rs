@@ -54,6 +54,9 @@ pub struct Settings {
     pub repo_evidence: Option<std::sync::Arc<crate::model::evidence::RepoEvidence>>,
     /// Counts files as they are read, for a progress indicator.
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
+    /// The process ends after this run: the parsed model is never freed (see
+    /// `app::RunOptions::exit_after`). Never set for the language server.
+    pub exit_after: bool,
 }
 
 impl Default for Settings {
@@ -76,6 +79,7 @@ impl Default for Settings {
             repo_root: None,
             repo_evidence: None,
             progress: None,
+            exit_after: false,
         }
     }
 }
@@ -209,6 +213,9 @@ pub struct Report {
     pub internal: Vec<InternalError>,
     /// Secret values in the sources, masked wherever source text is shown.
     pub redactions: Vec<Loc>,
+    /// Internal errors met while finding the secret values, file by file as they are read:
+    /// reported as they are, never attributed to builds, suppressed or re-graded.
+    pub(crate) redaction_errors: Vec<Diagnostic>,
     /// The engine assumed for each build (context) and why, sorted by build.
     pub engines: Vec<BuildEngine>,
     pub elapsed: Duration,
@@ -377,6 +384,10 @@ pub fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>, ReadErr
 struct Loaded {
     file: Option<FileData>,
     diags: Vec<Diagnostic>,
+    /// Where the file's secret values are (file id 0 until ids are assigned).
+    redactions: Vec<Loc>,
+    /// The internal error met finding them, if any.
+    redaction_errors: Vec<Diagnostic>,
     note: Option<String>,
     error: Option<String>,
 }
@@ -397,6 +408,8 @@ fn load(input: Input, settings: &Settings) -> Loaded {
     let mut loaded = Loaded {
         file: None,
         diags: Vec::new(),
+        redactions: Vec::new(),
+        redaction_errors: Vec::new(),
         note: None,
         error: None,
     };
@@ -533,11 +546,19 @@ pub fn load_workspace(
     let mut files = Vec::new();
     let mut diags = Vec::new();
     let mut report = Report::default();
+    let mut redacted = Vec::new();
     for l in loaded {
         report.notes.extend(l.note);
         report.errors.extend(l.error);
         if let Some(f) = l.file {
             let id = files.len() as FileId;
+            redacted.extend(l.redactions.into_iter().map(|r| Loc { file: id, ..r }));
+            report
+                .redaction_errors
+                .extend(l.redaction_errors.into_iter().map(|mut d| {
+                    d.loc.file = id;
+                    d
+                }));
             for mut d in l.diags {
                 d.loc.file = id;
                 for r in &mut d.related {
@@ -552,8 +573,17 @@ pub fn load_workspace(
     // Files a kustomization names as patches are edits, not objects.
     let patches = isolate(|| crate::render::patch_files(&files)).unwrap_or_default();
     for f in patches {
-        files[f as usize].role = FileRole::Patch;
+        let file = &mut files[f as usize];
+        let was = std::mem::replace(&mut file.role, FileRole::Patch);
+        if was == FileRole::Kustomization {
+            // Its secret generators are no longer read as such: scanned again in its role.
+            redacted.retain(|r| r.file != f);
+            redacted.extend(redactions_in(f, file, &mut report.redaction_errors));
+        }
     }
+    redacted.sort();
+    redacted.dedup();
+    report.redactions = redacted;
     // Objects, per file in parallel; ids assigned in file order.
     let per_file: Vec<(Vec<Object>, Vec<Diagnostic>)> = files
         .par_iter()
@@ -657,7 +687,7 @@ fn load_all(inputs: Vec<Input>, settings: &Settings) -> Vec<Loaded> {
             if let Some(p) = &settings.progress {
                 p.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
-            isolate(|| {
+            let mut loaded = isolate(|| {
                 inject("parse", &input.display);
                 load(input, settings)
             })
@@ -672,9 +702,17 @@ fn load_all(inputs: Vec<Input>, settings: &Settings) -> Vec<Loaded> {
                     error: None,
                     role: FileRole::Manifest,
                 }),
+                redactions: Vec::new(),
+                redaction_errors: Vec::new(),
                 note: None,
                 error: None,
-            })
+            });
+            // Secret values are found while the file is at hand, not in a pass over the
+            // workspace after the rules.
+            if let Some(f) = &loaded.file {
+                loaded.redactions = redactions_in(0, f, &mut loaded.redaction_errors);
+            }
+            loaded
         })
         .collect()
 }
@@ -734,8 +772,24 @@ fn lint_observed(
     registry: &[&'static dyn Rule],
     observe: &mut dyn FnMut(&Workspace, &[Diagnostic]),
 ) -> Report {
-    let (mut report, ws) = lint_model(inputs, settings, registry, observe);
-    report.files = ws.files.into_iter().map(|f| f.source).collect();
+    let (mut report, mut ws) = lint_model(inputs, settings, registry, observe);
+    let files = std::mem::take(&mut ws.files);
+    if settings.exit_after {
+        // The process ends after the report: freeing the trees, typed views and builds one
+        // allocation at a time would be a serial tail of its own.
+        let mut docs = Vec::with_capacity(files.len());
+        report.files = files
+            .into_iter()
+            .map(|f| {
+                docs.push(f.docs);
+                f.source
+            })
+            .collect();
+        std::mem::forget(docs);
+        std::mem::forget(ws);
+    } else {
+        report.files = files.into_iter().map(|f| f.source).collect();
+    }
     report
 }
 
@@ -865,12 +919,12 @@ fn lint_model(
         .into_iter()
         .partition(|d| d.rule == rules::meta::INTERNAL_ERROR.name);
     suppressions(&ws, &mut diags, &mut internal, settings, &mut report);
+    internal.append(&mut report.redaction_errors);
     for d in &mut diags {
         if let Some(&Some(sev)) = settings.rules.get(d.rule) {
             d.severity = sev;
         }
     }
-    report.redactions = redactions(&ws, &mut internal);
     diags.extend(internal);
     diags.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     diags.dedup();
@@ -891,10 +945,10 @@ fn lint_model(
         }
     }
     observe(&ws, &diags);
-    report.objects = ws.objects.iter().map(Object::reference).collect();
+    report.objects = ws.objects.par_iter().map(Object::reference).collect();
     report.rendered_namespaces = ws
         .objects
-        .iter()
+        .par_iter()
         .map(|o| rendered_namespace(&ws, o))
         .collect();
     report.diagnostics = diags;
@@ -1040,19 +1094,40 @@ fn suppressions(
         .finding(file_start(file))
     };
     let mut sups = Vec::new();
-    for (fid, f) in ws.files.iter().enumerate() {
-        match isolate(|| {
-            inject("suppressions", &f.source.display);
-            suppress::comments_in(ws, fid as FileId)
-        }) {
+    // Read file by file in parallel, gathered in file order.
+    let comments: Vec<_> = ws
+        .files
+        .par_iter()
+        .enumerate()
+        .map(|(fid, f)| {
+            isolate(|| {
+                inject("suppressions", &f.source.display);
+                suppress::comments_in(ws, fid as FileId)
+            })
+        })
+        .collect();
+    for (fid, found) in comments.into_iter().enumerate() {
+        match found {
             Ok(s) => sups.extend(s),
             Err(c) => internal.push(failed(c, fid as FileId)),
         }
     }
-    for objects in ws.objects.chunk_by(|a, b| a.file == b.file) {
-        match isolate(|| suppress::annotations_on(ws, objects)) {
+    let annotations: Vec<_> = ws
+        .objects
+        .chunk_by(|a, b| a.file == b.file)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|objects| {
+            (
+                objects[0].file,
+                isolate(|| suppress::annotations_on(ws, objects)),
+            )
+        })
+        .collect();
+    for (file, found) in annotations {
+        match found {
             Ok(s) => sups.extend(s),
-            Err(c) => internal.push(failed(c, objects[0].file)),
+            Err(c) => internal.push(failed(c, file)),
         }
     }
     let applied = isolate(|| {
@@ -1068,37 +1143,32 @@ fn suppressions(
     }
 }
 
-/// Where secret values are, file by file. A file that cannot be scanned (a bug) gets an
-/// internal error and is masked whole: nothing of it is quoted.
-fn redactions(ws: &Workspace, internal: &mut Vec<Diagnostic>) -> Vec<Loc> {
-    let mut out = Vec::new();
-    for (fid, f) in ws.files.iter().enumerate() {
-        let file = fid as FileId;
-        match isolate(|| {
-            inject("redaction", &f.source.display);
-            crate::model::secrets::sensitive_spans_in(file, f)
-        }) {
-            Ok(spans) => out.extend(spans),
-            Err(c) => {
-                let doing = "finding the secret values in this file, which is masked whole";
-                let e = c.error("redaction", doing, Some(&f.source.display));
-                internal.push(e.finding(file_start(file)));
-                // Every line, its end left alone (positions are counted in lines).
-                let mut at = 0;
-                for line in f.source.text.split_inclusive('\n') {
-                    let text = line.trim_end_matches(['\n', '\r']);
-                    out.push(Loc {
-                        file,
-                        span: Span::new(at, at + text.len()),
-                    });
-                    at += line.len();
-                }
+/// Where secret values are in one file. A file that cannot be scanned (a bug) gets an
+/// internal error (pushed to `internal`) and is masked whole: nothing of it is quoted.
+fn redactions_in(file: FileId, f: &FileData, internal: &mut Vec<Diagnostic>) -> Vec<Loc> {
+    match isolate(|| {
+        inject("redaction", &f.source.display);
+        crate::model::secrets::sensitive_spans_in(file, f)
+    }) {
+        Ok(spans) => spans,
+        Err(c) => {
+            let doing = "finding the secret values in this file, which is masked whole";
+            let e = c.error("redaction", doing, Some(&f.source.display));
+            internal.push(e.finding(file_start(file)));
+            // Every line, its end left alone (positions are counted in lines).
+            let mut out = Vec::new();
+            let mut at = 0;
+            for line in f.source.text.split_inclusive('\n') {
+                let text = line.trim_end_matches(['\n', '\r']);
+                out.push(Loc {
+                    file,
+                    span: Span::new(at, at + text.len()),
+                });
+                at += line.len();
             }
+            out
         }
     }
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// An internal error as an `internal-error` finding on a file (or an object's node).
@@ -1239,10 +1309,7 @@ mod tests {
             vec![Input::from_bytes("k/a.yaml", text.as_bytes().to_vec())],
             &Settings::default(),
         );
-        let spans: Vec<_> = redactions(&r.0, &mut Vec::new())
-            .into_iter()
-            .map(|l| l.span)
-            .collect();
+        let spans: Vec<_> = r.2.redactions.iter().map(|l| l.span).collect();
         let masked = crate::base::mask::mask(text, &spans);
         for secret in ["hunter2", "tok123", "pw9"] {
             assert!(!masked.contains(secret), "{secret}: {masked}");

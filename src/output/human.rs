@@ -3,7 +3,10 @@
 use crate::base::diagnostic::{Diagnostic as Finding, Severity};
 use crate::engine::Report;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use rayon::prelude::*;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 pub struct Options {
     pub color: bool,
@@ -16,7 +19,7 @@ pub struct Options {
 /// One finding as miette sees it.
 struct Shown {
     message: String,
-    source: NamedSource<String>,
+    source: NamedSource<Arc<str>>,
     labels: Vec<LabeledSpan>,
     related: Vec<Shown>,
     severity: miette::Severity,
@@ -76,16 +79,52 @@ fn severity(s: Severity) -> miette::Severity {
     }
 }
 
-/// The file's text as shown: secret values masked (CI logs are public).
-fn source(report: &Report, file: u32) -> NamedSource<String> {
-    let f = &report.files[file as usize];
-    let spans: Vec<_> = report
-        .redactions
-        .iter()
-        .filter(|l| l.file == file)
-        .map(|l| l.span)
-        .collect();
-    NamedSource::new(&f.display, crate::base::mask::mask(&f.text, &spans)).with_language("yaml")
+/// The files' texts as shown, secret values masked (CI logs are public): each finding's file is
+/// masked once for the findings on it (they are sorted by file), and dropped after them.
+struct Masked<'r> {
+    report: &'r Report,
+    /// Each file's redactions, gathered in one pass.
+    spans: &'r HashMap<u32, Vec<crate::base::source::Span>>,
+    /// The file the current findings are on, masked.
+    file: u32,
+    text: Arc<str>,
+}
+
+impl<'r> Masked<'r> {
+    fn new(
+        report: &'r Report,
+        spans: &'r HashMap<u32, Vec<crate::base::source::Span>>,
+        file: u32,
+    ) -> Self {
+        let text = Self::mask(report, spans, file);
+        Masked {
+            report,
+            spans,
+            file,
+            text,
+        }
+    }
+
+    fn mask(
+        report: &Report,
+        spans: &HashMap<u32, Vec<crate::base::source::Span>>,
+        file: u32,
+    ) -> Arc<str> {
+        let f = &report.files[file as usize];
+        let spans = spans.get(&file).map(Vec::as_slice).unwrap_or(&[]);
+        Arc::from(crate::base::mask::mask(&f.text, spans))
+    }
+
+    fn source(&self, file: u32) -> NamedSource<Arc<str>> {
+        let text = if file == self.file {
+            self.text.clone()
+        } else {
+            // A related location in another file: masked for this one use.
+            Self::mask(self.report, self.spans, file)
+        };
+        let f = &self.report.files[file as usize];
+        NamedSource::new(&f.display, text).with_language("yaml")
+    }
 }
 
 /// miette wants a non-empty span to draw an underline; widen an empty one to one character.
@@ -108,7 +147,7 @@ fn visible(report: &Report, file: u32, span: crate::base::source::Span) -> (usiz
     (start, len)
 }
 
-fn shown(report: &Report, d: &Finding) -> Shown {
+fn shown(report: &Report, masked: &Masked<'_>, d: &Finding) -> Shown {
     let (start, len) = visible(report, d.loc.file, d.loc.span);
     let mut labels = vec![LabeledSpan::new_primary_with_span(
         d.path.clone(),
@@ -122,7 +161,7 @@ fn shown(report: &Report, d: &Finding) -> Shown {
         } else {
             related.push(Shown {
                 message: r.message.clone(),
-                source: source(report, r.loc.file),
+                source: masked.source(r.loc.file),
                 labels: vec![LabeledSpan::new_primary_with_span(None, (s, l))],
                 related: Vec::new(),
                 severity: miette::Severity::Advice,
@@ -133,7 +172,7 @@ fn shown(report: &Report, d: &Finding) -> Shown {
     }
     Shown {
         message: d.message.clone(),
-        source: source(report, d.loc.file),
+        source: masked.source(d.loc.file),
         labels,
         related,
         severity: severity(d.severity),
@@ -155,14 +194,30 @@ pub fn render(report: &Report, opts: &Options) -> String {
         // Break lines at spaces only: never inside a name such as `myapp-migration-v1.2`.
         .with_word_separator(textwrap::WordSeparator::AsciiSpace)
         .with_word_splitter(textwrap::WordSplitter::NoHyphenation);
-    let mut out = String::new();
-    for d in &report.diagnostics {
-        let s = shown(report, d);
-        if handler.render_report(&mut out, &s).is_err() {
-            out.push_str(&super::concise::line(report, d));
-        }
-        out.push('\n');
+    let mut spans: HashMap<u32, Vec<crate::base::source::Span>> = HashMap::new();
+    for l in &report.redactions {
+        spans.entry(l.file).or_default().push(l.span);
     }
+    // File by file in parallel (each file masked once, for its findings), in order.
+    let rendered: Vec<String> = report
+        .diagnostics
+        .chunk_by(|a, b| a.loc.file == b.loc.file)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|on_file| {
+            let masked = Masked::new(report, &spans, on_file[0].loc.file);
+            let mut out = String::new();
+            for d in on_file {
+                let s = shown(report, &masked, d);
+                if handler.render_report(&mut out, &s).is_err() {
+                    out.push_str(&super::concise::line(report, d));
+                }
+                out.push('\n');
+            }
+            out
+        })
+        .collect();
+    let mut out = rendered.concat();
     out.push_str(&summary(report));
     out.push_str(&hint(report, opts.under_pre_commit));
     out

@@ -3,6 +3,7 @@
 use super::range;
 use crate::base::diagnostic::{Diagnostic, Loc, Severity};
 use crate::engine::Report;
+use rayon::prelude::*;
 use serde_json::{Value, json};
 
 fn range_json(report: &Report, loc: Loc) -> Value {
@@ -68,7 +69,8 @@ pub fn render(report: &Report) -> String {
             "warnings": report.count(Severity::Warning),
             "infos": report.count(Severity::Info),
         },
-        "diagnostics": report.diagnostics.iter().map(|d| diagnostic(report, d)).collect::<Vec<_>>(),
+        // Each finding is rendered on its own, in parallel; the order is kept.
+        "diagnostics": report.diagnostics.par_iter().map(|d| diagnostic(report, d)).collect::<Vec<_>>(),
         "engines": report.engines.iter().map(|e| json!({
             "build": e.build,
             "engine": e.engine,

@@ -359,20 +359,57 @@ struct Kust {
     component: bool,
 }
 
-struct Evaluator<'a> {
+/// What every build of a workspace reads, shared by the threads that evaluate builds.
+struct Shared<'a> {
     env: Env<'a>,
     kusts: BTreeMap<PathBuf, Kust>,
     files_by_key: HashMap<PathBuf, FileId>,
     objects_by_file: Vec<Vec<ObjectId>>,
     regex_names: bool,
-    /// The most objects one context may render, and how many the current one has so far
-    /// (bases included twice are built twice, as kustomize does, so a chain of kustomizations
-    /// each listing the next twice renders 2^depth objects: this stops it).
+    /// The most objects one context may render (bases included twice are built twice, as
+    /// kustomize does, so a chain of kustomizations each listing the next twice renders
+    /// 2^depth objects: this stops it).
     max_objects: usize,
+}
+
+/// The evaluation of one build: the shared workspace, and this build's own counters.
+struct Evaluator<'a> {
+    shared: &'a Shared<'a>,
+    /// How many objects this build has rendered so far.
     produced: std::cell::Cell<usize>,
     /// The files each kustomization reads when built (itself, its resources, bases,
-    /// components and patches), recorded as builds evaluate them.
-    parts: std::cell::RefCell<BTreeMap<FileId, BTreeSet<FileId>>>,
+    /// components and patches), recorded as this build evaluates them.
+    parts: std::cell::RefCell<Parts>,
+}
+
+impl<'a> std::ops::Deref for Evaluator<'a> {
+    type Target = Shared<'a>;
+    fn deref(&self) -> &Shared<'a> {
+        self.shared
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    fn new(shared: &'a Shared<'a>) -> Self {
+        Evaluator {
+            shared,
+            produced: std::cell::Cell::new(0),
+            parts: Default::default(),
+        }
+    }
+}
+
+/// The files each kustomization reads when built, as one build recorded them.
+type Parts = BTreeMap<FileId, BTreeSet<FileId>>;
+
+/// What evaluating one build root yields, merged into the workspace in root order.
+enum Outcome {
+    /// Evaluation failed on a bug: the context, as far as known, and the error.
+    Failed(Context, InternalError),
+    /// Over the object limit, or an evaluated build; with the files it covers.
+    Context(Context, Vec<FileId>),
+    /// A component nothing includes: its files are covered, no build judges it.
+    Component(Vec<FileId>),
 }
 
 #[derive(Default)]
@@ -492,6 +529,110 @@ fn build_roots(
 /// How many objects one context may render by default.
 pub const DEFAULT_MAX_CONTEXT_OBJECTS: usize = 100_000;
 
+/// Evaluate one build root: its context (or why there is none) and its replacement issues.
+fn evaluate_root(
+    ev: &Evaluator<'_>,
+    k: &Kust,
+    flux_paths: &FluxPaths<'_>,
+) -> (Outcome, Vec<ReplacementIssue>) {
+    let files = ev.env.files;
+    let max_objects = ev.max_objects;
+    let evaluated = isolate(|| {
+        inject("contexts", &files[k.file as usize].source.display);
+        let mut built = ev.build(k.file, &mut Vec::new());
+        if !ev.over_limit() {
+            // Kustomize appends generated names' content hash last, after prefixes,
+            // suffixes and every transformer that changes the data.
+            let hashed: Vec<(usize, String, Loc)> = built
+                .rendered
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.name_hash)
+                .map(|(i, r)| {
+                    let writer = r.name.origin.unwrap_or(Loc {
+                        file: k.file,
+                        span: Default::default(),
+                    });
+                    (
+                        i,
+                        format!("{}-{}", r.name.text, generate::rendered_hash(r)),
+                        writer,
+                    )
+                })
+                .collect();
+            ev.rename_all(hashed, "generator hash suffix", &mut built.rendered);
+        }
+        built
+    });
+    let built = match evaluated {
+        Ok(b) => b,
+        Err(c) => {
+            let name = display_dir(&files[k.file as usize].source.display);
+            let e = c.error(
+                "contexts",
+                format!("evaluating the kustomization {name}"),
+                Some(&name),
+            );
+            // The manifests under its directory are its own: linted as loose manifests they
+            // would yield findings about a context that was never rendered.
+            let mut own: Vec<FileId> = ev
+                .files_by_key
+                .iter()
+                .filter(|(key, _)| key.starts_with(&k.dir))
+                .map(|(_, &f)| f)
+                .collect();
+            own.sort();
+            let cx = Context {
+                name,
+                root: Some(k.file),
+                files: own,
+                kustomizations: vec![k.file],
+                unknown: vec![NOT_EVALUATED.to_string()],
+                ..Context::default()
+            };
+            return (Outcome::Failed(cx, e), Vec::new());
+        }
+    };
+    if ev.over_limit() {
+        let cx = Context {
+            name: display_dir(&files[k.file as usize].source.display),
+            root: Some(k.file),
+            files: built.files.iter().copied().collect(),
+            kustomizations: vec![k.file],
+            over_limit: Some(max_objects),
+            ..Context::default()
+        };
+        let covered = built.files.into_iter().collect();
+        return (Outcome::Context(cx, covered), Vec::new());
+    }
+    if k.component {
+        // A component no linted kustomization includes completes something we do not see:
+        // its objects get the per-object checks, and no build judges its links.
+        return (
+            Outcome::Component(built.files.into_iter().collect()),
+            Vec::new(),
+        );
+    }
+    let mut cx = Context {
+        name: display_dir(&files[k.file as usize].source.display),
+        root: Some(k.file),
+        files: built.files.iter().copied().collect(),
+        objects: Vec::new(),
+        kustomizations: built.kusts,
+        patches: built.patches,
+        rendered: built.rendered,
+        deleted: built.deleted,
+        unknown: built.unknown,
+        ..Context::default()
+    };
+    cx.objects = cx.rendered.iter().filter_map(Rendered::object).collect();
+    cx.objects.sort();
+    cx.objects.dedup();
+    attach_flux(&mut cx, &k.dir, flux_paths);
+    let covered = cx.files.clone();
+    (Outcome::Context(cx, covered), built.issues)
+}
+
 /// Build every context (build) of a workspace.
 /// Whether a source object is a migration Job (see `model::migration::classify`).
 fn is_migration_job(env: &Env<'_>, o: ObjectId) -> bool {
@@ -541,15 +682,13 @@ pub fn build_contexts(
         }
         files_by_key.insert(key, i as FileId);
     }
-    let ev = Evaluator {
+    let shared = Shared {
         env: Env { files, objects },
         kusts,
         files_by_key,
         objects_by_file,
         regex_names,
         max_objects,
-        produced: std::cell::Cell::new(0),
-        parts: Default::default(),
     };
     // Each phase below is isolated: a bug evaluating one context leaves the others linted.
     let mut internal = Vec::new();
@@ -565,103 +704,40 @@ pub fn build_contexts(
     let mut contexts = Vec::new();
     let mut covered: BTreeSet<FileId> = BTreeSet::new();
     let mut issues = Vec::new();
-    for root in build_roots(&ev.kusts, &ev.env, explicit) {
-        let k = &ev.kusts[&root];
-        ev.produced.set(0);
-        let evaluated = isolate(|| {
-            inject("contexts", &files[k.file as usize].source.display);
-            let mut built = ev.build(k.file, &mut Vec::new());
-            if !ev.over_limit() {
-                // Kustomize appends generated names' content hash last, after prefixes,
-                // suffixes and every transformer that changes the data.
-                let hashed: Vec<(usize, String, Loc)> = built
-                    .rendered
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, r)| r.name_hash)
-                    .map(|(i, r)| {
-                        let writer = r.name.origin.unwrap_or(Loc {
-                            file: k.file,
-                            span: Default::default(),
-                        });
-                        (
-                            i,
-                            format!("{}-{}", r.name.text, generate::rendered_hash(r)),
-                            writer,
-                        )
-                    })
-                    .collect();
-                ev.rename_all(hashed, "generator hash suffix", &mut built.rendered);
-            }
-            built
-        });
-        let built = match evaluated {
-            Ok(b) => b,
-            Err(c) => {
-                let name = display_dir(&files[k.file as usize].source.display);
-                internal.push(c.error(
-                    "contexts",
-                    format!("evaluating the kustomization {name}"),
-                    Some(&name),
-                ));
-                // The manifests under its directory are its own: linted as loose manifests they
-                // would yield findings about a context that was never rendered.
-                let mut own: Vec<FileId> = ev
-                    .files_by_key
-                    .iter()
-                    .filter(|(key, _)| key.starts_with(&k.dir))
-                    .map(|(_, &f)| f)
-                    .collect();
-                own.sort();
-                covered.extend(own.iter().copied());
-                contexts.push(Context {
-                    name,
-                    root: Some(k.file),
-                    files: own,
-                    kustomizations: vec![k.file],
-                    unknown: vec![NOT_EVALUATED.to_string()],
-                    ..Context::default()
-                });
-                continue;
-            }
-        };
-        if ev.over_limit() {
-            covered.extend(built.files.iter().copied());
-            contexts.push(Context {
-                name: display_dir(&files[k.file as usize].source.display),
-                root: Some(k.file),
-                files: built.files.iter().copied().collect(),
-                kustomizations: vec![k.file],
-                over_limit: Some(max_objects),
-                ..Context::default()
-            });
-            continue;
+    let mut all_parts: Parts = BTreeMap::new();
+    // Builds are independent: evaluated in parallel, merged in root order (so contexts,
+    // issues and the first build's record of each kustomization's parts are as in a serial
+    // run).
+    use rayon::prelude::*;
+    let roots = build_roots(&shared.kusts, &shared.env, explicit);
+    let outcomes: Vec<(Outcome, Vec<ReplacementIssue>, Parts)> = roots
+        .par_iter()
+        .map(|root| {
+            let ev = Evaluator::new(&shared);
+            let k = &shared.kusts[root];
+            let (outcome, issues) = evaluate_root(&ev, k, &flux_paths);
+            (outcome, issues, ev.parts.into_inner())
+        })
+        .collect();
+    for (outcome, built_issues, parts) in outcomes {
+        for (k, fs) in parts {
+            all_parts.entry(k).or_insert(fs);
         }
-        covered.extend(built.files.iter().copied());
-        if k.component {
-            // A component no linted kustomization includes completes something we do not see:
-            // its objects get the per-object checks, and no build judges its links.
-            continue;
+        issues.extend(built_issues);
+        match outcome {
+            Outcome::Failed(cx, e) => {
+                internal.push(e);
+                covered.extend(cx.files.iter().copied());
+                contexts.push(cx);
+            }
+            Outcome::Context(cx, files) => {
+                covered.extend(files);
+                contexts.push(cx);
+            }
+            Outcome::Component(files) => covered.extend(files),
         }
-        issues.extend(built.issues.iter().cloned());
-        let mut cx = Context {
-            name: display_dir(&files[k.file as usize].source.display),
-            root: Some(k.file),
-            files: built.files.iter().copied().collect(),
-            objects: Vec::new(),
-            kustomizations: built.kusts.clone(),
-            patches: built.patches.clone(),
-            rendered: built.rendered,
-            deleted: built.deleted,
-            unknown: built.unknown,
-            ..Context::default()
-        };
-        cx.objects = cx.rendered.iter().filter_map(Rendered::object).collect();
-        cx.objects.sort();
-        cx.objects.dedup();
-        attach_flux(&mut cx, &k.dir, &flux_paths);
-        contexts.push(cx);
     }
+    let ev = Evaluator::new(&shared);
     // Manifests no kustomization includes: one context per directory.
     let mut by_dir: BTreeMap<String, Vec<FileId>> = BTreeMap::new();
     for (i, f) in files.iter().enumerate() {
@@ -754,9 +830,10 @@ pub fn build_contexts(
         a.kustomization == b.kustomization && a.node == b.node && a.issue == b.issue
     });
     internal.sort();
-    let parts = ev
-        .parts
-        .into_inner()
+    for (k, fs) in ev.parts.into_inner() {
+        all_parts.entry(k).or_insert(fs);
+    }
+    let parts = all_parts
         .into_iter()
         .map(|(k, fs)| (k, fs.into_iter().collect()))
         .collect();

@@ -76,8 +76,9 @@ impl Workspace {
         for (i, c) in contexts.iter_mut().enumerate() {
             c.index = i;
         }
+        use rayon::prelude::*;
         let engines = contexts
-            .iter()
+            .par_iter()
             .map(|c| {
                 crate::render::engine::decide(
                     options.deploy_engine,
@@ -89,7 +90,7 @@ impl Workspace {
             })
             .collect();
         let file_keys: Vec<std::path::PathBuf> =
-            files.iter().map(crate::render::file_key).collect();
+            files.par_iter().map(crate::render::file_key).collect();
         let by_key = file_keys
             .iter()
             .enumerate()
