@@ -596,7 +596,9 @@ impl Server {
         // A unit is linted again when a file it read (or one of its buffers) changed from the
         // text it read: a buffer opened on a file its unit already read as it is costs nothing.
         let stale = |st: &UnitState, p: &Path| match (self.docs.get(p), st.model.file(p)) {
-            (Some(d), Some(id)) => st.model.ws.files[id as usize].source.text.as_ref() != d.text.as_str(),
+            (Some(d), Some(id)) => {
+                st.model.ws.files[id as usize].source.text.as_ref() != d.text.as_str()
+            }
             _ => true,
         };
         let mut todo: BTreeSet<Unit> = if everything {
