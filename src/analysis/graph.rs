@@ -1309,7 +1309,7 @@ impl<'w> Builder<'w> {
                 Compare::Prefix if tool == WaitTool::K8sWaitFor => &mut prefix,
                 _ => continue,
             };
-            if ci == cx.index || ws.deployed_with(cx).any(|d| d.index == ci) {
+            if ci == cx.index || ws.is_deployed_with(cx, s) {
                 found.push((s, j));
             }
         }

@@ -29,6 +29,8 @@ struct PerRun {
     rbac: OnceLock<Vec<OnceLock<rbac::Cached>>>,
     /// Whether each object is a migration Job, and why, by object id (a dozen rules ask).
     migration: OnceLock<Vec<OnceLock<Option<Reason>>>>,
+    /// The Flux-deployed builds that render Jobs, by the Jobs' namespace.
+    flux_jobs: OnceLock<wait_target::FluxJobs>,
 }
 
 /// Who waits for which Job over the whole run (built once, shared by the Job rules).
@@ -46,6 +48,14 @@ pub fn job_status<'w>(ws: &'w Workspace, obj: &Object) -> &'w waits::Status {
         .statuses
         .get_or_init(|| ws.objects.iter().map(|_| OnceLock::new()).collect());
     slots[obj.id as usize].get_or_init(|| waits::status(ws, waits(ws), obj))
+}
+
+/// The Flux-deployed builds with Jobs in each namespace (built once per run), so a wait
+/// looks only at the builds that can hold its Job instead of every build of the run.
+pub(crate) fn flux_jobs(ws: &Workspace) -> &wait_target::FluxJobs {
+    ws.memo::<PerRun>()
+        .flux_jobs
+        .get_or_init(|| wait_target::FluxJobs::collect(ws))
 }
 
 /// Whether `obj` is a Job the migration rules apply to, and why.

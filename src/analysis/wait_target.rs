@@ -227,6 +227,49 @@ impl<'a> JobAt<'a> {
     }
 }
 
+/// The Flux-deployed builds that render Jobs, by the Jobs' rendered namespace, each list in
+/// build order; builds with a Job whose namespace is templated (`${NS}`) apart, since they may
+/// be in any namespace.
+#[derive(Default)]
+pub(crate) struct FluxJobs {
+    by_namespace: std::collections::HashMap<String, Vec<usize>>,
+    templated: Vec<usize>,
+}
+
+impl FluxJobs {
+    pub(super) fn collect(ws: &Workspace) -> Self {
+        let mut out = FluxJobs::default();
+        for c in ws.contexts.iter().filter(|c| c.flux.is_some()) {
+            for job in ws.jobs(c) {
+                let list = if job.namespace.contains("${") {
+                    &mut out.templated
+                } else {
+                    out.by_namespace.entry(job.namespace.clone()).or_default()
+                };
+                if list.last() != Some(&c.index) {
+                    list.push(c.index);
+                }
+            }
+        }
+        out
+    }
+
+    /// The builds that may hold a Job in namespace `ns`, in build order, each once.
+    pub(crate) fn candidates(&self, ns: &str) -> impl Iterator<Item = usize> + '_ {
+        let mut all: Vec<usize> = self
+            .by_namespace
+            .get(ns)
+            .into_iter()
+            .flatten()
+            .chain(&self.templated)
+            .copied()
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all.into_iter()
+    }
+}
+
 pub fn jobs_of<'a>(ws: &'a Workspace, context: &'a Context) -> Vec<JobAt<'a>> {
     ws.jobs(context)
         .iter()
@@ -346,10 +389,15 @@ pub fn lookup<'a>(
     let ns = w.namespace.as_str();
     // Jobs of the builds deployed with this one (Flux stages); those in another namespace
     // count only for "the job is there, in another namespace" (a stage's `targetNamespace`).
-    let (others, staged_elsewhere): (Vec<JobAt<'a>>, Vec<JobAt<'a>>) = ws
-        .deployed_with(context)
+    // Only builds with a Job in this namespace (or a templated one) can add to `others`; the
+    // rest are read again only when nothing matched (`staged_elsewhere`, below).
+    let others: Vec<JobAt<'a>> = super::flux_jobs(ws)
+        .candidates(ns)
+        .map(|ci| &ws.contexts[ci])
+        .filter(|c| ws.is_deployed_with(context, c))
         .flat_map(|c| jobs_of(ws, c))
-        .partition(|j| j.job.namespace == ns || j.job.namespace.contains("${"));
+        .filter(|j| j.job.namespace == ns || j.job.namespace.contains("${"))
+        .collect();
     // A CronJob `C` creates Jobs `C-<minutes since epoch>`: a target near its name cannot be
     // judged.
     let env = ws.env();
@@ -414,6 +462,11 @@ pub fn lookup<'a>(
             .collect();
         return Lookup::Prefix(if local.is_empty() { prefix } else { local });
     }
+    let staged_elsewhere: Vec<JobAt<'a>> = ws
+        .deployed_with(context)
+        .flat_map(|c| jobs_of(ws, c))
+        .filter(|j| !(j.job.namespace == ns || j.job.namespace.contains("${")))
+        .collect();
     let elsewhere: Vec<JobAt<'a>> = here
         .iter()
         .chain(staged_elsewhere.iter())

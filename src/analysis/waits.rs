@@ -113,6 +113,12 @@ pub struct Waits {
     /// depends on each name.
     flux_of: std::collections::HashMap<crate::base::diagnostic::ObjectId, usize>,
     flux_dependents: std::collections::HashMap<String, Vec<usize>>,
+    /// The builds where something may hold back a Job of a namespace (a waiter there, a wait
+    /// on names we cannot read there), and those where something may hold back any Job (an
+    /// unnamed wait in any namespace, a gate): a Job looks only at these among the builds
+    /// deployed with its own, instead of at every build of the run.
+    holders_in: std::collections::HashMap<String, Vec<usize>>,
+    holders_anywhere: Vec<usize>,
 }
 
 /// How a Job is waited for.
@@ -448,6 +454,22 @@ impl Waits {
         }
         waits.waiters_in = by_namespace(&waits.waiters);
         waits.ignored_in = by_namespace(&waits.ignored);
+        for w in &waits.waiters {
+            waits
+                .holders_in
+                .entry(w.namespace.clone())
+                .or_default()
+                .push(w.context);
+        }
+        for (ci, ns) in &waits.wild {
+            match ns {
+                Some(ns) => waits.holders_in.entry(ns.clone()).or_default().push(*ci),
+                None => waits.holders_anywhere.push(*ci),
+            }
+        }
+        waits
+            .holders_anywhere
+            .extend(waits.gates.iter().map(|g| g.context));
         for (i, f) in ws.fluxes.iter().enumerate() {
             waits.flux_of.entry(f.object).or_insert(i);
             for d in &f.depends_on {
@@ -607,6 +629,22 @@ impl Waits {
 
     /// Who, in build `ci`, waits for the Job rendered as `name` in `ns` (`generated`: a
     /// `generateName` prefix).
+    /// The builds where something may hold back a Job of namespace `ns`, sorted, each once:
+    /// for any other build [`Waits::awaited`] is `No` and it has no gate.
+    pub fn holding(&self, ns: &str) -> Vec<usize> {
+        let mut all: Vec<usize> = self
+            .holders_in
+            .get(ns)
+            .into_iter()
+            .flatten()
+            .chain(&self.holders_anywhere)
+            .copied()
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
     pub fn awaited(&self, ci: usize, ns: &str, name: &str, generated: bool) -> Awaited<'_> {
         let mut by = Vec::new();
         let mut maybe =
@@ -764,8 +802,14 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
             maybe_here = true;
         }
         // Waits of this build, and of the builds deployed with it (other Flux stages).
+        // Only builds where something may hold a Job of this namespace back can add to it.
         let scopes: Vec<usize> = std::iter::once(ci)
-            .chain(ws.deployed_with(context).map(|c| c.index))
+            .chain(
+                waits
+                    .holding(&ns)
+                    .into_iter()
+                    .filter(|&s| ws.is_deployed_with(context, &ws.contexts[s])),
+            )
             .collect();
         for &scope in &scopes {
             match waits.awaited(scope, &ns, &name.text, generated) {

@@ -159,12 +159,17 @@ impl Workspace {
     /// the migration Job, the app's stage waiting for it), unless they share a file (then
     /// they are alternatives, like two overlays of one base). Other builds are never linked.
     pub fn deployed_with<'s>(&'s self, context: &'s Context) -> impl Iterator<Item = &'s Context> {
-        self.contexts.iter().filter(move |c| {
-            context.flux.is_some()
-                && c.flux.is_some()
-                && c.index != context.index
-                && !c.files.iter().any(|f| context.files.contains(f))
-        })
+        self.contexts
+            .iter()
+            .filter(move |c| self.is_deployed_with(context, c))
+    }
+
+    /// Whether `other` is one of [`Workspace::deployed_with`]`(context)`.
+    pub fn is_deployed_with(&self, context: &Context, other: &Context) -> bool {
+        context.flux.is_some()
+            && other.flux.is_some()
+            && other.index != context.index
+            && !other.files.iter().any(|f| context.files.contains(f))
     }
 
     /// The build a kustomization's own transformers are seen in: the one it is the root of,
