@@ -58,6 +58,24 @@ pub(crate) fn flux_jobs(ws: &Workspace) -> &wait_target::FluxJobs {
         .get_or_init(|| wait_target::FluxJobs::collect(ws))
 }
 
+/// The builds listed under `key` in `index` and those in `always`, sorted, each once.
+fn builds_for(
+    index: &std::collections::HashMap<String, Vec<usize>>,
+    key: &str,
+    always: &[usize],
+) -> Vec<usize> {
+    let mut all: Vec<usize> = index
+        .get(key)
+        .into_iter()
+        .flatten()
+        .chain(always)
+        .copied()
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
 /// Whether `obj` is a Job the migration rules apply to, and why.
 pub fn migration_job(ws: &Workspace, obj: &Object) -> Option<Reason> {
     migration_job_in(ws, obj, ws.doc_of(obj))

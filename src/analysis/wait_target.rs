@@ -256,17 +256,7 @@ impl FluxJobs {
 
     /// The builds that may hold a Job in namespace `ns`, in build order, each once.
     pub(crate) fn candidates(&self, ns: &str) -> impl Iterator<Item = usize> + '_ {
-        let mut all: Vec<usize> = self
-            .by_namespace
-            .get(ns)
-            .into_iter()
-            .flatten()
-            .chain(&self.templated)
-            .copied()
-            .collect();
-        all.sort_unstable();
-        all.dedup();
-        all.into_iter()
+        super::builds_for(&self.by_namespace, ns, &self.templated).into_iter()
     }
 }
 

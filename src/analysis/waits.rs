@@ -627,24 +627,14 @@ impl Waits {
             .any(|(_, name)| compare(target, name) != Compare::Different)
     }
 
-    /// Who, in build `ci`, waits for the Job rendered as `name` in `ns` (`generated`: a
-    /// `generateName` prefix).
     /// The builds where something may hold back a Job of namespace `ns`, sorted, each once:
     /// for any other build [`Waits::awaited`] is `No` and it has no gate.
     pub fn holding(&self, ns: &str) -> Vec<usize> {
-        let mut all: Vec<usize> = self
-            .holders_in
-            .get(ns)
-            .into_iter()
-            .flatten()
-            .chain(&self.holders_anywhere)
-            .copied()
-            .collect();
-        all.sort_unstable();
-        all.dedup();
-        all
+        super::builds_for(&self.holders_in, ns, &self.holders_anywhere)
     }
 
+    /// Who, in build `ci`, waits for the Job rendered as `name` in `ns` (`generated`: a
+    /// `generateName` prefix).
     pub fn awaited(&self, ci: usize, ns: &str, name: &str, generated: bool) -> Awaited<'_> {
         let mut by = Vec::new();
         let mut maybe =
