@@ -384,6 +384,14 @@ impl Graph {
         });
     }
 
+    /// The graph of a run's workspace with its links and nodes marked by the run's final
+    /// findings ([`Graph::build`] then [`Graph::mark_broken`]).
+    pub fn of_run(ws: &Workspace, diagnostics: &[Diagnostic]) -> Graph {
+        let mut g = Graph::build(ws);
+        g.mark_broken(diagnostics);
+        g
+    }
+
     /// Mark what findings are about. A finding of a link rule (`wait-target-missing`,
     /// `rbac-job-read-missing`, `image-tag-mismatch`…) breaks an edge of the kinds the rule
     /// speaks of, touching the finding's object, in a build that shows the finding, preferring

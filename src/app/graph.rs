@@ -1,11 +1,10 @@
 //! `kube-migrate-lint graph`: lint the paths, then draw each build's migration path (the link
 //! model of `analysis::graph`) with the links the findings are about marked broken.
 
-use super::{EXIT_CLEAN, EXIT_ERROR, emit, evidence_root, open_session, session};
+use super::{EXIT_CLEAN, EXIT_ERROR, emit, missing_path, open_session, plan_builds, session};
 use crate::base::internal;
 use crate::engine;
 use crate::output::graph::{GraphFormat, render};
-use crate::render::resolve;
 use session::Session;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -37,14 +36,9 @@ pub fn graph(opts: &GraphOptions, out: &mut dyn Write, err: &mut dyn Write) -> i
             opts.builds.clone()
         };
     }
-    for p in &paths {
-        if std::fs::symlink_metadata(p).is_err() {
-            let _ = emit(
-                err,
-                &format!("error: `{}`: no such file or directory\n", p.display()),
-            );
-            return EXIT_ERROR;
-        }
+    if let Some(e) = missing_path(&paths) {
+        let _ = emit(err, &format!("error: {e}\n"));
+        return EXIT_ERROR;
     }
     internal::enter("loading the configuration");
     let request = session::Request {
@@ -64,9 +58,7 @@ pub fn graph(opts: &GraphOptions, out: &mut dyn Write, err: &mut dyn Write) -> i
     if opts.repo_root.is_some() {
         settings.repo_root = opts.repo_root.clone();
     }
-    settings.explicit_builds = paths.iter().filter(|p| p.is_dir()).cloned().collect();
-    let plan = resolve::plan(&paths, None, settings.path_names.root());
-    evidence_root(&mut settings, &paths);
+    let plan = plan_builds(&mut settings, &paths, None);
     internal::enter("drawing the graph");
     let read = engine::read_paths(&plan.roots, None, &excludes, &settings);
     let mut errors = read.errors.clone();

@@ -215,20 +215,12 @@ pub fn run(
             bytes,
         }
     });
-    // A directory named is linted as a build of its own, even when another includes it.
-    settings.explicit_builds = paths.iter().filter(|p| p.is_dir()).cloned().collect();
-    // Files given alone are linted within their builds; only findings touching them are kept.
     let stdin_name = opts
         .stdin_filename
         .as_ref()
         .filter(|_| use_stdin)
         .map(PathBuf::from);
-    let plan = if paths.is_empty() && stdin_name.is_none() {
-        resolve::Plan::default()
-    } else {
-        resolve::plan(&paths, stdin_name.as_deref(), settings.path_names.root())
-    };
-    evidence_root(&mut settings, &paths);
+    let plan = plan_builds(&mut settings, &paths, stdin_name.as_deref());
     internal::enter("linting");
     let mut progress = Progress::start(&mut settings);
     let mut report = if opts.fix == FixMode::Off {
@@ -353,13 +345,40 @@ pub fn run(
     code
 }
 
+/// The builds `paths` (and stdin, named `stdin_name`) are linted in: a directory named is a
+/// build of its own, even when another includes it; a file given alone is linted within every
+/// build that includes it (only findings touching it are kept). Also sets where deploy-engine
+/// evidence is looked for.
+pub(crate) fn plan_builds(
+    settings: &mut Settings,
+    paths: &[PathBuf],
+    stdin_name: Option<&Path>,
+) -> resolve::Plan {
+    settings.explicit_builds = paths.iter().filter(|p| p.is_dir()).cloned().collect();
+    let plan = if paths.is_empty() && stdin_name.is_none() {
+        resolve::Plan::default()
+    } else {
+        resolve::plan(paths, stdin_name, settings.path_names.root())
+    };
+    evidence_root(settings, paths);
+    plan
+}
+
+/// The first of `paths` that does not exist, as a usage error (a typo in CI would otherwise
+/// lint nothing).
+pub(crate) fn missing_path(paths: &[PathBuf]) -> Option<String> {
+    paths
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .find(|p| std::fs::symlink_metadata(p).is_err_and(|e| e.kind() == io::ErrorKind::NotFound))
+        .map(|p| format!("`{}`: no such file or directory", p.display()))
+}
+
 /// Mistakes in the command line that no report should hide: a path that does not exist (a typo
 /// in CI would otherwise lint nothing), `--stdin-filename` without `-` to read stdin.
 pub(crate) fn check_usage(opts: &RunOptions) -> Result<(), String> {
-    for p in opts.paths.iter().filter(|p| p.as_os_str() != "-") {
-        if std::fs::symlink_metadata(p).is_err_and(|e| e.kind() == io::ErrorKind::NotFound) {
-            return Err(format!("`{}`: no such file or directory", p.display()));
-        }
+    if let Some(e) = missing_path(&opts.paths) {
+        return Err(e);
     }
     let use_stdin = opts.paths.iter().any(|p| p.as_os_str() == "-");
     if opts.stdin_filename.is_some() && !use_stdin {

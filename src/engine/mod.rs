@@ -743,11 +743,7 @@ pub(crate) fn lint_with_graph(
 ) -> (Report, crate::analysis::graph::Graph) {
     let mut graph = None;
     let report = lint_observed(inputs, settings, rules::REGISTRY, &mut |ws, diags| {
-        let built = isolate(|| {
-            let mut g = crate::analysis::graph::Graph::build(ws);
-            g.mark_broken(diags);
-            g
-        });
+        let built = isolate(|| crate::analysis::graph::Graph::of_run(ws, diags));
         graph = Some(built);
     });
     let mut report = report;

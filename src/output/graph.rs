@@ -94,14 +94,15 @@ pub fn mermaid_text(s: &str) -> String {
     out
 }
 
+/// What a drawing with no build to show says.
+const NOTHING: &str = "no migration Job, wait or migration init container in the linted builds";
+
 fn mermaid(graph: &Graph, report: &Report) -> String {
     let mut s = String::from("flowchart LR\n");
     s.push_str("  classDef missing stroke-dasharray: 5 5\n");
     s.push_str("  classDef marked stroke:#d00,stroke-width:3px,color:#d00\n");
     if graph.builds.is_empty() {
-        s.push_str(
-            "  none[\"no migration Job, wait or migration init container in the linted builds\"]\n",
-        );
+        s.push_str(&format!("  none[\"{NOTHING}\"]\n"));
         return s;
     }
     for (b, build) in graph.builds.iter().enumerate() {
@@ -182,7 +183,7 @@ fn dot(graph: &Graph, report: &Report) -> String {
     s.push_str("  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\", fontsize=10];\n");
     s.push_str("  edge [fontname=\"Helvetica\", fontsize=9];\n");
     if graph.builds.is_empty() {
-        s.push_str("  none [label=\"no migration Job, wait or migration init container in the linted builds\"];\n}\n");
+        s.push_str(&format!("  none [label=\"{NOTHING}\"];\n}}\n"));
         return s;
     }
     for (b, build) in graph.builds.iter().enumerate() {

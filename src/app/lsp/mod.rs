@@ -726,12 +726,7 @@ impl Server {
             }
         }
         // The links navigation follows; a bug drawing them leaves the findings published.
-        let graph = isolate(|| {
-            let mut g = Graph::build(&ws);
-            g.mark_broken(&report.diagnostics);
-            g
-        })
-        .unwrap_or_else(|c| {
+        let graph = isolate(|| Graph::of_run(&ws, &report.diagnostics)).unwrap_or_else(|c| {
             let e = c.error("graph", "drawing the links of this unit", None);
             self.log(lsp::MessageType::ERROR, e.message());
             Graph::default()
