@@ -551,7 +551,7 @@ impl Server {
 
     /// The unit of an open buffer (canonical path): what the CLI reads for it alone.
     fn unit_of(&mut self, path: &Path) -> Option<Unit> {
-        let (_, root) = self.session_for(&[path.to_path_buf()]);
+        let (session, root) = self.session_for(&[path.to_path_buf()]);
         let project = root.map(|r| {
             &*self
                 .projects
@@ -564,7 +564,15 @@ impl Server {
         } else {
             resolve::plan_in(&[], Some(&file), project)
         };
-        Some(Unit { roots: plan.roots })
+        let mut roots = plan.roots;
+        if let Some(r) = session.settings.repo_root {
+            let scanned = self
+                .evidence
+                .entry(r.clone())
+                .or_insert_with(|| std::sync::Arc::new(crate::model::evidence::scan(&r)));
+            crate::app::with_flux_deployers(&mut roots, scanned);
+        }
+        Some(Unit { roots })
     }
 
     fn update(&mut self) {
