@@ -8,7 +8,7 @@
 //! The scan is cheap on purpose: file names, and the first [`PREFIX`] bytes of each YAML file
 //! searched for a few fixed strings; only a file that looks like a Flux `Kustomization` or an
 //! Argo CD `Application` is parsed, for its `spec.path`. It honours `.gitignore`, skips hidden
-//! directories, and stops after [`MAX_FILES`] files (said in the verdict).
+//! directories, and stops after [`MAX_FILES`] files (a verdict without evidence then says so).
 
 use std::path::{Path, PathBuf};
 
