@@ -182,12 +182,6 @@ impl<'a> NodeDe<'a> {
     }
 }
 
-macro_rules! forward_to_any {
-    ($($name:ident)*) => {
-        $(fn $name<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> { self.deserialize_any(v) })*
-    };
-}
-
 impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     type Error = DeError;
 
@@ -253,39 +247,9 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
         visitor.visit_unit()
     }
 
-    forward_to_any! {
-        deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
-        deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
-        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_str
-        deserialize_string deserialize_bytes deserialize_byte_buf deserialize_unit
-        deserialize_seq deserialize_map deserialize_identifier
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        v: V,
-    ) -> Result<V::Value, DeError> {
-        self.deserialize_any(v)
-    }
-    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, v: V) -> Result<V::Value, DeError> {
-        self.deserialize_any(v)
-    }
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: usize,
-        v: V,
-    ) -> Result<V::Value, DeError> {
-        self.deserialize_any(v)
-    }
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        v: V,
-    ) -> Result<V::Value, DeError> {
-        self.deserialize_any(v)
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier
     }
 }
 
