@@ -180,6 +180,11 @@ impl<'a> NodeDe<'a> {
     fn target(&self) -> NodeId {
         self.doc.resolve(self.id)
     }
+
+    /// The deserializer of node `id`, in the same document and under the same budget.
+    fn child(&self, id: NodeId) -> NodeDe<'a> {
+        NodeDe { id, ..*self }
+    }
 }
 
 impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
@@ -198,15 +203,13 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
                 _ => visitor.visit_str(value),
             },
             Kind::Seq(items) => visitor.visit_seq(SeqDe {
-                doc: self.doc,
+                node: self.child(id),
                 items: items.iter(),
-                budget: self.budget,
             }),
             Kind::Map(_) => visitor.visit_map(MapDe {
-                doc: self.doc,
+                node: self.child(id),
                 entries: self.doc.entries(id),
                 value: None,
-                budget: self.budget,
             }),
             Kind::Alias(_) => unreachable!("resolved above"),
         };
@@ -277,10 +280,10 @@ impl<'de, 'a> de::Deserializer<'de> for KeyDe<'a> {
     }
 }
 
+/// A sequence's items; `node` is the sequence, for its document and budget.
 struct SeqDe<'a> {
-    doc: &'a Document,
+    node: NodeDe<'a>,
     items: std::slice::Iter<'a, NodeId>,
-    budget: &'a Cell<u64>,
 }
 
 impl<'de, 'a> de::SeqAccess<'de> for SeqDe<'a> {
@@ -289,24 +292,16 @@ impl<'de, 'a> de::SeqAccess<'de> for SeqDe<'a> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, DeError> {
-        match self.items.next() {
-            Some(&id) => seed
-                .deserialize(NodeDe {
-                    doc: self.doc,
-                    id,
-                    budget: self.budget,
-                })
-                .map(Some),
-            None => Ok(None),
-        }
+        let item = self.items.next().map(|&id| self.node.child(id));
+        item.map(|item| seed.deserialize(item)).transpose()
     }
 }
 
+/// A mapping's entries; `node` is the mapping, for its document and budget.
 struct MapDe<'a> {
-    doc: &'a Document,
+    node: NodeDe<'a>,
     entries: super::Entries<'a>,
     value: Option<NodeId>,
-    budget: &'a Cell<u64>,
 }
 
 impl<'de, 'a> de::MapAccess<'de> for MapDe<'a> {
@@ -315,28 +310,16 @@ impl<'de, 'a> de::MapAccess<'de> for MapDe<'a> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, DeError> {
-        match self.entries.next() {
-            Some((k, v)) => {
-                self.value = Some(v);
-                seed.deserialize(KeyDe {
-                    inner: NodeDe {
-                        doc: self.doc,
-                        id: k,
-                        budget: self.budget,
-                    },
-                })
-                .map(Some)
-            }
-            None => Ok(None),
-        }
+        let Some((k, v)) = self.entries.next() else {
+            return Ok(None);
+        };
+        self.value = Some(v);
+        let inner = self.node.child(k);
+        seed.deserialize(KeyDe { inner }).map(Some)
     }
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         let id = self.value.take().expect("value follows key");
-        seed.deserialize(NodeDe {
-            doc: self.doc,
-            id,
-            budget: self.budget,
-        })
+        seed.deserialize(self.node.child(id))
     }
 }
 
