@@ -288,6 +288,17 @@ pub fn tagged_job(name: &str, tag: &str, select: &str) -> [(&'static str, String
     ]
 }
 
+/// A temporary directory holding `files` (relative path, text), parents created.
+pub fn temp_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (p, t) in files {
+        let p = dir.path().join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, t).unwrap();
+    }
+    dir
+}
+
 /// A kustomization listing `resources` (a flow sequence), then `rest`.
 pub fn kustomization(resources: &str, rest: &str) -> String {
     format!(
