@@ -6,7 +6,8 @@
 //! bomb cannot be expanded.
 
 use super::{Document, Kind, NodeId, Resolved, resolve_scalar};
-use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
+use serde::de::value::{MapDeserializer, SeqDeserializer};
+use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use std::cell::Cell;
 use std::fmt;
 
@@ -202,15 +203,22 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
                 Some(Resolved::Float(f)) => visitor.visit_f64(f),
                 _ => visitor.visit_str(value),
             },
-            Kind::Seq(items) => visitor.visit_seq(SeqDe {
-                node: self.child(id),
-                items: items.iter(),
-            }),
-            Kind::Map(_) => visitor.visit_map(MapDe {
-                node: self.child(id),
-                entries: self.doc.entries(id),
-                value: None,
-            }),
+            Kind::Seq(items) => {
+                let items = items.iter().map(|&item| self.child(item));
+                visitor.visit_seq(SeqDeserializer::new(items))
+            }
+            Kind::Map(_) => {
+                let entries = self.doc.entries(id);
+                let entries = entries.map(|(k, v)| {
+                    (
+                        KeyDe {
+                            inner: self.child(k),
+                        },
+                        self.child(v),
+                    )
+                });
+                visitor.visit_map(MapDeserializer::new(entries))
+            }
             Kind::Alias(_) => unreachable!("resolved above"),
         };
         result.map_err(|e| e.at(self.id))
@@ -280,48 +288,20 @@ impl<'de, 'a> de::Deserializer<'de> for KeyDe<'a> {
     }
 }
 
-/// A sequence's items; `node` is the sequence, for its document and budget.
-struct SeqDe<'a> {
-    node: NodeDe<'a>,
-    items: std::slice::Iter<'a, NodeId>,
+/// Sequences and mappings are walked by serde's own `SeqDeserializer` and `MapDeserializer`,
+/// which take their items and entries as these deserializers.
+macro_rules! into_itself {
+    ($($de:ident)*) => {
+        $(impl<'de, 'a> IntoDeserializer<'de, DeError> for $de<'a> {
+            type Deserializer = Self;
+            fn into_deserializer(self) -> Self {
+                self
+            }
+        })*
+    };
 }
 
-impl<'de, 'a> de::SeqAccess<'de> for SeqDe<'a> {
-    type Error = DeError;
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, DeError> {
-        let item = self.items.next().map(|&id| self.node.child(id));
-        item.map(|item| seed.deserialize(item)).transpose()
-    }
-}
-
-/// A mapping's entries; `node` is the mapping, for its document and budget.
-struct MapDe<'a> {
-    node: NodeDe<'a>,
-    entries: super::Entries<'a>,
-    value: Option<NodeId>,
-}
-
-impl<'de, 'a> de::MapAccess<'de> for MapDe<'a> {
-    type Error = DeError;
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, DeError> {
-        let Some((k, v)) = self.entries.next() else {
-            return Ok(None);
-        };
-        self.value = Some(v);
-        let inner = self.node.child(k);
-        seed.deserialize(KeyDe { inner }).map(Some)
-    }
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let id = self.value.take().expect("value follows key");
-        seed.deserialize(self.node.child(id))
-    }
-}
+into_itself!(NodeDe KeyDe);
 
 #[cfg(test)]
 mod tests {
@@ -329,6 +309,15 @@ mod tests {
     use crate::yaml::{Limits, parse};
     use k8s_openapi::api::batch::v1::Job;
     use k8s_openapi::api::core::v1::Secret;
+
+    /// Why `text` does not type as `T`, and the text of the node the error points at.
+    fn type_error<T: DeserializeOwned + fmt::Debug>(text: &str) -> (DeError, &str) {
+        let p = parse(text, Limits::default());
+        let d = &p.docs[0];
+        let err = from_node::<T>(d, d.root, 10_000).unwrap_err();
+        let at = d.span(err.node.unwrap()).range();
+        (err, &text[at])
+    }
 
     #[test]
     fn reads_a_job() {
@@ -343,31 +332,23 @@ mod tests {
     #[test]
     fn wrong_type_points_at_the_node_and_hides_the_value() {
         let text = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: m\nspec:\n  backoffLimit: \"0\"\n  template:\n    spec:\n      containers: []\n";
-        let p = parse(text, Limits::default());
-        let d = &p.docs[0];
-        let err = from_node::<Job>(d, d.root, 10_000).unwrap_err();
-        let span = d.span(err.node.unwrap());
-        assert_eq!(&text[span.range()], "\"0\"");
+        let (err, at) = type_error::<Job>(text);
+        assert_eq!(at, "\"0\"");
         assert!(err.message.contains("found a string"), "{}", err.message);
     }
 
     #[test]
     fn secret_values_never_reach_messages() {
         let text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: 123456789\n";
-        let p = parse(text, Limits::default());
-        let d = &p.docs[0];
-        let err = from_node::<Secret>(d, d.root, 10_000).unwrap_err();
+        let (err, at) = type_error::<Secret>(text);
         assert!(!err.message.contains("123456789"), "{}", err.message);
-        assert_eq!(&text[d.span(err.node.unwrap()).range()], "123456789");
+        assert_eq!(at, "123456789");
     }
 
     #[test]
     fn env_value_typed_as_yaml_1_1_bool_is_an_error() {
         let text = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: m}\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        env:\n        - name: X\n          value: yes\n";
-        let p = parse(text, Limits::default());
-        let d = &p.docs[0];
-        let err = from_node::<Job>(d, d.root, 10_000).unwrap_err();
-        assert_eq!(&text[d.span(err.node.unwrap()).range()], "yes");
+        assert_eq!(type_error::<Job>(text).1, "yes");
     }
 
     #[test]
