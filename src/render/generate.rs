@@ -322,7 +322,9 @@ mod tests {
     #[test]
     fn sources_parse_as_kustomize_parses_them() {
         type Parse = fn(&str) -> Result<(String, String), String>;
-        let cases: [(Parse, &str, Option<(&str, &str)>); 8] = [
+        /// A parser, a source, and the key and value it yields (None: rejected).
+        type Case = (Parse, &'static str, Option<(&'static str, &'static str)>);
+        let cases: [Case; 8] = [
             (parse_literal, "k=\"a=b\"", Some(("k", "a=b"))),
             (parse_literal, " k = v", Some((" k ", " v"))),
             (parse_literal, "=v", None),
