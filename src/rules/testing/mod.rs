@@ -1,6 +1,7 @@
 //! Helpers for the rules' inline tests: lint in-memory files with the real engine
 //! ([`run`], [`lint_files`]), and the one set of manifest builders the rules' tests share
-//! ([`Job`], [`Deploy`], [`wait_for`], the RBAC objects, [`kustomization`]).
+//! ([`Job`], [`Deploy`], [`wait_for`], the RBAC objects, [`kustomization`]); and
+//! [`temp_tree`], a directory of files on disk, for any layer's unit tests.
 //!
 //! The builders write block-style YAML at fixed indentation, so a test can point at a line or
 //! slice its text with a finding's span; each field is a raw YAML fragment, spliced in as is.
