@@ -15,6 +15,8 @@
 //! base     plain types: sources and spans, diagnostics, masking, internal errors
 //! ```
 
+#![warn(unreachable_pub)]
+
 pub(crate) mod analysis;
 pub mod app;
 pub mod base;

@@ -57,15 +57,15 @@ fn source_loc(ws: &Workspace, obj: &crate::model::Object, keys: &[&str]) -> Opti
 
 /// A place in a file: the node's byte range and where it starts (1-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Site {
-    pub loc: Loc,
-    pub line: u32,
-    pub column: u32,
+pub(crate) struct Site {
+    pub(crate) loc: Loc,
+    pub(crate) line: u32,
+    pub(crate) column: u32,
 }
 
 /// What a node stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum NodeRole {
+pub(crate) enum NodeRole {
     /// A migration Job, or a Job something waits for.
     Job,
     /// A workload whose pods wait (for a Job, a migration status check, or their own migration
@@ -85,7 +85,7 @@ pub enum NodeRole {
 }
 
 impl NodeRole {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             NodeRole::Job => "job",
             NodeRole::Waiter => "waiter",
@@ -104,48 +104,48 @@ type NodeKey = (usize, NodeRole, String, String, String);
 
 /// One object of a build as rendered, or a transformer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
+pub(crate) struct Node {
     /// Index of the build in [`Graph::builds`].
-    pub build: usize,
-    pub role: NodeRole,
+    pub(crate) build: usize,
+    pub(crate) role: NodeRole,
     /// `Job`, `Deployment`, `ServiceAccount`, `RoleBinding`, … or, for a transformer, what it
     /// is: `replacement`, `images`, `Flux substitution`, `namePrefix`.
     pub kind: String,
     /// The rendered name (a transformer: its file and line, `k8s/kustomization.yaml:18`).
-    pub name: String,
-    pub namespace: Option<String>,
+    pub(crate) name: String,
+    pub(crate) namespace: Option<String>,
     /// The source object, when it is one (for a migration init container: its workload's).
-    pub object: Option<ObjectId>,
+    pub(crate) object: Option<ObjectId>,
     /// Rendered by the build (false: named by a link, but not there).
-    pub defined: bool,
-    pub site: Option<Site>,
-    pub span: Option<Site>,
+    pub(crate) defined: bool,
+    pub(crate) site: Option<Site>,
+    pub(crate) span: Option<Site>,
     /// A migration init container: what makes it one (`runs `php artisan migrate``, `its name
     /// mentions a migration`).
-    pub runs: Option<String>,
+    pub(crate) runs: Option<String>,
     /// A workload with a migration init container that can run several pods at once: what
     /// makes them several (`3 replicas`, `HorizontalPodAutoscaler web: up to 5`, `one per
     /// node`).
-    pub pods: Option<String>,
+    pub(crate) pods: Option<String>,
     /// A Job's place in its deploy tool's order: `helm.sh/hook-weight` or
     /// `argocd.argoproj.io/sync-wave`.
-    pub order: Option<Order>,
+    pub(crate) order: Option<Order>,
     /// Rule ids of warnings and errors about this object that no drawn link stands for
     /// (`job-not-awaited`, `job-backoff-limit-nonzero`…), sorted (see [`Graph::mark_broken`]).
-    pub marks: Vec<&'static str>,
+    pub(crate) marks: Vec<&'static str>,
 }
 
 /// A Job's place in the order its deploy tool applies hooks or waves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Order {
+pub(crate) struct Order {
     /// `hook-weight` (Helm, ascending among hooks of a phase) or `sync-wave` (Argo CD).
-    pub what: &'static str,
-    pub value: i64,
+    pub(crate) what: &'static str,
+    pub(crate) value: i64,
 }
 
 /// How a workload is held back until the Job is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum WaitTool {
+pub(crate) enum WaitTool {
     /// A `groundnuty/k8s-wait-for` init container.
     K8sWaitFor,
     /// A `kubectl wait --for=condition=complete` init container.
@@ -165,7 +165,7 @@ pub enum WaitTool {
 }
 
 impl WaitTool {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             WaitTool::K8sWaitFor => "k8s-wait-for",
             WaitTool::KubectlWait => "kubectl wait",
@@ -180,7 +180,7 @@ impl WaitTool {
 
 /// What a link is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum EdgeKind {
+pub(crate) enum EdgeKind {
     /// `mode`: the k8s-wait-for mode (`job-wr`), `condition=complete`, the hook phases, or
     /// the Flux stage's `wait: true` / `healthChecks` / `no wait`.
     WaitsFor {
@@ -212,7 +212,7 @@ pub enum EdgeKind {
 
 impl EdgeKind {
     /// `waits-for`, `runs-as`, … (the JSON `kind`).
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             EdgeKind::WaitsFor { .. } => "waits-for",
             EdgeKind::RunsAs => "runs-as",
@@ -226,7 +226,7 @@ impl EdgeKind {
     }
 
     /// A short label for a drawing: `waits-for (k8s-wait-for job-wr)`.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             EdgeKind::WaitsFor { tool, mode } if mode.is_empty() => {
                 format!("waits-for ({})", tool.as_str())
@@ -253,30 +253,30 @@ impl EdgeKind {
 
 /// A link between two nodes of the graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Edge {
-    pub from: usize,
-    pub to: usize,
-    pub kind: EdgeKind,
-    pub site: Option<Site>,
+pub(crate) struct Edge {
+    pub(crate) from: usize,
+    pub(crate) to: usize,
+    pub(crate) kind: EdgeKind,
+    pub(crate) site: Option<Site>,
     /// Rule ids of the findings on this link, sorted (see [`Graph::mark_broken`]).
-    pub broken: Vec<&'static str>,
+    pub(crate) broken: Vec<&'static str>,
 }
 
 /// A build drawn in the graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Build {
+pub(crate) struct Build {
     /// The build's directory, as displayed (`overlays/prod`).
-    pub name: String,
+    pub(crate) name: String,
     /// Index in `Workspace::contexts`.
-    pub context: usize,
+    pub(crate) context: usize,
 }
 
 /// Every build's migration path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Graph {
-    pub builds: Vec<Build>,
-    pub nodes: Vec<Node>,
-    pub edges: Vec<Edge>,
+pub(crate) struct Graph {
+    pub(crate) builds: Vec<Build>,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) edges: Vec<Edge>,
 }
 
 /// The rules whose findings are about a link, and the edge kinds they break.
@@ -322,7 +322,7 @@ fn contains(outer: Loc, file: FileId, offset: u32) -> bool {
 
 impl Graph {
     /// The graph of every build of the workspace that holds a migration Job, a wait or a migration init container.
-    pub fn build(ws: &Workspace) -> Graph {
+    pub(crate) fn build(ws: &Workspace) -> Graph {
         let mut g = Builder {
             ws,
             env: ws.env(),
@@ -389,7 +389,7 @@ impl Graph {
 
     /// The graph of a run's workspace with its links and nodes marked by the run's final
     /// findings ([`Graph::build`] then [`Graph::mark_broken`]).
-    pub fn of_run(ws: &Workspace, diagnostics: &[Diagnostic]) -> Graph {
+    pub(crate) fn of_run(ws: &Workspace, diagnostics: &[Diagnostic]) -> Graph {
         let mut g = Graph::build(ws);
         g.mark_broken(diagnostics);
         g
@@ -402,7 +402,7 @@ impl Graph {
     /// other warning or error about a drawn object (or a link rule's that no edge stands for)
     /// marks the object's node: the node of the migration init container the finding points
     /// into, else the object's own nodes.
-    pub fn mark_broken(&mut self, diagnostics: &[Diagnostic]) {
+    pub(crate) fn mark_broken(&mut self, diagnostics: &[Diagnostic]) {
         // The edges touching each object: findings are many in a large repository.
         let mut touching: std::collections::HashMap<ObjectId, Vec<usize>> = Default::default();
         for (i, e) in self.edges.iter().enumerate() {
@@ -551,7 +551,11 @@ impl Graph {
 
     /// The nodes of every build whose object (or migration init container, inside its
     /// workload's) spans `offset` of `file`.
-    pub fn nodes_at(&self, file: FileId, offset: u32) -> impl Iterator<Item = (usize, &Node)> {
+    pub(crate) fn nodes_at(
+        &self,
+        file: FileId,
+        offset: u32,
+    ) -> impl Iterator<Item = (usize, &Node)> {
         self.nodes.iter().enumerate().filter(move |(_, n)| {
             n.span
                 .or(n.site)
@@ -561,7 +565,11 @@ impl Graph {
 
     /// The edges whose site (the wait argument, `serviceAccountName`, `roleRef.name`…) holds
     /// `offset` of `file`, in every build.
-    pub fn edges_at(&self, file: FileId, offset: u32) -> impl Iterator<Item = (usize, &Edge)> {
+    pub(crate) fn edges_at(
+        &self,
+        file: FileId,
+        offset: u32,
+    ) -> impl Iterator<Item = (usize, &Edge)> {
         self.edges
             .iter()
             .enumerate()
@@ -569,17 +577,17 @@ impl Graph {
     }
 
     /// The edges leaving node `n`.
-    pub fn outgoing(&self, n: usize) -> impl Iterator<Item = &Edge> {
+    pub(crate) fn outgoing(&self, n: usize) -> impl Iterator<Item = &Edge> {
         self.edges.iter().filter(move |e| e.from == n)
     }
 
     /// The edges arriving at node `n`.
-    pub fn incoming(&self, n: usize) -> impl Iterator<Item = &Edge> {
+    pub(crate) fn incoming(&self, n: usize) -> impl Iterator<Item = &Edge> {
         self.edges.iter().filter(move |e| e.to == n)
     }
 
     /// The nodes of build `b`.
-    pub fn nodes_of(&self, b: usize) -> impl Iterator<Item = (usize, &Node)> {
+    pub(crate) fn nodes_of(&self, b: usize) -> impl Iterator<Item = (usize, &Node)> {
         self.nodes
             .iter()
             .enumerate()
@@ -587,7 +595,7 @@ impl Graph {
     }
 
     /// Keep only the builds named `name` (`--build`); false when there is none.
-    pub fn retain_build(&mut self, keep: impl Fn(&str) -> bool) {
+    pub(crate) fn retain_build(&mut self, keep: impl Fn(&str) -> bool) {
         let kept: Vec<bool> = self.builds.iter().map(|b| keep(&b.name)).collect();
         let mut build_index = vec![usize::MAX; kept.len()];
         let mut next = 0;

@@ -14,31 +14,31 @@ use crate::yaml::{Document, Kind, NodeId};
 
 /// The node under a cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    pub file: FileId,
+pub(crate) struct Cursor {
+    pub(crate) file: FileId,
     /// The document of the file that holds it.
-    pub doc: usize,
+    pub(crate) doc: usize,
     /// The innermost node holding the offset: a mapping key when `on_key`.
-    pub node: NodeId,
-    pub span: Span,
-    pub on_key: bool,
+    pub(crate) node: NodeId,
+    pub(crate) span: Span,
+    pub(crate) on_key: bool,
     /// From the document's root to the node (a key's own path when on a key).
-    pub path: Vec<Step>,
+    pub(crate) path: Vec<Step>,
     /// The object whose text holds the cursor, and the path within it.
-    pub object: Option<(ObjectId, Vec<Step>)>,
+    pub(crate) object: Option<(ObjectId, Vec<Step>)>,
 }
 
 impl Cursor {
     /// The node's scalar text, if it is a scalar.
-    pub fn text<'w>(&self, ws: &'w Workspace) -> Option<&'w str> {
+    pub(crate) fn text<'w>(&self, ws: &'w Workspace) -> Option<&'w str> {
         self.document(ws).str(self.node)
     }
 
-    pub fn document<'w>(&self, ws: &'w Workspace) -> &'w Document {
+    pub(crate) fn document<'w>(&self, ws: &'w Workspace) -> &'w Document {
         &ws.files[self.file as usize].docs[self.doc]
     }
 
-    pub fn loc(&self) -> Loc {
+    pub(crate) fn loc(&self) -> Loc {
         Loc {
             file: self.file,
             span: self.span,
@@ -47,7 +47,7 @@ impl Cursor {
 
     /// The cursor on the value of its key, when it is on a key (a link is made by the value:
     /// `roleRef:`'s `name:` names the role); else itself.
-    pub fn on_value(self, ws: &Workspace) -> Cursor {
+    pub(crate) fn on_value(self, ws: &Workspace) -> Cursor {
         if !self.on_key {
             return self;
         }
@@ -62,7 +62,7 @@ impl Cursor {
 }
 
 /// The node at byte `offset` of `file`; None between documents or outside the file.
-pub fn cursor(ws: &Workspace, file: FileId, offset: usize) -> Option<Cursor> {
+pub(crate) fn cursor(ws: &Workspace, file: FileId, offset: usize) -> Option<Cursor> {
     let data = ws.files.get(file as usize)?;
     let (di, doc) = data.docs.iter().enumerate().find(|(_, d)| {
         (d.span.start as usize) <= offset && offset < (d.span.end as usize).max(1)
@@ -113,32 +113,32 @@ pub fn cursor(ws: &Workspace, file: FileId, offset: usize) -> Option<Cursor> {
 
 /// One step that wrote a rendered value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Written {
+pub(crate) struct Written {
     /// `manifest` (as written in the object), `patch`, or the transformer: `replacement`,
     /// `images`, `namePrefix`, `namespace`, …, `Flux substitution`.
-    pub by: &'static str,
+    pub(crate) by: &'static str,
     /// The value after this step.
-    pub text: String,
+    pub(crate) text: String,
     /// Where the step is written (the manifest's node, the patch's, the kustomization entry,
     /// the Flux variable).
-    pub at: Option<Loc>,
+    pub(crate) at: Option<Loc>,
     /// Where it read the value from, when elsewhere (a replacement's source).
-    pub reads: Option<Loc>,
+    pub(crate) reads: Option<Loc>,
 }
 
 /// A field as one build renders it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendering {
+pub(crate) struct Rendering {
     /// The build (`Workspace::contexts` index).
-    pub context: usize,
+    pub(crate) context: usize,
     /// The value applied; None when it cannot be known (a Flux variable from a source that
     /// was not read).
-    pub value: Option<String>,
-    pub steps: Vec<Written>,
+    pub(crate) value: Option<String>,
+    pub(crate) steps: Vec<Written>,
 }
 
 /// How each build that renders object `obj` renders the scalar at `path` in it.
-pub fn renderings(ws: &Workspace, obj: ObjectId, path: &[Step]) -> Vec<Rendering> {
+pub(crate) fn renderings(ws: &Workspace, obj: ObjectId, path: &[Step]) -> Vec<Rendering> {
     ws.contexts_of(obj)
         .filter_map(|c| {
             let r = c.rendered_of(obj)?;
@@ -149,7 +149,7 @@ pub fn renderings(ws: &Workspace, obj: ObjectId, path: &[Step]) -> Vec<Rendering
 
 /// How the builds render the value a patch writes at `at` (a node of a patch file): for each
 /// object a patch changed there, in each build.
-pub fn patched_renderings(ws: &Workspace, at: Loc) -> Vec<(usize, Vec<Step>, Rendering)> {
+pub(crate) fn patched_renderings(ws: &Workspace, at: Loc) -> Vec<(usize, Vec<Step>, Rendering)> {
     let mut out = Vec::new();
     for c in ws
         .contexts
@@ -201,7 +201,12 @@ fn find(t: &Node, at: Loc) -> Option<Vec<Step>> {
 
 /// The scalar at `path` of `r` as build `c` renders it, with the steps that wrote it; None
 /// when the object has no scalar there.
-pub fn rendering(ws: &Workspace, c: &Context, r: &Rendered, p: &[Step]) -> Option<Rendering> {
+pub(crate) fn rendering(
+    ws: &Workspace,
+    c: &Context,
+    r: &Rendered,
+    p: &[Step],
+) -> Option<Rendering> {
     let env = ws.env();
     let is = |keys: &[&str]| p == path::keys(keys).as_slice();
     let own = r
@@ -296,7 +301,7 @@ pub fn rendering(ws: &Workspace, c: &Context, r: &Rendered, p: &[Step]) -> Optio
 }
 
 /// Where an object is named: its `metadata.name` in the manifest, else its root.
-pub fn name_loc(ws: &Workspace, obj: ObjectId) -> Loc {
+pub(crate) fn name_loc(ws: &Workspace, obj: ObjectId) -> Loc {
     let o = &ws.objects[obj as usize];
     let doc = ws.doc_of(o);
     let node = doc
@@ -327,7 +332,7 @@ fn enclosing_with(ws: &Workspace, c: &Cursor, keys: &[&str]) -> Option<NodeId> {
 /// The fields a replacement reads, for a cursor inside one (a `replacements:` entry of a
 /// kustomization, or of a file it names): the source node of each value it wrote, in any
 /// build.
-pub fn replacement_sources(ws: &Workspace, c: &Cursor) -> Vec<Loc> {
+pub(crate) fn replacement_sources(ws: &Workspace, c: &Cursor) -> Vec<Loc> {
     let Some(entry) = enclosing_with(ws, c, &["source", "sourceValue"]) else {
         return Vec::new();
     };
@@ -372,7 +377,7 @@ pub fn replacement_sources(ws: &Workspace, c: &Cursor) -> Vec<Loc> {
 /// The objects a patch changes, for a cursor in a patch file (the document under it) or on a
 /// kustomization's `patches`, `patchesStrategicMerge` or `patchesJson6902` entry (inline, or
 /// naming a file): each with the build that applies it.
-pub fn patch_targets(ws: &Workspace, c: &Cursor) -> Vec<(usize, ObjectId)> {
+pub(crate) fn patch_targets(ws: &Workspace, c: &Cursor) -> Vec<(usize, ObjectId)> {
     let data = &ws.files[c.file as usize];
     let doc = c.document(ws);
     // Where the patch's text is: a file's document, an inline entry, or the file it names.
@@ -458,7 +463,7 @@ fn written_within(t: &Node, spans: &[Loc]) -> bool {
 }
 
 /// Where an object is written: its root node.
-pub fn object_loc(ws: &Workspace, obj: ObjectId) -> Loc {
+pub(crate) fn object_loc(ws: &Workspace, obj: ObjectId) -> Loc {
     let o = &ws.objects[obj as usize];
     Loc {
         file: o.file,
@@ -468,7 +473,7 @@ pub fn object_loc(ws: &Workspace, obj: ObjectId) -> Loc {
 
 /// The `${VAR}` placeholder (its name) around byte `offset` of a scalar's text at `span` in
 /// `text`, and the placeholder's span.
-pub fn placeholder_at(text: &str, span: Span, offset: usize) -> Option<(String, Span)> {
+pub(crate) fn placeholder_at(text: &str, span: Span, offset: usize) -> Option<(String, Span)> {
     let range = span.range();
     let s = text.get(range.clone())?;
     let mut from = 0;

@@ -34,7 +34,7 @@ struct PerRun {
 }
 
 /// Who waits for which Job over the whole run (built once, shared by the Job rules).
-pub fn waits(ws: &Workspace) -> &waits::Waits {
+pub(crate) fn waits(ws: &Workspace) -> &waits::Waits {
     ws.memo::<PerRun>()
         .waits
         .get_or_init(|| waits::Waits::collect(ws))
@@ -42,7 +42,7 @@ pub fn waits(ws: &Workspace) -> &waits::Waits {
 
 /// Everything that decides whether the Job `obj` holds the app back, computed once per Job:
 /// `job-not-awaited`, `job-ttl-breaks-wait` and `job-ttl-missing` ask about the same Jobs.
-pub fn job_status<'w>(ws: &'w Workspace, obj: &Object) -> &'w waits::Status {
+pub(crate) fn job_status<'w>(ws: &'w Workspace, obj: &Object) -> &'w waits::Status {
     let slots = ws
         .memo::<PerRun>()
         .statuses
@@ -77,13 +77,13 @@ fn builds_for(
 }
 
 /// Whether `obj` is a Job the migration rules apply to, and why.
-pub fn migration_job(ws: &Workspace, obj: &Object) -> Option<Reason> {
+pub(crate) fn migration_job(ws: &Workspace, obj: &Object) -> Option<Reason> {
     migration_job_in(ws, obj, ws.doc_of(obj))
 }
 
 /// Whether `obj` is a Job the migration rules apply to, and why, with its containers read in
 /// `spec_doc`: its manifest (decided once per object), or a patched rendering of it.
-pub fn migration_job_in(
+pub(crate) fn migration_job_in(
     ws: &Workspace,
     obj: &Object,
     spec_doc: &crate::yaml::Document,

@@ -12,28 +12,28 @@ use crate::render::{Context, Env, Rendered, Value};
 use std::ops::Deref;
 use std::sync::OnceLock;
 
-pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io/";
+pub(crate) const RBAC_GROUP: &str = "rbac.authorization.k8s.io/";
 
 /// ClusterRoles every cluster has that grant `get`/`list`/`watch` on jobs.batch.
-pub const DEFAULT_JOB_READERS: &[&str] = &["view", "edit", "admin", "cluster-admin"];
+pub(crate) const DEFAULT_JOB_READERS: &[&str] = &["view", "edit", "admin", "cluster-admin"];
 
 /// Whether a ClusterRole of this name exists in every cluster.
-pub fn well_known_cluster_role(name: &str) -> bool {
+pub(crate) fn well_known_cluster_role(name: &str) -> bool {
     DEFAULT_JOB_READERS.contains(&name) || name.starts_with("system:")
 }
 
-pub fn k(s: &str) -> Step {
+pub(crate) fn k(s: &str) -> Step {
     Step::Key(s.to_string())
 }
 
-pub fn at(base: &[Step], rest: &[Step]) -> Concrete {
+pub(crate) fn at(base: &[Step], rest: &[Step]) -> Concrete {
     [base, rest].concat()
 }
 
 /// A value of a rendered object: `Ok(None)` when absent, `Err(())` when it cannot be known
 /// (a placeholder left, or a Flux substitution we could not read).
 #[allow(clippy::result_unit_err)]
-pub fn known(
+pub(crate) fn known(
     env: &Env<'_>,
     context: &Context,
     r: &Rendered,
@@ -48,26 +48,26 @@ pub fn known(
     }
 }
 
-pub fn is_rbac(r: &Rendered, kind: &str) -> bool {
+pub(crate) fn is_rbac(r: &Rendered, kind: &str) -> bool {
     r.kind == kind && r.api_version.starts_with(RBAC_GROUP)
 }
 
 /// A subject of a binding.
 #[derive(Debug, Clone)]
-pub struct Subject {
-    pub kind: String,
-    pub name: Value,
+pub(crate) struct Subject {
+    pub(crate) kind: String,
+    pub(crate) name: Value,
     /// As written (or as kustomize's namespace transformer set it).
-    pub namespace: Option<String>,
-    pub path: Concrete,
+    pub(crate) namespace: Option<String>,
+    pub(crate) path: Concrete,
 }
 
 /// An RBAC object of a context as the rules see it: the rendered object, and what was read
 /// from it (whose fields and methods reach through: `b.cluster`, `b.binds(…)`). What was
 /// read is kept once per context by the per-run cache, which holds no references.
 #[derive(Debug)]
-pub struct InContext<'a, T> {
-    pub r: &'a Rendered,
+pub(crate) struct InContext<'a, T> {
+    pub(crate) r: &'a Rendered,
     read: &'a T,
 }
 
@@ -103,23 +103,23 @@ fn in_context<'a, T>(
 }
 
 /// A RoleBinding or ClusterRoleBinding as rendered.
-pub type Binding<'a> = InContext<'a, BindingRead>;
+pub(crate) type Binding<'a> = InContext<'a, BindingRead>;
 
 /// What a binding says.
 #[derive(Debug, Clone)]
-pub struct BindingRead {
-    pub cluster: bool,
+pub(crate) struct BindingRead {
+    pub(crate) cluster: bool,
     /// The binding's namespace (RoleBinding).
-    pub namespace: String,
-    pub name: String,
-    pub role_kind: String,
-    pub role_name: Value,
-    pub subjects: Vec<Subject>,
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) role_kind: String,
+    pub(crate) role_name: Value,
+    pub(crate) subjects: Vec<Subject>,
 }
 
 impl BindingRead {
     /// The namespace a ServiceAccount subject names (empty in a RoleBinding: the binding's).
-    pub fn subject_namespace(&self, s: &Subject) -> Option<String> {
+    pub(crate) fn subject_namespace(&self, s: &Subject) -> Option<String> {
         match (&s.namespace, self.cluster) {
             (Some(ns), _) if !ns.is_empty() => Some(ns.clone()),
             (_, false) => Some(self.namespace.clone()),
@@ -129,7 +129,7 @@ impl BindingRead {
 
     /// The subject through which the binding applies to service account `sa` of namespace
     /// `ns`, if it does.
-    pub fn binds(&self, sa: &str, ns: &str) -> Option<&Subject> {
+    pub(crate) fn binds(&self, sa: &str, ns: &str) -> Option<&Subject> {
         self.subjects.iter().find(|s| match s.kind.as_str() {
             "ServiceAccount" => {
                 s.name.text == sa && self.subject_namespace(s).as_deref() == Some(ns)
@@ -144,7 +144,7 @@ impl BindingRead {
         })
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         if self.cluster {
             "ClusterRoleBinding"
         } else {
@@ -156,14 +156,17 @@ impl BindingRead {
 /// Bindings of a context; `Err` when one of them cannot be read (patched, or a value unknown).
 /// Read once per context.
 #[allow(clippy::result_unit_err)]
-pub fn bindings<'a>(ws: &'a Workspace, context: &'a Context) -> Result<Vec<Binding<'a>>, ()> {
+pub(crate) fn bindings<'a>(
+    ws: &'a Workspace,
+    context: &'a Context,
+) -> Result<Vec<Binding<'a>>, ()> {
     in_context(&cached(ws, context).bindings, context)
 }
 
 /// Roles and ClusterRoles of a context; `Err` when one of them cannot be read. Read once per
 /// context.
 #[allow(clippy::result_unit_err)]
-pub fn roles<'a>(ws: &'a Workspace, context: &'a Context) -> Result<Vec<RoleDef<'a>>, ()> {
+pub(crate) fn roles<'a>(ws: &'a Workspace, context: &'a Context) -> Result<Vec<RoleDef<'a>>, ()> {
     in_context(&cached(ws, context).roles, context)
 }
 
@@ -250,42 +253,42 @@ fn read_bindings(ws: &Workspace, context: &Context) -> Result<Vec<(usize, Bindin
 
 /// One `rules:` entry of a Role or ClusterRole.
 #[derive(Debug, Clone)]
-pub struct PolicyRule {
-    pub path: Concrete,
-    pub api_groups: Vec<String>,
-    pub resources: Vec<String>,
-    pub verbs: Vec<String>,
-    pub resource_names: Vec<String>,
+pub(crate) struct PolicyRule {
+    pub(crate) path: Concrete,
+    pub(crate) api_groups: Vec<String>,
+    pub(crate) resources: Vec<String>,
+    pub(crate) verbs: Vec<String>,
+    pub(crate) resource_names: Vec<String>,
 }
 
 impl PolicyRule {
     /// Whether the rule is about jobs.batch at all.
-    pub fn covers_jobs(&self) -> bool {
+    pub(crate) fn covers_jobs(&self) -> bool {
         self.api_groups.iter().any(|g| g == "batch" || g == "*")
             && self.resources.iter().any(|r| r == "jobs" || r == "*")
     }
 
-    pub fn allows(&self, verb: &str) -> bool {
+    pub(crate) fn allows(&self, verb: &str) -> bool {
         self.covers_jobs() && self.verbs.iter().any(|v| v == verb || v == "*")
     }
 }
 
 /// A Role or ClusterRole as rendered.
-pub type RoleDef<'a> = InContext<'a, RoleRead>;
+pub(crate) type RoleDef<'a> = InContext<'a, RoleRead>;
 
 /// What a role says.
 #[derive(Debug, Clone)]
-pub struct RoleRead {
-    pub cluster: bool,
-    pub namespace: String,
-    pub name: String,
-    pub rules: Vec<PolicyRule>,
+pub(crate) struct RoleRead {
+    pub(crate) cluster: bool,
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) rules: Vec<PolicyRule>,
     /// An aggregated ClusterRole: the controller fills its rules in from other ClusterRoles.
-    pub aggregated: bool,
+    pub(crate) aggregated: bool,
 }
 
 impl RoleRead {
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         if self.cluster { "ClusterRole" } else { "Role" }
     }
 }
@@ -329,7 +332,7 @@ fn read_roles(ws: &Workspace, context: &Context) -> Result<Vec<(usize, RoleRead)
 /// The role a binding refers to: `Ok(Some)` defined in the context, `Ok(None)` a well-known
 /// ClusterRole (`view`, `edit`, `system:...`), `Err` when the context does not define it.
 #[allow(clippy::result_unit_err)]
-pub fn role_of<'r, 'a>(
+pub(crate) fn role_of<'r, 'a>(
     b: &Binding<'_>,
     roles: &'r [RoleDef<'a>],
 ) -> Result<Option<&'r RoleDef<'a>>, ()> {
@@ -349,11 +352,11 @@ pub fn role_of<'r, 'a>(
     }
 }
 
-pub fn loc_of(env: &Env<'_>, r: &Rendered, p: &[Step]) -> Option<Loc> {
+pub(crate) fn loc_of(env: &Env<'_>, r: &Rendered, p: &[Step]) -> Option<Loc> {
     links::value_loc(env, r, p, None)
 }
 
 /// Where to point for an object as a whole: its name, else its kind.
-pub fn object_loc(env: &Env<'_>, r: &Rendered) -> Option<Loc> {
+pub(crate) fn object_loc(env: &Env<'_>, r: &Rendered) -> Option<Loc> {
     loc_of(env, r, &path::keys(&["metadata", "name"])).or_else(|| loc_of(env, r, &[k("kind")]))
 }

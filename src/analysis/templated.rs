@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 /// How the tokens of one value are filled.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Filling {
+pub(crate) enum Filling {
     /// No token: an ordinary value.
     Plain,
     /// Flux substitutes this build (`${VAR}` tokens are its to fill).
@@ -29,7 +29,7 @@ pub enum Filling {
 /// manifest text at every field something other than the manifest wrote, the names
 /// replacements rewrote, and `${KEY}` for every replacement whose source field is `KEY` (the
 /// seeds' pattern copies `data.IMAGE_TAG` over `${IMAGE_TAG}`, even where it fails to).
-pub fn filled_tokens(ws: &Workspace, cx: &Context) -> BTreeSet<String> {
+pub(crate) fn filled_tokens(ws: &Workspace, cx: &Context) -> BTreeSet<String> {
     let env = ws.env();
     let mut out = BTreeSet::new();
     for &k in &cx.kustomizations {
@@ -70,7 +70,7 @@ pub fn filled_tokens(ws: &Workspace, cx: &Context) -> BTreeSet<String> {
 
 /// How the tokens in `text` (a value of a build) are filled; `flux` is whether Flux substitutes
 /// the build, `filled` the build's [`filled_tokens`].
-pub fn filling(text: &str, flux: bool, filled: &BTreeSet<String>) -> Filling {
+pub(crate) fn filling(text: &str, flux: bool, filled: &BTreeSet<String>) -> Filling {
     let ts: Vec<Token> = tokens(text);
     if ts.is_empty() {
         return Filling::Plain;
@@ -91,23 +91,23 @@ pub fn filling(text: &str, flux: bool, filled: &BTreeSet<String>) -> Filling {
 
 /// Whether Flux substitutes a build: a Flux Kustomization with `postBuild` deploys it (in the
 /// linted files, or found by the repository scan).
-pub fn flux_substitutes(ws: &Workspace, cx: &Context) -> bool {
+pub(crate) fn flux_substitutes(ws: &Workspace, cx: &Context) -> bool {
     cx.substitute || ws.engine(cx).substituted
 }
 
 /// A value of a build that names, runs or versions something: a workload's name, a
 /// container's image, a container argument.
 #[derive(Debug, Clone)]
-pub struct Field<'c> {
-    pub rendered: &'c Rendered,
-    pub path: Concrete,
+pub(crate) struct Field<'c> {
+    pub(crate) rendered: &'c Rendered,
+    pub(crate) path: Concrete,
     /// How messages name it: "Job name", "image of container `migrate`".
-    pub label: String,
-    pub text: String,
+    pub(crate) label: String,
+    pub(crate) text: String,
 }
 
 /// The names, images and container arguments of a build's workloads, as rendered before Flux.
-pub fn fields<'c>(ws: &Workspace, cx: &'c Context) -> Vec<Field<'c>> {
+pub(crate) fn fields<'c>(ws: &Workspace, cx: &'c Context) -> Vec<Field<'c>> {
     let env = ws.env();
     let mut out = Vec::new();
     for r in &cx.rendered {

@@ -12,12 +12,12 @@ use crate::render::workspace::Workspace;
 use crate::render::{Context, Env, Rendered};
 
 /// The modes that run `kubectl describe jobs <target>`.
-pub const JOB_MODES: &[&str] = &["job", "job-we", "job-wr"];
+pub(crate) const JOB_MODES: &[&str] = &["job", "job-we", "job-wr"];
 
 /// Whether the container's arguments are the script's arguments as `links::wait_fors` reads
 /// them: no `command`, or a command that is just `wait_for.sh` (words after it would shift
 /// the arguments).
-pub fn args_are_script_args(w: &WaitFor) -> bool {
+pub(crate) fn args_are_script_args(w: &WaitFor) -> bool {
     match w
         .container
         .command
@@ -30,7 +30,7 @@ pub fn args_are_script_args(w: &WaitFor) -> bool {
 }
 
 /// Path of argument `i` of a wait-for container.
-pub fn arg_path(w: &WaitFor, i: usize) -> Concrete {
+pub(crate) fn arg_path(w: &WaitFor, i: usize) -> Concrete {
     [w.container.field("args"), vec![Step::Index(i)]].concat()
 }
 
@@ -54,7 +54,7 @@ fn judgeable(context: &Context, w: &WaitFor) -> bool {
 
 /// A job-mode wait whose target and namespace can be judged (see `judgeable`) and whose
 /// target is a known name, not a label selector.
-pub fn judged_target<'w>(context: &Context, w: &'w WaitFor) -> Option<&'w str> {
+pub(crate) fn judged_target<'w>(context: &Context, w: &'w WaitFor) -> Option<&'w str> {
     if !judgeable(context, w) || w.is_selector() {
         return None;
     }
@@ -65,16 +65,16 @@ pub fn judged_target<'w>(context: &Context, w: &'w WaitFor) -> Option<&'w str> {
 /// One requirement of an equality-based label selector: `key=value` / `key==value`
 /// (`equal`) or `key!=value`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LabelReq {
-    pub key: String,
-    pub value: String,
-    pub equal: bool,
+pub(crate) struct LabelReq {
+    pub(crate) key: String,
+    pub(crate) value: String,
+    pub(crate) equal: bool,
 }
 
 /// Parse an equality-based label selector (`app=x,version!=v1`). `None` for anything else
 /// (set-based `in`/`notin`, bare `key` / `!key` existence tests, placeholders, empty parts):
 /// those stay unknown.
-pub fn equality_selector(s: &str) -> Option<Vec<LabelReq>> {
+pub(crate) fn equality_selector(s: &str) -> Option<Vec<LabelReq>> {
     let s = s.trim();
     if s.is_empty() || s.contains("${") || s.contains('(') {
         return None;
@@ -107,7 +107,7 @@ pub fn equality_selector(s: &str) -> Option<Vec<LabelReq>> {
 
 /// Whether `labels` satisfy every requirement (`!=` also matches an absent key, as in
 /// Kubernetes).
-pub fn selector_matches(
+pub(crate) fn selector_matches(
     reqs: &[LabelReq],
     labels: &std::collections::BTreeMap<String, String>,
 ) -> bool {
@@ -124,7 +124,7 @@ pub fn selector_matches(
 /// The label selector of a job-mode wait (`-lapp=x`, `-l app=x`, `--selector=app=x`,
 /// `--selector app=x`) and the index of the argument that holds it, when the wait is
 /// otherwise judgeable (see `judgeable`).
-pub fn judged_selector(context: &Context, w: &WaitFor) -> Option<(String, usize)> {
+pub(crate) fn judged_selector(context: &Context, w: &WaitFor) -> Option<(String, usize)> {
     if !judgeable(context, w) || !w.is_selector() {
         return None;
     }
@@ -142,7 +142,7 @@ pub fn judged_selector(context: &Context, w: &WaitFor) -> Option<(String, usize)
 /// The Jobs a wait's selector can see (this build's and those deployed with it, in the wait's
 /// namespace), or `None` when some Job's namespace, name or labels are unknown, or a CronJob
 /// in the namespace may create matching Jobs.
-pub fn selector_candidates<'a>(
+pub(crate) fn selector_candidates<'a>(
     ws: &'a Workspace,
     context: &'a Context,
     w: &WaitFor,
@@ -182,20 +182,20 @@ pub fn selector_candidates<'a>(
 
 /// A rendered Job of some context.
 #[derive(Clone)]
-pub struct JobAt<'a> {
-    pub context: &'a Context,
-    pub job: &'a JobRef,
+pub(crate) struct JobAt<'a> {
+    pub(crate) context: &'a Context,
+    pub(crate) job: &'a JobRef,
     /// Named by `generateName`: the API appends five random characters.
-    pub generated: bool,
+    pub(crate) generated: bool,
 }
 
 impl<'a> JobAt<'a> {
-    pub fn rendered(&self) -> &'a Rendered {
+    pub(crate) fn rendered(&self) -> &'a Rendered {
         &self.context.rendered[self.job.rendered]
     }
 
     /// Where the Job's name is written (the manifest's `metadata.name`, else its origin).
-    pub fn name_loc(&self, env: &Env<'_>) -> Option<Loc> {
+    pub(crate) fn name_loc(&self, env: &Env<'_>) -> Option<Loc> {
         let r = self.rendered();
         let p = if self.generated {
             path::keys(&["metadata", "generateName"])
@@ -206,7 +206,7 @@ impl<'a> JobAt<'a> {
     }
 
     /// Where the Job's namespace is set, if anywhere.
-    pub fn namespace_loc(&self, env: &Env<'_>) -> Option<Loc> {
+    pub(crate) fn namespace_loc(&self, env: &Env<'_>) -> Option<Loc> {
         let r = self.rendered();
         let v = r.namespace.as_ref()?;
         links::value_loc(env, r, &path::keys(&["metadata", "namespace"]), Some(v)).or(v.writer)
@@ -214,7 +214,7 @@ impl<'a> JobAt<'a> {
 
     /// The Job opts out of the Flux substitution its build gets, and its name keeps `${VAR}`
     /// as literal text: the name the API server sees (and rejects), never the substituted one.
-    pub fn kept_literal(&self, env: &Env<'_>) -> bool {
+    pub(crate) fn kept_literal(&self, env: &Env<'_>) -> bool {
         self.context.substitute
             && !self.generated
             && !placeholders(&self.job.name).is_empty()
@@ -222,7 +222,7 @@ impl<'a> JobAt<'a> {
     }
 
     /// The name is unknown (a substitution we cannot evaluate).
-    pub fn unknown(&self) -> bool {
+    pub(crate) fn unknown(&self) -> bool {
         self.job.name_value.is_none() || self.job.namespace.contains("${")
     }
 }
@@ -260,7 +260,7 @@ impl FluxJobs {
     }
 }
 
-pub fn jobs_of<'a>(ws: &'a Workspace, context: &'a Context) -> Vec<JobAt<'a>> {
+pub(crate) fn jobs_of<'a>(ws: &'a Workspace, context: &'a Context) -> Vec<JobAt<'a>> {
     ws.jobs(context)
         .iter()
         .map(|job| job_at(ws, context, job))
@@ -307,7 +307,7 @@ fn fixed_ends(s: &str) -> (&str, &str) {
 
 /// How a target compares with a Job name when placeholders may remain on either side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compare {
+pub(crate) enum Compare {
     Equal,
     /// The Job's name starts with the target (kubectl's describe fallback).
     Prefix,
@@ -316,7 +316,7 @@ pub enum Compare {
     Unknown,
 }
 
-pub fn compare(target: &str, name: &str) -> Compare {
+pub(crate) fn compare(target: &str, name: &str) -> Compare {
     if target == name {
         return Compare::Equal;
     }
@@ -353,7 +353,7 @@ pub fn compare(target: &str, name: &str) -> Compare {
 }
 
 /// What kubectl finds for a wait target.
-pub enum Lookup<'a> {
+pub(crate) enum Lookup<'a> {
     /// An exact match (or one that cannot be ruled out).
     Found,
     /// No exact match; kubectl's fallback describes these Jobs instead.
@@ -369,7 +369,7 @@ pub enum Lookup<'a> {
 /// [`Workspace::deployed_with`]): sibling builds (a staging and a prod overlay of one base)
 /// are alternatives, never applied together, and a Job of one does not satisfy the other's
 /// wait. Findings name Jobs of this build when it has some.
-pub fn lookup<'a>(
+pub(crate) fn lookup<'a>(
     ws: &'a Workspace,
     context: &'a Context,
     w: &WaitFor,

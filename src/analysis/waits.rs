@@ -18,25 +18,25 @@ use crate::yaml::Seg;
 use std::collections::BTreeSet;
 
 /// `spec.ttlSecondsAfterFinished` of a Job.
-pub const TTL: &[Seg] = &[Seg::Key("spec"), Seg::Key("ttlSecondsAfterFinished")];
+pub(crate) const TTL: &[Seg] = &[Seg::Key("spec"), Seg::Key("ttlSecondsAfterFinished")];
 
 /// Something that waits for a Job by name.
 #[derive(Debug, Clone)]
-pub struct Waiter {
+pub(crate) struct Waiter {
     /// `kubectl wait` (no prefix fallback) rather than k8s-wait-for.
-    pub kubectl: bool,
-    pub namespace: String,
-    pub target: String,
+    pub(crate) kubectl: bool,
+    pub(crate) namespace: String,
+    pub(crate) target: String,
     /// The argument naming the Job.
-    pub loc: Option<Loc>,
+    pub(crate) loc: Option<Loc>,
     /// `Deployment `myapp``.
-    pub workload: String,
+    pub(crate) workload: String,
     /// Index of the context it was found in.
-    pub context: usize,
+    pub(crate) context: usize,
 }
 
 impl Waiter {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         if self.kubectl {
             format!("the `kubectl wait` init container of {}", self.workload)
         } else {
@@ -49,14 +49,14 @@ impl Waiter {
 /// (`until kong migrations list; do sleep 1; done`): it names no Job, but holds its pod back
 /// until the migrations are applied.
 #[derive(Debug, Clone)]
-pub struct Gate {
+pub(crate) struct Gate {
     /// Index of the context it was found in.
-    pub context: usize,
+    pub(crate) context: usize,
     /// The workload whose pod it holds back (index in the context's `rendered`).
-    pub rendered: usize,
+    pub(crate) rendered: usize,
     /// The status check it retries (`kong migrations list`, `psql`).
-    pub check: String,
-    pub loc: Option<Loc>,
+    pub(crate) check: String,
+    pub(crate) loc: Option<Loc>,
 }
 
 /// A namespace within one build: waits and Jobs are matched build by build, never across
@@ -89,19 +89,19 @@ fn by_namespace(waiters: &[Waiter]) -> std::collections::HashMap<String, Vec<usi
 
 /// Who waits for what, over every context of the run.
 #[derive(Debug, Default)]
-pub struct Waits {
-    pub waiters: Vec<Waiter>,
+pub(crate) struct Waits {
+    pub(crate) waiters: Vec<Waiter>,
     /// Builds and namespaces where something may wait for Jobs we cannot name (None: any
     /// namespace).
     wild: BTreeSet<(usize, Option<String>)>,
     /// `kubectl wait … || …`: the failure is ignored, so it holds nothing back.
-    pub ignored: Vec<Waiter>,
+    pub(crate) ignored: Vec<Waiter>,
     /// Init containers that retry a migration status check.
-    pub gates: Vec<Gate>,
+    pub(crate) gates: Vec<Gate>,
     /// `kubectl wait --for=condition=complete` init containers that hold their pod back (not
     /// followed by `||`), by build: `rbac-job-read-missing` checks their RBAC like
     /// k8s-wait-for's.
-    pub kubectl_wait_fors: Vec<(usize, links::WaitFor)>,
+    pub(crate) kubectl_wait_fors: Vec<(usize, links::WaitFor)>,
     /// Every rendered Job `(build and namespace, name)`: kubectl's prefix fallback applies only
     /// when the exact name is absent.
     jobs: BTreeSet<(String, String)>,
@@ -123,7 +123,7 @@ pub struct Waits {
 
 /// How a Job is waited for.
 #[derive(Debug)]
-pub enum Awaited<'w> {
+pub(crate) enum Awaited<'w> {
     By(Vec<&'w Waiter>),
     /// Something we cannot evaluate might wait for it.
     Maybe,
@@ -313,7 +313,7 @@ const SHELLS: &[&str] = &["sh", "bash", "ash", "dash", "zsh", "ksh"];
 /// `for i in …; do CHECK && break; …`) that runs a migration tool's status command (or a query
 /// on its migration table) in its condition or body. A script inside a quoted `sh -c '…'` is
 /// read too. A check run once, or a readiness probe of the database alone, is no gate.
-pub fn migration_gate(words: &[&str]) -> Option<String> {
+pub(crate) fn migration_gate(words: &[&str]) -> Option<String> {
     let is_shell_c = |toks: &[Tok]| match toks {
         [.., Tok::Word(sh), Tok::Word(c)] => {
             SHELLS.contains(&sh.rsplit('/').next().unwrap_or(""))
@@ -387,7 +387,7 @@ fn for_complete(v: &str) -> bool {
 }
 
 impl Waits {
-    pub fn collect(ws: &Workspace) -> Waits {
+    pub(crate) fn collect(ws: &Workspace) -> Waits {
         let env = ws.env();
         let mut waits = Waits::default();
         for (ci, context) in ws.contexts.iter().enumerate() {
@@ -480,12 +480,12 @@ impl Waits {
     }
 
     /// The waiters (not ignored) of build `ci` whose namespace is `ns`, in collection order.
-    pub fn waiters_in(&self, ci: usize, ns: &str) -> impl Iterator<Item = &Waiter> {
+    pub(crate) fn waiters_in(&self, ci: usize, ns: &str) -> impl Iterator<Item = &Waiter> {
         in_scope(&self.waiters_in, &self.waiters, ci, ns)
     }
 
     /// The ignored waits (`kubectl wait … || …`) of build `ci` whose namespace is `ns`.
-    pub fn ignored_in(&self, ci: usize, ns: &str) -> impl Iterator<Item = &Waiter> {
+    pub(crate) fn ignored_in(&self, ci: usize, ns: &str) -> impl Iterator<Item = &Waiter> {
         in_scope(&self.ignored_in, &self.ignored, ci, ns)
     }
 
@@ -618,7 +618,7 @@ impl Waits {
 
     /// Whether `target` finds some rendered Job in `ns` (exactly, by kubectl's prefix
     /// fallback, or possibly through placeholders).
-    pub fn names_a_job(&self, ci: usize, ns: &str, target: &str) -> bool {
+    pub(crate) fn names_a_job(&self, ci: usize, ns: &str, target: &str) -> bool {
         // `jobs` is ordered by build and namespace first: the Jobs of `ns` are one range.
         let key = scoped(ci, ns);
         self.jobs
@@ -629,13 +629,13 @@ impl Waits {
 
     /// The builds where something may hold back a Job of namespace `ns`, sorted, each once:
     /// for any other build [`Waits::awaited`] is `No` and it has no gate.
-    pub fn holding(&self, ns: &str) -> Vec<usize> {
+    pub(crate) fn holding(&self, ns: &str) -> Vec<usize> {
         super::builds_for(&self.holders_in, ns, &self.holders_anywhere)
     }
 
     /// Who, in build `ci`, waits for the Job rendered as `name` in `ns` (`generated`: a
     /// `generateName` prefix).
-    pub fn awaited(&self, ci: usize, ns: &str, name: &str, generated: bool) -> Awaited<'_> {
+    pub(crate) fn awaited(&self, ci: usize, ns: &str, name: &str, generated: bool) -> Awaited<'_> {
         let mut by = Vec::new();
         let mut maybe =
             self.wild.contains(&(ci, None)) || self.wild.contains(&(ci, Some(ns.to_string())));
@@ -672,13 +672,13 @@ impl Waits {
 
 /// A deploy-tool hook on the Job.
 #[derive(Debug, Clone)]
-pub struct HookInfo {
-    pub tool: &'static str,
+pub(crate) struct HookInfo {
+    pub(crate) tool: &'static str,
     /// The annotation's value (`pre-install,pre-upgrade`, `PreSync`).
-    pub phases: String,
+    pub(crate) phases: String,
     /// Runs before the release's other resources are applied (and is waited for).
-    pub holds: bool,
-    pub delete_policy: bool,
+    pub(crate) holds: bool,
+    pub(crate) delete_policy: bool,
 }
 
 /// The hook annotations a deploy tool reads: (tool, hook key, delete-policy key, the phases
@@ -698,7 +698,7 @@ const HOOKS: [(&str, &str, &str, [&str; 2]); 2] = [
     ),
 ];
 
-pub fn hook_of(obj: &Object, doc: &crate::yaml::Document) -> Option<HookInfo> {
+pub(crate) fn hook_of(obj: &Object, doc: &crate::yaml::Document) -> Option<HookInfo> {
     HOOKS.iter().find_map(|(tool, key, delete_key, holding)| {
         let v = annotation(obj, doc, key)?;
         Some(HookInfo {
@@ -712,30 +712,30 @@ pub fn hook_of(obj: &Object, doc: &crate::yaml::Document) -> Option<HookInfo> {
 
 /// Everything that decides whether a Job holds the app back.
 #[derive(Debug, Default)]
-pub struct Status {
+pub(crate) struct Status {
     /// The name as rendered (first context), for messages.
-    pub name: String,
-    pub by: Vec<Waiter>,
-    pub maybe: bool,
-    pub ignored: Vec<Waiter>,
-    pub hook: Option<HookInfo>,
+    pub(crate) name: String,
+    pub(crate) by: Vec<Waiter>,
+    pub(crate) maybe: bool,
+    pub(crate) ignored: Vec<Waiter>,
+    pub(crate) hook: Option<HookInfo>,
     /// A Flux Kustomization with `wait: true` (or health checks) deploys it and another one
     /// depends on that.
-    pub flux_staged: bool,
+    pub(crate) flux_staged: bool,
     /// `(dependent, stage, stage object)` for a dependsOn stage that does not wait.
-    pub stage_without_wait: Option<(String, String, crate::base::diagnostic::ObjectId)>,
+    pub(crate) stage_without_wait: Option<(String, String, crate::base::diagnostic::ObjectId)>,
     /// A Flux Kustomization of the tree deploys it.
-    pub flux_managed: bool,
+    pub(crate) flux_managed: bool,
     /// Job-mode waits in its contexts, same namespace, for other names.
-    pub others: Vec<Waiter>,
+    pub(crate) others: Vec<Waiter>,
     /// The Job object is named by `generateName`.
-    pub generated: bool,
+    pub(crate) generated: bool,
     /// The builds that render it, and those of them where nothing holds the app back (no
     /// wait, no possible wait, no stage, no sync wave; a hook is judged apart).
-    pub builds: Vec<usize>,
-    pub unheld: Vec<usize>,
+    pub(crate) builds: Vec<usize>,
+    pub(crate) unheld: Vec<usize>,
     /// Init containers, in a build that renders it, that retry a migration status check.
-    pub gates: Vec<Gate>,
+    pub(crate) gates: Vec<Gate>,
 }
 
 fn wave(obj: &Object, doc: &crate::yaml::Document) -> i64 {
@@ -743,16 +743,16 @@ fn wave(obj: &Object, doc: &crate::yaml::Document) -> i64 {
 }
 
 /// An object's `argocd.argoproj.io/sync-wave`, when it sets one that is a number.
-pub fn sync_wave(obj: &Object, doc: &crate::yaml::Document) -> Option<i64> {
+pub(crate) fn sync_wave(obj: &Object, doc: &crate::yaml::Document) -> Option<i64> {
     annotation(obj, doc, "argocd.argoproj.io/sync-wave").and_then(|v| v.trim().parse().ok())
 }
 
 /// A Helm hook's `helm.sh/hook-weight`, when it is a number.
-pub fn hook_weight(obj: &Object, doc: &crate::yaml::Document) -> Option<i64> {
+pub(crate) fn hook_weight(obj: &Object, doc: &crate::yaml::Document) -> Option<i64> {
     annotation(obj, doc, "helm.sh/hook-weight").and_then(|v| v.trim().parse().ok())
 }
 
-pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
+pub(crate) fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
     let env = ws.env();
     let doc = ws.doc_of(obj);
     let generated = obj.name.is_none() && obj.generate_name.is_some();
@@ -879,7 +879,7 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
 
 /// Whether a Flux Kustomization lists `spec.healthChecks`: with them (or `wait: true`) the
 /// stages that depend on it wait until its objects, a Job among them, are ready.
-pub fn has_health_checks(ws: &Workspace, f: &crate::render::FluxKustomization) -> bool {
+pub(crate) fn has_health_checks(ws: &Workspace, f: &crate::render::FluxKustomization) -> bool {
     let obj = &ws.objects[f.object as usize];
     let doc = ws.doc_of(obj);
     doc.at(obj.root, &[Seg::Key("spec"), Seg::Key("healthChecks")])
@@ -892,7 +892,7 @@ pub fn has_health_checks(ws: &Workspace, f: &crate::render::FluxKustomization) -
 /// the builds deployed with them, other Flux stages) count: an app of another build says
 /// nothing about this one, and a run on the Job's file alone must judge it as a run on the
 /// whole tree does.
-pub fn app_in_view(ws: &Workspace, job: &Object) -> bool {
+pub(crate) fn app_in_view(ws: &Workspace, job: &Object) -> bool {
     let has_app = |c: &crate::render::Context| {
         c.objects.iter().any(|&o| {
             matches!(
@@ -906,7 +906,7 @@ pub fn app_in_view(ws: &Workspace, job: &Object) -> bool {
 }
 
 /// Every migration Job object of the run.
-pub fn migration_jobs(ws: &Workspace) -> impl Iterator<Item = &Object> {
+pub(crate) fn migration_jobs(ws: &Workspace) -> impl Iterator<Item = &Object> {
     ws.objects
         .iter()
         .filter(move |o| super::migration_job(ws, o).is_some())

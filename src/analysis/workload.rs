@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 /// kustomization includes is a base: it is judged as its including overlay renders it (an
 /// overlay commonly sets the image tag, the replicas or the namespace), unless a Flux
 /// Kustomization deploys the base itself.
-pub fn judged(ws: &Workspace, context: &Context) -> bool {
+pub(crate) fn judged(ws: &Workspace, context: &Context) -> bool {
     let Some(root) = context.root else {
         return true;
     };
@@ -30,21 +30,21 @@ pub fn judged(ws: &Workspace, context: &Context) -> bool {
 
 /// Whether an object's fields can be read: a known kind whose typed view failed has a
 /// `schema-invalid` finding, and the workload rules leave it alone.
-pub fn readable(obj: &Object) -> bool {
+pub(crate) fn readable(obj: &Object) -> bool {
     !matches!(obj.typed, crate::model::Typed::Invalid)
 }
 
 /// A migration Job and a workload whose k8s-wait-for init container awaits it.
-pub struct JobLink<'a> {
-    pub app: &'a Rendered,
-    pub app_obj: &'a Object,
-    pub job: &'a Rendered,
-    pub job_obj: &'a Object,
+pub(crate) struct JobLink<'a> {
+    pub(crate) app: &'a Rendered,
+    pub(crate) app_obj: &'a Object,
+    pub(crate) job: &'a Rendered,
+    pub(crate) job_obj: &'a Object,
 }
 
 /// Every (waiting workload, awaited migration Job) pair of a context, found once per context
 /// (three workload rules ask for them).
-pub fn job_links<'a>(ws: &'a Workspace, context: &'a Context) -> Vec<JobLink<'a>> {
+pub(crate) fn job_links<'a>(ws: &'a Workspace, context: &'a Context) -> Vec<JobLink<'a>> {
     let slots = ws
         .memo::<super::PerRun>()
         .job_links
@@ -88,7 +88,7 @@ fn link_indices(ws: &Workspace, context: &Context) -> LinkIndices {
 }
 
 /// Whether a container is a k8s-wait-for container.
-pub fn is_wait_for(c: &Container) -> bool {
+pub(crate) fn is_wait_for(c: &Container) -> bool {
     c.image
         .as_ref()
         .is_some_and(|i| links::is_wait_for_image(&i.text))
@@ -115,7 +115,7 @@ fn is_check(words: &[&str]) -> bool {
 
 /// The migration tool a container runs (its command and args), if any. A shell line is read
 /// command by command, so `manage.py migrate && manage.py check` still runs a migration.
-pub fn migration_tool(c: &Container) -> Option<String> {
+pub(crate) fn migration_tool(c: &Container) -> Option<String> {
     if is_wait_for(c) {
         return None;
     }
@@ -128,7 +128,7 @@ pub fn migration_tool(c: &Container) -> Option<String> {
 }
 
 /// Why a container looks like a migration: the tool it runs, else its image or name.
-pub fn migration_reason(c: &Container) -> Option<String> {
+pub(crate) fn migration_reason(c: &Container) -> Option<String> {
     if is_wait_for(c) {
         return None;
     }
@@ -164,7 +164,7 @@ pub fn migration_reason(c: &Container) -> Option<String> {
 /// The node of a container that shows its migration: the command or args that run it, else
 /// the image or name that names it (where `init-migration-race` reports, and where the graph's
 /// `runs-migration` link sits).
-pub fn migration_anchor(c: &Container) -> Vec<Step> {
+pub(crate) fn migration_anchor(c: &Container) -> Vec<Step> {
     let command: Vec<&str> = c.command.iter().map(|v| v.text.as_str()).collect();
     if migration_command(&command).is_some() {
         return field(c, &["command"]);
@@ -182,7 +182,7 @@ pub fn migration_anchor(c: &Container) -> Vec<Step> {
 
 /// The container of a migration Job that runs the migration: the one running a migration
 /// tool, else the one whose image or name mentions a migration, else the only one.
-pub fn job_migration_container(containers: &[Container]) -> Option<&Container> {
+pub(crate) fn job_migration_container(containers: &[Container]) -> Option<&Container> {
     let main: Vec<&Container> = containers
         .iter()
         .filter(|c| !c.init && !is_wait_for(c))
@@ -201,21 +201,21 @@ pub fn job_migration_container(containers: &[Container]) -> Option<&Container> {
 }
 
 /// A HorizontalPodAutoscaler that scales a workload above one pod.
-pub struct Hpa {
-    pub name: String,
-    pub max: u64,
+pub(crate) struct Hpa {
+    pub(crate) name: String,
+    pub(crate) max: u64,
     /// Its `maxReplicas`.
-    pub loc: Option<Loc>,
+    pub(crate) loc: Option<Loc>,
 }
 
 /// A count as a value says it (`3`), if it is one.
-pub fn number(v: &crate::render::Value) -> Option<u64> {
+pub(crate) fn number(v: &crate::render::Value) -> Option<u64> {
     v.text.trim().parse().ok()
 }
 
 /// The HorizontalPodAutoscalers of `context` that scale the workload `r` above one pod (its
 /// `scaleTargetRef` names it as rendered, or by a name it had before a prefix).
-pub fn hpas(env: &Env<'_>, context: &Context, r: &Rendered) -> Vec<Hpa> {
+pub(crate) fn hpas(env: &Env<'_>, context: &Context, r: &Rendered) -> Vec<Hpa> {
     let ns = env.namespace(context, r);
     let mut names: Vec<String> = r.previous_names.clone();
     names.push(r.name.text.clone());
@@ -253,18 +253,18 @@ pub fn hpas(env: &Env<'_>, context: &Context, r: &Rendered) -> Vec<Hpa> {
 }
 
 /// The location of a node of a rendered object's manifest.
-pub fn node_loc(env: &Env<'_>, r: &Rendered, p: &[Step]) -> Option<Loc> {
+pub(crate) fn node_loc(env: &Env<'_>, r: &Rendered, p: &[Step]) -> Option<Loc> {
     env.loc(r, p)
 }
 
 /// The key node of `key` in the mapping at `p` of a rendered object's manifest.
-pub fn key_loc(env: &Env<'_>, r: &Rendered, p: &[Step], key: &str) -> Option<Loc> {
+pub(crate) fn key_loc(env: &Env<'_>, r: &Rendered, p: &[Step], key: &str) -> Option<Loc> {
     env.key_loc(r, p, key)
 }
 
 /// Where a finding about something missing from a container goes: the key of `field` if it
 /// exists, else the container's `name` key, else the container.
-pub fn container_anchor(env: &Env<'_>, r: &Rendered, c: &Container, field: &str) -> Loc {
+pub(crate) fn container_anchor(env: &Env<'_>, r: &Rendered, c: &Container, field: &str) -> Loc {
     let p = c.path();
     key_loc(env, r, &p, field)
         .or_else(|| key_loc(env, r, &p, "name"))
@@ -277,7 +277,7 @@ pub fn container_anchor(env: &Env<'_>, r: &Rendered, c: &Container, field: &str)
 }
 
 /// `kind name` of a rendered object for messages (`Deployment myapp`).
-pub fn describe(env: &Env<'_>, context: &Context, r: &Rendered) -> String {
+pub(crate) fn describe(env: &Env<'_>, context: &Context, r: &Rendered) -> String {
     let name = env
         .name(context, r)
         .map(|v| v.text)
@@ -286,12 +286,12 @@ pub fn describe(env: &Env<'_>, context: &Context, r: &Rendered) -> String {
 }
 
 /// A container's name for messages.
-pub fn container_name(c: &Container) -> String {
+pub(crate) fn container_name(c: &Container) -> String {
     crate::base::mask::display_value(c.name.as_deref().unwrap_or("?"))
 }
 
 /// A path below a container.
-pub fn field(c: &Container, keys: &[&str]) -> Vec<Step> {
+pub(crate) fn field(c: &Container, keys: &[&str]) -> Vec<Step> {
     [c.path(), path::keys(keys)].concat()
 }
 

@@ -8,32 +8,32 @@ use crate::model::discover::{Excludes, PathNames};
 use std::path::{Path, PathBuf};
 
 /// How a lint is configured.
-pub struct Session {
-    pub settings: Settings,
-    pub excludes: Excludes,
+pub(crate) struct Session {
+    pub(crate) settings: Settings,
+    pub(crate) excludes: Excludes,
 }
 
 /// What a session is opened from.
 #[derive(Debug, Clone, Default)]
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// Files and directories linted (`-` is stdin).
-    pub paths: &'a [PathBuf],
+    pub(crate) paths: &'a [PathBuf],
     /// The file stdin stands for, if any.
-    pub stdin_filename: Option<&'a str>,
+    pub(crate) stdin_filename: Option<&'a str>,
     /// `--config FILE`.
-    pub config: Option<&'a Path>,
+    pub(crate) config: Option<&'a Path>,
     /// `--no-config`.
-    pub no_config: bool,
-    pub select: &'a [String],
-    pub ignore: &'a [String],
+    pub(crate) no_config: bool,
+    pub(crate) select: &'a [String],
+    pub(crate) ignore: &'a [String],
     /// `--exclude` patterns, relative to the working directory.
-    pub exclude: &'a [String],
+    pub(crate) exclude: &'a [String],
 }
 
 impl Session {
     /// The session for `request`, or what is wrong with its configuration (exit status 2 for
     /// the CLI; the language server says it and uses the defaults).
-    pub fn open(request: &Request<'_>) -> Result<Session, String> {
+    pub(crate) fn open(request: &Request<'_>) -> Result<Session, String> {
         let config = load_config(request).map_err(|e| e.to_string())?;
         let mut settings = Settings::resolve(&config, request.select, request.ignore)?;
         settings.path_names = project_names(
@@ -50,7 +50,7 @@ impl Session {
     }
 
     /// The defaults, files named from the project root of `request`'s paths.
-    pub fn defaults(request: &Request<'_>) -> Session {
+    pub(crate) fn defaults(request: &Request<'_>) -> Session {
         let config = Config::default();
         let settings = Settings {
             path_names: project_names(
@@ -135,7 +135,7 @@ fn project_root(cfg: &Config, start: &Path) -> Option<PathBuf> {
 
 /// The configuration for a request: `--config`, else `.kube-migrate-lint.yaml` found by
 /// walking up from the paths, else the defaults.
-pub fn load_config(request: &Request<'_>) -> Result<Config, config::ConfigError> {
+pub(crate) fn load_config(request: &Request<'_>) -> Result<Config, config::ConfigError> {
     if request.no_config {
         return Ok(Config::default());
     }

@@ -45,7 +45,7 @@ pub struct Loc {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Related {
     pub loc: Loc,
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// Whether a fix is applied by `--fix` (safe) or only by `--unsafe-fixes`.
@@ -60,14 +60,14 @@ pub enum Applicability {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
     pub loc: Loc,
-    pub replacement: String,
+    pub(crate) replacement: String,
 }
 
 /// A fix: edits that are applied together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fix {
-    pub description: String,
-    pub applicability: Applicability,
+    pub(crate) description: String,
+    pub(crate) applicability: Applicability,
     pub edits: Vec<Edit>,
 }
 
@@ -75,38 +75,38 @@ pub struct Fix {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ObjectRef {
     #[serde(rename = "apiVersion")]
-    pub api_version: Option<String>,
-    pub kind: Option<String>,
-    pub namespace: Option<String>,
-    pub name: Option<String>,
+    pub(crate) api_version: Option<String>,
+    pub(crate) kind: Option<String>,
+    pub(crate) namespace: Option<String>,
+    pub(crate) name: Option<String>,
 }
 
 /// A finding: a rule, where, what happens in the cluster, and perhaps a fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub rule: &'static str,
-    pub severity: Severity,
+    pub(crate) severity: Severity,
     pub message: String,
-    pub help: Option<String>,
+    pub(crate) help: Option<String>,
     pub loc: Loc,
     /// The object (None for file-level findings).
     pub object: Option<ObjectId>,
     /// Field path inside the object, e.g. `spec.backoffLimit`.
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     pub related: Vec<Related>,
     pub fix: Option<Fix>,
     /// The builds that show this finding, when its file takes part in more than one.
-    pub builds: Option<Builds>,
+    pub(crate) builds: Option<Builds>,
 }
 
 /// Which builds (kustomizations no other includes, or directories of loose manifests) show a
 /// finding in a file several builds share.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Builds {
+pub(crate) struct Builds {
     /// Their names (directories, as displayed), sorted.
-    pub shown: Vec<String>,
+    pub(crate) shown: Vec<String>,
     /// Some of the builds that include the file do not show it.
-    pub only: bool,
+    pub(crate) only: bool,
 }
 
 impl Fix {

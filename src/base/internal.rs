@@ -113,9 +113,9 @@ pub fn enter(phase: &'static str) {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caught {
     /// `src/engine/mod.rs:123:9`, when the hook saw the panic.
-    pub location: Option<String>,
+    pub(crate) location: Option<String>,
     /// The panic's message, with secret-looking values masked, on one line, truncated.
-    pub payload: String,
+    pub(crate) payload: String,
 }
 
 /// Run `f`; a panic in it is caught and described instead of unwinding further.
@@ -167,14 +167,14 @@ impl Caught {
 pub struct InternalError {
     /// The phase's short name: `parse`, `objects`, `contexts`, `rule`, `suppressions`,
     /// `redaction`, `fix`, `output`, `server`.
-    pub phase: &'static str,
+    pub(crate) phase: &'static str,
     /// What was being done, in words, naming the context or report when there is one.
-    pub doing: String,
+    pub(crate) doing: String,
     /// The file or context involved, if any.
-    pub subject: Option<String>,
-    pub location: Option<String>,
+    pub(crate) subject: Option<String>,
+    pub(crate) location: Option<String>,
     /// The panic's message, redacted.
-    pub payload: String,
+    pub(crate) payload: String,
 }
 
 impl InternalError {

@@ -158,7 +158,7 @@ pub(crate) fn names_credential(name: &str) -> bool {
 /// A quantity word (`MAX`, `MIN`, `NUM`, `LIMIT`, `COUNT`, `LENGTH`, `PER`) among the name's
 /// words says so; `API_TOKEN`, `DB_PASSWORD`, `CLIENT_SECRET` and `OPENAI_API_KEY` stay
 /// credentials.
-pub fn names_quantity(name: &str) -> bool {
+pub(crate) fn names_quantity(name: &str) -> bool {
     const QUANTITY: &[&str] = &[
         "MAX", "MIN", "NUM", "LIMIT", "COUNT", "LENGTH", "LEN", "PER",
     ];

@@ -9,9 +9,9 @@ pub struct Position {
     /// 1-based line.
     pub line: u32,
     /// 1-based column, in characters.
-    pub column: u32,
+    pub(crate) column: u32,
     /// 0-based byte offset.
-    pub offset: u32,
+    pub(crate) offset: u32,
 }
 
 /// A half-open byte range `[start, end)`.
@@ -166,7 +166,7 @@ pub struct SourceFile {
     pub path: Option<std::path::PathBuf>,
     /// Shared with the file's parsed documents, whose scalars are ranges of it.
     pub text: std::sync::Arc<str>,
-    pub lines: LineIndex,
+    pub(crate) lines: LineIndex,
 }
 
 impl SourceFile {
@@ -194,11 +194,11 @@ impl SourceFile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Undecodable {
     /// Byte offset of the first bad byte.
-    pub at: usize,
-    pub message: String,
+    pub(crate) at: usize,
+    pub(crate) message: String,
     /// What the file can be shown as: the lossy text of an invalid-UTF-8 file (its valid
     /// prefix, and so the offset, unchanged), nothing for binary or UTF-16 files.
-    pub shown: String,
+    pub(crate) shown: String,
 }
 
 /// Decode file bytes, refusing what is not UTF-8 text with the offset of the first bad byte.

@@ -67,11 +67,11 @@ pub(crate) fn dns1123_subdomain_problem(name: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Placeholder {
     /// Byte range of the whole `${...}` in the string.
-    pub start: usize,
-    pub end: usize,
-    pub var: String,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) var: String,
     /// `${VAR:=default}`: the default value.
-    pub default: Option<String>,
+    pub(crate) default: Option<String>,
 }
 
 /// Every `${VAR}` / `${VAR:=default}` / `${VAR:-default}` placeholder, in order.

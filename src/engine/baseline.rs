@@ -15,11 +15,11 @@ fn recordable(d: &crate::base::diagnostic::Diagnostic) -> bool {
 }
 
 /// How many findings [`render`] records.
-pub fn recorded(report: &Report) -> usize {
+pub(crate) fn recorded(report: &Report) -> usize {
     report.diagnostics.iter().filter(|d| recordable(d)).count()
 }
 
-pub fn render(report: &Report, fingerprints: &[String]) -> String {
+pub(crate) fn render(report: &Report, fingerprints: &[String]) -> String {
     let mut entries: Vec<_> = report
         .diagnostics
         .iter()
@@ -43,7 +43,7 @@ pub fn render(report: &Report, fingerprints: &[String]) -> String {
     serde_json::to_string_pretty(&v).expect("JSON values serialise") + "\n"
 }
 
-pub fn read(path: &Path) -> Result<BTreeSet<String>, String> {
+pub(crate) fn read(path: &Path) -> Result<BTreeSet<String>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: cannot read the baseline: {e}", path.display()))?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
@@ -70,7 +70,7 @@ pub fn read(path: &Path) -> Result<BTreeSet<String>, String> {
 }
 
 /// Drop findings recorded in the baseline (and their fingerprints); returns how many.
-pub fn apply(
+pub(crate) fn apply(
     report: &mut Report,
     fingerprints: &mut Vec<String>,
     known: &BTreeSet<String>,

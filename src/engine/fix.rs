@@ -32,30 +32,30 @@ pub struct Options {
 pub struct Applied {
     pub rule: &'static str,
     pub file: String,
-    pub line: usize,
-    pub description: String,
+    pub(crate) line: usize,
+    pub(crate) description: String,
     pub applicability: Applicability,
 }
 
 /// A finding whose fix was not applied, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {
-    pub rule: &'static str,
-    pub file: String,
-    pub line: usize,
-    pub reason: String,
+    pub(crate) rule: &'static str,
+    pub(crate) file: String,
+    pub(crate) line: usize,
+    pub(crate) reason: String,
 }
 
 /// A file whose text the fixes change.
 #[derive(Debug, Clone)]
 pub struct Changed {
     pub display: String,
-    pub path: Option<PathBuf>,
+    pub(crate) path: Option<PathBuf>,
     pub before: String,
     pub after: String,
     /// The same texts with secret values masked, for showing (`--diff`).
-    pub before_shown: String,
-    pub after_shown: String,
+    pub(crate) before_shown: String,
+    pub(crate) after_shown: String,
 }
 
 /// What applying fixes did: the new file texts, the fixes applied and those rejected.

@@ -29,38 +29,38 @@ pub struct Settings {
     /// is off, and one without a configured severity keeps the severities it gives its
     /// findings. A configured severity applies to every finding of the rule, even when it
     /// equals the rule's default.
-    pub rules: BTreeMap<&'static str, Option<Severity>>,
-    pub deploy_engine: DeployEngine,
+    pub(crate) rules: BTreeMap<&'static str, Option<Severity>>,
+    pub(crate) deploy_engine: DeployEngine,
     pub limits: yaml::Limits,
-    pub max_file_size: u64,
-    pub expansion_budget: u64,
+    pub(crate) max_file_size: u64,
+    pub(crate) expansion_budget: u64,
     /// The most objects one kustomization context may render.
-    pub max_context_objects: usize,
-    pub context_mode: ContextMode,
+    pub(crate) max_context_objects: usize,
+    pub(crate) context_mode: ContextMode,
     /// kustomize 5.8+ reads selector names as regular expressions.
-    pub regex_selectors: bool,
+    pub(crate) regex_selectors: bool,
     /// Env vars that carry the database connection.
-    pub database_env: Vec<String>,
+    pub(crate) database_env: Vec<String>,
     /// How reports name files (relative to the project root).
-    pub path_names: discover::PathNames,
+    pub(crate) path_names: discover::PathNames,
     /// Directories the user named: a kustomization there is linted as a build of its own,
     /// even when another linted kustomization includes it.
     pub explicit_builds: Vec<PathBuf>,
     /// The repository root deploy-engine evidence is scanned from (None: the git work tree
     /// above the linted files, else the directory holding them).
-    pub repo_root: Option<PathBuf>,
+    pub(crate) repo_root: Option<PathBuf>,
     /// When the root is only the working directory (no git work tree, no configuration file):
     /// the directory holding the linted paths. A sign that Flux or Argo CD is used counts only
     /// inside it there; a Flux or Argo CD object that deploys a linted build counts anywhere.
-    pub marks_within: Option<PathBuf>,
+    pub(crate) marks_within: Option<PathBuf>,
     /// That root's evidence, already scanned (the language server keeps it between lints);
     /// None: scanned during the lint.
-    pub repo_evidence: Option<std::sync::Arc<crate::model::evidence::RepoEvidence>>,
+    pub(crate) repo_evidence: Option<std::sync::Arc<crate::model::evidence::RepoEvidence>>,
     /// Counts files as they are read, for a progress indicator.
-    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
+    pub(crate) progress: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
     /// The process ends after this run: the parsed model is never freed (see
     /// `app::RunOptions::exit_after`). Never set for the language server.
-    pub exit_after: bool,
+    pub(crate) exit_after: bool,
 }
 
 impl Default for Settings {
@@ -202,17 +202,17 @@ impl Input {
 #[derive(Debug, Default)]
 pub struct Report {
     /// The directory the files' displayed names are relative to (the project root), when known.
-    pub root: Option<PathBuf>,
+    pub(crate) root: Option<PathBuf>,
     pub files: Vec<SourceFile>,
     /// The objects as written (fingerprints are computed from these, so baselines hold).
     pub objects: Vec<ObjectRef>,
     /// Per object, the namespace its builds render it into, when they agree and set one.
-    pub rendered_namespaces: Vec<Option<String>>,
+    pub(crate) rendered_namespaces: Vec<Option<String>>,
     pub diagnostics: Vec<Diagnostic>,
     /// Things skipped on purpose (Helm templates, symlinks leaving the tree).
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
     /// Paths that could not be read: exit code 2.
-    pub errors: Vec<String>,
+    pub(crate) errors: Vec<String>,
     /// Bugs that no file can carry (a context, a workspace rule, an emitter): exit code 2, as
     /// is any `internal-error` finding.
     pub internal: Vec<InternalError>,
@@ -222,20 +222,20 @@ pub struct Report {
     /// reported as they are, never attributed to builds, suppressed or re-graded.
     pub(crate) redaction_errors: Vec<Diagnostic>,
     /// The engine assumed for each build (context) and why, sorted by build.
-    pub engines: Vec<BuildEngine>,
-    pub elapsed: Duration,
+    pub(crate) engines: Vec<BuildEngine>,
+    pub(crate) elapsed: Duration,
 }
 
 /// Which engine a build is taken to be applied by, and the evidence.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct BuildEngine {
+pub(crate) struct BuildEngine {
     /// The build's directory, as displayed.
-    pub build: String,
+    pub(crate) build: String,
     /// `flux`, `argocd`, `helm` or `kubectl` (the `deploy-engine` setting's words).
-    pub engine: &'static str,
+    pub(crate) engine: &'static str,
     /// Configured or shown by the repository (false: the `kubectl` fallback).
-    pub evident: bool,
-    pub why: String,
+    pub(crate) evident: bool,
+    pub(crate) why: String,
 }
 
 impl Report {
@@ -327,9 +327,9 @@ pub(crate) fn lint_paths_overlaid(
 /// The files found under some paths, read; what could not be found or was skipped.
 #[derive(Debug, Default)]
 pub(crate) struct Read {
-    pub inputs: Vec<Input>,
-    pub errors: Vec<String>,
-    pub notes: Vec<String>,
+    pub(crate) inputs: Vec<Input>,
+    pub(crate) errors: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 /// Find and read the files under `paths` (stdin, if given, replaces the file it stands for).

@@ -64,7 +64,7 @@ fn provenance(
 
 /// The objects a patch changed or deleted, with whether some build renders them from their
 /// manifest and the distinct trees the builds render them as (none when deleted everywhere).
-pub fn patched_objects(ws: &Workspace) -> BTreeMap<ObjectId, (bool, Vec<Node>)> {
+pub(crate) fn patched_objects(ws: &Workspace) -> BTreeMap<ObjectId, (bool, Vec<Node>)> {
     let env = ws.env();
     let mut out: BTreeMap<ObjectId, (bool, Vec<Node>)> = BTreeMap::new();
     for cx in &ws.contexts {
@@ -90,7 +90,7 @@ pub fn patched_objects(ws: &Workspace) -> BTreeMap<ObjectId, (bool, Vec<Node>)> 
 }
 
 /// Run the per-object rules on each rendered tree of `obj`.
-pub fn check(
+pub(crate) fn check(
     ws: &Workspace,
     obj: &Object,
     trees: &[Node],

@@ -28,7 +28,7 @@ pub(crate) const FILE_NAMES: &[&str] = &[".kube-migrate-lint.yaml", ".kube-migra
 
 /// What the configuration says of a rule: off, or the severity it reports at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuleSetting {
+pub(crate) enum RuleSetting {
     Off,
     Severity(Severity),
 }
@@ -36,7 +36,7 @@ pub enum RuleSetting {
 /// What applies the manifests to the cluster. `Auto` (the default) is decided per build from
 /// the repository's evidence (`render::engine`); the others are configured overrides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
-pub enum DeployEngine {
+pub(crate) enum DeployEngine {
     #[default]
     Auto,
     Flux,
@@ -49,29 +49,29 @@ pub enum DeployEngine {
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Where the file was found (None: defaults).
-    pub path: Option<PathBuf>,
-    pub rules: BTreeMap<String, RuleSetting>,
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) rules: BTreeMap<String, RuleSetting>,
     /// Exclude globs, relative to `base`.
-    pub exclude: Vec<String>,
-    pub deploy_engine: DeployEngine,
+    pub(crate) exclude: Vec<String>,
+    pub(crate) deploy_engine: DeployEngine,
     /// The kustomize version that builds the manifests, `(major, minor)`; 5.8+ reads selector
     /// names as regular expressions.
-    pub kustomize_version: Option<(u32, u32)>,
+    pub(crate) kustomize_version: Option<(u32, u32)>,
     /// Env vars that carry the database connection (compared by env-source-mismatch).
-    pub database_env: Vec<String>,
+    pub(crate) database_env: Vec<String>,
     /// Input limits that replace the defaults.
-    pub limits: LimitSettings,
+    pub(crate) limits: LimitSettings,
 }
 
 /// `limits:` in the config; None keeps the default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LimitSettings {
-    pub max_file_size: Option<u64>,
-    pub max_depth: Option<u64>,
-    pub max_documents: Option<u64>,
-    pub max_nodes: Option<u64>,
-    pub max_alias_expansion: Option<u64>,
-    pub max_objects_per_context: Option<u64>,
+pub(crate) struct LimitSettings {
+    pub(crate) max_file_size: Option<u64>,
+    pub(crate) max_depth: Option<u64>,
+    pub(crate) max_documents: Option<u64>,
+    pub(crate) max_nodes: Option<u64>,
+    pub(crate) max_alias_expansion: Option<u64>,
+    pub(crate) max_objects_per_context: Option<u64>,
 }
 
 /// The deepest nesting `max-depth` may allow: typed reading recurses per level.
@@ -89,7 +89,7 @@ impl Config {
 /// A config file that cannot be used; exit code 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    pub path: String,
+    pub(crate) path: String,
     pub line: u32,
     pub column: u32,
     pub message: String,

@@ -17,9 +17,9 @@ pub struct Candidate {
 pub struct Discovered {
     pub files: Vec<Candidate>,
     /// Paths that could not be read (exit code 2).
-    pub errors: Vec<String>,
+    pub(crate) errors: Vec<String>,
     /// Things skipped on purpose, for the summary.
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 /// Exclude patterns: a pattern without `/` matches a file or directory name anywhere; one with
@@ -31,7 +31,7 @@ pub struct Excludes {
 }
 
 impl Excludes {
-    pub fn add(&mut self, base: &Path, patterns: &[String]) -> Result<(), String> {
+    pub(crate) fn add(&mut self, base: &Path, patterns: &[String]) -> Result<(), String> {
         if patterns.is_empty() {
             return Ok(());
         }
@@ -59,7 +59,7 @@ impl Excludes {
         Ok(())
     }
 
-    pub fn is_excluded(&self, path: &Path) -> bool {
+    pub(crate) fn is_excluded(&self, path: &Path) -> bool {
         if self.sets.is_empty() {
             return false;
         }
@@ -108,7 +108,7 @@ pub(crate) fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-pub fn is_manifest_name(name: &str) -> bool {
+pub(crate) fn is_manifest_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.ends_with(".yaml") || lower.ends_with(".yml") || name == "Kustomization"
 }
@@ -117,7 +117,7 @@ pub fn is_manifest_name(name: &str) -> bool {
 /// name (and so the same fingerprint) whether the run was started at the root, in a
 /// subdirectory or with an absolute path. Without a root, paths are shown as given.
 #[derive(Debug, Clone, Default)]
-pub struct PathNames {
+pub(crate) struct PathNames {
     /// The root, made absolute lexically and canonically (the two differ under a symlink).
     root: Option<(PathBuf, PathBuf)>,
     /// The working directory relative paths are read from, asked once, not once per file.
@@ -128,7 +128,7 @@ pub struct PathNames {
 }
 
 impl PathNames {
-    pub fn relative_to(root: &Path) -> PathNames {
+    pub(crate) fn relative_to(root: &Path) -> PathNames {
         let cwd = std::env::current_dir().ok();
         let lexical = absolute_from(cwd.as_deref(), root);
         let canonical = root.canonicalize().unwrap_or_else(|_| lexical.clone());
@@ -140,7 +140,7 @@ impl PathNames {
     }
 
     /// The same names, from a root that is only where the run started.
-    pub fn not_a_project(self) -> PathNames {
+    pub(crate) fn not_a_project(self) -> PathNames {
         PathNames {
             not_a_project: true,
             ..self
@@ -148,19 +148,19 @@ impl PathNames {
     }
 
     /// The root (its real path), when there is one.
-    pub fn root(&self) -> Option<&Path> {
+    pub(crate) fn root(&self) -> Option<&Path> {
         self.root.as_ref().map(|(_, canonical)| canonical.as_path())
     }
 
     /// The root when it is a project's (a configuration file's directory or a git work
     /// tree), which the repository's deploy-engine evidence is searched from.
-    pub fn project_root(&self) -> Option<&Path> {
+    pub(crate) fn project_root(&self) -> Option<&Path> {
         self.root().filter(|_| !self.not_a_project)
     }
 
     /// The path as reports show it: `/` separated, relative to the root when under it
     /// (`.` and `..` spellings resolved), absolute otherwise.
-    pub fn show(&self, p: &Path) -> String {
+    pub(crate) fn show(&self, p: &Path) -> String {
         let Some((lexical, canonical)) = &self.root else {
             return display_path(p);
         };
@@ -181,7 +181,7 @@ impl PathNames {
     }
 }
 
-pub fn display_path(p: &Path) -> String {
+pub(crate) fn display_path(p: &Path) -> String {
     let s = p.to_string_lossy().replace('\\', "/");
     let s = s.strip_prefix("./").unwrap_or(&s).to_string();
     if s.is_empty() { ".".into() } else { s }
@@ -193,7 +193,11 @@ pub fn discover(roots: &[PathBuf], excludes: &Excludes) -> Discovered {
 }
 
 /// [`discover`], with paths shown as `names` shows them.
-pub fn discover_named(roots: &[PathBuf], excludes: &Excludes, names: &PathNames) -> Discovered {
+pub(crate) fn discover_named(
+    roots: &[PathBuf],
+    excludes: &Excludes,
+    names: &PathNames,
+) -> Discovered {
     let display_path = |p: &Path| names.show(p);
     let mut out = Discovered::default();
     let canonical_roots: Vec<PathBuf> =
@@ -306,7 +310,7 @@ pub fn discover_named(roots: &[PathBuf], excludes: &Excludes, names: &PathNames)
     out
 }
 
-pub fn io_message(e: &std::io::Error) -> String {
+pub(crate) fn io_message(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
@@ -316,7 +320,7 @@ pub fn io_message(e: &std::io::Error) -> String {
 
 /// Whether a file is a Helm template rather than YAML: it holds `{{ }}` actions and either sits
 /// in a chart's `templates/` directory or uses Helm's objects and functions.
-pub fn is_helm_template(path: Option<&Path>, text: &str) -> bool {
+pub(crate) fn is_helm_template(path: Option<&Path>, text: &str) -> bool {
     if !text.contains("{{") {
         return false;
     }

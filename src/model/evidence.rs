@@ -13,30 +13,30 @@
 use std::path::{Path, PathBuf};
 
 /// Bytes of each file searched for markers.
-pub const PREFIX: usize = 8 * 1024;
+pub(crate) const PREFIX: usize = 8 * 1024;
 /// YAML files looked at before the scan stops.
-pub const MAX_FILES: usize = 50_000;
+pub(crate) const MAX_FILES: usize = 50_000;
 /// Directory levels below the root.
-pub const MAX_DEPTH: usize = 24;
+pub(crate) const MAX_DEPTH: usize = 24;
 /// The largest file parsed for a deployer's path.
 const MAX_PARSED: u64 = 1024 * 1024;
 
 /// An object that deploys a directory of this repository: a Flux `Kustomization` or an Argo CD
 /// `Application`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Deployer {
+pub(crate) struct Deployer {
     /// The file that declares it, relative to the root, `/`-separated.
-    pub file: String,
-    pub name: String,
+    pub(crate) file: String,
+    pub(crate) name: String,
     /// The directory it deploys, relative to the root, normalised (`""` is the root).
-    pub path: String,
+    pub(crate) path: String,
     /// Flux only: `postBuild` substitution runs (`substitute`, `substituteFrom`).
-    pub substitutes: bool,
+    pub(crate) substitutes: bool,
 }
 
 impl Deployer {
     /// Whether it deploys `dir` (relative to the root): its path or below.
-    pub fn covers(&self, dir: &str) -> bool {
+    pub(crate) fn covers(&self, dir: &str) -> bool {
         self.path.is_empty()
             || dir == self.path
             || dir
@@ -47,26 +47,26 @@ impl Deployer {
 
 /// What the scan found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RepoEvidence {
+pub(crate) struct RepoEvidence {
     /// The directory scanned (absolute, normalised).
-    pub root: PathBuf,
-    pub flux: Vec<Deployer>,
-    pub argo: Vec<Deployer>,
+    pub(crate) root: PathBuf,
+    pub(crate) flux: Vec<Deployer>,
+    pub(crate) argo: Vec<Deployer>,
     /// The first file or directory that shows Flux is used (a Flux object, a
     /// `kustomize.toolkit.fluxcd.io/` annotation, a `flux-system` directory).
-    pub flux_mark: Option<String>,
+    pub(crate) flux_mark: Option<String>,
     /// The first file that shows Argo CD is used (an `argoproj.io` object or annotation).
-    pub argo_mark: Option<String>,
-    pub files_scanned: usize,
+    pub(crate) argo_mark: Option<String>,
+    pub(crate) files_scanned: usize,
     /// The scan stopped at [`MAX_FILES`].
-    pub truncated: bool,
+    pub(crate) truncated: bool,
 }
 
 impl RepoEvidence {
     /// Forget the signs of Flux and Argo CD that lie outside `dir` (absolute): the root was
     /// only where the run started, and a tree beside the linted one says nothing of how it
     /// is deployed. The deployers stay: each says which directory it deploys.
-    pub fn marks_only_under(&mut self, dir: &Path) {
+    pub(crate) fn marks_only_under(&mut self, dir: &Path) {
         let Some(within) = self.relative(&crate::model::discover::normalize(dir)) else {
             return;
         };
@@ -84,7 +84,7 @@ impl RepoEvidence {
     }
 
     /// The path of `dir` relative to the root, `/`-separated (None: outside it).
-    pub fn relative(&self, dir: &Path) -> Option<String> {
+    pub(crate) fn relative(&self, dir: &Path) -> Option<String> {
         let rel = dir.strip_prefix(&self.root).ok()?;
         Some(
             rel.components()
@@ -98,7 +98,7 @@ impl RepoEvidence {
 /// The root to scan for files at `paths`: the nearest directory above the deepest one holding
 /// them all that is a git work tree (has `.git`), else that deepest directory. None without
 /// paths (stdin, in-memory inputs).
-pub fn repo_root<'p>(paths: impl Iterator<Item = &'p Path>) -> Option<PathBuf> {
+pub(crate) fn repo_root<'p>(paths: impl Iterator<Item = &'p Path>) -> Option<PathBuf> {
     let cwd = std::env::current_dir().ok();
     let mut common: Option<PathBuf> = None;
     for p in paths {
@@ -133,7 +133,7 @@ pub fn repo_root<'p>(paths: impl Iterator<Item = &'p Path>) -> Option<PathBuf> {
 }
 
 /// Scan `root` (a directory) for deploy-engine evidence.
-pub fn scan(root: &Path) -> RepoEvidence {
+pub(crate) fn scan(root: &Path) -> RepoEvidence {
     let absolute = match std::env::current_dir() {
         Ok(cwd) if root.is_relative() => cwd.join(root),
         _ => root.to_path_buf(),

@@ -16,10 +16,10 @@
 use crate::model::Object;
 use crate::yaml::{Document, Seg};
 
-pub const MIGRATION_ANNOTATION: &str = "kube-migrate-lint.io/migration";
+pub(crate) const MIGRATION_ANNOTATION: &str = "kube-migrate-lint.io/migration";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reason {
+pub(crate) enum Reason {
     Annotation,
     Name,
     Command(String),
@@ -28,7 +28,7 @@ pub enum Reason {
 }
 
 /// Whether a word of `text` (split on anything not alphanumeric) names a migration.
-pub fn mentions_migration(text: &str) -> bool {
+pub(crate) fn mentions_migration(text: &str) -> bool {
     text.split(|c: char| !c.is_ascii_alphanumeric())
         .map(str::to_ascii_lowercase)
         .any(|w| {
@@ -71,7 +71,7 @@ const TOOLS: &[&[&str]] = &[
 ];
 
 /// The migration tool a command line runs, if any.
-pub fn migration_command(words: &[&str]) -> Option<String> {
+pub(crate) fn migration_command(words: &[&str]) -> Option<String> {
     // Split shell one-liners (`sh -c "a && b"`) into words too.
     let mut tokens: Vec<&str> = Vec::new();
     for w in words {
@@ -189,7 +189,7 @@ fn runs_at(words: &[&str], i: usize, tool: &[&str]) -> bool {
 
 /// The migration status check a simple command (one command's words, shell syntax removed)
 /// runs, if any: a tool's status command, or a SQL client querying a migration table.
-pub fn migration_status_command(words: &[&str]) -> Option<String> {
+pub(crate) fn migration_status_command(words: &[&str]) -> Option<String> {
     for i in 0..words.len() {
         if let Some(tool) = STATUS_TOOLS.iter().find(|t| runs_at(words, i, t)) {
             return Some(tool.join(" "));
@@ -219,7 +219,7 @@ pub fn migration_status_command(words: &[&str]) -> Option<String> {
 }
 
 /// The repository part of an image reference, without tag or digest.
-pub fn image_repository(image: &str) -> &str {
+pub(crate) fn image_repository(image: &str) -> &str {
     let no_digest = image.split('@').next().unwrap_or(image);
     match no_digest.rfind(':') {
         Some(c) if !no_digest[c..].contains('/') => &no_digest[..c],
@@ -244,7 +244,12 @@ fn container_words(c: &crate::model::ContainerView) -> Vec<&str> {
 /// Decide whether `obj` (a Job or CronJob), written in file `file` (its path as shown), is a
 /// migration Job, and why. Its annotations are read in its manifest `doc`, its containers in
 /// `spec_doc` (the manifest, or a patched rendering of it).
-pub fn classify(obj: &Object, doc: &Document, spec_doc: &Document, file: &str) -> Option<Reason> {
+pub(crate) fn classify(
+    obj: &Object,
+    doc: &Document,
+    spec_doc: &Document,
+    file: &str,
+) -> Option<Reason> {
     if let Some(v) = annotation(obj, doc, MIGRATION_ANNOTATION) {
         return match v.trim().to_ascii_lowercase().as_str() {
             "true" | "yes" | "1" => Some(Reason::Annotation),
@@ -279,13 +284,13 @@ pub fn classify(obj: &Object, doc: &Document, spec_doc: &Document, file: &str) -
 }
 
 /// An annotation value on the object's metadata.
-pub fn annotation<'d>(obj: &Object, doc: &'d Document, key: &str) -> Option<&'d str> {
+pub(crate) fn annotation<'d>(obj: &Object, doc: &'d Document, key: &str) -> Option<&'d str> {
     let ann = doc.at(obj.root, &[Seg::Key("metadata"), Seg::Key("annotations")])?;
     doc.get_str(ann, key)
 }
 
 /// A label or annotation value on the object's metadata.
-pub fn label_or_annotation<'d>(
+pub(crate) fn label_or_annotation<'d>(
     obj: &Object,
     doc: &'d Document,
     key: &str,
@@ -302,12 +307,12 @@ pub fn label_or_annotation<'d>(
 
 /// Which deploy tool runs this Job as a hook, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hook {
+pub(crate) enum Hook {
     Helm,
     ArgoCd,
 }
 
-pub fn hook(obj: &Object, doc: &Document) -> Option<Hook> {
+pub(crate) fn hook(obj: &Object, doc: &Document) -> Option<Hook> {
     if annotation(obj, doc, "argocd.argoproj.io/hook").is_some() {
         return Some(Hook::ArgoCd);
     }

@@ -3,10 +3,10 @@
 
 pub mod config;
 pub mod discover;
-pub mod evidence;
+pub(crate) mod evidence;
 pub(crate) mod migration;
 pub(crate) mod secrets;
-pub mod template;
+pub(crate) mod template;
 
 use crate::base::diagnostic::{Diagnostic, FileId, Fix, Loc, ObjectId, ObjectRef, Severity};
 use crate::base::source::SourceFile;
@@ -18,7 +18,7 @@ use k8s_openapi::api::{
 
 /// What a file is to us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileRole {
+pub(crate) enum FileRole {
     Manifest,
     /// `kustomization.yaml`, `kustomization.yml` or `Kustomization`.
     Kustomization,
@@ -41,9 +41,9 @@ pub(crate) fn file_role(name: &str) -> FileRole {
 #[derive(Debug)]
 pub struct FileData {
     pub source: SourceFile,
-    pub docs: Vec<Document>,
-    pub error: Option<YamlError>,
-    pub role: FileRole,
+    pub(crate) docs: Vec<Document>,
+    pub(crate) error: Option<YamlError>,
+    pub(crate) role: FileRole,
 }
 
 /// The kinds the rules read, by k8s-openapi module: each is a [`Typed`] variant, and
@@ -56,7 +56,7 @@ macro_rules! typed_kinds {
         /// node; the typed struct (kilobytes per object) is dropped at once. The few fields rules
         /// read are typed again, on their own, when asked for ([`Object::pod_spec`], [`read`]).
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum Typed {
+        pub(crate) enum Typed {
             None,
             $($($kind,)*)*
             /// A known kind whose typed view failed; a `schema-invalid` finding says why.
@@ -88,14 +88,14 @@ typed_kinds! {
 /// What the rules read of a pod spec, typed as k8s-openapi's `PodSpec` types these fields.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PodSpecView {
-    pub init_containers: Option<Vec<ContainerView>>,
-    pub containers: Option<Vec<ContainerView>>,
+pub(crate) struct PodSpecView {
+    pub(crate) init_containers: Option<Vec<ContainerView>>,
+    pub(crate) containers: Option<Vec<ContainerView>>,
 }
 
 impl PodSpecView {
     /// Init containers first, then containers.
-    pub fn all(&self) -> impl Iterator<Item = &ContainerView> {
+    pub(crate) fn all(&self) -> impl Iterator<Item = &ContainerView> {
         self.init_containers
             .iter()
             .flatten()
@@ -105,10 +105,10 @@ impl PodSpecView {
 
 /// What the rules read of a container, typed as k8s-openapi's `Container` types these fields.
 #[derive(Debug, Default, serde::Deserialize)]
-pub struct ContainerView {
-    pub image: Option<String>,
-    pub command: Option<Vec<String>>,
-    pub args: Option<Vec<String>>,
+pub(crate) struct ContainerView {
+    pub(crate) image: Option<String>,
+    pub(crate) command: Option<Vec<String>>,
+    pub(crate) args: Option<Vec<String>>,
 }
 
 /// The field at `path` below `root`, typed as `T`; None when it is absent or does not type
@@ -125,17 +125,17 @@ pub(crate) fn read<T: serde::de::DeserializeOwned>(
 
 /// A Kubernetes object: one mapping document with `apiVersion` and `kind`.
 #[derive(Debug, Clone)]
-pub struct Object {
-    pub id: ObjectId,
-    pub file: FileId,
-    pub doc: u32,
-    pub root: NodeId,
-    pub api_version: String,
-    pub kind: String,
-    pub name: Option<String>,
-    pub generate_name: Option<String>,
-    pub namespace: Option<String>,
-    pub typed: Typed,
+pub(crate) struct Object {
+    pub(crate) id: ObjectId,
+    pub(crate) file: FileId,
+    pub(crate) doc: u32,
+    pub(crate) root: NodeId,
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
+    pub(crate) name: Option<String>,
+    pub(crate) generate_name: Option<String>,
+    pub(crate) namespace: Option<String>,
+    pub(crate) typed: Typed,
 }
 
 impl Object {

@@ -7,7 +7,7 @@ use crate::base::mask::{
 };
 
 /// The secret values of one file (file id `file`), in no particular order.
-pub fn sensitive_spans_in(
+pub(crate) fn sensitive_spans_in(
     file: crate::base::diagnostic::FileId,
     f: &crate::model::FileData,
 ) -> Vec<crate::base::diagnostic::Loc> {

@@ -7,16 +7,16 @@
 
 /// A token in a text: its byte range and its text as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
-    pub start: usize,
-    pub end: usize,
-    pub text: String,
+pub(crate) struct Token {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) text: String,
 }
 
 /// The tokens of `s`, in order: `${VAR}` (unescaped: `$${VAR}` is Flux's literal), `__NAME__`,
 /// `#{NAME}#`, `{{ … }}`, and any word containing `PLACEHOLDER` in capitals
 /// (`IMAGE_PLACEHOLDER`, `app-PLACEHOLDER`).
-pub fn tokens(s: &str) -> Vec<Token> {
+pub(crate) fn tokens(s: &str) -> Vec<Token> {
     let mut out: Vec<Token> = Vec::new();
     let b = s.as_bytes();
     let mut push = |start: usize, end: usize| {
@@ -85,7 +85,7 @@ pub fn tokens(s: &str) -> Vec<Token> {
 }
 
 /// Whether `s` holds a template token.
-pub fn is_templated(s: &str) -> bool {
+pub(crate) fn is_templated(s: &str) -> bool {
     // The cheap test first; the full one decides.
     (s.contains("${")
         || s.contains("__")

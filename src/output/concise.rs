@@ -20,7 +20,7 @@ pub(crate) fn line(report: &Report, d: &Diagnostic) -> String {
     )
 }
 
-pub fn render(report: &Report) -> String {
+pub(crate) fn render(report: &Report) -> String {
     let mut out = String::new();
     for d in &report.diagnostics {
         out.push_str(&line(report, d));

@@ -10,7 +10,7 @@ use crate::base::diagnostic::Severity;
 use crate::engine::Report;
 use serde_json::json;
 
-pub fn severity(s: Severity) -> &'static str {
+pub(crate) fn severity(s: Severity) -> &'static str {
     match s {
         Severity::Error => "critical",
         Severity::Warning => "major",
@@ -18,7 +18,7 @@ pub fn severity(s: Severity) -> &'static str {
     }
 }
 
-pub fn render(report: &Report, fingerprints: &[String]) -> String {
+pub(crate) fn render(report: &Report, fingerprints: &[String]) -> String {
     let issues: Vec<_> = report
         .diagnostics
         .iter()

@@ -82,7 +82,7 @@ fn edge_label(e: &Edge) -> String {
 /// Text for a double-quoted Mermaid string: everything but plain ASCII words, spaces and a few
 /// punctuation marks becomes an entity code (`#35;`), which Mermaid decodes in labels — quotes,
 /// brackets and braces, pipes, `#`, `<`, `;`, backticks (Markdown strings) and non-ASCII alike.
-pub fn mermaid_text(s: &str) -> String {
+pub(crate) fn mermaid_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_ascii_alphanumeric() || " .,:/_-+=@*()?!".contains(c) {
@@ -164,7 +164,7 @@ fn mermaid(graph: &Graph, report: &Report) -> String {
 
 /// Text for a double-quoted DOT string: backslashes (DOT's own escapes, `\N`, `\l`) and quotes
 /// escaped, line breaks as `\n`. Unicode passes through: DOT files are UTF-8.
-pub fn dot_text(s: &str) -> String {
+pub(crate) fn dot_text(s: &str) -> String {
     let table = [('\\', "\\\\"), ('"', "\\\""), ('\n', "\\n"), ('\r', "")];
     escape(s, &table, |_| true)
 }

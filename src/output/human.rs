@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-pub struct Options {
-    pub color: bool,
-    pub width: usize,
+pub(crate) struct Options {
+    pub(crate) color: bool,
+    pub(crate) width: usize,
     /// pre-commit runs the binary from its own environment, where `kube-migrate-lint explain`
     /// cannot be run: the closing hint gives each rule's page by URL instead.
-    pub under_pre_commit: bool,
+    pub(crate) under_pre_commit: bool,
 }
 
 /// One finding as miette sees it.
@@ -181,7 +181,7 @@ fn shown(report: &Report, masked: &Masked<'_>, d: &Finding) -> Shown {
     }
 }
 
-pub fn render(report: &Report, opts: &Options) -> String {
+pub(crate) fn render(report: &Report, opts: &Options) -> String {
     let theme = if opts.color {
         GraphicalTheme::unicode()
     } else {
@@ -227,7 +227,7 @@ fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
-pub fn summary(report: &Report) -> String {
+pub(crate) fn summary(report: &Report) -> String {
     let ms = report.elapsed.as_secs_f64() * 1000.0;
     let time = if ms < 1000.0 {
         format!("{ms:.0} ms")
@@ -248,7 +248,7 @@ pub fn summary(report: &Report) -> String {
 
 /// Which engine each build was taken to be applied by, and why: one line per verdict, naming
 /// its builds (the first few).
-pub fn engines(report: &Report) -> String {
+pub(crate) fn engines(report: &Report) -> String {
     let mut groups: Vec<(&str, &str, Vec<&str>)> = Vec::new();
     for e in &report.engines {
         match groups
@@ -281,7 +281,7 @@ pub fn engines(report: &Report) -> String {
 
 /// Where to read why a rule matters and how to fix it: `explain` when the binary is at hand,
 /// else each rule's page (the rule pages are in the repository, linked from SARIF too).
-pub fn hint(report: &Report, under_pre_commit: bool) -> String {
+pub(crate) fn hint(report: &Report, under_pre_commit: bool) -> String {
     let Some(first) = report.diagnostics.first() else {
         return String::new();
     };

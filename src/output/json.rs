@@ -58,7 +58,7 @@ fn diagnostic(report: &Report, d: &Diagnostic) -> Value {
     v
 }
 
-pub fn render(report: &Report) -> String {
+pub(crate) fn render(report: &Report) -> String {
     let mut v = json!({
         "version": 1,
         "tool": {"name": env!("CARGO_PKG_NAME"), "version": env!("CARGO_PKG_VERSION")},

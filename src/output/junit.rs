@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 /// Escape text for XML, dropping characters XML 1.0 cannot carry (control characters other
 /// than tab and line breaks, U+FFFE and U+FFFF).
-pub fn xml_escape(s: &str) -> String {
+pub(crate) fn xml_escape(s: &str) -> String {
     let table = [
         ('&', "&amp;"),
         ('<', "&lt;"),
@@ -22,7 +22,7 @@ pub fn xml_escape(s: &str) -> String {
     })
 }
 
-pub fn render(report: &Report) -> String {
+pub(crate) fn render(report: &Report) -> String {
     // file -> its findings, in report order
     let mut by_file: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     for i in 0..report.files.len() {

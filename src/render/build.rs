@@ -72,7 +72,7 @@ fn at(ws: &Workspace, loc: Loc) -> String {
 }
 
 /// The rendered objects of a context, in kustomize's output order.
-pub fn objects(cx: &Context) -> Vec<&Rendered> {
+pub(crate) fn objects(cx: &Context) -> Vec<&Rendered> {
     let mut out: Vec<&Rendered> = cx.rendered.iter().collect();
     out.sort_by_cached_key(|r| order_key(r));
     out
@@ -80,7 +80,7 @@ pub fn objects(cx: &Context) -> Vec<&Rendered> {
 
 /// The YAML stream of a context's build; with `provenance`, each object says where it comes
 /// from and each value a transformer or patch wrote says who wrote it.
-pub fn print(ws: &Workspace, cx: &Context, provenance: bool) -> String {
+pub(crate) fn print(ws: &Workspace, cx: &Context, provenance: bool) -> String {
     let env = ws.env();
     let mut out = String::new();
     for (i, r) in objects(cx).into_iter().enumerate() {
@@ -124,7 +124,7 @@ pub fn print(ws: &Workspace, cx: &Context, provenance: bool) -> String {
 }
 
 /// The object as it will be applied: materialized, with Flux substitution where it runs.
-pub fn rendered_tree(env: &super::Env<'_>, cx: &Context, r: &Rendered) -> Node {
+pub(crate) fn rendered_tree(env: &super::Env<'_>, cx: &Context, r: &Rendered) -> Node {
     let mut t = tree::materialize(env, r);
     if cx.substitute {
         substitute(env, cx, r, &mut t, 0);

@@ -15,16 +15,16 @@ use crate::model::{FileData, Object};
 
 /// The engine assumed for one build, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     /// Never `Auto`.
-    pub engine: DeployEngine,
+    pub(crate) engine: DeployEngine,
     /// Configured, or shown by the repository; false for the `kubectl apply` fallback.
-    pub evident: bool,
+    pub(crate) evident: bool,
     /// Flux post-build substitution runs on this build (a Flux Kustomization covering it has
     /// `postBuild`).
-    pub substituted: bool,
+    pub(crate) substituted: bool,
     /// Why, for the summary: "Flux Kustomization `apps` (clusters/prod/apps.yaml) deploys apps/prod".
-    pub why: String,
+    pub(crate) why: String,
 }
 
 impl Default for Verdict {
@@ -42,7 +42,7 @@ const NO_EVIDENCE: &str =
     "no Flux, Argo CD or Helm evidence in the repository: plain `kubectl apply` assumed";
 
 /// The name users write in `deploy-engine:`.
-pub fn setting(engine: DeployEngine) -> &'static str {
+pub(crate) fn setting(engine: DeployEngine) -> &'static str {
     match engine {
         DeployEngine::Auto => "auto",
         DeployEngine::Flux => "flux",
@@ -52,19 +52,8 @@ pub fn setting(engine: DeployEngine) -> &'static str {
     }
 }
 
-/// The engine as people say it.
-pub fn label(engine: DeployEngine) -> &'static str {
-    match engine {
-        DeployEngine::Auto => "auto",
-        DeployEngine::Flux => "Flux",
-        DeployEngine::ArgoCd => "Argo CD",
-        DeployEngine::Helm => "Helm",
-        DeployEngine::Kubectl => "kubectl apply",
-    }
-}
-
 /// The verdict for what no context includes: the configured engine, else the fallback.
-pub fn decide_alone(configured: DeployEngine) -> Verdict {
+pub(crate) fn decide_alone(configured: DeployEngine) -> Verdict {
     if configured == DeployEngine::Auto {
         return Verdict::default();
     }
@@ -77,7 +66,7 @@ pub fn decide_alone(configured: DeployEngine) -> Verdict {
 }
 
 /// The verdict for one context.
-pub fn decide(
+pub(crate) fn decide(
     configured: DeployEngine,
     repo: Option<&RepoEvidence>,
     files: &[FileData],

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ContextMode {
+pub(crate) enum ContextMode {
     /// One context per kustomization, plus one per directory of manifests none includes.
     #[default]
     Auto,
@@ -25,7 +25,7 @@ pub enum ContextMode {
 }
 
 /// Kinds kustomize never puts in a namespace.
-pub const CLUSTER_SCOPED: &[&str] = &[
+pub(crate) const CLUSTER_SCOPED: &[&str] = &[
     "Namespace",
     "ClusterRole",
     "ClusterRoleBinding",
@@ -64,7 +64,7 @@ pub fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
 pub struct ReplacementIssue {
     pub kustomization: FileId,
     /// The node to point at (a fieldPath, a select, a source).
-    pub node: NodeId,
+    pub(crate) node: NodeId,
     pub issue: Issue,
 }
 
@@ -122,12 +122,12 @@ pub enum IssueKind {
 
 /// Read access to rendered values: overrides first, then the manifest, then Flux substitution.
 pub struct Env<'a> {
-    pub files: &'a [FileData],
-    pub objects: &'a [Object],
+    pub(crate) files: &'a [FileData],
+    pub(crate) objects: &'a [Object],
 }
 
 impl<'a> Env<'a> {
-    pub fn doc_of(&self, o: ObjectId) -> (&'a Document, NodeId, FileId) {
+    pub(crate) fn doc_of(&self, o: ObjectId) -> (&'a Document, NodeId, FileId) {
         let obj = &self.objects[o as usize];
         (
             &self.files[obj.file as usize].docs[obj.doc as usize],
@@ -138,7 +138,7 @@ impl<'a> Env<'a> {
 
     /// The raw node at `path` in a rendered object's manifest, when the object is read from
     /// its manifest (not materialized by a patch: see `exists` and `loc`).
-    pub fn node(&self, r: &Rendered, p: &[Step]) -> Option<(FileId, &'a Document, NodeId)> {
+    pub(crate) fn node(&self, r: &Rendered, p: &[Step]) -> Option<(FileId, &'a Document, NodeId)> {
         let Source::Object(o) = r.source else {
             return None;
         };
@@ -151,7 +151,7 @@ impl<'a> Env<'a> {
 
     /// Whether the rendered object has a field at `path` (a transformer's override, the
     /// patched tree, or the manifest).
-    pub fn exists(&self, r: &Rendered, p: &[Step]) -> bool {
+    pub(crate) fn exists(&self, r: &Rendered, p: &[Step]) -> bool {
         r.overrides.contains_key(p)
             || match &r.tree {
                 Some(t) => t.at(p).is_some(),
@@ -160,7 +160,7 @@ impl<'a> Env<'a> {
     }
 
     /// Where the field at `path` is written: the manifest's node, or the patch that wrote it.
-    pub fn loc(&self, r: &Rendered, p: &[Step]) -> Option<Loc> {
+    pub(crate) fn loc(&self, r: &Rendered, p: &[Step]) -> Option<Loc> {
         match &r.tree {
             Some(t) => t.at(p).and_then(|n| n.loc),
             None => self.node(r, p).map(|(file, doc, n)| Loc {
@@ -171,7 +171,7 @@ impl<'a> Env<'a> {
     }
 
     /// Number of entries of a mapping at `path`.
-    pub fn map_len(&self, r: &Rendered, p: &[Step]) -> usize {
+    pub(crate) fn map_len(&self, r: &Rendered, p: &[Step]) -> usize {
         match &r.tree {
             Some(t) => match t.at(p).map(|n| &n.data) {
                 Some(super::tree::Data::Map(es)) => es.len(),
@@ -186,13 +186,13 @@ impl<'a> Env<'a> {
     }
 
     /// The base's node a patch replaced at `path`, when a patch wrote the value there.
-    pub fn replaced(&self, r: &Rendered, p: &[Step]) -> Option<Loc> {
+    pub(crate) fn replaced(&self, r: &Rendered, p: &[Step]) -> Option<Loc> {
         let n = r.tree.as_ref()?.at(p)?;
         n.replaced.filter(|_| n.via == Some(super::patch::VIA))
     }
 
     /// Where the key `key` of the mapping at `path` is written.
-    pub fn key_loc(&self, r: &Rendered, p: &[Step], key: &str) -> Option<Loc> {
+    pub(crate) fn key_loc(&self, r: &Rendered, p: &[Step], key: &str) -> Option<Loc> {
         match &r.tree {
             Some(t) => t.at(p)?.get(key)?.key_loc,
             None => {
@@ -207,7 +207,7 @@ impl<'a> Env<'a> {
     }
 
     /// The value at `path` before Flux substitution.
-    pub fn raw_value(&self, r: &Rendered, p: &[Step]) -> Option<Value> {
+    pub(crate) fn raw_value(&self, r: &Rendered, p: &[Step]) -> Option<Value> {
         if let Some(v) = r.overrides.get(p) {
             return Some(v.clone());
         }
@@ -219,7 +219,7 @@ impl<'a> Env<'a> {
     }
 
     /// The value a manifest's node holds, before Flux substitution.
-    pub fn literal(&self, file: FileId, doc: &Document, n: NodeId) -> Option<Value> {
+    pub(crate) fn literal(&self, file: FileId, doc: &Document, n: NodeId) -> Option<Value> {
         let text = doc.string(n)?;
         Some(Value::literal(
             text,
@@ -233,7 +233,11 @@ impl<'a> Env<'a> {
     /// The manifest's node at `path` when the manifest alone writes what is below it (no
     /// patch changed the object, no transformer wrote a value under `path`): the values below
     /// it can then be read from its nodes ([`Env::literal`]), with no path per value.
-    pub fn plain_node(&self, r: &Rendered, p: &[Step]) -> Option<(FileId, &'a Document, NodeId)> {
+    pub(crate) fn plain_node(
+        &self,
+        r: &Rendered,
+        p: &[Step],
+    ) -> Option<(FileId, &'a Document, NodeId)> {
         use std::ops::Bound;
         let below = r
             .overrides
@@ -252,12 +256,13 @@ impl<'a> Env<'a> {
         self.substituted(cx, r, v)
     }
 
-    pub fn value_at(&self, cx: &Context, r: &Rendered, p: &[&str]) -> Option<Value> {
+    #[cfg(test)]
+    pub(crate) fn value_at(&self, cx: &Context, r: &Rendered, p: &[&str]) -> Option<Value> {
         self.value(cx, r, &path::keys(p))
     }
 
     /// Apply Flux post-build substitution; None when the result cannot be known.
-    pub fn substituted(&self, cx: &Context, r: &Rendered, v: Value) -> Option<Value> {
+    pub(crate) fn substituted(&self, cx: &Context, r: &Rendered, v: Value) -> Option<Value> {
         if !cx.substitute || !v.text.contains("${") || self.substitution_disabled(r) {
             return Some(v);
         }
@@ -273,7 +278,7 @@ impl<'a> Env<'a> {
 
     /// Whether the object opts out of Flux post-build substitution
     /// (`kustomize.toolkit.fluxcd.io/substitute: disabled` as an annotation or a label).
-    pub fn substitution_disabled(&self, r: &Rendered) -> bool {
+    pub(crate) fn substitution_disabled(&self, r: &Rendered) -> bool {
         let Source::Object(o) = r.source else {
             return false;
         };
@@ -300,7 +305,7 @@ impl<'a> Env<'a> {
 
     /// A kustomize field path resolved in the rendered object (its patched tree when a patch
     /// changed it).
-    pub fn resolve_path(
+    pub(crate) fn resolve_path(
         &self,
         r: &Rendered,
         field_path: &str,
@@ -437,7 +442,7 @@ impl Built {
 }
 
 /// Lexically normalised path (no `.`/`..`), absolute when the file came from disk.
-pub fn file_key(f: &FileData) -> PathBuf {
+pub(crate) fn file_key(f: &FileData) -> PathBuf {
     let p = match &f.source.path {
         Some(p) if p.is_absolute() => p.clone(),
         Some(p) => std::env::current_dir()
@@ -448,7 +453,7 @@ pub fn file_key(f: &FileData) -> PathBuf {
     normalize(&p)
 }
 
-pub fn normalize(p: &Path) -> PathBuf {
+pub(crate) fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {
@@ -473,7 +478,7 @@ fn is_remote(entry: &str) -> bool {
 
 /// The files some kustomization or component names as patches and none lists as a resource:
 /// they are edits, not objects (see [`FileRole::Patch`]).
-pub fn patch_files(files: &[FileData]) -> BTreeSet<FileId> {
+pub(crate) fn patch_files(files: &[FileData]) -> BTreeSet<FileId> {
     let mut by_key = HashMap::new();
     for (i, f) in files.iter().enumerate() {
         by_key.insert(file_key(f), i as FileId);
@@ -527,7 +532,7 @@ fn build_roots(
 }
 
 /// How many objects one context may render by default.
-pub const DEFAULT_MAX_CONTEXT_OBJECTS: usize = 100_000;
+pub(crate) const DEFAULT_MAX_CONTEXT_OBJECTS: usize = 100_000;
 
 /// Evaluate one build root: its context (or why there is none) and its replacement issues.
 fn evaluate_root(
@@ -648,7 +653,7 @@ fn is_migration_job(env: &Env<'_>, o: ObjectId) -> bool {
         .is_some()
 }
 
-pub fn build_contexts(
+pub(crate) fn build_contexts(
     files: &[FileData],
     objects: &[Object],
     mode: ContextMode,
@@ -847,15 +852,15 @@ pub fn build_contexts(
 }
 
 /// What evaluating a workspace yields.
-pub struct Evaluated {
+pub(crate) struct Evaluated {
     /// The builds: one per kustomization no other includes (or named explicitly), one per
     /// directory of manifests no build includes.
-    pub contexts: Vec<Context>,
-    pub fluxes: Vec<FluxKustomization>,
-    pub issues: Vec<ReplacementIssue>,
-    pub internal: Vec<InternalError>,
+    pub(crate) contexts: Vec<Context>,
+    pub(crate) fluxes: Vec<FluxKustomization>,
+    pub(crate) issues: Vec<ReplacementIssue>,
+    pub(crate) internal: Vec<InternalError>,
     /// The files each kustomization reads when built, bases and fragments included.
-    pub parts: BTreeMap<FileId, Vec<FileId>>,
+    pub(crate) parts: BTreeMap<FileId, Vec<FileId>>,
 }
 
 /// Whether objects may be missing from what was built so far (a remote base, a resource or a
@@ -869,7 +874,7 @@ fn missing_objects(unknown: &[String]) -> bool {
 }
 
 /// What a context that failed to evaluate says it could not know.
-pub const NOT_EVALUATED: &str = "not evaluated (an internal error, reported separately)";
+pub(crate) const NOT_EVALUATED: &str = "not evaluated (an internal error, reported separately)";
 
 fn doc_is_seq(doc: &Document) -> bool {
     matches!(
@@ -2169,7 +2174,7 @@ impl<'a> Evaluator<'a> {
 }
 
 /// `repo[:tag][@digest]` → (repo, tag, digest).
-pub fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
+pub(crate) fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
     let (rest, digest) = match image.split_once('@') {
         Some((r, d)) => (r, Some(d)),
         None => (image, None),

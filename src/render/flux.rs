@@ -9,30 +9,30 @@ use crate::yaml::Seg;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
-pub struct FluxKustomization {
-    pub object: ObjectId,
-    pub name: String,
-    pub namespace: Option<String>,
+pub(crate) struct FluxKustomization {
+    pub(crate) object: ObjectId,
+    pub(crate) name: String,
+    pub(crate) namespace: Option<String>,
     /// `spec.path`, normalised (`./apps/x/` → `apps/x`).
-    pub path: String,
-    pub substitutions: BTreeMap<String, Substitution>,
+    pub(crate) path: String,
+    pub(crate) substitutions: BTreeMap<String, Substitution>,
     /// `substituteStrategy: Always`, or any variable defined: substitution runs.
-    pub substitute: bool,
+    pub(crate) substitute: bool,
     /// `substituteFrom` entries we could not read.
-    pub unknown_sources: Vec<String>,
+    pub(crate) unknown_sources: Vec<String>,
     /// Names of the Kustomizations this one waits for.
-    pub depends_on: Vec<String>,
+    pub(crate) depends_on: Vec<String>,
     /// `spec.wait: true`: Flux waits for every object (Jobs: completion) before Ready.
-    pub wait: bool,
+    pub(crate) wait: bool,
     /// `spec.targetNamespace`: the namespace Flux sets on every namespaced object, and where.
-    pub target_namespace: Option<(String, Loc)>,
+    pub(crate) target_namespace: Option<(String, Loc)>,
 }
 
-pub fn is_flux_kustomization(o: &Object) -> bool {
+pub(crate) fn is_flux_kustomization(o: &Object) -> bool {
     o.kind == "Kustomization" && o.api_version.starts_with("kustomize.toolkit.fluxcd.io/")
 }
 
-pub fn read(files: &[FileData], objects: &[Object]) -> Vec<FluxKustomization> {
+pub(crate) fn read(files: &[FileData], objects: &[Object]) -> Vec<FluxKustomization> {
     let mut out = Vec::new();
     for o in objects.iter().filter(|o| is_flux_kustomization(o)) {
         let doc = &files[o.file as usize].docs[o.doc as usize];
@@ -138,7 +138,7 @@ pub fn read(files: &[FileData], objects: &[Object]) -> Vec<FluxKustomization> {
 /// What Flux's post-build substitution makes of `text`: `${VAR}` replaced by its value, or its
 /// default (`${VAR:=x}`), or the empty string. `None` when a variable's value cannot be known
 /// (it comes from a `substituteFrom` source we could not read).
-pub fn substitute(
+pub(crate) fn substitute(
     text: &str,
     vars: &BTreeMap<String, Substitution>,
     unknown_sources: bool,

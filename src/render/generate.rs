@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 /// The hash suffix of a generated object as it stands at the end of the build: its `data`
 /// (base64-encoded for a Secret, as the Secret carries it) and a Secret's `type`.
-pub fn rendered_hash(r: &Rendered) -> String {
+pub(crate) fn rendered_hash(r: &Rendered) -> String {
     let mut data = BTreeMap::new();
     let mut secret_type = None;
     for (p, v) in &r.overrides {
@@ -45,7 +45,7 @@ pub fn rendered_hash(r: &Rendered) -> String {
 /// The ten-character suffix kustomize appends to a generated object's name. `data` holds the
 /// values as the object carries them (a Secret's already base64-encoded); `None` when the
 /// object has no `data` field at all.
-pub fn name_hash(
+pub(crate) fn name_hash(
     kind: &str,
     secret_type: Option<&str>,
     data: Option<&BTreeMap<String, String>>,
@@ -113,7 +113,7 @@ fn go_json_string(s: &str, out: &mut String) {
 
 /// A generated Secret's value as kustomize stores it (kyaml `encodeBase64`): base64, broken
 /// into lines of 70 characters, each ending in a newline once the encoding reaches 70.
-pub fn secret_value(plain: &str) -> String {
+pub(crate) fn secret_value(plain: &str) -> String {
     const LINE: usize = 70;
     let encoded = base64(plain.as_bytes());
     if encoded.len() < LINE {
@@ -128,7 +128,7 @@ pub fn secret_value(plain: &str) -> String {
 }
 
 /// Standard base64 with padding, as a Secret's `data` holds its values.
-pub fn base64(bytes: &[u8]) -> String {
+pub(crate) fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
@@ -152,7 +152,7 @@ pub fn base64(bytes: &[u8]) -> String {
 /// `key=value` of a `literals` entry: split at the first `=`, and one pair of matching quotes
 /// around the value removed. The key is kept as written (kustomize does not trim it). The
 /// error leaves the entry out (kustomize prints it; it may be a secret).
-pub fn parse_literal(source: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_literal(source: &str) -> Result<(String, String), String> {
     match source.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), remove_quotes(v).to_string())),
         _ => Err("invalid literal source, expected key=value".to_string()),
@@ -169,7 +169,7 @@ fn remove_quotes(s: &str) -> &str {
 }
 
 /// A `files` entry: `path` (the key is the file's base name) or `key=path`.
-pub fn parse_file_source(source: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_file_source(source: &str) -> Result<(String, String), String> {
     match source.matches('=').count() {
         0 => {
             let base = source.rsplit('/').find(|s| !s.is_empty()).unwrap_or(".");
@@ -198,7 +198,7 @@ pub fn parse_file_source(source: &str) -> Result<(String, String), String> {
 /// leading white space trimmed, blank lines and `#` comments skipped, each line split at its
 /// first `=` (a line without one has the empty value), the value kept verbatim (no quote
 /// removal, no trailing trim). A key that is not an environment variable name fails the build.
-pub fn parse_env(text: &str) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn parse_env(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for (i, line) in text.split('\n').enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
@@ -231,7 +231,7 @@ fn is_env_var_name(key: &str) -> bool {
 }
 
 /// Whether a data key is one the API server (and so kustomize) accepts.
-pub fn is_config_map_key(key: &str) -> bool {
+pub(crate) fn is_config_map_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 253
         && key != "."

@@ -4,17 +4,17 @@
 use crate::yaml::{Document, NodeId};
 
 #[derive(Debug, Clone, Default)]
-pub struct Selector {
-    pub group: Option<String>,
-    pub version: Option<String>,
-    pub kind: Option<String>,
-    pub name: Option<String>,
-    pub namespace: Option<String>,
+pub(crate) struct Selector {
+    pub(crate) group: Option<String>,
+    pub(crate) version: Option<String>,
+    pub(crate) kind: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// `labelSelector` / `annotationSelector` (Kubernetes selector syntax), matched against
     /// the labels and annotations as the build has rendered them so far.
-    pub label_selector: Option<String>,
-    pub annotation_selector: Option<String>,
-    pub node: Option<NodeId>,
+    pub(crate) label_selector: Option<String>,
+    pub(crate) annotation_selector: Option<String>,
+    pub(crate) node: Option<NodeId>,
 }
 
 impl Selector {
@@ -34,7 +34,7 @@ impl Selector {
 
     /// Whether the selector picks an object. Kustomize ≤ 5.7 compares names exactly; 5.8+
     /// treats them as anchored regular expressions. `regex_names` chooses.
-    pub fn matches(
+    pub(crate) fn matches(
         &self,
         api_version: &str,
         kind: &str,
@@ -72,32 +72,32 @@ impl Selector {
 }
 
 #[derive(Debug, Clone)]
-pub struct Source {
-    pub selector: Selector,
-    pub field_path: String,
-    pub delimiter: Option<String>,
-    pub index: i64,
+pub(crate) struct Source {
+    pub(crate) selector: Selector,
+    pub(crate) field_path: String,
+    pub(crate) delimiter: Option<String>,
+    pub(crate) index: i64,
 }
 
 #[derive(Debug, Clone)]
-pub struct Target {
-    pub select: Selector,
-    pub reject: Vec<Selector>,
+pub(crate) struct Target {
+    pub(crate) select: Selector,
+    pub(crate) reject: Vec<Selector>,
     /// Field paths with their nodes (`metadata.name` when none is given).
-    pub field_paths: Vec<(String, Option<NodeId>)>,
-    pub delimiter: Option<String>,
-    pub index: i64,
-    pub create: bool,
-    pub node: NodeId,
+    pub(crate) field_paths: Vec<(String, Option<NodeId>)>,
+    pub(crate) delimiter: Option<String>,
+    pub(crate) index: i64,
+    pub(crate) create: bool,
+    pub(crate) node: NodeId,
 }
 
 #[derive(Debug, Clone)]
-pub struct Replacement {
-    pub node: NodeId,
-    pub source: Option<Source>,
+pub(crate) struct Replacement {
+    pub(crate) node: NodeId,
+    pub(crate) source: Option<Source>,
     /// `sourceValue: "literal"` and its node.
-    pub source_value: Option<(String, NodeId)>,
-    pub targets: Vec<Target>,
+    pub(crate) source_value: Option<(String, NodeId)>,
+    pub(crate) targets: Vec<Target>,
 }
 
 fn options(doc: &Document, id: NodeId) -> (Option<String>, i64, bool) {
@@ -117,7 +117,7 @@ fn options(doc: &Document, id: NodeId) -> (Option<String>, i64, bool) {
 }
 
 /// The `replacements:` of a kustomization document.
-pub fn replacements(doc: &Document) -> Vec<Replacement> {
+pub(crate) fn replacements(doc: &Document) -> Vec<Replacement> {
     let Some(list) = doc.get(doc.root, "replacements") else {
         return Vec::new();
     };
@@ -125,7 +125,7 @@ pub fn replacements(doc: &Document) -> Vec<Replacement> {
 }
 
 /// Replacements at these nodes (of a kustomization's list, or of a `path:` file).
-pub fn replacement_entries(doc: &Document, nodes: &[NodeId]) -> Vec<Replacement> {
+pub(crate) fn replacement_entries(doc: &Document, nodes: &[NodeId]) -> Vec<Replacement> {
     let mut out = Vec::new();
     for &r in nodes {
         let source = doc.get(r, "source").filter(|&s| doc.is_map(s)).map(|s| {
@@ -197,7 +197,7 @@ pub fn replacement_entries(doc: &Document, nodes: &[NodeId]) -> Vec<Replacement>
 /// to the one ending in `]`: kept bracketed when it holds an `=` (a list match), else with
 /// its brackets trimmed (a map key with dots, `[a.b/c]`). A bracketed piece without a dot
 /// inside (`[a/b]`, `[1]`) stays bracketed, and kustomize then fails on it.
-pub fn split_field_path(path: &str) -> Vec<String> {
+pub(crate) fn split_field_path(path: &str) -> Vec<String> {
     let mut pieces: Vec<&str> = path.split('.').collect();
     if pieces.len() > 1 && pieces[0].is_empty() {
         pieces.remove(0);
@@ -242,7 +242,7 @@ pub fn split_field_path(path: &str) -> Vec<String> {
 
 /// Whether a Kubernetes label selector (`a=b,c!=d,e in (x,y),f notin (z),g,!h`) matches
 /// `labels`. A selector that does not parse matches nothing.
-pub fn selector_matches(
+pub(crate) fn selector_matches(
     selector: &str,
     labels: &std::collections::BTreeMap<String, String>,
 ) -> bool {
@@ -287,7 +287,12 @@ pub fn selector_matches(
 
 /// Kustomize's delimiter/index write: replace element `index` of `current` split by
 /// `delimiter`; past the end appends, negative prepends; without a delimiter, the whole value.
-pub fn write_delimited(current: &str, value: &str, delimiter: Option<&str>, index: i64) -> String {
+pub(crate) fn write_delimited(
+    current: &str,
+    value: &str,
+    delimiter: Option<&str>,
+    index: i64,
+) -> String {
     let Some(d) = delimiter.filter(|d| !d.is_empty()) else {
         return value.to_string();
     };
@@ -303,7 +308,7 @@ pub fn write_delimited(current: &str, value: &str, delimiter: Option<&str>, inde
 }
 
 /// Kustomize's delimiter/index read on a source value.
-pub fn read_delimited(value: &str, delimiter: Option<&str>, index: i64) -> Option<String> {
+pub(crate) fn read_delimited(value: &str, delimiter: Option<&str>, index: i64) -> Option<String> {
     match delimiter.filter(|d| !d.is_empty()) {
         None => Some(value.to_string()),
         Some(d) => {
@@ -318,7 +323,7 @@ pub fn read_delimited(value: &str, delimiter: Option<&str>, index: i64) -> Optio
 
 /// Whether a target selects (or rejects) by labels or annotations, which the evaluator does
 /// not model (`labelSelector`, `annotationSelector`): what it selects is then unknown.
-pub fn selects_by_labels(doc: &Document, target: NodeId) -> bool {
+pub(crate) fn selects_by_labels(doc: &Document, target: NodeId) -> bool {
     let sel = |n: NodeId| {
         doc.get(n, "labelSelector").is_some() || doc.get(n, "annotationSelector").is_some()
     };
@@ -332,7 +337,7 @@ pub fn selects_by_labels(doc: &Document, target: NodeId) -> bool {
 /// `patches[].path`, `patchesJson6902[].path`, and `patchesStrategicMerge` entries that are
 /// one-line strings (a multi-line entry is an inline patch). Whether an entry is a file is up
 /// to the caller (kustomize reads a `patchesStrategicMerge` string as a path when it is one).
-pub fn patch_paths(doc: &Document) -> Vec<(&str, NodeId)> {
+pub(crate) fn patch_paths(doc: &Document) -> Vec<(&str, NodeId)> {
     let mut out = Vec::new();
     for key in ["patches", "patchesJson6902"] {
         for &item in doc.get(doc.root, key).map(|l| doc.items(l)).unwrap_or(&[]) {
@@ -357,7 +362,7 @@ pub fn patch_paths(doc: &Document) -> Vec<(&str, NodeId)> {
 
 /// The `replacements[].path` entries of a kustomization (files of replacements), with their
 /// nodes.
-pub fn replacement_paths(doc: &Document) -> Vec<(&str, NodeId)> {
+pub(crate) fn replacement_paths(doc: &Document) -> Vec<(&str, NodeId)> {
     doc.get(doc.root, "replacements")
         .map(|l| doc.items(l))
         .unwrap_or(&[])
@@ -370,7 +375,7 @@ pub fn replacement_paths(doc: &Document) -> Vec<(&str, NodeId)> {
 }
 
 /// The `resources`, `bases` and `components` entries of a kustomization, with their nodes.
-pub fn included_paths(doc: &Document) -> Vec<(&str, NodeId)> {
+pub(crate) fn included_paths(doc: &Document) -> Vec<(&str, NodeId)> {
     let mut out = Vec::new();
     for key in ["resources", "bases", "components"] {
         for &item in doc.get(doc.root, key).map(|l| doc.items(l)).unwrap_or(&[]) {

@@ -12,27 +12,27 @@ use crate::yaml::NodeId;
 use std::borrow::Cow;
 
 /// Every mode `wait_for.sh` accepts.
-pub const MODES: &[&str] = &[
+pub(crate) const MODES: &[&str] = &[
     "pod", "pod-we", "pod-wr", "service", "job", "job-we", "job-wr",
 ];
 
 /// A container of a rendered workload, with its values as they will be applied.
 #[derive(Debug, Clone)]
-pub struct Container {
+pub(crate) struct Container {
     /// Index within its list.
-    pub index: usize,
-    pub init: bool,
+    pub(crate) index: usize,
+    pub(crate) init: bool,
     /// The pod spec path of its workload's kind (see [`pod_spec_path`]).
-    pub spec: &'static [&'static str],
-    pub name: Option<String>,
-    pub image: Option<Value>,
-    pub command: Vec<Value>,
-    pub args: Vec<Value>,
+    pub(crate) spec: &'static [&'static str],
+    pub(crate) name: Option<String>,
+    pub(crate) image: Option<Value>,
+    pub(crate) command: Vec<Value>,
+    pub(crate) args: Vec<Value>,
 }
 
 impl Container {
     /// The list the container is in.
-    pub fn list(&self) -> &'static str {
+    pub(crate) fn list(&self) -> &'static str {
         if self.init {
             "initContainers"
         } else {
@@ -42,7 +42,7 @@ impl Container {
 
     /// Concrete path to the container in the manifest (built when asked: reading the
     /// containers needs none).
-    pub fn path(&self) -> Concrete {
+    pub(crate) fn path(&self) -> Concrete {
         let mut p = path::keys(self.spec);
         p.push(Step::Key(self.list().into()));
         p.push(Step::Index(self.index));
@@ -50,7 +50,7 @@ impl Container {
     }
 
     /// The command's words, then the args': what the container runs.
-    pub fn words(&self) -> Vec<&str> {
+    pub(crate) fn words(&self) -> Vec<&str> {
         self.command
             .iter()
             .chain(&self.args)
@@ -58,7 +58,7 @@ impl Container {
             .collect()
     }
 
-    pub fn field(&self, key: &str) -> Concrete {
+    pub(crate) fn field(&self, key: &str) -> Concrete {
         let mut p = self.path();
         p.push(Step::Key(key.into()));
         p
@@ -66,13 +66,13 @@ impl Container {
 }
 
 /// The pod spec path of a rendered workload.
-pub fn pod_spec(r: &Rendered) -> Option<Concrete> {
+pub(crate) fn pod_spec(r: &Rendered) -> Option<Concrete> {
     pod_spec_path(&r.kind).map(path::keys)
 }
 
 /// Containers (init containers first) of a rendered workload of `cx`, read once per build
 /// (the rules and the waits all ask) and kept with it.
-pub fn containers<'c>(env: &Env<'_>, cx: &'c Context, r: &Rendered) -> Cow<'c, [Container]> {
+pub(crate) fn containers<'c>(env: &Env<'_>, cx: &'c Context, r: &Rendered) -> Cow<'c, [Container]> {
     match cx.position(r) {
         Some(i) => Cow::Borrowed(
             &cx.containers.get_or_init(|| {
@@ -153,33 +153,33 @@ fn read_containers(env: &Env<'_>, cx: &Context, r: &Rendered) -> Vec<Container> 
 }
 
 /// Whether an image is k8s-wait-for (Docker Hub or GHCR, any tag, rootless variants too).
-pub fn is_wait_for_image(image: &str) -> bool {
+pub(crate) fn is_wait_for_image(image: &str) -> bool {
     let (repo, _, _) = super::split_image(image);
     repo.rsplit('/').next() == Some("k8s-wait-for")
 }
 
 /// A k8s-wait-for init container.
 #[derive(Debug, Clone)]
-pub struct WaitFor {
+pub(crate) struct WaitFor {
     /// Index of the waiting workload in `Context::rendered`.
-    pub rendered: usize,
-    pub container: Container,
-    pub mode: Option<Value>,
-    pub target: Option<Value>,
+    pub(crate) rendered: usize,
+    pub(crate) container: Container,
+    pub(crate) mode: Option<Value>,
+    pub(crate) target: Option<Value>,
     /// `-n NS` / `--namespace NS` among the extra args.
-    pub namespace_arg: Option<Value>,
+    pub(crate) namespace_arg: Option<Value>,
     /// The namespace kubectl will look in: the `-n` value, else the pod's.
-    pub namespace: String,
-    pub pod_namespace: String,
+    pub(crate) namespace: String,
+    pub(crate) pod_namespace: String,
     /// The pod's service account (`default` when unset) and where it is set.
-    pub service_account: String,
-    pub service_account_value: Option<Value>,
+    pub(crate) service_account: String,
+    pub(crate) service_account_value: Option<Value>,
 }
 
 impl WaitFor {
     /// A wait by the init container `c` of rendered workload `rendered`, with its mode and
     /// target, its `-n` argument, the pod's namespace and its ServiceAccount as rendered.
-    pub fn new(
+    pub(crate) fn new(
         (rendered, container): (usize, Container),
         (mode, target): (Option<Value>, Option<Value>),
         namespace_arg: Option<Value>,
@@ -206,16 +206,16 @@ impl WaitFor {
         }
     }
 
-    pub fn mode(&self) -> Option<&str> {
+    pub(crate) fn mode(&self) -> Option<&str> {
         self.mode.as_ref().map(|v| v.text.as_str())
     }
 
-    pub fn is_job_mode(&self) -> bool {
+    pub(crate) fn is_job_mode(&self) -> bool {
         self.mode().is_some_and(|m| m.starts_with("job"))
     }
 
     /// Whether the target is a label selector (`-lapp=x`) rather than a name.
-    pub fn is_selector(&self) -> bool {
+    pub(crate) fn is_selector(&self) -> bool {
         self.target
             .as_ref()
             .is_some_and(|t| t.text.starts_with("-l") || t.text.starts_with("--selector"))
@@ -224,7 +224,12 @@ impl WaitFor {
 
 /// Every k8s-wait-for init container in a context.
 /// The pod's `serviceAccountName` (or the deprecated `serviceAccount`) as rendered.
-pub fn service_account(env: &Env<'_>, cx: &Context, r: &Rendered, spec: &[Step]) -> Option<Value> {
+pub(crate) fn service_account(
+    env: &Env<'_>,
+    cx: &Context,
+    r: &Rendered,
+    spec: &[Step],
+) -> Option<Value> {
     let sa_path = [spec, &path::keys(&["serviceAccountName"])[..]].concat();
     env.value(cx, r, &sa_path).or_else(|| {
         env.value(
@@ -235,7 +240,7 @@ pub fn service_account(env: &Env<'_>, cx: &Context, r: &Rendered, spec: &[Step])
     })
 }
 
-pub fn wait_fors(env: &Env<'_>, cx: &Context) -> Vec<WaitFor> {
+pub(crate) fn wait_fors(env: &Env<'_>, cx: &Context) -> Vec<WaitFor> {
     let mut out = Vec::new();
     for (ri, r) in cx.rendered.iter().enumerate() {
         let Some(spec) = pod_spec(r) else { continue };
@@ -295,14 +300,14 @@ pub fn wait_fors(env: &Env<'_>, cx: &Context) -> Vec<WaitFor> {
 
 /// A rendered Job with its applied name and namespace.
 #[derive(Debug, Clone)]
-pub struct JobRef {
-    pub rendered: usize,
-    pub name: String,
-    pub namespace: String,
-    pub name_value: Option<Value>,
+pub(crate) struct JobRef {
+    pub(crate) rendered: usize,
+    pub(crate) name: String,
+    pub(crate) namespace: String,
+    pub(crate) name_value: Option<Value>,
 }
 
-pub fn jobs(env: &Env<'_>, cx: &Context) -> Vec<JobRef> {
+pub(crate) fn jobs(env: &Env<'_>, cx: &Context) -> Vec<JobRef> {
     cx.rendered
         .iter()
         .enumerate()
@@ -320,7 +325,7 @@ pub fn jobs(env: &Env<'_>, cx: &Context) -> Vec<JobRef> {
 }
 
 /// The Jobs a job-mode wait matches exactly (name and namespace).
-pub fn awaited<'j>(w: &WaitFor, jobs: &'j [JobRef]) -> Vec<&'j JobRef> {
+pub(crate) fn awaited<'j>(w: &WaitFor, jobs: &'j [JobRef]) -> Vec<&'j JobRef> {
     let Some(target) = w.target.as_ref().map(|t| t.text.as_str()) else {
         return Vec::new();
     };
@@ -331,7 +336,12 @@ pub fn awaited<'j>(w: &WaitFor, jobs: &'j [JobRef]) -> Vec<&'j JobRef> {
 
 /// Location of a value for a finding: where it is written in the manifest of `r` at `path`,
 /// else where it came from.
-pub fn value_loc(env: &Env<'_>, r: &Rendered, path: &[Step], v: Option<&Value>) -> Option<Loc> {
+pub(crate) fn value_loc(
+    env: &Env<'_>,
+    r: &Rendered,
+    path: &[Step],
+    v: Option<&Value>,
+) -> Option<Loc> {
     if let Some(l) = env.loc(r, path) {
         return Some(l);
     }

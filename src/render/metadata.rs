@@ -12,13 +12,13 @@ use std::collections::BTreeMap;
 /// One place a transformer writes: objects it applies to (empty: all), the map's path, and
 /// whether a missing map is created.
 #[derive(Debug, Clone)]
-pub struct FieldSpec {
-    pub group: Option<String>,
-    pub version: Option<String>,
-    pub kind: Option<String>,
+pub(crate) struct FieldSpec {
+    pub(crate) group: Option<String>,
+    pub(crate) version: Option<String>,
+    pub(crate) kind: Option<String>,
     /// Path segments; `true` marks a list (`volumeClaimTemplates[]`), never created.
-    pub path: Vec<(String, bool)>,
-    pub create: bool,
+    pub(crate) path: Vec<(String, bool)>,
+    pub(crate) create: bool,
 }
 
 fn spec(group: &str, version: &str, kind: &str, path: &str, create: bool) -> FieldSpec {
@@ -237,7 +237,7 @@ fn targets(env: &Env<'_>, r: &Rendered, spec: &FieldSpec) -> Vec<Concrete> {
 }
 
 /// Write `pairs` (key, value, the value's location) into every map the specs name.
-pub fn apply(
+pub(crate) fn apply(
     env: &Env<'_>,
     rendered: &mut [Rendered],
     specs: &[FieldSpec],
@@ -280,7 +280,7 @@ pub fn apply(
 
 /// Write `value` at `p`, and at every field that is one node with it (see
 /// [`Rendered::shared`]).
-pub fn write(r: &mut Rendered, p: Concrete, value: super::Value) {
+pub(crate) fn write(r: &mut Rendered, p: Concrete, value: super::Value) {
     let aliases: Vec<Concrete> = r
         .shared
         .iter()
@@ -297,7 +297,7 @@ pub fn write(r: &mut Rendered, p: Concrete, value: super::Value) {
 
 /// The string map at `path` of a rendered object (`metadata.labels`): the manifest's entries
 /// with what transformers wrote over them.
-pub fn map_at(env: &Env<'_>, r: &Rendered, path: &[Step]) -> BTreeMap<String, String> {
+pub(crate) fn map_at(env: &Env<'_>, r: &Rendered, path: &[Step]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     if let Some(t) = &r.tree {
         // A patched object: its tree holds the manifest with the patches applied.

@@ -7,12 +7,12 @@
 //! substitution are evaluated natively, and every evaluated value remembers the node it came
 //! from and the node (replacement, images entry, substitution) that wrote it.
 
-pub mod engine;
+pub(crate) mod engine;
 pub(crate) mod kustomize;
 pub(crate) mod resolve;
 pub(crate) mod workspace;
 
-pub mod build;
+pub(crate) mod build;
 mod eval;
 mod flux;
 mod generate;
@@ -20,7 +20,7 @@ pub(crate) mod links;
 mod metadata;
 pub(crate) mod patch;
 pub mod path;
-pub mod refusal;
+pub(crate) mod refusal;
 pub mod tree;
 
 pub(crate) use eval::{
@@ -28,7 +28,7 @@ pub(crate) use eval::{
     ReplacementIssue, build_contexts, file_key, normalize, patch_files, split_image,
 };
 pub use eval::{IssueKind, pod_spec_path};
-pub use flux::FluxKustomization;
+pub(crate) use flux::FluxKustomization;
 
 use crate::base::diagnostic::{FileId, Loc, ObjectId};
 use crate::yaml::NodeId;
@@ -39,9 +39,9 @@ use std::collections::BTreeMap;
 pub struct Value {
     pub text: String,
     /// The node the text comes from (the manifest's own node, or a replacement's source).
-    pub origin: Option<Loc>,
+    pub(crate) origin: Option<Loc>,
     /// The node that wrote it, when something other than the manifest did.
-    pub writer: Option<Loc>,
+    pub(crate) writer: Option<Loc>,
     /// What wrote it, for messages: "replacement", "images", "namePrefix", "Flux substitution".
     pub via: Option<&'static str>,
 }
@@ -59,7 +59,7 @@ impl Value {
 
 /// Where a rendered object comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     Object(ObjectId),
     /// A `configMapGenerator` / `secretGenerator` entry: its file and node.
     Generated(FileId, u32, NodeId),
@@ -68,30 +68,30 @@ pub enum Source {
 /// An object as the context renders it.
 #[derive(Debug, Clone)]
 pub struct Rendered {
-    pub source: Source,
-    pub api_version: String,
+    pub(crate) source: Source,
+    pub(crate) api_version: String,
     pub kind: String,
-    pub name: Value,
+    pub(crate) name: Value,
     /// Names it had before prefixes and suffixes (kustomize selects on those too).
-    pub previous_names: Vec<String>,
+    pub(crate) previous_names: Vec<String>,
     pub namespace: Option<Value>,
     /// Values written by transformers, by concrete path (`spec.template.spec.containers[0].image`).
-    pub overrides: BTreeMap<path::Concrete, Value>,
+    pub(crate) overrides: BTreeMap<path::Concrete, Value>,
     /// Fields a patch may change, which we do not evaluate (a patch file that is not among
     /// the linted files); patches that are evaluated leave this false.
-    pub patched: bool,
+    pub(crate) patched: bool,
     /// The object as an owned tree, once a patch changed it (overrides are folded into it when
     /// it is made; later transformers write overrides on top again).
-    pub tree: Option<Box<tree::Node>>,
+    pub(crate) tree: Option<Box<tree::Node>>,
     /// A generated object whose name gets a content hash at the end of the build.
-    pub name_hash: bool,
+    pub(crate) name_hash: bool,
     /// A replacement wrote into the name at some stage of the build.
-    pub name_replaced: bool,
+    pub(crate) name_replaced: bool,
     /// Fields that are one YAML node in kustomize's memory: a label or annotation that one
     /// transformer created in several maps at once (`metadata.labels.team` and the selector's
     /// `team`). Kustomize writes an existing value in place, so a later write to any of them
     /// (an overlay's `labels`, a replacement) changes them all.
-    pub shared: Vec<Vec<path::Concrete>>,
+    pub(crate) shared: Vec<Vec<path::Concrete>>,
 }
 
 impl Rendered {
@@ -109,47 +109,47 @@ impl Rendered {
 
 /// A variable Flux substitutes after the build, and where it is defined.
 #[derive(Debug, Clone)]
-pub struct Substitution {
-    pub value: String,
-    pub loc: Loc,
+pub(crate) struct Substitution {
+    pub(crate) value: String,
+    pub(crate) loc: Loc,
 }
 
 /// One build: a kustomization (or a directory) and the objects it renders.
 #[derive(Debug, Default)]
 pub struct Context {
     /// Position in `Workspace::contexts`.
-    pub index: usize,
+    pub(crate) index: usize,
     /// The directory, as displayed.
-    pub name: String,
+    pub(crate) name: String,
     /// The kustomization file at the root, if this context is a kustomization.
     pub root: Option<FileId>,
     pub files: Vec<FileId>,
     /// Source objects included (before rendering).
-    pub objects: Vec<ObjectId>,
+    pub(crate) objects: Vec<ObjectId>,
     /// Every kustomization file that took part (root, bases, components).
-    pub kustomizations: Vec<FileId>,
+    pub(crate) kustomizations: Vec<FileId>,
     /// The patch files the build's kustomizations and components name: (the kustomization or
     /// component, the patch file), in evaluation order. Their documents are edits, not objects.
-    pub patches: Vec<(FileId, FileId)>,
+    pub(crate) patches: Vec<(FileId, FileId)>,
     pub rendered: Vec<Rendered>,
     /// Source objects a `$patch: delete` removed from the build.
-    pub deleted: Vec<ObjectId>,
+    pub(crate) deleted: Vec<ObjectId>,
     /// Flux post-build variables for this context (from a Flux Kustomization whose path is it).
-    pub substitutions: BTreeMap<String, Substitution>,
+    pub(crate) substitutions: BTreeMap<String, Substitution>,
     /// The Flux Kustomization that deploys this context, if the tree has one.
-    pub flux: Option<ObjectId>,
+    pub(crate) flux: Option<ObjectId>,
     /// Whether Flux substitution runs (some variable is defined, or strategy Always).
-    pub substitute: bool,
+    pub(crate) substitute: bool,
     /// What we could not evaluate (remote bases, files outside the linted paths, patches).
-    pub unknown: Vec<String>,
+    pub(crate) unknown: Vec<String>,
     /// Set when the context rendered more objects than the limit allows: evaluation stopped,
     /// and the context holds no objects (a partial one would yield false findings).
-    pub over_limit: Option<usize>,
+    pub(crate) over_limit: Option<usize>,
     /// Migration Jobs in files that sit beside a kustomization which does not list them (and no
     /// linted kustomization includes them): `kubectl apply -k` and Flux never apply them. Each
     /// with that kustomization file. They are not among `objects`/`rendered`: the rules judge
     /// what is deployed, and these never are.
-    pub unlisted: Vec<(ObjectId, FileId)>,
+    pub(crate) unlisted: Vec<(ObjectId, FileId)>,
     /// The containers of each rendered object (by index in `rendered`), read on first use
     /// ([`links::containers`]) and dropped with the build.
     pub(crate) containers: std::sync::OnceLock<Vec<Vec<links::Container>>>,

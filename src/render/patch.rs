@@ -11,7 +11,7 @@ use super::tree::{Data, Node};
 use crate::base::diagnostic::Loc;
 
 /// What wrote patched nodes, for provenance.
-pub const VIA: &str = "patch";
+pub(crate) const VIA: &str = "patch";
 
 /// The field a list is merged on, for objects Kubernetes publishes a schema for (kustomize
 /// has none for custom resources, whose lists a patch replaces).
@@ -35,7 +35,7 @@ fn merge_key(field: &str, kind: &str) -> Option<&'static str> {
 }
 
 /// Whether kustomize knows the kind's schema (built-in API groups).
-pub fn has_schema(api_version: &str) -> bool {
+pub(crate) fn has_schema(api_version: &str) -> bool {
     match api_version.split_once('/') {
         None => true,
         Some((group, _)) => !group.contains('.') || group.ends_with(".k8s.io"),
@@ -81,7 +81,7 @@ fn strip(n: &Node) -> Node {
 
 /// Merge a strategic merge patch into an object. `Err(())` never happens today; false when
 /// the patch deletes the object.
-pub fn strategic_merge(target: &mut Node, patch: &Node, kind: &str, schema: bool) -> bool {
+pub(crate) fn strategic_merge(target: &mut Node, patch: &Node, kind: &str, schema: bool) -> bool {
     !matches!(merge_map(target, patch, kind, schema, 0), Merged::Delete)
 }
 
@@ -194,13 +194,13 @@ fn merge_list(tv: &mut Node, pv: &Node, mk: &str, kind: &str, schema: bool, dept
 
 /// One JSON 6902 operation.
 #[derive(Debug, Clone)]
-pub struct Op {
-    pub op: String,
-    pub path: String,
-    pub from: Option<String>,
-    pub value: Option<Node>,
+pub(crate) struct Op {
+    pub(crate) op: String,
+    pub(crate) path: String,
+    pub(crate) from: Option<String>,
+    pub(crate) value: Option<Node>,
     /// Where the operation is written.
-    pub loc: Option<Loc>,
+    pub(crate) loc: Option<Loc>,
 }
 
 /// RFC 6901 pointer tokens, `~1` → `/` and `~0` → `~`.
@@ -301,7 +301,7 @@ fn remove(root: &mut Node, path: &str) -> Result<Node, String> {
 }
 
 /// Apply JSON 6902 operations; the error is kustomize's text for the first that fails.
-pub fn json6902(root: &mut Node, ops: &[Op]) -> Result<(), String> {
+pub(crate) fn json6902(root: &mut Node, ops: &[Op]) -> Result<(), String> {
     for op in ops {
         let path = op.path.as_str();
         let value = || {
@@ -387,7 +387,7 @@ pub fn json6902(root: &mut Node, ops: &[Op]) -> Result<(), String> {
 }
 
 /// Read JSON 6902 operations from a patch document (a list of mappings).
-pub fn read_ops(list: &Node) -> Result<Vec<Op>, String> {
+pub(crate) fn read_ops(list: &Node) -> Result<Vec<Op>, String> {
     let Data::Seq(items) = &list.data else {
         return Err("a JSON patch must be a list of operations".into());
     };

@@ -51,7 +51,7 @@ fn res_id(kind: &str, name: &str, namespace: &str) -> String {
 
 impl Refusal {
     /// The error `kustomize build` prints (kustomize v5.5).
-    pub fn kustomize_error(&self) -> String {
+    pub(crate) fn kustomize_error(&self) -> String {
         match self {
             Refusal::GeneratorWithoutBase {
                 kind,
@@ -83,7 +83,7 @@ impl Refusal {
 
 /// What YAML 1.1 (kustomize's reader) makes of a plain scalar that is not a string: `bool`,
 /// `number` or `null`.
-pub fn yaml11_type(plain: &str) -> Option<&'static str> {
+pub(crate) fn yaml11_type(plain: &str) -> Option<&'static str> {
     const BOOLS: &[&str] = &[
         "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
         "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",

@@ -16,22 +16,22 @@ use std::path::{Path, PathBuf};
 
 /// What to read, and which findings to keep.
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Directories and files to lint.
-    pub roots: Vec<PathBuf>,
+    pub(crate) roots: Vec<PathBuf>,
     /// When files were given: the findings to keep.
-    pub focus: Option<Focus>,
+    pub(crate) focus: Option<Focus>,
 }
 
 #[derive(Debug, Default)]
-pub struct Focus {
+pub(crate) struct Focus {
     files: BTreeSet<PathBuf>,
     dirs: Vec<PathBuf>,
 }
 
 impl Focus {
     /// Whether a finding in `path` concerns what was given.
-    pub fn keeps(&self, path: &Path) -> bool {
+    pub(crate) fn keeps(&self, path: &Path) -> bool {
         let Some(p) = canonical(path) else {
             return false;
         };
@@ -48,7 +48,7 @@ fn kustomization_in(dir: &Path) -> Option<PathBuf> {
 
 /// Files a kustomization includes, following directories (bases, components) recursively,
 /// with the patch files each names.
-pub fn closure(kustomization: &Path) -> BTreeSet<PathBuf> {
+pub(crate) fn closure(kustomization: &Path) -> BTreeSet<PathBuf> {
     closure_within(kustomization, None)
 }
 
@@ -114,7 +114,7 @@ fn entries_of(k: &Path, bound: Option<&Path>) -> Vec<(PathBuf, bool)> {
 
 /// A path made absolute and canonical, for a file that may not exist (an unsaved editor
 /// buffer named by `--stdin-filename`): its directory is canonicalised.
-pub fn canonical(file: &Path) -> Option<PathBuf> {
+pub(crate) fn canonical(file: &Path) -> Option<PathBuf> {
     if let Ok(c) = file.canonicalize() {
         return Some(c);
     }
@@ -126,7 +126,7 @@ pub fn canonical(file: &Path) -> Option<PathBuf> {
 }
 
 /// The directory whose kustomization is the nearest one including `file`, if any.
-pub fn context_root(file: &Path) -> Option<PathBuf> {
+pub(crate) fn context_root(file: &Path) -> Option<PathBuf> {
     let file = canonical(file)?;
     let mut dir = file.parent();
     while let Some(d) = dir {
@@ -145,7 +145,7 @@ pub fn context_root(file: &Path) -> Option<PathBuf> {
 
 /// Every kustomization under a project root, and who names what: scanned once, it resolves
 /// any number of files (the language server keeps one per project root).
-pub struct Project {
+pub(crate) struct Project {
     bound: PathBuf,
     /// For each file or kustomization file (canonical), the kustomizations that name it.
     includers: std::collections::HashMap<PathBuf, Vec<PathBuf>>,
@@ -155,7 +155,7 @@ pub struct Project {
 impl Project {
     /// Scan `root` for kustomizations as discovery walks it (hidden and ignored files
     /// skipped), reading each once.
-    pub fn scan(root: &Path) -> Project {
+    pub(crate) fn scan(root: &Path) -> Project {
         let bound = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
         let kustomizations: BTreeSet<PathBuf> = ignore::WalkBuilder::new(root)
             .require_git(false)
@@ -219,7 +219,7 @@ impl Project {
     }
 
     /// The directory the scan is bounded by (canonical).
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.bound
     }
 
@@ -233,7 +233,7 @@ impl Project {
 /// resolved to its builds like a given file. `project` bounds the search for the builds that
 /// include a given file (the project root); without it, a file is resolved to the nearest
 /// enclosing kustomization that includes it.
-pub fn plan(paths: &[PathBuf], stdin_name: Option<&Path>, project: Option<&Path>) -> Plan {
+pub(crate) fn plan(paths: &[PathBuf], stdin_name: Option<&Path>, project: Option<&Path>) -> Plan {
     let given_file = stdin_name.is_some() || paths.iter().any(|p| p.is_file());
     if !given_file {
         return plan_dirs(paths, project);
@@ -242,7 +242,11 @@ pub fn plan(paths: &[PathBuf], stdin_name: Option<&Path>, project: Option<&Path>
 }
 
 /// [`plan`] with the project already scanned (or none: nearest enclosing kustomizations).
-pub fn plan_in(paths: &[PathBuf], stdin_name: Option<&Path>, scanned: Option<&Project>) -> Plan {
+pub(crate) fn plan_in(
+    paths: &[PathBuf],
+    stdin_name: Option<&Path>,
+    scanned: Option<&Project>,
+) -> Plan {
     let is_file = |p: &PathBuf| p.is_file() || Some(p.as_path()) == stdin_name;
     let mut paths = paths.to_vec();
     if let Some(n) = stdin_name {

@@ -33,12 +33,12 @@ pub enum Data {
 pub struct Node {
     pub data: Data,
     /// Where the node's text is written (the manifest, a patch, a kustomization).
-    pub loc: Option<Loc>,
+    pub(crate) loc: Option<Loc>,
     /// Where its key is written, for a mapping's value.
-    pub key_loc: Option<Loc>,
+    pub(crate) key_loc: Option<Loc>,
     /// What wrote it when not the manifest, e.g. `patch`, and the node it replaced.
-    pub via: Option<&'static str>,
-    pub replaced: Option<Loc>,
+    pub(crate) via: Option<&'static str>,
+    pub(crate) replaced: Option<Loc>,
 }
 
 /// A plain scalar's type as kustomize reads it (kyaml: the YAML 1.2 core schema, so `yes`,
@@ -83,7 +83,7 @@ fn core_ty(v: &str) -> Ty {
 const MAX_DEPTH: usize = 200;
 
 impl Node {
-    pub fn scalar(text: impl Into<String>, ty: Ty, loc: Option<Loc>) -> Node {
+    pub(crate) fn scalar(text: impl Into<String>, ty: Ty, loc: Option<Loc>) -> Node {
         Node {
             data: Data::Scalar(text.into(), ty),
             loc,
@@ -93,7 +93,7 @@ impl Node {
         }
     }
 
-    pub fn map(loc: Option<Loc>) -> Node {
+    pub(crate) fn map(loc: Option<Loc>) -> Node {
         Node {
             data: Data::Map(Vec::new()),
             loc,
@@ -160,39 +160,39 @@ impl Node {
         }
     }
 
-    pub fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         matches!(self.data, Data::Scalar(_, Ty::Null))
     }
 
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.data {
             Data::Scalar(s, ty) if *ty != Ty::Null => Some(s),
             _ => None,
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
         match &self.data {
             Data::Map(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
 
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
         match &mut self.data {
             Data::Map(entries) => entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
 
-    pub fn items(&self) -> &[Node] {
+    pub(crate) fn items(&self) -> &[Node] {
         match &self.data {
             Data::Seq(items) => items,
             _ => &[],
         }
     }
 
-    pub fn at(&self, path: &[Step]) -> Option<&Node> {
+    pub(crate) fn at(&self, path: &[Step]) -> Option<&Node> {
         let mut cur = self;
         for step in path {
             cur = match step {
@@ -204,7 +204,7 @@ impl Node {
     }
 
     /// Set `key` in a mapping (inserted last when new), keeping the key's location.
-    pub fn insert(&mut self, key: &str, mut value: Node) {
+    pub(crate) fn insert(&mut self, key: &str, mut value: Node) {
         if let Data::Map(entries) = &mut self.data {
             if let Some((_, v)) = entries.iter_mut().find(|(k, _)| k == key) {
                 if value.key_loc.is_none() {
@@ -217,7 +217,7 @@ impl Node {
         }
     }
 
-    pub fn remove(&mut self, key: &str) -> Option<Node> {
+    pub(crate) fn remove(&mut self, key: &str) -> Option<Node> {
         if let Data::Map(entries) = &mut self.data {
             let i = entries.iter().position(|(k, _)| k == key)?;
             return Some(entries.remove(i).1);
@@ -227,7 +227,7 @@ impl Node {
 
     /// Write a scalar at `path`, creating mappings on the way (as kustomize's transformers
     /// create the fields they set); an index past a list's end is left alone.
-    pub fn set(&mut self, path: &[Step], value: Node) {
+    pub(crate) fn set(&mut self, path: &[Step], value: Node) {
         let Some((last, parents)) = path.split_last() else {
             return;
         };
@@ -265,7 +265,7 @@ impl Node {
     }
 
     /// The value of a scalar node as rules read it.
-    pub fn value(&self) -> Option<Value> {
+    pub(crate) fn value(&self) -> Option<Value> {
         let text = self.as_str()?;
         Some(Value {
             text: text.to_string(),
@@ -276,7 +276,7 @@ impl Node {
     }
 
     /// Mark every node of a subtree as written by `via` (a patch), remembering what it replaced.
-    pub fn written_by(mut self, via: &'static str, replaced: Option<Loc>) -> Node {
+    pub(crate) fn written_by(mut self, via: &'static str, replaced: Option<Loc>) -> Node {
         self.mark(via, 0);
         self.replaced = replaced.or(self.replaced);
         self
@@ -295,7 +295,7 @@ impl Node {
     }
 
     /// Structural equality of values, ignoring locations (JSON patch `test`).
-    pub fn same_value(&self, other: &Node) -> bool {
+    pub(crate) fn same_value(&self, other: &Node) -> bool {
         match (&self.data, &other.data) {
             (Data::Scalar(a, ta), Data::Scalar(b, tb)) => {
                 if ta == tb && (a == b || *ta == Ty::Null) {
@@ -358,7 +358,7 @@ fn scalar_text(s: &str, ty: Ty) -> String {
 impl Node {
     /// YAML as kustomize prints it: mapping keys sorted, lists at their key's indentation.
     /// `comment` adds a trailing comment to a scalar line (provenance).
-    pub fn to_yaml(&self, comment: &dyn Fn(&Node) -> Option<String>) -> String {
+    pub(crate) fn to_yaml(&self, comment: &dyn Fn(&Node) -> Option<String>) -> String {
         let mut out = String::new();
         self.emit_block(&mut out, 0, comment);
         out
@@ -444,7 +444,7 @@ impl Node {
 
 /// The whole object as the build renders it: the materialized tree or the manifest, the
 /// overrides folded in, and the rendered name and namespace written into `metadata`.
-pub fn materialize(env: &super::Env<'_>, r: &Rendered) -> Node {
+pub(crate) fn materialize(env: &super::Env<'_>, r: &Rendered) -> Node {
     let mut tree = match (&r.tree, r.source) {
         (Some(t), _) => (**t).clone(),
         (None, Source::Object(o)) => {

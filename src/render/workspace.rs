@@ -7,42 +7,42 @@ use crate::render::{Context, ContextMode, Env, FluxKustomization, ReplacementIss
 
 /// What decides how a workspace is evaluated.
 #[derive(Debug, Clone, Default)]
-pub struct WorkspaceOptions {
-    pub deploy_engine: DeployEngine,
-    pub context_mode: ContextMode,
+pub(crate) struct WorkspaceOptions {
+    pub(crate) deploy_engine: DeployEngine,
+    pub(crate) context_mode: ContextMode,
     /// Read kustomize selector names as regular expressions (kustomize 5.8+).
-    pub regex_selectors: bool,
+    pub(crate) regex_selectors: bool,
     /// Env vars that carry the database connection.
-    pub database_env: Vec<String>,
+    pub(crate) database_env: Vec<String>,
     /// The most objects one context may render (None: the default).
-    pub max_context_objects: Option<usize>,
+    pub(crate) max_context_objects: Option<usize>,
     /// Directories the user named: a kustomization there is a build of its own even when
     /// another linted kustomization includes it (normalised, absolute).
-    pub explicit_builds: Vec<std::path::PathBuf>,
+    pub(crate) explicit_builds: Vec<std::path::PathBuf>,
     /// What the repository shows about how it is deployed (None: not scanned).
-    pub repo: Option<crate::model::evidence::RepoEvidence>,
+    pub(crate) repo: Option<crate::model::evidence::RepoEvidence>,
 }
 
 /// Everything a run reads: files, objects and the contexts kustomize and Flux build from them.
 #[derive(Debug, Default)]
 pub struct Workspace {
     pub files: Vec<FileData>,
-    pub objects: Vec<Object>,
+    pub(crate) objects: Vec<Object>,
     pub contexts: Vec<Context>,
-    pub fluxes: Vec<FluxKustomization>,
+    pub(crate) fluxes: Vec<FluxKustomization>,
     pub replacement_issues: Vec<ReplacementIssue>,
     /// The configured engine (`Auto`: decided per build, see `engines`).
-    pub deploy_engine: DeployEngine,
+    pub(crate) deploy_engine: DeployEngine,
     /// The engine each context is applied by, and why, by context index.
-    pub engines: Vec<crate::render::engine::Verdict>,
-    pub options: WorkspaceOptions,
+    pub(crate) engines: Vec<crate::render::engine::Verdict>,
+    pub(crate) options: WorkspaceOptions,
     /// Contexts whose evaluation failed on a bug (the others are complete).
-    pub internal: Vec<crate::base::internal::InternalError>,
+    pub(crate) internal: Vec<crate::base::internal::InternalError>,
     /// The files each kustomization reads when built (bases and fragments are no contexts of
     /// their own: this is how far each reaches).
-    pub parts: std::collections::BTreeMap<FileId, Vec<FileId>>,
+    pub(crate) parts: std::collections::BTreeMap<FileId, Vec<FileId>>,
     /// Each file's path as kustomize resolves entries (absolute, normalised), by file id.
-    pub file_keys: Vec<std::path::PathBuf>,
+    pub(crate) file_keys: Vec<std::path::PathBuf>,
     by_key: std::collections::HashMap<std::path::PathBuf, FileId>,
     /// Rendered Jobs per context: computed once, on first use.
     jobs: std::sync::OnceLock<Vec<Vec<links::JobRef>>>,
@@ -56,7 +56,11 @@ pub struct Workspace {
 
 impl Workspace {
     /// Evaluate the files and objects into contexts.
-    pub fn new(files: Vec<FileData>, objects: Vec<Object>, options: WorkspaceOptions) -> Self {
+    pub(crate) fn new(
+        files: Vec<FileData>,
+        objects: Vec<Object>,
+        options: WorkspaceOptions,
+    ) -> Self {
         let crate::render::Evaluated {
             mut contexts,
             fluxes,
@@ -127,7 +131,7 @@ impl Workspace {
     /// One value of type `T` per workspace, created on first use and shared by every thread:
     /// the per-run indexes of the analysis layer (`crate::analysis`), which render cannot name.
     /// A workspace holds one such type; asking for another is a bug.
-    pub fn memo<T: std::any::Any + Default + Send + Sync>(&self) -> &T {
+    pub(crate) fn memo<T: std::any::Any + Default + Send + Sync>(&self) -> &T {
         self.memo
             .get_or_init(|| Box::<T>::default())
             .downcast_ref()
@@ -135,7 +139,7 @@ impl Workspace {
     }
 
     /// The rendered Jobs of a context, with their applied names and namespaces.
-    pub fn jobs(&self, context: &Context) -> &[links::JobRef] {
+    pub(crate) fn jobs(&self, context: &Context) -> &[links::JobRef] {
         let all = self.jobs.get_or_init(|| {
             let env = self.env();
             self.contexts.iter().map(|c| links::jobs(&env, c)).collect()
@@ -144,7 +148,7 @@ impl Workspace {
     }
 
     /// The k8s-wait-for init containers of a context, computed once per context.
-    pub fn wait_fors(&self, context: &Context) -> &[links::WaitFor] {
+    pub(crate) fn wait_fors(&self, context: &Context) -> &[links::WaitFor] {
         let slots = self.waits.get_or_init(|| {
             self.contexts
                 .iter()
@@ -158,14 +162,17 @@ impl Workspace {
     /// deploys it, the builds other Flux Kustomizations deploy (a pre-deploy stage holding
     /// the migration Job, the app's stage waiting for it), unless they share a file (then
     /// they are alternatives, like two overlays of one base). Other builds are never linked.
-    pub fn deployed_with<'s>(&'s self, context: &'s Context) -> impl Iterator<Item = &'s Context> {
+    pub(crate) fn deployed_with<'s>(
+        &'s self,
+        context: &'s Context,
+    ) -> impl Iterator<Item = &'s Context> {
         self.contexts
             .iter()
             .filter(move |c| self.is_deployed_with(context, c))
     }
 
     /// Whether `other` is one of [`Workspace::deployed_with`]`(context)`.
-    pub fn is_deployed_with(&self, context: &Context, other: &Context) -> bool {
+    pub(crate) fn is_deployed_with(&self, context: &Context, other: &Context) -> bool {
         context.flux.is_some()
             && other.flux.is_some()
             && other.index != context.index
@@ -174,7 +181,7 @@ impl Workspace {
 
     /// The build a kustomization's own transformers are seen in: the one it is the root of,
     /// else (a base, a component) the first build that includes it.
-    pub fn build_of_kustomization(&self, k: FileId) -> Option<&Context> {
+    pub(crate) fn build_of_kustomization(&self, k: FileId) -> Option<&Context> {
         self.contexts
             .iter()
             .find(|c| c.root == Some(k))
@@ -182,7 +189,7 @@ impl Workspace {
     }
 
     /// The engine that applies a context, and why.
-    pub fn engine(&self, context: &Context) -> &crate::render::engine::Verdict {
+    pub(crate) fn engine(&self, context: &Context) -> &crate::render::engine::Verdict {
         static FALLBACK: std::sync::OnceLock<crate::render::engine::Verdict> =
             std::sync::OnceLock::new();
         self.engines
@@ -192,7 +199,7 @@ impl Workspace {
 
     /// The engine that applies an object: of the builds that include it, an evident one before
     /// the fallback, Flux first (its rules are the strictest), then by context order.
-    pub fn engine_of(&self, obj: ObjectId) -> crate::render::engine::Verdict {
+    pub(crate) fn engine_of(&self, obj: ObjectId) -> crate::render::engine::Verdict {
         let verdicts = || {
             self.context_ids_of(obj)
                 .iter()
@@ -207,12 +214,12 @@ impl Workspace {
     }
 
     /// The file at a normalised absolute path.
-    pub fn file_at(&self, key: &std::path::Path) -> Option<FileId> {
+    pub(crate) fn file_at(&self, key: &std::path::Path) -> Option<FileId> {
         self.by_key.get(key).copied()
     }
 
     /// The kustomization file of a directory.
-    pub fn kustomization_in(&self, dir: &std::path::Path) -> Option<FileId> {
+    pub(crate) fn kustomization_in(&self, dir: &std::path::Path) -> Option<FileId> {
         self.kustomization_by_dir.get(dir).copied()
     }
 
@@ -225,18 +232,18 @@ impl Workspace {
     }
 
     /// The document an object is parsed from.
-    pub fn doc_of(&self, obj: &Object) -> &crate::yaml::Document {
+    pub(crate) fn doc_of(&self, obj: &Object) -> &crate::yaml::Document {
         &self.files[obj.file as usize].docs[obj.doc as usize]
     }
 
     /// The contexts that include an object.
-    pub fn contexts_of(&self, obj: ObjectId) -> impl Iterator<Item = &Context> {
+    pub(crate) fn contexts_of(&self, obj: ObjectId) -> impl Iterator<Item = &Context> {
         self.context_ids_of(obj).iter().map(|&c| &self.contexts[c])
     }
 
     /// The kustomization beside a migration Job that does not list it (see
     /// [`Context::unlisted`]): the Job is never applied.
-    pub fn unlisted_beside(&self, obj: ObjectId) -> Option<FileId> {
+    pub(crate) fn unlisted_beside(&self, obj: ObjectId) -> Option<FileId> {
         self.unlisted
             .get_or_init(|| {
                 self.contexts
@@ -251,7 +258,7 @@ impl Workspace {
     /// Indices (in `contexts`) of the contexts that include an object, ascending: an index
     /// built once, because rules ask for every Job and scanning every context for each one is
     /// quadratic in a monorepo.
-    pub fn context_ids_of(&self, obj: ObjectId) -> &[usize] {
+    pub(crate) fn context_ids_of(&self, obj: ObjectId) -> &[usize] {
         let index = self.object_contexts.get_or_init(|| {
             let mut v = vec![Vec::new(); self.objects.len()];
             for (ci, c) in self.contexts.iter().enumerate() {

@@ -15,7 +15,7 @@ use crate::render::path::Step;
 use crate::render::{Rendered, Source, Value};
 use std::collections::BTreeSet;
 
-pub struct EnvSourceMismatch;
+pub(crate) struct EnvSourceMismatch;
 
 /// Where a variable's value comes from. Literal texts are compared, never printed.
 #[derive(Debug, Clone, PartialEq, Eq)]

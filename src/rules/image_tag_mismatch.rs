@@ -16,7 +16,7 @@ use crate::render::workspace::Workspace;
 use crate::render::{Value, split_image};
 use crate::yaml::Kind;
 
-pub struct ImageTagMismatch;
+pub(crate) struct ImageTagMismatch;
 
 const HELP: &str = "drive every tag from one variable: a kustomize replacement (or `images:` entries for both images) and the same value in the Job name, or Flux's `${IMAGE_TAG}` in all three places";
 

@@ -13,7 +13,7 @@ use crate::render::path::Step;
 use crate::render::{Rendered, split_image};
 use std::collections::BTreeMap;
 
-pub struct ImageTagMutable;
+pub(crate) struct ImageTagMutable;
 
 const HELP: &str = "pin the image to the release's tag, the one the migration and the app share (kustomize `images: newTag`, a replacement or Flux `${IMAGE_TAG}`), or to a digest";
 

@@ -13,7 +13,7 @@ use crate::render::links::{self, Container};
 use crate::render::path;
 use crate::render::Rendered;
 
-pub struct InitMigrationRace;
+pub(crate) struct InitMigrationRace;
 
 const HELP: &str = "run the migration once per release in a versioned Job that the pods wait for (k8s-wait-for `job-wr`), or keep the workload at one pod with no autoscaler, or make sure the migration tool takes a database lock";
 

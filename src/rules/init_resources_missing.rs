@@ -13,7 +13,7 @@ use crate::render::Rendered;
 use crate::render::links::{self, Container};
 use crate::render::path::{self, Step};
 
-pub struct InitResourcesMissing;
+pub(crate) struct InitResourcesMissing;
 
 const HELP: &str = "set resources.requests and resources.limits (cpu and memory) on the init container; k8s-wait-for needs little (e.g. 10m CPU, 32Mi memory), a migration what the tool needs";
 

@@ -4,7 +4,7 @@ use super::meta::JOB_BACKOFF_LIMIT_NONZERO as META;
 use super::{ObjectCx, Rule, paths, typed_migration_job};
 use crate::base::diagnostic::{Diagnostic, Fix, Severity};
 
-pub struct JobBackoffLimitNonzero;
+pub(crate) struct JobBackoffLimitNonzero;
 
 const HELP: &str = "set spec.backoffLimit: 0 so a failed migration fails the rollout at once";
 /// An explicit limit is a choice: say what it costs rather than call it a mistake.

@@ -9,9 +9,9 @@ use crate::model::config::DeployEngine;
 use crate::model::migration::{hook, label_or_annotation};
 use crate::yaml::Seg;
 
-pub struct JobForceAnnotationMissing;
+pub(crate) struct JobForceAnnotationMissing;
 
-pub const FORCE: &str = "kustomize.toolkit.fluxcd.io/force";
+pub(crate) const FORCE: &str = "kustomize.toolkit.fluxcd.io/force";
 
 const HELP: &str = "add the annotation kustomize.toolkit.fluxcd.io/force: enabled (or set deploy-engine in .kube-migrate-lint.yaml if Flux does not apply this Job)";
 

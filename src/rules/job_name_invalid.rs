@@ -10,13 +10,13 @@ use crate::base::text::dns1123_subdomain_problem;
 use crate::model::Typed;
 use crate::render::Rendered;
 
-pub struct JobNameInvalid;
+pub(crate) struct JobNameInvalid;
 
 const MAX_LABEL: usize = 63;
 const HELP: &str = "use lowercase letters, digits, `-` and `.`, start and end with a letter or digit, and keep the rendered name within 63 characters";
 
 /// What is wrong with a rendered Job name.
-pub fn problem(name: &str) -> Option<String> {
+pub(crate) fn problem(name: &str) -> Option<String> {
     if let Some(p) = dns1123_subdomain_problem(name) {
         return Some(p);
     }

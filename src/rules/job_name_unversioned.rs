@@ -9,11 +9,11 @@ use crate::model::Typed;
 use crate::model::config::DeployEngine;
 use crate::model::migration::hook;
 
-pub struct JobNameUnversioned;
+pub(crate) struct JobNameUnversioned;
 
 /// Whether a literal name already carries a version: a `-`/`.` separated word that is a number,
 /// `v` followed by a number, or a commit hash.
-pub fn has_literal_version(name: &str) -> bool {
+pub(crate) fn has_literal_version(name: &str) -> bool {
     name.split(['-', '.', '_']).any(|w| {
         let digits = w.strip_prefix('v').unwrap_or(w);
         (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))

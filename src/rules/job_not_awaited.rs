@@ -14,7 +14,7 @@ use crate::base::mask::display_value;
 use crate::render::workspace::Workspace;
 use crate::yaml::Seg;
 
-pub struct JobNotAwaited;
+pub(crate) struct JobNotAwaited;
 
 
 /// Where a Job's name is written.

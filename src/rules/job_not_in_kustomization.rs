@@ -7,7 +7,7 @@ use crate::base::diagnostic::{Diagnostic, Loc};
 use crate::base::mask::display_value;
 use crate::render::workspace::Workspace;
 
-pub struct JobNotInKustomization;
+pub(crate) struct JobNotInKustomization;
 
 impl Rule for JobNotInKustomization {
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {

@@ -4,7 +4,7 @@ use super::meta::JOB_RESTART_POLICY_NOT_NEVER as META;
 use super::{ObjectCx, Rule, paths, typed_migration_job};
 use crate::base::diagnostic::{Diagnostic, Fix, Severity};
 
-pub struct JobRestartPolicyNotNever;
+pub(crate) struct JobRestartPolicyNotNever;
 
 const HELP: &str = "set spec.template.spec.restartPolicy: Never so a failed migration pod stays with its logs and is not re-run in place";
 

@@ -9,7 +9,7 @@ use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
 use crate::render::workspace::Workspace;
 
-pub struct JobTtlBreaksWait;
+pub(crate) struct JobTtlBreaksWait;
 
 
 impl Rule for JobTtlBreaksWait {

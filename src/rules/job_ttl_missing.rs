@@ -9,7 +9,7 @@ use crate::base::mask::display_value;
 use crate::model::config::DeployEngine;
 use crate::render::workspace::Workspace;
 
-pub struct JobTtlMissing;
+pub(crate) struct JobTtlMissing;
 
 impl Rule for JobTtlMissing {
     fn check_workspace(&self, ws: &Workspace, out: &mut Vec<Diagnostic>) {

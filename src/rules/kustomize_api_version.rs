@@ -11,7 +11,7 @@ use crate::base::mask::display_value;
 use crate::model::FileRole;
 use crate::render::workspace::Workspace;
 
-pub struct KustomizeApiVersion;
+pub(crate) struct KustomizeApiVersion;
 
 const KUSTOMIZATION: &str = "kustomize.config.k8s.io/v1beta1";
 const COMPONENT: &str = "kustomize.config.k8s.io/v1alpha1";

@@ -9,7 +9,7 @@ use crate::render::refusal::Refusal;
 use crate::render::workspace::Workspace;
 use crate::render::{Issue, IssueKind};
 
-pub struct KustomizeBuildError;
+pub(crate) struct KustomizeBuildError;
 
 /// What the refusal means, in the words of the user's file.
 fn message(refusal: &Refusal) -> String {

@@ -13,7 +13,7 @@ use crate::render::path::{self, Step};
 use crate::render::{Rendered, Value, pod_spec_path};
 use crate::yaml::Seg;
 
-pub struct KustomizePlaceholderUnresolved;
+pub(crate) struct KustomizePlaceholderUnresolved;
 
 const HELP_NO_FLUX: &str = "copy the value with a kustomize `replacements:` entry (or `images:` for tags), or deploy the directory with a Flux Kustomization whose `postBuild.substitute` defines the variable";
 const HELP_SHELL: &str = "escape it for Flux as `$${VAR}` (Flux writes `${VAR}` back for the shell), or annotate the object with `kustomize.toolkit.fluxcd.io/substitute: disabled`";

@@ -14,7 +14,7 @@ use crate::render::path::PathError;
 use crate::render::{Issue, IssueKind, Rendered, Source};
 use crate::yaml::{Document, Kind, NodeId};
 
-pub struct KustomizeReplacementInvalid;
+pub(crate) struct KustomizeReplacementInvalid;
 
 const HELP: &str = "fix the replacement so `kubectl kustomize` builds: select list elements by index with a bare number (`args.1`) or by `[name=value]`, make the source select exactly one object that has the field, and set `options.create: true` for target fields that may be absent";
 

@@ -13,7 +13,7 @@ use crate::render::workspace::Workspace;
 use crate::render::{Context, IssueKind, Rendered};
 use crate::yaml::{Document, NodeId};
 
-pub struct KustomizeReplacementUnmatched;
+pub(crate) struct KustomizeReplacementUnmatched;
 
 const HELP_UNMATCHED: &str = "select the object by its kind (and exact name as it is at this point of the build), or remove the target";
 const HELP_REGEX: &str = "select by kind alone (`select: {kind: Job}`) or by the exact name; or set `kustomize-version: \"5.8\"` in .kube-migrate-lint.yaml if every build (CI, kubectl, Flux) uses kustomize 5.8+";

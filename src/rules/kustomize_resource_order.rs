@@ -14,7 +14,7 @@ use crate::yaml::{Document, NodeId, Seg};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-pub struct KustomizeResourceOrder;
+pub(crate) struct KustomizeResourceOrder;
 
 const HELP: &str =
     "list the migration Job's entry before the entries of the workloads that wait for it";

@@ -15,7 +15,8 @@ use crate::render::{Context, Env, Rendered, Value};
 use crate::yaml::{Document, NodeId, Seg};
 
 mod framework;
-pub use framework::{docs, suppress};
+pub use framework::docs;
+pub(crate) use framework::suppress;
 
 // The rules' modules, `RuleId::meta`, `meta::*` and `REGISTRY`, generated from the pages by build.rs.
 include!(concat!(env!("OUT_DIR"), "/rules.rs"));
@@ -25,7 +26,7 @@ pub(crate) mod testing;
 
 /// What part of the pattern a rule checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Category {
+pub(crate) enum Category {
     /// The file cannot be read as Kubernetes YAML.
     Syntax,
     /// The migration Job itself.
@@ -81,14 +82,21 @@ impl FixAvailability {
 /// A rule's metadata, generated from the front matter of its page (see build.rs).
 #[derive(Debug)]
 pub struct RuleMeta {
-    pub id: RuleId,
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "read by the test that checks the generated registry"
+        )
+    )]
+    pub(crate) id: RuleId,
     /// Stable kebab-case name, named after what the rule forbids.
     pub name: &'static str,
-    pub severity: Severity,
-    pub category: Category,
-    pub summary: &'static str,
+    pub(crate) severity: Severity,
+    pub(crate) category: Category,
+    pub(crate) summary: &'static str,
     /// What the rule needs to see before it speaks: the deploy engine, the evidence.
-    pub evidence: &'static str,
+    pub(crate) evidence: &'static str,
     /// Whether the rule's findings come with fixes.
     pub fix: FixAvailability,
     /// The rule page, `rules/<name>.md`.
@@ -103,12 +111,12 @@ impl RuleMeta {
 }
 
 /// A rule's metadata, implemented for every rule by the code `build.rs` generates from its page.
-pub trait Declared {
+pub(crate) trait Declared {
     fn declared(&self) -> &'static RuleMeta;
 }
 
 /// A lint rule: its metadata and the checks it runs on objects, contexts and the workspace.
-pub trait Rule: Declared + Sync + Send {
+pub(crate) trait Rule: Declared + Sync + Send {
     /// The rule's metadata, from its page.
     fn meta(&self) -> &'static RuleMeta {
         self.declared()
@@ -142,8 +150,18 @@ pub(crate) fn set_value(
 }
 
 /// The rule called `name`.
-pub fn find(name: &str) -> Option<&'static dyn Rule> {
+pub(crate) fn find(name: &str) -> Option<&'static dyn Rule> {
     REGISTRY.iter().copied().find(|r| r.meta().name == name)
+}
+
+/// Every rule's metadata, sorted by name: what `rules` lists and the rule pages declare.
+pub fn metas() -> impl Iterator<Item = &'static RuleMeta> {
+    REGISTRY.iter().map(|r| r.meta())
+}
+
+/// The metadata of the rule called `name`, if there is one.
+pub fn meta(name: &str) -> Option<&'static RuleMeta> {
+    find(name).map(|r| r.meta())
 }
 
 /// Every rule name, in registry order.
@@ -152,11 +170,11 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// What a rule sees of one object.
-pub struct ObjectCx<'a> {
-    pub ws: &'a Workspace,
-    pub obj: &'a Object,
-    pub doc: &'a Document,
-    pub file: &'a FileData,
+pub(crate) struct ObjectCx<'a> {
+    pub(crate) ws: &'a Workspace,
+    pub(crate) obj: &'a Object,
+    pub(crate) doc: &'a Document,
+    pub(crate) file: &'a FileData,
 }
 
 impl<'a> ObjectCx<'a> {
@@ -244,9 +262,9 @@ impl<'a> ObjectCx<'a> {
 }
 
 /// What a rule sees of one context.
-pub struct ContextCx<'a> {
-    pub ws: &'a Workspace,
-    pub context: &'a Context,
+pub(crate) struct ContextCx<'a> {
+    pub(crate) ws: &'a Workspace,
+    pub(crate) context: &'a Context,
 }
 
 impl<'a> ContextCx<'a> {

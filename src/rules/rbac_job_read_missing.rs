@@ -18,7 +18,7 @@ use crate::render::Rendered;
 use crate::render::links::{self, WaitFor};
 use crate::render::path::{self, Step};
 
-pub struct RbacJobReadMissing;
+pub(crate) struct RbacJobReadMissing;
 
 const HELP: &str = "bind the pod's ServiceAccount with a RoleBinding, in the namespace k8s-wait-for looks in, to a Role with `apiGroups: [batch], resources: [jobs], verbs: [get, list]`";
 

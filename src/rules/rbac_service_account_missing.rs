@@ -14,7 +14,7 @@ use crate::render::links;
 use crate::render::path;
 use std::collections::BTreeSet;
 
-pub struct RbacServiceAccountMissing;
+pub(crate) struct RbacServiceAccountMissing;
 
 /// A ServiceAccount of the context: (namespace, name, where the name is written).
 type Account = (String, String, Option<Loc>);

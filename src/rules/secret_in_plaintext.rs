@@ -10,7 +10,7 @@ use crate::render::Source;
 use crate::render::path::Step;
 use crate::yaml::Seg;
 
-pub struct SecretInPlaintext;
+pub(crate) struct SecretInPlaintext;
 
 const ENV_HELP: &str = "move the value into a Secret (kept encrypted in Git with SOPS or Sealed Secrets) and read it with `valueFrom.secretKeyRef`; to build a URL, put the password in its own secret-backed variable and write `$(DB_PASSWORD)` in the URL";
 const CONFIG_HELP: &str = "move the value into a Secret (kept encrypted in Git with SOPS or Sealed Secrets) and reference the Secret instead of the ConfigMap";

@@ -9,7 +9,7 @@ use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
 use crate::render::links;
 
-pub struct ValueTemplatedOutside;
+pub(crate) struct ValueTemplatedOutside;
 
 /// Values named in the message before "and N more".
 const SHOWN: usize = 4;

@@ -10,7 +10,7 @@ use crate::render::Rendered;
 use crate::render::links::{self, MODES, WaitFor};
 use crate::render::path::Step;
 
-pub struct WaitArgsInvalid;
+pub(crate) struct WaitArgsInvalid;
 
 const MODES_LIST: &str = "pod, pod-we, pod-wr, service, job, job-we, job-wr";
 

@@ -11,7 +11,7 @@ use crate::base::mask::display_value;
 use crate::render::links;
 use crate::render::split_image;
 
-pub struct WaitImageUnpinned;
+pub(crate) struct WaitImageUnpinned;
 
 const PIN: &str = "pin a release: `groundnuty/k8s-wait-for:v2.0` (or `no-root-v2.0`) on Kubernetes ≥ 1.24, `v1.5.1` on older clusters, or a digest";
 

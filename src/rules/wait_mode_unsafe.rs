@@ -12,7 +12,7 @@ use crate::base::mask::display_value;
 use crate::model::migration::mentions_migration;
 use crate::render::links;
 
-pub struct WaitModeUnsafe;
+pub(crate) struct WaitModeUnsafe;
 
 impl Rule for WaitModeUnsafe {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {

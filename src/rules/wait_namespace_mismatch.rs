@@ -7,7 +7,7 @@ use crate::analysis::wait_target::{Lookup, arg_path, judged_target, lookup};
 use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
 
-pub struct WaitNamespaceMismatch;
+pub(crate) struct WaitNamespaceMismatch;
 
 impl Rule for WaitNamespaceMismatch {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {

@@ -17,7 +17,7 @@ use crate::base::mask::display_value;
 use crate::base::text::edit_distance;
 use crate::render::links::WaitFor;
 
-pub struct WaitTargetMissing;
+pub(crate) struct WaitTargetMissing;
 
 
 /// Write the Job's rendered name into the argument, when the wait obviously means that Job: it

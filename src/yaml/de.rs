@@ -14,23 +14,23 @@ use std::fmt;
 /// A typing error at a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeError {
-    pub message: String,
-    pub node: Option<NodeId>,
+    pub(crate) message: String,
+    pub(crate) node: Option<NodeId>,
     /// The alias-expansion budget ran out.
-    pub budget: bool,
+    pub(crate) budget: bool,
     /// A value of the wrong type, as data (the message says the same in words).
-    pub mismatch: Option<TypeMismatch>,
+    pub(crate) mismatch: Option<TypeMismatch>,
 }
 
 /// A value of one type where the schema wants another.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TypeMismatch {
+pub(crate) struct TypeMismatch {
     /// What the schema wants, in the API's words (`a string`, `an integer`, ...).
-    pub expected: String,
+    pub(crate) expected: String,
     /// What the document has (`an integer`, `a boolean`, ...).
-    pub found: &'static str,
+    pub(crate) found: &'static str,
     /// The type is right but the value is not allowed.
-    pub value_not_allowed: bool,
+    pub(crate) value_not_allowed: bool,
 }
 
 impl TypeMismatch {

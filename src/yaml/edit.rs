@@ -11,20 +11,20 @@ use crate::yaml::{Document, Kind, NodeId, Style};
 
 /// A value to write: a scalar (already valid as a plain YAML scalar) or a mapping.
 #[derive(Debug, Clone)]
-pub enum New<'a> {
+pub(crate) enum New<'a> {
     Scalar(&'a str),
     Map(Vec<(&'a str, New<'a>)>),
 }
 
 /// Edits one document of one file.
-pub struct Editor<'a> {
-    pub text: &'a str,
-    pub doc: &'a Document,
-    pub file: FileId,
+pub(crate) struct Editor<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) doc: &'a Document,
+    pub(crate) file: FileId,
 }
 
 impl<'a> Editor<'a> {
-    pub fn new(text: &'a str, doc: &'a Document, file: FileId) -> Self {
+    pub(crate) fn new(text: &'a str, doc: &'a Document, file: FileId) -> Self {
         Editor { text, doc, file }
     }
 
@@ -89,7 +89,7 @@ impl<'a> Editor<'a> {
 
     /// Replace a scalar's value, keeping plain, single- or double-quoted style. `value` must be
     /// safe as a plain scalar (the callers write names, numbers and enum values).
-    pub fn set_scalar(&self, node: NodeId, value: &str) -> Option<Edit> {
+    pub(crate) fn set_scalar(&self, node: NodeId, value: &str) -> Option<Edit> {
         let n = self.doc.node(node);
         let Kind::Scalar { style, .. } = n.kind else {
             return None;
@@ -115,7 +115,7 @@ impl<'a> Editor<'a> {
     }
 
     /// Quote a plain scalar as written, making it a string with the same text.
-    pub fn quote(&self, node: NodeId) -> Option<Edit> {
+    pub(crate) fn quote(&self, node: NodeId) -> Option<Edit> {
         let n = self.doc.node(node);
         let Kind::Scalar {
             style: Style::Plain,
@@ -138,7 +138,7 @@ impl<'a> Editor<'a> {
     /// Make `path` (mapping keys from `root`) hold `value`: replace it when it is a scalar,
     /// else insert the missing keys below the deepest mapping that exists. A new key goes in
     /// front of the first of `before` present in its mapping, else after the last entry.
-    pub fn set_path(
+    pub(crate) fn set_path(
         &self,
         root: NodeId,
         path: &[&str],
@@ -170,7 +170,13 @@ impl<'a> Editor<'a> {
     }
 
     /// Insert `key: value` into mapping `map`.
-    pub fn insert(&self, map: NodeId, key: &str, value: &New<'_>, before: &[&str]) -> Option<Edit> {
+    pub(crate) fn insert(
+        &self,
+        map: NodeId,
+        key: &str,
+        value: &New<'_>,
+        before: &[&str],
+    ) -> Option<Edit> {
         let node = self.doc.node(map);
         let entries = self.own_entries(map)?;
         if node.tag.is_some() || self.shared(map) {
@@ -283,7 +289,7 @@ impl<'a> Editor<'a> {
     }
 
     /// Find the scalar node written exactly at `span` in this document.
-    pub fn scalar_at(&self, span: Span) -> Option<NodeId> {
+    pub(crate) fn scalar_at(&self, span: Span) -> Option<NodeId> {
         self.doc
             .iter()
             .position(|n| n.span == span && matches!(n.kind, Kind::Scalar { .. }))
@@ -292,7 +298,7 @@ impl<'a> Editor<'a> {
 
     /// Move block-sequence item `from` so that it sits in front of item `to`, carrying the
     /// comment lines directly above it. Two edits: a deletion and an insertion.
-    pub fn move_item(&self, seq: NodeId, from: usize, to: usize) -> Option<Vec<Edit>> {
+    pub(crate) fn move_item(&self, seq: NodeId, from: usize, to: usize) -> Option<Vec<Edit>> {
         let n = self.doc.node(seq);
         let Kind::Seq(items) = n.kind else {
             return None;
@@ -372,7 +378,7 @@ fn render_flow(value: &New<'_>) -> String {
 }
 
 /// The line ending used around `at` (CRLF files keep CRLF).
-pub fn eol_at(text: &str, at: usize) -> &'static str {
+pub(crate) fn eol_at(text: &str, at: usize) -> &'static str {
     let nl = text[at.min(text.len())..]
         .find('\n')
         .map(|i| at + i)
@@ -430,7 +436,7 @@ fn comments_above(text: &str, mut ls: usize, col: usize) -> usize {
 }
 
 /// Apply edits (non-overlapping; insertions at the same offset keep their order).
-pub fn apply(text: &str, edits: &[&Edit]) -> Option<String> {
+pub(crate) fn apply(text: &str, edits: &[&Edit]) -> Option<String> {
     let mut sorted: Vec<&&Edit> = edits.iter().collect();
     sorted.sort_by_key(|e| (e.loc.span.start, e.loc.span.end));
     let mut out = String::with_capacity(text.len() + 64);

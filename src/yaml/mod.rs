@@ -9,7 +9,8 @@ mod de;
 pub(crate) mod edit;
 mod resolve;
 
-pub use de::{DeError, TypeMismatch, from_node};
+pub(crate) use de::TypeMismatch;
+pub use de::{DeError, from_node};
 pub(crate) use resolve::resolve_plain;
 pub(crate) use resolve::{Resolved, resolve_scalar};
 
@@ -45,12 +46,12 @@ pub enum Kind<'a> {
 /// A YAML node with its span in the source, as `Document::node` shows it.
 #[derive(Debug, Clone, Copy)]
 pub struct Node<'a> {
-    pub span: Span,
+    pub(crate) span: Span,
     pub kind: Kind<'a>,
     /// Tag as written, e.g. `!!str`.
-    pub tag: Option<&'a str>,
+    pub(crate) tag: Option<&'a str>,
     /// Whether the collection is written in flow style (`{}` / `[]`).
-    pub flow: bool,
+    pub(crate) flow: bool,
 }
 
 /// One node as stored: 20 bytes. What `a` and `b` hold depends on the kind: a scalar's text
@@ -117,22 +118,22 @@ pub struct Document {
     /// Tagged nodes by id, ascending, with their tag's range in the pool.
     tags: Box<[(NodeId, u32, u32)]>,
     pub root: NodeId,
-    pub span: Span,
+    pub(crate) span: Span,
 }
 
 /// Why a file or document could not be (completely) read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlError {
-    pub span: Span,
-    pub message: String,
+    pub(crate) span: Span,
+    pub(crate) message: String,
     /// A second location (the first of two duplicate keys).
-    pub related: Option<(Span, String)>,
-    pub kind: YamlErrorKind,
+    pub(crate) related: Option<(Span, String)>,
+    pub(crate) kind: YamlErrorKind,
 }
 
 /// Why a file could not be parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum YamlErrorKind {
+pub(crate) enum YamlErrorKind {
     Syntax,
     DuplicateKey,
     /// A limit was hit; the config key (under `limits:`) that raises it.
@@ -142,12 +143,12 @@ pub enum YamlErrorKind {
 /// Bounds on what one file may make the parser build.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    pub max_depth: usize,
-    pub max_documents: usize,
-    pub max_nodes: usize,
+    pub(crate) max_depth: usize,
+    pub(crate) max_documents: usize,
+    pub(crate) max_nodes: usize,
     /// How many nodes a document may expand to through aliases (an alias bomb is refused, as
     /// kubectl's YAML decoder refuses excessive aliasing).
-    pub max_expanded: u64,
+    pub(crate) max_expanded: u64,
 }
 
 impl Default for Limits {
@@ -704,12 +705,12 @@ impl Document {
     }
 
     /// Every node, in the order written.
-    pub fn iter(&self) -> impl Iterator<Item = Node<'_>> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Node<'_>> {
         (0..self.nodes.len() as NodeId).map(|id| self.node(id))
     }
 
     /// The tag of a node as written, e.g. `!!str`.
-    pub fn tag(&self, id: NodeId) -> Option<&str> {
+    pub(crate) fn tag(&self, id: NodeId) -> Option<&str> {
         if self.nodes[id as usize].flags & TAGGED == 0 {
             return None;
         }
@@ -719,7 +720,8 @@ impl Document {
     }
 
     /// The whole file's text the document was read from.
-    pub fn text(&self) -> &str {
+    #[cfg(test)]
+    pub(crate) fn text(&self) -> &str {
         &self.text
     }
 
@@ -868,7 +870,7 @@ impl Document {
     }
 
     /// [`Document::at`] for segments made on the way (from an owned path, say).
-    pub fn at_segs<'s>(
+    pub(crate) fn at_segs<'s>(
         &self,
         root: NodeId,
         path: impl IntoIterator<Item = Seg<'s>>,
@@ -1022,11 +1024,11 @@ impl ExactSizeIterator for Entries<'_> {}
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Located {
-    pub node: NodeId,
+    pub(crate) node: NodeId,
     /// Whether the whole path exists.
-    pub found: bool,
+    pub(crate) found: bool,
     /// How many path steps exist.
-    pub depth: usize,
+    pub(crate) depth: usize,
 }
 
 #[cfg(test)]

@@ -364,7 +364,7 @@ fn rules_and_explain() {
         serde_json::from_slice(&run(&["rules", "--format", "json"]).stdout).unwrap();
     assert_eq!(
         v.as_array().unwrap().len(),
-        kube_migrate_lint::rules::REGISTRY.len()
+        kube_migrate_lint::rules::metas().count()
     );
     let o = run(&["explain", "job-backoff-limit-nonzero"]);
     assert_eq!(o.status.code(), Some(0));

@@ -8,7 +8,7 @@
 use kube_migrate_lint::base::diagnostic::Applicability;
 use kube_migrate_lint::engine::fix::{self, Options};
 use kube_migrate_lint::engine::{Input, Settings};
-use kube_migrate_lint::rules::REGISTRY;
+use kube_migrate_lint::rules;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -135,8 +135,7 @@ fn every_fix_fixture_gives_its_after_tree_and_a_second_fix_changes_nothing() {
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
     // Every fixable rule is exercised by some fixture.
-    for r in REGISTRY {
-        let m = r.meta();
+    for m in rules::metas() {
         if m.fixable() {
             assert!(fixed_rules.contains(m.name), "no fixture fixes {}", m.name);
         }
@@ -145,8 +144,7 @@ fn every_fix_fixture_gives_its_after_tree_and_a_second_fix_changes_nothing() {
 
 #[test]
 fn every_fixable_rules_page_has_a_failing_example_that_fix_mends() {
-    for r in REGISTRY {
-        let m = r.meta();
+    for m in rules::metas() {
         if !m.fixable() {
             continue;
         }

@@ -187,10 +187,8 @@ fn our_facts(dir: &Path) -> Result<Facts, Vec<String>> {
     let inputs = crate::support::disk_inputs(&fixture_root(dir));
     // The kustomization is built as kustomize builds it, alone, even when it is a base
     // another fixture kustomization includes.
-    let settings = Settings {
-        explicit_builds: vec![dir.to_path_buf()],
-        ..Settings::default()
-    };
+    let mut settings = Settings::default();
+    settings.explicit_builds = vec![dir.to_path_buf()];
     let (ws, _, _) = load_workspace(inputs, &settings);
     let root_file = ws
         .files

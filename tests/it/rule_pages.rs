@@ -6,8 +6,8 @@
 use crate::support::{lint, rules_of};
 use kube_migrate_lint::engine::Report;
 use kube_migrate_lint::output::range;
-use kube_migrate_lint::rules::REGISTRY;
 use kube_migrate_lint::rules::docs::{Example, examples, expected_findings};
+use kube_migrate_lint::rules::metas;
 
 /// Rules that no input should trigger, so their pages have no failing example.
 const NO_FAILING_EXAMPLE: &[&str] = &["internal-error"];
@@ -47,8 +47,7 @@ fn marked(e: &Example) -> Vec<String> {
 fn every_page_example_behaves_as_documented() {
     let mut problems = Vec::new();
     let mut exact = 0;
-    for rule in REGISTRY {
-        let m = rule.meta();
+    for m in metas() {
         let ex = examples(m.page);
         let fails = ex.iter().filter(|e| e.fails).count();
         let passes = ex.iter().filter(|e| !e.fails).count();
@@ -146,13 +145,13 @@ fn the_readme_rules_table_is_generated_from_the_pages() {
 /// every finding (checked on every page's examples).
 #[test]
 fn fix_availability_matches_the_findings() {
-    use kube_migrate_lint::rules::{FixAvailability, find};
+    use kube_migrate_lint::rules::{FixAvailability, meta};
     let mut problems = Vec::new();
-    for rule in REGISTRY {
-        for e in examples(rule.meta().page) {
+    for rule in metas() {
+        for e in examples(rule.page) {
             let report = lint(&e.files);
             for d in &report.diagnostics {
-                let Some(m) = find(d.rule).map(|r| r.meta()) else {
+                let Some(m) = meta(d.rule) else {
                     continue;
                 };
                 let wrong = match m.fix {
@@ -163,7 +162,7 @@ fn fix_availability_matches_the_findings() {
                 if wrong {
                     problems.push(format!(
                         "rules/{}.md:{}: {} (fix: {}) finding {:?} {} a fix",
-                        rule.meta().name,
+                        rule.name,
                         e.line,
                         m.name,
                         m.fix.as_str(),

@@ -16,8 +16,8 @@ pub(crate) const SOURCE: &str = "kube-migrate-lint";
 /// A finding as published: the LSP diagnostic, and the code action that fixes it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Finding {
-    pub diagnostic: lsp::Diagnostic,
-    pub action: Option<lsp::CodeAction>,
+    pub(crate) diagnostic: lsp::Diagnostic,
+    pub(crate) action: Option<lsp::CodeAction>,
 }
 
 /// Characters a path keeps unescaped in a `file:` URI (RFC 3986 unreserved, and `/`).

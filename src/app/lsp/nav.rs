@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 
 /// The model a unit's last run computed its findings from.
 pub(crate) struct Model {
-    pub ws: Workspace,
+    pub(crate) ws: Workspace,
     /// The links of every build (who waits for which Job, RBAC, what wrote a version).
-    pub graph: Graph,
+    pub(crate) graph: Graph,
     /// Each file's URI, by file id (None: no file on disk).
     uris: Vec<Option<lsp::Uri>>,
     by_path: HashMap<PathBuf, FileId>,
@@ -28,7 +28,7 @@ pub(crate) struct Model {
 
 impl Model {
     /// `paths`: each file's canonical path, by file id.
-    pub fn new(
+    pub(crate) fn new(
         ws: Workspace,
         graph: Graph,
         paths: &[Option<PathBuf>],
@@ -49,22 +49,22 @@ impl Model {
         }
     }
 
-    pub fn file(&self, path: &Path) -> Option<FileId> {
+    pub(crate) fn file(&self, path: &Path) -> Option<FileId> {
         self.by_path.get(path).copied()
     }
 
     /// The byte offset of an LSP position in a file as it was linted.
-    pub fn offset(&self, file: FileId, pos: lsp::Position) -> usize {
+    pub(crate) fn offset(&self, file: FileId, pos: lsp::Position) -> usize {
         let src = &self.ws.files[file as usize].source;
         convert::offset(&src.lines, &src.text, pos)
     }
 
-    pub fn range(&self, loc: Loc) -> Option<lsp::Range> {
+    pub(crate) fn range(&self, loc: Loc) -> Option<lsp::Range> {
         let f = self.ws.files.get(loc.file as usize)?;
         Some(convert::range(&f.source, loc.span))
     }
 
-    pub fn location(&self, loc: Loc) -> Option<lsp::Location> {
+    pub(crate) fn location(&self, loc: Loc) -> Option<lsp::Location> {
         let uri = self.uris.get(loc.file as usize)?.clone()?;
         Some(lsp::Location::new(uri, self.range(loc)?))
     }
@@ -94,15 +94,15 @@ impl Model {
     }
 
     /// The cursor at `pos` of `file`.
-    pub fn cursor(&self, file: FileId, pos: lsp::Position) -> Option<Cursor> {
+    pub(crate) fn cursor(&self, file: FileId, pos: lsp::Position) -> Option<Cursor> {
         inspect::cursor(&self.ws, file, self.offset(file, pos))
     }
 }
 
 /// A hover's text and the range it is about.
 pub(crate) struct HoverText {
-    pub markdown: String,
-    pub range: lsp::Range,
+    pub(crate) markdown: String,
+    pub(crate) range: lsp::Range,
 }
 
 /// Fields whose rendered value is shown even when no build changes it: names, images, the

@@ -3,4 +3,4 @@
 //! page.
 
 pub mod docs;
-pub mod suppress;
+pub(crate) mod suppress;

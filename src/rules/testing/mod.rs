@@ -11,15 +11,18 @@ use crate::engine::{Input, Settings, lint_inputs};
 use crate::model::config::DeployEngine;
 
 /// A Job manifest named `name` whose `spec:` body is `spec_body` (indented two spaces).
-pub fn job(name: &str, spec_body: &str) -> String {
+pub(crate) fn job(name: &str, spec_body: &str) -> String {
     format!("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\nspec:\n{spec_body}")
 }
 
-pub fn lint_files<S: AsRef<str>>(files: &[(&str, S)]) -> Vec<Diagnostic> {
+pub(crate) fn lint_files<S: AsRef<str>>(files: &[(&str, S)]) -> Vec<Diagnostic> {
     lint_files_with(files, &Settings::default())
 }
 
-pub fn lint_files_with<S: AsRef<str>>(files: &[(&str, S)], settings: &Settings) -> Vec<Diagnostic> {
+pub(crate) fn lint_files_with<S: AsRef<str>>(
+    files: &[(&str, S)],
+    settings: &Settings,
+) -> Vec<Diagnostic> {
     let inputs = files
         .iter()
         .map(|(name, text)| Input::from_bytes(*name, text.as_ref().as_bytes().to_vec()))
@@ -30,19 +33,19 @@ pub fn lint_files_with<S: AsRef<str>>(files: &[(&str, S)], settings: &Settings) 
 /// The findings of `rule` when `files` are linted together with default settings; the files
 /// must parse and type-check (no `yaml-syntax` or `schema-invalid` finding), unless `rule` is
 /// one of those two.
-pub fn run<S: AsRef<str>>(rule: &str, files: &[(&str, S)]) -> Vec<Diagnostic> {
+pub(crate) fn run<S: AsRef<str>>(rule: &str, files: &[(&str, S)]) -> Vec<Diagnostic> {
     run_with(rule, files, &Settings::default())
 }
 
 /// The findings of `rule` in `files`, which may be invalid (a placeholder where the schema wants
 /// a number, say).
-pub fn run_unchecked<S: AsRef<str>>(rule: &str, files: &[(&str, S)]) -> Vec<Diagnostic> {
+pub(crate) fn run_unchecked<S: AsRef<str>>(rule: &str, files: &[(&str, S)]) -> Vec<Diagnostic> {
     let all = lint_files(files);
     all.into_iter().filter(|d| d.rule == rule).collect()
 }
 
 /// [`run`] with `settings`.
-pub fn run_with<S: AsRef<str>>(
+pub(crate) fn run_with<S: AsRef<str>>(
     rule: &str,
     files: &[(&str, S)],
     settings: &Settings,
@@ -55,7 +58,7 @@ pub fn run_with<S: AsRef<str>>(
 }
 
 /// [`run_with`] under `engine`.
-pub fn run_under<S: AsRef<str>>(
+pub(crate) fn run_under<S: AsRef<str>>(
     rule: &str,
     files: &[(&str, S)],
     engine: DeployEngine,
@@ -69,21 +72,21 @@ pub fn run_under<S: AsRef<str>>(
 
 /// The text `loc` points at, in `files` as [`run`] took them (the engine numbers files in
 /// sorted order).
-pub fn located<'a, S: AsRef<str>>(files: &'a [(&str, S)], loc: &Loc) -> &'a str {
+pub(crate) fn located<'a, S: AsRef<str>>(files: &'a [(&str, S)], loc: &Loc) -> &'a str {
     let mut sorted: Vec<&(&str, S)> = files.iter().collect();
     sorted.sort_by_key(|f| f.0);
     &sorted[loc.file as usize].1.as_ref()[loc.span.range()]
 }
 
 /// Findings of `rule` for one file.
-pub fn lint_one(text: &str, rule: &str) -> Vec<Diagnostic> {
+pub(crate) fn lint_one(text: &str, rule: &str) -> Vec<Diagnostic> {
     lint_files(&[("k8s/test.yaml", text)])
         .into_iter()
         .filter(|d| d.rule == rule)
         .collect()
 }
 
-pub fn lint_with_engine(text: &str, engine: DeployEngine) -> Vec<Diagnostic> {
+pub(crate) fn lint_with_engine(text: &str, engine: DeployEngine) -> Vec<Diagnostic> {
     let settings = Settings {
         deploy_engine: engine,
         ..Settings::default()
@@ -92,24 +95,24 @@ pub fn lint_with_engine(text: &str, engine: DeployEngine) -> Vec<Diagnostic> {
 }
 
 /// The wait-for image the builders use: a pinned, complete release.
-pub const WAIT_IMAGE: &str = "groundnuty/k8s-wait-for:v2.0";
+pub(crate) const WAIT_IMAGE: &str = "groundnuty/k8s-wait-for:v2.0";
 
 /// A migration command, in flow style.
-pub const PRISMA: &str = "[npx, prisma, migrate, deploy]";
+pub(crate) const PRISMA: &str = "[npx, prisma, migrate, deploy]";
 
 /// A Job's `containers:` with one container without a migration command.
-pub const APP_MIGRATION: &str = " [{name: m, image: app-migration:v1}]\n";
+pub(crate) const APP_MIGRATION: &str = " [{name: m, image: app-migration:v1}]\n";
 
 /// The arguments of a wait for the Job [`Job::default`] names.
-pub const WAIT_V1: &str = "[job-wr, myapp-migration-v1]";
+pub(crate) const WAIT_V1: &str = "[job-wr, myapp-migration-v1]";
 
 /// A block-style init container entry `name` running [`WAIT_IMAGE`] with `args`.
-pub fn wait_for(name: &str, args: &str) -> String {
+pub(crate) fn wait_for(name: &str, args: &str) -> String {
     format!("        - name: {name}\n          image: {WAIT_IMAGE}\n          args: {args}\n")
 }
 
 /// A block-style container entry `migrate` running `image` with the [`PRISMA`] command.
-pub fn migrate_container(image: &str) -> String {
+pub(crate) fn migrate_container(image: &str) -> String {
     format!("\n        - name: migrate\n          image: {image}\n          command: {PRISMA}\n")
 }
 
@@ -119,7 +122,7 @@ macro_rules! builder {
     ($(#[$doc:meta])* $ty:ident { $($field:ident: $default:expr),* $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
-        pub struct $ty<'a> { $(pub $field: &'a str),* }
+        pub(crate) struct $ty<'a> { $(pub(crate) $field: &'a str),* }
 
         impl Default for $ty<'_> {
             fn default() -> Self {
@@ -128,7 +131,7 @@ macro_rules! builder {
         }
 
         impl<'a> $ty<'a> {
-            $(pub fn $field(mut self, text: &'a str) -> Self {
+            $(pub(crate) fn $field(mut self, text: &'a str) -> Self {
                 self.$field = text;
                 self
             })*
@@ -164,7 +167,7 @@ Job {
 }
 
 impl Job<'_> {
-    pub fn yaml(&self) -> String {
+    pub(crate) fn yaml(&self) -> String {
         let (meta, spec, containers) = (self.meta, self.spec, self.containers);
         let name = unless_empty(self.name, |n| format!("  name: {n}\n"));
         format!(
@@ -211,7 +214,7 @@ Deploy {
 }
 
 impl Deploy<'_> {
-    pub fn yaml(&self) -> String {
+    pub(crate) fn yaml(&self) -> String {
         let Deploy {
             kind,
             name,
@@ -231,21 +234,21 @@ impl Deploy<'_> {
 }
 
 /// The default Deployment `myapp` with `init` as its init containers.
-pub fn app_waiting(init: &str) -> String {
+pub(crate) fn app_waiting(init: &str) -> String {
     Deploy::default().init(init).yaml()
 }
 
 /// The API group of the RBAC objects.
-pub const RBAC: &str = "rbac.authorization.k8s.io";
+pub(crate) const RBAC: &str = "rbac.authorization.k8s.io";
 
 /// A ServiceAccount `name` in namespace `ns`.
-pub fn service_account(name: &str, ns: &str) -> String {
+pub(crate) fn service_account(name: &str, ns: &str) -> String {
     format!("apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {name}, namespace: {ns}}}\n")
 }
 
 /// A Role `job-reader` in namespace `app` whose `rules:` are `rules` (flow or block text that
 /// follows `rules:` on its line).
-pub fn role(rules: &str) -> String {
+pub(crate) fn role(rules: &str) -> String {
     format!(
         "apiVersion: {RBAC}/v1\nkind: Role\nmetadata: {{name: job-reader, namespace: app}}\nrules:{rules}"
     )
@@ -253,17 +256,17 @@ pub fn role(rules: &str) -> String {
 
 /// A RoleBinding `name` in namespace `app`; `subjects` and `role_ref` follow their keys on their
 /// lines.
-pub fn role_binding(name: &str, subjects: &str, role_ref: &str) -> String {
+pub(crate) fn role_binding(name: &str, subjects: &str, role_ref: &str) -> String {
     format!(
         "apiVersion: {RBAC}/v1\nkind: RoleBinding\nmetadata: {{name: {name}, namespace: app}}\nsubjects:{subjects}\nroleRef: {role_ref}\n"
     )
 }
 
 /// A Job `spec:` body with `backoffLimit: 0` and a plain container.
-pub const BODY: &str = "  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n";
+pub(crate) const BODY: &str = "  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: app:1}]\n";
 
 /// A ConfigMap `vars` whose `IMAGE_TAG` is `tag`.
-pub fn vars(tag: &str) -> String {
+pub(crate) fn vars(tag: &str) -> String {
     format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: vars}}\ndata: {{IMAGE_TAG: {tag}}}\n"
     )
@@ -271,7 +274,7 @@ pub fn vars(tag: &str) -> String {
 
 /// A kustomization over `vars.yaml` and `job.yaml` whose replacement writes `IMAGE_TAG` into the
 /// third `-`-separated part of the name of what `select` selects.
-pub fn tag_into_name(select: &str) -> String {
+pub(crate) fn tag_into_name(select: &str) -> String {
     kustomization(
         "[vars.yaml, job.yaml]",
         &format!(
@@ -281,7 +284,7 @@ pub fn tag_into_name(select: &str) -> String {
 }
 
 /// A Job `name` (spec [`BODY`]), [`vars`] with `tag`, and [`tag_into_name`] of `select`.
-pub fn tagged_job(name: &str, tag: &str, select: &str) -> [(&'static str, String); 3] {
+pub(crate) fn tagged_job(name: &str, tag: &str, select: &str) -> [(&'static str, String); 3] {
     [
         ("k/job.yaml", job(name, BODY)),
         ("k/vars.yaml", vars(tag)),
@@ -290,7 +293,7 @@ pub fn tagged_job(name: &str, tag: &str, select: &str) -> [(&'static str, String
 }
 
 /// A temporary directory holding `files` (relative path, text), parents created.
-pub fn temp_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn temp_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (p, t) in files {
         let p = dir.path().join(p);
@@ -301,7 +304,7 @@ pub fn temp_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 /// A kustomization listing `resources` (a flow sequence), then `rest`.
-pub fn kustomization(resources: &str, rest: &str) -> String {
+pub(crate) fn kustomization(resources: &str, rest: &str) -> String {
     format!(
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: {resources}\n{rest}"
     )
@@ -309,26 +312,26 @@ pub fn kustomization(resources: &str, rest: &str) -> String {
 
 /// Panics unless `text` contains `part`, showing both.
 #[track_caller]
-pub fn assert_contains(text: &str, part: &str) {
+pub(crate) fn assert_contains(text: &str, part: &str) {
     assert!(text.contains(part), "{part:?} not in {text:?}");
 }
 
 /// Panics unless `found` holds exactly one finding and it points at `at` in `text`.
 #[track_caller]
-pub fn assert_single(found: &[Diagnostic], text: &str, at: &str) {
+pub(crate) fn assert_single(found: &[Diagnostic], text: &str, at: &str) {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(&text[found[0].loc.span.range()], at, "{found:?}");
 }
 
 /// Panics unless `text` starts with `start`, showing both.
 #[track_caller]
-pub fn assert_starts_with(text: &str, start: &str) {
+pub(crate) fn assert_starts_with(text: &str, start: &str) {
     assert!(text.starts_with(start), "{start:?} does not start {text:?}");
 }
 
 /// Panics unless `found` holds exactly one finding and its message contains `part`.
 #[track_caller]
-pub fn assert_one_saying(found: &[Diagnostic], part: &str) {
+pub(crate) fn assert_one_saying(found: &[Diagnostic], part: &str) {
     assert_eq!(found.len(), 1, "{found:?}");
     assert_contains(&found[0].message, part);
 }
@@ -336,22 +339,22 @@ pub fn assert_one_saying(found: &[Diagnostic], part: &str) {
 /// The one finding of `rule` in `files` (panics unless there is exactly one), for chained
 /// checks: `one(RULE, &files).at("myapp:v1").says("runs").related(0, "written by images")`.
 #[track_caller]
-pub fn one<'a, S: AsRef<str>>(rule: &str, files: &'a [(&'a str, S)]) -> Found<'a, S> {
+pub(crate) fn one<'a, S: AsRef<str>>(rule: &str, files: &'a [(&'a str, S)]) -> Found<'a, S> {
     Found::only(run(rule, files), files)
 }
 
 /// A finding under test, with the files it was found in; each check panics on a mismatch,
 /// showing the finding.
-pub struct Found<'a, S> {
+pub(crate) struct Found<'a, S> {
     files: &'a [(&'a str, S)],
     /// The finding.
-    pub d: Diagnostic,
+    pub(crate) d: Diagnostic,
 }
 
 impl<'a, S: AsRef<str>> Found<'a, S> {
     /// The only finding of `found` (panics unless there is exactly one).
     #[track_caller]
-    pub fn only(found: Vec<Diagnostic>, files: &'a [(&'a str, S)]) -> Self {
+    pub(crate) fn only(found: Vec<Diagnostic>, files: &'a [(&'a str, S)]) -> Self {
         assert_eq!(found.len(), 1, "{found:?}");
         let d = found.into_iter().next().expect("one finding");
         Found { files, d }
@@ -359,35 +362,35 @@ impl<'a, S: AsRef<str>> Found<'a, S> {
 
     /// It points at exactly `text`.
     #[track_caller]
-    pub fn at(self, text: &str) -> Self {
+    pub(crate) fn at(self, text: &str) -> Self {
         assert_eq!(located(self.files, &self.d.loc), text, "{:?}", self.d);
         self
     }
 
     /// Its message starts with `start`.
     #[track_caller]
-    pub fn starts(self, start: &str) -> Self {
+    pub(crate) fn starts(self, start: &str) -> Self {
         assert_starts_with(&self.d.message, start);
         self
     }
 
     /// Its message contains `part`.
     #[track_caller]
-    pub fn says(self, part: &str) -> Self {
+    pub(crate) fn says(self, part: &str) -> Self {
         assert_contains(&self.d.message, part);
         self
     }
 
     /// Its related location `i` says exactly `message`.
     #[track_caller]
-    pub fn related(self, i: usize, message: &str) -> Self {
+    pub(crate) fn related(self, i: usize, message: &str) -> Self {
         assert_eq!(self.d.related[i].message, message, "{:?}", self.d);
         self
     }
 
     /// Its related location `i` points at exactly `text`.
     #[track_caller]
-    pub fn related_at(self, i: usize, text: &str) -> Self {
+    pub(crate) fn related_at(self, i: usize, text: &str) -> Self {
         assert_eq!(
             located(self.files, &self.d.related[i].loc),
             text,
