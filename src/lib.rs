@@ -15,7 +15,7 @@
 //! base     plain types: sources and spans, diagnostics, masking, internal errors
 //! ```
 
-#![warn(unreachable_pub)]
+#![warn(unreachable_pub, missing_docs)]
 
 pub(crate) mod analysis;
 pub mod app;

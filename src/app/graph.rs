@@ -14,11 +14,15 @@ use std::path::{Path, PathBuf};
 pub struct GraphOptions {
     /// Files or directories (default: the `--build` directories, else the current directory).
     pub paths: Vec<PathBuf>,
+    /// How to draw the graph.
     pub format: GraphFormat,
     /// Draw only these builds (directories, as given or as reports name them).
     pub builds: Vec<PathBuf>,
+    /// A configuration file to use instead of the one found from the paths.
     pub config: Option<PathBuf>,
+    /// Ignore configuration files.
     pub no_config: bool,
+    /// Glob patterns of paths to leave out.
     pub exclude: Vec<String>,
     /// Where deploy-engine evidence is looked for (default: the project root).
     pub repo_root: Option<PathBuf>,

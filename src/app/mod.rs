@@ -25,8 +25,11 @@ pub const EXIT_ERROR: i32 = 2;
 /// When the human format uses colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Color {
+    /// Colour when the output is a terminal and `NO_COLOR` is unset.
     Auto,
+    /// Colour even when piped.
     Always,
+    /// Never colour.
     Never,
 }
 
@@ -35,16 +38,25 @@ pub enum Color {
 pub struct RunOptions {
     /// Files and directories; `-` is stdin. Empty: the current directory.
     pub paths: Vec<PathBuf>,
+    /// The name to report standard input under (`-` among the paths).
     pub stdin_filename: Option<String>,
+    /// The report format on standard output.
     pub format: Format,
+    /// A configuration file to use instead of the one found from the paths.
     pub config: Option<PathBuf>,
+    /// Ignore configuration files.
     pub no_config: bool,
+    /// Run only these rules.
     pub select: Vec<String>,
+    /// Leave these rules out.
     pub ignore: Vec<String>,
+    /// Glob patterns of paths to leave out.
     pub exclude: Vec<String>,
     /// Lowest severity that fails the run; None: never fail on findings.
     pub fail_on: Option<Severity>,
+    /// When to colour the human format.
     pub color: Color,
+    /// Files larger than this many bytes are reported, not read.
     pub max_file_size: Option<u64>,
     /// `--context all`: everything given is one context.
     pub context_all: bool,
@@ -54,6 +66,7 @@ pub struct RunOptions {
     pub baseline: Option<PathBuf>,
     /// Record today's findings as the baseline.
     pub write_baseline: Option<PathBuf>,
+    /// Whether to apply fixes, show them, or neither.
     pub fix: FixMode,
     /// Include fixes marked unsafe.
     pub unsafe_fixes: bool,

@@ -10,8 +10,11 @@ pub(crate) type ObjectId = u32;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing; nothing breaks.
     Info,
+    /// Likely to break a rollout under some conditions.
     Warning,
+    /// Breaks the rollout.
     Error,
 }
 
@@ -37,13 +40,16 @@ impl Severity {
 /// A place in a source file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Loc {
+    /// Index of the file in the report's files.
     pub file: FileId,
+    /// Byte range in that file.
     pub span: Span,
 }
 
 /// Another location that explains a finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Related {
+    /// Where the related place is.
     pub loc: Loc,
     pub(crate) message: String,
 }
@@ -52,13 +58,16 @@ pub struct Related {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Applicability {
+    /// Keeps the manifest's meaning; applied by `--fix`.
     Safe,
+    /// Changes what is deployed; applied only with `--unsafe-fixes`.
     Unsafe,
 }
 
 /// Replace the text at `loc`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
+    /// The text the edit replaces.
     pub loc: Loc,
     pub(crate) replacement: String,
 }
@@ -68,6 +77,7 @@ pub struct Edit {
 pub struct Fix {
     pub(crate) description: String,
     pub(crate) applicability: Applicability,
+    /// The text edits, applied together.
     pub edits: Vec<Edit>,
 }
 
@@ -84,16 +94,21 @@ pub struct ObjectRef {
 /// A finding: a rule, where, what happens in the cluster, and perhaps a fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The rule's kebab-case name.
     pub rule: &'static str,
     pub(crate) severity: Severity,
+    /// What is wrong and what happens in the cluster, with secret values masked.
     pub message: String,
     pub(crate) help: Option<String>,
+    /// Where the finding is reported.
     pub loc: Loc,
     /// The object (None for file-level findings).
     pub object: Option<ObjectId>,
     /// Field path inside the object, e.g. `spec.backoffLimit`.
     pub(crate) path: Option<String>,
+    /// Other places the finding involves.
     pub related: Vec<Related>,
+    /// An edit that resolves the finding, when the rule offers one.
     pub fix: Option<Fix>,
     /// The builds that show this finding, when its file takes part in more than one.
     pub(crate) builds: Option<Builds>,

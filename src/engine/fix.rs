@@ -30,10 +30,13 @@ pub struct Options {
 /// A fix that was applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
+    /// The rule whose finding the fix resolves.
     pub rule: &'static str,
+    /// The file it edited, as displayed.
     pub file: String,
     pub(crate) line: usize,
     pub(crate) description: String,
+    /// Whether the fix was safe or needed `--unsafe-fixes`.
     pub applicability: Applicability,
 }
 
@@ -49,9 +52,12 @@ pub struct Rejected {
 /// A file whose text the fixes change.
 #[derive(Debug, Clone)]
 pub struct Changed {
+    /// The file as displayed.
     pub display: String,
     pub(crate) path: Option<PathBuf>,
+    /// The text before the fixes.
     pub before: String,
+    /// The text after the fixes.
     pub after: String,
     /// The same texts with secret values masked, for showing (`--diff`).
     pub(crate) before_shown: String,
@@ -61,8 +67,11 @@ pub struct Changed {
 /// What applying fixes did: the new file texts, the fixes applied and those rejected.
 #[derive(Debug)]
 pub struct Outcome {
+    /// The files the fixes change, with their new text.
     pub changed: Vec<Changed>,
+    /// The fixes applied.
     pub applied: Vec<Applied>,
+    /// The fixes not applied, with the reason.
     pub rejected: Vec<Rejected>,
     /// Findings that have an unsafe fix which was not applied.
     pub unsafe_available: usize,

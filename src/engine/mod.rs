@@ -31,6 +31,7 @@ pub struct Settings {
     /// equals the rule's default.
     pub(crate) rules: BTreeMap<&'static str, Option<Severity>>,
     pub(crate) deploy_engine: DeployEngine,
+    /// Bounds on YAML parsing (nodes, depth, aliases).
     pub limits: yaml::Limits,
     pub(crate) max_file_size: u64,
     pub(crate) expansion_budget: u64,
@@ -173,8 +174,11 @@ impl Settings {
 /// One input: a file read from disk, or stdin.
 #[derive(Debug, Clone)]
 pub struct Input {
+    /// The name reports show for the input.
     pub display: String,
+    /// The file on disk, when the input is one (none for standard input).
     pub path: Option<PathBuf>,
+    /// The content, or why it could not be read.
     pub bytes: Result<Vec<u8>, ReadError>,
 }
 
@@ -203,11 +207,13 @@ impl Input {
 pub struct Report {
     /// The directory the files' displayed names are relative to (the project root), when known.
     pub(crate) root: Option<PathBuf>,
+    /// Every input file, indexed by `Loc::file`.
     pub files: Vec<SourceFile>,
     /// The objects as written (fingerprints are computed from these, so baselines hold).
     pub objects: Vec<ObjectRef>,
     /// Per object, the namespace its builds render it into, when they agree and set one.
     pub(crate) rendered_namespaces: Vec<Option<String>>,
+    /// The findings, sorted by file, position and rule.
     pub diagnostics: Vec<Diagnostic>,
     /// Things skipped on purpose (Helm templates, symlinks leaving the tree).
     pub(crate) notes: Vec<String>,

@@ -90,8 +90,11 @@ impl Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub(crate) path: String,
+    /// 1-based line in the configuration file.
     pub line: u32,
+    /// 1-based column in the configuration file.
     pub column: u32,
+    /// What is wrong with the configuration.
     pub message: String,
 }
 

@@ -7,14 +7,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// A file found to lint.
 pub struct Candidate {
     /// Displayed path: as given, joined with what was found under it, `/` separated.
     pub display: String,
+    /// The path to read it from.
     pub path: PathBuf,
 }
 
 #[derive(Debug, Default)]
+/// What discovery found under the given paths.
 pub struct Discovered {
+    /// The files to lint, sorted by displayed name.
     pub files: Vec<Candidate>,
     /// Paths that could not be read (exit code 2).
     pub(crate) errors: Vec<String>,

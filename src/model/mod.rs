@@ -40,6 +40,7 @@ pub(crate) fn file_role(name: &str) -> FileRole {
 /// A linted file: its source, its parsed YAML documents and what it is to kustomize.
 #[derive(Debug)]
 pub struct FileData {
+    /// The file's name and text.
     pub source: SourceFile,
     pub(crate) docs: Vec<Document>,
     pub(crate) error: Option<YamlError>,

@@ -15,8 +15,11 @@ use serde_json::{Value, json};
 /// A graph format: `--format` of the `graph` command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum GraphFormat {
+    /// A Mermaid flowchart.
     Mermaid,
+    /// A Graphviz digraph.
     Dot,
+    /// Nodes and edges as JSON, for tools.
     Json,
 }
 

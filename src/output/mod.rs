@@ -16,12 +16,19 @@ use crate::engine::Report;
 /// A report format: the `--format` and `--output` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// Readable findings with source excerpts, for terminals.
     Human,
+    /// The report as JSON (`schema/json-output-v1.schema.json`).
     Json,
+    /// One line per finding.
     Concise,
+    /// GitLab Code Quality report.
     Gitlab,
+    /// JUnit XML, one test case per finding.
     Junit,
+    /// SARIF 2.1.0, for code-scanning uploads.
     Sarif,
+    /// GitHub Actions workflow commands (annotations).
     Github,
 }
 

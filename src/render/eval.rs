@@ -109,6 +109,7 @@ pub enum Issue {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a replacement problem amounts to.
 pub enum IssueKind {
     /// kustomize build fails.
     Invalid,

@@ -37,6 +37,7 @@ use std::collections::BTreeMap;
 /// A value as it will be applied, with where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Value {
+    /// The value's text after every transformation.
     pub text: String,
     /// The node the text comes from (the manifest's own node, or a replacement's source).
     pub(crate) origin: Option<Loc>,
@@ -70,10 +71,12 @@ pub(crate) enum Source {
 pub struct Rendered {
     pub(crate) source: Source,
     pub(crate) api_version: String,
+    /// The object's kind.
     pub kind: String,
     pub(crate) name: Value,
     /// Names it had before prefixes and suffixes (kustomize selects on those too).
     pub(crate) previous_names: Vec<String>,
+    /// The namespace it is applied to, if set.
     pub namespace: Option<Value>,
     /// Values written by transformers, by concrete path (`spec.template.spec.containers[0].image`).
     pub(crate) overrides: BTreeMap<path::Concrete, Value>,
@@ -123,6 +126,7 @@ pub struct Context {
     pub(crate) name: String,
     /// The kustomization file at the root, if this context is a kustomization.
     pub root: Option<FileId>,
+    /// Every file the build reads.
     pub files: Vec<FileId>,
     /// Source objects included (before rendering).
     pub(crate) objects: Vec<ObjectId>,
@@ -131,6 +135,7 @@ pub struct Context {
     /// The patch files the build's kustomizations and components name: (the kustomization or
     /// component, the patch file), in evaluation order. Their documents are edits, not objects.
     pub(crate) patches: Vec<(FileId, FileId)>,
+    /// The objects the build outputs, in kustomize's order.
     pub rendered: Vec<Rendered>,
     /// Source objects a `$patch: delete` removed from the build.
     pub(crate) deleted: Vec<ObjectId>,

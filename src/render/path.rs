@@ -7,7 +7,9 @@ use crate::yaml::{Document, Kind, NodeId, Seg, Style};
 /// One step of a concrete path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Step {
+    /// A mapping key.
     Key(String),
+    /// A list index.
     Index(usize),
 }
 
@@ -61,13 +63,24 @@ pub enum PathError {
     Invalid(String),
     /// No field of the target matches the path (kustomize's `unable to find field`; an error
     /// unless `create: true`).
-    NoField { field_path: String },
+    NoField {
+        /// The path as the kustomization writes it.
+        field_path: String,
+    },
     /// The path names a key of a list (an error unless `create: true`).
-    NotAMapping { list: String, key: String },
+    NotAMapping {
+        /// The path to the list.
+        list: String,
+        /// The key the path asks of it.
+        key: String,
+    },
     /// A list index past the end (an error even with `create: true`).
     OutOfRange {
+        /// The index asked for.
         index: usize,
+        /// The path to the list.
         list: String,
+        /// How many items the list has.
         len: usize,
     },
 }

@@ -14,23 +14,33 @@ use crate::yaml::{Document, Kind, NodeId, Resolved, resolve_scalar};
 /// How a scalar reads: as a string, or as a YAML number, boolean or null.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ty {
+    /// A string.
     Str,
+    /// An integer.
     Int,
+    /// A floating-point number.
     Float,
+    /// A boolean.
     Bool,
+    /// Null.
     Null,
 }
 
 #[derive(Debug, Clone, PartialEq)]
+/// The content of a rendered node.
 pub enum Data {
+    /// A scalar's text and how it reads.
     Scalar(String, Ty),
+    /// A list.
     Seq(Vec<Node>),
+    /// A mapping's entries, in order.
     Map(Vec<(String, Node)>),
 }
 
 /// One node of a rendered object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
+    /// What the node holds.
     pub data: Data,
     /// Where the node's text is written (the manifest, a patch, a kustomization).
     pub(crate) loc: Option<Loc>,

@@ -23,21 +23,31 @@ pub(crate) type NodeId = u32;
 /// How a scalar is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
+    /// Written without quotes.
     Plain,
+    /// In single quotes.
     SingleQuoted,
+    /// In double quotes.
     DoubleQuoted,
+    /// A `|` block.
     Literal,
+    /// A `>` block.
     Folded,
 }
 
 /// What a node holds: a view into its document.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind<'a> {
+    /// A scalar.
     Scalar {
+        /// The scalar's text, escapes and folding resolved.
         value: &'a str,
+        /// How the scalar is written.
         style: Style,
     },
+    /// A sequence: its items.
     Seq(&'a [NodeId]),
+    /// A mapping: its (key, value) entries.
     Map(&'a [(NodeId, NodeId)]),
     /// An alias; points at the anchored node.
     Alias(NodeId),
@@ -47,6 +57,7 @@ pub enum Kind<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Node<'a> {
     pub(crate) span: Span,
+    /// What the node holds.
     pub kind: Kind<'a>,
     /// Tag as written, e.g. `!!str`.
     pub(crate) tag: Option<&'a str>,
@@ -117,6 +128,7 @@ pub struct Document {
     pool: Box<str>,
     /// Tagged nodes by id, ascending, with their tag's range in the pool.
     tags: Box<[(NodeId, u32, u32)]>,
+    /// The document's top node.
     pub root: NodeId,
     pub(crate) span: Span,
 }
@@ -165,7 +177,9 @@ impl Default for Limits {
 /// Documents read before any error, and the error that stopped reading, if any.
 #[derive(Debug, Default)]
 pub struct Parsed {
+    /// The documents read, in order.
     pub docs: Vec<Document>,
+    /// The syntax error that stopped parsing, if any.
     pub error: Option<YamlError>,
 }
 
@@ -669,7 +683,9 @@ fn next_char_end(text: &str, at: usize) -> usize {
 /// One step of a path into a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg<'a> {
+    /// A mapping key.
     Key(&'a str),
+    /// A list index.
     Index(usize),
 }
 
