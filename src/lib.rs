@@ -14,6 +14,9 @@
 //! yaml     spanned YAML: parsing, typing, text edits
 //! base     plain types: sources and spans, diagnostics, masking, internal errors
 //! ```
+//!
+//! The public items are what the binary, the language server, the integration tests, the fuzz
+//! harness and the examples use; everything else is `pub(crate)`.
 
 #![warn(unreachable_pub, missing_docs)]
 
