@@ -226,7 +226,7 @@ mod tests {
             ("k/web.yaml", workload("Deployment", "  replicas: 3\n", NPM)),
             ("k/kustomization.yaml", k.replace("count: 4", "count: 1")),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -247,7 +247,7 @@ mod tests {
                 ("k/web.yaml", workload("Deployment", "", NPM)),
                 ("k/hpa.yaml", other),
             ];
-            assert!(run(RULE, &files).is_empty());
+            assert_none(RULE, &files);
         }
     }
 
@@ -284,7 +284,7 @@ mod tests {
         let d = run(RULE, &[("k/ds.yaml", ds)]);
         assert_one_saying(&d, "of DaemonSet `web` (one pod per node)");
         let sts = workload("StatefulSet", "  replicas: 3\n", NPM);
-        assert!(run(RULE, &[("k/sts.yaml", sts)]).is_empty());
+        assert_none(RULE, &[("k/sts.yaml", sts)]);
         let par = workload(
             "StatefulSet",
             "  replicas: 3\n  podManagementPolicy: Parallel\n",

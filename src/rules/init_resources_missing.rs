@@ -175,11 +175,11 @@ mod tests {
         let ok = deploy(&format!(
             "{WAIT}          resources:\n            requests: {{cpu: 10m, memory: 32Mi}}\n            limits: {{cpu: 100m, memory: 64Mi}}\n"
         ));
-        assert!(run(RULE, &[("k/d.yaml", ok)]).is_empty());
+        assert_none(RULE, &[("k/d.yaml", ok)]);
         let other = deploy(
             "        - name: copy-config\n          image: busybox:1.36\n          command: [cp, /a, /b]\n",
         );
-        assert!(run(RULE, &[("k/d.yaml", other)]).is_empty());
+        assert_none(RULE, &[("k/d.yaml", other)]);
     }
 
     #[test]
@@ -196,7 +196,7 @@ mod tests {
     fn a_limit_range_with_defaults_fills_them_in() {
         let lr = "apiVersion: v1\nkind: LimitRange\nmetadata: {name: defaults}\nspec:\n  limits:\n  - type: Container\n    default: {cpu: 200m, memory: 128Mi}\n";
         let files = [("k/d.yaml", deploy(WAIT)), ("k/lr.yaml", lr.to_string())];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         let other_ns = lr.replace("name: defaults}", "name: defaults, namespace: other}");
         let files = [("k/d.yaml", deploy(WAIT)), ("k/lr.yaml", other_ns)];
         assert_eq!(run(RULE, &files).len(), 1);

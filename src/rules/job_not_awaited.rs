@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn without_an_app_in_view_nothing_is_said() {
-        assert!(run(RULE, &[("k/job.yaml", job("myapp-migration-v1", ""))]).is_empty());
+        assert_none(RULE, &[("k/job.yaml", job("myapp-migration-v1", ""))]);
     }
 
     #[test]
@@ -315,7 +315,7 @@ mod tests {
                 ("app/deploy.yaml", deploy(APP)),
             ]
         };
-        assert!(run(RULE, &files(flux("  wait: true\n"))).is_empty());
+        assert_none(RULE, &files(flux("  wait: true\n")));
         let found = run(RULE, &files(flux("")));
         assert_one_saying(&found, "without `wait: true`");
         assert_eq!(found[0].related.len(), 1);

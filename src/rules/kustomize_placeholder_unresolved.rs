@@ -394,7 +394,7 @@ mod tests {
     fn without_flux_a_placeholder_nothing_fills_is_ci_business() {
         // envsubst or sed in CI writes `${IMAGE_TAG}`: unknown, no finding here.
         let files = [("k/job.yaml", JOB.to_string())];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -417,7 +417,7 @@ mod tests {
     #[test]
     fn shell_variables_are_the_shells_without_flux() {
         let files = [("k/job.yaml", SHELL.to_string())];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -432,13 +432,13 @@ mod tests {
         // Escaped for Flux, it is left to the shell.
         let escaped = SHELL.replace("-h ${DB_HOST}", "-h $${DB_HOST}");
         let files = with_flux(escaped, "  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n");
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
     fn flux_defining_the_variable_passes() {
         let files = with_flux(JOB.to_string(), "  postBuild:\n    substitute:\n      IMAGE_TAG: v1.4.2\n");
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // A default also resolves.
         let files = [
             (
@@ -450,7 +450,7 @@ mod tests {
                 flux("  postBuild:\n    substitute:\n      OTHER: x\n"),
             ),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]

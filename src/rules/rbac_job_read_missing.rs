@@ -620,10 +620,10 @@ mod tests {
             ("k/role.yaml", role(GET_LIST)),
             ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // Wildcards count.
         let files = granted("{apiGroups: ['*'], resources: ['*'], verbs: ['*']}");
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -641,7 +641,7 @@ mod tests {
             "the pod runs as service account `myapp`"
         );
         // Pod modes are not this rule's business.
-        assert!(run(RULE, &[("k/deploy.yaml", deploy("", "[pod, -lapp=db]"))]).is_empty());
+        assert_none(RULE, &[("k/deploy.yaml", deploy("", "[pod, -lapp=db]"))]);
     }
 
     #[test]
@@ -661,7 +661,7 @@ mod tests {
                 ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
             ]
         };
-        assert!(run(RULE, &kubectl("[get, list, watch]")).is_empty());
+        assert_none(RULE, &kubectl("[get, list, watch]"));
         // What k8s-wait-for needs is not enough: kubectl wait watches.
         let files = kubectl("[get, list]");
         let d = one(RULE, &files).at("[get, list]").starts("the Role `job-reader` does not grant `watch` on jobs to service account `myapp` (namespace `app`), which `kubectl wait` in Deployment `myapp` needs in namespace `app`: `kubectl wait` lists and watches the Job").d;
@@ -673,7 +673,7 @@ mod tests {
         let ignored = kubectl("[get]")[0]
             .1
             .replace("job/myapp-migration-v1'", "job/myapp-migration-v1 || true'");
-        assert!(run(RULE, &[("k/deploy.yaml", ignored)]).is_empty());
+        assert_none(RULE, &[("k/deploy.yaml", ignored)]);
     }
 
     #[test]
@@ -821,7 +821,7 @@ mod tests {
             ("k/cr.yaml", cr.to_string()),
             ("k/rb.yaml", rb.to_string()),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -839,7 +839,7 @@ mod tests {
                 ),
             ),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // The built-in view role, and a group of every service account of the namespace.
         let files = [
             ("k/deploy.yaml", deploy("", ARGS)),
@@ -851,7 +851,7 @@ mod tests {
                 ),
             ),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // A ClusterRoleBinding: its subject must name the namespace.
         let crb = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}\nsubjects: [{kind: ServiceAccount, name: myapp, namespace: app}]\nroleRef: {kind: ClusterRole, name: job-reader, apiGroup: rbac.authorization.k8s.io}\n";
         let files = [
@@ -859,7 +859,7 @@ mod tests {
             ("k/cr.yaml", cr.to_string()),
             ("k/crb.yaml", crb.to_string()),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // A ClusterRole managed elsewhere: what it grants is unknown, so no finding.
         let files = [
             ("k/deploy.yaml", deploy("", ARGS)),
@@ -871,7 +871,7 @@ mod tests {
                 ),
             ),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -891,7 +891,7 @@ mod tests {
             ("k/role.yaml", plain(role(GET_LIST))),
             ("k/rb.yaml", plain(binding(TO_SA, TO_ROLE))),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // A binding the kustomization does not list does not count, and is named.
         let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deploy.yaml, sa.yaml, role.yaml]\n";
         let files = [

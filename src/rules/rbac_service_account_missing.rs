@@ -399,7 +399,7 @@ mod tests {
                 binding("{kind: ServiceAccount, name: myapp}", TO_ROLE),
             ),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // `default` always exists, and so do the built-in ClusterRoles.
         let files = [
             ("k/deploy.yaml", deploy("")),
@@ -411,7 +411,7 @@ mod tests {
                 ),
             ),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -427,7 +427,7 @@ mod tests {
         // A build that neither defines ServiceAccounts nor binds RBAC to the name runs its
         // pods as an account that comes from elsewhere (hermes' `hermes`): nothing to say.
         let files = [("k/deploy.yaml", deploy("      serviceAccountName: hermes\n"))];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // Binding RBAC to that name shows the build means to define it.
         let files = [
             ("k/deploy.yaml", deploy("      serviceAccountName: myapp\n")),
@@ -461,7 +461,7 @@ mod tests {
             "{kind: ServiceAccount, name: ci, namespace: tooling}",
             TO_ROLE,
         );
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -509,6 +509,6 @@ mod tests {
                 plain(binding("{kind: ServiceAccount, name: myapp}", TO_ROLE)),
             ),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 }

@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn exact_matches_pass() {
         let files = waiting("myapp-migration-v1.2.3", "myapp-migration-v1.2.3");
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -307,7 +307,7 @@ mod tests {
             "\"myapp-migration-${IMAGE_TAG}\"",
             "myapp-migration-${IMAGE_TAG}",
         );
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // Same variables but different fixed text: a mismatch whatever the value.
         let files = waiting(
             "\"myapp-migrate-${IMAGE_TAG}\"",
@@ -320,10 +320,10 @@ mod tests {
     fn unknowable_targets_are_skipped() {
         // A placeholder only on the init side: Flux outside the tree may fill it in.
         let files = waiting("\"myapp-migration-${IMAGE_TAG}\"", "myapp-migration-v1");
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // A placeholder only on the Job side, whose fixed text fits.
         let files = waiting("myapp-migration-v1", "myapp-migration-${IMAGE_TAG}");
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // Label selectors, pod modes and missing targets.
         for args in [
             "[job-wr, \"-lapp in (migrate)\"]",
@@ -372,7 +372,7 @@ mod tests {
         // A label left to a substitution makes the match unknowable.
         let job = labelled("{app: myapp-migration, version: \"${IMAGE_TAG}\"}");
         let d = deploy("", "[job-wr, \"-lapp=myapp-migration,version=v1.4.2\"]");
-        assert!(run(RULE, &[("k/deploy.yaml", d), ("k/job.yaml", job)]).is_empty());
+        assert_none(RULE, &[("k/deploy.yaml", d), ("k/job.yaml", job)]);
     }
 
     #[test]
@@ -463,7 +463,7 @@ mod tests {
             ("k/deploy.yaml", deploy("", "[job-wr, nightly-migrate]")),
             ("k/cron.yaml", cron.to_string()),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -478,7 +478,7 @@ mod tests {
                 job("myapp-migration-v1", "  namespace: migrations\n"),
             ),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // The `-n` argument makes kubectl look in the Job's namespace.
         let files = [
             (
@@ -520,7 +520,7 @@ mod tests {
             "flux/ks.yaml",
             "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: pre}\nspec: {path: ./pre}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec: {path: ./app, dependsOn: [{name: pre}]}\n".to_string(),
         ));
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]

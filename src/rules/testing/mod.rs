@@ -295,6 +295,13 @@ pub fn kustomization(resources: &str, rest: &str) -> String {
     )
 }
 
+/// Panics unless `rule` finds nothing in `files`, showing what it found.
+#[track_caller]
+pub fn assert_none<S: AsRef<str>>(rule: &str, files: &[(&str, S)]) {
+    let found = run(rule, files);
+    assert!(found.is_empty(), "{found:?}");
+}
+
 /// Panics unless `text` contains `part`, showing both.
 #[track_caller]
 pub fn assert_contains(text: &str, part: &str) {
