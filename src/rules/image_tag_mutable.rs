@@ -224,30 +224,12 @@ mod tests {
         ];
         let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
-        let job_d = d
-            .iter()
-            .find(|d| d.message.starts_with("migration container"))
-            .unwrap();
-        assert_eq!(
-            &files[0].1[job_d.loc.span.range()],
-            "myapp-migration:latest"
-        );
-        assert_eq!(
-            job_d.message,
-            "migration container `migrate` of Job `myapp-migration-v1` runs `myapp-migration:latest`, which is tagged `latest`: the tag moves, so a retried migration pod, or one on another node, may pull different code than the app it gates"
-        );
-        let app_d = d
-            .iter()
-            .find(|d| d.message.starts_with("app container"))
-            .unwrap();
-        assert_eq!(
-            &files[1].1[app_d.loc.span.range()],
-            "registry.example.com/myapp"
-        );
-        assert_starts_with(
-            &app_d.message,
-            "app container `service` of Deployment `myapp`, which waits for the migration Job `myapp-migration-v1`, runs `registry.example.com/myapp`, which has no tag or digest",
-        );
+        Found::starting(&d, "migration container", &files)
+            .at("myapp-migration:latest")
+            .is("migration container `migrate` of Job `myapp-migration-v1` runs `myapp-migration:latest`, which is tagged `latest`: the tag moves, so a retried migration pod, or one on another node, may pull different code than the app it gates");
+        Found::starting(&d, "app container", &files)
+            .at("registry.example.com/myapp")
+            .starts("app container `service` of Deployment `myapp`, which waits for the migration Job `myapp-migration-v1`, runs `registry.example.com/myapp`, which has no tag or digest");
         // The untagged k8s-wait-for image is another rule's business.
         assert!(d.iter().all(|d| !d.message.contains("k8s-wait-for")));
     }

@@ -458,14 +458,9 @@ mod tests {
         let files = with_flux(JOB.to_string(), "  postBuild:\n    substitute:\n      APP_ENV: prod\n");
         let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
-        let name = d
-            .iter()
-            .find(|d| d.message.starts_with("the Job name"))
-            .unwrap();
-        assert_eq!(
-            name.message,
-            "the Job name `myapp-migration-${IMAGE_TAG}` uses `IMAGE_TAG`, which the Flux Kustomization `myapp` does not define and which has no `${VAR:=default}`: Flux substitutes the empty string, so the name becomes `myapp-migration-`, which the API server rejects"
-        );
+        let name = Found::starting(&d, "the Job name", &files)
+            .is("the Job name `myapp-migration-${IMAGE_TAG}` uses `IMAGE_TAG`, which the Flux Kustomization `myapp` does not define and which has no `${VAR:=default}`: Flux substitutes the empty string, so the name becomes `myapp-migration-`, which the API server rejects")
+            .d;
         let rel = name.related.last().unwrap();
         assert_eq!(located(&files, &rel.loc), "postBuild");
         assert_eq!(

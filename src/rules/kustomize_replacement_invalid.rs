@@ -411,7 +411,16 @@ mod tests {
     #[track_caller]
     fn passes(text: &str) {
         let (_, d) = lint_replacements(text);
-        assert!(d.is_empty(), "{d:?}");
+        assert!(d.is_empty(), "{text}: {d:?}");
+    }
+
+    /// Linting with these replacements finds one error, whose message contains `part`: the
+    /// kustomization and the finding.
+    #[track_caller]
+    fn fails_saying(text: &str, part: &str) -> (String, Diagnostic) {
+        let (k, d) = lint_replacements(text);
+        assert_one_saying(&d, part);
+        (k, d.into_iter().next().expect("one finding"))
     }
 
     #[test]
@@ -435,27 +444,27 @@ mod tests {
 
     #[test]
     fn source_selecting_nothing_or_several() {
-        let (k, d) = lint_replacements(
+        let (k, d) = fails_saying(
             "- source: {kind: ConfigMap, name: variables, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n",
+            "nothing selected by",
         );
-        assert_one_saying(&d, "nothing selected by");
-        assert!(k[d[0].loc.span.range()].starts_with("{kind: ConfigMap, name: variables"));
-        let (_, d) = lint_replacements(
+        assert_starts_with(&k[d.loc.span.range()], "{kind: ConfigMap, name: variables");
+        fails_saying(
             "- source: {fieldPath: metadata.name}\n  targets:\n  - select: {kind: Job}\n",
+            "selects 3 resources",
         );
-        assert_one_saying(&d, "selects 3 resources");
     }
 
     #[test]
     fn missing_source_field_and_index_out_of_range() {
-        let (_, d) = lint_replacements(
+        fails_saying(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.TAG}\n  targets:\n  - select: {kind: Job}\n",
+            "`data.TAG` is missing",
         );
-        assert_one_saying(&d, "`data.TAG` is missing");
-        let (_, d) = lint_replacements(
+        fails_saying(
             "- source:\n    kind: ConfigMap\n    name: vars\n    fieldPath: data.IMAGE_TAG\n    options: {delimiter: '.', index: 5}\n  targets:\n  - select: {kind: Job}\n",
+            "out of bounds",
         );
-        assert_one_saying(&d, "out of bounds");
     }
 
     #[test]
@@ -517,8 +526,7 @@ mod tests {
             "- source: {kind: ConfigMap, name: vars, fieldPath: data}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n",
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.[name=x].env.[name=TAG].value\n    options: {create: true}\n",
         ] {
-            let (_, d) = lint_replacements(r);
-            assert!(d.is_empty(), "{r}: {d:?}");
+            passes(r);
         }
     }
 
@@ -545,11 +553,11 @@ mod tests {
 
     #[test]
     fn index_out_of_range_even_with_create() {
-        let (_, d) = lint_replacements(
+        let (_, d) = fails_saying(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.0.args.5\n    options: {create: true}\n",
+            "has 2 elements",
         );
-        assert_one_saying(&d, "has 2 elements");
-        assert_contains(&d[0].message, "cannot add a list element");
+        assert_contains(&d.message, "cannot add a list element");
     }
 
     #[test]

@@ -352,6 +352,25 @@ impl<'a, S: AsRef<str>> Found<'a, S> {
         Found { files, d }
     }
 
+    /// The finding of `found` whose message starts with `start` (panics unless there is one).
+    #[track_caller]
+    pub fn starting(found: &[Diagnostic], start: &str, files: &'a [(&'a str, S)]) -> Self {
+        let Some(d) = found.iter().find(|d| d.message.starts_with(start)) else {
+            panic!("no finding starts with {start:?}: {found:?}");
+        };
+        Found {
+            files,
+            d: d.clone(),
+        }
+    }
+
+    /// Its message is exactly `message`.
+    #[track_caller]
+    pub fn is(self, message: &str) -> Self {
+        assert_eq!(self.d.message, message, "{:?}", self.d);
+        self
+    }
+
     /// It points at exactly `text`.
     #[track_caller]
     pub fn at(self, text: &str) -> Self {
