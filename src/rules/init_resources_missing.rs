@@ -120,6 +120,7 @@ impl Rule for InitResourcesMissing {
 
 #[cfg(test)]
 mod tests {
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::*;
 
     const RULE: &str = "init-resources-missing";
@@ -134,10 +135,16 @@ mod tests {
 
     const WAIT: &str = "        - name: wait-for-migration\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, myapp-migration-v1]\n";
 
+    /// The Deployment whose init containers are `init`, and the rule's findings in it.
+    fn lint(init: &str) -> (String, Vec<Diagnostic>) {
+        let text = deploy(init);
+        let d = run(RULE, &[("k/d.yaml", text.as_str())]);
+        (text, d)
+    }
+
     #[test]
     fn wait_for_without_resources_points_at_the_name_key() {
-        let text = deploy(WAIT);
-        let d = run(RULE, &[("k/d.yaml", text.clone())]);
+        let (text, d) = lint(WAIT);
         assert_single(&d, &text, "name");
         assert_eq!(
             d[0].path.as_deref(),
@@ -151,23 +158,22 @@ mod tests {
 
     #[test]
     fn says_which_half_is_missing() {
-        let text = deploy(&format!(
-            "{WAIT}          resources:\n            requests: {{cpu: 10m, memory: 32Mi}}\n"
-        ));
-        let d = run(RULE, &[("k/d.yaml", text.clone())]);
-        assert_single(&d, &text, "resources");
-        assert_contains(
-            &d[0].message,
-            "has resources.requests but no resources.limits",
-        );
-        let text = deploy(&format!(
-            "{WAIT}          resources:\n            requests: {{}}\n            limits: {{cpu: 100m}}\n"
-        ));
-        let d = run(RULE, &[("k/d.yaml", text)]);
-        assert_contains(
-            &d[0].message,
-            "has resources.limits but no resources.requests",
-        );
+        for (resources, missing) in [
+            (
+                "requests: {cpu: 10m, memory: 32Mi}\n",
+                "has resources.requests but no resources.limits",
+            ),
+            (
+                "requests: {}\n            limits: {cpu: 100m}\n",
+                "has resources.limits but no resources.requests",
+            ),
+        ] {
+            let (text, d) = lint(&format!(
+                "{WAIT}          resources:\n            {resources}"
+            ));
+            assert_single(&d, &text, "resources");
+            assert_contains(&d[0].message, missing);
+        }
     }
 
     #[test]
@@ -184,11 +190,10 @@ mod tests {
 
     #[test]
     fn migration_init_container() {
-        let text = deploy(
+        let (text, d) = lint(
             "        - name: migrate\n          image: myapp:v1\n          command: [npx, prisma, migrate, deploy]\n",
         );
-        let d = run(RULE, &[("k/d.yaml", text)]);
-        assert_eq!(d.len(), 1);
+        assert_single(&d, &text, "name");
         assert_starts_with(&d[0].message, "migration init container `migrate`");
     }
 
