@@ -423,23 +423,28 @@ mod tests {
         (k, d.into_iter().next().expect("one finding"))
     }
 
+    /// Linting with these replacements finds one error, at `at` in the kustomization, whose
+    /// message contains `part`.
+    #[track_caller]
+    fn fails_at(text: &str, at: &str, part: &str) -> Diagnostic {
+        let (k, d) = fails_saying(text, part);
+        assert_eq!(&k[d.loc.span.range()], at, "{d:?}");
+        d
+    }
+
     #[test]
     fn bracketed_index_in_a_field_path() {
-        let (k, d) = lint_replacements(
+        let d = fails_at(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.[name=wait].args.[1]\n",
-        );
-        assert_single(
-            &d,
-            &k,
             "spec.template.spec.initContainers.[name=wait].args.[1]",
+            "`[1]`",
         );
-        assert_contains(&d[0].message, "`[1]`");
-        assert_contains(&d[0].message, "bare number");
+        assert_contains(&d.message, "bare number");
         assert_eq!(
-            d[0].path.as_deref(),
+            d.path.as_deref(),
             Some("replacements[0].targets[0].fieldPaths[0]")
         );
-        assert!(d[0].object.is_none());
+        assert!(d.object.is_none());
     }
 
     #[test]
@@ -469,11 +474,11 @@ mod tests {
 
     #[test]
     fn missing_target_field_unless_create() {
-        let (k, d) = lint_replacements(
+        fails_at(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.version]\n",
+            "metadata.labels.version",
+            "options.create",
         );
-        assert_single(&d, &k, "metadata.labels.version");
-        assert_contains(&d[0].message, "options.create");
         passes("- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.version]\n    options: {create: true}\n");
     }
 
@@ -495,21 +500,18 @@ mod tests {
             .find(|d| d.message.contains("no `select`"))
             .unwrap();
         assert_eq!(&k[t.loc.span.range()], "fieldPaths: [metadata.labels.app]");
-        let (k, d) = lint_replacements(
+        fails_at(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets: []\n",
+            "targets",
+            "at least one target",
         );
-        assert_single(&d, &k, "targets");
-        assert_contains(&d[0].message, "at least one target");
     }
 
     #[test]
     fn source_value_needs_kustomize_5_7() {
         let r = "- sourceValue: v9\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n    options: {create: true}\n";
-        let (k, d) = lint_replacements(r);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(d[0].severity, Severity::Warning);
-        assert_eq!(&k[d[0].loc.span.range()], "sourceValue");
-        assert_contains(&d[0].message, "unknown field");
+        let d = fails_at(r, "sourceValue", "unknown field");
+        assert_eq!(d.severity, Severity::Warning);
         let s = Settings {
             regex_selectors: true,
             ..Settings::default()
@@ -532,17 +534,16 @@ mod tests {
 
     #[test]
     fn delimiter_needs_scalars() {
-        let (k, d) = lint_replacements(
+        let (k, d) = fails_saying(
             "- source: {kind: ConfigMap, name: vars, fieldPath: metadata, options: {delimiter: '-'}}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n",
+            "scalar",
         );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(k[d[0].loc.span.range()].starts_with("{kind: ConfigMap"));
-        assert_contains(&d[0].message, "scalar");
-        let (k, d) = lint_replacements(
+        assert_starts_with(&k[d.loc.span.range()], "{kind: ConfigMap");
+        fails_at(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels]\n    options: {delimiter: '-', index: 1}\n",
+            "metadata.labels",
+            "Job app-migration-X",
         );
-        assert_single(&d, &k, "metadata.labels");
-        assert_contains(&d[0].message, "Job app-migration-X");
     }
 
     #[test]
