@@ -6,7 +6,7 @@ use super::meta::ENV_SOURCE_MISMATCH as META;
 use super::{ContextCx, ObjectCx, Rule};
 use crate::analysis::workload::{
     container_anchor, container_name, describe, field, job_links, job_migration_container, judged,
-    migration_tool, node_loc, readable,
+    migration_tool, node_loc,
 };
 use crate::base::diagnostic::{Diagnostic, Loc, Severity};
 use crate::base::mask::key_for_display;
@@ -592,10 +592,7 @@ impl Rule for EnvSourceMismatch {
             self.compare(cx, &pair, out);
         }
         // A migration init container and the app containers of the same pod.
-        for (r, ocx) in cx.rendered() {
-            if r.patched || crate::render::pod_spec_path(&r.kind).is_none() || !readable(ocx.obj) {
-                continue;
-            }
+        for (_, r, ocx) in cx.pod_owners() {
             let containers = links::containers(&env, cx.context, r);
             for mc in containers.iter().filter(|c| c.init) {
                 if migration_tool(mc).is_none() {

@@ -4,7 +4,7 @@
 use super::meta::IMAGE_TAG_MUTABLE as META;
 use super::{ContextCx, Rule, migration_job};
 use crate::analysis::workload::{
-    container_name, describe, is_wait_for, job_links, judged, migration_tool, readable,
+    container_name, describe, is_wait_for, job_links, judged, migration_tool,
 };
 use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
@@ -102,15 +102,7 @@ impl Rule for ImageTagMutable {
         let env = cx.env();
         // (rendered index, container path) → role; the first role found wins.
         let mut roles: BTreeMap<(usize, Vec<Step>), Role> = BTreeMap::new();
-        for (ri, r) in cx.context.rendered.iter().enumerate() {
-            let Some(o) = r.object() else { continue };
-            if r.patched || crate::render::pod_spec_path(&r.kind).is_none() {
-                continue;
-            }
-            let ocx = super::ObjectCx::new(cx.ws, &cx.ws.objects[o as usize]);
-            if !readable(ocx.obj) {
-                continue;
-            }
+        for (ri, r, ocx) in cx.pod_owners() {
             let containers = links::containers(&env, cx.context, r);
             if r.kind == "Job" && migration_job(&ocx).is_some() {
                 for c in containers.iter().filter(|c| !is_wait_for(c)) {

@@ -4,8 +4,7 @@
 use super::meta::INIT_MIGRATION_RACE as META;
 use super::{ContextCx, ObjectCx, Rule};
 use crate::analysis::workload::{
-    container_name, describe, hpas, judged, migration_anchor, migration_reason, node_loc, number,
-    readable,
+    container_name, describe, hpas, migration_anchor, migration_reason, node_loc, number,
 };
 use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
@@ -149,13 +148,8 @@ impl InitMigrationRace {
 
 impl Rule for InitMigrationRace {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        if !judged(cx.ws, cx.context) {
-            return;
-        }
-        for (r, ocx) in cx.rendered() {
-            if !r.patched && readable(ocx.obj) {
-                self.check(cx, r, &ocx, out);
-            }
+        for (_, r, ocx) in cx.pod_owners() {
+            self.check(cx, r, &ocx, out);
         }
     }
 }

@@ -5,8 +5,7 @@
 use super::meta::INIT_RESOURCES_MISSING as META;
 use super::{ContextCx, ObjectCx, Rule};
 use crate::analysis::workload::{
-    container_anchor, container_name, describe, field, is_wait_for, judged, migration_tool,
-    readable,
+    container_anchor, container_name, describe, field, is_wait_for, migration_tool,
 };
 use crate::base::diagnostic::{Diagnostic};
 use crate::render::Rendered;
@@ -93,14 +92,8 @@ impl InitResourcesMissing {
 
 impl Rule for InitResourcesMissing {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        if !judged(cx.ws, cx.context) {
-            return;
-        }
         let env = cx.env();
-        for (r, ocx) in cx.rendered() {
-            if r.patched || crate::render::pod_spec_path(&r.kind).is_none() || !readable(ocx.obj) {
-                continue;
-            }
+        for (_, r, ocx) in cx.pod_owners() {
             for c in links::containers(&env, cx.context, r)
                 .iter()
                 .filter(|c| c.init)

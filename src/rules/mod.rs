@@ -258,6 +258,24 @@ impl<'a> ContextCx<'a> {
         })
     }
 
+    /// The rendered objects with pods that the workload rules judge, with their index in the
+    /// context: none unless the build is judged on its own (see
+    /// [`crate::analysis::workload::judged`]); objects with a pod template, backed by a
+    /// manifest that is no patch and whose fields can be read.
+    pub(crate) fn pod_owners(
+        &self,
+    ) -> impl Iterator<Item = (usize, &'a Rendered, ObjectCx<'a>)> + '_ {
+        use crate::analysis::workload::{judged, readable};
+        let judged = judged(self.ws, self.context);
+        let rendered = self.context.rendered.iter().enumerate();
+        rendered.filter_map(move |(i, r)| {
+            let o = r.object()?;
+            let ocx = ObjectCx::new(self.ws, &self.ws.objects[o as usize]);
+            let judge = judged && !r.patched && crate::render::pod_spec_path(&r.kind).is_some();
+            (judge && readable(ocx.obj)).then_some((i, r, ocx))
+        })
+    }
+
     pub(crate) fn env(&self) -> Env<'a> {
         self.ws.env()
     }
