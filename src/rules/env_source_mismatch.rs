@@ -3,7 +3,7 @@
 //! container and in the app containers that rely on it.
 
 use super::meta::ENV_SOURCE_MISMATCH as META;
-use super::{ContextCx, ObjectCx, Rule};
+use super::{ContextCx, ObjectCx, PodOwner, Rule};
 use crate::analysis::workload::{
     container_anchor, container_name, describe, field, job_links, job_migration_container, judged,
     migration_tool, node_loc,
@@ -592,7 +592,7 @@ impl Rule for EnvSourceMismatch {
             self.compare(cx, &pair, out);
         }
         // A migration init container and the app containers of the same pod.
-        for (_, r, ocx) in cx.pod_owners() {
+        for PodOwner { r, ocx, .. } in cx.pod_owners() {
             let containers = links::containers(&env, cx.context, r);
             for mc in containers.iter().filter(|c| c.init) {
                 if migration_tool(mc).is_none() {

@@ -2,7 +2,7 @@
 //! or tagged `latest`, can resolve to other code on the next pull.
 
 use super::meta::IMAGE_TAG_MUTABLE as META;
-use super::{ContextCx, Rule, migration_job};
+use super::{ContextCx, PodOwner, Rule, migration_job};
 use crate::analysis::workload::{
     container_name, describe, is_wait_for, job_links, judged, migration_tool,
 };
@@ -102,7 +102,7 @@ impl Rule for ImageTagMutable {
         let env = cx.env();
         // (rendered index, container path) → role; the first role found wins.
         let mut roles: BTreeMap<(usize, Vec<Step>), Role> = BTreeMap::new();
-        for (ri, r, ocx) in cx.pod_owners() {
+        for PodOwner { index: ri, r, ocx } in cx.pod_owners() {
             let containers = links::containers(&env, cx.context, r);
             if r.kind == "Job" && migration_job(&ocx).is_some() {
                 for c in containers.iter().filter(|c| !is_wait_for(c)) {

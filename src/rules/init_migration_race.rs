@@ -2,7 +2,7 @@
 //! pod, several migrations can run against the same database at once.
 
 use super::meta::INIT_MIGRATION_RACE as META;
-use super::{ContextCx, ObjectCx, Rule};
+use super::{ContextCx, PodOwner, Rule};
 use crate::analysis::workload::{
     container_name, describe, hpas, migration_anchor, migration_reason, node_loc, number,
 };
@@ -10,7 +10,6 @@ use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
 use crate::render::links::{self, Container};
 use crate::render::path;
-use crate::render::Rendered;
 
 pub struct InitMigrationRace;
 
@@ -21,14 +20,8 @@ const ROLLOUT: &str = "`maxSurge: 1, maxUnavailable: 0` only makes a rollout cre
 const LOCKS: &str = "tools that take a database lock (Prisma, Flyway, Liquibase, golang-migrate, Rails) serialise themselves, Django and Alembic do not by default (advisory)";
 
 impl InitMigrationRace {
-    fn check(
-        &self,
-        cx: &ContextCx<'_>,
-        r: &Rendered,
-        ocx: &ObjectCx<'_>,
-        out: &mut Vec<Diagnostic>,
-    ) {
-        let env = cx.env();
+    fn check(&self, cx: &ContextCx<'_>, w: &PodOwner<'_>, out: &mut Vec<Diagnostic>) {
+        let (r, ocx, env) = (w.r, &w.ocx, cx.env());
         let kind = r.kind.as_str();
         if !matches!(
             kind,
@@ -148,8 +141,8 @@ impl InitMigrationRace {
 
 impl Rule for InitMigrationRace {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        for (_, r, ocx) in cx.pod_owners() {
-            self.check(cx, r, &ocx, out);
+        for w in cx.pod_owners() {
+            self.check(cx, &w, out);
         }
     }
 }

@@ -3,7 +3,7 @@
 //! ResourceQuota or LimitRange may reject pods whose containers omit them.
 
 use super::meta::INIT_RESOURCES_MISSING as META;
-use super::{ContextCx, ObjectCx, Rule};
+use super::{ContextCx, ObjectCx, PodOwner, Rule};
 use crate::analysis::workload::{
     container_anchor, container_name, describe, field, is_wait_for, migration_tool,
 };
@@ -93,7 +93,7 @@ impl InitResourcesMissing {
 impl Rule for InitResourcesMissing {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
         let env = cx.env();
-        for (_, r, ocx) in cx.pod_owners() {
+        for PodOwner { r, ocx, .. } in cx.pod_owners() {
             for c in links::containers(&env, cx.context, r)
                 .iter()
                 .filter(|c| c.init)

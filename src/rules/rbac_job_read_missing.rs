@@ -612,15 +612,20 @@ mod tests {
         located(files, &d.loc)
     }
 
-    #[test]
-    fn correct_rbac_passes() {
-        let files = [
+    /// The Deployment waiting for the Job, its ServiceAccount, a Role that reads Jobs and the
+    /// binding of one to the other, all in namespace `app`.
+    fn complete() -> [(&'static str, String); 4] {
+        [
             ("k/deploy.yaml", deploy("", ARGS)),
             ("k/sa.yaml", sa()),
             ("k/role.yaml", role(GET_LIST)),
             ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
-        ];
-        assert_none(RULE, &files);
+        ]
+    }
+
+    #[test]
+    fn correct_rbac_passes() {
+        assert_none(RULE, &complete());
         // Wildcards count.
         let files = granted("{apiGroups: ['*'], resources: ['*'], verbs: ['*']}");
         assert_none(RULE, &files);
@@ -882,25 +887,13 @@ mod tests {
 
     #[test]
     fn kustomize_renames_bindings_consistently() {
-        let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: prod\nnamePrefix: prod-\nresources: [deploy.yaml, sa.yaml, role.yaml, rb.yaml]\n";
-        let plain = |s: String| s.replace(", namespace: app", "");
-        let files = [
-            ("k/kustomization.yaml", k.to_string()),
-            ("k/deploy.yaml", plain(deploy("", ARGS))),
-            ("k/sa.yaml", plain(sa())),
-            ("k/role.yaml", plain(role(GET_LIST))),
-            ("k/rb.yaml", plain(binding(TO_SA, TO_ROLE))),
-        ];
-        assert_none(RULE, &files);
+        assert_none(RULE, &renamed_to_prod(&complete()));
         // A binding the kustomization does not list does not count, and is named.
-        let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deploy.yaml, sa.yaml, role.yaml]\n";
-        let files = [
-            ("k/kustomization.yaml", k.to_string()),
-            ("k/deploy.yaml", deploy("", ARGS)),
-            ("k/sa.yaml", sa()),
-            ("k/role.yaml", role(GET_LIST)),
-            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
-        ];
+        let mut files = complete().to_vec();
+        files.push((
+            "k/kustomization.yaml",
+            kustomization("[deploy.yaml, sa.yaml, role.yaml]", ""),
+        ));
         let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(

@@ -302,6 +302,23 @@ pub fn assert_none<S: AsRef<str>>(rule: &str, files: &[(&str, S)]) {
     assert!(found.is_empty(), "{found:?}");
 }
 
+/// `files` (in `k/`, in namespace `app`) with their namespace taken out, under a kustomization
+/// that lists them and sets namespace `prod` and name prefix `prod-`.
+pub fn renamed_to_prod(files: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+    let names: Vec<&str> = files
+        .iter()
+        .map(|(path, _)| path.strip_prefix("k/").expect("a file in k/"))
+        .collect();
+    let resources = format!("[{}]", names.join(", "));
+    let k = kustomization(&resources, "namespace: prod\nnamePrefix: prod-\n");
+    let plain = files
+        .iter()
+        .map(|(path, text)| (*path, text.replace(", namespace: app", "")));
+    std::iter::once(("k/kustomization.yaml", k))
+        .chain(plain)
+        .collect()
+}
+
 /// Panics unless `text` contains `part`, showing both.
 #[track_caller]
 pub fn assert_contains(text: &str, part: &str) {
