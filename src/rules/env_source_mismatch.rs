@@ -617,6 +617,7 @@ impl Rule for EnvSourceMismatch {
 
 #[cfg(test)]
 mod tests {
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::*;
 
     const RULE: &str = "env-source-mismatch";
@@ -640,6 +641,14 @@ mod tests {
         [("k/job.yaml", job), ("k/deploy.yaml", deploy)]
     }
 
+    /// The Job whose migration container has `env`, the Deployment whose app takes
+    /// `DATABASE_URL` from Secret `app-db` key `url`, and the rule's findings in the two.
+    fn against_app_db(env: &str) -> (String, String, Vec<Diagnostic>) {
+        let (j, d) = (job(env), deploy(&secret_ref("app-db", "url")));
+        let found = run(RULE, &pair(&j, &d));
+        (j, d, found)
+    }
+
     fn secret_ref(name: &str, key: &str) -> String {
         format!(
             "          env:\n            - name: DATABASE_URL\n              valueFrom:\n                secretKeyRef:\n                  name: {name}\n                  key: {key}\n"
@@ -648,9 +657,7 @@ mod tests {
 
     #[test]
     fn different_secrets_point_at_the_app_side() {
-        let j = job(&secret_ref("migration-db", "url"));
-        let d = deploy(&secret_ref("app-db", "url"));
-        let diags = run(RULE, &pair(&j, &d));
+        let (j, d, diags) = against_app_db(&secret_ref("migration-db", "url"));
         assert_eq!(diags.len(), 1, "{diags:?}");
         let x = &diags[0];
         assert_eq!(&d[x.loc.span.range()], "app-db");
@@ -676,11 +683,9 @@ mod tests {
 
     #[test]
     fn literal_against_reference_never_prints_the_value() {
-        let j = job(
+        let (j, _, diags) = against_app_db(
             "          env:\n            - name: DATABASE_URL\n              value: postgres://admin:hunter2@db:5432/app\n",
         );
-        let d = deploy(&secret_ref("app-db", "url"));
-        let diags = run(RULE, &pair(&j, &d));
         assert_eq!(diags.len(), 1, "{diags:?}");
         let x = &diags[0];
         assert_contains(&x.message, "sets `DATABASE_URL` to a literal value");
@@ -720,11 +725,9 @@ mod tests {
 
     #[test]
     fn env_from_with_unknown_contents_against_another_secret() {
-        let j = job(
+        let (_, _, diags) = against_app_db(
             "          envFrom:\n            - secretRef:\n                name: myapp-secrets\n",
         );
-        let d = deploy(&secret_ref("app-db", "url"));
-        let diags = run(RULE, &pair(&j, &d));
         assert_one_saying(
             &diags,
             "can only get `DATABASE_URL` from its envFrom Secret `myapp-secrets`",
@@ -827,9 +830,7 @@ mod tests {
     #[test]
     fn absent_on_one_side() {
         // The app sets it, the migration neither sets it nor has envFrom.
-        let j = job("");
-        let d = deploy(&secret_ref("app-db", "url"));
-        let diags = run(RULE, &pair(&j, &d));
+        let (j, _, diags) = against_app_db("");
         assert_one_saying(&diags, "does not set `DATABASE_URL`");
         assert_contains(&diags[0].message, "connects with its tool's default or fails");
         assert_eq!(

@@ -388,9 +388,9 @@ mod tests {
         ]
     }
 
-    #[test]
-    fn everything_defined_passes() {
-        let files = [
+    /// A pod running as `myapp`, its ServiceAccount, the Role, and a binding of one to the other.
+    fn defined() -> [(&'static str, String); 4] {
+        [
             ("k/deploy.yaml", deploy("      serviceAccountName: myapp\n")),
             ("k/sa.yaml", sa("myapp", "app")),
             ("k/role.yaml", ROLE.to_string()),
@@ -398,8 +398,12 @@ mod tests {
                 "k/rb.yaml",
                 binding("{kind: ServiceAccount, name: myapp}", TO_ROLE),
             ),
-        ];
-        assert_none(RULE, &files);
+        ]
+    }
+
+    #[test]
+    fn everything_defined_passes() {
+        assert_none(RULE, &defined());
         // `default` always exists, and so do the built-in ClusterRoles.
         let files = [
             ("k/deploy.yaml", deploy("")),
@@ -494,15 +498,6 @@ mod tests {
 
     #[test]
     fn kustomize_prefix_and_namespace_rename_consistently() {
-        let files = [
-            ("k/deploy.yaml", deploy("      serviceAccountName: myapp\n")),
-            ("k/sa.yaml", sa("myapp", "app")),
-            ("k/role.yaml", ROLE.to_string()),
-            (
-                "k/rb.yaml",
-                binding("{kind: ServiceAccount, name: myapp}", TO_ROLE),
-            ),
-        ];
-        assert_none(RULE, &renamed_to_prod(&files));
+        assert_none(RULE, &renamed_to_prod(&defined()));
     }
 }
