@@ -598,6 +598,8 @@ mod tests {
     }
 
     const GET_LIST: &str = "{apiGroups: [batch], resources: [jobs], verbs: [get, list]}";
+    /// A ClusterRole `job-reader` that reads Jobs.
+    const JOB_READER: &str = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: job-reader}\nrules: [{apiGroups: [batch], resources: [jobs], verbs: [get, list]}]\n";
     const TO_SA: &str = "{kind: ServiceAccount, name: myapp}";
     const TO_ROLE: &str = "{apiGroup: rbac.authorization.k8s.io, kind: Role, name: job-reader}";
     const ARGS: &str = "[job-wr, myapp-migration-v1]";
@@ -817,13 +819,12 @@ mod tests {
         assert!(d.related.iter().any(|r| r.message == "the RoleBinding `wait-reads-jobs` grants in namespace `app`, but k8s-wait-for looks in `migrations`"));
         // A RoleBinding in `migrations` naming the pod's account of namespace `app` does.
         let rb = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: x, namespace: migrations}\nsubjects: [{kind: ServiceAccount, name: myapp, namespace: app}]\nroleRef: {kind: ClusterRole, name: job-reader, apiGroup: rbac.authorization.k8s.io}\n";
-        let cr = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: job-reader}\nrules: [{apiGroups: [batch], resources: [jobs], verbs: [get, list]}]\n";
         let files = [
             (
                 "k/deploy.yaml",
                 deploy("", "[job-wr, myapp-migration-v1, -n, migrations]"),
             ),
-            ("k/cr.yaml", cr.to_string()),
+            ("k/cr.yaml", JOB_READER.to_string()),
             ("k/rb.yaml", rb.to_string()),
         ];
         assert_none(RULE, &files);
@@ -831,11 +832,10 @@ mod tests {
 
     #[test]
     fn cluster_roles_groups_and_unknown_roles() {
-        let cr = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: job-reader}\nrules: [{apiGroups: [batch], resources: [jobs], verbs: [get, list]}]\n";
         // A ClusterRole through a RoleBinding.
         let files = [
             ("k/deploy.yaml", deploy("", ARGS)),
-            ("k/cr.yaml", cr.to_string()),
+            ("k/cr.yaml", JOB_READER.to_string()),
             (
                 "k/rb.yaml",
                 binding(
@@ -861,7 +861,7 @@ mod tests {
         let crb = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}\nsubjects: [{kind: ServiceAccount, name: myapp, namespace: app}]\nroleRef: {kind: ClusterRole, name: job-reader, apiGroup: rbac.authorization.k8s.io}\n";
         let files = [
             ("k/deploy.yaml", deploy("", ARGS)),
-            ("k/cr.yaml", cr.to_string()),
+            ("k/cr.yaml", JOB_READER.to_string()),
             ("k/crb.yaml", crb.to_string()),
         ];
         assert_none(RULE, &files);
