@@ -414,22 +414,79 @@ mod tests {
         assert!(d.is_empty(), "{text}: {d:?}");
     }
 
-    /// Linting with these replacements finds one error, whose message contains `part`: the
-    /// kustomization and the finding.
-    #[track_caller]
-    fn fails_saying(text: &str, part: &str) -> (String, Diagnostic) {
-        let (k, d) = lint_replacements(text);
-        assert_one_saying(&d, part);
-        (k, d.into_iter().next().expect("one finding"))
-    }
-
     /// Linting with these replacements finds one error, at `at` in the kustomization, whose
     /// message contains `part`.
     #[track_caller]
     fn fails_at(text: &str, at: &str, part: &str) -> Diagnostic {
-        let (k, d) = fails_saying(text, part);
-        assert_eq!(&k[d.loc.span.range()], at, "{d:?}");
-        d
+        let (k, d) = lint_replacements(text);
+        assert_one_saying(&d, part);
+        assert_eq!(&k[d[0].loc.span.range()], at, "{d:?}");
+        d.into_iter().next().expect("one finding")
+    }
+
+    #[test]
+    fn a_source_kustomize_cannot_read_is_one_finding_at_the_source() {
+        // (replacements, how the source is written, what the finding says)
+        for (r, source, says) in [
+            (
+                "- source: {kind: ConfigMap, name: variables, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n",
+                "{kind: ConfigMap, name: variables",
+                "selects no resource: kustomize fails with `nothing selected by`",
+            ),
+            (
+                "- source: {fieldPath: metadata.name}\n  targets:\n  - select: {kind: Job}\n",
+                "{fieldPath: metadata.name}",
+                "selects 3 resources",
+            ),
+            (
+                "- source: {kind: ConfigMap, name: vars, fieldPath: data.TAG}\n  targets:\n  - select: {kind: Job}\n",
+                "{kind: ConfigMap, name: vars, fieldPath: data.TAG}",
+                "`data.TAG` is missing",
+            ),
+            (
+                "- source:\n    kind: ConfigMap\n    name: vars\n    fieldPath: data.IMAGE_TAG\n    options: {delimiter: '.', index: 5}\n  targets:\n  - select: {kind: Job}\n",
+                "kind: ConfigMap\n    name: vars\n",
+                "out of bounds",
+            ),
+            (
+                "- source: {kind: ConfigMap, name: vars, fieldPath: metadata, options: {delimiter: '-'}}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n",
+                "{kind: ConfigMap",
+                "scalar",
+            ),
+        ] {
+            let (k, d) = lint_replacements(r);
+            assert_one_saying(&d, says);
+            assert_starts_with(&k[d[0].loc.span.range()], source);
+        }
+    }
+
+    #[test]
+    fn a_target_kustomize_cannot_write_is_one_finding_where_it_is_written() {
+        // (replacements, the text the finding points at, what it says)
+        for (r, at, says) in [
+            (
+                "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.version]\n",
+                "metadata.labels.version",
+                "options.create",
+            ),
+            (
+                "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets: []\n",
+                "targets",
+                "at least one target",
+            ),
+            (
+                "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels]\n    options: {delimiter: '-', index: 1}\n",
+                "metadata.labels",
+                "Job app-migration-X",
+            ),
+            (
+                "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.0.args.5\n    options: {create: true}\n",
+                "spec.template.spec.initContainers.0.args.5",
+                "has 2 elements (Deployment app): kustomize fails, and `options.create` cannot add a list element by index",
+            ),
+        ] {
+            fails_at(r, at, says);
+        }
     }
 
     #[test]
@@ -448,37 +505,7 @@ mod tests {
     }
 
     #[test]
-    fn source_selecting_nothing_or_several() {
-        let (k, d) = fails_saying(
-            "- source: {kind: ConfigMap, name: variables, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n",
-            "nothing selected by",
-        );
-        assert_starts_with(&k[d.loc.span.range()], "{kind: ConfigMap, name: variables");
-        fails_saying(
-            "- source: {fieldPath: metadata.name}\n  targets:\n  - select: {kind: Job}\n",
-            "selects 3 resources",
-        );
-    }
-
-    #[test]
-    fn missing_source_field_and_index_out_of_range() {
-        fails_saying(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: data.TAG}\n  targets:\n  - select: {kind: Job}\n",
-            "`data.TAG` is missing",
-        );
-        fails_saying(
-            "- source:\n    kind: ConfigMap\n    name: vars\n    fieldPath: data.IMAGE_TAG\n    options: {delimiter: '.', index: 5}\n  targets:\n  - select: {kind: Job}\n",
-            "out of bounds",
-        );
-    }
-
-    #[test]
-    fn missing_target_field_unless_create() {
-        fails_at(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.version]\n",
-            "metadata.labels.version",
-            "options.create",
-        );
+    fn a_missing_target_field_is_created_with_create() {
         passes("- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.version]\n    options: {create: true}\n");
     }
 
@@ -500,11 +527,6 @@ mod tests {
             .find(|d| d.message.contains("no `select`"))
             .unwrap();
         assert_eq!(&k[t.loc.span.range()], "fieldPaths: [metadata.labels.app]");
-        fails_at(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets: []\n",
-            "targets",
-            "at least one target",
-        );
     }
 
     #[test]
@@ -533,32 +555,9 @@ mod tests {
     }
 
     #[test]
-    fn delimiter_needs_scalars() {
-        let (k, d) = fails_saying(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: metadata, options: {delimiter: '-'}}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n",
-            "scalar",
-        );
-        assert_starts_with(&k[d.loc.span.range()], "{kind: ConfigMap");
-        fails_at(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels]\n    options: {delimiter: '-', index: 1}\n",
-            "metadata.labels",
-            "Job app-migration-X",
-        );
-    }
-
-    #[test]
     fn label_selectors_select_on_rendered_labels() {
         // No object carries app=migration: the target selects nothing, which is not an error.
         passes("- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {labelSelector: app=migration}\n    fieldPaths: [metadata.labels.app]\n");
-    }
-
-    #[test]
-    fn index_out_of_range_even_with_create() {
-        let (_, d) = fails_saying(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.0.args.5\n    options: {create: true}\n",
-            "has 2 elements",
-        );
-        assert_contains(&d.message, "cannot add a list element");
     }
 
     #[test]
