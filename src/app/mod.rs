@@ -134,17 +134,27 @@ pub(crate) fn open_session(
 }
 
 /// Deploy-engine evidence is looked for from the root the builds are resolved from, so a file
-/// linted alone gets the verdict the whole repository gets (unless a root was given).
+/// linted alone gets the verdict the whole repository gets (unless a root was given). When
+/// that root is only the working directory (no git work tree, no configuration file), it is
+/// still searched for the objects that deploy the linted builds, but a sign that Flux or Argo
+/// CD is used counts only among the linted paths: a directory holding unrelated trees beside
+/// the linted one says nothing of how it is deployed.
 pub(crate) fn evidence_root(settings: &mut Settings, paths: &[PathBuf]) {
-    if settings.repo_root.is_none()
-        && let Some(root) = settings.path_names.root()
-        && !paths.is_empty()
-        && paths
+    let Some(root) = settings.path_names.root() else {
+        return;
+    };
+    if settings.repo_root.is_some()
+        || paths.is_empty()
+        || !paths
             .iter()
             .all(|p| p.canonicalize().is_ok_and(|c| c.starts_with(root)))
     {
-        settings.repo_root = Some(root.to_path_buf());
+        return;
     }
+    if settings.path_names.project_root().is_none() {
+        settings.marks_within = Some(session::common_dir(paths));
+    }
+    settings.repo_root = Some(root.to_path_buf());
 }
 
 /// Run a lint; returns the exit code.

@@ -36,10 +36,10 @@ impl Session {
     pub fn open(request: &Request<'_>) -> Result<Session, String> {
         let config = load_config(request).map_err(|e| e.to_string())?;
         let mut settings = Settings::resolve(&config, request.select, request.ignore)?;
-        settings.path_names = PathNames::relative_to(&project_root(
+        settings.path_names = project_names(
             &config,
             &config_start(request.paths, request.stdin_filename),
-        ));
+        );
         let mut excludes = Excludes::default();
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         excludes.add(&cwd, request.exclude)?;
@@ -53,10 +53,10 @@ impl Session {
     pub fn defaults(request: &Request<'_>) -> Session {
         let config = Config::default();
         let settings = Settings {
-            path_names: PathNames::relative_to(&project_root(
+            path_names: project_names(
                 &config,
                 &config_start(request.paths, request.stdin_filename),
-            )),
+            ),
             ..Settings::default()
         };
         Session {
@@ -64,6 +64,11 @@ impl Session {
             excludes: Excludes::default(),
         }
     }
+}
+
+/// The deepest directory holding every path (real paths; the working directory without any).
+pub(crate) fn common_dir(paths: &[PathBuf]) -> PathBuf {
+    config_start(paths, None)
 }
 
 /// The directory config discovery starts from: the deepest directory holding every path.
@@ -98,25 +103,34 @@ fn config_start(paths: &[PathBuf], stdin_name: Option<&str>) -> PathBuf {
     common
 }
 
-/// The directory reports name paths from, so that names and fingerprints do not depend on where
-/// the run was started or how the paths were spelled: the configuration file's directory when
-/// it holds what is linted, else the root of the git work tree holding it, else the current
-/// directory.
-pub fn project_root(cfg: &Config, start: &Path) -> PathBuf {
+/// How reports name paths, so that names and fingerprints do not depend on where the run was
+/// started or how the paths were spelled: relative to the project root when there is one (the
+/// configuration file's directory when it holds what is linted, else the root of the git work
+/// tree holding it), else to the current directory, which is then no project: the repository
+/// is not searched from it for deploy-engine evidence.
+fn project_names(cfg: &Config, start: &Path) -> PathNames {
+    match project_root(cfg, start) {
+        Some(root) => PathNames::relative_to(&root),
+        None => {
+            PathNames::relative_to(&std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")))
+                .not_a_project()
+        }
+    }
+}
+
+/// The configuration file's directory when it holds `start`, else the root of the git work
+/// tree holding it.
+fn project_root(cfg: &Config, start: &Path) -> Option<PathBuf> {
     let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
     if let Some(base) = cfg.base().and_then(|b| b.canonicalize().ok())
         && start.starts_with(&base)
     {
-        return base;
+        return Some(base);
     }
-    let mut dir = Some(start.as_path());
-    while let Some(d) = dir {
-        if d.join(".git").exists() {
-            return d.to_path_buf();
-        }
-        dir = d.parent();
-    }
-    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+    start
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
 }
 
 /// The configuration for a request: `--config`, else `.kube-migrate-lint.yaml` found by

@@ -49,6 +49,10 @@ pub struct Settings {
     /// The repository root deploy-engine evidence is scanned from (None: the git work tree
     /// above the linted files, else the directory holding them).
     pub repo_root: Option<PathBuf>,
+    /// When the root is only the working directory (no git work tree, no configuration file):
+    /// the directory holding the linted paths. A sign that Flux or Argo CD is used counts only
+    /// inside it there; a Flux or Argo CD object that deploys a linted build counts anywhere.
+    pub marks_within: Option<PathBuf>,
     /// That root's evidence, already scanned (the language server keeps it between lints);
     /// None: scanned during the lint.
     pub repo_evidence: Option<std::sync::Arc<crate::model::evidence::RepoEvidence>>,
@@ -77,6 +81,7 @@ impl Default for Settings {
             path_names: discover::PathNames::default(),
             explicit_builds: Vec::new(),
             repo_root: None,
+            marks_within: None,
             repo_evidence: None,
             progress: None,
             exit_after: false,
@@ -540,6 +545,12 @@ pub fn load_workspace(
             scan_root
                 .as_deref()
                 .and_then(|r| scanned.or_else(|| isolate(|| crate::model::evidence::scan(r)).ok()))
+                .map(|mut ev| {
+                    if let Some(within) = &settings.marks_within {
+                        ev.marks_only_under(within);
+                    }
+                    ev
+                })
         },
         || load_all(inputs, settings),
     );

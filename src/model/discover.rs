@@ -122,6 +122,9 @@ pub struct PathNames {
     root: Option<(PathBuf, PathBuf)>,
     /// The working directory relative paths are read from, asked once, not once per file.
     cwd: Option<PathBuf>,
+    /// The root is only where the run started, not a project's (no configuration file, no
+    /// git work tree): it names paths, but the repository is not searched from it.
+    not_a_project: bool,
 }
 
 impl PathNames {
@@ -132,12 +135,27 @@ impl PathNames {
         PathNames {
             root: Some((lexical, canonical)),
             cwd,
+            not_a_project: false,
+        }
+    }
+
+    /// The same names, from a root that is only where the run started.
+    pub fn not_a_project(self) -> PathNames {
+        PathNames {
+            not_a_project: true,
+            ..self
         }
     }
 
     /// The root (its real path), when there is one.
     pub fn root(&self) -> Option<&Path> {
         self.root.as_ref().map(|(_, canonical)| canonical.as_path())
+    }
+
+    /// The root when it is a project's (a configuration file's directory or a git work
+    /// tree), which the repository's deploy-engine evidence is searched from.
+    pub fn project_root(&self) -> Option<&Path> {
+        self.root().filter(|_| !self.not_a_project)
     }
 
     /// The path as reports show it: `/` separated, relative to the root when under it

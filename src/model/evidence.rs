@@ -63,6 +63,26 @@ pub struct RepoEvidence {
 }
 
 impl RepoEvidence {
+    /// Forget the signs of Flux and Argo CD that lie outside `dir` (absolute): the root was
+    /// only where the run started, and a tree beside the linted one says nothing of how it
+    /// is deployed. The deployers stay: each says which directory it deploys.
+    pub fn marks_only_under(&mut self, dir: &Path) {
+        let Some(within) = self.relative(&crate::model::discover::normalize(dir)) else {
+            return;
+        };
+        let inside = |m: &String| {
+            within.is_empty()
+                || m.strip_prefix(within.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
+        if !self.flux_mark.as_ref().is_some_and(inside) {
+            self.flux_mark = None;
+        }
+        if !self.argo_mark.as_ref().is_some_and(inside) {
+            self.argo_mark = None;
+        }
+    }
+
     /// The path of `dir` relative to the root, `/`-separated (None: outside it).
     pub fn relative(&self, dir: &Path) -> Option<String> {
         let rel = dir.strip_prefix(&self.root).ok()?;

@@ -167,6 +167,42 @@ fn one_file_run_from_the_root_finds_the_engine_the_root_run_finds() {
     assert_eq!(one, whole);
 }
 
+/// Outside git, the working directory is only where the run started: a tree beside the linted
+/// one that uses Flux does not make the linted build Flux-deployed (its Jobs would be judged by
+/// Flux's rules). Linting the whole directory, or the same layout in a git work tree, does.
+#[test]
+fn a_sign_of_flux_beside_the_linted_tree_counts_only_in_a_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    crate::support::write(root, "app/kustomization.yaml", "resources: [job.yaml]\n");
+    crate::support::write(
+        root,
+        "app/job.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: app-migrate-v1}\nspec:\n  backoffLimit: 0\n  template: {spec: {restartPolicy: Never, containers: [{name: m, image: \"app:v1\", command: [migrate]}]}}\n",
+    );
+    crate::support::write(
+        root,
+        "other/clusters/flux-system/gotk-sync.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: flux-system, namespace: flux-system}\nspec: {path: ./clusters, sourceRef: {kind: GitRepository, name: flux-system}}\n",
+    );
+    let engine = |path: &str| {
+        let (o, _) = crate::support::run_in(root, &["--no-config", "--format", "json", path]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["engines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["build"] == "app")
+            .map(|e| e["engine"].as_str().unwrap().to_string())
+    };
+    assert_eq!(engine("app").as_deref(), Some("kubectl"));
+    assert_eq!(engine("app/job.yaml").as_deref(), Some("kubectl"));
+    assert_eq!(engine(".").as_deref(), Some("flux"));
+    std::fs::create_dir(root.join(".git")).unwrap();
+    assert_eq!(engine("app").as_deref(), Some("flux"));
+    assert_eq!(engine("app/job.yaml").as_deref(), Some("flux"));
+}
+
 /// An overlay linted alone reads its base outside the named directory, as `kubectl kustomize`
 /// does: its generators' `behavior: merge` finds the base's ConfigMap (no false refusal), and
 /// the finding the whole-fixture run makes in the base shows up.
