@@ -91,10 +91,8 @@ mod tests {
         assert!(d[0].message.contains("`__MIGRATION_JOB_NAME__`"), "{}", d[0].message);
         assert_eq!(d[0].severity, crate::base::diagnostic::Severity::Info);
         // The Job name's other rules say nothing about the token.
-        let all = crate::rules::testing::lint_files(&[("k8s/job.yaml", text.as_str())]);
-        for r in ["job-name-invalid", "job-name-unversioned", "image-tag-mutable"] {
-            assert!(!all.iter().any(|d| d.rule == r), "{r}: {all:?}");
-        }
+        let silent = ["job-name-invalid", "job-name-unversioned", "image-tag-mutable"];
+        crate::rules::testing::lint_without(&[("k8s/job.yaml", text.as_str())], &silent);
     }
 
     #[test]

@@ -295,6 +295,16 @@ pub fn kustomization(resources: &str, rest: &str) -> String {
     )
 }
 
+/// Every finding in `files` (default settings), after checking that none of the rules `silent`
+/// reported anything: for cases one rule leaves to another.
+#[track_caller]
+pub fn lint_without<S: AsRef<str>>(files: &[(&str, S)], silent: &[&str]) -> Vec<Diagnostic> {
+    let all = lint_files(files);
+    let spoke: Vec<&Diagnostic> = all.iter().filter(|d| silent.contains(&d.rule)).collect();
+    assert!(spoke.is_empty(), "{spoke:?}");
+    all
+}
+
 /// Panics unless `rule` finds nothing in `files`, showing what it found.
 #[track_caller]
 pub fn assert_none<S: AsRef<str>>(rule: &str, files: &[(&str, S)]) {
