@@ -385,6 +385,11 @@ mod tests {
         )
     }
 
+    /// A `postBuild:` that substitutes one variable, `var` (`NAME: value`).
+    fn substitute(var: &str) -> String {
+        format!("  postBuild:\n    substitute:\n      {var}\n")
+    }
+
     /// A Job (`k/job.yaml`) and the Flux Kustomization deploying `k/` with `post_build`.
     fn with_flux(job: impl Into<String>, post_build: &str) -> [(&'static str, String); 2] {
         [("k/job.yaml", job.into()), ("flux/myapp.yaml", flux(post_build))]
@@ -418,32 +423,32 @@ mod tests {
 
     #[test]
     fn shell_variables_under_flux_substitution_are_emptied() {
-        let files = with_flux(SHELL.to_string(), "  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n");
+        let files = with_flux(SHELL.to_string(), &substitute("IMAGE_TAG: v1"));
         let d = one(RULE, &files).says("is a shell script using `${DB_HOST}`").says("the empty string").d;
         assert_contains(d.help.as_deref().unwrap_or(""), "$${VAR}");
         assert_contains(
             d.help.as_deref().unwrap_or(""),
             "kustomize.toolkit.fluxcd.io/substitute: disabled",
         );
-        // Escaped for Flux, it is left to the shell.
-        let escaped = SHELL.replace("-h ${DB_HOST}", "-h $${DB_HOST}");
-        let files = with_flux(escaped, "  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n");
-        assert_none(RULE, &files);
     }
 
     #[test]
     fn flux_defining_the_variable_passes() {
-        let files = with_flux(JOB.to_string(), "  postBuild:\n    substitute:\n      IMAGE_TAG: v1.4.2\n");
-        assert_none(RULE, &files);
-        // A default also resolves.
+        // Defined; a default; a shell variable escaped for Flux is left to the shell.
         let defaulted = JOB.replace("${IMAGE_TAG}", "${IMAGE_TAG:=v1}");
-        let files = with_flux(defaulted, "  postBuild:\n    substitute:\n      OTHER: x\n");
-        assert_none(RULE, &files);
+        let escaped = SHELL.replace("-h ${DB_HOST}", "-h $${DB_HOST}");
+        for (job, vars) in [
+            (JOB.to_string(), "IMAGE_TAG: v1.4.2"),
+            (defaulted, "OTHER: x"),
+            (escaped, "IMAGE_TAG: v1"),
+        ] {
+            assert_none(RULE, &with_flux(job, &substitute(vars)));
+        }
     }
 
     #[test]
     fn flux_without_the_variable_substitutes_the_empty_string() {
-        let files = with_flux(JOB.to_string(), "  postBuild:\n    substitute:\n      APP_ENV: prod\n");
+        let files = with_flux(JOB.to_string(), &substitute("APP_ENV: prod"));
         let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
         let name = Found::starting(&d, "the Job name", &files)
@@ -470,7 +475,7 @@ mod tests {
             "metadata:\n",
             "metadata:\n  annotations: {kustomize.toolkit.fluxcd.io/substitute: disabled}\n",
         );
-        let files = with_flux(job, "  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n");
+        let files = with_flux(job, &substitute("IMAGE_TAG: v1"));
         let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
         assert_contains(&d[0].message, "opts out of Flux substitution");

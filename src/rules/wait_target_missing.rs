@@ -271,44 +271,42 @@ mod tests {
 
     #[test]
     fn a_typo_points_at_the_argument_and_names_the_closest_job() {
-        let d = deploy("", "[job-wr, myapp-migratoin-v1.2.3]");
-        let j = job("myapp-migration-v1.2.3", "");
-        let found = run(
-            RULE,
-            &[("k/deploy.yaml", d.clone()), ("k/job.yaml", j.clone())],
-        );
-        assert_single(&found, &d, "myapp-migratoin-v1.2.3");
-        assert_contains(&found[0].message, "NotFound");
-        assert_contains(&found[0].message, "namespace `default`");
-        assert_eq!(found[0].related.len(), 1);
-        assert_eq!(found[0].related[0].loc.file, 1);
-        assert_eq!(
-            &j[found[0].related[0].loc.span.range()],
-            "myapp-migration-v1.2.3"
-        );
-        assert!(
-            found[0]
-                .help
-                .as_deref()
-                .unwrap()
-                .contains("did you mean `myapp-migration-v1.2.3`")
+        let files = waiting("myapp-migratoin-v1.2.3", "myapp-migration-v1.2.3");
+        let d = one(RULE, &files)
+            .at("myapp-migratoin-v1.2.3")
+            .says("NotFound")
+            .says("namespace `default`")
+            .related_at(0, "myapp-migration-v1.2.3")
+            .d;
+        assert_eq!(d.related.len(), 1);
+        assert_eq!(d.related[0].loc.file, 1);
+        assert_contains(
+            d.help.as_deref().unwrap_or(""),
+            "did you mean `myapp-migration-v1.2.3`",
         );
     }
 
     #[test]
-    fn exact_matches_pass() {
-        let files = waiting("myapp-migration-v1.2.3", "myapp-migration-v1.2.3");
-        assert_none(RULE, &files);
+    fn matching_and_unknowable_targets_pass() {
+        for (target, name) in [
+            ("myapp-migration-v1.2.3", "myapp-migration-v1.2.3"),
+            // The same literal placeholder on both sides.
+            (
+                "\"myapp-migration-${IMAGE_TAG}\"",
+                "myapp-migration-${IMAGE_TAG}",
+            ),
+            // A placeholder only on the init side: Flux outside the tree may fill it in.
+            ("\"myapp-migration-${IMAGE_TAG}\"", "myapp-migration-v1"),
+            // A placeholder only on the Job side, whose fixed text fits.
+            ("myapp-migration-v1", "myapp-migration-${IMAGE_TAG}"),
+        ] {
+            assert_none(RULE, &waiting(target, name));
+        }
     }
 
     #[test]
-    fn the_same_literal_placeholder_on_both_sides_matches() {
-        let files = waiting(
-            "\"myapp-migration-${IMAGE_TAG}\"",
-            "myapp-migration-${IMAGE_TAG}",
-        );
-        assert_none(RULE, &files);
-        // Same variables but different fixed text: a mismatch whatever the value.
+    fn the_same_variables_with_other_fixed_text_mismatch() {
+        // Whatever the value.
         let files = waiting(
             "\"myapp-migrate-${IMAGE_TAG}\"",
             "myapp-migration-${IMAGE_TAG}",
@@ -317,14 +315,7 @@ mod tests {
     }
 
     #[test]
-    fn unknowable_targets_are_skipped() {
-        // A placeholder only on the init side: Flux outside the tree may fill it in.
-        let files = waiting("\"myapp-migration-${IMAGE_TAG}\"", "myapp-migration-v1");
-        assert_none(RULE, &files);
-        // A placeholder only on the Job side, whose fixed text fits.
-        let files = waiting("myapp-migration-v1", "myapp-migration-${IMAGE_TAG}");
-        assert_none(RULE, &files);
-        // Label selectors, pod modes and missing targets.
+    fn selectors_pod_modes_and_missing_targets_are_skipped() {
         for args in [
             "[job-wr, \"-lapp in (migrate)\"]",
             "[pod-wr, -lapp=myapp]",
