@@ -33,6 +33,12 @@ enum Why {
     Undefined(Vec<String>),
 }
 
+/// Variable names as a message lists them: each as `shape` writes it, comma-separated.
+fn listed(names: &[String], shape: impl Fn(&str) -> String) -> String {
+    let shaped: Vec<String> = names.iter().map(|n| shape(n)).collect();
+    shaped.join(", ")
+}
+
 /// The unescaped placeholders of a text (`$${VAR}` is Flux's escape for a literal `${VAR}`).
 fn live_placeholders(text: &str) -> Vec<crate::base::text::Placeholder> {
     placeholders(text)
@@ -202,11 +208,7 @@ impl KustomizePlaceholderUnresolved {
             .unwrap_or_default();
         let (message, help) = match &why {
             Why::Shell(vars) => {
-                let names = vars
-                    .iter()
-                    .map(|v| format!("`${{{v}}}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let names = listed(vars, |v| format!("`${{{v}}}`"));
                 (
                     format!(
                         "{subject} is a shell script using {names}, but Flux post-build substitution rewrites the whole object before the shell runs: it replaces {names} with its own variable's value, or the empty string when it defines none, so the script never sees the shell's value"
@@ -237,11 +239,7 @@ impl KustomizePlaceholderUnresolved {
                 "remove the opt-out, or replace the placeholder with the value (or a kustomize replacement)",
             ),
             Why::Undefined(undefined) => {
-                let names = undefined
-                    .iter()
-                    .map(|v| format!("`{v}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let names = listed(undefined, |v| format!("`{v}`"));
                 let result = cx
                     .value(r, p)
                     .map(|v| display_value(&v.text))
