@@ -266,10 +266,11 @@ impl<'a> ContextCx<'a> {
         let judged = judged(self.ws, self.context);
         let rendered = self.context.rendered.iter().enumerate();
         rendered.filter_map(move |(index, r)| {
-            let o = r.object()?;
-            let ocx = ObjectCx::new(self.ws, &self.ws.objects[o as usize]);
-            let judge = judged && !r.patched && crate::render::pod_spec_path(&r.kind).is_some();
-            (judge && readable(ocx.obj)).then_some(PodOwner { index, r, ocx })
+            if !judged || r.patched || crate::render::pod_spec_path(&r.kind).is_none() {
+                return None;
+            }
+            let ocx = ObjectCx::new(self.ws, &self.ws.objects[r.object()? as usize]);
+            readable(ocx.obj).then_some(PodOwner { index, r, ocx })
         })
     }
 
