@@ -99,6 +99,9 @@ impl NodeRole {
     }
 }
 
+/// What tells the nodes of a graph apart: build, role, kind, namespace (empty: none), name.
+type NodeKey = (usize, NodeRole, String, String, String);
+
 /// One object of a build as rendered, or a transformer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
@@ -631,7 +634,7 @@ struct Builder<'w> {
     env: Env<'w>,
     graph: Graph,
     /// Nodes by (build, role, kind, namespace, name).
-    index: BTreeMap<(usize, NodeRole, String, String, String), usize>,
+    index: BTreeMap<NodeKey, usize>,
     build: usize,
     /// Every rendered Job of the run by namespace: (context index, index in `ws.jobs`).
     jobs_in: std::collections::HashMap<String, Vec<(usize, usize)>>,
@@ -672,35 +675,18 @@ impl<'w> Builder<'w> {
             .map(|v| v.text)
             .unwrap_or_else(|| r.name.text.clone());
         let ns = self.namespace_of(cx, r);
-        let key = (
-            self.build,
-            role,
-            r.kind.clone(),
-            ns.clone().unwrap_or_default(),
-            name.clone(),
-        );
-        if let Some(&i) = self.index.get(&key) {
-            return i;
-        }
-        let span = r
-            .object()
-            .and_then(|o| source_loc(self.ws, &self.ws.objects[o as usize], &[]));
-        let node = Node {
-            build: self.build,
-            role,
-            kind: r.kind.clone(),
-            name,
-            namespace: ns,
-            object: r.object(),
-            defined: true,
-            site: self.site(rbac::object_loc(&self.env, r)),
-            span: self.site(span),
-            runs: None,
-            pods: None,
-            order: None,
-            marks: Vec::new(),
-        };
-        self.push(key, node)
+        let key = self.key(role, &r.kind, ns.as_deref(), &name);
+        self.node_for(key, |b| {
+            let span = r
+                .object()
+                .and_then(|o| source_loc(b.ws, &b.ws.objects[o as usize], &[]));
+            Node {
+                object: r.object(),
+                site: b.site(rbac::object_loc(&b.env, r)),
+                span: b.site(span),
+                ..b.new_node(role, &r.kind, ns, name)
+            }
+        })
     }
 
     /// The namespace of a namespaced object (None for cluster-scoped kinds).
@@ -714,35 +700,51 @@ impl<'w> Builder<'w> {
 
     /// The node of something named but not rendered by the build.
     fn missing(&mut self, role: NodeRole, kind: &str, ns: Option<&str>, name: &str) -> usize {
-        let key = (
-            self.build,
-            role,
-            kind.to_string(),
-            ns.unwrap_or_default().to_string(),
-            name.to_string(),
-        );
-        if let Some(&i) = self.index.get(&key) {
-            return i;
-        }
-        let node = Node {
+        let key = self.key(role, kind, ns, name);
+        self.node_for(key, |b| Node {
+            defined: false,
+            ..b.new_node(role, kind, ns.map(str::to_string), name.into())
+        })
+    }
+
+    /// What tells a node from the others: its build, role, kind, namespace and name.
+    fn key(&self, role: NodeRole, kind: &str, ns: Option<&str>, name: &str) -> NodeKey {
+        let ns = ns.unwrap_or_default();
+        (self.build, role, kind.into(), ns.into(), name.into())
+    }
+
+    /// A node of this build, rendered, with nothing more known about it (no object, no
+    /// place, no labels, no marks).
+    fn new_node(
+        &self,
+        role: NodeRole,
+        kind: &str,
+        namespace: Option<String>,
+        name: String,
+    ) -> Node {
+        Node {
             build: self.build,
             role,
             kind: kind.into(),
-            name: name.into(),
-            namespace: ns.map(str::to_string),
+            name,
+            namespace,
             object: None,
-            defined: false,
+            defined: true,
             site: None,
             span: None,
             runs: None,
             pods: None,
             order: None,
             marks: Vec::new(),
-        };
-        self.push(key, node)
+        }
     }
 
-    fn push(&mut self, key: (usize, NodeRole, String, String, String), node: Node) -> usize {
+    /// The node of `key`: the one made before, else the one `make` makes (then added).
+    fn node_for(&mut self, key: NodeKey, make: impl FnOnce(&Self) -> Node) -> usize {
+        if let Some(&i) = self.index.get(&key) {
+            return i;
+        }
+        let node = make(self);
         let i = self.graph.nodes.len();
         self.graph.nodes.push(node);
         self.index.insert(key, i);
@@ -917,36 +919,23 @@ impl<'w> Builder<'w> {
                 .unwrap_or_else(|| format!("initContainers[{}]", c.index));
             let workload = self.graph.nodes[a].name.clone();
             let ns = self.graph.nodes[a].namespace.clone();
-            let key = (
-                self.build,
+            let key = self.key(
                 NodeRole::InitMigration,
-                r.kind.clone(),
-                ns.clone().unwrap_or_default(),
-                format!("{workload}\u{0}{name}"),
+                &r.kind,
+                ns.as_deref(),
+                &format!("{workload}\u{0}{name}"),
             );
             let site = self
                 .env
                 .loc(r, &super::workload::field(c, &["name"]))
                 .or_else(|| self.env.loc(r, &c.path()));
-            let node = Node {
-                build: self.build,
-                role: NodeRole::InitMigration,
-                kind: "init container".into(),
-                name,
-                namespace: ns,
+            let m = self.node_for(key, |b| Node {
                 object: r.object(),
-                defined: true,
-                site: self.site(site),
-                span: self.site(self.env.loc(r, &c.path())),
+                site: b.site(site),
+                span: b.site(b.env.loc(r, &c.path())),
                 runs: Some(runs_label(c, &why)),
-                pods: None,
-                order: None,
-                marks: Vec::new(),
-            };
-            let m = match self.index.get(&key) {
-                Some(&i) => i,
-                None => self.push(key, node),
-            };
+                ..b.new_node(NodeRole::InitMigration, "init container", ns, name)
+            });
             let anchor = self
                 .env
                 .loc(r, &super::workload::migration_anchor(c))
@@ -995,34 +984,12 @@ impl<'w> Builder<'w> {
             ),
             None => via.to_string(),
         };
-        let key = (
-            self.build,
-            NodeRole::Transformer,
-            via.to_string(),
-            String::new(),
-            name.clone(),
-        );
-        let t = match self.index.get(&key) {
-            Some(&i) => i,
-            None => {
-                let node = Node {
-                    build: self.build,
-                    role: NodeRole::Transformer,
-                    kind: via.into(),
-                    name,
-                    namespace: None,
-                    object: None,
-                    defined: true,
-                    site,
-                    span: site,
-                    runs: None,
-                    pods: None,
-                    order: None,
-                    marks: Vec::new(),
-                };
-                self.push(key, node)
-            }
-        };
+        let key = self.key(NodeRole::Transformer, via, None, &name);
+        let t = self.node_for(key, |b| Node {
+            site,
+            span: site,
+            ..b.new_node(NodeRole::Transformer, via, None, name)
+        });
         let _ = at;
         self.edge(
             n,
@@ -1202,34 +1169,14 @@ impl<'w> Builder<'w> {
             .filter(|g| g.object != f.object && g.depends_on.contains(&f.name))
         {
             let gobj = &ws.objects[g.object as usize];
-            let key = (
-                self.build,
-                NodeRole::Waiter,
-                "Kustomization".to_string(),
-                g.namespace.clone().unwrap_or_default(),
-                g.name.clone(),
-            );
-            let s = match self.index.get(&key) {
-                Some(&i) => i,
-                None => {
-                    let node = Node {
-                        build: self.build,
-                        role: NodeRole::Waiter,
-                        kind: "Kustomization".into(),
-                        name: g.name.clone(),
-                        namespace: g.namespace.clone(),
-                        object: Some(g.object),
-                        defined: true,
-                        site: self.site(source_loc(ws, gobj, &["metadata", "name"])),
-                        span: self.site(source_loc(ws, gobj, &[])),
-                        runs: None,
-                        pods: None,
-                        order: None,
-                        marks: Vec::new(),
-                    };
-                    self.push(key, node)
-                }
-            };
+            let (role, kind) = (NodeRole::Waiter, "Kustomization");
+            let key = self.key(role, kind, g.namespace.as_deref(), &g.name);
+            let s = self.node_for(key, |b| Node {
+                object: Some(g.object),
+                site: b.site(source_loc(ws, gobj, &["metadata", "name"])),
+                span: b.site(source_loc(ws, gobj, &[])),
+                ..b.new_node(role, kind, g.namespace.clone(), g.name.clone())
+            });
             let dep_loc = source_loc(ws, gobj, &["spec", "dependsOn"]);
             self.edge(
                 s,
@@ -1421,12 +1368,15 @@ mod tests {
     use super::*;
     use crate::engine::{Input, Settings, load_workspace};
 
-    fn workspace(files: &[(&str, &str)]) -> Workspace {
-        let inputs = files
+    fn inputs(files: &[(&str, &str)]) -> Vec<Input> {
+        files
             .iter()
             .map(|(name, text)| Input::from_bytes(*name, text.as_bytes().to_vec()))
-            .collect();
-        load_workspace(inputs, &Settings::default()).0
+            .collect()
+    }
+
+    fn workspace(files: &[(&str, &str)]) -> Workspace {
+        load_workspace(inputs(files), &Settings::default()).0
     }
 
     fn graph(files: &[(&str, &str)]) -> Graph {
@@ -1510,14 +1460,17 @@ roleRef:
   name: job-reader
 ";
 
+    /// The pattern whole: kustomization, migration Job, the app waiting for it, its RBAC.
+    const PATTERN: [(&str, &str); 4] = [
+        ("k8s/kustomization.yaml", KUSTOMIZATION),
+        ("k8s/job.yaml", JOB),
+        ("k8s/app.yaml", APP),
+        ("k8s/rbac.yaml", RBAC),
+    ];
+
     #[test]
     fn the_pattern_is_linked_job_to_role() {
-        let g = graph(&[
-            ("k8s/kustomization.yaml", KUSTOMIZATION),
-            ("k8s/job.yaml", JOB),
-            ("k8s/app.yaml", APP),
-            ("k8s/rbac.yaml", RBAC),
-        ]);
+        let g = graph(&PATTERN);
         assert_eq!(g.builds.len(), 1);
         assert_eq!(g.builds[0].name, "k8s");
         let w = edge(&g, "waits-for", "shop", "shop-migration-v2").expect("wait edge");
@@ -1592,13 +1545,7 @@ roleRef:
 
     #[test]
     fn findings_mark_the_link_they_are_about() {
-        let files = [
-            ("k8s/kustomization.yaml", KUSTOMIZATION),
-            ("k8s/job.yaml", JOB),
-            ("k8s/app.yaml", APP),
-            ("k8s/rbac.yaml", RBAC),
-        ];
-        let ws = workspace(&files);
+        let ws = workspace(&PATTERN);
         let mut g = Graph::build(&ws);
         let missing = edge(&g, "waits-for", "shop", "shop-migration-v1").unwrap();
         let d = Diagnostic::new(
@@ -1619,11 +1566,7 @@ roleRef:
     }
 
     fn lint_graph(files: &[(&str, &str)]) -> Graph {
-        let inputs = files
-            .iter()
-            .map(|(name, text)| Input::from_bytes(*name, text.as_bytes().to_vec()))
-            .collect();
-        crate::engine::lint_with_graph(inputs, &Settings::default()).1
+        crate::engine::lint_with_graph(inputs(files), &Settings::default()).1
     }
 
     fn node<'g>(g: &'g Graph, kind: &str, name: &str) -> &'g Node {
@@ -1798,14 +1741,8 @@ spec:
 
     #[test]
     fn output_is_sorted_and_stable() {
-        let files = [
-            ("k8s/kustomization.yaml", KUSTOMIZATION),
-            ("k8s/job.yaml", JOB),
-            ("k8s/app.yaml", APP),
-            ("k8s/rbac.yaml", RBAC),
-        ];
-        let a = graph(&files);
-        let b = graph(&files);
+        let a = graph(&PATTERN);
+        let b = graph(&PATTERN);
         assert_eq!(a, b);
         let keys: Vec<_> = a
             .nodes

@@ -9,6 +9,7 @@ use crate::render::links;
 use crate::render::path::{self, Concrete, Step};
 use crate::render::workspace::Workspace;
 use crate::render::{Context, Env, Rendered, Value};
+use std::ops::Deref;
 use std::sync::OnceLock;
 
 pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io/";
@@ -61,14 +62,52 @@ pub struct Subject {
     pub path: Concrete,
 }
 
-/// A RoleBinding or ClusterRoleBinding as rendered.
-pub type Binding<'a> = BindingOf<&'a Rendered>;
+/// An RBAC object of a context as the rules see it: the rendered object, and what was read
+/// from it (whose fields and methods reach through: `b.cluster`, `b.binds(…)`). What was
+/// read is kept once per context by the per-run cache, which holds no references.
+#[derive(Debug)]
+pub struct InContext<'a, T> {
+    pub r: &'a Rendered,
+    read: &'a T,
+}
 
-/// A binding whose rendered object is `R`: a reference for the rules, its index in the context
-/// in the per-run cache (which must own its data).
+impl<T> Clone for InContext<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for InContext<'_, T> {}
+
+impl<T> Deref for InContext<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.read
+    }
+}
+
+/// The cached objects of a context (by index in `Context::rendered`), as the rules see them.
+fn in_context<'a, T>(
+    cached: &'a Result<Vec<(usize, T)>, ()>,
+    context: &'a Context,
+) -> Result<Vec<InContext<'a, T>>, ()> {
+    let cached = cached.as_ref().map_err(|_| ())?;
+    Ok(cached
+        .iter()
+        .map(|(ri, read)| InContext {
+            r: &context.rendered[*ri],
+            read,
+        })
+        .collect())
+}
+
+/// A RoleBinding or ClusterRoleBinding as rendered.
+pub type Binding<'a> = InContext<'a, BindingRead>;
+
+/// What a binding says.
 #[derive(Debug, Clone)]
-pub struct BindingOf<R> {
-    pub r: R,
+pub struct BindingRead {
     pub cluster: bool,
     /// The binding's namespace (RoleBinding).
     pub namespace: String,
@@ -78,7 +117,7 @@ pub struct BindingOf<R> {
     pub subjects: Vec<Subject>,
 }
 
-impl<R> BindingOf<R> {
+impl BindingRead {
     /// The namespace a ServiceAccount subject names (empty in a RoleBinding: the binding's).
     pub fn subject_namespace(&self, s: &Subject) -> Option<String> {
         match (&s.namespace, self.cluster) {
@@ -117,46 +156,22 @@ impl<R> BindingOf<R> {
 /// Bindings of a context; `Err` when one of them cannot be read (patched, or a value unknown).
 /// Read once per context.
 #[allow(clippy::result_unit_err)]
-pub fn bindings<'a>(ws: &Workspace, context: &'a Context) -> Result<Vec<Binding<'a>>, ()> {
-    let rbac = cached(ws, context);
-    rbac.bindings.as_ref().map_err(|_| ()).map(|bs| {
-        bs.iter()
-            .map(|b| BindingOf {
-                r: &context.rendered[b.r],
-                cluster: b.cluster,
-                namespace: b.namespace.clone(),
-                name: b.name.clone(),
-                role_kind: b.role_kind.clone(),
-                role_name: b.role_name.clone(),
-                subjects: b.subjects.clone(),
-            })
-            .collect()
-    })
+pub fn bindings<'a>(ws: &'a Workspace, context: &'a Context) -> Result<Vec<Binding<'a>>, ()> {
+    in_context(&cached(ws, context).bindings, context)
 }
 
 /// Roles and ClusterRoles of a context; `Err` when one of them cannot be read. Read once per
 /// context.
 #[allow(clippy::result_unit_err)]
-pub fn roles<'a>(ws: &Workspace, context: &'a Context) -> Result<Vec<RoleDef<'a>>, ()> {
-    let rbac = cached(ws, context);
-    rbac.roles.as_ref().map_err(|_| ()).map(|rs| {
-        rs.iter()
-            .map(|ro| RoleDefOf {
-                r: &context.rendered[ro.r],
-                cluster: ro.cluster,
-                namespace: ro.namespace.clone(),
-                name: ro.name.clone(),
-                rules: ro.rules.clone(),
-                aggregated: ro.aggregated,
-            })
-            .collect()
-    })
+pub fn roles<'a>(ws: &'a Workspace, context: &'a Context) -> Result<Vec<RoleDef<'a>>, ()> {
+    in_context(&cached(ws, context).roles, context)
 }
 
-/// The RBAC of one context as the per-run cache keeps it.
+/// The RBAC of one context as the per-run cache keeps it: each object by its index in
+/// `Context::rendered`, with what was read from it.
 pub(super) struct Cached {
-    bindings: Result<Vec<BindingOf<usize>>, ()>,
-    roles: Result<Vec<RoleDefOf<usize>>, ()>,
+    bindings: Result<Vec<(usize, BindingRead)>, ()>,
+    roles: Result<Vec<(usize, RoleRead)>, ()>,
 }
 
 fn cached<'w>(ws: &'w Workspace, context: &Context) -> &'w Cached {
@@ -193,7 +208,7 @@ fn rbac_objects<'c>(
     Ok(out)
 }
 
-fn read_bindings(ws: &Workspace, context: &Context) -> Result<Vec<BindingOf<usize>>, ()> {
+fn read_bindings(ws: &Workspace, context: &Context) -> Result<Vec<(usize, BindingRead)>, ()> {
     let env = ws.env();
     let mut out = Vec::new();
     for (ri, r, cluster, name) in rbac_objects(ws, context, "RoleBinding")? {
@@ -220,15 +235,15 @@ fn read_bindings(ws: &Workspace, context: &Context) -> Result<Vec<BindingOf<usiz
                 path: base,
             });
         }
-        out.push(BindingOf {
-            r: ri,
+        let binding = BindingRead {
             cluster,
             namespace: env.namespace(context, r),
             name,
             role_kind,
             role_name,
             subjects,
-        });
+        };
+        out.push((ri, binding));
     }
     Ok(out)
 }
@@ -256,12 +271,11 @@ impl PolicyRule {
 }
 
 /// A Role or ClusterRole as rendered.
-pub type RoleDef<'a> = RoleDefOf<&'a Rendered>;
+pub type RoleDef<'a> = InContext<'a, RoleRead>;
 
-/// A role whose rendered object is `R` (see [`BindingOf`]).
+/// What a role says.
 #[derive(Debug, Clone)]
-pub struct RoleDefOf<R> {
-    pub r: R,
+pub struct RoleRead {
     pub cluster: bool,
     pub namespace: String,
     pub name: String,
@@ -270,13 +284,13 @@ pub struct RoleDefOf<R> {
     pub aggregated: bool,
 }
 
-impl<R> RoleDefOf<R> {
+impl RoleRead {
     pub fn kind(&self) -> &'static str {
         if self.cluster { "ClusterRole" } else { "Role" }
     }
 }
 
-fn read_roles(ws: &Workspace, context: &Context) -> Result<Vec<RoleDefOf<usize>>, ()> {
+fn read_roles(ws: &Workspace, context: &Context) -> Result<Vec<(usize, RoleRead)>, ()> {
     let env = ws.env();
     let mut out = Vec::new();
     for (ri, r, cluster, name) in rbac_objects(ws, context, "Role")? {
@@ -300,14 +314,14 @@ fn read_roles(ws: &Workspace, context: &Context) -> Result<Vec<RoleDefOf<usize>>
                 path: base,
             });
         }
-        out.push(RoleDefOf {
-            r: ri,
+        let role = RoleRead {
             cluster,
             namespace: env.namespace(context, r),
             name,
             rules,
             aggregated: env.exists(r, &path::keys(&["aggregationRule"])),
-        });
+        };
+        out.push((ri, role));
     }
     Ok(out)
 }

@@ -724,8 +724,6 @@ pub struct Status {
     pub flux_staged: bool,
     /// `(dependent, stage, stage object)` for a dependsOn stage that does not wait.
     pub stage_without_wait: Option<(String, String, crate::base::diagnostic::ObjectId)>,
-    /// An Argo CD sync wave before some workload of its context.
-    pub sync_wave: Option<String>,
     /// A Flux Kustomization of the tree deploys it.
     pub flux_managed: bool,
     /// Job-mode waits in its contexts, same namespace, for other names.
@@ -848,7 +846,6 @@ pub fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
                     })
             });
             if later {
-                st.sync_wave = Some(jw.to_string());
                 held_here = true;
             }
         }

@@ -371,7 +371,53 @@ pub(crate) fn plan_builds(
         resolve::plan(paths, stdin_name, settings.path_names.root())
     };
     evidence_root(settings, paths);
+    if plan.focus.is_some()
+        && let Some(root) = settings.repo_root.clone()
+    {
+        let scanned = settings
+            .repo_evidence
+            .get_or_insert_with(|| std::sync::Arc::new(crate::model::evidence::scan(&root)));
+        let mut plan = plan;
+        with_flux_deployers(&mut plan.roots, scanned);
+        return plan;
+    }
     plan
+}
+
+/// A file linted alone is judged in its builds as Flux deploys them. When a Flux Kustomization
+/// of the repository deploys one of `roots`, the run also reads every Flux Kustomization the
+/// repository scan found and the directories they deploy, as the whole-tree run does: a
+/// Flux Kustomization sets its build's namespace and substitutes its variables, and a wait in
+/// one Flux stage may name a Job another stage renders. Only findings in the given files are
+/// kept, so this changes whether they are right, not which files they are shown in.
+pub(crate) fn with_flux_deployers(
+    roots: &mut Vec<PathBuf>,
+    evidence: &crate::model::evidence::RepoEvidence,
+) {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let deployed = roots.iter().any(|r| {
+        let dir = if r.is_dir() {
+            r.as_path()
+        } else {
+            r.parent().unwrap_or(Path::new(""))
+        };
+        let dir = crate::model::discover::normalize(&cwd.join(dir));
+        evidence
+            .relative(&dir)
+            .is_some_and(|d| evidence.flux.iter().any(|f| f.covers(&d)))
+    });
+    if !deployed {
+        return;
+    }
+    for f in &evidence.flux {
+        roots.push(evidence.root.join(&f.file));
+        let dir = evidence.root.join(&f.path);
+        if dir.is_dir() {
+            roots.push(dir);
+        }
+    }
+    roots.sort();
+    roots.dedup();
 }
 
 /// The first of `paths` that does not exist, as a usage error (a typo in CI would otherwise

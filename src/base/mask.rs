@@ -29,18 +29,14 @@ fn mask_credential_values(s: &str) -> String {
     let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
     let is_quote = |c: u8| c == b'"' || c == b'\'';
     let mut out = String::with_capacity(s.len());
-    let (mut copied, mut i) = (0, 0);
-    while i < b.len() {
-        if !is_word(b[i]) {
-            i += 1;
+    // Bytes before `copied` are copied or masked already; words in a masked value are not names.
+    let mut copied = 0;
+    for word in super::text::words(s, is_word) {
+        if word.start < copied {
             continue;
         }
-        let start = i;
-        while i < b.len() && is_word(b[i]) {
-            i += 1;
-        }
-        let name = &s[start..i];
-        let mut k = i;
+        let name = &s[word.clone()];
+        let mut k = word.end;
         if k < b.len() && is_quote(b[k]) {
             k += 1;
         }
@@ -60,7 +56,6 @@ fn mask_credential_values(s: &str) -> String {
             out.push_str("***");
             copied = end;
         }
-        i = end.max(i);
     }
     out.push_str(&s[copied..]);
     out
@@ -466,6 +461,11 @@ mod tests {
         assert_eq!(
             message_for_display("é password=ü, x", 100),
             "é password=***, x"
+        );
+        // A credential name inside a masked value is part of that value.
+        assert_eq!(
+            message_for_display("password=a/token=b c", 100),
+            "password=*** c"
         );
         assert_eq!(message_for_display(&"a".repeat(50), 10).chars().count(), 11);
     }

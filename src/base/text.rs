@@ -1,4 +1,5 @@
-//! Small text helpers: edit distance, Kubernetes name validation, `${VAR}` placeholders.
+//! Small text helpers: edit distance, Kubernetes name validation, `${VAR}` placeholders,
+//! word runs.
 
 /// Levenshtein distance (for "did you mean" hints and closest-name related locations).
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
@@ -110,9 +111,37 @@ pub(crate) fn placeholders(s: &str) -> Vec<Placeholder> {
     out
 }
 
+/// The byte ranges of the maximal runs of bytes `is_word` accepts in `s`, in order.
+pub(crate) fn words<'a>(
+    s: &'a str,
+    is_word: impl Fn(u8) -> bool + 'a,
+) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+    let b = s.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() && !is_word(b[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && is_word(b[i]) {
+            i += 1;
+        }
+        (start < i).then_some(start..i)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_are_maximal_runs() {
+        let alnum = |c: u8| c.is_ascii_alphanumeric();
+        let found: Vec<_> = words("  ab-c1 \u{e9}d", alnum).collect();
+        assert_eq!(found, [2..4, 5..7, 10..11]);
+        assert_eq!(words("--", alnum).count(), 0);
+        assert_eq!(words("", alnum).count(), 0);
+    }
 
     #[test]
     fn distance() {

@@ -166,30 +166,19 @@ pub fn parse(text: &str, display: &str, known_rules: &[&str]) -> Result<Config, 
             "expected a single YAML document".into(),
         ));
     }
-    let root = doc.root;
-    if matches!(yaml::resolve_scalar(doc, root), Some(yaml::Resolved::Null)) {
-        return Ok(cfg);
-    }
-    if !doc.is_map(root) {
-        return Err(err(
-            doc.span(root),
-            "expected a mapping at the top level".into(),
-        ));
-    }
-    for (k, v) in doc.entries(root) {
+    let top = map_entries(doc, doc.root)
+        .map_err(|s| err(s, "expected a mapping at the top level".into()))?;
+    for (k, v) in top {
         let key = doc.str(k).unwrap_or("");
         match key {
             "rules" => {
-                if is_null(doc, v) {
-                    continue;
-                }
-                if !doc.is_map(v) {
-                    return Err(err(
-                        doc.span(v),
+                let rules = map_entries(doc, v).map_err(|s| {
+                    err(
+                        s,
                         "`rules` must map rule names to off, info, warning or error".into(),
-                    ));
-                }
-                for (rk, rv) in doc.entries(v) {
+                    )
+                })?;
+                for (rk, rv) in rules {
                     let name = doc.str(rk).unwrap_or("");
                     if !known_rules.contains(&name) {
                         let hint = closest(name, known_rules)
@@ -275,16 +264,9 @@ pub fn parse(text: &str, display: &str, known_rules: &[&str]) -> Result<Config, 
                 }
             }
             "limits" => {
-                if is_null(doc, v) {
-                    continue;
-                }
-                if !doc.is_map(v) {
-                    return Err(err(
-                        doc.span(v),
-                        format!("`limits` must map {LIMIT_KEYS} to numbers"),
-                    ));
-                }
-                for (lk, lv) in doc.entries(v) {
+                let limits = map_entries(doc, v)
+                    .map_err(|s| err(s, format!("`limits` must map {LIMIT_KEYS} to numbers")))?;
+                for (lk, lv) in limits {
                     let name = doc.str(lk).unwrap_or("");
                     let slot = match name {
                         "max-file-size" => &mut cfg.limits.max_file_size,
@@ -334,6 +316,18 @@ pub fn parse(text: &str, display: &str, known_rules: &[&str]) -> Result<Config, 
 
 fn is_null(doc: &Document, id: yaml::NodeId) -> bool {
     matches!(yaml::resolve_scalar(doc, id), Some(yaml::Resolved::Null))
+}
+
+/// The entries of a mapping, none for null; the node's span for anything else.
+fn map_entries(
+    doc: &Document,
+    id: yaml::NodeId,
+) -> Result<impl Iterator<Item = (yaml::NodeId, yaml::NodeId)> + '_, Span> {
+    if is_null(doc, id) || doc.is_map(id) {
+        Ok(doc.entries(id))
+    } else {
+        Err(doc.span(id))
+    }
 }
 
 fn is_false(doc: &Document, id: yaml::NodeId) -> bool {

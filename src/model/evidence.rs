@@ -8,7 +8,7 @@
 //! The scan is cheap on purpose: file names, and the first [`PREFIX`] bytes of each YAML file
 //! searched for a few fixed strings; only a file that looks like a Flux `Kustomization` or an
 //! Argo CD `Application` is parsed, for its `spec.path`. It honours `.gitignore`, skips hidden
-//! directories, and stops after [`MAX_FILES`] files (said in the verdict).
+//! directories, and stops after [`MAX_FILES`] files (a verdict without evidence then says so).
 
 use std::path::{Path, PathBuf};
 
@@ -363,27 +363,22 @@ fn clean(p: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::testing::temp_tree;
 
-    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (p, t) in files {
-            let p = dir.path().join(p);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, t).unwrap();
-        }
-        dir
+    /// What [`scan`] finds in a repository holding `files`.
+    fn scan_files(files: &[(&str, &str)]) -> RepoEvidence {
+        scan(temp_tree(files).path())
     }
 
     #[test]
     fn finds_flux_kustomizations_and_what_they_deploy() {
-        let d = tree(&[
+        let ev = scan_files(&[
             (
                 "clusters/prod/apps.yaml",
                 "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps}\nspec:\n  path: ./apps/prod/\n  postBuild:\n    substitute: {TAG: v1}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: infra}\nspec: {path: ./infra}\n",
             ),
             ("apps/prod/job.yaml", "apiVersion: batch/v1\nkind: Job\n"),
         ]);
-        let ev = scan(d.path());
         assert_eq!(ev.flux.len(), 2);
         assert_eq!(ev.flux[0].path, "apps/prod");
         assert!(ev.flux[0].substitutes);
@@ -398,14 +393,13 @@ mod tests {
 
     #[test]
     fn finds_argo_applications_and_flux_system_directories() {
-        let d = tree(&[
+        let ev = scan_files(&[
             (
                 "argocd/app.yaml",
                 "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web}\nspec:\n  sources:\n    - repoURL: https://example.com/r.git\n      path: deploy/overlays/prod\n",
             ),
             ("flux-system/empty.txt", ""),
         ]);
-        let ev = scan(d.path());
         assert_eq!(ev.argo.len(), 1);
         assert!(ev.argo[0].covers("deploy/overlays/prod"));
         assert_eq!(ev.flux_mark.as_deref(), Some("flux-system/"));
@@ -413,7 +407,7 @@ mod tests {
 
     #[test]
     fn a_plain_repository_has_no_evidence_and_gitignored_files_are_skipped() {
-        let d = tree(&[
+        let ev = scan_files(&[
             ("k8s/job.yaml", "apiVersion: batch/v1\nkind: Job\n"),
             (".gitignore", "vendor/\n"),
             (
@@ -422,7 +416,6 @@ mod tests {
             ),
             ("broken.yaml", "\u{1F600}: [\n"),
         ]);
-        let ev = scan(d.path());
         assert_eq!(ev.flux_mark, None);
         assert!(ev.flux.is_empty());
         assert_eq!(ev.files_scanned, 2);

@@ -46,31 +46,43 @@ pub struct FileData {
     pub role: FileRole,
 }
 
-/// What typing an object against its API schema found. Every object of a kind the rules read
-/// (Jobs, workloads, ConfigMaps, Secrets, RBAC, HPAs) is typed through k8s-openapi once, when its
-/// file is modelled, so a wrong type is a `schema-invalid` finding at its node; the typed struct
-/// (kilobytes per object) is dropped at once. The few fields rules read are typed again, on
-/// their own, when asked for ([`Object::pod_spec`], [`read`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Typed {
-    None,
-    Job,
-    CronJob,
-    Deployment,
-    StatefulSet,
-    DaemonSet,
-    ReplicaSet,
-    Pod,
-    ConfigMap,
-    Secret,
-    ServiceAccount,
-    Role,
-    ClusterRole,
-    RoleBinding,
-    ClusterRoleBinding,
-    Hpa,
-    /// A known kind whose typed view failed; a `schema-invalid` finding says why.
-    Invalid,
+/// The kinds the rules read, by k8s-openapi module: each is a [`Typed`] variant, and
+/// [`type_object`] types it when the object has the type's `apiVersion` and `kind`.
+macro_rules! typed_kinds {
+    ($($module:ident: $($kind:ident)*;)*) => {
+        /// What typing an object against its API schema found. Every object of a kind the rules
+        /// read (Jobs, workloads, ConfigMaps, Secrets, RBAC, HPAs) is typed through k8s-openapi
+        /// once, when its file is modelled, so a wrong type is a `schema-invalid` finding at its
+        /// node; the typed struct (kilobytes per object) is dropped at once. The few fields rules
+        /// read are typed again, on their own, when asked for ([`Object::pod_spec`], [`read`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Typed {
+            None,
+            $($($kind,)*)*
+            /// A known kind whose typed view failed; a `schema-invalid` finding says why.
+            Invalid,
+        }
+
+        /// The kind of `obj`, typed whole to find what the API server would reject, then dropped.
+        fn type_object(obj: &Object, doc: &Document, budget: u64) -> Result<Typed, yaml::DeError> {
+            use k8s_openapi::Resource;
+            $($(
+                if obj.is($module::$kind::API_VERSION, $module::$kind::KIND) {
+                    from_node::<$module::$kind>(doc, obj.root, budget)?;
+                    return Ok(Typed::$kind);
+                }
+            )*)*
+            Ok(Typed::None)
+        }
+    };
+}
+
+typed_kinds! {
+    batch: Job CronJob;
+    apps: Deployment StatefulSet DaemonSet ReplicaSet;
+    core: Pod ConfigMap Secret ServiceAccount;
+    rbac: Role ClusterRole RoleBinding ClusterRoleBinding;
+    autoscaling: HorizontalPodAutoscaler;
 }
 
 /// What the rules read of a pod spec, typed as k8s-openapi's `PodSpec` types these fields.
@@ -315,39 +327,6 @@ pub(crate) fn object_at(
         }
     };
     Some((obj, diag))
-}
-
-fn type_object(obj: &Object, doc: &Document, budget: u64) -> Result<Typed, yaml::DeError> {
-    let r = obj.root;
-    // Typed whole to find what the API server would reject, then dropped.
-    macro_rules! t {
-        ($variant:ident, $ty:ty) => {{
-            from_node::<$ty>(doc, r, budget)?;
-            Typed::$variant
-        }};
-    }
-    Ok(match (obj.api_version.as_str(), obj.kind.as_str()) {
-        ("batch/v1", "Job") => t!(Job, batch::Job),
-        ("batch/v1", "CronJob") => t!(CronJob, batch::CronJob),
-        ("apps/v1", "Deployment") => t!(Deployment, apps::Deployment),
-        ("apps/v1", "StatefulSet") => t!(StatefulSet, apps::StatefulSet),
-        ("apps/v1", "DaemonSet") => t!(DaemonSet, apps::DaemonSet),
-        ("apps/v1", "ReplicaSet") => t!(ReplicaSet, apps::ReplicaSet),
-        ("v1", "Pod") => t!(Pod, core::Pod),
-        ("v1", "ConfigMap") => t!(ConfigMap, core::ConfigMap),
-        ("v1", "Secret") => t!(Secret, core::Secret),
-        ("v1", "ServiceAccount") => t!(ServiceAccount, core::ServiceAccount),
-        ("rbac.authorization.k8s.io/v1", "Role") => t!(Role, rbac::Role),
-        ("rbac.authorization.k8s.io/v1", "ClusterRole") => t!(ClusterRole, rbac::ClusterRole),
-        ("rbac.authorization.k8s.io/v1", "RoleBinding") => t!(RoleBinding, rbac::RoleBinding),
-        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
-            t!(ClusterRoleBinding, rbac::ClusterRoleBinding)
-        }
-        ("autoscaling/v2", "HorizontalPodAutoscaler") => {
-            t!(Hpa, autoscaling::HorizontalPodAutoscaler)
-        }
-        _ => Typed::None,
-    })
 }
 
 #[cfg(test)]

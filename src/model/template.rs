@@ -65,20 +65,11 @@ pub fn tokens(s: &str) -> Vec<Token> {
             i = end;
         }
     }
-    // A word naming itself a placeholder.
-    let mut i = 0;
-    while i < b.len() {
-        if !word(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && word(b[i]) {
-            i += 1;
-        }
-        // Upper case, as tokens are written (`myapp-migration-placeholder` is a name).
-        if s[start..i].contains("PLACEHOLDER") {
-            push(start, i);
+    // A word naming itself a placeholder: upper case, as tokens are written
+    // (`myapp-migration-placeholder` is a name).
+    for w in crate::base::text::words(s, word) {
+        if s[w.clone()].contains("PLACEHOLDER") {
+            push(w.start, w.end);
         }
     }
     out.sort_by_key(|t| (t.start, t.end));

@@ -7,7 +7,7 @@
 //! its rule ids in its label. Node ids are `n<index>` in the sorted model, so the text is the same for
 //! the same tree. Only names are drawn, never values: no Secret content can reach a picture.
 
-use super::range;
+use super::{escape, range};
 use crate::analysis::graph::{Edge, EdgeKind, Graph, Node, NodeRole, Site};
 use crate::engine::Report;
 use serde_json::{Value, json};
@@ -165,17 +165,8 @@ fn mermaid(graph: &Graph, report: &Report) -> String {
 /// Text for a double-quoted DOT string: backslashes (DOT's own escapes, `\N`, `\l`) and quotes
 /// escaped, line breaks as `\n`. Unicode passes through: DOT files are UTF-8.
 pub fn dot_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    let table = [('\\', "\\\\"), ('"', "\\\""), ('\n', "\\n"), ('\r', "")];
+    escape(s, &table, |_| true)
 }
 
 fn dot(graph: &Graph, report: &Report) -> String {

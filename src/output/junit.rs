@@ -3,26 +3,23 @@
 //! with the file as its class); a file without findings is one passing test case, so the report
 //! shows what was checked.
 
-use super::range;
+use super::{escape, range};
 use crate::engine::Report;
 use std::collections::BTreeMap;
 
-/// Escape text for XML, dropping characters XML 1.0 cannot carry.
+/// Escape text for XML, dropping characters XML 1.0 cannot carry (control characters other
+/// than tab and line breaks, U+FFFE and U+FFFF).
 pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    let table = [
+        ('&', "&amp;"),
+        ('<', "&lt;"),
+        ('>', "&gt;"),
+        ('"', "&quot;"),
+        ('\'', "&apos;"),
+    ];
+    escape(s, &table, |c| {
+        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && !matches!(c, '\u{fffe}' | '\u{ffff}'))
+    })
 }
 
 pub fn render(report: &Report) -> String {
@@ -91,4 +88,21 @@ pub fn render(report: &Report) -> String {
     }
     out.push_str("</testsuites>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xml_escape;
+
+    #[test]
+    fn xml_escape_escapes_markup_and_drops_what_xml_cannot_carry() {
+        for (text, want) in [
+            ("a<b>&\"c'", "a&lt;b&gt;&amp;&quot;c&apos;"),
+            ("tab\tline\r\nend", "tab\tline\r\nend"),
+            ("bell\u{7}nul\u{0}", "bellnul"),
+            ("\u{fffe}x\u{ffff}é☃", "xé☃"),
+        ] {
+            assert_eq!(xml_escape(text), want, "{text:?}");
+        }
+    }
 }

@@ -25,6 +25,20 @@ pub enum Format {
     Github,
 }
 
+/// `s` with each character `table` names replaced by its text (an empty text drops it), and
+/// of the others those `keep` accepts.
+pub(crate) fn escape(s: &str, table: &[(char, &str)], keep: impl Fn(char) -> bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match table.iter().find(|(from, _)| *from == c) {
+            Some((_, to)) => out.push_str(to),
+            None if keep(c) => out.push(c),
+            None => {}
+        }
+    }
+    out
+}
+
 /// Start and end (exclusive) positions of a location.
 pub fn range(report: &Report, loc: Loc) -> (Position, Position) {
     let f = &report.files[loc.file as usize];

@@ -149,8 +149,17 @@ pub fn decide(
             );
         }
     }
+    let mut why = NO_EVIDENCE.to_string();
+    if let Some(r) = repo.filter(|r| r.truncated) {
+        // Not "none": the scan stopped before it saw the whole repository.
+        why = format!(
+            "no Flux, Argo CD or Helm evidence in the first {} YAML files of the repository (the scan stops there): plain `kubectl apply` assumed",
+            r.files_scanned
+        );
+    }
     Verdict {
         substituted,
+        why,
         ..Verdict::default()
     }
 }
@@ -228,4 +237,44 @@ fn marker(
         }
     }
     helm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A repository scan that stopped at its file limit found no evidence in what it read,
+    /// which is not the same as none: the verdict says how far it looked.
+    #[test]
+    fn a_scan_cut_short_says_how_far_it_looked() {
+        let ws = crate::engine::workspace_of(&[(
+            "k8s/job.yaml",
+            "apiVersion: batch/v1\nkind: Job\nmetadata: {name: m}\n",
+        )]);
+        let mut repo = RepoEvidence {
+            truncated: true,
+            files_scanned: 50_000,
+            ..RepoEvidence::default()
+        };
+        let verdict = |repo: &RepoEvidence| {
+            decide(
+                DeployEngine::Auto,
+                Some(repo),
+                &ws.files,
+                &ws.objects,
+                &ws.contexts[0],
+            )
+        };
+        let v = verdict(&repo);
+        assert_eq!(v.engine, DeployEngine::Kubectl);
+        assert!(!v.evident);
+        assert!(
+            v.why
+                .starts_with("no Flux, Argo CD or Helm evidence in the first 50000 YAML files"),
+            "{}",
+            v.why
+        );
+        repo.truncated = false;
+        assert_eq!(verdict(&repo).why, NO_EVIDENCE);
+    }
 }

@@ -2644,56 +2644,58 @@ impl Evaluator<'_> {
 #[cfg(test)]
 mod tests {
     use crate::engine::workspace_of as ws;
-    use crate::render::{links, path};
+    use crate::render::workspace::Workspace;
+    use crate::render::{Context, Rendered, Value, links, path};
+
+    /// The files `k/kustomization.yaml` and the `k/app.yaml` it lists, modelled.
+    fn kustomized(kustomization: &str, app: &str) -> Workspace {
+        ws(&[("k/kustomization.yaml", kustomization), ("k/app.yaml", app)])
+    }
+
+    /// The object of `kind` the build renders.
+    fn of_kind<'a>(cx: &'a Context, kind: &str) -> &'a Rendered {
+        cx.rendered.iter().find(|r| r.kind == kind).unwrap()
+    }
+
+    /// The value at `p` of the object of `kind` the kustomization of `w` renders.
+    fn built_value(w: &Workspace, kind: &str, p: &[&str]) -> Value {
+        let cx = w.contexts.iter().find(|c| c.root.is_some()).unwrap();
+        w.env().value_at(cx, of_kind(cx, kind), p).unwrap()
+    }
 
     #[test]
     fn an_autoscaler_follows_its_renamed_workload() {
-        let w = ws(&[
-            (
-                "k/kustomization.yaml",
-                "namePrefix: prod-\nresources: [app.yaml]\n",
-            ),
-            (
-                "k/app.yaml",
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec: {template: {spec: {containers: [{name: a, image: a}]}}}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: app}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app}\n  maxReplicas: 5\n",
-            ),
-        ]);
-        let cx = w.contexts.iter().find(|c| c.root.is_some()).unwrap();
-        let hpa = cx
-            .rendered
-            .iter()
-            .find(|r| r.kind == "HorizontalPodAutoscaler")
-            .unwrap();
-        let target = w
-            .env()
-            .value_at(cx, hpa, &["spec", "scaleTargetRef", "name"])
-            .unwrap();
+        let w = kustomized(
+            "namePrefix: prod-\nresources: [app.yaml]\n",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec: {template: {spec: {containers: [{name: a, image: a}]}}}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: app}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: app}\n  maxReplicas: 5\n",
+        );
+        let target = built_value(
+            &w,
+            "HorizontalPodAutoscaler",
+            &["spec", "scaleTargetRef", "name"],
+        );
         assert_eq!(target.text, "prod-app");
     }
 
     #[test]
     fn labels_record_their_writer_and_generated_names_their_hash() {
-        let w = ws(&[
-            (
-                "k/kustomization.yaml",
-                "resources: [app.yaml]\ncommonLabels: {team: a}\nconfigMapGenerator:\n- name: cm\n  literals: [a=1]\n",
-            ),
-            (
-                "k/app.yaml",
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec: {template: {spec: {containers: [{name: a, image: a, envFrom: [{configMapRef: {name: cm}}]}]}}}\n",
-            ),
-        ]);
-        let cx = w.contexts.iter().find(|c| c.root.is_some()).unwrap();
-        let env = w.env();
-        let app = cx.rendered.iter().find(|r| r.kind == "Deployment").unwrap();
-        let label = env
-            .value_at(cx, app, &["spec", "selector", "matchLabels", "team"])
-            .unwrap();
+        let w = kustomized(
+            "resources: [app.yaml]\ncommonLabels: {team: a}\nconfigMapGenerator:\n- name: cm\n  literals: [a=1]\n",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec: {template: {spec: {containers: [{name: a, image: a, envFrom: [{configMapRef: {name: cm}}]}]}}}\n",
+        );
+        let label = built_value(
+            &w,
+            "Deployment",
+            &["spec", "selector", "matchLabels", "team"],
+        );
         assert_eq!(label.text, "a");
         assert_eq!(label.via, Some("commonLabels"));
+        let cx = w.contexts.iter().find(|c| c.root.is_some()).unwrap();
         assert_eq!(label.writer.map(|l| l.file), Some(cx.root.unwrap()));
+        let env = w.env();
+        let app = of_kind(cx, "Deployment");
         // `kubectl kustomize` names it cm-h29d89cmmt, and the reference follows.
-        let cm = cx.rendered.iter().find(|r| r.kind == "ConfigMap").unwrap();
+        let cm = of_kind(cx, "ConfigMap");
         assert_eq!(cm.name.text, "cm-h29d89cmmt");
         let r = env
             .value(
@@ -2726,14 +2728,8 @@ mod tests {
         ]);
         let cx = w.contexts.iter().find(|c| c.name == "apps/web").unwrap();
         let env = w.env();
-        let job = cx.rendered.iter().find(|r| r.kind == "Job").unwrap();
-        assert_eq!(env.namespace(cx, job), "prod");
-        let cr = cx
-            .rendered
-            .iter()
-            .find(|r| r.kind == "ClusterRole")
-            .unwrap();
-        assert!(cr.namespace.is_none());
+        assert_eq!(env.namespace(cx, of_kind(cx, "Job")), "prod");
+        assert!(of_kind(cx, "ClusterRole").namespace.is_none());
     }
 
     #[test]

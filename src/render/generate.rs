@@ -321,26 +321,28 @@ mod tests {
 
     #[test]
     fn sources_parse_as_kustomize_parses_them() {
-        assert_eq!(
-            parse_literal("k=\"a=b\"").unwrap(),
-            ("k".into(), "a=b".into())
-        );
-        assert_eq!(
-            parse_literal(" k = v").unwrap(),
-            (" k ".into(), " v".into())
-        );
-        assert!(parse_literal("=v").is_err());
-        assert!(parse_literal("novalue").is_err());
-        assert_eq!(
-            parse_file_source("dir/app.properties").unwrap(),
-            ("app.properties".into(), "dir/app.properties".into())
-        );
-        assert_eq!(
-            parse_file_source("k=dir/f").unwrap(),
-            ("k".into(), "dir/f".into())
-        );
-        assert!(parse_file_source("=f").is_err());
-        assert!(parse_file_source("a=b=c").is_err());
+        type Parse = fn(&str) -> Result<(String, String), String>;
+        /// A parser, a source, and the key and value it yields (None: rejected).
+        type Case = (Parse, &'static str, Option<(&'static str, &'static str)>);
+        let cases: [Case; 8] = [
+            (parse_literal, "k=\"a=b\"", Some(("k", "a=b"))),
+            (parse_literal, " k = v", Some((" k ", " v"))),
+            (parse_literal, "=v", None),
+            (parse_literal, "novalue", None),
+            (
+                parse_file_source,
+                "dir/app.properties",
+                Some(("app.properties", "dir/app.properties")),
+            ),
+            (parse_file_source, "k=dir/f", Some(("k", "dir/f"))),
+            (parse_file_source, "=f", None),
+            (parse_file_source, "a=b=c", None),
+        ];
+        for (parse, source, want) in cases {
+            let got = parse(source);
+            let got = got.as_ref().map(|(k, v)| (k.as_str(), v.as_str())).ok();
+            assert_eq!(got, want, "{source:?}");
+        }
         let env = parse_env("\u{feff}A=1\r\n  # c\n\nB=\"q\" \nC\n").unwrap();
         assert_eq!(
             env,

@@ -412,28 +412,25 @@ fn relative_like(given: &Path, root: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write(p: &Path, text: &str) {
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    use crate::rules::testing::temp_tree;
 
     #[test]
     fn a_file_resolves_to_the_nearest_kustomization_that_includes_it() {
-        let d = tempfile::tempdir().unwrap();
+        let d = temp_tree(&[
+            (
+                "app/base/kustomization.yaml",
+                "resources: [job.yaml, sub]\n",
+            ),
+            ("app/base/job.yaml", "kind: Job\n"),
+            (
+                "app/base/sub/kustomization.yaml",
+                "resources: [deploy.yaml]\n",
+            ),
+            ("app/base/sub/deploy.yaml", "kind: Deployment\n"),
+            ("app/base/stray.yaml", "kind: ConfigMap\n"),
+            ("app/kustomization.yaml", "resources: [base]\n"),
+        ]);
         let root = d.path();
-        write(
-            &root.join("app/base/kustomization.yaml"),
-            "resources: [job.yaml, sub]\n",
-        );
-        write(&root.join("app/base/job.yaml"), "kind: Job\n");
-        write(
-            &root.join("app/base/sub/kustomization.yaml"),
-            "resources: [deploy.yaml]\n",
-        );
-        write(&root.join("app/base/sub/deploy.yaml"), "kind: Deployment\n");
-        write(&root.join("app/base/stray.yaml"), "kind: ConfigMap\n");
-        write(&root.join("app/kustomization.yaml"), "resources: [base]\n");
         let canon = |p: &str| root.join(p).canonicalize().unwrap();
         assert_eq!(
             context_root(&root.join("app/base/job.yaml")),
@@ -453,14 +450,15 @@ mod tests {
 
     #[test]
     fn plan_keeps_findings_on_given_files_only() {
-        let d = tempfile::tempdir().unwrap();
+        let d = temp_tree(&[
+            (
+                "k/kustomization.yaml",
+                "resources: [job.yaml, deploy.yaml]\n",
+            ),
+            ("k/job.yaml", "kind: Job\n"),
+            ("k/deploy.yaml", "kind: Deployment\n"),
+        ]);
         let root = d.path();
-        write(
-            &root.join("k/kustomization.yaml"),
-            "resources: [job.yaml, deploy.yaml]\n",
-        );
-        write(&root.join("k/job.yaml"), "kind: Job\n");
-        write(&root.join("k/deploy.yaml"), "kind: Deployment\n");
         let plan = plan(&[root.join("k/deploy.yaml")], None, None);
         assert_eq!(plan.roots, vec![root.join("k").canonicalize().unwrap()]);
         let focus = plan.focus.unwrap();

@@ -373,6 +373,18 @@ impl Node {
         }
     }
 
+    /// ` value # comment` and the newline, after a key or a dash, for a node written on one
+    /// line; false, writing nothing, for a node that needs a block.
+    fn emit_inline(&self, out: &mut String, comment: &dyn Fn(&Node) -> Option<String>) -> bool {
+        let Some(t) = self.inline() else {
+            return false;
+        };
+        out.push(' ');
+        out.push_str(&t);
+        self.line_end(out, comment);
+        true
+    }
+
     fn line_end(&self, out: &mut String, comment: &dyn Fn(&Node) -> Option<String>) {
         if let Some(c) = comment(self) {
             out.push_str(" # ");
@@ -397,21 +409,14 @@ impl Node {
                     out.push_str(&pad);
                     out.push_str(&key);
                     out.push(':');
-                    match v.inline() {
-                        Some(t) => {
-                            out.push(' ');
-                            out.push_str(&t);
-                            v.line_end(out, comment);
-                        }
-                        None => {
-                            v.line_end(out, comment);
-                            let child = if matches!(v.data, Data::Seq(_)) {
-                                indent
-                            } else {
-                                indent + 2
-                            };
-                            v.emit_block(out, child, comment);
-                        }
+                    if !v.emit_inline(out, comment) {
+                        v.line_end(out, comment);
+                        let child = if matches!(v.data, Data::Seq(_)) {
+                            indent
+                        } else {
+                            indent + 2
+                        };
+                        v.emit_block(out, child, comment);
                     }
                 }
             }
@@ -419,19 +424,12 @@ impl Node {
                 for it in items {
                     out.push_str(&pad);
                     out.push('-');
-                    match it.inline() {
-                        Some(t) => {
-                            out.push(' ');
-                            out.push_str(&t);
-                            it.line_end(out, comment);
-                        }
-                        None => {
-                            let mut inner = String::new();
-                            it.emit_block(&mut inner, indent + 2, comment);
-                            // The first line goes after the dash.
-                            out.push(' ');
-                            out.push_str(inner.get(indent + 2..).unwrap_or(&inner));
-                        }
+                    if !it.emit_inline(out, comment) {
+                        let mut inner = String::new();
+                        it.emit_block(&mut inner, indent + 2, comment);
+                        // The first line goes after the dash.
+                        out.push(' ');
+                        out.push_str(inner.get(indent + 2..).unwrap_or(&inner));
                     }
                 }
             }

@@ -6,7 +6,8 @@
 //! bomb cannot be expanded.
 
 use super::{Document, Kind, NodeId, Resolved, resolve_scalar};
-use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
+use serde::de::value::{MapDeserializer, SeqDeserializer};
+use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use std::cell::Cell;
 use std::fmt;
 
@@ -180,12 +181,11 @@ impl<'a> NodeDe<'a> {
     fn target(&self) -> NodeId {
         self.doc.resolve(self.id)
     }
-}
 
-macro_rules! forward_to_any {
-    ($($name:ident)*) => {
-        $(fn $name<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> { self.deserialize_any(v) })*
-    };
+    /// The deserializer of node `id`, in the same document and under the same budget.
+    fn child(&self, id: NodeId) -> NodeDe<'a> {
+        NodeDe { id, ..*self }
+    }
 }
 
 impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
@@ -203,17 +203,22 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
                 Some(Resolved::Float(f)) => visitor.visit_f64(f),
                 _ => visitor.visit_str(value),
             },
-            Kind::Seq(items) => visitor.visit_seq(SeqDe {
-                doc: self.doc,
-                items: items.iter(),
-                budget: self.budget,
-            }),
-            Kind::Map(_) => visitor.visit_map(MapDe {
-                doc: self.doc,
-                entries: self.doc.entries(id),
-                value: None,
-                budget: self.budget,
-            }),
+            Kind::Seq(items) => {
+                let items = items.iter().map(|&item| self.child(item));
+                visitor.visit_seq(SeqDeserializer::new(items))
+            }
+            Kind::Map(_) => {
+                let entries = self.doc.entries(id);
+                let entries = entries.map(|(k, v)| {
+                    (
+                        KeyDe {
+                            inner: self.child(k),
+                        },
+                        self.child(v),
+                    )
+                });
+                visitor.visit_map(MapDeserializer::new(entries))
+            }
             Kind::Alias(_) => unreachable!("resolved above"),
         };
         result.map_err(|e| e.at(self.id))
@@ -253,39 +258,9 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
         visitor.visit_unit()
     }
 
-    forward_to_any! {
-        deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
-        deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
-        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char deserialize_str
-        deserialize_string deserialize_bytes deserialize_byte_buf deserialize_unit
-        deserialize_seq deserialize_map deserialize_identifier
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        v: V,
-    ) -> Result<V::Value, DeError> {
-        self.deserialize_any(v)
-    }
-    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, v: V) -> Result<V::Value, DeError> {
-        self.deserialize_any(v)
-    }
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: usize,
-        v: V,
-    ) -> Result<V::Value, DeError> {
-        self.deserialize_any(v)
-    }
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        v: V,
-    ) -> Result<V::Value, DeError> {
-        self.deserialize_any(v)
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier
     }
 }
 
@@ -313,68 +288,20 @@ impl<'de, 'a> de::Deserializer<'de> for KeyDe<'a> {
     }
 }
 
-struct SeqDe<'a> {
-    doc: &'a Document,
-    items: std::slice::Iter<'a, NodeId>,
-    budget: &'a Cell<u64>,
-}
-
-impl<'de, 'a> de::SeqAccess<'de> for SeqDe<'a> {
-    type Error = DeError;
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, DeError> {
-        match self.items.next() {
-            Some(&id) => seed
-                .deserialize(NodeDe {
-                    doc: self.doc,
-                    id,
-                    budget: self.budget,
-                })
-                .map(Some),
-            None => Ok(None),
-        }
-    }
-}
-
-struct MapDe<'a> {
-    doc: &'a Document,
-    entries: super::Entries<'a>,
-    value: Option<NodeId>,
-    budget: &'a Cell<u64>,
-}
-
-impl<'de, 'a> de::MapAccess<'de> for MapDe<'a> {
-    type Error = DeError;
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, DeError> {
-        match self.entries.next() {
-            Some((k, v)) => {
-                self.value = Some(v);
-                seed.deserialize(KeyDe {
-                    inner: NodeDe {
-                        doc: self.doc,
-                        id: k,
-                        budget: self.budget,
-                    },
-                })
-                .map(Some)
+/// Sequences and mappings are walked by serde's own `SeqDeserializer` and `MapDeserializer`,
+/// which take their items and entries as these deserializers.
+macro_rules! into_itself {
+    ($($de:ident)*) => {
+        $(impl<'de, 'a> IntoDeserializer<'de, DeError> for $de<'a> {
+            type Deserializer = Self;
+            fn into_deserializer(self) -> Self {
+                self
             }
-            None => Ok(None),
-        }
-    }
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let id = self.value.take().expect("value follows key");
-        seed.deserialize(NodeDe {
-            doc: self.doc,
-            id,
-            budget: self.budget,
-        })
-    }
+        })*
+    };
 }
+
+into_itself!(NodeDe KeyDe);
 
 #[cfg(test)]
 mod tests {
@@ -382,6 +309,15 @@ mod tests {
     use crate::yaml::{Limits, parse};
     use k8s_openapi::api::batch::v1::Job;
     use k8s_openapi::api::core::v1::Secret;
+
+    /// Why `text` does not type as `T`, and the text of the node the error points at.
+    fn type_error<T: DeserializeOwned + fmt::Debug>(text: &str) -> (DeError, &str) {
+        let p = parse(text, Limits::default());
+        let d = &p.docs[0];
+        let err = from_node::<T>(d, d.root, 10_000).unwrap_err();
+        let at = d.span(err.node.unwrap()).range();
+        (err, &text[at])
+    }
 
     #[test]
     fn reads_a_job() {
@@ -396,31 +332,23 @@ mod tests {
     #[test]
     fn wrong_type_points_at_the_node_and_hides_the_value() {
         let text = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: m\nspec:\n  backoffLimit: \"0\"\n  template:\n    spec:\n      containers: []\n";
-        let p = parse(text, Limits::default());
-        let d = &p.docs[0];
-        let err = from_node::<Job>(d, d.root, 10_000).unwrap_err();
-        let span = d.span(err.node.unwrap());
-        assert_eq!(&text[span.range()], "\"0\"");
+        let (err, at) = type_error::<Job>(text);
+        assert_eq!(at, "\"0\"");
         assert!(err.message.contains("found a string"), "{}", err.message);
     }
 
     #[test]
     fn secret_values_never_reach_messages() {
         let text = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: 123456789\n";
-        let p = parse(text, Limits::default());
-        let d = &p.docs[0];
-        let err = from_node::<Secret>(d, d.root, 10_000).unwrap_err();
+        let (err, at) = type_error::<Secret>(text);
         assert!(!err.message.contains("123456789"), "{}", err.message);
-        assert_eq!(&text[d.span(err.node.unwrap()).range()], "123456789");
+        assert_eq!(at, "123456789");
     }
 
     #[test]
     fn env_value_typed_as_yaml_1_1_bool_is_an_error() {
         let text = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: m}\nspec:\n  template:\n    spec:\n      containers:\n      - name: a\n        env:\n        - name: X\n          value: yes\n";
-        let p = parse(text, Limits::default());
-        let d = &p.docs[0];
-        let err = from_node::<Job>(d, d.root, 10_000).unwrap_err();
-        assert_eq!(&text[d.span(err.node.unwrap()).range()], "yes");
+        assert_eq!(type_error::<Job>(text).1, "yes");
     }
 
     #[test]

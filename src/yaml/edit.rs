@@ -457,12 +457,16 @@ mod tests {
     use super::*;
     use crate::yaml::{Limits, parse};
 
-    fn with_doc(text: &str, f: impl FnOnce(&Editor<'_>) -> Option<Edit>) -> String {
+    /// `f` on an editor of the first document of `text`, which must parse.
+    fn editor<R>(text: &str, f: impl FnOnce(&Editor<'_>) -> R) -> R {
         let p = parse(text, Limits::default());
         assert!(p.error.is_none(), "{:?}", p.error);
-        let doc = &p.docs[0];
-        let ed = Editor::new(text, doc, 0);
-        let e = f(&ed).expect("an edit");
+        f(&Editor::new(text, &p.docs[0], 0))
+    }
+
+    /// `text` after the edit `f` makes.
+    fn with_doc(text: &str, f: impl FnOnce(&Editor<'_>) -> Option<Edit>) -> String {
+        let e = editor(text, f).expect("an edit");
         apply(text, &[&e]).unwrap()
     }
 
@@ -519,15 +523,11 @@ mod tests {
     #[test]
     fn a_key_on_a_dash_line_gets_the_new_key_in_front() {
         let t = "items:\n- name: a\n  image: b\n";
-        let p = parse(t, Limits::default());
-        let doc = &p.docs[0];
-        let ed = Editor::new(t, doc, 0);
-        let item = doc.items(doc.get(doc.root, "items").unwrap())[0];
-        let e = ed.insert(item, "x", &New::Scalar("1"), &["name"]).unwrap();
-        assert_eq!(
-            apply(t, &[&e]).unwrap(),
-            "items:\n- x: 1\n  name: a\n  image: b\n"
-        );
+        let edited = with_doc(t, |ed| {
+            let item = ed.doc.items(ed.doc.get(ed.doc.root, "items").unwrap())[0];
+            ed.insert(item, "x", &New::Scalar("1"), &["name"])
+        });
+        assert_eq!(edited, "items:\n- x: 1\n  name: a\n  image: b\n");
     }
 
     #[test]
@@ -544,10 +544,8 @@ mod tests {
             ("a: &x {k: 1}\nb: *x\n", &["a", "k"][..]),
             ("a: &x {k: 1}\nb: *x\n", &["a", "j"][..]),
         ] {
-            let p = parse(t, Limits::default());
-            let doc = &p.docs[0];
-            let ed = Editor::new(t, doc, 0);
-            assert!(ed.set_path(doc.root, path, "0", &[]).is_none(), "{t}");
+            let edit = editor(t, |ed| ed.set_path(ed.doc.root, path, "0", &[]));
+            assert!(edit.is_none(), "{t}");
         }
     }
 
@@ -563,20 +561,19 @@ mod tests {
     #[test]
     fn moving_an_item_carries_its_comment() {
         let t = "resources:\n- deployment.yaml\n# the migration\n- job.yaml\n- rbac.yaml";
-        let p = parse(t, Limits::default());
-        let doc = &p.docs[0];
-        let ed = Editor::new(t, doc, 0);
-        let seq = doc.get(doc.root, "resources").unwrap();
-        let edits = ed.move_item(seq, 1, 0).unwrap();
-        let refs: Vec<&Edit> = edits.iter().collect();
+        let moved = |from, to| {
+            editor(t, |ed| {
+                let seq = ed.doc.get(ed.doc.root, "resources").unwrap();
+                let edits = ed.move_item(seq, from, to).unwrap();
+                apply(t, &edits.iter().collect::<Vec<&Edit>>()).unwrap()
+            })
+        };
         assert_eq!(
-            apply(t, &refs).unwrap(),
+            moved(1, 0),
             "resources:\n# the migration\n- job.yaml\n- deployment.yaml\n- rbac.yaml"
         );
-        let edits = ed.move_item(seq, 2, 0).unwrap();
-        let refs: Vec<&Edit> = edits.iter().collect();
         assert_eq!(
-            apply(t, &refs).unwrap(),
+            moved(2, 0),
             "resources:\n- rbac.yaml\n- deployment.yaml\n# the migration\n- job.yaml"
         );
     }

@@ -864,11 +864,20 @@ impl Document {
 
     /// Follow a path; `None` when any step is missing.
     pub fn at(&self, root: NodeId, path: &[Seg]) -> Option<NodeId> {
+        self.at_segs(root, path.iter().cloned())
+    }
+
+    /// [`Document::at`] for segments made on the way (from an owned path, say).
+    pub fn at_segs<'s>(
+        &self,
+        root: NodeId,
+        path: impl IntoIterator<Item = Seg<'s>>,
+    ) -> Option<NodeId> {
         let mut cur = root;
         for seg in path {
             cur = match seg {
                 Seg::Key(k) => self.get(cur, k)?,
-                Seg::Index(i) => *self.items(cur).get(*i)?,
+                Seg::Index(i) => *self.items(cur).get(i)?,
             };
         }
         Some(cur)
@@ -1043,6 +1052,11 @@ mod tests {
         p.docs.into_iter().next().unwrap()
     }
 
+    /// The error parsing `text` with the default limits stops at.
+    fn error(text: &str) -> YamlError {
+        parse(text, Limits::default()).error.expect(text)
+    }
+
     #[test]
     fn the_chain_at_an_offset_ends_at_the_innermost_node_or_key() {
         let t = "f: &x 1\na:\n  b: [x, {c: d}]\n  e: *x\n";
@@ -1083,8 +1097,7 @@ mod tests {
     #[test]
     fn duplicate_keys_point_at_the_second() {
         let text = "a: 1\nb: 2\na: 3\n";
-        let p = parse(text, Limits::default());
-        let e = p.error.unwrap();
+        let e = error(text);
         assert_eq!(e.kind, YamlErrorKind::DuplicateKey);
         assert_eq!(e.span.start as usize, text.rfind('a').unwrap());
         assert_eq!(e.related.unwrap().0.start, 0);
@@ -1099,7 +1112,7 @@ mod tests {
             assert!(parse(&keys, Limits::default()).error.is_none(), "{width}");
             for dup in [0, SCAN_WIDTH / 2, width - 1] {
                 let text = format!("{keys}<<: {{}}\n<<: {{}}\nk{dup}: again\n");
-                let e = parse(&text, Limits::default()).error.unwrap();
+                let e = error(&text);
                 assert_eq!(e.kind, YamlErrorKind::DuplicateKey, "{width} {dup}");
                 assert_eq!(
                     e.span.start as usize,
@@ -1174,12 +1187,11 @@ mod tests {
     #[test]
     fn syntax_errors_carry_a_position() {
         let text = "a: b\n\tc: d\n";
-        let p = parse(text, Limits::default());
-        let e = p.error.unwrap();
+        let e = error(text);
         assert_eq!(e.kind, YamlErrorKind::Syntax);
         assert_eq!(e.span.start, 5, "{e:?}");
         let text = "kind: ConfigMap\nmetadata:\n\tname: x\n";
-        let e = parse(text, Limits::default()).error.unwrap();
+        let e = error(text);
         assert_eq!(e.span.start as usize, text.find('\t').unwrap(), "{e:?}");
     }
 
@@ -1191,7 +1203,7 @@ mod tests {
             text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![p; 10].join(", ")));
         }
         let start = std::time::Instant::now();
-        let e = parse(&text, Limits::default()).error.unwrap();
+        let e = error(&text);
         assert!(matches!(e.kind, YamlErrorKind::Limit(_)));
         assert!(e.message.contains("alias bomb"));
         assert!(start.elapsed().as_secs() < 5);

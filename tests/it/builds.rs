@@ -5,6 +5,9 @@
 //! (a) a run on the tree root reports, for every file, exactly what a run on that file alone
 //!     reports (the pre-commit case: the file is resolved to every build that includes it);
 //! (b) no finding appears twice.
+//!
+//! Property (a) is also checked on every fixture, each in a git work tree of its own (so the
+//! repository scan sees its Flux Kustomizations, wherever they are).
 
 use super::support::{Rng, run_in, write};
 use std::collections::{BTreeMap, BTreeSet};
@@ -275,4 +278,48 @@ fn a_file_alone_reports_what_the_root_run_reports_and_nothing_twice() {
     assert!(checked > 50, "{checked} files checked");
     // The trees do exercise a finding some builds show and others do not.
     assert!(shown_only > 0);
+}
+
+/// The pre-commit case on every fixture: each file alone gets exactly the findings the whole
+/// repository's run shows in it. A file whose build a Flux Kustomization elsewhere deploys is
+/// judged with it (its namespace, its substitutions, the other stages a wait may name), not as
+/// a plain `kubectl apply` of its directory.
+#[test]
+fn each_fixture_file_alone_reports_what_the_repository_run_reports() {
+    let mut checked = 0;
+    let mut flux_checked = 0;
+    for fixture in std::fs::read_dir("testdata/fixtures").unwrap() {
+        let fixture = fixture.unwrap().path();
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        crate::paths::copy_tree(&fixture, root);
+        std::fs::create_dir(root.join(".git")).unwrap();
+        let whole = findings(root, &["."]);
+        let flux = manifests(root).iter().any(|f| {
+            std::fs::read_to_string(root.join(f))
+                .is_ok_and(|t| t.contains("kustomize.toolkit.fluxcd.io/v1"))
+        });
+        // What pre-commit hands over: the YAML files (not a generator's `.env` or `.ini`).
+        let yaml = |f: &String| f.ends_with(".yaml") || f.ends_with(".yml");
+        for file in manifests(root).into_iter().filter(yaml) {
+            let alone = findings(root, &[&file]);
+            let mut alone: Vec<&Finding> = alone.iter().filter(|f| f.0 == file).collect();
+            alone.sort();
+            let mut expected: Vec<&Finding> = whole.iter().filter(|f| f.0 == file).collect();
+            expected.sort();
+            assert_eq!(
+                alone,
+                expected,
+                "{}: `{file}` alone differs from the repository run",
+                fixture.display()
+            );
+            checked += 1;
+            flux_checked += usize::from(flux);
+        }
+    }
+    assert!(checked > 200, "{checked} files checked");
+    assert!(
+        flux_checked > 20,
+        "{flux_checked} files of Flux fixtures checked"
+    );
 }

@@ -175,6 +175,28 @@ struct UnitState {
     model: nav::Model,
 }
 
+/// Parameters of a notification about one document.
+trait AboutDoc: serde::de::DeserializeOwned {
+    fn uri(&self) -> &lsp::Uri;
+}
+
+macro_rules! about_doc {
+    ($($params:ident),*) => {$(
+        impl AboutDoc for lsp::$params {
+            fn uri(&self) -> &lsp::Uri {
+                &self.text_document.uri
+            }
+        }
+    )*};
+}
+
+about_doc!(
+    DidOpenTextDocumentParams,
+    DidChangeTextDocumentParams,
+    DidSaveTextDocumentParams,
+    DidCloseTextDocumentParams
+);
+
 struct Server {
     sender: Sender<Message>,
     folders: Vec<PathBuf>,
@@ -368,21 +390,15 @@ impl Server {
     }
 
     fn notification(&mut self, n: Notification) {
-        fn params<P: serde::de::DeserializeOwned>(n: Notification) -> Option<P> {
-            serde_json::from_value(n.params).ok()
-        }
         if self.shutdown {
             return;
         }
         match n.method.as_str() {
             "textDocument/didOpen" => {
-                let Some(p) = params::<lsp::DidOpenTextDocumentParams>(n) else {
+                let Some((p, path)) = self.about_doc::<lsp::DidOpenTextDocumentParams>(n) else {
                     return;
                 };
                 let item = p.text_document;
-                let Some(path) = self.path_of(&item.uri) else {
-                    return;
-                };
                 let unit = if self.lintable(&path) {
                     self.unit_of(&path)
                 } else {
@@ -401,10 +417,7 @@ impl Server {
                 self.mark(path);
             }
             "textDocument/didChange" => {
-                let Some(p) = params::<lsp::DidChangeTextDocumentParams>(n) else {
-                    return;
-                };
-                let Some(path) = self.path_of(&p.text_document.uri) else {
+                let Some((p, path)) = self.about_doc::<lsp::DidChangeTextDocumentParams>(n) else {
                     return;
                 };
                 let Some(doc) = self.docs.get_mut(&path) else {
@@ -417,10 +430,7 @@ impl Server {
                 self.mark(path);
             }
             "textDocument/didSave" => {
-                let Some(p) = params::<lsp::DidSaveTextDocumentParams>(n) else {
-                    return;
-                };
-                let Some(path) = self.path_of(&p.text_document.uri) else {
+                let Some((p, path)) = self.about_doc::<lsp::DidSaveTextDocumentParams>(n) else {
                     return;
                 };
                 if let (Some(doc), Some(text)) = (self.docs.get_mut(&path), p.text) {
@@ -445,10 +455,7 @@ impl Server {
                 self.mark(path);
             }
             "textDocument/didClose" => {
-                let Some(p) = params::<lsp::DidCloseTextDocumentParams>(n) else {
-                    return;
-                };
-                let Some(path) = self.path_of(&p.text_document.uri) else {
+                let Some((_, path)) = self.about_doc::<lsp::DidCloseTextDocumentParams>(n) else {
                     return;
                 };
                 self.docs.remove(&path);
@@ -465,6 +472,13 @@ impl Server {
 
     fn path_of(&self, uri: &lsp::Uri) -> Option<PathBuf> {
         resolve::canonical(&convert::uri_to_path(uri.as_str())?)
+    }
+
+    /// A notification about one document: its parameters and the document's path.
+    fn about_doc<P: AboutDoc>(&self, n: Notification) -> Option<(P, PathBuf)> {
+        let p: P = serde_json::from_value(n.params).ok()?;
+        let path = self.path_of(p.uri())?;
+        Some((p, path))
     }
 
     /// Whether the linter reads this file: a manifest name, not hidden inside the workspace
@@ -551,7 +565,7 @@ impl Server {
 
     /// The unit of an open buffer (canonical path): what the CLI reads for it alone.
     fn unit_of(&mut self, path: &Path) -> Option<Unit> {
-        let (_, root) = self.session_for(&[path.to_path_buf()]);
+        let (session, root) = self.session_for(&[path.to_path_buf()]);
         let project = root.map(|r| {
             &*self
                 .projects
@@ -564,7 +578,15 @@ impl Server {
         } else {
             resolve::plan_in(&[], Some(&file), project)
         };
-        Some(Unit { roots: plan.roots })
+        let mut roots = plan.roots;
+        if let Some(r) = session.settings.repo_root {
+            let scanned = self
+                .evidence
+                .entry(r.clone())
+                .or_insert_with(|| std::sync::Arc::new(crate::model::evidence::scan(&r)));
+            crate::app::with_flux_deployers(&mut roots, scanned);
+        }
+        Some(Unit { roots })
     }
 
     fn update(&mut self) {
@@ -1023,31 +1045,37 @@ mod tests {
 
     /// A base with the Job, an overlay elsewhere with the Deployment waiting for it.
     fn tree() -> (tempfile::TempDir, PathBuf) {
+        tree_with(&[])
+    }
+
+    /// [`tree`] with `extra` files (path below the root, text) written over it.
+    fn tree_with(extra: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
         let d = tempfile::tempdir().unwrap();
         let root = d.path().canonicalize().unwrap();
-        write(
-            &root.join("base/kustomization.yaml"),
-            "resources: [job.yaml]\n",
-        );
-        write(&root.join("base/job.yaml"), JOB);
-        write(
-            &root.join("overlays/prod/kustomization.yaml"),
-            "resources: [../../base, deployment.yaml]\n",
-        );
-        write(&root.join("overlays/prod/deployment.yaml"), DEPLOY);
-        write(&root.join("loose/a.yaml"), "kind: ConfigMap\n");
-        write(&root.join("loose/.hidden.yaml"), "kind: ConfigMap\n");
-        write(&root.join("loose/notes.txt"), "x\n");
+        let files = [
+            ("base/kustomization.yaml", "resources: [job.yaml]\n"),
+            ("base/job.yaml", JOB),
+            (
+                "overlays/prod/kustomization.yaml",
+                "resources: [../../base, deployment.yaml]\n",
+            ),
+            ("overlays/prod/deployment.yaml", DEPLOY),
+            ("loose/a.yaml", "kind: ConfigMap\n"),
+            ("loose/.hidden.yaml", "kind: ConfigMap\n"),
+            ("loose/notes.txt", "x\n"),
+        ];
+        for (path, text) in files.iter().chain(extra) {
+            write(&root.join(path), text);
+        }
         (d, root)
     }
 
     #[test]
     fn a_unit_is_what_the_cli_reads_for_the_file_alone() {
-        let (_d, root) = tree();
-        write(
-            &root.join("overlays/staging/kustomization.yaml"),
+        let (_d, root) = tree_with(&[(
+            "overlays/staging/kustomization.yaml",
             "resources: [../../base]\n",
-        );
+        )]);
         let (tx, _rx) = crossbeam_channel::unbounded();
         let mut s = Server::new(tx, vec![root.clone()]);
         let overlay = root.join("overlays/prod");
@@ -1277,11 +1305,7 @@ mod tests {
 
     #[test]
     fn an_invalid_configuration_is_shown_and_defaults_apply() {
-        let (_d, root) = tree();
-        write(
-            &root.join(".kube-migrate-lint.yaml"),
-            "rules: {nope: off}\n",
-        );
+        let (_d, root) = tree_with(&[(".kube-migrate-lint.yaml", "rules: {nope: off}\n")]);
         let c = Client::start(&root);
         let a = root.join("loose/a.yaml");
         c.open(&a, "kind: [\n");

@@ -1,6 +1,7 @@
 //! Helpers for the rules' inline tests: lint in-memory files with the real engine
 //! ([`run`], [`lint_files`]), and the one set of manifest builders the rules' tests share
-//! ([`Job`], [`Deploy`], [`wait_for`], the RBAC objects, [`kustomization`]).
+//! ([`Job`], [`Deploy`], [`wait_for`], the RBAC objects, [`kustomization`]); and
+//! [`temp_tree`], a directory of files on disk, for any layer's unit tests.
 //!
 //! The builders write block-style YAML at fixed indentation, so a test can point at a line or
 //! slice its text with a finding's span; each field is a raw YAML fragment, spliced in as is.
@@ -286,6 +287,17 @@ pub fn tagged_job(name: &str, tag: &str, select: &str) -> [(&'static str, String
         ("k/vars.yaml", vars(tag)),
         ("k/kustomization.yaml", tag_into_name(select)),
     ]
+}
+
+/// A temporary directory holding `files` (relative path, text), parents created.
+pub fn temp_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (p, t) in files {
+        let p = dir.path().join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, t).unwrap();
+    }
+    dir
 }
 
 /// A kustomization listing `resources` (a flow sequence), then `rest`.
