@@ -26,6 +26,8 @@ fn describe(sel: &Selector) -> String {
         ("kind", &sel.kind),
         ("name", &sel.name),
         ("namespace", &sel.namespace),
+        ("labelSelector", &sel.label_selector),
+        ("annotationSelector", &sel.annotation_selector),
     ] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             parts.push(format!("{k}: {}", display_value(v)));
@@ -315,17 +317,24 @@ mod tests {
                 "{kind: Job} with reject {name: myapp-migration-TAG}",
                 "metadata.labels.v",
             ),
+            // Label and annotation selectors are evaluated on what the build rendered, and
+            // the message names them (a selector shown as `{}` would say "everything").
+            (
+                "  - select: {labelSelector: app=none}\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
+                "{labelSelector: app=none}",
+                "metadata.labels.v",
+            ),
+            (
+                "  - select: {kind: Job, annotationSelector: team=none}\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
+                "{kind: Job, annotationSelector: team=none}",
+                "metadata.labels.v",
+            ),
         ] {
             let (_, d) = lint(targets);
             assert_eq!(d.len(), 1, "{d:?}");
             assert_eq!(d[0].message, selects_nothing(select, field));
             assert!(d[0].related.is_empty(), "{d:?}");
         }
-        // Label selectors are evaluated on the rendered labels.
-        let (_, d) = lint(
-            "  - select: {labelSelector: app=none}\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
-        );
-        assert_eq!(d.len(), 1, "{d:?}");
     }
 
     #[test]
