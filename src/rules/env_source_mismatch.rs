@@ -3,10 +3,10 @@
 //! container and in the app containers that rely on it.
 
 use super::meta::ENV_SOURCE_MISMATCH as META;
-use super::{ContextCx, ObjectCx, Rule};
+use super::{ContextCx, ObjectCx, PodOwner, Rule};
 use crate::analysis::workload::{
     container_anchor, container_name, describe, field, job_links, job_migration_container, judged,
-    migration_tool, node_loc, readable,
+    migration_tool, node_loc,
 };
 use crate::base::diagnostic::{Diagnostic, Loc, Severity};
 use crate::base::mask::key_for_display;
@@ -592,10 +592,7 @@ impl Rule for EnvSourceMismatch {
             self.compare(cx, &pair, out);
         }
         // A migration init container and the app containers of the same pod.
-        for (r, ocx) in cx.rendered() {
-            if r.patched || crate::render::pod_spec_path(&r.kind).is_none() || !readable(ocx.obj) {
-                continue;
-            }
+        for PodOwner { r, ocx, .. } in cx.pod_owners() {
             let containers = links::containers(&env, cx.context, r);
             for mc in containers.iter().filter(|c| c.init) {
                 if migration_tool(mc).is_none() {
@@ -620,6 +617,7 @@ impl Rule for EnvSourceMismatch {
 
 #[cfg(test)]
 mod tests {
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::*;
 
     const RULE: &str = "env-source-mismatch";
@@ -638,6 +636,19 @@ mod tests {
         d.app_extra(env).yaml()
     }
 
+    /// The Job and the Deployment files of a test.
+    fn pair<'a>(job: &'a str, deploy: &'a str) -> [(&'static str, &'a str); 2] {
+        [("k/job.yaml", job), ("k/deploy.yaml", deploy)]
+    }
+
+    /// The Job whose migration container has `env`, the Deployment whose app takes
+    /// `DATABASE_URL` from Secret `app-db` key `url`, and the rule's findings in the two.
+    fn against_app_db(env: &str) -> (String, String, Vec<Diagnostic>) {
+        let (j, d) = (job(env), deploy(&secret_ref("app-db", "url")));
+        let found = run(RULE, &pair(&j, &d));
+        (j, d, found)
+    }
+
     fn secret_ref(name: &str, key: &str) -> String {
         format!(
             "          env:\n            - name: DATABASE_URL\n              valueFrom:\n                secretKeyRef:\n                  name: {name}\n                  key: {key}\n"
@@ -646,9 +657,7 @@ mod tests {
 
     #[test]
     fn different_secrets_point_at_the_app_side() {
-        let j = job(&secret_ref("migration-db", "url"));
-        let d = deploy(&secret_ref("app-db", "url"));
-        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
+        let (j, d, diags) = against_app_db(&secret_ref("migration-db", "url"));
         assert_eq!(diags.len(), 1, "{diags:?}");
         let x = &diags[0];
         assert_eq!(&d[x.loc.span.range()], "app-db");
@@ -668,17 +677,15 @@ mod tests {
     fn different_keys_of_the_same_secret() {
         let j = job(&secret_ref("db", "migration_url"));
         let d = deploy(&secret_ref("db", "url"));
-        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
+        let diags = run(RULE, &pair(&j, &d));
         assert_one_saying(&diags, "key `migration_url`");
     }
 
     #[test]
     fn literal_against_reference_never_prints_the_value() {
-        let j = job(
+        let (j, _, diags) = against_app_db(
             "          env:\n            - name: DATABASE_URL\n              value: postgres://admin:hunter2@db:5432/app\n",
         );
-        let d = deploy(&secret_ref("app-db", "url"));
-        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
         assert_eq!(diags.len(), 1, "{diags:?}");
         let x = &diags[0];
         assert_contains(&x.message, "sets `DATABASE_URL` to a literal value");
@@ -697,9 +704,9 @@ mod tests {
         };
         let j = job(&lit("postgres://a:one@db/app"));
         let same = deploy(&lit("postgres://a:one@db/app"));
-        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &same)]).is_empty());
+        assert_none(RULE, &pair(&j, &same));
         let other = deploy(&lit("postgres://a:two@db/app"));
-        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &other)]);
+        let diags = run(RULE, &pair(&j, &other));
         assert_one_saying(&diags, "to a different literal value");
         assert!(!diags[0].message.contains("one@") && !diags[0].message.contains("two@"));
         assert_eq!(&other[diags[0].loc.span.range()], "postgres://a:two@db/app");
@@ -710,26 +717,20 @@ mod tests {
         let ef =
             "          envFrom:\n            - secretRef:\n                name: myapp-secrets\n";
         let j = job(ef);
-        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &deploy(ef))]).is_empty());
+        assert_none(RULE, &pair(&j, &deploy(ef)));
         // envFrom Secret `myapp-secrets` provides DATABASE_URL from key DATABASE_URL.
         let by_key = deploy(&secret_ref("myapp-secrets", "DATABASE_URL"));
-        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &by_key)]).is_empty());
+        assert_none(RULE, &pair(&j, &by_key));
     }
 
     #[test]
     fn env_from_with_unknown_contents_against_another_secret() {
-        let j = job(
+        let (_, _, diags) = against_app_db(
             "          envFrom:\n            - secretRef:\n                name: myapp-secrets\n",
         );
-        let d = deploy(&secret_ref("app-db", "url"));
-        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
-        assert_eq!(diags.len(), 1, "{diags:?}");
-        assert!(
-            diags[0]
-                .message
-                .contains("can only get `DATABASE_URL` from its envFrom Secret `myapp-secrets`"),
-            "{}",
-            diags[0].message
+        assert_one_saying(
+            &diags,
+            "can only get `DATABASE_URL` from its envFrom Secret `myapp-secrets`",
         );
     }
 
@@ -752,7 +753,7 @@ mod tests {
             ("configMapRef", "myapp-config"),
             ("secretRef", "myapp-secrets-v2"),
         ]));
-        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
+        let diags = run(RULE, &pair(&j, &d));
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert_eq!(diags[0].severity, Severity::Warning);
         assert_contains(&diags[0].message, "Secret `myapp-secrets-v2`");
@@ -760,20 +761,20 @@ mod tests {
         assert_eq!(&d[diags[0].loc.span.range()], "envFrom");
         // The same Secret on both sides, or one Secret in common: nothing to say.
         let same = deploy(&ef(&[("secretRef", "myapp-secrets")]));
-        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &same)]).is_empty());
+        assert_none(RULE, &pair(&j, &same));
         let both = deploy(&ef(&[
             ("secretRef", "myapp-secrets"),
             ("secretRef", "extra"),
         ]));
-        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &both)]).is_empty());
+        assert_none(RULE, &pair(&j, &both));
         // Different ConfigMaps count the same way.
         let cm = deploy(&ef(&[("configMapRef", "other-config")]));
-        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &cm)]);
+        let diags = run(RULE, &pair(&j, &cm));
         assert_eq!(diags.len(), 1, "{diags:?}");
         assert_contains(&diags[0].message, "loads ConfigMap `myapp-config` instead");
         // A Secret on one side, a ConfigMap on the other: kinds are compared with their own.
         let only_secret = job(&ef(&[("secretRef", "myapp-secrets")]));
-        assert!(run(RULE, &[("k/job.yaml", &only_secret), ("k/deploy.yaml", &cm)]).is_empty());
+        assert_none(RULE, &pair(&only_secret, &cm));
     }
 
     #[test]
@@ -808,13 +809,8 @@ mod tests {
                 ("k/s.yaml", &secrets2),
             ],
         );
-        assert_eq!(diags.len(), 1, "{diags:?}");
-        assert!(
-            diags[0]
-                .message
-                .contains("none of its envFrom sources has that key")
-        );
-        assert_eq!(&d[diags[0].loc.span.range()], "envFrom");
+        assert_single(&diags, &d, "envFrom");
+        assert_contains(&diags[0].message, "none of its envFrom sources has that key");
     }
 
     #[test]
@@ -823,10 +819,10 @@ mod tests {
             "          envFrom:\n            - prefix: DATABASE_\n              secretRef:\n                name: db\n",
         );
         let d = deploy(&secret_ref("db", "URL"));
-        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]).is_empty());
+        assert_none(RULE, &pair(&j, &d));
         let d = deploy(&secret_ref("db", "DATABASE_URL"));
         assert_eq!(
-            run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]).len(),
+            run(RULE, &pair(&j, &d)).len(),
             1
         );
     }
@@ -834,25 +830,19 @@ mod tests {
     #[test]
     fn absent_on_one_side() {
         // The app sets it, the migration neither sets it nor has envFrom.
-        let j = job("");
-        let d = deploy(&secret_ref("app-db", "url"));
-        let diags = run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]);
+        let (j, _, diags) = against_app_db("");
         assert_one_saying(&diags, "does not set `DATABASE_URL`");
-        assert!(
-            diags[0]
-                .message
-                .contains("connects with its tool's default or fails")
-        );
+        assert_contains(&diags[0].message, "connects with its tool's default or fails");
         assert_eq!(
             diags[0].related[0].message,
             "the migration container sets no `DATABASE_URL`"
         );
         assert_eq!(&j[diags[0].related[0].loc.span.range()], "name");
         // Neither sets it: nothing to compare.
-        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &deploy(""))]).is_empty());
+        assert_none(RULE, &pair(&j, &deploy("")));
         // The migration has envFrom of unknown contents and the app has nothing: cannot say.
         let j = job("          envFrom:\n            - secretRef: {name: s}\n");
-        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &deploy(""))]).is_empty());
+        assert_none(RULE, &pair(&j, &deploy("")));
     }
 
     #[test]
@@ -872,8 +862,7 @@ mod tests {
             ("k/s.yaml", s.to_string()),
             ("k/kustomization.yaml", k.to_string()),
         ];
-        let diags = run(RULE, &files);
-        assert!(diags.is_empty(), "{diags:?}");
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -903,27 +892,21 @@ mod tests {
     fn init_container_variant() {
         let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: migrate\n          image: app:v1\n          command: [npm, run, migrate]\n          envFrom:\n            - secretRef: {name: migrate-db}\n      containers:\n        - name: web\n          image: app:v1\n          envFrom:\n            - secretRef: {name: web-db}\n        - name: proxy\n          image: cloud-sql-proxy:2\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: migrate-db}\nstringData: {DATABASE_URL: a}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: web-db}\nstringData: {DATABASE_URL: b}\n";
         let diags = run(RULE, &[("k/web.yaml", text)]);
-        assert_eq!(diags.len(), 1, "{diags:?}");
-        assert!(
-            diags[0]
-                .message
-                .starts_with("container `web` of Deployment `web` gets")
+        assert_single(&diags, text, "web-db");
+        assert_starts_with(&diags[0].message, "container `web` of Deployment `web` gets");
+        assert_contains(
+            &diags[0].message,
+            "the migration init container `migrate` of the same pod",
         );
-        assert!(
-            diags[0]
-                .message
-                .contains("the migration init container `migrate` of the same pod")
-        );
-        assert_eq!(&text[diags[0].loc.span.range()], "web-db");
     }
 
     #[test]
     fn unknown_values_are_skipped() {
         let j = job(&secret_ref("${DB_SECRET}", "url"));
         let d = deploy(&secret_ref("app-db", "url"));
-        assert!(run(RULE, &[("k/job.yaml", &j), ("k/deploy.yaml", &d)]).is_empty());
+        assert_none(RULE, &pair(&j, &d));
         let field = "          env:\n            - name: DATABASE_URL\n              valueFrom:\n                fieldRef: {fieldPath: metadata.name}\n";
-        assert!(run(RULE, &[("k/job.yaml", &job(field)), ("k/deploy.yaml", &d)]).is_empty());
+        assert_none(RULE, &pair(&job(field), &d));
     }
 
     #[test]
@@ -936,7 +919,7 @@ mod tests {
         let j = job(&lit("DB_URL", "a"));
         let d = deploy(&lit("DB_URL", "b"));
         let files = [("k/job.yaml", j.as_str()), ("k/deploy.yaml", d.as_str())];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         let settings = Settings {
             database_env: vec!["DB_URL".into()],
             ..Settings::default()

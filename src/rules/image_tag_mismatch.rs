@@ -513,7 +513,7 @@ mod tests {
     #[test]
     fn agreeing_tags_pass() {
         let files = tagged("myapp-migration:v2", "myapp:v2");
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -526,7 +526,7 @@ mod tests {
             ),
             ("k/deploy.yaml", deploy("myapp-migration-v1", "myapp:v2")),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         let files = [
             (
                 "k/job.yaml",
@@ -606,7 +606,7 @@ mod tests {
             ("k/deploy.yaml", deploy("myapp-migration-TAG", "myapp:v3")),
             ("k/kustomization.yaml", k),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         let flux = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec:\n  path: ./k\n  postBuild:\n    substitute:\n      GIT_SHA: 4f53cda\n";
         let files = [
             (
@@ -619,7 +619,7 @@ mod tests {
             ),
             ("k/flux.yaml", flux.to_string()),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -653,7 +653,7 @@ mod tests {
             ),
             ("k/flux.yaml", flux.to_string()),
         ];
-        assert!(run(RULE, &ok).is_empty());
+        assert_none(RULE, &ok);
         let bad = [
             (
                 "k/job.yaml",

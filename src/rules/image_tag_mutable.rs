@@ -2,9 +2,9 @@
 //! or tagged `latest`, can resolve to other code on the next pull.
 
 use super::meta::IMAGE_TAG_MUTABLE as META;
-use super::{ContextCx, Rule, migration_job};
+use super::{ContextCx, PodOwner, Rule, migration_job};
 use crate::analysis::workload::{
-    container_name, describe, is_wait_for, job_links, judged, migration_tool, readable,
+    container_name, describe, is_wait_for, job_links, judged, migration_tool,
 };
 use crate::base::diagnostic::{Diagnostic};
 use crate::base::mask::display_value;
@@ -102,15 +102,7 @@ impl Rule for ImageTagMutable {
         let env = cx.env();
         // (rendered index, container path) → role; the first role found wins.
         let mut roles: BTreeMap<(usize, Vec<Step>), Role> = BTreeMap::new();
-        for (ri, r) in cx.context.rendered.iter().enumerate() {
-            let Some(o) = r.object() else { continue };
-            if r.patched || crate::render::pod_spec_path(&r.kind).is_none() {
-                continue;
-            }
-            let ocx = super::ObjectCx::new(cx.ws, &cx.ws.objects[o as usize]);
-            if !readable(ocx.obj) {
-                continue;
-            }
+        for PodOwner { index: ri, r, ocx } in cx.pod_owners() {
             let containers = links::containers(&env, cx.context, r);
             if r.kind == "Job" && migration_job(&ocx).is_some() {
                 for c in containers.iter().filter(|c| !is_wait_for(c)) {
@@ -224,73 +216,52 @@ mod tests {
         ];
         let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
-        let job_d = d
-            .iter()
-            .find(|d| d.message.starts_with("migration container"))
-            .unwrap();
-        assert_eq!(
-            &files[0].1[job_d.loc.span.range()],
-            "myapp-migration:latest"
-        );
-        assert_eq!(
-            job_d.message,
-            "migration container `migrate` of Job `myapp-migration-v1` runs `myapp-migration:latest`, which is tagged `latest`: the tag moves, so a retried migration pod, or one on another node, may pull different code than the app it gates"
-        );
-        let app_d = d
-            .iter()
-            .find(|d| d.message.starts_with("app container"))
-            .unwrap();
-        assert_eq!(
-            &files[1].1[app_d.loc.span.range()],
-            "registry.example.com/myapp"
-        );
-        assert_starts_with(
-            &app_d.message,
-            "app container `service` of Deployment `myapp`, which waits for the migration Job `myapp-migration-v1`, runs `registry.example.com/myapp`, which has no tag or digest",
-        );
+        Found::starting(&d, "migration container", &files)
+            .at("myapp-migration:latest")
+            .is("migration container `migrate` of Job `myapp-migration-v1` runs `myapp-migration:latest`, which is tagged `latest`: the tag moves, so a retried migration pod, or one on another node, may pull different code than the app it gates");
+        Found::starting(&d, "app container", &files)
+            .at("registry.example.com/myapp")
+            .starts("app container `service` of Deployment `myapp`, which waits for the migration Job `myapp-migration-v1`, runs `registry.example.com/myapp`, which has no tag or digest");
         // The untagged k8s-wait-for image is another rule's business.
         assert!(d.iter().all(|d| !d.message.contains("k8s-wait-for")));
     }
 
+    /// The Job running `job_image`, the Deployment waiting for it running `app_image`, and a
+    /// kustomization over both in `k/` whose `images:` entries are `images`.
+    fn with_images(job_image: &str, app_image: &str, images: &str) -> [(&'static str, String); 3] {
+        [
+            ("k/job.yaml", job(job_image)),
+            ("k/deploy.yaml", deploy(WAIT_IMAGE, app_image)),
+            (
+                "k/kustomization.yaml",
+                kustomization("[job.yaml, deploy.yaml]", &format!("images:\n{images}")),
+            ),
+        ]
+    }
+
     #[test]
     fn kustomize_images_pin_the_tag() {
-        let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [job.yaml, deploy.yaml]\nimages:\n- name: myapp-migration\n  newTag: v1\n- name: myapp\n  digest: sha256:0123\n";
-        let files = [
-            ("k/job.yaml", job("myapp-migration")),
-            (
-                "k/deploy.yaml",
-                deploy("groundnuty/k8s-wait-for:v2.0", "myapp:latest"),
-            ),
-            ("k/kustomization.yaml", k.to_string()),
-        ];
-        assert!(run(RULE, &files).is_empty());
+        let pinned = "- name: myapp-migration\n  newTag: v1\n- name: myapp\n  digest: sha256:0123\n";
+        assert_none(RULE, &with_images("myapp-migration", "myapp:latest", pinned));
         // An images entry that sets latest is reported at the manifest with its writer.
-        let k2 = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [job.yaml, deploy.yaml]\nimages:\n- name: myapp\n  newTag: latest\n";
-        let files = [
-            ("k/job.yaml", job("myapp-migration:v1")),
-            (
-                "k/deploy.yaml",
-                deploy("groundnuty/k8s-wait-for:v2.0", "myapp:v1"),
-            ),
-            ("k/kustomization.yaml", k2.to_string()),
-        ];
+        let files = with_images("myapp-migration:v1", "myapp:v1", "- name: myapp\n  newTag: latest\n");
         one(RULE, &files).at("myapp:v1").says("runs `myapp:latest`").related(0, "written by images");
     }
 
     #[test]
     fn an_overlay_that_pins_the_tag_clears_its_base() {
-        let base = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [job.yaml, deploy.yaml]\n";
-        let overlay = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../base]\nimages:\n- name: myapp-migration\n  newTag: v1\n- name: myapp\n  newTag: v1\n";
+        let overlay = kustomization(
+            "[../k]",
+            "images:\n- name: myapp-migration\n  newTag: v1\n- name: myapp\n  newTag: v1\n",
+        );
+        let [job, deploy, _] = with_images("myapp-migration", "myapp", "");
         let files = [
-            ("base/job.yaml", job("myapp-migration")),
-            (
-                "base/deploy.yaml",
-                deploy("groundnuty/k8s-wait-for:v2.0", "myapp"),
-            ),
-            ("base/kustomization.yaml", base.to_string()),
-            ("prod/kustomization.yaml", overlay.to_string()),
+            job,
+            deploy,
+            ("k/kustomization.yaml", kustomization("[job.yaml, deploy.yaml]", "")),
+            ("prod/kustomization.yaml", overlay),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -309,6 +280,6 @@ mod tests {
         assert_eq!(&text[d[1].loc.span.range()], "my-app:latest");
         // An ordinary Deployment with `latest` is not this rule's business.
         let plain = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: my-app:latest\n".to_string();
-        assert!(run(RULE, &[("k/web.yaml", plain)]).is_empty());
+        assert_none(RULE, &[("k/web.yaml", plain)]);
     }
 }

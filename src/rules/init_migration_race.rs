@@ -2,16 +2,14 @@
 //! pod, several migrations can run against the same database at once.
 
 use super::meta::INIT_MIGRATION_RACE as META;
-use super::{ContextCx, ObjectCx, Rule};
+use super::{ContextCx, PodOwner, Rule};
 use crate::analysis::workload::{
-    container_name, describe, hpas, judged, migration_anchor, migration_reason, node_loc, number,
-    readable,
+    container_name, describe, hpas, migration_anchor, migration_reason, node_loc, number,
 };
 use crate::base::diagnostic::Diagnostic;
 use crate::base::mask::display_value;
 use crate::render::links::{self, Container};
 use crate::render::path;
-use crate::render::Rendered;
 
 pub(crate) struct InitMigrationRace;
 
@@ -22,14 +20,8 @@ const ROLLOUT: &str = "`maxSurge: 1, maxUnavailable: 0` only makes a rollout cre
 const LOCKS: &str = "tools that take a database lock (Prisma, Flyway, Liquibase, golang-migrate, Rails) serialise themselves, Django and Alembic do not by default (advisory)";
 
 impl InitMigrationRace {
-    fn check(
-        &self,
-        cx: &ContextCx<'_>,
-        r: &Rendered,
-        ocx: &ObjectCx<'_>,
-        out: &mut Vec<Diagnostic>,
-    ) {
-        let env = cx.env();
+    fn check(&self, cx: &ContextCx<'_>, w: &PodOwner<'_>, out: &mut Vec<Diagnostic>) {
+        let (r, ocx, env) = (w.r, &w.ocx, cx.env());
         let kind = r.kind.as_str();
         if !matches!(
             kind,
@@ -149,13 +141,8 @@ impl InitMigrationRace {
 
 impl Rule for InitMigrationRace {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        if !judged(cx.ws, cx.context) {
-            return;
-        }
-        for (r, ocx) in cx.rendered() {
-            if !r.patched && readable(ocx.obj) {
-                self.check(cx, r, &ocx, out);
-            }
+        for w in cx.pod_owners() {
+            self.check(cx, &w, out);
         }
     }
 }
@@ -173,6 +160,11 @@ mod tests {
             .spec(spec)
             .init(init);
         d.app("web").image("my-app:v1").yaml()
+    }
+
+    /// The Deployment `web` running [`NPM`] as an init container, with `spec`, next to `other`.
+    fn web_and(spec: &str, other: (&'static str, String)) -> [(&'static str, String); 2] {
+        [("k/web.yaml", workload("Deployment", spec, NPM)), other]
     }
 
     const NPM: &str = "        - name: migrate\n          image: my-app:v1\n          command: [\"npm\", \"run\", \"migrate\"]\n";
@@ -207,11 +199,8 @@ mod tests {
 
     #[test]
     fn kustomize_replicas_count() {
-        let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [web.yaml]\nreplicas:\n- name: web\n  count: 4\n";
-        let files = [
-            ("k/web.yaml", workload("Deployment", "  replicas: 1\n", NPM)),
-            ("k/kustomization.yaml", k.to_string()),
-        ];
+        let k = kustomization("[web.yaml]", "replicas:\n- name: web\n  count: 4\n");
+        let files = web_and("  replicas: 1\n", ("k/kustomization.yaml", k.clone()));
         let d = one(RULE, &files).says("(4 replicas)").d;
         let msgs: Vec<&str> = d.related.iter().map(|r| r.message.as_str()).collect();
         assert_eq!(
@@ -222,20 +211,14 @@ mod tests {
             ]
         );
         // And back down to one.
-        let files = [
-            ("k/web.yaml", workload("Deployment", "  replicas: 3\n", NPM)),
-            ("k/kustomization.yaml", k.replace("count: 4", "count: 1")),
-        ];
-        assert!(run(RULE, &files).is_empty());
+        let down = k.replace("count: 4", "count: 1");
+        assert_none(RULE, &web_and("  replicas: 3\n", ("k/kustomization.yaml", down)));
     }
 
     #[test]
     fn hpa_scales_a_single_replica() {
         let hpa = "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n  minReplicas: 1\n  maxReplicas: 5\n";
-        let files = [
-            ("k/web.yaml", workload("Deployment", "", NPM)),
-            ("k/hpa.yaml", hpa.to_string()),
-        ];
+        let files = web_and("", ("k/hpa.yaml", hpa.to_string()));
         let d = one(RULE, &files).says("(HorizontalPodAutoscaler `web` scales it up to 5 pods)").d;
         assert_eq!(&hpa[d.related[0].loc.span.range()], "5");
         // An HPA capped at one pod, or aimed at another workload, does not count.
@@ -243,11 +226,7 @@ mod tests {
             hpa.replace("maxReplicas: 5", "maxReplicas: 1"),
             hpa.replace("name: web}", "name: api}"),
         ] {
-            let files = [
-                ("k/web.yaml", workload("Deployment", "", NPM)),
-                ("k/hpa.yaml", other),
-            ];
-            assert!(run(RULE, &files).is_empty());
+            assert_none(RULE, &web_and("", ("k/hpa.yaml", other)));
         }
     }
 
@@ -284,7 +263,7 @@ mod tests {
         let d = run(RULE, &[("k/ds.yaml", ds)]);
         assert_one_saying(&d, "of DaemonSet `web` (one pod per node)");
         let sts = workload("StatefulSet", "  replicas: 3\n", NPM);
-        assert!(run(RULE, &[("k/sts.yaml", sts)]).is_empty());
+        assert_none(RULE, &[("k/sts.yaml", sts)]);
         let par = workload(
             "StatefulSet",
             "  replicas: 3\n  podManagementPolicy: Parallel\n",
@@ -300,49 +279,31 @@ mod tests {
     #[test]
     fn args_image_and_name_anchors() {
         let args = "        - name: migrate\n          image: my-app:v1\n          command: [python]\n          args: [manage.py, migrate]\n";
-        let text = workload("Deployment", "  replicas: 2\n", args);
-        let d = run(RULE, &[("k/web.yaml", text.clone())]);
-        assert_eq!(&text[d[0].loc.span.range()], "[manage.py, migrate]");
         let image = "        - name: schema\n          image: registry/my-app-migrations:v1\n";
-        let text = workload("Deployment", "  replicas: 2\n", image);
-        let d = run(RULE, &[("k/web.yaml", text.clone())]);
-        assert_eq!(
-            &text[d[0].loc.span.range()],
-            "registry/my-app-migrations:v1"
-        );
-        assert_starts_with(
-            &d[0].message,
-            "init container `schema` looks like a migration (its image `registry/my-app-migrations:v1` is a migration image) and runs in every pod of Deployment `web` (2 replicas)",
-        );
         let name = "        - name: db-migrate\n          image: my-app:v1\n          command: [./entrypoint.sh]\n";
-        let text = workload("Deployment", "  replicas: 2\n", name);
-        let d = run(RULE, &[("k/web.yaml", text.clone())]);
-        assert_eq!(&text[d[0].loc.span.range()], "db-migrate");
+        for (init, at, start) in [
+            (args, "[manage.py, migrate]", "init container `migrate` runs `manage.py migrate`"),
+            (
+                image,
+                "registry/my-app-migrations:v1",
+                "init container `schema` looks like a migration (its image `registry/my-app-migrations:v1` is a migration image) and runs in every pod of Deployment `web` (2 replicas)",
+            ),
+            (name, "db-migrate", "init container `db-migrate` looks like a migration"),
+        ] {
+            let text = workload("Deployment", "  replicas: 2\n", init);
+            let d = run(RULE, &[("k/web.yaml", text.as_str())]);
+            assert_single(&d, &text, at);
+            assert_starts_with(&d[0].message, start);
+        }
     }
 
     #[test]
     fn waits_and_checks_are_not_migrations() {
         let wait = "        - name: wait-for-migration\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, web-migration-v1]\n";
-        assert!(
-            run(
-                RULE,
-                &[(
-                    "k/web.yaml",
-                    workload("Deployment", "  replicas: 3\n", wait)
-                )]
-            )
-            .is_empty()
-        );
         let check = "        - name: check-migrations\n          image: my-app:v1\n          command: [python, manage.py, migrate, --check]\n";
-        assert!(
-            run(
-                RULE,
-                &[(
-                    "k/web.yaml",
-                    workload("Deployment", "  replicas: 3\n", check)
-                )]
-            )
-            .is_empty()
-        );
+        for init in [wait, check] {
+            let text = workload("Deployment", "  replicas: 3\n", init);
+            assert_none(RULE, &[("k/web.yaml", text)]);
+        }
     }
 }

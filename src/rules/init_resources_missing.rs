@@ -3,10 +3,9 @@
 //! ResourceQuota or LimitRange may reject pods whose containers omit them.
 
 use super::meta::INIT_RESOURCES_MISSING as META;
-use super::{ContextCx, ObjectCx, Rule};
+use super::{ContextCx, ObjectCx, PodOwner, Rule};
 use crate::analysis::workload::{
-    container_anchor, container_name, describe, field, is_wait_for, judged, migration_tool,
-    readable,
+    container_anchor, container_name, describe, field, is_wait_for, migration_tool,
 };
 use crate::base::diagnostic::{Diagnostic};
 use crate::render::Rendered;
@@ -93,14 +92,8 @@ impl InitResourcesMissing {
 
 impl Rule for InitResourcesMissing {
     fn check_context(&self, cx: &ContextCx<'_>, out: &mut Vec<Diagnostic>) {
-        if !judged(cx.ws, cx.context) {
-            return;
-        }
         let env = cx.env();
-        for (r, ocx) in cx.rendered() {
-            if r.patched || crate::render::pod_spec_path(&r.kind).is_none() || !readable(ocx.obj) {
-                continue;
-            }
+        for PodOwner { r, ocx, .. } in cx.pod_owners() {
             for c in links::containers(&env, cx.context, r)
                 .iter()
                 .filter(|c| c.init)
@@ -120,6 +113,7 @@ impl Rule for InitResourcesMissing {
 
 #[cfg(test)]
 mod tests {
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::*;
 
     const RULE: &str = "init-resources-missing";
@@ -134,10 +128,16 @@ mod tests {
 
     const WAIT: &str = "        - name: wait-for-migration\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, myapp-migration-v1]\n";
 
+    /// The Deployment whose init containers are `init`, and the rule's findings in it.
+    fn lint(init: &str) -> (String, Vec<Diagnostic>) {
+        let text = deploy(init);
+        let d = run(RULE, &[("k/d.yaml", text.as_str())]);
+        (text, d)
+    }
+
     #[test]
     fn wait_for_without_resources_points_at_the_name_key() {
-        let text = deploy(WAIT);
-        let d = run(RULE, &[("k/d.yaml", text.clone())]);
+        let (text, d) = lint(WAIT);
         assert_single(&d, &text, "name");
         assert_eq!(
             d[0].path.as_deref(),
@@ -151,23 +151,22 @@ mod tests {
 
     #[test]
     fn says_which_half_is_missing() {
-        let text = deploy(&format!(
-            "{WAIT}          resources:\n            requests: {{cpu: 10m, memory: 32Mi}}\n"
-        ));
-        let d = run(RULE, &[("k/d.yaml", text.clone())]);
-        assert_single(&d, &text, "resources");
-        assert_contains(
-            &d[0].message,
-            "has resources.requests but no resources.limits",
-        );
-        let text = deploy(&format!(
-            "{WAIT}          resources:\n            requests: {{}}\n            limits: {{cpu: 100m}}\n"
-        ));
-        let d = run(RULE, &[("k/d.yaml", text)]);
-        assert_contains(
-            &d[0].message,
-            "has resources.limits but no resources.requests",
-        );
+        for (resources, missing) in [
+            (
+                "requests: {cpu: 10m, memory: 32Mi}\n",
+                "has resources.requests but no resources.limits",
+            ),
+            (
+                "requests: {}\n            limits: {cpu: 100m}\n",
+                "has resources.limits but no resources.requests",
+            ),
+        ] {
+            let (text, d) = lint(&format!(
+                "{WAIT}          resources:\n            {resources}"
+            ));
+            assert_single(&d, &text, "resources");
+            assert_contains(&d[0].message, missing);
+        }
     }
 
     #[test]
@@ -175,20 +174,19 @@ mod tests {
         let ok = deploy(&format!(
             "{WAIT}          resources:\n            requests: {{cpu: 10m, memory: 32Mi}}\n            limits: {{cpu: 100m, memory: 64Mi}}\n"
         ));
-        assert!(run(RULE, &[("k/d.yaml", ok)]).is_empty());
+        assert_none(RULE, &[("k/d.yaml", ok)]);
         let other = deploy(
             "        - name: copy-config\n          image: busybox:1.36\n          command: [cp, /a, /b]\n",
         );
-        assert!(run(RULE, &[("k/d.yaml", other)]).is_empty());
+        assert_none(RULE, &[("k/d.yaml", other)]);
     }
 
     #[test]
     fn migration_init_container() {
-        let text = deploy(
+        let (text, d) = lint(
             "        - name: migrate\n          image: myapp:v1\n          command: [npx, prisma, migrate, deploy]\n",
         );
-        let d = run(RULE, &[("k/d.yaml", text)]);
-        assert_eq!(d.len(), 1);
+        assert_single(&d, &text, "name");
         assert_starts_with(&d[0].message, "migration init container `migrate`");
     }
 
@@ -196,7 +194,7 @@ mod tests {
     fn a_limit_range_with_defaults_fills_them_in() {
         let lr = "apiVersion: v1\nkind: LimitRange\nmetadata: {name: defaults}\nspec:\n  limits:\n  - type: Container\n    default: {cpu: 200m, memory: 128Mi}\n";
         let files = [("k/d.yaml", deploy(WAIT)), ("k/lr.yaml", lr.to_string())];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         let other_ns = lr.replace("name: defaults}", "name: defaults, namespace: other}");
         let files = [("k/d.yaml", deploy(WAIT)), ("k/lr.yaml", other_ns)];
         assert_eq!(run(RULE, &files).len(), 1);

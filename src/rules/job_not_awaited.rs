@@ -99,6 +99,7 @@ impl Rule for JobNotAwaited {
 
 #[cfg(test)]
 mod tests {
+    use crate::base::diagnostic::Diagnostic;
     use crate::rules::testing::*;
     use crate::rules::testing::app_waiting as deploy;
 
@@ -108,22 +109,30 @@ mod tests {
         Job::default().name(name).meta(meta).yaml()
     }
 
+    /// The findings when `path` holds `job` and the Deployment `myapp` runs the init
+    /// containers `init`.
+    fn lint(path: &str, job: &str, init: &str) -> Vec<Diagnostic> {
+        run(RULE, &[(path, job.to_string()), ("k/deploy.yaml", deploy(init))])
+    }
+
+    /// [`lint`] of the Job `myapp-migration-v1`.
+    fn lint_v1(init: &str) -> Vec<Diagnostic> {
+        lint("k/job.yaml", &job("myapp-migration-v1", ""), init)
+    }
+
     const APP: &str = "        - {name: x, image: busybox}\n";
 
     #[test]
     fn an_unawaited_migration_job_is_reported_at_its_name() {
         let j = job("myapp-migration-v1", "");
-        let found = run(
-            RULE,
-            &[("k/job.yaml", j.clone()), ("k/deploy.yaml", deploy(APP))],
-        );
+        let found = lint("k/job.yaml", &j, APP);
         assert_single(&found, &j, "myapp-migration-v1");
         assert_contains(&found[0].message, "before the migration has run");
     }
 
     #[test]
     fn without_an_app_in_view_nothing_is_said() {
-        assert!(run(RULE, &[("k/job.yaml", job("myapp-migration-v1", ""))]).is_empty());
+        assert_none(RULE, &[("k/job.yaml", job("myapp-migration-v1", ""))]);
     }
 
     #[test]
@@ -135,13 +144,7 @@ mod tests {
         // An unknown mode (wait-args-invalid reports it) still names the Job it was meant for.
         let bad_mode = "        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-r, myapp-migration-v1]\n";
         for init in [wait_for, kubectl, selector, prefix, bad_mode] {
-            let found = run(
-                RULE,
-                &[
-                    ("k/job.yaml", job("myapp-migration-v1", "")),
-                    ("k/deploy.yaml", deploy(init)),
-                ],
-            );
+            let found = lint_v1(init);
             assert!(found.is_empty(), "{init}: {found:?}");
         }
         for hook in [
@@ -149,29 +152,15 @@ mod tests {
             "  annotations:\n    argocd.argoproj.io/hook: PreSync\n",
             "  annotations:\n    argocd.argoproj.io/sync-wave: \"-1\"\n",
         ] {
-            let found = run(
-                RULE,
-                &[
-                    ("k/job.yaml", job("myapp-migration-v1", hook)),
-                    ("k/deploy.yaml", deploy(APP)),
-                ],
-            );
+            let found = lint("k/job.yaml", &job("myapp-migration-v1", hook), APP);
             assert!(found.is_empty(), "{hook}: {found:?}");
         }
         // A post-install hook runs after the app.
-        let found = run(
-            RULE,
-            &[
-                (
-                    "k/job.yaml",
-                    job(
-                        "myapp-migration-v1",
-                        "  annotations:\n    helm.sh/hook: post-install\n",
-                    ),
-                ),
-                ("k/deploy.yaml", deploy(APP)),
-            ],
+        let post = job(
+            "myapp-migration-v1",
+            "  annotations:\n    helm.sh/hook: post-install\n",
         );
+        let found = lint("k/job.yaml", &post, APP);
         assert_one_saying(&found, "Helm hook `post-install`");
     }
 
@@ -187,23 +176,11 @@ mod tests {
             "while ! alembic current; do sleep 2; done",
             "for i in 1 2 3; do flyway info && exit 0; sleep 5; done; exit 1",
         ] {
-            let found = run(
-                RULE,
-                &[
-                    ("k/job.yaml", job("myapp-migration-v1", "")),
-                    ("k/deploy.yaml", deploy(&gate(script))),
-                ],
-            );
+            let found = lint_v1(&gate(script));
             assert!(found.is_empty(), "{script}: {found:?}");
         }
         for script in ["until pg_isready -h db; do sleep 1; done", "kong migrations list"] {
-            let found = run(
-                RULE,
-                &[
-                    ("k/job.yaml", job("myapp-migration-v1", "")),
-                    ("k/deploy.yaml", deploy(&gate(script))),
-                ],
-            );
+            let found = lint_v1(&gate(script));
             assert_eq!(found.len(), 1, "{script}");
         }
     }
@@ -211,42 +188,25 @@ mod tests {
     #[test]
     fn kubectl_wait_in_another_namespace_and_ignored_waits() {
         let other_ns = "        - name: wait\n          image: bitnami/kubectl:1.30\n          command: [kubectl, wait, --for=condition=complete, -n, other, job/myapp-migration-v1]\n";
-        let found = run(
-            RULE,
-            &[
-                ("k/job.yaml", job("myapp-migration-v1", "")),
-                ("k/deploy.yaml", deploy(other_ns)),
-            ],
-        );
+        let found = lint_v1(other_ns);
         assert_eq!(found.len(), 1);
         let or_true = "        - name: wait\n          image: bitnami/kubectl:1.30\n          command: [sh, -c, 'kubectl wait --for=condition=complete job/myapp-migration-v1 --timeout=60s || true']\n";
-        let d = deploy(or_true);
-        let found = run(
-            RULE,
-            &[
-                ("k/job.yaml", job("myapp-migration-v1", "")),
-                ("k/deploy.yaml", d.clone()),
-            ],
-        );
+        let found = lint_v1(or_true);
         assert_one_saying(&found, "`||`");
         assert_eq!(found[0].related.len(), 1);
-        assert!(d[found[0].related[0].loc.span.range()].contains("|| true"));
+        assert!(deploy(or_true)[found[0].related[0].loc.span.range()].contains("|| true"));
     }
 
     #[test]
     fn a_wait_for_another_job_is_related() {
-        let d = deploy(
-            "        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, myapp-migration-v1]\n",
-        );
+        let wait = "        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, myapp-migration-v1]\n";
+        let d = deploy(wait);
         let jobs = format!(
             "{}---\n{}",
             job("myapp-migration-v1", ""),
             job("myapp-search-migration-v1", "")
         );
-        let found = run(
-            RULE,
-            &[("k/job.yaml", jobs.clone()), ("k/deploy.yaml", d.clone())],
-        );
+        let found = lint("k/job.yaml", &jobs, wait);
         assert_single(&found, &jobs, "myapp-search-migration-v1");
         assert_eq!(
             &d[found[0].related[0].loc.span.range()],
@@ -260,16 +220,9 @@ mod tests {
         let d = deploy(
             "        - name: wait\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, myapp-migratoin-v1]\n",
         );
-        let all = lint_files(&[
-            ("k/job.yaml", job("myapp-migration-v1", "")),
-            ("k/deploy.yaml", d),
-        ]);
-        assert!(all.iter().any(|d| d.rule == "wait-target-missing"));
-        assert!(
-            !all.iter()
-                .any(|d| d.rule == "job-not-awaited" || d.rule == "job-ttl-missing"),
-            "{all:?}"
-        );
+        let files = [("k/job.yaml", job("myapp-migration-v1", "")), ("k/deploy.yaml", d)];
+        let all = lint_without(&files, &["job-not-awaited", "job-ttl-missing"]);
+        assert!(all.iter().any(|d| d.rule == "wait-target-missing"), "{all:?}");
     }
 
     #[test]
@@ -315,7 +268,7 @@ mod tests {
                 ("app/deploy.yaml", deploy(APP)),
             ]
         };
-        assert!(run(RULE, &files(flux("  wait: true\n"))).is_empty());
+        assert_none(RULE, &files(flux("  wait: true\n")));
         let found = run(RULE, &files(flux("")));
         assert_one_saying(&found, "without `wait: true`");
         assert_eq!(found[0].related.len(), 1);
@@ -359,7 +312,7 @@ mod tests {
                 entry("schema-v2", "{name: s, image: \"app:v2\"}"),
             ),
         ] {
-            let found = run(RULE, &[(file, j.clone()), ("k/deploy.yaml", deploy(APP))]);
+            let found = lint(file, &j, APP);
             assert_eq!(found.len(), 1, "{j}");
         }
         // The same images run for another purpose, or a command that replaces the entrypoint.
@@ -367,13 +320,7 @@ mod tests {
             "{name: f, image: \"flyway/flyway:10\", args: [info]}",
             "{name: l, image: \"liquibase/liquibase:4.29\", command: [sh, -c, \"echo update\"]}",
         ] {
-            let found = run(
-                RULE,
-                &[
-                    ("k/schema.yaml", entry("schema-v2", c)),
-                    ("k/deploy.yaml", deploy(APP)),
-                ],
-            );
+            let found = lint("k/schema.yaml", &entry("schema-v2", c), APP);
             assert!(found.is_empty(), "{c}: {found:?}");
         }
     }
@@ -381,15 +328,7 @@ mod tests {
     #[test]
     fn non_migration_jobs_are_ignored() {
         let j = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: nightly-report\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: r, image: \"reports:v1\"}]\n";
-        assert!(
-            run(
-                RULE,
-                &[
-                    ("k/job.yaml", j.to_string()),
-                    ("k/deploy.yaml", deploy(APP))
-                ]
-            )
-            .is_empty()
-        );
+        let found = lint("k/job.yaml", j, APP);
+        assert!(found.is_empty(), "{found:?}");
     }
 }

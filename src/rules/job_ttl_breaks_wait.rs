@@ -79,15 +79,14 @@ mod tests {
         Job::default().meta(meta).spec(spec).yaml()
     }
 
-    /// The findings for the Job with `spec` lines and the Deployment with `init`.
+    /// The Job with `spec` lines and the Deployment with `init`.
+    fn files(spec: &str, init: &str) -> [(&'static str, String); 2] {
+        [("k/job.yaml", job("", spec)), ("k/deploy.yaml", deploy(init))]
+    }
+
+    /// The findings for [`files`].
     fn awaited(spec: &str, init: &str) -> Vec<crate::base::diagnostic::Diagnostic> {
-        run(
-            RULE,
-            &[
-                ("k/job.yaml", job("", spec)),
-                ("k/deploy.yaml", deploy(init)),
-            ],
-        )
+        run(RULE, &files(spec, init))
     }
 
     fn wait() -> String {
@@ -96,24 +95,15 @@ mod tests {
 
     #[test]
     fn ttl_on_an_awaited_job_points_at_the_ttl_and_the_wait() {
-        let j = job("", "  ttlSecondsAfterFinished: 180\n");
-        let d = deploy(&wait());
-        let found = run(
-            RULE,
-            &[("k/job.yaml", j.clone()), ("k/deploy.yaml", d.clone())],
-        );
-        assert_single(&found, &j, "180");
-        assert_contains(&found[0].message, "180 s after it finishes");
-        assert_contains(&found[0].message, "Deployment `myapp`");
-        assert_eq!(found[0].related.len(), 1);
-        assert_eq!(
-            found[0].related[0].loc.file, 0,
-            "files are sorted: deploy.yaml first"
-        );
-        assert_eq!(
-            &d[found[0].related[0].loc.span.range()],
-            "myapp-migration-v1"
-        );
+        let files = files("  ttlSecondsAfterFinished: 180\n", &wait());
+        let d = one(RULE, &files)
+            .at("180")
+            .says("180 s after it finishes")
+            .says("Deployment `myapp`")
+            .related_at(0, "myapp-migration-v1")
+            .d;
+        assert_eq!(d.related.len(), 1);
+        assert_eq!(d.related[0].loc.file, 0, "files are sorted: deploy.yaml first");
     }
 
     #[test]
@@ -127,25 +117,16 @@ mod tests {
     #[test]
     fn a_selector_wait_nearby_does_not_hide_an_exact_one() {
         let selector = "        - name: wait-seed\n          image: groundnuty/k8s-wait-for:v2.0\n          args: [job-wr, -lapp=seed]\n";
-        let found = run(
-            RULE,
-            &[
-                ("k/job.yaml", job("", "  ttlSecondsAfterFinished: 600\n")),
-                ("k/deploy.yaml", deploy(&format!("{}{selector}", wait()))),
-            ],
+        let found = awaited(
+            "  ttlSecondsAfterFinished: 600\n",
+            &format!("{}{selector}", wait()),
         );
-        assert_eq!(found.len(), 1);
+        assert_eq!(found.len(), 1, "{found:?}");
     }
 
     #[test]
     fn no_ttl_or_no_wait_passes() {
         assert!(awaited("", &wait()).is_empty());
-        assert!(
-            run(
-                RULE,
-                &[("k/job.yaml", job("", "  ttlSecondsAfterFinished: 60\n"))]
-            )
-            .is_empty()
-        );
+        assert_none(RULE, &[("k/job.yaml", job("", "  ttlSecondsAfterFinished: 60\n"))]);
     }
 }

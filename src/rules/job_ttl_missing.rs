@@ -121,13 +121,13 @@ mod tests {
             &format!("{NAME}  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n"),
             "",
         );
-        assert!(run(RULE, &with_app(&[("k/job.yaml", named)])).is_empty());
+        assert_none(RULE, &with_app(&[("k/job.yaml", named)]));
         // A delete policy cleans up.
         let policy = job(
             "  generateName: myapp-migration-\n  annotations:\n    argocd.argoproj.io/hook: PreSync\n    argocd.argoproj.io/hook-delete-policy: HookSucceeded\n",
             "",
         );
-        assert!(run(RULE, &with_app(&[("k/job.yaml", policy)])).is_empty());
+        assert_none(RULE, &with_app(&[("k/job.yaml", policy)]));
         // generateName hooks without a policy pile up.
         let piling = job(
             "  generateName: myapp-migration-\n  annotations:\n    argocd.argoproj.io/hook: PreSync\n",

@@ -33,6 +33,12 @@ enum Why {
     Undefined(Vec<String>),
 }
 
+/// Variable names as a message lists them: each as `shape` writes it, comma-separated.
+fn listed(names: &[String], shape: impl Fn(&str) -> String) -> String {
+    let shaped: Vec<String> = names.iter().map(|n| shape(n)).collect();
+    shaped.join(", ")
+}
+
 /// The unescaped placeholders of a text (`$${VAR}` is Flux's escape for a literal `${VAR}`).
 fn live_placeholders(text: &str) -> Vec<crate::base::text::Placeholder> {
     placeholders(text)
@@ -202,11 +208,7 @@ impl KustomizePlaceholderUnresolved {
             .unwrap_or_default();
         let (message, help) = match &why {
             Why::Shell(vars) => {
-                let names = vars
-                    .iter()
-                    .map(|v| format!("`${{{v}}}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let names = listed(vars, |v| format!("`${{{v}}}`"));
                 (
                     format!(
                         "{subject} is a shell script using {names}, but Flux post-build substitution rewrites the whole object before the shell runs: it replaces {names} with its own variable's value, or the empty string when it defines none, so the script never sees the shell's value"
@@ -237,11 +239,7 @@ impl KustomizePlaceholderUnresolved {
                 "remove the opt-out, or replace the placeholder with the value (or a kustomize replacement)",
             ),
             Why::Undefined(undefined) => {
-                let names = undefined
-                    .iter()
-                    .map(|v| format!("`{v}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let names = listed(undefined, |v| format!("`{v}`"));
                 let result = cx
                     .value(r, p)
                     .map(|v| display_value(&v.text))
@@ -385,16 +383,25 @@ mod tests {
         )
     }
 
+    /// A `postBuild:` that substitutes one variable, `var` (`NAME: value`).
+    fn substitute(var: &str) -> String {
+        format!("  postBuild:\n    substitute:\n      {var}\n")
+    }
+
     /// A Job (`k/job.yaml`) and the Flux Kustomization deploying `k/` with `post_build`.
     fn with_flux(job: impl Into<String>, post_build: &str) -> [(&'static str, String); 2] {
         [("k/job.yaml", job.into()), ("flux/myapp.yaml", flux(post_build))]
     }
 
+    const SHELL: &str = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: myapp-migration-v1}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: app:v1\n        command: [sh, -c]\n        args: ['until pg_isready -h ${DB_HOST}; do sleep 1; done; alembic upgrade head']\n        env: [{name: DB_HOST, value: db}]\n";
+
     #[test]
-    fn without_flux_a_placeholder_nothing_fills_is_ci_business() {
-        // envsubst or sed in CI writes `${IMAGE_TAG}`: unknown, no finding here.
-        let files = [("k/job.yaml", JOB.to_string())];
-        assert!(run(RULE, &files).is_empty());
+    fn without_flux_a_placeholder_nothing_fills_is_ci_or_shell_business() {
+        // envsubst or sed in CI writes `${IMAGE_TAG}`, the shell fills `${DB_HOST}`: unknown
+        // here, no finding.
+        for job in [JOB, SHELL] {
+            assert_none(RULE, &[("k/job.yaml", job)]);
+        }
     }
 
     #[test]
@@ -412,60 +419,39 @@ mod tests {
         assert!(d.related.is_empty());
     }
 
-    const SHELL: &str = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: myapp-migration-v1}\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: app:v1\n        command: [sh, -c]\n        args: ['until pg_isready -h ${DB_HOST}; do sleep 1; done; alembic upgrade head']\n        env: [{name: DB_HOST, value: db}]\n";
-
-    #[test]
-    fn shell_variables_are_the_shells_without_flux() {
-        let files = [("k/job.yaml", SHELL.to_string())];
-        assert!(run(RULE, &files).is_empty());
-    }
-
     #[test]
     fn shell_variables_under_flux_substitution_are_emptied() {
-        let files = with_flux(SHELL.to_string(), "  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n");
+        let files = with_flux(SHELL.to_string(), &substitute("IMAGE_TAG: v1"));
         let d = one(RULE, &files).says("is a shell script using `${DB_HOST}`").says("the empty string").d;
         assert_contains(d.help.as_deref().unwrap_or(""), "$${VAR}");
         assert_contains(
             d.help.as_deref().unwrap_or(""),
             "kustomize.toolkit.fluxcd.io/substitute: disabled",
         );
-        // Escaped for Flux, it is left to the shell.
-        let escaped = SHELL.replace("-h ${DB_HOST}", "-h $${DB_HOST}");
-        let files = with_flux(escaped, "  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n");
-        assert!(run(RULE, &files).is_empty());
     }
 
     #[test]
     fn flux_defining_the_variable_passes() {
-        let files = with_flux(JOB.to_string(), "  postBuild:\n    substitute:\n      IMAGE_TAG: v1.4.2\n");
-        assert!(run(RULE, &files).is_empty());
-        // A default also resolves.
-        let files = [
-            (
-                "k/job.yaml",
-                JOB.replace("${IMAGE_TAG}", "${IMAGE_TAG:=v1}"),
-            ),
-            (
-                "flux/myapp.yaml",
-                flux("  postBuild:\n    substitute:\n      OTHER: x\n"),
-            ),
-        ];
-        assert!(run(RULE, &files).is_empty());
+        // Defined; a default; a shell variable escaped for Flux is left to the shell.
+        let defaulted = JOB.replace("${IMAGE_TAG}", "${IMAGE_TAG:=v1}");
+        let escaped = SHELL.replace("-h ${DB_HOST}", "-h $${DB_HOST}");
+        for (job, vars) in [
+            (JOB.to_string(), "IMAGE_TAG: v1.4.2"),
+            (defaulted, "OTHER: x"),
+            (escaped, "IMAGE_TAG: v1"),
+        ] {
+            assert_none(RULE, &with_flux(job, &substitute(vars)));
+        }
     }
 
     #[test]
     fn flux_without_the_variable_substitutes_the_empty_string() {
-        let files = with_flux(JOB.to_string(), "  postBuild:\n    substitute:\n      APP_ENV: prod\n");
+        let files = with_flux(JOB.to_string(), &substitute("APP_ENV: prod"));
         let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
-        let name = d
-            .iter()
-            .find(|d| d.message.starts_with("the Job name"))
-            .unwrap();
-        assert_eq!(
-            name.message,
-            "the Job name `myapp-migration-${IMAGE_TAG}` uses `IMAGE_TAG`, which the Flux Kustomization `myapp` does not define and which has no `${VAR:=default}`: Flux substitutes the empty string, so the name becomes `myapp-migration-`, which the API server rejects"
-        );
+        let name = Found::starting(&d, "the Job name", &files)
+            .is("the Job name `myapp-migration-${IMAGE_TAG}` uses `IMAGE_TAG`, which the Flux Kustomization `myapp` does not define and which has no `${VAR:=default}`: Flux substitutes the empty string, so the name becomes `myapp-migration-`, which the API server rejects")
+            .d;
         let rel = name.related.last().unwrap();
         assert_eq!(located(&files, &rel.loc), "postBuild");
         assert_eq!(
@@ -476,11 +462,7 @@ mod tests {
 
     #[test]
     fn flux_skips_substitution_when_nothing_is_defined() {
-        let files = [
-            ("k/job.yaml", JOB.to_string()),
-            ("flux/myapp.yaml", flux("")),
-        ];
-        let d = run(RULE, &files);
+        let d = run(RULE, &with_flux(JOB, ""));
         assert_eq!(d.len(), 2, "{d:?}");
         assert_contains(
             &d[0].message,
@@ -491,7 +473,7 @@ mod tests {
             "metadata:\n",
             "metadata:\n  annotations: {kustomize.toolkit.fluxcd.io/substitute: disabled}\n",
         );
-        let files = with_flux(job, "  postBuild:\n    substitute:\n      IMAGE_TAG: v1\n");
+        let files = with_flux(job, &substitute("IMAGE_TAG: v1"));
         let d = run(RULE, &files);
         assert_eq!(d.len(), 2, "{d:?}");
         assert_contains(&d[0].message, "opts out of Flux substitution");

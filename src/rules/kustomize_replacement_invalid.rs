@@ -411,60 +411,101 @@ mod tests {
     #[track_caller]
     fn passes(text: &str) {
         let (_, d) = lint_replacements(text);
-        assert!(d.is_empty(), "{d:?}");
+        assert!(d.is_empty(), "{text}: {d:?}");
+    }
+
+    /// Linting with these replacements finds one error, at `at` in the kustomization, whose
+    /// message contains `part`.
+    #[track_caller]
+    fn fails_at(text: &str, at: &str, part: &str) -> Diagnostic {
+        let (k, d) = lint_replacements(text);
+        assert_one_saying(&d, part);
+        assert_eq!(&k[d[0].loc.span.range()], at, "{d:?}");
+        d.into_iter().next().expect("one finding")
+    }
+
+    #[test]
+    fn a_source_kustomize_cannot_read_is_one_finding_at_the_source() {
+        // (replacements, how the source is written, what the finding says)
+        for (r, source, says) in [
+            (
+                "- source: {kind: ConfigMap, name: variables, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n",
+                "{kind: ConfigMap, name: variables",
+                "selects no resource: kustomize fails with `nothing selected by`",
+            ),
+            (
+                "- source: {fieldPath: metadata.name}\n  targets:\n  - select: {kind: Job}\n",
+                "{fieldPath: metadata.name}",
+                "selects 3 resources",
+            ),
+            (
+                "- source: {kind: ConfigMap, name: vars, fieldPath: data.TAG}\n  targets:\n  - select: {kind: Job}\n",
+                "{kind: ConfigMap, name: vars, fieldPath: data.TAG}",
+                "`data.TAG` is missing",
+            ),
+            (
+                "- source:\n    kind: ConfigMap\n    name: vars\n    fieldPath: data.IMAGE_TAG\n    options: {delimiter: '.', index: 5}\n  targets:\n  - select: {kind: Job}\n",
+                "kind: ConfigMap\n    name: vars\n",
+                "out of bounds",
+            ),
+            (
+                "- source: {kind: ConfigMap, name: vars, fieldPath: metadata, options: {delimiter: '-'}}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n",
+                "{kind: ConfigMap",
+                "scalar",
+            ),
+        ] {
+            let (k, d) = lint_replacements(r);
+            assert_one_saying(&d, says);
+            assert_starts_with(&k[d[0].loc.span.range()], source);
+        }
+    }
+
+    #[test]
+    fn a_target_kustomize_cannot_write_is_one_finding_where_it_is_written() {
+        // (replacements, the text the finding points at, what it says)
+        for (r, at, says) in [
+            (
+                "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.version]\n",
+                "metadata.labels.version",
+                "options.create",
+            ),
+            (
+                "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets: []\n",
+                "targets",
+                "at least one target",
+            ),
+            (
+                "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels]\n    options: {delimiter: '-', index: 1}\n",
+                "metadata.labels",
+                "Job app-migration-X",
+            ),
+            (
+                "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.0.args.5\n    options: {create: true}\n",
+                "spec.template.spec.initContainers.0.args.5",
+                "has 2 elements (Deployment app): kustomize fails, and `options.create` cannot add a list element by index",
+            ),
+        ] {
+            fails_at(r, at, says);
+        }
     }
 
     #[test]
     fn bracketed_index_in_a_field_path() {
-        let (k, d) = lint_replacements(
+        let d = fails_at(
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.[name=wait].args.[1]\n",
-        );
-        assert_single(
-            &d,
-            &k,
             "spec.template.spec.initContainers.[name=wait].args.[1]",
+            "`[1]`",
         );
-        assert_contains(&d[0].message, "`[1]`");
-        assert_contains(&d[0].message, "bare number");
+        assert_contains(&d.message, "bare number");
         assert_eq!(
-            d[0].path.as_deref(),
+            d.path.as_deref(),
             Some("replacements[0].targets[0].fieldPaths[0]")
         );
-        assert!(d[0].object.is_none());
+        assert!(d.object.is_none());
     }
 
     #[test]
-    fn source_selecting_nothing_or_several() {
-        let (k, d) = lint_replacements(
-            "- source: {kind: ConfigMap, name: variables, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n",
-        );
-        assert_one_saying(&d, "nothing selected by");
-        assert!(k[d[0].loc.span.range()].starts_with("{kind: ConfigMap, name: variables"));
-        let (_, d) = lint_replacements(
-            "- source: {fieldPath: metadata.name}\n  targets:\n  - select: {kind: Job}\n",
-        );
-        assert_one_saying(&d, "selects 3 resources");
-    }
-
-    #[test]
-    fn missing_source_field_and_index_out_of_range() {
-        let (_, d) = lint_replacements(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: data.TAG}\n  targets:\n  - select: {kind: Job}\n",
-        );
-        assert_one_saying(&d, "`data.TAG` is missing");
-        let (_, d) = lint_replacements(
-            "- source:\n    kind: ConfigMap\n    name: vars\n    fieldPath: data.IMAGE_TAG\n    options: {delimiter: '.', index: 5}\n  targets:\n  - select: {kind: Job}\n",
-        );
-        assert_one_saying(&d, "out of bounds");
-    }
-
-    #[test]
-    fn missing_target_field_unless_create() {
-        let (k, d) = lint_replacements(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.version]\n",
-        );
-        assert_single(&d, &k, "metadata.labels.version");
-        assert_contains(&d[0].message, "options.create");
+    fn a_missing_target_field_is_created_with_create() {
         passes("- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.version]\n    options: {create: true}\n");
     }
 
@@ -486,21 +527,13 @@ mod tests {
             .find(|d| d.message.contains("no `select`"))
             .unwrap();
         assert_eq!(&k[t.loc.span.range()], "fieldPaths: [metadata.labels.app]");
-        let (k, d) = lint_replacements(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets: []\n",
-        );
-        assert_single(&d, &k, "targets");
-        assert_contains(&d[0].message, "at least one target");
     }
 
     #[test]
     fn source_value_needs_kustomize_5_7() {
         let r = "- sourceValue: v9\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n    options: {create: true}\n";
-        let (k, d) = lint_replacements(r);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(d[0].severity, Severity::Warning);
-        assert_eq!(&k[d[0].loc.span.range()], "sourceValue");
-        assert_contains(&d[0].message, "unknown field");
+        let d = fails_at(r, "sourceValue", "unknown field");
+        assert_eq!(d.severity, Severity::Warning);
         let s = Settings {
             regex_selectors: true,
             ..Settings::default()
@@ -517,39 +550,14 @@ mod tests {
             "- source: {kind: ConfigMap, name: vars, fieldPath: data}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n",
             "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.[name=x].env.[name=TAG].value\n    options: {create: true}\n",
         ] {
-            let (_, d) = lint_replacements(r);
-            assert!(d.is_empty(), "{r}: {d:?}");
+            passes(r);
         }
-    }
-
-    #[test]
-    fn delimiter_needs_scalars() {
-        let (k, d) = lint_replacements(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: metadata, options: {delimiter: '-'}}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels.app]\n",
-        );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(k[d[0].loc.span.range()].starts_with("{kind: ConfigMap"));
-        assert_contains(&d[0].message, "scalar");
-        let (k, d) = lint_replacements(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Job}\n    fieldPaths: [metadata.labels]\n    options: {delimiter: '-', index: 1}\n",
-        );
-        assert_single(&d, &k, "metadata.labels");
-        assert_contains(&d[0].message, "Job app-migration-X");
     }
 
     #[test]
     fn label_selectors_select_on_rendered_labels() {
         // No object carries app=migration: the target selects nothing, which is not an error.
         passes("- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {labelSelector: app=migration}\n    fieldPaths: [metadata.labels.app]\n");
-    }
-
-    #[test]
-    fn index_out_of_range_even_with_create() {
-        let (_, d) = lint_replacements(
-            "- source: {kind: ConfigMap, name: vars, fieldPath: data.IMAGE_TAG}\n  targets:\n  - select: {kind: Deployment}\n    fieldPaths:\n    - spec.template.spec.initContainers.0.args.5\n    options: {create: true}\n",
-        );
-        assert_one_saying(&d, "has 2 elements");
-        assert_contains(&d[0].message, "cannot add a list element");
     }
 
     #[test]

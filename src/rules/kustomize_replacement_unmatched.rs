@@ -26,6 +26,8 @@ fn describe(sel: &Selector) -> String {
         ("kind", &sel.kind),
         ("name", &sel.name),
         ("namespace", &sel.namespace),
+        ("labelSelector", &sel.label_selector),
+        ("annotationSelector", &sel.annotation_selector),
     ] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             parts.push(format!("{k}: {}", display_value(v)));
@@ -224,18 +226,29 @@ mod tests {
         (k, d)
     }
 
+    /// [`lint_targets`] with default settings.
+    fn lint(targets: &str) -> (String, Vec<Diagnostic>) {
+        lint_targets(targets, &Settings::default())
+    }
+
     /// Linting with these targets finds nothing.
     #[track_caller]
     fn passes(text: &str) {
-        let (_, d) = lint_targets(text, &Settings::default());
+        let (_, d) = lint(text);
         assert!(d.is_empty(), "{d:?}");
+    }
+
+    /// The message of a target that selects nothing.
+    fn selects_nothing(select: &str, field: &str) -> String {
+        format!(
+            "replacement target {select} selects no resource: kustomize skips it without an error, so `{field}` is never written"
+        )
     }
 
     #[test]
     fn a_regex_name_selects_nothing_before_kustomize_5_8() {
-        let (k, d) = lint_targets(
+        let (k, d) = lint(
             "  - select:\n      kind: Job\n      name: myapp-migration-.*\n    fieldPaths: [metadata.name]\n    options: {delimiter: '-', index: 2}\n",
-            &Settings::default(),
         );
         assert_single(&d, &k, "kind: Job\n      name: myapp-migration-.*");
         assert_starts_with(
@@ -257,77 +270,76 @@ mod tests {
             regex_selectors: true,
             ..Settings::default()
         };
-        assert!(
-            lint_targets(
-                "  - select:\n      kind: Job\n      name: myapp-migration-.*\n",
-                &s
-            )
-            .1
-            .is_empty()
-        );
+        let (_, d) = lint_targets("  - select:\n      kind: Job\n      name: myapp-migration-.*\n", &s);
+        assert!(d.is_empty(), "{d:?}");
     }
 
     #[test]
     fn a_select_matching_nothing_names_the_closest_object() {
-        let (k, d) = lint_targets(
-            "  - select: {kind: Job, name: myapp-migrate-TAG}\n    fieldPaths: [metadata.name]\n",
-            &Settings::default(),
-        );
-        assert_single(&d, &k, "{kind: Job, name: myapp-migrate-TAG}");
-        assert_eq!(
-            d[0].message,
-            "replacement target {kind: Job, name: myapp-migrate-TAG} selects no resource: kustomize skips it without an error, so `metadata.name` is never written"
-        );
-        assert_eq!(
-            d[0].related[0].message,
-            "the closest is Job `myapp-migration-TAG`; names are compared exactly"
-        );
-        // A kind the build does not have: no closest object.
-        let (_, d) = lint_targets(
-            "  - select: {kind: Deployment}\n    fieldPaths: [spec.replicas]\n",
-            &Settings::default(),
-        );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].related.is_empty());
+        // The second: kustomize records no previous name for a replacement's write to
+        // metadata.name, so the Job is only known by its new one.
+        for (targets, select, field, closest) in [
+            (
+                "  - select: {kind: Job, name: myapp-migrate-TAG}\n    fieldPaths: [metadata.name]\n",
+                "{kind: Job, name: myapp-migrate-TAG}",
+                "metadata.name",
+                "myapp-migration-TAG",
+            ),
+            (
+                "  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n  - select: {kind: Job, name: myapp-migration-TAG}\n    fieldPaths: [metadata.labels.version]\n    options: {create: true}\n",
+                "{kind: Job, name: myapp-migration-TAG}",
+                "metadata.labels.version",
+                "myapp-migration-v1.2.3",
+            ),
+        ] {
+            let (k, d) = lint(targets);
+            assert_single(&d, &k, select);
+            assert_eq!(d[0].message, selects_nothing(select, field));
+            assert_eq!(
+                d[0].related[0].message,
+                format!("the closest is Job `{closest}`; names are compared exactly")
+            );
+        }
     }
 
     #[test]
-    fn rejects_and_label_selectors() {
-        // Everything the select matches is rejected: nothing is selected, regex or not.
-        let (_, d) = lint_targets(
-            "  - select: {kind: Job}\n    reject: [{name: myapp-migration-TAG}]\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
-            &Settings::default(),
-        );
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(
-            d[0].message,
-            "replacement target {kind: Job} with reject {name: myapp-migration-TAG} selects no resource: kustomize skips it without an error, so `metadata.labels.v` is never written"
-        );
-        // Label selectors are evaluated on the rendered labels.
-        let (_, d) = lint_targets(
-            "  - select: {labelSelector: app=none}\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
-            &Settings::default(),
-        );
-        assert_eq!(d.len(), 1, "{d:?}");
-        passes("  - select: {kind: Job, labelSelector: '!app'}\n    reject: [{annotationSelector: x=y}]\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n");
+    fn selects_nothing_without_a_closest_object() {
+        // A kind the build does not have; everything the select matches rejected, regex or
+        // not.
+        for (targets, select, field) in [
+            (
+                "  - select: {kind: Deployment}\n    fieldPaths: [spec.replicas]\n",
+                "{kind: Deployment}",
+                "spec.replicas",
+            ),
+            (
+                "  - select: {kind: Job}\n    reject: [{name: myapp-migration-TAG}]\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
+                "{kind: Job} with reject {name: myapp-migration-TAG}",
+                "metadata.labels.v",
+            ),
+            // Label and annotation selectors are evaluated on what the build rendered, and
+            // the message names them (a selector shown as `{}` would say "everything").
+            (
+                "  - select: {labelSelector: app=none}\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
+                "{labelSelector: app=none}",
+                "metadata.labels.v",
+            ),
+            (
+                "  - select: {kind: Job, annotationSelector: team=none}\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n",
+                "{kind: Job, annotationSelector: team=none}",
+                "metadata.labels.v",
+            ),
+        ] {
+            let (_, d) = lint(targets);
+            assert_eq!(d.len(), 1, "{d:?}");
+            assert_eq!(d[0].message, selects_nothing(select, field));
+            assert!(d[0].related.is_empty(), "{d:?}");
+        }
     }
 
     #[test]
     fn matching_selects_pass() {
         passes("  - select: {kind: Job, name: myapp-migration-TAG}\n    fieldPaths: [metadata.labels.version]\n    options: {create: true}\n  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n");
-    }
-
-    #[test]
-    fn a_name_rewritten_by_an_earlier_target_is_not_selected_by_its_old_name() {
-        // kustomize records no previous name for a replacement's write to metadata.name.
-        let (k, d) = lint_targets(
-            "  - select: {kind: Job}\n    options: {delimiter: '-', index: 2}\n  - select: {kind: Job, name: myapp-migration-TAG}\n    fieldPaths: [metadata.labels.version]\n    options: {create: true}\n",
-            &Settings::default(),
-        );
-        assert_single(&d, &k, "{kind: Job, name: myapp-migration-TAG}");
-        assert_eq!(
-            d[0].related[0].message,
-            "the closest is Job `myapp-migration-v1.2.3`; names are compared exactly"
-        );
+        passes("  - select: {kind: Job, labelSelector: '!app'}\n    reject: [{annotationSelector: x=y}]\n    fieldPaths: [metadata.labels.v]\n    options: {create: true}\n");
     }
 }

@@ -263,8 +263,7 @@ mod tests {
             ("k/job.yaml", JOB),
             ("k/deployment.yaml", deploy.as_str()),
         ];
-        let d = run(RULE, &files);
-        assert!(d.is_empty(), "{d:?}");
+        assert_none(RULE, &files);
     }
 
     #[test]

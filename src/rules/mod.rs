@@ -276,6 +276,22 @@ impl<'a> ContextCx<'a> {
         })
     }
 
+    /// The rendered objects with pods that the workload rules judge: none unless the build is
+    /// judged on its own (see [`crate::analysis::workload::judged`]); objects with a pod
+    /// template, backed by a manifest that is no patch and whose fields can be read.
+    pub(crate) fn pod_owners(&self) -> impl Iterator<Item = PodOwner<'a>> + '_ {
+        use crate::analysis::workload::{judged, readable};
+        let judged = judged(self.ws, self.context);
+        let rendered = self.context.rendered.iter().enumerate();
+        rendered.filter_map(move |(index, r)| {
+            if !judged || r.patched || crate::render::pod_spec_path(&r.kind).is_none() {
+                return None;
+            }
+            let ocx = ObjectCx::new(self.ws, &self.ws.objects[r.object()? as usize]);
+            readable(ocx.obj).then_some(PodOwner { index, r, ocx })
+        })
+    }
+
     pub(crate) fn env(&self) -> Env<'a> {
         self.ws.env()
     }
@@ -343,6 +359,15 @@ impl<'a> ContextCx<'a> {
         }
         d
     }
+}
+
+/// A rendered object whose pods the workload rules judge ([`ContextCx::pod_owners`]).
+pub(crate) struct PodOwner<'a> {
+    /// Its index in the context's rendered objects.
+    pub index: usize,
+    pub r: &'a Rendered,
+    /// Its manifest.
+    pub ocx: ObjectCx<'a>,
 }
 
 /// A finding of `meta` at `node` of a document that is no object (a kustomization), with the

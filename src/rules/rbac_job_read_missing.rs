@@ -598,6 +598,8 @@ mod tests {
     }
 
     const GET_LIST: &str = "{apiGroups: [batch], resources: [jobs], verbs: [get, list]}";
+    /// A ClusterRole `job-reader` that reads Jobs.
+    const JOB_READER: &str = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: job-reader}\nrules: [{apiGroups: [batch], resources: [jobs], verbs: [get, list]}]\n";
     const TO_SA: &str = "{kind: ServiceAccount, name: myapp}";
     const TO_ROLE: &str = "{apiGroup: rbac.authorization.k8s.io, kind: Role, name: job-reader}";
     const ARGS: &str = "[job-wr, myapp-migration-v1]";
@@ -612,18 +614,23 @@ mod tests {
         located(files, &d.loc)
     }
 
-    #[test]
-    fn correct_rbac_passes() {
-        let files = [
+    /// The Deployment waiting for the Job, its ServiceAccount, a Role that reads Jobs and the
+    /// binding of one to the other, all in namespace `app`.
+    fn complete() -> [(&'static str, String); 4] {
+        [
             ("k/deploy.yaml", deploy("", ARGS)),
             ("k/sa.yaml", sa()),
             ("k/role.yaml", role(GET_LIST)),
             ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
-        ];
-        assert!(run(RULE, &files).is_empty());
+        ]
+    }
+
+    #[test]
+    fn correct_rbac_passes() {
+        assert_none(RULE, &complete());
         // Wildcards count.
         let files = granted("{apiGroups: ['*'], resources: ['*'], verbs: ['*']}");
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -641,7 +648,7 @@ mod tests {
             "the pod runs as service account `myapp`"
         );
         // Pod modes are not this rule's business.
-        assert!(run(RULE, &[("k/deploy.yaml", deploy("", "[pod, -lapp=db]"))]).is_empty());
+        assert_none(RULE, &[("k/deploy.yaml", deploy("", "[pod, -lapp=db]"))]);
     }
 
     #[test]
@@ -661,7 +668,7 @@ mod tests {
                 ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
             ]
         };
-        assert!(run(RULE, &kubectl("[get, list, watch]")).is_empty());
+        assert_none(RULE, &kubectl("[get, list, watch]"));
         // What k8s-wait-for needs is not enough: kubectl wait watches.
         let files = kubectl("[get, list]");
         let d = one(RULE, &files).at("[get, list]").starts("the Role `job-reader` does not grant `watch` on jobs to service account `myapp` (namespace `app`), which `kubectl wait` in Deployment `myapp` needs in namespace `app`: `kubectl wait` lists and watches the Job").d;
@@ -673,7 +680,7 @@ mod tests {
         let ignored = kubectl("[get]")[0]
             .1
             .replace("job/myapp-migration-v1'", "job/myapp-migration-v1 || true'");
-        assert!(run(RULE, &[("k/deploy.yaml", ignored)]).is_empty());
+        assert_none(RULE, &[("k/deploy.yaml", ignored)]);
     }
 
     #[test]
@@ -812,25 +819,23 @@ mod tests {
         assert!(d.related.iter().any(|r| r.message == "the RoleBinding `wait-reads-jobs` grants in namespace `app`, but k8s-wait-for looks in `migrations`"));
         // A RoleBinding in `migrations` naming the pod's account of namespace `app` does.
         let rb = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: x, namespace: migrations}\nsubjects: [{kind: ServiceAccount, name: myapp, namespace: app}]\nroleRef: {kind: ClusterRole, name: job-reader, apiGroup: rbac.authorization.k8s.io}\n";
-        let cr = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: job-reader}\nrules: [{apiGroups: [batch], resources: [jobs], verbs: [get, list]}]\n";
         let files = [
             (
                 "k/deploy.yaml",
                 deploy("", "[job-wr, myapp-migration-v1, -n, migrations]"),
             ),
-            ("k/cr.yaml", cr.to_string()),
+            ("k/cr.yaml", JOB_READER.to_string()),
             ("k/rb.yaml", rb.to_string()),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
     fn cluster_roles_groups_and_unknown_roles() {
-        let cr = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: job-reader}\nrules: [{apiGroups: [batch], resources: [jobs], verbs: [get, list]}]\n";
         // A ClusterRole through a RoleBinding.
         let files = [
             ("k/deploy.yaml", deploy("", ARGS)),
-            ("k/cr.yaml", cr.to_string()),
+            ("k/cr.yaml", JOB_READER.to_string()),
             (
                 "k/rb.yaml",
                 binding(
@@ -839,7 +844,7 @@ mod tests {
                 ),
             ),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // The built-in view role, and a group of every service account of the namespace.
         let files = [
             ("k/deploy.yaml", deploy("", ARGS)),
@@ -851,15 +856,15 @@ mod tests {
                 ),
             ),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // A ClusterRoleBinding: its subject must name the namespace.
         let crb = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: x}\nsubjects: [{kind: ServiceAccount, name: myapp, namespace: app}]\nroleRef: {kind: ClusterRole, name: job-reader, apiGroup: rbac.authorization.k8s.io}\n";
         let files = [
             ("k/deploy.yaml", deploy("", ARGS)),
-            ("k/cr.yaml", cr.to_string()),
+            ("k/cr.yaml", JOB_READER.to_string()),
             ("k/crb.yaml", crb.to_string()),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // A ClusterRole managed elsewhere: what it grants is unknown, so no finding.
         let files = [
             ("k/deploy.yaml", deploy("", ARGS)),
@@ -871,7 +876,7 @@ mod tests {
                 ),
             ),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -882,25 +887,13 @@ mod tests {
 
     #[test]
     fn kustomize_renames_bindings_consistently() {
-        let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: prod\nnamePrefix: prod-\nresources: [deploy.yaml, sa.yaml, role.yaml, rb.yaml]\n";
-        let plain = |s: String| s.replace(", namespace: app", "");
-        let files = [
-            ("k/kustomization.yaml", k.to_string()),
-            ("k/deploy.yaml", plain(deploy("", ARGS))),
-            ("k/sa.yaml", plain(sa())),
-            ("k/role.yaml", plain(role(GET_LIST))),
-            ("k/rb.yaml", plain(binding(TO_SA, TO_ROLE))),
-        ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &renamed_to_prod(&complete()));
         // A binding the kustomization does not list does not count, and is named.
-        let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deploy.yaml, sa.yaml, role.yaml]\n";
-        let files = [
-            ("k/kustomization.yaml", k.to_string()),
-            ("k/deploy.yaml", deploy("", ARGS)),
-            ("k/sa.yaml", sa()),
-            ("k/role.yaml", role(GET_LIST)),
-            ("k/rb.yaml", binding(TO_SA, TO_ROLE)),
-        ];
+        let mut files = complete().to_vec();
+        files.push((
+            "k/kustomization.yaml",
+            kustomization("[deploy.yaml, sa.yaml, role.yaml]", ""),
+        ));
         let d = run(RULE, &files);
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(

@@ -388,9 +388,9 @@ mod tests {
         ]
     }
 
-    #[test]
-    fn everything_defined_passes() {
-        let files = [
+    /// A pod running as `myapp`, its ServiceAccount, the Role, and a binding of one to the other.
+    fn defined() -> [(&'static str, String); 4] {
+        [
             ("k/deploy.yaml", deploy("      serviceAccountName: myapp\n")),
             ("k/sa.yaml", sa("myapp", "app")),
             ("k/role.yaml", ROLE.to_string()),
@@ -398,8 +398,12 @@ mod tests {
                 "k/rb.yaml",
                 binding("{kind: ServiceAccount, name: myapp}", TO_ROLE),
             ),
-        ];
-        assert!(run(RULE, &files).is_empty());
+        ]
+    }
+
+    #[test]
+    fn everything_defined_passes() {
+        assert_none(RULE, &defined());
         // `default` always exists, and so do the built-in ClusterRoles.
         let files = [
             ("k/deploy.yaml", deploy("")),
@@ -411,7 +415,7 @@ mod tests {
                 ),
             ),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -427,7 +431,7 @@ mod tests {
         // A build that neither defines ServiceAccounts nor binds RBAC to the name runs its
         // pods as an account that comes from elsewhere (hermes' `hermes`): nothing to say.
         let files = [("k/deploy.yaml", deploy("      serviceAccountName: hermes\n"))];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // Binding RBAC to that name shows the build means to define it.
         let files = [
             ("k/deploy.yaml", deploy("      serviceAccountName: myapp\n")),
@@ -461,7 +465,7 @@ mod tests {
             "{kind: ServiceAccount, name: ci, namespace: tooling}",
             TO_ROLE,
         );
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -494,21 +498,6 @@ mod tests {
 
     #[test]
     fn kustomize_prefix_and_namespace_rename_consistently() {
-        let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: prod\nnamePrefix: prod-\nresources: [deploy.yaml, sa.yaml, role.yaml, rb.yaml]\n";
-        let plain = |s: String| s.replace(", namespace: app", "");
-        let files = [
-            ("k/kustomization.yaml", k.to_string()),
-            (
-                "k/deploy.yaml",
-                plain(deploy("      serviceAccountName: myapp\n")),
-            ),
-            ("k/sa.yaml", plain(sa("myapp", "app"))),
-            ("k/role.yaml", plain(ROLE.to_string())),
-            (
-                "k/rb.yaml",
-                plain(binding("{kind: ServiceAccount, name: myapp}", TO_ROLE)),
-            ),
-        ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &renamed_to_prod(&defined()));
     }
 }

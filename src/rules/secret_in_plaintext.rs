@@ -407,25 +407,27 @@ mod tests {
     }
 
     #[test]
-    fn jobs_cronjobs_and_init_containers() {
-        let cron = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: report}\nspec:\n  schedule: '@daily'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          initContainers:\n            - name: fetch\n              image: curl:8\n              env:\n                - {name: GITHUB_TOKEN, value: ghp_abcdef}\n          containers:\n            - name: report\n              image: app:v1\n";
-        let d = lint_one(cron, RULE);
-        assert_single(&d, cron, "ghp_abcdef");
-        assert_starts_with(
-            &d[0].message,
-            "container `fetch` of CronJob `report` sets `GITHUB_TOKEN`",
-        );
+    fn cronjob_init_containers_and_config_maps() {
+        for (text, at, start) in [
+            (
+                "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: report}\nspec:\n  schedule: '@daily'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          initContainers:\n            - name: fetch\n              image: curl:8\n              env:\n                - {name: GITHUB_TOKEN, value: ghp_abcdef}\n          containers:\n            - name: report\n              image: app:v1\n",
+                "ghp_abcdef",
+                "container `fetch` of CronJob `report` sets `GITHUB_TOKEN`",
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config}\ndata:\n  DATABASE_URL: mysql://root:pw@db/app\n  DB_HOST: db\n  SECRET_NAME: app-db\n",
+                "mysql://root:pw@db/app",
+                "ConfigMap `app-config` key `DATABASE_URL` holds a URL with a password",
+            ),
+        ] {
+            let d = lint_one(text, RULE);
+            assert_single(&d, text, at);
+            assert_starts_with(&d[0].message, start);
+        }
     }
 
     #[test]
-    fn config_maps_and_generators() {
-        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config}\ndata:\n  DATABASE_URL: mysql://root:pw@db/app\n  DB_HOST: db\n  SECRET_NAME: app-db\n";
-        let d = lint_one(cm, RULE);
-        assert_single(&d, cm, "mysql://root:pw@db/app");
-        assert_starts_with(
-            &d[0].message,
-            "ConfigMap `app-config` key `DATABASE_URL` holds a URL with a password",
-        );
+    fn config_map_generators() {
         let k = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\nconfigMapGenerator:\n- name: vars\n  literals:\n  - IMAGE_TAG=v1\n  - DATABASE_URL=postgres://u:p4ss@db/app\n";
         let files = [
             (

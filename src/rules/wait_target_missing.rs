@@ -271,44 +271,42 @@ mod tests {
 
     #[test]
     fn a_typo_points_at_the_argument_and_names_the_closest_job() {
-        let d = deploy("", "[job-wr, myapp-migratoin-v1.2.3]");
-        let j = job("myapp-migration-v1.2.3", "");
-        let found = run(
-            RULE,
-            &[("k/deploy.yaml", d.clone()), ("k/job.yaml", j.clone())],
-        );
-        assert_single(&found, &d, "myapp-migratoin-v1.2.3");
-        assert_contains(&found[0].message, "NotFound");
-        assert_contains(&found[0].message, "namespace `default`");
-        assert_eq!(found[0].related.len(), 1);
-        assert_eq!(found[0].related[0].loc.file, 1);
-        assert_eq!(
-            &j[found[0].related[0].loc.span.range()],
-            "myapp-migration-v1.2.3"
-        );
-        assert!(
-            found[0]
-                .help
-                .as_deref()
-                .unwrap()
-                .contains("did you mean `myapp-migration-v1.2.3`")
+        let files = waiting("myapp-migratoin-v1.2.3", "myapp-migration-v1.2.3");
+        let d = one(RULE, &files)
+            .at("myapp-migratoin-v1.2.3")
+            .says("NotFound")
+            .says("namespace `default`")
+            .related_at(0, "myapp-migration-v1.2.3")
+            .d;
+        assert_eq!(d.related.len(), 1);
+        assert_eq!(d.related[0].loc.file, 1);
+        assert_contains(
+            d.help.as_deref().unwrap_or(""),
+            "did you mean `myapp-migration-v1.2.3`",
         );
     }
 
     #[test]
-    fn exact_matches_pass() {
-        let files = waiting("myapp-migration-v1.2.3", "myapp-migration-v1.2.3");
-        assert!(run(RULE, &files).is_empty());
+    fn matching_and_unknowable_targets_pass() {
+        for (target, name) in [
+            ("myapp-migration-v1.2.3", "myapp-migration-v1.2.3"),
+            // The same literal placeholder on both sides.
+            (
+                "\"myapp-migration-${IMAGE_TAG}\"",
+                "myapp-migration-${IMAGE_TAG}",
+            ),
+            // A placeholder only on the init side: Flux outside the tree may fill it in.
+            ("\"myapp-migration-${IMAGE_TAG}\"", "myapp-migration-v1"),
+            // A placeholder only on the Job side, whose fixed text fits.
+            ("myapp-migration-v1", "myapp-migration-${IMAGE_TAG}"),
+        ] {
+            assert_none(RULE, &waiting(target, name));
+        }
     }
 
     #[test]
-    fn the_same_literal_placeholder_on_both_sides_matches() {
-        let files = waiting(
-            "\"myapp-migration-${IMAGE_TAG}\"",
-            "myapp-migration-${IMAGE_TAG}",
-        );
-        assert!(run(RULE, &files).is_empty());
-        // Same variables but different fixed text: a mismatch whatever the value.
+    fn the_same_variables_with_other_fixed_text_mismatch() {
+        // Whatever the value.
         let files = waiting(
             "\"myapp-migrate-${IMAGE_TAG}\"",
             "myapp-migration-${IMAGE_TAG}",
@@ -317,14 +315,7 @@ mod tests {
     }
 
     #[test]
-    fn unknowable_targets_are_skipped() {
-        // A placeholder only on the init side: Flux outside the tree may fill it in.
-        let files = waiting("\"myapp-migration-${IMAGE_TAG}\"", "myapp-migration-v1");
-        assert!(run(RULE, &files).is_empty());
-        // A placeholder only on the Job side, whose fixed text fits.
-        let files = waiting("myapp-migration-v1", "myapp-migration-${IMAGE_TAG}");
-        assert!(run(RULE, &files).is_empty());
-        // Label selectors, pod modes and missing targets.
+    fn selectors_pod_modes_and_missing_targets_are_skipped() {
         for args in [
             "[job-wr, \"-lapp in (migrate)\"]",
             "[pod-wr, -lapp=myapp]",
@@ -372,7 +363,7 @@ mod tests {
         // A label left to a substitution makes the match unknowable.
         let job = labelled("{app: myapp-migration, version: \"${IMAGE_TAG}\"}");
         let d = deploy("", "[job-wr, \"-lapp=myapp-migration,version=v1.4.2\"]");
-        assert!(run(RULE, &[("k/deploy.yaml", d), ("k/job.yaml", job)]).is_empty());
+        assert_none(RULE, &[("k/deploy.yaml", d), ("k/job.yaml", job)]);
     }
 
     #[test]
@@ -463,7 +454,7 @@ mod tests {
             ("k/deploy.yaml", deploy("", "[job-wr, nightly-migrate]")),
             ("k/cron.yaml", cron.to_string()),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
@@ -478,7 +469,7 @@ mod tests {
                 job("myapp-migration-v1", "  namespace: migrations\n"),
             ),
         ];
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
         // The `-n` argument makes kubectl look in the Job's namespace.
         let files = [
             (
@@ -493,12 +484,7 @@ mod tests {
                 job("myapp-migration-v1", "  namespace: migrations\n"),
             ),
         ];
-        let all = lint_files(&files);
-        assert!(
-            !all.iter()
-                .any(|d| d.rule == "wait-target-missing" || d.rule == "wait-namespace-mismatch"),
-            "{all:?}"
-        );
+        lint_without(&files, &["wait-target-missing", "wait-namespace-mismatch"]);
     }
 
     #[test]
@@ -520,7 +506,7 @@ mod tests {
             "flux/ks.yaml",
             "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: pre}\nspec: {path: ./pre}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: app}\nspec: {path: ./app, dependsOn: [{name: pre}]}\n".to_string(),
         ));
-        assert!(run(RULE, &files).is_empty());
+        assert_none(RULE, &files);
     }
 
     #[test]
