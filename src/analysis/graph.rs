@@ -110,7 +110,7 @@ pub(crate) struct Node {
     pub(crate) role: NodeRole,
     /// `Job`, `Deployment`, `ServiceAccount`, `RoleBinding`, … or, for a transformer, what it
     /// is: `replacement`, `images`, `Flux substitution`, `namePrefix`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// The rendered name (a transformer: its file and line, `k8s/kustomization.yaml:18`).
     pub(crate) name: String,
     pub(crate) namespace: Option<String>,
