@@ -313,7 +313,7 @@ pub(crate) fn kustomization(resources: &str, rest: &str) -> String {
 /// Every finding in `files` (default settings), after checking that none of the rules `silent`
 /// reported anything: for cases one rule leaves to another.
 #[track_caller]
-pub fn lint_without<S: AsRef<str>>(files: &[(&str, S)], silent: &[&str]) -> Vec<Diagnostic> {
+pub(crate) fn lint_without<S: AsRef<str>>(files: &[(&str, S)], silent: &[&str]) -> Vec<Diagnostic> {
     let all = lint_files(files);
     let spoke: Vec<&Diagnostic> = all.iter().filter(|d| silent.contains(&d.rule)).collect();
     assert!(spoke.is_empty(), "{spoke:?}");
@@ -322,14 +322,14 @@ pub fn lint_without<S: AsRef<str>>(files: &[(&str, S)], silent: &[&str]) -> Vec<
 
 /// Panics unless `rule` finds nothing in `files`, showing what it found.
 #[track_caller]
-pub fn assert_none<S: AsRef<str>>(rule: &str, files: &[(&str, S)]) {
+pub(crate) fn assert_none<S: AsRef<str>>(rule: &str, files: &[(&str, S)]) {
     let found = run(rule, files);
     assert!(found.is_empty(), "{found:?}");
 }
 
 /// `files` (in `k/`, in namespace `app`) with their namespace taken out, under a kustomization
 /// that lists them and sets namespace `prod` and name prefix `prod-`.
-pub fn renamed_to_prod(files: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+pub(crate) fn renamed_to_prod(files: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
     let names: Vec<&str> = files
         .iter()
         .map(|(path, _)| path.strip_prefix("k/").expect("a file in k/"))
@@ -396,7 +396,7 @@ impl<'a, S: AsRef<str>> Found<'a, S> {
 
     /// The finding of `found` whose message starts with `start` (panics unless there is one).
     #[track_caller]
-    pub fn starting(found: &[Diagnostic], start: &str, files: &'a [(&'a str, S)]) -> Self {
+    pub(crate) fn starting(found: &[Diagnostic], start: &str, files: &'a [(&'a str, S)]) -> Self {
         let Some(d) = found.iter().find(|d| d.message.starts_with(start)) else {
             panic!("no finding starts with {start:?}: {found:?}");
         };
@@ -408,7 +408,7 @@ impl<'a, S: AsRef<str>> Found<'a, S> {
 
     /// Its message is exactly `message`.
     #[track_caller]
-    pub fn is(self, message: &str) -> Self {
+    pub(crate) fn is(self, message: &str) -> Self {
         assert_eq!(self.d.message, message, "{:?}", self.d);
         self
     }
