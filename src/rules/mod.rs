@@ -364,10 +364,10 @@ impl<'a> ContextCx<'a> {
 /// A rendered object whose pods the workload rules judge ([`ContextCx::pod_owners`]).
 pub(crate) struct PodOwner<'a> {
     /// Its index in the context's rendered objects.
-    pub index: usize,
-    pub r: &'a Rendered,
+    pub(crate) index: usize,
+    pub(crate) r: &'a Rendered,
     /// Its manifest.
-    pub ocx: ObjectCx<'a>,
+    pub(crate) ocx: ObjectCx<'a>,
 }
 
 /// A finding of `meta` at `node` of a document that is no object (a kustomization), with the

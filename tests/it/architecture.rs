@@ -333,3 +333,72 @@ fn the_checker_finds_upward_edges_rule_imports_and_cycles() {
         "{cyc:?}"
     );
 }
+
+/// `pub` fields of structs that are not `pub` themselves, as `file:line struct.field`:
+/// `unreachable_pub` does not report them, so a field can stay public after its struct is
+/// narrowed to the crate.
+fn public_fields_of_private_structs(file: &str, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    // (indentation, name, public) of the struct whose body we are in.
+    let mut current: Option<(usize, String, bool)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim_start();
+        if let Some((at, name, public)) = &current {
+            if indent == *at && t.starts_with('}') {
+                current = None;
+            } else if !public
+                && let Some(rest) = t.strip_prefix("pub ")
+                && let Some((field, _)) = rest.split_once(':')
+                && !field.is_empty()
+                && field.chars().all(|c| c == '_' || c.is_ascii_alphanumeric())
+            {
+                out.push(format!("{file}:{} {name}.{field}", i + 1));
+            }
+            continue;
+        }
+        let (public, rest) = match t.strip_prefix("pub ") {
+            Some(rest) => (true, rest),
+            None => (false, t.strip_prefix("pub(crate) ").unwrap_or(t)),
+        };
+        if let Some(decl) = rest.strip_prefix("struct ")
+            && t.ends_with('{')
+        {
+            let name: String = decl
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            current = Some((indent, name, public));
+        }
+    }
+    out
+}
+
+#[test]
+fn public_fields_belong_to_public_structs() {
+    let mut files = Vec::new();
+    rust_files(Path::new("src"), &mut files);
+    files.sort();
+    let mut problems = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        problems.extend(public_fields_of_private_structs(
+            &f.display().to_string(),
+            &text,
+        ));
+    }
+    assert!(
+        problems.is_empty(),
+        "make these fields pub(crate) (their struct is not public):\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn the_field_checker_sees_a_public_field_of_a_crate_struct() {
+    let text = "pub struct Open {\n    pub a: u32,\n}\n\npub(crate) struct Narrow<'a> {\n    pub b: &'a str,\n    pub(crate) c: u8,\n    /// pub d: in a comment\n}\n\nstruct Inner {\n    pub e: u8,\n}\n";
+    assert_eq!(
+        public_fields_of_private_structs("x.rs", text),
+        ["x.rs:6 Narrow.b", "x.rs:12 Inner.e"]
+    );
+}
