@@ -77,12 +77,13 @@ impl Workspace {
             c.index = i;
         }
         use rayon::prelude::*;
+        let repo = options.repo.as_ref().map(crate::render::engine::Repo::new);
         let engines = contexts
             .par_iter()
             .map(|c| {
                 crate::render::engine::decide(
                     options.deploy_engine,
-                    options.repo.as_ref(),
+                    repo.as_ref(),
                     &files,
                     &objects,
                     c,
