@@ -57,6 +57,17 @@ pub struct Workspace {
 impl Workspace {
     /// Evaluate the files and objects into contexts.
     pub fn new(files: Vec<FileData>, objects: Vec<Object>, options: WorkspaceOptions) -> Self {
+        let keys = crate::render::file_keys(&files);
+        Workspace::with_keys(files, objects, options, keys)
+    }
+
+    /// [`Workspace::new`], with each file's key ([`crate::render::file_key`]) already known.
+    pub fn with_keys(
+        files: Vec<FileData>,
+        objects: Vec<Object>,
+        options: WorkspaceOptions,
+        file_keys: Vec<std::path::PathBuf>,
+    ) -> Self {
         let crate::render::Evaluated {
             mut contexts,
             fluxes,
@@ -72,6 +83,7 @@ impl Workspace {
                 .max_context_objects
                 .unwrap_or(crate::render::DEFAULT_MAX_CONTEXT_OBJECTS),
             &options.explicit_builds,
+            &file_keys,
         );
         for (i, c) in contexts.iter_mut().enumerate() {
             c.index = i;
@@ -90,8 +102,6 @@ impl Workspace {
                 )
             })
             .collect();
-        let file_keys: Vec<std::path::PathBuf> =
-            files.par_iter().map(crate::render::file_key).collect();
         let by_key = file_keys
             .iter()
             .enumerate()
