@@ -588,7 +588,8 @@ pub fn load_workspace(
     }
 
     // Files a kustomization names as patches are edits, not objects.
-    let patches = isolate(|| crate::render::patch_files(&files)).unwrap_or_default();
+    let keys = crate::render::file_keys(&files);
+    let patches = isolate(|| crate::render::patch_files(&files, &keys)).unwrap_or_default();
     for f in patches {
         let file = &mut files[f as usize];
         let was = std::mem::replace(&mut file.role, FileRole::Patch);
@@ -632,7 +633,7 @@ pub fn load_workspace(
             objects.push(o);
         }
     }
-    let mut ws = Workspace::new(
+    let mut ws = Workspace::with_keys(
         files,
         objects,
         WorkspaceOptions {
@@ -648,6 +649,7 @@ pub fn load_workspace(
                 .collect(),
             repo,
         },
+        keys,
     );
     for cx in &ws.contexts {
         if let (Some(limit), Some(root)) = (cx.over_limit, cx.root) {

@@ -45,6 +45,43 @@ impl Deployer {
     }
 }
 
+/// Deployers by the directory they deploy. Which cover a directory is looked up by the
+/// directory's ancestors, not by trying each deployer: a fleet repository has thousands of
+/// Flux Kustomizations and as many builds, and a build-by-deployer scan grows with their
+/// product.
+#[derive(Debug)]
+pub(crate) struct CoverIndex<'r> {
+    list: &'r [Deployer],
+    by_path: std::collections::HashMap<&'r str, Vec<usize>>,
+}
+
+impl<'r> CoverIndex<'r> {
+    pub(crate) fn new(list: &'r [Deployer]) -> CoverIndex<'r> {
+        let mut by_path: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+        for (i, d) in list.iter().enumerate() {
+            by_path.entry(d.path.as_str()).or_default().push(i);
+        }
+        CoverIndex { list, by_path }
+    }
+
+    /// The deployers that cover `dir` ([`Deployer::covers`]), in the order the scan found
+    /// them.
+    pub(crate) fn covering(&self, dir: &str) -> impl Iterator<Item = &'r Deployer> + use<'r> {
+        let ancestors = std::iter::once("")
+            .chain(dir.match_indices('/').map(|(i, _)| &dir[..i]))
+            .chain(std::iter::once(dir));
+        let mut ids: Vec<usize> = ancestors
+            .filter_map(|p| self.by_path.get(p))
+            .flatten()
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let list = self.list;
+        ids.into_iter().map(move |i| &list[i])
+    }
+}
+
 /// What the scan found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct RepoEvidence {
@@ -364,6 +401,49 @@ fn clean(p: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::rules::testing::temp_tree;
+
+    /// The index finds exactly the deployers [`Deployer::covers`] accepts, in scan order.
+    #[test]
+    fn the_cover_index_agrees_with_covers() {
+        let paths = [
+            "apps/prod",
+            "",
+            "apps",
+            "apps/production",
+            "infra",
+            "apps/prod",
+        ];
+        let list: Vec<Deployer> = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Deployer {
+                file: format!("clusters/{i}.yaml"),
+                name: format!("d{i}"),
+                path: p.to_string(),
+                substitutes: false,
+            })
+            .collect();
+        let index = CoverIndex::new(&list);
+        for dir in [
+            "",
+            "apps",
+            "apps/prod",
+            "apps/prod/db",
+            "apps/production",
+            "app",
+            "infra/x",
+            "other",
+            "apps/pro",
+        ] {
+            let want: Vec<&str> = list
+                .iter()
+                .filter(|d| d.covers(dir))
+                .map(|d| d.name.as_str())
+                .collect();
+            let got: Vec<&str> = index.covering(dir).map(|d| d.name.as_str()).collect();
+            assert_eq!(got, want, "{dir}");
+        }
+    }
 
     /// What [`scan`] finds in a repository holding `files`.
     fn scan_files(files: &[(&str, &str)]) -> RepoEvidence {

@@ -66,22 +66,41 @@ pub(crate) fn decide_alone(configured: DeployEngine) -> Verdict {
 }
 
 /// The verdict for one context.
+/// A repository's evidence with its deployers indexed by directory, built once per run.
+pub(crate) struct Repo<'r> {
+    pub(crate) evidence: &'r RepoEvidence,
+    pub(crate) flux: crate::model::evidence::CoverIndex<'r>,
+    pub(crate) argo: crate::model::evidence::CoverIndex<'r>,
+}
+
+impl<'r> Repo<'r> {
+    pub(crate) fn new(evidence: &'r RepoEvidence) -> Repo<'r> {
+        Repo {
+            evidence,
+            flux: crate::model::evidence::CoverIndex::new(&evidence.flux),
+            argo: crate::model::evidence::CoverIndex::new(&evidence.argo),
+        }
+    }
+}
+
 pub(crate) fn decide(
     configured: DeployEngine,
-    repo: Option<&RepoEvidence>,
+    repo: Option<&Repo<'_>>,
     files: &[FileData],
     objects: &[Object],
     cx: &Context,
 ) -> Verdict {
     let dir = build_dir(files, cx);
-    let rel = repo.zip(dir.as_deref()).and_then(|(r, d)| r.relative(d));
+    let rel = repo
+        .zip(dir.as_deref())
+        .and_then(|(r, d)| r.evidence.relative(d));
     let flux_cover = repo
         .zip(rel.as_deref())
-        .and_then(|(r, d)| r.flux.iter().find(|f| f.covers(d)));
+        .and_then(|(r, d)| r.flux.covering(d).next());
     let substituted = cx.substitute
         || repo
             .zip(rel.as_deref())
-            .is_some_and(|(r, d)| r.flux.iter().any(|f| f.covers(d) && f.substitutes));
+            .is_some_and(|(r, d)| r.flux.covering(d).any(|f| f.substitutes));
     let v = |engine, why: String| Verdict {
         engine,
         evident: true,
@@ -111,7 +130,7 @@ pub(crate) fn decide(
     }
     if let Some(a) = repo
         .zip(rel.as_deref())
-        .and_then(|(r, d)| r.argo.iter().find(|a| a.covers(d)))
+        .and_then(|(r, d)| r.argo.covering(d).next())
     {
         return v(
             DeployEngine::ArgoCd,
@@ -124,7 +143,7 @@ pub(crate) fn decide(
     if let Some((engine, what)) = own_markers(files, objects, cx) {
         return v(engine, format!("{what} in this build"));
     }
-    if let Some(r) = repo {
+    if let Some(r) = repo.map(|r| r.evidence) {
         if let Some(m) = &r.flux_mark {
             return v(
                 DeployEngine::Flux,
@@ -139,7 +158,7 @@ pub(crate) fn decide(
         }
     }
     let mut why = NO_EVIDENCE.to_string();
-    if let Some(r) = repo.filter(|r| r.truncated) {
+    if let Some(r) = repo.map(|r| r.evidence).filter(|r| r.truncated) {
         // Not "none": the scan stopped before it saw the whole repository.
         why = format!(
             "no Flux, Argo CD or Helm evidence in the first {} YAML files of the repository (the scan stops there): plain `kubectl apply` assumed",
@@ -248,7 +267,7 @@ mod tests {
         let verdict = |repo: &RepoEvidence| {
             decide(
                 DeployEngine::Auto,
-                Some(repo),
+                Some(&Repo::new(repo)),
                 &ws.files,
                 &ws.objects,
                 &ws.contexts[0],

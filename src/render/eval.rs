@@ -442,6 +442,13 @@ impl Built {
     }
 }
 
+/// Every file's [`file_key`], in parallel: the working directory is asked once per file, and
+/// the serial passes over the files reuse them.
+pub(crate) fn file_keys(files: &[FileData]) -> Vec<PathBuf> {
+    use rayon::prelude::*;
+    files.par_iter().map(file_key).collect()
+}
+
 /// Lexically normalised path (no `.`/`..`), absolute when the file came from disk.
 pub(crate) fn file_key(f: &FileData) -> PathBuf {
     let p = match &f.source.path {
@@ -479,17 +486,21 @@ fn is_remote(entry: &str) -> bool {
 
 /// The files some kustomization or component names as patches and none lists as a resource:
 /// they are edits, not objects (see [`FileRole::Patch`]).
-pub(crate) fn patch_files(files: &[FileData]) -> BTreeSet<FileId> {
-    let mut by_key = HashMap::new();
-    for (i, f) in files.iter().enumerate() {
-        by_key.insert(file_key(f), i as FileId);
-    }
+pub(crate) fn patch_files(files: &[FileData], keys: &[PathBuf]) -> BTreeSet<FileId> {
+    let by_key: HashMap<&Path, FileId> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_path(), i as FileId))
+        .collect();
     let (mut patches, mut resources) = (BTreeSet::new(), BTreeSet::new());
-    for f in files.iter().filter(|f| f.role == FileRole::Kustomization) {
+    for (f, key) in files
+        .iter()
+        .zip(keys)
+        .filter(|(f, _)| f.role == FileRole::Kustomization)
+    {
         let Some(doc) = f.docs.first() else { continue };
-        let key = file_key(f);
         let dir = key.parent().unwrap_or(Path::new(""));
-        let find = |entry: &str| by_key.get(&normalize(&dir.join(entry))).copied();
+        let find = |entry: &str| by_key.get(normalize(&dir.join(entry)).as_path()).copied();
         for (entry, _) in kustomize::patch_paths(doc) {
             patches.extend(find(entry));
         }
@@ -661,6 +672,7 @@ pub(crate) fn build_contexts(
     regex_names: bool,
     max_objects: usize,
     explicit: &[PathBuf],
+    keys: &[PathBuf],
 ) -> Evaluated {
     let mut objects_by_file = vec![Vec::new(); files.len()];
     for o in objects {
@@ -668,8 +680,8 @@ pub(crate) fn build_contexts(
     }
     let mut files_by_key = HashMap::new();
     let mut kusts = BTreeMap::new();
-    for (i, f) in files.iter().enumerate() {
-        let key = file_key(f);
+    for (i, (f, key)) in files.iter().zip(keys).enumerate() {
+        let key = key.clone();
         if f.role == FileRole::Kustomization {
             let dir = key.parent().map(Path::to_path_buf).unwrap_or_default();
             let component = f
@@ -764,7 +776,7 @@ pub(crate) fn build_contexts(
             for f in &fids {
                 // A directory with a kustomization is applied with `-k`: a file it does not
                 // list is not deployed, and a migration Job there never runs.
-                let beside = file_key(&files[*f as usize])
+                let beside = keys[*f as usize]
                     .parent()
                     .and_then(|d| ev.kusts.get(d))
                     .map(|k| k.file);
@@ -777,11 +789,10 @@ pub(crate) fn build_contexts(
                     cx.rendered.push(ev.raw(o));
                 }
             }
-            if let Some(p) = fids.first().and_then(|f| {
-                file_key(&files[*f as usize])
-                    .parent()
-                    .map(Path::to_path_buf)
-            }) {
+            if let Some(p) = fids
+                .first()
+                .and_then(|f| keys[*f as usize].parent().map(Path::to_path_buf))
+            {
                 attach_flux(&mut cx, &p, &flux_paths);
             }
             cx

@@ -55,11 +55,13 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Evaluate the files and objects into contexts.
-    pub(crate) fn new(
+    /// Evaluate the files and objects into contexts, with each file's key
+    /// ([`crate::render::file_key`], from [`crate::render::file_keys`]) already known.
+    pub(crate) fn with_keys(
         files: Vec<FileData>,
         objects: Vec<Object>,
         options: WorkspaceOptions,
+        file_keys: Vec<std::path::PathBuf>,
     ) -> Self {
         let crate::render::Evaluated {
             mut contexts,
@@ -76,25 +78,25 @@ impl Workspace {
                 .max_context_objects
                 .unwrap_or(crate::render::DEFAULT_MAX_CONTEXT_OBJECTS),
             &options.explicit_builds,
+            &file_keys,
         );
         for (i, c) in contexts.iter_mut().enumerate() {
             c.index = i;
         }
         use rayon::prelude::*;
+        let repo = options.repo.as_ref().map(crate::render::engine::Repo::new);
         let engines = contexts
             .par_iter()
             .map(|c| {
                 crate::render::engine::decide(
                     options.deploy_engine,
-                    options.repo.as_ref(),
+                    repo.as_ref(),
                     &files,
                     &objects,
                     c,
                 )
             })
             .collect();
-        let file_keys: Vec<std::path::PathBuf> =
-            files.par_iter().map(crate::render::file_key).collect();
         let by_key = file_keys
             .iter()
             .enumerate()

@@ -132,6 +132,22 @@ fn one_file_and_the_whole_repository_get_the_same_engine() {
     );
 }
 
+/// A migration Job without a deploy-engine marker of its own.
+const PLAIN_JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: app-migrate-v1}\nspec:\n  backoffLimit: 0\n  template: {spec: {restartPolicy: Never, containers: [{name: m, image: \"app:v1\", command: [migrate]}]}}\n";
+
+/// The engines a JSON run with `args` in `root` reports for the build `build`.
+fn engines_of(root: &std::path::Path, args: &[&str], build: &str) -> Vec<String> {
+    let (o, _) = crate::support::run_in(root, args);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["engines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["build"] == build)
+        .map(|e| e["engine"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Without a git work tree, a file linted alone from the repository's root looks for the
 /// deploy engine from that root, as the whole-tree run does: the Argo CD Application beside the
 /// overlays decides it, not the file's own directory (laravel-k3s's layout).
@@ -149,22 +165,8 @@ fn one_file_run_from_the_root_finds_the_engine_the_root_run_finds() {
         "manifests/overlays/prod/kustomization.yaml",
         "resources: [job.yaml]\n",
     );
-    crate::support::write(
-        root,
-        "manifests/overlays/prod/job.yaml",
-        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: app-migrate-v1}\nspec:\n  backoffLimit: 0\n  template: {spec: {restartPolicy: Never, containers: [{name: m, image: \"app:v1\", command: [migrate]}]}}\n",
-    );
-    let engines = |args: &[&str]| {
-        let (o, _) = crate::support::run_in(root, args);
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        v["engines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["build"] == "manifests/overlays/prod")
-            .map(|e| e["engine"].as_str().unwrap().to_string())
-            .collect::<Vec<_>>()
-    };
+    crate::support::write(root, "manifests/overlays/prod/job.yaml", PLAIN_JOB);
+    let engines = |args: &[&str]| engines_of(root, args, "manifests/overlays/prod");
     let whole = engines(&["--no-config", "--format", "json", "."]);
     let one = engines(&[
         "--no-config",
@@ -184,32 +186,19 @@ fn a_sign_of_flux_beside_the_linted_tree_counts_only_in_a_repository() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     crate::support::write(root, "app/kustomization.yaml", "resources: [job.yaml]\n");
-    crate::support::write(
-        root,
-        "app/job.yaml",
-        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: app-migrate-v1}\nspec:\n  backoffLimit: 0\n  template: {spec: {restartPolicy: Never, containers: [{name: m, image: \"app:v1\", command: [migrate]}]}}\n",
-    );
+    crate::support::write(root, "app/job.yaml", PLAIN_JOB);
     crate::support::write(
         root,
         "other/clusters/flux-system/gotk-sync.yaml",
         "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: flux-system, namespace: flux-system}\nspec: {path: ./clusters, sourceRef: {kind: GitRepository, name: flux-system}}\n",
     );
-    let engine = |path: &str| {
-        let (o, _) = crate::support::run_in(root, &["--no-config", "--format", "json", path]);
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        v["engines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["build"] == "app")
-            .map(|e| e["engine"].as_str().unwrap().to_string())
-    };
-    assert_eq!(engine("app").as_deref(), Some("kubectl"));
-    assert_eq!(engine("app/job.yaml").as_deref(), Some("kubectl"));
-    assert_eq!(engine(".").as_deref(), Some("flux"));
+    let engine = |path: &str| engines_of(root, &["--no-config", "--format", "json", path], "app");
+    assert_eq!(engine("app"), ["kubectl"]);
+    assert_eq!(engine("app/job.yaml"), ["kubectl"]);
+    assert_eq!(engine("."), ["flux"]);
     std::fs::create_dir(root.join(".git")).unwrap();
-    assert_eq!(engine("app").as_deref(), Some("flux"));
-    assert_eq!(engine("app/job.yaml").as_deref(), Some("flux"));
+    assert_eq!(engine("app"), ["flux"]);
+    assert_eq!(engine("app/job.yaml"), ["flux"]);
 }
 
 /// An overlay linted alone reads its base outside the named directory, as `kubectl kustomize`
