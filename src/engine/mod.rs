@@ -545,21 +545,23 @@ pub fn load_workspace(
             })
         })
         .flatten();
-    let (repo, loaded) = rayon::join(
-        || {
+    let loaded = load_all(inputs, settings);
+    // Scanned after reading: the linted files are taken from memory, not read again.
+    let repo = scan_root
+        .as_deref()
+        .and_then(|r| {
             let scanned = settings.repo_evidence.as_deref().cloned();
-            scan_root
-                .as_deref()
-                .and_then(|r| scanned.or_else(|| isolate(|| crate::model::evidence::scan(r)).ok()))
-                .map(|mut ev| {
-                    if let Some(within) = &settings.marks_within {
-                        ev.marks_only_under(within);
-                    }
-                    ev
-                })
-        },
-        || load_all(inputs, settings),
-    );
+            scanned.or_else(|| {
+                let known = known_texts(&loaded);
+                isolate(|| crate::model::evidence::scan_with(r, &known)).ok()
+            })
+        })
+        .map(|mut ev| {
+            if let Some(within) = &settings.marks_within {
+                ev.marks_only_under(within);
+            }
+            ev
+        });
     let mut files = Vec::new();
     let mut diags = Vec::new();
     let mut report = Report::default();
@@ -695,6 +697,19 @@ pub(crate) fn workspace_of(files: &[(&str, &str)]) -> Workspace {
         .map(|(name, text)| Input::from_bytes(*name, text.as_bytes().to_vec()))
         .collect();
     load_workspace(inputs, &Settings::default()).0
+}
+
+/// The text of every loaded file read from disk, by its absolute, normalised path.
+fn known_texts(loaded: &[Loaded]) -> std::collections::HashMap<PathBuf, &str> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    loaded
+        .iter()
+        .filter_map(|l| l.file.as_ref())
+        .filter_map(|f| {
+            let path = f.source.path.as_deref()?;
+            Some((discover::normalize(&cwd.join(path)), &*f.source.text))
+        })
+        .collect()
 }
 
 /// Read and parse every input, in parallel, each isolated.

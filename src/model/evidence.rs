@@ -10,6 +10,7 @@
 //! Argo CD `Application` is parsed, for its `spec.path`. It honours `.gitignore`, skips hidden
 //! directories, and stops after [`MAX_FILES`] files (a verdict without evidence then says so).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// Bytes of each file searched for markers.
@@ -171,6 +172,15 @@ pub(crate) fn repo_root<'p>(paths: impl Iterator<Item = &'p Path>) -> Option<Pat
 
 /// Scan `root` (a directory) for deploy-engine evidence.
 pub(crate) fn scan(root: &Path) -> RepoEvidence {
+    scan_with(root, &std::collections::HashMap::new())
+}
+
+/// [`scan`], taking the text of the files in `known` (absolute, normalised paths) from memory
+/// rather than reading them again: a whole-repository lint has just read them all.
+pub(crate) fn scan_with(
+    root: &Path,
+    known: &std::collections::HashMap<PathBuf, &str>,
+) -> RepoEvidence {
     let absolute = match std::env::current_dir() {
         Ok(cwd) if root.is_relative() => cwd.join(root),
         _ => root.to_path_buf(),
@@ -215,8 +225,14 @@ pub(crate) fn scan(root: &Path) -> RepoEvidence {
                     truncated.store(true, Ordering::Relaxed);
                     return WalkState::Quit;
                 }
-                match read_prefix(entry.path(), &mut buf).and_then(|head| look(entry.path(), head))
-                {
+                let seen = match known.get(entry.path()) {
+                    Some(text) => look(head_of(text), || {
+                        (text.len() as u64 <= MAX_PARSED).then_some(Cow::Borrowed(*text))
+                    }),
+                    None => read_prefix(entry.path(), &mut buf)
+                        .and_then(|head| look(head, || read_parsed(entry.path()).map(Cow::Owned))),
+                };
+                match seen {
                     Some(seen) => seen,
                     None => return WalkState::Continue,
                 }
@@ -304,8 +320,26 @@ enum Seen {
     },
 }
 
-/// What one file's prefix shows (None: nothing).
-fn look(path: &Path, head: &str) -> Option<Seen> {
+/// The first [`PREFIX`] bytes of `text`, cut at a character boundary.
+fn head_of(text: &str) -> &str {
+    let mut end = text.len().min(PREFIX);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// A deployer's whole file, when it is not over [`MAX_PARSED`].
+fn read_parsed(path: &Path) -> Option<String> {
+    std::fs::metadata(path)
+        .is_ok_and(|m| m.len() <= MAX_PARSED)
+        .then(|| std::fs::read_to_string(path).ok())
+        .flatten()
+}
+
+/// What one file's prefix shows (None: nothing); `whole` gives the file's text when it may
+/// declare a deployer.
+fn look<'t>(head: &str, whole: impl FnOnce() -> Option<Cow<'t, str>>) -> Option<Seen> {
     let flux = head.contains("toolkit.fluxcd.io");
     let argo = head.contains("argoproj.io");
     if !flux && !argo {
@@ -315,8 +349,7 @@ fn look(path: &Path, head: &str) -> Option<Seen> {
     let flux_kustomization = flux && head.contains("kustomize.toolkit.fluxcd.io/v");
     let application = argo && head.contains("Application");
     if (flux_kustomization || application)
-        && std::fs::metadata(path).is_ok_and(|m| m.len() <= MAX_PARSED)
-        && let Ok(text) = std::fs::read_to_string(path)
+        && let Some(text) = whole()
     {
         deployers = deployers_in(&text);
     }
@@ -401,6 +434,32 @@ fn clean(p: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::rules::testing::temp_tree;
+
+    /// Files the run has read are taken from memory: what is in `known` is what the scan
+    /// sees, not the file on disk; the other files are read.
+    #[test]
+    fn known_texts_stand_for_the_files_on_disk() {
+        let d = temp_tree(&[
+            ("clusters/apps.yaml", "# emptied since it was read\n"),
+            (
+                "argo/app.yaml",
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web}\nspec: {source: {path: deploy/web}}\n",
+            ),
+        ]);
+        let root = crate::model::discover::normalize(&d.path().canonicalize().unwrap());
+        let flux = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps}\nspec: {path: ./apps}\n";
+        let known = std::collections::HashMap::from([(root.join("clusters/apps.yaml"), flux)]);
+        let ev = scan_with(&root, &known);
+        assert_eq!(ev.flux.len(), 1);
+        assert_eq!(
+            (ev.flux[0].name.as_str(), ev.flux[0].path.as_str()),
+            ("apps", "apps")
+        );
+        assert_eq!(ev.flux[0].file, "clusters/apps.yaml");
+        assert_eq!(ev.argo.len(), 1);
+        assert_eq!(ev.argo[0].path, "deploy/web");
+        assert!(scan(&root).flux.is_empty());
+    }
 
     /// The index finds exactly the deployers [`Deployer::covers`] accepts, in scan order.
     #[test]
