@@ -385,6 +385,7 @@ pub(crate) fn plan_builds(
     };
     evidence_root(settings, paths);
     if plan.focus.is_some()
+        && reads_flux_stages(settings)
         && let Some(root) = settings.repo_root.clone()
     {
         let scanned = settings
@@ -395,6 +396,17 @@ pub(crate) fn plan_builds(
         return plan;
     }
     plan
+}
+
+/// Whether a file linted alone is read with the Flux stages of the repository: unless the
+/// engine is configured as one that is not Flux (then the repository is not scanned at all, as
+/// a one-file run in a large repository may want).
+pub(crate) fn reads_flux_stages(settings: &Settings) -> bool {
+    use crate::model::config::DeployEngine;
+    matches!(
+        settings.deploy_engine,
+        DeployEngine::Auto | DeployEngine::Flux
+    )
 }
 
 /// A file linted alone is judged in its builds as Flux deploys them. When a Flux Kustomization

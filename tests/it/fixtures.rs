@@ -132,6 +132,41 @@ fn one_file_and_the_whole_repository_get_the_same_engine() {
     );
 }
 
+/// With an engine configured that is not Flux, a file linted alone is not read with the Flux
+/// stages (no repository scan: the fast one-file run a large repository configures for); with
+/// `auto` or `flux` it is.
+#[test]
+fn a_configured_engine_other_than_flux_skips_the_flux_stages() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    crate::paths::copy_tree(
+        std::path::Path::new("testdata/fixtures/engine-flux-fleet"),
+        root,
+    );
+    std::fs::create_dir(root.join(".git")).unwrap();
+    let builds = |engine: &str| {
+        std::fs::write(
+            root.join(".kube-migrate-lint.yaml"),
+            format!("deploy-engine: {engine}\n"),
+        )
+        .unwrap();
+        let (o, _) =
+            crate::support::run_in(root, &["--format", "json", "apps/myapp/migration-job.yaml"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let mut b: Vec<String> = v["engines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["build"].as_str().unwrap().to_string())
+            .collect();
+        b.sort();
+        b
+    };
+    assert_eq!(builds("kubectl"), ["apps/myapp"]);
+    assert_eq!(builds("flux"), ["apps/myapp", "clusters/prod"]);
+    assert_eq!(builds("auto"), ["apps/myapp", "clusters/prod"]);
+}
+
 /// A migration Job without a deploy-engine marker of its own.
 const PLAIN_JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: app-migrate-v1}\nspec:\n  backoffLimit: 0\n  template: {spec: {restartPolicy: Never, containers: [{name: m, image: \"app:v1\", command: [migrate]}]}}\n";
 

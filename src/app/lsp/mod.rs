@@ -579,7 +579,9 @@ impl Server {
             resolve::plan_in(&[], Some(&file), project)
         };
         let mut roots = plan.roots;
-        if let Some(r) = session.settings.repo_root {
+        if crate::app::reads_flux_stages(&session.settings)
+            && let Some(r) = session.settings.repo_root.clone()
+        {
             let scanned = self
                 .evidence
                 .entry(r.clone())
