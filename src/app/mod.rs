@@ -378,7 +378,7 @@ pub(crate) fn plan_builds(
     stdin_name: Option<&Path>,
 ) -> resolve::Plan {
     settings.explicit_builds = paths.iter().filter(|p| p.is_dir()).cloned().collect();
-    let plan = if paths.is_empty() && stdin_name.is_none() {
+    let mut plan = if paths.is_empty() && stdin_name.is_none() {
         resolve::Plan::default()
     } else {
         resolve::plan(paths, stdin_name, settings.path_names.root())
@@ -391,9 +391,7 @@ pub(crate) fn plan_builds(
         let scanned = settings
             .repo_evidence
             .get_or_insert_with(|| std::sync::Arc::new(crate::model::evidence::scan(&root)));
-        let mut plan = plan;
         with_flux_deployers(&mut plan.roots, scanned);
-        return plan;
     }
     plan
 }
