@@ -418,6 +418,7 @@ pub(crate) fn with_flux_deployers(
     evidence: &crate::model::evidence::RepoEvidence,
 ) {
     let cwd = std::env::current_dir().unwrap_or_default();
+    let flux = crate::model::evidence::CoverIndex::new(&evidence.flux);
     let deployed = roots.iter().any(|r| {
         let dir = if r.is_dir() {
             r.as_path()
@@ -427,7 +428,7 @@ pub(crate) fn with_flux_deployers(
         let dir = crate::model::discover::normalize(&cwd.join(dir));
         evidence
             .relative(&dir)
-            .is_some_and(|d| evidence.flux.iter().any(|f| f.covers(&d)))
+            .is_some_and(|d| flux.covering(&d).next().is_some())
     });
     if !deployed {
         return;

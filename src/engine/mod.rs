@@ -546,22 +546,6 @@ pub fn load_workspace(
         })
         .flatten();
     let loaded = load_all(inputs, settings);
-    // Scanned after reading: the linted files are taken from memory, not read again.
-    let repo = scan_root
-        .as_deref()
-        .and_then(|r| {
-            let scanned = settings.repo_evidence.as_deref().cloned();
-            scanned.or_else(|| {
-                let known = known_texts(&loaded);
-                isolate(|| crate::model::evidence::scan_with(r, &known)).ok()
-            })
-        })
-        .map(|mut ev| {
-            if let Some(within) = &settings.marks_within {
-                ev.marks_only_under(within);
-            }
-            ev
-        });
     let mut files = Vec::new();
     let mut diags = Vec::new();
     let mut report = Report::default();
@@ -589,8 +573,30 @@ pub fn load_workspace(
         }
     }
 
-    // Files a kustomization names as patches are edits, not objects.
     let keys = crate::render::file_keys(&files);
+    // Scanned after reading: the linted files are taken from memory (by their keys), not read
+    // again.
+    let repo = scan_root
+        .as_deref()
+        .and_then(|r| {
+            let scanned = settings.repo_evidence.as_deref().cloned();
+            scanned.or_else(|| {
+                let known = files
+                    .iter()
+                    .zip(&keys)
+                    .filter(|(f, _)| f.source.path.is_some())
+                    .map(|(f, k)| (k.clone(), &*f.source.text))
+                    .collect();
+                isolate(|| crate::model::evidence::scan_with(r, &known)).ok()
+            })
+        })
+        .map(|mut ev| {
+            if let Some(within) = &settings.marks_within {
+                ev.marks_only_under(within);
+            }
+            ev
+        });
+    // Files a kustomization names as patches are edits, not objects.
     let patches = isolate(|| crate::render::patch_files(&files, &keys)).unwrap_or_default();
     for f in patches {
         let file = &mut files[f as usize];
@@ -697,19 +703,6 @@ pub(crate) fn workspace_of(files: &[(&str, &str)]) -> Workspace {
         .map(|(name, text)| Input::from_bytes(*name, text.as_bytes().to_vec()))
         .collect();
     load_workspace(inputs, &Settings::default()).0
-}
-
-/// The text of every loaded file read from disk, by its absolute, normalised path.
-fn known_texts(loaded: &[Loaded]) -> std::collections::HashMap<PathBuf, &str> {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    loaded
-        .iter()
-        .filter_map(|l| l.file.as_ref())
-        .filter_map(|f| {
-            let path = f.source.path.as_deref()?;
-            Some((discover::normalize(&cwd.join(path)), &*f.source.text))
-        })
-        .collect()
 }
 
 /// Read and parse every input, in parallel, each isolated.

@@ -36,7 +36,9 @@ pub(crate) struct Deployer {
 }
 
 impl Deployer {
-    /// Whether it deploys `dir` (relative to the root): its path or below.
+    /// Whether it deploys `dir` (relative to the root): its path or below. The definition
+    /// [`CoverIndex`] answers from an index (and is tested against).
+    #[cfg(test)]
     pub(crate) fn covers(&self, dir: &str) -> bool {
         self.path.is_empty()
             || dir == self.path
@@ -65,8 +67,8 @@ impl<'r> CoverIndex<'r> {
         CoverIndex { list, by_path }
     }
 
-    /// The deployers that cover `dir` ([`Deployer::covers`]), in the order the scan found
-    /// them.
+    /// The deployers that deploy `dir` (relative to the root): whose path is `dir` or one of
+    /// its ancestors, or the root; in the order the scan found them.
     pub(crate) fn covering(&self, dir: &str) -> impl Iterator<Item = &'r Deployer> + use<'r> {
         let ancestors = std::iter::once("")
             .chain(dir.match_indices('/').map(|(i, _)| &dir[..i]))

@@ -440,17 +440,16 @@ impl Server {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                // Which files form a unit, and the settings, are read from disk.
-                if name.starts_with(".kube-migrate-lint.")
-                    || file_role(&name) == FileRole::Kustomization
-                {
-                    self.everything_dirty = true;
-                }
-                // How the repository is deployed is scanned again after a Flux or Argo CD file.
+                // Which files form a unit (the kustomizations, and the Flux Kustomizations that
+                // deploy them), the settings and how the repository is deployed are read from
+                // disk: after one of those files, every unit is resolved again.
                 let deployer =
                     |t: &str| t.contains("toolkit.fluxcd.io") || t.contains("argoproj.io");
-                if self.everything_dirty || self.docs.get(&path).is_none_or(|d| deployer(&d.text)) {
-                    self.evidence.clear();
+                if name.starts_with(".kube-migrate-lint.")
+                    || file_role(&name) == FileRole::Kustomization
+                    || self.docs.get(&path).is_none_or(|d| deployer(&d.text))
+                {
+                    self.everything_dirty = true;
                 }
                 self.mark(path);
             }
