@@ -407,8 +407,22 @@ impl RbacJobReadMissing {
                 n += 1;
             }
         }
-        // Bindings of a ServiceAccount in the linted files, outside this context.
-        for o in &cx.ws.objects {
+        // Bindings of a ServiceAccount beside this build's files that it does not apply (a
+        // file the kustomization forgot to list); bindings of other projects say nothing.
+        let dirs: std::collections::BTreeSet<&std::path::Path> = cx
+            .context
+            .files
+            .iter()
+            .filter_map(|&f| cx.ws.file_keys.get(f as usize)?.parent())
+            .collect();
+        let beside = |o: &crate::model::Object| {
+            cx.ws
+                .file_keys
+                .get(o.file as usize)
+                .and_then(|k| k.parent())
+                .is_some_and(|d| dirs.contains(d))
+        };
+        for o in cx.ws.objects.iter().filter(|o| beside(o)) {
             if n >= 3 {
                 break;
             }
