@@ -14,6 +14,7 @@ pub(crate) mod workload;
 use crate::model::Object;
 use crate::model::migration::Reason;
 use crate::render::workspace::Workspace;
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 /// The indexes built once per run, on first use, whichever rule (on whichever thread) asks
@@ -74,6 +75,39 @@ fn builds_for(
     all.sort_unstable();
     all.dedup();
     all
+}
+
+/// What the Flux-deployed builds of a workspace hold that a check of a Flux-deployed build in
+/// another part of the run may look up ([`crate::render::workspace::Reach`]).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Offers {
+    /// Some build is Flux-deployed.
+    pub(crate) stages: bool,
+    /// Namespaces with Jobs.
+    pub(crate) jobs_in: BTreeSet<String>,
+    /// Some Job's namespace is templated: it may be any.
+    pub(crate) jobs_anywhere: bool,
+    /// Namespaces where something may hold a Job back.
+    pub(crate) holding: BTreeSet<String>,
+    /// Something may hold back Jobs of any namespace.
+    pub(crate) holding_anywhere: bool,
+}
+
+/// What this workspace's Flux-deployed builds offer to checks of other parts of a run.
+pub(crate) fn offers(ws: &Workspace) -> Offers {
+    if !ws.contexts.iter().any(|c| c.flux.is_some()) {
+        return Offers::default();
+    }
+    let (jobs, jobs_anywhere) = flux_jobs(ws).namespaces();
+    let (holding, holding_anywhere) =
+        waits(ws).holding_namespaces(|c| ws.contexts[c].flux.is_some());
+    Offers {
+        stages: true,
+        jobs_in: jobs.cloned().collect(),
+        jobs_anywhere,
+        holding: holding.cloned().collect(),
+        holding_anywhere,
+    }
 }
 
 /// Whether `obj` is a Job the migration rules apply to, and why.

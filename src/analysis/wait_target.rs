@@ -254,6 +254,12 @@ impl FluxJobs {
         out
     }
 
+    /// The namespaces with Jobs of Flux-deployed builds, and whether some Job's namespace is
+    /// templated (then it may be any).
+    pub(super) fn namespaces(&self) -> (impl Iterator<Item = &String>, bool) {
+        (self.by_namespace.keys(), !self.templated.is_empty())
+    }
+
     /// The builds that may hold a Job in namespace `ns`, in build order, each once.
     pub(crate) fn candidates(&self, ns: &str) -> impl Iterator<Item = usize> + '_ {
         super::builds_for(&self.by_namespace, ns, &self.templated).into_iter()
@@ -381,6 +387,9 @@ pub(crate) fn lookup<'a>(
     // count only for "the job is there, in another namespace" (a stage's `targetNamespace`).
     // Only builds with a Job in this namespace (or a templated one) can add to `others`; the
     // rest are read again only when nothing matched (`staged_elsewhere`, below).
+    ws.reaching(context, |r| {
+        r.jobs_in.insert(ns.to_string());
+    });
     let others: Vec<JobAt<'a>> = super::flux_jobs(ws)
         .candidates(ns)
         .map(|ci| &ws.contexts[ci])

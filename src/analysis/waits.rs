@@ -627,6 +627,21 @@ impl Waits {
             .any(|(_, name)| compare(target, name) != Compare::Different)
     }
 
+    /// The namespaces where something in one of `builds` may hold a Job back, and whether
+    /// something there may hold back Jobs of any namespace.
+    pub(super) fn holding_namespaces(
+        &self,
+        builds: impl Fn(usize) -> bool,
+    ) -> (impl Iterator<Item = &String>, bool) {
+        let anywhere = self.holders_anywhere.iter().any(|&c| builds(c));
+        let named = self
+            .holders_in
+            .iter()
+            .filter(move |(_, cs)| cs.iter().any(|&c| builds(c)))
+            .map(|(ns, _)| ns);
+        (named, anywhere)
+    }
+
     /// The builds where something may hold back a Job of namespace `ns`, sorted, each once:
     /// for any other build [`Waits::awaited`] is `No` and it has no gate.
     pub(crate) fn holding(&self, ns: &str) -> Vec<usize> {
@@ -791,6 +806,9 @@ pub(crate) fn status(ws: &Workspace, waits: &Waits, obj: &Object) -> Status {
         }
         // Waits of this build, and of the builds deployed with it (other Flux stages).
         // Only builds where something may hold a Job of this namespace back can add to it.
+        ws.reaching(context, |r| {
+            r.holding.insert(ns.clone());
+        });
         let scopes: Vec<usize> = std::iter::once(ci)
             .chain(
                 waits

@@ -181,6 +181,12 @@ impl SourceFile {
         }
     }
 
+    /// The file without its text, for a report that shows nothing of it (no finding is in
+    /// it): a run over a large tree keeps only the texts it shows.
+    pub(crate) fn without_text(self) -> SourceFile {
+        SourceFile::new(self.display, self.path, String::new())
+    }
+
     pub(crate) fn position(&self, offset: usize) -> Position {
         self.lines.position(&self.text, offset)
     }

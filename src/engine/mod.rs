@@ -5,6 +5,7 @@ pub(crate) mod baseline;
 pub mod fingerprint;
 pub mod fix;
 mod rendered;
+mod stream;
 
 use crate::base::diagnostic::{Diagnostic, FileId, Loc, ObjectRef, Severity};
 use crate::base::internal::{InternalError, inject, inject_with, isolate};
@@ -57,6 +58,9 @@ pub struct Settings {
     /// That root's evidence, already scanned (the language server keeps it between lints);
     /// None: scanned during the lint.
     pub(crate) repo_evidence: Option<std::sync::Arc<crate::model::evidence::RepoEvidence>>,
+    /// The run's deploy-engine evidence, when it was decided before the run's parts were
+    /// linted ([`stream`]): `Some(None)` for none.
+    pub(crate) run_evidence: Option<Option<std::sync::Arc<crate::model::evidence::RepoEvidence>>>,
     /// Counts files as they are read, for a progress indicator.
     pub(crate) progress: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
     /// The process ends after this run: the parsed model is never freed (see
@@ -84,6 +88,7 @@ impl Default for Settings {
             repo_root: None,
             marks_within: None,
             repo_evidence: None,
+            run_evidence: None,
             progress: None,
             exit_after: false,
         }
@@ -270,6 +275,9 @@ pub(crate) fn lint_paths(
     settings: &Settings,
 ) -> Report {
     let start = Instant::now();
+    if stdin.is_none() && settings.context_mode != ContextMode::All {
+        return stream::lint(paths, excludes, settings, start);
+    }
     lint_read(
         read_paths(paths, stdin, excludes, settings),
         settings,
@@ -537,14 +545,8 @@ pub fn load_workspace(
 ) -> (Workspace, Vec<Diagnostic>, Report) {
     inputs.sort_by(|a, b| a.display.cmp(&b.display));
     inputs.dedup_by(|a, b| a.display == b.display);
-    // How the repository is deployed, scanned from its root while the files are parsed.
-    let scan_root = (settings.deploy_engine == DeployEngine::Auto)
-        .then(|| {
-            settings.repo_root.clone().or_else(|| {
-                crate::model::evidence::repo_root(inputs.iter().filter_map(|i| i.path.as_deref()))
-            })
-        })
-        .flatten();
+    // How the repository is deployed, scanned from its root after the files are read.
+    let scan_root = scan_root(settings, inputs.iter().filter_map(|i| i.path.as_deref()));
     let loaded = load_all(inputs, settings);
     let mut files = Vec::new();
     let mut diags = Vec::new();
@@ -576,26 +578,24 @@ pub fn load_workspace(
     let keys = crate::render::file_keys(&files);
     // Scanned after reading: the linted files are taken from memory (by their keys), not read
     // again.
-    let repo = scan_root
-        .as_deref()
-        .and_then(|r| {
-            let scanned = settings.repo_evidence.as_deref().cloned();
-            scanned.or_else(|| {
-                let known = files
-                    .iter()
-                    .zip(&keys)
-                    .filter(|(f, _)| f.source.path.is_some())
-                    .map(|(f, k)| (k.clone(), &*f.source.text))
-                    .collect();
-                isolate(|| crate::model::evidence::scan_with(r, &known)).ok()
-            })
-        })
-        .map(|mut ev| {
-            if let Some(within) = &settings.marks_within {
-                ev.marks_only_under(within);
-            }
-            ev
-        });
+    let repo = match &settings.run_evidence {
+        Some(decided) => decided.as_deref().cloned(),
+        None => scan_root.as_deref().and_then(|r| {
+            let known = files
+                .iter()
+                .zip(&keys)
+                .filter(|(f, _)| f.source.path.is_some())
+                .map(|(f, k)| (k.clone(), &*f.source.text))
+                .collect();
+            evidence(settings, r, &known)
+        }),
+    }
+    .map(|mut ev| {
+        if let Some(within) = &settings.marks_within {
+            ev.marks_only_under(within);
+        }
+        ev
+    });
     // Files a kustomization names as patches are edits, not objects.
     let patches = isolate(|| crate::render::patch_files(&files, &keys)).unwrap_or_default();
     for f in patches {
@@ -692,6 +692,33 @@ pub fn load_workspace(
     report.notes.dedup();
     report.internal.append(&mut ws.internal);
     (ws, diags, report)
+}
+
+/// Where deploy-engine evidence is scanned from for a run reading `paths`: the configured
+/// root, else the git work tree above them; none when the engine is configured.
+fn scan_root<'p>(
+    settings: &Settings,
+    paths: impl Iterator<Item = &'p std::path::Path>,
+) -> Option<PathBuf> {
+    (settings.deploy_engine == DeployEngine::Auto)
+        .then(|| {
+            settings
+                .repo_root
+                .clone()
+                .or_else(|| crate::model::evidence::repo_root(paths))
+        })
+        .flatten()
+}
+
+/// The evidence of the repository at `root`: kept from an earlier scan, else scanned, with
+/// the texts in `known` (by file key) taken from memory.
+fn evidence(
+    settings: &Settings,
+    root: &std::path::Path,
+    known: &std::collections::HashMap<PathBuf, &str>,
+) -> Option<crate::model::evidence::RepoEvidence> {
+    let scanned = settings.repo_evidence.as_deref().cloned();
+    scanned.or_else(|| isolate(|| crate::model::evidence::scan_with(root, known)).ok())
 }
 
 /// The workspace of in-memory files (name, text), for the unit tests of the layers that read

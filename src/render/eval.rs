@@ -451,12 +451,17 @@ pub(crate) fn file_keys(files: &[FileData]) -> Vec<PathBuf> {
 
 /// Lexically normalised path (no `.`/`..`), absolute when the file came from disk.
 pub(crate) fn file_key(f: &FileData) -> PathBuf {
-    let p = match &f.source.path {
-        Some(p) if p.is_absolute() => p.clone(),
+    key_of(f.source.path.as_deref(), &f.source.display)
+}
+
+/// [`file_key`] of a file read from `path` (None: given as bytes), shown as `display`.
+pub(crate) fn key_of(path: Option<&Path>, display: &str) -> PathBuf {
+    let p = match path {
+        Some(p) if p.is_absolute() => p.to_path_buf(),
         Some(p) => std::env::current_dir()
             .map(|d| d.join(p))
-            .unwrap_or_else(|_| p.clone()),
-        None => PathBuf::from(&f.source.display),
+            .unwrap_or_else(|_| p.to_path_buf()),
+        None => PathBuf::from(display),
     };
     normalize(&p)
 }

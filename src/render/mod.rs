@@ -25,10 +25,11 @@ pub mod tree;
 
 pub(crate) use eval::{
     CLUSTER_SCOPED, ContextMode, DEFAULT_MAX_CONTEXT_OBJECTS, Env, Evaluated, Issue,
-    ReplacementIssue, build_contexts, file_key, file_keys, normalize, patch_files, split_image,
+    ReplacementIssue, build_contexts, file_key, file_keys, key_of, normalize, patch_files,
+    split_image,
 };
 pub use eval::{IssueKind, pod_spec_path};
-pub(crate) use flux::FluxKustomization;
+pub(crate) use flux::{FluxKustomization, read as flux_kustomizations};
 
 use crate::base::diagnostic::{FileId, Loc, ObjectId};
 use crate::yaml::NodeId;

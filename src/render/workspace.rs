@@ -52,6 +52,22 @@ pub struct Workspace {
     unlisted: std::sync::OnceLock<std::collections::HashMap<ObjectId, FileId>>,
     /// The analysis layer's per-run indexes, built on first use (see [`Workspace::memo`]).
     memo: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
+    /// What the checks looked up in builds other Flux stages deploy.
+    reach: std::sync::Mutex<Reach>,
+}
+
+/// What checks of Flux-deployed builds looked up in the other Flux stages of a run
+/// ([`Workspace::deployed_with`]). A run checked in independent parts
+/// (`crate::engine::stream`) compares it with what the other parts hold: a part that looked
+/// for something another part has is checked again together with it.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Reach {
+    /// Namespaces whose Jobs were looked up.
+    pub(crate) jobs_in: std::collections::BTreeSet<String>,
+    /// Namespaces whose waits (what may hold a Job back) were looked up.
+    pub(crate) holding: std::collections::BTreeSet<String>,
+    /// Every other Flux stage was read (an app anywhere, a Job by name in any namespace).
+    pub(crate) everything: bool,
 }
 
 impl Workspace {
@@ -114,6 +130,7 @@ impl Workspace {
             object_contexts: Default::default(),
             unlisted: Default::default(),
             memo: Default::default(),
+            reach: Default::default(),
             file_keys,
             by_key,
             kustomization_by_dir,
@@ -168,9 +185,29 @@ impl Workspace {
         &'s self,
         context: &'s Context,
     ) -> impl Iterator<Item = &'s Context> {
+        if context.flux.is_some() {
+            self.reached(|r| r.everything = true);
+        }
         self.contexts
             .iter()
             .filter(move |c| self.is_deployed_with(context, c))
+    }
+
+    /// Record what a check of `context` looks up in the other Flux stages (nothing is
+    /// recorded for a build no Flux Kustomization deploys: it has no such stages).
+    pub(crate) fn reaching(&self, context: &Context, what: impl FnOnce(&mut Reach)) {
+        if context.flux.is_some() {
+            self.reached(what);
+        }
+    }
+
+    fn reached(&self, what: impl FnOnce(&mut Reach)) {
+        what(&mut self.reach.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// What the checks so far looked up in other Flux stages.
+    pub(crate) fn reach(&self) -> Reach {
+        self.reach.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Whether `other` is one of [`Workspace::deployed_with`]`(context)`.

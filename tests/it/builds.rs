@@ -323,3 +323,71 @@ fn each_fixture_file_alone_reports_what_the_repository_run_reports() {
         "{flux_checked} files of Flux fixtures checked"
     );
 }
+
+/// A run is checked in parts (files no check reads across, see `engine::stream`), parts that
+/// looked up what another holds again together. With every group of files a part of its own,
+/// each fixture, the fixtures as one tree, and each Flux fixture with every Flux
+/// Kustomization moved to a directory of its own (so its stages fall in different parts)
+/// report exactly what one part holding every file reports: the whole JSON report.
+#[test]
+fn a_run_checked_in_parts_reports_what_one_part_reports() {
+    let report = |dir: &Path, part_bytes: &str| {
+        let o = std::process::Command::new(super::support::BIN)
+            .args([".", "--format", "json", "--no-config", "--fail-on", "never"])
+            .current_dir(dir)
+            .env("KUBE_MIGRATE_LINT_PART_BYTES", part_bytes)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["summary"].as_object_mut().unwrap().remove("time");
+        v
+    };
+    let same = |root: &Path, what: &str| {
+        let whole = report(root, &u64::MAX.to_string());
+        assert_eq!(
+            report(root, "1"),
+            whole,
+            "{what}: checked apart, the report differs"
+        );
+        whole["diagnostics"].as_array().unwrap().len()
+    };
+    let (mut findings, mut split, mut stages) = (0, 0, 0);
+    let all = tempfile::tempdir().unwrap();
+    crate::paths::copy_tree(Path::new("testdata/fixtures"), all.path());
+    std::fs::create_dir(all.path().join(".git")).unwrap();
+    findings += same(all.path(), "testdata/fixtures");
+    for fixture in std::fs::read_dir("testdata/fixtures").unwrap() {
+        let fixture = fixture.unwrap().path();
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        crate::paths::copy_tree(&fixture, root);
+        std::fs::create_dir(root.join(".git")).unwrap();
+        findings += same(root, &fixture.display().to_string());
+        // Every Flux Kustomization in a directory of its own.
+        let mut moved = 0;
+        for file in manifests(root) {
+            let text = std::fs::read_to_string(root.join(&file)).unwrap_or_default();
+            if !text.contains("kustomize.toolkit.fluxcd.io/v1") || file.contains("kustomization") {
+                continue;
+            }
+            std::fs::remove_file(root.join(&file)).unwrap();
+            let name = file.rsplit('/').next().unwrap().to_string();
+            for doc in text.split("\n---\n") {
+                write(root, &format!("flux-stage-{moved}/{name}"), doc);
+                moved += 1;
+            }
+        }
+        if moved > 0 {
+            same(root, &format!("{} (Flux stages apart)", fixture.display()));
+            split += 1;
+            stages += usize::from(moved > 1);
+        }
+    }
+    assert!(findings > 300, "{findings} findings compared");
+    assert!(
+        split > 10,
+        "{split} Flux fixtures with their Flux Kustomizations moved"
+    );
+    assert!(stages > 1, "{stages} fixtures with their Flux stages apart");
+}
