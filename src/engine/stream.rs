@@ -201,7 +201,7 @@ fn first_look(files: Vec<discover::Candidate>, settings: &Settings) -> Vec<Seen>
                 failed: false,
             };
             if let Ok(b) = &bytes
-                && (kustomization || memchr::memmem::find(b, FLUX_API).is_some())
+                && (kustomization || holds_flux_kustomization(b))
             {
                 match isolate(|| look(&s, b.clone(), kustomization, settings)) {
                     Ok((names, fluxes)) => (s.names, s.fluxes) = (names, fluxes),
@@ -220,7 +220,13 @@ fn first_look(files: Vec<discover::Candidate>, settings: &Settings) -> Vec<Seen>
     seen
 }
 
-const FLUX_API: &[u8] = b"kustomize.toolkit.fluxcd.io";
+/// Whether a file may hold a Flux Kustomization: its API group with a version
+/// (`kustomize.toolkit.fluxcd.io/v1`), not only the group's annotations on other objects
+/// (`kustomize.toolkit.fluxcd.io/force`, on every migration Job of the pattern).
+fn holds_flux_kustomization(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, b"kustomize.toolkit.fluxcd.io/v").is_some()
+        && memchr::memmem::find(bytes, b"Kustomization").is_some()
+}
 
 /// What a kustomization names, or the Flux Kustomizations a manifest holds.
 fn look(
