@@ -129,6 +129,9 @@ pub(crate) struct PathNames {
     /// The root is only where the run started, not a project's (no configuration file, no
     /// git work tree): it names paths, but the repository is not searched from it.
     not_a_project: bool,
+    /// The real path of each directory a file outside the root was named in, asked once per
+    /// directory (a tree outside the project has thousands of files per few directories).
+    real_dirs: std::sync::Arc<Mutex<std::collections::HashMap<PathBuf, Option<PathBuf>>>>,
 }
 
 impl PathNames {
@@ -140,6 +143,7 @@ impl PathNames {
             root: Some((lexical, canonical)),
             cwd,
             not_a_project: false,
+            real_dirs: Default::default(),
         }
     }
 
@@ -175,13 +179,29 @@ impl PathNames {
         // Spelled through a symlink to the root (or the root through one): compare the
         // directory's real path, keeping the file's own name (a symlinked file keeps its name).
         let real = match (abs.parent(), abs.file_name()) {
-            (Some(dir), Some(name)) => dir.canonicalize().ok().map(|d| d.join(name)),
+            (Some(dir), Some(name)) => self.real_dir(dir).map(|d| d.join(name)),
             _ => abs.canonicalize().ok(),
         };
         if let Some(rel) = real.as_deref().and_then(|r| r.strip_prefix(canonical).ok()) {
             return display_path(rel);
         }
         display_path(&abs)
+    }
+}
+
+impl PathNames {
+    fn real_dir(&self, dir: &Path) -> Option<PathBuf> {
+        let known = self.real_dirs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(real) = known.get(dir) {
+            return real.clone();
+        }
+        drop(known);
+        let real = dir.canonicalize().ok();
+        self.real_dirs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(dir.to_path_buf(), real.clone());
+        real
     }
 }
 
