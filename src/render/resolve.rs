@@ -358,6 +358,11 @@ fn outside_bases(dirs: &[PathBuf], project: Option<&Path>) -> Vec<PathBuf> {
         if bound.as_deref().is_some_and(|b| b.starts_with(&canon)) {
             continue;
         }
+        // Nor does anything under a directory outside the project lie within it (its
+        // kustomizations are not followed there).
+        if bound.as_deref().is_some_and(|b| !canon.starts_with(b)) {
+            continue;
+        }
         for e in ignore::WalkBuilder::new(dir).build().flatten() {
             let is_k = e.file_type().is_some_and(|t| t.is_file())
                 && matches!(
