@@ -58,8 +58,8 @@ pub struct Settings {
     /// That root's evidence, already scanned (the language server keeps it between lints);
     /// None: scanned during the lint.
     pub(crate) repo_evidence: Option<std::sync::Arc<crate::model::evidence::RepoEvidence>>,
-    /// The run's deploy-engine evidence, when it was decided before the run's parts were
-    /// linted ([`stream`]): `Some(None)` for none.
+    /// The run's deploy-engine evidence (its marks already limited to `marks_within`), when it
+    /// was decided before the run's parts were linted ([`stream`]): `Some(None)` for none.
     pub(crate) run_evidence: Option<Option<std::sync::Arc<crate::model::evidence::RepoEvidence>>>,
     /// Counts files as they are read, for a progress indicator.
     pub(crate) progress: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
@@ -579,7 +579,7 @@ pub fn load_workspace(
     // Scanned after reading: the linted files are taken from memory (by their keys), not read
     // again.
     let repo = match &settings.run_evidence {
-        Some(decided) => decided.as_deref().cloned(),
+        Some(decided) => decided.clone(),
         None => scan_root.as_deref().and_then(|r| {
             let known = files
                 .iter()
@@ -587,15 +587,10 @@ pub fn load_workspace(
                 .filter(|(f, _)| f.source.path.is_some())
                 .map(|(f, k)| (k.clone(), &*f.source.text))
                 .collect();
-            evidence(settings, r, &known)
+            let ev = evidence(settings, r, &known)?;
+            Some(std::sync::Arc::new(marked_within(settings, ev)))
         }),
-    }
-    .map(|mut ev| {
-        if let Some(within) = &settings.marks_within {
-            ev.marks_only_under(within);
-        }
-        ev
-    });
+    };
     // Files a kustomization names as patches are edits, not objects.
     let patches = isolate(|| crate::render::patch_files(&files, &keys)).unwrap_or_default();
     for f in patches {
@@ -708,6 +703,18 @@ fn scan_root<'p>(
                 .or_else(|| crate::model::evidence::repo_root(paths))
         })
         .flatten()
+}
+
+/// The evidence with only the signs of Flux and Argo CD a run may count (see
+/// [`Settings::marks_within`]).
+fn marked_within(
+    settings: &Settings,
+    mut ev: crate::model::evidence::RepoEvidence,
+) -> crate::model::evidence::RepoEvidence {
+    if let Some(within) = &settings.marks_within {
+        ev.marks_only_under(within);
+    }
+    ev
 }
 
 /// The evidence of the repository at `root`: kept from an earlier scan, else scanned, with

@@ -18,11 +18,11 @@
 //! findings are the whole-tree run's (a test compares the two on every fixture).
 
 use super::{
-    Input, Loaded, ReadError, Report, Settings, evidence, isolate, lint_model, load, read_bounded,
-    scan_root,
+    Input, Loaded, ReadError, Report, Settings, isolate, lint_model, load, read_bounded, scan_root,
 };
 use crate::base::diagnostic::{Diagnostic, FileId, Loc};
 use crate::model::discover::{self, Excludes};
+use crate::model::evidence::Looked;
 use crate::model::{FileRole, file_role};
 use crate::rules;
 use rayon::prelude::*;
@@ -60,14 +60,17 @@ fn lint_in_parts(
     let found = discover::discover_named(paths, excludes, &settings.path_names);
     let mut seen = first_look(found.files, settings);
     let decided = scan_root(settings, seen.iter().map(|s| s.path.as_path())).and_then(|root| {
-        let known: HashMap<PathBuf, &str> = seen
-            .iter()
-            .filter_map(|s| match &s.bytes {
-                Some(Ok(b)) => Some((s.key.clone(), std::str::from_utf8(b).ok()?)),
-                _ => None,
-            })
-            .collect();
-        evidence(settings, &root, &known).map(std::sync::Arc::new)
+        let ev = match &settings.repo_evidence {
+            Some(scanned) => (**scanned).clone(),
+            None => {
+                let looked: HashMap<PathBuf, Looked> = seen
+                    .iter_mut()
+                    .filter_map(|s| Some((s.key.clone(), s.looked.take()?)))
+                    .collect();
+                isolate(|| crate::model::evidence::scan_looked(&root, &looked)).ok()?
+            }
+        };
+        Some(std::sync::Arc::new(super::marked_within(settings, ev)))
     });
     let settings = Settings {
         run_evidence: Some(decided),
@@ -147,6 +150,8 @@ struct Seen {
     fluxes: Vec<FluxSeen>,
     /// The first look failed on a bug: nothing is known of what it joins.
     failed: bool,
+    /// What it shows the deploy-engine scan (a YAML file read as text).
+    looked: Option<Looked>,
 }
 
 impl Seen {
@@ -199,7 +204,14 @@ fn first_look(files: Vec<discover::Candidate>, settings: &Settings) -> Vec<Seen>
                 names: Vec::new(),
                 fluxes: Vec::new(),
                 failed: false,
+                looked: None,
             };
+            if let Ok(b) = &bytes
+                && crate::model::evidence::is_yaml(&s.path)
+                && let Ok(text) = std::str::from_utf8(b)
+            {
+                s.looked = isolate(|| Looked::at(text)).ok();
+            }
             if let Ok(b) = &bytes
                 && (kustomization || holds_flux_kustomization(b))
             {

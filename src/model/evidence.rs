@@ -55,16 +55,26 @@ impl Deployer {
 #[derive(Debug)]
 pub(crate) struct CoverIndex<'r> {
     list: &'r [Deployer],
-    by_path: std::collections::HashMap<&'r str, Vec<usize>>,
+    by_path: std::borrow::Cow<'r, ByPath>,
+}
+
+/// Deployers (indices of a list) by the directory they deploy.
+pub(crate) type ByPath = std::collections::HashMap<String, Vec<usize>>;
+
+fn by_path(list: &[Deployer]) -> ByPath {
+    let mut by_path = ByPath::default();
+    for (i, d) in list.iter().enumerate() {
+        by_path.entry(d.path.clone()).or_default().push(i);
+    }
+    by_path
 }
 
 impl<'r> CoverIndex<'r> {
     pub(crate) fn new(list: &'r [Deployer]) -> CoverIndex<'r> {
-        let mut by_path: std::collections::HashMap<&str, Vec<usize>> = Default::default();
-        for (i, d) in list.iter().enumerate() {
-            by_path.entry(d.path.as_str()).or_default().push(i);
+        CoverIndex {
+            list,
+            by_path: std::borrow::Cow::Owned(by_path(list)),
         }
-        CoverIndex { list, by_path }
     }
 
     /// The deployers that deploy `dir` (relative to the root): whose path is `dir` or one of
@@ -100,9 +110,24 @@ pub(crate) struct RepoEvidence {
     pub(crate) files_scanned: usize,
     /// The scan stopped at [`MAX_FILES`].
     pub(crate) truncated: bool,
+    /// `flux` and `argo` indexed by directory, built on first use and shared by every build
+    /// and part of a run (the lists are complete when the scan returns).
+    pub(crate) indexes: std::sync::OnceLock<(ByPath, ByPath)>,
 }
 
 impl RepoEvidence {
+    /// The Flux and Argo CD deployers, each indexed by the directory it deploys.
+    pub(crate) fn covers(&self) -> (CoverIndex<'_>, CoverIndex<'_>) {
+        let (flux, argo) = self
+            .indexes
+            .get_or_init(|| (by_path(&self.flux), by_path(&self.argo)));
+        let cover = |list, by_path| CoverIndex {
+            list,
+            by_path: std::borrow::Cow::Borrowed(by_path),
+        };
+        (cover(&self.flux, flux), cover(&self.argo, argo))
+    }
+
     /// Forget the signs of Flux and Argo CD that lie outside `dir` (absolute): the root was
     /// only where the run started, and a tree beside the linted one says nothing of how it
     /// is deployed. The deployers stay: each says which directory it deploys.
@@ -183,6 +208,37 @@ pub(crate) fn scan_with(
     root: &Path,
     known: &std::collections::HashMap<PathBuf, &str>,
 ) -> RepoEvidence {
+    scan_by(root, &|path| known.get(path).map(|text| looked_at(text)))
+}
+
+/// What one file shows the scan, found while its text was at hand ([`Looked::at`]).
+#[derive(Clone)]
+pub(crate) struct Looked(Option<Seen>);
+
+impl Looked {
+    /// What `text` shows.
+    pub(crate) fn at(text: &str) -> Looked {
+        Looked(looked_at(text))
+    }
+}
+
+/// [`scan`], with what some files (absolute, normalised paths) show already known: a run
+/// that has read every file once does not read them again for the scan.
+pub(crate) fn scan_looked(
+    root: &Path,
+    looked: &std::collections::HashMap<PathBuf, Looked>,
+) -> RepoEvidence {
+    scan_by(root, &|path| looked.get(path).map(|l| l.0.clone()))
+}
+
+fn looked_at(text: &str) -> Option<Seen> {
+    look(head_of(text), || {
+        (text.len() as u64 <= MAX_PARSED).then_some(Cow::Borrowed(text))
+    })
+}
+
+/// [`scan`], asking `known` first what a file shows (None: unknown, read it).
+fn scan_by(root: &Path, known: &(dyn Fn(&Path) -> Option<Option<Seen>> + Sync)) -> RepoEvidence {
     let absolute = match std::env::current_dir() {
         Ok(cwd) if root.is_relative() => cwd.join(root),
         _ => root.to_path_buf(),
@@ -227,10 +283,8 @@ pub(crate) fn scan_with(
                     truncated.store(true, Ordering::Relaxed);
                     return WalkState::Quit;
                 }
-                let seen = match known.get(entry.path()) {
-                    Some(text) => look(head_of(text), || {
-                        (text.len() as u64 <= MAX_PARSED).then_some(Cow::Borrowed(*text))
-                    }),
+                let seen = match known(entry.path()) {
+                    Some(seen) => seen,
                     None => read_prefix(entry.path(), &mut buf)
                         .and_then(|head| look(head, || read_parsed(entry.path()).map(Cow::Owned))),
                 };
@@ -286,7 +340,8 @@ pub(crate) fn scan_with(
     ev
 }
 
-fn is_yaml(p: &Path) -> bool {
+/// Whether the scan reads a file: a `.yaml` or `.yml` one.
+pub(crate) fn is_yaml(p: &Path) -> bool {
     p.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"))
@@ -311,6 +366,7 @@ fn read_prefix<'b>(path: &Path, buf: &'b mut [u8]) -> Option<&'b str> {
 }
 
 /// What one file or directory shows.
+#[derive(Clone)]
 enum Seen {
     /// A directory named `flux-system`.
     FluxSystem,

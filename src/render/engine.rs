@@ -75,10 +75,11 @@ pub(crate) struct Repo<'r> {
 
 impl<'r> Repo<'r> {
     pub(crate) fn new(evidence: &'r RepoEvidence) -> Repo<'r> {
+        let (flux, argo) = evidence.covers();
         Repo {
             evidence,
-            flux: crate::model::evidence::CoverIndex::new(&evidence.flux),
-            argo: crate::model::evidence::CoverIndex::new(&evidence.argo),
+            flux,
+            argo,
         }
     }
 }

@@ -20,7 +20,7 @@ pub(crate) struct WorkspaceOptions {
     /// another linted kustomization includes it (normalised, absolute).
     pub(crate) explicit_builds: Vec<std::path::PathBuf>,
     /// What the repository shows about how it is deployed (None: not scanned).
-    pub(crate) repo: Option<crate::model::evidence::RepoEvidence>,
+    pub(crate) repo: Option<std::sync::Arc<crate::model::evidence::RepoEvidence>>,
 }
 
 /// Everything a run reads: files, objects and the contexts kustomize and Flux build from them.
@@ -100,7 +100,10 @@ impl Workspace {
             c.index = i;
         }
         use rayon::prelude::*;
-        let repo = options.repo.as_ref().map(crate::render::engine::Repo::new);
+        let repo = options
+            .repo
+            .as_deref()
+            .map(crate::render::engine::Repo::new);
         let engines = contexts
             .par_iter()
             .map(|c| {
