@@ -3,8 +3,9 @@
 //! the JSON report), counted by dhat (deterministic on one thread), per input byte and per
 //! YAML node, on a dense tree (no comments, short scalars, many small mappings: about 90 YAML
 //! nodes per KB, like the profile of issue 17 whose memory was the bug), with builds of several
-//! sizes so that growth with build size shows, and a check that the work grows linearly with
-//! the number of builds.
+//! sizes so that growth with build size shows, a check that the work grows linearly with the
+//! number of builds, and one that the peak does not: a run is checked in parts, each dropped
+//! when checked.
 //!
 //! The budgets are set a little above the figures measured when this guard was written
 //! (2026-11-30, see each constant) and are meant to come down as the
@@ -37,6 +38,12 @@ const PEAK_PER_NODE: f64 = 110.0;
 const ALLOCATED_PER_BYTE: f64 = 82.0;
 /// Allocations per YAML node. Measured: 8.7, 4.2, 8.6 (21.4, 10.9, 21.4 before).
 const BLOCKS_PER_NODE: f64 = 9.6;
+
+/// The peak heap of eight times the small tree (granted, so with few findings) over the small
+/// tree's, in tenths. Measured 2026-12-01: 2.5 (eight parts; the first look holds all 1.9 MB of
+/// text, and parts of 256 KiB are checked one at a time); 7.9 with the tree checked as one part
+/// (`KUBE_MIGRATE_LINT_PART_BYTES=1000000000`), as before runs were checked in parts.
+const PEAK_GROWTH_8X: u64 = 30;
 
 /// A small deterministic generator (the same tree on every run).
 struct Lcg(u64);
@@ -106,7 +113,7 @@ fn filler(r: &mut Lcg, name: &str) -> String {
 /// The migration pattern of one build: a versioned Job, a Deployment whose init container
 /// waits for it, and the RBAC the waiter needs (one Role is missing a verb, so every build
 /// has findings).
-fn core(r: &mut Lcg, app: &str) -> Vec<(String, String)> {
+fn core(r: &mut Lcg, app: &str, clean: bool) -> Vec<(String, String)> {
     let job = format!(
         "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {app}-migrate-v1-2-{}\n  annotations:\n    kustomize.toolkit.fluxcd.io/force: enabled\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: migrate\n          image: registry.example.com/{app}-migration:v1.2\n          command: [\"npx\", \"prisma\", \"migrate\", \"deploy\"]\n{}",
         r.next(10),
@@ -123,7 +130,8 @@ fn core(r: &mut Lcg, app: &str) -> Vec<(String, String)> {
         env(r, 10, 12)
     );
     let rbac = format!(
-        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {app}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: {app}-jobs\nrules:\n  - apiGroups: [\"batch\"]\n    resources: [\"jobs\"]\n    verbs: [\"get\"]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: {app}-jobs\nsubjects:\n  - kind: ServiceAccount\n    name: {app}\nroleRef:\n  kind: Role\n  name: {app}-jobs\n  apiGroup: rbac.authorization.k8s.io\n"
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {app}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: {app}-jobs\nrules:\n  - apiGroups: [\"batch\"]\n    resources: [\"jobs\"]\n    verbs: {}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: {app}-jobs\nsubjects:\n  - kind: ServiceAccount\n    name: {app}\nroleRef:\n  kind: Role\n  name: {app}-jobs\n  apiGroup: rbac.authorization.k8s.io\n",
+        if clean { "[get, list]" } else { "[get]" }
     );
     vec![
         ("migration-job.yaml".into(), job),
@@ -142,14 +150,14 @@ struct Size {
 
 /// Write `builds` kustomize builds of `per_build` files each (the three of the migration
 /// pattern and dense fillers) under `root`.
-fn write_tree(root: &Path, builds: usize, per_build: usize) -> Size {
+fn write_tree(root: &Path, builds: usize, per_build: usize, clean: bool) -> Size {
     let mut r = Lcg(20261130);
     let mut size = Size::default();
     for b in 0..builds {
         let app = format!("app{b:04}");
         let dir = root.join("apps").join(&app);
         std::fs::create_dir_all(&dir).unwrap();
-        let mut files = core(&mut r, &app);
+        let mut files = core(&mut r, &app, clean);
         for j in files.len()..per_build {
             files.push((
                 format!("svc-{j:03}.yaml"),
@@ -211,8 +219,13 @@ impl Work {
 
 /// A whole command-line run on a fresh tree: `kube-migrate-lint DIR --format json`.
 fn lint(pool: &rayon::ThreadPool, builds: usize, per_build: usize) -> Work {
+    lint_tree(pool, builds, per_build, false)
+}
+
+/// [`lint`] on a tree whose Roles grant what the waits need (`clean`) or not.
+fn lint_tree(pool: &rayon::ThreadPool, builds: usize, per_build: usize, clean: bool) -> Work {
     let dir = tempfile::tempdir().unwrap();
-    let size = write_tree(dir.path(), builds, per_build);
+    let size = write_tree(dir.path(), builds, per_build, clean);
     let opts = RunOptions {
         paths: vec![dir.path().to_path_buf()],
         format: Format::Json,
@@ -254,10 +267,17 @@ fn the_pipeline_works_within_budget_per_byte_and_per_node_at_every_build_size() 
     let small = lint(&pool, 48, 4); // 48 builds of 4 manifests
     let large = lint(&pool, 6, 32); // 6 builds of 32
     let double = lint(&pool, 96, 4); // twice the small tree
+    // Without the Roles' findings: what a run holds besides its report.
+    let (one, eight) = (
+        lint_tree(&pool, 48, 4, true),
+        lint_tree(&pool, 384, 4, true),
+    );
     let figures = [
         small.figures("builds of 4"),
         large.figures("builds of 32"),
         double.figures("twice as many builds of 4"),
+        one.figures("builds of 4, granted"),
+        eight.figures("eight times as many, granted"),
     ]
     .join("\n");
     eprintln!("{figures}");
@@ -280,6 +300,14 @@ fn the_pipeline_works_within_budget_per_byte_and_per_node_at_every_build_size() 
             d as f64 / s as f64
         );
     }
+    // A run is checked in parts, each dropped when checked: eight times the tree (eight parts
+    // of 256 KiB) peaks at about what one part does, not at eight times the small tree's peak.
+    assert_eq!(eight.findings, one.findings * 8, "{figures}");
+    assert!(
+        eight.peak * 10 <= one.peak * PEAK_GROWTH_8X,
+        "peak grew {:.2}x for 8x the builds:\n{figures}",
+        eight.peak as f64 / one.peak as f64
+    );
     // The same work per node whatever the size of the builds (8 times larger builds): a step
     // quadratic in a build's size shows here.
     for (what, s, l) in [
