@@ -59,26 +59,29 @@ fn lint_in_parts(
 ) -> (Report, usize) {
     let found = discover::discover_named(paths, excludes, &settings.path_names);
     let mut seen = first_look(found.files, settings);
-    let decided = scan_root(settings, seen.iter().map(|s| s.path.as_path())).and_then(|root| {
-        let ev = match &settings.repo_evidence {
-            Some(scanned) => (**scanned).clone(),
-            None => {
-                let looked: HashMap<PathBuf, Looked> = seen
-                    .iter_mut()
-                    .filter_map(|s| Some((s.key.clone(), s.looked.take()?)))
-                    .collect();
-                isolate(|| crate::model::evidence::scan_looked(&root, &looked)).ok()?
-            }
-        };
-        Some(std::sync::Arc::new(super::marked_within(settings, ev)))
-    });
+    let root = scan_root(settings, seen.iter().map(|s| s.path.as_path()));
+    let looked: HashMap<PathBuf, Looked> = seen
+        .iter_mut()
+        .filter_map(|s| Some((s.key.clone(), s.looked.take()?)))
+        .collect();
+    // The repository scan (a walk, mostly waiting on the file system) beside the split.
+    let (decided, groups) = rayon::join(
+        || {
+            let root = root.as_deref()?;
+            let ev = match &settings.repo_evidence {
+                Some(scanned) => (**scanned).clone(),
+                None => isolate(|| crate::model::evidence::scan_looked(root, &looked)).ok()?,
+            };
+            Some(std::sync::Arc::new(super::marked_within(settings, ev)))
+        },
+        || split(&seen),
+    );
     let settings = Settings {
         run_evidence: Some(decided),
         // Files are counted as the first look reads them, once.
         progress: None,
         ..settings.clone()
     };
-    let groups = split(&seen);
     let target = part_bytes.unwrap_or_else(|| self::part_bytes(&seen));
     let parts = pack(groups, &seen, target);
     let pending: Vec<Vec<Pending>> = parts
@@ -342,7 +345,7 @@ impl Sets {
 }
 
 /// The groups of files no check reads across (see the module's documentation).
-fn split(seen: &[Seen]) -> Vec<Vec<usize>> {
+fn split<'s>(seen: &'s [Seen]) -> Vec<Vec<usize>> {
     let mut sets = Sets::new(seen.len());
     if seen.iter().any(|s| s.failed) {
         for i in 1..seen.len() {
@@ -350,29 +353,33 @@ fn split(seen: &[Seen]) -> Vec<Vec<usize>> {
         }
         return sets.sets();
     }
-    let mut by_key: HashMap<&Path, usize> = HashMap::new();
-    let mut by_dir: HashMap<&Path, usize> = HashMap::new();
+    // Keys are normalised, so paths are equal when their bytes are (and bytes hash faster
+    // than a path's components).
+    let bytes = |p: &'s Path| p.as_os_str().as_encoded_bytes();
+    let mut by_key: HashMap<&[u8], usize> = HashMap::new();
+    let mut by_dir: HashMap<&[u8], (&Path, usize)> = HashMap::new();
     for (i, s) in seen.iter().enumerate() {
-        by_key.insert(&s.key, i);
+        by_key.insert(bytes(&s.key), i);
         if let Some(dir) = s.key.parent() {
-            match by_dir.get(dir) {
-                Some(&j) => sets.join(i, j),
+            match by_dir.get(bytes(dir)) {
+                Some(&(_, j)) => sets.join(i, j),
                 None => {
-                    by_dir.insert(dir, i);
+                    by_dir.insert(bytes(dir), (dir, i));
                 }
             }
         }
     }
     for (i, s) in seen.iter().enumerate() {
         for p in &s.names {
-            if let Some(&j) = by_key.get(p.as_path()).or_else(|| by_dir.get(p.as_path())) {
-                sets.join(i, j);
+            let p = p.as_os_str().as_encoded_bytes();
+            if let Some(j) = by_key.get(p).or_else(|| by_dir.get(p).map(|(_, j)| j)) {
+                sets.join(i, *j);
             }
         }
     }
     // Flux Kustomizations deploy every directory whose path ends with theirs.
     let mut by_last: HashMap<&std::ffi::OsStr, Vec<(&Path, usize)>> = HashMap::new();
-    for (&dir, &i) in &by_dir {
+    for &(dir, i) in by_dir.values() {
         if let Some(last) = dir.file_name() {
             by_last.entry(last).or_default().push((dir, i));
         }
