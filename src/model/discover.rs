@@ -99,7 +99,7 @@ fn absolute_from(cwd: Option<&Path>, path: &Path) -> PathBuf {
 
 /// Lexically remove `.` and `..` components.
 pub(crate) fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
+    let mut out = PathBuf::with_capacity(p.as_os_str().len());
     for c in p.components() {
         match c {
             std::path::Component::CurDir => {}

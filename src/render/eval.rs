@@ -467,7 +467,7 @@ pub(crate) fn key_of(path: Option<&Path>, display: &str) -> PathBuf {
 }
 
 pub(crate) fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
+    let mut out = PathBuf::with_capacity(p.as_os_str().len());
     for c in p.components() {
         match c {
             Component::CurDir => {}
@@ -1595,12 +1595,12 @@ impl<'a> Evaluator<'a> {
                 .map(|f| metadata::read_specs(doc, f))
                 .unwrap_or_default();
             if flag(l, "includeSelectors") {
-                specs.extend(metadata::common_label_specs());
+                specs.extend(metadata::common_label_specs().iter().cloned());
             } else {
                 if flag(l, "includeTemplates") {
-                    specs.extend(metadata::template_label_specs());
+                    specs.extend(metadata::template_label_specs().iter().cloned());
                 }
-                specs.extend(metadata::template_label_specs().into_iter().take(1));
+                specs.extend(metadata::template_label_specs().iter().take(1).cloned());
             }
             metadata::apply(
                 &self.env,
@@ -1629,7 +1629,7 @@ impl<'a> Evaluator<'a> {
                 metadata::apply(
                     &self.env,
                     &mut built.rendered,
-                    &specs,
+                    specs,
                     &pairs(m, field),
                     loc(m),
                     via,

@@ -72,7 +72,12 @@ fn template_specs(field: &str, statefulset_group: &str) -> Vec<FieldSpec> {
 
 /// `metadata/labels` and the pod template labels of the workload kinds (kustomize's
 /// `metadataLabelsFieldSpecs`: what `labels` with `includeTemplates` writes).
-pub(crate) fn template_label_specs() -> Vec<FieldSpec> {
+pub(crate) fn template_label_specs() -> &'static [FieldSpec] {
+    static SPECS: std::sync::OnceLock<Vec<FieldSpec>> = std::sync::OnceLock::new();
+    SPECS.get_or_init(build_template_label_specs)
+}
+
+fn build_template_label_specs() -> Vec<FieldSpec> {
     let mut out = template_specs("labels", "apps");
     out.push(spec(
         "apps",
@@ -87,7 +92,12 @@ pub(crate) fn template_label_specs() -> Vec<FieldSpec> {
 /// Everything `commonLabels` (and `labels` with `includeSelectors`) writes: the template
 /// labels, the selectors, and the label selectors of affinity terms, spread constraints,
 /// disruption budgets and network policies.
-pub(crate) fn common_label_specs() -> Vec<FieldSpec> {
+pub(crate) fn common_label_specs() -> &'static [FieldSpec] {
+    static SPECS: std::sync::OnceLock<Vec<FieldSpec>> = std::sync::OnceLock::new();
+    SPECS.get_or_init(build_common_label_specs)
+}
+
+fn build_common_label_specs() -> Vec<FieldSpec> {
     let mut out = vec![
         spec("", "v1", "Service", "spec/selector", true),
         spec("", "v1", "ReplicationController", "spec/selector", true),
@@ -143,13 +153,14 @@ pub(crate) fn common_label_specs() -> Vec<FieldSpec> {
             out.push(spec("apps", "", kind, p, false));
         }
     }
-    out.extend(template_label_specs());
+    out.extend(template_label_specs().iter().cloned());
     out
 }
 
 /// Where `commonAnnotations` writes.
-pub(crate) fn annotation_specs() -> Vec<FieldSpec> {
-    template_specs("annotations", "")
+pub(crate) fn annotation_specs() -> &'static [FieldSpec] {
+    static SPECS: std::sync::OnceLock<Vec<FieldSpec>> = std::sync::OnceLock::new();
+    SPECS.get_or_init(|| template_specs("annotations", ""))
 }
 
 /// A kustomization's own field specs (`labels[].fields`).
