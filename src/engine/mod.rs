@@ -587,7 +587,7 @@ pub fn load_workspace(
                 .filter(|(f, _)| f.source.path.is_some())
                 .map(|(f, k)| (k.clone(), &*f.source.text))
                 .collect();
-            let ev = evidence(settings, r, &known)?;
+            let ev = evidence(settings, || crate::model::evidence::scan_with(r, &known))?;
             Some(std::sync::Arc::new(marked_within(settings, ev)))
         }),
     };
@@ -717,15 +717,14 @@ fn marked_within(
     ev
 }
 
-/// The evidence of the repository at `root`: kept from an earlier scan, else scanned, with
-/// the texts in `known` (by file key) taken from memory.
+/// The repository's evidence: kept from an earlier scan, else scanned by `scan` (isolated: a
+/// bug there leaves the run without evidence).
 fn evidence(
     settings: &Settings,
-    root: &std::path::Path,
-    known: &std::collections::HashMap<PathBuf, &str>,
+    scan: impl FnOnce() -> crate::model::evidence::RepoEvidence,
 ) -> Option<crate::model::evidence::RepoEvidence> {
     let scanned = settings.repo_evidence.as_deref().cloned();
-    scanned.or_else(|| isolate(|| crate::model::evidence::scan_with(root, known)).ok())
+    scanned.or_else(|| isolate(scan).ok())
 }
 
 /// The workspace of in-memory files (name, text), for the unit tests of the layers that read

@@ -58,8 +58,10 @@ fn lint_in_parts(
     start: Instant,
 ) -> (Report, usize) {
     let found = discover::discover_named(paths, excludes, &settings.path_names);
-    let mut seen = first_look(found.files, settings);
-    let root = scan_root(settings, seen.iter().map(|s| s.path.as_path()));
+    let root = scan_root(settings, found.files.iter().map(|c| c.path.as_path()));
+    // What each file shows the deploy-engine scan is noted only when the scan will run.
+    let scanning = root.is_some() && settings.repo_evidence.is_none();
+    let mut seen = first_look(found.files, settings, scanning);
     let looked: HashMap<PathBuf, Looked> = seen
         .iter_mut()
         .filter_map(|s| Some((s.key.clone(), s.looked.take()?)))
@@ -68,10 +70,9 @@ fn lint_in_parts(
     let (decided, groups) = rayon::join(
         || {
             let root = root.as_deref()?;
-            let ev = match &settings.repo_evidence {
-                Some(scanned) => (**scanned).clone(),
-                None => isolate(|| crate::model::evidence::scan_looked(root, &looked)).ok()?,
-            };
+            let ev = super::evidence(settings, || {
+                crate::model::evidence::scan_looked(root, &looked)
+            })?;
             Some(std::sync::Arc::new(super::marked_within(settings, ev)))
         },
         || split(&seen),
@@ -184,8 +185,9 @@ struct Pending {
     bytes: Option<Result<Vec<u8>, ReadError>>,
 }
 
-/// Read every file; parse kustomizations and files holding Flux Kustomizations.
-fn first_look(files: Vec<discover::Candidate>, settings: &Settings) -> Vec<Seen> {
+/// Read every file; parse kustomizations and files holding Flux Kustomizations; note what
+/// each YAML file shows the deploy-engine scan when `scanning`.
+fn first_look(files: Vec<discover::Candidate>, settings: &Settings, scanning: bool) -> Vec<Seen> {
     let kept = AtomicUsize::new(0);
     let mut seen: Vec<Seen> = files
         .into_par_iter()
@@ -210,6 +212,7 @@ fn first_look(files: Vec<discover::Candidate>, settings: &Settings) -> Vec<Seen>
                 looked: None,
             };
             if let Ok(b) = &bytes
+                && scanning
                 && crate::model::evidence::is_yaml(&s.path)
                 && let Ok(text) = std::str::from_utf8(b)
             {
@@ -705,7 +708,7 @@ mod tests {
             &Excludes::default(),
             &discover::PathNames::default(),
         );
-        let seen = first_look(found.files, &Settings::default());
+        let seen = first_look(found.files, &Settings::default(), false);
         let root = dir.path().display().to_string();
         split(&seen)
             .into_iter()

@@ -290,10 +290,8 @@ fn each_fixture_file_alone_reports_what_the_repository_run_reports() {
     let mut flux_checked = 0;
     for fixture in std::fs::read_dir("testdata/fixtures").unwrap() {
         let fixture = fixture.unwrap().path();
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = crate::paths::git_copy(&fixture);
         let root = tmp.path();
-        crate::paths::copy_tree(&fixture, root);
-        std::fs::create_dir(root.join(".git")).unwrap();
         let whole = findings(root, &["."]);
         let flux = manifests(root).iter().any(|f| {
             std::fs::read_to_string(root.join(f))
@@ -353,16 +351,12 @@ fn a_run_checked_in_parts_reports_what_one_part_reports() {
         whole["diagnostics"].as_array().unwrap().len()
     };
     let (mut findings, mut split, mut stages) = (0, 0, 0);
-    let all = tempfile::tempdir().unwrap();
-    crate::paths::copy_tree(Path::new("testdata/fixtures"), all.path());
-    std::fs::create_dir(all.path().join(".git")).unwrap();
+    let all = crate::paths::git_copy(Path::new("testdata/fixtures"));
     findings += same(all.path(), "testdata/fixtures");
     for fixture in std::fs::read_dir("testdata/fixtures").unwrap() {
         let fixture = fixture.unwrap().path();
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = crate::paths::git_copy(&fixture);
         let root = tmp.path();
-        crate::paths::copy_tree(&fixture, root);
-        std::fs::create_dir(root.join(".git")).unwrap();
         findings += same(root, &fixture.display().to_string());
         // Every Flux Kustomization in a directory of its own.
         let mut moved = 0;

@@ -137,13 +137,8 @@ fn one_file_and_the_whole_repository_get_the_same_engine() {
 /// `auto` or `flux` it is.
 #[test]
 fn a_configured_engine_other_than_flux_skips_the_flux_stages() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::paths::git_copy(std::path::Path::new("testdata/fixtures/engine-flux-fleet"));
     let root = dir.path();
-    crate::paths::copy_tree(
-        std::path::Path::new("testdata/fixtures/engine-flux-fleet"),
-        root,
-    );
-    std::fs::create_dir(root.join(".git")).unwrap();
     let builds = |engine: &str| {
         std::fs::write(
             root.join(".kube-migrate-lint.yaml"),

@@ -19,6 +19,15 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A copy of `from` in a temporary directory that is a git work tree of its own (so the
+/// repository scan starts, and stops, there).
+pub(crate) fn git_copy(from: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(from, dir.path());
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    dir
+}
+
 fn run(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
